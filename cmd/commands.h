@@ -1,0 +1,5 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* One struct command per subcommand, each defined in its own cmd/NAME.c. */
+#pragma once
+
+#include "common.h"

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
+
+#include "common.h"
+
+struct cart_config *arg_config;
+bool stderr_is_tty;
+
+static void vlog(const char *prefix, const char *fmt, va_list ap) {
+        fputs("cartable: ", stderr);
+        if (prefix)
+                fputs(prefix, stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+}
+
+int log_error(int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog(NULL, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_fail(int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog(NULL, fmt, ap);
+        va_end(ap);
+        return exit_code_for(r);
+}
+
+void log_warn(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog("warning: ", fmt, ap);
+        va_end(ap);
+}
+
+void log_info(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog(NULL, fmt, ap);
+        va_end(ap);
+}
+
+int usage_error(const struct command *c, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vlog(NULL, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "Try 'cartable help %s'.\n", c ? c->name : "");
+        return EXIT_USAGE;
+}
+
+int exit_code_for(int r) {
+        switch (r < 0 ? -r : r) {
+        case 0:
+                return EXIT_OK;
+        case ENOENT:
+                return EXIT_NOINPUT;
+        case EEXIST:
+                return EXIT_CANTCREAT;
+        case EBADMSG: case EILSEQ: case ENAMETOOLONG: case EFBIG: case E2BIG: case EINVAL:
+        case EUCLEAN: case ELOOP:
+                return EXIT_DATA;
+        case ENOKEY: case EKEYREJECTED: case EKEYEXPIRED: case EKEYREVOKED: case ESTALE:
+                return EXIT_TRUST;
+        case EPERM: case ENOSPC: case EBUSY: case EROFS: case EMEDIUMTYPE:
+                return EXIT_REFUSED;
+        case EIO: case ENODEV: case ENXIO: case EBADE: case ENOMEDIUM:
+                return EXIT_IO;
+        default:
+                return EXIT_SOFTWARE;
+        }
+}
+
+void command_print_help(const struct command *c) {
+        fputs(c->help, stdout);
+}

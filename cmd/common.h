@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What every subcommand shares: the exit codes, error reporting, the configuration. */
+#pragma once
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "error.h"
+
+/* Exit codes, documented in cartable(1). Keep both in step. */
+enum {
+        EXIT_OK          = 0,
+        EXIT_MODIFIED    = 1,   /* verify: the key differs from its release */
+        EXIT_NOT_CARTABLE = 2,  /* verify: not a cartable key, or unreadable */
+        EXIT_TRUST       = 3,   /* bad or untrusted signature, wrong passphrase, rollback */
+        EXIT_REFUSED     = 4,   /* target refused: safety policy, too small, counterfeit */
+        EXIT_IO          = 5,   /* I/O error or read-back mismatch on a key */
+        EXIT_USAGE       = 64,  /* bad command line */
+        EXIT_DATA        = 65,  /* bad input: archive, recipe, manifest, name FAT cannot hold */
+        EXIT_NOINPUT     = 66,  /* an input file is missing or unreadable */
+        EXIT_SOFTWARE    = 70,  /* internal error, out of memory */
+        EXIT_CANTCREAT   = 73,  /* an output exists already or cannot be created */
+};
+
+struct command {
+        const char *name;
+        const char *summary;    /* one line, for cartable --help */
+        const char *help;       /* full usage, for cartable help NAME and NAME --help */
+        int (*run)(int argc, char **argv);   /* returns an exit code */
+};
+
+/* The configuration given by --config or the default one, loaded before the command runs. */
+extern struct cart_config *arg_config;
+/* True when stderr is a terminal (progress bars); false in pipes and CI. */
+extern bool stderr_is_tty;
+
+/* Print "cartable: MESSAGE" once on stderr; returns r unchanged. */
+int log_error(int r, const char *fmt, ...) _printf_(2, 3);
+/* Print a message and return the exit code for r. */
+int log_fail(int r, const char *fmt, ...) _printf_(2, 3);
+void log_warn(const char *fmt, ...) _printf_(1, 2);
+void log_info(const char *fmt, ...) _printf_(1, 2);
+/* A usage error: message, hint, EXIT_USAGE. */
+int usage_error(const struct command *c, const char *fmt, ...) _printf_(2, 3);
+
+/* The exit code for a negative errno from lib/ (see lib/error.h for the conventions). */
+int exit_code_for(int r);
+
+/* Print a command's help to stdout. */
+void command_print_help(const struct command *c);

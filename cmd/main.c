@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cartable: provision pupils' USB keys with a signed ENT companion release. */
+#include <locale.h>
+
+#include "commands.h"
+#include "config-paths.h"
+
+static const struct command *const commands[] = {
+        NULL
+};
+
+static void print_main_help(void) {
+        printf("Usage: cartable [--config FILE] COMMAND [OPTIONS] [ARGS]\n"
+               "\n"
+               "Provision pupils' USB keys with a signed ENT companion release: detect keys,\n"
+               "partition and format them, write and read back every byte, keep an audit trail.\n"
+               "\n"
+               "Commands:\n");
+        for (const struct command *const *c = commands; *c; c++)
+                printf("  %-16s %s\n", (*c)->name, (*c)->summary);
+        printf("  %-16s %s\n", "help COMMAND", "show the help of a command");
+        printf("\n"
+               "Options:\n"
+               "  --config FILE    configuration file (default " CARTABLE_SYSCONFDIR "/cartable.conf)\n"
+               "  -h, --help       show this help\n"
+               "  -V, --version    show the version\n"
+               "\n"
+               "Exit codes: 0 success; 1 key modified; 2 not a cartable key; 3 trust failure;\n"
+               "4 target refused; 5 I/O error; 64 usage; 65 bad input; 66 missing input;\n"
+               "70 internal error; 73 cannot create output. See cartable(1).\n");
+}
+
+static const struct command *find_command(const char *name) {
+        for (const struct command *const *c = commands; *c; c++)
+                if (streq((*c)->name, name))
+                        return *c;
+        return NULL;
+}
+
+int main(int argc, char **argv) {
+        const char *config_path = NULL;
+        const struct command *c;
+        struct cart_error err = {};
+        int i, r, code;
+
+        /* libarchive and our messages need UTF-8 pathnames whatever the caller's locale. */
+        if (!setlocale(LC_ALL, "") || !strstr(setlocale(LC_CTYPE, NULL), "UTF-8"))
+                if (!setlocale(LC_CTYPE, "C.UTF-8"))
+                        setlocale(LC_CTYPE, "C.utf8");
+        stderr_is_tty = isatty(STDERR_FILENO);
+
+        for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+                if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+                        print_main_help();
+                        return EXIT_OK;
+                } else if (streq(argv[i], "-V") || streq(argv[i], "--version")) {
+                        printf("cartable " CARTABLE_VERSION "\n");
+                        return EXIT_OK;
+                } else if (streq(argv[i], "--config") && i + 1 < argc)
+                        config_path = argv[++i];
+                else if (strncmp(argv[i], "--config=", 9) == 0)
+                        config_path = argv[i] + 9;
+                else
+                        return usage_error(NULL, "unknown option '%s'", argv[i]);
+        }
+        if (i >= argc) {
+                print_main_help();
+                return EXIT_USAGE;
+        }
+        if (streq(argv[i], "help")) {
+                if (i + 1 >= argc) {
+                        print_main_help();
+                        return EXIT_OK;
+                }
+                c = find_command(argv[i + 1]);
+                if (!c)
+                        return usage_error(NULL, "unknown command '%s'", argv[i + 1]);
+                command_print_help(c);
+                return EXIT_OK;
+        }
+        c = find_command(argv[i]);
+        if (!c)
+                return usage_error(NULL, "unknown command '%s'", argv[i]);
+        for (int j = i + 1; j < argc && !streq(argv[j], "--"); j++)
+                if (streq(argv[j], "-h") || streq(argv[j], "--help")) {
+                        command_print_help(c);
+                        return EXIT_OK;
+                }
+
+        r = config_load(config_path, &arg_config, &err);
+        if (r < 0)
+                return log_fail(r, "configuration: %s", cart_error_message(&err, r));
+        code = c->run(argc - i, argv + i);
+        config_free(arg_config);
+        return code;
+}

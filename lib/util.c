@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <inttypes.h>
+
+#include "util.h"
+
+int pread_full(int fd, void *buf, size_t len, uint64_t offset) {
+        uint8_t *p = buf;
+
+        while (len > 0) {
+                ssize_t n = pread(fd, p, len, (off_t) offset);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        return 0;
+}
+
+int pwrite_full(int fd, const void *buf, size_t len, uint64_t offset) {
+        const uint8_t *p = buf;
+
+        while (len > 0) {
+                ssize_t n = pwrite(fd, p, len, (off_t) offset);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t) n;
+                offset += (uint64_t) n;
+        }
+        return 0;
+}
+
+int fd_read_at(void *userdata, void *buf, size_t len, uint64_t offset) {
+        return pread_full((int) (intptr_t) userdata, buf, len, offset);
+}
+
+int parse_size(const char *s, uint64_t *ret) {
+        char *end;
+        uint64_t v, mult = 1;
+
+        if (!s || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno)
+                return -errno;
+        switch (*end) {
+        case '\0': break;
+        case 'k': case 'K': mult = KIB; end++; break;
+        case 'm': case 'M': mult = MIB; end++; break;
+        case 'g': case 'G': mult = GIB; end++; break;
+        case 't': case 'T': mult = TIB; end++; break;
+        default: return -EINVAL;
+        }
+        if (mult > 1 && (streq(end, "iB") || streq(end, "B")))
+                end += strlen(end);
+        if (*end)
+                return -EINVAL;
+        if (__builtin_mul_overflow(v, mult, &v))
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+const char *format_size(uint64_t bytes, char *buf, size_t len) {
+        static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double v = (double) bytes;
+        size_t u = 0;
+
+        while (v >= 1024.0 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024.0;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, len, "%" PRIu64 " B", bytes);
+        else
+                snprintf(buf, len, "%.1f %s", v, units[u]);
+        return buf;
+}

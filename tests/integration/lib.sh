@@ -1,0 +1,25 @@
+# Sourced by the integration scripts: a scratch directory, assertions that name what failed.
+set -euo pipefail
+: "${CARTABLE:?run through meson test}"
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/cartable-test.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
+cd "$SCRATCH"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+need_tool() { command -v "$1" >/dev/null 2>&1 || skip "needs $1"; }
+
+# expect_exit CODE CMD...: run CMD, check its exit code; its stderr is kept in $SCRATCH/err.
+expect_exit() {
+        local want=$1; shift
+        local got=0
+        "$@" >"$SCRATCH/out" 2>"$SCRATCH/err" || got=$?
+        if [ "$got" != "$want" ]; then
+                echo "--- stdout"; cat "$SCRATCH/out"; echo "--- stderr"; cat "$SCRATCH/err"
+                fail "'$*' exited $got, expected $want"
+        fi
+}
+# expect_in FILE PATTERN: grep -E the pattern in the file.
+expect_in() { grep -qE -- "$2" "$1" || { cat "$1"; fail "'$2' not in $1"; }; }
+expect_not_in() { ! grep -qE -- "$2" "$1" || { cat "$1"; fail "'$2' unexpectedly in $1"; }; }

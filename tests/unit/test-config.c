@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+
+#include "config.h"
+
+static char *write_temp(const char *text) {
+        char *path = strdup("/tmp/cartable-config-XXXXXX");
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+        return path;
+}
+
+static void test_full_file(void **state) {
+        _cleanup_(config_freep) struct cart_config *c = NULL;
+        struct cart_error err = {};
+        _cleanup_free_ char *path = write_temp(
+                "; a station\n"
+                "[trust]\nkey = /etc/a.pub\nkey = /etc/dir\n"
+                "[policy]\nmin-size = 1G\nmax-size = 64G\nallow = 0781:5581\nallow = 13FE:4200\ndeny = 1234:5678\n"
+                "[station]\nstate-dir = /srv/cartable\n");
+
+        assert_int_equal(config_load(path, &c, &err), 0);
+        assert_int_equal(c->n_trust, 2);
+        assert_string_equal(c->trust[1], "/etc/dir");
+        assert_int_equal(c->min_size, 1ULL << 30);
+        assert_int_equal(c->max_size, 64ULL << 30);
+        assert_int_equal(c->n_allow, 2);
+        assert_string_equal(c->allow[1], "13fe:4200");
+        assert_int_equal(c->n_deny, 1);
+        assert_string_equal(c->state_dir, "/srv/cartable");
+        unlink(path);
+}
+
+static void test_defaults_without_file(void **state) {
+        _cleanup_(config_freep) struct cart_config *c = NULL;
+        struct cart_error err = {};
+
+        setenv("CARTABLE_CONFIG", "", 1);
+        /* The default file may exist on a station; only a named one must. */
+        assert_int_equal(config_load("/nonexistent/cartable.conf", &c, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "/nonexistent/cartable.conf"));
+}
+
+static void expect_bad(const char *text, const char *in_msg) {
+        _cleanup_(config_freep) struct cart_config *c = NULL;
+        struct cart_error err = {};
+        _cleanup_free_ char *path = write_temp(text);
+
+        assert_int_equal(config_load(path, &c, &err), -EBADMSG);
+        assert_null(c);
+        if (!strstr(err.msg, in_msg) || !strstr(err.msg, path))
+                fail_msg("message \"%s\" lacks \"%s\" or the path", err.msg, in_msg);
+        unlink(path);
+}
+
+static void test_bad_lines_name_file_and_line(void **state) {
+        expect_bad("[policy]\nmax-size = huge\n", ":2: max-size = huge");
+        expect_bad("[policy]\nallow = 781:5581\n", ":2: allow");
+        expect_bad("[trust]\nkey = a\n[nope]\nx = 1\n", ":4: unknown setting \"x\"");
+        expect_bad("[policy]\nthis is not ini\n", ":2:");
+        expect_bad("[policy]\nmin-size = 2G\nmax-size = 1G\n", "min-size is larger");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_full_file),
+                cmocka_unit_test(test_defaults_without_file),
+                cmocka_unit_test(test_bad_lines_name_file_and_line),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

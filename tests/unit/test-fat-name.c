@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "fat.h"
+
+static void expect_name(const char *name, int want, const char *in_msg) {
+        struct cart_error err = {};
+        int r = fat_check_name(name, &err);
+
+        if (r != want)
+                fail_msg("fat_check_name(\"%s\") = %d, want %d (%s)", name, r, want, err.msg);
+        if (in_msg && !strstr(err.msg, in_msg))
+                fail_msg("message for \"%s\" is \"%s\", lacks \"%s\"", name, err.msg, in_msg);
+}
+
+static void test_valid_names(void **state) {
+        expect_name("index.html", 0, NULL);
+        expect_name("Mes documents", 0, NULL);
+        expect_name("Élève été.txt", 0, NULL);
+        expect_name("数学.pdf", 0, NULL);
+        expect_name("\xF0\x9F\x93\x9A livres", 0, NULL);      /* U+1F4DA: a surrogate pair */
+        expect_name(" leading space", 0, NULL);
+        expect_name(".hidden", 0, NULL);
+        expect_name("CONSOLE.txt", 0, NULL);                  /* only the exact device names */
+        expect_name("COM0", 0, NULL);
+        expect_name("LPT10", 0, NULL);
+}
+
+static void test_forbidden_characters(void **state) {
+        const char *bad[] = { "a\"b", "a*b", "a:b", "a<b", "a>b", "a?b", "a\\b", "a|b", "a\tb", "a\x7f" "b" };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad) - 1; i++)
+                expect_name(bad[i], -EILSEQ, bad[i]);
+        expect_name("a/b", -EILSEQ, "'/'");
+        /* DEL is allowed in long names by Windows and Linux alike. */
+        expect_name(bad[ELEMENTSOF(bad) - 1], 0, NULL);
+}
+
+static void test_trailing_dots_and_spaces(void **state) {
+        expect_name("name.", -EINVAL, "dot or a space");
+        expect_name("name ", -EINVAL, "dot or a space");
+        expect_name(".", -EINVAL, "\".\"");
+        expect_name("..", -EINVAL, NULL);
+        expect_name("", -EINVAL, "empty");
+}
+
+static void test_reserved_devices(void **state) {
+        const char *bad[] = { "CON", "con", "Prn", "AUX", "nul", "COM1", "com9", "LPT1", "lpt9",
+                              "CON.txt", "nul.tar.gz", "Aux.html" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                expect_name(bad[i], -EINVAL, "reserved device name");
+}
+
+static void test_bad_utf8(void **state) {
+        expect_name("caf\xE9", -EILSEQ, "UTF-8");             /* Latin-1 é */
+        expect_name("\xC0\xAF", -EILSEQ, "UTF-8");            /* overlong '/' */
+        expect_name("\xED\xA0\x80", -EILSEQ, "UTF-8");        /* a surrogate */
+        expect_name("\xF4\x90\x80\x80", -EILSEQ, "UTF-8");    /* past U+10FFFF */
+        expect_name("abc\xE2\x82", -EILSEQ, "UTF-8");         /* truncated */
+}
+
+static void test_lengths(void **state) {
+        char name[600];
+        struct cart_error err = {};
+
+        memset(name, 'a', 255);
+        name[255] = 0;
+        expect_name(name, 0, NULL);
+        name[255] = 'a';
+        name[256] = 0;
+        expect_name(name, -ENAMETOOLONG, "255");
+        /* 128 non-BMP characters are 256 UTF-16 units. */
+        name[0] = 0;
+        for (int i = 0; i < 128; i++)
+                strcat(name, "\xF0\x9F\x93\x9A");
+        expect_name(name, -ENAMETOOLONG, NULL);
+
+        /* Paths: 256 UTF-16 units at most, separators included. */
+        memset(name, 'b', sizeof(name));
+        for (int i = 100; i < 256; i += 101)
+                name[i] = '/';
+        name[256] = 0;
+        assert_int_equal(fat_check_path(name, &err), 0);
+        name[256] = 'b';
+        name[257] = 0;
+        assert_int_equal(fat_check_path(name, &err), -ENAMETOOLONG);
+}
+
+static void test_paths(void **state) {
+        struct cart_error err = {};
+
+        assert_int_equal(fat_check_path("Cours/Mathématiques/fractions.pdf", &err), 0);
+        assert_int_equal(fat_check_path("/etc/passwd", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "absolute"));
+        assert_int_equal(fat_check_path("a//b", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "a//b"));
+        assert_int_equal(fat_check_path("a/../b", &err), -EINVAL);
+        assert_int_equal(fat_check_path("a/b/", &err), -EINVAL);
+        assert_int_equal(fat_check_path("docs/CON/x", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "docs/CON/x"));
+}
+
+static void test_labels(void **state) {
+        struct cart_error err = {};
+
+        assert_int_equal(fat_check_label("ENT COLLEGE", &err), 0);
+        assert_int_equal(fat_check_label("cartable", &err), 0);
+        assert_int_equal(fat_check_label("", &err), 0);
+        assert_int_equal(fat_check_label("TWELVE CHARS", &err), -ENAMETOOLONG);
+        assert_int_equal(fat_check_label("A.B", &err), -EILSEQ);
+        assert_int_equal(fat_check_label("ÉCOLE", &err), -EILSEQ);
+        assert_int_equal(fat_check_label("TRAIL ", &err), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_valid_names),
+                cmocka_unit_test(test_forbidden_characters),
+                cmocka_unit_test(test_trailing_dots_and_spaces),
+                cmocka_unit_test(test_reserved_devices),
+                cmocka_unit_test(test_bad_utf8),
+                cmocka_unit_test(test_lengths),
+                cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_labels),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
