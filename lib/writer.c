@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "writer.h"
+
+#define N_BUFFERS 3
+
+/* An aligned range of the target that the plan covers, at least partly. */
+struct span {
+        uint64_t start, end;
+};
+
+struct slot {
+        uint8_t *buf;
+        uint64_t offset;
+        size_t len;
+        bool is_covered;         /* every byte of the chunk is planned */
+        int r;                   /* the producer's result */
+        uint64_t failed_at;
+        bool is_ready;
+};
+
+struct job {
+        const struct plan *plan;
+        int fd;
+        bool is_verify;
+        uint32_t bs;
+        size_t chunk;
+        struct span *spans;
+        size_t n_spans;
+        uint64_t total;
+        struct slot slots[N_BUFFERS];
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool is_cancelled;
+};
+
+static double now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+const char *writer_label_at(const struct plan *plan, uint64_t offset) {
+        const struct plan_extent *e = plan_get(plan, plan_find(plan, offset));
+        return e ? e->label : "(end of plan)";
+}
+
+static bool skipped(const struct plan_extent *e, bool skip_zero) {
+        return skip_zero && e->kind == PLAN_ZERO;
+}
+
+/* Merge the plan's extents into disjoint block-aligned spans. */
+static int build_spans(struct job *j, bool skip_zero) {
+        size_t n = plan_count(j->plan), allocated = 0;
+
+        j->n_spans = 0;
+        j->total = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct plan_extent *e = plan_get(j->plan, i);
+                uint64_t a = e->offset - e->offset % j->bs, b = ALIGN_POW2(e->offset + e->length, (uint64_t) j->bs);
+
+                if (skipped(e, skip_zero))
+                        continue;
+                if (j->n_spans > 0 && a <= j->spans[j->n_spans - 1].end) {
+                        j->spans[j->n_spans - 1].end = MAX(j->spans[j->n_spans - 1].end, b);
+                        continue;
+                }
+                if (j->n_spans == allocated) {
+                        allocated = allocated ? allocated * 2 : 64;
+                        struct span *s = realloc(j->spans, allocated * sizeof(*s));
+                        if (!s)
+                                return -ENOMEM;
+                        j->spans = s;
+                }
+                j->spans[j->n_spans++] = (struct span) { a, b };
+        }
+        for (size_t i = 0; i < j->n_spans; i++)
+                j->total += j->spans[i].end - j->spans[i].start;
+        return 0;
+}
+
+/* Bytes of [off, off + len) that the plan covers. */
+static uint64_t covered(const struct plan *p, uint64_t off, uint64_t len) {
+        uint64_t sum = 0;
+
+        for (size_t i = plan_find(p, off); i < plan_count(p); i++) {
+                const struct plan_extent *e = plan_get(p, i);
+                if (e->offset >= off + len)
+                        break;
+                sum += MIN(e->offset + e->length, off + len) - MAX(e->offset, off);
+        }
+        return sum;
+}
+
+/* Overlay the planned bytes of a partly covered chunk on buf. */
+static int overlay(const struct plan *p, uint8_t *buf, uint64_t off, size_t len, uint64_t *ret_failed) {
+        for (size_t i = plan_find(p, off); i < plan_count(p); i++) {
+                const struct plan_extent *e = plan_get(p, i);
+                uint64_t a, b;
+                int r;
+
+                if (e->offset >= off + len)
+                        break;
+                a = MAX(e->offset, off);
+                b = MIN(e->offset + e->length, off + len);
+                r = plan_read(p, a, buf + (a - off), (size_t) (b - a), NULL);
+                if (r < 0) {
+                        *ret_failed = a;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int fill_slot(struct job *j, struct slot *s) {
+        s->is_covered = covered(j->plan, s->offset, s->len) == s->len;
+        s->failed_at = s->offset;
+        if (s->is_covered)
+                return plan_read(j->plan, s->offset, s->buf, s->len, NULL);
+        /* Unplanned bytes inside an aligned request keep what the target holds. */
+        if (!j->is_verify) {
+                int r = pread_full(j->fd, s->buf, s->len, s->offset);
+                if (r < 0)
+                        return r;
+        } else
+                memset(s->buf, 0, s->len);
+        return overlay(j->plan, s->buf, s->offset, s->len, &s->failed_at);
+}
+
+static void *producer(void *userdata) {
+        struct job *j = userdata;
+        size_t k = 0;
+
+        for (size_t i = 0; i < j->n_spans; i++)
+                for (uint64_t off = j->spans[i].start; off < j->spans[i].end; off += j->chunk, k++) {
+                        struct slot *s = &j->slots[k % N_BUFFERS];
+
+                        pthread_mutex_lock(&j->lock);
+                        while (s->is_ready && !j->is_cancelled)
+                                pthread_cond_wait(&j->cond, &j->lock);
+                        if (j->is_cancelled) {
+                                pthread_mutex_unlock(&j->lock);
+                                return NULL;
+                        }
+                        pthread_mutex_unlock(&j->lock);
+
+                        s->offset = off;
+                        s->len = (size_t) MIN((uint64_t) j->chunk, j->spans[i].end - off);
+                        s->r = fill_slot(j, s);
+
+                        pthread_mutex_lock(&j->lock);
+                        s->is_ready = true;
+                        pthread_cond_broadcast(&j->cond);
+                        pthread_mutex_unlock(&j->lock);
+                }
+        return NULL;
+}
+
+static int fail_at(const struct job *j, int r, uint64_t at, uint64_t *ret_failed, struct cart_error *err) {
+        if (ret_failed)
+                *ret_failed = at;
+        return cart_error_set(err, r, "at byte %" PRIu64 " (\"%s\"): %s", at,
+                              writer_label_at(j->plan, at), strerror(-r));
+}
+
+/* The first byte where the target differs from a planned byte of the chunk. */
+static bool find_difference(const struct job *j, const struct slot *s, const uint8_t *got, uint64_t *ret_at) {
+        if (s->is_covered && memcmp(got, s->buf, s->len) == 0)
+                return false;
+        for (size_t i = plan_find(j->plan, s->offset); i < plan_count(j->plan); i++) {
+                const struct plan_extent *e = plan_get(j->plan, i);
+                uint64_t a, b;
+
+                if (e->offset >= s->offset + s->len)
+                        break;
+                a = MAX(e->offset, s->offset) - s->offset;
+                b = MIN(e->offset + e->length, s->offset + s->len) - s->offset;
+                for (uint64_t x = a; x < b; x++)
+                        if (got[x] != s->buf[x]) {
+                                *ret_at = s->offset + x;
+                                return true;
+                        }
+        }
+        return false;
+}
+
+struct consumer_state {
+        uint8_t *sector0;        /* write: the first block, kept for the end */
+        uint8_t *readbuf;        /* verify: what the target holds */
+        uint64_t done;
+};
+
+static int consume(struct job *j, struct slot *s, struct consumer_state *c, const struct writer_options *o,
+                   uint64_t *ret_failed, struct cart_error *err) {
+        const uint8_t *buf = s->buf;
+        uint64_t off = s->offset, at;
+        size_t len = s->len;
+        int r;
+
+        if (s->r < 0)
+                return fail_at(j, s->r, s->failed_at, ret_failed, err);
+        if (j->is_verify) {
+                r = pread_full(j->fd, c->readbuf, len, off);
+                if (r < 0)
+                        return fail_at(j, r, off, ret_failed, err);
+                if (find_difference(j, s, c->readbuf, &at)) {
+                        if (ret_failed)
+                                *ret_failed = at;
+                        return cart_error_set(err, -EBADE, "at byte %" PRIu64 " (\"%s\"): the key holds other bytes than were written",
+                                              at, writer_label_at(j->plan, at));
+                }
+        } else {
+                if (off == 0) {
+                        /* Sector 0 last: a key cut off before the end has no partition table. */
+                        memcpy(c->sector0, buf, j->bs);
+                        buf += j->bs;
+                        off += j->bs;
+                        len -= j->bs;
+                }
+                if (len > 0) {
+                        r = pwrite_full(j->fd, buf, len, off);
+                        if (r < 0)
+                                return fail_at(j, r, off, ret_failed, err);
+                }
+        }
+        c->done += s->len;
+        if (o->progress)
+                o->progress(o->userdata, j->is_verify ? WRITER_READBACK : WRITER_WRITE, c->done, j->total);
+        return 0;
+}
+
+static int consumer(struct job *j, struct consumer_state *c, const struct writer_options *o,
+                    uint64_t *ret_failed, struct cart_error *err) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < j->n_spans; i++)
+                for (uint64_t off = j->spans[i].start; off < j->spans[i].end; off += j->chunk, k++) {
+                        struct slot *s = &j->slots[k % N_BUFFERS];
+                        int r;
+
+                        pthread_mutex_lock(&j->lock);
+                        while (!s->is_ready)
+                                pthread_cond_wait(&j->cond, &j->lock);
+                        pthread_mutex_unlock(&j->lock);
+
+                        r = consume(j, s, c, o, ret_failed, err);
+
+                        pthread_mutex_lock(&j->lock);
+                        s->is_ready = false;
+                        if (r < 0)
+                                j->is_cancelled = true;
+                        pthread_cond_broadcast(&j->cond);
+                        pthread_mutex_unlock(&j->lock);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* Turn O_DIRECT on when asked and possible; returns the flags to restore. */
+static int set_direct(int fd, bool want, bool *ret_is_direct) {
+        int flags = fcntl(fd, F_GETFL);
+
+        if (flags < 0)
+                return -errno;
+        *ret_is_direct = false;
+        if (want && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0)
+                *ret_is_direct = true;
+        else if (!want && (flags & O_DIRECT))
+                (void) fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+        return flags;
+}
+
+static int run(const struct plan *plan, int fd, const struct writer_options *o, bool is_verify,
+               struct writer_stats *stats, uint64_t *ret_failed, struct cart_error *err) {
+        struct job j = {
+                .plan = plan, .fd = fd, .is_verify = is_verify,
+                .bs = o->block_size ? o->block_size : 512,
+                .chunk = o->chunk_size ? o->chunk_size : WRITER_CHUNK_DEFAULT,
+        };
+        struct consumer_state c = {};
+        bool is_direct = false;
+        pthread_t thread;
+        double t0 = now();
+        int flags, r;
+
+        if (j.bs < 512 || (j.bs & (j.bs - 1)) || j.chunk % j.bs || j.chunk < j.bs)
+                return cart_error_set(err, -EINVAL, "block size %" PRIu32 " and chunk size %zu do not fit", j.bs, j.chunk);
+        r = build_spans(&j, o->skip_zero);
+        if (r < 0) {
+                free(j.spans);
+                return r;
+        }
+        pthread_mutex_init(&j.lock, NULL);
+        pthread_cond_init(&j.cond, NULL);
+        r = -ENOMEM;
+        for (size_t i = 0; i < N_BUFFERS; i++)
+                if (posix_memalign((void **) &j.slots[i].buf, 4096, j.chunk) != 0)
+                        goto finish;
+        if (posix_memalign((void **) (is_verify ? &c.readbuf : &c.sector0), 4096, is_verify ? j.chunk : j.bs) != 0)
+                goto finish;
+
+        flags = set_direct(fd, o->use_direct, &is_direct);
+        if (flags < 0) {
+                r = cart_error_set(err, flags, "target: %s", strerror(-flags));
+                goto finish;
+        }
+        if (is_verify && !is_direct) {
+                /* Without O_DIRECT, at least make the kernel drop what it cached of the key. */
+                (void) fsync(fd);
+                (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        }
+        r = -pthread_create(&thread, NULL, producer, &j);
+        if (r < 0) {
+                (void) fcntl(fd, F_SETFL, flags);
+                goto finish;
+        }
+        r = consumer(&j, &c, o, ret_failed, err);
+        pthread_join(thread, NULL);
+
+        if (r >= 0 && !is_verify) {
+                if (fdatasync(fd) < 0)
+                        r = fail_at(&j, -errno, 0, ret_failed, err);
+                else if (plan_count(plan) > 0 && j.n_spans > 0 && j.spans[0].start == 0) {
+                        r = pwrite_full(fd, c.sector0, j.bs, 0);
+                        if (r < 0)
+                                r = fail_at(&j, r, 0, ret_failed, err);
+                }
+                if (r >= 0 && fsync(fd) < 0)
+                        r = fail_at(&j, -errno, 0, ret_failed, err);
+        }
+        (void) fcntl(fd, F_SETFL, flags);
+        if (r >= 0)
+                r = 0;
+finish:
+        if (stats) {
+                stats->is_direct = is_direct;
+                if (is_verify) {
+                        stats->bytes_read += c.done;
+                        stats->read_seconds += now() - t0;
+                } else {
+                        stats->bytes_written += c.done;
+                        stats->write_seconds += now() - t0;
+                }
+                stats->bytes_planned = plan_bytes(plan);
+        }
+        for (size_t i = 0; i < N_BUFFERS; i++)
+                free(j.slots[i].buf);
+        free(c.sector0);
+        free(c.readbuf);
+        free(j.spans);
+        pthread_mutex_destroy(&j.lock);
+        pthread_cond_destroy(&j.cond);
+        return r;
+}
+
+int writer_write(const struct plan *plan, int fd, const struct writer_options *o,
+                 struct writer_stats *stats, uint64_t *ret_failed_offset, struct cart_error *err) {
+        return run(plan, fd, o, false, stats, ret_failed_offset, err);
+}
+
+int writer_verify(const struct plan *plan, int fd, const struct writer_options *o,
+                  struct writer_stats *stats, uint64_t *ret_failed_offset, struct cart_error *err) {
+        return run(plan, fd, o, true, stats, ret_failed_offset, err);
+}

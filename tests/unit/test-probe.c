@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "error.h"
+#include "probe.h"
+
+/* An in-memory key: size announced, real bytes held; past them writes wrap or get lost. */
+struct fake {
+        uint8_t *mem;
+        uint64_t real;
+        bool is_wrap;
+        uint64_t fail_at;        /* a read or write touching this byte fails with EIO; 0: never */
+        unsigned writes;
+};
+
+static int fake_read(void *userdata, void *buf, size_t len, uint64_t off) {
+        struct fake *f = userdata;
+        if (f->fail_at && off <= f->fail_at && f->fail_at < off + len)
+                return -EIO;
+        if (off >= f->real) {
+                if (!f->is_wrap) {
+                        memset(buf, 0, len);
+                        return 0;
+                }
+                off %= f->real;
+        }
+        memcpy(buf, f->mem + off, len);
+        return 0;
+}
+
+static int fake_write(void *userdata, const void *buf, size_t len, uint64_t off) {
+        struct fake *f = userdata;
+        f->writes++;
+        if (f->fail_at && off <= f->fail_at && f->fail_at < off + len)
+                return -EIO;
+        if (off >= f->real) {
+                if (!f->is_wrap)
+                        return 0;
+                off %= f->real;
+        }
+        memcpy(f->mem + off, buf, len);
+        return 0;
+}
+
+static struct fake *fake_new(uint64_t real, bool is_wrap) {
+        struct fake *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        f->mem = malloc(real);
+        assert_non_null(f->mem);
+        for (uint64_t i = 0; i < real; i++)
+                f->mem[i] = (uint8_t) (i * 7 + (i >> 12));
+        f->real = real;
+        f->is_wrap = is_wrap;
+        return f;
+}
+
+static void fake_free(struct fake *f) {
+        free(f->mem);
+        free(f);
+}
+
+/* Every byte is as it was before the probe: it restores what it touched. */
+static void assert_restored(const struct fake *f) {
+        for (uint64_t i = 0; i < f->real; i++)
+                if (f->mem[i] != (uint8_t) (i * 7 + (i >> 12)))
+                        fail_msg("byte %llu not restored", (unsigned long long) i);
+}
+
+static void test_good_key(void **state) {
+        struct fake *f = fake_new(64 * MIB, false);
+        struct probe_io io = { .read = fake_read, .write = fake_write, .userdata = f };
+        struct probe_result res;
+        struct cart_error err = {};
+
+        assert_int_equal(probe_capacity(&io, 64 * MIB, 4096, 42, &res, &err), 0);
+        assert_int_equal(res.verdict, PROBE_GOOD);
+        assert_int_equal(res.real_size, 64 * MIB);
+        assert_int_equal(res.announced_size, 64 * MIB);
+        assert_true(res.blocks_probed > 60 && res.blocks_probed < 200);
+        /* Seconds, not minutes: a few hundred blocks at most. */
+        assert_true(f->writes < 500);
+        assert_restored(f);
+        fake_free(f);
+}
+
+static void test_wrap_around_fake(void **state) {
+        struct fake *f = fake_new(32 * MIB, true);
+        struct probe_io io = { .read = fake_read, .write = fake_write, .userdata = f };
+        struct probe_result res;
+
+        assert_int_equal(probe_capacity(&io, 256 * MIB, 4096, 7, &res, NULL), 0);
+        assert_int_equal(res.verdict, PROBE_ALIASED);
+        assert_int_equal(res.real_size, 32 * MIB);
+        assert_int_equal(res.announced_size, 256 * MIB);
+        assert_restored(f);
+        fake_free(f);
+}
+
+static void test_lossy_fake_exact_size(void **state) {
+        /* Not a power of two: the bisection finds the exact block. */
+        uint64_t real = 40 * MIB + 12 * KIB;
+        struct fake *f = fake_new(real, false);
+        struct probe_io io = { .read = fake_read, .write = fake_write, .userdata = f };
+        struct probe_result res;
+
+        assert_int_equal(probe_capacity(&io, 256 * MIB, 4096, 9, &res, NULL), 0);
+        assert_int_equal(res.verdict, PROBE_LOST);
+        assert_int_equal(res.real_size, real);
+        assert_true(res.first_bad_offset >= real);
+        assert_true(f->writes < 600);
+        assert_restored(f);
+        fake_free(f);
+}
+
+static void test_wrap_at_last_block_only(void **state) {
+        /* A key short by a single block: the last sector is probed. */
+        struct fake *f = fake_new(64 * MIB - 4096, false);
+        struct probe_io io = { .read = fake_read, .write = fake_write, .userdata = f };
+        struct probe_result res;
+
+        assert_int_equal(probe_capacity(&io, 64 * MIB, 4096, 1, &res, NULL), 0);
+        assert_int_equal(res.verdict, PROBE_LOST);
+        assert_int_equal(res.real_size, 64 * MIB - 4096);
+        fake_free(f);
+}
+
+static void test_io_error_names_offset(void **state) {
+        struct fake *f = fake_new(64 * MIB, false);
+        struct probe_io io = { .read = fake_read, .write = fake_write, .userdata = f };
+        struct probe_result res = { .real_size = 123 };
+        struct cart_error err = {};
+
+        f->fail_at = 64 * MIB - 1;
+        assert_int_equal(probe_capacity(&io, 64 * MIB, 4096, 3, &res, &err), -EIO);
+        assert_non_null(strstr(err.msg, "at byte 67104768"));
+        assert_int_equal(res.real_size, 123);   /* untouched on failure */
+        fake_free(f);
+}
+
+static void test_rejects_bad_block_size(void **state) {
+        struct probe_io io = {};
+        struct probe_result res;
+        assert_int_equal(probe_capacity(&io, 64 * MIB, 3000, 1, &res, NULL), -EINVAL);
+        assert_int_equal(probe_capacity(&io, 4096, 4096, 1, &res, NULL), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_good_key),
+                cmocka_unit_test(test_wrap_around_fake),
+                cmocka_unit_test(test_lossy_fake_exact_size),
+                cmocka_unit_test(test_wrap_at_last_block_only),
+                cmocka_unit_test(test_io_error_names_offset),
+                cmocka_unit_test(test_rejects_bad_block_size),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

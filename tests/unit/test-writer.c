@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "plan.h"
+#include "writer.h"
+
+#define TARGET (16 * MIB)
+#define FILL 0xEE
+
+static int pattern_source(void *userdata, void *buf, size_t len, uint64_t offset) {
+        uint8_t *b = buf;
+        for (size_t i = 0; i < len; i++)
+                b[i] = (uint8_t) ((offset + i) * 31 + ((offset + i) >> 9));
+        return 0;
+}
+
+static int failing_source(void *userdata, void *buf, size_t len, uint64_t offset) {
+        return -EIO;
+}
+
+/* A target file filled with FILL, on the disk (not tmpfs) so that O_DIRECT applies. */
+static int target_new(char *path) {
+        static uint8_t fill[MIB];
+        int fd;
+
+        memset(fill, FILL, sizeof(fill));
+        strcpy(path, "/var/tmp/test-writer.XXXXXX");
+        fd = mkostemp(path, O_CLOEXEC);
+        assert_true(fd >= 0);
+        unlink(path);
+        for (uint64_t off = 0; off < TARGET; off += MIB)
+                assert_int_equal(pwrite_full(fd, fill, MIB, off), 0);
+        return fd;
+}
+
+static void assert_fill(int fd, uint64_t off, uint64_t len) {
+        uint8_t b[4096];
+        while (len > 0) {
+                size_t n = (size_t) MIN(len, sizeof(b));
+                assert_int_equal(pread_full(fd, b, n, off), 0);
+                for (size_t i = 0; i < n; i++)
+                        if (b[i] != FILL)
+                                fail_msg("byte %llu was written", (unsigned long long) (off + i));
+                off += n;
+                len -= n;
+        }
+}
+
+static void assert_planned(int fd, const struct plan *p) {
+        for (size_t i = 0; i < plan_count(p); i++) {
+                const struct plan_extent *e = plan_get(p, i);
+                uint8_t *want = malloc(e->length), *got = malloc(e->length);
+                assert_int_equal(plan_read(p, e->offset, want, e->length, NULL), 0);
+                assert_int_equal(pread_full(fd, got, e->length, e->offset), 0);
+                assert_memory_equal(want, got, e->length);
+                free(want);
+                free(got);
+        }
+}
+
+/* Boot sector at 0, a file that starts and ends mid-sector, zeros, a table at the end. */
+static struct plan *sample_plan(cart_read_fn src) {
+        struct plan *p;
+        static uint8_t boot[512], tail[4096];
+
+        memset(boot, 0xB0, sizeof(boot));
+        memset(tail, 0x7A, sizeof(tail));
+        assert_int_equal(plan_new(&p), 0);
+        assert_int_equal(plan_add_data(p, 0, boot, sizeof(boot), "boot sector"), 0);
+        assert_int_equal(plan_add_source(p, 1 * MIB + 100, 3 * MIB, src, NULL, 5, 3 * MIB - 1000, "/Cours/maths.pdf"), 0);
+        assert_int_equal(plan_add_zero(p, 8 * MIB, 64 * KIB, "FAT #1 free"), 0);
+        assert_int_equal(plan_add_data(p, TARGET - 4096, tail, sizeof(tail), "backup table"), 0);
+        assert_int_equal(plan_finalize(p, TARGET, NULL), 0);
+        return p;
+}
+
+static void test_write_then_verify(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(pattern_source);
+        struct writer_options o = { .block_size = 512, .chunk_size = 256 * KIB, .use_direct = true };
+        struct writer_stats st = {};
+        struct cart_error err = {};
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_write(p, fd, &o, &st, NULL, &err), 0);
+        assert_true(st.is_direct);
+        assert_planned(fd, p);
+        /* Free space and the unplanned bytes of shared sectors keep their old bytes. */
+        assert_fill(fd, 512, 1 * MIB + 100 - 512);
+        assert_fill(fd, 4 * MIB + 100, 8 * MIB - 4 * MIB - 100);
+        assert_fill(fd, 8 * MIB + 64 * KIB, TARGET - 4096 - 8 * MIB - 64 * KIB);
+        /* Aligned requests: the planned bytes rounded out to whole sectors, no more. */
+        assert_int_equal(st.bytes_written, 512 + (3 * MIB + 512) + 64 * KIB + 4096);
+
+        assert_int_equal(writer_verify(p, fd, &o, &st, NULL, &err), 0);
+        assert_int_equal(st.bytes_read, st.bytes_written);
+}
+
+static void test_verify_finds_difference(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(pattern_source);
+        struct writer_options o = { .block_size = 4096, .chunk_size = 64 * KIB, .use_direct = true };
+        struct cart_error err = {};
+        uint64_t at = 0;
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_write(p, fd, &o, NULL, NULL, &err), 0);
+        /* A byte outside the plan may change (the pupil's free space)... */
+        assert_int_equal(pwrite_full(fd, "x", 1, 6 * MIB), 0);
+        assert_int_equal(writer_verify(p, fd, &o, NULL, NULL, &err), 0);
+        /* ...a planned one may not. */
+        assert_int_equal(pwrite_full(fd, "x", 1, 2 * MIB + 3), 0);
+        assert_int_equal(writer_verify(p, fd, &o, NULL, &at, &err), -EBADE);
+        assert_int_equal(at, 2 * MIB + 3);
+        assert_non_null(strstr(err.msg, "at byte 2097155"));
+        assert_non_null(strstr(err.msg, "/Cours/maths.pdf"));
+}
+
+static void test_source_error_leaves_no_partition_table(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(failing_source);
+        struct writer_options o = { .block_size = 512, .chunk_size = 128 * KIB, .use_direct = true };
+        struct cart_error err = {};
+        uint64_t at = 0;
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_write(p, fd, &o, NULL, &at, &err), -EIO);
+        assert_int_equal(at, 1 * MIB + 100);
+        assert_non_null(strstr(err.msg, "/Cours/maths.pdf"));
+        /* The first sector is written last: a key cut off is never taken for a good one. */
+        assert_fill(fd, 0, 512);
+}
+
+static void test_skip_zero_keeps_holes(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(pattern_source);
+        struct writer_options o = { .block_size = 512, .use_direct = false, .skip_zero = true };
+        struct writer_stats st = {};
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_write(p, fd, &o, &st, NULL, NULL), 0);
+        assert_false(st.is_direct);
+        assert_fill(fd, 8 * MIB, 64 * KIB);
+        assert_int_equal(st.bytes_written, 512 + (3 * MIB + 512) + 4096);
+        assert_int_equal(writer_verify(p, fd, &o, &st, NULL, NULL), 0);
+}
+
+static unsigned progress_calls;
+static uint64_t progress_last;
+static void on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
+        assert_true(done <= total);
+        progress_calls++;
+        progress_last = done;
+}
+
+static void test_progress_and_short_target(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(pattern_source);
+        struct writer_options o = { .block_size = 512, .chunk_size = 64 * KIB, .progress = on_progress };
+        struct cart_error err = {};
+        uint64_t at = 0;
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_write(p, fd, &o, NULL, NULL, &err), 0);
+        assert_true(progress_calls > 10);
+        assert_int_equal(progress_last, 512 + (3 * MIB + 512) + 64 * KIB + 4096);
+        /* A key that shrank (pulled, or lying about its size): read-back names the extent. */
+        assert_int_equal(ftruncate(fd, 8 * MIB), 0);
+        assert_int_equal(writer_verify(p, fd, &o, NULL, &at, &err), -EIO);
+        assert_int_equal(at, 8 * MIB);
+        assert_non_null(strstr(err.msg, "FAT #1 free"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_write_then_verify),
+                cmocka_unit_test(test_verify_finds_difference),
+                cmocka_unit_test(test_source_error_leaves_no_partition_table),
+                cmocka_unit_test(test_skip_zero_keeps_holes),
+                cmocka_unit_test(test_progress_and_short_target),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
