@@ -3,3 +3,8 @@
 #pragma once
 
 #include "common.h"
+extern const struct command command_flash;
+extern const struct command command_verify;
+extern const struct command command_ls;
+extern const struct command command_cat;
+extern const struct command image_export_command;   /* a sub-command of 'cartable image' */

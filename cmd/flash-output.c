@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <time.h>
+
+#include "common.h"
+#include "flash-output.h"
+
+static double mono(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void flash_output_init(struct flash_output *out, bool is_json, const char *target) {
+        *out = (struct flash_output) { .is_json = is_json, .target = target, .step = FLASH_STEP_DONE };
+}
+
+static void end_bar(struct flash_output *out) {
+        if (out->has_bar) {
+                fputc('\n', stderr);
+                out->has_bar = false;
+        }
+}
+
+static void print_json(struct json_object *o) {
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        fflush(stdout);
+        json_object_put(o);
+}
+
+static void step_started(struct flash_output *out, enum flash_step step, uint64_t total) {
+        char a[32];
+
+        if (out->is_json) {
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "event", json_object_new_string("step"));
+                json_object_object_add(o, "target", json_object_new_string(out->target));
+                json_object_object_add(o, "step", json_object_new_string(flash_step_to_string(step)));
+                if (total)
+                        json_object_object_add(o, "bytes", json_object_new_int64((int64_t) total));
+                print_json(o);
+        } else if (step != FLASH_STEP_DONE && (!stderr_is_tty || total == 0))
+                fprintf(stderr, "%s: %s%s%s\n", out->target, flash_step_to_string(step),
+                        total ? ": " : "", total ? format_size(total, a, sizeof(a)) : "");
+}
+
+void flash_output_event(void *userdata, const struct flash_report *r, enum flash_step step,
+                        uint64_t done, uint64_t total) {
+        struct flash_output *out = userdata;
+        double t = mono(), elapsed, rate;
+        char a[32], b[32];
+
+        if (step != out->step) {
+                end_bar(out);
+                out->step = step;
+                out->step_started = t;
+                out->last_print = 0;
+                step_started(out, step, total);
+                return;
+        }
+        if (out->is_json || !stderr_is_tty || total == 0)
+                return;
+        if (done < total && t - out->last_print < 0.2)
+                return;
+        out->last_print = t;
+        elapsed = t - out->step_started;
+        rate = elapsed > 0 ? (double) done / elapsed : 0;
+        fprintf(stderr, "\r\033[K%s: %s %5.1f%%  %s / %s  %.1f MB/s  ETA %.0f s",
+                out->target, flash_step_to_string(step), 100.0 * (double) done / (double) total,
+                format_size(done, a, sizeof(a)), format_size(total, b, sizeof(b)), rate / 1e6,
+                rate > 0 ? (double) (total - done) / rate : 0.0);
+        out->has_bar = true;
+}
+
+static struct json_object *report_json(const struct flash_report *r) {
+        struct json_object *o = json_object_new_object(), *key = json_object_new_object();
+        char vid[16];
+
+        json_object_object_add(o, "event", json_object_new_string("result"));
+        json_object_object_add(key, "device", json_object_new_string(r->key.device));
+        json_object_object_add(key, "serial", json_object_new_string(r->key.serial));
+        json_object_object_add(key, "vid_pid", json_object_new_string(r->key.vid_pid));
+        json_object_object_add(key, "port", json_object_new_string(r->key.port));
+        json_object_object_add(key, "capacity", json_object_new_int64((int64_t) r->key.capacity));
+        json_object_object_add(key, "real_capacity", json_object_new_int64((int64_t) r->real_capacity));
+        json_object_object_add(key, "probed", json_object_new_boolean(r->is_probed));
+        if (r->is_probed)
+                json_object_object_add(key, "probe", json_object_new_string(probe_verdict_to_string(r->probe_verdict)));
+        json_object_object_add(o, "key", key);
+        snprintf(vid, sizeof(vid), "%04X-%04X", r->volume_id >> 16, r->volume_id & 0xFFFF);
+        json_object_object_add(o, "volume_id", json_object_new_string(vid));
+        json_object_object_add(o, "release", json_object_new_string(r->release_name));
+        json_object_object_add(o, "version", json_object_new_string(r->release_version));
+        json_object_object_add(o, "release_serial", json_object_new_int64((int64_t) r->release_serial));
+        json_object_object_add(o, "key_id", json_object_new_string(r->release_key_id));
+        json_object_object_add(o, "started_usec", json_object_new_int64(r->started_usec));
+        json_object_object_add(o, "finished_usec", json_object_new_int64(r->finished_usec));
+        json_object_object_add(o, "partition_offset", json_object_new_int64((int64_t) r->partition_offset));
+        json_object_object_add(o, "partition_size", json_object_new_int64((int64_t) r->partition_size));
+        json_object_object_add(o, "cluster_size", json_object_new_int64(r->cluster_size));
+        json_object_object_add(o, "content_bytes", json_object_new_int64((int64_t) r->content_bytes));
+        json_object_object_add(o, "plan_bytes", json_object_new_int64((int64_t) r->plan_bytes));
+        json_object_object_add(o, "bytes_written", json_object_new_int64((int64_t) r->bytes_written));
+        json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t) r->bytes_read));
+        json_object_object_add(o, "write_seconds", json_object_new_double(r->write_seconds));
+        json_object_object_add(o, "read_seconds", json_object_new_double(r->read_seconds));
+        json_object_object_add(o, "direct_io", json_object_new_boolean(r->is_direct));
+        json_object_object_add(o, "outcome", json_object_new_string(flash_outcome_to_string(r->outcome)));
+        if (r->outcome != FLASH_OUTCOME_OK) {
+                json_object_object_add(o, "step", json_object_new_string(flash_step_to_string(r->step)));
+                json_object_object_add(o, "error", json_object_new_string(r->message));
+                if (r->has_failed_offset)
+                        json_object_object_add(o, "offset", json_object_new_int64((int64_t) r->failed_offset));
+        }
+        return o;
+}
+
+void flash_output_result(struct flash_output *out, const struct flash_report *r) {
+        char a[32], b[32];
+
+        end_bar(out);
+        if (out->is_json) {
+                print_json(report_json(r));
+                return;
+        }
+        if (r->outcome != FLASH_OUTCOME_OK)
+                return;
+        printf("%s: ok: %s %s (serial %" PRIu64 "), volume %04X-%04X, %s written in %.1f s, %s read back in %.1f s%s\n",
+               out->target, r->release_name, r->release_version, r->release_serial,
+               r->volume_id >> 16, r->volume_id & 0xFFFF,
+               format_size(r->bytes_written, a, sizeof(a)), r->write_seconds,
+               format_size(r->bytes_read, b, sizeof(b)), r->read_seconds,
+               r->is_direct ? "" : " (buffered I/O)");
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config-paths.h"
+#include "key-io.h"
+
+int key_load_trust(char *const *paths, size_t n, struct sign_trust **ret, struct cart_error *err) {
+        _cleanup_(sign_trust_freep) struct sign_trust *t = NULL;
+        char *const *list = paths;
+        int r;
+
+        if (n == 0 && arg_config) {
+                list = arg_config->trust;
+                n = arg_config->n_trust;
+        }
+        if (n == 0)
+                return cart_error_set(err, -ENOKEY, "no trusted key: give --trust KEY, or key = in the [trust] section of the configuration");
+        r = sign_trust_new(&t);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = sign_trust_add_path(t, list[i], err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        uint64_t size;
+
+        if (fd < 0)
+                return cart_error_set(err, -errno, "%s: %m", path);
+        if (fstat(fd, &st) < 0)
+                return cart_error_set(err, -errno, "%s: %m", path);
+        if (S_ISREG(st.st_mode))
+                size = (uint64_t) st.st_size;
+        else if (S_ISBLK(st.st_mode)) {
+                if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+                        return cart_error_set(err, -errno, "%s: size: %m", path);
+        } else
+                return cart_error_set(err, -EMEDIUMTYPE, "%s: not a key or an image file", path);
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        *ret_fd = TAKE_FD(fd);
+        *ret_size = size;
+        return 0;
+}
+
+void key_format_volume_id(uint32_t id, char *ret) {
+        sprintf(ret, "%04X-%04X", id >> 16, id & 0xFFFF);
+}
+
+int key_parse_volume_id(const char *s, uint32_t *ret) {
+        char hex[9];
+        size_t n = 0;
+        char *end;
+
+        for (; *s && n < 9; s++)
+                if (*s != '-')
+                        hex[n++] = *s;
+        if (n != 8 || *s)
+                return -EINVAL;
+        hex[8] = 0;
+        errno = 0;
+        unsigned long v = strtoul(hex, &end, 16);
+        if (errno || *end)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int key_parse_time(const char *s, int64_t *ret) {
+        struct tm tm = {};
+        char *end;
+
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (!errno && *end == 0 && end != s && v >= 0) {
+                *ret = v;
+                return 0;
+        }
+        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!end || *end)
+                return -EINVAL;
+        *ret = (int64_t) timegm(&tm);
+        return 0;
+}
+
+const char *key_rollback_path(char *buf, size_t len) {
+        const char *dir = arg_config && arg_config->state_dir ? arg_config->state_dir : CARTABLE_STATEDIR;
+        snprintf(buf, len, "%s/release-serials", dir);
+        return buf;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What flash, verify, ls, cat and image export share: trusted keys, targets read-only. */
+#pragma once
+
+#include <stdint.h>
+
+#include "common.h"
+#include "sign.h"
+
+/* The trusted keys: every --trust PATH given, else the configuration's [trust] keys.
+ * -ENOKEY when there are none. */
+int key_load_trust(char *const *paths, size_t n, struct sign_trust **ret, struct cart_error *err);
+
+/* A key or image file opened read-only, with its size; the page cache is dropped for it
+ * so that what is read is what the key holds. -EMEDIUMTYPE for anything else. */
+int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err);
+
+/* "ABCD-1234" into ret (at least 10 bytes); parse the same (hex, dash optional). */
+void key_format_volume_id(uint32_t id, char *ret);
+int key_parse_volume_id(const char *s, uint32_t *ret);
+/* Seconds since the epoch, or "YYYY-MM-DDTHH:MM:SSZ". */
+int key_parse_time(const char *s, int64_t *ret);
+/* The release's rollback state file in the configured state directory. */
+const char *key_rollback_path(char *buf, size_t len);
