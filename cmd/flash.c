@@ -242,7 +242,7 @@ static int run(int argc, char **argv) {
                 if (r >= 0)
                         r = device_target_open(a.target, &policy, a.serial, &dt, &err);
                 if (r < 0)
-                        return log_fail(r, "%s: %s", a.target, cart_error_message(&err, r));
+                        return log_fail(r, "%s", cart_error_message(&err, r));
                 identity_from_device(dt, a.target, &t);
                 if (!a.yes)
                         return dry_run(&t, &o, a.target);

@@ -86,10 +86,10 @@ static void print_text(const char *target, const struct verify_result *v) {
                 putchar('\n');
         }
         key_format_volume_id(v->volume_id, vid);
-        printf("%s: %s: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %zu files (%s) checked",
+        printf("%s: %s: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %zu file%s (%s) checked",
                target, verify_result_is_intact(v) ? "intact" : "MODIFIED",
                v->release_name, v->release_version, v->release_serial, v->release_key_id, vid, v->label,
-               v->n_files_checked, format_size(v->bytes_checked, a, sizeof(a)));
+               v->n_files_checked, v->n_files_checked == 1 ? "" : "s", format_size(v->bytes_checked, a, sizeof(a)));
         if (v->n_missing + v->n_modified + v->n_extra + v->n_sealed)
                 printf("; %zu missing, %zu modified, %zu extra (allowed), %zu in sealed directories",
                        v->n_missing, v->n_modified, v->n_extra, v->n_sealed);

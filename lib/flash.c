@@ -243,6 +243,9 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
         r = add_release_files(fp, o, key_json, time, err);
         if (r < 0)
                 return r;
+        /* The cluster size that writes the fewest bytes for this content, unless the release fixes it. */
+        if (!params.cluster_size)
+                params.cluster_size = fat_choose_cluster_size(fp->tree, li.partition_size, ss);
         params.offset = li.partition_offset;
         params.size = li.partition_size;
         params.volume_id = report->volume_id;
@@ -321,6 +324,7 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         };
         struct writer_stats st = {};
         char a[32], b[32];
+        uint64_t need;
         int r;
 
         *report = (struct flash_report) {
@@ -331,9 +335,11 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         fill_release(report, release_manifest(o->release));
 
         emit(o, report, FLASH_STEP_CHECK, 0, 0);
-        if (t->size < lay->min_size) {
+        /* The release's minimum, and room for a FAT32 volume after the partition's alignment. */
+        need = MAX(lay->min_size, (lay->alignment ? lay->alignment : MIB) + FAT_VOLUME_MIN + MIB);
+        if (t->size < need) {
                 r = cart_error_set(err, -ENOSPC, "the key holds %s, the release needs at least %s",
-                                   format_size(t->size, a, sizeof(a)), format_size(lay->min_size, b, sizeof(b)));
+                                   format_size(t->size, a, sizeof(a)), format_size(need, b, sizeof(b)));
                 return fail(report, FLASH_OUTCOME_REFUSED, r, err);
         }
         if (t->is_block_device && !o->no_probe) {
@@ -348,7 +354,7 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         if (r < 0)
                 return fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
 
-        emit(o, report, FLASH_STEP_WRITE, 0, plan_bytes(fp->plan));
+        emit(o, report, FLASH_STEP_WRITE, 0, 0);
         r = writer_write(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
         report->bytes_written = st.bytes_written;
         report->write_seconds = st.write_seconds;
@@ -358,7 +364,7 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
                 return fail(report, FLASH_OUTCOME_FAILED, r, err);
         }
 
-        emit(o, report, FLASH_STEP_READBACK, 0, st.bytes_written);
+        emit(o, report, FLASH_STEP_READBACK, 0, 0);
         r = writer_verify(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
         report->bytes_read = st.bytes_read;
         report->read_seconds = st.read_seconds;

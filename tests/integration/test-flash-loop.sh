@@ -1,0 +1,106 @@
+#!/bin/bash
+# lib/flash on real block devices (loop devices, as root): O_EXCL, flock, O_DIRECT,
+# BLKRRPART, the capacity probe against counterfeits (fake-key over FUSE), an injected
+# write error (nbdkit's error filter under nbdfuse). At the command line, a loop device is
+# not USB: cartable flash refuses it and leaves it untouched.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_tool losetup
+need_tool fsck.fat
+: "${TOOL_FLASH_DEVICE:?}"
+export MTOOLS_SKIP_CHECK=1
+export CARTABLE_CONFIG=$SCRATCH/cartable.conf
+printf '[station]\nstate-dir = %s\n' "$SCRATCH" > cartable.conf
+
+LOOPS=()
+PIDS=()
+cleanup() {
+        for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+        for m in "$SCRATCH"/mnt*; do [ -d "$m" ] && { fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || true; }; done
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+        wait 2>/dev/null || true
+        rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+attach() { local l; l=$(losetup -f --show "$@"); LOOPS+=("$l"); echo "$l"; }
+detach() { losetup -d "$1"; }
+
+mkdir -p content/Cours content/Outils
+head -c 2500000 /dev/urandom > content/Outils/outil.bin
+echo "cours" > content/Cours/intro.txt
+(cd content && tar -cf ../content.tar *)
+"$CARTABLE" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
+"$CARTABLE" image build --name college --version 2026.1 --serial 1 --bundle content.tar \
+        --min-size 64M --secret dep.key --output rel.cart >/dev/null
+
+# The command line refuses a loop device (not USB) and writes nothing on it.
+head -c 128M /dev/urandom > disk.img
+cp disk.img disk.orig
+L=$(attach disk.img)
+expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub --yes
+expect_in err 'not USB'
+expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub
+detach "$L"
+cmp disk.img disk.orig || fail "a refused loop device was written"
+
+# lib/flash itself on the loop device, over an old GPT: probe, write, read-back, BLKRRPART.
+truncate -s 0 disk.img
+truncate -s 256M disk.img
+printf 'label: gpt\n,,L\n' | sfdisk -q disk.img
+L=$(attach disk.img)
+expect_exit 0 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
+expect_in out '^outcome ok$'
+expect_in out '^probed 1$'
+expect_in out '^direct 1$'
+expect_in out '^real 268435456$'
+expect_exit 0 "$CARTABLE" verify "$L" --trust dep.pub
+detach "$L"
+sfdisk -d disk.img > table
+expect_in table '^label: dos$'
+expect_in table 'start= *2048, size= *522240, type=c$'
+[ "$(tail -c 512 disk.img | tr -d '\0' | wc -c)" = 0 ] || fail "the GPT backup header survived"
+P=$(attach -o 1048576 disk.img)
+fsck.fat -n "$P" > fsck.log 2>&1 || { cat fsck.log; fail "fsck.fat found errors"; }
+detach "$P"
+mcopy -n -i disk.img@@1M ::/Outils/outil.bin got
+cmp got content/Outils/outil.bin || fail "outil.bin differs"
+
+# A counterfeit: 256 MiB announced, 32 MiB real. Refused by the probe; nothing kept.
+if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev/fuse ]; then
+        mkdir mnt
+        truncate -s 32M backing.img
+        "$TOOL_FAKE_KEY" --backing="$SCRATCH/backing.img" --size=268435456 --mode=wrap "$SCRATCH/mnt" -f 2>/dev/null &
+        PIDS+=($!)
+        for _ in $(seq 50); do [ -e mnt/key ] && break; sleep 0.1; done
+        L=$(attach mnt/key)
+        expect_exit 4 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
+        expect_in err 'capacity probe: counterfeit key: it announces 256.0 MiB but holds 32.0 MiB'
+        expect_in out '^outcome refused$'
+        detach "$L"
+        [ "$(tr -d '\0' < backing.img | wc -c)" = 0 ] || fail "the probe left bytes on the counterfeit"
+else
+        echo "fake-key or FUSE missing: counterfeit case not run" >&2
+fi
+
+# An injected write error names the step, the offset and what was being written.
+if command -v nbdkit >/dev/null && command -v nbdfuse >/dev/null; then
+        mkdir mnt2
+        truncate -s 256M nbd.img
+        nbdkit -f -U "$SCRATCH/nbd.sock" --filter=error file file="$SCRATCH/nbd.img" \
+                error=EIO error-pwrite-rate=100% 2>nbdkit.log &
+        PIDS+=($!)
+        for _ in $(seq 50); do [ -S nbd.sock ] && break; sleep 0.1; done
+        nbdfuse "$SCRATCH/mnt2" --unix "$SCRATCH/nbd.sock" 2>nbdfuse.log &
+        PIDS+=($!)
+        for _ in $(seq 50); do [ -e mnt2/nbd ] && break; sleep 0.1; done
+        L=$(attach mnt2/nbd)
+        expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
+        expect_in err 'write: at byte [0-9]+ \(".+"\): Input/output error'
+        expect_in out '^step write$'
+        expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
+        expect_in err 'capacity probe: .*at byte [0-9]+: Input/output error'
+        detach "$L"
+else
+        echo "nbdkit or nbdfuse missing: write error case not run" >&2
+fi
+echo "flash-loop: ok"

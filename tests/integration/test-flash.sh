@@ -1,0 +1,150 @@
+#!/bin/bash
+# cartable flash, verify, ls, cat and image export on image files, each result checked by
+# independent tools: sfdisk, blkid, fsck.fat, mtools.
+. "$(dirname "$0")/lib.sh"
+need_tool sfdisk
+need_tool blkid
+need_tool fsck.fat
+need_tool mcopy
+export MTOOLS_SKIP_CHECK=1
+export CARTABLE_CONFIG=$SCRATCH/cartable.conf
+mkdir state
+printf '[station]\nstate-dir = %s/state\n' "$SCRATCH" > cartable.conf
+
+# Content, a signing key and releases built from it.
+mkdir -p content/Cours/Maths content/Outils
+echo "Théorème de Pythagore" > content/Cours/Maths/pythagore.txt
+head -c 3000000 /dev/urandom > content/Outils/outil.bin
+head -c 70000 /dev/urandom > content/Cours/fiche.pdf
+echo "Lisez-moi" > content/LISEZMOI.txt
+(cd content && tar -cf ../content.tar *)
+"$CARTABLE" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
+"$CARTABLE" key generate --secret other.key --public other.pub --unencrypted >/dev/null
+make_release() {   # make_release OUT SERIAL [extra options]
+        local out=$1 serial=$2; shift 2
+        "$CARTABLE" image build --name college --version "2026.$serial" --serial "$serial" \
+                --bundle content.tar --min-size 64M --sealed Cours --label COLLEGE \
+                --secret dep.key --output "$out" "$@" >/dev/null
+}
+make_release rel.cart 3
+make_release gpt.cart 3 --scheme gpt
+
+# --- flash an image file
+expect_exit 0 "$CARTABLE" flash rel.cart key.img --size 128M --trust dep.pub
+expect_in out '^key.img: ok: college 2026.3 \(serial 3\), volume [0-9A-F]{4}-[0-9A-F]{4}'
+sfdisk -d key.img > table
+expect_in table '^label: dos$'
+expect_in table 'key.img1 : start= *2048, size= *260096, type=c$'
+blkid -p -O 1048576 key.img > blk
+expect_in blk 'TYPE="vfat"'
+expect_in blk 'VERSION="FAT32"'
+expect_in blk 'LABEL="COLLEGE"'
+dd if=key.img of=part.img bs=1M skip=1 status=none
+fsck.fat -n part.img > fsck.log 2>&1 || { cat fsck.log; fail "fsck.fat found errors"; }
+for f in Cours/Maths/pythagore.txt Outils/outil.bin Cours/fiche.pdf LISEZMOI.txt; do
+        mcopy -n -i key.img@@1M "::/$f" got || fail "mcopy $f"
+        cmp got "content/$f" || fail "$f differs"
+        rm got
+done
+mattrib -i key.img@@1M ::/.cartable > attrs
+expect_in attrs '^ +SH +::/.cartable$'
+mtype -i key.img@@1M ::/.cartable/key.json > keyjson
+expect_in keyjson '"serial":3'
+expect_in keyjson '"volume_id":"[0-9A-F]{4}-[0-9A-F]{4}"'
+mtype -i key.img@@1M ::/.cartable/manifest.json.minisig > sig
+expect_in sig '^untrusted comment'
+# Free space is a hole: only the layout and the content were written.
+[ "$(du -k key.img | cut -f1)" -lt 8000 ] || fail "free space was written: $(du -k key.img)"
+
+# --- verify, ls, cat
+expect_exit 0 "$CARTABLE" verify key.img --trust dep.pub
+expect_in out '^key.img: intact: college 2026.3 \(serial 3, .*4 files'
+expect_exit 3 "$CARTABLE" verify key.img --trust other.pub
+expect_exit 0 "$CARTABLE" ls key.img
+expect_in out '^dhs- +0 .* \.cartable/$'
+expect_in out '^---- +10 .* LISEZMOI\.txt$'
+expect_exit 0 "$CARTABLE" ls key.img cours/maths
+expect_in out ' pythagore\.txt$'
+expect_exit 0 "$CARTABLE" cat key.img Outils/outil.bin
+cmp out content/Outils/outil.bin || fail "cat gave other bytes"
+expect_exit 66 "$CARTABLE" cat key.img nothing/here
+expect_exit 2 "$CARTABLE" verify content.tar --trust dep.pub
+expect_exit 2 "$CARTABLE" ls content.tar
+
+# A pupil's key: a deleted, a modified, an added file, and one added in a sealed directory.
+cp key.img pupil.img
+echo "mes notes" > notes.txt
+mcopy -i pupil.img@@1M notes.txt ::/Outils/notes.txt
+expect_exit 0 "$CARTABLE" verify pupil.img --trust dep.pub
+expect_in out '^extra +Outils/notes\.txt$'
+mdel -i pupil.img@@1M ::/LISEZMOI.txt
+mcopy -o -i pupil.img@@1M notes.txt ::/Cours/fiche.pdf
+mcopy -i pupil.img@@1M notes.txt ::/Cours/triche.txt
+expect_exit 1 "$CARTABLE" verify pupil.img --trust dep.pub
+expect_in out '^missing +LISEZMOI\.txt$'
+expect_in out '^modified +Cours/fiche\.pdf \(10 bytes, expected 70000\)$'
+expect_in out '^sealed +Cours/triche\.txt$'
+expect_in out '^extra +Outils/notes\.txt$'
+expect_in out 'MODIFIED: .* 1 missing, 1 modified, 1 extra \(allowed\), 1 in sealed'
+expect_exit 1 "$CARTABLE" verify pupil.img --trust dep.pub --json
+expect_in out '"intact":false'
+expect_in out '\{"path":"LISEZMOI.txt","status":"missing","directory":false\}'
+# Same size, other bytes: only the SHA-256 tells.
+cp key.img same.img
+head -c 70000 /dev/urandom > fake.pdf
+mcopy -o -i same.img@@1M fake.pdf ::/Cours/fiche.pdf
+expect_exit 1 "$CARTABLE" verify same.img --trust dep.pub
+expect_in out '^modified +Cours/fiche\.pdf$'
+
+# --- refusals leave the target untouched
+head -c 96M /dev/urandom > old.img
+cp old.img old.orig
+cp rel.cart bad.cart
+printf 'X' | dd of=bad.cart bs=1 seek=700 conv=notrunc status=none   # inside manifest.json
+expect_exit 3 "$CARTABLE" flash bad.cart old.img --trust dep.pub
+cmp old.img old.orig || fail "a tampered release touched the target"
+expect_exit 3 "$CARTABLE" flash rel.cart old.img --trust other.pub
+cmp old.img old.orig || fail "an untrusted release touched the target"
+expect_exit 4 "$CARTABLE" flash rel.cart small.img --size 32M --trust dep.pub
+expect_in err 'check: the key holds 32.0 MiB, the release needs at least 66.0 MiB'
+[ ! -e small.img ] || fail "a refused flash left small.img behind"
+
+# --- a key that held a GPT gets an MBR and no GPT is left, backup header included
+truncate -s 128M was-gpt.img
+printf 'label: gpt\n,,L\n' | sfdisk -q was-gpt.img
+expect_exit 0 "$CARTABLE" flash rel.cart was-gpt.img --trust dep.pub
+blkid -p was-gpt.img > blk || true
+expect_in blk 'PTTYPE="dos"'
+[ "$(tail -c 512 was-gpt.img | tr -d '\0' | wc -c)" = 0 ] || fail "the GPT backup header survived"
+sfdisk -d was-gpt.img > table
+expect_in table '^label: dos$'
+
+# --- GPT when the release says so
+expect_exit 0 "$CARTABLE" flash gpt.cart gpt.img --size 128M --trust dep.pub --json
+expect_in out '"event":"result".*"outcome":"ok"'
+expect_in out '"bytes_written":[1-9]'
+sfdisk -d gpt.img > table
+expect_in table '^label: gpt$'
+expect_in table 'start= *2048, .*type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7'
+expect_exit 0 "$CARTABLE" verify gpt.img --trust dep.pub
+
+# --- rollback: an older release is refused once a newer one was flashed here
+make_release old.cart 2
+expect_exit 3 "$CARTABLE" flash old.cart r.img --size 96M --trust dep.pub
+expect_exit 0 "$CARTABLE" flash old.cart r.img --size 96M --trust dep.pub --allow-downgrade
+
+# --- image export: sparse, reproducible, verifiable, never overwrites
+expect_exit 0 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img \
+        --volume-id 2026-0001 --time 2026-09-01T08:00:00Z
+expect_exit 0 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output b.img \
+        --volume-id 2026-0001 --time 2026-09-01T08:00:00Z
+cmp a.img b.img || fail "image export is not reproducible"
+[ "$(stat -c %s a.img)" = 1073741824 ] || fail "wrong image size"
+[ "$(du -k a.img | cut -f1)" -lt 20000 ] || fail "the exported image is not sparse: $(du -k a.img)"
+blkid -p -O 1048576 a.img > blk
+expect_in blk 'UUID="2026-0001"'
+expect_exit 0 "$CARTABLE" verify a.img --trust dep.pub
+expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img
+expect_exit 4 "$CARTABLE" image export rel.cart --trust dep.pub --size 32M --output c.img
+[ -z "$(ls c.img* 2>/dev/null)" ] || fail "a failed export left a file"
+echo "flash: ok"
