@@ -351,19 +351,19 @@ static int parse_signature(const char *text, struct parsed_sig *ret, struct cart
 static int untrusted_key_error(const struct sign_trust *t, const uint8_t keynum[SIGN_KEYID_LEN],
                                struct cart_error *err) {
         char id[2 * SIGN_KEYID_LEN + 1], list[128] = "";
-        size_t used = 0;
+        size_t used = 0, n = sign_trust_count(t);
 
-        for (size_t i = 0; i < t->n_keys && i < 4; i++) {
+        for (size_t i = 0; i < n && i < 4; i++) {
                 char other[2 * SIGN_KEYID_LEN + 1];
                 sign_key_id_hex(t->keys[i].keynum, other);
                 used += (size_t) snprintf(list + used, sizeof(list) - used, "%s%s",
                                           i ? ", " : "", other);
         }
-        if (t->n_keys > 4)
+        if (n > 4)
                 snprintf(list + used, sizeof(list) - used, ", ...");
         sign_key_id_hex(keynum, id);
         return cart_error_set(err, -ENOKEY, "signed by key %s, which is not trusted (trusted: %s)",
-                              id, t->n_keys ? list : "none");
+                              id, n ? list : "none");
 }
 
 int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,

@@ -317,6 +317,8 @@ static void test_untrusted_key(void **state) {
         expect_verify(f->trust, msg, sig, -ENOKEY, "not trusted");
         assert_int_equal(sign_trust_new(&empty), 0);
         expect_verify(empty, msg, sig, -ENOKEY, hex);
+        expect_verify(empty, msg, sig, -ENOKEY, "trusted: none");
+        expect_verify(NULL, msg, sig, -ENOKEY, hex);
 }
 
 static void test_malformed_signatures(void **state) {
