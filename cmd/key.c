@@ -2,6 +2,7 @@
 /* cartable key: make and inspect the Ed25519 keys that sign releases (minisign's formats). */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "commands.h"
@@ -280,14 +281,54 @@ static int read_all(const char *path, size_t max, char **ret, size_t *ret_len) {
         return 0;
 }
 
+/* The signed file, mapped rather than copied when regular: a release may be large. */
+struct file_data {
+        void *data;
+        size_t len;
+        bool is_mapped;
+};
+
+static void file_data_done(struct file_data *f) {
+        if (f->is_mapped)
+                munmap(f->data, f->len);
+        else
+                free(f->data);
+}
+
+static int file_data_get(const char *path, struct file_data *ret) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        void *p;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+                char *buf;
+                int r = read_all(path, SIZE_MAX / 2, &buf, &ret->len);
+                if (r < 0)
+                        return r;
+                ret->data = buf;
+                ret->is_mapped = false;
+                return 0;
+        }
+        if ((uint64_t) st.st_size > SIZE_MAX)
+                return -EFBIG;
+        p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        *ret = (struct file_data) { .data = p, .len = (size_t) st.st_size, .is_mapped = true };
+        return 0;
+}
+
 static int key_verify(struct key_args *a) {
         const struct command *c = &command_key;
         _cleanup_(sign_trust_freep) struct sign_trust *t = NULL;
-        _cleanup_free_ char *msg = NULL, *sig = NULL, *sig_path = NULL, *comment = NULL;
+        _cleanup_(file_data_done) struct file_data msg = {};
+        _cleanup_free_ char *sig = NULL, *sig_path = NULL, *comment = NULL;
         uint8_t id[SIGN_KEYID_LEN];
         char hex[2 * SIGN_KEYID_LEN + 1];
         struct cart_error err = {};
-        size_t len, sig_len;
+        size_t sig_len;
         int r;
 
         if (a->secret || a->public || a->is_unencrypted || a->comment || a->is_unlock ||
@@ -305,7 +346,7 @@ static int key_verify(struct key_args *a) {
         r = trust_load(a->trust, a->n_trust, &t);
         if (r < 0)
                 return exit_code_for(r);
-        r = read_all(a->rest[0], SIZE_MAX / 2, &msg, &len);
+        r = file_data_get(a->rest[0], &msg);
         if (r < 0)
                 return log_fail(r, "%s: %s", a->rest[0], strerror(-r));
         r = read_all(sig_path, SIG_FILE_MAX, &sig, &sig_len);
@@ -314,7 +355,7 @@ static int key_verify(struct key_args *a) {
                                 r == -EFBIG ? "too large for a signature" : strerror(-r));
         if (strlen(sig) != sig_len)
                 return log_fail(-EBADMSG, "%s: a NUL byte: not a signature", sig_path);
-        r = sign_verify(t, msg, len, sig, &comment, id, &err);
+        r = sign_verify(t, msg.data, msg.len, sig, &comment, id, &err);
         if (r < 0)
                 return log_fail(r, "%s: %s", sig_path, cart_error_message(&err, r));
         sign_key_id_hex(id, hex);

@@ -354,8 +354,9 @@ static int key_file_parse(const char *path, uint8_t block[SECKEY_BYTES], size_t 
         if (r >= 0) {
                 n = base64_decode(line, line_len, block, SECKEY_BYTES);
                 if (n != PUBKEY_BYTES && n != SECKEY_BYTES)
-                        r = cart_error_set(err, -EBADMSG, "line %u: %s", c.line, n < 0 ?
-                                           "not base64" : "not a minisign key (wrong length)");
+                        r = cart_error_set(err, -EBADMSG, "line %u: %s", c.line,
+                                           n < 0 && n != -ENOBUFS ? "not base64" :
+                                           "not a minisign key (wrong length)");
         }
         if (r >= 0)
                 r = text_cursor_end(&c, err);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "sign.h"
@@ -52,9 +53,28 @@ static int slurp(const char *path, char **ret, size_t *ret_len) {
         return 0;
 }
 
+/* A file to sign or check, mapped (releases can be large). */
+static int map(const char *path, void **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        void *p = NULL;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size > 0) {
+                p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+                if (p == MAP_FAILED)
+                        return -errno;
+        }
+        *ret = p;
+        *ret_len = (size_t) st.st_size;
+        return 0;
+}
+
 static int do_sign(int argc, char **argv) {
         _cleanup_(sign_secret_key_freep) struct sign_secret_key *k = NULL;
-        _cleanup_free_ char *msg = NULL, *pass = NULL, *sig = NULL;
+        _cleanup_free_ char *pass = NULL, *sig = NULL;
+        void *msg;
         struct cart_error err = {};
         size_t len, pass_len;
         FILE *out;
@@ -69,7 +89,7 @@ static int do_sign(int argc, char **argv) {
         r = sign_secret_key_load(argv[2], pass, &k, &err);
         if (r < 0)
                 return fail(r, &err);
-        r = slurp(argv[3], &msg, &len);
+        r = map(argv[3], &msg, &len);
         if (r < 0)
                 return fail(r, NULL);
         r = sign_message(k, msg, len, argc >= 7 ? argv[6] : NULL, &sig, &err);
@@ -83,7 +103,8 @@ static int do_sign(int argc, char **argv) {
 
 static int do_verify(char **argv) {
         _cleanup_(sign_trust_freep) struct sign_trust *t = NULL;
-        _cleanup_free_ char *msg = NULL, *sig = NULL, *comment = NULL;
+        _cleanup_free_ char *sig = NULL, *comment = NULL;
+        void *msg;
         uint8_t id[SIGN_KEYID_LEN];
         char hex[2 * SIGN_KEYID_LEN + 1];
         struct cart_error err = {};
@@ -95,7 +116,7 @@ static int do_verify(char **argv) {
                 r = sign_trust_add_path(t, argv[2], &err);
         if (r < 0)
                 return fail(r, &err);
-        r = slurp(argv[3], &msg, &len);
+        r = map(argv[3], &msg, &len);
         if (r >= 0)
                 r = slurp(argv[4], &sig, &sig_len);
         if (r < 0)
