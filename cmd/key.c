@@ -189,8 +189,13 @@ static void print_kdf(const struct sign_key_info *info) {
         char size[16];
 
         sign_scrypt_params(info->kdf_opslimit, info->kdf_memlimit, &s);
+        /* 128 r N bytes; a hostile file may ask for more than 64 bits can say. */
+        if (s.n_log2 < 48)
+                format_size((UINT64_C(128) * s.r) << s.n_log2, size, sizeof(size));
+        else
+                snprintf(size, sizeof(size), "too much");
         printf("encrypted: yes (scrypt N=2^%u r=%" PRIu32 " p=%" PRIu32 ", %s)\n", s.n_log2, s.r,
-               s.p, format_size((UINT64_C(128) * s.r) << s.n_log2, size, sizeof(size)));
+               s.p, size);
 }
 
 static int key_show(struct key_args *a) {

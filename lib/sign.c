@@ -291,8 +291,10 @@ int sign_secret_key_save_kdf(const struct sign_secret_key *k, const char *path,
                 le64_store(block + SK_OPSLIMIT, opslimit);
                 le64_store(block + SK_MEMLIMIT, memlimit);
                 r = seckey_crypt(block, passphrase, err);
-                if (r < 0)
+                if (r < 0) {
+                        cart_error_prefix(err, r, "%s", path);
                         goto out;
+                }
         }
         /* The id in the comment lets `cartable key show` name an encrypted key. */
         sign_key_id_hex(k->keynum, id);
@@ -302,8 +304,10 @@ int sign_secret_key_save_kdf(const struct sign_secret_key *k, const char *path,
                 goto out;
         r = write_new_file(path, 0600, text, err);
 out:
-        if (text)
-                OPENSSL_clear_free(text, strlen(text));
+        if (text) {
+                OPENSSL_cleanse(text, strlen(text));
+                free(text);
+        }
         OPENSSL_cleanse(block, sizeof(block));
         return r;
 }
