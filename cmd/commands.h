@@ -8,3 +8,5 @@ extern const struct command command_verify;
 extern const struct command command_ls;
 extern const struct command command_cat;
 extern const struct command image_export_command;   /* a sub-command of 'cartable image' */
+
+extern const struct command command_key;
