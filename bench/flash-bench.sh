@@ -66,7 +66,9 @@ sectors_written() { awk '{print $7}' "/sys/block/${L##*/}/stat"; }
 declare -A BYTES TIME
 run() {
         local name=$1; shift
-        sync; echo 3 > /proc/sys/vm/drop_caches
+        # Sources warm, as on a station that flashes many keys from one release; the key's
+        # own I/O bypasses the page cache (direct-I/O loop device).
+        sync; cat bench.cart golden.img content.tar > /dev/null 2>&1 || true
         local s0 t0 t1
         s0=$(sectors_written); t0=$(date +%s.%N)
         "$@" >"$name.log" 2>&1 || { cat "$name.log"; echo "flash-bench: $name failed" >&2; exit 1; }
@@ -89,8 +91,9 @@ cart_read=$(awk '/^read /{print $2}' cartable.log)
 cluster=$(awk '/^cluster /{print $2}' cartable.log)
 direct=$(awk '/^direct /{print $2}' cartable.log)
 losetup -d "$L"; L=
-# The layout's floor, from the volume cartable made: reserved sectors and both FATs
-# (whole), content and directories rounded up to clusters.
+# The layout's floor, from the volume cartable made: the MBR, the boot region (boot sector,
+# FSInfo and their backups: 8 sectors), both FATs whole, content and directories rounded up
+# to clusters.
 floor=$(python3 - key.img "$WORK/content" <<'PY'
 import os, struct, sys
 img, content = sys.argv[1], sys.argv[2]
@@ -101,7 +104,7 @@ ss, spc, rsv, nfats = struct.unpack('<H', bs[11:13])[0], bs[13], struct.unpack('
 fatsz = struct.unpack('<I', bs[36:40])[0]
 cs = ss * spc
 up = lambda n: -(-n // cs) * cs
-total = rsv * ss + nfats * fatsz * ss
+total = 512 + 8 * ss + nfats * fatsz * ss
 for root, dirs, files in os.walk(content):
     names = dirs + files
     entries = 2 + sum(1 + -(-len(n) // 13) for n in names)

@@ -11,6 +11,7 @@
 #include "flash.h"
 #include "flash-output.h"
 #include "key-io.h"
+#include "trust.h"
 
 static const char help[] =
         "Usage: cartable flash RELEASE TARGET [--trust KEY]... [OPTIONS]\n"
@@ -192,9 +193,9 @@ static int open_release(const struct args *a, struct release **ret) {
         char state[4096];
         int r;
 
-        r = key_load_trust(a->trust, a->n_trust, &trust, &err);
+        r = trust_load(a->trust, a->n_trust, &trust);
         if (r < 0)
-                return log_fail(r, "trust: %s", cart_error_message(&err, r));
+                return exit_code_for(r);
         r = release_open(a->release, trust, 0, ret, &err);
         if (r < 0)
                 return log_fail(r, "%s: %s", a->release, cart_error_message(&err, r));

@@ -9,6 +9,7 @@
 #include "flash.h"
 #include "flash-output.h"
 #include "key-io.h"
+#include "trust.h"
 
 static const char help[] =
         "Usage: cartable image export RELEASE --size SIZE --output FILE [--trust KEY]... [OPTIONS]\n"
@@ -99,9 +100,9 @@ static int run(int argc, char **argv) {
         trust_list = a.trust;
         if (r != 0)
                 return r < 0 ? log_fail(r, "%s", strerror(-r)) : r;
-        r = key_load_trust(a.trust, a.n_trust, &trust, &err);
+        r = trust_load(a.trust, a.n_trust, &trust);
         if (r < 0)
-                return log_fail(r, "trust: %s", cart_error_message(&err, r));
+                return exit_code_for(r);
         r = release_open(a.release, trust, 0, &rel, &err);
         if (r < 0)
                 return log_fail(r, "%s: %s", a.release, cart_error_message(&err, r));

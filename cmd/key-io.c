@@ -9,29 +9,6 @@
 #include "config-paths.h"
 #include "key-io.h"
 
-int key_load_trust(char *const *paths, size_t n, struct sign_trust **ret, struct cart_error *err) {
-        _cleanup_(sign_trust_freep) struct sign_trust *t = NULL;
-        char *const *list = paths;
-        int r;
-
-        if (n == 0 && arg_config) {
-                list = arg_config->trust;
-                n = arg_config->n_trust;
-        }
-        if (n == 0)
-                return cart_error_set(err, -ENOKEY, "no trusted key: give --trust KEY, or key = in the [trust] section of the configuration");
-        r = sign_trust_new(&t);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                r = sign_trust_add_path(t, list[i], err);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(t);
-        return 0;
-}
-
 int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;

@@ -1,15 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What flash, verify, ls, cat and image export share: trusted keys, targets read-only. */
+/* What flash, verify, ls, cat and image export share: targets read-only, volume IDs, times. */
 #pragma once
 
 #include <stdint.h>
 
 #include "common.h"
-#include "sign.h"
-
-/* The trusted keys: every --trust PATH given, else the configuration's [trust] keys.
- * -ENOKEY when there are none. */
-int key_load_trust(char *const *paths, size_t n, struct sign_trust **ret, struct cart_error *err);
 
 /* A key or image file opened read-only, with its size; the page cache is dropped for it
  * so that what is read is what the key holds. -EMEDIUMTYPE for anything else. */

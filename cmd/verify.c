@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "key-io.h"
+#include "trust.h"
 #include "verify.h"
 
 static const char help[] =
@@ -124,9 +125,9 @@ static int run(int argc, char **argv) {
         if (argc - optind != 1)
                 return usage_error(&command_verify, "expected TARGET");
 
-        r = key_load_trust(paths, n_paths, &trust, &err);
+        r = trust_load(paths, n_paths, &trust);
         if (r < 0)
-                return log_fail(r, "trust: %s", cart_error_message(&err, r));
+                return exit_code_for(r);
         r = key_open_read(argv[optind], &fd, &size, &err);
         if (r < 0) {
                 log_error(r, "%s", cart_error_message(&err, r));
