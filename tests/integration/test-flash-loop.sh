@@ -28,10 +28,9 @@ detach() { losetup -d "$1"; }
 mkdir -p content/Cours content/Outils
 head -c 2500000 /dev/urandom > content/Outils/outil.bin
 echo "cours" > content/Cours/intro.txt
-(cd content && tar -cf ../content.tar *)
 "$CARTABLE" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
-"$CARTABLE" image build --name college --version 2026.1 --serial 1 --bundle content.tar \
-        --min-size 64M --secret dep.key --output rel.cart >/dev/null
+"$CARTABLE" image build --name college --version 2026.1 --serial 1 --min-size 64M \
+        --key dep.key --output rel.cart -q content >/dev/null
 
 # The command line refuses a loop device (not USB) and writes nothing on it.
 head -c 128M /dev/urandom > disk.img

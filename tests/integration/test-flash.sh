@@ -17,14 +17,13 @@ echo "Théorème de Pythagore" > content/Cours/Maths/pythagore.txt
 head -c 3000000 /dev/urandom > content/Outils/outil.bin
 head -c 70000 /dev/urandom > content/Cours/fiche.pdf
 echo "Lisez-moi" > content/LISEZMOI.txt
-(cd content && tar -cf ../content.tar *)
 "$CARTABLE" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
 "$CARTABLE" key generate --secret other.key --public other.pub --unencrypted >/dev/null
 make_release() {   # make_release OUT SERIAL [extra options]
         local out=$1 serial=$2; shift 2
         "$CARTABLE" image build --name college --version "2026.$serial" --serial "$serial" \
-                --bundle content.tar --min-size 64M --sealed Cours --label COLLEGE \
-                --secret dep.key --output "$out" "$@" >/dev/null
+                --min-size 64M --sealed Cours --label COLLEGE --key dep.key --output "$out" \
+                -q "$@" content >/dev/null
 }
 make_release rel.cart 3
 make_release gpt.cart 3 --scheme gpt
@@ -68,8 +67,8 @@ expect_in out ' pythagore\.txt$'
 expect_exit 0 "$CARTABLE" cat key.img Outils/outil.bin
 cmp out content/Outils/outil.bin || fail "cat gave other bytes"
 expect_exit 66 "$CARTABLE" cat key.img nothing/here
-expect_exit 2 "$CARTABLE" verify content.tar --trust dep.pub
-expect_exit 2 "$CARTABLE" ls content.tar
+expect_exit 2 "$CARTABLE" verify rel.cart --trust dep.pub
+expect_exit 2 "$CARTABLE" ls rel.cart
 
 # A pupil's key: a deleted, a modified, an added file, and one added in a sealed directory.
 cp key.img pupil.img
