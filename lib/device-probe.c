@@ -67,6 +67,9 @@ static int probe_superblock(int fd, uint64_t offset, uint64_t size, char **ret_t
                 r = lookup(pr, "VERSION", ret_version);
         if (r >= 0)
                 r = lookup(pr, "LABEL", ret_label);
+        /* FAT keeps its label twice; the boot sector's copy when the root has no label entry. */
+        if (r >= 0 && !*ret_label)
+                r = lookup(pr, "LABEL_FATBOOT", ret_label);
         return r;
 }
 
