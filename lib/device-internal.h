@@ -41,7 +41,8 @@ void device_usage_done(struct device_usage *u);
 /* The dev_t of what backs / , /boot and the state dir, for ctx->system. */
 int device_system_find(struct device_context *ctx, struct cart_error *err);
 
-/* Sets d->refusals and d->reasons from the policy; -ENOMEM only. */
+/* Sets d->refusals and d->reasons from the policy. Fails closed: a negative errno when the
+ * disk's partitions or holders cannot all be listed. */
 int device_judge(struct device_context *ctx, const struct device_usage *usage,
                  struct udev_device *disk, struct device_info *d);
 

@@ -215,10 +215,13 @@ struct member {
         char via[64];           /* the partition or disk it holds, for holders */
 };
 
+/* Every member must be found: a missed partition could be a mounted one, so any failure
+ * to list them fails the verdict (r < 0) instead of passing it. */
 struct members {
-        struct member m[64];
+        struct member *m;
         size_t n;
         char held[256];         /* "dm-0 holds sdb2, md0 holds sdb" */
+        int r;
 };
 
 static void appendf(char *buf, size_t len, const char *fmt, ...) _printf_(3, 4);
@@ -234,14 +237,20 @@ static void appendf(char *buf, size_t len, const char *fmt, ...) {
 }
 
 static void add_member(struct members *ms, dev_t devnum, const char *name, const char *via) {
-        if (ms->n >= ELEMENTSOF(ms->m))
-                return;
+        struct member *m;
+
         for (size_t i = 0; i < ms->n; i++)
                 if (ms->m[i].devnum == devnum)
                         return;
-        ms->m[ms->n].devnum = devnum;
-        snprintf(ms->m[ms->n].name, sizeof(ms->m[0].name), "%s", name);
-        snprintf(ms->m[ms->n].via, sizeof(ms->m[0].via), "%s", via ? via : "");
+        m = realloc(ms->m, (ms->n + 1) * sizeof(*m));
+        if (!m) {
+                ms->r = -ENOMEM;
+                return;
+        }
+        ms->m = m;
+        m[ms->n].devnum = devnum;
+        snprintf(m[ms->n].name, sizeof(m[0].name), "%s", name);
+        snprintf(m[ms->n].via, sizeof(m[0].via), "%s", via ? via : "");
         ms->n++;
 }
 
@@ -264,11 +273,16 @@ static void add_holders(struct members *ms, const char *syspath, const char *nam
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
 
-        if (snprintf(dir, sizeof(dir), "%s/holders", syspath) >= (int) sizeof(dir))
+        if (snprintf(dir, sizeof(dir), "%s/holders", syspath) >= (int) sizeof(dir)) {
+                ms->r = -ENAMETOOLONG;
                 return;
+        }
         d = opendir(dir);
-        if (!d)
+        if (!d) {
+                if (errno != ENOENT)
+                        ms->r = -errno;
                 return;
+        }
         while ((de = readdir(d))) {
                 dev_t devnum = 0;
                 char sub[4096];
@@ -287,27 +301,32 @@ static void add_holders(struct members *ms, const char *syspath, const char *nam
 static void collect_members(struct device_context *ctx, struct udev_device *disk, struct members *ms) {
         struct udev_enumerate *e = udev_enumerate_new(ctx->udev);
         struct udev_list_entry *le;
+        int r;
 
         add_member(ms, udev_device_get_devnum(disk), udev_device_get_sysname(disk), NULL);
         add_holders(ms, udev_device_get_syspath(disk), udev_device_get_sysname(disk), 0);
-        if (!e)
-                return;
-        if (udev_enumerate_add_match_parent(e, disk) < 0 ||
-            udev_enumerate_add_match_subsystem(e, "block") < 0 ||
-            udev_enumerate_scan_devices(e) < 0) {
-                udev_enumerate_unref(e);
+        if (!e) {
+                ms->r = -ENOMEM;
                 return;
         }
-        udev_list_entry_foreach(le, udev_enumerate_get_list_entry(e)) {
-                struct udev_device *p = udev_device_new_from_syspath(ctx->udev, udev_list_entry_get_name(le));
-                const char *devtype = p ? udev_device_get_devtype(p) : NULL;
+        r = udev_enumerate_add_match_parent(e, disk);
+        if (r >= 0)
+                r = udev_enumerate_add_match_subsystem(e, "block");
+        if (r >= 0)
+                r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                ms->r = r;
+        else
+                udev_list_entry_foreach(le, udev_enumerate_get_list_entry(e)) {
+                        struct udev_device *p = udev_device_new_from_syspath(ctx->udev, udev_list_entry_get_name(le));
+                        const char *devtype = p ? udev_device_get_devtype(p) : NULL;
 
-                if (devtype && streq(devtype, "partition")) {
-                        add_member(ms, udev_device_get_devnum(p), udev_device_get_sysname(p), NULL);
-                        add_holders(ms, udev_device_get_syspath(p), udev_device_get_sysname(p), 0);
+                        if (devtype && streq(devtype, "partition")) {
+                                add_member(ms, udev_device_get_devnum(p), udev_device_get_sysname(p), NULL);
+                                add_holders(ms, udev_device_get_syspath(p), udev_device_get_sysname(p), 0);
+                        }
+                        udev_device_unref(p);
                 }
-                udev_device_unref(p);
-        }
         udev_enumerate_unref(e);
 }
 
@@ -347,17 +366,20 @@ static int add_reason(struct device_info *d, unsigned bit, const char *detail) {
 /* The rules that look at what uses the disk: mounts, swap, holders, system file systems. */
 static void judge_usage(struct device_context *ctx, const struct device_usage *usage,
                         const struct members *ms, char detail[][512]) {
-        char label[160];
+        char label[160], entry[512];
 
         for (size_t i = 0; i < ms->n; i++) {
                 const struct member *m = &ms->m[i];
 
                 member_label(m, label, sizeof(label));
-                for (size_t j = 0; j < usage->n_mounts; j++)
-                        if ((usage->mounts[j].devnum == m->devnum || usage->mounts[j].source_devnum == m->devnum) &&
-                            !strstr(detail[2], usage->mounts[j].target))
-                                appendf(detail[2], 512, "%s%s on %s", detail[2][0] ? ", " : "", label,
-                                        usage->mounts[j].target);
+                for (size_t j = 0; j < usage->n_mounts; j++) {
+                        if (usage->mounts[j].devnum != m->devnum && usage->mounts[j].source_devnum != m->devnum)
+                                continue;
+                        /* The same file system bind-mounted twice is named once per target. */
+                        snprintf(entry, sizeof(entry), "%s on %s", label, usage->mounts[j].target);
+                        if (!strstr(detail[2], entry))
+                                appendf(detail[2], 512, "%s%s", detail[2][0] ? ", " : "", entry);
+                }
                 for (size_t j = 0; j < usage->n_swaps; j++)
                         if (usage->swaps[j] == m->devnum)
                                 appendf(detail[3], 512, "%s%s", detail[3][0] ? ", " : "", label);
@@ -373,14 +395,16 @@ int device_judge(struct device_context *ctx, const struct device_usage *usage,
         const struct device_policy *p = &ctx->policy;
         char detail[DEVICE_REFUSAL_MAX][512] = {};
         bool failed[DEVICE_REFUSAL_MAX] = {};
-        _cleanup_free_ struct members *ms = calloc(1, sizeof(*ms));
+        struct members ms = {};
         char a[32], b[32], vidpid[16];
         int r;
 
-        if (!ms)
-                return -ENOMEM;
-        collect_members(ctx, disk, ms);
-        judge_usage(ctx, usage, ms, detail);
+        collect_members(ctx, disk, &ms);
+        if (ms.r >= 0)
+                judge_usage(ctx, usage, &ms, detail);
+        free(ms.m);
+        if (ms.r < 0)
+                return ms.r;
 
         failed[0] = !d->is_usb && !p->test_waive_usb_rule;
         failed[1] = !d->is_removable && !d->is_hotplug && !p->test_waive_usb_rule;

@@ -340,6 +340,8 @@ static int scan_list(struct device_context *ctx, const struct device_usage *usag
                 }
                 r = device_info_from_udev(ctx, usage, u, flags, &d);
                 udev_device_unref(u);
+                if (r == -ENOENT || r == -ENODEV)
+                        continue;   /* pulled while being listed */
                 if (r < 0)
                         return r;
                 l = realloc(*list, (*n + 1) * sizeof(*l));
