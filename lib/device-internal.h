@@ -54,9 +54,6 @@ void device_content_done(struct device_content *c);
 int device_info_from_udev(struct device_context *ctx, const struct device_usage *usage,
                           struct udev_device *disk, unsigned flags, struct device_info **ret);
 
-/* "sdb1" style name of a dev_t through sysfs, for messages; "M:m" when unknown. */
-void device_devnum_name(struct device_context *ctx, dev_t devnum, char *buf, size_t len);
-
 static inline void closedirp(DIR **d) {
         if (*d)
                 closedir(*d);

@@ -76,20 +76,6 @@ struct device_context *device_context_unref(struct device_context *ctx) {
         return NULL;
 }
 
-struct udev *device_context_udev(struct device_context *ctx) {
-        return ctx->udev;
-}
-
-void device_devnum_name(struct device_context *ctx, dev_t devnum, char *buf, size_t len) {
-        struct udev_device *u = udev_device_new_from_devnum(ctx->udev, 'b', devnum);
-
-        if (u)
-                snprintf(buf, len, "%s", udev_device_get_sysname(u));
-        else
-                snprintf(buf, len, "%u:%u", major(devnum), minor(devnum));
-        udev_device_unref(u);
-}
-
 /* ---- one disk ---- */
 
 struct device_info *device_info_ref(struct device_info *d) {

@@ -28,8 +28,6 @@
 #include "error.h"
 #include "util.h"
 
-struct udev;
-
 /* One bit per rule of the target policy; a disk is eligible when none is set. */
 enum device_refusal {
         DEVICE_REFUSED_NOT_USB       = 1u << 0,   /* no parent usb_device */
@@ -89,7 +87,6 @@ int device_context_new(const struct device_policy *policy, const struct device_e
 struct device_context *device_context_ref(struct device_context *ctx);
 struct device_context *device_context_unref(struct device_context *ctx);
 DEFINE_POINTER_CLEANUP(struct device_context, device_context_unref);
-struct udev *device_context_udev(struct device_context *ctx);
 
 /* What libblkid sees on a disk now (read-only probe). */
 struct device_part {
