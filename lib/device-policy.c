@@ -363,9 +363,13 @@ static int add_reason(struct device_info *d, unsigned bit, const char *detail) {
         return 0;
 }
 
+/* The index of a rule in per-rule arrays: its bit number. */
+#define RULE(name) __builtin_ctz(DEVICE_REFUSED_##name)
+
 /* The rules that look at what uses the disk: mounts, swap, holders, system file systems. */
 static void judge_usage(struct device_context *ctx, const struct device_usage *usage,
                         const struct members *ms, char detail[][512]) {
+        char *mounted = detail[RULE(MOUNTED)], *swap = detail[RULE(SWAP)], *system = detail[RULE(SYSTEM)];
         char label[160], entry[512];
 
         for (size_t i = 0; i < ms->n; i++) {
@@ -377,17 +381,21 @@ static void judge_usage(struct device_context *ctx, const struct device_usage *u
                                 continue;
                         /* The same file system bind-mounted twice is named once per target. */
                         snprintf(entry, sizeof(entry), "%s on %s", label, usage->mounts[j].target);
-                        if (!strstr(detail[2], entry))
-                                appendf(detail[2], 512, "%s%s", detail[2][0] ? ", " : "", entry);
+                        if (!strstr(mounted, entry))
+                                appendf(mounted, 512, "%s%s", mounted[0] ? ", " : "", entry);
                 }
                 for (size_t j = 0; j < usage->n_swaps; j++)
                         if (usage->swaps[j] == m->devnum)
-                                appendf(detail[3], 512, "%s%s", detail[3][0] ? ", " : "", label);
-                for (size_t j = 0; j < ctx->n_system; j++)
-                        if (ctx->system[j].devnum == m->devnum)
-                                appendf(detail[5], 512, "%sholds %s", detail[5][0] ? ", " : "", ctx->system[j].what);
+                                appendf(swap, 512, "%s%s", swap[0] ? ", " : "", label);
+                for (size_t j = 0; j < ctx->n_system; j++) {
+                        if (ctx->system[j].devnum != m->devnum)
+                                continue;
+                        snprintf(entry, sizeof(entry), "holds %s", ctx->system[j].what);
+                        if (!strstr(system, entry))
+                                appendf(system, 512, "%s%s", system[0] ? ", " : "", entry);
+                }
         }
-        snprintf(detail[4], 512, "%s", ms->held);
+        snprintf(detail[RULE(HELD)], 512, "%s", ms->held);
 }
 
 int device_judge(struct device_context *ctx, const struct device_usage *usage,
@@ -406,32 +414,32 @@ int device_judge(struct device_context *ctx, const struct device_usage *usage,
         if (ms.r < 0)
                 return ms.r;
 
-        failed[0] = !d->is_usb && !p->test_waive_usb_rule;
-        failed[1] = !d->is_removable && !d->is_hotplug && !p->test_waive_usb_rule;
-        for (unsigned i = 2; i <= 5; i++)
+        failed[RULE(NOT_USB)] = !d->is_usb && !p->test_waive_usb_rule;
+        failed[RULE(NOT_REMOVABLE)] = !d->is_removable && !d->is_hotplug && !p->test_waive_usb_rule;
+        for (unsigned i = RULE(MOUNTED); i <= RULE(SYSTEM); i++)
                 failed[i] = detail[i][0] != 0;
         if (d->size < p->min_size) {
-                failed[6] = true;
-                snprintf(detail[6], 512, "%s < %s", format_size(d->size, a, sizeof(a)),
+                failed[RULE(TOO_SMALL)] = true;
+                snprintf(detail[RULE(TOO_SMALL)], 512, "%s < %s", format_size(d->size, a, sizeof(a)),
                          format_size(p->min_size, b, sizeof(b)));
         }
         if (d->size > p->max_size) {
-                failed[7] = true;
-                snprintf(detail[7], 512, "%s > %s", format_size(d->size, a, sizeof(a)),
+                failed[RULE(TOO_LARGE)] = true;
+                snprintf(detail[RULE(TOO_LARGE)], 512, "%s > %s", format_size(d->size, a, sizeof(a)),
                          format_size(p->max_size, b, sizeof(b)));
         }
         if (d->is_read_only) {
-                failed[8] = true;
-                snprintf(detail[8], 512, "write-protected");
+                failed[RULE(READ_ONLY)] = true;
+                snprintf(detail[RULE(READ_ONLY)], 512, "write-protected");
         }
         snprintf(vidpid, sizeof(vidpid), "%04" PRIx16 ":%04" PRIx16, d->vendor_id, d->product_id);
         if (p->n_allow > 0 && (!d->has_usb_ids || !on_list(p->allow, p->n_allow, vidpid))) {
-                failed[9] = true;
-                snprintf(detail[9], 512, "%s is not on the allow list", d->has_usb_ids ? vidpid : "no VID:PID");
+                failed[RULE(NOT_ALLOWED)] = true;
+                snprintf(detail[RULE(NOT_ALLOWED)], 512, "%s is not on the allow list", d->has_usb_ids ? vidpid : "no VID:PID");
         }
         if (d->has_usb_ids && on_list(p->deny, p->n_deny, vidpid)) {
-                failed[10] = true;
-                snprintf(detail[10], 512, "%s is on the deny list", vidpid);
+                failed[RULE(DENIED)] = true;
+                snprintf(detail[RULE(DENIED)], 512, "%s is on the deny list", vidpid);
         }
         for (unsigned i = 0; i < DEVICE_REFUSAL_MAX; i++)
                 if (failed[i]) {
