@@ -73,6 +73,10 @@ static struct json_object *device_json(const struct device_info *d) {
         json_add_string(o, "serial", d->serial);
         json_add_string(o, "port", d->port);
         json_add_string(o, "speed", d->speed);
+        if (d->is_usb) {
+                json_object_object_add(o, "usb_bus", json_object_new_int64(d->usb_bus));
+                json_object_object_add(o, "usb_address", json_object_new_int64(d->usb_address));
+        }
         json_object_object_add(o, "size", json_object_new_uint64(d->size));
         json_object_object_add(o, "logical_sector_size", json_object_new_int64(d->logical_sector_size));
         json_object_object_add(o, "physical_sector_size", json_object_new_int64(d->physical_sector_size));

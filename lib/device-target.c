@@ -5,6 +5,7 @@
  * it again through the open descriptor, so a stick swapped or mounted in between is caught.
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -79,8 +80,9 @@ static int judge(struct device_context *ctx, const char *path, dev_t devnum, con
         return 0;
 }
 
-/* The kernel's geometry; sysfs values stay when an ioctl is not supported. */
-static void read_geometry(struct device_target *t) {
+/* The kernel's geometry; sysfs values stay when an ioctl is not supported. The size must
+ * agree with the one judged: another medium in a card reader would not. */
+static int read_geometry(struct device_target *t, struct cart_error *err) {
         uint64_t size;
         int ssz;
         unsigned pbsz;
@@ -88,12 +90,17 @@ static void read_geometry(struct device_target *t) {
         t->size = t->info->size;
         t->logical_sector_size = t->info->logical_sector_size;
         t->physical_sector_size = t->info->physical_sector_size;
-        if (ioctl(t->fd, BLKGETSIZE64, &size) == 0)
+        if (ioctl(t->fd, BLKGETSIZE64, &size) == 0) {
+                if (size != t->info->size)
+                        return cart_error_set(err, -EPERM, "%s: refused: its size changed to %" PRIu64 " bytes while it was opened",
+                                              t->info->devnode, size);
                 t->size = size;
+        }
         if (ioctl(t->fd, BLKSSZGET, &ssz) == 0 && ssz > 0)
                 t->logical_sector_size = (uint32_t) ssz;
         if (ioctl(t->fd, BLKPBSZGET, &pbsz) == 0 && pbsz > 0)
                 t->physical_sector_size = pbsz;
+        return 0;
 }
 
 int device_target_open_in(struct device_context *ctx, const char *path, const char *expected_serial,
@@ -139,12 +146,16 @@ int device_target_open_in(struct device_context *ctx, const char *path, const ch
         r = judge(ctx, path, devnum, expected_serial, &t->info, err);
         if (r < 0)
                 return r;
+        /* Counterfeit sticks may share a serial: the USB address tells a re-plugged one apart. */
         if (!same_string(t->info->serial, before->serial) || t->info->vendor_id != before->vendor_id ||
-            t->info->product_id != before->product_id)
+            t->info->product_id != before->product_id || !same_string(t->info->port, before->port) ||
+            t->info->usb_bus != before->usb_bus || t->info->usb_address != before->usb_address)
                 return cart_error_set(err, -EPERM, "%s: refused: another key (serial %s) replaced %s while it was opened",
                                       t->info->devnode, t->info->serial ? t->info->serial : "(none)",
                                       before->serial ? before->serial : "the one checked");
-        read_geometry(t);
+        r = read_geometry(t, err);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(t);
         return 0;
 }

@@ -217,6 +217,8 @@ static int read_usb_identity(struct udev_device *disk, struct udev_device *usb, 
                 r = dup_field(udev_device_get_sysname(usb), false, &d->port);
         if (r >= 0)
                 r = dup_field(udev_device_get_sysattr_value(usb, "speed"), true, &d->speed);
+        d->usb_bus = (uint32_t) attr_u64(usb, "busnum", 0);
+        d->usb_address = (uint32_t) attr_u64(usb, "devnum", 0);
         /* The hub port's own flag: "removable" for a user-facing port (lsblk's HOTPLUG). */
         d->is_hotplug = attr_is(usb, "removable", "removable");
         return r;

@@ -125,6 +125,7 @@ struct device_info {
         char *manufacturer, *product, *serial;   /* NULL when unknown */
         char *port;                          /* bus and port chain, "2-1.3" */
         char *speed;                         /* link speed in Mb/s as sysfs says it: "480", "5000" */
+        uint32_t usb_bus, usb_address;       /* the address changes each time a device enumerates */
         uint64_t size;                       /* bytes */
         uint32_t logical_sector_size, physical_sector_size;
         bool is_removable, is_hotplug, is_read_only;
@@ -200,8 +201,9 @@ int device_monitor_process(struct device_monitor *m, struct cart_error *err);
  * every failing rule; a regular file or a partition is refused too), checks the serial
  * when expected_serial is not NULL, opens it O_RDWR|O_EXCL|O_CLOEXEC (EBUSY is a
  * refusal, -EBUSY, never retried without O_EXCL), takes flock(LOCK_EX|LOCK_NB) on it
- * (-EBUSY when held), then checks again that fstat's st_rdev, the serial and the verdict
- * are those of the same key (-EPERM otherwise: a stick swapped meanwhile).
+ * (-EBUSY when held), then checks again that fstat's st_rdev, the serial, VID:PID, port
+ * and USB address and the verdict are those of the same key (-EPERM otherwise: a stick
+ * swapped meanwhile).
  * size and sector sizes are the kernel's (BLKGETSIZE64, BLKSSZGET, BLKPBSZGET).
  */
 struct device_target {

@@ -142,6 +142,8 @@ static void test_stick_identity(void **state) {
         assert_string_equal(d->serial, "ABC123");
         assert_string_equal(d->port, "2-9");
         assert_string_equal(d->speed, "480");
+        assert_int_equal(d->usb_bus, 2);
+        assert_int_equal(d->usb_address, 4);
         assert_int_equal(d->size, 1 * GIB);
         assert_int_equal(d->logical_sector_size, 512);
         assert_int_equal(d->physical_sector_size, 4096);
