@@ -5,3 +5,4 @@
 #include "common.h"
 
 extern const struct command command_devices;
+extern const struct command command_key;
