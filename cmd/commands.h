@@ -9,4 +9,5 @@ extern const struct command command_ls;
 extern const struct command command_cat;
 extern const struct command image_export_command;   /* a sub-command of 'cartable image' */
 
+extern const struct command command_devices;
 extern const struct command command_key;
