@@ -24,6 +24,7 @@ WORK=$(mktemp -d /var/tmp/cartable-bench.XXXXXX)
 L=
 cleanup() { [ -n "$L" ] && losetup -d "$L" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap '[ -n "$L" ] && losetup -d "$L"; echo "kept $WORK"' EXIT
 cd "$WORK"
 
 # Mixed content, reproducible: many small files, some medium, a few large ones.

@@ -36,6 +36,8 @@ struct job {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool is_cancelled;
+        bool is_direct;
+        int flags;               /* the descriptor's flags before O_DIRECT */
 };
 
 static double now(void) {
@@ -116,18 +118,18 @@ static int overlay(const struct plan *p, uint8_t *buf, uint64_t off, size_t len,
         return 0;
 }
 
+/* Write: the planned bytes of the chunk. Read-back: what the target holds there. */
 static int fill_slot(struct job *j, struct slot *s) {
         s->is_covered = covered(j->plan, s->offset, s->len) == s->len;
         s->failed_at = s->offset;
+        if (j->is_verify)
+                return pread_full(j->fd, s->buf, s->len, s->offset);
         if (s->is_covered)
                 return plan_read(j->plan, s->offset, s->buf, s->len, NULL);
         /* Unplanned bytes inside an aligned request keep what the target holds. */
-        if (!j->is_verify) {
-                int r = pread_full(j->fd, s->buf, s->len, s->offset);
-                if (r < 0)
-                        return r;
-        } else
-                memset(s->buf, 0, s->len);
+        int r = pread_full(j->fd, s->buf, s->len, s->offset);
+        if (r < 0)
+                return r;
         return overlay(j->plan, s->buf, s->offset, s->len, &s->failed_at);
 }
 
@@ -167,9 +169,10 @@ static int fail_at(const struct job *j, int r, uint64_t at, uint64_t *ret_failed
                               writer_label_at(j->plan, at), strerror(-r));
 }
 
-/* The first byte where the target differs from a planned byte of the chunk. */
-static bool find_difference(const struct job *j, const struct slot *s, const uint8_t *got, uint64_t *ret_at) {
-        if (s->is_covered && memcmp(got, s->buf, s->len) == 0)
+/* The first byte where the target (got) differs from a planned byte (want) of the chunk. */
+static bool find_difference(const struct job *j, const struct slot *s, const uint8_t *got, const uint8_t *want,
+                            uint64_t *ret_at) {
+        if (s->is_covered && memcmp(got, want, s->len) == 0)
                 return false;
         for (size_t i = plan_find(j->plan, s->offset); i < plan_count(j->plan); i++) {
                 const struct plan_extent *e = plan_get(j->plan, i);
@@ -180,7 +183,7 @@ static bool find_difference(const struct job *j, const struct slot *s, const uin
                 a = MAX(e->offset, s->offset) - s->offset;
                 b = MIN(e->offset + e->length, s->offset + s->len) - s->offset;
                 for (uint64_t x = a; x < b; x++)
-                        if (got[x] != s->buf[x]) {
+                        if (got[x] != want[x]) {
                                 *ret_at = s->offset + x;
                                 return true;
                         }
@@ -190,7 +193,7 @@ static bool find_difference(const struct job *j, const struct slot *s, const uin
 
 struct consumer_state {
         uint8_t *sector0;        /* write: the first block, kept for the end */
-        uint8_t *readbuf;        /* verify: what the target holds */
+        uint8_t *expect;         /* read-back: the planned bytes */
         uint64_t done;
 };
 
@@ -204,10 +207,16 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
         if (s->r < 0)
                 return fail_at(j, s->r, s->failed_at, ret_failed, err);
         if (j->is_verify) {
-                r = pread_full(j->fd, c->readbuf, len, off);
+                /* The expected bytes are made here while the reader thread reads the next chunk. */
+                if (s->is_covered)
+                        r = plan_read(j->plan, off, c->expect, len, NULL);
+                else {
+                        memset(c->expect, 0, len);
+                        r = overlay(j->plan, c->expect, off, len, &at);
+                }
                 if (r < 0)
                         return fail_at(j, r, off, ret_failed, err);
-                if (find_difference(j, s, c->readbuf, &at)) {
+                if (find_difference(j, s, buf, c->expect, &at)) {
                         if (ret_failed)
                                 *ret_failed = at;
                         return cart_error_set(err, -EBADE, "at byte %" PRIu64 " (\"%s\"): the key holds other bytes than were written",
@@ -223,6 +232,12 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
                 }
                 if (len > 0) {
                         r = pwrite_full(j->fd, buf, len, off);
+                        if (r == -EINVAL && j->is_direct) {
+                                /* Some targets take the O_DIRECT flag, then refuse the I/O. */
+                                (void) fcntl(j->fd, F_SETFL, j->flags & ~O_DIRECT);
+                                j->is_direct = false;
+                                r = pwrite_full(j->fd, buf, len, off);
+                        }
                         if (r < 0)
                                 return fail_at(j, r, off, ret_failed, err);
                 }
@@ -301,7 +316,7 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
         for (size_t i = 0; i < N_BUFFERS; i++)
                 if (posix_memalign((void **) &j.slots[i].buf, 4096, j.chunk) != 0)
                         goto finish;
-        if (posix_memalign((void **) (is_verify ? &c.readbuf : &c.sector0), 4096, is_verify ? j.chunk : j.bs) != 0)
+        if (posix_memalign((void **) (is_verify ? &c.expect : &c.sector0), 4096, is_verify ? j.chunk : j.bs) != 0)
                 goto finish;
 
         flags = set_direct(fd, o->use_direct, &is_direct);
@@ -309,6 +324,8 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
                 r = cart_error_set(err, flags, "target: %s", strerror(-flags));
                 goto finish;
         }
+        j.is_direct = is_direct;
+        j.flags = flags;
         if (is_verify && !is_direct) {
                 /* Without O_DIRECT, at least make the kernel drop what it cached of the key. */
                 (void) fsync(fd);
@@ -336,6 +353,7 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
         (void) fcntl(fd, F_SETFL, flags);
         if (r >= 0)
                 r = 0;
+        is_direct = j.is_direct;
 finish:
         if (stats) {
                 stats->is_direct = is_direct;
@@ -351,7 +369,7 @@ finish:
         for (size_t i = 0; i < N_BUFFERS; i++)
                 free(j.slots[i].buf);
         free(c.sector0);
-        free(c.readbuf);
+        free(c.expect);
         free(j.spans);
         pthread_mutex_destroy(&j.lock);
         pthread_cond_destroy(&j.cond);
