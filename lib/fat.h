@@ -111,6 +111,13 @@ int fat_layout(struct fat_tree *t, const struct fat_params *params, struct plan 
 /* The fatgen103 cluster size for a volume of that many bytes (512-byte sectors). */
 uint32_t fat_default_cluster_size(uint64_t volume_size);
 
+/*
+ * The power-of-two cluster size (sector_size to 32 KiB, at least 65525 clusters) that
+ * writes the fewest bytes for this tree: boot sectors, both FATs whole, directories and
+ * content rounded up to clusters. On a tie, the larger size. 0 when the tree fits at none.
+ */
+uint32_t fat_choose_cluster_size(struct fat_tree *t, uint64_t volume_size, uint32_t sector_size);
+
 /* ---- reading ---- */
 
 struct fat_reader;
