@@ -184,7 +184,7 @@ static int chain_follow(struct fat_reader *r, uint32_t first, uint64_t max, cons
                 }
                 if (bitmap && bitmap_test_and_set(bitmap, cl)) {
                         chain_done(&c);
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": cluster %u is cross-linked (used twice)", path, cl);
+                        return cart_error_set(err, -EUCLEAN, "\"/%s\": cluster %u is used twice (a cross-link or a loop)", path, cl);
                 }
                 if (c.n > 0 && c.runs[c.n - 1].first + c.runs[c.n - 1].count == cl)
                         c.runs[c.n - 1].count++;
@@ -327,8 +327,8 @@ static int parse_entry(struct fat_reader *r, struct lfn_state *s, const uint8_t 
         d->first_cluster = cluster;
         if ((cluster != 0 && (cluster < 2 || cluster > r->clusters + 1)) ||
             (cluster == 0 && (d->is_dir || d->size > 0)) || (cluster != 0 && !d->is_dir && d->size == 0)) {
-                k = cart_error_set(err, -EUCLEAN, "\"/%s/%s\": first cluster %u does not fit a %s of %" PRIu64 " bytes",
-                                   path, d->name, cluster, d->is_dir ? "directory" : "file", d->size);
+                k = cart_error_set(err, -EUCLEAN, "\"/%s%s%s\": first cluster %u does not fit a %s of %" PRIu64 " bytes",
+                                   path, path[0] ? "/" : "", d->name, cluster, d->is_dir ? "directory" : "file", d->size);
                 fat_dirent_clear(d);
                 return k;
         }
