@@ -547,29 +547,24 @@ static int file_chain(struct fat_reader *r, const struct fat_dirent *d, const ch
         return 0;
 }
 
-int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sink,
-                         void *userdata, struct cart_error *err) {
+int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct fat_dirent *e,
+                          fat_sink_fn sink, void *userdata, struct cart_error *err) {
         _cleanup_(chain_done) struct chain c = {};
         _cleanup_free_ uint8_t *buf = NULL;
-        struct fat_dirent d;
-        uint64_t left;
+        uint64_t left = e->size;
         int k;
 
-        if (!r || !path || !sink)
+        if (!r || !path || !e || !sink)
                 return -EINVAL;
-        k = lookup(r, path, &d, err);
-        if (k < 0)
-                return k;
-        if (d.is_dir) {
-                fat_dirent_clear(&d);
+        if (e->is_dir)
                 return cart_error_set(err, -EISDIR, "\"%s\": is a directory", path);
-        }
-        k = file_chain(r, &d, path[0] == '/' ? path + 1 : path, NULL, &c, err);
-        left = d.size;
-        fat_dirent_clear(&d);
+        path += path[0] == '/';
+        k = file_chain(r, e, path, NULL, &c, err);
         if (k < 0)
                 return k;
-        buf = malloc(IO_CHUNK);
+        if (left == 0)
+                return 0;
+        buf = malloc((size_t) MIN(left, (uint64_t) IO_CHUNK));
         if (!buf)
                 return -ENOMEM;
         for (size_t i = 0; i < c.n && left > 0; i++) {
@@ -581,7 +576,7 @@ int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sin
 
                         k = read_at(r, buf, len, at, err);
                         if (k < 0)
-                                return cart_error_prefix(err, k, "\"%s\"", path);
+                                return cart_error_prefix(err, k, "\"/%s\"", path);
                         k = sink(userdata, buf, len);
                         if (k < 0)
                                 return k;
@@ -591,6 +586,21 @@ int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sin
                 }
         }
         return 0;
+}
+
+int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sink,
+                         void *userdata, struct cart_error *err) {
+        struct fat_dirent d;
+        int k;
+
+        if (!r || !path || !sink)
+                return -EINVAL;
+        k = lookup(r, path, &d, err);
+        if (k < 0)
+                return k;
+        k = fat_reader_read_entry(r, path, &d, sink, userdata, err);
+        fat_dirent_clear(&d);
+        return k;
 }
 
 int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret) {

@@ -163,6 +163,10 @@ void fat_dirent_clear(struct fat_dirent *e);
 typedef int (*fat_sink_fn)(void *userdata, const void *buf, size_t len);
 int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sink,
                          void *userdata, struct cart_error *err);
+/* The same for an entry already in hand (from fat_reader_walk or _list): no path lookup.
+ * path only names the file in messages. */
+int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct fat_dirent *e,
+                          fat_sink_fn sink, void *userdata, struct cart_error *err);
 
 /*
  * Walk every entry depth-first (parents before children), with its full path. Checks the

@@ -6,7 +6,7 @@
  *                [--cluster-size N | --auto-cluster] SRCDIR OUT.img
  *   fatimg ls IMG [--offset BYTES] [PATH]      fatimg cat IMG [--offset BYTES] PATH
  *   fatimg check IMG [--offset BYTES]          fatimg info IMG [--offset BYTES]
- *   fatimg extract IMG [--offset BYTES] DIR
+ *   fatimg extract IMG [--offset BYTES] DIR    fatimg tree IMG [--offset BYTES]
  *
  * build streams the plan into a fresh sparse file: PLAN_ZERO extents are skipped because
  * a new file reads as zeros. A file whose name starts with '.' gets the hidden attribute.
@@ -235,7 +235,7 @@ static int write_stdout(void *userdata, const void *buf, size_t len) {
         return fwrite(buf, 1, len, stdout) == len ? 0 : -EIO;
 }
 
-struct counts { uint64_t dirs, files, bytes; const char *dest; struct fat_reader *reader; struct cart_error *err; };
+struct counts { uint64_t dirs, files, bytes; bool is_tree; const char *dest; struct fat_reader *reader; struct cart_error *err; };
 
 static int count_entry(void *userdata, const char *path, const struct fat_dirent *e) {
         struct counts *c = userdata;
@@ -246,6 +246,8 @@ static int count_entry(void *userdata, const char *path, const struct fat_dirent
                 c->files++;
                 c->bytes += e->size;
         }
+        if (c->is_tree)
+                printf("%s\t%s\n", path, e->short_name);
         if (c->dest) {
                 _cleanup_free_ char *p = NULL;
                 int fd, r;
@@ -257,7 +259,7 @@ static int count_entry(void *userdata, const char *path, const struct fat_dirent
                 fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
                 if (fd < 0)
                         return -errno;
-                r = fat_reader_read_file(c->reader, path, write_out, (void *) (intptr_t) fd, c->err);
+                r = fat_reader_read_entry(c->reader, path, e, write_out, (void *) (intptr_t) fd, c->err);
                 close(fd);
                 return r;
         }
@@ -303,8 +305,9 @@ static int cmd_read(const char *verb, int argc, char **argv) {
                 struct counts cn = { .reader = img.reader, .err = &err };
                 if (streq(verb, "extract"))
                         cn.dest = arg;
+                cn.is_tree = streq(verb, "tree");
                 r = fat_reader_walk(img.reader, count_entry, &cn, &err);
-                if (r >= 0)
+                if (r >= 0 && !cn.is_tree)
                         printf("ok: %" PRIu64 " directories, %" PRIu64 " files, %" PRIu64 " bytes\n",
                                cn.dirs, cn.files, cn.bytes);
         }
@@ -316,13 +319,13 @@ static int cmd_read(const char *verb, int argc, char **argv) {
 
 int main(int argc, char **argv) {
         if (argc < 2) {
-                fprintf(stderr, "usage: fatimg build|ls|cat|check|info|extract ...\n");
+                fprintf(stderr, "usage: fatimg build|ls|cat|check|info|extract|tree ...\n");
                 return 2;
         }
         if (streq(argv[1], "build"))
                 return cmd_build(argc - 1, argv + 1);
         if (streq(argv[1], "ls") || streq(argv[1], "cat") || streq(argv[1], "check") ||
-            streq(argv[1], "info") || streq(argv[1], "extract"))
+            streq(argv[1], "info") || streq(argv[1], "extract") || streq(argv[1], "tree"))
                 return cmd_read(argv[1], argc - 1, argv + 1);
         fprintf(stderr, "fatimg: unknown command '%s'\n", argv[1]);
         return 2;
