@@ -317,11 +317,51 @@ static int cmd_read(const char *verb, int argc, char **argv) {
         return 0;
 }
 
+static double now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Lays out N synthetic files (1000 similar long names a directory) and prints the time taken. */
+static int cmd_layout_bench(int argc, char **argv) {
+        _cleanup_(fat_tree_freep) struct fat_tree *t = NULL;
+        _cleanup_(plan_freep) struct plan *plan = NULL;
+        struct fat_params params = { .size = 8 * GIB, .volume_id = 1 };
+        struct fat_layout_info info;
+        struct cart_error err = {};
+        long n = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
+        double t0 = now(), t1, t2;
+        int r;
+
+        r = fat_tree_new(&t);
+        for (long i = 0; r >= 0 && i < n; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "Dossier %ld/Long File Name %ld.txt", i / 1000, i);
+                r = fat_tree_add_file(t, path, (uint64_t) (i % 5000), 0, 0, read_source, (void *) "", 0, &err);
+        }
+        t1 = now();
+        if (r >= 0)
+                r = plan_new(&plan);
+        if (r >= 0)
+                r = fat_layout(t, &params, plan, &info, &err);
+        if (r >= 0)
+                r = plan_finalize(plan, params.size, &err);
+        t2 = now();
+        if (r < 0)
+                return die(r, "layout-bench", &err);
+        printf("files %ld\nadd_seconds %.3f\nlayout_seconds %.3f\nextents %zu\n", n, t1 - t0, t2 - t1, plan_count(plan));
+        return 0;
+}
+
 int main(int argc, char **argv) {
         if (argc < 2) {
                 fprintf(stderr, "usage: fatimg build|ls|cat|check|info|extract|tree ...\n");
                 return 2;
         }
+        if (streq(argv[1], "layout-bench"))
+                return cmd_layout_bench(argc - 1, argv + 1);
         if (streq(argv[1], "build"))
                 return cmd_build(argc - 1, argv + 1);
         if (streq(argv[1], "ls") || streq(argv[1], "cat") || streq(argv[1], "check") ||
