@@ -12,6 +12,21 @@
  * Reading: fat_reader_* opens a volume through a cart_read_fn and treats it as hostile:
  * every corruption (loops, cross-links, out-of-range chains, bad LFN checksums, endless
  * directories, impossible geometry) is an error, never a crash or a hang.
+ *
+ * Choices, so that readers of the bytes know what to expect:
+ * - Order on disk: root directory at cluster 2, then every other directory, then every
+ *   file, each group depth-first with the entries of a directory sorted by the bytes of
+ *   their UTF-8 names (strcmp). Each directory and each file is one contiguous run.
+ * - Sectors 0-7 are written (boot, FSInfo, zeros, backup boot, backup FSInfo); the rest of
+ *   the reserved area is not: neither fsck.fat nor Linux nor Windows reads it. Old
+ *   signatures elsewhere are the partition layout's to wipe.
+ * - Names: an upper-case 8.3 name gets no LFN; every other name gets LFN entries (the NT
+ *   lower-case bits are never written, but are honoured when reading). Short names are
+ *   ASCII: other characters become '_' (fatgen103 §7 "lossy"), with numeric tails ~1,
+ *   ~2, ... (no Windows hash tails). Case-insensitive comparison uses a fixed table
+ *   (fat-name.c: Latin, Greek, Cyrillic, Armenian, fullwidth), not the locale.
+ * - Reading, LFN entries that are orphaned, out of sequence or carry a wrong checksum are
+ *   an error (-EUCLEAN), never ignored: a key cartable wrote has none.
  */
 #pragma once
 

@@ -90,6 +90,13 @@ expect_in out '^data_offset [0-9]+$'
 expect_exit 0 "$TOOL_FATIMG" build --size 300M --auto-cluster src auto.img
 check_image src auto.img
 
+# 4096-byte logical sectors (4Kn media).
+expect_exit 0 "$TOOL_FATIMG" build --size 300M --sector-size 4096 --label FOURK src 4k.img
+check_image src 4k.img
+blkid -p -O 0 -o export 4k.img >blkid.out
+expect_in blkid.out '^BLOCK_SIZE=4096$'
+expect_in blkid.out '^LABEL=FOURK$'
+
 # Only metadata and content are written: the image stays sparse.
 [ "$(du -k golden.img | cut -f1)" -lt 2048 ] || fail "golden.img has $(du -k golden.img) KiB allocated"
 

@@ -3,7 +3,7 @@
  * fatimg: the FAT engine from the command line, for tests and benchmarks.
  *
  *   fatimg build --size SIZE [--offset BYTES] [--label L] [--volume-id HEX] [--time EPOCH]
- *                [--cluster-size N | --auto-cluster] SRCDIR OUT.img
+ *                [--cluster-size N | --auto-cluster] [--sector-size 512|4096] SRCDIR OUT.img
  *   fatimg ls IMG [--offset BYTES] [PATH]      fatimg cat IMG [--offset BYTES] PATH
  *   fatimg check IMG [--offset BYTES]          fatimg info IMG [--offset BYTES]
  *   fatimg extract IMG [--offset BYTES] DIR    fatimg tree IMG [--offset BYTES]
@@ -109,7 +109,7 @@ static int cmd_build(int argc, char **argv) {
                 { "size", required_argument, NULL, 's' }, { "offset", required_argument, NULL, 'o' },
                 { "label", required_argument, NULL, 'l' }, { "volume-id", required_argument, NULL, 'v' },
                 { "time", required_argument, NULL, 't' }, { "cluster-size", required_argument, NULL, 'c' },
-                { "auto-cluster", no_argument, NULL, 'a' }, {}
+                { "auto-cluster", no_argument, NULL, 'a' }, { "sector-size", required_argument, NULL, 'S' }, {}
         };
         struct fat_params params = { .volume_id = 0x12345678, .time = (int64_t) time(NULL) };
         _cleanup_(plan_freep) struct plan *plan = NULL;
@@ -130,6 +130,7 @@ static int cmd_build(int argc, char **argv) {
                 case 'c': if (parse_size(optarg, &v) < 0) return die(-EINVAL, "--cluster-size", NULL);
                           params.cluster_size = (uint32_t) v; break;
                 case 'a': is_auto = true; break;
+                case 'S': params.sector_size = (uint32_t) strtoul(optarg, NULL, 10); break;
                 default: return 2;
                 }
         if (argc - optind != 2 || params.size == 0) {
@@ -143,7 +144,7 @@ static int cmd_build(int argc, char **argv) {
         if (nftw(arg_src, add_entry, 64, FTW_PHYS) != 0)
                 return die(-EINVAL, arg_src, &walk_err);
         if (is_auto) {
-                params.cluster_size = fat_choose_cluster_size(arg_tree, params.size, 512);
+                params.cluster_size = fat_choose_cluster_size(arg_tree, params.size, params.sector_size);
                 if (params.cluster_size == 0)
                         return die(-ENOSPC, "--auto-cluster", &(struct cart_error) { "the tree fits with no cluster size" });
         }
