@@ -48,10 +48,10 @@ fat_s=$(sub "$t1" "$t0"); auto_s=$(sub "$t2" "$t1"); cp_s=$(sub "$t3" "$t2"); mk
 def_bytes=$(val plan_bytes default.out); auto_bytes=$(val plan_bytes auto.out)
 row() { # name seconds bytes
         awk -v n="$1" -v s="$2" -v b="$3" -v c="$content" -v ref="$fat_s" \
-                'BEGIN { printf "%-34s %8.2f %9.2f %14d %9.3f\n", n, s, s / ref, b, b / c }'
+                'BEGIN { printf "%-44s %8.2f %9.2f %14d %9.3f\n", n, s, s / ref, b, b / c }'
 }
 echo "FAT32 on an 8 GiB volume: $files files, $content bytes of content"
-printf '%-34s %8s %9s %14s %9s\n' "method" "seconds" "time/fat" "bytes written" "/content"
+printf '%-44s %8s %9s %14s %9s\n' "method" "seconds" "time/fat" "bytes written" "/content"
 row "fatimg, $(val cluster_size default.out)-byte clusters (fatgen103)" "$fat_s" "$def_bytes"
 row "fatimg, $(val cluster_size auto.out)-byte clusters (chosen)" "$auto_s" "$auto_bytes"
 row "cp -r (same file system)" "$cp_s" "$(alloc copy)"
