@@ -281,6 +281,24 @@ static void test_bad_geometry(void **state) {
         m.size = image.size;
 }
 
+static void test_nt_case_bits(void **state) {
+        _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
+        struct cart_error err = {};
+        struct fat_dirent d;
+        uint8_t *root = cluster(2);
+
+        /* Delete file2.bin's LFN entry, as a tool that only writes short names would leave
+         * it, and mark base and extension lower case (Windows NT, Linux shortname=mixed). */
+        assert_int_equal(root[7 * 32 + 11], FAT_ATTR_LFN);
+        root[7 * 32] = 0xE5;
+        root[8 * 32 + 12] = 0x18;
+        assert_int_equal(fat_reader_open(mem_read, &m, 0, m.size, &r, &err), 0);
+        assert_int_equal(fat_reader_stat(r, "FILE2.BIN", &d, &err), 0);
+        assert_string_equal(d.name, "file2.bin");
+        fat_dirent_clear(&d);
+        expect_walk(0, NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_valid, reset),
@@ -292,6 +310,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_truncated_dir, reset),
                 cmocka_unit_test_setup(test_endless_dir, reset),
                 cmocka_unit_test_setup(test_bad_geometry, reset),
+                cmocka_unit_test_setup(test_nt_case_bits, reset),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
