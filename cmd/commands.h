@@ -3,3 +3,6 @@
 #pragma once
 
 #include "common.h"
+
+extern const struct command command_devices;
+extern const struct command command_key;

@@ -6,6 +6,8 @@
 #include "config-paths.h"
 
 static const struct command *const commands[] = {
+        &command_devices,
+        &command_key,
         NULL
 };
 
