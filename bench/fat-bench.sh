@@ -11,7 +11,7 @@ BUILD=${1:-$ROOT/build}
 FATIMG=$BUILD/tests/tools/fatimg
 [ -x "$FATIMG" ] || { echo "fat-bench: build first (ninja -C $BUILD)" >&2; exit 1; }
 for t in mkfs.fat mcopy perl; do command -v $t >/dev/null || { echo "fat-bench: needs $t" >&2; exit 77; }; done
-export LANG=C.UTF-8 MTOOLS_SKIP_CHECK=1
+export LANG=C.UTF-8
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/fat-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"

@@ -1,7 +1,6 @@
 # Sourced by test-fat*.sh: check a FAT image built by fatimg against independent tools.
 : "${TOOL_FATIMG:?run through meson test}"
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
-export MTOOLS_SKIP_CHECK=1
 
 # fsck_clean IMG: fsck.fat -n prints its banner and the summary line, nothing else.
 fsck_clean() {
@@ -14,9 +13,9 @@ fsck_clean() {
         fi
 }
 
-# mtools_names IMG[@@OFFSET]: "path<TAB>SHORT.EXT" for every entry, as mdir lists them.
+# mtools_names < MDIR_OUTPUT: "path<TAB>SHORT.EXT" for every entry, as mdir -/ -a lists them.
 mtools_names() {
-        mdir -/ -a -i "$1" :: | awk '
+        awk '
                 /^Directory for ::\// { dir = substr($0, 18); if (dir != "") dir = dir "/"; next }
                 length($0) < 40 || substr($0, 1, 1) == " " || $1 == "." || $1 == ".." { next }
                 /^ *[0-9]+ files/ { next }
@@ -54,7 +53,10 @@ check_image() {
         # Names: mdir, the engine's reader and the source tree agree.
         (cd "$src" && find . -mindepth 1 -printf '%P\n') | LC_ALL=C sort >"$work/src.names"
         nonbmp_names <"$work/src.names" | LC_ALL=C sort >"$work/src.mnames"
-        mtools_names "$img@@$offset" >"$work/mtools.pairs"
+        # mtools runs its own sanity checks on the boot sector: any warning fails.
+        mdir -/ -a -i "$img@@$offset" :: >"$work/mdir.out" 2>"$work/mdir.err" || { cat "$work/mdir.err"; fail "mdir failed"; }
+        [ ! -s "$work/mdir.err" ] || { cat "$work/mdir.err"; fail "mdir warned"; }
+        mtools_names <"$work/mdir.out" >"$work/mtools.pairs"
         cut -f1 "$work/mtools.pairs" >"$work/mtools.names"
         diff -u "$work/src.mnames" "$work/mtools.names" || fail "mdir lists other names than $src"
         "$TOOL_FATIMG" tree --offset "$offset" "$img" | LC_ALL=C sort >"$work/engine.pairs"
@@ -69,6 +71,7 @@ check_image() {
         nonbmp_tree "$work/expected"
         if [ -n "$(ls -A "$src")" ]; then
                 mcopy -s -n -i "$img@@$offset" '::/*' "$work/mcopy/" 2>"$work/mcopy.err" || { cat "$work/mcopy.err"; fail "mcopy failed"; }
+                [ ! -s "$work/mcopy.err" ] || { cat "$work/mcopy.err"; fail "mcopy warned"; }
                 # mcopy's '*' skips names starting with '.': copy those one by one.
                 for f in "$src"/.[!.]*; do
                         [ -e "$f" ] || continue
