@@ -326,6 +326,34 @@ static void test_choose_cluster_size(void **state) {
         assert_int_equal(fat_choose_cluster_size(big, 64 * MIB, 512), 0);
 }
 
+static void test_largest_file(void **state) {
+        _cleanup_(fat_tree_freep) struct fat_tree *t = NULL;
+        _cleanup_(plan_freep) struct plan *p = NULL;
+        struct fat_params params = { .size = 8 * GIB };
+        struct fat_layout_info info;
+        struct cart_error err = {};
+        const struct plan_extent *e;
+        uint8_t fat[8];
+
+        assert_int_equal(fat_tree_new(&t), 0);
+        assert_int_equal(plan_new(&p), 0);
+        assert_int_equal(fat_tree_add_file(t, "big.iso", FAT_FILE_MAX, 0, 0, pattern_read, NULL, 0, &err), 0);
+        assert_int_equal(fat_layout(t, &params, p, &info, &err), 0);
+        assert_int_equal(plan_finalize(p, params.size, &err), 0);
+        assert_int_equal(info.clusters_used, 1 + (FAT_FILE_MAX + 4095) / 4096);
+        /* Content is one source extent, cluster-aligned, its slack zero-filled. */
+        e = plan_get(p, plan_count(p) - 1);
+        assert_int_equal(e->kind, PLAN_SOURCE);
+        assert_int_equal(e->offset, info.data_offset + 4096);
+        assert_int_equal(e->length, 4 * GIB);
+        assert_int_equal(e->source_length, FAT_FILE_MAX);
+        /* Its last FAT entry ends the chain; the next one is free. */
+        uint64_t last = info.clusters_used + 1;
+        assert_int_equal(plan_read(p, (uint64_t) info.reserved_sectors * 512 + last * 4, fat, 8, NULL), 0);
+        assert_int_equal(get_le32(fat), 0x0FFFFFFF);
+        assert_int_equal(get_le32(fat + 4), 0);
+}
+
 static void test_time(void **state) {
         uint16_t d, t;
         uint8_t tenths;
@@ -352,6 +380,7 @@ int main(void) {
                 cmocka_unit_test(test_dir_entries_limit),
                 cmocka_unit_test(test_enospc),
                 cmocka_unit_test(test_choose_cluster_size),
+                cmocka_unit_test(test_largest_file),
                 cmocka_unit_test(test_time),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
