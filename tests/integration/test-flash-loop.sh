@@ -64,6 +64,17 @@ detach "$P"
 mcopy -n -i disk.img@@1M ::/Outils/outil.bin got
 cmp got content/Outils/outil.bin || fail "outil.bin differs"
 
+# A 4Kn key (4096-byte logical sectors): the table counts 4096-byte sectors, verify finds it.
+truncate -s 512M disk4k.img
+L=$(attach --sector-size 4096 disk4k.img)
+expect_exit 0 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
+expect_in out '^outcome ok$'
+expect_exit 0 "$CARTABLE" verify "$L" --trust dep.pub
+detach "$L"
+fdisk -l -b 4096 disk4k.img > table4k
+expect_in table4k 'disk4k.img1 +256 +131071 +130816 +511M +c '
+expect_exit 0 "$CARTABLE" verify disk4k.img --trust dep.pub
+
 # A counterfeit: 256 MiB announced, 32 MiB real. Refused by the probe; nothing kept.
 if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev/fuse ]; then
         mkdir mnt
