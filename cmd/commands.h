@@ -3,3 +3,5 @@
 #pragma once
 
 #include "common.h"
+
+extern const struct command command_key;

@@ -243,7 +243,8 @@ int plan_finalize(struct plan *p, uint64_t limit, struct cart_error *err) {
 
         if (p->is_final)
                 return -EBUSY;
-        qsort(p->extents, p->n, sizeof(*p->extents), cmp_extent);
+        if (p->n > 0)
+                qsort(p->extents, p->n, sizeof(*p->extents), cmp_extent);
         r = trim_wipes(p, err);
         if (r < 0)
                 return r;
