@@ -5,3 +5,4 @@
 #include "common.h"
 
 extern const struct command command_key;
+extern const struct command command_image;

@@ -7,6 +7,7 @@
 
 static const struct command *const commands[] = {
         &command_key,
+        &command_image,
         NULL
 };
 

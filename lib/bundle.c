@@ -15,6 +15,8 @@ struct bundle {
         char *entry_path;
         bool in_file;                 /* the current entry is a file whose data may be read */
         uint64_t file_size;           /* read so far of the current file */
+        uint64_t declared_size;       /* its header's size: a sparse file's trailing hole is not read */
+        bool at_data_end;
 };
 
 void bundle_limits_init(struct bundle_limits *l) {
@@ -146,7 +148,7 @@ static int normalise_path(struct bundle *b, const char *raw, char **ret, struct 
                 return cart_error_set(err, -EINVAL, "%s: %s: absolute path", b->path, raw);
         while (s[0] == '.' && s[1] == '/')
                 s += 2;
-        if (streq(s, ".") || (b->is_disk && !*s)) {
+        if (streq(s, ".") || !*s) {
                 *ret = NULL;
                 return 0;
         }
@@ -227,6 +229,8 @@ int bundle_next(struct bundle *b, struct bundle_entry *ret, struct cart_error *e
                                               b->path, path, (int64_t) archive_entry_size(e), b->limits->max_file_size);
                 b->in_file = type == AE_IFREG;
                 b->file_size = 0;
+                b->at_data_end = false;
+                b->declared_size = archive_entry_size_is_set(e) ? (uint64_t) archive_entry_size(e) : 0;
                 *ret = (struct bundle_entry) {
                         .path = path,
                         .is_dir = type == AE_IFDIR,
@@ -242,9 +246,16 @@ ssize_t bundle_read(struct bundle *b, void *buf, size_t len, struct cart_error *
 
         if (!b->in_file)
                 return 0;
-        n = archive_read_data(b->a, buf, len);
+        n = b->at_data_end ? 0 : archive_read_data(b->a, buf, len);
         if (n < 0)
                 return archive_fail(b, "unreadable data", err);
+        if (n == 0 && b->file_size < b->declared_size) {
+                /* libarchive fills holes between data blocks, not one at the end: FAT has no
+                 * holes, so the zeros are content, and count against the limits. */
+                b->at_data_end = true;
+                n = (la_ssize_t) MIN((uint64_t) len, b->declared_size - b->file_size);
+                memset(buf, 0, (size_t) n);
+        }
         if (n == 0) {
                 b->in_file = false;
                 return 0;
