@@ -297,6 +297,8 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         r = release_build(rc, key, fd, dirname(dir_copy), note, &quiet, &err);
+        if (r == -EEXIST)
+                r = -EBADMSG;   /* two bundle names that FAT takes for one: bad input */
         if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
                 r = cart_error_set(&err, -errno, "%s: %s", tmp, strerror(errno));
         if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, a->output, RENAME_NOREPLACE) < 0)

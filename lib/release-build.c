@@ -307,6 +307,9 @@ int release_build(const struct recipe *rc, const struct sign_secret_key *key, in
         r = builder_write(b, key, out_fd);
         if (r < 0)
                 return r;
-        note(b, "%zu entries, %" PRIu64 " bytes of content", b->n, b->limits.total_size);
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < b->n; i++)
+                bytes += b->entries[i].size;
+        note(b, "%zu entries, %" PRIu64 " bytes of content", b->n, bytes);
         return 0;
 }

@@ -50,7 +50,7 @@ refuse 65 "latin1.tar: .*(UTF-8|caf)" latin1.tar
 # Two names FAT takes for one.
 mkdir case && printf a > case/Notes.txt && printf b > case/NOTES.TXT
 bsdtar -cf case.tar -C case .
-refuse 73 "case.tar: .*same name on FAT" case.tar
+refuse 65 "case.tar: .*same name on FAT" case.tar
 
 # Entries that are not regular files or directories.
 mkdir links && ln -s /etc/passwd links/ent.html && bsdtar -cf symlink.tar -C links .
