@@ -293,8 +293,18 @@ static struct json_object *owner_to_json(const struct manifest *m) {
         struct json_object *o = json_object_new_object();
         int r = o ? 0 : -ENOMEM;
 
+        int fields = owner_template_check(m->owner_template, strlen(m->owner_template), "", NULL);
+        struct json_object *list = json_object_new_array();
+
+        if (!list || fields < 0)
+                r = -ENOMEM;
+        for (unsigned i = 0; r >= 0 && owner_field_name(i); i++)
+                if (fields & (1 << i))
+                        r = push(list, json_object_new_string(owner_field_name(i)));
         if (r >= 0) r = add(o, "path", json_object_new_string(m->owner_path));
+        if (r >= 0) r = add(o, "fields", TAKE_PTR(list));
         if (r >= 0) r = add(o, "template", json_object_new_string(m->owner_template));
+        json_object_put(list);
         if (r < 0) {
                 json_object_put(o);
                 return NULL;
@@ -523,18 +533,34 @@ static int parse_layout(struct manifest *m, struct json_object *o, struct cart_e
         return 0;
 }
 
+/* The fields listed must be exactly those the template uses: what an auditor reads is true. */
 static int parse_owner(struct manifest *m, struct json_object *o, struct cart_error *err) {
-        static const char *const keys[] = { "path", "template", NULL };
-        int r;
+        static const char *const keys[] = { "path", "fields", "template", NULL };
+        struct json_object *fields;
+        int r, used, listed = 0;
 
         if ((r = only_keys(o, keys, "personalisation", err)) < 0 ||
             (r = dup_string(o, "path", &m->owner_path, "personalisation", err)) < 0 ||
+            (r = get(o, "fields", json_type_array, true, &fields, "personalisation", err)) < 0 ||
             (r = dup_string(o, "template", &m->owner_template, "personalisation", err)) < 0)
                 return r;
         if (fat_check_path(m->owner_path, err) < 0)
                 return cart_error_prefix(err, -EBADMSG, "personalisation: path");
-        return owner_template_check(m->owner_template, strlen(m->owner_template), "personalisation", err) < 0
-               ? -EBADMSG : 0;
+        used = owner_template_check(m->owner_template, strlen(m->owner_template), "personalisation", err);
+        if (used < 0)
+                return -EBADMSG;
+        for (size_t i = 0; i < json_object_array_length(fields); i++) {
+                const char *name = json_object_get_string(json_object_array_get_idx(fields, i));
+                unsigned j = 0;
+                while (owner_field_name(j) && (!name || !streq(name, owner_field_name(j))))
+                        j++;
+                if (!owner_field_name(j) || (listed & (1 << j)))
+                        return cart_error_set(err, -EBADMSG, "personalisation: bad fields list");
+                listed |= 1 << j;
+        }
+        if (listed != used)
+                return cart_error_set(err, -EBADMSG, "personalisation: the fields listed are not those of the template");
+        return 0;
 }
 
 /* After the files are known: what refers to them must exist. */

@@ -43,6 +43,15 @@ int builder_new(const struct recipe *rc, const char *spool_dir, release_note_fn 
         if (r < 0)
                 return r;
         b->spool_fd = open(spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (b->spool_fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+                /* No O_TMPFILE on this file system: a named file, unlinked at once. */
+                _cleanup_free_ char *name = NULL;
+                if (asprintf(&name, "%s/.cartable-spool.XXXXXX", spool_dir) < 0)
+                        return -ENOMEM;
+                b->spool_fd = mkostemp(name, O_CLOEXEC);
+                if (b->spool_fd >= 0)
+                        unlink(name);
+        }
         if (b->spool_fd < 0)
                 return cart_error_set(err, -errno, "%s: cannot create a temporary file: %s", spool_dir, strerror(errno));
         *ret = TAKE_PTR(b);

@@ -43,5 +43,8 @@ int manifest_parse(const void *json, size_t len, struct manifest **ret, struct c
 /* What the trusted comment of a release's signature must say. */
 int manifest_trusted_comment(const struct manifest *m, char **ret);
 
-/* @NAME@ placeholders of an owner template: only the fields a school may print. */
+/* @NAME@ placeholders of an owner template: only the fields a school may print. Returns
+ * the set of fields used (bit i: owner_field_name(i)). */
 int owner_template_check(const char *text, size_t len, const char *where, struct cart_error *err);
+/* "first_name", "last_name", "class", "school"; NULL past the last. */
+const char *owner_field_name(unsigned i);

@@ -10,6 +10,8 @@
 #include "release-internal.h"
 
 static const char *const allowed_fields[] = { "FIRST_NAME", "LAST_NAME", "CLASS", "SCHOOL" };
+/* As the manifest lists them. */
+static const char *const field_names[] = { "first_name", "last_name", "class", "school" };
 
 /* Any placeholder that names one of these is refused, whatever the rest of its name. */
 static const char *const forbidden_words[] = {
@@ -47,6 +49,7 @@ static int field_index(const char *name, size_t len) {
 
 int owner_template_check(const char *text, size_t len, const char *where, struct cart_error *err) {
         const char *end = text + len;
+        unsigned fields = 0;
         size_t n;
 
         if (len > OWNER_TEMPLATE_MAX)
@@ -63,13 +66,19 @@ int owner_template_check(const char *text, size_t len, const char *where, struct
                                 return cart_error_set(err, -EINVAL,
                                                       "%s: @%.*s@: personal data (INE, birth date, contacts) may not be written on a key",
                                                       where, (int) n, p + 1);
-                if (field_index(p + 1, n) < 0)
+                int i = field_index(p + 1, n);
+                if (i < 0)
                         return cart_error_set(err, -EINVAL,
                                               "%s: @%.*s@: unknown field (allowed: @FIRST_NAME@, @LAST_NAME@, @CLASS@, @SCHOOL@)",
                                               where, (int) n, p + 1);
+                fields |= 1U << i;
                 p += n + 1;
         }
-        return 0;
+        return (int) fields;
+}
+
+const char *owner_field_name(unsigned i) {
+        return i < ELEMENTSOF(field_names) ? field_names[i] : NULL;
 }
 
 static const char *field_value(const struct owner_fields *f, int i) {

@@ -54,6 +54,7 @@ static void test_round_trip(void **state) {
         assert_int_equal(manifest_add_file(m, &f, &err), 0);
         assert_int_equal(manifest_serialise(m), 0);
         assert_non_null(strstr(m->json, "\"attributes\": [\n        \"read-only\",\n        \"hidden\"\n      ]"));
+        assert_non_null(strstr(m->json, "\"fields\": [\n      \"first_name\",\n      \"class\"\n    ]"));
 
         assert_int_equal(manifest_parse(m->json, m->json_len, &back, &err), 0);
         assert_string_equal(manifest_name(back), "ent");
@@ -121,8 +122,10 @@ static void test_bad(void **state) {
                    "\"mtime\" is not a UTC time");
         expect_bad("", "\"files\": [ { \"path\": \"a\", \"type\": \"link\", \"mtime\": \"2026-09-01T00:00:00Z\" } ] }",
                    "type is neither");
-        expect_bad("", "\"personalisation\": { \"path\": \"x.txt\", \"template\": \"@FIRST_NAME@ @INE@\" }, \"files\": [] }",
-                   "@INE@: personal data");
+        expect_bad("", "\"personalisation\": { \"path\": \"x.txt\", \"fields\": [ \"first_name\" ], "
+                   "\"template\": \"@FIRST_NAME@ @INE@\" }, \"files\": [] }", "@INE@: personal data");
+        expect_bad("", "\"personalisation\": { \"path\": \"x.txt\", \"fields\": [ \"first_name\" ], "
+                   "\"template\": \"@FIRST_NAME@ @CLASS@\" }, \"files\": [] }", "the fields listed are not those");
 }
 
 static void test_layout_order(void **state) {
@@ -137,7 +140,8 @@ static void test_owner_template(void **state) {
         struct cart_error err = {};
         const char *ok = "@FIRST_NAME@ @LAST_NAME@, @CLASS@, @SCHOOL@ (contact@example.fr)";
 
-        assert_int_equal(owner_template_check(ok, strlen(ok), "t", &err), 0);
+        assert_int_equal(owner_template_check(ok, strlen(ok), "t", &err), 0xf);
+        assert_int_equal(owner_template_check("@CLASS@ @CLASS@", 15, "t", &err), 1 << 2);
         assert_int_equal(owner_template_check("@DATE_NAISSANCE@", 16, "t", &err), -EINVAL);
         assert_non_null(strstr(err.msg, "personal data"));
         assert_int_equal(owner_template_check("@PARENT_EMAIL@", 14, "t", &err), -EINVAL);
