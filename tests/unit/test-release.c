@@ -176,6 +176,17 @@ static void test_open_refusals(void **state) {
         out = tmp_path("e.cart");
         assert_int_equal(release_open(out, trust, 0, &rel, &err), -EBADMSG);
         assert_non_null(strstr(err.msg, "evil.exe: not in the signed manifest"));
+        /* Repacked by another tar (pax times added), or with a link inside: refused. */
+        sh("cd extra && bsdtar --format pax -cf ../pax.cart manifest.json manifest.json.minisig file.txt &&"
+           " ln -sf /etc/passwd link && bsdtar --format ustar -cf ../link.cart manifest.json manifest.json.minisig link");
+        free(out);
+        out = tmp_path("pax.cart");
+        assert_int_equal(release_open(out, trust, 0, &rel, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "unexpected extended header"));
+        free(out);
+        out = tmp_path("link.cart");
+        assert_int_equal(release_open(out, trust, 0, &rel, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "member of type '2'"));
         /* Truncated. */
         sh("head -c 1500 t.cart > short.cart");
         free(out);
