@@ -58,6 +58,10 @@ refuse 65 "symlink.tar: ent.html: a symbolic link" symlink.tar
 refuse 65 "links: ent.html: a symbolic link" links
 mkdir fifo && mkfifo fifo/pipe && bsdtar -cf fifo.tar -C fifo .
 refuse 65 "fifo.tar: pipe: a FIFO" fifo.tar
+if [ "$(id -u)" = 0 ]; then
+        mkdir dev && mknod dev/null c 1 3 && bsdtar -cf dev.tar -C dev .
+        refuse 65 "dev.tar: null: a character device" dev.tar
+fi
 mkdir hard && printf x > hard/a.txt && ln hard/a.txt hard/b.txt && bsdtar -cf hard.tar -C hard a.txt b.txt
 refuse 65 "hard.tar: b.txt: a hard link" hard.tar
 bsdtar --format zip -cf links.zip -C links .

@@ -36,6 +36,10 @@ want=$(grep -A4 '"path": "index.html"' x/manifest.json | sed -n 's/.*"sha256": "
 expect_in x/index.html 'href="https://ent.departement.example/"'
 expect_not_in x/index.html '@ENT_URL@'
 
+expect_in x/manifest.json '"fields": \['
+expect_in x/manifest.json '"first_name",'
+expect_not_in x/manifest.json 'last_name'
+
 expect_exit 0 "$CARTABLE" image verify ent.cart --trust k.pub
 expect_in out 'ent.cart: OK: release ent-college 2026.09, serial 1'
 expect_exit 0 "$CARTABLE" image verify ent.cart --trust . --json
@@ -47,6 +51,12 @@ expect_exit 3 "$CARTABLE" image verify ent.cart --trust other.pub --json
 expect_in out '"valid": false'
 expect_exit 3 "$CARTABLE" image verify ent.cart
 expect_in err 'no trusted key'
+
+# Trusted keys from the station's configuration.
+printf '[trust]\nkey = %s/k.pub\n' "$PWD" > station.conf
+expect_exit 0 "$CARTABLE" --config station.conf image verify ent.cart
+expect_exit 0 "$CARTABLE" --config station.conf image show ent.cart
+expect_in out 'signature verified'
 
 # show: without keys it says the signature was not checked; with them it checks.
 expect_exit 0 "$CARTABLE" image show ent.cart
