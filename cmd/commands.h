@@ -4,5 +4,6 @@
 
 #include "common.h"
 
+extern const struct command command_devices;
 extern const struct command command_key;
 extern const struct command command_image;

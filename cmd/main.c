@@ -6,6 +6,7 @@
 #include "config-paths.h"
 
 static const struct command *const commands[] = {
+        &command_devices,
         &command_key,
         &command_image,
         NULL

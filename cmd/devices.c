@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cartable devices: the USB keys present, their identity and whether each may be written. */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/sysmacros.h>
+
+#include "commands.h"
+#include "device.h"
+
+static bool arg_all, arg_json, arg_watch;
+
+static void json_add_string(struct json_object *o, const char *key, const char *v) {
+        json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+static struct json_object *content_json(const struct device_content *c) {
+        struct json_object *o = json_object_new_object(), *parts = json_object_new_array();
+
+        json_object_object_add(o, "probed", json_object_new_boolean(c->is_probed));
+        json_add_string(o, "error", c->probe_message);
+        json_add_string(o, "pttype", c->pttype);
+        json_add_string(o, "fstype", c->fstype);
+        json_add_string(o, "label", c->label);
+        for (size_t i = 0; i < c->n_parts; i++) {
+                const struct device_part *p = &c->parts[i];
+                struct json_object *po = json_object_new_object();
+
+                json_object_object_add(po, "number", json_object_new_int((int) p->number));
+                json_object_object_add(po, "offset", json_object_new_uint64(p->offset));
+                json_object_object_add(po, "size", json_object_new_uint64(p->size));
+                json_add_string(po, "type", p->type);
+                json_add_string(po, "name", p->name);
+                json_add_string(po, "fstype", p->fstype);
+                json_add_string(po, "fsversion", p->fsversion);
+                json_add_string(po, "label", p->label);
+                json_object_array_add(parts, po);
+        }
+        json_object_object_add(o, "partitions", parts);
+        json_object_object_add(o, "cartable_like", json_object_new_boolean(c->is_cartable_like));
+        return o;
+}
+
+static struct json_object *device_json(const struct device_info *d) {
+        struct json_object *o = json_object_new_object(), *reasons = json_object_new_array(),
+                           *rules = json_object_new_array();
+        char buf[32];
+
+        json_add_string(o, "path", d->devnode);
+        json_add_string(o, "name", d->name);
+        snprintf(buf, sizeof(buf), "%u:%u", major(d->devnum), minor(d->devnum));
+        json_add_string(o, "devnum", buf);
+        json_add_string(o, "syspath", d->syspath);
+        json_object_object_add(o, "eligible", json_object_new_boolean(device_info_is_eligible(d)));
+        for (size_t i = 0; i < d->n_reasons; i++)
+                json_object_array_add(reasons, json_object_new_string(d->reasons[i]));
+        json_object_object_add(o, "reasons", reasons);
+        for (unsigned i = 0; i < DEVICE_REFUSAL_MAX; i++)
+                if (d->refusals & (1u << i))
+                        json_object_array_add(rules, json_object_new_string(device_refusal_name(1u << i)));
+        json_object_object_add(o, "refusals", rules);
+        json_object_object_add(o, "usb", json_object_new_boolean(d->is_usb));
+        if (d->has_usb_ids) {
+                snprintf(buf, sizeof(buf), "%04" PRIx16, d->vendor_id);
+                json_add_string(o, "vendor_id", buf);
+                snprintf(buf, sizeof(buf), "%04" PRIx16, d->product_id);
+                json_add_string(o, "product_id", buf);
+        }
+        json_add_string(o, "manufacturer", d->manufacturer);
+        json_add_string(o, "product", d->product);
+        json_add_string(o, "serial", d->serial);
+        json_add_string(o, "port", d->port);
+        json_add_string(o, "speed", d->speed);
+        if (d->is_usb) {
+                json_object_object_add(o, "usb_bus", json_object_new_int64(d->usb_bus));
+                json_object_object_add(o, "usb_address", json_object_new_int64(d->usb_address));
+        }
+        json_object_object_add(o, "size", json_object_new_uint64(d->size));
+        json_object_object_add(o, "logical_sector_size", json_object_new_int64(d->logical_sector_size));
+        json_object_object_add(o, "physical_sector_size", json_object_new_int64(d->physical_sector_size));
+        json_object_object_add(o, "removable", json_object_new_boolean(d->is_removable));
+        json_object_object_add(o, "hotplug", json_object_new_boolean(d->is_hotplug));
+        json_object_object_add(o, "read_only", json_object_new_boolean(d->is_read_only));
+        json_object_object_add(o, "content", content_json(&d->content));
+        return o;
+}
+
+static void print_content(FILE *f, const struct device_content *c) {
+        if (!c->is_probed)
+                return;
+        if (c->probe_error) {
+                fprintf(f, "  content: probe failed (%s)", c->probe_message ? c->probe_message : strerror(-c->probe_error));
+                return;
+        }
+        if (!c->pttype && !c->fstype) {
+                fputs("  content: blank or unknown", f);
+                return;
+        }
+        if (c->pttype)
+                fprintf(f, "  content: %s table", c->pttype);
+        else
+                fprintf(f, "  content: %s", c->fstype);
+        if (c->label)
+                fprintf(f, " \"%s\"", c->label);
+        for (size_t i = 0; i < c->n_parts; i++) {
+                const struct device_part *p = &c->parts[i];
+                fprintf(f, "%s%u:%s", i ? ", " : " (", p->number, p->fstype ? p->fstype : "?");
+                if (p->fsversion)
+                        fprintf(f, " %s", p->fsversion);
+                if (p->label)
+                        fprintf(f, " \"%s\"", p->label);
+        }
+        if (c->n_parts)
+                fputc(')', f);
+        if (c->is_cartable_like)
+                fputs(", cartable-like", f);
+}
+
+/* One line: path, size, identity, flags, content, verdict. */
+static void print_device(FILE *f, const struct device_info *d) {
+        char size[32];
+
+        fprintf(f, "%s  %s", d->devnode, format_size(d->size, size, sizeof(size)));
+        if (d->is_usb) {
+                if (d->has_usb_ids)
+                        fprintf(f, "  %04" PRIx16 ":%04" PRIx16, d->vendor_id, d->product_id);
+                fprintf(f, "  %s %s", d->manufacturer ? d->manufacturer : "?", d->product ? d->product : "?");
+                fprintf(f, "  serial %s  port %s", d->serial ? d->serial : "(none)", d->port);
+                if (d->speed)
+                        fprintf(f, " (%s Mb/s)", d->speed);
+        }
+        fprintf(f, "  sectors %" PRIu32 "/%" PRIu32, d->logical_sector_size, d->physical_sector_size);
+        if (d->is_removable)
+                fputs("  removable", f);
+        if (d->is_hotplug)
+                fputs("  hotplug", f);
+        if (d->is_read_only)
+                fputs("  read-only", f);
+        print_content(f, &d->content);
+        if (device_info_is_eligible(d))
+                fputs("  eligible\n", f);
+        else {
+                fputs("  refused: ", f);
+                for (size_t i = 0; i < d->n_reasons; i++)
+                        fprintf(f, "%s%s", i ? "; " : "", d->reasons[i]);
+                fputc('\n', f);
+        }
+}
+
+/* The whole listing is built in memory and written at once: no partial output. */
+static int list_devices(struct device_context *ctx) {
+        struct device_info **list = NULL;
+        struct cart_error err = {};
+        size_t n = 0, n_usb = 0;
+        int r;
+
+        r = device_scan(ctx, arg_all ? DEVICE_SCAN_ALL : 0, &list, &n, &err);
+        if (r < 0)
+                return log_fail(r, "cannot list devices: %s", cart_error_message(&err, r));
+        for (size_t i = 0; i < n; i++)
+                n_usb += list[i]->is_usb;
+        if (arg_json) {
+                struct json_object *a = json_object_new_array();
+                for (size_t i = 0; i < n; i++)
+                        json_object_array_add(a, device_json(list[i]));
+                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(a);
+        } else {
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&text, &len);
+
+                if (!f) {
+                        device_info_array_free(list, n);
+                        return log_fail(-errno, "out of memory");
+                }
+                if (n_usb == 0)
+                        fputs("No USB key found.\n", f);
+                for (size_t i = 0; i < n; i++)
+                        print_device(f, list[i]);
+                fclose(f);
+                fwrite(text, 1, len, stdout);
+        }
+        device_info_array_free(list, n);
+        if (fflush(stdout) != 0)
+                return log_fail(-EIO, "cannot write the listing: %s", strerror(errno));
+        return EXIT_OK;
+}
+
+static int on_event(const struct device_event *ev, void *userdata) {
+        if (!arg_all && !ev->info->is_usb)
+                return 0;
+        if (arg_json) {
+                struct json_object *o = json_object_new_object();
+                json_add_string(o, "event", device_action_name(ev->action));
+                json_object_object_add(o, "reinserted", json_object_new_boolean(ev->is_reinserted));
+                json_object_object_add(o, "device", device_json(ev->info));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+        } else {
+                printf("%s%s ", device_action_name(ev->action), ev->is_reinserted ? " (re-inserted)" : "");
+                if (ev->action == DEVICE_REMOVE)
+                        printf("%s  serial %s\n", ev->info->devnode, ev->info->serial ? ev->info->serial : "(none)");
+                else
+                        print_device(stdout, ev->info);
+        }
+        return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+/* Until SIGINT or SIGTERM, read through a signalfd in the same poll() as the monitor. */
+static int watch_devices(struct device_context *ctx) {
+        _cleanup_(device_monitor_freep) struct device_monitor *m = NULL;
+        _cleanup_close_ int sfd = -EBADF;
+        struct cart_error err = {};
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
+                return log_fail(-errno, "signalfd: %s", strerror(errno));
+        r = device_monitor_new(ctx, on_event, NULL, &m, &err);
+        if (r < 0)
+                return log_fail(r, "cannot watch devices: %s", cart_error_message(&err, r));
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = device_monitor_fd(m), .events = POLLIN },
+                        { .fd = sfd, .events = POLLIN },
+                };
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_fail(-errno, "poll: %s", strerror(errno));
+                }
+                if (p[1].revents)
+                        return EXIT_OK;
+                r = device_monitor_process(m, &err);
+                if (r < 0)
+                        return log_fail(r, "device events: %s", cart_error_message(&err, r));
+        }
+}
+
+static int run(int argc, char **argv) {
+        static const struct option options[] = {
+                { "all",   no_argument, NULL, 'a' },
+                { "json",  no_argument, NULL, 'j' },
+                { "watch", no_argument, NULL, 'w' },
+                {}
+        };
+        _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
+        struct device_policy policy;
+        struct cart_error err = {};
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "ajw", options, NULL)) >= 0)
+                switch (c) {
+                case 'a': arg_all = true; break;
+                case 'j': arg_json = true; break;
+                case 'w': arg_watch = true; break;
+                default: return usage_error(&command_devices, "unknown option '%s'", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return usage_error(&command_devices, "unexpected argument '%s'", argv[optind]);
+        r = device_policy_from_config(arg_config, &policy);
+        if (r < 0)
+                return log_fail(-EINVAL, "configuration: min-size is larger than max-size");
+        r = device_context_new(&policy, NULL, &ctx, &err);
+        if (r < 0)
+                return log_fail(r, "cannot look at devices: %s", cart_error_message(&err, r));
+        return arg_watch ? watch_devices(ctx) : list_devices(ctx);
+}
+
+const struct command command_devices = {
+        .name = "devices",
+        .summary = "list USB keys and whether each may be written",
+        .help =
+        "Usage: cartable devices [--all] [--json] [--watch]\n"
+        "\n"
+        "List the USB keys present: identity (VID:PID, manufacturer, product, serial, port\n"
+        "path, link speed), size, sector sizes, what they hold now, and 'eligible' or\n"
+        "'refused: REASONS'. Only reads: nothing is opened for writing.\n"
+        "\n"
+        "Options:\n"
+        "  -a, --all     also list the other disks, with the reasons they are refused\n"
+        "  -j, --json    a JSON array of objects (path, eligible, reasons, ...)\n"
+        "  -w, --watch   print add, change and remove events until interrupted\n"
+        "                (one line, or one JSON object, per event)\n"
+        "\n"
+        "A key is eligible when it is USB and removable or hot-pluggable, not mounted, not\n"
+        "swap, not held by device-mapper/md/LVM, not the disk of /, /boot or the state\n"
+        "dir, within [policy] min-size and max-size, not write-protected, and allowed by\n"
+        "the [policy] allow and deny lists. See cartable-devices(1).\n",
+        .run = run,
+};
