@@ -227,6 +227,12 @@ int bundle_next(struct bundle *b, struct bundle_entry *ret, struct cart_error *e
                     (uint64_t) archive_entry_size(e) > b->limits->max_file_size)
                         return cart_error_set(err, -EFBIG, "%s: %s: declares %" PRIi64 " bytes, more than %" PRIu64 " (--max-file-size)",
                                               b->path, path, (int64_t) archive_entry_size(e), b->limits->max_file_size);
+                /* Headers are not trusted (the data is counted as it streams), but an honest
+                 * one lets a bomb be refused before a byte of it is inflated. */
+                if (type == AE_IFREG && archive_entry_size_is_set(e) &&
+                    b->limits->total_size + (uint64_t) archive_entry_size(e) > b->limits->max_total_size)
+                        return cart_error_set(err, -EFBIG, "%s: %s: declares %" PRIi64 " bytes: the bundles would hold more than %" PRIu64 " (--max-total-size)",
+                                              b->path, path, (int64_t) archive_entry_size(e), b->limits->max_total_size);
                 b->in_file = type == AE_IFREG;
                 b->file_size = 0;
                 b->at_data_end = false;
