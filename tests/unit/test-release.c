@@ -194,6 +194,39 @@ static void test_open_refusals(void **state) {
         assert_int_equal(release_open(out, trust, 0, &rel, &err), -EBADMSG);
 }
 
+/* Random byte flips anywhere in a release: an error with a message, never a crash (ASan). */
+static void test_open_flips(void **state) {
+        _cleanup_(recipe_freep) struct recipe *rc = base_recipe();
+        _cleanup_free_ char *out = tmp_path("f.cart"), *data = NULL;
+        struct cart_error err = {};
+        struct stat st;
+        int fd;
+
+        sh("mkdir -p fl/d && printf 'un deux trois' > fl/d/a.txt && printf 'quatre' > 'fl/é.txt'");
+        set(rc, "bundle", "fl");
+        assert_int_equal(build(rc, "f.cart", &err), 0);
+        fd = open(out, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0 && fstat(fd, &st) == 0);
+        data = malloc((size_t) st.st_size);
+        assert_int_equal(pread_full(fd, data, (size_t) st.st_size, 0), 0);
+        srand(7);
+        for (int i = 0; i < 400; i++) {
+                struct release *rel = NULL;
+                off_t at = rand() % st.st_size;
+                uint8_t c = (uint8_t) (data[at] ^ (1 + rand() % 255));
+                int r;
+
+                assert_int_equal(pwrite_full(fd, &c, 1, (uint64_t) at), 0);
+                err.msg[0] = 0;
+                r = release_open(out, i % 2 ? trust : NULL, i % 2 ? 0 : RELEASE_OPEN_UNVERIFIED, &rel, &err);
+                if (r < 0)
+                        assert_true(err.msg[0] != 0);
+                release_unref(rel);
+                assert_int_equal(pwrite_full(fd, &data[at], 1, (uint64_t) at), 0);
+        }
+        close(fd);
+}
+
 static void expect_build_error(struct recipe *rc, int want, const char *in_msg) {
         struct cart_error err = {};
         int r = build(rc, "bad.cart", &err);
@@ -331,6 +364,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_build_and_open),
                 cmocka_unit_test(test_open_refusals),
+                cmocka_unit_test(test_open_flips),
                 cmocka_unit_test(test_build_refusals),
                 cmocka_unit_test(test_owner_and_rollback),
         };
