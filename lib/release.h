@@ -110,7 +110,11 @@ int release_render_owner(const struct release *r, const struct owner_fields *f,
 
 /*
  * Rollback protection: the station records the highest serial it flashed for each release
- * name in state_path. -ESTALE when r is older than that, unless allow_downgrade.
+ * name in state_path: the state file ("NAME SERIAL" lines, replaced atomically under an
+ * flock on its directory, which release_record_serial creates if missing), or an existing
+ * directory, meaning its file "release-serials". -ESTALE when m is older than the serial
+ * recorded, unless allow_downgrade; the same serial again is fine. Recording never lowers
+ * a serial.
  */
 int release_check_rollback(const char *state_path, const struct manifest *m, bool allow_downgrade,
                            struct cart_error *err);
