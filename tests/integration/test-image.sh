@@ -34,6 +34,10 @@ expect_in minisign.out 'Trusted comment: cartable release name:ent-college versi
 want=$(grep -A4 '"path": "index.html"' x/manifest.json | sed -n 's/.*"sha256": "\(.*\)".*/\1/p')
 [ "$(sha256sum < x/index.html | cut -d' ' -f1)" = "$want" ] || fail "index.html's sha256 differs from the manifest"
 expect_in x/index.html 'href="https://ent.departement.example/"'
+if command -v jq >/dev/null; then   # the man page's recipe, verbatim
+        (cd x && jq -r '.files[] | select(.type == "file") | "\(.sha256)  \(.path)"' manifest.json | sha256sum -c --quiet) ||
+                fail "sha256sum -c rejects the manifest's hashes"
+fi
 expect_not_in x/index.html '@ENT_URL@'
 
 expect_in x/manifest.json '"fields": \['
