@@ -323,9 +323,17 @@ static int check_fits(struct builder *b) {
                 else
                         clusters += DIV_ROUND_UP(e->size, cs);
         }
-        for (size_t i = 0; i <= b->n; i++)
-                if (i == b->n || b->entries[i].is_dir)
-                        clusters += MAX(DIV_ROUND_UP(dir_bytes[i], cs), 1);
+        for (size_t i = 0; i <= b->n; i++) {
+                if (i < b->n && !b->entries[i].is_dir)
+                        continue;
+                /* fatgen103 §6: a directory holds at most 65536 entries, long names included. */
+                if (dir_bytes[i] > (uint64_t) FAT_DIR_ENTRIES_MAX * 32) {
+                        free(dir_bytes);
+                        return cart_error_set(b->err, -E2BIG, "%s: too many entries for one FAT directory (at most %d, long names count several)",
+                                              i == b->n ? "the root directory" : b->entries[i].path, FAT_DIR_ENTRIES_MAX);
+                }
+                clusters += MAX(DIV_ROUND_UP(dir_bytes[i], cs), 1);
+        }
         free(dir_bytes);
         /* /.cartable: the directory, manifest (about 300 bytes a file), signature, owner file. */
         clusters += 1 + DIV_ROUND_UP(4096 + 320 * b->n, cs) + 1 + 2;

@@ -287,6 +287,13 @@ static void test_build_refusals(void **state) {
         expect_build_error(rc, -EINVAL, "sealed Docs: not in the bundles");
         recipe_free(rc);
 
+        /* 4000 names of 200 characters take 68000 directory entries: more than FAT allows. */
+        sh("mkdir -p wide/d && cd wide/d && seq 1 4000 | sed \"s/^/$(printf '%%0200d' 0)-/\" | xargs touch");
+        rc = base_recipe();
+        set(rc, "bundle", "wide");
+        expect_build_error(rc, -E2BIG, "d: too many entries for one FAT directory");
+        recipe_free(rc);
+
         /* 62 MiB cannot fit a 64 MiB key once FATs and alignment are counted. */
         sh("mkdir -p big && truncate -s 62M big/video.mp4");
         rc = base_recipe();
