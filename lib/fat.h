@@ -12,6 +12,21 @@
  * Reading: fat_reader_* opens a volume through a cart_read_fn and treats it as hostile:
  * every corruption (loops, cross-links, out-of-range chains, bad LFN checksums, endless
  * directories, impossible geometry) is an error, never a crash or a hang.
+ *
+ * Choices, so that readers of the bytes know what to expect:
+ * - Order on disk: root directory at cluster 2, then every other directory, then every
+ *   file, each group depth-first with the entries of a directory sorted by the bytes of
+ *   their UTF-8 names (strcmp). Each directory and each file is one contiguous run.
+ * - Sectors 0-7 are written (boot, FSInfo, zeros, backup boot, backup FSInfo); the rest of
+ *   the reserved area is not: neither fsck.fat nor Linux nor Windows reads it. Old
+ *   signatures elsewhere are the partition layout's to wipe.
+ * - Names: an upper-case 8.3 name gets no LFN; every other name gets LFN entries (the NT
+ *   lower-case bits are never written, but are honoured when reading). Short names are
+ *   ASCII: other characters become '_' (fatgen103 §7 "lossy"), with numeric tails ~1,
+ *   ~2, ... (no Windows hash tails). Case-insensitive comparison uses a fixed table
+ *   (fat-name.c: Latin, Greek, Cyrillic, Armenian, fullwidth), not the locale.
+ * - Reading, LFN entries that are orphaned, out of sequence or carry a wrong checksum are
+ *   an error (-EUCLEAN), never ignored: a key cartable wrote has none.
  */
 #pragma once
 
@@ -111,6 +126,13 @@ int fat_layout(struct fat_tree *t, const struct fat_params *params, struct plan 
 /* The fatgen103 cluster size for a volume of that many bytes (512-byte sectors). */
 uint32_t fat_default_cluster_size(uint64_t volume_size);
 
+/*
+ * The power-of-two cluster size (sector_size to 32 KiB, at least 65525 clusters) that
+ * writes the fewest bytes for this tree: boot sectors, both FATs whole, directories and
+ * content rounded up to clusters. On a tie, the larger size. 0 when the tree fits at none.
+ */
+uint32_t fat_choose_cluster_size(struct fat_tree *t, uint64_t volume_size, uint32_t sector_size);
+
 /* ---- reading ---- */
 
 struct fat_reader;
@@ -156,6 +178,10 @@ void fat_dirent_clear(struct fat_dirent *e);
 typedef int (*fat_sink_fn)(void *userdata, const void *buf, size_t len);
 int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sink,
                          void *userdata, struct cart_error *err);
+/* The same for an entry already in hand (from fat_reader_walk or _list): no path lookup.
+ * path only names the file in messages. */
+int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct fat_dirent *e,
+                          fat_sink_fn sink, void *userdata, struct cart_error *err);
 
 /*
  * Walk every entry depth-first (parents before children), with its full path. Checks the

@@ -4,7 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "fat.h"
+#include <locale.h>
+#include <wctype.h>
+
+#include "fat-internal.h"
 
 static void expect_name(const char *name, int want, const char *in_msg) {
         struct cart_error err = {};
@@ -115,6 +118,58 @@ static void test_labels(void **state) {
         assert_int_equal(fat_check_label("TRAIL ", &err), -EINVAL);
 }
 
+static void test_upcase(void **state) {
+        locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+
+        assert_int_equal(fat_upcase('a'), 'A');
+        assert_int_equal(fat_upcase(0xE9), 0xC9);        /* é */
+        assert_int_equal(fat_upcase(0xFF), 0x178);       /* ÿ */
+        assert_int_equal(fat_upcase(0xDF), 0xDF);        /* ß has no one-to-one upper case */
+        assert_int_equal(fat_upcase(0x151), 0x150);      /* ő */
+        assert_int_equal(fat_upcase(0x3C9), 0x3A9);      /* ω */
+        assert_int_equal(fat_upcase(0x436), 0x416);      /* ж */
+        assert_int_equal(fat_upcase(0x6570), 0x6570);    /* 数: no case */
+        assert_int_equal(fat_upcase(0xFF41), 0xFF21);    /* fullwidth a */
+        /* Wherever the table changes a character, glibc's Unicode data agrees. */
+        if (!l)
+                return;
+        for (uint32_t c = 0; c < 0x10000; c++) {
+                uint16_t u = fat_upcase((uint16_t) c);
+                if (u != c && (uint32_t) towupper_l((wint_t) c, l) != u)
+                        fail_msg("U+%04X: table gives U+%04X, glibc U+%04X", c, u, (unsigned) towupper_l((wint_t) c, l));
+        }
+        freelocale(l);
+}
+
+static void test_basis_names(void **state) {
+        static const struct { const char *name, *basis; bool is_lossy; } cases[] = {
+                { "readme.txt", "README  TXT", false },
+                { "Long File Name.txt", "LONGFILETXT", true },
+                { ".bashrc", "BASHRC     ", true },
+                { "a.b.c", "AB      C  ", true },
+                { "archive.tar.gz", "ARCHIVETGZ ", true },
+                { "x+y=z[1].doc", "X_Y_Z_1_DOC", true },
+                { "été.html", "_T_     HTM", true },
+        };
+        uint16_t u[64];
+        uint8_t out[11];
+        bool is_lossy;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int n = fat_utf8_to_utf16(cases[i].name, strlen(cases[i].name), u, ELEMENTSOF(u));
+                assert_true(n > 0);
+                fat_basis_name(u, (size_t) n, out, &is_lossy);
+                if (memcmp(out, cases[i].basis, 11) != 0 || is_lossy != cases[i].is_lossy)
+                        fail_msg("%s: basis \"%.11s\" lossy %d", cases[i].name, (const char *) out, is_lossy);
+        }
+        fat_apply_tail((const uint8_t *) "LONGFILETXT", 1, out);
+        assert_memory_equal(out, "LONGFI~1TXT", 11);
+        fat_apply_tail((const uint8_t *) "AB      C  ", 123456, out);
+        assert_memory_equal(out, "A~123456C  ", 11);
+        fat_apply_tail((const uint8_t *) "AB      C  ", 12, out);
+        assert_memory_equal(out, "AB~12   C  ", 11);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_names),
@@ -125,6 +180,8 @@ int main(void) {
                 cmocka_unit_test(test_lengths),
                 cmocka_unit_test(test_paths),
                 cmocka_unit_test(test_labels),
+                cmocka_unit_test(test_upcase),
+                cmocka_unit_test(test_basis_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
