@@ -265,19 +265,6 @@ static int load_owner_template(struct builder *b) {
         return 0;
 }
 
-/* fatgen103's cluster size table (512-byte sectors), for the estimate only. */
-static uint64_t estimate_cluster_size(uint64_t volume) {
-        if (volume <= 260 * MIB)
-                return 512;
-        if (volume <= 8 * GIB)
-                return 4 * KIB;
-        if (volume <= 16 * GIB)
-                return 8 * KIB;
-        if (volume <= 32 * GIB)
-                return 16 * KIB;
-        return 32 * KIB;
-}
-
 /* UTF-16 units of a UTF-8 name: one per code point, two past U+FFFF. */
 static size_t utf16_units(const char *s, size_t n) {
         size_t units = 0;
@@ -298,7 +285,7 @@ static size_t utf16_units(const char *s, size_t n) {
  */
 static int check_fits(struct builder *b) {
         const struct recipe *rc = b->rc;
-        uint64_t cs = rc->cluster_size ?: estimate_cluster_size(rc->min_size);
+        uint64_t cs = rc->cluster_size ?: fat_default_cluster_size(rc->min_size);
         uint64_t *dir_bytes, clusters = 0, overhead, volume_clusters, avail;
         char need_s[32], avail_s[32];
 
