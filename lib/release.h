@@ -64,13 +64,24 @@ const struct release_file *manifest_file(const struct manifest *m, size_t i);
 /* Case-insensitive lookup as on FAT; NULL when absent. */
 const struct release_file *manifest_find(const struct manifest *m, const char *path);
 
+/* True when the signature was checked against a trusted key (see RELEASE_OPEN_UNVERIFIED). */
+bool manifest_is_verified(const struct manifest *m);
+
 struct release;
 
 enum {
         RELEASE_OPEN_SKIP_HASH = 1 << 0,   /* check the signature and sizes, not each payload's SHA-256 */
+        /* Without trust (trust NULL): read the structure and show it, for `image show`. Such
+         * a release must never be flashed; manifest_is_verified() says false. */
+        RELEASE_OPEN_UNVERIFIED = 1 << 1,
 };
 
-/* Open a .cart file: signature, then structure, then (unless skipped) every payload hash. */
+/*
+ * Open a .cart file: signature, then structure, then (unless skipped) every payload hash.
+ * trust NULL is -ENOKEY unless RELEASE_OPEN_UNVERIFIED. A payload whose size or hash
+ * differs from the signed manifest is -EKEYREJECTED (tampered) naming the file; anything
+ * in the tar that the manifest does not announce is -EBADMSG.
+ */
 int release_open(const char *path, const struct sign_trust *trust, unsigned flags,
                  struct release **ret, struct cart_error *err);
 struct release *release_ref(struct release *r);
@@ -99,8 +110,29 @@ int release_render_owner(const struct release *r, const struct owner_fields *f,
 
 /*
  * Rollback protection: the station records the highest serial it flashed for each release
- * name in state_path. -ESTALE when r is older than that, unless allow_downgrade.
+ * name in state_path: the state file ("NAME SERIAL" lines, replaced atomically under an
+ * flock on its directory, which release_record_serial creates if missing), or an existing
+ * directory, meaning its file "release-serials". -ESTALE when m is older than the serial
+ * recorded, unless allow_downgrade; the same serial again is fine. Recording never lowers
+ * a serial.
  */
 int release_check_rollback(const char *state_path, const struct manifest *m, bool allow_downgrade,
                            struct cart_error *err);
 int release_record_serial(const char *state_path, const struct manifest *m, struct cart_error *err);
+
+/* ---- building (cartable image build) ---- */
+
+struct recipe;
+
+/* The build log: overlays ("bundle B replaces X of bundle A"), counts. */
+typedef void (*release_note_fn)(void *userdata, const char *message);
+
+/*
+ * Build a release from the recipe's bundles, signed with key, into out_fd (a new, empty
+ * file). Content is staged in an unlinked temporary file in spool_dir (the output's
+ * directory, so nothing lands in a RAM-backed /tmp). The same recipe, bundles and key give
+ * the same bytes. Errors name the bundle and entry; out_fd then holds garbage that the
+ * caller removes.
+ */
+int release_build(const struct recipe *rc, const struct sign_secret_key *key, int out_fd,
+                  const char *spool_dir, release_note_fn note, void *userdata, struct cart_error *err);
