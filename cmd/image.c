@@ -78,6 +78,7 @@ static const struct command *const image_commands[] = {
         &image_build_command,
         &image_verify_command,
         &image_show_command,
+        &image_export_command,
         NULL
 };
 

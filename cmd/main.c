@@ -7,8 +7,12 @@
 
 static const struct command *const commands[] = {
         &command_devices,
+        &command_flash,
         &command_key,
         &command_image,
+        &command_ls,
+        &command_cat,
+        &command_verify,
         NULL
 };
 

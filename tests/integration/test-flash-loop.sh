@@ -8,7 +8,6 @@ need_root
 need_tool losetup
 need_tool fsck.fat
 : "${TOOL_FLASH_DEVICE:?}"
-export MTOOLS_SKIP_CHECK=1
 export CARTABLE_CONFIG=$SCRATCH/cartable.conf
 printf '[station]\nstate-dir = %s\n' "$SCRATCH" > cartable.conf
 

@@ -6,6 +6,9 @@
  *
  *   flash-device probe DEVICE                 capacity probe; exit 0 good, 4 counterfeit
  *   flash-device layout DEVICE mbr|gpt        wipe, partition table, write, read back
+ *   flash-device flash RELEASE DEVICE TRUST [--no-probe]
+ *                                             lib/flash on the device, opened by lib/device
+ *                                             with the USB rule waived; the report on stdout
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,7 +17,9 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "device.h"
 #include "error.h"
+#include "flash.h"
 #include "layout.h"
 #include "plan.h"
 #include "probe.h"
@@ -98,11 +103,51 @@ static int do_layout(const char *path, const char *scheme) {
         return 0;
 }
 
+static int do_flash(const char *release, const char *path, const char *trust_path, bool no_probe) {
+        _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
+        _cleanup_(release_unrefp) struct release *rel = NULL;
+        _cleanup_(device_target_closep) struct device_target *dt = NULL;
+        struct device_policy policy = { .max_size = UINT64_MAX, .test_waive_usb_rule = true };
+        struct flash_report rep;
+        struct cart_error err = {};
+        int r;
+
+        r = sign_trust_new(&trust);
+        if (r >= 0)
+                r = sign_trust_add_path(trust, trust_path, &err);
+        if (r >= 0)
+                r = release_open(release, trust, 0, &rel, &err);
+        if (r >= 0)
+                r = device_target_open(path, &policy, NULL, &dt, &err);
+        if (r < 0) {
+                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                return 2;
+        }
+        struct flash_target t = {
+                .fd = dt->fd, .size = dt->size, .sector_size = dt->logical_sector_size, .is_block_device = true,
+        };
+        struct flash_options o = { .release = rel, .no_probe = no_probe };
+        snprintf(t.identity.device, sizeof(t.identity.device), "%s", path);
+        r = flash_key(&t, &o, &rep, &err);
+        printf("outcome %s\nstep %s\nprobed %d\nreal %" PRIu64 "\nplan %" PRIu64 "\nwritten %" PRIu64 "\nread %" PRIu64 "\n"
+               "direct %d\nwrite_seconds %.3f\nread_seconds %.3f\ncluster %" PRIu32 "\ncontent %" PRIu64 "\n",
+               flash_outcome_to_string(rep.outcome), flash_step_to_string(rep.step), rep.is_probed, rep.real_capacity,
+               rep.plan_bytes, rep.bytes_written, rep.bytes_read, rep.is_direct, rep.write_seconds, rep.read_seconds,
+               rep.cluster_size, rep.content_bytes);
+        if (r < 0) {
+                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                return rep.outcome == FLASH_OUTCOME_REFUSED ? 4 : 5;
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
+        if ((argc == 5 || (argc == 6 && streq(argv[5], "--no-probe"))) && streq(argv[1], "flash"))
+                return do_flash(argv[2], argv[3], argv[4], argc == 6);
         if (argc == 3 && streq(argv[1], "probe"))
                 return do_probe(argv[2]);
         if (argc == 4 && streq(argv[1], "layout"))
                 return do_layout(argv[2], argv[3]);
-        fprintf(stderr, "usage: flash-device probe DEVICE | layout DEVICE mbr|gpt\n");
+        fprintf(stderr, "usage: flash-device probe DEVICE | layout DEVICE mbr|gpt | flash RELEASE DEVICE TRUST [--no-probe]\n");
         return 64;
 }
