@@ -11,7 +11,7 @@ need_tool sfdisk
 LOOPS=()
 FUSE_PID=
 cleanup() {
-        for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+        for l in "${LOOPS[@]}"; do [ -n "$l" ] && losetup -d "$l" 2>/dev/null || true; done
         if [ -n "$FUSE_PID" ]; then
                 fusermount3 -u "$SCRATCH/mnt" 2>/dev/null || umount "$SCRATCH/mnt" 2>/dev/null || true
                 wait "$FUSE_PID" 2>/dev/null || true
@@ -19,16 +19,24 @@ cleanup() {
         rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
-attach() { local l; l=$(losetup -f --show "$1"); LOOPS+=("$l"); echo "$l"; }
+# attach VAR FILE: a loop device, detached on exit whatever happens.
+attach() { local l; l=$(losetup -f --show "$2"); LOOPS+=("$l"); printf -v "$1" %s "$l"; }
+# detach DEV: and forget it, so that the exit trap never touches a number reused since.
+detach() {
+        local keep=() l
+        losetup -d "$1"
+        for l in "${LOOPS[@]}"; do [ "$l" = "$1" ] || keep+=("$l"); done
+        LOOPS=("${keep[@]}")
+}
 
 # A good key: the probe says so, and gives back every byte it touched.
 head -c 64M /dev/urandom > good.img
 cp good.img good.orig
-L=$(attach good.img)
+attach L good.img
 expect_exit 0 "$TOOL_FLASH_DEVICE" probe "$L"
 expect_in out '^verdict good$'
 expect_in out '^real 67108864$'
-losetup -d "$L"
+detach "$L"
 cmp good.img good.orig || fail "the probe did not restore what it touched"
 
 # Counterfeits: 256 MiB announced, 32 MiB real, wrapping or losing what lies past it.
@@ -41,11 +49,11 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
                 FUSE_PID=$!
                 for _ in $(seq 50); do [ -e mnt/key ] && break; sleep 0.1; done
                 [ -e mnt/key ] || fail "fake-key did not start"
-                L=$(attach mnt/key)
+                attach L mnt/key
                 expect_exit 4 "$TOOL_FLASH_DEVICE" probe "$L"
                 expect_in out '^real 33554432$'
                 expect_in out "^verdict $( [ $mode = wrap ] && echo aliased || echo 'data lost')"
-                losetup -d "$L"
+                detach "$L"
                 fusermount3 -u mnt
                 wait "$FUSE_PID" || true
                 FUSE_PID=
@@ -57,11 +65,11 @@ fi
 # An old GPT is replaced by an MBR: no primary, no backup header left.
 truncate -s 256M key.img
 printf 'label: gpt\n,,L\n' | sfdisk -q key.img
-L=$(attach key.img)
+attach L key.img
 expect_exit 0 "$TOOL_FLASH_DEVICE" layout "$L" mbr
 expect_in out '^partition 1048576 267386880$'
 expect_in out '^direct 1$'
-losetup -d "$L"
+detach "$L"
 sfdisk -d key.img > table
 expect_in table '^label: dos$'
 expect_in table 'start= *2048, size= *522240, type=c$'
@@ -71,9 +79,9 @@ expect_in blk 'PTTYPE="dos"'
 [ "$(head -c 1024 key.img | tail -c 512 | tr -d '\0' | wc -c)" = 0 ] || fail "the GPT primary header survived"
 
 # And the other way round: a GPT with one basic data partition.
-L=$(attach key.img)
+attach L key.img
 expect_exit 0 "$TOOL_FLASH_DEVICE" layout "$L" gpt
-losetup -d "$L"
+detach "$L"
 sfdisk -d key.img > table
 expect_in table '^label: gpt$'
 expect_in table 'start= *2048, .*type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7'

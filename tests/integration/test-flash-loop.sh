@@ -14,15 +14,22 @@ printf '[station]\nstate-dir = %s\n' "$SCRATCH" > cartable.conf
 LOOPS=()
 PIDS=()
 cleanup() {
-        for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+        for l in "${LOOPS[@]}"; do [ -n "$l" ] && losetup -d "$l" 2>/dev/null || true; done
         for m in "$SCRATCH"/mnt*; do [ -d "$m" ] && { fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || true; }; done
         for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
         wait 2>/dev/null || true
         rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
-attach() { local l; l=$(losetup -f --show "$@"); LOOPS+=("$l"); echo "$l"; }
-detach() { losetup -d "$1"; }
+# attach VAR [losetup options] FILE: a loop device, detached on exit whatever happens.
+attach() { local var=$1 l; shift; l=$(losetup -f --show "$@"); LOOPS+=("$l"); printf -v "$var" %s "$l"; }
+# detach DEV: and forget it, so that the exit trap never touches a number reused since.
+detach() {
+        local keep=() l
+        losetup -d "$1"
+        for l in "${LOOPS[@]}"; do [ "$l" = "$1" ] || keep+=("$l"); done
+        LOOPS=("${keep[@]}")
+}
 
 mkdir -p content/Cours content/Outils
 head -c 2500000 /dev/urandom > content/Outils/outil.bin
@@ -34,7 +41,7 @@ echo "cours" > content/Cours/intro.txt
 # The command line refuses a loop device (not USB) and writes nothing on it.
 head -c 128M /dev/urandom > disk.img
 cp disk.img disk.orig
-L=$(attach disk.img)
+attach L disk.img
 expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub --yes
 expect_in err 'not USB'
 expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub
@@ -45,7 +52,7 @@ cmp disk.img disk.orig || fail "a refused loop device was written"
 truncate -s 0 disk.img
 truncate -s 256M disk.img
 printf 'label: gpt\n,,L\n' | sfdisk -q disk.img
-L=$(attach disk.img)
+attach L disk.img
 expect_exit 0 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
 expect_in out '^outcome ok$'
 expect_in out '^probed 1$'
@@ -57,7 +64,7 @@ sfdisk -d disk.img > table
 expect_in table '^label: dos$'
 expect_in table 'start= *2048, size= *522240, type=c$'
 [ "$(tail -c 512 disk.img | tr -d '\0' | wc -c)" = 0 ] || fail "the GPT backup header survived"
-P=$(attach -o 1048576 disk.img)
+attach P -o 1048576 disk.img
 fsck.fat -n "$P" > fsck.log 2>&1 || { cat fsck.log; fail "fsck.fat found errors"; }
 detach "$P"
 mcopy -n -i disk.img@@1M ::/Outils/outil.bin got
@@ -65,7 +72,7 @@ cmp got content/Outils/outil.bin || fail "outil.bin differs"
 
 # A 4Kn key (4096-byte logical sectors): the table counts 4096-byte sectors, verify finds it.
 truncate -s 512M disk4k.img
-L=$(attach --sector-size 4096 disk4k.img)
+attach L --sector-size 4096 disk4k.img
 expect_exit 0 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
 expect_in out '^outcome ok$'
 expect_exit 0 "$CARTABLE" verify "$L" --trust dep.pub
@@ -81,7 +88,7 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
         "$TOOL_FAKE_KEY" --backing="$SCRATCH/backing.img" --size=268435456 --mode=wrap "$SCRATCH/mnt" -f 2>/dev/null &
         PIDS+=($!)
         for _ in $(seq 50); do [ -e mnt/key ] && break; sleep 0.1; done
-        L=$(attach mnt/key)
+        attach L mnt/key
         expect_exit 4 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
         expect_in err 'capacity probe: counterfeit key: it announces 256.0 MiB but holds 32.0 MiB'
         expect_in out '^outcome refused$'
@@ -102,7 +109,7 @@ if command -v nbdkit >/dev/null && command -v nbdfuse >/dev/null; then
         nbdfuse "$SCRATCH/mnt2" --unix "$SCRATCH/nbd.sock" 2>nbdfuse.log &
         PIDS+=($!)
         for _ in $(seq 50); do [ -e mnt2/nbd ] && break; sleep 0.1; done
-        L=$(attach mnt2/nbd)
+        attach L mnt2/nbd
         expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
         expect_in err 'write: at byte [0-9]+ \(".+"\): Input/output error'
         expect_in out '^step write$'
