@@ -239,6 +239,8 @@ static int run(int argc, char **argv) {
 
         if (stat(a.target, &st) == 0 && S_ISBLK(st.st_mode)) {
                 struct device_policy policy;
+                if (a.size)
+                        return usage_error(&command_flash, "--size applies to image files, not to USB keys");
                 r = device_policy_from_config(arg_config, &policy);
                 if (r >= 0)
                         r = device_target_open(a.target, &policy, a.serial, &dt, &err);
