@@ -130,9 +130,10 @@ static int do_flash(const char *release, const char *path, const char *trust_pat
         snprintf(t.identity.device, sizeof(t.identity.device), "%s", path);
         r = flash_key(&t, &o, &rep, &err);
         printf("outcome %s\nstep %s\nprobed %d\nreal %" PRIu64 "\nplan %" PRIu64 "\nwritten %" PRIu64 "\nread %" PRIu64 "\n"
-               "direct %d\nwrite_seconds %.3f\nread_seconds %.3f\ncluster %" PRIu32 "\ncontent %" PRIu64 "\n",
+               "direct %d\nwrite_seconds %.3f\nread_seconds %.3f\nflash_seconds %.3f\ncluster %" PRIu32 "\ncontent %" PRIu64 "\n",
                flash_outcome_to_string(rep.outcome), flash_step_to_string(rep.step), rep.is_probed, rep.real_capacity,
                rep.plan_bytes, rep.bytes_written, rep.bytes_read, rep.is_direct, rep.write_seconds, rep.read_seconds,
+               (double) (rep.finished_usec - rep.started_usec) / 1e6,
                rep.cluster_size, rep.content_bytes);
         if (r < 0) {
                 fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
