@@ -1,26 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
-#include <ini.h>
 
 #include "config.h"
+#include "ini-util.h"
 #include "config-paths.h"
 
 struct parse_state {
         struct cart_config *c;
         struct cart_error *err;
-        FILE *f;
         int r;
-        int line;       /* counted by read_line(): Debian's inih passes no line numbers */
+        int line;       /* kept by ini_parse_file_counting() */
 };
-
-static char *read_line(char *buf, int size, void *userdata) {
-        struct parse_state *st = userdata;
-        char *l = fgets(buf, size, st->f);
-
-        if (l)
-                st->line++;
-        return l;
-}
 
 static int push(char ***list, size_t *n, const char *value) {
         char **l = realloc(*list, (*n + 1) * sizeof(char *));
@@ -124,8 +114,7 @@ int config_load(const char *path, struct cart_config **ret, struct cart_error *e
         if (!c->path)
                 return -ENOMEM;
         st.c = c;
-        st.f = f;
-        r = ini_parse_stream(read_line, &st, handler, &st);
+        r = ini_parse_file_counting(f, handler, &st, &st.line);
         if (st.r < 0)
                 return st.r;
         if (r != 0)

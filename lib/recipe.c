@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <libgen.h>
 #include <time.h>
 
+#include "ini-util.h"
 #include "recipe.h"
 
 int strv_push(struct strv *l, const char *s) {
@@ -215,19 +215,9 @@ struct parse_state {
         struct recipe *rc;
         const char *dir;
         struct cart_error *err;
-        FILE *f;
         int r;
-        int line;       /* counted by read_line(): Debian's inih passes no line numbers */
+        int line;       /* kept by ini_parse_file_counting() */
 };
-
-static char *read_line(char *buf, int size, void *userdata) {
-        struct parse_state *st = userdata;
-        char *l = fgets(buf, size, st->f);
-
-        if (l)
-                st->line++;
-        return l;
-}
 
 static int handler(void *user, const char *section, const char *key, const char *value) {
         struct parse_state *st = user;
@@ -265,8 +255,7 @@ int recipe_load(struct recipe *rc, const char *path, struct cart_error *err) {
         if (!rc->path || !copy)
                 return -ENOMEM;
         st.dir = dirname(copy);
-        st.f = f;
-        r = ini_parse_stream(read_line, &st, handler, &st);
+        r = ini_parse_file_counting(f, handler, &st, &st.line);
         if (st.r < 0)
                 return st.r;
         if (r != 0)
