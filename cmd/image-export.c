@@ -62,25 +62,25 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 case 't': a->trust[a->n_trust++] = optarg; break;
                 case 's':
                         if (parse_size(optarg, &a->size) < 0 || a->size == 0)
-                                return usage_error(&image_export_command, "invalid size '%s'", optarg);
+                                return usage_error(&command_image, "invalid size '%s'", optarg);
                         break;
                 case 'o': a->output = optarg; break;
                 case 'v':
                         if (key_parse_volume_id(optarg, &a->volume_id) < 0)
-                                return usage_error(&image_export_command, "invalid volume ID '%s'", optarg);
+                                return usage_error(&command_image, "invalid volume ID '%s'", optarg);
                         a->has_volume_id = true;
                         break;
                 case 'T':
                         if (key_parse_time(optarg, &a->time) < 0)
-                                return usage_error(&image_export_command, "invalid time '%s'", optarg);
+                                return usage_error(&command_image, "invalid time '%s'", optarg);
                         break;
                 case 'j': a->json = true; break;
-                default: return usage_error(&image_export_command, "invalid option");
+                default: return usage_error(&command_image, "invalid option");
                 }
         if (argc - optind != 1)
-                return usage_error(&image_export_command, "expected RELEASE");
+                return usage_error(&command_image, "expected RELEASE");
         if (!a->output || a->size == 0)
-                return usage_error(&image_export_command, "--size and --output are required");
+                return usage_error(&command_image, "--size and --output are required");
         a->release = argv[optind];
         return 0;
 }

@@ -26,6 +26,7 @@ const struct command command_image = {
         "Usage: cartable image build [RECIPE] --key SECRET --output NAME.cart [OPTIONS] [BUNDLE...]\n"
         "       cartable image verify NAME.cart [--trust FILE|DIR]... [--json]\n"
         "       cartable image show NAME.cart [--trust FILE|DIR]... [--json]\n"
+        "       cartable image export NAME.cart --size SIZE --output KEY.img [OPTIONS] (see cartable-image-export(1))\n"
         "\n"
         "A release is one signed file (an uncompressed tar: manifest.json, its minisign\n"
         "signature, the payload) built from content bundles: tar or zip archives (gzip, xz,\n"
