@@ -190,7 +190,6 @@ static int dry_run(const struct flash_target *t, const struct flash_options *o, 
 static int open_release(const struct args *a, struct release **ret) {
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
         struct cart_error err = {};
-        char state[4096];
         int r;
 
         r = trust_load(a->trust, a->n_trust, &trust);
@@ -199,7 +198,7 @@ static int open_release(const struct args *a, struct release **ret) {
         r = release_open(a->release, trust, 0, ret, &err);
         if (r < 0)
                 return log_fail(r, "%s: %s", a->release, cart_error_message(&err, r));
-        r = release_check_rollback(key_rollback_path(state, sizeof(state)), release_manifest(*ret),
+        r = release_check_rollback(arg_config->state_dir, release_manifest(*ret),
                                    a->allow_downgrade, &err);
         if (r < 0) {
                 *ret = release_unref(*ret);
@@ -219,7 +218,6 @@ static int run(int argc, char **argv) {
         struct cart_error err = {};
         bool created = false;
         struct stat st;
-        char state[4096];
         int r, code;
 
         r = parse_args(argc, argv, &a);
@@ -269,7 +267,7 @@ static int run(int argc, char **argv) {
                         (void) unlink(a.target);
                 return log_fail(r, "%s: %s", a.target, cart_error_message(&err, r));
         }
-        r = release_record_serial(key_rollback_path(state, sizeof(state)), release_manifest(rel), &err);
+        r = release_record_serial(arg_config->state_dir, release_manifest(rel), &err);
         if (r < 0)
                 log_warn("rollback state not recorded: %s", cart_error_message(&err, r));
         return EXIT_OK;

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "config-paths.h"
 #include "key-io.h"
 
 int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err) {
@@ -69,10 +68,4 @@ int key_parse_time(const char *s, int64_t *ret) {
                 return -EINVAL;
         *ret = (int64_t) timegm(&tm);
         return 0;
-}
-
-const char *key_rollback_path(char *buf, size_t len) {
-        const char *dir = arg_config && arg_config->state_dir ? arg_config->state_dir : CARTABLE_STATEDIR;
-        snprintf(buf, len, "%s/release-serials", dir);
-        return buf;
 }

@@ -15,5 +15,3 @@ void key_format_volume_id(uint32_t id, char *ret);
 int key_parse_volume_id(const char *s, uint32_t *ret);
 /* Seconds since the epoch, or "YYYY-MM-DDTHH:MM:SSZ". */
 int key_parse_time(const char *s, int64_t *ret);
-/* The release's rollback state file in the configured state directory. */
-const char *key_rollback_path(char *buf, size_t len);
