@@ -355,12 +355,13 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
                 return fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
 
         emit(o, report, FLASH_STEP_WRITE, 0, 0);
+        report->failed_offset = UINT64_MAX;
         r = writer_write(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
         report->bytes_written = st.bytes_written;
         report->write_seconds = st.write_seconds;
         report->is_direct = st.is_direct;
         if (r < 0) {
-                report->has_failed_offset = true;
+                report->has_failed_offset = report->failed_offset != UINT64_MAX;
                 return fail(report, FLASH_OUTCOME_FAILED, r, err);
         }
 
@@ -369,7 +370,7 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         report->bytes_read = st.bytes_read;
         report->read_seconds = st.read_seconds;
         if (r < 0) {
-                report->has_failed_offset = true;
+                report->has_failed_offset = report->failed_offset != UINT64_MAX;
                 return fail(report, FLASH_OUTCOME_FAILED, r, err);
         }
 
