@@ -53,6 +53,15 @@ int usage_error(const struct command *c, const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
+int usage_bad_option(const struct command *c, char **argv) {
+        /* optind has moved past the argument getopt could not take. */
+        const char *arg = optind > 0 ? argv[optind - 1] : "";
+
+        if (c && !streq(c->name, argv[0]))   /* a sub-command: "image build" */
+                return usage_error(c, "%s %s: unknown option or missing argument '%s'", c->name, argv[0], arg);
+        return usage_error(c, "%s: unknown option or missing argument '%s'", argv[0], arg);
+}
+
 int exit_code_for(int r) {
         switch (r < 0 ? -r : r) {
         case 0:

@@ -44,6 +44,9 @@ void log_info(const char *fmt, ...) _printf_(1, 2);
 /* A usage error: message, hint, EXIT_USAGE. */
 int usage_error(const struct command *c, const char *fmt, ...) _printf_(2, 3);
 
+/* After getopt_long() returned '?' (opterr is 0): names the bad argument, EXIT_USAGE. */
+int usage_bad_option(const struct command *c, char **argv);
+
 /* The exit code for a negative errno from lib/ (see lib/error.h for the conventions). */
 int exit_code_for(int r);
 

@@ -255,13 +255,12 @@ static int run(int argc, char **argv) {
         struct cart_error err = {};
         int c, r;
 
-        opterr = 0;
         while ((c = getopt_long(argc, argv, "ajw", options, NULL)) >= 0)
                 switch (c) {
                 case 'a': arg_all = true; break;
                 case 'j': arg_json = true; break;
                 case 'w': arg_watch = true; break;
-                default: return usage_error(&command_devices, "unknown option '%s'", argv[optind - 1]);
+                default: return usage_bad_option(&command_devices, argv);
                 }
         if (optind < argc)
                 return usage_error(&command_devices, "unexpected argument '%s'", argv[optind]);

@@ -34,6 +34,8 @@ static const char help[] =
         "  --volume-id XXXX-XXXX  FAT volume ID (default: random, unique to the key)\n"
         "  --time TIME         time of the volume and key record (seconds or YYYY-MM-DDTHH:MM:SSZ)\n"
         "  --allow-downgrade   accept a release older than one already flashed here\n"
+        "  --owner FIELD=VALUE personalised releases: the owner file's fields, repeatable;\n"
+        "                      FIELD is first-name, last-name, class or school\n"
         "  --json              JSON lines on stdout: step events, then the key's report\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -50,11 +52,34 @@ struct args {
         bool has_volume_id;
         uint32_t volume_id;
         int64_t time;
+        struct owner_fields owner;
+        bool has_owner;
 };
+
+/* --owner FIELD=VALUE: only the fields a school may print on a key (never INE, birth date). */
+static int parse_owner(const char *arg, struct owner_fields *o) {
+        static const struct { const char *name; size_t offset; } fields[] = {
+                { "first-name", offsetof(struct owner_fields, first_name) },
+                { "last-name", offsetof(struct owner_fields, last_name) },
+                { "class", offsetof(struct owner_fields, class_name) },
+                { "school", offsetof(struct owner_fields, school) },
+        };
+        const char *eq = strchr(arg, '=');
+
+        if (!eq || eq == arg || !eq[1])
+                return usage_error(&command_flash, "--owner %s: expected FIELD=VALUE", arg);
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (strlen(fields[i].name) == (size_t) (eq - arg) &&
+                    strncmp(arg, fields[i].name, (size_t) (eq - arg)) == 0) {
+                        *(const char **) ((char *) o + fields[i].offset) = eq + 1;
+                        return 0;
+                }
+        return usage_error(&command_flash, "--owner %s: unknown field (first-name, last-name, class, school)", arg);
+}
 
 static int parse_args(int argc, char **argv, struct args *a) {
         enum { OPT_TRUST = 0x100, OPT_YES, OPT_SIZE, OPT_SERIAL, OPT_NO_PROBE, OPT_VOLUME_ID,
-               OPT_TIME, OPT_DOWNGRADE, OPT_JSON };
+               OPT_TIME, OPT_DOWNGRADE, OPT_JSON, OPT_OWNER };
         static const struct option options[] = {
                 { "trust", required_argument, NULL, OPT_TRUST },
                 { "yes", no_argument, NULL, OPT_YES },
@@ -65,6 +90,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "time", required_argument, NULL, OPT_TIME },
                 { "allow-downgrade", no_argument, NULL, OPT_DOWNGRADE },
                 { "json", no_argument, NULL, OPT_JSON },
+                { "owner", required_argument, NULL, OPT_OWNER },
                 {}
         };
         int c;
@@ -94,7 +120,12 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         break;
                 case OPT_DOWNGRADE: a->allow_downgrade = true; break;
                 case OPT_JSON: a->json = true; break;
-                default: return usage_error(&command_flash, "invalid option");
+                case OPT_OWNER:
+                        if (parse_owner(optarg, &a->owner) != 0)
+                                return EXIT_USAGE;
+                        a->has_owner = true;
+                        break;
+                default: return usage_bad_option(&command_flash, argv);
                 }
         if (argc - optind != 2)
                 return usage_error(&command_flash, "expected RELEASE and TARGET");
@@ -232,8 +263,15 @@ static int run(int argc, char **argv) {
 
         struct flash_options o = {
                 .release = rel, .no_probe = a.no_probe, .has_volume_id = a.has_volume_id,
-                .volume_id = a.volume_id, .time = a.time,
+                .volume_id = a.volume_id, .time = a.time, .owner = a.has_owner ? &a.owner : NULL,
         };
+        const struct manifest *m = release_manifest(rel);
+        if (a.has_owner && !manifest_is_personalised(m))
+                return usage_error(&command_flash, "--owner: release %s %s is not personalised (it has no owner file)",
+                                   manifest_name(m), manifest_version(m));
+        if (!a.has_owner && manifest_is_personalised(m) && !a.json)
+                log_info("note: %s is personalised; without --owner this key gets no \"%s\"",
+                         a.release, manifest_owner_path(m));
 
         if (stat(a.target, &st) == 0 && S_ISBLK(st.st_mode)) {
                 struct device_policy policy;

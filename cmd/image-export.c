@@ -75,7 +75,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                                 return usage_error(&command_image, "invalid time '%s'", optarg);
                         break;
                 case 'j': a->json = true; break;
-                default: return usage_error(&command_image, "invalid option");
+                default: return usage_bad_option(&command_image, argv);
                 }
         if (argc - optind != 1)
                 return usage_error(&command_image, "expected RELEASE");

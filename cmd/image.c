@@ -173,7 +173,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a, char **
                         a->has_max_total_size = true;
                         break;
                 case '?':
-                        return usage_error(&command_image, "bad option for 'image build'");
+                        return usage_bad_option(&command_image, argv);
                 default: {
                         char **l = realloc(a->settings, (a->n_settings + 2) * sizeof(char *));
                         if (!l)
@@ -367,7 +367,7 @@ static int parse_read_args(int argc, char **argv, struct read_args *a) {
                         a->is_json = true;
                         break;
                 default:
-                        return usage_error(&command_image, "bad option for 'image %s'", argv[0]);
+                        return usage_bad_option(&command_image, argv);
                 }
         if (argc - optind != 1)
                 return usage_error(&command_image, "image %s needs one release file", argv[0]);

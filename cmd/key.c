@@ -91,7 +91,6 @@ static int parse_args(int argc, char **argv, struct key_args *a) {
         int opt;
 
         optind = 0;     /* a full reset of GNU getopt */
-        opterr = 0;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (opt) {
                 case OPT_SECRET: a->secret = optarg; break;
@@ -110,8 +109,7 @@ static int parse_args(int argc, char **argv, struct key_args *a) {
                         break;
                 }
                 default:
-                        return usage_error(c, "%s: unknown option or missing argument '%s'",
-                                           argv[0], argv[optind - 1]);
+                        return usage_bad_option(c, argv);
                 }
         }
         a->rest = argv + optind;

@@ -97,6 +97,8 @@ int main(int argc, char **argv) {
         r = config_load(config_path, &arg_config, &err);
         if (r < 0)
                 return log_fail(r, "configuration: %s", cart_error_message(&err, r));
+        /* Commands report a bad option themselves, once (usage_bad_option). */
+        opterr = 0;
         code = c->run(argc - i, argv + i);
         config_free(arg_config);
         return code;

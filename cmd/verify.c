@@ -120,7 +120,7 @@ static int run(int argc, char **argv) {
                 switch (c) {
                 case 't': paths[n_paths++] = optarg; break;
                 case 'j': json = true; break;
-                default: return usage_error(&command_verify, "invalid option");
+                default: return usage_bad_option(&command_verify, argv);
                 }
         if (argc - optind != 1)
                 return usage_error(&command_verify, "expected TARGET");

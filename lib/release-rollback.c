@@ -6,7 +6,6 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -14,24 +13,21 @@
 
 #define STATE_FILE "release-serials"
 
-/* state_path is the file, or the state directory holding STATE_FILE. */
-static int state_file(const char *state_path, char **ret_file, char **ret_dir) {
+/*
+ * state_path is the station's state directory (the configuration's state-dir), holding
+ * STATE_FILE. A directory that does not exist yet has no record; something else there
+ * is an error, never silently replaced.
+ */
+static int state_file(const char *state_path, char **ret_file, char **ret_dir, struct cart_error *err) {
         struct stat st;
 
-        if (stat(state_path, &st) == 0 && S_ISDIR(st.st_mode)) {
-                if (asprintf(ret_file, "%s/" STATE_FILE, state_path) < 0)
-                        return -ENOMEM;
-                *ret_dir = strdup(state_path);
-        } else {
-                _cleanup_free_ char *copy = strdup(state_path);
-                if (!copy)
-                        return -ENOMEM;
-                *ret_file = strdup(state_path);
-                *ret_dir = strdup(dirname(copy));
-        }
-        if (!*ret_file || !*ret_dir) {
+        if (stat(state_path, &st) == 0 && !S_ISDIR(st.st_mode))
+                return cart_error_set(err, -ENOTDIR, "state directory %s: not a directory", state_path);
+        if (asprintf(ret_file, "%s/" STATE_FILE, state_path) < 0)
+                return -ENOMEM;
+        *ret_dir = strdup(state_path);
+        if (!*ret_dir) {
                 free(*ret_file);
-                free(*ret_dir);
                 return -ENOMEM;
         }
         return 0;
@@ -64,7 +60,7 @@ int release_check_rollback(const char *state_path, const struct manifest *m, boo
         uint64_t recorded;
         int r;
 
-        r = state_file(state_path, &file, &dir);
+        r = state_file(state_path, &file, &dir, err);
         if (r < 0)
                 return r;
         r = read_serial(file, m->name, &recorded, err);
@@ -116,11 +112,12 @@ int release_record_serial(const char *state_path, const struct manifest *m, stru
         uint64_t recorded;
         int r;
 
-        r = state_file(state_path, &file, &dir);
+        r = state_file(state_path, &file, &dir, err);
         if (r < 0)
                 return r;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return cart_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+        r = mkdir_parents(dir, 0755);
+        if (r < 0)
+                return cart_error_set(err, r, "state directory %s: %s", dir, strerror(-r));
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || flock(dfd, LOCK_EX) < 0)
                 return cart_error_set(err, -errno, "%s: %s", dir, strerror(errno));

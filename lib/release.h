@@ -110,9 +110,10 @@ int release_render_owner(const struct release *r, const struct owner_fields *f,
 
 /*
  * Rollback protection: the station records the highest serial it flashed for each release
- * name in state_path: the state file ("NAME SERIAL" lines, replaced atomically under an
- * flock on its directory, which release_record_serial creates if missing), or an existing
- * directory, meaning its file "release-serials". -ESTALE when m is older than the serial
+ * name in the file "release-serials" of the state directory state_path ("NAME SERIAL"
+ * lines, replaced atomically under an flock on the directory, which release_record_serial
+ * creates with its parents if missing; -ENOTDIR when state_path is something else).
+ * -ESTALE when m is older than the serial
  * recorded, unless allow_downgrade; the same serial again is fine. Recording never lowers
  * a serial.
  */

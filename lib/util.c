@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -44,6 +45,28 @@ int pwrite_full(int fd, const void *buf, size_t len, uint64_t offset) {
 
 int fd_read_at(void *userdata, void *buf, size_t len, uint64_t offset) {
         return pread_full((int) (intptr_t) userdata, buf, len, offset);
+}
+
+int mkdir_parents(const char *path, unsigned mode) {
+        _cleanup_free_ char *p = strdup(path);
+        struct stat st;
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; ; s++) {
+                bool last = *s == '\0';
+                if (*s != '/' && !last)
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                if (last)
+                        break;
+                *s = '/';
+        }
+        if (stat(path, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 int parse_size(const char *s, uint64_t *ret) {

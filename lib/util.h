@@ -65,6 +65,9 @@ int pwrite_full(int fd, const void *buf, size_t len, uint64_t offset);
 /* cart_read_fn over a file descriptor passed as (void *)(intptr_t) fd. */
 int fd_read_at(void *userdata, void *buf, size_t len, uint64_t offset);
 
+/* mkdir -p: creates path and its missing parents with mode; an existing directory is fine. */
+int mkdir_parents(const char *path, unsigned mode);
+
 static inline bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
 static inline bool add_overflows_u64(uint64_t a, uint64_t b, uint64_t *ret) {
         return __builtin_add_overflow(a, b, ret);

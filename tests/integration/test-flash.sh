@@ -146,4 +146,25 @@ expect_exit 0 "$CARTABLE" verify a.img --trust dep.pub
 expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img
 expect_exit 4 "$CARTABLE" image export rel.cart --trust dep.pub --size 32M --output c.img
 [ -z "$(ls c.img* 2>/dev/null)" ] || fail "a failed export left a file"
+# --- personalisation: the owner file carries only the fields given, verify accepts it
+printf 'Cette clé appartient à @FIRST_NAME@, classe @CLASS@, @SCHOOL@.\n' > owner.tpl
+make_release own.cart 4 --owner-template owner.tpl --owner-path "CETTE CLE APPARTIENT A.txt"
+expect_exit 0 "$CARTABLE" flash own.cart own.img --size 96M --trust dep.pub \
+        --owner first-name=Léa --owner class="5e B" --owner school="Collège Jean Moulin"
+mtype -i own.img@@1M "::/CETTE CLE APPARTIENT A.txt" > owner.txt
+expect_in owner.txt '^Cette clé appartient à Léa, classe 5e B, Collège Jean Moulin\.'
+mtype -i own.img@@1M ::/.cartable/key.json > keyjson
+expect_in keyjson '"first_name":"Léa"'
+expect_exit 0 "$CARTABLE" verify own.img --trust dep.pub
+# Without --owner the key is flashed without the file, and the technician is told.
+expect_exit 0 "$CARTABLE" flash own.cart spare.img --size 96M --trust dep.pub
+expect_in err 'personalised; without --owner this key gets no "CETTE CLE APPARTIENT A.txt"'
+# A field the template needs and was not given, an unknown field, a plain release.
+expect_exit 65 "$CARTABLE" flash own.cart o2.img --size 96M --trust dep.pub --owner first-name=Léa
+expect_in err 'CLASS|class'
+[ ! -e o2.img ] || fail "a failed flash left a new image behind"
+expect_exit 64 "$CARTABLE" flash own.cart o3.img --size 96M --trust dep.pub --owner ine=123
+expect_in err "unknown field"
+expect_exit 64 "$CARTABLE" flash rel.cart o4.img --size 96M --trust dep.pub --allow-downgrade --owner first-name=Léa
+expect_in err "not personalised"
 echo "flash: ok"

@@ -341,6 +341,16 @@ static void test_owner_and_rollback(void **state) {
         /* Recording an older one never lowers the mark. */
         assert_int_equal(release_record_serial(state_dir, m, &err), 0);
         sh("grep -qx 'ent 5' state/release-serials");
+
+        /* A state directory that does not exist yet is created with its parents, never
+         * taken for a file; a file in its place is an error. */
+        _cleanup_free_ char *new_dir = tmp_path("new/state"), *not_dir = tmp_path("notadir");
+        assert_int_equal(release_check_rollback(new_dir, m, false, &err), 0);
+        assert_int_equal(release_record_serial(new_dir, m, &err), 0);
+        sh("test -d new/state && grep -qx 'ent %" PRIu64 "' new/state/release-serials", manifest_serial(m));
+        sh("printf x > notadir");
+        assert_int_equal(release_check_rollback(not_dir, m, false, &err), -ENOTDIR);
+        assert_non_null(strstr(err.msg, "notadir"));
 }
 
 static int setup(void **state) {
