@@ -8,7 +8,7 @@ BEDS=$SOURCE_ROOT/tests/data/umockdev
 expect_exit 0 "$CARTABLE" help devices
 expect_in out "cartable devices"
 expect_exit 64 "$CARTABLE" devices --bogus
-expect_in err "unknown option '--bogus'"
+expect_in err "unknown option or missing argument '--bogus'"
 expect_exit 64 "$CARTABLE" devices extra
 expect_in err "unexpected argument 'extra'"
 
