@@ -158,6 +158,16 @@ static int write_at(struct job *j, const void *buf, size_t len, uint64_t off) {
         return r;
 }
 
+/* The planned bytes of [off, off + len); *ret_failed: where the extent that failed starts. */
+static int read_planned(const struct plan *p, uint8_t *buf, uint64_t off, size_t len, uint64_t *ret_failed) {
+        const struct plan_extent *bad = NULL;
+        int r = plan_read(p, off, buf, len, &bad);
+
+        if (r < 0)
+                *ret_failed = bad ? MAX(bad->offset, off) : off;
+        return r;
+}
+
 /* Write: the planned bytes of the chunk. Read-back: what the target holds there. */
 static int fill_slot(struct job *j, struct slot *s) {
         s->is_covered = covered(j->plan, s->offset, s->len) == s->len;
@@ -165,7 +175,7 @@ static int fill_slot(struct job *j, struct slot *s) {
         if (j->is_verify)
                 return read_at(j, s->buf, s->len, s->offset);
         if (s->is_covered)
-                return plan_read(j->plan, s->offset, s->buf, s->len, NULL);
+                return read_planned(j->plan, s->buf, s->offset, s->len, &s->failed_at);
         /* Unplanned bytes inside an aligned request keep what the target holds. */
         int r = read_at(j, s->buf, s->len, s->offset);
         if (r < 0)
@@ -250,13 +260,13 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
         if (j->is_verify) {
                 /* The expected bytes are made here while the reader thread reads the next chunk. */
                 if (s->is_covered)
-                        r = plan_read(j->plan, off, c->expect, len, NULL);
+                        r = read_planned(j->plan, c->expect, off, len, &at);
                 else {
                         memset(c->expect, 0, len);
                         r = overlay(j->plan, c->expect, off, len, &at);
                 }
                 if (r < 0)
-                        return fail_at(j, r, off, ret_failed, err);
+                        return fail_at(j, r, at, ret_failed, err);
                 if (find_difference(j, s, buf, c->expect, &at)) {
                         if (ret_failed)
                                 *ret_failed = at;

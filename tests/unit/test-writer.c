@@ -164,6 +164,25 @@ static void test_source_error_clears_only_planned_bytes_of_sector0(void **state)
         assert_int_equal(st.bytes_written, 4096);
 }
 
+/* A chunk wholly planned, two files in it: the error names the one that failed. */
+static void test_source_error_names_the_failing_extent(void **state) {
+        _cleanup_(plan_freep) struct plan *p = NULL;
+        struct writer_options o = { .block_size = 512, .chunk_size = 256 * KIB, .use_direct = true };
+        struct cart_error err = {};
+        uint64_t at = 0;
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(plan_new(&p), 0);
+        assert_int_equal(plan_add_source(p, 1 * MIB, 64 * KIB, pattern_source, NULL, 0, 64 * KIB, "/a.txt"), 0);
+        assert_int_equal(plan_add_source(p, 1 * MIB + 64 * KIB, 64 * KIB, failing_source, NULL, 0, 64 * KIB, "/b.pdf"), 0);
+        assert_int_equal(plan_finalize(p, TARGET, NULL), 0);
+
+        assert_int_equal(writer_write(p, fd, &o, NULL, &at, &err), -EIO);
+        assert_int_equal(at, 1 * MIB + 64 * KIB);
+        assert_non_null(strstr(err.msg, "at byte 1114112 (\"/b.pdf\")"));
+}
+
 static void test_skip_zero_keeps_holes(void **state) {
         _cleanup_(plan_freep) struct plan *p = sample_plan(pattern_source);
         struct writer_options o = { .block_size = 512, .use_direct = false, .skip_zero = true };
@@ -210,6 +229,7 @@ int main(void) {
                 cmocka_unit_test(test_verify_finds_difference),
                 cmocka_unit_test(test_source_error_leaves_no_partition_table),
                 cmocka_unit_test(test_source_error_clears_only_planned_bytes_of_sector0),
+                cmocka_unit_test(test_source_error_names_the_failing_extent),
                 cmocka_unit_test(test_skip_zero_keeps_holes),
                 cmocka_unit_test(test_progress_and_short_target),
         };
