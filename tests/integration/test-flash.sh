@@ -95,6 +95,20 @@ mcopy -o -i same.img@@1M fake.pdf ::/Cours/fiche.pdf
 expect_exit 1 "$CARTABLE" verify same.img --trust dep.pub
 expect_in out '^modified +Cours/fiche\.pdf$'
 
+# Hostile keys: a manifest that is a directory, or too large to be one, names the file.
+cp key.img dir.img
+mdel -i dir.img@@1M ::/.cartable/manifest.json
+mmd -i dir.img@@1M ::/.cartable/manifest.json
+expect_exit 2 "$CARTABLE" verify dir.img --trust dep.pub
+expect_in err '\.cartable/manifest\.json": is a directory'
+cp key.img huge.img
+mdel -i huge.img@@1M ::/.cartable/manifest.json
+truncate -s 17M huge.json
+mcopy -i huge.img@@1M huge.json ::/.cartable/manifest.json
+expect_exit 2 "$CARTABLE" verify huge.img --trust dep.pub
+expect_in err '"/\.cartable/manifest\.json": larger than 16 MiB'
+rm -f dir.img huge.img huge.json
+
 # --- refusals leave the target untouched
 head -c 96M /dev/urandom > old.img
 cp old.img old.orig
