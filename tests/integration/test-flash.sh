@@ -181,4 +181,12 @@ expect_exit 64 "$CARTABLE" flash own.cart o3.img --size 96M --trust dep.pub --ow
 expect_in err "unknown field"
 expect_exit 64 "$CARTABLE" flash rel.cart o4.img --size 96M --trust dep.pub --allow-downgrade --owner first-name=Léa
 expect_in err "not personalised"
+# --- a device path with no device behind it is never created as an image file
+nodev=/dev/cartable-test-no-such-key-$$
+trap 'rm -f "$nodev"; rm -rf "$SCRATCH"' EXIT
+expect_exit 4 "$CARTABLE" flash rel.cart "$nodev" --size 1G --trust dep.pub --allow-downgrade
+expect_in err "no such device \(is the key plugged in\?\)"
+[ ! -e "$nodev" ] || fail "flash created $nodev"
+expect_exit 4 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output "$nodev"
+[ ! -e "$nodev" ] || fail "image export created $nodev"
 echo "flash: ok"
