@@ -181,6 +181,12 @@ expect_exit 64 "$CARTABLE" flash own.cart o3.img --size 96M --trust dep.pub --ow
 expect_in err "unknown field"
 expect_exit 64 "$CARTABLE" flash rel.cart o4.img --size 96M --trust dep.pub --allow-downgrade --owner first-name=Léa
 expect_in err "not personalised"
+# --- cat: a directory is no file to print (66), a full stdout is reported (73), never "not a key"
+expect_exit 66 "$CARTABLE" cat key.img Cours
+expect_in err 'is a directory'
+expect_exit 73 bash -c '"$0" cat key.img LISEZMOI.txt > /dev/full' "$CARTABLE"
+expect_in err 'cannot write to standard output'
+
 # --- a device path with no device behind it is never created as an image file
 nodev=/dev/cartable-test-no-such-key-$$
 trap 'rm -f "$nodev"; rm -rf "$SCRATCH"' EXIT
