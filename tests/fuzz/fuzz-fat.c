@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The FAT32 reader on a hostile volume: fat_reader_open(), _info(), _walk() (reading every
+ * file on the way, up to a budget), _list(), _stat(), _read_file().
+ *
+ * A 64 MiB FAT32 volume is mostly zeros, so the input is a sparse description of one:
+ * records of [sector: u32 LE][length: u16 LE][length bytes], each placing its bytes at
+ * sector * 512 (later records win); every byte no record covers reads as zero, up to the
+ * fixed volume size FUZZ_FAT_SIZE. A truncated last record keeps the bytes it has.
+ * tests/fuzz/fat-seed.py turns an image made by tests/tools/fatimg into such a file.
+ */
+#include "fat.h"
+#include "fuzz.h"
+
+#define FUZZ_FAT_SIZE    (64 * MIB)
+#define FUZZ_READ_BUDGET (4 * MIB)
+
+struct record { uint64_t at; const uint8_t *bytes; size_t len; };
+struct volume { struct record *records; size_t n; uint64_t budget; };
+
+static int volume_read(void *userdata, void *buf, size_t len, uint64_t offset) {
+        const struct volume *v = userdata;
+
+        if (offset > FUZZ_FAT_SIZE || len > FUZZ_FAT_SIZE - offset)
+                return -EIO;
+        memset(buf, 0, len);
+        for (size_t i = 0; i < v->n; i++) {
+                const struct record *rec = &v->records[i];
+                uint64_t from = MAX(offset, rec->at), to = MIN(offset + len, rec->at + rec->len);
+
+                if (from < to)
+                        memcpy((uint8_t *) buf + (from - offset), rec->bytes + (from - rec->at), to - from);
+        }
+        return 0;
+}
+
+static int parse_records(const uint8_t *data, size_t size, struct volume *v) {
+        size_t pos = 0;
+
+        v->records = calloc(size / 6 + 1, sizeof(*v->records));
+        if (!v->records)
+                abort();
+        while (size - pos >= 6) {
+                struct record *rec = &v->records[v->n++];
+
+                rec->at = (uint64_t) (data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 |
+                                      (uint32_t) data[pos + 3] << 24) * 512;
+                rec->len = MIN((size_t) (data[pos + 4] | data[pos + 5] << 8), size - pos - 6);
+                rec->bytes = data + pos + 6;
+                pos += 6 + rec->len;
+        }
+        return 0;
+}
+
+struct counter { uint64_t bytes; };
+
+static int count_sink(void *userdata, const void *buf, size_t len) {
+        ((struct counter *) userdata)->bytes += len;
+        return 0;
+}
+
+struct walk { struct fat_reader *r; struct volume *v; };
+
+static int walk_entry(void *userdata, const char *path, const struct fat_dirent *e) {
+        struct walk *w = userdata;
+        struct cart_error err = {};
+
+        FUZZ_ASSERT(path && path[0] && e->name);
+        if (e->is_dir) {
+                struct fat_dirent *entries = NULL;
+                size_t n = 0;
+
+                if (fat_reader_list(w->r, path, &entries, &n, &err) == 0)
+                        fat_dirents_free(entries, n);
+        } else if (e->size <= w->v->budget) {
+                struct counter c = {};
+
+                w->v->budget -= e->size;
+                if (fat_reader_read_entry(w->r, path, e, count_sink, &c, &err) == 0)
+                        FUZZ_ASSERT(c.bytes == e->size);
+        }
+        return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
+        struct volume v = { .budget = FUZZ_READ_BUDGET };
+        struct fat_volume_info info;
+        struct fat_dirent *entries = NULL, d = {};
+        struct cart_error err = {};
+        struct counter c = {};
+        size_t n = 0;
+
+        int k;
+
+        parse_records(data, size, &v);
+        k = fat_reader_open(volume_read, &v, 0, FUZZ_FAT_SIZE, &r, &err);
+        fuzz_note("open", k, err.msg);
+        if (k == 0) {
+                struct walk w = { r, &v };
+
+                FUZZ_ASSERT(fat_reader_info(r, &info) == 0);
+                FUZZ_ASSERT(info.free_clusters <= info.clusters);
+                k = fat_reader_walk(r, walk_entry, &w, &err);
+                fuzz_note("walk", k, err.msg);
+                if (fat_reader_list(r, "", &entries, &n, &err) == 0)
+                        fat_dirents_free(entries, n);
+                if (fat_reader_stat(r, ".cartable/manifest.json", &d, &err) == 0) {
+                        if (!d.is_dir && d.size <= FUZZ_READ_BUDGET)
+                                (void) fat_reader_read_file(r, ".cartable/manifest.json", count_sink, &c, &err);
+                        fat_dirent_clear(&d);
+                }
+        }
+        free(v.records);
+        return 0;
+}
