@@ -1,56 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The FAT32 reader on a hostile volume: fat_reader_open(), _info(), _walk() (reading every
- * file on the way, up to a budget), _list(), _stat(), _read_file().
- *
- * A 64 MiB FAT32 volume is mostly zeros, so the input is a sparse description of one:
- * records of [sector: u32 LE][length: u16 LE][length bytes], each placing its bytes at
- * sector * 512 (later records win); every byte no record covers reads as zero, up to the
- * fixed volume size FUZZ_FAT_SIZE. A truncated last record keeps the bytes it has.
- * tests/fuzz/fat-seed.py turns an image made by tests/tools/fatimg into such a file.
+ * file on the way, up to a budget), _list(), _stat(), _read_file(). The input is a sparse
+ * 64 MiB volume (fuzz-volume.h).
  */
 #include "fat.h"
-#include "fuzz.h"
+#include "fuzz-volume.h"
 
 #define FUZZ_FAT_SIZE    (64 * MIB)
 #define FUZZ_READ_BUDGET (4 * MIB)
-
-struct record { uint64_t at; const uint8_t *bytes; size_t len; };
-struct volume { struct record *records; size_t n; uint64_t budget; };
-
-static int volume_read(void *userdata, void *buf, size_t len, uint64_t offset) {
-        const struct volume *v = userdata;
-
-        if (offset > FUZZ_FAT_SIZE || len > FUZZ_FAT_SIZE - offset)
-                return -EIO;
-        memset(buf, 0, len);
-        for (size_t i = 0; i < v->n; i++) {
-                const struct record *rec = &v->records[i];
-                uint64_t from = MAX(offset, rec->at), to = MIN(offset + len, rec->at + rec->len);
-
-                if (from < to)
-                        memcpy((uint8_t *) buf + (from - offset), rec->bytes + (from - rec->at), to - from);
-        }
-        return 0;
-}
-
-static int parse_records(const uint8_t *data, size_t size, struct volume *v) {
-        size_t pos = 0;
-
-        v->records = calloc(size / 6 + 1, sizeof(*v->records));
-        if (!v->records)
-                abort();
-        while (size - pos >= 6) {
-                struct record *rec = &v->records[v->n++];
-
-                rec->at = (uint64_t) (data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 |
-                                      (uint32_t) data[pos + 3] << 24) * 512;
-                rec->len = MIN((size_t) (data[pos + 4] | data[pos + 5] << 8), size - pos - 6);
-                rec->bytes = data + pos + 6;
-                pos += 6 + rec->len;
-        }
-        return 0;
-}
 
 struct counter { uint64_t bytes; };
 
@@ -84,7 +42,7 @@ static int walk_entry(void *userdata, const char *path, const struct fat_dirent 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
-        struct volume v = { .budget = FUZZ_READ_BUDGET };
+        struct volume v = { .size = FUZZ_FAT_SIZE, .budget = FUZZ_READ_BUDGET };
         struct fat_volume_info info;
         struct fat_dirent *entries = NULL, d = {};
         struct cart_error err = {};
@@ -93,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         int k;
 
-        parse_records(data, size, &v);
+        volume_parse(data, size, &v);
         k = fat_reader_open(volume_read, &v, 0, FUZZ_FAT_SIZE, &r, &err);
         fuzz_note("open", k, err.msg);
         if (k == 0) {
