@@ -24,6 +24,7 @@ static int walk_entry(void *userdata, const char *path, const struct fat_dirent 
         struct cart_error err = {};
 
         FUZZ_ASSERT(path && path[0] && e->name);
+        FUZZ_ASSERT(strlen(path) < 4096);      /* fat.h: walked paths stay under 4096 bytes */
         if (e->is_dir) {
                 struct fat_dirent *entries = NULL;
                 size_t n = 0;
