@@ -21,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         r = verify_key(volume_read, &v, FUZZ_DISK_SIZE, fuzz_trust(), &res, &err);
         fuzz_note("verify", r, err.msg);
         if (r == 0) {
+                FUZZ_ASSERT(res->volume_size <= FUZZ_DISK_SIZE &&
+                            res->volume_offset <= FUZZ_DISK_SIZE - res->volume_size);
                 fuzz_note(verify_result_is_intact(res) ? "intact" : "not intact", 0, NULL);
                 for (size_t i = 0; i < res->n_entries; i++)
                         FUZZ_ASSERT(res->entries[i].path != NULL);
