@@ -311,6 +311,10 @@ static int parse_entry(struct fat_reader *r, struct lfn_state *s, const uint8_t 
                 *ret_skip = true;
                 return 0;
         }
+        /* fatgen103 §6.1: DIR_Name[0] may not be a space. Such an entry would have an
+         * empty name, and its children would be walked as if they sat in its parent. */
+        if (e[0] == ' ')
+                return cart_error_set(err, -EUCLEAN, "\"/%s\": short name starting with a space", path);
         for (int i = 0; i < 11; i++)
                 if (e[i] < 0x20 && !(i == 0 && e[i] == 0x05))
                         return cart_error_set(err, -EUCLEAN, "\"/%s\": short name with control byte 0x%02x", path, e[i]);

@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Writes fuzz-fat's sparse input (see fuzz-volume.h) for a hand-made 64 MiB FAT32 volume
 # that fatimg cannot make: DEPTH nested directories, each named NAMELEN copies of U+4E00
-# (3 bytes of UTF-8 each), so that paths grow far past what any OS opens.
-#   tests/fuzz/fat-deep.py DEPTH NAMELEN OUT
+# (3 bytes of UTF-8 each), so that paths grow far past what any OS opens. NAMELEN 0: no
+# long names, and SHORT (11 bytes, default "D0000001   " and so on) as every short name.
+#   tests/fuzz/fat-deep.py DEPTH NAMELEN OUT [SHORT]
 import struct, sys
 
 depth, namelen, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+fixed_short = sys.argv[4].encode().ljust(11)[:11] if len(sys.argv) > 4 else None
 SS, RS, NFATS, FATSZ, TOT = 512, 32, 2, 1010, 131072
 DATA = RS + NFATS * FATSZ
 SPD = 2   # clusters (= sectors) per directory
@@ -70,8 +72,10 @@ for i in range(depth + 1):
     if i > 0:
         d += short(b".          ", 0x10, cluster(i)) + short(b"..         ", 0x10, cluster(i - 1) if i > 1 else 0)
     if i < depth:
-        name = b"D%07d   " % (i + 1)
-        d += lfn([0x4E00] * namelen, name) + short(name, 0x10, cluster(i + 1))
+        name = fixed_short or b"D%07d   " % (i + 1)
+        if namelen:
+            d += lfn([0x4E00] * namelen, name)
+        d += short(name, 0x10, cluster(i + 1))
     assert len(d) <= SPD * SS
     records.append((DATA + cluster(i) - 2, d))
 with open(out, "wb") as f:
