@@ -305,6 +305,10 @@ static int parse_entry(struct fat_reader *r, struct lfn_state *s, const uint8_t 
         *ret_skip = false;
         if (s->expect > 0)
                 return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name sequence missing %u entries", path, s->expect);
+        /* Only the exact "." and ".." names are dot entries: Linux and Windows list any
+         * other name starting with '.' as a file, so it must not be skipped here. */
+        if (e[0] == '.' && memcmp(e, ".          ", 11) != 0 && memcmp(e, "..         ", 11) != 0)
+                return cart_error_set(err, -EUCLEAN, "\"/%s\": short name starting with '.'", path);
         if ((attrs & FAT_ATTR_VOLUME_ID) || e[0] == '.') {
                 if (s->is_complete)
                         return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name entries before a label or dot entry", path);
