@@ -540,21 +540,22 @@ int fat_reader_list(struct fat_reader *r, const char *path, struct fat_dirent **
 static int file_chain(struct fat_reader *r, const struct fat_dirent *d, const char *path, uint8_t *bitmap,
                       struct chain *ret, struct cart_error *err) {
         uint64_t want = DIV_ROUND_UP(d->size, r->cluster_size);
+        struct chain c = {};
         int k;
 
-        if (want == 0) {
-                *ret = (struct chain) {};
-                return 0;
+        if (want > 0) {
+                k = chain_follow(r, d->first_cluster, want, path, bitmap, &c, err);
+                if (k < 0)
+                        return k;
         }
-        k = chain_follow(r, d->first_cluster, want, path, bitmap, ret, err);
-        if (k < 0)
-                return k;
-        if (ret->clusters != want) {
+        if (c.clusters != want) {
                 k = cart_error_set(err, -EUCLEAN, "\"/%s\": %" PRIu64 " bytes but a chain of %" PRIu64 " clusters of %u bytes",
-                                   path, d->size, ret->clusters, r->cluster_size);
-                chain_done(ret);
+                                   path, d->size, c.clusters, r->cluster_size);
+                chain_done(&c);
                 return k;
         }
+        /* Only on success: callers free *ret, and must not free a chain twice. */
+        *ret = c;
         return 0;
 }
 
