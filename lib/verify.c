@@ -242,7 +242,8 @@ static int check_files(struct walk *w, struct fat_reader *fr, struct cart_error 
                                 return r;
                 }
         }
-        qsort(w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr);
+        if (w->n_seen > 0)   /* seen is NULL then, which qsort() may not be given */
+                qsort(w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr);
         for (size_t i = 0; i < manifest_n_files(w->m); i++) {
                 const struct release_file *f = manifest_file(w->m, i);
                 if (w->n_seen && bsearch(&f, w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr))
