@@ -140,7 +140,11 @@ static int open_image(const char *path, uint64_t size, struct flash_target *t, b
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
         bool created = false;
+        int r;
 
+        r = key_check_image_path(path, err);
+        if (r < 0)
+                return r;
         fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 && errno == ENOENT) {
                 fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
@@ -163,7 +167,7 @@ static int open_image(const char *path, uint64_t size, struct flash_target *t, b
                 return cart_error_set(err, -EINVAL, "%s: an empty image: give --size", path);
         }
         if (size > (uint64_t) st.st_size && ftruncate(fd, (off_t) size) < 0) {
-                int r = -errno;
+                r = -errno;
                 if (created)
                         (void) unlink(path);
                 return cart_error_set(err, r, "%s: cannot grow to %" PRIu64 " bytes: %s", path, size, strerror(-r));

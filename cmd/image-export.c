@@ -106,6 +106,9 @@ static int run(int argc, char **argv) {
         r = release_open(a.release, trust, 0, &rel, &err);
         if (r < 0)
                 return log_fail(r, "%s: %s", a.release, cart_error_message(&err, r));
+        r = key_check_image_path(a.output, &err);
+        if (r < 0)
+                return log_fail(r, "%s", cart_error_message(&err, r));
         if (access(a.output, F_OK) == 0)
                 return log_fail(-EEXIST, "%s: exists already", a.output);
 

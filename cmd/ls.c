@@ -22,8 +22,8 @@ static const char cat_help[] =
         "\n"
         "Write a file of the FAT volume of a key or image file to stdout, without mounting it.\n"
         "\n"
-        "Exit codes: 0 written; 2 not a cartable key or unreadable; 66 no such file;\n"
-        "64 usage. See cartable-ls(1).\n";
+        "Exit codes: 0 written; 2 not a FAT32 key or unreadable; 66 no such file, or a\n"
+        "directory; 73 standard output cannot be written; 64 usage. See cartable-ls(1).\n";
 
 static int open_volume(const char *target, int *fd, struct fat_reader **ret) {
         struct cart_error err = {};
@@ -42,7 +42,8 @@ static int open_volume(const char *target, int *fd, struct fat_reader **ret) {
 
 static int lookup_error(const char *target, const char *path, int r, const struct cart_error *err) {
         log_error(r, "%s: %s: %s", target, path, cart_error_message(err, r));
-        return r == -ENOENT || r == -ENOTDIR ? EXIT_NOINPUT : EXIT_NOT_CARTABLE;
+        /* The volume is readable but the path names nothing to show: 66, not "not a key". */
+        return r == -ENOENT || r == -ENOTDIR || r == -EISDIR ? EXIT_NOINPUT : EXIT_NOT_CARTABLE;
 }
 
 static void print_entry(const struct fat_dirent *e) {
@@ -92,13 +93,19 @@ static int run_ls(int argc, char **argv) {
 }
 
 static int stdout_sink(void *userdata, const void *buf, size_t len) {
-        return fwrite(buf, 1, len, stdout) == len ? 0 : -EIO;
+        bool *failed = userdata;
+
+        if (fwrite(buf, 1, len, stdout) == len)
+                return 0;
+        *failed = true;
+        return -EIO;
 }
 
 static int run_cat(int argc, char **argv) {
         _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct cart_error err = {};
+        bool stdout_failed = false;
         int r, code;
 
         if (argc != 3 || argv[1][0] == '-')
@@ -106,9 +113,11 @@ static int run_cat(int argc, char **argv) {
         code = open_volume(argv[1], &fd, &fr);
         if (code != EXIT_OK)
                 return code;
-        r = fat_reader_read_file(fr, argv[2], stdout_sink, NULL, &err);
-        if (r >= 0 && fflush(stdout) != 0)
-                r = -errno;
+        r = fat_reader_read_file(fr, argv[2], stdout_sink, &stdout_failed, &err);
+        if ((r >= 0 && fflush(stdout) != 0) || stdout_failed) {
+                log_error(-EIO, "%s: %s: cannot write to standard output", argv[1], argv[2]);
+                return EXIT_CANTCREAT;
+        }
         if (r < 0)
                 return lookup_error(argv[1], argv[2], r, &err);
         return EXIT_OK;

@@ -30,6 +30,8 @@ static int verify_exit_code(int r) {
         switch (-r) {
         case ENOKEY: case EKEYREJECTED:
                 return EXIT_TRUST;
+        case ENOMEM:
+                return EXIT_SOFTWARE;   /* the station's trouble, not the key's */
         default:
                 return EXIT_NOT_CARTABLE;
         }

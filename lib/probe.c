@@ -124,11 +124,6 @@ static int cmp_u64(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-static int cmp_touched_desc(const void *a, const void *b) {
-        uint64_t x = ((const struct touched *) a)->block, y = ((const struct touched *) b)->block;
-        return x > y ? -1 : x < y;
-}
-
 /* First and last blocks, each power of two and the block before it, an even grid. */
 static size_t probe_positions(uint64_t n, uint64_t *pos) {
         size_t k = 0, m = 0;
@@ -194,14 +189,19 @@ static int bisect(struct probe *p, uint64_t seed, int64_t lo, int64_t hi, uint64
         return 0;
 }
 
+/*
+ * Last saved, first restored. On a counterfeit two blocks can be one: a block saved after
+ * the first tags were written may hold a tag of its alias, whose true bytes were saved
+ * earlier and so are written last. Block 0 is saved first: it is restored last.
+ */
 static int restore(struct probe *p) {
         int r = 0;
 
-        qsort(p->touched, p->n_touched, sizeof(*p->touched), cmp_touched_desc);
-        for (size_t i = 0; i < p->n_touched; i++) {
-                int k = p->io->write(p->io->userdata, p->touched[i].saved, p->bs, p->touched[i].block * p->bs);
+        for (size_t i = p->n_touched; i-- > 0;) {
+                const struct touched *t = &p->touched[i];
+                int k = p->io->write(p->io->userdata, t->saved, p->bs, t->block * p->bs);
                 if (k < 0 && r >= 0)
-                        r = io_fail(p, k, "restore", p->touched[i].block);
+                        r = io_fail(p, k, "restore", t->block);
                 p->bytes_written += p->bs;
         }
         if (r >= 0)

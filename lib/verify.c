@@ -79,6 +79,9 @@ static int slurp(struct fat_reader *fr, const char *path, struct membuf *ret, st
 
         if (r >= 0)
                 r = fat_reader_read_file(fr, path, membuf_sink, &m, err);
+        if (r == -EFBIG)   /* the sink's refusal: the reader has no words for it */
+                r = cart_error_set(err, r, "\"/%s\": larger than %" PRIu64 " MiB",
+                                   path, MANIFEST_MAX / MIB);
         if (r < 0) {
                 free(m.data);
                 return r;

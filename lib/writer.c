@@ -118,16 +118,66 @@ static int overlay(const struct plan *p, uint8_t *buf, uint64_t off, size_t len,
         return 0;
 }
 
+/*
+ * Some targets take the O_DIRECT flag, then refuse the I/O (EINVAL: an image file on a file
+ * system whose disk has larger sectors than our requests): go on buffered, from either
+ * thread. Read-back then drops what the page cache holds, so the target itself answers.
+ */
+static void drop_direct(struct job *j) {
+        pthread_mutex_lock(&j->lock);
+        if (j->is_direct) {
+                (void) fcntl(j->fd, F_SETFL, j->flags & ~O_DIRECT);
+                if (j->is_verify) {
+                        (void) fsync(j->fd);
+                        (void) posix_fadvise(j->fd, 0, 0, POSIX_FADV_DONTNEED);
+                }
+                __atomic_store_n(&j->is_direct, false, __ATOMIC_SEQ_CST);
+        }
+        pthread_mutex_unlock(&j->lock);
+}
+
+static int read_at(struct job *j, void *buf, size_t len, uint64_t off) {
+        bool was_direct = __atomic_load_n(&j->is_direct, __ATOMIC_SEQ_CST);
+        int r = pread_full(j->fd, buf, len, off);
+
+        if (r == -EINVAL && was_direct) {
+                drop_direct(j);
+                r = pread_full(j->fd, buf, len, off);
+        }
+        return r;
+}
+
+static int write_at(struct job *j, const void *buf, size_t len, uint64_t off) {
+        bool was_direct = __atomic_load_n(&j->is_direct, __ATOMIC_SEQ_CST);
+        int r = pwrite_full(j->fd, buf, len, off);
+
+        if (r == -EINVAL && was_direct) {
+                drop_direct(j);
+                r = pwrite_full(j->fd, buf, len, off);
+        }
+        return r;
+}
+
+/* The planned bytes of [off, off + len); *ret_failed: where the extent that failed starts. */
+static int read_planned(const struct plan *p, uint8_t *buf, uint64_t off, size_t len, uint64_t *ret_failed) {
+        const struct plan_extent *bad = NULL;
+        int r = plan_read(p, off, buf, len, &bad);
+
+        if (r < 0)
+                *ret_failed = bad ? MAX(bad->offset, off) : off;
+        return r;
+}
+
 /* Write: the planned bytes of the chunk. Read-back: what the target holds there. */
 static int fill_slot(struct job *j, struct slot *s) {
         s->is_covered = covered(j->plan, s->offset, s->len) == s->len;
         s->failed_at = s->offset;
         if (j->is_verify)
-                return pread_full(j->fd, s->buf, s->len, s->offset);
+                return read_at(j, s->buf, s->len, s->offset);
         if (s->is_covered)
-                return plan_read(j->plan, s->offset, s->buf, s->len, NULL);
+                return read_planned(j->plan, s->buf, s->offset, s->len, &s->failed_at);
         /* Unplanned bytes inside an aligned request keep what the target holds. */
-        int r = pread_full(j->fd, s->buf, s->len, s->offset);
+        int r = read_at(j, s->buf, s->len, s->offset);
         if (r < 0)
                 return r;
         return overlay(j->plan, s->buf, s->offset, s->len, &s->failed_at);
@@ -194,6 +244,7 @@ static bool find_difference(const struct job *j, const struct slot *s, const uin
 struct consumer_state {
         uint8_t *sector0;        /* write: the first block, kept for the end */
         uint8_t *expect;         /* read-back: the planned bytes */
+        bool is_sector0_held;    /* counted in done, not written yet */
         uint64_t done;
 };
 
@@ -209,13 +260,13 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
         if (j->is_verify) {
                 /* The expected bytes are made here while the reader thread reads the next chunk. */
                 if (s->is_covered)
-                        r = plan_read(j->plan, off, c->expect, len, NULL);
+                        r = read_planned(j->plan, c->expect, off, len, &at);
                 else {
                         memset(c->expect, 0, len);
                         r = overlay(j->plan, c->expect, off, len, &at);
                 }
                 if (r < 0)
-                        return fail_at(j, r, off, ret_failed, err);
+                        return fail_at(j, r, at, ret_failed, err);
                 if (find_difference(j, s, buf, c->expect, &at)) {
                         if (ret_failed)
                                 *ret_failed = at;
@@ -226,18 +277,13 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
                 if (off == 0) {
                         /* Sector 0 last: a key cut off before the end has no partition table. */
                         memcpy(c->sector0, buf, j->bs);
+                        c->is_sector0_held = true;
                         buf += j->bs;
                         off += j->bs;
                         len -= j->bs;
                 }
                 if (len > 0) {
-                        r = pwrite_full(j->fd, buf, len, off);
-                        if (r == -EINVAL && j->is_direct) {
-                                /* Some targets take the O_DIRECT flag, then refuse the I/O. */
-                                (void) fcntl(j->fd, F_SETFL, j->flags & ~O_DIRECT);
-                                j->is_direct = false;
-                                r = pwrite_full(j->fd, buf, len, off);
-                        }
+                        r = write_at(j, buf, len, off);
                         if (r < 0)
                                 return fail_at(j, r, off, ret_failed, err);
                 }
@@ -276,6 +322,38 @@ static int consumer(struct job *j, struct consumer_state *c, const struct writer
         return 0;
 }
 
+/*
+ * Sector 0 last also means the old sector 0 goes first: its planned bytes (an old partition
+ * table) are zeroed and synced before anything else is written, so that a key cut off
+ * midway holds neither the new table nor the old one pointing at half-written content.
+ * Returns the bytes written (0 when they were zeros already).
+ */
+static int clear_sector0(struct job *j, uint8_t *buf) {
+        bool is_zero = true;
+        int r;
+
+        r = read_at(j, buf, j->bs, 0);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < plan_count(j->plan); i++) {
+                const struct plan_extent *e = plan_get(j->plan, i);
+                size_t a = (size_t) e->offset, b;
+
+                if (e->offset >= j->bs)
+                        break;
+                b = (size_t) MIN(e->offset + e->length, (uint64_t) j->bs);
+                for (size_t x = a; x < b; x++)
+                        is_zero = is_zero && buf[x] == 0;
+                memset(buf + a, 0, b - a);
+        }
+        if (is_zero)
+                return 0;
+        r = write_at(j, buf, j->bs, 0);
+        if (r >= 0 && fdatasync(j->fd) < 0)
+                r = -errno;
+        return r < 0 ? r : (int) j->bs;
+}
+
 /* Turn O_DIRECT on when asked and possible; returns the flags to restore. */
 static int set_direct(int fd, bool want, bool *ret_is_direct) {
         int flags = fcntl(fd, F_GETFL);
@@ -299,6 +377,7 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
         };
         struct consumer_state c = {};
         bool is_direct = false;
+        uint64_t cleared = 0;
         pthread_t thread;
         double t0 = now();
         int flags, r;
@@ -331,6 +410,15 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
                 (void) fsync(fd);
                 (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         }
+        if (!is_verify && !o->skip_zero && j.n_spans > 0 && j.spans[0].start == 0) {
+                r = clear_sector0(&j, c.sector0);
+                if (r < 0) {
+                        r = fail_at(&j, r, 0, ret_failed, err);
+                        (void) fcntl(fd, F_SETFL, flags);
+                        goto finish;
+                }
+                cleared = (uint64_t) r;
+        }
         r = -pthread_create(&thread, NULL, producer, &j);
         if (r < 0) {
                 (void) fcntl(fd, F_SETFL, flags);
@@ -343,7 +431,8 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
                 if (fdatasync(fd) < 0)
                         r = fail_at(&j, -errno, 0, ret_failed, err);
                 else if (plan_count(plan) > 0 && j.n_spans > 0 && j.spans[0].start == 0) {
-                        r = pwrite_full(fd, c.sector0, j.bs, 0);
+                        r = write_at(&j, c.sector0, j.bs, 0);
+                        c.is_sector0_held = r < 0;
                         if (r < 0)
                                 r = fail_at(&j, r, 0, ret_failed, err);
                 }
@@ -361,7 +450,7 @@ finish:
                         stats->bytes_read += c.done;
                         stats->read_seconds += now() - t0;
                 } else {
-                        stats->bytes_written += c.done;
+                        stats->bytes_written += c.done - (c.is_sector0_held ? j.bs : 0) + cleared;
                         stats->write_seconds += now() - t0;
                 }
                 stats->bytes_planned = plan_bytes(plan);

@@ -81,6 +81,23 @@ fdisk -l -b 4096 disk4k.img > table4k
 expect_in table4k 'disk4k.img1 +256 +131071 +130816 +511M +c '
 expect_exit 0 "$CARTABLE" verify disk4k.img --trust dep.pub
 
+# An image file on a file system whose disk has 4096-byte sectors: O_DIRECT is taken, then
+# 512-byte aligned I/O is refused (EINVAL); writes and read-back go on buffered.
+if command -v mkfs.ext4 >/dev/null; then
+        truncate -s 256M fs4k.img
+        attach L --sector-size 4096 fs4k.img
+        mkfs.ext4 -q "$L"
+        mkdir mnt4k
+        mount "$L" mnt4k
+        expect_exit 0 "$CARTABLE" flash rel.cart mnt4k/key.img --size 128M --trust dep.pub
+        expect_in out 'buffered I/O'
+        expect_exit 0 "$CARTABLE" verify mnt4k/key.img --trust dep.pub
+        umount mnt4k
+        detach "$L"
+else
+        echo "mkfs.ext4 missing: image on a 4096-byte sector file system not run" >&2
+fi
+
 # A counterfeit: 256 MiB announced, 32 MiB real. Refused by the probe; nothing kept.
 if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev/fuse ]; then
         mkdir mnt

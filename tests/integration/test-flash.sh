@@ -95,6 +95,20 @@ mcopy -o -i same.img@@1M fake.pdf ::/Cours/fiche.pdf
 expect_exit 1 "$CARTABLE" verify same.img --trust dep.pub
 expect_in out '^modified +Cours/fiche\.pdf$'
 
+# Hostile keys: a manifest that is a directory, or too large to be one, names the file.
+cp key.img dir.img
+mdel -i dir.img@@1M ::/.cartable/manifest.json
+mmd -i dir.img@@1M ::/.cartable/manifest.json
+expect_exit 2 "$CARTABLE" verify dir.img --trust dep.pub
+expect_in err '\.cartable/manifest\.json": is a directory'
+cp key.img huge.img
+mdel -i huge.img@@1M ::/.cartable/manifest.json
+truncate -s 17M huge.json
+mcopy -i huge.img@@1M huge.json ::/.cartable/manifest.json
+expect_exit 2 "$CARTABLE" verify huge.img --trust dep.pub
+expect_in err '"/\.cartable/manifest\.json": larger than 16 MiB'
+rm -f dir.img huge.img huge.json
+
 # --- refusals leave the target untouched
 head -c 96M /dev/urandom > old.img
 cp old.img old.orig
@@ -167,4 +181,18 @@ expect_exit 64 "$CARTABLE" flash own.cart o3.img --size 96M --trust dep.pub --ow
 expect_in err "unknown field"
 expect_exit 64 "$CARTABLE" flash rel.cart o4.img --size 96M --trust dep.pub --allow-downgrade --owner first-name=Léa
 expect_in err "not personalised"
+# --- cat: a directory is no file to print (66), a full stdout is reported (73), never "not a key"
+expect_exit 66 "$CARTABLE" cat key.img Cours
+expect_in err 'is a directory'
+expect_exit 73 bash -c '"$0" cat key.img LISEZMOI.txt > /dev/full' "$CARTABLE"
+expect_in err 'cannot write to standard output'
+
+# --- a device path with no device behind it is never created as an image file
+nodev=/dev/cartable-test-no-such-key-$$
+trap 'rm -f "$nodev"; rm -rf "$SCRATCH"' EXIT
+expect_exit 4 "$CARTABLE" flash rel.cart "$nodev" --size 1G --trust dep.pub --allow-downgrade
+expect_in err "no such device \(is the key plugged in\?\)"
+[ ! -e "$nodev" ] || fail "flash created $nodev"
+expect_exit 4 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output "$nodev"
+[ ! -e "$nodev" ] || fail "image export created $nodev"
 echo "flash: ok"

@@ -99,6 +99,20 @@ static void test_wrap_around_fake(void **state) {
         fake_free(f);
 }
 
+static void test_wrap_not_power_of_two_restored(void **state) {
+        /* Wraps at 1997 blocks: no power of two lands on block 0, so the bisection saves
+         * blocks that alias ones the probe tagged already; the key keeps its bytes. */
+        struct fake *f = fake_new(1997 * 4096, true);
+        struct probe_io io = { .read = fake_read, .write = fake_write, .userdata = f };
+        struct probe_result res;
+
+        assert_int_equal(probe_capacity(&io, 256 * MIB, 4096, 1997, &res, NULL), 0);
+        assert_int_equal(res.verdict, PROBE_ALIASED);
+        assert_true(res.real_size <= 1997 * 4096);
+        assert_restored(f);
+        fake_free(f);
+}
+
 static void test_lossy_fake_exact_size(void **state) {
         /* Not a power of two: the bisection finds the exact block. */
         uint64_t real = 40 * MIB + 12 * KIB;
@@ -151,6 +165,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_good_key),
                 cmocka_unit_test(test_wrap_around_fake),
+                cmocka_unit_test(test_wrap_not_power_of_two_restored),
                 cmocka_unit_test(test_lossy_fake_exact_size),
                 cmocka_unit_test(test_wrap_at_last_block_only),
                 cmocka_unit_test(test_io_error_names_offset),

@@ -52,6 +52,15 @@ static void assert_fill(int fd, uint64_t off, uint64_t len) {
         }
 }
 
+static void assert_zero(int fd, uint64_t off, size_t len) {
+        uint8_t b[4096];
+        assert_true(len <= sizeof(b));
+        assert_int_equal(pread_full(fd, b, len, off), 0);
+        for (size_t i = 0; i < len; i++)
+                if (b[i] != 0)
+                        fail_msg("byte %llu holds 0x%02x, not zero", (unsigned long long) (off + i), b[i]);
+}
+
 static void assert_planned(int fd, const struct plan *p) {
         for (size_t i = 0; i < plan_count(p); i++) {
                 const struct plan_extent *e = plan_get(p, i);
@@ -95,11 +104,12 @@ static void test_write_then_verify(void **state) {
         assert_fill(fd, 512, 1 * MIB + 100 - 512);
         assert_fill(fd, 4 * MIB + 100, 8 * MIB - 4 * MIB - 100);
         assert_fill(fd, 8 * MIB + 64 * KIB, TARGET - 4096 - 8 * MIB - 64 * KIB);
-        /* Aligned requests: the planned bytes rounded out to whole sectors, no more. */
-        assert_int_equal(st.bytes_written, 512 + (3 * MIB + 512) + 64 * KIB + 4096);
+        /* Aligned requests: the planned bytes rounded out to whole sectors, no more, and the
+         * old sector 0 cleared first. */
+        assert_int_equal(st.bytes_written, 512 + 512 + (3 * MIB + 512) + 64 * KIB + 4096);
 
         assert_int_equal(writer_verify(p, fd, &o, &st, NULL, &err), 0);
-        assert_int_equal(st.bytes_read, st.bytes_written);
+        assert_int_equal(st.bytes_read, st.bytes_written - 512);
 }
 
 static void test_verify_finds_difference(void **state) {
@@ -133,8 +143,44 @@ static void test_source_error_leaves_no_partition_table(void **state) {
         assert_int_equal(writer_write(p, fd, &o, NULL, &at, &err), -EIO);
         assert_int_equal(at, 1 * MIB + 100);
         assert_non_null(strstr(err.msg, "/Cours/maths.pdf"));
-        /* The first sector is written last: a key cut off is never taken for a good one. */
-        assert_fill(fd, 0, 512);
+        /* The new first sector is written last, and the old one (FILL: an old partition
+         * table, which would point at half-written content) is cleared first. */
+        assert_zero(fd, 0, 512);
+}
+
+/* 4096-byte sectors, a 512-byte boot sector: the rest of block 0 is not the plan's. */
+static void test_source_error_clears_only_planned_bytes_of_sector0(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(failing_source);
+        struct writer_options o = { .block_size = 4096, .chunk_size = 64 * KIB, .use_direct = true };
+        struct writer_stats st = {};
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_write(p, fd, &o, &st, NULL, NULL), -EIO);
+        assert_zero(fd, 0, 512);
+        assert_fill(fd, 512, 4096 - 512);
+        /* Nothing of the failed chunk reached the target. */
+        assert_fill(fd, 4096, TARGET - 2 * 4096);
+        assert_int_equal(st.bytes_written, 4096);
+}
+
+/* A chunk wholly planned, two files in it: the error names the one that failed. */
+static void test_source_error_names_the_failing_extent(void **state) {
+        _cleanup_(plan_freep) struct plan *p = NULL;
+        struct writer_options o = { .block_size = 512, .chunk_size = 256 * KIB, .use_direct = true };
+        struct cart_error err = {};
+        uint64_t at = 0;
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(plan_new(&p), 0);
+        assert_int_equal(plan_add_source(p, 1 * MIB, 64 * KIB, pattern_source, NULL, 0, 64 * KIB, "/a.txt"), 0);
+        assert_int_equal(plan_add_source(p, 1 * MIB + 64 * KIB, 64 * KIB, failing_source, NULL, 0, 64 * KIB, "/b.pdf"), 0);
+        assert_int_equal(plan_finalize(p, TARGET, NULL), 0);
+
+        assert_int_equal(writer_write(p, fd, &o, NULL, &at, &err), -EIO);
+        assert_int_equal(at, 1 * MIB + 64 * KIB);
+        assert_non_null(strstr(err.msg, "at byte 1114112 (\"/b.pdf\")"));
 }
 
 static void test_skip_zero_keeps_holes(void **state) {
@@ -182,6 +228,8 @@ int main(void) {
                 cmocka_unit_test(test_write_then_verify),
                 cmocka_unit_test(test_verify_finds_difference),
                 cmocka_unit_test(test_source_error_leaves_no_partition_table),
+                cmocka_unit_test(test_source_error_clears_only_planned_bytes_of_sector0),
+                cmocka_unit_test(test_source_error_names_the_failing_extent),
                 cmocka_unit_test(test_skip_zero_keeps_holes),
                 cmocka_unit_test(test_progress_and_short_target),
         };
