@@ -16,6 +16,9 @@
 #define DIR_MAX_BYTES ((uint64_t) FAT_DIR_ENTRIES_MAX * FAT_DIRENT_SIZE)
 #define IO_CHUNK      (1024 * 1024)
 #define WALK_DEPTH_MAX 1024
+/* Linux's PATH_MAX: neither the kernel's vfat nor any tool can open a longer path, and
+ * without a bound a 64 MiB volume of 1023 nested 255-unit names gives 400 MB of paths. */
+#define WALK_PATH_MAX  4096
 
 struct fat_reader {
         cart_read_fn read;
@@ -302,12 +305,20 @@ static int parse_entry(struct fat_reader *r, struct lfn_state *s, const uint8_t 
         *ret_skip = false;
         if (s->expect > 0)
                 return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name sequence missing %u entries", path, s->expect);
+        /* Only the exact "." and ".." names are dot entries: Linux and Windows list any
+         * other name starting with '.' as a file, so it must not be skipped here. */
+        if (e[0] == '.' && memcmp(e, ".          ", 11) != 0 && memcmp(e, "..         ", 11) != 0)
+                return cart_error_set(err, -EUCLEAN, "\"/%s\": short name starting with '.'", path);
         if ((attrs & FAT_ATTR_VOLUME_ID) || e[0] == '.') {
                 if (s->is_complete)
                         return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name entries before a label or dot entry", path);
                 *ret_skip = true;
                 return 0;
         }
+        /* fatgen103 §6.1: DIR_Name[0] may not be a space. Such an entry would have an
+         * empty name, and its children would be walked as if they sat in its parent. */
+        if (e[0] == ' ')
+                return cart_error_set(err, -EUCLEAN, "\"/%s\": short name starting with a space", path);
         for (int i = 0; i < 11; i++)
                 if (e[i] < 0x20 && !(i == 0 && e[i] == 0x05))
                         return cart_error_set(err, -EUCLEAN, "\"/%s\": short name with control byte 0x%02x", path, e[i]);
@@ -529,21 +540,22 @@ int fat_reader_list(struct fat_reader *r, const char *path, struct fat_dirent **
 static int file_chain(struct fat_reader *r, const struct fat_dirent *d, const char *path, uint8_t *bitmap,
                       struct chain *ret, struct cart_error *err) {
         uint64_t want = DIV_ROUND_UP(d->size, r->cluster_size);
+        struct chain c = {};
         int k;
 
-        if (want == 0) {
-                *ret = (struct chain) {};
-                return 0;
+        if (want > 0) {
+                k = chain_follow(r, d->first_cluster, want, path, bitmap, &c, err);
+                if (k < 0)
+                        return k;
         }
-        k = chain_follow(r, d->first_cluster, want, path, bitmap, ret, err);
-        if (k < 0)
-                return k;
-        if (ret->clusters != want) {
+        if (c.clusters != want) {
                 k = cart_error_set(err, -EUCLEAN, "\"/%s\": %" PRIu64 " bytes but a chain of %" PRIu64 " clusters of %u bytes",
-                                   path, d->size, ret->clusters, r->cluster_size);
-                chain_done(ret);
+                                   path, d->size, c.clusters, r->cluster_size);
+                chain_done(&c);
                 return k;
         }
+        /* Only on success: callers free *ret, and must not free a chain twice. */
+        *ret = c;
         return 0;
 }
 
@@ -665,6 +677,11 @@ int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct
                         continue;
                 }
                 e = &f->entries[f->i++];
+                if (strlen(f->path) + 1 + strlen(e->name) >= WALK_PATH_MAX) {
+                        k = cart_error_set(err, -EUCLEAN, "directory %zu deep, entry %s: a path of %d bytes or more",
+                                           depth, e->short_name, WALK_PATH_MAX);
+                        break;
+                }
                 if (asprintf(&path, "%s%s%s", f->path, f->path[0] ? "/" : "", e->name) < 0) {
                         k = -ENOMEM;
                         break;

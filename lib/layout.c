@@ -345,7 +345,8 @@ static int find_gpt(cart_read_fn read, void *userdata, uint64_t disk_size, uint3
         entries = le64(hdr + 72);
         n = le32(hdr + 80);
         esize = le32(hdr + 84);
-        if (esize < 128 || esize > 4096 || n > 1024 || entries * ss >= disk_size)
+        /* Divide, never multiply: LBAs from the disk are 64-bit and would wrap. */
+        if (esize < 128 || esize > 4096 || n > 1024 || entries >= disk_size / ss)
                 return -EMEDIUMTYPE;
         for (uint32_t i = 0; i < n; i++) {
                 r = read(userdata, e, sizeof(e), entries * ss + (uint64_t) i * esize);
@@ -360,7 +361,7 @@ static int find_gpt(cart_read_fn read, void *userdata, uint64_t disk_size, uint3
                                 break;
                 }
         }
-        if (first == 0 || last < first || (last + 1) * ss > disk_size)
+        if (first == 0 || last < first || last >= disk_size / ss)
                 return -EMEDIUMTYPE;
         *ret_offset = first * ss;
         *ret_size = (last - first + 1) * ss;

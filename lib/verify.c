@@ -94,7 +94,10 @@ static int sha_sink(void *userdata, const void *buf, size_t len) {
         return EVP_DigestUpdate(userdata, buf, len) == 1 ? 0 : -EIO;
 }
 
-static int hash_file(struct fat_reader *fr, const char *path, uint8_t ret[32], struct cart_error *err) {
+/* The entry in hand from the walk: no path lookup, which would re-read every directory
+ * on the way for each file (quadratic in the files of a directory). */
+static int hash_entry(struct fat_reader *fr, const char *path, const struct fat_dirent *e, uint8_t ret[32],
+                      struct cart_error *err) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         unsigned len = 0;
         int r;
@@ -103,12 +106,19 @@ static int hash_file(struct fat_reader *fr, const char *path, uint8_t ret[32], s
                 return -ENOMEM;
         r = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
         if (r >= 0)
-                r = fat_reader_read_file(fr, path, sha_sink, ctx, err);
+                r = fat_reader_read_entry(fr, path, e, sha_sink, ctx, err);
         if (r >= 0 && EVP_DigestFinal_ex(ctx, ret, &len) != 1)
                 r = -EIO;
         EVP_MD_CTX_free(ctx);
         return r;
 }
+
+/* A file whose size matched, to hash after the walk: the entry as the walk found it. */
+struct pending {
+        const struct release_file *f;
+        struct fat_dirent e;            /* without its name */
+        char path[];
+};
 
 struct walk {
         struct verify_result *res;
@@ -116,7 +126,7 @@ struct walk {
         const struct release_layout *lay;
         const struct release_file **seen;
         size_t n_seen, allocated_seen;
-        char **to_hash;                 /* files whose size matched: contents checked after the walk */
+        struct pending **to_hash;       /* files whose size matched: contents checked after the walk */
         size_t n_hash, allocated_hash;
 };
 
@@ -176,7 +186,7 @@ static int on_entry(void *userdata, const char *path, const struct fat_dirent *e
         struct walk *w = userdata;
         const char *owner = manifest_owner_path(w->m);
         const struct release_file *f;
-        char *copy;
+        struct pending *p;
 
         if (path[0] == '/')
                 path++;
@@ -194,9 +204,14 @@ static int on_entry(void *userdata, const char *path, const struct fat_dirent *e
                 return add_entry(w->res, path, VERIFY_MODIFIED, e->is_dir, f->size, e->size);
         if (f->is_dir)
                 return 0;
-        copy = strdup(path);
-        if (!copy || push((void ***) &w->to_hash, &w->n_hash, &w->allocated_hash, copy) < 0) {
-                free(copy);
+        p = malloc(sizeof(*p) + strlen(path) + 1);
+        if (!p)
+                return -ENOMEM;
+        *p = (struct pending) { .f = f, .e = *e };
+        p->e.name = NULL;
+        strcpy(p->path, path);
+        if (push((void ***) &w->to_hash, &w->n_hash, &w->allocated_hash, p) < 0) {
+                free(p);
                 return -ENOMEM;
         }
         return 0;
@@ -215,21 +230,23 @@ static int check_files(struct walk *w, struct fat_reader *fr, struct cart_error 
         int r;
 
         for (size_t i = 0; i < w->n_hash; i++) {
-                const struct release_file *f = manifest_find(w->m, w->to_hash[i]);
+                const struct pending *p = w->to_hash[i];
+                const struct release_file *f = p->f;
                 uint8_t sha[32];
 
-                r = hash_file(fr, w->to_hash[i], sha, err);
+                r = hash_entry(fr, p->path, &p->e, sha, err);
                 if (r < 0)
-                        return cart_error_prefix(err, r, "%s", w->to_hash[i]);
+                        return cart_error_prefix(err, r, "%s", p->path);
                 w->res->n_files_checked++;
                 w->res->bytes_checked += f->size;
                 if (memcmp(sha, f->sha256, 32) != 0) {
-                        r = add_entry(w->res, w->to_hash[i], VERIFY_MODIFIED, false, f->size, f->size);
+                        r = add_entry(w->res, p->path, VERIFY_MODIFIED, false, f->size, f->size);
                         if (r < 0)
                                 return r;
                 }
         }
-        qsort(w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr);
+        if (w->n_seen > 0)   /* seen is NULL then, which qsort() may not be given */
+                qsort(w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr);
         for (size_t i = 0; i < manifest_n_files(w->m); i++) {
                 const struct release_file *f = manifest_file(w->m, i);
                 if (w->n_seen && bsearch(&f, w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr))

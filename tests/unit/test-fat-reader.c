@@ -180,6 +180,17 @@ static void test_size_mismatch(void **state) {
         expect_walk(-EUCLEAN, "does not fit");
 }
 
+/* Names that would be read as empty or skipped as dot entries: corrupt. */
+static void test_bad_short_name(void **state) {
+        uint8_t *e = dirent(first_cluster("dir"), ".          ");
+
+        /* Without long-name entries in front: a file Linux and Windows would list. */
+        memcpy(e, ".HIDDEN    ", 11);
+        expect_walk(-EUCLEAN, "starting with '.'");
+        memcpy(e, "           ", 11);
+        expect_walk(-EUCLEAN, "starting with a space");
+}
+
 static void test_bad_lfn(void **state) {
         uint8_t *root = cluster(2);
 
@@ -352,6 +363,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_bad_geometry, reset),
                 cmocka_unit_test_setup(test_nt_case_bits, reset),
                 cmocka_unit_test_setup(test_random_damage, reset),
+                cmocka_unit_test_setup(test_bad_short_name, reset),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
