@@ -66,6 +66,8 @@ static void test_bad_lines_name_file_and_line(void **state) {
         expect_bad("[trust]\nkey = a\n[nope]\nx = 1\n", ":4: unknown setting \"x\"");
         expect_bad("[policy]\nthis is not ini\n", ":2:");
         expect_bad("[policy]\nmin-size = 2G\nmax-size = 1G\n", "min-size is larger");
+        /* The first bad line is the one reported, not a later one. */
+        expect_bad("[policy]\nmax-size = huge\nallow = nope\n", ":2: max-size = huge");
 }
 
 int main(void) {
