@@ -685,6 +685,10 @@ int manifest_load(const struct sign_trust *trust, const void *json, size_t json_
                 return cart_error_set(err, -ENOKEY, "no trusted key given: the signature cannot be checked");
         /* Fail closed: nothing of the JSON is looked at before its signature holds. */
         r = sign_verify(trust, json, json_len, sig_text, &comment, id, err);
+        /* A signature that cannot even be parsed proves nothing: a trust failure, like a
+         * wrong one, not a data error. */
+        if (r == -EBADMSG)
+                return cart_error_prefix(err, -EKEYREJECTED, "malformed signature");
         if (r < 0)
                 return r;
         r = manifest_parse(json, json_len, &m, err);

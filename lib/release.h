@@ -44,7 +44,8 @@ struct manifest;
 
 /*
  * Parse and check a manifest: signature first (fail closed), then the JSON and its schema.
- * -ENOKEY / -EKEYREJECTED from sign_verify(); -EBADMSG for a malformed manifest.
+ * -ENOKEY / -EKEYREJECTED from sign_verify(), -EKEYREJECTED also for a signature text
+ * that cannot be parsed; -EBADMSG for a malformed manifest.
  */
 int manifest_load(const struct sign_trust *trust, const void *json, size_t json_len,
                   const char *sig_text, struct manifest **ret, struct cart_error *err);

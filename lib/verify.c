@@ -162,6 +162,19 @@ static bool has_prefix_dir(const char *path, const char *dir) {
         return n > 0 && strncasecmp(path, dir, n) == 0 && path[n] == '/';
 }
 
+/* The files flash writes into /.cartable/. */
+static bool is_key_record(const char *path) {
+        static const char *const names[] = {
+                KEY_CARTABLE_DIR "/" RELEASE_MANIFEST_PATH,
+                KEY_CARTABLE_DIR "/" RELEASE_SIGNATURE_PATH,
+                KEY_CARTABLE_DIR "/key.json",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcasecmp(path, names[i]) == 0)
+                        return true;
+        return false;
+}
+
 static bool is_sealed(const struct release_layout *lay, const char *path) {
         for (size_t i = 0; i < lay->n_sealed; i++)
                 if (has_prefix_dir(path, lay->sealed[i]))
@@ -190,8 +203,12 @@ static int on_entry(void *userdata, const char *path, const struct fat_dirent *e
 
         if (path[0] == '/')
                 path++;
-        if (strcasecmp(path, KEY_CARTABLE_DIR) == 0 || has_prefix_dir(path, KEY_CARTABLE_DIR))
+        if (strcasecmp(path, KEY_CARTABLE_DIR) == 0 || is_key_record(path))
                 return 0;
+        /* /.cartable/ is cartable's own: anything else there is reported, as in a sealed
+         * directory, never skipped. */
+        if (has_prefix_dir(path, KEY_CARTABLE_DIR))
+                return add_entry(w->res, path, VERIFY_SEALED, e->is_dir, 0, e->size);
         if (owner && strcasecmp(path, owner) == 0)
                 return 0;
         f = manifest_find(w->m, path);

@@ -187,6 +187,20 @@ expect_in err 'is a directory'
 expect_exit 73 bash -c '"$0" cat key.img LISEZMOI.txt > /dev/full' "$CARTABLE"
 expect_in err 'cannot write to standard output'
 
+# --- the proof on the key: a malformed signature is a trust failure (3), not "not a key";
+# a file slipped into /.cartable/ is reported like one in a sealed directory (1)
+cp key.img proof.img
+printf 'untrusted comment: x\nnot base64 at all\n' > bad.sig
+mcopy -o -i proof.img@@1M bad.sig ::/.cartable/manifest.json.minisig
+expect_exit 3 "$CARTABLE" verify proof.img --trust dep.pub
+expect_in err 'malformed signature'
+cp key.img slip.img
+printf 'x\n' > slipped.txt
+mcopy -i slip.img@@1M slipped.txt ::/.cartable/slipped.txt
+expect_exit 1 "$CARTABLE" verify slip.img --trust dep.pub
+expect_in out 'sealed +\.cartable/slipped\.txt'
+rm -f proof.img slip.img
+
 # --- a device path with no device behind it is never created as an image file
 nodev=/dev/cartable-test-no-such-key-$$
 trap 'rm -f "$nodev"; rm -rf "$SCRATCH"' EXIT
