@@ -467,9 +467,8 @@ static void show_text(const char *path, const struct manifest *m) {
         char t[32], s1[32], s2[32], attrs[5];
         size_t files, dirs;
         uint64_t bytes = content_bytes(m, &files, &dirs);
-        time_t created = (time_t) manifest_created(m);
 
-        strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", gmtime(&created));
+        time_format(manifest_created(m), t);
         printf("File:        %s\n", path);
         printf("Release:     %s %s, serial %" PRIu64 "\n", manifest_name(m), manifest_version(m), manifest_serial(m));
         printf("Created:     %s\n", t);

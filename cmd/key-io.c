@@ -69,7 +69,6 @@ int key_parse_volume_id(const char *s, uint32_t *ret) {
 }
 
 int key_parse_time(const char *s, int64_t *ret) {
-        struct tm tm = {};
         char *end;
 
         errno = 0;
@@ -78,9 +77,5 @@ int key_parse_time(const char *s, int64_t *ret) {
                 *ret = v;
                 return 0;
         }
-        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (!end || *end)
-                return -EINVAL;
-        *ret = (int64_t) timegm(&tm);
-        return 0;
+        return time_parse(s, ret);
 }

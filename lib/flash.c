@@ -68,14 +68,6 @@ const struct plan *flash_plan_get(const struct flash_plan *fp) {
         return fp->plan;
 }
 
-static void iso_time(int64_t t, char buf[32]) {
-        struct tm tm;
-        time_t tt = (time_t) t;
-
-        gmtime_r(&tt, &tm);
-        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int json_add_string(struct json_object *o, const char *key, const char *value) {
         struct json_object *v = json_object_new_string(value ? value : "");
         return v ? json_object_object_add(o, key, v) : -ENOMEM;
@@ -107,7 +99,7 @@ int flash_key_json(const struct flash_report *r, const struct owner_fields *owne
         json_object_object_add(rel, "serial", json_object_new_int64((int64_t) r->release_serial));
         json_add_string(rel, "key_id", r->release_key_id);
         json_object_object_add(root, "release", TAKE_PTR(rel));
-        iso_time(time, buf);
+        time_format(time, buf);
         json_add_string(root, "flashed_at", buf);
         if (owner) {
                 own = json_object_new_object();

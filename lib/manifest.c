@@ -64,30 +64,6 @@ int path_fold(const char *path, char **ret) {
         return 0;
 }
 
-void time_format(int64_t t, char ret[32]) {
-        struct tm tm;
-        time_t tt = (time_t) t;
-
-        if (!gmtime_r(&tt, &tm) || strftime(ret, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(ret, 32, "1970-01-01T00:00:00Z");
-}
-
-int time_parse(const char *s, int64_t *ret) {
-        struct tm tm = {};
-        char back[32];
-        const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        int64_t t;
-
-        if (!end || *end)
-                return -EINVAL;
-        t = (int64_t) timegm(&tm);
-        time_format(t, back);
-        if (!streq(back, s))
-                return -EINVAL;
-        *ret = t;
-        return 0;
-}
-
 static void index_entry_free(struct lh_entry *e) {
         free(lh_entry_k(e));
 }

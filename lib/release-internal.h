@@ -30,8 +30,6 @@ int path_layout_cmp(const char *a, const char *b);
 int path_fold(const char *path, char **ret);
 
 /* "2026-09-01T08:00:00Z", and back (strict). */
-void time_format(int64_t t, char ret[32]);
-int time_parse(const char *s, int64_t *ret);
 
 /* A manifest without files yet, for the builder; manifest_add_file() copies path. */
 int manifest_new(struct manifest **ret);

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -67,6 +68,30 @@ int mkdir_parents(const char *path, unsigned mode) {
         if (stat(path, &st) < 0)
                 return -errno;
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+void time_format(int64_t t, char ret[32]) {
+        struct tm tm;
+        time_t tt = (time_t) t;
+
+        if (!gmtime_r(&tt, &tm) || strftime(ret, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(ret, 32, "1970-01-01T00:00:00Z");
+}
+
+int time_parse(const char *s, int64_t *ret) {
+        struct tm tm = {};
+        char back[32];
+        const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        int64_t t;
+
+        if (!end || *end)
+                return -EINVAL;
+        t = (int64_t) timegm(&tm);
+        time_format(t, back);
+        if (!streq(back, s))
+                return -EINVAL;
+        *ret = t;
+        return 0;
 }
 
 int parse_size(const char *s, uint64_t *ret) {

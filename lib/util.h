@@ -73,6 +73,11 @@ static inline bool add_overflows_u64(uint64_t a, uint64_t b, uint64_t *ret) {
         return __builtin_add_overflow(a, b, ret);
 }
 
+/* UTC time as "YYYY-MM-DDTHH:MM:SSZ" (manifests, key records, output). */
+void time_format(int64_t t, char ret[32]);
+/* The same format back, strictly: an impossible date ("2026-02-30...") is -EINVAL. */
+int time_parse(const char *s, int64_t *ret);
+
 /* Parse "512", "64K", "8M", "8G", "2T" (powers of 1024; MiB, GiB accepted). */
 int parse_size(const char *s, uint64_t *ret);
 /* "8.0 GiB": human size into buf (at least 16 bytes). */
