@@ -226,27 +226,22 @@ static int apply_attribute(struct builder *b, const struct strv *paths, const ch
 
 static int load_owner_template(struct builder *b) {
         const struct recipe *rc = b->rc;
-        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *text = NULL;
         const char *slash;
-        struct stat st;
+        size_t len;
         int r;
 
         if (!rc->owner_template)
                 return 0;
-        fd = open(rc->owner_template, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return cart_error_set(b->err, -errno, "%s: %s", rc->owner_template, strerror(errno));
-        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) OWNER_TEMPLATE_MAX)
+        r = read_small_file(rc->owner_template, OWNER_TEMPLATE_MAX, &text, &len);
+        if (r == -EINVAL || r == -EFBIG)
                 return cart_error_set(b->err, -EFBIG, "%s: not a file of at most %" PRIu64 " bytes",
                                       rc->owner_template, (uint64_t) OWNER_TEMPLATE_MAX);
-        text = calloc(1, (size_t) st.st_size + 1);
-        if (!text)
-                return -ENOMEM;
-        r = pread_full(fd, text, (size_t) st.st_size, 0);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 return cart_error_set(b->err, r, "%s: %s", rc->owner_template, strerror(-r));
-        r = owner_template_check(text, (size_t) st.st_size, rc->owner_template, b->err);
+        r = owner_template_check(text, len, rc->owner_template, b->err);
         if (r < 0)
                 return r;
         if (builder_find(b, rc->owner_path))

@@ -102,30 +102,24 @@ int text_cursor_base64(struct text_cursor *c, void *dst, size_t want, const char
 }
 
 int sign_read_key_file(const char *path, char **ret, size_t *ret_len, struct cart_error *err) {
-        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        struct stat st;
+        size_t len;
         int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
+        r = read_small_file(path, KEY_FILE_MAX, &buf, &len);
+        if (r == -EINVAL)
                 return cart_error_set(err, -EBADMSG, "%s: not a regular file", path);
-        if (st.st_size > KEY_FILE_MAX)
+        if (r == -EFBIG)
                 return cart_error_set(err, -EBADMSG, "%s: too large for a key file", path);
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        r = pread_full(fd, buf, (size_t) st.st_size, 0);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 return cart_error_set(err, r, "%s: %s", path, strerror(-r));
-        buf[st.st_size] = 0;
-        if (memchr(buf, 0, (size_t) st.st_size)) {
-                OPENSSL_cleanse(buf, (size_t) st.st_size);
+        if (memchr(buf, 0, len)) {
+                OPENSSL_cleanse(buf, len);
                 return cart_error_set(err, -EBADMSG, "%s: a NUL byte: not a key file", path);
         }
-        *ret_len = (size_t) st.st_size;
+        *ret_len = len;
         *ret = TAKE_PTR(buf);
         return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -46,6 +47,30 @@ int pwrite_full(int fd, const void *buf, size_t len, uint64_t offset) {
 
 int fd_read_at(void *userdata, void *buf, size_t len, uint64_t offset) {
         return pread_full((int) (intptr_t) userdata, buf, len, offset);
+}
+
+int read_small_file(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        int r;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        r = pread_full(fd, buf, (size_t) st.st_size, 0);
+        if (r < 0)
+                return r;
+        buf[st.st_size] = 0;
+        *ret_len = (size_t) st.st_size;
+        *ret = TAKE_PTR(buf);
+        return 0;
 }
 
 int mkdir_parents(const char *path, unsigned mode) {

@@ -65,6 +65,13 @@ int pwrite_full(int fd, const void *buf, size_t len, uint64_t offset);
 /* cart_read_fn over a file descriptor passed as (void *)(intptr_t) fd. */
 int fd_read_at(void *userdata, void *buf, size_t len, uint64_t offset);
 
+/*
+ * The whole of a small regular file, NUL-terminated (the NUL is not counted in *ret_len).
+ * -errno from open/read, -EINVAL when not a regular file, -EFBIG when larger than max.
+ * Callers word the message: what the file is for is theirs to say.
+ */
+int read_small_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
 /* mkdir -p: creates path and its missing parents with mode; an existing directory is fine. */
 int mkdir_parents(const char *path, unsigned mode);
 
