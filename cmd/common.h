@@ -5,8 +5,8 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "config.h"
-#include "error.h"
+#include "base/config.h"
+#include "base/error.h"
 
 /* Exit codes, documented in cartable(1). Keep both in step. */
 enum {
@@ -47,7 +47,7 @@ int usage_error(const struct command *c, const char *fmt, ...) _printf_(2, 3);
 /* After getopt_long() returned '?' (opterr is 0): names the bad argument, EXIT_USAGE. */
 int usage_bad_option(const struct command *c, char **argv);
 
-/* The exit code for a negative errno from lib/ (see lib/error.h for the conventions). */
+/* The exit code for a negative errno from lib/ (see lib/base/error.h for the conventions). */
 int exit_code_for(int r);
 
 /* Print a command's help to stdout. */

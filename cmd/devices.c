@@ -8,7 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include "commands.h"
-#include "device.h"
+#include "device/device.h"
 
 static bool arg_all, arg_json, arg_watch;
 

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "flash.h"
+#include "flash/flash.h"
 
 struct flash_output {
         bool is_json;

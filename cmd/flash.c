@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "commands.h"
-#include "device.h"
-#include "flash.h"
+#include "device/device.h"
+#include "flash/flash.h"
 #include "flash-output.h"
 #include "key-io.h"
 #include "trust.h"

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "flash.h"
+#include "flash/flash.h"
 #include "flash-output.h"
 #include "key-io.h"
 #include "trust.h"

@@ -10,11 +10,11 @@
 #include <time.h>
 
 #include "commands.h"
-#include "fat.h"
-#include "hash.h"
+#include "fat/fat.h"
+#include "base/hash.h"
 #include "passphrase.h"
-#include "recipe.h"
-#include "release.h"
+#include "release/recipe.h"
+#include "release/release.h"
 #include "trust.h"
 
 static int run_image(int argc, char **argv);

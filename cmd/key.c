@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "passphrase.h"
-#include "sign.h"
+#include "release/sign.h"
 #include "trust.h"
 
 /* A signature file is a few hundred bytes; a long trusted comment makes it 8 KiB. */

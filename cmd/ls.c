@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "key-io.h"
-#include "verify.h"
+#include "flash/verify.h"
 
 static const char ls_help[] =
         "Usage: cartable ls TARGET [PATH]\n"

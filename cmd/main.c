@@ -94,6 +94,9 @@ int main(int argc, char **argv) {
                         return EXIT_OK;
                 }
 
+        /* --config, else $CARTABLE_CONFIG, else the default file (lib/ reads no environment). */
+        if (!config_path)
+                config_path = getenv("CARTABLE_CONFIG");
         r = config_load(config_path, &arg_config, &err);
         if (r < 0)
                 return log_fail(r, "configuration: %s", cart_error_message(&err, r));

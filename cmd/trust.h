@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "sign.h"
+#include "release/sign.h"
 
 /*
  * Every key from the command line's --trust FILE|DIR options (paths), then from the

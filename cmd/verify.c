@@ -6,7 +6,7 @@
 #include "commands.h"
 #include "key-io.h"
 #include "trust.h"
-#include "verify.h"
+#include "flash/verify.h"
 
 static const char help[] =
         "Usage: cartable verify TARGET [--trust KEY]... [--json]\n"

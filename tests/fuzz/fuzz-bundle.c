@@ -4,7 +4,7 @@
  * compressed. The limits are smaller than the defaults (1 MiB of content), so that a
  * compression bomb costs milliseconds: the limit code is the same.
  */
-#include "bundle.h"
+#include "release/bundle.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -4,7 +4,7 @@
  * file on the way, up to a budget), _list(), _stat(), _read_file(). The input is a sparse
  * 64 MiB volume (fuzz-volume.h).
  */
-#include "fat.h"
+#include "fat/fat.h"
 #include "fuzz-volume.h"
 
 #define FUZZ_FAT_SIZE    (64 * MIB)

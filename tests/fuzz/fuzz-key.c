@@ -2,10 +2,10 @@
 /*
  * Key files: sign_trust_add_path() (public), sign_key_file_info(), and
  * sign_secret_key_load() without a passphrase (an encrypted key is refused before scrypt,
- * whose cost is bounded in lib/sign.c but far too slow for fuzzing).
+ * whose cost is bounded in lib/release/sign.c but far too slow for fuzzing).
  */
 #include "fuzz.h"
-#include "sign.h"
+#include "release/sign.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(sign_trust_freep) struct sign_trust *t = NULL;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * manifest.json's JSON and schema layer, beneath manifest_load()'s signature check
- * (manifest_parse(), lib/release-internal.h). A manifest that parses must find each of
+ * (manifest_parse(), lib/release/release-internal.h). A manifest that parses must find each of
  * its files by path, and serialise to JSON that parses again to the same files.
  */
 #include "fuzz.h"
-#include "release-internal.h"
+#include "release/release-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(manifest_freep) struct manifest *m = NULL, *again = NULL;

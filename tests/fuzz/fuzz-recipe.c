@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* recipe_load() and recipe_check() on a recipe.ini. */
 #include "fuzz.h"
-#include "recipe.h"
+#include "release/recipe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(recipe_freep) struct recipe *rc = NULL;

@@ -6,7 +6,7 @@
  * read back through release_read().
  */
 #include "fuzz-trust.h"
-#include "release.h"
+#include "release/release.h"
 
 static void read_all(struct release *rel) {
         const struct manifest *m = release_manifest(rel);

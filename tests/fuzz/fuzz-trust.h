@@ -3,7 +3,7 @@
 #pragma once
 
 #include "fuzz.h"
-#include "sign.h"
+#include "release/sign.h"
 
 static inline const struct sign_trust *fuzz_trust(void) {
         static struct sign_trust *t;

@@ -7,7 +7,7 @@
  */
 #include "fuzz-trust.h"
 #include "fuzz-volume.h"
-#include "verify.h"
+#include "flash/verify.h"
 
 #define FUZZ_DISK_SIZE (80 * MIB)
 

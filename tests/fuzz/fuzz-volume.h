@@ -10,7 +10,7 @@
 #pragma once
 
 #include "fuzz.h"
-#include "util.h"
+#include "base/util.h"
 
 struct record { uint64_t at; const uint8_t *bytes; size_t len; };
 struct volume { struct record *records; size_t n; uint64_t size, budget; };

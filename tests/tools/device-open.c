@@ -11,7 +11,7 @@
 #include <inttypes.h>
 #include <sys/sysmacros.h>
 
-#include "device.h"
+#include "device/device.h"
 
 int main(int argc, char **argv) {
         static const struct option options[] = {

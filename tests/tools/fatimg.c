@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fat.h"
+#include "fat/fat.h"
 
 static struct fat_tree *arg_tree;
 static const char *arg_src;

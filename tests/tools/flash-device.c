@@ -17,13 +17,13 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#include "device.h"
-#include "error.h"
-#include "flash.h"
-#include "layout.h"
-#include "plan.h"
-#include "probe.h"
-#include "writer.h"
+#include "device/device.h"
+#include "base/error.h"
+#include "flash/flash.h"
+#include "flash/layout.h"
+#include "base/plan.h"
+#include "flash/probe.h"
+#include "flash/writer.h"
 
 static int open_device(const char *path, uint64_t *size, uint32_t *ss) {
         int fd = open(path, O_RDWR | O_EXCL | O_CLOEXEC);

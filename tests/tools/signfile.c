@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "sign.h"
+#include "release/sign.h"
 
 static int exit_for(int r) {
         switch (-r) {

@@ -2,7 +2,7 @@
 /* Images built in memory for the FAT unit tests. */
 #pragma once
 
-#include "fat-internal.h"
+#include "fat/fat-internal.h"
 
 struct mem {
         uint8_t *buf;

@@ -5,9 +5,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "recipe.h"
-#include "release.h"
-#include "sign.h"
+#include "release/recipe.h"
+#include "release/release.h"
+#include "release/sign.h"
 
 struct fixture {
         char dir[64];

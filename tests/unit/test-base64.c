@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "base64.h"
-#include "util.h"
+#include "base/base64.h"
+#include "base/util.h"
 
 /* RFC 4648 section 10 test vectors, both ways. */
 static void test_rfc4648_vectors(void **state) {

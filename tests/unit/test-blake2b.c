@@ -5,8 +5,8 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "blake2b.h"
-#include "util.h"
+#include "base/blake2b.h"
+#include "base/util.h"
 
 static void hex(const uint8_t *p, size_t n, char *out) {
         for (size_t i = 0; i < n; i++)

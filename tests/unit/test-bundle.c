@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "bundle.h"
+#include "release/bundle.h"
 
 struct member {
         const char *path;

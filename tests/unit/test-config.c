@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
-#include "config.h"
+#include "base/config.h"
 
 static char *write_temp(const char *text) {
         char *path = strdup("/tmp/cartable-config-XXXXXX");

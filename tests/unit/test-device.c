@@ -12,7 +12,7 @@
 #include <poll.h>
 #include <sys/sysmacros.h>
 
-#include "device.h"
+#include "device/device.h"
 /* After device.h: glib redefines MIN and MAX (it #undefs them first). */
 #include <umockdev.h>
 

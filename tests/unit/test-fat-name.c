@@ -7,7 +7,7 @@
 #include <locale.h>
 #include <wctype.h>
 
-#include "fat-internal.h"
+#include "fat/fat-internal.h"
 
 static void expect_name(const char *name, int want, const char *in_msg) {
         struct cart_error err = {};

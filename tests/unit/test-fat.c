@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "fat-internal.h"
+#include "fat/fat-internal.h"
 #include "fat-test.h"
 
 static void test_geometry(void **state) {

@@ -4,10 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "error.h"
-#include "fat.h"
-#include "flash.h"
-#include "layout.h"
+#include "base/error.h"
+#include "fat/fat.h"
+#include "flash/flash.h"
+#include "flash/layout.h"
 #include "release-fixture.h"
 
 #define KEY (96 * MIB)

@@ -5,9 +5,9 @@
 #include <cmocka.h>
 #include <fcntl.h>
 
-#include "error.h"
-#include "layout.h"
-#include "plan.h"
+#include "base/error.h"
+#include "flash/layout.h"
+#include "base/plan.h"
 
 #define DISK (64 * MIB)
 

@@ -5,8 +5,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
-#include "fat.h"
-#include "release-internal.h"
+#include "fat/fat.h"
+#include "release/release-internal.h"
 
 #define HEADER \
         "{ \"schema\": 1, \"name\": \"ent\", \"version\": \"1.0\", \"serial\": 4," \

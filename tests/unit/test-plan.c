@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "error.h"
-#include "plan.h"
+#include "base/error.h"
+#include "base/plan.h"
 
 static int counting_source(void *userdata, void *buf, size_t len, uint64_t offset) {
         uint8_t *b = buf;

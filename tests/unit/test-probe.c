@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "error.h"
-#include "probe.h"
+#include "base/error.h"
+#include "flash/probe.h"
 
 /* An in-memory key: size announced, real bytes held; past them writes wrap or get lost. */
 struct fake {

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
-#include "recipe.h"
+#include "release/recipe.h"
 
 static char *write_temp(const char *text) {
         char *path = strdup("/tmp/cartable-recipe-XXXXXX");

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "fat.h"
-#include "recipe.h"
-#include "release-internal.h"
+#include "fat/fat.h"
+#include "release/recipe.h"
+#include "release/release-internal.h"
 
 static char tmpdir[] = "/tmp/cartable-release-XXXXXX";
 static struct sign_secret_key *key;

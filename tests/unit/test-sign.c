@@ -7,8 +7,8 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
-#include "base64.h"
-#include "sign.h"
+#include "base/base64.h"
+#include "release/sign.h"
 
 /* Cheap scrypt for tests (N = 2^10), still through libsodium's mapping (opslimit-bound). */
 #define TEST_OPSLIMIT UINT64_C(32768)

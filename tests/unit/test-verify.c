@@ -4,11 +4,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "error.h"
-#include "fat.h"
-#include "flash.h"
+#include "base/error.h"
+#include "fat/fat.h"
+#include "flash/flash.h"
 #include "release-fixture.h"
-#include "verify.h"
+#include "flash/verify.h"
 
 #define KEY (96 * MIB)
 

@@ -6,9 +6,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "error.h"
-#include "plan.h"
-#include "writer.h"
+#include "base/error.h"
+#include "base/plan.h"
+#include "flash/writer.h"
 
 #define TARGET (16 * MIB)
 #define FILL 0xEE

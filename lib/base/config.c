@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+
+#include "base/config.h"
+#include "base/ini-util.h"
+#include "config-paths.h"
+
+struct parse_state {
+        struct cart_config *c;
+        struct cart_error *err;
+        int r;
+        int line;       /* kept by ini_parse_file_counting() */
+};
+
+static int push(char ***list, size_t *n, const char *value) {
+        char **l = realloc(*list, (*n + 1) * sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        l[*n] = strdup(value);
+        if (!l[*n])
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+static bool is_vid_pid(const char *s) {
+        if (strlen(s) != 9 || s[4] != ':')
+                return false;
+        for (int i = 0; i < 9; i++)
+                if (i != 4 && !isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+static int push_vid_pid(struct parse_state *st, char ***list, size_t *n, const char *key, const char *value) {
+        char lower[10];
+
+        if (!is_vid_pid(value))
+                return cart_error_set(st->err, -EBADMSG, "%s:%d: %s = %s: expected VID:PID as four hex digits each, such as 0781:5581",
+                                      st->c->path, st->line, key, value);
+        for (int i = 0; i < 10; i++)
+                lower[i] = (char) tolower((unsigned char) value[i]);
+        return push(list, n, lower);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value) {
+        struct parse_state *st = user;
+        struct cart_config *c = st->c;
+        int lineno = st->line;
+        int r = 0;
+
+        if (streq(section, "trust") && streq(name, "key"))
+                r = push(&c->trust, &c->n_trust, value);
+        else if (streq(section, "policy") && (streq(name, "min-size") || streq(name, "max-size"))) {
+                uint64_t v;
+                if (parse_size(value, &v) < 0)
+                        r = cart_error_set(st->err, -EBADMSG, "%s:%d: %s = %s: not a size (such as 512M, 8G, 256G)",
+                                           c->path, lineno, name, value);
+                else if (name[1] == 'i')
+                        c->min_size = v;
+                else
+                        c->max_size = v;
+        } else if (streq(section, "policy") && streq(name, "allow"))
+                r = push_vid_pid(st, &c->allow, &c->n_allow, name, value);
+        else if (streq(section, "policy") && streq(name, "deny"))
+                r = push_vid_pid(st, &c->deny, &c->n_deny, name, value);
+        else if (streq(section, "station") && streq(name, "state-dir")) {
+                free(c->state_dir);
+                c->state_dir = strdup(value);
+                if (!c->state_dir)
+                        r = -ENOMEM;
+        } else
+                r = cart_error_set(st->err, -EBADMSG, "%s:%d: unknown setting \"%s\" in section [%s]",
+                                   c->path, lineno, name, section);
+        if (r < 0) {
+                st->r = r;
+                return 0; /* stop: inih reports the line, we keep our message */
+        }
+        return 1;
+}
+
+int config_load(const char *path, struct cart_config **ret, struct cart_error *err) {
+        _cleanup_(config_freep) struct cart_config *c = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        bool is_default = false;
+        struct parse_state st = { .err = err };
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->min_size = CONFIG_DEFAULT_MIN_SIZE;
+        c->max_size = CONFIG_DEFAULT_MAX_SIZE;
+        c->state_dir = strdup(CARTABLE_STATEDIR);
+        if (!c->state_dir)
+                return -ENOMEM;
+
+        if (!path || !*path) {
+                path = CARTABLE_SYSCONFDIR "/cartable.conf";
+                is_default = true;
+        }
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT && is_default) {
+                        *ret = TAKE_PTR(c);
+                        return 0;
+                }
+                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+        }
+        c->path = strdup(path);
+        if (!c->path)
+                return -ENOMEM;
+        st.c = c;
+        r = ini_parse_file_counting(f, handler, &st, &st.line);
+        if (st.r < 0)
+                return st.r;
+        if (r != 0)
+                return cart_error_set(err, -EBADMSG, "%s:%d: not an INI line (expected [section] or key = value)", path, r);
+        if (c->min_size > c->max_size)
+                return cart_error_set(err, -EBADMSG, "%s: min-size is larger than max-size", path);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static void strv_free(char **l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(l[i]);
+        free(l);
+}
+
+struct cart_config *config_free(struct cart_config *c) {
+        if (!c)
+                return NULL;
+        strv_free(c->trust, c->n_trust);
+        strv_free(c->allow, c->n_allow);
+        strv_free(c->deny, c->n_deny);
+        free(c->state_dir);
+        free(c->path);
+        free(c);
+        return NULL;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The station's configuration file (INI, read with inih), default
+ * /etc/cartable/cartable.conf, or $CARTABLE_CONFIG, or --config FILE:
+ *
+ *   [trust]
+ *   key = /etc/cartable/trusted/departement.pub     ; repeatable; a file or a directory
+ *   [policy]
+ *   min-size = 1G            ; smallest key accepted
+ *   max-size = 256G          ; largest disk accepted as a key
+ *   allow = 0781:5581        ; VID:PID allow list, repeatable (empty: any)
+ *   deny = 13fe:4200         ; VID:PID deny list, repeatable
+ *   [station]
+ *   state-dir = /var/lib/cartable   ; rollback serials, later the journal
+ */
+#pragma once
+
+#include "base/error.h"
+
+#define CONFIG_DEFAULT_MAX_SIZE (256 * GIB)
+#define CONFIG_DEFAULT_MIN_SIZE (64 * MIB)
+
+struct cart_config {
+        char **trust;
+        size_t n_trust;
+        uint64_t min_size, max_size;
+        char **allow, **deny;          /* "vvvv:pppp", lower-case hex */
+        size_t n_allow, n_deny;
+        char *state_dir;
+        char *path;                    /* the file read, NULL when none was */
+};
+
+/*
+ * path NULL or empty: the default file (cmd/ resolves --config and $CARTABLE_CONFIG); a missing default file gives the
+ * built-in defaults. A named file that is missing is -ENOENT. A bad line is -EBADMSG
+ * with "FILE:LINE: ..." in err.
+ */
+int config_load(const char *path, struct cart_config **ret, struct cart_error *err);
+struct cart_config *config_free(struct cart_config *c);
+DEFINE_POINTER_CLEANUP(struct cart_config, config_free);

@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The target policy: which whole disks cartable may write, and why not. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "device/device-internal.h"
+
+static const char *const refusal_names[DEVICE_REFUSAL_MAX] = {
+        "not USB", "not removable", "mounted", "swap", "held", "system disk",
+        "too small", "too large", "read-only", "not allowed", "denied",
+};
+
+const char *device_refusal_name(unsigned bit) {
+        for (unsigned i = 0; i < DEVICE_REFUSAL_MAX; i++)
+                if (bit == 1u << i)
+                        return refusal_names[i];
+        return NULL;
+}
+
+int device_policy_from_config(const struct cart_config *c, struct device_policy *ret) {
+        if (c->min_size > c->max_size)
+                return -EINVAL;
+        *ret = (struct device_policy) {
+                .min_size = c->min_size,
+                .max_size = c->max_size,
+                .allow = (const char *const *) c->allow,
+                .n_allow = c->n_allow,
+                .deny = (const char *const *) c->deny,
+                .n_deny = c->n_deny,
+                .state_dir = c->state_dir,
+        };
+        return 0;
+}
+
+/* ---- what the machine uses now ---- */
+
+static int parse_devnum(const char *s, dev_t *ret) {
+        unsigned ma, mi;
+        char tail;
+
+        if (sscanf(s, "%u:%u%c", &ma, &mi, &tail) != 2)
+                return -EINVAL;
+        *ret = makedev(ma, mi);
+        return 0;
+}
+
+/* Field 3 of mountinfo is the st_dev of the mount; a /dev source is resolved too, since
+ * btrfs and some others show an anonymous st_dev there. */
+static int push_mount(struct device_usage *u, dev_t devnum, dev_t source_devnum, const char *target) {
+        struct device_mount *m = realloc(u->mounts, (u->n_mounts + 1) * sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        u->mounts = m;
+        m[u->n_mounts].devnum = devnum;
+        m[u->n_mounts].source_devnum = source_devnum;
+        m[u->n_mounts].target = strdup(target);
+        if (!m[u->n_mounts].target)
+                return -ENOMEM;
+        u->n_mounts++;
+        return 0;
+}
+
+static int read_mountinfo(const char *path, struct device_usage *u, struct cart_error *err) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        int r;
+
+        if (!f)
+                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+        while (getline(&line, &cap, f) > 0) {
+                char devs[32], target[4096];
+                const char *sep = strstr(line, " - ");
+                dev_t devnum, source_devnum = 0;
+                struct stat st;
+
+                if (sscanf(line, "%*u %*u %31s %*s %4095s", devs, target) != 2 ||
+                    parse_devnum(devs, &devnum) < 0)
+                        continue;
+                if (sep) {
+                        char fstype[64], source[4096];
+                        if (sscanf(sep + 3, "%63s %4095s", fstype, source) == 2 && source[0] == '/' &&
+                            stat(source, &st) == 0 && S_ISBLK(st.st_mode))
+                                source_devnum = st.st_rdev;
+                }
+                r = push_mount(u, devnum, source_devnum, target);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A swap partition counts by its dev_t; a swap file by the file system holding it. */
+static int read_swaps(const char *path, struct device_usage *u, struct cart_error *err) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        bool header = true;
+
+        if (!f) {
+                if (errno == ENOENT)    /* kernels without swap support */
+                        return 0;
+                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+        }
+        while (getline(&line, &cap, f) > 0) {
+                char name[4096];
+                struct stat st;
+                dev_t *s;
+
+                if (header) {
+                        header = false;
+                        continue;
+                }
+                if (sscanf(line, "%4095s", name) != 1 || stat(name, &st) < 0)
+                        continue;
+                s = realloc(u->swaps, (u->n_swaps + 1) * sizeof(*s));
+                if (!s)
+                        return -ENOMEM;
+                u->swaps = s;
+                s[u->n_swaps++] = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+        }
+        return 0;
+}
+
+void device_usage_done(struct device_usage *u) {
+        for (size_t i = 0; i < u->n_mounts; i++)
+                free(u->mounts[i].target);
+        free(u->mounts);
+        free(u->swaps);
+        *u = (struct device_usage) {};
+}
+
+int device_usage_read(struct device_context *ctx, struct device_usage *ret, struct cart_error *err) {
+        struct device_usage u = {};
+        int r;
+
+        r = read_mountinfo(ctx->mountinfo_path, &u, err);
+        if (r >= 0)
+                r = read_swaps(ctx->swaps_path, &u, err);
+        if (r < 0) {
+                device_usage_done(&u);
+                return r;
+        }
+        *ret = u;
+        return 0;
+}
+
+static int push_system(struct device_context *ctx, dev_t devnum, const char *what) {
+        struct device_system *s;
+
+        for (size_t i = 0; i < ctx->n_system; i++)
+                if (ctx->system[i].devnum == devnum)
+                        return 0;
+        s = realloc(ctx->system, (ctx->n_system + 1) * sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        ctx->system = s;
+        s[ctx->n_system].devnum = devnum;
+        s[ctx->n_system].what = strdup(what);
+        if (!s[ctx->n_system].what)
+                return -ENOMEM;
+        ctx->n_system++;
+        return 0;
+}
+
+/* The st_dev of path, or of its nearest existing parent (a state dir not yet created). */
+static int stat_existing(const char *path, struct stat *ret) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (;;) {
+                if (stat(p, ret) == 0)
+                        return 0;
+                if (errno != ENOENT || streq(p, "/") || streq(p, "."))
+                        return -errno;
+                char *parent = dirname(p);
+                memmove(p, parent, strlen(parent) + 1);
+        }
+}
+
+int device_system_find(struct device_context *ctx, struct cart_error *err) {
+        const char *paths[] = { "/", "/boot", ctx->policy.state_dir };
+        struct device_usage u = {};
+        int r;
+
+        r = read_mountinfo(ctx->mountinfo_path, &u, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(paths) && r >= 0; i++) {
+                struct stat st;
+
+                if (!paths[i] || stat_existing(paths[i], &st) < 0)
+                        continue;
+                r = push_system(ctx, st.st_dev, paths[i]);
+                /* btrfs and others: st_dev is anonymous, the mount's /dev source is the disk. */
+                for (size_t j = 0; j < u.n_mounts && r >= 0; j++)
+                        if (u.mounts[j].devnum == st.st_dev && u.mounts[j].source_devnum != 0)
+                                r = push_system(ctx, u.mounts[j].source_devnum, paths[i]);
+        }
+        device_usage_done(&u);
+        return r;
+}
+
+/* ---- judging one disk ---- */
+
+/* A block device that belongs to the disk: itself, a partition, or a holder of either. */
+struct member {
+        dev_t devnum;
+        char name[64];
+        char via[64];           /* the partition or disk it holds, for holders */
+};
+
+/* Every member must be found: a missed partition could be a mounted one, so any failure
+ * to list them fails the verdict (r < 0) instead of passing it. */
+struct members {
+        struct member *m;
+        size_t n;
+        char held[256];         /* "dm-0 holds sdb2, md0 holds sdb" */
+        int r;
+};
+
+static void appendf(char *buf, size_t len, const char *fmt, ...) _printf_(3, 4);
+static void appendf(char *buf, size_t len, const char *fmt, ...) {
+        size_t n = strlen(buf);
+        va_list ap;
+
+        if (n + 1 >= len)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf + n, len - n, fmt, ap);
+        va_end(ap);
+}
+
+static void add_member(struct members *ms, dev_t devnum, const char *name, const char *via) {
+        struct member *m;
+
+        for (size_t i = 0; i < ms->n; i++)
+                if (ms->m[i].devnum == devnum)
+                        return;
+        m = realloc(ms->m, (ms->n + 1) * sizeof(*m));
+        if (!m) {
+                ms->r = -ENOMEM;
+                return;
+        }
+        ms->m = m;
+        m[ms->n].devnum = devnum;
+        snprintf(m[ms->n].name, sizeof(m[0].name), "%s", name);
+        snprintf(m[ms->n].via, sizeof(m[0].via), "%s", via ? via : "");
+        ms->n++;
+}
+
+static bool read_dev_file(const char *dir, const char *entry, dev_t *ret) {
+        char path[4096], buf[32];
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (snprintf(path, sizeof(path), "%s/%s/dev", dir, entry) >= (int) sizeof(path))
+                return false;
+        f = fopen(path, "re");
+        if (!f || !fgets(buf, sizeof(buf), f))
+                return false;
+        buf[strcspn(buf, "\n")] = 0;
+        return parse_devnum(buf, ret) == 0;
+}
+
+/* Holders of syspath (dm, md, LVM), recursively: a disk held by dm-0 held by dm-1. */
+static void add_holders(struct members *ms, const char *syspath, const char *name, int depth) {
+        char dir[4096];
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+
+        if (snprintf(dir, sizeof(dir), "%s/holders", syspath) >= (int) sizeof(dir)) {
+                ms->r = -ENAMETOOLONG;
+                return;
+        }
+        d = opendir(dir);
+        if (!d) {
+                if (errno != ENOENT)
+                        ms->r = -errno;
+                return;
+        }
+        while ((de = readdir(d))) {
+                dev_t devnum = 0;
+                char sub[4096];
+
+                if (de->d_name[0] == '.')
+                        continue;
+                if (depth == 0)
+                        appendf(ms->held, sizeof(ms->held), "%s%s holds %s", ms->held[0] ? ", " : "", de->d_name, name);
+                if (read_dev_file(dir, de->d_name, &devnum))
+                        add_member(ms, devnum, de->d_name, name);
+                if (depth < 4 && snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) < (int) sizeof(sub))
+                        add_holders(ms, sub, name, depth + 1);
+        }
+}
+
+static void collect_members(struct device_context *ctx, struct udev_device *disk, struct members *ms) {
+        struct udev_enumerate *e = udev_enumerate_new(ctx->udev);
+        struct udev_list_entry *le;
+        int r;
+
+        add_member(ms, udev_device_get_devnum(disk), udev_device_get_sysname(disk), NULL);
+        add_holders(ms, udev_device_get_syspath(disk), udev_device_get_sysname(disk), 0);
+        if (!e) {
+                ms->r = -ENOMEM;
+                return;
+        }
+        r = udev_enumerate_add_match_parent(e, disk);
+        if (r >= 0)
+                r = udev_enumerate_add_match_subsystem(e, "block");
+        if (r >= 0)
+                r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                ms->r = r;
+        else
+                udev_list_entry_foreach(le, udev_enumerate_get_list_entry(e)) {
+                        struct udev_device *p = udev_device_new_from_syspath(ctx->udev, udev_list_entry_get_name(le));
+                        const char *devtype = p ? udev_device_get_devtype(p) : NULL;
+
+                        if (devtype && streq(devtype, "partition")) {
+                                add_member(ms, udev_device_get_devnum(p), udev_device_get_sysname(p), NULL);
+                                add_holders(ms, udev_device_get_syspath(p), udev_device_get_sysname(p), 0);
+                        }
+                        udev_device_unref(p);
+                }
+        udev_enumerate_unref(e);
+}
+
+static const char *member_label(const struct member *m, char *buf, size_t len) {
+        if (m->via[0])
+                snprintf(buf, len, "%s via %s", m->name, m->via);
+        else
+                snprintf(buf, len, "%s", m->name);
+        return buf;
+}
+
+static bool on_list(const char *const *list, size_t n, const char *vidpid) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(list[i], vidpid))
+                        return true;
+        return false;
+}
+
+static int add_reason(struct device_info *d, unsigned bit, const char *detail) {
+        char **l = realloc(d->reasons, (d->n_reasons + 1) * sizeof(char *));
+        int n;
+
+        if (!l)
+                return -ENOMEM;
+        d->reasons = l;
+        if (detail && detail[0])
+                n = asprintf(&l[d->n_reasons], "%s (%s)", device_refusal_name(bit), detail);
+        else
+                n = asprintf(&l[d->n_reasons], "%s", device_refusal_name(bit));
+        if (n < 0)
+                return -ENOMEM;
+        d->n_reasons++;
+        d->refusals |= bit;
+        return 0;
+}
+
+/* The index of a rule in per-rule arrays: its bit number. */
+#define RULE(name) __builtin_ctz(DEVICE_REFUSED_##name)
+
+/* The rules that look at what uses the disk: mounts, swap, holders, system file systems. */
+static void judge_usage(struct device_context *ctx, const struct device_usage *usage,
+                        const struct members *ms, char detail[][512]) {
+        char *mounted = detail[RULE(MOUNTED)], *swap = detail[RULE(SWAP)], *system = detail[RULE(SYSTEM)];
+        char label[160], entry[512];
+
+        for (size_t i = 0; i < ms->n; i++) {
+                const struct member *m = &ms->m[i];
+
+                member_label(m, label, sizeof(label));
+                for (size_t j = 0; j < usage->n_mounts; j++) {
+                        if (usage->mounts[j].devnum != m->devnum && usage->mounts[j].source_devnum != m->devnum)
+                                continue;
+                        /* The same file system bind-mounted twice is named once per target. */
+                        snprintf(entry, sizeof(entry), "%s on %s", label, usage->mounts[j].target);
+                        if (!strstr(mounted, entry))
+                                appendf(mounted, 512, "%s%s", mounted[0] ? ", " : "", entry);
+                }
+                for (size_t j = 0; j < usage->n_swaps; j++)
+                        if (usage->swaps[j] == m->devnum)
+                                appendf(swap, 512, "%s%s", swap[0] ? ", " : "", label);
+                for (size_t j = 0; j < ctx->n_system; j++) {
+                        if (ctx->system[j].devnum != m->devnum)
+                                continue;
+                        snprintf(entry, sizeof(entry), "holds %s", ctx->system[j].what);
+                        if (!strstr(system, entry))
+                                appendf(system, 512, "%s%s", system[0] ? ", " : "", entry);
+                }
+        }
+        snprintf(detail[RULE(HELD)], 512, "%s", ms->held);
+}
+
+int device_judge(struct device_context *ctx, const struct device_usage *usage,
+                 struct udev_device *disk, struct device_info *d) {
+        const struct device_policy *p = &ctx->policy;
+        char detail[DEVICE_REFUSAL_MAX][512] = {};
+        bool failed[DEVICE_REFUSAL_MAX] = {};
+        struct members ms = {};
+        char a[32], b[32], vidpid[16];
+        int r;
+
+        collect_members(ctx, disk, &ms);
+        if (ms.r >= 0)
+                judge_usage(ctx, usage, &ms, detail);
+        free(ms.m);
+        if (ms.r < 0)
+                return ms.r;
+
+        failed[RULE(NOT_USB)] = !d->is_usb && !p->test_waive_usb_rule;
+        failed[RULE(NOT_REMOVABLE)] = !d->is_removable && !d->is_hotplug && !p->test_waive_usb_rule;
+        for (unsigned i = RULE(MOUNTED); i <= RULE(SYSTEM); i++)
+                failed[i] = detail[i][0] != 0;
+        if (d->size < p->min_size) {
+                failed[RULE(TOO_SMALL)] = true;
+                snprintf(detail[RULE(TOO_SMALL)], 512, "%s < %s", format_size(d->size, a, sizeof(a)),
+                         format_size(p->min_size, b, sizeof(b)));
+        }
+        if (d->size > p->max_size) {
+                failed[RULE(TOO_LARGE)] = true;
+                snprintf(detail[RULE(TOO_LARGE)], 512, "%s > %s", format_size(d->size, a, sizeof(a)),
+                         format_size(p->max_size, b, sizeof(b)));
+        }
+        if (d->is_read_only) {
+                failed[RULE(READ_ONLY)] = true;
+                snprintf(detail[RULE(READ_ONLY)], 512, "write-protected");
+        }
+        snprintf(vidpid, sizeof(vidpid), "%04" PRIx16 ":%04" PRIx16, d->vendor_id, d->product_id);
+        if (p->n_allow > 0 && (!d->has_usb_ids || !on_list(p->allow, p->n_allow, vidpid))) {
+                failed[RULE(NOT_ALLOWED)] = true;
+                snprintf(detail[RULE(NOT_ALLOWED)], 512, "%s is not on the allow list", d->has_usb_ids ? vidpid : "no VID:PID");
+        }
+        if (d->has_usb_ids && on_list(p->deny, p->n_deny, vidpid)) {
+                failed[RULE(DENIED)] = true;
+                snprintf(detail[RULE(DENIED)], 512, "%s is on the deny list", vidpid);
+        }
+        for (unsigned i = 0; i < DEVICE_REFUSAL_MAX; i++)
+                if (failed[i]) {
+                        r = add_reason(d, 1u << i, detail[i]);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "fat/fat.h"
+#include "flash/flash.h"
+#include "flash/layout.h"
+#include "flash/writer.h"
+
+struct flash_plan {
+        struct plan *plan;
+        struct fat_tree *tree;
+};
+
+/* Bytes held in the plan's memory, read as a file's content. */
+struct blob {
+        const uint8_t *data;
+        size_t len;
+};
+
+static int blob_read(void *userdata, void *buf, size_t len, uint64_t offset) {
+        const struct blob *b = userdata;
+
+        if (offset > b->len || len > b->len - offset)
+                return -ENODATA;
+        memcpy(buf, b->data + offset, len);
+        return 0;
+}
+
+const char *flash_step_to_string(enum flash_step s) {
+        static const char *const names[] = {
+                [FLASH_STEP_CHECK] = "check", [FLASH_STEP_PROBE] = "capacity probe",
+                [FLASH_STEP_LAYOUT] = "layout", [FLASH_STEP_WRITE] = "write",
+                [FLASH_STEP_READBACK] = "read-back", [FLASH_STEP_REREAD] = "partition re-read",
+                [FLASH_STEP_DONE] = "done",
+        };
+        return (unsigned) s < ELEMENTSOF(names) ? names[s] : "unknown";
+}
+
+const char *flash_outcome_to_string(enum flash_outcome o) {
+        static const char *const names[] = {
+                [FLASH_OUTCOME_NONE] = "running", [FLASH_OUTCOME_OK] = "ok",
+                [FLASH_OUTCOME_REFUSED] = "refused", [FLASH_OUTCOME_FAILED] = "failed",
+        };
+        return (unsigned) o < ELEMENTSOF(names) ? names[o] : "unknown";
+}
+
+static int64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct flash_plan *flash_plan_free(struct flash_plan *fp) {
+        if (!fp)
+                return NULL;
+        plan_free(fp->plan);
+        fat_tree_free(fp->tree);
+        free(fp);
+        return NULL;
+}
+
+const struct plan *flash_plan_get(const struct flash_plan *fp) {
+        return fp->plan;
+}
+
+static int json_add_string(struct json_object *o, const char *key, const char *value) {
+        struct json_object *v = json_object_new_string(value ? value : "");
+        return v ? json_object_object_add(o, key, v) : -ENOMEM;
+}
+
+int flash_key_json(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
+                   char **ret, struct cart_error *err) {
+        struct json_object *root = json_object_new_object(), *key = NULL, *rel = NULL, *own = NULL;
+        char buf[32];
+        char *s = NULL;
+        int k = -ENOMEM;
+
+        if (!root)
+                return -ENOMEM;
+        key = json_object_new_object();
+        rel = json_object_new_object();
+        if (!key || !rel)
+                goto finish;
+        json_add_string(key, "serial", r->key.serial);
+        json_add_string(key, "vid_pid", r->key.vid_pid);
+        json_add_string(key, "port", r->key.port);
+        json_object_object_add(key, "capacity", json_object_new_int64((int64_t) r->key.capacity));
+        json_object_object_add(key, "real_capacity", json_object_new_int64((int64_t) r->real_capacity));
+        json_object_object_add(root, "key", TAKE_PTR(key));
+        snprintf(buf, sizeof(buf), "%04X-%04X", r->volume_id >> 16, r->volume_id & 0xFFFF);
+        json_add_string(root, "volume_id", buf);
+        json_add_string(rel, "name", r->release_name);
+        json_add_string(rel, "version", r->release_version);
+        json_object_object_add(rel, "serial", json_object_new_int64((int64_t) r->release_serial));
+        json_add_string(rel, "key_id", r->release_key_id);
+        json_object_object_add(root, "release", TAKE_PTR(rel));
+        time_format(time, buf);
+        json_add_string(root, "flashed_at", buf);
+        if (owner) {
+                own = json_object_new_object();
+                if (!own)
+                        goto finish;
+                json_add_string(own, "first_name", owner->first_name);
+                json_add_string(own, "last_name", owner->last_name);
+                json_add_string(own, "class", owner->class_name);
+                json_add_string(own, "school", owner->school);
+                json_object_object_add(root, "owner", TAKE_PTR(own));
+        }
+        s = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (!s)
+                goto finish;
+        *ret = s;
+        k = 0;
+finish:
+        json_object_put(key);
+        json_object_put(rel);
+        json_object_put(own);
+        json_object_put(root);
+        return k < 0 ? cart_error_set(err, k, "key record: %s", strerror(-k)) : 0;
+}
+
+/* A file whose bytes live in the plan's memory. */
+static int add_blob(struct flash_plan *fp, const char *path, const void *data, size_t len, uint8_t attrs,
+                    int64_t time, struct cart_error *err) {
+        struct blob *b = plan_alloc(fp->plan, sizeof(*b));
+        void *copy = plan_alloc(fp->plan, len);
+
+        if (!b || !copy)
+                return -ENOMEM;
+        memcpy(copy, data, len);
+        b->data = copy;
+        b->len = len;
+        return fat_tree_add_file(fp->tree, path, len, attrs, time, blob_read, b, 0, err);
+}
+
+static int add_release_files(struct flash_plan *fp, const struct flash_options *o, const char *key_json,
+                             int64_t time, struct cart_error *err) {
+        const struct manifest *m = release_manifest(o->release);
+        const uint8_t hs = FAT_ATTR_HIDDEN | FAT_ATTR_SYSTEM;
+        const void *json;
+        size_t json_len;
+        const char *sig = release_signature_text(o->release);
+        int r;
+
+        for (size_t i = 0; i < manifest_n_files(m); i++) {
+                const struct release_file *f = manifest_file(m, i);
+                if (f->is_dir)
+                        r = fat_tree_add_dir(fp->tree, f->path, f->attrs, f->mtime, err);
+                else
+                        r = fat_tree_add_file(fp->tree, f->path, f->size, f->attrs, f->mtime,
+                                              release_read, o->release, f->data_offset, err);
+                if (r < 0)
+                        return r;
+        }
+        release_manifest_bytes(o->release, &json, &json_len);
+        r = fat_tree_add_dir(fp->tree, KEY_CARTABLE_DIR, hs, time, err);
+        if (r >= 0)
+                r = add_blob(fp, KEY_CARTABLE_DIR "/" RELEASE_MANIFEST_PATH, json, json_len, hs, time, err);
+        if (r >= 0)
+                r = add_blob(fp, KEY_CARTABLE_DIR "/" RELEASE_SIGNATURE_PATH, sig, strlen(sig), hs, time, err);
+        if (r >= 0)
+                r = add_blob(fp, KEY_CARTABLE_DIR "/key.json", key_json, strlen(key_json), hs, time, err);
+        if (r >= 0 && o->owner && manifest_is_personalised(m)) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                size_t len;
+                r = release_render_owner(o->release, o->owner, &path, &text, &len, err);
+                if (r >= 0)
+                        r = add_blob(fp, path, text, len, 0, time, err);
+        }
+        return r;
+}
+
+static void fill_release(struct flash_report *r, const struct manifest *m) {
+        snprintf(r->release_name, sizeof(r->release_name), "%s", manifest_name(m));
+        snprintf(r->release_version, sizeof(r->release_version), "%s", manifest_version(m));
+        snprintf(r->release_key_id, sizeof(r->release_key_id), "%s", manifest_key_id(m));
+        r->release_serial = manifest_serial(m);
+}
+
+int flash_plan_build(const struct flash_target *t, const struct flash_options *o,
+                     struct flash_report *report, struct flash_plan **ret, struct cart_error *err) {
+        const struct manifest *m = release_manifest(o->release);
+        const struct release_layout *lay = manifest_layout(m);
+        _cleanup_(flash_plan_freep) struct flash_plan *fp = calloc(1, sizeof(*fp));
+        _cleanup_free_ char *key_json = NULL;
+        uint32_t ss = t->sector_size ? t->sector_size : 512;
+        uint64_t disk = t->size - t->size % ss;
+        int64_t time = o->time ? o->time : (int64_t) now_usec() / 1000000;
+        struct layout_params lp = {
+                .disk_size = disk, .sector_size = ss, .alignment = lay->alignment,
+        };
+        struct layout_info li;
+        struct fat_params params = {
+                .sector_size = ss, .cluster_size = lay->cluster_size,
+                .align = (uint32_t) MIN(lay->alignment, (uint64_t) UINT32_MAX), .time = time,
+        };
+        struct fat_layout_info fi;
+        int r;
+
+        if (!fp)
+                return -ENOMEM;
+        fill_release(report, m);
+        if (!report->volume_id) {
+                if (o->has_volume_id)
+                        report->volume_id = o->volume_id;
+                else if (getrandom(&report->volume_id, sizeof(report->volume_id), 0) < 0)
+                        return cart_error_set(err, -errno, "volume id: %m");
+        }
+        r = layout_scheme_from_string(lay->scheme, &lp.scheme);
+        if (r < 0)
+                return cart_error_set(err, r, "release layout: unknown partition scheme \"%s\"", lay->scheme);
+        lp.disk_id = report->volume_id;
+        lp.name = lay->label;
+        r = plan_new(&fp->plan);
+        if (r >= 0)
+                r = fat_tree_new(&fp->tree);
+        if (r < 0)
+                return r;
+        if (!t->is_new) {
+                r = layout_add_wipes(t->fd, disk, ss, fp->plan, err);
+                if (r < 0)
+                        return r;
+        }
+        r = layout_partition(&lp, fp->plan, &li, err);
+        if (r < 0)
+                return r;
+        r = flash_key_json(report, o->owner, time, &key_json, err);
+        if (r < 0)
+                return r;
+        r = add_release_files(fp, o, key_json, time, err);
+        if (r < 0)
+                return r;
+        /* The cluster size that writes the fewest bytes for this content, unless the release fixes it. */
+        if (!params.cluster_size)
+                params.cluster_size = fat_choose_cluster_size(fp->tree, li.partition_size, ss);
+        params.offset = li.partition_offset;
+        params.size = li.partition_size;
+        params.volume_id = report->volume_id;
+        snprintf(params.label, sizeof(params.label), "%s", lay->label ? lay->label : "");
+        r = fat_layout(fp->tree, &params, fp->plan, &fi, err);
+        if (r < 0)
+                return r;
+        r = plan_finalize(fp->plan, disk, err);
+        if (r < 0)
+                return r;
+        report->partition_offset = li.partition_offset;
+        report->partition_size = li.partition_size;
+        report->cluster_size = fi.cluster_size;
+        report->content_bytes = fi.content_bytes;
+        report->plan_bytes = plan_bytes(fp->plan);
+        *ret = TAKE_PTR(fp);
+        return 0;
+}
+
+struct run {
+        const struct flash_options *o;
+        struct flash_report *report;
+};
+
+static void emit(const struct flash_options *o, struct flash_report *report, enum flash_step step,
+                 uint64_t done, uint64_t total) {
+        report->step = step;
+        if (o->on_event)
+                o->on_event(o->userdata, report, step, done, total);
+}
+
+static void on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
+        struct run *run = userdata;
+        emit(run->o, run->report, phase == WRITER_WRITE ? FLASH_STEP_WRITE : FLASH_STEP_READBACK, done, total);
+}
+
+static int fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err) {
+        cart_error_prefix(err, r, "%s", flash_step_to_string(report->step));
+        report->outcome = outcome;
+        report->error = r;
+        report->finished_usec = now_usec();
+        snprintf(report->message, sizeof(report->message), "%s", cart_error_message(err, r));
+        return r;
+}
+
+static int probe_key(const struct flash_target *t, struct flash_report *report, struct cart_error *err) {
+        uint32_t bs = MAX(t->sector_size, 4096u);
+        struct probe_result res;
+        uint64_t seed;
+        char a[32], b[32];
+        int r;
+
+        if (getrandom(&seed, sizeof(seed), 0) < 0)
+                return cart_error_set(err, -errno, "%m");
+        r = probe_fd(t->fd, t->size - t->size % bs, bs, seed, &res, err);
+        if (r < 0)
+                return r;
+        report->is_probed = true;
+        report->probe_verdict = res.verdict;
+        report->real_capacity = res.real_size;
+        if (res.verdict != PROBE_GOOD)
+                return cart_error_set(err, -EPERM, "counterfeit key: it announces %s but holds %s (%s, first bad block at byte %" PRIu64 ")",
+                                      format_size(res.announced_size, a, sizeof(a)), format_size(res.real_size, b, sizeof(b)),
+                                      probe_verdict_to_string(res.verdict), res.first_bad_offset);
+        return 0;
+}
+
+int flash_key(const struct flash_target *t, const struct flash_options *o,
+              struct flash_report *report, struct cart_error *err) {
+        const struct release_layout *lay = manifest_layout(release_manifest(o->release));
+        _cleanup_(flash_plan_freep) struct flash_plan *fp = NULL;
+        struct run run = { .o = o, .report = report };
+        struct writer_options wo = {
+                .block_size = t->sector_size ? t->sector_size : 512, .chunk_size = o->chunk_size,
+                .use_direct = true, .skip_zero = t->is_new, .progress = on_progress, .userdata = &run,
+        };
+        struct writer_stats st = {};
+        char a[32], b[32];
+        uint64_t need;
+        int r;
+
+        *report = (struct flash_report) {
+                .key = t->identity, .real_capacity = t->size, .started_usec = now_usec(),
+                .volume_id = o->has_volume_id ? o->volume_id : 0,
+        };
+        report->key.capacity = t->size;
+        fill_release(report, release_manifest(o->release));
+
+        emit(o, report, FLASH_STEP_CHECK, 0, 0);
+        /* The release's minimum, and room for a FAT32 volume after the partition's alignment. */
+        need = MAX(lay->min_size, (lay->alignment ? lay->alignment : MIB) + FAT_VOLUME_MIN + MIB);
+        if (t->size < need) {
+                r = cart_error_set(err, -ENOSPC, "the key holds %s, the release needs at least %s",
+                                   format_size(t->size, a, sizeof(a)), format_size(need, b, sizeof(b)));
+                return fail(report, FLASH_OUTCOME_REFUSED, r, err);
+        }
+        if (t->is_block_device && !o->no_probe) {
+                emit(o, report, FLASH_STEP_PROBE, 0, 0);
+                r = probe_key(t, report, err);
+                if (r < 0)
+                        return fail(report, r == -EPERM ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+        }
+
+        emit(o, report, FLASH_STEP_LAYOUT, 0, 0);
+        r = flash_plan_build(t, o, report, &fp, err);
+        if (r < 0)
+                return fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+
+        emit(o, report, FLASH_STEP_WRITE, 0, 0);
+        report->failed_offset = UINT64_MAX;
+        r = writer_write(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
+        report->bytes_written = st.bytes_written;
+        report->write_seconds = st.write_seconds;
+        report->is_direct = st.is_direct;
+        if (r < 0) {
+                report->has_failed_offset = report->failed_offset != UINT64_MAX;
+                return fail(report, FLASH_OUTCOME_FAILED, r, err);
+        }
+
+        emit(o, report, FLASH_STEP_READBACK, 0, 0);
+        r = writer_verify(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
+        report->bytes_read = st.bytes_read;
+        report->read_seconds = st.read_seconds;
+        if (r < 0) {
+                report->has_failed_offset = report->failed_offset != UINT64_MAX;
+                return fail(report, FLASH_OUTCOME_FAILED, r, err);
+        }
+
+        if (t->is_block_device) {
+                emit(o, report, FLASH_STEP_REREAD, 0, 0);
+                /* Harmless when it fails: the kernel may hold no partition of the key open. */
+                (void) ioctl(t->fd, BLKRRPART);
+        }
+        report->outcome = FLASH_OUTCOME_OK;
+        report->finished_usec = now_usec();
+        emit(o, report, FLASH_STEP_DONE, 0, 0);
+        return 0;
+}

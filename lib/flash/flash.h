@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Making one key, in order: size check, capacity probe, plan (wipes, partition table,
+ * FAT32 with the release and /.cartable/), write, read-back, partition re-read.
+ *
+ * Made for a batch engine with one worker thread per key: no globals, the release is
+ * shared read-only (release_ref), each key has its own flash_target, options and report.
+ * The report says everything a journal records about the key, filled as the steps run,
+ * on success and on failure alike; the event callback sees it after each step and chunk.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/plan.h"
+#include "flash/probe.h"
+#include "release/release.h"
+
+enum flash_step {
+        FLASH_STEP_CHECK,       /* release against the key: minimum size */
+        FLASH_STEP_PROBE,       /* capacity probe */
+        FLASH_STEP_LAYOUT,      /* wipes, partition table, FAT32: the write plan */
+        FLASH_STEP_WRITE,
+        FLASH_STEP_READBACK,
+        FLASH_STEP_REREAD,      /* BLKRRPART */
+        FLASH_STEP_DONE,
+};
+const char *flash_step_to_string(enum flash_step s);
+
+enum flash_outcome {
+        FLASH_OUTCOME_NONE,     /* still running */
+        FLASH_OUTCOME_OK,
+        FLASH_OUTCOME_REFUSED,  /* too small, counterfeit: nothing written */
+        FLASH_OUTCOME_FAILED,   /* I/O error or read-back mismatch */
+};
+const char *flash_outcome_to_string(enum flash_outcome o);
+
+/* Who the key is; what device_target knows (empty for an image file). */
+struct flash_identity {
+        char serial[128];
+        char vid_pid[10];        /* "0781:5581" */
+        char port[64];           /* USB port path "2-1.3" */
+        char device[128];        /* /dev/sdb, or the image file */
+        uint64_t capacity;       /* advertised, bytes */
+};
+
+struct flash_report {
+        struct flash_identity key;
+        bool is_probed;
+        enum probe_verdict probe_verdict;
+        uint64_t real_capacity;          /* from the probe; = capacity when not probed */
+        uint32_t volume_id;
+        char release_name[128], release_version[64], release_key_id[17];
+        uint64_t release_serial;
+        int64_t started_usec, finished_usec;   /* CLOCK_REALTIME */
+        uint64_t partition_offset, partition_size;
+        uint32_t cluster_size;
+        uint64_t content_bytes, plan_bytes;    /* files; everything the plan writes */
+        uint64_t bytes_written, bytes_read;
+        double write_seconds, read_seconds;
+        bool is_direct;
+        enum flash_outcome outcome;
+        enum flash_step step;                  /* the running step, or the failing one */
+        int error;                             /* negative errno of the failure, or 0 */
+        bool has_failed_offset;
+        uint64_t failed_offset;
+        char message[1024];                    /* the failure's words */
+};
+
+/* step and report after each step; done/total bytes of the write and read-back phases. */
+typedef void (*flash_event_fn)(void *userdata, const struct flash_report *report,
+                               enum flash_step step, uint64_t done, uint64_t total);
+
+struct flash_target {
+        int fd;                          /* read-write, without O_DIRECT (the writer sets it) */
+        uint64_t size;
+        uint32_t sector_size;            /* logical; 0 means 512 */
+        bool is_block_device;            /* BLKRRPART at the end; probed unless no_probe */
+        bool is_new;                     /* a new sparse file: nothing to wipe, zeros are holes */
+        struct flash_identity identity;
+};
+
+struct flash_options {
+        struct release *release;         /* opened with its signature checked; shared */
+        bool no_probe;
+        bool has_volume_id;
+        uint32_t volume_id;              /* otherwise random */
+        int64_t time;                    /* of the volume and key.json; 0: now */
+        const struct owner_fields *owner;   /* personalised releases; NULL: none */
+        size_t chunk_size;               /* 0: writer default */
+        flash_event_fn on_event;
+        void *userdata;
+};
+
+/* Flash one key. On failure the report names the step, and the offset when there is one;
+ * err holds "STEP: message". Returns 0, or the negative errno of the failure. */
+int flash_key(const struct flash_target *t, const struct flash_options *o,
+              struct flash_report *report, struct cart_error *err);
+
+/* The write plan alone (what flash_key would write), for image export and dry runs. */
+struct flash_plan;
+int flash_plan_build(const struct flash_target *t, const struct flash_options *o,
+                     struct flash_report *report, struct flash_plan **ret, struct cart_error *err);
+struct flash_plan *flash_plan_free(struct flash_plan *fp);
+DEFINE_POINTER_CLEANUP(struct flash_plan, flash_plan_free);
+const struct plan *flash_plan_get(const struct flash_plan *fp);
+
+/* The key record stored as /.cartable/key.json (malloc'd, NUL-terminated). */
+int flash_key_json(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
+                   char **ret, struct cart_error *err);

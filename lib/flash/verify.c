@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <strings.h>
+
+#include "flash/layout.h"
+#include "release/release.h"
+#include "flash/verify.h"
+
+#define MANIFEST_MAX (16 * MIB)
+
+const char *verify_status_to_string(enum verify_status s) {
+        switch (s) {
+        case VERIFY_MISSING: return "missing";
+        case VERIFY_MODIFIED: return "modified";
+        case VERIFY_EXTRA: return "extra";
+        case VERIFY_SEALED: return "sealed";
+        }
+        return "unknown";
+}
+
+struct verify_result *verify_result_free(struct verify_result *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_entries; i++)
+                free(r->entries[i].path);
+        free(r->entries);
+        free(r->key_json);
+        free(r);
+        return NULL;
+}
+
+int verify_open_volume(cart_read_fn read, void *userdata, uint64_t size, struct fat_reader **ret,
+                       uint64_t *ret_offset, uint64_t *ret_size, struct cart_error *err) {
+        uint64_t offset, vsize;
+        int r;
+
+        r = layout_find_volume(read, userdata, size, &offset, &vsize, err);
+        if (r < 0)
+                return r;
+        r = fat_reader_open(read, userdata, offset, vsize, ret, err);
+        if (r < 0)
+                return r;
+        if (ret_offset)
+                *ret_offset = offset;
+        if (ret_size)
+                *ret_size = vsize;
+        return 0;
+}
+
+struct membuf {
+        uint8_t *data;
+        size_t len, allocated;
+};
+
+static int membuf_sink(void *userdata, const void *buf, size_t len) {
+        struct membuf *m = userdata;
+
+        if (m->len + len + 1 > MANIFEST_MAX)
+                return -EFBIG;
+        if (m->len + len + 1 > m->allocated) {
+                size_t n = MAX(m->allocated * 2, m->len + len + 1);
+                uint8_t *d = realloc(m->data, n);
+                if (!d)
+                        return -ENOMEM;
+                m->data = d;
+                m->allocated = n;
+        }
+        memcpy(m->data + m->len, buf, len);
+        m->len += len;
+        m->data[m->len] = 0;
+        return 0;
+}
+
+/* A small file of the key into memory, NUL-terminated. */
+static int slurp(struct fat_reader *fr, const char *path, struct membuf *ret, struct cart_error *err) {
+        struct membuf m = {};
+        int r = membuf_sink(&m, "", 0);
+
+        if (r >= 0)
+                r = fat_reader_read_file(fr, path, membuf_sink, &m, err);
+        if (r == -EFBIG)   /* the sink's refusal: the reader has no words for it */
+                r = cart_error_set(err, r, "\"/%s\": larger than %" PRIu64 " MiB",
+                                   path, MANIFEST_MAX / MIB);
+        if (r < 0) {
+                free(m.data);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+static int sha_sink(void *userdata, const void *buf, size_t len) {
+        return EVP_DigestUpdate(userdata, buf, len) == 1 ? 0 : -EIO;
+}
+
+/* The entry in hand from the walk: no path lookup, which would re-read every directory
+ * on the way for each file (quadratic in the files of a directory). */
+static int hash_entry(struct fat_reader *fr, const char *path, const struct fat_dirent *e, uint8_t ret[32],
+                      struct cart_error *err) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned len = 0;
+        int r;
+
+        if (!ctx)
+                return -ENOMEM;
+        r = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+        if (r >= 0)
+                r = fat_reader_read_entry(fr, path, e, sha_sink, ctx, err);
+        if (r >= 0 && EVP_DigestFinal_ex(ctx, ret, &len) != 1)
+                r = -EIO;
+        EVP_MD_CTX_free(ctx);
+        return r;
+}
+
+/* A file whose size matched, to hash after the walk: the entry as the walk found it. */
+struct pending {
+        const struct release_file *f;
+        struct fat_dirent e;            /* without its name */
+        char path[];
+};
+
+struct walk {
+        struct verify_result *res;
+        const struct manifest *m;
+        const struct release_layout *lay;
+        const struct release_file **seen;
+        size_t n_seen, allocated_seen;
+        struct pending **to_hash;       /* files whose size matched: contents checked after the walk */
+        size_t n_hash, allocated_hash;
+};
+
+static int add_entry(struct verify_result *res, const char *path, enum verify_status s, bool is_dir,
+                     uint64_t expected, uint64_t actual) {
+        struct verify_entry *e;
+
+        if ((res->n_entries & 63) == 0) {
+                e = realloc(res->entries, (res->n_entries + 64) * sizeof(*e));
+                if (!e)
+                        return -ENOMEM;
+                res->entries = e;
+        }
+        e = &res->entries[res->n_entries];
+        *e = (struct verify_entry) { .path = strdup(path), .status = s, .is_dir = is_dir,
+                                     .expected_size = expected, .actual_size = actual };
+        if (!e->path)
+                return -ENOMEM;
+        res->n_entries++;
+        switch (s) {
+        case VERIFY_MISSING: res->n_missing++; break;
+        case VERIFY_MODIFIED: res->n_modified++; break;
+        case VERIFY_EXTRA: res->n_extra++; break;
+        case VERIFY_SEALED: res->n_sealed++; break;
+        }
+        return 0;
+}
+
+static bool has_prefix_dir(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+        while (n > 0 && dir[n - 1] == '/')
+                n--;
+        return n > 0 && strncasecmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* The files flash writes into /.cartable/. */
+static bool is_key_record(const char *path) {
+        static const char *const names[] = {
+                KEY_CARTABLE_DIR "/" RELEASE_MANIFEST_PATH,
+                KEY_CARTABLE_DIR "/" RELEASE_SIGNATURE_PATH,
+                KEY_CARTABLE_DIR "/key.json",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcasecmp(path, names[i]) == 0)
+                        return true;
+        return false;
+}
+
+static bool is_sealed(const struct release_layout *lay, const char *path) {
+        for (size_t i = 0; i < lay->n_sealed; i++)
+                if (has_prefix_dir(path, lay->sealed[i]))
+                        return true;
+        return false;
+}
+
+static int push(void ***a, size_t *n, size_t *allocated, void *v) {
+        if (*n == *allocated) {
+                size_t k = *allocated ? *allocated * 2 : 256;
+                void **x = realloc(*a, k * sizeof(*x));
+                if (!x)
+                        return -ENOMEM;
+                *a = x;
+                *allocated = k;
+        }
+        (*a)[(*n)++] = v;
+        return 0;
+}
+
+static int on_entry(void *userdata, const char *path, const struct fat_dirent *e) {
+        struct walk *w = userdata;
+        const char *owner = manifest_owner_path(w->m);
+        const struct release_file *f;
+        struct pending *p;
+
+        if (path[0] == '/')
+                path++;
+        if (strcasecmp(path, KEY_CARTABLE_DIR) == 0 || is_key_record(path))
+                return 0;
+        /* /.cartable/ is cartable's own: anything else there is reported, as in a sealed
+         * directory, never skipped. */
+        if (has_prefix_dir(path, KEY_CARTABLE_DIR))
+                return add_entry(w->res, path, VERIFY_SEALED, e->is_dir, 0, e->size);
+        if (owner && strcasecmp(path, owner) == 0)
+                return 0;
+        f = manifest_find(w->m, path);
+        if (!f)
+                return add_entry(w->res, path, is_sealed(w->lay, path) ? VERIFY_SEALED : VERIFY_EXTRA,
+                                 e->is_dir, 0, e->size);
+        if (push((void ***) &w->seen, &w->n_seen, &w->allocated_seen, (void *) f) < 0)
+                return -ENOMEM;
+        if (f->is_dir != e->is_dir || (!f->is_dir && f->size != e->size))
+                return add_entry(w->res, path, VERIFY_MODIFIED, e->is_dir, f->size, e->size);
+        if (f->is_dir)
+                return 0;
+        p = malloc(sizeof(*p) + strlen(path) + 1);
+        if (!p)
+                return -ENOMEM;
+        *p = (struct pending) { .f = f, .e = *e };
+        p->e.name = NULL;
+        strcpy(p->path, path);
+        if (push((void ***) &w->to_hash, &w->n_hash, &w->allocated_hash, p) < 0) {
+                free(p);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+        uintptr_t x = (uintptr_t) *(void *const *) a, y = (uintptr_t) *(void *const *) b;
+        return x < y ? -1 : x > y;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+        return strcmp(((const struct verify_entry *) a)->path, ((const struct verify_entry *) b)->path);
+}
+
+static int check_files(struct walk *w, struct fat_reader *fr, struct cart_error *err) {
+        int r;
+
+        for (size_t i = 0; i < w->n_hash; i++) {
+                const struct pending *p = w->to_hash[i];
+                const struct release_file *f = p->f;
+                uint8_t sha[32];
+
+                r = hash_entry(fr, p->path, &p->e, sha, err);
+                if (r < 0)
+                        return cart_error_prefix(err, r, "%s", p->path);
+                w->res->n_files_checked++;
+                w->res->bytes_checked += f->size;
+                if (memcmp(sha, f->sha256, 32) != 0) {
+                        r = add_entry(w->res, p->path, VERIFY_MODIFIED, false, f->size, f->size);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (w->n_seen > 0)   /* seen is NULL then, which qsort() may not be given */
+                qsort(w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr);
+        for (size_t i = 0; i < manifest_n_files(w->m); i++) {
+                const struct release_file *f = manifest_file(w->m, i);
+                if (w->n_seen && bsearch(&f, w->seen, w->n_seen, sizeof(*w->seen), cmp_ptr))
+                        continue;
+                r = add_entry(w->res, f->path, VERIFY_MISSING, f->is_dir, f->size, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int load_manifest(struct fat_reader *fr, const struct sign_trust *trust, struct manifest **ret,
+                         struct cart_error *err) {
+        struct membuf json = {}, sig = {};
+        int r;
+
+        r = slurp(fr, KEY_CARTABLE_DIR "/" RELEASE_MANIFEST_PATH, &json, err);
+        if (r == -ENOENT)
+                return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no /%s/%s",
+                                      KEY_CARTABLE_DIR, RELEASE_MANIFEST_PATH);
+        if (r < 0)
+                return r;
+        r = slurp(fr, KEY_CARTABLE_DIR "/" RELEASE_SIGNATURE_PATH, &sig, err);
+        if (r == -ENOENT)
+                r = cart_error_set(err, -EKEYREJECTED, "the key's manifest is not signed: no /%s/%s",
+                                   KEY_CARTABLE_DIR, RELEASE_SIGNATURE_PATH);
+        if (r >= 0)
+                r = manifest_load(trust, json.data, json.len, (const char *) sig.data, ret, err);
+        free(json.data);
+        free(sig.data);
+        return r;
+}
+
+int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
+               struct verify_result **ret, struct cart_error *err) {
+        _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
+        _cleanup_(manifest_freep) struct manifest *m = NULL;
+        _cleanup_(verify_result_freep) struct verify_result *res = calloc(1, sizeof(*res));
+        struct fat_volume_info vi;
+        struct membuf key = {};
+        struct walk w = {};
+        int r;
+
+        if (!res)
+                return -ENOMEM;
+        r = verify_open_volume(read, userdata, size, &fr, &res->volume_offset, &res->volume_size, err);
+        if (r < 0)
+                return r;
+        r = fat_reader_info(fr, &vi);
+        if (r < 0)
+                return r;
+        memcpy(res->label, vi.label, sizeof(res->label));
+        res->volume_id = vi.volume_id;
+        r = load_manifest(fr, trust, &m, err);
+        if (r < 0)
+                return r;
+        snprintf(res->release_name, sizeof(res->release_name), "%s", manifest_name(m));
+        snprintf(res->release_version, sizeof(res->release_version), "%s", manifest_version(m));
+        snprintf(res->release_key_id, sizeof(res->release_key_id), "%s", manifest_key_id(m));
+        res->release_serial = manifest_serial(m);
+        if (slurp(fr, KEY_CARTABLE_DIR "/key.json", &key, NULL) >= 0)
+                res->key_json = (char *) key.data;
+
+        w.res = res;
+        w.m = m;
+        w.lay = manifest_layout(m);
+        r = fat_reader_walk(fr, on_entry, &w, err);
+        if (r >= 0)
+                r = check_files(&w, fr, err);
+        for (size_t i = 0; i < w.n_hash; i++)
+                free(w.to_hash[i]);
+        free(w.to_hash);
+        free(w.seen);
+        if (r < 0)
+                return r;
+        if (res->n_entries > 0)
+                qsort(res->entries, res->n_entries, sizeof(*res->entries), cmp_entry);
+        *ret = TAKE_PTR(res);
+        return 0;
+}

@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Trusted public keys and signature verification, as `minisign -V` does it (src/minisign.c,
+ * sig_load() and verify()), failing closed. A signature file:
+ *   untrusted comment: TEXT
+ *   base64("ED" or "Ed" || keynum[8] || sig[64])
+ *   trusted comment: TEXT
+ *   base64(Ed25519(sig || trusted comment text))
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "base/base64.h"
+#include "release/sign-internal.h"
+
+struct trusted_key {
+        uint8_t keynum[SIGN_KEYID_LEN];
+        EVP_PKEY *pkey;
+};
+
+struct sign_trust {
+        struct trusted_key *keys;
+        size_t n_keys;
+};
+
+void text_cursor_init(struct text_cursor *c, const char *text, size_t len) {
+        *c = (struct text_cursor) { .p = text, .end = text + len };
+}
+
+int text_cursor_line(struct text_cursor *c, size_t max, const char **ret, size_t *ret_len,
+                     struct cart_error *err) {
+        const char *nl;
+        size_t len;
+
+        c->line++;
+        if (c->p >= c->end)
+                return cart_error_set(err, -EBADMSG, "line %u: missing (the text ends early)", c->line);
+        nl = memchr(c->p, '\n', (size_t) (c->end - c->p));
+        len = (size_t) ((nl ?: c->end) - c->p);
+        *ret = c->p;
+        c->p += len + (nl ? 1 : 0);
+        if (len > 0 && (*ret)[len - 1] == '\r')
+                len--;
+        if (len > max)
+                return cart_error_set(err, -EBADMSG, "line %u: too long (%zu bytes, at most %zu)",
+                                      c->line, len, max);
+        *ret_len = len;
+        return 0;
+}
+
+int text_cursor_end(struct text_cursor *c, struct cart_error *err) {
+        while (c->p < c->end) {
+                const char *line;
+                size_t len;
+                int r = text_cursor_line(c, SIZE_MAX, &line, &len, err);
+                if (r < 0)
+                        return r;
+                if (len > 0)
+                        return cart_error_set(err, -EBADMSG, "line %u: unexpected text after the "
+                                              "last expected line", c->line);
+        }
+        return 0;
+}
+
+int text_cursor_comment(struct text_cursor *c, const char **ret, size_t *ret_len,
+                        struct cart_error *err) {
+        const size_t n = strlen(COMMENT_PREFIX);
+        const char *line;
+        size_t len;
+        int r;
+
+        r = text_cursor_line(c, COMMENT_LINE_MAX, &line, &len, err);
+        if (r < 0)
+                return r;
+        if (len < n || memcmp(line, COMMENT_PREFIX, n) != 0)
+                return cart_error_set(err, -EBADMSG, "line %u: does not start with \"%s\"",
+                                      c->line, COMMENT_PREFIX);
+        *ret = line + n;
+        *ret_len = len - n;
+        return 0;
+}
+
+int text_cursor_base64(struct text_cursor *c, void *dst, size_t want, const char *what,
+                       struct cart_error *err) {
+        const char *line;
+        size_t len;
+        int r, n;
+
+        r = text_cursor_line(c, BASE64_ENCODED_LEN(want), &line, &len, err);
+        if (r < 0)
+                return r;
+        n = base64_decode(line, len, dst, want);
+        if (n == -ENOBUFS || (n >= 0 && (size_t) n != want))
+                return cart_error_set(err, -EBADMSG, "line %u: not %s (wrong length)", c->line, what);
+        if (n < 0)
+                return cart_error_set(err, -EBADMSG, "line %u: not base64", c->line);
+        return 0;
+}
+
+int sign_read_key_file(const char *path, char **ret, size_t *ret_len, struct cart_error *err) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = read_small_file(path, KEY_FILE_MAX, &buf, &len);
+        if (r == -EINVAL)
+                return cart_error_set(err, -EBADMSG, "%s: not a regular file", path);
+        if (r == -EFBIG)
+                return cart_error_set(err, -EBADMSG, "%s: too large for a key file", path);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return cart_error_set(err, r, "%s: %s", path, strerror(-r));
+        if (memchr(buf, 0, len)) {
+                OPENSSL_cleanse(buf, len);
+                return cart_error_set(err, -EBADMSG, "%s: a NUL byte: not a key file", path);
+        }
+        *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int sign_ed25519_public(const uint8_t pk[ED25519_PK_BYTES], EVP_PKEY **ret, struct cart_error *err) {
+        EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk, ED25519_PK_BYTES);
+
+        if (!pkey)
+                return sign_openssl_error(err, "Ed25519 public key import");
+        *ret = pkey;
+        return 0;
+}
+
+int sign_ed25519_verify(EVP_PKEY *pkey, const uint8_t sig[ED25519_SIG_BYTES], const void *msg,
+                        size_t len) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        int ok;
+
+        ok = ctx && EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pkey, NULL) == 1 &&
+             EVP_DigestVerify(ctx, sig, ED25519_SIG_BYTES, msg, len) == 1;
+        EVP_MD_CTX_free(ctx);
+        /* A bad signature leaves an entry in OpenSSL's queue; it is not an error here. */
+        ERR_clear_error();
+        return ok;
+}
+
+int sign_blake2b512(const void *msg, size_t len, uint8_t ret[64], struct cart_error *err) {
+        unsigned n = 0;
+
+        if (EVP_Digest(msg, len, ret, &n, EVP_blake2b512(), NULL) != 1 || n != 64)
+                return sign_openssl_error(err, "BLAKE2b-512");
+        return 0;
+}
+
+int sign_trust_new(struct sign_trust **ret) {
+        struct sign_trust *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return -ENOMEM;
+        *ret = t;
+        return 0;
+}
+
+static void trust_truncate(struct sign_trust *t, size_t n) {
+        while (t->n_keys > n)
+                EVP_PKEY_free(t->keys[--t->n_keys].pkey);
+}
+
+struct sign_trust *sign_trust_free(struct sign_trust *t) {
+        if (!t)
+                return NULL;
+        trust_truncate(t, 0);
+        free(t->keys);
+        free(t);
+        return NULL;
+}
+
+size_t sign_trust_count(const struct sign_trust *t) {
+        return t ? t->n_keys : 0;
+}
+
+/* A public key file: comment line, then base64("Ed" || keynum || pk). */
+static int trust_add_file(struct sign_trust *t, const char *path, struct cart_error *err) {
+        _cleanup_free_ char *text = NULL;
+        uint8_t block[PUBKEY_BYTES];
+        struct trusted_key *keys;
+        struct text_cursor c;
+        const char *comment;
+        size_t len;
+        EVP_PKEY *pkey;
+        int r;
+
+        r = sign_read_key_file(path, &text, &len, err);
+        if (r < 0)
+                return r;
+        text_cursor_init(&c, text, len);
+        r = text_cursor_comment(&c, &comment, &len, err);
+        if (r >= 0)
+                r = text_cursor_base64(&c, block, sizeof(block), "a minisign public key", err);
+        if (r >= 0)
+                r = text_cursor_end(&c, err);
+        if (r >= 0 && memcmp(block, SIG_ALG, 2) != 0)
+                r = cart_error_set(err, -EBADMSG, "line 2: unsupported key algorithm (not Ed25519)");
+        if (r >= 0)
+                r = sign_ed25519_public(block + 2 + SIGN_KEYID_LEN, &pkey, err);
+        if (r < 0)
+                return cart_error_prefix(err, r, "%s", path);
+
+        keys = reallocarray(t->keys, t->n_keys + 1, sizeof(*keys));
+        if (!keys) {
+                EVP_PKEY_free(pkey);
+                return -ENOMEM;
+        }
+        t->keys = keys;
+        memcpy(keys[t->n_keys].keynum, block + 2, SIGN_KEYID_LEN);
+        keys[t->n_keys++].pkey = pkey;
+        return 0;
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void free_names(char **names, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* The *.pub regular files of a directory (hidden ones skipped, as a shell glob would). */
+static int list_pub_files(const char *path, char ***ret, size_t *ret_n, struct cart_error *err) {
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        d = opendir(path);
+        if (!d)
+                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+        while ((errno = 0, de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+                struct stat st;
+                char **l;
+
+                if (de->d_name[0] == '.' || len <= 4 || !streq(de->d_name + len - 4, ".pub"))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                l = reallocarray(names, n + 1, sizeof(*names));
+                if (!l || !(l[n] = strdup(de->d_name))) {
+                        names = l ?: names;
+                        r = -ENOMEM;
+                        break;
+                }
+                names = l;
+                n++;
+        }
+        if (r >= 0 && errno != 0)
+                r = cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+        closedir(d);
+        if (r < 0) {
+                free_names(names, n);
+                return r;
+        }
+        if (n > 0)
+                qsort(names, n, sizeof(*names), compare_names);
+        *ret = names;
+        *ret_n = n;
+        return 0;
+}
+
+int sign_trust_add_path(struct sign_trust *t, const char *path, struct cart_error *err) {
+        size_t n_before = t->n_keys, n = 0;
+        char **names = NULL;
+        struct stat st;
+        int r = 0;
+
+        if (stat(path, &st) < 0)
+                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+        if (!S_ISDIR(st.st_mode)) {
+                r = trust_add_file(t, path, err);
+                return r < 0 ? r : 1;
+        }
+
+        r = list_pub_files(path, &names, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *file = NULL;
+                if (asprintf(&file, "%s/%s", path, names[i]) < 0)
+                        r = -ENOMEM;
+                else
+                        r = trust_add_file(t, file, err);
+        }
+        free_names(names, n);
+        if (r < 0) {
+                trust_truncate(t, n_before);
+                return r;
+        }
+        return (int) (t->n_keys - n_before);
+}
+
+struct parsed_sig {
+        uint8_t block[SIGBLOCK_BYTES];        /* algorithm, keynum, signature */
+        uint8_t global[ED25519_SIG_BYTES];
+        const char *trusted_comment;          /* inside the text, not NUL-terminated */
+        size_t trusted_comment_len;
+};
+
+static int parse_signature(const char *text, struct parsed_sig *ret, struct cart_error *err) {
+        const size_t n = strlen(TRUSTED_COMMENT_PREFIX);
+        struct text_cursor c;
+        const char *line;
+        size_t len;
+        int r;
+
+        text_cursor_init(&c, text, strlen(text));
+        r = text_cursor_comment(&c, &line, &len, err);
+        if (r < 0)
+                return r;
+        r = text_cursor_base64(&c, ret->block, sizeof(ret->block), "a minisign signature", err);
+        if (r < 0)
+                return r;
+        if (memcmp(ret->block, SIG_ALG_HASHED, 2) != 0 && memcmp(ret->block, SIG_ALG, 2) != 0)
+                return cart_error_set(err, -EBADMSG, "line 2: unsupported signature algorithm");
+        r = text_cursor_line(&c, n + SIGN_TRUSTED_COMMENT_MAX, &line, &len, err);
+        if (r < 0)
+                return r;
+        if (len < n || memcmp(line, TRUSTED_COMMENT_PREFIX, n) != 0)
+                return cart_error_set(err, -EBADMSG, "line 3: does not start with \"%s\"",
+                                      TRUSTED_COMMENT_PREFIX);
+        if (memchr(line, '\r', len))
+                return cart_error_set(err, -EBADMSG, "line 3: a carriage return in the trusted comment");
+        ret->trusted_comment = line + n;
+        ret->trusted_comment_len = len - n;
+        r = text_cursor_base64(&c, ret->global, sizeof(ret->global), "a trusted comment signature", err);
+        if (r < 0)
+                return r;
+        return text_cursor_end(&c, err);
+}
+
+static int untrusted_key_error(const struct sign_trust *t, const uint8_t keynum[SIGN_KEYID_LEN],
+                               struct cart_error *err) {
+        char id[2 * SIGN_KEYID_LEN + 1], list[128] = "";
+        size_t used = 0, n = sign_trust_count(t);
+
+        for (size_t i = 0; i < n && i < 4; i++) {
+                char other[2 * SIGN_KEYID_LEN + 1];
+                sign_key_id_hex(t->keys[i].keynum, other);
+                used += (size_t) snprintf(list + used, sizeof(list) - used, "%s%s",
+                                          i ? ", " : "", other);
+        }
+        if (n > 4)
+                snprintf(list + used, sizeof(list) - used, ", ...");
+        sign_key_id_hex(keynum, id);
+        return cart_error_set(err, -ENOKEY, "signed by key %s, which is not trusted (trusted: %s)",
+                              id, n ? list : "none");
+}
+
+int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
+                char **ret_trusted_comment, uint8_t ret_key_id[SIGN_KEYID_LEN],
+                struct cart_error *err) {
+        _cleanup_free_ uint8_t *signed_comment = NULL;
+        const uint8_t *keynum, *sig;
+        struct parsed_sig p;
+        uint8_t digest[64];
+        const void *signed_msg = msg;
+        size_t signed_len = len;
+        bool is_known = false, is_message_ok = false;
+        char id[2 * SIGN_KEYID_LEN + 1];
+        int r;
+
+        r = parse_signature(sig_text, &p, err);
+        if (r < 0)
+                return cart_error_prefix(err, r, "signature");
+        keynum = p.block + 2;
+        sig = p.block + 2 + SIGN_KEYID_LEN;
+        if (memcmp(p.block, SIG_ALG_HASHED, 2) == 0) {
+                r = sign_blake2b512(msg, len, digest, err);
+                if (r < 0)
+                        return r;
+                signed_msg = digest;
+                signed_len = sizeof(digest);
+        }
+        signed_comment = malloc(ED25519_SIG_BYTES + p.trusted_comment_len);
+        if (!signed_comment)
+                return -ENOMEM;
+        memcpy(signed_comment, sig, ED25519_SIG_BYTES);
+        memcpy(signed_comment + ED25519_SIG_BYTES, p.trusted_comment, p.trusted_comment_len);
+
+        /* Two trusted keys may share an id: either one may have signed. */
+        for (size_t i = 0; i < sign_trust_count(t); i++) {
+                EVP_PKEY *pkey = t->keys[i].pkey;
+
+                if (memcmp(t->keys[i].keynum, keynum, SIGN_KEYID_LEN) != 0)
+                        continue;
+                is_known = true;
+                if (!sign_ed25519_verify(pkey, sig, signed_msg, signed_len))
+                        continue;
+                is_message_ok = true;
+                if (!sign_ed25519_verify(pkey, p.global, signed_comment,
+                                         ED25519_SIG_BYTES + p.trusted_comment_len))
+                        continue;
+
+                if (ret_trusted_comment) {
+                        char *tc = strndup(p.trusted_comment, p.trusted_comment_len);
+                        if (!tc)
+                                return -ENOMEM;
+                        *ret_trusted_comment = tc;
+                }
+                if (ret_key_id)
+                        memcpy(ret_key_id, keynum, SIGN_KEYID_LEN);
+                return 0;
+        }
+        if (!is_known)
+                return untrusted_key_error(t, keynum, err);
+        sign_key_id_hex(keynum, id);
+        if (!is_message_ok)
+                return cart_error_set(err, -EKEYREJECTED, "the signature by key %s does not match "
+                                      "the signed data", id);
+        return cart_error_set(err, -EKEYREJECTED, "the trusted comment signature by key %s is "
+                              "invalid: the trusted comment was altered", id);
+}
