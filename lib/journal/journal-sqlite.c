@@ -169,10 +169,10 @@ static int read_version(struct journal *j, struct cart_error *err) {
 
         r = jdb_prepare(j, "SELECT count(*), sum(name = 'schema_version') FROM sqlite_master", &s, err);
         if (r < 0)
-                return r == -EBADMSG ? cart_error_set(err, r, "%s: not an SQLite database, so not a cartable journal", j->path) : r;
+                return r;
         r = jdb_step(j, s, err);
         if (r < 0)
-                return r == -EBADMSG ? cart_error_set(err, r, "%s: not an SQLite database, so not a cartable journal", j->path) : r;
+                return r;
         n_tables = jdb_int64(s, 0);
         has_version = jdb_int64(s, 1);
         if (n_tables == 0)
@@ -244,9 +244,10 @@ int jdb_open(struct journal *j, bool create, struct cart_error *err) {
 
         /* Connection settings only: none of them writes to the file. */
         r = jdb_exec(j, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err);
-        if (r < 0)
-                return r;
-        r = read_version(j, err);
+        if (r >= 0)
+                r = read_version(j, err);
+        if (r == -EBADMSG && sqlite3_errcode(handle(j)) == SQLITE_NOTADB)
+                return cart_error_set(err, r, "%s: not an SQLite database, so not a cartable journal", j->path);
         if (r < 0)
                 return r;
         j->version = r;
