@@ -5,11 +5,15 @@
 
 #include "journal/journal-internal.h"
 
-#define EVENT_SELECT \
-        "SELECT seq, uuid, station, station_seq, kind, time_usec, operator, pupil_school, pupil_id, " \
-        "key_uid, key_serial, release_name, release_version, release_serial, release_key_id, " \
-        "outcome, reason, step, message, volume_id, bytes_written, bytes_read, started_usec, " \
-        "write_usec, read_usec, prev_hash, hash FROM events "
+#define EVENT_COLUMNS \
+        "SELECT e.seq, e.uuid, e.station, e.station_seq, e.kind, e.time_usec, e.operator, e.pupil_school, " \
+        "e.pupil_id, e.key_uid, e.key_serial, e.release_name, e.release_version, e.release_serial, " \
+        "e.release_key_id, e.outcome, e.reason, e.step, e.message, e.volume_id, e.bytes_written, " \
+        "e.bytes_read, e.started_usec, e.write_usec, e.read_usec, e.prev_hash, e.hash, "
+/* Listing: with the pupil's names. Verifying: the event alone. */
+#define EVENT_SELECT EVENT_COLUMNS "p.family_name, p.first_name, p.class_name FROM events e " \
+        "LEFT JOIN pupils p ON p.school = e.pupil_school AND p.id = e.pupil_id "
+#define EVENT_SELECT_BARE EVENT_COLUMNS "NULL, NULL, NULL FROM events e "
 
 static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
         *e = (struct journal_event_row) {
@@ -23,6 +27,7 @@ static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
                 .bytes_written = jdb_int64(s, 20), .bytes_read = jdb_int64(s, 21),
                 .started_usec = jdb_int64(s, 22), .write_usec = jdb_int64(s, 23),
                 .read_usec = jdb_int64(s, 24), .prev_hash = jdb_text(s, 25), .hash = jdb_text(s, 26),
+                .family_name = jdb_text(s, 27), .first_name = jdb_text(s, 28), .class_name = jdb_text(s, 29),
         };
 }
 
@@ -36,21 +41,21 @@ int journal_events_list(struct journal *j, const struct journal_event_filter *f,
                 r = journal_pupil_resolve(j, f->pupil, &school, &id, err);
                 if (r < 0)
                         return r;
-                r = jdb_prepare(j, EVENT_SELECT "WHERE pupil_school = ? AND pupil_id = ? ORDER BY seq", &s, err);
+                r = jdb_prepare(j, EVENT_SELECT "WHERE e.pupil_school = ? AND e.pupil_id = ? ORDER BY e.seq", &s, err);
                 if (r < 0)
                         return r;
                 jdb_bind_text(s, 1, school);
                 jdb_bind_text(s, 2, id);
         } else if (f && f->key) {
                 /* A key by its journal uid, its USB serial or its FAT volume ID. */
-                r = jdb_prepare(j, EVENT_SELECT "WHERE key_uid IN (SELECT uid FROM keys WHERE uid = ? OR "
-                                "serial = ? OR volume_id = upper(?)) ORDER BY seq", &s, err);
+                r = jdb_prepare(j, EVENT_SELECT "WHERE e.key_uid IN (SELECT uid FROM keys WHERE uid = ? OR "
+                                "serial = ? OR volume_id = upper(?)) ORDER BY e.seq", &s, err);
                 if (r < 0)
                         return r;
                 for (int i = 1; i <= 3; i++)
                         jdb_bind_text(s, i, f->key);
         } else {
-                r = jdb_prepare(j, EVENT_SELECT "ORDER BY seq", &s, err);
+                r = jdb_prepare(j, EVENT_SELECT "ORDER BY e.seq", &s, err);
                 if (r < 0)
                         return r;
         }
@@ -142,7 +147,7 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
 
         /* Within a station, by the order the chain claims; a row renumbered to hide a
          * deletion breaks the links instead. */
-        r = jdb_prepare(j, EVENT_SELECT "ORDER BY station, station_seq, seq", &s, err);
+        r = jdb_prepare(j, EVENT_SELECT_BARE "ORDER BY e.station, e.station_seq, e.seq", &s, err);
         if (r < 0)
                 return r;
         for (;;) {

@@ -170,6 +170,8 @@ struct journal_event_row {
         const char *release_key_id, *outcome, *reason, *step, *message, *volume_id;
         int64_t bytes_written, bytes_read, started_usec, write_usec, read_usec;
         const char *prev_hash, *hash;
+        /* Not part of the event: the pupil's names as the journal holds them now (listing only). */
+        const char *family_name, *first_name, *class_name;
 };
 struct journal_event_filter {
         const char *pupil;           /* "ID" or "UAI/ID" */
