@@ -329,7 +329,10 @@ static int pass(struct siecle *s, bool is_zip, int n_pass) {
         for (k = xmlTextReaderRead(reader); k == 1;) {
                 int type = xmlTextReaderNodeType(reader), depth = xmlTextReaderDepth(reader);
                 const char *name = (const char *) xmlTextReaderConstName(reader);
-                unsigned line = (unsigned) xmlTextReaderGetParserLineNumber(reader);
+                xmlNode *cur = xmlTextReaderCurrentNode(reader);
+                /* The node's own line: the parser's may be ahead, reading in blocks. */
+                long node_line = cur ? xmlGetLineNo(cur) : -1;
+                unsigned line = (unsigned) (node_line > 0 ? node_line : xmlTextReaderGetParserLineNumber(reader));
 
                 if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
                         r = cart_error_set(s->err, -EBADMSG, "%s: line %u: a DOCTYPE: a SIECLE export has none",
