@@ -13,13 +13,13 @@ const struct command command_roster = {
         .name = "roster",
         .summary = "import a school's roster into the journal, list its pupils",
         .help =
-        "Usage: cartable roster import FILE [--school UAI] [--journal DB] [--dry-run] [--keep-ine] [--json]\n"
+        "Usage: cartable roster import FILE... [--school UAI] [--journal DB] [--dry-run] [--keep-ine] [--json]\n"
         "       cartable roster list [--school UAI] [--class C] [--without-key] [--all] [--journal DB] [--json]\n"
         "\n"
-        "  import  read a SIECLE export (XML or its .zip) or a CSV export and sync the\n"
-        "          journal with it, in one transaction: new pupils are added, class and\n"
-        "          name changes applied, pupils of the file's schools that it no longer\n"
-        "          lists (or marks as left) are marked left. Prints every change.\n"
+        "  import  read SIECLE exports (XML or their .zip) or CSV exports and sync the\n"
+        "          journal with them, all in one transaction: new pupils are added, class\n"
+        "          and name changes applied, pupils of the files' schools that they no\n"
+        "          longer list (or mark as left) are marked left. Prints every change.\n"
         "  list    pupils in roster order: school, class, then the order of the last\n"
         "          roster imported; with the key each one holds.\n"
         "\n"
@@ -45,7 +45,8 @@ enum { OPT_SCHOOL = 0x100, OPT_JOURNAL, OPT_DRY_RUN, OPT_KEEP_INE, OPT_JSON, OPT
 struct roster_args {
         const char *school, *journal, *class_name;
         bool dry_run, keep_ine, json, without_key, all;
-        const char *file;
+        char **files;
+        size_t n_files;
 };
 
 static int parse(int argc, char **argv, bool is_import, struct roster_args *a) {
@@ -84,9 +85,10 @@ static int parse(int argc, char **argv, bool is_import, struct roster_args *a) {
                                            c == OPT_CLASS ? "class" : c == OPT_ALL ? "all" : "without-key");
         }
         if (is_import) {
-                if (argc - optind != 1)
-                        return usage_error(&command_roster, "roster import needs one roster file");
-                a->file = argv[optind];
+                if (argc - optind < 1)
+                        return usage_error(&command_roster, "roster import needs a roster file");
+                a->files = argv + optind;
+                a->n_files = (size_t) (argc - optind);
         } else if (argc != optind)
                 return usage_error(&command_roster, "roster list takes no file");
         return EXIT_OK;
@@ -141,15 +143,27 @@ static int on_change(void *userdata, enum journal_change c, const struct journal
         return 0;
 }
 
-static void print_summary(const struct roster_args *a, const struct roster_info *info,
-                          const struct journal_sync_counts *n) {
+static void print_file(const struct roster_args *a, const char *file, const struct roster_info *info) {
+        if (a->json) {
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "file", json_object_new_string(file));
+                json_object_object_add(o, "format", json_object_new_string(roster_format_to_string(info->format)));
+                json_object_object_add(o, "encoding", json_object_new_string(info->encoding));
+                json_object_object_add(o, "school", json_object_new_string(info->school_uai));
+                json_object_object_add(o, "year", json_object_new_string(info->year));
+                json_object_object_add(o, "pupils", json_object_new_int64((int64_t) info->n_pupils));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+                return;
+        }
+        printf("%s: %zu pupils (%s, %s%s%s)\n", file, info->n_pupils, roster_format_to_string(info->format),
+               info->encoding, info->school_uai[0] ? ", school " : "", info->school_uai);
+}
+
+static void print_summary(const struct roster_args *a, const struct journal_sync_counts *n) {
         if (a->json) {
                 struct json_object *o = json_object_new_object(), *s = json_object_new_object();
-                json_object_object_add(s, "file", json_object_new_string(a->file));
-                json_object_object_add(s, "format", json_object_new_string(roster_format_to_string(info->format)));
-                json_object_object_add(s, "encoding", json_object_new_string(info->encoding));
-                json_object_object_add(s, "school", json_object_new_string(info->school_uai));
-                json_object_object_add(s, "year", json_object_new_string(info->year));
+                json_object_object_add(s, "files", json_object_new_int64((int64_t) a->n_files));
                 json_object_object_add(s, "dry_run", json_object_new_boolean(a->dry_run));
                 json_object_object_add(s, "pupils", json_object_new_int64((int64_t) n->total));
                 json_object_object_add(s, "added", json_object_new_int64((int64_t) n->added));
@@ -163,10 +177,9 @@ static void print_summary(const struct roster_args *a, const struct roster_info 
                 json_object_put(o);
                 return;
         }
-        printf("%s: %" PRIu64 " pupils (%s, %s): %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %"
-               PRIu64 " left, %" PRIu64 " rejoined, %" PRIu64 " unchanged%s\n",
-               a->file, n->total, roster_format_to_string(info->format), info->encoding, n->added, n->moved,
-               n->renamed, n->left, n->rejoined, n->unchanged, a->dry_run ? " (dry run: nothing was written)" : "");
+        printf("%" PRIu64 " pupils: %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %" PRIu64 " left, %"
+               PRIu64 " rejoined, %" PRIu64 " unchanged%s\n", n->total, n->added, n->moved, n->renamed, n->left,
+               n->rejoined, n->unchanged, a->dry_run ? " (dry run: nothing was written)" : "");
 }
 
 static int run_import(int argc, char **argv) {
@@ -199,13 +212,20 @@ static int run_import(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         st = (struct import_state) { .json = a.json };
-        r = journal_sync_begin(j, a.file, on_change, &st, &sync, &err);
+        r = journal_sync_begin(j, a.files[0], on_change, &st, &sync, &err);
         if (r < 0)
                 return journal_fail(r, &err);
         st.sync = sync;
         o = (struct roster_options) { .school_uai = a.school, .keep_ine = a.keep_ine, .secret = secret,
                                       .secret_len = sizeof(secret) };
-        r = roster_read(a.file, &o, on_pupil, &st, &info, &err);
+        for (size_t i = 0; i < a.n_files && r >= 0; i++) {
+                if (i > 0)
+                        r = journal_sync_next_file(sync, a.files[i]);
+                if (r >= 0)
+                        r = roster_read(a.files[i], &o, on_pupil, &st, &info, &err);
+                if (r >= 0)
+                        print_file(&a, a.files[i], &info);
+        }
         if (r >= 0)
                 r = journal_sync_finish(sync, a.dry_run, &counts, &err);
         explicit_bzero(secret, sizeof(secret));
@@ -213,8 +233,7 @@ static int run_import(int argc, char **argv) {
                 log_error(r, "%s%s", cart_error_message(&err, r), " (nothing was imported)");
                 return journal_exit_code(r);
         }
-        fflush(stdout);
-        print_summary(&a, &info, &counts);
+        print_summary(&a, &counts);
         return EXIT_OK;
 }
 

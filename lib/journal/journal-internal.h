@@ -34,6 +34,9 @@ int journal_migrate(struct journal *j, const struct journal_migration *m, size_t
 
 int jdb_exec(struct journal *j, const char *sql, struct cart_error *err);
 int jdb_prepare(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err);
+/* The same, prepared once and kept by the connection (reset, bindings cleared): for the
+ * statements run per key or pupil. sql must be a string literal; never finalize it. */
+int jdb_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err);
 struct jstmt *jdb_finalize(struct jstmt *s);
 DEFINE_POINTER_CLEANUP(struct jstmt, jdb_finalize);
 /* Binding a NULL string binds SQL NULL. Indexes start at 1. */

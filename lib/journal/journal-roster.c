@@ -18,7 +18,8 @@ const char *journal_change_to_string(enum journal_change c) {
 
 struct journal_sync {
         struct journal *j;
-        char *source;
+        char *source;                  /* the file being read */
+        unsigned n_files;
         journal_change_fn fn;
         void *userdata;
         int64_t import_id, now, rank;
@@ -59,6 +60,7 @@ int journal_sync_begin(struct journal *j, const char *source, journal_change_fn 
         s->source = strdup(source ? source : "-");
         if (!s->source)
                 return -ENOMEM;
+        s->n_files = 1;
         r = journal_txn_begin(j, err);
         if (r < 0)
                 return r;
@@ -95,6 +97,16 @@ int journal_sync_begin(struct journal *j, const char *source, journal_change_fn 
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int journal_sync_next_file(struct journal_sync *s, const char *source) {
+        char *p = strdup(source);
+        if (!p)
+                return -ENOMEM;
+        free(s->source);
+        s->source = p;
+        s->n_files++;
         return 0;
 }
 
@@ -191,11 +203,12 @@ int journal_sync_pupil(struct journal_sync *s, const struct journal_pupil *p, st
                 if (p->has_derived_id)
                         return cart_error_set(err, -EBADMSG, "%s:%u: homonyms: this pupil and the one on line %" PRId64
                                               " (%s %s, school %s) have the same derived id %s; add an id column "
-                                              "to the export to tell them apart",
+                                              "(or the birth dates) to the export to tell them apart",
                                               s->source, p->line, jdb_int64(s->get, 5), p->first_name,
                                               p->family_name, p->school, p->id);
-                return cart_error_set(err, -EBADMSG, "%s:%u: pupil id %s (school %s) is also on line %" PRId64,
-                                      s->source, p->line, p->id, p->school, jdb_int64(s->get, 5));
+                return cart_error_set(err, -EBADMSG, "%s:%u: pupil id %s (school %s) is also on line %" PRId64 "%s",
+                                      s->source, p->line, p->id, p->school, jdb_int64(s->get, 5),
+                                      s->n_files > 1 ? " of this file or of an earlier one of this import" : "");
         }
         old_family = strdup(jdb_text(s->get, 0));
         old_first = strdup(jdb_text(s->get, 1));
@@ -335,10 +348,10 @@ int journal_sync_finish(struct journal_sync *s, bool dry_run, struct journal_syn
 /* ---- Pupils ---- */
 
 int journal_pupil_state(struct journal *j, const char *school, const char *id, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct jstmt *s = NULL;
         int r;
 
-        r = jdb_prepare(j, "SELECT is_active FROM pupils WHERE school = ? AND id = ?", &s, err);
+        r = jdb_cached(j, "SELECT is_active FROM pupils WHERE school = ? AND id = ?", &s, err);
         if (r < 0)
                 return r;
         jdb_bind_text(s, 1, school);
@@ -346,7 +359,9 @@ int journal_pupil_state(struct journal *j, const char *school, const char *id, s
         r = jdb_step(j, s, err);
         if (r <= 0)
                 return r;
-        return jdb_int64(s, 0) == 1 ? 1 : 2;
+        r = jdb_int64(s, 0) == 1 ? 1 : 2;
+        jdb_reset(s);
+        return r;
 }
 
 int journal_pupil_resolve(struct journal *j, const char *pupil, char **ret_school, char **ret_id,

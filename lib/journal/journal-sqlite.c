@@ -55,8 +55,16 @@ const struct journal_migration journal_migrations[] = {
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 
+#define N_CACHED 32
+
 struct jdb {
         sqlite3 *db;
+        /* Statements run once per key or pupil, prepared once per connection; keyed by
+         * the address of their SQL text (a string literal of the caller). */
+        struct {
+                const char *sql;
+                sqlite3_stmt *s;
+        } cached[N_CACHED];
 };
 
 static sqlite3 *handle(struct journal *j) {
@@ -93,8 +101,17 @@ static int db_fail(struct journal *j, int rc, struct cart_error *err) {
         return cart_error_set(err, r < 0 ? r : -EPROTO, "%s: %s", j->path, sqlite3_errmsg(handle(j)));
 }
 
+static void reset_cached(struct journal *j) {
+        for (size_t i = 0; i < N_CACHED && j->db->cached[i].s; i++)
+                sqlite3_reset(j->db->cached[i].s);
+}
+
 int jdb_exec(struct journal *j, const char *sql, struct cart_error *err) {
-        int rc = sqlite3_exec(handle(j), sql, NULL, NULL, NULL);
+        int rc;
+
+        /* Transactions end with every statement done. */
+        reset_cached(j);
+        rc = sqlite3_exec(handle(j), sql, NULL, NULL, NULL);
         return rc == SQLITE_OK ? 0 : db_fail(j, rc, err);
 }
 
@@ -104,6 +121,27 @@ int jdb_prepare(struct journal *j, const char *sql, struct jstmt **ret, struct c
         if (rc != SQLITE_OK)
                 return db_fail(j, rc, err);
         *ret = (struct jstmt *) s;
+        return 0;
+}
+
+int jdb_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
+        size_t i;
+        int r;
+
+        for (i = 0; i < N_CACHED && j->db->cached[i].s; i++)
+                if (j->db->cached[i].sql == sql) {
+                        sqlite3_reset(j->db->cached[i].s);
+                        sqlite3_clear_bindings(j->db->cached[i].s);
+                        *ret = (struct jstmt *) j->db->cached[i].s;
+                        return 0;
+                }
+        if (i == N_CACHED)
+                return cart_error_set(err, -E2BIG, "journal: more than %d cached statements", N_CACHED);
+        r = jdb_prepare(j, sql, ret, err);
+        if (r < 0)
+                return r;
+        j->db->cached[i].sql = sql;
+        j->db->cached[i].s = (sqlite3_stmt *) *ret;
         return 0;
 }
 
@@ -243,7 +281,8 @@ int jdb_open(struct journal *j, bool create, struct cart_error *err) {
         sqlite3_busy_timeout(j->db->db, BUSY_TIMEOUT_MS);
 
         /* Connection settings only: none of them writes to the file. */
-        r = jdb_exec(j, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err);
+        r = jdb_exec(j, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; "
+                     "PRAGMA cache_size = -16384", err);
         if (r >= 0)
                 r = read_version(j, err);
         if (r == -EBADMSG && sqlite3_errcode(handle(j)) == SQLITE_NOTADB)
@@ -266,6 +305,8 @@ int jdb_open(struct journal *j, bool create, struct cart_error *err) {
 void jdb_close(struct journal *j) {
         if (!j->db)
                 return;
+        for (size_t i = 0; i < N_CACHED; i++)
+                sqlite3_finalize(j->db->cached[i].s);
         sqlite3_close(j->db->db);
         free(j->db);
         j->db = NULL;

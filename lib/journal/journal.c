@@ -220,12 +220,12 @@ static void bind_int_or_null(struct jstmt *s, int i, int64_t v) {
 }
 
 int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *last = NULL, *ins = NULL;
+        struct jstmt *last = NULL, *ins = NULL;
         char uuid[JOURNAL_UUID_LEN + 1], prev[JOURNAL_HASH_HEX_LEN + 1], hash[JOURNAL_HASH_HEX_LEN + 1];
         int r;
 
         /* The caller holds a write transaction, so nobody else appends between these. */
-        r = jdb_prepare(j, "SELECT station_seq, hash FROM events WHERE station = ? "
+        r = jdb_cached(j, "SELECT station_seq, hash FROM events WHERE station = ? "
                         "ORDER BY station_seq DESC LIMIT 1", &last, err);
         if (r < 0)
                 return r;
@@ -236,6 +236,7 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
         if (r > 0) {
                 e->station_seq = jdb_int64(last, 0) + 1;
                 snprintf(prev, sizeof(prev), "%s", jdb_text(last, 1));
+                jdb_reset(last);
         } else {
                 e->station_seq = 1;
                 memcpy(prev, zero_hash, sizeof(prev));
@@ -251,7 +252,7 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
                 return r;
         e->hash = hash;
 
-        r = jdb_prepare(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
+        r = jdb_cached(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
                         "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
                         "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
                         "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash) "
@@ -307,13 +308,13 @@ int journal_key_uid(const struct flash_report *r, char **ret) {
 
 static int upsert_key(struct journal *j, const struct flash_report *rep, const struct journal_flash *f,
                       const char *uid, const char *volume_id, int64_t now, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct jstmt *s = NULL;
         bool ok = rep->outcome == FLASH_OUTCOME_OK;
         int r;
 
         /* A good flash makes the key stock (issuing comes next); a failed one says so; the
          * holder is kept until the key is issued to someone else or marked. */
-        r = jdb_prepare(j, "INSERT INTO keys (uid, serial, vid_pid, vendor, product, capacity, real_capacity, "
+        r = jdb_cached(j, "INSERT INTO keys (uid, serial, vid_pid, vendor, product, capacity, real_capacity, "
                         "volume_id, status, created_usec, updated_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT (uid) DO UPDATE SET vendor = coalesce(excluded.vendor, keys.vendor), "
                         "product = coalesce(excluded.product, keys.product), capacity = excluded.capacity, "
@@ -342,10 +343,10 @@ static int upsert_key(struct journal *j, const struct flash_report *rep, const s
 
 static int key_set_status(struct journal *j, const char *uid, const char *status, const char *school,
                           const char *id, int64_t now, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct jstmt *s = NULL;
         int r;
 
-        r = jdb_prepare(j, "UPDATE keys SET status = ?, pupil_school = ?, pupil_id = ?, updated_usec = ? "
+        r = jdb_cached(j, "UPDATE keys SET status = ?, pupil_school = ?, pupil_id = ?, updated_usec = ? "
                         "WHERE uid = ?", &s, err);
         if (r < 0)
                 return r;
@@ -361,11 +362,11 @@ static int key_set_status(struct journal *j, const char *uid, const char *status
 /* The key a pupil holds (status issued), or NULL. */
 static int pupil_held_key(struct journal *j, const char *school, const char *id, char **ret,
                           struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct jstmt *s = NULL;
         int r;
 
         *ret = NULL;
-        r = jdb_prepare(j, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? AND status = 'issued' "
+        r = jdb_cached(j, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? AND status = 'issued' "
                         "ORDER BY updated_usec DESC LIMIT 1", &s, err);
         if (r < 0)
                 return r;
@@ -375,17 +376,18 @@ static int pupil_held_key(struct journal *j, const char *school, const char *id,
         if (r <= 0)
                 return r;
         *ret = strdup(jdb_text(s, 0));
+        jdb_reset(s);      /* holds no read snapshot once done */
         return *ret ? 1 : -ENOMEM;
 }
 
 /* The current holder of a key, when it is issued. */
 static int key_holder(struct journal *j, const char *uid, char **ret_school, char **ret_id,
                       struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct jstmt *s = NULL;
         int r;
 
         *ret_school = *ret_id = NULL;
-        r = jdb_prepare(j, "SELECT pupil_school, pupil_id FROM keys WHERE uid = ? AND status = 'issued'", &s, err);
+        r = jdb_cached(j, "SELECT pupil_school, pupil_id FROM keys WHERE uid = ? AND status = 'issued'", &s, err);
         if (r < 0)
                 return r;
         jdb_bind_text(s, 1, uid);
@@ -394,6 +396,7 @@ static int key_holder(struct journal *j, const char *uid, char **ret_school, cha
                 return r < 0 ? r : 0;
         *ret_school = strdup(jdb_text(s, 0));
         *ret_id = strdup(jdb_text(s, 1));
+        jdb_reset(s);
         return *ret_school && *ret_id ? 1 : -ENOMEM;
 }
 

@@ -99,6 +99,8 @@ struct journal_sync;
  */
 int journal_sync_begin(struct journal *j, const char *source, journal_change_fn fn, void *userdata,
                        struct journal_sync **ret, struct cart_error *err);
+/* Several files in one import (the exports of several schools): the next one's name. */
+int journal_sync_next_file(struct journal_sync *s, const char *source);
 /* -EBADMSG "SOURCE:LINE: pupil id X also on line Y" for a duplicate id in the file. */
 int journal_sync_pupil(struct journal_sync *s, const struct journal_pupil *p, struct cart_error *err);
 int journal_sync_finish(struct journal_sync *s, bool dry_run, struct journal_sync_counts *ret,

@@ -18,7 +18,8 @@ expect_in err 'j.db: No such file'
 
 # A dry run on a missing journal prints the changes and still creates nothing.
 expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" "${J[@]}" --dry-run
-expect_in out 'demo-roster.csv: 60 pupils \(csv, UTF-8\): 59 added.*dry run: nothing was written'
+expect_in out 'demo-roster.csv: 60 pupils \(csv, UTF-8\)$'
+expect_in out '^60 pupils: 59 added, 0 moved, 0 renamed, 0 left, 0 rejoined, 0 unchanged \(dry run: nothing was written\)$'
 [ ! -e j.db ] || fail "a dry run created the journal"
 
 expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" "${J[@]}"
@@ -59,6 +60,16 @@ expect_in err 'dup.csv:62: pupil id D1003 \(school 0750001A\) is also on line 3'
 expect_in err 'nothing was imported'
 [ "$(q 'SELECT count(*), group_concat(class_name) FROM pupils')" = "$before" ] || fail "a refused import wrote"
 expect_exit 64 "$C" roster import changed.csv --school 75
+
+# Several files in one import: all or nothing, and a school's pupils are judged on them all.
+awk -F';' 'NR == 1 || $2 == "0750001A"' changed.csv > school1.csv
+awk -F';' 'NR == 1 || $2 == "0750002B"' changed.csv > school2.csv
+expect_exit 0 "$C" roster import school1.csv school2.csv --dry-run
+expect_in out '^school1.csv: 30 pupils \(csv, UTF-8, school 0750001A\)$'
+expect_in out '^60 pupils: 0 added, 0 moved, 0 renamed, 0 left, 0 rejoined, 59 unchanged'
+expect_exit 65 "$C" roster import school1.csv dup.csv
+expect_in err 'dup.csv:2: pupil id D1001 \(school 0750001A\) is also on line 2 of this file or of an earlier one of this import'
+[ "$(q 'SELECT count(*), group_concat(class_name) FROM pupils')" = "$before" ] || fail "a refused import of two files wrote"
 expect_exit 66 "$C" roster import nothing.csv
 
 # A pupil whose name is a spreadsheet formula, then keys recorded through lib/journal.
