@@ -124,4 +124,12 @@ expect_exit 65 "$C" journal verify
 echo "not a database, only text that goes on for a while......................................................" > j.db
 expect_exit 65 "$C" journal show
 expect_in err 'not an SQLite database'
+
+# A SIECLE zip, INEs kept only as keyed hashes: neither the INE nor the birth date is in the file.
+rm -f j.db j.db-wal j.db-shm
+expect_exit 0 "$C" roster import "$ROSTERS/ElevesSansAdresses.zip" --keep-ine
+expect_in out '/ElevesSansAdresses.zip: 8 pupils \(siecle, ISO-8859-15, school 0750001A\)$'
+[ "$(q "SELECT count(*) FROM pupils WHERE length(ine_hmac) = 64")" -ge 7 ] || fail "INE hashes not kept"
+sqlite3 j.db 'PRAGMA wal_checkpoint(TRUNCATE)' > /dev/null
+! grep -aq -e 070123456AB -e 14/02/2014 -e 2014-02-14 j.db || fail "an INE or a birth date reached the journal"
 echo "journal: ok"
