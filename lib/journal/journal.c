@@ -141,71 +141,108 @@ static int uuid_random(char ret[JOURNAL_UUID_LEN + 1]) {
 /* ---- The chain ---- */
 
 /* Canonical form: "cartable-event-1\n", then per field "name=" and either "-" (NULL) or
- * the decimal length, ':' and the value, then "\n". Unambiguous for any bytes. */
-static int put_text(struct hash_sha256 *h, const char *name, const char *v) {
-        char len[32];
+ * the decimal length, ':' and the value, then "\n". Unambiguous for any bytes. Built in
+ * one buffer (on the stack for any ordinary event), then hashed in one call. */
+struct canon {
+        char *p;
+        size_t len, cap;
+        char stack[2048];
+};
+
+static int canon_put(struct canon *c, const char *s, size_t n) {
+        if (c->len + n > c->cap) {
+                size_t cap = MAX(2 * c->cap, c->len + n);
+                char *p = c->p == c->stack ? malloc(cap) : realloc(c->p, cap);
+                if (!p)
+                        return -ENOMEM;
+                if (c->p == c->stack)
+                        memcpy(p, c->stack, c->len);
+                c->p = p;
+                c->cap = cap;
+        }
+        memcpy(c->p + c->len, s, n);
+        c->len += n;
+        return 0;
+}
+
+static int canon_decimal(struct canon *c, uint64_t v, char end) {
+        char buf[24];
+        size_t i = sizeof(buf);
+
+        buf[--i] = end;
+        do
+                buf[--i] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        return canon_put(c, buf + i, sizeof(buf) - i);
+}
+
+static int put_text(struct canon *c, const char *name, const char *v) {
+        size_t n = v ? strlen(v) : 0;
         int r;
 
-        r = hash_sha256_update(h, name, strlen(name));
+        r = canon_put(c, name, strlen(name));
         if (r >= 0)
-                r = hash_sha256_update(h, "=", 1);
+                r = canon_put(c, "=", 1);
         if (r < 0)
                 return r;
         if (!v)
-                return hash_sha256_update(h, "-\n", 2);
-        snprintf(len, sizeof(len), "%zu:", strlen(v));
-        r = hash_sha256_update(h, len, strlen(len));
+                return canon_put(c, "-\n", 2);
+        r = canon_decimal(c, n, ':');
         if (r >= 0)
-                r = hash_sha256_update(h, v, strlen(v));
+                r = canon_put(c, v, n);
         if (r >= 0)
-                r = hash_sha256_update(h, "\n", 1);
+                r = canon_put(c, "\n", 1);
         return r;
 }
 
-static int put_int(struct hash_sha256 *h, const char *name, int64_t v) {
-        char buf[32];
+static int put_int(struct canon *c, const char *name, int64_t v) {
+        char buf[24];
+        size_t i = sizeof(buf) - 1;
 
         if (v < 0)
-                return put_text(h, name, NULL);
-        snprintf(buf, sizeof(buf), "%" PRId64, v);
-        return put_text(h, name, buf);
+                return put_text(c, name, NULL);
+        buf[i] = 0;
+        do
+                buf[--i] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        return put_text(c, name, buf + i);
 }
 
 int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_HEX_LEN + 1]) {
-        _cleanup_(hash_sha256_freep) struct hash_sha256 *h = NULL;
+        struct canon c = { .cap = sizeof(c.stack) };
         uint8_t d[HASH_SHA256_LEN];
         int r;
 
-        r = hash_sha256_new(&h);
-        if (r < 0)
-                return r;
-        r = hash_sha256_update(h, "cartable-event-1\n", 17);
-        if (r >= 0) r = put_text(h, "uuid", e->uuid);
-        if (r >= 0) r = put_text(h, "station", e->station);
-        if (r >= 0) r = put_int(h, "station_seq", e->station_seq);
-        if (r >= 0) r = put_text(h, "kind", e->kind);
-        if (r >= 0) r = put_int(h, "time_usec", e->time_usec);
-        if (r >= 0) r = put_text(h, "operator", e->operator);
-        if (r >= 0) r = put_text(h, "pupil_school", e->pupil_school);
-        if (r >= 0) r = put_text(h, "pupil_id", e->pupil_id);
-        if (r >= 0) r = put_text(h, "key_uid", e->key_uid);
-        if (r >= 0) r = put_text(h, "key_serial", e->key_serial);
-        if (r >= 0) r = put_text(h, "release_name", e->release_name);
-        if (r >= 0) r = put_text(h, "release_version", e->release_version);
-        if (r >= 0) r = put_int(h, "release_serial", e->release_serial);
-        if (r >= 0) r = put_text(h, "release_key_id", e->release_key_id);
-        if (r >= 0) r = put_text(h, "outcome", e->outcome);
-        if (r >= 0) r = put_text(h, "reason", e->reason);
-        if (r >= 0) r = put_text(h, "step", e->step);
-        if (r >= 0) r = put_text(h, "message", e->message);
-        if (r >= 0) r = put_text(h, "volume_id", e->volume_id);
-        if (r >= 0) r = put_int(h, "bytes_written", e->bytes_written);
-        if (r >= 0) r = put_int(h, "bytes_read", e->bytes_read);
-        if (r >= 0) r = put_int(h, "started_usec", e->started_usec);
-        if (r >= 0) r = put_int(h, "write_usec", e->write_usec);
-        if (r >= 0) r = put_int(h, "read_usec", e->read_usec);
-        if (r >= 0) r = put_text(h, "prev_hash", e->prev_hash);
-        if (r >= 0) r = hash_sha256_final(h, d);
+        c.p = c.stack;
+        r = canon_put(&c, "cartable-event-1\n", 17);
+        if (r >= 0) r = put_text(&c, "uuid", e->uuid);
+        if (r >= 0) r = put_text(&c, "station", e->station);
+        if (r >= 0) r = put_int(&c, "station_seq", e->station_seq);
+        if (r >= 0) r = put_text(&c, "kind", e->kind);
+        if (r >= 0) r = put_int(&c, "time_usec", e->time_usec);
+        if (r >= 0) r = put_text(&c, "operator", e->operator);
+        if (r >= 0) r = put_text(&c, "pupil_school", e->pupil_school);
+        if (r >= 0) r = put_text(&c, "pupil_id", e->pupil_id);
+        if (r >= 0) r = put_text(&c, "key_uid", e->key_uid);
+        if (r >= 0) r = put_text(&c, "key_serial", e->key_serial);
+        if (r >= 0) r = put_text(&c, "release_name", e->release_name);
+        if (r >= 0) r = put_text(&c, "release_version", e->release_version);
+        if (r >= 0) r = put_int(&c, "release_serial", e->release_serial);
+        if (r >= 0) r = put_text(&c, "release_key_id", e->release_key_id);
+        if (r >= 0) r = put_text(&c, "outcome", e->outcome);
+        if (r >= 0) r = put_text(&c, "reason", e->reason);
+        if (r >= 0) r = put_text(&c, "step", e->step);
+        if (r >= 0) r = put_text(&c, "message", e->message);
+        if (r >= 0) r = put_text(&c, "volume_id", e->volume_id);
+        if (r >= 0) r = put_int(&c, "bytes_written", e->bytes_written);
+        if (r >= 0) r = put_int(&c, "bytes_read", e->bytes_read);
+        if (r >= 0) r = put_int(&c, "started_usec", e->started_usec);
+        if (r >= 0) r = put_int(&c, "write_usec", e->write_usec);
+        if (r >= 0) r = put_int(&c, "read_usec", e->read_usec);
+        if (r >= 0) r = put_text(&c, "prev_hash", e->prev_hash);
+        if (r >= 0) r = hash_sha256(c.p, c.len, d);
+        if (c.p != c.stack)
+                free(c.p);
         if (r < 0)
                 return r;
         hash_to_hex(d, sizeof(d), ret);

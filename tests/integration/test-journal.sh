@@ -97,6 +97,28 @@ expect_exit 64 "$C" journal export --format xml
 expect_exit 0 "$C" journal export --format json
 jq -e 'length == 9 and (map(select(.kind == "issued")) | length == 3) and .[0].station == "atelier-1"' out > /dev/null \
         || fail "JSON export"
+# The hash as cartable-journal(1) documents it, recomputed independently, for every event.
+python3 - out <<'PY' || fail "an event's hash differs from the documented canonical form"
+import hashlib, json, sys
+fields = ["uuid", "station", "station_seq", "kind", "time_usec", "operator", "pupil_school", "pupil_id",
+          "key_uid", "key_serial", "release_name", "release_version", "release_serial", "release_key_id",
+          "outcome", "reason", "step", "message", "volume_id", "bytes_written", "bytes_read", "started_usec",
+          "write_usec", "read_usec", "prev_hash"]
+prev = {}
+for e in json.load(open(sys.argv[1])):
+    e["key_uid"] = e["key"]
+    b = b"cartable-event-1\n"
+    for f in fields:
+        v = e[f]
+        if v is None:
+            b += f.encode() + b"=-\n"
+        else:
+            v = str(v).encode()
+            b += f.encode() + b"=" + str(len(v)).encode() + b":" + v + b"\n"
+    assert hashlib.sha256(b).hexdigest() == e["hash"], e["seq"]
+    assert e["prev_hash"] == prev.get(e["station"], "0" * 64), e["seq"]
+    prev[e["station"]] = e["hash"]
+PY
 python3 -c 'import csv,sys; rows=list(csv.DictReader(open("events.csv"))); sys.exit(0 if len(rows) == 9 and rows[7]["outcome"] == "failed" else 1)' \
         || fail "CSV export not read back by Python's csv module"
 
