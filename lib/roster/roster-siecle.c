@@ -29,9 +29,13 @@ static inline void xml_freep(xmlChar **p) {
                 xmlFree(*p);
 }
 
+/* A school's export is a few MB (61 MB for 100,000 pupils): past this, a zip bomb. */
+#define MAX_XML_SIZE (UINT64_C(1) << 30)
+
 struct source {
         int fd;
         struct archive *a;
+        uint64_t total;
         char msg[256];           /* a read error (a truncated zip), for the message */
         int r;
 };
@@ -53,6 +57,7 @@ struct siecle {
         struct join_entry *join;
         size_t n_join, join_cap;
 
+        xmlTextReader *reader;   /* of the pass under way, for the line of errors without one */
         char xml_msg[256];       /* libxml2's first error */
         unsigned xml_line;
         bool xml_encoding_error, has_xml_error;
@@ -67,6 +72,12 @@ static int source_read(void *ctx, char *buf, int len) {
                 if (n < 0) {
                         snprintf(src->msg, sizeof(src->msg), "%s", archive_error_string(src->a) ?: "read error");
                         src->r = -EBADMSG;
+                        return -1;
+                }
+                src->total += (uint64_t) n;
+                if (src->total > MAX_XML_SIZE) {
+                        snprintf(src->msg, sizeof(src->msg), "the XML inflates past 1 GiB");
+                        src->r = -EFBIG;
                         return -1;
                 }
                 return (int) n;
@@ -141,13 +152,45 @@ static void on_xml_error(void *userdata, xmlErrorPtr e) {
         if (s->has_xml_error || !e || e->level < XML_ERR_ERROR)
                 return;
         s->has_xml_error = true;
-        s->xml_line = (unsigned) MAX(e->line, 0);
+        s->xml_line = e->line > 0 ? (unsigned) e->line :
+                s->reader ? (unsigned) MAX(xmlTextReaderGetParserLineNumber(s->reader), 1) : 1;
         snprintf(s->xml_msg, sizeof(s->xml_msg), "%s", e->message ?: "malformed XML");
         s->xml_msg[strcspn(s->xml_msg, "\n")] = 0;
         s->xml_encoding_error = e->domain == XML_FROM_I18N ||
                 e->code == XML_ERR_INVALID_CHAR || e->code == XML_ERR_INVALID_ENCODING ||
                 e->code == XML_ERR_UNSUPPORTED_ENCODING || e->code == XML_ERR_UNKNOWN_ENCODING ||
-                e->code == XML_I18N_CONV_FAILED;
+                e->code == XML_I18N_CONV_FAILED || e->code == XML_IO_ENCODER;
+}
+
+static void xml_silent(void *ctx, const char *msg, ...) {
+}
+
+/* libxml2 reports some errors (encoding conversion, I/O) through its thread's global
+ * handlers, which print to stderr: lib/ never prints, so they are routed to this read's
+ * handler for the time of a pass, then put back. */
+struct xml_handlers {
+        xmlGenericErrorFunc generic;
+        void *generic_ctx;
+        xmlStructuredErrorFunc structured;
+        void *structured_ctx;
+};
+
+static struct xml_handlers xml_handlers_push(struct siecle *s) {
+        struct xml_handlers old = {
+                .generic = xmlGenericError,
+                .generic_ctx = xmlGenericErrorContext,
+                .structured = xmlStructuredError,
+                .structured_ctx = xmlStructuredErrorContext,
+        };
+
+        xmlSetGenericErrorFunc(NULL, xml_silent);
+        xmlSetStructuredErrorFunc(s, on_xml_error);
+        return old;
+}
+
+static void xml_handlers_pop(const struct xml_handlers *old) {
+        xmlSetGenericErrorFunc(old->generic_ctx, old->generic);
+        xmlSetStructuredErrorFunc(old->structured_ctx, old->structured);
 }
 
 /* The text directly inside an element, stripped; -E2BIG past size. */
@@ -317,14 +360,18 @@ static int pass(struct siecle *s, bool is_zip, int n_pass) {
         r = source_open(s, is_zip, &src);
         if (r < 0)
                 return r;
+        s->has_xml_error = false;
+        s->reader = NULL;
+        struct xml_handlers old = xml_handlers_push(s);
         reader = xmlReaderForIO(source_read, NULL, &src, c->path, NULL,
                                 XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_COMPACT);
         if (!reader) {
+                xml_handlers_pop(&old);
                 source_close(&src);
                 return cart_error_set(s->err, -ENOMEM, "%s: cannot start the XML reader", c->path);
         }
         xmlTextReaderSetStructuredErrorHandler(reader, on_xml_error, s);
-        s->has_xml_error = false;
+        s->reader = reader;
 
         for (k = xmlTextReaderRead(reader); k == 1;) {
                 int type = xmlTextReaderNodeType(reader), depth = xmlTextReaderDepth(reader);
@@ -410,6 +457,7 @@ static int pass(struct siecle *s, bool is_zip, int n_pass) {
         r = 0;
 out:
         xmlFreeTextReader(reader);
+        xml_handlers_pop(&old);
         source_close(&src);
         return r;
 }

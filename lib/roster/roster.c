@@ -211,6 +211,8 @@ int roster_emit(struct roster_ctx *c, struct roster_pupil *p, const char *ine, s
                 uint8_t mac[32];
                 size_t n = 0;
 
+                if (strlen(ine) > 32)
+                        return cart_error_set(err, -EBADMSG, "%s: line %u: INE longer than 32 characters", c->path, p->line);
                 /* Domain-separated from derived ids; the INE upper-cased (its letter's case varies). */
                 n = (size_t) snprintf(buf, sizeof(buf), "cartable-ine-v1%c", 0);
                 for (const char *s = ine; *s && n < sizeof(buf) - 1; s++)
