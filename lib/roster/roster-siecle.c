@@ -349,116 +349,121 @@ static int xml_failed(struct siecle *s, struct source *src, xmlTextReader *reade
 
 #define MAX_DEPTH 8
 
-static int pass(struct siecle *s, bool is_zip, int n_pass) {
-        struct roster_ctx *c = s->c;
+/* One pass's reader and where it stands. */
+struct pass {
+        int n;                   /* 1: classes, 2: pupils */
         struct source src;
         xmlTextReader *reader;
-        char stack[MAX_DEPTH][32] = {};
-        bool seen_root = false, seen_eleves = false;
-        int r, k;
+        char stack[MAX_DEPTH][32];   /* element names from the root down */
+        bool seen_root, seen_eleves;
+};
 
-        r = source_open(s, is_zip, &src);
+enum step { STEP_READ, STEP_SKIP, STEP_STOP };
+
+/* The text of <UAJ> or <ANNEE_SCOLAIRE> (pass 1). */
+static int parameter(struct siecle *s, struct pass *ps, const char *name, unsigned line) {
+        xmlNode *node = xmlTextReaderExpand(ps->reader);
+        bool is_uaj = streq(name, "UAJ");
+
+        if (!node)
+                return xml_failed(s, &ps->src, ps->reader);
+        if (text_of(node, is_uaj ? s->uaj : s->year, is_uaj ? sizeof(s->uaj) : sizeof(s->year)) < 0)
+                return cart_error_set(s->err, -EBADMSG, "%s: line %u: <%s> too long", s->c->path, line, name);
+        s->has_uaj |= is_uaj;
+        return STEP_SKIP;
+}
+
+/* An element start: what to do, as an enum step, or a negative errno. */
+static int element(struct siecle *s, struct pass *ps, int depth, const char *name, unsigned line) {
+        struct roster_ctx *c = s->c;
+        int r;
+
+        if (depth < MAX_DEPTH)
+                snprintf(ps->stack[depth], sizeof(ps->stack[depth]), "%s", name);
+        if (depth == 0 && !ps->seen_root) {
+                ps->seen_root = true;
+                if (!streq(name, "BEE_ELEVES"))
+                        return cart_error_set(s->err, -EBADMSG,
+                                              "%s: line %u: root element <%.40s>, not <BEE_ELEVES>: not a SIECLE pupils export",
+                                              c->path, line, name);
+                const xmlChar *enc = xmlTextReaderConstEncoding(ps->reader);
+                snprintf(c->info.encoding, sizeof(c->info.encoding), "%s", enc ? (const char *) enc : "UTF-8");
+        }
+        if (ps->n == 1 && depth == 2 && streq(ps->stack[1], "PARAMETRES") &&
+            (streq(name, "UAJ") || streq(name, "ANNEE_SCOLAIRE")))
+                return parameter(s, ps, name, line);
+        if (depth == 2 && streq(ps->stack[1], "DONNEES")) {
+                /* Pass 1 reads STRUCTURES only, pass 2 ELEVES only, and stops after them. */
+                if (ps->n == 2 && ps->seen_eleves)
+                        return STEP_STOP;
+                ps->seen_eleves |= streq(name, "ELEVES");
+                return streq(name, ps->n == 1 ? "STRUCTURES" : "ELEVES") ? STEP_READ : STEP_SKIP;
+        }
+        if (depth == 3 && streq(ps->stack[1], "DONNEES") &&
+            ((ps->n == 1 && streq(ps->stack[2], "STRUCTURES") && streq(name, "STRUCTURES_ELEVE")) ||
+             (ps->n == 2 && streq(ps->stack[2], "ELEVES") && streq(name, "ELEVE")))) {
+                xmlNode *node = xmlTextReaderExpand(ps->reader);
+                if (!node)
+                        return xml_failed(s, &ps->src, ps->reader);
+                r = ps->n == 1 ? join_add(s, node) : pupil(s, node);
+                return r < 0 ? r : STEP_SKIP;
+        }
+        return STEP_READ;
+}
+
+static int pass_loop(struct siecle *s, struct pass *ps) {
+        int k, r;
+
+        for (k = xmlTextReaderRead(ps->reader); k == 1;) {
+                int type = xmlTextReaderNodeType(ps->reader), depth = xmlTextReaderDepth(ps->reader);
+                xmlNode *cur = xmlTextReaderCurrentNode(ps->reader);
+                /* The node's own line: the parser's may be ahead, reading in blocks. */
+                long node_line = cur ? xmlGetLineNo(cur) : -1;
+                unsigned line = (unsigned) (node_line > 0 ? node_line : xmlTextReaderGetParserLineNumber(ps->reader));
+
+                if (type == XML_READER_TYPE_DOCUMENT_TYPE)
+                        return cart_error_set(s->err, -EBADMSG, "%s: line %u: a DOCTYPE: a SIECLE export has none",
+                                              s->c->path, line);
+                if (type != XML_READER_TYPE_ELEMENT || depth < 0) {
+                        k = xmlTextReaderRead(ps->reader);
+                        continue;
+                }
+                r = element(s, ps, depth, (const char *) xmlTextReaderConstName(ps->reader), line);
+                if (r < 0)
+                        return r;
+                if (r == STEP_STOP)
+                        return 0;
+                k = r == STEP_SKIP ? xmlTextReaderNext(ps->reader) : xmlTextReaderRead(ps->reader);
+        }
+        if (k < 0 || s->has_xml_error || ps->src.r < 0)
+                return xml_failed(s, &ps->src, ps->reader);
+        if (!ps->seen_root)
+                return cart_error_set(s->err, -EBADMSG, "%s: no XML element: not a SIECLE export", s->c->path);
+        return 0;
+}
+
+static int pass(struct siecle *s, bool is_zip, int n_pass) {
+        struct pass ps = { .n = n_pass };
+        int r;
+
+        r = source_open(s, is_zip, &ps.src);
         if (r < 0)
                 return r;
         s->has_xml_error = false;
         s->reader = NULL;
         struct xml_handlers old = xml_handlers_push(s);
-        reader = xmlReaderForIO(source_read, NULL, &src, c->path, NULL,
-                                XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_COMPACT);
-        if (!reader) {
-                xml_handlers_pop(&old);
-                source_close(&src);
-                return cart_error_set(s->err, -ENOMEM, "%s: cannot start the XML reader", c->path);
-        }
-        xmlTextReaderSetStructuredErrorHandler(reader, on_xml_error, s);
-        s->reader = reader;
-
-        for (k = xmlTextReaderRead(reader); k == 1;) {
-                int type = xmlTextReaderNodeType(reader), depth = xmlTextReaderDepth(reader);
-                const char *name = (const char *) xmlTextReaderConstName(reader);
-                xmlNode *cur = xmlTextReaderCurrentNode(reader);
-                /* The node's own line: the parser's may be ahead, reading in blocks. */
-                long node_line = cur ? xmlGetLineNo(cur) : -1;
-                unsigned line = (unsigned) (node_line > 0 ? node_line : xmlTextReaderGetParserLineNumber(reader));
-
-                if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
-                        r = cart_error_set(s->err, -EBADMSG, "%s: line %u: a DOCTYPE: a SIECLE export has none",
-                                           c->path, line);
-                        goto out;
-                }
-                if (type != XML_READER_TYPE_ELEMENT || depth < 0) {
-                        k = xmlTextReaderRead(reader);
-                        continue;
-                }
-                if (depth < MAX_DEPTH)
-                        snprintf(stack[depth], sizeof(stack[depth]), "%s", name);
-                if (depth == 0 && !seen_root) {
-                        seen_root = true;
-                        if (!streq(name, "BEE_ELEVES")) {
-                                r = cart_error_set(s->err, -EBADMSG,
-                                                   "%s: line %u: root element <%.40s>, not <BEE_ELEVES>: not a SIECLE pupils export",
-                                                   c->path, line, name);
-                                goto out;
-                        }
-                        const xmlChar *enc = xmlTextReaderConstEncoding(reader);
-                        snprintf(c->info.encoding, sizeof(c->info.encoding), "%s", enc ? (const char *) enc : "UTF-8");
-                }
-                if (n_pass == 1 && depth == 2 && streq(stack[1], "PARAMETRES") &&
-                    (streq(name, "UAJ") || streq(name, "ANNEE_SCOLAIRE"))) {
-                        xmlNode *node = xmlTextReaderExpand(reader);
-                        bool is_uaj = streq(name, "UAJ");
-                        if (!node) {
-                                r = xml_failed(s, &src, reader);
-                                goto out;
-                        }
-                        if (text_of(node, is_uaj ? s->uaj : s->year, is_uaj ? sizeof(s->uaj) : sizeof(s->year)) < 0) {
-                                r = cart_error_set(s->err, -EBADMSG, "%s: line %u: <%s> too long", c->path, line, name);
-                                goto out;
-                        }
-                        s->has_uaj |= is_uaj;
-                        k = xmlTextReaderNext(reader);
-                        continue;
-                }
-                if (depth == 2 && streq(stack[1], "DONNEES")) {
-                        /* Pass 1 reads STRUCTURES only, pass 2 ELEVES only, and stops after them. */
-                        bool wanted = streq(name, n_pass == 1 ? "STRUCTURES" : "ELEVES");
-                        if (n_pass == 2 && seen_eleves)
-                                break;
-                        seen_eleves |= streq(name, "ELEVES");
-                        if (!wanted) {
-                                k = xmlTextReaderNext(reader);
-                                continue;
-                        }
-                }
-                if (depth == 3 && streq(stack[1], "DONNEES") &&
-                    ((n_pass == 1 && streq(stack[2], "STRUCTURES") && streq(name, "STRUCTURES_ELEVE")) ||
-                     (n_pass == 2 && streq(stack[2], "ELEVES") && streq(name, "ELEVE")))) {
-                        xmlNode *node = xmlTextReaderExpand(reader);
-                        if (!node) {
-                                r = xml_failed(s, &src, reader);
-                                goto out;
-                        }
-                        r = n_pass == 1 ? join_add(s, node) : pupil(s, node);
-                        if (r < 0)
-                                goto out;
-                        k = xmlTextReaderNext(reader);
-                        continue;
-                }
-                k = xmlTextReaderRead(reader);
-        }
-        if (k < 0 || s->has_xml_error || src.r < 0) {
-                r = xml_failed(s, &src, reader);
-                goto out;
-        }
-        if (!seen_root) {
-                r = cart_error_set(s->err, -EBADMSG, "%s: no XML element: not a SIECLE export", c->path);
-                goto out;
-        }
-        r = 0;
-out:
-        xmlFreeTextReader(reader);
+        ps.reader = xmlReaderForIO(source_read, NULL, &ps.src, s->c->path, NULL,
+                                   XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_COMPACT);
+        if (ps.reader) {
+                xmlTextReaderSetStructuredErrorHandler(ps.reader, on_xml_error, s);
+                s->reader = ps.reader;
+                r = pass_loop(s, &ps);
+                xmlFreeTextReader(ps.reader);
+                s->reader = NULL;
+        } else
+                r = cart_error_set(s->err, -ENOMEM, "%s: cannot start the XML reader", s->c->path);
         xml_handlers_pop(&old);
-        source_close(&src);
+        source_close(&ps.src);
         return r;
 }
 
