@@ -292,8 +292,12 @@ static int secret_read(const char *path, uint8_t secret[32], struct cart_error *
         int r;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT)
+                return -ENOENT;    /* the caller creates it */
+        if (fd < 0 && errno == ELOOP)
+                return cart_error_set(err, -ELOOP, "%s: a symbolic link: the station secret must be a regular file", path);
         if (fd < 0)
-                return -errno;    /* the caller words ENOENT */
+                return cart_error_set(err, -errno, "%s: %m", path);
         if (fstat(fd, &st) < 0)
                 return cart_error_set(err, -errno, "%s: %m", path);
         if (!S_ISREG(st.st_mode))

@@ -658,6 +658,15 @@ static void test_secret(void **state) {
         assert_int_equal(roster_secret_load(state_dir, b, &err), -EBADMSG);
         assert_contains(err.msg, "31 bytes, a station secret is 32");
 
+        /* Never through a symbolic link (someone else's file would become the key). */
+        char *elsewhere = NULL;
+        assert_true(asprintf(&elsewhere, "%s/elsewhere", dir) > 0);
+        assert_int_equal(rename(path, elsewhere), 0);
+        assert_int_equal(symlink(elsewhere, path), 0);
+        assert_int_equal(roster_secret_load(state_dir, b, &err), -ELOOP);
+        assert_contains(err.msg, "station.secret: a symbolic link");
+        free(elsewhere);
+
         free(path);
         free(state_dir);
         char cmd[128];
