@@ -118,6 +118,12 @@ void roster_fold(const char *s, bool keep_spaces, char *ret) {
                 else if (p[0] == 0xc5 && p[1] == 0xb8)
                         f = "y", adv = 2;                               /* Ÿ */
 
+                if ((p[0] == 0xcc && p[1] >= 0x80 && p[1] <= 0xbf) || (p[0] == 0xcd && p[1] >= 0x80 && p[1] <= 0xaf)) {
+                        /* A combining accent (U+0300..U+036F): a decomposed (NFD) name
+                         * folds as its composed form does. */
+                        p += 2;
+                        continue;
+                }
                 if (f) {
                         if (space && q > ret)
                                 *q++ = ' ';
