@@ -617,6 +617,7 @@ static void test_callback_stops(void **state) {
         assert_int_equal(read_path(csv, NULL, &s, NULL, &err), -ECANCELED);
         assert_int_equal(s.n, 3);
         assert_string_equal(err.msg, "stopped at D1003");
+        free(s.text);
         s.stop_after = 2;
         assert_int_equal(read_path(xml, NULL, &s, NULL, &err), -ECANCELED);
         assert_int_equal(s.n, 2);
