@@ -267,7 +267,7 @@ static void on_record(int term, void *data) {
 
         if (cr->r >= 0) {
                 /* A line of spaces is one empty field: a blank line, not a record. */
-                if (!(cr->n_fields == 1 && !*roster_strip(cr->buf)))
+                if (cr->n_fields > 1 || (cr->n_fields == 1 && *roster_strip(cr->buf)))
                         cr->r = cr->has_header ? pupil(cr) : header(cr);
         }
         cr->len = 0;
