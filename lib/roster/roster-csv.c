@@ -54,7 +54,8 @@ struct csv_reader {
         size_t *offs;
         size_t n_fields, offs_cap;
         size_t record_bytes;            /* bytes fed since the record began */
-        unsigned line, record_line;
+        unsigned line, record_line;     /* lines read so far; the record's first line */
+        bool pending_cr;                /* the last piece ended with CR: CRLF or a lone CR? */
 
         char file_uai[16];              /* the UAI column's value when every row gives the same */
         bool has_many_uai;
@@ -266,18 +267,65 @@ static void on_record(int term, void *data) {
 
         if (cr->r >= 0) {
                 /* A line of spaces is one empty field: a blank line, not a record. */
-                if (!(cr->n_fields == 1 && !*roster_strip(cr->buf)))
+                if (cr->n_fields > 1 || (cr->n_fields == 1 && *roster_strip(cr->buf)))
                         cr->r = cr->has_header ? pupil(cr) : header(cr);
         }
         cr->len = 0;
         cr->n_fields = 0;
 }
 
+/* The next line end in s[0..n): LF, CR (classic Mac files) or the end; *ret_eol the byte. */
+static size_t line_length(const unsigned char *s, size_t n, unsigned char *ret_eol) {
+        for (size_t i = 0; i < n; i++)
+                if (s[i] == '\n' || s[i] == '\r') {
+                        *ret_eol = s[i];
+                        return i + 1;
+                }
+        *ret_eol = 0;
+        return n;
+}
+
+/* Pass 2: one physical line (or what a chunk holds of it) per csv_parse() call, so a
+ * record that starts while the parser waits for a row (pstate 0, ROW_NOT_BEGUN) starts on
+ * this line, and a record is refused as soon as it passes ROSTER_CSV_MAX_RECORD. Lines
+ * end with LF, CRLF or a lone CR. */
+static int feed(struct csv_reader *cr, struct csv_parser *p, const unsigned char *b, size_t n) {
+        for (size_t i = 0; i < n;) {
+                unsigned char eol;
+                size_t len = line_length(b + i, n - i, &eol);
+
+                if (cr->pending_cr) {
+                        cr->pending_cr = false;
+                        if (b[i] != '\n')
+                                cr->line++;
+                }
+                if (p->pstate == 0 && cr->record_bytes == 0)
+                        cr->record_line = cr->line + 1;
+                if (csv_parse(p, b + i, len, on_field, on_record, cr) != len && cr->r >= 0)
+                        cr->r = cart_error_set(cr->err, -ENOMEM, "%s: line %u: %s", cr->c->path, cr->line + 1,
+                                               csv_strerror(csv_error(p)));
+                if (cr->r < 0)
+                        return cr->r;
+                if (p->pstate == 0)
+                        cr->record_bytes = 0;
+                else if ((cr->record_bytes += len) > ROSTER_CSV_MAX_RECORD ||
+                         csv_get_buffer_size(p) > ROSTER_CSV_MAX_RECORD)
+                        return cart_error_set(cr->err, -EBADMSG, "%s: line %u: record longer than %d bytes",
+                                              cr->c->path, cr->record_line, ROSTER_CSV_MAX_RECORD);
+                if (eol == '\n')
+                        cr->line++;
+                else if (eol == '\r')
+                        cr->pending_cr = true;
+                i += len;
+        }
+        return 0;
+}
+
 /* Pass 1: the encoding, from every byte of the file. */
 static int decide_encoding(struct roster_ctx *c, int fd, bool has_bom, enum encoding *ret, struct cart_error *err) {
         _cleanup_free_ unsigned char *b = malloc(CHUNK);
         unsigned line = 1, bad_line = 0, c1_line = 0;
-        unsigned char c1 = 0;
+        unsigned char c1 = 0, prev = 0;
         bool latin9_bytes = false;
         unsigned need = 0;
         unsigned char lo = 0x80, hi = 0xbf;
@@ -296,8 +344,9 @@ static int decide_encoding(struct roster_ctx *c, int fd, bool has_bom, enum enco
                 for (ssize_t i = 0; i < n; i++) {
                         unsigned char x = b[i];
 
-                        if (x == '\n')
+                        if (x == '\n' || (prev == '\r' && x != '\n'))
                                 line++;
+                        prev = x;
                         if (x == 0)
                                 return cart_error_set(err, -EILSEQ, "%s: line %u: a NUL byte: not a text file", c->path, line);
                         if (x >= 0x80 && x < 0xa0 && !c1_line)
@@ -346,7 +395,7 @@ static char detect_separator(const unsigned char *s, size_t n) {
         size_t semi = 0, comma = 0, tab = 0;
         bool quoted = false;
 
-        for (size_t i = 0; i < n && (quoted || s[i] != '\n'); i++) {
+        for (size_t i = 0; i < n && (quoted || (s[i] != '\n' && s[i] != '\r')); i++) {
                 if (s[i] == '"')
                         quoted = !quoted;
                 else if (!quoted)
@@ -422,33 +471,9 @@ int roster_csv_read(struct roster_ctx *c, struct cart_error *err) {
                         first = false;
                 }
                 off += (uint64_t) n;
-                /* One physical line per csv_parse() call: a record that starts while the
-                 * parser waits for a row (pstate 0, ROW_NOT_BEGUN) starts on this line. */
-                for (size_t i = 0; i < (size_t) n;) {
-                        const unsigned char *nl = memchr(b + i, '\n', (size_t) n - i);
-                        size_t len = nl ? (size_t) (nl - (b + i)) + 1 : (size_t) n - i;
-
-                        if (p.pstate == 0 && cr.record_bytes == 0)
-                                cr.record_line = cr.line + 1;
-                        if (csv_parse(&p, b + i, len, on_field, on_record, &cr) != len && cr.r >= 0)
-                                cr.r = cart_error_set(err, -ENOMEM, "%s: line %u: %s", c->path, cr.line + 1,
-                                                      csv_strerror(csv_error(&p)));
-                        if (cr.r < 0) {
-                                r = cr.r;
-                                goto finish;
-                        }
-                        if (p.pstate == 0)
-                                cr.record_bytes = 0;
-                        else if ((cr.record_bytes += len) > ROSTER_CSV_MAX_RECORD ||
-                                 csv_get_buffer_size(&p) > ROSTER_CSV_MAX_RECORD) {
-                                r = cart_error_set(err, -EBADMSG, "%s: line %u: record longer than %d bytes",
-                                                   c->path, cr.record_line, ROSTER_CSV_MAX_RECORD);
-                                goto finish;
-                        }
-                        if (nl)
-                                cr.line++;
-                        i += len;
-                }
+                r = feed(&cr, &p, b, (size_t) n);
+                if (r < 0)
+                        goto finish;
         }
         csv_fini(&p, on_field, on_record, &cr);
         r = cr.r;

@@ -29,9 +29,13 @@ static inline void xml_freep(xmlChar **p) {
                 xmlFree(*p);
 }
 
+/* A school's export is a few MB (61 MB for 100,000 pupils): past this, a zip bomb. */
+#define MAX_XML_SIZE (UINT64_C(1) << 30)
+
 struct source {
         int fd;
         struct archive *a;
+        uint64_t total;
         char msg[256];           /* a read error (a truncated zip), for the message */
         int r;
 };
@@ -53,6 +57,7 @@ struct siecle {
         struct join_entry *join;
         size_t n_join, join_cap;
 
+        xmlTextReader *reader;   /* of the pass under way, for the line of errors without one */
         char xml_msg[256];       /* libxml2's first error */
         unsigned xml_line;
         bool xml_encoding_error, has_xml_error;
@@ -67,6 +72,12 @@ static int source_read(void *ctx, char *buf, int len) {
                 if (n < 0) {
                         snprintf(src->msg, sizeof(src->msg), "%s", archive_error_string(src->a) ?: "read error");
                         src->r = -EBADMSG;
+                        return -1;
+                }
+                src->total += (uint64_t) n;
+                if (src->total > MAX_XML_SIZE) {
+                        snprintf(src->msg, sizeof(src->msg), "the XML inflates past 1 GiB");
+                        src->r = -EFBIG;
                         return -1;
                 }
                 return (int) n;
@@ -141,13 +152,45 @@ static void on_xml_error(void *userdata, xmlErrorPtr e) {
         if (s->has_xml_error || !e || e->level < XML_ERR_ERROR)
                 return;
         s->has_xml_error = true;
-        s->xml_line = (unsigned) MAX(e->line, 0);
+        s->xml_line = e->line > 0 ? (unsigned) e->line :
+                s->reader ? (unsigned) MAX(xmlTextReaderGetParserLineNumber(s->reader), 1) : 1;
         snprintf(s->xml_msg, sizeof(s->xml_msg), "%s", e->message ?: "malformed XML");
         s->xml_msg[strcspn(s->xml_msg, "\n")] = 0;
         s->xml_encoding_error = e->domain == XML_FROM_I18N ||
                 e->code == XML_ERR_INVALID_CHAR || e->code == XML_ERR_INVALID_ENCODING ||
                 e->code == XML_ERR_UNSUPPORTED_ENCODING || e->code == XML_ERR_UNKNOWN_ENCODING ||
-                e->code == XML_I18N_CONV_FAILED;
+                e->code == XML_I18N_CONV_FAILED || e->code == XML_IO_ENCODER;
+}
+
+static void xml_silent(void *ctx, const char *msg, ...) {
+}
+
+/* libxml2 reports some errors (encoding conversion, I/O) through its thread's global
+ * handlers, which print to stderr: lib/ never prints, so they are routed to this read's
+ * handler for the time of a pass, then put back. */
+struct xml_handlers {
+        xmlGenericErrorFunc generic;
+        void *generic_ctx;
+        xmlStructuredErrorFunc structured;
+        void *structured_ctx;
+};
+
+static struct xml_handlers xml_handlers_push(struct siecle *s) {
+        struct xml_handlers old = {
+                .generic = xmlGenericError,
+                .generic_ctx = xmlGenericErrorContext,
+                .structured = xmlStructuredError,
+                .structured_ctx = xmlStructuredErrorContext,
+        };
+
+        xmlSetGenericErrorFunc(NULL, xml_silent);
+        xmlSetStructuredErrorFunc(s, on_xml_error);
+        return old;
+}
+
+static void xml_handlers_pop(const struct xml_handlers *old) {
+        xmlSetGenericErrorFunc(old->generic_ctx, old->generic);
+        xmlSetStructuredErrorFunc(old->structured_ctx, old->structured);
 }
 
 /* The text directly inside an element, stripped; -E2BIG past size. */
@@ -306,111 +349,121 @@ static int xml_failed(struct siecle *s, struct source *src, xmlTextReader *reade
 
 #define MAX_DEPTH 8
 
-static int pass(struct siecle *s, bool is_zip, int n_pass) {
-        struct roster_ctx *c = s->c;
+/* One pass's reader and where it stands. */
+struct pass {
+        int n;                   /* 1: classes, 2: pupils */
         struct source src;
         xmlTextReader *reader;
-        char stack[MAX_DEPTH][32] = {};
-        bool seen_root = false, seen_eleves = false;
-        int r, k;
+        char stack[MAX_DEPTH][32];   /* element names from the root down */
+        bool seen_root, seen_eleves;
+};
 
-        r = source_open(s, is_zip, &src);
-        if (r < 0)
-                return r;
-        reader = xmlReaderForIO(source_read, NULL, &src, c->path, NULL,
-                                XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_COMPACT);
-        if (!reader) {
-                source_close(&src);
-                return cart_error_set(s->err, -ENOMEM, "%s: cannot start the XML reader", c->path);
+enum step { STEP_READ, STEP_SKIP, STEP_STOP };
+
+/* The text of <UAJ> or <ANNEE_SCOLAIRE> (pass 1). */
+static int parameter(struct siecle *s, struct pass *ps, const char *name, unsigned line) {
+        xmlNode *node = xmlTextReaderExpand(ps->reader);
+        bool is_uaj = streq(name, "UAJ");
+
+        if (!node)
+                return xml_failed(s, &ps->src, ps->reader);
+        if (text_of(node, is_uaj ? s->uaj : s->year, is_uaj ? sizeof(s->uaj) : sizeof(s->year)) < 0)
+                return cart_error_set(s->err, -EBADMSG, "%s: line %u: <%s> too long", s->c->path, line, name);
+        s->has_uaj |= is_uaj;
+        return STEP_SKIP;
+}
+
+/* An element start: what to do, as an enum step, or a negative errno. */
+static int element(struct siecle *s, struct pass *ps, int depth, const char *name, unsigned line) {
+        struct roster_ctx *c = s->c;
+        int r;
+
+        if (depth < MAX_DEPTH)
+                snprintf(ps->stack[depth], sizeof(ps->stack[depth]), "%s", name);
+        if (depth == 0 && !ps->seen_root) {
+                ps->seen_root = true;
+                if (!streq(name, "BEE_ELEVES"))
+                        return cart_error_set(s->err, -EBADMSG,
+                                              "%s: line %u: root element <%.40s>, not <BEE_ELEVES>: not a SIECLE pupils export",
+                                              c->path, line, name);
+                const xmlChar *enc = xmlTextReaderConstEncoding(ps->reader);
+                snprintf(c->info.encoding, sizeof(c->info.encoding), "%s", enc ? (const char *) enc : "UTF-8");
         }
-        xmlTextReaderSetStructuredErrorHandler(reader, on_xml_error, s);
-        s->has_xml_error = false;
+        if (ps->n == 1 && depth == 2 && streq(ps->stack[1], "PARAMETRES") &&
+            (streq(name, "UAJ") || streq(name, "ANNEE_SCOLAIRE")))
+                return parameter(s, ps, name, line);
+        if (depth == 2 && streq(ps->stack[1], "DONNEES")) {
+                /* Pass 1 reads STRUCTURES only, pass 2 ELEVES only, and stops after them. */
+                if (ps->n == 2 && ps->seen_eleves)
+                        return STEP_STOP;
+                ps->seen_eleves |= streq(name, "ELEVES");
+                return streq(name, ps->n == 1 ? "STRUCTURES" : "ELEVES") ? STEP_READ : STEP_SKIP;
+        }
+        if (depth == 3 && streq(ps->stack[1], "DONNEES") &&
+            ((ps->n == 1 && streq(ps->stack[2], "STRUCTURES") && streq(name, "STRUCTURES_ELEVE")) ||
+             (ps->n == 2 && streq(ps->stack[2], "ELEVES") && streq(name, "ELEVE")))) {
+                xmlNode *node = xmlTextReaderExpand(ps->reader);
+                if (!node)
+                        return xml_failed(s, &ps->src, ps->reader);
+                r = ps->n == 1 ? join_add(s, node) : pupil(s, node);
+                return r < 0 ? r : STEP_SKIP;
+        }
+        return STEP_READ;
+}
 
-        for (k = xmlTextReaderRead(reader); k == 1;) {
-                int type = xmlTextReaderNodeType(reader), depth = xmlTextReaderDepth(reader);
-                const char *name = (const char *) xmlTextReaderConstName(reader);
-                xmlNode *cur = xmlTextReaderCurrentNode(reader);
+static int pass_loop(struct siecle *s, struct pass *ps) {
+        int k, r;
+
+        for (k = xmlTextReaderRead(ps->reader); k == 1;) {
+                int type = xmlTextReaderNodeType(ps->reader), depth = xmlTextReaderDepth(ps->reader);
+                xmlNode *cur = xmlTextReaderCurrentNode(ps->reader);
                 /* The node's own line: the parser's may be ahead, reading in blocks. */
                 long node_line = cur ? xmlGetLineNo(cur) : -1;
-                unsigned line = (unsigned) (node_line > 0 ? node_line : xmlTextReaderGetParserLineNumber(reader));
+                unsigned line = (unsigned) (node_line > 0 ? node_line : xmlTextReaderGetParserLineNumber(ps->reader));
 
-                if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
-                        r = cart_error_set(s->err, -EBADMSG, "%s: line %u: a DOCTYPE: a SIECLE export has none",
-                                           c->path, line);
-                        goto out;
-                }
+                if (type == XML_READER_TYPE_DOCUMENT_TYPE)
+                        return cart_error_set(s->err, -EBADMSG, "%s: line %u: a DOCTYPE: a SIECLE export has none",
+                                              s->c->path, line);
                 if (type != XML_READER_TYPE_ELEMENT || depth < 0) {
-                        k = xmlTextReaderRead(reader);
+                        k = xmlTextReaderRead(ps->reader);
                         continue;
                 }
-                if (depth < MAX_DEPTH)
-                        snprintf(stack[depth], sizeof(stack[depth]), "%s", name);
-                if (depth == 0 && !seen_root) {
-                        seen_root = true;
-                        if (!streq(name, "BEE_ELEVES")) {
-                                r = cart_error_set(s->err, -EBADMSG,
-                                                   "%s: line %u: root element <%.40s>, not <BEE_ELEVES>: not a SIECLE pupils export",
-                                                   c->path, line, name);
-                                goto out;
-                        }
-                        const xmlChar *enc = xmlTextReaderConstEncoding(reader);
-                        snprintf(c->info.encoding, sizeof(c->info.encoding), "%s", enc ? (const char *) enc : "UTF-8");
-                }
-                if (n_pass == 1 && depth == 2 && streq(stack[1], "PARAMETRES") &&
-                    (streq(name, "UAJ") || streq(name, "ANNEE_SCOLAIRE"))) {
-                        xmlNode *node = xmlTextReaderExpand(reader);
-                        bool is_uaj = streq(name, "UAJ");
-                        if (!node) {
-                                r = xml_failed(s, &src, reader);
-                                goto out;
-                        }
-                        if (text_of(node, is_uaj ? s->uaj : s->year, is_uaj ? sizeof(s->uaj) : sizeof(s->year)) < 0) {
-                                r = cart_error_set(s->err, -EBADMSG, "%s: line %u: <%s> too long", c->path, line, name);
-                                goto out;
-                        }
-                        s->has_uaj |= is_uaj;
-                        k = xmlTextReaderNext(reader);
-                        continue;
-                }
-                if (depth == 2 && streq(stack[1], "DONNEES")) {
-                        /* Pass 1 reads STRUCTURES only, pass 2 ELEVES only, and stops after them. */
-                        bool wanted = streq(name, n_pass == 1 ? "STRUCTURES" : "ELEVES");
-                        if (n_pass == 2 && seen_eleves)
-                                break;
-                        seen_eleves |= streq(name, "ELEVES");
-                        if (!wanted) {
-                                k = xmlTextReaderNext(reader);
-                                continue;
-                        }
-                }
-                if (depth == 3 && streq(stack[1], "DONNEES") &&
-                    ((n_pass == 1 && streq(stack[2], "STRUCTURES") && streq(name, "STRUCTURES_ELEVE")) ||
-                     (n_pass == 2 && streq(stack[2], "ELEVES") && streq(name, "ELEVE")))) {
-                        xmlNode *node = xmlTextReaderExpand(reader);
-                        if (!node) {
-                                r = xml_failed(s, &src, reader);
-                                goto out;
-                        }
-                        r = n_pass == 1 ? join_add(s, node) : pupil(s, node);
-                        if (r < 0)
-                                goto out;
-                        k = xmlTextReaderNext(reader);
-                        continue;
-                }
-                k = xmlTextReaderRead(reader);
+                r = element(s, ps, depth, (const char *) xmlTextReaderConstName(ps->reader), line);
+                if (r < 0)
+                        return r;
+                if (r == STEP_STOP)
+                        return 0;
+                k = r == STEP_SKIP ? xmlTextReaderNext(ps->reader) : xmlTextReaderRead(ps->reader);
         }
-        if (k < 0 || s->has_xml_error || src.r < 0) {
-                r = xml_failed(s, &src, reader);
-                goto out;
-        }
-        if (!seen_root) {
-                r = cart_error_set(s->err, -EBADMSG, "%s: no XML element: not a SIECLE export", c->path);
-                goto out;
-        }
-        r = 0;
-out:
-        xmlFreeTextReader(reader);
-        source_close(&src);
+        if (k < 0 || s->has_xml_error || ps->src.r < 0)
+                return xml_failed(s, &ps->src, ps->reader);
+        if (!ps->seen_root)
+                return cart_error_set(s->err, -EBADMSG, "%s: no XML element: not a SIECLE export", s->c->path);
+        return 0;
+}
+
+static int pass(struct siecle *s, bool is_zip, int n_pass) {
+        struct pass ps = { .n = n_pass };
+        int r;
+
+        r = source_open(s, is_zip, &ps.src);
+        if (r < 0)
+                return r;
+        s->has_xml_error = false;
+        s->reader = NULL;
+        struct xml_handlers old = xml_handlers_push(s);
+        ps.reader = xmlReaderForIO(source_read, NULL, &ps.src, s->c->path, NULL,
+                                   XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_COMPACT);
+        if (ps.reader) {
+                xmlTextReaderSetStructuredErrorHandler(ps.reader, on_xml_error, s);
+                s->reader = ps.reader;
+                r = pass_loop(s, &ps);
+                xmlFreeTextReader(ps.reader);
+                s->reader = NULL;
+        } else
+                r = cart_error_set(s->err, -ENOMEM, "%s: cannot start the XML reader", s->c->path);
+        xml_handlers_pop(&old);
+        source_close(&ps.src);
         return r;
 }
 

@@ -118,6 +118,12 @@ void roster_fold(const char *s, bool keep_spaces, char *ret) {
                 else if (p[0] == 0xc5 && p[1] == 0xb8)
                         f = "y", adv = 2;                               /* Ÿ */
 
+                if ((p[0] == 0xcc && p[1] >= 0x80 && p[1] <= 0xbf) || (p[0] == 0xcd && p[1] >= 0x80 && p[1] <= 0xaf)) {
+                        /* A combining accent (U+0300..U+036F): a decomposed (NFD) name
+                         * folds as its composed form does. */
+                        p += 2;
+                        continue;
+                }
                 if (f) {
                         if (space && q > ret)
                                 *q++ = ' ';
@@ -211,6 +217,8 @@ int roster_emit(struct roster_ctx *c, struct roster_pupil *p, const char *ine, s
                 uint8_t mac[32];
                 size_t n = 0;
 
+                if (strlen(ine) > 32)
+                        return cart_error_set(err, -EBADMSG, "%s: line %u: INE longer than 32 characters", c->path, p->line);
                 /* Domain-separated from derived ids; the INE upper-cased (its letter's case varies). */
                 n = (size_t) snprintf(buf, sizeof(buf), "cartable-ine-v1%c", 0);
                 for (const char *s = ine; *s && n < sizeof(buf) - 1; s++)
@@ -290,8 +298,12 @@ static int secret_read(const char *path, uint8_t secret[32], struct cart_error *
         int r;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT)
+                return -ENOENT;    /* the caller creates it */
+        if (fd < 0 && errno == ELOOP)
+                return cart_error_set(err, -ELOOP, "%s: a symbolic link: the station secret must be a regular file", path);
         if (fd < 0)
-                return -errno;    /* the caller words ENOENT */
+                return cart_error_set(err, -errno, "%s: %m", path);
         if (fstat(fd, &st) < 0)
                 return cart_error_set(err, -errno, "%s: %m", path);
         if (!S_ISREG(st.st_mode))

@@ -96,8 +96,8 @@ int roster_secret_load(const char *state_dir, uint8_t secret[32], struct cart_er
  *
  * ret = the first 16 bytes, in hex, of HMAC-SHA256(secret, "cartable-pupil-id-v1" NUL
  * UAI NUL family NUL first NUL birth), where UAI is upper-cased, names are folded (case,
- * accents of Latin letters, runs of spaces, leading and trailing spaces: a re-export that
- * only changes those keeps the id) and birth is YYYY-MM-DD (from DD/MM/YYYY, DD/MM/YY is
+ * accents of Latin letters, composed or not, runs of spaces, leading and trailing spaces:
+ * a re-export that only changes those keeps the id) and birth is YYYY-MM-DD (from DD/MM/YYYY, DD/MM/YY is
  * refused, or YYYY-MM-DD), empty when NULL or "". Two pupils of the same school with the
  * same names get distinct ids only when the file gives their (different) birth dates; the
  * same id twice in a file is for the caller to report as homonyms.

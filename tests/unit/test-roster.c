@@ -275,6 +275,8 @@ static void test_siecle_damaged(void **state) {
                 { SIECLE_HEAD("<UAJ>0750001A</UAJ>") ELEVE("1", "A", "B") ELEVE("2", "H\xe9l\xe8ne", "B") SIECLE_TAIL,
                   "line 7", -EILSEQ },
                 { "<?xml version=\"1.0\" encoding=\"KLINGON-1\"?>\n<BEE_ELEVES/>\n", "line 1", -EILSEQ },
+                /* A conversion libxml2 reports through its global handlers (and would print). */
+                { "<?xml version=\"1.0\" encoding=\"ISO-10646-UCS-4\"?>\n<BEE_ELEVES/>\n", "line 1: input conversion failed", -EILSEQ },
                 /* A DOCTYPE (the way to billion laughs) is refused before any entity is used. */
                 { "<?xml version=\"1.0\"?>\n<!DOCTYPE BEE_ELEVES [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]>\n"
                   "<BEE_ELEVES><PARAMETRES><UAJ>&b;</UAJ></PARAMETRES></BEE_ELEVES>\n", "a DOCTYPE", -EBADMSG },
@@ -283,7 +285,14 @@ static void test_siecle_damaged(void **state) {
         struct roster_options o = {};
         struct cart_error err;
         struct seen s = {};
+        /* lib/ never prints: stderr goes to a file, which must stay empty. */
+        char errpath[] = "/tmp/cartable-roster-stderr-XXXXXX";
+        int errfd = mkstemp(errpath), saved = dup(STDERR_FILENO);
+        struct stat st;
 
+        assert_true(errfd >= 0 && saved >= 0);
+        fflush(stderr);
+        assert_int_equal(dup2(errfd, STDERR_FILENO), STDERR_FILENO);
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 int r = read_text(cases[i].xml, strlen(cases[i].xml), &o, &s, NULL, &err);
                 if (r != cases[i].r)
@@ -295,6 +304,13 @@ static void test_siecle_damaged(void **state) {
                 assert_true(s.n <= 1);
                 free(s.text);
         }
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        assert_int_equal(fstat(errfd, &st), 0);
+        close(errfd);
+        unlink(errpath);
+        assert_int_equal(st.st_size, 0);
 }
 
 static void test_siecle_truncated_zip(void **state) {
@@ -403,6 +419,10 @@ static void test_derive_id(void **state) {
         assert_int_equal(strspn(a, "0123456789abcdef"), ROSTER_DERIVED_ID_LEN);
         /* A re-export that changes only case, accents, spaces or the date's form keeps the id. */
         assert_int_equal(roster_derive_id(secret, sizeof(secret), "0750001a", "  MARTIN-LEFEVRE ", "eloise", "14/02/2014", b, &err), 0);
+        assert_string_equal(a, b);
+        /* Decomposed accents (NFD, as macOS writes file names) fold as composed ones. */
+        assert_int_equal(roster_derive_id(secret, sizeof(secret), "0750001A", "Martin-Lefe\xcc\x80vre", "E\xcc\x81loi\xcc\x88se",
+                                          "2014-02-14", b, &err), 0);
         assert_string_equal(a, b);
         /* The birth date, the school, the names and the secret each change it. */
         assert_int_equal(roster_derive_id(secret, sizeof(secret), "0750001A", "Martin-Lefèvre", "Éloïse", "15/02/2014", b, &err), 0);
@@ -571,6 +591,24 @@ static void test_csv_quoting_and_text(void **state) {
         free(s.text);
 }
 
+/* Lone CR line ends (Excel's "CSV (Macintosh)"), then CRLF: lines still counted right. */
+static void test_csv_line_ends(void **state) {
+        static const char mac[] = "id;nom;prenom\r1;A;B\r\r2;\"C\rD\";E\r3;F;G";
+        static const char bad[] = "id;nom;prenom\r1;A;B\r2;C;D\r3;;\r";
+        struct roster_options o = { .school_uai = "0750001A" };
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_text(mac, sizeof(mac) - 1, &o, &s, NULL, &err), 0);
+        assert_string_equal(s.text, "2|1|A|B||0750001A|active\n"
+                                    "4|2|C D|E||0750001A|active\n"
+                                    "6|3|F|G||0750001A|active\n");
+        free(s.text);
+        assert_int_equal(read_text(bad, sizeof(bad) - 1, &o, &s, NULL, &err), -EBADMSG);
+        assert_contains(err.msg, ": line 4: no name");
+        free(s.text);
+}
+
 static void test_callback_stops(void **state) {
         _cleanup_free_ char *csv = sample("demo-roster.csv"), *xml = sample("ElevesSansAdresses.zip");
         struct cart_error err;
@@ -579,6 +617,7 @@ static void test_callback_stops(void **state) {
         assert_int_equal(read_path(csv, NULL, &s, NULL, &err), -ECANCELED);
         assert_int_equal(s.n, 3);
         assert_string_equal(err.msg, "stopped at D1003");
+        free(s.text);
         s.stop_after = 2;
         assert_int_equal(read_path(xml, NULL, &s, NULL, &err), -ECANCELED);
         assert_int_equal(s.n, 2);
@@ -624,6 +663,15 @@ static void test_secret(void **state) {
         assert_int_equal(roster_secret_load(state_dir, b, &err), -EBADMSG);
         assert_contains(err.msg, "31 bytes, a station secret is 32");
 
+        /* Never through a symbolic link (someone else's file would become the key). */
+        char *elsewhere = NULL;
+        assert_true(asprintf(&elsewhere, "%s/elsewhere", dir) > 0);
+        assert_int_equal(rename(path, elsewhere), 0);
+        assert_int_equal(symlink(elsewhere, path), 0);
+        assert_int_equal(roster_secret_load(state_dir, b, &err), -ELOOP);
+        assert_contains(err.msg, "station.secret: a symbolic link");
+        free(elsewhere);
+
         free(path);
         free(state_dir);
         char cmd[128];
@@ -650,6 +698,7 @@ int main(void) {
                 cmocka_unit_test(test_csv_header_errors),
                 cmocka_unit_test(test_csv_long_line),
                 cmocka_unit_test(test_csv_quoting_and_text),
+                cmocka_unit_test(test_csv_line_ends),
                 cmocka_unit_test(test_callback_stops),
                 cmocka_unit_test(test_missing_and_empty),
                 cmocka_unit_test(test_secret),
