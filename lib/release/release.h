@@ -122,6 +122,14 @@ int release_check_rollback(const char *state_path, const struct manifest *m, boo
                            struct cart_error *err);
 int release_record_serial(const char *state_path, const struct manifest *m, struct cart_error *err);
 
+/*
+ * The smallest key a layout with this partition alignment fits: the alignment before the
+ * partition, the smallest FAT32 volume, 1 MiB after it (GPT's backup, the end's rounding).
+ * A release's min-size is at least this (recipe_check), so that a release built with
+ * min-size N flashes onto a key of N bytes.
+ */
+uint64_t release_layout_floor(uint64_t alignment);
+
 /* ---- building (cartable image build) ---- */
 
 struct recipe;

@@ -18,7 +18,7 @@ struct events {
         uint64_t last_write_done, last_write_total;
 };
 
-static void on_event(void *userdata, const struct flash_report *r, enum flash_step step, uint64_t done, uint64_t total) {
+static int on_event(void *userdata, const struct flash_report *r, enum flash_step step, uint64_t done, uint64_t total) {
         struct events *e = userdata;
 
         assert_int_equal(r->step, step);
@@ -30,6 +30,7 @@ static void on_event(void *userdata, const struct flash_report *r, enum flash_st
                 e->last_write_done = done;
                 e->last_write_total = total;
         }
+        return 0;
 }
 
 static void test_flash_image(void **state) {
