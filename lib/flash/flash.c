@@ -355,7 +355,7 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         if ((r = emit(o, report, FLASH_STEP_CHECK, 0, 0)) < 0)
                 return cancel(t, report, r, err);
         /* The release's minimum, which builds check against the layout's own floor. */
-        need = MAX(lay->min_size, release_layout_floor(lay->alignment));
+        need = MAX(lay->min_size, release_layout_floor(lay->alignment, lay->scheme && streq(lay->scheme, "gpt")));
         if (t->size < need) {
                 r = cart_error_set(err, -ENOSPC, "the key holds %s, the release needs at least %s",
                                    format_size(t->size, a, sizeof(a)), format_size(need, b, sizeof(b)));

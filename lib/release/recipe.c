@@ -300,6 +300,7 @@ static int check_paths(const struct strv *l, const char *what, struct cart_error
 
 int recipe_check(const struct recipe *rc, struct cart_error *err) {
         const char *where = rc->path ?: "recipe";
+        uint64_t floor;
         int r;
 
         if (!rc->name || !is_token(rc->name))
@@ -319,12 +320,13 @@ int recipe_check(const struct recipe *rc, struct cart_error *err) {
                 return cart_error_set(err, -EINVAL, "%s: min-size: between 64M and 2T", where);
         if (rc->alignment < 512 || rc->alignment > 64 * MIB || (rc->alignment & (rc->alignment - 1)))
                 return cart_error_set(err, -EINVAL, "%s: alignment: a power of two from 512 to 64M", where);
-        if (rc->min_size < release_layout_floor(rc->alignment)) {
+        floor = release_layout_floor(rc->alignment, rc->scheme && streq(rc->scheme, "gpt"));
+        if (rc->min_size < floor) {
                 char a[32], b[32];
                 return cart_error_set(err, -EINVAL, "%s: min-size %s: a key that small cannot hold a partition aligned to %s "
                                       "and a FAT32 volume; give min-size %" PRIu64 "M or more, or a smaller alignment",
                                       where, format_size(rc->min_size, a, sizeof(a)), format_size(rc->alignment, b, sizeof(b)),
-                                      DIV_ROUND_UP(release_layout_floor(rc->alignment), MIB));
+                                      DIV_ROUND_UP(floor, MIB));
         }
         if (rc->cluster_size && (rc->cluster_size < 512 || rc->cluster_size > 32 * KIB ||
                                  (rc->cluster_size & (rc->cluster_size - 1))))
@@ -351,6 +353,8 @@ int recipe_check(const struct recipe *rc, struct cart_error *err) {
         return 0;
 }
 
-uint64_t release_layout_floor(uint64_t alignment) {
-        return (alignment ? alignment : MIB) + FAT_VOLUME_MIN + MIB;
+uint64_t release_layout_floor(uint64_t alignment, bool is_gpt) {
+        alignment = alignment ? alignment : MIB;
+        /* libfdisk ends a GPT partition on an alignment boundary before the backup table. */
+        return alignment + FAT_VOLUME_MIN + (is_gpt ? MAX(alignment, MIB) : MIB);
 }

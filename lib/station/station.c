@@ -49,7 +49,7 @@ int station_new(const char *release_path, const struct cart_config *config, cons
         }
         r = release_open(release_path, trust, 0, &s->release, err);
         if (r < 0)
-                return cart_error_prefix(err, r, "%s", release_path);
+                return r;
         if (stat(release_path, &st) < 0)
                 return cart_error_set(err, -errno, "%s: %m", release_path);
         s->release_dev = st.st_dev;
@@ -384,7 +384,7 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
         x.t = (struct flash_target) { .fd = -EBADF, .size = k->image_size, .sector_size = 512, .is_new = true };
         snprintf(x.t.identity.device, sizeof(x.t.identity.device), "%s", out);
         if (root)
-                r = cart_error_set(err, -EEXIST, "%s: %s under %s; image export writes a new regular file, never there",
+                r = cart_error_set(err, -EPERM, "%s: %s under %s; image export writes a new regular file, never there",
                                    out, exists ? file_kind(st.st_mode) : "a path", root);
         else if (exists)
                 r = cart_error_set(err, -EEXIST, "%s: exists already", out);

@@ -99,8 +99,8 @@ int station_plan(struct station *s, const struct station_key *k, struct flash_re
 
 /*
  * The sparse raw image of a key of k->image_size bytes into the new file k->target, never
- * probed: written to a temporary file beside it, renamed at the end (-EEXIST when the
- * output exists, or is under /dev, /proc or /sys). A failure leaves nothing.
+ * probed: written to a temporary file beside it, renamed at the end. -EEXIST when the
+ * output exists; -EPERM under /dev, /proc or /sys. A failure leaves nothing.
  */
 int station_export(struct station *s, const struct station_key *k, struct flash_report *report,
                    struct cart_error *err);
