@@ -18,7 +18,7 @@ static const char help[] =
         "\n"
         "Options:\n"
         "  --trust KEY   trusted minisign public key, or a directory of them (repeatable;\n"
-        "                default: the [trust] keys of the configuration)\n"
+        "                replaces the [trust] keys of the configuration)\n"
         "  --json        one JSON object on stdout\n"
         "  -h, --help    show this help\n"
         "\n"
