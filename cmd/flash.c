@@ -193,7 +193,6 @@ static int run(int argc, char **argv) {
         trust_args_done(&a.trust);
         if (r != 0)
                 return r;
-        flash_output_catch_signals();
 
         /* The release first: nothing is opened for writing before its signature holds. */
         r = station_new(a.release, arg_config, trust, a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0, &st, &err);
@@ -217,6 +216,8 @@ static int run(int argc, char **argv) {
         if (is_device && !a.yes)
                 return dry_run(st, &k);
 
+        /* From here a signal cancels the key cleanly; before, nothing was opened for writing. */
+        flash_output_catch_signals();
         flash_output_init(&out, a.json, a.target);
         r = station_flash(st, &k, &report, &err);
         /* A journal records report here, whatever r is. */

@@ -98,7 +98,6 @@ static int run(int argc, char **argv) {
         trust_args_done(&a.trust);
         if (r != 0)
                 return r < 0 ? log_fail(r, "%s", strerror(-r)) : r;
-        flash_output_catch_signals();
         /* An image is no key of this station: its rollback state is neither checked nor moved. */
         r = station_new(a.release, arg_config, trust, STATION_NO_ROLLBACK, &st, &err);
         if (r < 0)
@@ -108,6 +107,7 @@ static int run(int argc, char **argv) {
                 .target = a.output, .image_size = a.size, .has_volume_id = a.has_volume_id,
                 .volume_id = a.volume_id, .time = a.time, .on_event = flash_output_event, .userdata = &out,
         };
+        flash_output_catch_signals();
         flash_output_init(&out, a.json, a.output);
         r = station_export(st, &k, &report, &err);
         if (report.outcome != FLASH_OUTCOME_NONE && (r >= 0 || report.step >= FLASH_STEP_WRITE || a.json))
