@@ -14,6 +14,7 @@
 struct station {
         const struct cart_config *config;
         struct device_policy policy;
+        bool has_policy;
         struct release *release;
         dev_t release_dev;               /* the release file, never a target */
         ino_t release_ino;
@@ -46,6 +47,7 @@ int station_new(const char *release_path, const struct cart_config *config, cons
                 r = device_policy_from_config(config, &s->policy);
                 if (r < 0)
                         return cart_error_set(err, r, "configuration: [policy] min-size is larger than max-size");
+                s->has_policy = true;
         }
         r = release_open(release_path, trust, 0, &s->release, err);
         if (r < 0)
@@ -75,6 +77,11 @@ struct station *station_free(struct station *s) {
 
 const struct release *station_release(const struct station *s) {
         return s->release;
+}
+
+void station_set_policy(struct station *s, const struct device_policy *policy) {
+        s->policy = *policy;
+        s->has_policy = true;
 }
 
 bool station_target_is_device(const char *path) {
@@ -275,7 +282,7 @@ static int target_open(struct station *s, const struct station_key *k, bool is_d
         if (station_target_is_device(k->target)) {
                 if (k->image_size)
                         r = cart_error_set(err, -EINVAL, "%s: a size applies to image files, not to USB keys", k->target);
-                else if (!s->config)
+                else if (!s->has_policy)
                         r = cart_error_set(err, -EPERM, "%s: no target policy to judge this disk by", k->target);
                 else
                         r = device_target_open(k->target, &s->policy, k->serial, &x->dt, err);
