@@ -41,7 +41,8 @@ enum {
 /*
  * Open the release at release_path against trust (its signature, every payload's hash),
  * then check its serial against the rollback state of config's state directory (-ESTALE).
- * config and trust are borrowed: they must outlive the station.
+ * config and trust are borrowed: they must outlive the station. config NULL: no rollback
+ * state, and no target policy (block devices refused) unless station_set_policy().
  */
 int station_new(const char *release_path, const struct cart_config *config, const struct sign_trust *trust,
                 unsigned flags, struct station **ret, struct cart_error *err);
