@@ -33,11 +33,12 @@ struct journal_sync {
 struct journal_sync *journal_sync_free(struct journal_sync *s) {
         if (!s)
                 return NULL;
-        if (s->is_open)
-                journal_txn_rollback(s->j);
+        /* Statements first, so that the rollback finds none running. */
         jdb_finalize(s->get);
         jdb_finalize(s->ins);
         jdb_finalize(s->upd);
+        if (s->is_open)
+                journal_txn_rollback(s->j);
         free(s->schools);
         free(s->source);
         free(s);
