@@ -509,3 +509,22 @@ int journal_pupil_get(struct journal *j, const char *pupil, struct journal_pupil
         *ret = TAKE_PTR(p);
         return 0;
 }
+
+int journal_pupil_for_issue(struct journal *j, const char *pupil, bool replace,
+                            struct journal_pupil_info **ret, struct cart_error *err) {
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
+        int r;
+
+        r = journal_pupil_get(j, pupil, &p, err);
+        if (r < 0)
+                return r;
+        if (!p->is_active)
+                return cart_error_set(err, -ESRCH, "pupil %s/%s (%s %s, %s) has left: no key is issued to a pupil "
+                                      "who left", p->school, p->id, p->first_name, p->family_name, p->class_name);
+        if (p->key_uid && !replace)
+                return cart_error_set(err, -EEXIST, "pupil %s/%s (%s %s, %s) already holds key %s "
+                                      "(--replace to give a new one)", p->school, p->id, p->first_name,
+                                      p->family_name, p->class_name, p->key_uid);
+        *ret = TAKE_PTR(p);
+        return 0;
+}

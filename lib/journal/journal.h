@@ -129,6 +129,13 @@ struct journal_pupil_info {
 };
 int journal_pupil_get(struct journal *j, const char *pupil, struct journal_pupil_info **ret,
                       struct cart_error *err);
+/*
+ * Before flashing a key for a pupil (flash --pupil): the pupil, who must be active
+ * (-ESRCH "has left") and hold no key unless replace (-EEXIST naming the key held).
+ * Errors as journal_pupil_get's otherwise; err always says which pupil and why.
+ */
+int journal_pupil_for_issue(struct journal *j, const char *pupil, bool replace,
+                            struct journal_pupil_info **ret, struct cart_error *err);
 struct journal_pupil_info *journal_pupil_info_free(struct journal_pupil_info *p);
 DEFINE_POINTER_CLEANUP(struct journal_pupil_info, journal_pupil_info_free);
 

@@ -398,7 +398,16 @@ static void test_record_flash_and_issue(void **state) {
         assert_null(p->key_uid);
         p = journal_pupil_info_free(p);
 
+        assert_int_equal(journal_pupil_for_issue(j, "1001", false, &p, &err), 0);
+        assert_string_equal(p->owner.first_name, "Léa");
+        p = journal_pupil_info_free(p);
         assert_int_equal(journal_record_flash(j, &a, &f, &err), 0);
+        assert_int_equal(journal_pupil_for_issue(j, "1001", false, &p, &err), -EEXIST);
+        assert_null(p);
+        assert_string_equal(err.msg, "pupil 0750001A/1001 (Léa Martin, 6A) already holds key usb:0781:5581:AA01 "
+                            "(--replace to give a new one)");
+        assert_int_equal(journal_pupil_for_issue(j, "1001", true, &p, &err), 0);
+        p = journal_pupil_info_free(p);
         assert_int_equal(journal_pupil_get(j, "0750001A/1001", &p, &err), 0);
         assert_string_equal(p->key_uid, "usb:0781:5581:AA01");
         p = journal_pupil_info_free(p);
@@ -465,6 +474,10 @@ static void test_left_pupil_and_ambiguous_id(void **state) {
 
         r[1].has_left = true;
         assert_int_equal(import(j, r, 2, false, NULL, NULL, &err), 0);
+        assert_int_equal(journal_pupil_for_issue(j, "1002", true, &p, &err), -ESRCH);
+        assert_null(p);
+        assert_non_null(strstr(err.msg, "pupil 0750001A/1002 (Hugo Bernard, 6A) has left"));
+        assert_int_equal(journal_pupil_for_issue(j, "nobody", false, &p, &err), -ENOENT);
         assert_int_equal(journal_record_flash(j, &a, &f, &err), -ESRCH);
         assert_non_null(strstr(err.msg, "has left"));
         assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'flashed'"), 1);
