@@ -33,6 +33,19 @@ static struct mem render(const struct plan *p, uint64_t size) {
 }
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t) p[3] << 24; }
+static void put_le32(uint8_t *p, uint32_t v) { p[0] = (uint8_t) v; p[1] = (uint8_t) (v >> 8); p[2] = (uint8_t) (v >> 16); p[3] = (uint8_t) (v >> 24); }
+
+/* The BPB fields a FAT32 boot sector must hold (fatgen103 §3), without any "FAT32" string. */
+static void fake_boot_sector(uint8_t *b, uint32_t sectors) {
+        b[11] = 0x00; b[12] = 0x02;     /* 512 bytes per sector */
+        b[13] = 8;                      /* sectors per cluster */
+        b[14] = 32;                     /* reserved sectors */
+        b[16] = 2;                      /* FATs */
+        b[21] = 0xF8;                   /* media */
+        put_le32(b + 32, sectors);
+        b[510] = 0x55;
+        b[511] = 0xAA;
+}
 
 static void test_mbr(void **state) {
         _cleanup_(plan_freep) struct plan *p = NULL;
@@ -83,9 +96,7 @@ static void test_gpt_reproducible(void **state) {
         assert_memory_equal(m.b + DISK - 512, "EFI PART", 8);   /* backup header */
         assert_string_equal(plan_get(p, plan_count(p) - 1)->label, "partition table (backup)");
         /* The reader finds the basic data partition again. */
-        memcpy(m.b + MIB + 82, "FAT32   ", 8);
-        m.b[MIB + 510] = 0x55;
-        m.b[MIB + 511] = 0xAA;
+        fake_boot_sector(m.b + MIB, (uint32_t) (info.partition_size / 512));
         assert_int_equal(layout_find_volume(mem_read, &m, DISK, &off, &size, NULL), 0);
         assert_int_equal(off, info.partition_offset);
         assert_int_equal(size, info.partition_size);
@@ -107,9 +118,13 @@ static void test_find_volume_mbr_and_errors(void **state) {
         /* A table without a FAT volume behind it is not a key. */
         assert_int_equal(layout_find_volume(mem_read, &m, DISK, &off, &size, &err), -EMEDIUMTYPE);
         assert_non_null(strstr(err.msg, "no FAT partition"));
+        /* Recognised by its BPB, never by the informational string alone. */
         memcpy(m.b + MIB + 82, "FAT32   ", 8);
         m.b[MIB + 510] = 0x55;
         m.b[MIB + 511] = 0xAA;
+        assert_int_equal(layout_find_volume(mem_read, &m, DISK, &off, &size, &err), -EMEDIUMTYPE);
+        memset(m.b + MIB + 82, ' ', 8);
+        fake_boot_sector(m.b + MIB, (DISK - MIB) / 512);
         assert_int_equal(layout_find_volume(mem_read, &m, DISK, &off, &size, &err), 0);
         assert_int_equal(off, MIB);
         assert_int_equal(size, DISK - MIB);
