@@ -601,7 +601,7 @@ int manifest_load(const struct sign_trust *trust, const void *json, size_t json_
         if (!trust)
                 return cart_error_set(err, -ENOKEY, "no trusted key given: the signature cannot be checked");
         /* Fail closed: nothing of the JSON is looked at before its signature holds. */
-        r = sign_verify(trust, json, json_len, sig_text, &comment, id, err);
+        r = sign_verify_flags(trust, json, json_len, sig_text, SIGN_VERIFY_PREHASHED_ONLY, &comment, id, err);
         /* A signature that cannot even be parsed proves nothing: a trust failure, like a
          * wrong one, not a data error. */
         if (r == -EBADMSG)
