@@ -630,15 +630,14 @@ int layout_check_table(cart_read_fn read, void *userdata, uint64_t disk_size, co
                 return cart_error_set(err, r, "read at 0: %s", strerror(-r));
         if (is_fat_boot_sector(mbr) || mbr[510] != 0x55 || mbr[511] != 0xAA)
                 return NOT_AS_FLASHED("no partition table: the volume starts in sector 0");
-        if (e->volume_offset != align)
+        if (e->scheme == LAYOUT_GPT)
+                r = mbr[446 + 4] != 0xEE ? NOT_AS_FLASHED("an MBR where the release's layout has a GPT") :
+                    check_gpt(read, userdata, disk_size, mbr, e, reason, size);
+        else
+                r = mbr[446 + 4] == 0xEE ? NOT_AS_FLASHED("a GPT where the release's layout has an MBR") :
+                    check_mbr(read, userdata, disk_size, mbr, e, reason, size);
+        if (r == 0 && e->volume_offset != align)
                 return NOT_AS_FLASHED("the volume starts at byte %" PRIu64 "; the release's layout puts it at %" PRIu64,
                                       e->volume_offset, align);
-        if (e->scheme == LAYOUT_GPT) {
-                if (mbr[446 + 4] != 0xEE)
-                        return NOT_AS_FLASHED("an MBR where the release's layout has a GPT");
-                return check_gpt(read, userdata, disk_size, mbr, e, reason, size);
-        }
-        if (mbr[446 + 4] == 0xEE)
-                return NOT_AS_FLASHED("a GPT where the release's layout has an MBR");
-        return check_mbr(read, userdata, disk_size, mbr, e, reason, size);
+        return r;
 }
