@@ -17,13 +17,14 @@ static const struct flash_report report = {
 static void test_round_trip(void **state) {
         struct owner_fields owner = { .first_name = "Léa", .last_name = "Martin", .class_name = "6e B", .school = "" };
         struct key_record k, back;
-        _cleanup_free_ char *json = NULL;
+        _cleanup_free_ char *json = NULL, *again = NULL;
         struct cart_error err = {};
 
         key_record_from_report(&report, &owner, 1788249600, &k);
         assert_int_equal(key_record_to_json(&k, &json, &err), 0);
         assert_int_equal(key_record_parse(json, strlen(json), &back, &err), 0);
-        assert_memory_equal(&k, &back, sizeof(k));
+        assert_int_equal(key_record_to_json(&back, &again, &err), 0);
+        assert_string_equal(json, again);
         assert_string_equal(back.owner_first_name, "Léa");
         assert_true(back.has_owner);
         assert_int_equal(back.flashed_at, 1788249600);
