@@ -369,7 +369,12 @@ static int check_table(cart_read_fn read, void *userdata, uint64_t size, const s
         return r < 0 ? r : 0;
 }
 
-/* The unsigned key record: parsed strictly, and held against what the volume proves. */
+/*
+ * The unsigned key record: parsed strictly, and held against what the volume proves.
+ * Seam for the journal (next issue): look the key up there first (volume ID, key serial)
+ * and, when found, fill res->key_record from the journal and report where the key's
+ * own key.json differs from it.
+ */
 static void check_key_record(struct fat_reader *fr, struct verify_result *res) {
         struct membuf key = {};
         struct cart_error e = {};
@@ -385,6 +390,13 @@ static void check_key_record(struct fat_reader *fr, struct verify_result *res) {
         if (r < 0) {
                 res->is_key_record_mismatch = true;
                 snprintf(res->key_record_problem, sizeof(res->key_record_problem), "%s", cart_error_message(&e, r));
+                /* The message may quote the key's bytes (an unknown field's name): no C0, DEL
+                 * or C1 control reaches a terminal. */
+                for (unsigned char *p = (unsigned char *) res->key_record_problem; *p; p++)
+                        if (*p < 0x20 || *p == 0x7F)
+                                *p = '?';
+                        else if (*p == 0xC2 && p[1] >= 0x80 && p[1] < 0xA0)
+                                p[0] = p[1] = '?';
                 return;
         }
         res->is_key_record_valid = true;

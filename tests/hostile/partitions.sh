@@ -105,6 +105,13 @@ cp key.img junk.img
 printf '{"volume_id":"2026-0003","ine":"1234"}\n' > junk.json
 mcopy -o -i junk.img@@1M junk.json ::/.cartable/key.json
 never_intact junk.img '^key-record key record: unknown key "ine"'
+# Its words never carry the key's control characters to the terminal.
+printf '{"\033]2;pwned\007\302\233":1}' > esc.json
+mcopy -o -i junk.img@@1M esc.json ::/.cartable/key.json
+never_intact junk.img '^key-record key record: unknown key'
+expect_exit 1 "$CARTABLE" verify junk.img --trust dep.pub
+! LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]\|\xc2[\x80-\x9f]' out || fail "a control character from key.json reached the output"
+expect_in out 'unknown key "\?\]2;pwned\?\?\?"'
 
 # --- item 6: attributes in a sealed directory; outdated keys; legacy signatures.
 cp key.img attr.img
