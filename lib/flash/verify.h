@@ -58,7 +58,7 @@ struct verify_result {
         bool is_key_record_valid;       /* and parsed into key_record */
         struct key_record key_record;
         bool is_key_record_mismatch;    /* invalid, or its volume ID is not the volume's */
-        char key_record_problem[256];
+        char key_record_problem[512];
         /* The station's rollback state (verify_options.state_dir): a newer serial of this
          * release was flashed here. Reported; the key's content is still what it was. */
         bool is_outdated;
