@@ -298,6 +298,24 @@ static void test_check_table_gpt(void **state) {
         free(m.b);
 }
 
+/* 4Kn keys: the tables flash writes with 4096-byte sectors pass too. */
+static void test_check_table_4kn(void **state) {
+        for (int scheme = LAYOUT_MBR; scheme <= LAYOUT_GPT; scheme++) {
+                _cleanup_(plan_freep) struct plan *p = NULL;
+                struct layout_params lp = { .scheme = scheme, .disk_size = DISK, .sector_size = 4096, .disk_id = 5 };
+                char reason[256];
+                struct mem m;
+
+                assert_int_equal(plan_new(&p), 0);
+                assert_int_equal(layout_partition(&lp, p, NULL, NULL), 0);
+                assert_int_equal(plan_finalize(p, DISK, NULL), 0);
+                m = render(p, DISK);
+                if (check(&m, scheme, reason) != 0)
+                        fail_msg("%s, 4096-byte sectors: %s", layout_scheme_to_string(scheme), reason);
+                free(m.b);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mbr),
@@ -307,6 +325,7 @@ int main(void) {
                 cmocka_unit_test(test_wipes_gpt_and_backup),
                 cmocka_unit_test(test_check_table_mbr),
                 cmocka_unit_test(test_check_table_gpt),
+                cmocka_unit_test(test_check_table_4kn),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
