@@ -133,9 +133,15 @@ static void print_key_record(const struct verify_result *v) {
                        k->release_name, k->release_version, k->release_serial, vid, t);
                 if (k->key_serial[0])
                         printf(", key %s %s", k->key_vid_pid, k->key_serial);
-                if (k->has_owner)
-                        printf(", owner %s %s, %s, %s", k->owner_first_name, k->owner_last_name,
-                               k->owner_class, k->owner_school);
+                if (k->has_owner) {
+                        const char *const parts[] = { k->owner_first_name, k->owner_last_name, k->owner_class, k->owner_school };
+                        const char *sep = ", owner ";
+                        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                                if (parts[i][0]) {
+                                        printf("%s%s", sep, parts[i]);
+                                        sep = i == 0 && parts[1][0] ? " " : ", ";
+                                }
+                }
                 putchar('\n');
         }
         if (v->key_record_problem[0])
