@@ -148,4 +148,16 @@ expect_in out '1200 extra \(allowed\)'
 expect_exit 0 "$CARTABLE" verify many.img --trust dep.pub --json
 expect_in out '"extra":1200,"sealed":0,"attributes":0,"unlisted":200'
 [ "$(grep -o '"status":"extra"' out | wc -l)" = 1000 ] || fail "--json lists more than 1000 entries"
+# The FAT walk verify runs holds the directories on its path: bounded at 1,048,576
+# entries together, whatever the nesting (18 levels of 65,000 files: refused, in bounded
+# memory; 15 levels: walked).
+need_tool /usr/bin/time
+python3 "$SOURCE_ROOT/tests/hostile/wide-deep.py" 18 65000 wide.img
+expect_exit 1 /usr/bin/time -f 'maxrss %M' "$TOOL_FATIMG" check wide.img
+expect_in err 'D0000017": the directories on this path hold more than 1048576 entries together'
+[ "$(sed -n 's/^maxrss //p' err)" -lt 200000 ] || fail "the walk took $(sed -n 's/^maxrss //p' err) KB"
+python3 "$SOURCE_ROOT/tests/hostile/wide-deep.py" 15 65000 wide.img
+expect_exit 0 "$TOOL_FATIMG" check wide.img
+expect_in out '^ok: 15 directories, 975000 files'
+rm -f wide.img
 echo "partitions: ok"
