@@ -269,6 +269,7 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
                 .volume_id = o->has_volume_id ? o->volume_id : 0,
         };
         report->key.capacity = t->size;
+        report->flashed_at = o->time ? o->time : report->started_usec / 1000000;
         fill_release(report, release_manifest(o->release));
 
         emit(o, report, FLASH_STEP_CHECK, 0, 0);
