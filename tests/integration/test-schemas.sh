@@ -50,6 +50,24 @@ cmp <($PY -c 'import json; print(json.dumps(json.load(open("printed.json")), sor
     <($PY -c 'import json; print(json.dumps(json.load(open("owned.json")), sort_keys=True))') ||
         fail "verify --json prints another record than the key's"
 
+# flash --json's result carries the same record as key.json (owner left out of stdout),
+# plus what only the flash knows about the key.
+expect_exit 0 "$CARTABLE" flash rel.cart json.img --size 96M --trust dep.pub --json --owner first-name=Zoé --owner class=4e
+grep '"event":"result"' out > result.json
+$PY - <<'PYEOF' || fail "flash --json's record is not key.json's"
+import json
+r = json.load(open("result.json"))
+for k in ("device", "probed", "probe"):
+    r["key"].pop(k, None)
+record = {k: r[k] for k in ("key", "volume_id", "release", "flashed_at")}
+json.dump(record, open("result-record.json", "w"))
+PYEOF
+check "$SCHEMAS/key.schema.json" result-record.json || fail "flash --json's record does not follow the schema"
+mtype -i json.img@@1M ::/.cartable/key.json > json-key.json
+$PY -c 'import json,sys; a=json.load(open("result-record.json")); b=json.load(open("json-key.json")); b.pop("owner"); sys.exit(a != b)' ||
+        fail "flash --json and key.json differ"
+expect_not_in result.json 'Zoé'
+
 # The schemas say no to what cartable's parsers refuse.
 sed 's/"volume_id":"[0-9A-F-]*"/"volume_id":"12345678"/' spare.json > bad-vid.json
 ! check "$SCHEMAS/key.schema.json" bad-vid.json 2>err || fail "the key schema accepts a malformed volume ID"
