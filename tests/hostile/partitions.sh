@@ -155,7 +155,10 @@ need_tool /usr/bin/time
 python3 "$SOURCE_ROOT/tests/hostile/wide-deep.py" 18 65000 wide.img
 expect_exit 1 /usr/bin/time -f 'maxrss %M' "$TOOL_FATIMG" check wide.img
 expect_in err 'D0000017": the directories on this path hold more than 1048576 entries together'
-[ "$(sed -n 's/^maxrss //p' err)" -lt 200000 ] || fail "the walk took $(sed -n 's/^maxrss //p' err) KB"
+# (ASan's redzones and quarantine multiply memory: the figure holds for real builds.)
+if ! ldd "$TOOL_FATIMG" 2>/dev/null | grep -q libasan; then
+        [ "$(sed -n 's/^maxrss //p' err)" -lt 200000 ] || fail "the walk took $(sed -n 's/^maxrss //p' err) KB"
+fi
 python3 "$SOURCE_ROOT/tests/hostile/wide-deep.py" 15 65000 wide.img
 expect_exit 0 "$TOOL_FATIMG" check wide.img
 expect_in out '^ok: 15 directories, 975000 files'
