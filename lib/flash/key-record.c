@@ -6,17 +6,46 @@
 #include "base/json-util.h"
 #include "flash/key-record.h"
 
-/* Copy s into a field, cut at a UTF-8 character boundary when it does not fit. */
-static void copy_field(char *dst, size_t size, const char *s) {
-        size_t n = s ? strlen(s) : 0;
-
-        if (n >= size) {
-                n = size - 1;
-                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
-                        n--;
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates), 0 if none. */
+static size_t utf8_len(const unsigned char *p) {
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xC2 && p[0] <= 0xDF)
+                return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+        if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+                if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))
+                        return 0;
+                return (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 ? 3 : 0;
         }
-        if (n)
-                memcpy(dst, s, n);
+        if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+                if ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+                        return 0;
+                return (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4 : 0;
+        }
+        return 0;
+}
+
+/*
+ * Copy s into a field as the parser will accept it back: controls (C0, DEL, C1) and bytes
+ * that are not UTF-8 become '?', and a value too long is cut at a character boundary. So a
+ * record flash writes always reads back, whatever a device or an operator passed.
+ */
+static void copy_field(char *dst, size_t size, const char *s) {
+        const unsigned char *p = (const unsigned char *) (s ? s : "");
+        size_t n = 0;
+
+        while (*p) {
+                size_t k = utf8_len(p);
+                bool is_control = k == 0 || *p < 0x20 || *p == 0x7F || (k == 2 && p[0] == 0xC2 && p[1] < 0xA0);
+
+                if (n + (is_control ? 1 : k) >= size)
+                        break;
+                if (is_control)
+                        dst[n++] = '?';
+                else
+                        memcpy(dst + n, p, k), n += k;
+                p += k ? k : 1;
+        }
         dst[n] = 0;
 }
 

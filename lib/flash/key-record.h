@@ -31,8 +31,9 @@ struct key_record {
         char owner_first_name[128], owner_last_name[128], owner_class[64], owner_school[256];
 };
 
-/* The record of a key being flashed. Owner strings too long for the record are cut at a
- * UTF-8 boundary (release_render_owner has the full ones). owner may be NULL. */
+/* The record of a key being flashed. Strings too long for the record are cut at a UTF-8
+ * boundary (release_render_owner has the full owner fields); control characters and bytes
+ * that are not UTF-8 become '?', so that the record always parses back. owner may be NULL. */
 void key_record_from_report(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
                             struct key_record *ret);
 

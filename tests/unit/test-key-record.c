@@ -54,6 +54,23 @@ static void test_cut_at_character(void **state) {
         assert_int_equal(strlen(k.owner_first_name), 126);
 }
 
+/* What an operator or a device passes never makes a record that does not read back. */
+static void test_sanitised(void **state) {
+        struct owner_fields owner = { .first_name = "L\tea\x1b[2J", .last_name = "\xc2\x9b" "2J",
+                                      .class_name = "\xff\xc3", .school = "Coll\xc3\xa8ge \xed\xa0\x80" };
+        struct key_record k, back;
+        _cleanup_free_ char *json = NULL;
+        struct cart_error err = {};
+
+        key_record_from_report(&report, &owner, 0, &k);
+        assert_string_equal(k.owner_first_name, "L?ea?[2J");
+        assert_string_equal(k.owner_last_name, "?2J");
+        assert_string_equal(k.owner_class, "??");
+        assert_string_equal(k.owner_school, "Collège ???");
+        assert_int_equal(key_record_to_json(&k, &json, &err), 0);
+        assert_int_equal(key_record_parse(json, strlen(json), &back, &err), 0);
+}
+
 /* Each hostile record is refused, and the message names what is wrong. */
 static void test_strict(void **state) {
         static const struct { const char *edit_from, *edit_to, *message; } cases[] = {
@@ -123,6 +140,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_cut_at_character),
+                cmocka_unit_test(test_sanitised),
                 cmocka_unit_test(test_strict),
                 cmocka_unit_test(test_bounds),
         };
