@@ -15,14 +15,15 @@ const struct command command_journal = {
         .help =
         "Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
         "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
-        "       cartable journal verify [--journal DB]\n"
+        "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
         "\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
         "          (its USB serial, FAT volume ID or journal key id).\n"
         "  export  every event, for auditors and scripts: CSV with a fixed header (cells\n"
         "          that a spreadsheet would take for a formula start with a quote) or JSON.\n"
         "  verify  recompute each station's hash chain; name the first edited, inserted or\n"
-        "          deleted event; print each chain's head (record it elsewhere).\n"
+        "          deleted event; print each chain's head (record it elsewhere, and give\n"
+        "          it back with --head to prove that no tail was cut, no chain rewritten).\n"
         "\n"
         "Options:\n"
         "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
@@ -31,6 +32,7 @@ const struct command command_journal = {
         "  --format F       export: csv or json\n"
         "  --output FILE    export: write FILE (never overwritten) instead of stdout\n"
         "  --json           show: a JSON array\n"
+        "  --head S:N:HASH  verify: station S's event N must still have that hash\n"
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
         "64 usage; 65 not a journal, or from a newer cartable; 66 no journal, unknown pupil;\n"
@@ -38,11 +40,13 @@ const struct command command_journal = {
         .run = run_journal,
 };
 
-enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_JSON, OPT_FORMAT, OPT_OUTPUT };
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_JSON, OPT_FORMAT, OPT_OUTPUT, OPT_HEAD };
 
 struct journal_args {
         const char *journal, *pupil, *key, *format, *output;
         bool json;
+        char **heads;              /* --head values, argv's strings */
+        size_t n_heads;
 };
 
 static int parse(int argc, char **argv, const char *allowed, struct journal_args *a) {
@@ -53,6 +57,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 { "json", no_argument, NULL, OPT_JSON },
                 { "format", required_argument, NULL, OPT_FORMAT },
                 { "output", required_argument, NULL, OPT_OUTPUT },
+                { "head", required_argument, NULL, OPT_HEAD },
                 {}
         };
         int c, i;
@@ -61,8 +66,8 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
         while ((c = getopt_long(argc, argv, "", options, &i)) >= 0) {
                 if (c == '?')
                         return usage_bad_option(&command_journal, argv);
-                /* allowed: one letter per option this sub-command takes, j p k J f o. */
-                if (!strchr(allowed, "jpkJfo"[c - OPT_JOURNAL]))
+                /* allowed: one letter per option this sub-command takes, j p k J f o H. */
+                if (!strchr(allowed, "jpkJfoH"[c - OPT_JOURNAL]))
                         return usage_error(&command_journal, "journal %s: --%s is not an option of it",
                                            argv[0], options[c - OPT_JOURNAL].name);
                 switch (c) {
@@ -72,6 +77,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 case OPT_JSON: a->json = true; break;
                 case OPT_FORMAT: a->format = optarg; break;
                 case OPT_OUTPUT: a->output = optarg; break;
+                case OPT_HEAD: a->heads[a->n_heads++] = optarg; break;
                 }
         }
         if (optind != argc)
@@ -373,29 +379,61 @@ static void on_head(void *userdata, const struct journal_head *h) {
         size_t *n = userdata;
         fputs("station ", stdout);
         fput_safe(h->station, stdout);
-        printf(": %" PRId64 " events, intact, head %s\n", h->n_events, h->hash);
+        printf(": %" PRId64 " events, intact; head ", h->n_events);
+        fput_safe(h->station, stdout);
+        printf(":%" PRId64 ":%s\n", h->n_events, h->hash);
         *n += (size_t) h->n_events;
 }
 
 static int run_verify(int argc, char **argv) {
         _cleanup_(journal_closep) struct journal *j = NULL;
-        struct journal_args a = {};
+        _cleanup_free_ char **heads = calloc((size_t) argc, sizeof(char *));
+        struct journal_args a = { .heads = heads };
         struct cart_error err = {};
+        bool is_broken = false;
         size_t n = 0;
         int code, r;
 
-        code = parse(argc, argv, "j", &a);
+        if (!heads)
+                return log_fail(-ENOMEM, "out of memory");
+        code = parse(argc, argv, "jH", &a);
         if (code != EXIT_OK)
                 return code;
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
+        for (size_t i = 0; i < a.n_heads; i++) {
+                char *hash = strrchr(a.heads[i], ':'), *count = NULL, *end;
+                struct journal_head h = {};
+
+                if (hash) {
+                        *hash++ = 0;
+                        count = strrchr(a.heads[i], ':');
+                }
+                if (count)
+                        *count++ = 0;
+                if (!count || !*a.heads[i] || strlen(hash) != JOURNAL_HASH_HEX_LEN)
+                        return usage_error(&command_journal, "--head: expected STATION:N:HASH, as journal verify prints it");
+                h = (struct journal_head) { .station = a.heads[i], .hash = hash };
+                errno = 0;
+                h.n_events = strtoll(count, &end, 10);
+                if (errno || *end || h.n_events < 1)
+                        return usage_error(&command_journal, "--head: %s is not an event number", count);
+                r = journal_verify_head(j, &h, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+                if (r > 0) {
+                        printf("BROKEN %s\n", err.msg);
+                        is_broken = true;
+                }
+        }
         r = journal_verify(j, on_head, &n, &err);
         if (r < 0)
                 return journal_fail(r, &err);
-        if (r > 0) {
+        if (r > 0)
                 for (char *line = strtok(err.msg, "\n"); line; line = strtok(NULL, "\n"))
                         printf("BROKEN %s\n", line);
+        if (r > 0 || is_broken) {
                 log_error(-EBADMSG, "the journal's hash chain is broken: it was changed outside cartable");
                 return EXIT_MODIFIED;
         }

@@ -2,6 +2,7 @@
 /* Reading events back: listing them for show and export, and walking each station's chain. */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <strings.h>
 
 #include "journal/journal-internal.h"
 
@@ -181,4 +182,38 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
                 return 0;
         cart_error_set(err, -EBADMSG, "%s", problems.msg);
         return 1;
+}
+
+int journal_verify_head(struct journal *j, const struct journal_head *h, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int64_t last;
+        int r;
+
+        r = jdb_prepare(j, "SELECT max(station_seq), sum(CASE WHEN station_seq = ? THEN 1 ELSE 0 END), "
+                        "max(CASE WHEN station_seq = ? THEN hash END) FROM events WHERE station = ?", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_int64(s, 1, h->n_events);
+        jdb_bind_int64(s, 2, h->n_events);
+        jdb_bind_text(s, 3, h->station);
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        last = r > 0 ? jdb_int64(s, 0) : -1;
+        if (last < 0) {
+                cart_error_set(err, -EBADMSG, "station %s: no events, but its head was recorded at event %" PRId64
+                               ": the whole chain was deleted", h->station, h->n_events);
+                return 1;
+        }
+        if (last < h->n_events) {
+                cart_error_set(err, -EBADMSG, "station %s: the chain ends at event %" PRId64 " but its head was "
+                               "recorded at event %" PRId64 ": its tail was cut", h->station, last, h->n_events);
+                return 1;
+        }
+        if (jdb_int64(s, 1) != 1 || !jdb_text(s, 2) || strcasecmp(jdb_text(s, 2), h->hash) != 0) {
+                cart_error_set(err, -EBADMSG, "station %s: event %" PRId64 " does not have the hash recorded for "
+                               "it (%s): the chain was rewritten up to there", h->station, h->n_events, h->hash);
+                return 1;
+        }
+        return 0;
 }

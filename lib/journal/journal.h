@@ -204,3 +204,10 @@ typedef void (*journal_head_fn)(void *userdata, const struct journal_head *h);
  * err names the first edited, inserted or deleted row of each broken chain (one per line).
  */
 int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct cart_error *err);
+/*
+ * Against a head recorded elsewhere (a report, a receipt, another journal): does this
+ * station's chain still hold that event with that hash? It may have grown since. 0: yes;
+ * 1: no, err says whether the tail was cut or the chain rewritten. Run journal_verify too:
+ * this checks one event, the chain's links are its job.
+ */
+int journal_verify_head(struct journal *j, const struct journal_head *h, struct cart_error *err);

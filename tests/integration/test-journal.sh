@@ -124,8 +124,24 @@ python3 -c 'import csv,sys; rows=list(csv.DictReader(open("events.csv"))); sys.e
 
 # The chain: intact, then each kind of tampering named.
 expect_exit 0 "$C" journal verify
-expect_in out '^station atelier-1: 9 events, intact, head [0-9a-f]{64}$'
+expect_in out '^station atelier-1: 9 events, intact; head atelier-1:9:[0-9a-f]{64}$'
+head=$(sed -n 's/^station atelier-1: .*; head //p' out)
 cp j.db pristine.db
+# A cut tail goes unseen by the chain alone, and is caught against the head recorded before.
+q "DELETE FROM events WHERE station_seq = 9"
+expect_exit 0 "$C" journal verify
+expect_exit 1 "$C" journal verify --head "$head"
+expect_in out '^BROKEN station atelier-1: the chain ends at event 8 but its head was recorded at event 9: its tail was cut$'
+expect_exit 1 "$C" journal verify --head "atelier-1:8:$(printf '%064d' 0)"
+expect_in out 'event 8 does not have the hash recorded for it .*: the chain was rewritten up to there'
+expect_exit 1 "$C" journal verify --head "elsewhere:1:$(printf '%064d' 0)"
+expect_in out 'station elsewhere: no events'
+expect_exit 64 "$C" journal verify --head atelier-1:9
+cp pristine.db j.db; rm -f j.db-wal j.db-shm
+expect_exit 0 "$C" journal verify --head "$head"
+"$TOOL_JOURNAL_RECORD" j.db 1 atelier-1 > /dev/null
+expect_exit 0 "$C" journal verify --head "$head"
+cp pristine.db j.db; rm -f j.db-wal j.db-shm
 q "UPDATE events SET outcome = 'ok' WHERE station_seq = 6"
 expect_exit 1 "$C" journal verify
 expect_in out '^BROKEN station atelier-1: event 6 \(row 6, uuid [0-9a-f-]{36}\) was edited'
