@@ -26,6 +26,8 @@ int device_context_new(const struct device_policy *policy, const struct device_e
                 return -ENOMEM;
         ctx->n_ref = 1;
         ctx->policy = *policy;
+        ctx->test_opened = env->test_opened;
+        ctx->test_opened_userdata = env->test_opened_userdata;
         if (strdup_or(env->mountinfo_path, "/proc/self/mountinfo", &ctx->mountinfo_path) < 0 ||
             strdup_or(env->swaps_path, "/proc/swaps", &ctx->swaps_path) < 0 ||
             strdup_or(env->monitor_source, access("/run/udev/control", F_OK) == 0 ? "udev" : "kernel",

@@ -77,6 +77,13 @@ struct device_env {
         const dev_t *system_devnums;         /* NULL: the devices behind /, /boot, state dir */
         size_t n_system_devnums;
         const char *monitor_source;          /* NULL: "udev" if /run/udev/control exists, else "kernel" */
+        /*
+         * Tests only: called by device_target_open_in() once the key is opened and locked,
+         * before it is judged again, so a test can swap, mount, hold or deny the key in that
+         * window (tests/unit/test-device.c). The real machine (env NULL) has none.
+         */
+        void (*test_opened)(int fd, void *userdata);
+        void *test_opened_userdata;
 };
 
 struct device_context;
