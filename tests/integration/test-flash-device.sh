@@ -59,7 +59,7 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
                 FUSE_PID=
         done
 else
-        echo "fake-key or FUSE missing: counterfeit cases not run" >&2
+        skip_part "fake-key or FUSE missing: counterfeit cases not run"
 fi
 
 # An old GPT is replaced by an MBR: no primary, no backup header left.
