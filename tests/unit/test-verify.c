@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <strings.h>
 
 #include "base/error.h"
 #include "fat/fat.h"
@@ -136,12 +137,90 @@ static void test_not_a_key(void **state) {
         assert_int_equal(verify_key(fd_read_at, (void *) (intptr_t) fd, KEY, f->trust, &v, &err), -EMEDIUMTYPE);
 }
 
+/* An empty file (no cluster) added to a directory's first free slot, as a pupil's PC would. */
+static void add_empty_file(int fd, const char *dir_path, const char short_name[11]) {
+        uint64_t dir = file_offset(fd, dir_path);
+        uint8_t entries[4096];
+        size_t i;
+
+        assert_int_equal(pread_full(fd, entries, sizeof(entries), dir), 0);
+        for (i = 0; i + 32 <= sizeof(entries); i += 32)
+                if (entries[i] == 0x00)
+                        break;
+        assert_true(i + 32 <= sizeof(entries));
+        memset(entries + i, 0, 32);
+        memcpy(entries + i, short_name, 11);
+        entries[i + 11] = FAT_ATTR_ARCHIVE;
+        assert_int_equal(pwrite_full(fd, entries, sizeof(entries), dir), 0);
+}
+
+static struct verify_result *verified(const struct fixture *f, int fd) {
+        struct verify_result *v = NULL;
+        struct cart_error err = {};
+
+        if (verify_key(fd_read_at, (void *) (intptr_t) fd, KEY, f->trust, &v, &err) < 0)
+                fail_msg("verify_key: %s", err.msg);
+        return v;
+}
+
+/* Cours is sealed in the fixture: a file added there makes the key not intact. */
+static void test_sealed_directory_refuses_extra(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "sealed.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+
+        add_empty_file(fd, "Cours", "TRICHE  TXT");
+        v = verified(f, fd);
+        assert_false(verify_result_is_intact(v));
+        assert_int_equal(v->n_sealed, 1);
+        assert_int_equal(v->n_extra, 0);
+        assert_int_equal(v->n_missing + v->n_modified, 0);
+        assert_int_equal(v->n_entries, 1);
+        assert_int_equal(strncasecmp(v->entries[0].path, "Cours/triche.txt", 17), 0);
+        assert_int_equal(v->entries[0].status, VERIFY_SEALED);
+        assert_string_equal(verify_status_to_string(v->entries[0].status), "sealed");
+}
+
+/* The same file elsewhere is the pupil's own: reported, allowed; the key stays intact. */
+static void test_unsealed_directories_allow_extra(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "unsealed.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+
+        add_empty_file(fd, "Outils", "TRICHE  TXT");
+        add_empty_file(fd, "", "COURS2  TXT");     /* a name that begins like the sealed one */
+        v = verified(f, fd);
+        assert_true(verify_result_is_intact(v));
+        assert_int_equal(v->n_extra, 2);
+        assert_int_equal(v->n_sealed, 0);
+        assert_int_equal(v->n_entries, 2);
+        for (size_t i = 0; i < v->n_entries; i++)
+                assert_int_equal(v->entries[i].status, VERIFY_EXTRA);
+}
+
+/* /.cartable/ is cartable's own: anything slipped in is refused like a sealed directory. */
+static void test_cartable_directory_is_sealed(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "slipped.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+
+        add_empty_file(fd, ".cartable", "SLIPPED TXT");
+        v = verified(f, fd);
+        assert_false(verify_result_is_intact(v));
+        assert_int_equal(v->n_sealed, 1);
+        assert_int_equal(v->entries[0].status, VERIFY_SEALED);
+        assert_int_equal(strncasecmp(v->entries[0].path, ".cartable/slipped.txt", 22), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_intact),
                 cmocka_unit_test(test_content_change),
                 cmocka_unit_test(test_tampered_manifest_and_untrusted),
                 cmocka_unit_test(test_not_a_key),
+                cmocka_unit_test(test_sealed_directory_refuses_extra),
+                cmocka_unit_test(test_unsealed_directories_allow_extra),
+                cmocka_unit_test(test_cartable_directory_is_sealed),
         };
         return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
