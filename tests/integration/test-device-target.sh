@@ -73,6 +73,12 @@ exec 4<&-
 
 [ "$(sha256sum < "$LOOP")" = "$sum" ] || fail "$LOOP changed"
 
+# Write-protected between the first judgement and the open: the second one refuses it.
+expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --window "blockdev --setro $LOOP" "$LOOP"
+expect_in err "$LOOP: refused: read-only \(write-protected\)$"
+blockdev --setrw "$LOOP"
+[ "$(sha256sum < "$LOOP")" = "$sum" ] || fail "$LOOP changed"
+
 # Mounted and swap, from the real /proc/self/mountinfo and /proc/swaps, by dev_t.
 if mkfs.ext4 -q "$LOOP" 2>/dev/null && mkdir mnt && mount "$LOOP" mnt 2>/dev/null; then
         MNT=$SCRATCH/mnt
