@@ -14,6 +14,8 @@ cleanup() {
         [ -n "$WATCH" ] && kill "$WATCH" 2>/dev/null && { wait "$WATCH" 2>/dev/null || true; }
         [ -n "$MNT" ] && mountpoint -q "$MNT" && umount "$MNT"
         [ -n "$LOOP" ] && grep -q "^$LOOP " /proc/swaps && swapoff "$LOOP"
+        # The read-only flag outlives the loop device's attachment: never leave it set.
+        [ -n "$LOOP" ] && blockdev --setrw "$LOOP"
         [ -n "$LOOP" ] && losetup -d "$LOOP"
         rm -rf "$SCRATCH"
 }

@@ -2,8 +2,8 @@
 # The mutation test of cartable's safety checks: for each named mutant of
 # tests/mutation/mutants (one check removed or inverted), patch a scratch copy of the tree,
 # rebuild it, run the tests the mutant names, and print whether any failed (killed) or
-# none did (survived), with the tests that caught it. A safety check should be killed by at
-# least two independent tests.
+# none did (survived), with the tests that caught it (and their failing cmocka cases). A
+# safety check should be killed by at least two independent tests: two cases or scripts.
 #
 #   tests/mutation/run.sh [NAME...]      all mutants, or only those named
 #
@@ -66,13 +66,24 @@ open(path, "w", encoding="utf-8").write(s.replace(old, new))
 EOF
 }
 
-# run_tests NAME...: each test once; prints the names of those that failed or timed out.
+# run_tests NAME...: each test once; prints one word per test that failed or timed out,
+# with the cmocka cases that failed in it: "device(test_a,test_b)", or "flash-loop".
 run_tests() {
         meson test -C "$tree/build" --no-rebuild --num-processes 2 "$@" >"$work/test.log" 2>&1 || true
-        sed -nE 's/^ *[0-9]+\/[0-9]+ +[^ ]+ \/ ([^ ]+) +(FAIL|TIMEOUT|ERROR).*/\1/p' "$work/test.log" | sort -u
+        python3 - "$tree/build/meson-logs/testlog.json" <<'EOF'
+import json, re, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    t = json.loads(line)
+    if t["result"] in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
+        name = t["name"].split(" / ")[-1]
+        cases = sorted(set(re.findall(r"\[  FAILED  \] (test_\w+)", t.get("stdout") or "")))
+        print(f"{name}({','.join(cases)})" if cases else name)
+EOF
 }
-# skipped NAME...: those that skipped in the last run (a skip cannot kill a mutant).
+# skipped: the tests that skipped in the last run (a skip cannot kill a mutant).
 skipped() { sed -nE 's/^ *[0-9]+\/[0-9]+ +[^ ]+ \/ ([^ ]+) +SKIP.*/\1/p' "$work/test.log" | sort -u; }
+# kills "WORDS": how many independent tests failed: each cmocka case counts, or the script.
+kills() { tr ' ' '\n' <<<"$1" | awk -F'[(,]' 'NF { n += (NF > 1 ? NF - 1 : 1) } END { print n + 0 }'; }
 
 mapfile -t all < <(mutants "$@")
 [ "${#all[@]}" -gt 0 ] || { log "no such mutant: $*"; exit 2; }
@@ -102,7 +113,7 @@ for m in "${all[@]}"; do
                 by=$(run_tests $tests | paste -sd' ' -)
                 if [ -n "$by" ]; then
                         killed=$((killed + 1))
-                        [ "$(wc -w <<<"$by")" -ge 2 ] && twice=$((twice + 1))
+                        [ "$(kills "$by")" -ge 2 ] && twice=$((twice + 1))
                         printf '| %s | %s | killed | %s |\n' "$name" "$file" "$by"
                 else
                         survived=$((survived + 1))
