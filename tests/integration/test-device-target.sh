@@ -51,6 +51,9 @@ expect_exit 0 "$TOOL_DEVICE_OPEN" --waive-usb link
 expect_in out "^opened $LOOP devnum=7:[0-9]+ size=8388608 sectors=512/512 serial=\(none\)$"
 expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --serial ABC123 "$LOOP"
 expect_in err "serial \(none\) is not the expected ABC123"
+# An allow list: a disk without VID:PID is on no list, so it is refused.
+expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --allow 1234:5678 "$LOOP"
+expect_in err "$LOOP: refused: not allowed \(no VID:PID is not on the allow list\)$"
 expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb img
 expect_in err "img: refused: a regular file, not a block device"
 

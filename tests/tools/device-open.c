@@ -6,6 +6,7 @@
  * cartable command has no way to set it. --hold keeps the key open and locked until stdin
  * closes. --window CMD runs the shell command CMD after the key is opened and locked, before
  * it is judged again (the test hook of struct device_env), e.g. `blockdev --setro`.
+ * --allow VID:PID puts one entry on the policy's allow list.
  * Prints "opened DEVNODE devnum=M:m size=N sectors=L/P serial=S" on success, the
  * error message on stderr and exit status 4 (refused), 5 (busy) or 1 otherwise.
  */
@@ -28,12 +29,13 @@ int main(int argc, char **argv) {
                 { "hold",      no_argument,       NULL, 'H' },
                 { "serial",    required_argument, NULL, 's' },
                 { "window",    required_argument, NULL, 'W' },
+                { "allow",     required_argument, NULL, 'a' },
                 {}
         };
         struct device_policy policy = { .min_size = MIB, .max_size = CONFIG_DEFAULT_MAX_SIZE };
         _cleanup_(device_target_closep) struct device_target *t = NULL;
         struct cart_error err = {};
-        const char *serial = NULL, *window = NULL;
+        const char *serial = NULL, *window = NULL, *allow[1];
         bool hold = false;
         char buf[64];
         int c, r;
@@ -44,10 +46,15 @@ int main(int argc, char **argv) {
                 case 'H': hold = true; break;
                 case 's': serial = optarg; break;
                 case 'W': window = optarg; break;
+                case 'a':
+                        allow[0] = optarg;
+                        policy.allow = allow;
+                        policy.n_allow = 1;
+                        break;
                 default: return 64;
                 }
         if (optind + 1 != argc) {
-                fprintf(stderr, "usage: device-open [--waive-usb] [--hold] [--serial S] [--window CMD] PATH\n");
+                fprintf(stderr, "usage: device-open [--waive-usb] [--hold] [--serial S] [--window CMD] [--allow VID:PID] PATH\n");
                 return 64;
         }
         if (window) {
