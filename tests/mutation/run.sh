@@ -75,7 +75,7 @@ import json, re, sys
 for line in open(sys.argv[1], encoding="utf-8"):
     t = json.loads(line)
     if t["result"] in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
-        name = t["name"].split(" / ")[-1]
+        name = t["name"].split(":", 1)[-1].replace(" / ", "/")
         cases = sorted(set(re.findall(r"\[  FAILED  \] (test_\w+)", t.get("stdout") or "")))
         print(f"{name}({','.join(cases)})" if cases else name)
 EOF
