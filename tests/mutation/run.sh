@@ -7,7 +7,7 @@
 #
 #   tests/mutation/run.sh [NAME...]      all mutants, or only those named
 #
-# Slow (a rebuild and several suites per mutant, about 15 minutes for all of them on 2 cores)
+# Slow (a rebuild and several suites per mutant, 15 to 20 minutes for all of them on 2 cores)
 # and run by hand, not by `meson test`. Run it as root, as CI runs the suite: the tests on
 # loop devices, FUSE and nbdkit otherwise skip, and their mutants survive. Exit status:
 # 0 when every mutant was killed, 1 when one survived, 2 on a broken mutant or baseline.
