@@ -28,6 +28,7 @@ sum=$(sha256sum < img)
 WATCH=$!
 sleep 0.5
 LOOP=$(losetup -f --show img)
+blockdev --setrw "$LOOP"     # a read-only flag left by an earlier run outlives detaching
 name=${LOOP#/dev/}
 
 # Listed with --all, refused, with its reasons; never among the USB keys.
