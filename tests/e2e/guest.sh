@@ -135,6 +135,42 @@ scenario_vfat() {
         dmesg >/tmp/dmesg-rw; block /tmp/dmesg-rw dmesg-rw
 }
 
+# The rig benchmark (bench/rig-bench.sh), on 8 throttled keys: one key's flash with the
+# time of each step, then 1, 4 and 8 keys one after another, at once, and with dd.
+scenario_bench() {
+        all="BENCH001 BENCH002 BENCH003 BENCH004 BENCH005 BENCH006 BENCH007 BENCH008"
+        sticks $all || return 1
+        a=$(up)
+        cartable flash "$release" "$(byid BENCH001)" --yes --json 2>/tmp/one.err |
+                while IFS= read -r l; do echo "$(up) $l"; done >/tmp/one.tj
+        b=$(up)
+        block /tmp/one.tj one; block /tmp/one.err one.err
+        echo "@@ BENCH one wall=$(awk "BEGIN { print $b - $a }")"
+        w=$(sed -n 's/.*"bytes_written":\([0-9]*\).*/\1/p' /tmp/one.tj)
+        r=$(sed -n 's/.*"bytes_read":\([0-9]*\).*/\1/p' /tmp/one.tj)
+        wm=$(( (w + 1048575) / 1048576 )); rm=$(( (r + 1048575) / 1048576 ))
+        for n in 1 4 8; do
+                keys=$(echo $all | cut -d' ' -f1-$n)
+                a=$(up)
+                for k in $keys; do cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>&1 || echo "@@ BENCH_FAIL seq $k"; done
+                b=$(up)
+                for k in $keys; do
+                        ( cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>&1 || echo "@@ BENCH_FAIL par $k" ) &
+                done
+                wait
+                c=$(up)
+                for k in $keys; do
+                        ( d=$(readlink -f "$(byid $k)")
+                          dd if=/dev/zero of=$d bs=1M count=$wm oflag=direct 2>/dev/null &&
+                          dd if=$d of=/dev/null bs=1M count=$rm iflag=direct 2>/dev/null ||
+                          echo "@@ BENCH_FAIL dd $k" ) &
+                done
+                wait
+                d=$(up)
+                echo "@@ BENCH n=$n seq=$(awk "BEGIN { print $b - $a }") par=$(awk "BEGIN { print $c - $b }") dd=$(awk "BEGIN { print $d - $c }") dd_mib=$wm+$rm"
+        done
+}
+
 mark START "$1"
 "scenario_$1"
 rc=$?
