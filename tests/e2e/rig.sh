@@ -177,7 +177,8 @@ rc() {
 # expect_rc NAME CODE: the guest's command NAME exited CODE (its stderr shown otherwise).
 expect_rc() {
         local got; got=$(rc "$1")
-        [ "$got" = "$2" ] || { block "$1.err" >&2 || true; block "$1.out" >&2 || true; fail "$1: exit code $got, expected $2"; }
+        [ "$got" = "$2" ] || { (block "$1.err"; block "$1.out"; block "$1.json") >&2 2>/dev/null || true
+                               fail "$1: exit code $got, expected $2"; }
 }
 # expect_block NAME PATTERN: grep -E PATTERN in the block.
 expect_block() { block "$1" | grep -qE -- "$2" || { block "$1" >&2; fail "'$2' not in $1"; }; }
@@ -207,5 +208,7 @@ host_check_key() {
         echo "[e2e] $img: sfdisk, blkid, fsck.fat, mtools and verify ($want) agree"
 }
 
-# sums FILE...: sha256 of each, to compare a refused disk before and after.
-sums() { sha256sum "$@"; }
+# sums NAME... >FILE / check_sums FILE: sha256 of files of $RUN, to compare a refused disk
+# before and after (names relative to $RUN, so that a replayed copy checks its own files).
+sums() { (cd "$RUN" && sha256sum "$@"); }
+check_sums() { (cd "$RUN" && sha256sum -c --quiet "$1") || fail "$2"; }

@@ -23,7 +23,7 @@ e2e_discovery() {
         stick uf FIXED006 "" removable=off           # a USB disk that is not removable
         if [ -z "$REPLAY" ]; then
                 for img in uh uw uf; do head -c 1M /dev/urandom | dd of="$RUN/$img.img" conv=notrunc status=none; done
-                sums "$RUN"/{system,um,uh,uw,uf}.img >"$RUN/before.sha256"
+                sums {system,um,uh,uw,uf}.img >"$RUN/before.sha256"
         fi
         rig_boot
         waitfor "^@@ MARK DONE" 300
@@ -72,7 +72,7 @@ e2e_discovery() {
         done
         expect_rc refuse-vda 4
         expect_block refuse-vda.err "not USB"
-        sha256sum -c --quiet "$RUN/before.sha256" || fail "a refused disk changed"
+        check_sums before.sha256 "a refused disk changed"
 
         expect_rc flash 0
         block flash.out | jq -e 'select(.event == "result") | .outcome == "ok" and .key.serial == "E2EA0001"
@@ -139,7 +139,7 @@ e2e_ioerror() {
 e2e_counterfeit() {
         if [ -z "$REPLAY" ]; then
                 head -c 64M /dev/urandom >"$RUN/fake.img"
-                sums "$RUN/fake.img" >"$RUN/before.sha256"
+                sums fake.img >"$RUN/before.sha256"
         fi
         nbdkit -f -U "$RUN/nbd.sock" cc "$E2E_SRC/counterfeit.c" file="$RUN/fake.img" size=2G \
                 >"$RUN/nbdkit.log" 2>&1 &
@@ -156,7 +156,7 @@ e2e_counterfeit() {
                 and .key.real_capacity == 67108864 and (.key.probe | test("wrap-around")) and .bytes_written == 0' >/dev/null ||
                 fail "counterfeit report: $(block flash.out | tail -1)"
         expect_block flash.err ': capacity probe: counterfeit key: it announces 2\.0 GiB but holds 64\.0 MiB'
-        sha256sum -c --quiet "$RUN/before.sha256" || fail "the counterfeit key's data was not restored"
+        check_sums before.sha256 "the counterfeit key's data was not restored"
 }
 
 # 6. Linux's vfat driver: the files of the release; a pupil's file; a changed course file.
@@ -174,7 +174,7 @@ e2e_vfat() {
         expect_block files ' \.cartable/manifest\.json$'
         expect_block files ' \.cartable/key\.json$'
         expect_block dirs '^\./Mes documents$'
-        expect_not_block dmesg-ro -i 'FAT-fs|fat:|vfat'
+        expect_not_block dmesg-ro 'FAT-fs|fat-fs|vfat'
         expect_rc mount-rw 0
         expect_rc verify-pupil 0
         expect_block verify-pupil.out '^extra +Mes documents/devoir\.txt$'
@@ -182,7 +182,7 @@ e2e_vfat() {
         [ "$(block verify-pupil.out | grep -c '^extra')" = 1 ] || fail "verify-pupil: more than the pupil's file: $(block verify-pupil.out)"
         expect_rc verify-changed 1
         expect_block verify-changed.out '^modified +index\.html \([0-9]+ bytes, expected 1497\)$'
-        expect_not_block dmesg-rw -i 'FAT-fs.*(error|corrupt|warn)'
+        expect_not_block dmesg-rw 'FAT-fs|fat-fs'
         host_check_key "$RUN/v1.img" 1
         MTOOLS_SKIP_CHECK=1 mtype -i "$RUN/v1.img@@1M" "::/Mes documents/devoir.txt" | grep -q '^mon devoir' ||
                 fail "mtools cannot read the pupil's file"
