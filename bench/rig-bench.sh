@@ -29,9 +29,10 @@ block one >"$RUN/one.tj"
 result=$(grep '"event":"result"' "$RUN/one.tj" | cut -d' ' -f2-)
 echo "$result" | jq -e '.outcome == "ok"' >/dev/null || fail "one key's flash: $result"
 w=$(echo "$result" | jq .bytes_written); r=$(echo "$result" | jq .bytes_read)
-wall=$(console | sed -n 's/^@@ BENCH one wall=//p')
+wall=$(console | sed -n 's/^@@ BENCH one .*wall=//p')
+start=$(console | sed -n 's/^@@ BENCH one start=\([^ ]*\) .*/\1/p')
 limit=$(echo "scale=3; $w / $WRITE_BPS + $r / $READ_BPS" | bc)
-steps=$(awk '{ t = $1; sub(/^[^ ]* /, ""); if ($0 ~ /"event":"step"/) { match($0, /"step":"[^"]*"/);
+steps=$(awk -v start="$start" 'NR == 1 { printf "release check %.2f s, ", $1 - start } { t = $1; sub(/^[^ ]* /, ""); if ($0 ~ /"event":"step"/) { match($0, /"step":"[^"]*"/);
         s = substr($0, RSTART + 8, RLENGTH - 9); if (prev != "") printf "%s %.2f s, ", prev, t - pt; prev = s; pt = t } }' "$RUN/one.tj" |
         sed 's/, done.*//; s/, $//')
 ratio() { echo "scale=2; $1 / $2" | bc | sed 's/^\./0./'; }

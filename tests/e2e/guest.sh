@@ -145,19 +145,30 @@ scenario_bench() {
                 while IFS= read -r l; do echo "$(up) $l"; done >/tmp/one.tj
         b=$(up)
         block /tmp/one.tj one; block /tmp/one.err one.err
-        echo "@@ BENCH one wall=$(awk "BEGIN { print $b - $a }")"
+        echo "@@ BENCH one start=$a wall=$(awk "BEGIN { print $b - $a }")"
         w=$(sed -n 's/.*"bytes_written":\([0-9]*\).*/\1/p' /tmp/one.tj)
         r=$(sed -n 's/.*"bytes_read":\([0-9]*\).*/\1/p' /tmp/one.tj)
         wm=$(( (w + 1048575) / 1048576 )); rm=$(( (r + 1048575) / 1048576 ))
         for n in 1 4 8; do
                 keys=$(echo $all | cut -d' ' -f1-$n)
                 a=$(up)
-                for k in $keys; do cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>&1 || echo "@@ BENCH_FAIL seq $k"; done
+                # udev probes each key after its partition re-read: let it finish (a
+                # station waits for udev too), or O_EXCL finds the key busy.
+                for k in $keys; do
+                        udevadm settle -t 30
+                        cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>/tmp/err ||
+                                echo "@@ BENCH_FAIL seq $k $(tail -1 /tmp/err)"
+                done
+                b=$(up)
+                udevadm settle -t 30
                 b=$(up)
                 for k in $keys; do
-                        ( cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>&1 || echo "@@ BENCH_FAIL par $k" ) &
+                        ( cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>/tmp/err.$k ||
+                          echo "@@ BENCH_FAIL par $k $(tail -1 /tmp/err.$k)" ) &
                 done
                 wait
+                c=$(up)
+                udevadm settle -t 30
                 c=$(up)
                 for k in $keys; do
                         ( d=$(readlink -f "$(byid $k)")
