@@ -8,8 +8,11 @@
 #   block NAME / rc NAME    what the guest printed between markers, a command's exit code
 set -euo pipefail
 : "${CARTABLE:?run through meson test, or set CARTABLE=build/cmd/cartable}"
+CARTABLE=$(realpath "$CARTABLE")
 E2E_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-E2E_WORK=${E2E_WORK:-${BUILD_ROOT:-$PWD}/tests/e2e/work}
+# By hand, the build directory is the one that holds the binary (BUILD/cmd/cartable).
+BUILD_ROOT=${BUILD_ROOT:-$(dirname "$(dirname "$CARTABLE")")}
+E2E_WORK=${E2E_WORK:-$BUILD_ROOT/tests/e2e/work}
 mkdir -p "$E2E_WORK"
 
 fail() { echo "FAIL: $*" >&2; [ -n "${LOG:-}" ] && echo "(console log: $LOG)" >&2; exit 1; }
