@@ -109,7 +109,8 @@ static struct json_object *report_json(const struct flash_report *r) {
         json_object_object_add(o, "outcome", json_object_new_string(flash_outcome_to_string(r->outcome)));
         if (r->outcome != FLASH_OUTCOME_OK) {
                 json_object_object_add(o, "step", json_object_new_string(flash_step_to_string(r->step)));
-                json_object_object_add(o, "error", json_object_new_string(r->message));
+                json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(r->reason)));
+                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(&r->failure, r->error)));
                 if (r->has_failed_offset)
                         json_object_object_add(o, "offset", json_object_new_int64((int64_t) r->failed_offset));
         }

@@ -208,7 +208,7 @@ static int dry_run(const struct flash_target *t, const struct flash_options *o, 
 
         r = flash_plan_build(t, o, &report, &fp, &err);
         if (r < 0)
-                return log_fail(r, "%s: layout: %s", target, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s: layout", target);
         printf("Would flash %s %s (serial %" PRIu64 ") onto %s (%s%s%s):\n"
                "  capacity probe%s, then a partition at byte %" PRIu64 " of %s, FAT32 with %s clusters,\n"
                "  %s of content, %s written in all (%zu extents), then read back.\n"
@@ -232,12 +232,12 @@ static int open_release(const struct args *a, struct release **ret) {
                 return exit_code_for(r);
         r = release_open(a->release, trust, 0, ret, &err);
         if (r < 0)
-                return log_fail(r, "%s: %s", a->release, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s", a->release);
         r = release_check_rollback(arg_config->state_dir, release_manifest(*ret),
                                    a->allow_downgrade, &err);
         if (r < 0) {
                 *ret = release_unref(*ret);
-                return log_fail(r, "%s: %s", a->release, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s", a->release);
         }
         return EXIT_OK;
 }
@@ -285,7 +285,7 @@ static int run(int argc, char **argv) {
                 if (r >= 0)
                         r = device_target_open(a.target, &policy, a.serial, &dt, &err);
                 if (r < 0)
-                        return log_fail(r, "%s", cart_error_message(&err, r));
+                        return log_fail_error(&err, r, NULL);
                 identity_from_device(dt, a.target, &t);
                 if (!a.yes)
                         return dry_run(&t, &o, a.target);
@@ -294,7 +294,7 @@ static int run(int argc, char **argv) {
                         return usage_error(&command_flash, "--serial applies to USB keys, not to image files");
                 r = open_image(a.target, a.size, &t, &created, &err);
                 if (r < 0)
-                        return log_fail(r, "%s", cart_error_message(&err, r));
+                        return log_fail_error(&err, r, NULL);
         }
 
         flash_output_init(&out, a.json, a.target);
@@ -307,11 +307,11 @@ static int run(int argc, char **argv) {
         if (r < 0) {
                 if (created)
                         (void) unlink(a.target);
-                return log_fail(r, "%s: %s", a.target, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s", a.target);
         }
         r = release_record_serial(arg_config->state_dir, release_manifest(rel), &err);
         if (r < 0)
-                log_warn("rollback state not recorded: %s", cart_error_message(&err, r));
+                log_warn("rollback state not recorded: %s", ERROR_TEXT(&err, r));
         return EXIT_OK;
 }
 

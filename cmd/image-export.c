@@ -105,10 +105,10 @@ static int run(int argc, char **argv) {
                 return exit_code_for(r);
         r = release_open(a.release, trust, 0, &rel, &err);
         if (r < 0)
-                return log_fail(r, "%s: %s", a.release, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s", a.release);
         r = key_check_image_path(a.output, &err);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         if (access(a.output, F_OK) == 0)
                 return log_fail(-EEXIST, "%s: exists already", a.output);
 
@@ -138,7 +138,7 @@ static int run(int argc, char **argv) {
                 r = cart_error_set(&err, errno == EEXIST ? -EEXIST : -EIO, "cannot rename %s: %m", tmp);
         if (r < 0) {
                 (void) unlink(tmp);
-                return log_fail(r, "%s: %s", a.output, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s", a.output);
         }
         return EXIT_OK;
 }

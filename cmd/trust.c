@@ -16,13 +16,13 @@ int trust_load(char **paths, size_t n_paths, struct sign_trust **ret) {
         for (size_t i = 0; i < n_paths; i++) {
                 r = sign_trust_add_path(t, paths[i], &err);
                 if (r < 0)
-                        return log_error(r, "--trust: %s", cart_error_message(&err, r));
+                        return log_error(r, "--trust: %s", ERROR_TEXT(&err, r));
         }
         for (size_t i = 0; arg_config && i < arg_config->n_trust; i++) {
                 r = sign_trust_add_path(t, arg_config->trust[i], &err);
                 if (r < 0)
                         return log_error(r, "%s: [trust] key: %s", config_path,
-                                         cart_error_message(&err, r));
+                                         ERROR_TEXT(&err, r));
         }
         if (sign_trust_count(t) == 0)
                 return log_error(-ENOKEY, "no trusted key: give --trust FILE|DIR, or set "

@@ -132,12 +132,12 @@ static int run(int argc, char **argv) {
                 return exit_code_for(r);
         r = key_open_read(argv[optind], &fd, &size, &err);
         if (r < 0) {
-                log_error(r, "%s", cart_error_message(&err, r));
+                log_error(r, "%s", ERROR_TEXT(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
         r = verify_key(fd_read_at, (void *) (intptr_t) fd, size, trust, &v, &err);
         if (r < 0) {
-                log_error(r, "%s: %s", argv[optind], cart_error_message(&err, r));
+                log_error(r, "%s: %s", argv[optind], ERROR_TEXT(&err, r));
                 return verify_exit_code(r);
         }
         if (json)

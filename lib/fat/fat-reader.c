@@ -50,8 +50,7 @@ static int read_at(struct fat_reader *r, void *buf, size_t len, uint64_t at, str
         int k = r->read(r->userdata, buf, len, r->offset + at);
 
         if (k < 0)
-                return cart_error_set(err, k, "reading %zu bytes at byte %" PRIu64 " of the volume: %s",
-                                      len, at, strerror(-k));
+                return cart_error_io(err, k, NULL, at, "volume");
         return 0;
 }
 

@@ -121,7 +121,7 @@ finish:
         json_object_put(rel);
         json_object_put(own);
         json_object_put(root);
-        return k < 0 ? cart_error_set(err, k, "key record: %s", strerror(-k)) : 0;
+        return k < 0 ? cart_error_errno(err, k, NULL, "key record") : 0;
 }
 
 /* A file whose bytes live in the plan's memory. */
@@ -209,7 +209,7 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
                 if (o->has_volume_id)
                         report->volume_id = o->volume_id;
                 else if (getrandom(&report->volume_id, sizeof(report->volume_id), 0) < 0)
-                        return cart_error_set(err, -errno, "volume id: %m");
+                        return cart_error_errno(err, -errno, NULL, "volume id");
         }
         r = layout_scheme_from_string(lay->scheme, &lp.scheme);
         if (r < 0)
@@ -279,7 +279,11 @@ static int fail(struct flash_report *report, enum flash_outcome outcome, int r, 
         report->outcome = outcome;
         report->error = r;
         report->finished_usec = now_usec();
-        snprintf(report->message, sizeof(report->message), "%s", cart_error_message(err, r));
+        report->reason = cart_error_reason(err, r);
+        if (err)
+                report->failure = *err;
+        else
+                cart_error_reason_set(&report->failure, r, report->reason, NULL);
         return r;
 }
 
@@ -287,11 +291,10 @@ static int probe_key(const struct flash_target *t, struct flash_report *report, 
         uint32_t bs = MAX(t->sector_size, 4096u);
         struct probe_result res;
         uint64_t seed;
-        char a[32], b[32];
         int r;
 
         if (getrandom(&seed, sizeof(seed), 0) < 0)
-                return cart_error_set(err, -errno, "%m");
+                return cart_error_errno(err, -errno, NULL, "getrandom");
         r = probe_fd(t->fd, t->size - t->size % bs, bs, seed, &res, err);
         if (r < 0)
                 return r;
@@ -299,9 +302,7 @@ static int probe_key(const struct flash_target *t, struct flash_report *report, 
         report->probe_verdict = res.verdict;
         report->real_capacity = res.real_size;
         if (res.verdict != PROBE_GOOD)
-                return cart_error_set(err, -EPERM, "counterfeit key: it announces %s but holds %s (%s, first bad block at byte %" PRIu64 ")",
-                                      format_size(res.announced_size, a, sizeof(a)), format_size(res.real_size, b, sizeof(b)),
-                                      probe_verdict_to_string(res.verdict), res.first_bad_offset);
+                return probe_verdict_error(&res, err);
         return 0;
 }
 
@@ -315,7 +316,6 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
                 .use_direct = true, .skip_zero = t->is_new, .progress = on_progress, .userdata = &run,
         };
         struct writer_stats st = {};
-        char a[32], b[32];
         uint64_t need;
         int r;
 
@@ -330,8 +330,12 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         /* The release's minimum, and room for a FAT32 volume after the partition's alignment. */
         need = MAX(lay->min_size, (lay->alignment ? lay->alignment : MIB) + FAT_VOLUME_MIN + MIB);
         if (t->size < need) {
-                r = cart_error_set(err, -ENOSPC, "the key holds %s, the release needs at least %s",
-                                   format_size(t->size, a, sizeof(a)), format_size(need, b, sizeof(b)));
+                r = cart_error_reason_set(err, -ENOSPC, CART_REASON_TOO_SMALL, NULL);
+                if (err) {
+                        err->value = t->size;
+                        err->limit = need;
+                        err->has_values = true;
+                }
                 return fail(report, FLASH_OUTCOME_REFUSED, r, err);
         }
         if (t->is_block_device && !o->no_probe) {

@@ -66,7 +66,8 @@ struct flash_report {
         int error;                             /* negative errno of the failure, or 0 */
         bool has_failed_offset;
         uint64_t failed_offset;
-        char message[1024];                    /* the failure's words */
+        enum cart_reason reason;               /* the failure's reason code, or CART_REASON_NONE */
+        struct cart_error failure;             /* its arguments (cmd/ makes the words) */
 };
 
 /* step and report after each step; done/total bytes of the write and read-back phases. */
@@ -95,7 +96,7 @@ struct flash_options {
 };
 
 /* Flash one key. On failure the report names the step, and the offset when there is one;
- * err holds "STEP: message". Returns 0, or the negative errno of the failure. */
+ * err holds the reason, with the step as context (a copy is in report->failure). Returns 0, or the negative errno of the failure. */
 int flash_key(const struct flash_target *t, const struct flash_options *o,
               struct flash_report *report, struct cart_error *err);
 

@@ -79,7 +79,7 @@ int bundle_open(const char *path, struct bundle_limits *limits, struct bundle **
         int r;
 
         if (stat(path, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;

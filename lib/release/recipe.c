@@ -248,7 +248,7 @@ int recipe_load(struct recipe *rc, const char *path, struct cart_error *err) {
 
         f = fopen(path, "re");
         if (!f)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         free(rc->path);
         rc->path = strdup(path);
         copy = strdup(path);

@@ -122,7 +122,7 @@ static int tar_next(struct release *rel, uint64_t *pos, struct tar_member *ret, 
                         return cart_error_set(err, -EBADMSG, "%s: truncated at byte %" PRIu64, rel->path, at);
                 r = pread_full(rel->fd, h, TAR_BLOCK, at);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                        return cart_error_errno(err, r, rel->path, NULL);
                 if (is_zero(h, TAR_BLOCK) && !pax_path) {
                         *pos = at + TAR_BLOCK;
                         return 0;
@@ -141,7 +141,7 @@ static int tar_next(struct release *rel, uint64_t *pos, struct tar_member *ret, 
                         return -ENOMEM;
                 r = pread_full(rel->fd, pax, size, at + TAR_BLOCK);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                        return cart_error_errno(err, r, rel->path, NULL);
                 if (parse_pax(pax, size, &pax_path) < 0)
                         return cart_error_set(err, -EBADMSG, "%s: byte %" PRIu64 ": unexpected extended header", rel->path, at);
                 at += TAR_BLOCK + ALIGN_POW2(size, TAR_BLOCK);
@@ -190,7 +190,7 @@ static int read_member(struct release *rel, uint64_t *pos, const char *want, uin
                 return -ENOMEM;
         r = pread_full(rel->fd, buf, t.size, t.data_offset);
         if (r < 0)
-                return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                return cart_error_errno(err, r, rel->path, NULL);
         *ret_len = t.size;
         *ret = TAKE_PTR(buf);
         return 0;
@@ -235,7 +235,7 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
                 size_t n = (size_t) MIN((uint64_t) TAR_BLOCK, rel->file_size - pos);
                 r = pread_full(rel->fd, tail, n, pos);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                        return cart_error_errno(err, r, rel->path, NULL);
                 if (!is_zero(tail, n))
                         return cart_error_set(err, -EBADMSG, "%s: data after the end of the archive (byte %" PRIu64 ")",
                                               rel->path, pos);
@@ -269,7 +269,7 @@ static int check_hashes(struct release *rel, struct cart_error *err) {
                 if (r >= 0)
                         r = hash_sha256_final(h, digest);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s: %s", rel->path, f->path, strerror(-r));
+                        return cart_error_prefix(err, cart_error_errno(err, r, f->path, NULL), "%s", rel->path);
                 if (memcmp(digest, f->sha256, sizeof(digest)) != 0)
                         return cart_error_set(err, -EKEYREJECTED, "%s: %s: content differs from the signed manifest (SHA-256)",
                                               rel->path, f->path);
@@ -317,9 +317,9 @@ int release_open(const char *path, const struct sign_trust *trust, unsigned flag
         rel->n_ref = 1;
         rel->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (rel->fd < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         if (fstat(rel->fd, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         if (!S_ISREG(st.st_mode))
                 return cart_error_set(err, -EBADMSG, "%s: not a regular file", path);
         rel->file_size = (uint64_t) st.st_size;

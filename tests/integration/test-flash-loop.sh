@@ -109,6 +109,7 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
         expect_exit 4 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
         expect_in err 'capacity probe: counterfeit key: it announces 256.0 MiB but holds 32.0 MiB'
         expect_in out '^outcome refused$'
+        expect_in out '^reason counterfeit$'
         detach "$L"
         [ "$(tr -d '\0' < backing.img | wc -c)" = 0 ] || fail "the probe left bytes on the counterfeit"
 else
@@ -130,8 +131,9 @@ if command -v nbdkit >/dev/null && command -v nbdfuse >/dev/null; then
         expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
         expect_in err 'write: at byte [0-9]+ \(".+"\): Input/output error'
         expect_in out '^step write$'
+        expect_in out '^reason io-error$'
         expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
-        expect_in err 'capacity probe: .*at byte [0-9]+: Input/output error'
+        expect_in err 'capacity probe: at byte [0-9]+ \("probe (read|write|restore)"\): Input/output error'
         detach "$L"
 else
         echo "nbdkit or nbdfuse missing: write error case not run" >&2

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <sys/sysmacros.h>
 
+#include "reason.h"
 #include "device/device.h"
 
 int main(int argc, char **argv) {
@@ -41,7 +42,7 @@ int main(int argc, char **argv) {
         }
         r = device_target_open(argv[optind], &policy, serial, &t, &err);
         if (r < 0) {
-                fprintf(stderr, "device-open: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "device-open: %s\n", ERROR_TEXT(&err, r));
                 return r == -EPERM ? 4 : r == -EBUSY ? 5 : 1;
         }
         printf("opened %s devnum=%u:%u size=%" PRIu64 " sectors=%" PRIu32 "/%" PRIu32 " serial=%s\n",

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "reason.h"
 #include "device/device.h"
 #include "base/error.h"
 #include "flash/flash.h"
@@ -55,7 +56,7 @@ static int do_probe(const char *path) {
         r = probe_fd(fd, size, 4096, (uint64_t) getpid() * 2654435761u, &res, &err);
         close(fd);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 return 5;
         }
         printf("verdict %s\nannounced %" PRIu64 "\nreal %" PRIu64 "\nblocks %u\nwritten %" PRIu64 "\n",
@@ -92,7 +93,7 @@ static int do_layout(const char *path, const char *scheme) {
         if (r >= 0)
                 r = writer_verify(p, fd, &wo, &st, NULL, &err);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 close(fd);
                 return 5;
         }
@@ -120,7 +121,7 @@ static int do_flash(const char *release, const char *path, const char *trust_pat
         if (r >= 0)
                 r = device_target_open(path, &policy, NULL, &dt, &err);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 return 2;
         }
         struct flash_target t = {
@@ -129,14 +130,14 @@ static int do_flash(const char *release, const char *path, const char *trust_pat
         struct flash_options o = { .release = rel, .no_probe = no_probe };
         snprintf(t.identity.device, sizeof(t.identity.device), "%s", path);
         r = flash_key(&t, &o, &rep, &err);
-        printf("outcome %s\nstep %s\nprobed %d\nreal %" PRIu64 "\nplan %" PRIu64 "\nwritten %" PRIu64 "\nread %" PRIu64 "\n"
+        printf("outcome %s\nreason %s\nstep %s\nprobed %d\nreal %" PRIu64 "\nplan %" PRIu64 "\nwritten %" PRIu64 "\nread %" PRIu64 "\n"
                "direct %d\nwrite_seconds %.3f\nread_seconds %.3f\nflash_seconds %.3f\ncluster %" PRIu32 "\ncontent %" PRIu64 "\n",
-               flash_outcome_to_string(rep.outcome), flash_step_to_string(rep.step), rep.is_probed, rep.real_capacity,
+               flash_outcome_to_string(rep.outcome), cart_reason_to_string(rep.reason), flash_step_to_string(rep.step), rep.is_probed, rep.real_capacity,
                rep.plan_bytes, rep.bytes_written, rep.bytes_read, rep.is_direct, rep.write_seconds, rep.read_seconds,
                (double) (rep.finished_usec - rep.started_usec) / 1e6,
                rep.cluster_size, rep.content_bytes);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 return rep.outcome == FLASH_OUTCOME_REFUSED ? 4 : 5;
         }
         return 0;

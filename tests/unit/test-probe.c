@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "reason.h"
 #include "base/error.h"
 #include "flash/probe.h"
 
@@ -149,7 +150,11 @@ static void test_io_error_names_offset(void **state) {
 
         f->fail_at = 64 * MIB - 1;
         assert_int_equal(probe_capacity(&io, 64 * MIB, 4096, 3, &res, &err), -EIO);
-        assert_non_null(strstr(err.msg, "at byte 67104768"));
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+        assert_true(err.has_offset);
+        assert_int_equal(err.offset, 67104768);
+        assert_string_equal(err.label, "probe read");
+        assert_non_null(strstr(ERROR_TEXT(&err, -EIO), "at byte 67104768 (\"probe read\")"));
         assert_int_equal(res.real_size, 123);   /* untouched on failure */
         fake_free(f);
 }
