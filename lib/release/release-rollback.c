@@ -66,10 +66,17 @@ int release_check_rollback(const char *state_path, const struct manifest *m, boo
         r = read_serial(file, m->name, &recorded, err);
         if (r < 0)
                 return r;
-        if (m->serial < recorded && !allow_downgrade)
-                return cart_error_set(err, -ESTALE,
-                                      "release %s %s has serial %" PRIu64 ", older than serial %" PRIu64 " already flashed here (--allow-downgrade to force)",
-                                      m->name, m->version, m->serial, recorded);
+        if (m->serial < recorded && !allow_downgrade) {
+                /* value: this release's serial; limit: the one already flashed here. */
+                cart_error_reason_set(err, -ESTALE, CART_REASON_ROLLBACK, NULL);
+                if (err) {
+                        snprintf(err->have, sizeof(err->have), "%s %s", m->name, m->version);
+                        err->value = m->serial;
+                        err->limit = recorded;
+                        err->has_values = true;
+                }
+                return -ESTALE;
+        }
         return 0;
 }
 

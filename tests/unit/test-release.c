@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "reason.h"
 #include "fat/fat.h"
 #include "release/recipe.h"
 #include "release/release-internal.h"
@@ -336,7 +337,10 @@ static void test_owner_and_rollback(void **state) {
         assert_int_equal(release_check_rollback(state_dir, m, false, &err), 0);
         ((struct manifest *) m)->serial = 4;
         assert_int_equal(release_check_rollback(state_dir, m, false, &err), -ESTALE);
-        assert_non_null(strstr(err.msg, "older than serial 5"));
+        assert_int_equal(err.reason, CART_REASON_ROLLBACK);
+        assert_int_equal(err.value, 4);                 /* this release, then the mark */
+        assert_int_equal(err.limit, 5);
+        assert_non_null(strstr(ERROR_TEXT(&err, -ESTALE), "has serial 4, older than serial 5"));
         assert_int_equal(release_check_rollback(state_dir, m, true, &err), 0);
         /* Recording an older one never lowers the mark. */
         assert_int_equal(release_record_serial(state_dir, m, &err), 0);
