@@ -134,3 +134,18 @@ void flash_output_result(struct flash_output *out, const struct flash_report *r)
                format_size(r->bytes_read, b, sizeof(b)), r->read_seconds,
                r->is_direct ? "" : " (buffered I/O)");
 }
+
+int flash_output_error(bool is_json, const char *target, const struct cart_error *err, int r,
+                       const char *context) {
+        if (is_json) {
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "event", json_object_new_string("error"));
+                json_object_object_add(o, "target", json_object_new_string(target));
+                json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
+                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(err, r)));
+                print_json(o);
+        }
+        if (context)
+                return log_fail_error(err, r, "%s", context);
+        return log_fail_error(err, r, NULL);
+}

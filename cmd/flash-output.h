@@ -21,3 +21,8 @@ void flash_output_event(void *userdata, const struct flash_report *r, enum flash
                         uint64_t done, uint64_t total);
 /* The report: one JSON line with --json, a summary line on success otherwise. */
 void flash_output_result(struct flash_output *out, const struct flash_report *r);
+/* A failure before the key's flash began (release, trust, rollback, the target refused):
+ * with --json, one {"event":"error"} line with the reason code; always the sentence on
+ * stderr. Returns the exit code. */
+int flash_output_error(bool is_json, const char *target, const struct cart_error *err, int r,
+                       const char *context);

@@ -232,12 +232,12 @@ static int open_release(const struct args *a, struct release **ret) {
                 return exit_code_for(r);
         r = release_open(a->release, trust, 0, ret, &err);
         if (r < 0)
-                return log_fail_error(&err, r, "%s", a->release);
+                return flash_output_error(a->json, a->target, &err, r, a->release);
         r = release_check_rollback(arg_config->state_dir, release_manifest(*ret),
                                    a->allow_downgrade, &err);
         if (r < 0) {
                 *ret = release_unref(*ret);
-                return log_fail_error(&err, r, "%s", a->release);
+                return flash_output_error(a->json, a->target, &err, r, a->release);
         }
         return EXIT_OK;
 }
@@ -285,7 +285,7 @@ static int run(int argc, char **argv) {
                 if (r >= 0)
                         r = device_target_open(a.target, &policy, a.serial, &dt, &err);
                 if (r < 0)
-                        return log_fail_error(&err, r, NULL);
+                        return flash_output_error(a.json, a.target, &err, r, NULL);
                 identity_from_device(dt, a.target, &t);
                 if (!a.yes)
                         return dry_run(&t, &o, a.target);
@@ -294,7 +294,7 @@ static int run(int argc, char **argv) {
                         return usage_error(&command_flash, "--serial applies to USB keys, not to image files");
                 r = open_image(a.target, a.size, &t, &created, &err);
                 if (r < 0)
-                        return log_fail_error(&err, r, NULL);
+                        return flash_output_error(a.json, a.target, &err, r, NULL);
         }
 
         flash_output_init(&out, a.json, a.target);

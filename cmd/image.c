@@ -396,15 +396,18 @@ static void print_json(struct json_object *o) {
                                             JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-static int verify_fail_json(const char *path, int r, const char *msg) {
+static int verify_fail_json(const char *path, const struct cart_error *err, int r) {
         struct json_object *o = json_object_new_object();
+        const char *msg = ERROR_TEXT(err, r);
 
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "valid", json_object_new_boolean(false));
+        json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
         json_object_object_add(o, "error", json_object_new_string(msg));
         print_json(o);
         json_object_put(o);
-        return log_fail(r, "%s", msg);
+        log_error(r, "%s", msg);
+        return exit_code_for_error(err, r);
 }
 
 static int run_verify(int argc, char **argv) {
@@ -428,7 +431,7 @@ static int run_verify(int argc, char **argv) {
                 return r;
         r = release_open(a.path, trust, 0, &rel, &err);
         if (r < 0 && a.is_json)
-                return verify_fail_json(a.path, r, ERROR_TEXT(&err, r));
+                return verify_fail_json(a.path, &err, r);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
         m = release_manifest(rel);

@@ -78,6 +78,18 @@ static void print_json(const char *target, const struct verify_result *v) {
         json_object_put(o);
 }
 
+/* A key that could not be verified: its reason code for scripts, and the sentence. */
+static void print_failure_json(const char *target, const struct cart_error *err, int r) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "target", json_object_new_string(target));
+        json_object_object_add(o, "intact", json_object_new_boolean(false));
+        json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
+        json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(err, r)));
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
 static void print_text(const char *target, const struct verify_result *v) {
         char vid[16], a[32];
 
@@ -132,11 +144,15 @@ static int run(int argc, char **argv) {
                 return exit_code_for(r);
         r = key_open_read(argv[optind], &fd, &size, &err);
         if (r < 0) {
+                if (json)
+                        print_failure_json(argv[optind], &err, r);
                 log_error(r, "%s", ERROR_TEXT(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
         r = verify_key(fd_read_at, (void *) (intptr_t) fd, size, trust, &v, &err);
         if (r < 0) {
+                if (json)
+                        print_failure_json(argv[optind], &err, r);
                 log_error(r, "%s: %s", argv[optind], ERROR_TEXT(&err, r));
                 return verify_exit_code(r);
         }

@@ -44,6 +44,8 @@ cp disk.img disk.orig
 attach L disk.img
 expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub --yes
 expect_in err 'not USB'
+expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub --yes --json
+expect_in out '"event":"error".*"reason":"policy-not-usb"'
 expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub
 detach "$L"
 cmp disk.img disk.orig || fail "a refused loop device was written"
