@@ -169,6 +169,10 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                 put(o, "release %s has serial %" PRIu64 ", older than serial %" PRIu64
                     " already flashed here (--allow-downgrade to force)", e->have, e->value, e->limit);
                 return;
+        case CART_REASON_NO_TRUST:
+                put_subject(o, e);
+                put(o, "no trusted key given (--trust): the signature cannot be checked");
+                return;
         case CART_REASON_OUTPUT_EXISTS:
                 put_subject(o, e);
                 put(o, "already exists, not overwritten");
@@ -181,8 +185,10 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                 }
                 break;
         }
-        /* Parser diagnostics and messages not yet coded: their free text. */
-        put_subject(o, e);
+        /* Parser diagnostics and messages not yet coded: their free text says it all (where
+         * they have it, subject, label and line are arguments for machines). */
+        if (!e->msg[0])
+                put_subject(o, e);
         put_detail(o, e, errnum);
 }
 

@@ -148,6 +148,20 @@ int cart_error_io(struct cart_error *err, int r, const char *subject, uint64_t o
         return r;
 }
 
+int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
+                     const char *label) {
+        if (!err || err->reason != CART_REASON_NONE)     /* a coded cause keeps its own words */
+                return r;
+        err->reason = reason;
+        if (err->errnum == 0)
+                err->errnum = r < 0 ? -r : r;
+        if (subject)
+                snprintf(err->subject, sizeof(err->subject), "%s", subject);
+        if (label)
+                snprintf(err->label, sizeof(err->label), "%s", label);
+        return r;
+}
+
 /* "new: old", as much of old as fits: a cut message still names the context. */
 static void prepend(char *buf, size_t size, const char *prefix) {
         char old[1024];

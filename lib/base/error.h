@@ -90,6 +90,7 @@ struct cart_error {
         uint64_t value, limit;      /* a number and the bound it broke (sizes, serials) */
         bool has_values;
         char have[128], want[128];  /* what was found and what was expected (serials, key ids) */
+        unsigned line;              /* parser diagnostics: the line of subject, 0 when none */
         char context[256];          /* "step: " prefixes added by callers, outermost first */
         char msg[1024];             /* free text: parser diagnostics, legacy messages */
 };
@@ -109,6 +110,12 @@ int cart_error_errno(struct cart_error *err, int r, const char *subject, const c
 /* A failure at an offset of a key, in the extent label: reason io-error, key-removed for
  * -ENODEV/-ENOMEDIUM, readback-mismatch for -EBADE. */
 int cart_error_io(struct cart_error *err, int r, const char *subject, uint64_t offset, const char *label);
+
+/* Classify the free-text diagnostic already in msg (a parser's): its reason and where it
+ * is, for machines (subject: the file, may be NULL; label: the entry, field or path, may
+ * be NULL). The words stay those of msg. An error already coded is left alone. Returns r. */
+int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
+                     const char *label);
 
 /* The reason: the one set, or the class of r (bad-input for -EBADMSG, ...) when none was. */
 enum cart_reason cart_error_reason(const struct cart_error *err, int r);

@@ -4,6 +4,7 @@
  * so the same release gives the same bytes; read back strictly: unknown keys, wrong types,
  * paths out of layout order or FAT-invalid, missing parent directories are all errors.
  */
+#include <stdarg.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <locale.h>
@@ -330,6 +331,20 @@ int manifest_trusted_comment(const struct manifest *m, char **ret) {
 
 /* ---- parsing: every field checked, anything unknown refused ---- */
 
+/* A field's diagnostic: bad-input, the field ("files[3].sha256") as the label. */
+static int field_error(struct cart_error *err, const char *where, const char *key, const char *fmt, ...) _printf_(4, 5);
+static int field_error(struct cart_error *err, const char *where, const char *key, const char *fmt, ...) {
+        char text[512], field[64];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        cart_error_set(err, -EBADMSG, "%s: %s", where, text);
+        snprintf(field, sizeof(field), "%s.%s", where, key);
+        return cart_error_where(err, -EBADMSG, CART_REASON_BAD_INPUT, NULL, field);
+}
+
 static int only_keys(struct json_object *o, const char *const *keys, const char *where, struct cart_error *err) {
         json_object_object_foreach(o, key, val) {
                 bool known = false;
@@ -337,7 +352,7 @@ static int only_keys(struct json_object *o, const char *const *keys, const char 
                 for (size_t i = 0; keys[i] && !known; i++)
                         known = streq(keys[i], key);
                 if (!known)
-                        return cart_error_set(err, -EBADMSG, "%s: unknown key \"%s\"", where, key);
+                        return field_error(err, where, key, "unknown key \"%s\"", key);
         }
         return 0;
 }
@@ -348,10 +363,10 @@ static int get(struct json_object *o, const char *key, enum json_type type, bool
 
         if (!json_object_object_get_ex(o, key, &v)) {
                 *ret = NULL;
-                return required ? cart_error_set(err, -EBADMSG, "%s: missing \"%s\"", where, key) : 0;
+                return required ? field_error(err, where, key, "missing \"%s\"", key) : 0;
         }
         if (!json_object_is_type(v, type))
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" has the wrong type", where, key);
+                return field_error(err, where, key, "\"%s\" has the wrong type", key);
         *ret = v;
         return 1;
 }
@@ -365,7 +380,7 @@ static int get_string(struct json_object *o, const char *key, const char **ret, 
                 return r;
         *ret = json_object_get_string(v);
         if (strlen(*ret) != (size_t) json_object_get_string_len(v))
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" holds a NUL byte", where, key);
+                return field_error(err, where, key, "\"%s\" holds a NUL byte", key);
         return 0;
 }
 
@@ -391,7 +406,7 @@ static int get_u64(struct json_object *o, const char *key, uint64_t max, uint64_
         errno = 0;
         i = json_object_get_int64(v);
         if (errno || i < 0 || (uint64_t) i > max)
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" is out of range", where, key);
+                return field_error(err, where, key, "\"%s\" is out of range", key);
         *ret = (uint64_t) i;
         return 0;
 }
@@ -404,8 +419,7 @@ static int get_time(struct json_object *o, const char *key, int64_t *ret, const 
         if (r < 0)
                 return r;
         if (time_parse(s, ret) < 0)
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" is not a UTC time such as 2026-09-01T08:00:00Z",
-                                      where, key);
+                return field_error(err, where, key, "\"%s\" is not a UTC time such as 2026-09-01T08:00:00Z", key);
         return 0;
 }
 
@@ -658,7 +672,7 @@ int manifest_load(const struct sign_trust *trust, const void *json, size_t json_
         int r;
 
         if (!trust)
-                return cart_error_set(err, -ENOKEY, "no trusted key given: the signature cannot be checked");
+                return cart_error_reason_set(err, -ENOKEY, CART_REASON_NO_TRUST, NULL);
         /* Fail closed: nothing of the JSON is looked at before its signature holds. */
         r = sign_verify(trust, json, json_len, sig_text, &comment, id, err);
         /* A signature that cannot even be parsed proves nothing: a trust failure, like a

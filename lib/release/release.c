@@ -310,7 +310,7 @@ int release_open(const char *path, const struct sign_trust *trust, unsigned flag
         int r;
 
         if (!trust && !(flags & RELEASE_OPEN_UNVERIFIED))
-                return cart_error_set(err, -ENOKEY, "%s: no trusted key given (--trust)", path);
+                return cart_error_reason_set(err, -ENOKEY, CART_REASON_NO_TRUST, path);
         rel = calloc(1, sizeof(*rel));
         if (!rel)
                 return -ENOMEM;
