@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
         r = device_target_open(argv[optind], &policy, serial, &t, &err);
         if (r < 0) {
                 fprintf(stderr, "device-open: %s\n", ERROR_TEXT(&err, r));
+                printf("reason %s\n", cart_reason_to_string(cart_error_reason(&err, r)));
                 return r == -EPERM ? 4 : r == -EBUSY ? 5 : 1;
         }
         printf("opened %s devnum=%u:%u size=%" PRIu64 " sectors=%" PRIu32 "/%" PRIu32 " serial=%s\n",
