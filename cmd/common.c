@@ -88,14 +88,10 @@ void command_print_help(const struct command *c) {
         fputs(c->help, stdout);
 }
 
-static bool is_policy(enum cart_reason reason) {
-        return reason >= CART_REASON_POLICY_NOT_USB && reason <= CART_REASON_POLICY_DENIED;
-}
-
 int exit_code_for_error(const struct cart_error *err, int r) {
         enum cart_reason reason = cart_error_reason(err, r);
 
-        if (is_policy(reason))
+        if (cart_reason_is_policy(reason))
                 return EXIT_REFUSED;
         switch (reason) {
         case CART_REASON_NOT_BLOCK_DEVICE: case CART_REASON_NOT_WHOLE_DISK: case CART_REASON_IN_USE:

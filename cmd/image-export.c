@@ -105,12 +105,13 @@ static int run(int argc, char **argv) {
                 return exit_code_for(r);
         r = release_open(a.release, trust, 0, &rel, &err);
         if (r < 0)
-                return log_fail_error(&err, r, "%s", a.release);
+                return flash_output_error(a.json, a.output, &err, r, a.release);
         r = key_check_image_path(a.output, &err);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
         if (access(a.output, F_OK) == 0)
-                return log_fail(-EEXIST, "%s: exists already", a.output);
+                return flash_output_error(a.json, a.output, &err,
+                                          cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, a.output), NULL);
 
         /* A temporary file beside the output, renamed at the end: no partial image. */
         if (asprintf(&tmp, "%s.XXXXXX", a.output) < 0)

@@ -291,7 +291,7 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         if (!dir_copy || asprintf(&tmp, "%s.XXXXXX", a->output) < 0)
                 return log_fail(-ENOMEM, "out of memory");
         if (access(a->output, F_OK) == 0)
-                return log_fail(-EEXIST, "%s: already exists, not overwritten", a->output);
+                return log_fail_error(&err, cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, a->output), NULL);
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return log_fail(-EEXIST, "%s: cannot create: %s", a->output, strerror(errno));

@@ -37,10 +37,6 @@ static const char *policy_rule_words(enum cart_reason reason) {
         return i < ELEMENTSOF(words) ? words[i] : "refused";
 }
 
-static bool is_policy(enum cart_reason reason) {
-        return reason >= CART_REASON_POLICY_NOT_USB && reason <= CART_REASON_POLICY_DENIED;
-}
-
 static void put_subject(struct out *o, const struct cart_error *e) {
         if (e->subject[0])
                 put(o, "%s: ", e->subject);
@@ -178,7 +174,7 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                 put(o, "already exists, not overwritten");
                 return;
         default:
-                if (is_policy(reason)) {
+                if (cart_reason_is_policy(reason)) {
                         put_subject(o, e);
                         put_policy(o, e);
                         return;

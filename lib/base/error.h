@@ -119,6 +119,10 @@ int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, con
 
 /* The reason: the one set, or the class of r (bad-input for -EBADMSG, ...) when none was. */
 enum cart_reason cart_error_reason(const struct cart_error *err, int r);
+/* True for the device policy's reasons (policy-not-usb ... policy-denied). */
+static inline bool cart_reason_is_policy(enum cart_reason reason) {
+        return reason >= CART_REASON_POLICY_NOT_USB && reason <= CART_REASON_POLICY_DENIED;
+}
 /* The stable kebab-case identifier ("policy-mounted", "counterfeit"); NULL when out of range. */
 const char *cart_reason_to_string(enum cart_reason reason);
 /* The reason for a kebab-case identifier, or -EINVAL. */

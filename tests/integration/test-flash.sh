@@ -176,6 +176,9 @@ blkid -p -O 1048576 a.img > blk
 expect_in blk 'UUID="2026-0001"'
 expect_exit 0 "$CARTABLE" verify a.img --trust dep.pub
 expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img
+expect_in err 'a.img: already exists, not overwritten'
+expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img --json
+expect_in out '"event":"error","target":"a.img","reason":"output-exists"'
 expect_exit 4 "$CARTABLE" image export rel.cart --trust dep.pub --size 32M --output c.img
 [ -z "$(ls c.img* 2>/dev/null)" ] || fail "a failed export left a file"
 # --- personalisation: the owner file carries only the fields given, verify accepts it
