@@ -68,6 +68,7 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
 
         switch (reason) {
         case CART_REASON_SYSTEM:
+        case CART_REASON_NOT_FOUND:
                 put_subject(o, e);
                 if (e->label[0])
                         put(o, "%s: ", e->label);

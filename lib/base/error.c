@@ -128,7 +128,7 @@ int cart_error_reason_set(struct cart_error *err, int r, enum cart_reason reason
 }
 
 int cart_error_errno(struct cart_error *err, int r, const char *subject, const char *what) {
-        cart_error_reason_set(err, r, CART_REASON_SYSTEM, subject);
+        cart_error_reason_set(err, r, r == -ENOENT ? CART_REASON_NOT_FOUND : CART_REASON_SYSTEM, subject);
         if (err && what)
                 snprintf(err->label, sizeof(err->label), "%s", what);
         return r;

@@ -104,8 +104,9 @@ int cart_error_prefix(struct cart_error *err, int r, const char *fmt, ...) _prin
 /* Set a reason with its subject (may be NULL), clearing every other argument; errnum is
  * taken from r. Fill further arguments on err afterwards. Returns r. */
 int cart_error_reason_set(struct cart_error *err, int r, enum cart_reason reason, const char *subject);
-/* A failed system call on subject: reason system-error, errno kept (words come from
- * cmd/). what (may be NULL) says which operation: "flock", "cannot open for writing". */
+/* A failed system call on subject: reason system-error (not-found for -ENOENT), errno kept
+ * (words come from cmd/). what (may be NULL) says which operation: "flock", "cannot open
+ * for writing". */
 int cart_error_errno(struct cart_error *err, int r, const char *subject, const char *what);
 /* A failure at an offset of a key, in the extent label: reason io-error, key-removed for
  * -ENODEV/-ENOMEDIUM, readback-mismatch for -EBADE. */

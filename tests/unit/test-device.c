@@ -465,7 +465,7 @@ static void test_target_refusals(void **state) {
         expect_target_refused(ctx, plain, NULL, -EPERM, CART_REASON_NOT_BLOCK_DEVICE, "a regular file, not a block device");
         expect_target_refused(ctx, "/dev/disk/by-id/usb-Feas_Stick_ABC123-0:0", "XYZ789", -EPERM,
                               CART_REASON_SERIAL_MISMATCH, "serial ABC123 is not the expected XYZ789");
-        expect_target_refused(ctx, "/dev/sdz", NULL, -ENOENT, CART_REASON_SYSTEM, "/dev/sdz");
+        expect_target_refused(ctx, "/dev/sdz", NULL, -ENOENT, CART_REASON_NOT_FOUND, "/dev/sdz");
         /* umockdev's node is a plain file once open: fstat disagrees with the judged disk. */
         expect_target_refused(ctx, "/dev/sdb", "ABC123", -EPERM, CART_REASON_IDENTITY_CHANGED,
                               "the device changed while it was opened");

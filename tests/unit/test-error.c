@@ -122,6 +122,9 @@ static void test_sentences(void **state) {
         cart_error_errno(&err, -EACCES, "/srv/state", "cannot create");
         assert_int_equal(err.reason, CART_REASON_SYSTEM);
         assert_string_equal(ERROR_TEXT(&err, -EACCES), "/srv/state: cannot create: Permission denied");
+        cart_error_errno(&err, -ENOENT, "/etc/cartable/cartable.conf", NULL);
+        assert_int_equal(err.reason, CART_REASON_NOT_FOUND);
+        assert_string_equal(ERROR_TEXT(&err, -ENOENT), "/etc/cartable/cartable.conf: No such file or directory");
 
         cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, "dept.key");
         assert_string_equal(ERROR_TEXT(&err, -EEXIST), "dept.key: already exists, not overwritten");
