@@ -26,12 +26,12 @@ static void put(struct out *o, const char *fmt, ...) {
                 o->used = MIN(o->used + (size_t) k, o->n - 1);
 }
 
-/* The words of each policy rule, in the order of the policy reasons. */
+/* The words of each policy rule, in the order of the policy reasons: the names
+ * `cartable devices` shows (device_refusal_name()), here to be translated. */
 static const char *policy_rule_words(enum cart_reason reason) {
         static const char *const words[] = {
-                "not USB", "not removable", "mounted", "used as swap", "held (device-mapper, md, LVM)",
-                "holds the system", "too small", "too large", "read-only", "not on the allow list",
-                "on the deny list",
+                "not USB", "not removable", "mounted", "swap", "held", "system disk",
+                "too small", "too large", "read-only", "not allowed", "denied",
         };
         unsigned i = reason - CART_REASON_POLICY_NOT_USB;
         return i < ELEMENTSOF(words) ? words[i] : "refused";
