@@ -100,7 +100,7 @@ int exit_code_for_error(const struct cart_error *err, int r) {
         case CART_REASON_IO_ERROR: case CART_REASON_KEY_REMOVED: case CART_REASON_READBACK_MISMATCH:
                 return EXIT_IO;
         case CART_REASON_BAD_SIGNATURE: case CART_REASON_UNTRUSTED_SIGNER: case CART_REASON_WRONG_PASSPHRASE:
-        case CART_REASON_ROLLBACK: case CART_REASON_NO_TRUST:
+        case CART_REASON_ROLLBACK: case CART_REASON_NO_TRUST: case CART_REASON_TAMPERED:
                 return EXIT_TRUST;
         case CART_REASON_OUTPUT_EXISTS:
                 return EXIT_CANTCREAT;

@@ -156,6 +156,8 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                         put(o, "the signature by key %s does not match the signed data", e->have);
                 return;
         case CART_REASON_WRONG_PASSPHRASE:
+                if (e->msg[0])          /* "a passphrase is needed" */
+                        break;
                 put_subject(o, e);
                 put(o, "wrong passphrase");
                 return;

@@ -42,6 +42,7 @@ static const char *const reason_names[_CART_REASON_MAX] = {
         [CART_REASON_NO_TRUST]             = "no-trust",
         [CART_REASON_NOT_FOUND]            = "not-found",
         [CART_REASON_CANCELLED]            = "cancelled",
+        [CART_REASON_TAMPERED]             = "tampered",
 };
 
 const char *cart_reason_to_string(enum cart_reason reason) {

@@ -75,6 +75,7 @@ enum cart_reason {
         CART_REASON_NO_TRUST,              /* no-trust: no trusted key was given */
         CART_REASON_NOT_FOUND,             /* not-found: an input is missing (subject) */
         CART_REASON_CANCELLED,             /* cancelled: stopped on request */
+        CART_REASON_TAMPERED,              /* tampered: a release's content is not what it signed */
         _CART_REASON_MAX,
 };
 

@@ -5,6 +5,7 @@
  * against the manifest, which gives each payload's data offset for streaming, then each
  * payload's SHA-256. Nothing the manifest does not announce may be in the file.
  */
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sys/stat.h>
@@ -197,6 +198,20 @@ static int read_member(struct release *rel, uint64_t *pos, const char *want, uin
 }
 
 /* Every member after the signature is the next file of the manifest, and nothing follows. */
+/* A payload member that is not what the signed manifest says: tampered, the release as the
+ * subject and the member as the label; the words in msg. */
+static int tampered(struct cart_error *err, const struct release *rel, const char *member, const char *fmt, ...) _printf_(4, 5);
+static int tampered(struct cart_error *err, const struct release *rel, const char *member, const char *fmt, ...) {
+        char text[768];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        cart_error_set(err, -EKEYREJECTED, "%s: %s: %s", rel->path, member, text);
+        return cart_error_where(err, -EKEYREJECTED, CART_REASON_TAMPERED, rel->path, member);
+}
+
 static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *err) {
         struct manifest *m = rel->m;
         uint8_t tail[TAR_BLOCK];
@@ -209,8 +224,7 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
                         return r;
                 _cleanup_free_ char *path = t.path;
                 if (r == 0 && i < m->n_files)
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: missing (the archive ends before it)",
-                                              rel->path, m->files[i].path);
+                        return tampered(err, rel, m->files[i].path, "missing (the archive ends before it)");
                 if (r == 0)
                         break;
                 if (i >= m->n_files)
@@ -220,11 +234,9 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
                         return cart_error_set(err, -EBADMSG, "%s: %s: where the signed manifest has %s",
                                               rel->path, path, f->path);
                 if ((t.type == '5') != f->is_dir || (f->is_dir && t.size != 0))
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: not a %s as the signed manifest says",
-                                              rel->path, path, f->is_dir ? "directory" : "file");
+                        return tampered(err, rel, path, "not a %s as the signed manifest says", f->is_dir ? "directory" : "file");
                 if (!f->is_dir && t.size != f->size)
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: %" PRIu64 " bytes where the signed manifest has %" PRIu64,
-                                              rel->path, path, t.size, f->size);
+                        return tampered(err, rel, path, "%" PRIu64 " bytes where the signed manifest has %" PRIu64, t.size, f->size);
                 f->data_offset = t.data_offset;
         }
         /* The end-of-archive blocks, and libarchive's padding: zeros only. */
@@ -271,8 +283,7 @@ static int check_hashes(struct release *rel, struct cart_error *err) {
                 if (r < 0)
                         return cart_error_prefix(err, cart_error_errno(err, r, f->path, NULL), "%s", rel->path);
                 if (memcmp(digest, f->sha256, sizeof(digest)) != 0)
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: content differs from the signed manifest (SHA-256)",
-                                              rel->path, f->path);
+                        return tampered(err, rel, f->path, "content differs from the signed manifest (SHA-256)");
         }
         return 0;
 }

@@ -446,9 +446,10 @@ static int secret_key_from_block(uint8_t block[SECKEY_BYTES], const char *passph
         int r;
 
         if (is_encrypted) {
-                if (!passphrase)
-                        return cart_error_set(err, -EKEYREJECTED, "the secret key is encrypted: "
-                                              "a passphrase is needed");
+                if (!passphrase) {
+                        cart_error_set(err, -EKEYREJECTED, "the secret key is encrypted: a passphrase is needed");
+                        return cart_error_where(err, -EKEYREJECTED, CART_REASON_WRONG_PASSPHRASE, NULL, NULL);
+                }
                 r = seckey_crypt(block, passphrase, err);
                 if (r < 0)
                         return r;

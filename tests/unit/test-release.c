@@ -156,6 +156,8 @@ static void test_open_refusals(void **state) {
         out = tmp_path("p.cart");
         assert_int_equal(release_open(out, trust, 0, &rel, &err), -EKEYREJECTED);
         assert_non_null(strstr(err.msg, "file.txt: content differs"));
+        assert_int_equal(err.reason, CART_REASON_TAMPERED);
+        assert_string_equal(err.label, "file.txt");
         assert_int_equal(release_open(out, trust, RELEASE_OPEN_SKIP_HASH, &rel, &err), 0);
         rel = release_unref(rel);
 

@@ -145,6 +145,7 @@ static void test_encrypted_round_trip_and_wrong_passphrase(void **state) {
         assert_null(none);
         assert_int_equal(sign_secret_key_load(f->sec_enc, NULL, &none, &err), -EKEYREJECTED);
         expect_msg(&err, "passphrase is needed");
+        assert_int_equal(err.reason, CART_REASON_WRONG_PASSPHRASE);
 
         /* key show reads the id from the comment of an encrypted key, without a passphrase. */
         assert_int_equal(sign_key_file_info(f->sec_enc, &info, &err), 0);
