@@ -163,6 +163,20 @@ int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, con
         return r;
 }
 
+int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
+                     const char *label, const char *prefix, const char *fmt, va_list ap) {
+        char text[sizeof(err->msg)];
+
+        if (!err)
+                return r;
+        vsnprintf(text, sizeof(text), fmt, ap);
+        if (prefix)
+                cart_error_set(err, r, "%s: %s", prefix, text);
+        else
+                cart_error_set(err, r, "%s", text);
+        return cart_error_where(err, r, reason, subject, label);
+}
+
 /* "new: old", as much of old as fits: a cut message still names the context. */
 static void prepend(char *buf, size_t size, const char *prefix) {
         char old[1024];

@@ -31,6 +31,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -118,6 +119,11 @@ int cart_error_io(struct cart_error *err, int r, const char *subject, uint64_t o
  * be NULL). The words stay those of msg. An error already coded is left alone. Returns r. */
 int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
                      const char *label);
+
+/* A parser's diagnostic in one call: msg = "prefix: " (when prefix is not NULL) and the
+ * formatted text, then cart_error_where(). For the small wrappers each parser keeps. */
+int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
+                     const char *label, const char *prefix, const char *fmt, va_list ap) _printf_(7, 0);
 
 /* The reason: the one set, or the class of r (bad-input for -EBADMSG, ...) when none was. */
 enum cart_reason cart_error_reason(const struct cart_error *err, int r);

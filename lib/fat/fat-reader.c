@@ -51,28 +51,27 @@ struct fat_reader *fat_reader_free(struct fat_reader *r) {
  * label; the words stay in msg. */
 static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) _printf_(3, 4);
 static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) {
-        char text[768];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
+        r = cart_error_vdiag(err, -EUCLEAN, CART_REASON_CORRUPT_VOLUME, NULL, where, where, fmt, ap);
         va_end(ap);
-        cart_error_set(err, -EUCLEAN, "%s: %s", where, text);
-        return cart_error_where(err, -EUCLEAN, CART_REASON_CORRUPT_VOLUME, NULL, where);
+        return r;
 }
 
 /* The same for an entry: "\"/path\": ..." with /path as the label. */
 static int corrupt_path(struct cart_error *err, const char *path, const char *fmt, ...) _printf_(3, 4);
 static int corrupt_path(struct cart_error *err, const char *path, const char *fmt, ...) {
-        char text[768], where[300];
+        char where[300];
         va_list ap;
+        int r;
 
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
         snprintf(where, sizeof(where), "\"/%s\"", path);
-        cart_error_set(err, -EUCLEAN, "%s: %s", where, text);
-        return cart_error_where(err, -EUCLEAN, CART_REASON_CORRUPT_VOLUME, NULL, where);
+        va_start(ap, fmt);
+        r = cart_error_vdiag(err, -EUCLEAN, CART_REASON_CORRUPT_VOLUME, NULL, where, where, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 static int read_at(struct fat_reader *r, void *buf, size_t len, uint64_t at, struct cart_error *err) {

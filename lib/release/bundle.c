@@ -46,14 +46,14 @@ const char *bundle_path(const struct bundle *b) {
 /* An entry's diagnostic: bad-input, the bundle as the subject and the entry as the label. */
 static int entry_error(struct cart_error *err, int r, const char *bundle, const char *entry, const char *fmt, ...) _printf_(5, 6);
 static int entry_error(struct cart_error *err, int r, const char *bundle, const char *entry, const char *fmt, ...) {
-        char text[768];
+        char where[512];
         va_list ap;
 
+        snprintf(where, sizeof(where), "%s: %s", bundle, entry);
         va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
+        r = cart_error_vdiag(err, r, CART_REASON_BAD_INPUT, bundle, entry, where, fmt, ap);
         va_end(ap);
-        cart_error_set(err, r, "%s: %s: %s", bundle, entry, text);
-        return cart_error_where(err, r, CART_REASON_BAD_INPUT, bundle, entry);
+        return r;
 }
 
 static int archive_fail(struct bundle *b, const char *what, struct cart_error *err) {

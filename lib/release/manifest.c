@@ -334,15 +334,15 @@ int manifest_trusted_comment(const struct manifest *m, char **ret) {
 /* A field's diagnostic: bad-input, the field ("files[3].sha256") as the label. */
 static int field_error(struct cart_error *err, const char *where, const char *key, const char *fmt, ...) _printf_(4, 5);
 static int field_error(struct cart_error *err, const char *where, const char *key, const char *fmt, ...) {
-        char text[512], field[64];
+        char field[64];
         va_list ap;
+        int r;
 
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        cart_error_set(err, -EBADMSG, "%s: %s", where, text);
         snprintf(field, sizeof(field), "%s.%s", where, key);
-        return cart_error_where(err, -EBADMSG, CART_REASON_BAD_INPUT, NULL, field);
+        va_start(ap, fmt);
+        r = cart_error_vdiag(err, -EBADMSG, CART_REASON_BAD_INPUT, NULL, field, where, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 static int only_keys(struct json_object *o, const char *const *keys, const char *where, struct cart_error *err) {

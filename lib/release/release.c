@@ -202,14 +202,15 @@ static int read_member(struct release *rel, uint64_t *pos, const char *want, uin
  * subject and the member as the label; the words in msg. */
 static int tampered(struct cart_error *err, const struct release *rel, const char *member, const char *fmt, ...) _printf_(4, 5);
 static int tampered(struct cart_error *err, const struct release *rel, const char *member, const char *fmt, ...) {
-        char text[768];
+        char where[512];
         va_list ap;
+        int r;
 
+        snprintf(where, sizeof(where), "%s: %s", rel->path, member);
         va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
+        r = cart_error_vdiag(err, -EKEYREJECTED, CART_REASON_TAMPERED, rel->path, member, where, fmt, ap);
         va_end(ap);
-        cart_error_set(err, -EKEYREJECTED, "%s: %s: %s", rel->path, member, text);
-        return cart_error_where(err, -EKEYREJECTED, CART_REASON_TAMPERED, rel->path, member);
+        return r;
 }
 
 static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *err) {
