@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <time.h>
 
 #include "common.h"
 #include "flash-output.h"
+#include "flash/key-record.h"
 
 static double mono(void) {
         struct timespec ts;
@@ -45,24 +47,54 @@ static void step_started(struct flash_output *out, enum flash_step step, uint64_
                         total ? ": " : "", total ? format_size(total, a, sizeof(a)) : "");
 }
 
-void flash_output_event(void *userdata, const struct flash_report *r, enum flash_step step,
-                        uint64_t done, uint64_t total) {
+static volatile sig_atomic_t cancel_signal;
+
+static void on_signal(int sig) {
+        cancel_signal = sig;
+}
+
+void flash_output_catch_signals(void) {
+        struct sigaction sa = { .sa_handler = on_signal };
+
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+        (void) sigaction(SIGHUP, &sa, NULL);
+}
+
+int flash_output_signal(void) {
+        return cancel_signal;
+}
+
+int flash_output_cancelled(const struct flash_output *out, const struct flash_report *r) {
+        const char *sig = cancel_signal ? sigabbrev_np(cancel_signal) : NULL;
+
+        log_error(r->error, "%s: cancelled%s%s at step %s: %s", out->target, sig ? " by SIG" : "", sig ? sig : "",
+                  flash_step_to_string(r->step), r->step < FLASH_STEP_WRITE ?
+                  "nothing was written" : "the key is not usable (its partition table is cleared); flash it again");
+        return EXIT_CANCELLED;
+}
+
+int flash_output_event(void *userdata, const struct flash_report *r, enum flash_step step,
+                       uint64_t done, uint64_t total) {
         struct flash_output *out = userdata;
         double t = mono(), elapsed, rate;
         char a[32], b[32];
 
+        if (cancel_signal)
+                return -ECANCELED;
         if (step != out->step) {
                 end_bar(out);
                 out->step = step;
                 out->step_started = t;
                 out->last_print = 0;
                 step_started(out, step, total);
-                return;
+                return 0;
         }
         if (out->is_json || !stderr_is_tty || total == 0)
-                return;
+                return 0;
         if (done < total && t - out->last_print < 0.2)
-                return;
+                return 0;
         out->last_print = t;
         elapsed = t - out->step_started;
         rate = elapsed > 0 ? (double) done / elapsed : 0;
@@ -71,29 +103,31 @@ void flash_output_event(void *userdata, const struct flash_report *r, enum flash
                 format_size(done, a, sizeof(a)), format_size(total, b, sizeof(b)), rate / 1e6,
                 rate > 0 ? (double) (total - done) / rate : 0.0);
         out->has_bar = true;
+        return 0;
 }
 
+/* The key record (the same object as /.cartable/key.json, owner fields left out of stdout),
+ * plus what only the flash knows: device, probe, bytes, times, outcome. */
 static struct json_object *report_json(const struct flash_report *r) {
-        struct json_object *o = json_object_new_object(), *key = json_object_new_object();
-        char vid[16];
+        struct key_record rec;
+        struct json_object *o = json_object_new_object(), *record, *key;
 
+        key_record_from_report(r, NULL, r->flashed_at, &rec);
+        record = key_record_to_json_object(&rec);
+        if (!o || !record) {
+                json_object_put(o);
+                json_object_put(record);
+                return NULL;
+        }
         json_object_object_add(o, "event", json_object_new_string("result"));
+        json_object_object_foreach(record, name, v)
+                json_object_object_add(o, name, json_object_get(v));
+        json_object_put(record);
+        json_object_object_get_ex(o, "key", &key);
         json_object_object_add(key, "device", json_object_new_string(r->key.device));
-        json_object_object_add(key, "serial", json_object_new_string(r->key.serial));
-        json_object_object_add(key, "vid_pid", json_object_new_string(r->key.vid_pid));
-        json_object_object_add(key, "port", json_object_new_string(r->key.port));
-        json_object_object_add(key, "capacity", json_object_new_int64((int64_t) r->key.capacity));
-        json_object_object_add(key, "real_capacity", json_object_new_int64((int64_t) r->real_capacity));
         json_object_object_add(key, "probed", json_object_new_boolean(r->is_probed));
         if (r->is_probed)
                 json_object_object_add(key, "probe", json_object_new_string(probe_verdict_to_string(r->probe_verdict)));
-        json_object_object_add(o, "key", key);
-        snprintf(vid, sizeof(vid), "%04X-%04X", r->volume_id >> 16, r->volume_id & 0xFFFF);
-        json_object_object_add(o, "volume_id", json_object_new_string(vid));
-        json_object_object_add(o, "release", json_object_new_string(r->release_name));
-        json_object_object_add(o, "version", json_object_new_string(r->release_version));
-        json_object_object_add(o, "release_serial", json_object_new_int64((int64_t) r->release_serial));
-        json_object_object_add(o, "key_id", json_object_new_string(r->release_key_id));
         json_object_object_add(o, "started_usec", json_object_new_int64(r->started_usec));
         json_object_object_add(o, "finished_usec", json_object_new_int64(r->finished_usec));
         json_object_object_add(o, "partition_offset", json_object_new_int64((int64_t) r->partition_offset));
@@ -122,7 +156,11 @@ void flash_output_result(struct flash_output *out, const struct flash_report *r)
 
         end_bar(out);
         if (out->is_json) {
-                print_json(report_json(r));
+                struct json_object *o = report_json(r);
+                if (o)
+                        print_json(o);
+                else
+                        log_error(-ENOMEM, "%s: report: out of memory", out->target);
                 return;
         }
         if (r->outcome != FLASH_OUTCOME_OK)
@@ -147,5 +185,12 @@ int flash_output_error(bool is_json, const char *target, const struct cart_error
         }
         if (context)
                 return log_fail_error(err, r, "%s", context);
+        return log_fail_error(err, r, NULL);
+}
+
+int flash_output_failed(const struct flash_output *out, const struct flash_report *report,
+                        const struct cart_error *err, int r) {
+        if (report->outcome == FLASH_OUTCOME_NONE)
+                return flash_output_error(out->is_json, out->target, err, r, NULL);
         return log_fail_error(err, r, NULL);
 }

@@ -90,6 +90,11 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                 else
                         put(o, "%s", strerror(errnum));
                 return;
+        case CART_REASON_CANCELLED:
+                if (e->msg[0] || !e->label[0])
+                        break;
+                put(o, "%s: %s", e->label, strerror(errnum));
+                return;
         case CART_REASON_NOT_BLOCK_DEVICE:
                 put_subject(o, e);
                 if (streq(e->label, "regular-file"))

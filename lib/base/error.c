@@ -43,6 +43,7 @@ static const char *const reason_names[_CART_REASON_MAX] = {
         [CART_REASON_NOT_FOUND]            = "not-found",
         [CART_REASON_CANCELLED]            = "cancelled",
         [CART_REASON_TAMPERED]             = "tampered",
+        [CART_REASON_REFUSED]              = "refused",
 };
 
 const char *cart_reason_to_string(enum cart_reason reason) {
@@ -79,6 +80,8 @@ static enum cart_reason reason_of_errno(int e) {
                 return CART_REASON_TOO_SMALL;
         case EBUSY:
                 return CART_REASON_IN_USE;
+        case EPERM: case EROFS:
+                return CART_REASON_REFUSED;
         case EIO:
                 return CART_REASON_IO_ERROR;
         case ENODEV: case ENOMEDIUM:
@@ -175,6 +178,18 @@ int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, con
         else
                 cart_error_set(err, r, "%s", text);
         return cart_error_where(err, r, reason, subject, label);
+}
+
+const char *cart_error_detail(const struct cart_error *err, int r, char *buf, size_t n) {
+        const char *code = cart_reason_to_string(cart_error_reason(err, r));
+
+        if (err && err->msg[0])
+                snprintf(buf, n, "%s%s%s", err->context, err->context[0] ? ": " : "", err->msg);
+        else if (err && err->subject[0])
+                snprintf(buf, n, "%s: %s", err->subject, code);
+        else
+                snprintf(buf, n, "%s", code);
+        return buf;
 }
 
 /* "new: old", as much of old as fits: a cut message still names the context. */

@@ -77,6 +77,7 @@ enum cart_reason {
         CART_REASON_NOT_FOUND,             /* not-found: an input is missing (subject) */
         CART_REASON_CANCELLED,             /* cancelled: stopped on request */
         CART_REASON_TAMPERED,              /* tampered: a release's content is not what it signed */
+        CART_REASON_REFUSED,               /* refused: a target refused for a reason without its own code */
         _CART_REASON_MAX,
 };
 
@@ -85,7 +86,7 @@ struct cart_error {
         enum cart_reason reason;
         int errnum;                 /* the errno behind it (positive), 0 when none */
         char subject[256];          /* the device, file or key it is about */
-        char label[64];             /* the extent at offset, a verdict kind, a step */
+        char label[256];            /* the extent at offset (a file's path), a verdict kind, a field */
         uint64_t offset;            /* a byte offset, when has_offset */
         bool has_offset;
         unsigned rules;             /* policy refusals: every failing rule (device_refusal bits) */
@@ -124,6 +125,10 @@ int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, con
  * formatted text, then cart_error_where(). For the small wrappers each parser keeps. */
 int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
                      const char *label, const char *prefix, const char *fmt, va_list ap) _printf_(7, 0);
+
+/* Short text for a record lib/ keeps as a string (a verify result's problem): msg when it
+ * has one, else "SUBJECT: REASON-CODE" (no words from the locale); in buf, returned. */
+const char *cart_error_detail(const struct cart_error *err, int r, char *buf, size_t n);
 
 /* The reason: the one set, or the class of r (bad-input for -EBADMSG, ...) when none was. */
 enum cart_reason cart_error_reason(const struct cart_error *err, int r);

@@ -46,7 +46,9 @@
 #define FAT_ATTR_ARCHIVE   0x20
 #define FAT_ATTR_LFN       0x0F
 
-#define FAT_VOLUME_MIN     (64 * MIB)
+/* A 64 MiB key less 1 MiB of alignment before the partition and 1 MiB after it (GPT's
+ * backup) still holds a volume: 62 MiB of 512-byte clusters is twice FAT32's minimum. */
+#define FAT_VOLUME_MIN     (62 * MIB)
 #define FAT_VOLUME_MAX     (2 * TIB)
 #define FAT_FILE_MAX       UINT64_C(0xFFFFFFFF)    /* 4 GiB - 1 */
 #define FAT_NAME_MAX       255                     /* UTF-16 units of a long name */
@@ -186,8 +188,9 @@ int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct f
 /*
  * Walk every entry depth-first (parents before children), with its full path. Checks the
  * whole volume as it goes: each cluster belongs to at most one chain, chains stay in
- * range and end, sizes match chain lengths; directories nest at most 1024 deep and paths
- * stay under 4096 bytes (-EUCLEAN beyond). A callback error stops the walk.
+ * range and end, sizes match chain lengths; directories nest at most 1024 deep, paths
+ * stay under 4096 bytes, and the directories on one path hold at most 1,048,576 entries
+ * together, about 90 MB (-EUCLEAN beyond). A callback error stops the walk.
  */
 typedef int (*fat_walk_fn)(void *userdata, const char *path, const struct fat_dirent *e);
 int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct cart_error *err);

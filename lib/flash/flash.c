@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -8,6 +7,7 @@
 
 #include "fat/fat.h"
 #include "flash/flash.h"
+#include "flash/key-record.h"
 #include "flash/layout.h"
 #include "flash/writer.h"
 
@@ -45,6 +45,7 @@ const char *flash_outcome_to_string(enum flash_outcome o) {
         static const char *const names[] = {
                 [FLASH_OUTCOME_NONE] = "running", [FLASH_OUTCOME_OK] = "ok",
                 [FLASH_OUTCOME_REFUSED] = "refused", [FLASH_OUTCOME_FAILED] = "failed",
+                [FLASH_OUTCOME_CANCELLED] = "cancelled",
         };
         return (unsigned) o < ELEMENTSOF(names) ? names[o] : "unknown";
 }
@@ -66,62 +67,6 @@ struct flash_plan *flash_plan_free(struct flash_plan *fp) {
 
 const struct plan *flash_plan_get(const struct flash_plan *fp) {
         return fp->plan;
-}
-
-static int json_add_string(struct json_object *o, const char *key, const char *value) {
-        struct json_object *v = json_object_new_string(value ? value : "");
-        return v ? json_object_object_add(o, key, v) : -ENOMEM;
-}
-
-int flash_key_json(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
-                   char **ret, struct cart_error *err) {
-        struct json_object *root = json_object_new_object(), *key = NULL, *rel = NULL, *own = NULL;
-        char buf[32];
-        char *s = NULL;
-        int k = -ENOMEM;
-
-        if (!root)
-                return -ENOMEM;
-        key = json_object_new_object();
-        rel = json_object_new_object();
-        if (!key || !rel)
-                goto finish;
-        json_add_string(key, "serial", r->key.serial);
-        json_add_string(key, "vid_pid", r->key.vid_pid);
-        json_add_string(key, "port", r->key.port);
-        json_object_object_add(key, "capacity", json_object_new_int64((int64_t) r->key.capacity));
-        json_object_object_add(key, "real_capacity", json_object_new_int64((int64_t) r->real_capacity));
-        json_object_object_add(root, "key", TAKE_PTR(key));
-        snprintf(buf, sizeof(buf), "%04X-%04X", r->volume_id >> 16, r->volume_id & 0xFFFF);
-        json_add_string(root, "volume_id", buf);
-        json_add_string(rel, "name", r->release_name);
-        json_add_string(rel, "version", r->release_version);
-        json_object_object_add(rel, "serial", json_object_new_int64((int64_t) r->release_serial));
-        json_add_string(rel, "key_id", r->release_key_id);
-        json_object_object_add(root, "release", TAKE_PTR(rel));
-        time_format(time, buf);
-        json_add_string(root, "flashed_at", buf);
-        if (owner) {
-                own = json_object_new_object();
-                if (!own)
-                        goto finish;
-                json_add_string(own, "first_name", owner->first_name);
-                json_add_string(own, "last_name", owner->last_name);
-                json_add_string(own, "class", owner->class_name);
-                json_add_string(own, "school", owner->school);
-                json_object_object_add(root, "owner", TAKE_PTR(own));
-        }
-        s = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        if (!s)
-                goto finish;
-        *ret = s;
-        k = 0;
-finish:
-        json_object_put(key);
-        json_object_put(rel);
-        json_object_put(own);
-        json_object_put(root);
-        return k < 0 ? cart_error_errno(err, k, NULL, "key record") : 0;
 }
 
 /* A file whose bytes live in the plan's memory. */
@@ -182,6 +127,14 @@ static void fill_release(struct flash_report *r, const struct manifest *m) {
         r->release_serial = manifest_serial(m);
 }
 
+void flash_report_start(struct flash_report *report, const struct flash_target *t, const struct release *rel) {
+        *report = (struct flash_report) {
+                .key = t->identity, .real_capacity = t->size, .started_usec = now_usec(),
+        };
+        report->key.capacity = t->size;
+        fill_release(report, release_manifest(rel));
+}
+
 int flash_plan_build(const struct flash_target *t, const struct flash_options *o,
                      struct flash_report *report, struct flash_plan **ret, struct cart_error *err) {
         const struct manifest *m = release_manifest(o->release);
@@ -229,6 +182,7 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
         r = layout_partition(&lp, fp->plan, &li, err);
         if (r < 0)
                 return r;
+        report->flashed_at = time;
         r = flash_key_json(report, o->owner, time, &key_json, err);
         if (r < 0)
                 return r;
@@ -260,31 +214,61 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
 struct run {
         const struct flash_options *o;
         struct flash_report *report;
+        int cancelled;           /* the callback's negative value, or 0 */
 };
 
-static void emit(const struct flash_options *o, struct flash_report *report, enum flash_step step,
-                 uint64_t done, uint64_t total) {
+static int emit(const struct flash_options *o, struct flash_report *report, enum flash_step step,
+                uint64_t done, uint64_t total) {
         report->step = step;
-        if (o->on_event)
-                o->on_event(o->userdata, report, step, done, total);
+        return o->on_event ? o->on_event(o->userdata, report, step, done, total) : 0;
 }
 
-static void on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
+static int on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
         struct run *run = userdata;
-        emit(run->o, run->report, phase == WRITER_WRITE ? FLASH_STEP_WRITE : FLASH_STEP_READBACK, done, total);
+        int r = emit(run->o, run->report, phase == WRITER_WRITE ? FLASH_STEP_WRITE : FLASH_STEP_READBACK, done, total);
+
+        if (r < 0)
+                run->cancelled = r;
+        return MIN(r, 0);
 }
 
-static int fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err) {
+int flash_report_fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err) {
         cart_error_prefix(err, r, "%s", flash_step_to_string(report->step));
         report->outcome = outcome;
-        report->error = r;
         report->finished_usec = now_usec();
+        flash_report_set_error(report, r, err);
+        return r;
+}
+
+void flash_report_set_error(struct flash_report *report, int r, const struct cart_error *err) {
+        report->error = r;
         report->reason = cart_error_reason(err, r);
         if (err)
                 report->failure = *err;
         else
                 cart_error_reason_set(&report->failure, r, report->reason, NULL);
-        return r;
+}
+
+/*
+ * The callback stopped the key. Once sector 0 has been written (the read-back step), it
+ * is zeroed again, so that the key has no partition table and is never taken for a good one.
+ */
+static int cancel(const struct flash_target *t, struct flash_report *report, int r, struct cart_error *err) {
+        uint32_t bs = t->sector_size ? t->sector_size : 512;
+        _cleanup_free_ void *zero = NULL;
+
+        if (report->step != FLASH_STEP_READBACK)
+                cart_error_set(err, r, "cancelled%s", report->step < FLASH_STEP_WRITE ? ": nothing was written" : "");
+        else if (!(zero = calloc(1, bs)) || pwrite(t->fd, zero, bs, 0) != (ssize_t) bs || fdatasync(t->fd) < 0) {
+                int e = zero ? errno : ENOMEM;
+                cart_error_errno(err, r, NULL, "cancelled, and clearing sector 0 failed");
+                if (err) {
+                        err->reason = CART_REASON_CANCELLED;
+                        err->errnum = e;        /* the words of why sector 0 stayed */
+                }
+        } else
+                cart_error_set(err, r, "cancelled: sector 0 cleared");   /* -ECANCELED: cancelled */
+        return flash_report_fail(report, FLASH_OUTCOME_CANCELLED, r, err);
 }
 
 static int probe_key(const struct flash_target *t, struct flash_report *report, struct cart_error *err) {
@@ -319,16 +303,14 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         uint64_t need;
         int r;
 
-        *report = (struct flash_report) {
-                .key = t->identity, .real_capacity = t->size, .started_usec = now_usec(),
-                .volume_id = o->has_volume_id ? o->volume_id : 0,
-        };
-        report->key.capacity = t->size;
-        fill_release(report, release_manifest(o->release));
+        flash_report_start(report, t, o->release);
+        report->volume_id = o->has_volume_id ? o->volume_id : 0;
+        report->flashed_at = o->time ? o->time : report->started_usec / 1000000;
 
-        emit(o, report, FLASH_STEP_CHECK, 0, 0);
-        /* The release's minimum, and room for a FAT32 volume after the partition's alignment. */
-        need = MAX(lay->min_size, (lay->alignment ? lay->alignment : MIB) + FAT_VOLUME_MIN + MIB);
+        if ((r = emit(o, report, FLASH_STEP_CHECK, 0, 0)) < 0)
+                return cancel(t, report, r, err);
+        /* The release's minimum, which builds check against the layout's own floor. */
+        need = MAX(lay->min_size, release_layout_floor(lay->alignment, lay->scheme && streq(lay->scheme, "gpt")));
         if (t->size < need) {
                 r = cart_error_reason_set(err, -ENOSPC, CART_REASON_TOO_SMALL, NULL);
                 if (err) {
@@ -336,47 +318,55 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
                         err->limit = need;
                         err->has_values = true;
                 }
-                return fail(report, FLASH_OUTCOME_REFUSED, r, err);
+                return flash_report_fail(report, FLASH_OUTCOME_REFUSED, r, err);
         }
         if (t->is_block_device && !o->no_probe) {
-                emit(o, report, FLASH_STEP_PROBE, 0, 0);
+                if ((r = emit(o, report, FLASH_STEP_PROBE, 0, 0)) < 0)
+                        return cancel(t, report, r, err);
                 r = probe_key(t, report, err);
                 if (r < 0)
-                        return fail(report, r == -EPERM ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+                        return flash_report_fail(report, r == -EPERM ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
         }
 
-        emit(o, report, FLASH_STEP_LAYOUT, 0, 0);
+        if ((r = emit(o, report, FLASH_STEP_LAYOUT, 0, 0)) < 0)
+                return cancel(t, report, r, err);
         r = flash_plan_build(t, o, report, &fp, err);
         if (r < 0)
-                return fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+                return flash_report_fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
 
-        emit(o, report, FLASH_STEP_WRITE, 0, 0);
+        if ((r = emit(o, report, FLASH_STEP_WRITE, 0, 0)) < 0)
+                return cancel(t, report, r, err);
         report->failed_offset = UINT64_MAX;
         r = writer_write(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
         report->bytes_written = st.bytes_written;
         report->write_seconds = st.write_seconds;
         report->is_direct = st.is_direct;
+        if (run.cancelled < 0)
+                return cancel(t, report, run.cancelled, err);
         if (r < 0) {
                 report->has_failed_offset = report->failed_offset != UINT64_MAX;
-                return fail(report, FLASH_OUTCOME_FAILED, r, err);
+                return flash_report_fail(report, FLASH_OUTCOME_FAILED, r, err);
         }
 
-        emit(o, report, FLASH_STEP_READBACK, 0, 0);
+        if ((r = emit(o, report, FLASH_STEP_READBACK, 0, 0)) < 0)
+                return cancel(t, report, r, err);
         r = writer_verify(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
         report->bytes_read = st.bytes_read;
         report->read_seconds = st.read_seconds;
+        if (run.cancelled < 0)
+                return cancel(t, report, run.cancelled, err);
         if (r < 0) {
                 report->has_failed_offset = report->failed_offset != UINT64_MAX;
-                return fail(report, FLASH_OUTCOME_FAILED, r, err);
+                return flash_report_fail(report, FLASH_OUTCOME_FAILED, r, err);
         }
 
         if (t->is_block_device) {
-                emit(o, report, FLASH_STEP_REREAD, 0, 0);
+                (void) emit(o, report, FLASH_STEP_REREAD, 0, 0);
                 /* Harmless when it fails: the kernel may hold no partition of the key open. */
                 (void) ioctl(t->fd, BLKRRPART);
         }
         report->outcome = FLASH_OUTCOME_OK;
         report->finished_usec = now_usec();
-        emit(o, report, FLASH_STEP_DONE, 0, 0);
+        (void) emit(o, report, FLASH_STEP_DONE, 0, 0);
         return 0;
 }

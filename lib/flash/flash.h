@@ -34,6 +34,7 @@ enum flash_outcome {
         FLASH_OUTCOME_OK,
         FLASH_OUTCOME_REFUSED,  /* too small, counterfeit: nothing written */
         FLASH_OUTCOME_FAILED,   /* I/O error or read-back mismatch */
+        FLASH_OUTCOME_CANCELLED,/* the event callback stopped it: report.step says where */
 };
 const char *flash_outcome_to_string(enum flash_outcome o);
 
@@ -55,6 +56,7 @@ struct flash_report {
         char release_name[128], release_version[64], release_key_id[17];
         uint64_t release_serial;
         int64_t started_usec, finished_usec;   /* CLOCK_REALTIME */
+        int64_t flashed_at;                    /* seconds, as in the key record (flash/key-record.h) */
         uint64_t partition_offset, partition_size;
         uint32_t cluster_size;
         uint64_t content_bytes, plan_bytes;    /* files; everything the plan writes */
@@ -70,9 +72,16 @@ struct flash_report {
         struct cart_error failure;             /* its arguments (cmd/ makes the words) */
 };
 
-/* step and report after each step; done/total bytes of the write and read-back phases. */
-typedef void (*flash_event_fn)(void *userdata, const struct flash_report *report,
-                               enum flash_step step, uint64_t done, uint64_t total);
+/*
+ * step and report after each step; done/total bytes of the write and read-back phases.
+ * Return 0 to go on, or a negative errno (-ECANCELED) to stop the key cleanly: nothing
+ * more is written, sector 0 is left cleared (cleared again if the write had finished), so
+ * a cut key is never taken for a good one; flash_key() returns that value with the
+ * outcome FLASH_OUTCOME_CANCELLED and report.step the step it stopped in. A return at
+ * FLASH_STEP_REREAD or FLASH_STEP_DONE is ignored: the key has been read back whole.
+ */
+typedef int (*flash_event_fn)(void *userdata, const struct flash_report *report,
+                              enum flash_step step, uint64_t done, uint64_t total);
 
 struct flash_target {
         int fd;                          /* read-write, without O_DIRECT (the writer sets it) */
@@ -100,6 +109,15 @@ struct flash_options {
 int flash_key(const struct flash_target *t, const struct flash_options *o,
               struct flash_report *report, struct cart_error *err);
 
+/* Start a report for target t and release rel, as flash_key() does first: for callers that
+ * refuse a key before flash_key() runs (a journal records every key). */
+void flash_report_start(struct flash_report *report, const struct flash_target *t, const struct release *rel);
+/* End a report with a failure: outcome, r, err's message prefixed with the step's name
+ * (err is prefixed too). Returns r. */
+int flash_report_fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err);
+/* The failure r of the report: error, reason and a copy of err's arguments (err may be NULL). */
+void flash_report_set_error(struct flash_report *report, int r, const struct cart_error *err);
+
 /* The write plan alone (what flash_key would write), for image export and dry runs. */
 struct flash_plan;
 int flash_plan_build(const struct flash_target *t, const struct flash_options *o,
@@ -107,7 +125,3 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
 struct flash_plan *flash_plan_free(struct flash_plan *fp);
 DEFINE_POINTER_CLEANUP(struct flash_plan, flash_plan_free);
 const struct plan *flash_plan_get(const struct flash_plan *fp);
-
-/* The key record stored as /.cartable/key.json (malloc'd, NUL-terminated). */
-int flash_key_json(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
-                   char **ret, struct cart_error *err);

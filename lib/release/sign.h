@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "base/util.h"
 
@@ -97,6 +98,15 @@ int sign_trust_add_path(struct sign_trust *t, const char *path, struct cart_erro
 size_t sign_trust_count(const struct sign_trust *t);
 
 /*
+ * The keys a station trusts: the --trust paths when there are any (they replace the
+ * configuration's, so that "--trust x.pub" asks "is it signed by X?"), otherwise the
+ * configuration's [trust] key entries (config may be NULL). A file or directory that
+ * yields no key is -ENOKEY naming it; no key at all is -ENOKEY saying how to give one.
+ */
+int sign_trust_load(char *const *paths, size_t n_paths, const struct cart_config *config,
+                    struct sign_trust **ret, struct cart_error *err);
+
+/*
  * Check a minisign signature text over msg against the trust set. On success returns 0
  * and, when asked, the trusted comment (malloc'd) and the signer's key id.
  * -ENOKEY: signed by a key not trusted (the message gives its id); -EKEYREJECTED: bad
@@ -107,3 +117,12 @@ size_t sign_trust_count(const struct sign_trust *t);
 int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
                 char **ret_trusted_comment, uint8_t ret_key_id[SIGN_KEYID_LEN],
                 struct cart_error *err);
+
+enum {
+        /* Refuse legacy "Ed" signatures (-EKEYREJECTED): cartable signs releases prehashed
+         * ("ED") and never makes them, so accepting them only widens what a forger may try. */
+        SIGN_VERIFY_PREHASHED_ONLY = 1 << 0,
+};
+int sign_verify_flags(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
+                      unsigned flags, char **ret_trusted_comment, uint8_t ret_key_id[SIGN_KEYID_LEN],
+                      struct cart_error *err);

@@ -124,13 +124,13 @@ cmp old.img old.orig || fail "a tampered release touched the target"
 expect_exit 3 "$CARTABLE" flash rel.cart old.img --trust other.pub
 cmp old.img old.orig || fail "an untrusted release touched the target"
 expect_exit 4 "$CARTABLE" flash rel.cart small.img --size 32M --trust dep.pub
-expect_in err 'check: the key holds 32.0 MiB, the release needs at least 66.0 MiB'
+expect_in err 'check: the key holds 32.0 MiB, the release needs at least 64.0 MiB'
 [ ! -e small.img ] || fail "a refused flash left small.img behind"
 
 # --- --json carries the reason code of a refusal or failure, in the report and in events
 expect_exit 4 "$CARTABLE" flash rel.cart small.img --size 32M --trust dep.pub --json
 expect_in out '"event":"result".*"outcome":"refused".*"step":"check".*"reason":"too-small"'
-expect_in out '"reason":"too-small","error":"check: the key holds 32.0 MiB, the release needs at least 66.0 MiB"'
+expect_in out '"reason":"too-small","error":"check: the key holds 32.0 MiB, the release needs at least 64.0 MiB"'
 expect_exit 3 "$CARTABLE" flash rel.cart old.img --trust other.pub --json
 expect_in out '^\{"event":"error","target":"old.img","reason":"untrusted-signer","error":"rel.cart: manifest.json: signed by key [0-9A-F]+, which is not trusted'
 expect_exit 3 "$CARTABLE" flash bad.cart old.img --trust dep.pub --json
@@ -140,7 +140,8 @@ cmp old.img old.orig || fail "a refused --json flash touched the target"
 # --- a key that held a GPT gets an MBR and no GPT is left, backup header included
 truncate -s 128M was-gpt.img
 printf 'label: gpt\n,,L\n' | sfdisk -q was-gpt.img
-expect_exit 0 "$CARTABLE" flash rel.cart was-gpt.img --trust dep.pub
+# (a Linux partition is no key image: it takes --force)
+expect_exit 0 "$CARTABLE" flash rel.cart was-gpt.img --trust dep.pub --force
 blkid -p was-gpt.img > blk || true
 expect_in blk 'PTTYPE="dos"'
 [ "$(tail -c 512 was-gpt.img | tr -d '\0' | wc -c)" = 0 ] || fail "the GPT backup header survived"
@@ -178,7 +179,7 @@ expect_exit 0 "$CARTABLE" verify a.img --trust dep.pub
 expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img
 expect_in err 'a.img: already exists, not overwritten'
 expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img --json
-expect_in out '"event":"error","target":"a.img","reason":"output-exists"'
+expect_in out '"reason":"output-exists","error":"a.img: already exists, not overwritten"'
 expect_exit 4 "$CARTABLE" image export rel.cart --trust dep.pub --size 32M --output c.img
 [ -z "$(ls c.img* 2>/dev/null)" ] || fail "a failed export left a file"
 # --- personalisation: the owner file carries only the fields given, verify accepts it
