@@ -49,7 +49,10 @@ int usage_error(const struct command *c, const char *fmt, ...) {
         va_start(ap, fmt);
         vlog(NULL, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "Try 'cartable help %s'.\n", c ? c->name : "");
+        if (c)
+                fprintf(stderr, "Try 'cartable help %s'.\n", c->name);
+        else
+                fputs("Try 'cartable --help'.\n", stderr);
         return EXIT_USAGE;
 }
 
