@@ -31,6 +31,8 @@ int fat_utf8_to_utf16(const char *s, size_t len, uint16_t *out, size_t max);
 int fat_utf16_to_utf8(const uint16_t *s, size_t n, char **ret);
 /* The upper case Windows compares long names with: fat-upcase.c, from gen-upcase.py. */
 uint16_t fat_upcase(uint16_t c);
+/* The upper halves (0x80-0xFF) of OEM code pages 437 (Linux' default) and 850 (Windows' in France), as UTF-16. */
+extern const uint16_t fat_cp437[128], fat_cp850[128];
 /* fatgen103 §7: the checksum of an 11-byte short name stored in each LFN entry. */
 uint8_t fat_lfn_checksum(const uint8_t name[11]);
 /* True when name (UTF-16) is a valid 8.3 name in upper case: stored with no LFN. */

@@ -156,7 +156,12 @@ struct fat_volume_info {
 
 struct fat_dirent {
         char *name;                      /* UTF-8 long name, or the short name when it has none */
-        char short_name[13];             /* "NAME.EXT" */
+        char short_name[13];             /* "NAME.EXT" ('?' for bytes beyond ASCII) */
+        uint8_t raw_short_name[11];      /* DIR_Name as stored */
+        /* The name of another entry of the same directory that answers to one of this
+         * entry's names (long or 8.3, case-insensitive, short names read in code page 437
+         * or 850): Windows and Linux would open either. NULL when there is none. */
+        char *collides_with;
         uint8_t attrs;
         bool is_dir;
         uint64_t size;
@@ -173,7 +178,11 @@ DEFINE_POINTER_CLEANUP(struct fat_reader, fat_reader_free);
 
 int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret);
 
-/* Path lookups are case-insensitive, '/'-separated, "" or "/" for the root. */
+/*
+ * Path lookups are '/'-separated, "" or "/" for the root, and match a component as Windows
+ * and Linux do: against the long and the 8.3 name, case-insensitive (fat_fold). A
+ * component that two entries of a directory answer to is -ENOTUNIQ, never the first.
+ */
 int fat_reader_stat(struct fat_reader *r, const char *path, struct fat_dirent *ret,
                     struct cart_error *err);
 int fat_reader_list(struct fat_reader *r, const char *path, struct fat_dirent **ret_entries,
@@ -191,7 +200,8 @@ int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct f
                           fat_sink_fn sink, void *userdata, struct cart_error *err);
 
 /*
- * Walk every entry depth-first (parents before children), with its full path. Checks the
+ * Walk every entry depth-first (parents before children), with its full path (long
+ * names), colliding entries included with collides_with set. Checks the
  * whole volume as it goes: each cluster belongs to at most one chain, chains stay in
  * range and end, sizes match chain lengths; directories nest at most 1024 deep and paths
  * stay under 4096 bytes (-EUCLEAN beyond). A callback error stops the walk.

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Write fat-upcase.c: the upper-case table FAT names are compared with.
+"""Write fat-upcase.c: the upper-case table FAT names are compared with, and the two OEM
+code pages short names are read with (437, Linux' default; 850, Windows' in France).
 
 Windows compares long names through a fixed table (the one exFAT stores on the volume,
 RtlUpcaseUnicodeChar for FAT): a one-to-one mapping of UTF-16 units, no locale. This
@@ -44,6 +45,12 @@ index = {p: i + 1 for i, p in enumerate(pages)}
 for i in range(0, 256, 16):
     out.write("        " + " ".join("%d," % index.get(p, 0) for p in range(i, i + 16)) + "\n")
 out.write("};\n\n")
+for cp in (437, 850):
+    out.write("const uint16_t fat_cp%d[128] = {\n" % cp)
+    units = [ord(bytes([b]).decode("cp%d" % cp)) for b in range(0x80, 0x100)]
+    for i in range(0, 128, 8):
+        out.write("        " + " ".join("0x%04x," % u for u in units[i:i + 8]) + "\n")
+    out.write("};\n\n")
 out.write("uint16_t fat_upcase(uint16_t c) {\n")
 out.write("        uint8_t p = upcase_page[c >> 8];\n\n")
 out.write("        return p ? (uint16_t) (c + upcase_delta[p - 1][c & 0xFF]) : c;\n")

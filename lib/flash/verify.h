@@ -29,6 +29,9 @@ struct verify_entry {
         enum verify_status status;
         bool is_dir;
         uint64_t expected_size, actual_size;
+        /* Modified because another entry of its directory answers to one of its names
+         * (long or 8.3): that entry's name. NULL otherwise. */
+        char *collides_with;
 };
 
 struct verify_result {
