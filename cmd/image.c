@@ -449,7 +449,7 @@ static int run_verify(int argc, char **argv) {
                 json_object_put(o);
         } else
                 printf("%s: OK: release %s %s, serial %" PRIu64 ", signed by %s; %zu files and %zu directories (%s), every hash matches\n",
-                       a.path, manifest_name(m), manifest_version(m), manifest_serial(m), manifest_key_id(m),
+                       esc(a.path), esc(manifest_name(m)), esc(manifest_version(m)), manifest_serial(m), manifest_key_id(m),
                        files, dirs, format_size(bytes, size_s, sizeof(size_s)));
         return EXIT_OK;
 }
@@ -469,24 +469,24 @@ static void show_text(const char *path, const struct manifest *m) {
         uint64_t bytes = content_bytes(m, &files, &dirs);
 
         time_format(manifest_created(m), t);
-        printf("File:        %s\n", path);
-        printf("Release:     %s %s, serial %" PRIu64 "\n", manifest_name(m), manifest_version(m), manifest_serial(m));
+        printf("File:        %s\n", esc(path));
+        printf("Release:     %s %s, serial %" PRIu64 "\n", esc(manifest_name(m)), esc(manifest_version(m)), manifest_serial(m));
         printf("Created:     %s\n", t);
         printf("Signed by:   %s (%s)\n", manifest_key_id(m), manifest_is_verified(m) ?
                "signature verified" : "signature NOT checked: give --trust");
-        printf("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n", l->scheme, l->label,
+        printf("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n", esc(l->scheme), esc(l->label),
                format_size(l->min_size, s1, sizeof(s1)), format_size(l->alignment, s2, sizeof(s2)));
         for (size_t i = 0; i < l->n_sealed; i++)
-                printf("Sealed:      %s\n", l->sealed[i]);
+                printf("Sealed:      %s\n", esc(l->sealed[i]));
         if (manifest_is_personalised(m))
-                printf("Owner file:  %s (different on each key)\n", manifest_owner_path(m));
+                printf("Owner file:  %s (different on each key)\n", esc(manifest_owner_path(m)));
         printf("Content:     %zu files, %zu directories, %s\n\n", files, dirs, format_size(bytes, s1, sizeof(s1)));
         for (size_t i = 0; i < manifest_n_files(m); i++) {
                 const struct release_file *f = manifest_file(m, i);
                 time_t mt = (time_t) f->mtime;
                 attrs_string(f->attrs, f->is_dir, attrs);
                 strftime(t, sizeof(t), "%Y-%m-%d %H:%M", gmtime(&mt));
-                printf("%s %12" PRIu64 " %s %s%s\n", attrs, f->size, t, f->path, f->is_dir ? "/" : "");
+                printf("%s %12" PRIu64 " %s %s%s\n", attrs, f->size, t, esc(f->path), f->is_dir ? "/" : "");
         }
 }
 

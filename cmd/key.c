@@ -243,7 +243,7 @@ static int key_show(struct key_args *a) {
                 if (k)
                         printf("passphrase: correct\n");
         }
-        printf("comment: %s\n", info.comment);
+        printf("comment: %s\n", esc(info.comment));
         return EXIT_OK;
 }
 
@@ -363,7 +363,7 @@ static int key_verify(struct key_args *a) {
                 return log_fail(r, "%s: %s", sig_path, cart_error_message(&err, r));
         sign_key_id_hex(id, hex);
         printf("good signature by key %s\n", hex);
-        printf("trusted comment: %s\n", comment);
+        printf("trusted comment: %s\n", esc(comment));
         return EXIT_OK;
 }
 
