@@ -136,6 +136,19 @@ expect_in err 'setup.exe: not in the signed manifest'
 printf 'not a tar' > junk.cart
 expect_exit 65 "$CARTABLE" image verify junk.cart --trust k.pub
 
+# Names from bundles never drive the terminal (issue 16 item 9): a control character is
+# refused, and the message shows it escaped; DEL and C1 controls, which FAT can hold, are
+# escaped by image show.
+mkdir -p escb && printf x > "escb/$(printf 'a\033[2Jb').txt"
+expect_exit 65 "$CARTABLE" image build --key k.key --output esc.cart --name e --version 1 --serial 1 escb
+expect_in err 'a\\x1b\[2Jb\.txt'
+! grep -q "$(printf '\033')" err || fail "image build echoed an escape character"
+rm -rf escb && mkdir -p escb && printf x > "escb/$(printf 'del\177c1\302\2332J').txt"
+expect_exit 0 "$CARTABLE" image build --key k.key --output esc.cart --name e --version 1 --serial 1 escb
+expect_exit 0 "$CARTABLE" image show esc.cart --trust k.pub
+expect_in out 'del\\x7fc1\\u009b2J\.txt$'
+! grep -qP '\x7f|\xc2\x9b' out || fail "image show printed a control character"
+
 # An interrupted build leaves nothing behind.
 mkdir -p slow && truncate -s 1500M slow/big.bin
 "$CARTABLE" image build --key k.key --output int.cart --name a --version 1 --serial 1 --min-size 2G slow 2>/dev/null &
