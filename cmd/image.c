@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "base/output-file.h"
 #include "fat/fat.h"
 #include "base/hash.h"
 #include "passphrase.h"
@@ -115,11 +116,13 @@ struct build_args {
         bool has_max_files, has_max_file_size, has_max_total_size;
 };
 
-/* Removed by the SIGINT/SIGTERM handler: a failed build leaves no file. */
-static char *volatile temp_output;
+/* Removed by the signal handler: a failed build leaves no file. Only the fallback of
+ * output_file_open() has a name to remove; an O_TMPFILE output vanishes by itself. */
+static const char *volatile temp_output;
+static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void on_signal(int sig) {
-        char *p = temp_output;
+        const char *p = temp_output;
 
         if (p)
                 unlink(p);
@@ -280,36 +283,35 @@ static int load_key(const struct build_args *a, struct sign_secret_key **ret) {
         return 0;
 }
 
-/* Write the release next to its final name, then link it there without overwriting. */
+/* Write the release as an unnamed file beside its final name, then link it there
+ * without overwriting: a build that fails or is killed leaves nothing. */
 static int write_release(const struct recipe *rc, const struct sign_secret_key *key, const struct build_args *a) {
-        _cleanup_free_ char *tmp = NULL, *dir_copy = strdup(a->output);
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *dir_copy = strdup(a->output);
+        struct output_file out;
         struct cart_error err = {};
         bool quiet = a->is_quiet;
         int r;
 
-        if (!dir_copy || asprintf(&tmp, "%s.XXXXXX", a->output) < 0)
+        if (!dir_copy)
                 return log_fail(-ENOMEM, "out of memory");
-        if (access(a->output, F_OK) == 0)
-                return log_fail(-EEXIST, "%s: already exists, not overwritten", a->output);
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return log_fail(-EEXIST, "%s: cannot create: %s", a->output, strerror(errno));
-        temp_output = tmp;
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        r = release_build(rc, key, fd, dirname(dir_copy), note, &quiet, &err);
+        r = output_file_open(a->output, &out, &err);
+        if (r < 0)
+                return log_fail(r == -ENOMEM ? r : -EEXIST, "%s", cart_error_message(&err, r));
+        if (out.n_stale > 0)
+                log_info("%s: removed %u temporary file%s left by an interrupted build", a->output, out.n_stale,
+                         out.n_stale == 1 ? "" : "s");
+        temp_output = output_file_temp_path(&out);
+        for (size_t i = 0; i < ELEMENTSOF(cleanup_signals); i++)
+                signal(cleanup_signals[i], on_signal);
+        r = release_build(rc, key, out.fd, dirname(dir_copy), note, &quiet, &err);
         if (r == -EEXIST)
                 r = -EBADMSG;   /* two bundle names that FAT takes for one: bad input */
-        if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
-                r = cart_error_set(&err, -errno, "%s: %s", tmp, strerror(errno));
-        if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, a->output, RENAME_NOREPLACE) < 0)
-                r = cart_error_set(&err, errno == EEXIST ? -EEXIST : -errno, "%s: %s", a->output, strerror(errno));
-        if (r < 0)
-                unlink(tmp);
+        if (r >= 0)
+                r = output_file_link(&out, 0644, &err);
+        output_file_done(&out);
         temp_output = NULL;
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        for (size_t i = 0; i < ELEMENTSOF(cleanup_signals); i++)
+                signal(cleanup_signals[i], SIG_DFL);
         if (r < 0)
                 return log_fail(r, "%s", cart_error_message(&err, r));
         if (!quiet)

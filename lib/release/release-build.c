@@ -200,7 +200,7 @@ static int spool_write(struct builder *b, struct build_entry *e, const void *buf
                 return r;
         r = pwrite_full(b->spool_fd, buf, len, b->spool_end);
         if (r < 0)
-                return cart_error_set(b->err, r, "%s: cannot stage content: %s", e->path, strerror(-r));
+                return cart_error_set(b->err, output_write_error(r), "%s: cannot stage content: %s", e->path, strerror(-r));
         b->spool_end += len;
         e->size += len;
         return 0;

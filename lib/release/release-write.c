@@ -12,6 +12,12 @@
 #include "release/release-build.h"
 
 static int archive_fail(struct archive *a, struct builder *b, const char *what) {
+        int e = archive_errno(a);
+
+        /* libarchive says "Write error": the errno says why (a full file system). */
+        if (e > 0)
+                return cart_error_set(b->err, -EIO, "writing the release: %s: %s (%s)", what,
+                                      archive_error_string(a) ?: "libarchive error", strerror(e));
         return cart_error_set(b->err, -EIO, "writing the release: %s: %s", what,
                               archive_error_string(a) ?: "libarchive error");
 }
