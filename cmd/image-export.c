@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "base/output-file.h"
 #include "flash/flash.h"
 #include "flash-output.h"
 #include "key-io.h"
@@ -88,8 +89,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
 static int run(int argc, char **argv) {
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
         _cleanup_(release_unrefp) struct release *rel = NULL;
-        _cleanup_free_ char **trust_list = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(output_file_done) struct output_file img = { .fd = -EBADF };
+        _cleanup_free_ char **trust_list = NULL;
+        int fd;
         struct flash_report report;
         struct flash_output out;
         struct cart_error err = {};
@@ -109,20 +111,20 @@ static int run(int argc, char **argv) {
         r = key_check_image_path(a.output, &err);
         if (r < 0)
                 return log_fail(r, "%s", cart_error_message(&err, r));
-        if (access(a.output, F_OK) == 0)
-                return log_fail(-EEXIST, "%s: exists already", a.output);
 
-        /* A temporary file beside the output, renamed at the end: no partial image. */
-        if (asprintf(&tmp, "%s.XXXXXX", a.output) < 0)
-                return log_fail(-ENOMEM, "out of memory");
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return log_fail(-EEXIST, "%s: cannot create: %m", a.output);
-        (void) fchmod(fd, 0644);
+        /* An unnamed file beside the output, linked at the end: a failed or killed export
+         * leaves no partial image. */
+        r = output_file_open(a.output, &img, &err);
+        if (r < 0)
+                return log_fail(r == -ENOMEM ? r : -EEXIST, "%s", cart_error_message(&err, r));
+        if (img.n_stale > 0)
+                log_info("%s: removed %u temporary file%s left by an interrupted export", a.output, img.n_stale,
+                         img.n_stale == 1 ? "" : "s");
+        fd = img.fd;
         if (ftruncate(fd, (off_t) a.size) < 0) {
-                r = -errno;
-                (void) unlink(tmp);
-                return log_fail(-EEXIST, "%s: cannot make a %" PRIu64 "-byte image: %s", a.output, a.size, strerror(-r));
+                r = output_write_error(-errno);
+                return log_fail(r == -EIO ? r : -EEXIST, "%s: cannot make a %" PRIu64 "-byte image: %s",
+                                a.output, a.size, strerror(errno));
         }
 
         struct flash_target t = { .fd = fd, .size = a.size, .sector_size = 512, .is_new = true };
@@ -134,12 +136,13 @@ static int run(int argc, char **argv) {
         flash_output_init(&out, a.json, a.output);
         r = flash_key(&t, &o, &report, &err);
         flash_output_result(&out, &report);
-        if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, a.output, RENAME_NOREPLACE) < 0)
-                r = cart_error_set(&err, errno == EEXIST ? -EEXIST : -EIO, "cannot rename %s: %m", tmp);
-        if (r < 0) {
-                (void) unlink(tmp);
+        /* Out of space while writing the image is the output's failure, not a key too small. */
+        if (r == -ENOSPC && report.step >= FLASH_STEP_WRITE)
+                r = -EIO;
+        if (r >= 0)
+                r = output_file_link(&img, 0644, &err);
+        if (r < 0)
                 return log_fail(r, "%s: %s", a.output, cart_error_message(&err, r));
-        }
         return EXIT_OK;
 }
 
