@@ -61,8 +61,9 @@ const struct command command_image = {
         "  --json                  machine-readable output\n"
         "\n"
         "Exit codes: 0 success; 3 bad or untrusted signature, wrong passphrase, tampered\n"
-        "content; 4 content larger than min-size; 64 usage; 65 bad bundle, recipe or\n"
-        "release; 66 missing input; 73 output exists or cannot be created.\n"
+        "content; 4 content larger than min-size; 5 the release could not be written\n"
+        "(I/O error, no space left); 64 usage; 65 bad bundle, recipe or release; 66 missing\n"
+        "input; 73 output exists or cannot be created.\n"
         "See cartable-image(1).\n",
         .run = run_image,
 };
