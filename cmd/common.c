@@ -131,6 +131,8 @@ int exit_code_for(int r) {
                 return EXIT_REFUSED;
         case EIO: case ENODEV: case ENXIO: case EBADE: case ENOMEDIUM:
                 return EXIT_IO;
+        case ECANCELED:
+                return EXIT_CANCELLED;
         default:
                 return EXIT_SOFTWARE;
         }

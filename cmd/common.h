@@ -21,6 +21,7 @@ enum {
         EXIT_NOINPUT     = 66,  /* an input file is missing or unreadable */
         EXIT_SOFTWARE    = 70,  /* internal error, out of memory */
         EXIT_CANTCREAT   = 73,  /* an output exists already or cannot be created */
+        EXIT_CANCELLED   = 130, /* flash, image export: cancelled by SIGINT, SIGTERM or SIGHUP */
 };
 
 struct command {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <time.h>
 
 #include "common.h"
@@ -45,24 +46,54 @@ static void step_started(struct flash_output *out, enum flash_step step, uint64_
                         total ? ": " : "", total ? format_size(total, a, sizeof(a)) : "");
 }
 
-void flash_output_event(void *userdata, const struct flash_report *r, enum flash_step step,
-                        uint64_t done, uint64_t total) {
+static volatile sig_atomic_t cancel_signal;
+
+static void on_signal(int sig) {
+        cancel_signal = sig;
+}
+
+void flash_output_catch_signals(void) {
+        struct sigaction sa = { .sa_handler = on_signal };
+
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+        (void) sigaction(SIGHUP, &sa, NULL);
+}
+
+int flash_output_signal(void) {
+        return cancel_signal;
+}
+
+int flash_output_cancelled(const struct flash_output *out, const struct flash_report *r) {
+        const char *sig = cancel_signal ? sigabbrev_np(cancel_signal) : NULL;
+
+        log_error(r->error, "%s: cancelled%s%s at step %s: %s", out->target, sig ? " by SIG" : "", sig ? sig : "",
+                  flash_step_to_string(r->step), r->step < FLASH_STEP_WRITE ?
+                  "nothing was written" : "the key is not usable (its partition table is cleared); flash it again");
+        return EXIT_CANCELLED;
+}
+
+int flash_output_event(void *userdata, const struct flash_report *r, enum flash_step step,
+                       uint64_t done, uint64_t total) {
         struct flash_output *out = userdata;
         double t = mono(), elapsed, rate;
         char a[32], b[32];
 
+        if (cancel_signal)
+                return -ECANCELED;
         if (step != out->step) {
                 end_bar(out);
                 out->step = step;
                 out->step_started = t;
                 out->last_print = 0;
                 step_started(out, step, total);
-                return;
+                return 0;
         }
         if (out->is_json || !stderr_is_tty || total == 0)
-                return;
+                return 0;
         if (done < total && t - out->last_print < 0.2)
-                return;
+                return 0;
         out->last_print = t;
         elapsed = t - out->step_started;
         rate = elapsed > 0 ? (double) done / elapsed : 0;
@@ -71,6 +102,7 @@ void flash_output_event(void *userdata, const struct flash_report *r, enum flash
                 format_size(done, a, sizeof(a)), format_size(total, b, sizeof(b)), rate / 1e6,
                 rate > 0 ? (double) (total - done) / rate : 0.0);
         out->has_bar = true;
+        return 0;
 }
 
 static struct json_object *report_json(const struct flash_report *r) {

@@ -16,8 +16,16 @@ struct flash_output {
 };
 
 void flash_output_init(struct flash_output *out, bool is_json, const char *target);
-/* A flash_event_fn: userdata is the struct flash_output. */
-void flash_output_event(void *userdata, const struct flash_report *r, enum flash_step step,
-                        uint64_t done, uint64_t total);
+/* A flash_event_fn: userdata is the struct flash_output. Returns -ECANCELED once one of
+ * the signals flash_output_catch_signals() catches has arrived, which stops the key. */
+int flash_output_event(void *userdata, const struct flash_report *r, enum flash_step step,
+                       uint64_t done, uint64_t total);
+/* SIGINT, SIGTERM and SIGHUP cancel the key through flash_output_event() instead of
+ * killing the process midway. */
+void flash_output_catch_signals(void);
+/* The signal that cancelled, or 0. */
+int flash_output_signal(void);
+/* A cancelled key, in words, once: where it stopped and whether it is usable. EXIT_CANCELLED. */
+int flash_output_cancelled(const struct flash_output *out, const struct flash_report *r);
 /* The report: one JSON line with --json, a summary line on success otherwise. */
 void flash_output_result(struct flash_output *out, const struct flash_report *r);

@@ -1,16 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable flash: one key (or image file) from a signed release, read back in full. */
-#include <fcntl.h>
 #include <inttypes.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "commands.h"
-#include "device/device.h"
-#include "flash/flash.h"
 #include "flash-output.h"
 #include "key-io.h"
+#include "station/station.h"
 #include "trust.h"
 
 static const char help[] =
@@ -22,32 +17,39 @@ static const char help[] =
         "FAT32 volume are laid out, the content is written (sector 0 last) and read back.\n"
         "\n"
         "TARGET is a USB key (/dev/sdX, /dev/disk/by-id/usb-...) that the target policy\n"
-        "accepts, or an image file, created or grown to --size.\n"
+        "accepts, or an image file, created or grown to --size. An existing file is\n"
+        "overwritten only if it is a key image (empty, a zero first sector, or a FAT32 key\n"
+        "with /.cartable), unless --force; never the release itself, a link, a directory,\n"
+        "or anything under /dev, /proc or /sys.\n"
         "\n"
         "Options:\n"
         "  --trust KEY         trusted minisign public key, or a directory of them (repeatable;\n"
-        "                      default: the [trust] keys of the configuration)\n"
+        "                      replaces the [trust] keys of the configuration)\n"
         "  --yes               really write a block device (without it: say what would be done)\n"
         "  --size SIZE         image file: create or grow it to SIZE (64M, 8G...)\n"
+        "  --force             image file: overwrite an existing file that is not a key image\n"
         "  --serial SERIAL     refuse the key unless its USB serial is SERIAL\n"
         "  --no-probe          skip the capacity probe of a key\n"
         "  --volume-id XXXX-XXXX  FAT volume ID (default: random, unique to the key)\n"
         "  --time TIME         time of the volume and key record (seconds or YYYY-MM-DDTHH:MM:SSZ)\n"
         "  --allow-downgrade   accept a release older than one already flashed here\n"
-        "  --owner FIELD=VALUE personalised releases: the owner file's fields, repeatable;\n"
+        "  --owner FIELD=VALUE personalised releases: the owner file's fields, once each;\n"
         "                      FIELD is first-name, last-name, class or school\n"
         "  --json              JSON lines on stdout: step events, then the key's report\n"
         "  -h, --help          show this help\n"
         "\n"
-        "Exit codes: 0 flashed and read back; 3 bad signature or rollback; 4 key refused\n"
-        "(policy, too small, counterfeit); 5 I/O error or read-back mismatch; 64 usage;\n"
-        "66 missing release. See cartable-flash(1).\n";
+        "SIGINT (Ctrl-C), SIGTERM and SIGHUP cancel the key cleanly: writing stops, its first\n"
+        "sector stays cleared, so it is never taken for a good key; flash it again.\n"
+        "\n"
+        "Exit codes: 0 flashed and read back; 3 bad signature or rollback; 4 target refused\n"
+        "(policy, absent key, not a key image, too small, counterfeit); 5 I/O error, read-back\n"
+        "mismatch or a full file system; 64 usage; 66 missing release; 130 cancelled.\n"
+        "See cartable-flash(1).\n";
 
 struct args {
         const char *release, *target, *serial;
-        char **trust;
-        size_t n_trust;
-        bool yes, no_probe, allow_downgrade, json;
+        struct trust_args trust;
+        bool yes, no_probe, allow_downgrade, json, force;
         uint64_t size;
         bool has_volume_id;
         uint32_t volume_id;
@@ -71,7 +73,11 @@ static int parse_owner(const char *arg, struct owner_fields *o) {
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                 if (strlen(fields[i].name) == (size_t) (eq - arg) &&
                     strncmp(arg, fields[i].name, (size_t) (eq - arg)) == 0) {
-                        *(const char **) ((char *) o + fields[i].offset) = eq + 1;
+                        const char **field = (const char **) ((char *) o + fields[i].offset);
+                        if (*field)
+                                return usage_error(&command_flash, "--owner %s given twice (\"%s\", then \"%s\")",
+                                                   fields[i].name, *field, eq + 1);
+                        *field = eq + 1;
                         return 0;
                 }
         return usage_error(&command_flash, "--owner %s: unknown field (first-name, last-name, class, school)", arg);
@@ -79,9 +85,9 @@ static int parse_owner(const char *arg, struct owner_fields *o) {
 
 static int parse_args(int argc, char **argv, struct args *a) {
         enum { OPT_TRUST = 0x100, OPT_YES, OPT_SIZE, OPT_SERIAL, OPT_NO_PROBE, OPT_VOLUME_ID,
-               OPT_TIME, OPT_DOWNGRADE, OPT_JSON, OPT_OWNER };
+               OPT_TIME, OPT_DOWNGRADE, OPT_JSON, OPT_OWNER, OPT_FORCE };
         static const struct option options[] = {
-                { "trust", required_argument, NULL, OPT_TRUST },
+                TRUST_OPTION(OPT_TRUST),
                 { "yes", no_argument, NULL, OPT_YES },
                 { "size", required_argument, NULL, OPT_SIZE },
                 { "serial", required_argument, NULL, OPT_SERIAL },
@@ -91,18 +97,20 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "allow-downgrade", no_argument, NULL, OPT_DOWNGRADE },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "owner", required_argument, NULL, OPT_OWNER },
+                { "force", no_argument, NULL, OPT_FORCE },
                 {}
         };
         int c;
 
-        a->trust = calloc((size_t) argc, sizeof(char *));
-        if (!a->trust)
-                return -ENOMEM;
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
-                case OPT_TRUST: a->trust[a->n_trust++] = optarg; break;
+                case OPT_TRUST:
+                        if (trust_args_add(&a->trust, optarg) < 0)
+                                return -ENOMEM;
+                        break;
                 case OPT_YES: a->yes = true; break;
+                case OPT_FORCE: a->force = true; break;
                 case OPT_SIZE:
                         if (parse_size(optarg, &a->size) < 0 || a->size == 0)
                                 return usage_error(&command_flash, "invalid size '%s'", optarg);
@@ -134,142 +142,64 @@ static int parse_args(int argc, char **argv, struct args *a) {
         return 0;
 }
 
-/* An image file: created or grown to size, locked. *ret_is_new when it had no bytes. */
-static int open_image(const char *path, uint64_t size, struct flash_target *t, bool *ret_created,
-                      struct cart_error *err) {
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
-        bool created = false;
-        int r;
-
-        r = key_check_image_path(path, err);
-        if (r < 0)
-                return r;
-        fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 && errno == ENOENT) {
-                fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
-                created = fd >= 0;
-        }
-        if (fd < 0)
-                return cart_error_set(err, -errno, "%s: %m", path);
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-                return cart_error_set(err, -EBUSY, "%s: in use by another program", path);
-        if (fstat(fd, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %m", path);
-        if (!S_ISREG(st.st_mode))
-                return cart_error_set(err, -EPERM, "%s: neither a block device nor an image file", path);
-        if (size > 0 && size < (uint64_t) st.st_size)
-                return cart_error_set(err, -EINVAL, "%s: --size %" PRIu64 " would shrink the image (%" PRIu64 " bytes)",
-                                      path, size, (uint64_t) st.st_size);
-        if (size == 0 && st.st_size == 0) {
-                if (created)
-                        (void) unlink(path);
-                return cart_error_set(err, -EINVAL, "%s: an empty image: give --size", path);
-        }
-        if (size > (uint64_t) st.st_size && ftruncate(fd, (off_t) size) < 0) {
-                r = -errno;
-                if (created)
-                        (void) unlink(path);
-                return cart_error_set(err, r, "%s: cannot grow to %" PRIu64 " bytes: %s", path, size, strerror(-r));
-        }
-        *t = (struct flash_target) {
-                .fd = TAKE_FD(fd), .size = MAX(size, (uint64_t) st.st_size), .sector_size = 512,
-                .is_new = st.st_size == 0,
-        };
-        snprintf(t->identity.device, sizeof(t->identity.device), "%s", path);
-        *ret_created = created;
-        return 0;
-}
-
-static void identity_from_device(const struct device_target *dt, const char *path, struct flash_target *t) {
-        const struct device_info *d = dt->info;
-
-        *t = (struct flash_target) {
-                .fd = dt->fd, .size = dt->size, .sector_size = dt->logical_sector_size,
-                .is_block_device = true,
-        };
-        snprintf(t->identity.device, sizeof(t->identity.device), "%s", d && d->devnode ? d->devnode : path);
-        if (d && d->serial)
-                snprintf(t->identity.serial, sizeof(t->identity.serial), "%s", d->serial);
-        if (d && d->has_usb_ids)
-                snprintf(t->identity.vid_pid, sizeof(t->identity.vid_pid), "%04x:%04x", d->vendor_id, d->product_id);
-        if (d && d->port)
-                snprintf(t->identity.port, sizeof(t->identity.port), "%s", d->port);
-        t->identity.capacity = dt->size;
-}
-
 /* Without --yes: what would be written, from the plan itself; nothing is written. */
-static int dry_run(const struct flash_target *t, const struct flash_options *o, const char *target) {
-        _cleanup_(flash_plan_freep) struct flash_plan *fp = NULL;
-        struct flash_report report = {};
+static int dry_run(struct station *st, const struct station_key *k) {
+        struct flash_report report;
         struct cart_error err = {};
         char a[32], b[32], c[32];
+        size_t n_extents;
         int r;
 
-        r = flash_plan_build(t, o, &report, &fp, &err);
+        r = station_plan(st, k, &report, &n_extents, &err);
         if (r < 0)
-                return log_fail(r, "%s: layout: %s", target, cart_error_message(&err, r));
+                return log_fail(r, "%s", cart_error_message(&err, r));
         printf("Would flash %s %s (serial %" PRIu64 ") onto %s (%s%s%s):\n"
                "  capacity probe%s, then a partition at byte %" PRIu64 " of %s, FAT32 with %s clusters,\n"
                "  %s of content, %s written in all (%zu extents), then read back.\n"
                "Nothing was written: add --yes to flash the key.\n",
-               report.release_name, report.release_version, report.release_serial, target,
-               format_size(t->size, a, sizeof(a)), t->identity.serial[0] ? ", serial " : "", t->identity.serial,
-               o->no_probe ? " skipped" : "", report.partition_offset,
+               report.release_name, report.release_version, report.release_serial, k->target,
+               format_size(report.key.capacity, a, sizeof(a)), report.key.serial[0] ? ", serial " : "",
+               report.key.serial, k->no_probe ? " skipped" : "", report.partition_offset,
                format_size(report.partition_size, b, sizeof(b)), format_size(report.cluster_size, c, sizeof(c)),
                format_size(report.content_bytes, a, sizeof(a)), format_size(report.plan_bytes, b, sizeof(b)),
-               plan_count(flash_plan_get(fp)));
-        return EXIT_OK;
-}
-
-static int open_release(const struct args *a, struct release **ret) {
-        _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
-        struct cart_error err = {};
-        int r;
-
-        r = trust_load(a->trust, a->n_trust, &trust);
-        if (r < 0)
-                return exit_code_for(r);
-        r = release_open(a->release, trust, 0, ret, &err);
-        if (r < 0)
-                return log_fail(r, "%s: %s", a->release, cart_error_message(&err, r));
-        r = release_check_rollback(arg_config->state_dir, release_manifest(*ret),
-                                   a->allow_downgrade, &err);
-        if (r < 0) {
-                *ret = release_unref(*ret);
-                return log_fail(r, "%s: %s", a->release, cart_error_message(&err, r));
-        }
+               n_extents);
         return EXIT_OK;
 }
 
 static int run(int argc, char **argv) {
-        _cleanup_(release_unrefp) struct release *rel = NULL;
-        _cleanup_(device_target_closep) struct device_target *dt = NULL;
-        _cleanup_free_ char **trust_list = NULL;
+        _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
+        _cleanup_(station_freep) struct station *st = NULL;
         struct args a = {};
-        struct flash_target t = { .fd = -EBADF };
         struct flash_report report;
         struct flash_output out = {};
         struct cart_error err = {};
-        bool created = false;
-        struct stat st;
-        int r, code;
+        bool is_device;
+        int r;
 
         r = parse_args(argc, argv, &a);
-        trust_list = a.trust;
-        if (r != 0)
+        if (r != 0) {
+                trust_args_done(&a.trust);
                 return r < 0 ? log_fail(r, "%s", strerror(-r)) : r;
+        }
+        is_device = station_target_is_device(a.target);
+        if (is_device && a.size)
+                r = usage_error(&command_flash, "--size applies to image files, not to USB keys");
+        else if (!is_device && a.serial)
+                r = usage_error(&command_flash, "--serial applies to USB keys, not to image files");
+        else if (is_device && a.force)
+                r = usage_error(&command_flash, "--force applies to image files, not to USB keys");
+        else if ((r = trust_load(&a.trust, &trust)) < 0)
+                r = exit_code_for(r);
+        trust_args_done(&a.trust);
+        if (r != 0)
+                return r;
 
         /* The release first: nothing is opened for writing before its signature holds. */
-        code = open_release(&a, &rel);
-        if (code != EXIT_OK)
-                return code;
+        r = station_new(a.release, arg_config, trust, a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0, &st, &err);
+        if (r < 0)
+                return log_fail(r, "%s", cart_error_message(&err, r));
 
-        struct flash_options o = {
-                .release = rel, .no_probe = a.no_probe, .has_volume_id = a.has_volume_id,
-                .volume_id = a.volume_id, .time = a.time, .owner = a.has_owner ? &a.owner : NULL,
-        };
-        const struct manifest *m = release_manifest(rel);
+        const struct manifest *m = release_manifest(station_release(st));
         if (a.has_owner && !manifest_is_personalised(m))
                 return usage_error(&command_flash, "--owner: release %s %s is not personalised (it has no owner file)",
                                    manifest_name(m), manifest_version(m));
@@ -277,41 +207,28 @@ static int run(int argc, char **argv) {
                 log_info("note: %s is personalised; without --owner this key gets no \"%s\"",
                          a.release, manifest_owner_path(m));
 
-        if (stat(a.target, &st) == 0 && S_ISBLK(st.st_mode)) {
-                struct device_policy policy;
-                if (a.size)
-                        return usage_error(&command_flash, "--size applies to image files, not to USB keys");
-                r = device_policy_from_config(arg_config, &policy);
-                if (r >= 0)
-                        r = device_target_open(a.target, &policy, a.serial, &dt, &err);
-                if (r < 0)
-                        return log_fail(r, "%s", cart_error_message(&err, r));
-                identity_from_device(dt, a.target, &t);
-                if (!a.yes)
-                        return dry_run(&t, &o, a.target);
-        } else {
-                if (a.serial)
-                        return usage_error(&command_flash, "--serial applies to USB keys, not to image files");
-                r = open_image(a.target, a.size, &t, &created, &err);
-                if (r < 0)
-                        return log_fail(r, "%s", cart_error_message(&err, r));
-        }
+        struct station_key k = {
+                .target = a.target, .serial = a.serial, .image_size = a.size, .force = a.force,
+                .no_probe = a.no_probe, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
+                .time = a.time, .owner = a.has_owner ? &a.owner : NULL,
+                .on_event = flash_output_event, .userdata = &out,
+        };
+        if (is_device && !a.yes)
+                return dry_run(st, &k);
 
+        /* From here a signal cancels the key cleanly; before, nothing was opened for writing. */
+        flash_output_catch_signals();
         flash_output_init(&out, a.json, a.target);
-        o.on_event = flash_output_event;
-        o.userdata = &out;
-        r = flash_key(&t, &o, &report, &err);
-        flash_output_result(&out, &report);
-        if (!dt)
-                close(t.fd);
-        if (r < 0) {
-                if (created)
-                        (void) unlink(a.target);
-                return log_fail(r, "%s: %s", a.target, cart_error_message(&err, r));
-        }
-        r = release_record_serial(arg_config->state_dir, release_manifest(rel), &err);
+        r = station_flash(st, &k, &report, &err);
+        /* A journal records report here, whatever r is. */
+        if (report.outcome != FLASH_OUTCOME_NONE)
+                flash_output_result(&out, &report);
+        if (report.outcome == FLASH_OUTCOME_CANCELLED)
+                return flash_output_cancelled(&out, &report);
         if (r < 0)
-                log_warn("rollback state not recorded: %s", cart_error_message(&err, r));
+                return log_fail(r, "%s", cart_error_message(&err, r));
+        if (r > 0)
+                log_warn("rollback state not recorded: %s", cart_error_message(&err, -EIO));
         return EXIT_OK;
 }
 

@@ -38,7 +38,7 @@ const struct command command_image = {
         "  verify  the signature, then every payload's size and SHA-256, then that the\n"
         "          release holds nothing else.\n"
         "  show    the release's metadata and files; the signature is checked only with\n"
-        "          trusted keys (--trust or the configuration).\n"
+        "          trusted keys (--trust, or else the configuration's).\n"
         "\n"
         "Build options:\n"
         "  --key SECRET            the secret key that signs (minisign format)\n"
@@ -57,7 +57,7 @@ const struct command command_image = {
         "\n"
         "Verify and show options:\n"
         "  --trust FILE|DIR        a trusted public key or a directory of *.pub (repeatable;\n"
-        "                          also [trust] key in the configuration)\n"
+        "                          replaces [trust] key of the configuration)\n"
         "  --json                  machine-readable output\n"
         "\n"
         "Exit codes: 0 success; 3 bad or untrusted signature, wrong passphrase, tampered\n"
@@ -342,14 +342,13 @@ static int run_build(int argc, char **argv) {
 
 struct read_args {
         const char *path;
-        char **trust;
-        size_t n_trust;
+        struct trust_args trust;
         bool is_json;
 };
 
 static int parse_read_args(int argc, char **argv, struct read_args *a) {
         static const struct option options[] = {
-                { "trust", required_argument, NULL, OPT_TRUST },
+                TRUST_OPTION(OPT_TRUST),
                 { "json", no_argument, NULL, OPT_JSON },
                 {}
         };
@@ -358,14 +357,10 @@ static int parse_read_args(int argc, char **argv, struct read_args *a) {
         optind = 0;
         while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
                 switch (opt) {
-                case OPT_TRUST: {
-                        char **l = realloc(a->trust, (a->n_trust + 1) * sizeof(char *));
-                        if (!l)
+                case OPT_TRUST:
+                        if (trust_args_add(&a->trust, optarg) < 0)
                                 return log_fail(-ENOMEM, "out of memory");
-                        a->trust = l;
-                        l[a->n_trust++] = optarg;
                         break;
-                }
                 case OPT_JSON:
                         a->is_json = true;
                         break;
@@ -423,10 +418,10 @@ static int run_verify(int argc, char **argv) {
 
         r = parse_read_args(argc, argv, &a);
         if (r == 0) {
-                r = trust_load(a.trust, a.n_trust, &trust);
+                r = trust_load(&a.trust, &trust);
                 r = r < 0 ? exit_code_for(r) : 0;
         }
-        free(a.trust);
+        trust_args_done(&a.trust);
         if (r != 0)
                 return r;
         r = release_open(a.path, trust, 0, &rel, &err);
@@ -522,11 +517,11 @@ static int run_show(int argc, char **argv) {
 
         r = parse_read_args(argc, argv, &a);
         /* Keys given or configured: check the signature; none: show, and say it was not checked. */
-        if (r == 0 && (a.n_trust > 0 || (arg_config && arg_config->n_trust > 0))) {
-                r = trust_load(a.trust, a.n_trust, &trust);
+        if (r == 0 && trust_is_given(&a.trust)) {
+                r = trust_load(&a.trust, &trust);
                 r = r < 0 ? exit_code_for(r) : 0;
         }
-        free(a.trust);
+        trust_args_done(&a.trust);
         if (r != 0)
                 return r;
         r = release_open(a.path, trust, RELEASE_OPEN_SKIP_HASH | (trust ? 0 : RELEASE_OPEN_UNVERIFIED), &rel, &err);

@@ -10,13 +10,6 @@
  * so that what is read is what the key holds. -EMEDIUMTYPE for anything else. */
 int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err);
 
-/*
- * An image file path must not lie under /dev: "flash REL /dev/sdX --size 8G" with the key
- * unplugged would otherwise create a regular file where the device node belongs.
- * -EPERM (a refusal, exit 4) with a message naming the path.
- */
-int key_check_image_path(const char *path, struct cart_error *err);
-
 /* "ABCD-1234" into ret (at least 10 bytes); parse the same (hex, dash optional). */
 void key_format_volume_id(uint32_t id, char *ret);
 int key_parse_volume_id(const char *s, uint32_t *ret);

@@ -33,7 +33,7 @@ const struct command command_key = {
         "  show      the key id and type of a public or secret key file, and whether a\n"
         "            secret key is encrypted. --unlock decrypts it to check the passphrase.\n"
         "  verify    check FILE's minisign signature (FILE.minisig unless --signature)\n"
-        "            against the trusted keys: --trust, then [trust] key in the\n"
+        "            against the trusted keys: --trust, or else [trust] key in the\n"
         "            configuration. Prints the signer's key id and the trusted comment.\n"
         "\n"
         "Options:\n"
@@ -44,7 +44,7 @@ const struct command command_key = {
         "  --comment TEXT          generate: a label for both files' untrusted comments\n"
         "  --unlock                show: decrypt an encrypted secret key (asks the passphrase)\n"
         "  --trust FILE|DIR        verify: a trusted public key, or a directory of *.pub\n"
-        "                          (repeatable)\n"
+        "                          (repeatable; replaces [trust] key of the configuration)\n"
         "  --signature SIG         verify: the signature file\n"
         "\n"
         "Exit codes: 0 success; 3 wrong passphrase, bad or untrusted signature; 64 usage;\n"
@@ -71,7 +71,7 @@ static const struct option options[] = {
         { "unencrypted",     no_argument,       NULL, OPT_UNENCRYPTED },
         { "comment",         required_argument, NULL, OPT_COMMENT },
         { "unlock",          no_argument,       NULL, OPT_UNLOCK },
-        { "trust",           required_argument, NULL, OPT_TRUST },
+        TRUST_OPTION(OPT_TRUST),
         { "signature",       required_argument, NULL, OPT_SIGNATURE },
         {}
 };
@@ -79,8 +79,7 @@ static const struct option options[] = {
 struct key_args {
         const char *secret, *public, *passphrase_file, *comment, *signature;
         bool is_unencrypted, is_unlock;
-        char **trust;
-        size_t n_trust;
+        struct trust_args trust;
         char **rest;            /* positional arguments after the subcommand */
         int n_rest;
 };
@@ -100,14 +99,10 @@ static int parse_args(int argc, char **argv, struct key_args *a) {
                 case OPT_COMMENT: a->comment = optarg; break;
                 case OPT_UNLOCK: a->is_unlock = true; break;
                 case OPT_SIGNATURE: a->signature = optarg; break;
-                case OPT_TRUST: {
-                        char **l = reallocarray(a->trust, a->n_trust + 1, sizeof(char *));
-                        if (!l)
+                case OPT_TRUST:
+                        if (trust_args_add(&a->trust, optarg) < 0)
                                 return log_fail(-ENOMEM, "out of memory");
-                        a->trust = l;
-                        l[a->n_trust++] = optarg;
                         break;
-                }
                 default:
                         return usage_bad_option(c, argv);
                 }
@@ -131,7 +126,7 @@ static int key_generate(struct key_args *a) {
         char hex[2 * SIGN_KEYID_LEN + 1];
         int r;
 
-        if (a->is_unlock || a->trust || a->signature || a->n_rest > 0)
+        if (a->is_unlock || a->trust.n_paths || a->signature || a->n_rest > 0)
                 return usage_error(c, "generate takes --secret, --public, --passphrase-file, "
                                    "--unencrypted and --comment only");
         if (!a->secret || !a->public)
@@ -206,7 +201,7 @@ static int key_show(struct key_args *a) {
         const char *path;
         int r;
 
-        if (a->secret || a->public || a->is_unencrypted || a->comment || a->trust || a->signature)
+        if (a->secret || a->public || a->is_unencrypted || a->comment || a->trust.n_paths || a->signature)
                 return usage_error(c, "show takes --unlock and --passphrase-file only");
         if (a->n_rest != 1)
                 return usage_error(c, "show needs one key file");
@@ -346,7 +341,7 @@ static int key_verify(struct key_args *a) {
         if (!sig_path)
                 return log_fail(-ENOMEM, "out of memory");
 
-        r = trust_load(a->trust, a->n_trust, &t);
+        r = trust_load(&a->trust, &t);
         if (r < 0)
                 return exit_code_for(r);
         r = file_data_get(a->rest[0], &msg);
@@ -387,6 +382,6 @@ static int run_key(int argc, char **argv) {
                 else
                         code = usage_error(c, "unknown subcommand '%s'", sub);
         }
-        free(a.trust);
+        trust_args_done(&a.trust);
         return code;
 }

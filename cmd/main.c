@@ -34,7 +34,7 @@ static void print_main_help(void) {
                "\n"
                "Exit codes: 0 success; 1 key modified; 2 not a cartable key; 3 trust failure;\n"
                "4 target refused; 5 I/O error; 64 usage; 65 bad input; 66 missing input;\n"
-               "70 internal error; 73 cannot create output. See cartable(1).\n");
+               "70 internal error; 73 cannot create output; 130 cancelled. See cartable(1).\n");
 }
 
 static const struct command *find_command(const char *name) {

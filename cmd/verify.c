@@ -18,7 +18,7 @@ static const char help[] =
         "\n"
         "Options:\n"
         "  --trust KEY   trusted minisign public key, or a directory of them (repeatable;\n"
-        "                default: the [trust] keys of the configuration)\n"
+        "                replaces the [trust] keys of the configuration)\n"
         "  --json        one JSON object on stdout\n"
         "  -h, --help    show this help\n"
         "\n"
@@ -105,33 +105,33 @@ static void print_text(const char *target, const struct verify_result *v) {
 
 static int run(int argc, char **argv) {
         static const struct option options[] = {
-                { "trust", required_argument, NULL, 't' },
+                TRUST_OPTION('t'),
                 { "json", no_argument, NULL, 'j' },
                 {}
         };
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
         _cleanup_(verify_result_freep) struct verify_result *v = NULL;
-        _cleanup_free_ char **paths = calloc((size_t) argc, sizeof(char *));
+        _cleanup_(trust_args_done) struct trust_args trust_args = {};
         _cleanup_close_ int fd = -EBADF;
         struct cart_error err = {};
-        size_t n_paths = 0;
         bool json = false;
         uint64_t size;
         int c, r;
 
-        if (!paths)
-                return log_fail(-ENOMEM, "out of memory");
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
-                case 't': paths[n_paths++] = optarg; break;
+                case 't':
+                        if (trust_args_add(&trust_args, optarg) < 0)
+                                return log_fail(-ENOMEM, "out of memory");
+                        break;
                 case 'j': json = true; break;
                 default: return usage_bad_option(&command_verify, argv);
                 }
         if (argc - optind != 1)
                 return usage_error(&command_verify, "expected TARGET");
 
-        r = trust_load(paths, n_paths, &trust);
+        r = trust_load(&trust_args, &trust);
         if (r < 0)
                 return exit_code_for(r);
         r = key_open_read(argv[optind], &fd, &size, &err);

@@ -49,8 +49,8 @@ static int compute_geometry(uint64_t offset, uint64_t size, uint32_t sector_size
         if (ss != 512 && ss != 1024 && ss != 2048 && ss != 4096)
                 return cart_error_set(err, -EINVAL, "sector size %u: 512, 1024, 2048 or 4096 expected", ss);
         if (size < FAT_VOLUME_MIN || size > FAT_VOLUME_MAX)
-                return cart_error_set(err, -EINVAL, "volume of %s: FAT32 volumes here are 64 MiB to 2 TiB",
-                                      format_size(size, s, sizeof(s)));
+                return cart_error_set(err, -EINVAL, "volume of %s: FAT32 volumes here are %" PRIu64 " MiB to 2 TiB",
+                                      format_size(size, s, sizeof(s)), FAT_VOLUME_MIN / MIB);
         if (offset % ss || align % ss)
                 return cart_error_set(err, -EINVAL, "offset %" PRIu64 " and alignment %u must be multiples of the sector size %u",
                                       offset, align, ss);

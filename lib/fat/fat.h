@@ -47,7 +47,9 @@
 #define FAT_ATTR_ARCHIVE   0x20
 #define FAT_ATTR_LFN       0x0F
 
-#define FAT_VOLUME_MIN     (64 * MIB)
+/* A 64 MiB key less 1 MiB of alignment before the partition and 1 MiB after it (GPT's
+ * backup) still holds a volume: 62 MiB of 512-byte clusters is twice FAT32's minimum. */
+#define FAT_VOLUME_MIN     (62 * MIB)
 #define FAT_VOLUME_MAX     (2 * TIB)
 #define FAT_FILE_MAX       UINT64_C(0xFFFFFFFF)    /* 4 GiB - 1 */
 #define FAT_NAME_MAX       255                     /* UTF-16 units of a long name */

@@ -45,6 +45,7 @@ const char *flash_outcome_to_string(enum flash_outcome o) {
         static const char *const names[] = {
                 [FLASH_OUTCOME_NONE] = "running", [FLASH_OUTCOME_OK] = "ok",
                 [FLASH_OUTCOME_REFUSED] = "refused", [FLASH_OUTCOME_FAILED] = "failed",
+                [FLASH_OUTCOME_CANCELLED] = "cancelled",
         };
         return (unsigned) o < ELEMENTSOF(names) ? names[o] : "unknown";
 }
@@ -182,6 +183,14 @@ static void fill_release(struct flash_report *r, const struct manifest *m) {
         r->release_serial = manifest_serial(m);
 }
 
+void flash_report_start(struct flash_report *report, const struct flash_target *t, const struct release *rel) {
+        *report = (struct flash_report) {
+                .key = t->identity, .real_capacity = t->size, .started_usec = now_usec(),
+        };
+        report->key.capacity = t->size;
+        fill_release(report, release_manifest(rel));
+}
+
 int flash_plan_build(const struct flash_target *t, const struct flash_options *o,
                      struct flash_report *report, struct flash_plan **ret, struct cart_error *err) {
         const struct manifest *m = release_manifest(o->release);
@@ -260,27 +269,48 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
 struct run {
         const struct flash_options *o;
         struct flash_report *report;
+        int cancelled;           /* the callback's negative value, or 0 */
 };
 
-static void emit(const struct flash_options *o, struct flash_report *report, enum flash_step step,
-                 uint64_t done, uint64_t total) {
+static int emit(const struct flash_options *o, struct flash_report *report, enum flash_step step,
+                uint64_t done, uint64_t total) {
         report->step = step;
-        if (o->on_event)
-                o->on_event(o->userdata, report, step, done, total);
+        return o->on_event ? o->on_event(o->userdata, report, step, done, total) : 0;
 }
 
-static void on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
+static int on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
         struct run *run = userdata;
-        emit(run->o, run->report, phase == WRITER_WRITE ? FLASH_STEP_WRITE : FLASH_STEP_READBACK, done, total);
+        int r = emit(run->o, run->report, phase == WRITER_WRITE ? FLASH_STEP_WRITE : FLASH_STEP_READBACK, done, total);
+
+        if (r < 0)
+                run->cancelled = r;
+        return MIN(r, 0);
 }
 
-static int fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err) {
+int flash_report_fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err) {
         cart_error_prefix(err, r, "%s", flash_step_to_string(report->step));
         report->outcome = outcome;
         report->error = r;
         report->finished_usec = now_usec();
         snprintf(report->message, sizeof(report->message), "%s", cart_error_message(err, r));
         return r;
+}
+
+/*
+ * The callback stopped the key. Once sector 0 has been written (the read-back step), it
+ * is zeroed again, so that the key has no partition table and is never taken for a good one.
+ */
+static int cancel(const struct flash_target *t, struct flash_report *report, int r, struct cart_error *err) {
+        uint32_t bs = t->sector_size ? t->sector_size : 512;
+        _cleanup_free_ void *zero = NULL;
+
+        if (report->step != FLASH_STEP_READBACK)
+                cart_error_set(err, r, "cancelled%s", report->step < FLASH_STEP_WRITE ? ": nothing was written" : "");
+        else if (!(zero = calloc(1, bs)) || pwrite(t->fd, zero, bs, 0) != (ssize_t) bs || fdatasync(t->fd) < 0)
+                cart_error_set(err, r, "cancelled, and clearing sector 0 failed: %s", zero ? strerror(errno) : "out of memory");
+        else
+                cart_error_set(err, r, "cancelled: sector 0 cleared");
+        return flash_report_fail(report, FLASH_OUTCOME_CANCELLED, r, err);
 }
 
 static int probe_key(const struct flash_target *t, struct flash_report *report, struct cart_error *err) {
@@ -319,60 +349,65 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         uint64_t need;
         int r;
 
-        *report = (struct flash_report) {
-                .key = t->identity, .real_capacity = t->size, .started_usec = now_usec(),
-                .volume_id = o->has_volume_id ? o->volume_id : 0,
-        };
-        report->key.capacity = t->size;
-        fill_release(report, release_manifest(o->release));
+        flash_report_start(report, t, o->release);
+        report->volume_id = o->has_volume_id ? o->volume_id : 0;
 
-        emit(o, report, FLASH_STEP_CHECK, 0, 0);
-        /* The release's minimum, and room for a FAT32 volume after the partition's alignment. */
-        need = MAX(lay->min_size, (lay->alignment ? lay->alignment : MIB) + FAT_VOLUME_MIN + MIB);
+        if ((r = emit(o, report, FLASH_STEP_CHECK, 0, 0)) < 0)
+                return cancel(t, report, r, err);
+        /* The release's minimum, which builds check against the layout's own floor. */
+        need = MAX(lay->min_size, release_layout_floor(lay->alignment, lay->scheme && streq(lay->scheme, "gpt")));
         if (t->size < need) {
                 r = cart_error_set(err, -ENOSPC, "the key holds %s, the release needs at least %s",
                                    format_size(t->size, a, sizeof(a)), format_size(need, b, sizeof(b)));
-                return fail(report, FLASH_OUTCOME_REFUSED, r, err);
+                return flash_report_fail(report, FLASH_OUTCOME_REFUSED, r, err);
         }
         if (t->is_block_device && !o->no_probe) {
-                emit(o, report, FLASH_STEP_PROBE, 0, 0);
+                if ((r = emit(o, report, FLASH_STEP_PROBE, 0, 0)) < 0)
+                        return cancel(t, report, r, err);
                 r = probe_key(t, report, err);
                 if (r < 0)
-                        return fail(report, r == -EPERM ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+                        return flash_report_fail(report, r == -EPERM ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
         }
 
-        emit(o, report, FLASH_STEP_LAYOUT, 0, 0);
+        if ((r = emit(o, report, FLASH_STEP_LAYOUT, 0, 0)) < 0)
+                return cancel(t, report, r, err);
         r = flash_plan_build(t, o, report, &fp, err);
         if (r < 0)
-                return fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+                return flash_report_fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
 
-        emit(o, report, FLASH_STEP_WRITE, 0, 0);
+        if ((r = emit(o, report, FLASH_STEP_WRITE, 0, 0)) < 0)
+                return cancel(t, report, r, err);
         report->failed_offset = UINT64_MAX;
         r = writer_write(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
         report->bytes_written = st.bytes_written;
         report->write_seconds = st.write_seconds;
         report->is_direct = st.is_direct;
+        if (run.cancelled < 0)
+                return cancel(t, report, run.cancelled, err);
         if (r < 0) {
                 report->has_failed_offset = report->failed_offset != UINT64_MAX;
-                return fail(report, FLASH_OUTCOME_FAILED, r, err);
+                return flash_report_fail(report, FLASH_OUTCOME_FAILED, r, err);
         }
 
-        emit(o, report, FLASH_STEP_READBACK, 0, 0);
+        if ((r = emit(o, report, FLASH_STEP_READBACK, 0, 0)) < 0)
+                return cancel(t, report, r, err);
         r = writer_verify(fp->plan, t->fd, &wo, &st, &report->failed_offset, err);
         report->bytes_read = st.bytes_read;
         report->read_seconds = st.read_seconds;
+        if (run.cancelled < 0)
+                return cancel(t, report, run.cancelled, err);
         if (r < 0) {
                 report->has_failed_offset = report->failed_offset != UINT64_MAX;
-                return fail(report, FLASH_OUTCOME_FAILED, r, err);
+                return flash_report_fail(report, FLASH_OUTCOME_FAILED, r, err);
         }
 
         if (t->is_block_device) {
-                emit(o, report, FLASH_STEP_REREAD, 0, 0);
+                (void) emit(o, report, FLASH_STEP_REREAD, 0, 0);
                 /* Harmless when it fails: the kernel may hold no partition of the key open. */
                 (void) ioctl(t->fd, BLKRRPART);
         }
         report->outcome = FLASH_OUTCOME_OK;
         report->finished_usec = now_usec();
-        emit(o, report, FLASH_STEP_DONE, 0, 0);
+        (void) emit(o, report, FLASH_STEP_DONE, 0, 0);
         return 0;
 }

@@ -34,6 +34,7 @@ enum flash_outcome {
         FLASH_OUTCOME_OK,
         FLASH_OUTCOME_REFUSED,  /* too small, counterfeit: nothing written */
         FLASH_OUTCOME_FAILED,   /* I/O error or read-back mismatch */
+        FLASH_OUTCOME_CANCELLED,/* the event callback stopped it: report.step says where */
 };
 const char *flash_outcome_to_string(enum flash_outcome o);
 
@@ -69,9 +70,16 @@ struct flash_report {
         char message[1024];                    /* the failure's words */
 };
 
-/* step and report after each step; done/total bytes of the write and read-back phases. */
-typedef void (*flash_event_fn)(void *userdata, const struct flash_report *report,
-                               enum flash_step step, uint64_t done, uint64_t total);
+/*
+ * step and report after each step; done/total bytes of the write and read-back phases.
+ * Return 0 to go on, or a negative errno (-ECANCELED) to stop the key cleanly: nothing
+ * more is written, sector 0 is left cleared (cleared again if the write had finished), so
+ * a cut key is never taken for a good one; flash_key() returns that value with the
+ * outcome FLASH_OUTCOME_CANCELLED and report.step the step it stopped in. A return at
+ * FLASH_STEP_REREAD or FLASH_STEP_DONE is ignored: the key has been read back whole.
+ */
+typedef int (*flash_event_fn)(void *userdata, const struct flash_report *report,
+                              enum flash_step step, uint64_t done, uint64_t total);
 
 struct flash_target {
         int fd;                          /* read-write, without O_DIRECT (the writer sets it) */
@@ -98,6 +106,13 @@ struct flash_options {
  * err holds "STEP: message". Returns 0, or the negative errno of the failure. */
 int flash_key(const struct flash_target *t, const struct flash_options *o,
               struct flash_report *report, struct cart_error *err);
+
+/* Start a report for target t and release rel, as flash_key() does first: for callers that
+ * refuse a key before flash_key() runs (a journal records every key). */
+void flash_report_start(struct flash_report *report, const struct flash_target *t, const struct release *rel);
+/* End a report with a failure: outcome, r, err's message prefixed with the step's name
+ * (err is prefixed too). Returns r. */
+int flash_report_fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err);
 
 /* The write plan alone (what flash_key would write), for image export and dry runs. */
 struct flash_plan;

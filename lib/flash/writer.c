@@ -289,8 +289,12 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
                 }
         }
         c->done += s->len;
-        if (o->progress)
-                o->progress(o->userdata, j->is_verify ? WRITER_READBACK : WRITER_WRITE, c->done, j->total);
+        if (o->progress) {
+                r = o->progress(o->userdata, j->is_verify ? WRITER_READBACK : WRITER_WRITE, c->done, j->total);
+                if (r < 0)
+                        return cart_error_set(err, r, "stopped by the caller after %" PRIu64 " of %" PRIu64 " bytes",
+                                              c->done, j->total);
+        }
         return 0;
 }
 

@@ -22,8 +22,12 @@ enum writer_phase {
         WRITER_READBACK,
 };
 
-/* Called after each chunk from the caller's thread: done and total bytes of the phase. */
-typedef void (*writer_progress_fn)(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total);
+/*
+ * Called after each chunk from the caller's thread: done and total bytes of the phase.
+ * A negative return stops the phase at once (no further write, and in the write phase
+ * sector 0 is never written): writer_write/writer_verify return that value.
+ */
+typedef int (*writer_progress_fn)(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total);
 
 struct writer_options {
         uint32_t block_size;     /* every request is aligned to it: the logical sector size; 0: 512 */

@@ -6,6 +6,7 @@
 
 #include "base/ini-util.h"
 #include "release/recipe.h"
+#include "release/release.h"
 
 int strv_push(struct strv *l, const char *s) {
         char **v = realloc(l->v, (l->n + 2) * sizeof(char *));
@@ -299,6 +300,7 @@ static int check_paths(const struct strv *l, const char *what, struct cart_error
 
 int recipe_check(const struct recipe *rc, struct cart_error *err) {
         const char *where = rc->path ?: "recipe";
+        uint64_t floor;
         int r;
 
         if (!rc->name || !is_token(rc->name))
@@ -314,10 +316,18 @@ int recipe_check(const struct recipe *rc, struct cart_error *err) {
         r = fat_check_label(rc->label ?: RECIPE_DEFAULT_LABEL, err);
         if (r < 0)
                 return cart_error_prefix(err, r, "%s: label", where);
-        if (rc->min_size < FAT_VOLUME_MIN || rc->min_size > FAT_VOLUME_MAX)
+        if (rc->min_size < RECIPE_MIN_SIZE_MIN || rc->min_size > FAT_VOLUME_MAX)
                 return cart_error_set(err, -EINVAL, "%s: min-size: between 64M and 2T", where);
         if (rc->alignment < 512 || rc->alignment > 64 * MIB || (rc->alignment & (rc->alignment - 1)))
                 return cart_error_set(err, -EINVAL, "%s: alignment: a power of two from 512 to 64M", where);
+        floor = release_layout_floor(rc->alignment, rc->scheme && streq(rc->scheme, "gpt"));
+        if (rc->min_size < floor) {
+                char a[32], b[32];
+                return cart_error_set(err, -EINVAL, "%s: min-size %s: a key that small cannot hold a partition aligned to %s "
+                                      "and a FAT32 volume; give min-size %" PRIu64 "M or more, or a smaller alignment",
+                                      where, format_size(rc->min_size, a, sizeof(a)), format_size(rc->alignment, b, sizeof(b)),
+                                      DIV_ROUND_UP(floor, MIB));
+        }
         if (rc->cluster_size && (rc->cluster_size < 512 || rc->cluster_size > 32 * KIB ||
                                  (rc->cluster_size & (rc->cluster_size - 1))))
                 return cart_error_set(err, -EINVAL, "%s: cluster-size: a power of two from 512 to 32K", where);
@@ -341,4 +351,10 @@ int recipe_check(const struct recipe *rc, struct cart_error *err) {
         if (rc->limits.max_file_size > FAT_FILE_MAX)
                 return cart_error_set(err, -EINVAL, "max-file-size: at most 4 GiB - 1 (FAT32)");
         return 0;
+}
+
+uint64_t release_layout_floor(uint64_t alignment, bool is_gpt) {
+        alignment = alignment ? alignment : MIB;
+        /* libfdisk ends a GPT partition on an alignment boundary before the backup table. */
+        return alignment + FAT_VOLUME_MIN + (is_gpt ? MAX(alignment, MIB) : MIB);
 }

@@ -23,6 +23,7 @@
 #include "base/error.h"
 
 #define RECIPE_DEFAULT_MIN_SIZE   (1 * GIB)
+#define RECIPE_MIN_SIZE_MIN       (64 * MIB)    /* the smallest key a release may ask for */
 #define RECIPE_DEFAULT_ALIGNMENT  (1 * MIB)
 #define RECIPE_DEFAULT_LABEL      "CARTABLE"
 

@@ -122,6 +122,15 @@ int release_check_rollback(const char *state_path, const struct manifest *m, boo
                            struct cart_error *err);
 int release_record_serial(const char *state_path, const struct manifest *m, struct cart_error *err);
 
+/*
+ * The smallest key a layout with this partition alignment fits: the alignment before the
+ * partition, the smallest FAT32 volume, then 1 MiB, or for GPT one alignment of at least
+ * 1 MiB (libfdisk ends a GPT partition on an alignment boundary before the backup table).
+ * A release's min-size is at least this (recipe_check), so that a release built with
+ * min-size N flashes onto a key of N bytes.
+ */
+uint64_t release_layout_floor(uint64_t alignment, bool is_gpt);
+
 /* ---- building (cartable image build) ---- */
 
 struct recipe;

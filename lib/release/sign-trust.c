@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include "config-paths.h"
 #include "base/base64.h"
 #include "release/sign-internal.h"
 
@@ -423,4 +424,40 @@ int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const c
                                       "the signed data", id);
         return cart_error_set(err, -EKEYREJECTED, "the trusted comment signature by key %s is "
                               "invalid: the trusted comment was altered", id);
+}
+
+/* One trusted path: a directory without any *.pub is an error naming it, not an empty set. */
+static int trust_add_one(struct sign_trust *t, const char *path, const char *what, struct cart_error *err) {
+        int r = sign_trust_add_path(t, path, err);
+
+        if (r == 0)
+                r = cart_error_set(err, -ENOKEY, "%s: no public key (*.pub) in this directory", path);
+        return r < 0 ? cart_error_prefix(err, r, "%s", what) : 0;
+}
+
+int sign_trust_load(char *const *paths, size_t n_paths, const struct cart_config *config,
+                    struct sign_trust **ret, struct cart_error *err) {
+        _cleanup_(sign_trust_freep) struct sign_trust *t = NULL;
+        const char *config_path = config && config->path ? config->path : CARTABLE_SYSCONFDIR "/cartable.conf";
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        r = sign_trust_new(&t);
+        if (r < 0)
+                return r;
+        if (n_paths > 0) {
+                for (size_t i = 0; i < n_paths; i++)
+                        if ((r = trust_add_one(t, paths[i], "--trust", err)) < 0)
+                                return r;
+        } else if (config && config->n_trust > 0) {
+                if (asprintf(&what, "%s: [trust] key", config_path) < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; i < config->n_trust; i++)
+                        if ((r = trust_add_one(t, config->trust[i], what, err)) < 0)
+                                return r;
+        } else
+                return cart_error_set(err, -ENOKEY, "no trusted key: give --trust FILE|DIR, or set "
+                                      "'key = FILE|DIR' in the [trust] section of %s", config_path);
+        *ret = TAKE_PTR(t);
+        return 0;
 }

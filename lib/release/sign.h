@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "base/util.h"
 
@@ -95,6 +96,15 @@ DEFINE_POINTER_CLEANUP(struct sign_trust, sign_trust_free);
  */
 int sign_trust_add_path(struct sign_trust *t, const char *path, struct cart_error *err);
 size_t sign_trust_count(const struct sign_trust *t);
+
+/*
+ * The keys a station trusts: the --trust paths when there are any (they replace the
+ * configuration's, so that "--trust x.pub" asks "is it signed by X?"), otherwise the
+ * configuration's [trust] key entries (config may be NULL). A file or directory that
+ * yields no key is -ENOKEY naming it; no key at all is -ENOKEY saying how to give one.
+ */
+int sign_trust_load(char *const *paths, size_t n_paths, const struct cart_config *config,
+                    struct sign_trust **ret, struct cart_error *err);
 
 /*
  * Check a minisign signature text over msg against the trust set. On success returns 0

@@ -48,13 +48,14 @@ expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub
 detach "$L"
 cmp disk.img disk.orig || fail "a refused loop device was written"
 
-# lib/flash itself on the loop device, over an old GPT: probe, write, read-back, BLKRRPART.
+# lib/station and lib/flash on the loop device, over an old GPT: probe, write, read-back, BLKRRPART.
 truncate -s 0 disk.img
 truncate -s 256M disk.img
 printf 'label: gpt\n,,L\n' | sfdisk -q disk.img
 attach L disk.img
 expect_exit 0 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
 expect_in out '^outcome ok$'
+expect_in out "^device $L\$"
 expect_in out '^probed 1$'
 expect_in out '^direct 1$'
 expect_in out '^real 268435456$'

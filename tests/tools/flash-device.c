@@ -7,7 +7,7 @@
  *   flash-device probe DEVICE                 capacity probe; exit 0 good, 4 counterfeit
  *   flash-device layout DEVICE mbr|gpt        wipe, partition table, write, read back
  *   flash-device flash RELEASE DEVICE TRUST [--no-probe]
- *                                             lib/flash on the device, opened by lib/device
+ *                                             lib/station on the device, opened by lib/device
  *                                             with the USB rule waived; the report on stdout
  */
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "device/device.h"
+#include "station/station.h"
 #include "base/error.h"
 #include "flash/flash.h"
 #include "flash/layout.h"
@@ -103,11 +104,12 @@ static int do_layout(const char *path, const char *scheme) {
         return 0;
 }
 
+/* Through the station, as cartable flash does, with the USB rule waived for loop devices. */
 static int do_flash(const char *release, const char *path, const char *trust_path, bool no_probe) {
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
-        _cleanup_(release_unrefp) struct release *rel = NULL;
-        _cleanup_(device_target_closep) struct device_target *dt = NULL;
+        _cleanup_(station_freep) struct station *st = NULL;
         struct device_policy policy = { .max_size = UINT64_MAX, .test_waive_usb_rule = true };
+        struct station_key k = { .target = path, .no_probe = no_probe };
         struct flash_report rep;
         struct cart_error err = {};
         int r;
@@ -116,25 +118,20 @@ static int do_flash(const char *release, const char *path, const char *trust_pat
         if (r >= 0)
                 r = sign_trust_add_path(trust, trust_path, &err);
         if (r >= 0)
-                r = release_open(release, trust, 0, &rel, &err);
-        if (r >= 0)
-                r = device_target_open(path, &policy, NULL, &dt, &err);
+                r = station_new(release, NULL, trust, STATION_NO_ROLLBACK, &st, &err);
         if (r < 0) {
                 fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
                 return 2;
         }
-        struct flash_target t = {
-                .fd = dt->fd, .size = dt->size, .sector_size = dt->logical_sector_size, .is_block_device = true,
-        };
-        struct flash_options o = { .release = rel, .no_probe = no_probe };
-        snprintf(t.identity.device, sizeof(t.identity.device), "%s", path);
-        r = flash_key(&t, &o, &rep, &err);
+        station_set_policy(st, &policy);
+        r = station_flash(st, &k, &rep, &err);
         printf("outcome %s\nstep %s\nprobed %d\nreal %" PRIu64 "\nplan %" PRIu64 "\nwritten %" PRIu64 "\nread %" PRIu64 "\n"
-               "direct %d\nwrite_seconds %.3f\nread_seconds %.3f\nflash_seconds %.3f\ncluster %" PRIu32 "\ncontent %" PRIu64 "\n",
+               "direct %d\nwrite_seconds %.3f\nread_seconds %.3f\nflash_seconds %.3f\ncluster %" PRIu32 "\ncontent %" PRIu64 "\n"
+               "device %s\n",
                flash_outcome_to_string(rep.outcome), flash_step_to_string(rep.step), rep.is_probed, rep.real_capacity,
                rep.plan_bytes, rep.bytes_written, rep.bytes_read, rep.is_direct, rep.write_seconds, rep.read_seconds,
                (double) (rep.finished_usec - rep.started_usec) / 1e6,
-               rep.cluster_size, rep.content_bytes);
+               rep.cluster_size, rep.content_bytes, rep.key.device);
         if (r < 0) {
                 fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
                 return rep.outcome == FLASH_OUTCOME_REFUSED ? 4 : 5;

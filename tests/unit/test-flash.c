@@ -18,7 +18,7 @@ struct events {
         uint64_t last_write_done, last_write_total;
 };
 
-static void on_event(void *userdata, const struct flash_report *r, enum flash_step step, uint64_t done, uint64_t total) {
+static int on_event(void *userdata, const struct flash_report *r, enum flash_step step, uint64_t done, uint64_t total) {
         struct events *e = userdata;
 
         assert_int_equal(r->step, step);
@@ -30,6 +30,7 @@ static void on_event(void *userdata, const struct flash_report *r, enum flash_st
                 e->last_write_done = done;
                 e->last_write_total = total;
         }
+        return 0;
 }
 
 static void test_flash_image(void **state) {
@@ -183,6 +184,95 @@ static void test_key_json(void **state) {
         assert_non_null(strstr(json, "\"key_id\":\"0123456789ABCDEF\""));
 }
 
+/* Returns -ECANCELED once step has moved more than after bytes. */
+struct cancel_at {
+        enum flash_step step;
+        uint64_t after;
+        unsigned n_calls_after;          /* events seen after cancelling: must stay 0 */
+        bool is_cancelled;
+};
+
+static int cancel_event(void *userdata, const struct flash_report *r, enum flash_step step, uint64_t done, uint64_t total) {
+        struct cancel_at *c = userdata;
+
+        (void) r;
+        (void) total;
+        if (c->is_cancelled) {
+                c->n_calls_after++;
+                return -ECANCELED;
+        }
+        if (step == c->step && done >= c->after) {
+                c->is_cancelled = true;
+                return -ECANCELED;
+        }
+        return 0;
+}
+
+static bool has_mbr(int fd) {
+        uint8_t s0[512];
+
+        assert_int_equal(pread(fd, s0, sizeof(s0), 0), (ssize_t) sizeof(s0));
+        return s0[510] == 0x55 && s0[511] == 0xAA;
+}
+
+/* A good key first, then flashed again and cancelled at `step`: the old key is gone too. */
+static void cancel_case(void **state, const char *name, enum flash_step step, uint64_t after) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = fixture_image(f, name, KEY);
+        struct flash_target t = { .fd = fd, .size = KEY, .sector_size = 512, .is_new = true };
+        struct cancel_at c = { .step = step, .after = after };
+        struct flash_options o = { .release = f->release, .chunk_size = 64 * KIB };
+        struct flash_report rep;
+        struct cart_error err = {};
+        uint64_t off, size;
+
+        assert_int_equal(flash_key(&t, &o, &rep, &err), 0);
+        assert_true(has_mbr(fd));
+        t.is_new = false;
+        o.on_event = cancel_event;
+        o.userdata = &c;
+        assert_int_equal(flash_key(&t, &o, &rep, &err), -ECANCELED);
+        assert_true(c.is_cancelled);
+        assert_int_equal(c.n_calls_after, 0);
+        assert_int_equal(rep.outcome, FLASH_OUTCOME_CANCELLED);
+        assert_string_equal(flash_outcome_to_string(rep.outcome), "cancelled");
+        assert_int_equal(rep.step, step);
+        assert_int_equal(rep.error, -ECANCELED);
+        assert_string_equal(rep.message, err.msg);
+        assert_non_null(strstr(err.msg, flash_step_to_string(step)));
+        assert_non_null(strstr(err.msg, "cancelled"));
+        /* Not a key any more: no partition table, so nothing finds a volume. */
+        assert_false(has_mbr(fd));
+        assert_int_equal(layout_find_volume(fd_read_at, (void *) (intptr_t) fd, KEY, &off, &size, &err), -EMEDIUMTYPE);
+}
+
+static void test_cancel_during_write(void **state) {
+        cancel_case(state, "cancel-write.img", FLASH_STEP_WRITE, 128 * KIB);
+}
+
+static void test_cancel_during_readback(void **state) {
+        cancel_case(state, "cancel-read.img", FLASH_STEP_READBACK, 128 * KIB);
+}
+
+/* Cancelled before the write step: the new image was never written at all. */
+static void test_cancel_before_write(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = fixture_image(f, "cancel-early.img", KEY);
+        struct flash_target t = { .fd = fd, .size = KEY, .sector_size = 512, .is_new = true };
+        struct cancel_at c = { .step = FLASH_STEP_LAYOUT };
+        struct flash_options o = { .release = f->release, .on_event = cancel_event, .userdata = &c };
+        struct flash_report rep;
+        struct cart_error err = {};
+        struct stat st;
+
+        assert_int_equal(flash_key(&t, &o, &rep, &err), -ECANCELED);
+        assert_int_equal(rep.outcome, FLASH_OUTCOME_CANCELLED);
+        assert_int_equal(rep.step, FLASH_STEP_LAYOUT);
+        assert_non_null(strstr(err.msg, "layout: cancelled: nothing was written"));
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_blocks, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_flash_image),
@@ -190,6 +280,9 @@ int main(void) {
                 cmocka_unit_test(test_too_small_is_refused_untouched),
                 cmocka_unit_test(test_write_error_names_step_and_offset),
                 cmocka_unit_test(test_key_json),
+                cmocka_unit_test(test_cancel_during_write),
+                cmocka_unit_test(test_cancel_during_readback),
+                cmocka_unit_test(test_cancel_before_write),
         };
         return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

@@ -199,10 +199,11 @@ static void test_skip_zero_keeps_holes(void **state) {
 
 static unsigned progress_calls;
 static uint64_t progress_last;
-static void on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
+static int on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
         assert_true(done <= total);
         progress_calls++;
         progress_last = done;
+        return 0;
 }
 
 static void test_progress_and_short_target(void **state) {

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "device/device.h"
+#include "fat/fat.h"
+#include "flash/verify.h"
+#include "base/output-file.h"
+#include "station/station.h"
+
+struct station {
+        const struct cart_config *config;
+        struct device_policy policy;
+        bool has_policy;
+        struct release *release;
+        dev_t release_dev;               /* the release file, never a target */
+        ino_t release_ino;
+        unsigned flags;
+        pthread_mutex_t lock;            /* guards is_serial_recorded and the state directory */
+        bool is_serial_recorded;
+};
+
+/* A target while a key is flashed: a device_target, or an image file. */
+struct target {
+        struct flash_target t;
+        struct device_target *dt;
+        const char *path;
+        bool is_created;                 /* the image file did not exist: removed on failure */
+};
+
+int station_new(const char *release_path, const struct cart_config *config, const struct sign_trust *trust,
+                unsigned flags, struct station **ret, struct cart_error *err) {
+        _cleanup_(station_freep) struct station *s = NULL;
+        struct stat st;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->config = config;
+        s->flags = flags;
+        pthread_mutex_init(&s->lock, NULL);
+        if (config) {
+                r = device_policy_from_config(config, &s->policy);
+                if (r < 0)
+                        return cart_error_set(err, r, "configuration: [policy] min-size is larger than max-size");
+                s->has_policy = true;
+        }
+        r = release_open(release_path, trust, 0, &s->release, err);
+        if (r < 0)
+                return r;
+        if (stat(release_path, &st) < 0)
+                return cart_error_set(err, -errno, "%s: %m", release_path);
+        s->release_dev = st.st_dev;
+        s->release_ino = st.st_ino;
+        if (!(flags & STATION_NO_ROLLBACK) && config) {
+                r = release_check_rollback(config->state_dir, release_manifest(s->release),
+                                           flags & STATION_ALLOW_DOWNGRADE, err);
+                if (r < 0)
+                        return cart_error_prefix(err, r, "%s", release_path);
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+struct station *station_free(struct station *s) {
+        if (!s)
+                return NULL;
+        release_unref(s->release);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return NULL;
+}
+
+const struct release *station_release(const struct station *s) {
+        return s->release;
+}
+
+void station_set_policy(struct station *s, const struct device_policy *policy) {
+        s->policy = *policy;
+        s->has_policy = true;
+}
+
+bool station_target_is_device(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISBLK(st.st_mode);
+}
+
+static const char *file_kind(mode_t mode) {
+        return S_ISDIR(mode) ? "a directory" : S_ISCHR(mode) ? "a character device" :
+               S_ISBLK(mode) ? "a block device" : S_ISFIFO(mode) ? "a FIFO" :
+               S_ISSOCK(mode) ? "a socket" : S_ISLNK(mode) ? "a symbolic link" : "a regular file";
+}
+
+static bool is_under(const char *path, const char *root) {
+        size_t n = strlen(root);
+        return strncmp(path, root, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+/*
+ * "/dev", "/proc" or "/sys" when path lies there, as written or once the links of its
+ * nearest existing parent are resolved (an absent /dev/disk/by-id/... path counts).
+ */
+static const char *system_root(const char *path) {
+        static const char *const roots[] = { "/dev", "/proc", "/sys" };
+        _cleanup_free_ char *dir = strdup(path), *real = NULL;
+
+        if (!dir)
+                return NULL;
+        for (char *slash; !real;) {
+                slash = strrchr(dir, '/');
+                if (!slash) {
+                        real = realpath(".", NULL);
+                        break;
+                }
+                slash[slash == dir] = 0;
+                real = realpath(dir, NULL);
+                if (slash == dir)
+                        break;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(roots); i++)
+                if ((path[0] == '/' && is_under(path, roots[i])) || (real && is_under(real, roots[i])))
+                        return roots[i];
+        return NULL;
+}
+
+/*
+ * A key image may be overwritten without --force: empty, a first sector of zeros (blank,
+ * or cut off mid-flash), or a FAT32 volume holding /.cartable. Two small reads and a
+ * directory lookup.
+ */
+static int check_key_image(int fd, uint64_t size, const char *path, struct cart_error *err) {
+        _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
+        struct cart_error ignored;
+        struct fat_dirent de;
+        uint8_t s0[512];
+        bool is_zero = true;
+
+        if (size == 0)
+                return 0;
+        if (size >= sizeof(s0) && pread(fd, s0, sizeof(s0), 0) == (ssize_t) sizeof(s0)) {
+                for (size_t i = 0; i < sizeof(s0); i++)
+                        is_zero = is_zero && s0[i] == 0;
+                if (is_zero)
+                        return 0;
+        }
+        if (verify_open_volume(fd_read_at, (void *) (intptr_t) fd, size, &fr, NULL, NULL, &ignored) >= 0 &&
+            fat_reader_stat(fr, KEY_CARTABLE_DIR, &de, &ignored) >= 0) {
+                bool is_dir = de.is_dir;
+                fat_dirent_clear(&de);
+                if (is_dir)
+                        return 0;
+        }
+        return cart_error_set(err, -EPERM, "%s: exists and is not a key image (neither empty nor a FAT32 key "
+                              "with /.cartable); give --force to overwrite it", path);
+}
+
+/* The checks every image path gets, before anything is opened: ret_st when it exists. */
+static int check_image_path(const struct station *s, const char *path, struct stat *ret_st, bool *ret_exists,
+                            struct cart_error *err) {
+        const char *root = system_root(path);
+        bool exists = lstat(path, ret_st) == 0;
+
+        if (!exists && errno != ENOENT)
+                return cart_error_set(err, errno == ELOOP || errno == ENOTDIR ? -EPERM : -errno, "%s: %m", path);
+        if (root && !exists && streq(root, "/dev"))
+                return cart_error_set(err, -EPERM, "%s: no such device (is the key plugged in?); an image file never goes in /dev",
+                                      path);
+        if (root)
+                return cart_error_set(err, -EPERM, "%s: %s under %s, not a USB key; an image file never goes there",
+                                      path, exists ? file_kind(ret_st->st_mode) : "a path", root);
+        if (exists && S_ISLNK(ret_st->st_mode))
+                return cart_error_set(err, -EPERM, "%s: a symbolic link; give the image file's own path (cartable never writes through a link)",
+                                      path);
+        if (exists && !S_ISREG(ret_st->st_mode))
+                return cart_error_set(err, -EPERM, "%s: %s, neither a USB key nor an image file", path, file_kind(ret_st->st_mode));
+        if (exists && ret_st->st_dev == s->release_dev && ret_st->st_ino == s->release_ino)
+                return cart_error_set(err, -EPERM, "%s: this is the release being flashed", path);
+        *ret_exists = exists;
+        return 0;
+}
+
+/* An image file: opened (read-only when is_dry) or created, grown to k->image_size, locked. */
+static int open_image(const struct station *s, const struct station_key *k, bool is_dry, struct target *x,
+                      struct cart_error *err) {
+        const char *path = k->target;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat lst, st;
+        bool exists = false;
+        uint64_t size;
+        int r;
+
+        r = check_image_path(s, path, &lst, &exists, err);
+        if (r < 0)
+                return r;
+        if (exists)
+                fd = open(path, (is_dry ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+        else if (!is_dry) {
+                fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+                x->is_created = fd >= 0;
+        }
+        if (fd < 0 && (exists || !is_dry))
+                return cart_error_set(err, errno == EISDIR || errno == ELOOP ? -EPERM : -errno, "%s: %m", path);
+        x->path = path;
+        if (fd >= 0) {
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        return cart_error_set(err, -EBUSY, "%s: in use by another program", path);
+                if (fstat(fd, &st) < 0)
+                        return cart_error_set(err, -errno, "%s: %m", path);
+                if (!S_ISREG(st.st_mode) || (exists && (st.st_dev != lst.st_dev || st.st_ino != lst.st_ino)))
+                        return cart_error_set(err, -EPERM, "%s: replaced while it was opened", path);
+        } else
+                st = (struct stat) {};
+        if (exists && !k->force) {
+                r = check_key_image(fd, (uint64_t) st.st_size, path, err);
+                if (r < 0)
+                        return r;
+        }
+        if (k->image_size > 0 && k->image_size < (uint64_t) st.st_size)
+                return cart_error_set(err, -EINVAL, "%s: --size %" PRIu64 " would shrink the image (%" PRIu64 " bytes)",
+                                      path, k->image_size, (uint64_t) st.st_size);
+        if (k->image_size == 0 && st.st_size == 0)
+                return cart_error_set(err, -EINVAL, "%s: an empty image: give --size", path);
+        size = MAX(k->image_size, (uint64_t) st.st_size);
+        if (!is_dry && size > (uint64_t) st.st_size && ftruncate(fd, (off_t) size) < 0)
+                return cart_error_set(err, errno == ENOSPC ? -EIO : -errno, "%s: cannot grow to %" PRIu64 " bytes: %m", path, size);
+        x->t = (struct flash_target) {
+                .fd = TAKE_FD(fd), .size = size, .sector_size = 512, .is_new = st.st_size == 0,
+        };
+        snprintf(x->t.identity.device, sizeof(x->t.identity.device), "%s", path);
+        return 0;
+}
+
+static void identity_from_device(const struct device_target *dt, const char *path, struct flash_target *t) {
+        const struct device_info *d = dt->info;
+
+        *t = (struct flash_target) {
+                .fd = dt->fd, .size = dt->size, .sector_size = dt->logical_sector_size,
+                .is_block_device = true,
+        };
+        snprintf(t->identity.device, sizeof(t->identity.device), "%s", d && d->devnode ? d->devnode : path);
+        if (d && d->serial)
+                snprintf(t->identity.serial, sizeof(t->identity.serial), "%s", d->serial);
+        if (d && d->has_usb_ids)
+                snprintf(t->identity.vid_pid, sizeof(t->identity.vid_pid), "%04x:%04x", d->vendor_id, d->product_id);
+        if (d && d->port)
+                snprintf(t->identity.port, sizeof(t->identity.port), "%s", d->port);
+        t->identity.capacity = dt->size;
+}
+
+static void target_close(struct target *x, bool is_failed) {
+        if (x->dt)
+                x->dt = device_target_close(x->dt);
+        else if (x->t.fd >= 0)
+                close(x->t.fd);
+        x->t.fd = -EBADF;
+        if (is_failed && x->is_created)
+                (void) unlink(x->path);
+}
+
+/* A key that ends before flash_key() runs: its report, complete, for the journal. */
+static int report_early(struct flash_report *report, const struct station *s, const struct flash_target *t,
+                        enum flash_outcome outcome, int r, const struct cart_error *err) {
+        flash_report_start(report, t, s->release);
+        report->step = FLASH_STEP_CHECK;
+        report->outcome = outcome;
+        report->error = r;
+        report->finished_usec = report->started_usec;
+        snprintf(report->message, sizeof(report->message), "%s", cart_error_message(err, r));
+        return r;
+}
+
+/* Open k's target; on failure the report is started and ended as a refusal of the key. */
+static int target_open(struct station *s, const struct station_key *k, bool is_dry, struct target *x,
+                       struct flash_report *report, struct cart_error *err) {
+        int r;
+
+        *x = (struct target) { .t.fd = -EBADF, .path = k->target };
+        if (station_target_is_device(k->target)) {
+                if (k->image_size)
+                        r = cart_error_set(err, -EINVAL, "%s: a size applies to image files, not to USB keys", k->target);
+                else if (!s->has_policy)
+                        r = cart_error_set(err, -EPERM, "%s: no target policy to judge this disk by", k->target);
+                else
+                        r = device_target_open(k->target, &s->policy, k->serial, &x->dt, err);
+                if (r >= 0)
+                        identity_from_device(x->dt, k->target, &x->t);
+        } else if (k->serial)
+                r = cart_error_set(err, -EINVAL, "%s: a serial applies to USB keys, not to image files", k->target);
+        else
+                r = open_image(s, k, is_dry, x, err);
+        if (r < 0) {
+                struct flash_target none = { .fd = -EBADF };
+                snprintf(none.identity.device, sizeof(none.identity.device), "%s", k->target);
+                target_close(x, true);
+                return report_early(report, s, &none, r == -EINVAL || r == -ENOMEM ? FLASH_OUTCOME_FAILED :
+                                    FLASH_OUTCOME_REFUSED, r, err);
+        }
+        return 0;
+}
+
+static struct flash_options flash_options_for(const struct station *s, const struct station_key *k) {
+        return (struct flash_options) {
+                .release = s->release, .no_probe = k->no_probe, .has_volume_id = k->has_volume_id,
+                .volume_id = k->volume_id, .time = k->time, .owner = k->owner,
+                .chunk_size = k->chunk_size, .on_event = k->on_event, .userdata = k->userdata,
+        };
+}
+
+/* A full file system under an image file is an I/O failure of the station, not a refusal of the key. */
+static int image_full(const struct target *x, struct flash_report *report, int r, struct cart_error *err) {
+        if (r != -ENOSPC || x->dt || report->step < FLASH_STEP_WRITE)
+                return r;
+        cart_error_prefix(err, -EIO, "the file system holding %s is full", x->path);
+        report->outcome = FLASH_OUTCOME_FAILED;
+        report->error = -EIO;
+        snprintf(report->message, sizeof(report->message), "%s", err->msg);
+        return -EIO;
+}
+
+/* Once per station: the serial of the release it flashed, for rollback protection. */
+static int record_serial(struct station *s, struct cart_error *err) {
+        int r = 0;
+
+        if ((s->flags & STATION_NO_ROLLBACK) || !s->config)
+                return 0;
+        pthread_mutex_lock(&s->lock);
+        if (!s->is_serial_recorded) {
+                r = release_record_serial(s->config->state_dir, release_manifest(s->release), err);
+                s->is_serial_recorded = r >= 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r < 0 ? 1 : 0;
+}
+
+int station_flash(struct station *s, const struct station_key *k, struct flash_report *report,
+                  struct cart_error *err) {
+        struct flash_options o = flash_options_for(s, k);
+        struct target x;
+        int r;
+
+        r = target_open(s, k, false, &x, report, err);
+        if (r < 0)
+                return r;
+        r = flash_key(&x.t, &o, report, err);
+        r = image_full(&x, report, r, err);
+        target_close(&x, r < 0);
+        if (r < 0)
+                return cart_error_prefix(err, r, "%s", k->target);
+        return record_serial(s, err);
+}
+
+int station_plan(struct station *s, const struct station_key *k, struct flash_report *report,
+                 size_t *ret_n_extents, struct cart_error *err) {
+        _cleanup_(flash_plan_freep) struct flash_plan *fp = NULL;
+        struct flash_options o = flash_options_for(s, k);
+        struct target x;
+        int r;
+
+        r = target_open(s, k, true, &x, report, err);
+        if (r < 0)
+                return r;
+        if (x.t.fd < 0)
+                x.t.is_new = true;      /* an image file still to be created: nothing to wipe */
+        flash_report_start(report, &x.t, s->release);
+        report->step = FLASH_STEP_LAYOUT;
+        r = flash_plan_build(&x.t, &o, report, &fp, err);
+        target_close(&x, false);
+        if (r < 0) {
+                flash_report_fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+                return cart_error_prefix(err, r, "%s", k->target);
+        }
+        *ret_n_extents = plan_count(flash_plan_get(fp));
+        return 0;
+}
+
+int station_export(struct station *s, const struct station_key *k, struct flash_report *report,
+                   struct cart_error *err) {
+        const char *out = k->target, *root = system_root(out);
+        _cleanup_(output_file_done) struct output_file img = { .fd = -EBADF };
+        struct flash_options o = flash_options_for(s, k);
+        struct target x = { .path = out };
+        struct stat st;
+        bool exists = lstat(out, &st) == 0;
+        int r;
+
+        o.no_probe = true;
+        x.t = (struct flash_target) { .fd = -EBADF, .size = k->image_size, .sector_size = 512, .is_new = true };
+        snprintf(x.t.identity.device, sizeof(x.t.identity.device), "%s", out);
+        if (root)
+                r = cart_error_set(err, -EPERM, "%s: %s under %s; image export writes a new regular file, never there",
+                                   out, exists ? file_kind(st.st_mode) : "a path", root);
+        else if (exists)
+                r = cart_error_set(err, -EEXIST, "%s: exists already", out);
+        else if (k->image_size == 0)
+                r = cart_error_set(err, -EINVAL, "%s: give the size of the key", out);
+        /* An unnamed file beside the output (O_TMPFILE), linked at the end: a failed or
+         * even killed export leaves no partial image. */
+        else if ((r = output_file_open(out, &img, err)) < 0)
+                r = r == -ENOMEM ? r : -EEXIST;
+        else if (ftruncate(img.fd, (off_t) k->image_size) < 0)
+                r = cart_error_set(err, output_write_error(-errno) == -EIO ? -EIO : -EEXIST,
+                                   "%s: cannot make a %" PRIu64 "-byte image: %m", out, k->image_size);
+        else
+                r = 0;
+        if (r < 0)
+                return report_early(report, s, &x.t, FLASH_OUTCOME_FAILED, r, err);
+        x.t.fd = img.fd;        /* closed by output_file_done() */
+        r = flash_key(&x.t, &o, report, err);
+        r = image_full(&x, report, r, err);
+        if (r < 0)
+                cart_error_prefix(err, r, "%s", out);
+        if (r >= 0 && (r = output_file_link(&img, 0644, err)) < 0) {
+                report->outcome = FLASH_OUTCOME_FAILED;
+                report->error = r;
+                snprintf(report->message, sizeof(report->message), "%s", err->msg);
+        }
+        return r;
+}

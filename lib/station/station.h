@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A station: one signed release to put on keys, the keys it trusts, its configuration
+ * (target policy, state directory) and its rollback state; then one call per key, which
+ * opens the target (a USB key through the device policy, or an image file), probes,
+ * flashes, reads back and fills the key's struct flash_report.
+ *
+ * The release is opened, and its signature and every payload's SHA-256 checked, once, in
+ * station_new(); keys then share it read-only (release_ref, pread).
+ *
+ * Threading: station_new() and station_free() in one thread, when no per-key call runs.
+ * station_flash(), station_plan() and station_export() may run at the same time in
+ * several threads (a batch engine's one worker per key), each with its own station_key and
+ * report: the configuration, trust and release are only read, and the one shared write,
+ * recording the release's serial in the state directory, is under the station's mutex.
+ * A key's event callback runs in the thread that flashes that key.
+ *
+ * The journal: every per-key call fills the whole report, on success and on failure alike
+ * (a refused target included): identity, release, outcome, step, error and message. A
+ * journal records it right after station_flash() returns, whatever it returned.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/error.h"
+#include "device/device.h"
+#include "flash/flash.h"
+#include "release/release.h"
+#include "release/sign.h"
+
+struct station;
+
+enum {
+        STATION_ALLOW_DOWNGRADE = 1u << 0,  /* accept a release older than one already flashed here */
+        STATION_NO_ROLLBACK     = 1u << 1,  /* exports: no key of this station, rollback state neither checked nor recorded */
+};
+
+/*
+ * Open the release at release_path against trust (its signature, every payload's hash),
+ * then check its serial against the rollback state of config's state directory (-ESTALE).
+ * config and trust are borrowed: they must outlive the station. config NULL: no rollback
+ * state, and no target policy (block devices refused) unless station_set_policy().
+ */
+int station_new(const char *release_path, const struct cart_config *config, const struct sign_trust *trust,
+                unsigned flags, struct station **ret, struct cart_error *err);
+struct station *station_free(struct station *s);
+DEFINE_POINTER_CLEANUP(struct station, station_free);
+
+const struct release *station_release(const struct station *s);
+
+/*
+ * Judge block devices by policy (copied; its lists are borrowed) instead of the
+ * configuration's: for tests, whose loop devices need test_waive_usb_rule. Without a
+ * configuration and without this, every block device is refused.
+ */
+void station_set_policy(struct station *s, const struct device_policy *policy);
+
+/* One key's job. */
+struct station_key {
+        const char *target;              /* a block device (/dev/sdX, /dev/disk/by-id/...) or an image file */
+        const char *serial;              /* block device: refuse unless its USB serial is this; NULL: any */
+        uint64_t image_size;             /* image file: create or grow it to this many bytes; 0: its size */
+        bool force;                      /* image file: overwrite an existing file that is not a key image */
+        bool no_probe;                   /* skip the capacity probe of a block device */
+        bool has_volume_id;
+        uint32_t volume_id;              /* otherwise random */
+        int64_t time;                    /* of the volume and key record; 0: now */
+        const struct owner_fields *owner;   /* personalised releases; NULL: none */
+        size_t chunk_size;               /* 0: the writer's default */
+        flash_event_fn on_event;         /* may return -ECANCELED to stop the key (see flash.h) */
+        void *userdata;
+};
+
+/* True when path names a block device (symlinks such as /dev/disk/by-id/... followed). */
+bool station_target_is_device(const char *path);
+
+/*
+ * An image file target, "a key image" being an empty file, a file whose first 512 bytes
+ * are zeros (a blank image, or a key cut off mid-flash), or a partition table whose first
+ * partition holds a FAT32 volume with a /.cartable directory. Anything else is refused
+ * (-EPERM) unless force. Always refused (-EPERM), force or not: the release's own file,
+ * symbolic links, directories and other non-regular files, and any path under /dev (an
+ * absent key: "is the key plugged in?"), /proc or /sys.
+ */
+
+/*
+ * Flash one key: open k->target (a block device through device_target_open() and the
+ * configuration's policy, or an image file, created or grown to k->image_size and removed
+ * again if it was created and the flash fails), probe, lay out, write, read back. Fills
+ * report in every case. Returns 0; 1 when the key is good but the rollback state could
+ * not be recorded (err says why); or a negative errno: -EPERM/-EBUSY refused target,
+ * -ENOSPC key too small, -EIO (an image file's file system full too), -EBADE read-back
+ * mismatch, -ECANCELED (or the callback's value) cancelled.
+ */
+int station_flash(struct station *s, const struct station_key *k, struct flash_report *report,
+                  struct cart_error *err);
+
+/*
+ * What station_flash() would write, without writing: the target is opened as for a flash
+ * (a block device exclusively, through the policy), an image file only read; report gets
+ * the layout's figures and ret_n_extents the number of write-plan extents.
+ */
+int station_plan(struct station *s, const struct station_key *k, struct flash_report *report,
+                 size_t *ret_n_extents, struct cart_error *err);
+
+/*
+ * The sparse raw image of a key of k->image_size bytes into the new file k->target, never
+ * probed: written to a temporary file beside it, renamed at the end. -EEXIST when the
+ * output exists; -EPERM under /dev, /proc or /sys. A failure leaves nothing.
+ */
+int station_export(struct station *s, const struct station_key *k, struct flash_report *report,
+                   struct cart_error *err);
