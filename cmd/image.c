@@ -295,7 +295,7 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
 
         if (!dir_copy)
                 return log_fail(-ENOMEM, "out of memory");
-        r = output_file_open(a->output, &out, &err);
+        r = output_file_open(a->output, 0, &out, &err);
         if (r < 0)
                 return log_fail(r == -ENOMEM ? r : -EEXIST, "%s", cart_error_message(&err, r));
         if (out.n_stale > 0)

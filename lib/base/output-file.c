@@ -49,7 +49,7 @@ static int remove_stale(const char *path, unsigned *ret_n) {
         return 0;
 }
 
-int output_file_open(const char *path, struct output_file *o, struct cart_error *err) {
+int output_file_open(const char *path, unsigned flags, struct output_file *o, struct cart_error *err) {
         _cleanup_free_ char *dir = strdup(path);
         int r;
 
@@ -61,10 +61,12 @@ int output_file_open(const char *path, struct output_file *o, struct cart_error 
         o->path = strdup(path);
         if (!o->path)
                 return -ENOMEM;
-        o->fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (o->fd >= 0)
-                return 0;
-        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+        if (!(flags & OUTPUT_FILE_NAMED)) {
+                o->fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (o->fd >= 0)
+                        return 0;
+        }
+        if (!(flags & OUTPUT_FILE_NAMED) && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
                 r = -errno;
                 output_file_done(o);
                 return cart_error_set(err, r, "%s: cannot create: %s", path, strerror(-r));

@@ -21,11 +21,15 @@ struct output_file {
         bool is_linked;
 };
 
+enum {
+        OUTPUT_FILE_NAMED = 1 << 0,     /* the fallback even where O_TMPFILE works (tests) */
+};
+
 /*
  * -EEXIST when path exists; otherwise -errno with words in err (the directory is
  * missing, not writable...). On success, o is to be passed to output_file_done().
  */
-int output_file_open(const char *path, struct output_file *o, struct cart_error *err);
+int output_file_open(const char *path, unsigned flags, struct output_file *o, struct cart_error *err);
 /* The path of the named temporary, for a signal handler to unlink; NULL with O_TMPFILE. */
 static inline const char *output_file_temp_path(const struct output_file *o) { return o->temp_path; }
 /*

@@ -400,7 +400,7 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
                 r = cart_error_set(err, -EINVAL, "%s: give the size of the key", out);
         /* An unnamed file beside the output (O_TMPFILE), linked at the end: a failed or
          * even killed export leaves no partial image. */
-        else if ((r = output_file_open(out, &img, err)) < 0)
+        else if ((r = output_file_open(out, 0, &img, err)) < 0)
                 r = r == -ENOMEM ? r : -EEXIST;
         else if (ftruncate(img.fd, (off_t) k->image_size) < 0)
                 r = cart_error_set(err, output_write_error(-errno) == -EIO ? -EIO : -EEXIST,
