@@ -5,6 +5,9 @@
  * 65,536 directory entries) allows, so a loop shows up as a chain that does not end.
  * LFN anomalies (bad checksum, broken sequence, orphaned entries) are errors, never
  * ignored: a long name is attached only when its sequence and checksum are right.
+ * Windows and Linux open the first entry whose long or 8.3 name matches: two entries
+ * answering to one name are marked (collides_with) and a lookup they share fails, so
+ * that what is checked is what a pupil's computer opens.
  * The FAT is cached in 64 KiB chunks, read on demand.
  */
 #include <inttypes.h>
