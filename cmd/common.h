@@ -37,7 +37,15 @@ extern struct cart_config *arg_config;
 /* True when stderr is a terminal (progress bars); false in pipes and CI. */
 extern bool stderr_is_tty;
 
-/* Print "cartable: MESSAGE" once on stderr; returns r unchanged. */
+/*
+ * s as it may reach a terminal: C0 controls and DEL as \xHH, C1 controls, bidirectional
+ * overrides and line separators as \uHHHH, bytes that are not UTF-8 as \xHH; the rest
+ * unchanged. For every name that comes from a key, a bundle or a recipe in human-readable
+ * output (--json escapes by itself). The result lives until 8 more calls.
+ */
+const char *esc(const char *s);
+
+/* Print "cartable: MESSAGE" once on stderr, escaped as esc() does; returns r unchanged. */
 int log_error(int r, const char *fmt, ...) _printf_(2, 3);
 /* Print a message and return the exit code for r. */
 int log_fail(int r, const char *fmt, ...) _printf_(2, 3);
