@@ -12,6 +12,7 @@
 enum {
         EXIT_OK          = 0,
         EXIT_MODIFIED    = 1,   /* verify: the key differs from its release */
+        EXIT_DOCTOR_BLOCKED = 1, /* doctor: a check failed, provisioning is blocked */
         EXIT_NOT_CARTABLE = 2,  /* verify: not a cartable key, or unreadable */
         EXIT_TRUST       = 3,   /* bad or untrusted signature, wrong passphrase, rollback */
         EXIT_REFUSED     = 4,   /* target refused: safety policy, too small, counterfeit */

@@ -13,6 +13,7 @@ static const struct command *const commands[] = {
         &command_ls,
         &command_cat,
         &command_verify,
+        &command_doctor,
         NULL
 };
 
