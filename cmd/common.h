@@ -30,6 +30,9 @@ struct command {
         const char *summary;    /* one line, for cartable --help */
         const char *help;       /* full usage, for cartable help NAME and NAME --help */
         int (*run)(int argc, char **argv);   /* returns an exit code */
+        /* Sub-commands ("image export"); the help of one that has its own is shown for
+         * "cartable COMMAND SUB --help". NULL-terminated, or NULL. */
+        const struct command *const *subs;
 };
 
 /* The configuration given by --config or the default one, loaded before the command runs. */
