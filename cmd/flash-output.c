@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "flash-output.h"
+#include "flash/key-record.h"
 
 static double mono(void) {
         struct timespec ts;
@@ -105,27 +106,28 @@ int flash_output_event(void *userdata, const struct flash_report *r, enum flash_
         return 0;
 }
 
+/* The key record (the same object as /.cartable/key.json, owner fields left out of stdout),
+ * plus what only the flash knows: device, probe, bytes, times, outcome. */
 static struct json_object *report_json(const struct flash_report *r) {
-        struct json_object *o = json_object_new_object(), *key = json_object_new_object();
-        char vid[16];
+        struct key_record rec;
+        struct json_object *o = json_object_new_object(), *record, *key;
 
+        key_record_from_report(r, NULL, r->flashed_at, &rec);
+        record = key_record_to_json_object(&rec);
+        if (!o || !record) {
+                json_object_put(o);
+                json_object_put(record);
+                return NULL;
+        }
         json_object_object_add(o, "event", json_object_new_string("result"));
+        json_object_object_foreach(record, name, v)
+                json_object_object_add(o, name, json_object_get(v));
+        json_object_put(record);
+        json_object_object_get_ex(o, "key", &key);
         json_object_object_add(key, "device", json_object_new_string(r->key.device));
-        json_object_object_add(key, "serial", json_object_new_string(r->key.serial));
-        json_object_object_add(key, "vid_pid", json_object_new_string(r->key.vid_pid));
-        json_object_object_add(key, "port", json_object_new_string(r->key.port));
-        json_object_object_add(key, "capacity", json_object_new_int64((int64_t) r->key.capacity));
-        json_object_object_add(key, "real_capacity", json_object_new_int64((int64_t) r->real_capacity));
         json_object_object_add(key, "probed", json_object_new_boolean(r->is_probed));
         if (r->is_probed)
                 json_object_object_add(key, "probe", json_object_new_string(probe_verdict_to_string(r->probe_verdict)));
-        json_object_object_add(o, "key", key);
-        snprintf(vid, sizeof(vid), "%04X-%04X", r->volume_id >> 16, r->volume_id & 0xFFFF);
-        json_object_object_add(o, "volume_id", json_object_new_string(vid));
-        json_object_object_add(o, "release", json_object_new_string(r->release_name));
-        json_object_object_add(o, "version", json_object_new_string(r->release_version));
-        json_object_object_add(o, "release_serial", json_object_new_int64((int64_t) r->release_serial));
-        json_object_object_add(o, "key_id", json_object_new_string(r->release_key_id));
         json_object_object_add(o, "started_usec", json_object_new_int64(r->started_usec));
         json_object_object_add(o, "finished_usec", json_object_new_int64(r->finished_usec));
         json_object_object_add(o, "partition_offset", json_object_new_int64((int64_t) r->partition_offset));
@@ -153,7 +155,11 @@ void flash_output_result(struct flash_output *out, const struct flash_report *r)
 
         end_bar(out);
         if (out->is_json) {
-                print_json(report_json(r));
+                struct json_object *o = report_json(r);
+                if (o)
+                        print_json(o);
+                else
+                        log_error(-ENOMEM, "%s: report: out of memory", out->target);
                 return;
         }
         if (r->outcome != FLASH_OUTCOME_OK)

@@ -12,9 +12,10 @@ static const char help[] =
         "Usage: cartable verify TARGET [--trust KEY]... [--json]\n"
         "\n"
         "Check a key or image file against the signed manifest it carries, without mounting\n"
-        "it: the manifest's signature, then every release file's size and SHA-256. Missing\n"
-        "and modified files are reported; extra files are the pupil's own and allowed,\n"
-        "except in the release's sealed directories.\n"
+        "it: the manifest's signature, the partition table, then every release file's size\n"
+        "and SHA-256. Missing and modified files are reported; extra files are the pupil's\n"
+        "own and allowed, except in the release's sealed directories. The key record\n"
+        "(/.cartable/key.json) is shown as unsigned, and checked against the volume.\n"
         "\n"
         "Options:\n"
         "  --trust KEY   trusted minisign public key, or a directory of them (repeatable;\n"
@@ -22,7 +23,8 @@ static const char help[] =
         "  --json        one JSON object on stdout\n"
         "  -h, --help    show this help\n"
         "\n"
-        "Exit codes: 0 intact; 1 modified (missing, changed, or added in a sealed directory);\n"
+        "Exit codes: 0 intact; 1 modified (missing, changed, or added in a sealed directory,\n"
+        "partition table not as flashed, key record contradicting the volume);\n"
         "2 not a cartable key, or unreadable; 3 manifest signature not trusted; 64 usage.\n"
         "See cartable-verify(1).\n";
 
@@ -37,8 +39,50 @@ static int verify_exit_code(int r) {
         }
 }
 
+/* "rhs" letters of the read-only, hidden and system bits, '-' when clear. */
+static const char *attrs_string(uint8_t a, char ret[4]) {
+        ret[0] = a & FAT_ATTR_READ_ONLY ? 'r' : '-';
+        ret[1] = a & FAT_ATTR_HIDDEN ? 'h' : '-';
+        ret[2] = a & FAT_ATTR_SYSTEM ? 's' : '-';
+        ret[3] = 0;
+        return ret;
+}
+
+static struct json_object *entry_json(const struct verify_entry *e) {
+        struct json_object *x = json_object_new_object();
+        char a[4];
+
+        json_object_object_add(x, "path", json_object_new_string(e->path));
+        json_object_object_add(x, "status", json_object_new_string(verify_status_to_string(e->status)));
+        json_object_object_add(x, "directory", json_object_new_boolean(e->is_dir));
+        if (e->status == VERIFY_MODIFIED && !e->is_dir) {
+                json_object_object_add(x, "expected_size", json_object_new_int64((int64_t) e->expected_size));
+                json_object_object_add(x, "size", json_object_new_int64((int64_t) e->actual_size));
+        }
+        if (e->status == VERIFY_ATTRIBUTES) {
+                json_object_object_add(x, "expected_attributes", json_object_new_string(attrs_string(e->expected_attrs, a)));
+                json_object_object_add(x, "attributes", json_object_new_string(attrs_string(e->actual_attrs, a)));
+        }
+        return x;
+}
+
+/* The record as the key carries it: never proof, since nothing signs it. */
+static struct json_object *key_record_json(const struct verify_result *v) {
+        struct json_object *k = json_object_new_object();
+
+        json_object_object_add(k, "found", json_object_new_boolean(v->has_key_record));
+        json_object_object_add(k, "signed", json_object_new_boolean(false));
+        json_object_object_add(k, "valid", json_object_new_boolean(v->is_key_record_valid));
+        json_object_object_add(k, "matches_volume", json_object_new_boolean(v->has_key_record && !v->is_key_record_mismatch));
+        if (v->key_record_problem[0])
+                json_object_object_add(k, "problem", json_object_new_string(v->key_record_problem));
+        if (v->is_key_record_valid)
+                json_object_object_add(k, "record", key_record_to_json_object(&v->key_record));
+        return k;
+}
+
 static void print_json(const char *target, const struct verify_result *v) {
-        struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+        struct json_object *o = json_object_new_object(), *a = json_object_new_array(), *t = json_object_new_object();
         char vid[16];
 
         key_format_volume_id(v->volume_id, vid);
@@ -50,52 +94,93 @@ static void print_json(const char *target, const struct verify_result *v) {
         json_object_object_add(o, "key_id", json_object_new_string(v->release_key_id));
         json_object_object_add(o, "label", json_object_new_string(v->label));
         json_object_object_add(o, "volume_id", json_object_new_string(vid));
+        json_object_object_add(o, "volume_offset", json_object_new_int64((int64_t) v->volume_offset));
+        json_object_object_add(t, "as_flashed", json_object_new_boolean(!v->table_problem[0]));
+        if (v->table_problem[0])
+                json_object_object_add(t, "problem", json_object_new_string(v->table_problem));
+        json_object_object_add(o, "partition_table", t);
+        json_object_object_add(o, "outdated", json_object_new_boolean(v->is_outdated));
+        if (v->station_serial)
+                json_object_object_add(o, "station_serial", json_object_new_int64((int64_t) v->station_serial));
         json_object_object_add(o, "files_checked", json_object_new_int64((int64_t) v->n_files_checked));
         json_object_object_add(o, "bytes_checked", json_object_new_int64((int64_t) v->bytes_checked));
         json_object_object_add(o, "missing", json_object_new_int64((int64_t) v->n_missing));
         json_object_object_add(o, "modified", json_object_new_int64((int64_t) v->n_modified));
         json_object_object_add(o, "extra", json_object_new_int64((int64_t) v->n_extra));
         json_object_object_add(o, "sealed", json_object_new_int64((int64_t) v->n_sealed));
-        for (size_t i = 0; i < v->n_entries; i++) {
-                const struct verify_entry *e = &v->entries[i];
-                struct json_object *x = json_object_new_object();
-                json_object_object_add(x, "path", json_object_new_string(e->path));
-                json_object_object_add(x, "status", json_object_new_string(verify_status_to_string(e->status)));
-                json_object_object_add(x, "directory", json_object_new_boolean(e->is_dir));
-                if (e->status == VERIFY_MODIFIED && !e->is_dir) {
-                        json_object_object_add(x, "expected_size", json_object_new_int64((int64_t) e->expected_size));
-                        json_object_object_add(x, "size", json_object_new_int64((int64_t) e->actual_size));
-                }
-                json_object_array_add(a, x);
-        }
+        json_object_object_add(o, "attributes", json_object_new_int64((int64_t) v->n_attributes));
+        json_object_object_add(o, "unlisted", json_object_new_int64((int64_t) v->n_unlisted));
+        for (size_t i = 0; i < v->n_entries; i++)
+                json_object_array_add(a, entry_json(&v->entries[i]));
         json_object_object_add(o, "entries", a);
-        if (v->key_json) {
-                struct json_object *k = json_tokener_parse(v->key_json);
-                if (k)
-                        json_object_object_add(o, "key_record", k);
-        }
+        json_object_object_add(o, "key_record", key_record_json(v));
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
 }
 
+static void print_key_record(const struct verify_result *v) {
+        const struct key_record *k = &v->key_record;
+        char vid[16], t[32];
+
+        if (!v->has_key_record) {
+                printf("key record: none\n");
+                return;
+        }
+        if (v->is_key_record_valid) {
+                key_format_volume_id(k->volume_id, vid);
+                time_format(k->flashed_at, t);
+                printf("key record (unsigned, not proof): %s %s serial %" PRIu64 ", volume %s, flashed %s",
+                       k->release_name, k->release_version, k->release_serial, vid, t);
+                if (k->key_serial[0])
+                        printf(", key %s %s", k->key_vid_pid, k->key_serial);
+                if (k->has_owner) {
+                        const char *const parts[] = { k->owner_first_name, k->owner_last_name, k->owner_class, k->owner_school };
+                        const char *sep = ", owner ";
+                        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                                if (parts[i][0]) {
+                                        printf("%s%s", sep, parts[i]);
+                                        sep = i == 0 && parts[1][0] ? " " : ", ";
+                                }
+                }
+                putchar('\n');
+        }
+        if (v->key_record_problem[0])
+                printf("key-record %s\n", v->key_record_problem);
+}
+
 static void print_text(const char *target, const struct verify_result *v) {
-        char vid[16], a[32];
+        char vid[16], a[32], x[4], y[4];
 
         for (size_t i = 0; i < v->n_entries; i++) {
                 const struct verify_entry *e = &v->entries[i];
                 printf("%-9s %s%s", verify_status_to_string(e->status), e->path, e->is_dir ? "/" : "");
                 if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
                         printf(" (%" PRIu64 " bytes, expected %" PRIu64 ")", e->actual_size, e->expected_size);
+                if (e->status == VERIFY_ATTRIBUTES)
+                        printf(" (%s, expected %s)", attrs_string(e->actual_attrs, x), attrs_string(e->expected_attrs, y));
                 putchar('\n');
         }
+        if (v->n_unlisted)
+                printf("...       %zu more extra or sealed entries, not listed\n", v->n_unlisted);
+        if (v->table_problem[0])
+                printf("not as flashed: %s\n", v->table_problem);
+        print_key_record(v);
+        if (v->is_outdated)
+                printf("outdated: this station has flashed serial %" PRIu64 " of %s\n", v->station_serial, v->release_name);
         key_format_volume_id(v->volume_id, vid);
         printf("%s: %s: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %zu file%s (%s) checked",
                target, verify_result_is_intact(v) ? "intact" : "MODIFIED",
                v->release_name, v->release_version, v->release_serial, v->release_key_id, vid, v->label,
                v->n_files_checked, v->n_files_checked == 1 ? "" : "s", format_size(v->bytes_checked, a, sizeof(a)));
-        if (v->n_missing + v->n_modified + v->n_extra + v->n_sealed)
+        if (v->n_missing + v->n_modified + v->n_extra + v->n_sealed + v->n_attributes)
                 printf("; %zu missing, %zu modified, %zu extra (allowed), %zu in sealed directories",
                        v->n_missing, v->n_modified, v->n_extra, v->n_sealed);
+        if (v->n_attributes)
+                printf(", %zu with changed attributes", v->n_attributes);
+        if (v->table_problem[0])
+                printf("; partition table not as flashed");
+        if (v->is_outdated)
+                printf("; outdated");
         putchar('\n');
 }
 
@@ -135,11 +220,14 @@ static int run(int argc, char **argv) {
                 log_error(r, "%s", cart_error_message(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
-        r = verify_key(fd_read_at, (void *) (intptr_t) fd, size, trust, &v, &err);
+        const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
+        r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);
         if (r < 0) {
                 log_error(r, "%s: %s", argv[optind], cart_error_message(&err, r));
                 return verify_exit_code(r);
         }
+        if (v->state_problem[0])
+                log_warn("rollback state not read, outdated keys not told: %s", v->state_problem);
         if (json)
                 print_json(argv[optind], v);
         else

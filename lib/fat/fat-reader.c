@@ -19,6 +19,10 @@
 /* Linux's PATH_MAX: neither the kernel's vfat nor any tool can open a longer path, and
  * without a bound a 64 MiB volume of 1023 nested 255-unit names gives 400 MB of paths. */
 #define WALK_PATH_MAX  4096
+/* The walk holds the entries of every directory on its path: 1024 levels of 65536 would
+ * be 5 GB. A million entries held at once (about 90 MB) is far beyond any key cartable
+ * writes, and bounds the memory any key can make a walk take. */
+#define WALK_HELD_MAX  (1 << 20)
 
 struct fat_reader {
         cart_read_fn read;
@@ -652,7 +656,7 @@ struct frame {
 int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct cart_error *err) {
         _cleanup_free_ uint8_t *bitmap = NULL;
         struct frame stack[WALK_DEPTH_MAX];
-        size_t depth = 0;
+        size_t depth = 0, held;
         int k;
 
         if (!r || !fn)
@@ -665,12 +669,14 @@ int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct
                 return -ENOMEM;
         depth = 1;
         k = read_dir(r, r->root_cluster, "", bitmap, &stack[0].entries, &stack[0].n, err);
+        held = stack[0].n;
         while (k >= 0 && depth > 0) {
                 struct frame *f = &stack[depth - 1];
                 struct fat_dirent *e;
                 _cleanup_free_ char *path = NULL;
 
                 if (f->i == f->n) {
+                        held -= f->n;
                         free(f->path);
                         fat_dirents_free(f->entries, f->n);
                         depth--;
@@ -705,7 +711,11 @@ int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct
                         break;
                 stack[depth] = (struct frame) { .path = TAKE_PTR(path) };
                 k = read_dir(r, e->first_cluster, stack[depth].path, bitmap, &stack[depth].entries, &stack[depth].n, err);
+                held += stack[depth].n;
                 depth++;
+                if (k >= 0 && held > WALK_HELD_MAX)
+                        k = cart_error_set(err, -EUCLEAN, "\"/%s\": the directories on this path hold more than %d entries together",
+                                           stack[depth - 1].path, WALK_HELD_MAX);
         }
         for (; depth > 0; depth--) {
                 free(stack[depth - 1].path);

@@ -188,8 +188,9 @@ int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct f
 /*
  * Walk every entry depth-first (parents before children), with its full path. Checks the
  * whole volume as it goes: each cluster belongs to at most one chain, chains stay in
- * range and end, sizes match chain lengths; directories nest at most 1024 deep and paths
- * stay under 4096 bytes (-EUCLEAN beyond). A callback error stops the walk.
+ * range and end, sizes match chain lengths; directories nest at most 1024 deep, paths
+ * stay under 4096 bytes, and the directories on one path hold at most 1,048,576 entries
+ * together, about 90 MB (-EUCLEAN beyond). A callback error stops the walk.
  */
 typedef int (*fat_walk_fn)(void *userdata, const char *path, const struct fat_dirent *e);
 int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct cart_error *err);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -8,6 +7,7 @@
 
 #include "fat/fat.h"
 #include "flash/flash.h"
+#include "flash/key-record.h"
 #include "flash/layout.h"
 #include "flash/writer.h"
 
@@ -67,62 +67,6 @@ struct flash_plan *flash_plan_free(struct flash_plan *fp) {
 
 const struct plan *flash_plan_get(const struct flash_plan *fp) {
         return fp->plan;
-}
-
-static int json_add_string(struct json_object *o, const char *key, const char *value) {
-        struct json_object *v = json_object_new_string(value ? value : "");
-        return v ? json_object_object_add(o, key, v) : -ENOMEM;
-}
-
-int flash_key_json(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
-                   char **ret, struct cart_error *err) {
-        struct json_object *root = json_object_new_object(), *key = NULL, *rel = NULL, *own = NULL;
-        char buf[32];
-        char *s = NULL;
-        int k = -ENOMEM;
-
-        if (!root)
-                return -ENOMEM;
-        key = json_object_new_object();
-        rel = json_object_new_object();
-        if (!key || !rel)
-                goto finish;
-        json_add_string(key, "serial", r->key.serial);
-        json_add_string(key, "vid_pid", r->key.vid_pid);
-        json_add_string(key, "port", r->key.port);
-        json_object_object_add(key, "capacity", json_object_new_int64((int64_t) r->key.capacity));
-        json_object_object_add(key, "real_capacity", json_object_new_int64((int64_t) r->real_capacity));
-        json_object_object_add(root, "key", TAKE_PTR(key));
-        snprintf(buf, sizeof(buf), "%04X-%04X", r->volume_id >> 16, r->volume_id & 0xFFFF);
-        json_add_string(root, "volume_id", buf);
-        json_add_string(rel, "name", r->release_name);
-        json_add_string(rel, "version", r->release_version);
-        json_object_object_add(rel, "serial", json_object_new_int64((int64_t) r->release_serial));
-        json_add_string(rel, "key_id", r->release_key_id);
-        json_object_object_add(root, "release", TAKE_PTR(rel));
-        time_format(time, buf);
-        json_add_string(root, "flashed_at", buf);
-        if (owner) {
-                own = json_object_new_object();
-                if (!own)
-                        goto finish;
-                json_add_string(own, "first_name", owner->first_name);
-                json_add_string(own, "last_name", owner->last_name);
-                json_add_string(own, "class", owner->class_name);
-                json_add_string(own, "school", owner->school);
-                json_object_object_add(root, "owner", TAKE_PTR(own));
-        }
-        s = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        if (!s)
-                goto finish;
-        *ret = s;
-        k = 0;
-finish:
-        json_object_put(key);
-        json_object_put(rel);
-        json_object_put(own);
-        json_object_put(root);
-        return k < 0 ? cart_error_set(err, k, "key record: %s", strerror(-k)) : 0;
 }
 
 /* A file whose bytes live in the plan's memory. */
@@ -238,6 +182,7 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
         r = layout_partition(&lp, fp->plan, &li, err);
         if (r < 0)
                 return r;
+        report->flashed_at = time;
         r = flash_key_json(report, o->owner, time, &key_json, err);
         if (r < 0)
                 return r;
@@ -351,6 +296,7 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
 
         flash_report_start(report, t, o->release);
         report->volume_id = o->has_volume_id ? o->volume_id : 0;
+        report->flashed_at = o->time ? o->time : report->started_usec / 1000000;
 
         if ((r = emit(o, report, FLASH_STEP_CHECK, 0, 0)) < 0)
                 return cancel(t, report, r, err);

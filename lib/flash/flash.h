@@ -56,6 +56,7 @@ struct flash_report {
         char release_name[128], release_version[64], release_key_id[17];
         uint64_t release_serial;
         int64_t started_usec, finished_usec;   /* CLOCK_REALTIME */
+        int64_t flashed_at;                    /* seconds, as in the key record (flash/key-record.h) */
         uint64_t partition_offset, partition_size;
         uint32_t cluster_size;
         uint64_t content_bytes, plan_bytes;    /* files; everything the plan writes */
@@ -121,7 +122,3 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
 struct flash_plan *flash_plan_free(struct flash_plan *fp);
 DEFINE_POINTER_CLEANUP(struct flash_plan, flash_plan_free);
 const struct plan *flash_plan_get(const struct flash_plan *fp);
-
-/* The key record stored as /.cartable/key.json (malloc'd, NUL-terminated). */
-int flash_key_json(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
-                   char **ret, struct cart_error *err);

@@ -321,56 +321,140 @@ int layout_add_wipes(int fd, uint64_t disk_size, uint32_t sector_size, struct pl
         return n;
 }
 
+static uint16_t le16(const uint8_t *p) { return (uint16_t) (p[0] | p[1] << 8); }
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t) p[3] << 24; }
 static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t) le32(p + 4) << 32; }
 
+/*
+ * A FAT boot sector by its BPB (fatgen103 §3.1-3.3), as Linux's fat_read_bpb() and
+ * Windows judge it: never by the label or the informational "FAT32   " string, which
+ * nothing that mounts a volume reads.
+ */
 static bool is_fat_boot_sector(const uint8_t *b) {
+        uint16_t bps = le16(b + 11), reserved = le16(b + 14), total16 = le16(b + 19);
+        uint8_t spc = b[13], fats = b[16], media = b[21];
+
         return b[510] == 0x55 && b[511] == 0xAA &&
-               (memcmp(b + 82, "FAT32   ", 8) == 0 || memcmp(b + 54, "FAT1", 4) == 0);
+               (bps == 512 || bps == 1024 || bps == 2048 || bps == 4096) &&
+               spc != 0 && (spc & (spc - 1)) == 0 && reserved >= 1 && fats >= 1 &&
+               (media == 0xF0 || media >= 0xF8) && (total16 != 0 || le32(b + 32) != 0);
 }
 
-/* The basic data partition of a GPT with ss-byte sectors, or the first used one. */
-static int find_gpt(cart_read_fn read, void *userdata, uint64_t disk_size, uint32_t ss,
-                    uint64_t *ret_offset, uint64_t *ret_size) {
-        uint8_t hdr[512], e[128];
-        uint64_t entries, first = 0, last = 0;
-        uint32_t n, esize;
+/* CRC-32 (IEEE 802.3, reflected), the GPT's (UEFI 2.x §5.3.2). */
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
+        crc = ~crc;
+        while (n--) {
+                crc ^= *p++;
+                for (int k = 0; k < 8; k++)
+                        crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1));
+        }
+        return ~crc;
+}
+
+/* A GPT header (UEFI 2.x §5.3.2) and its entry array, read at lba with ss-byte sectors. */
+struct gpt {
+        uint8_t hdr[512];
+        uint64_t my_lba, alternate_lba, first_usable, last_usable, entries_lba;
+        uint32_t n_entries, entry_size;
+        uint8_t *entries;               /* n_entries * entry_size bytes, malloc'd */
+        bool is_header_crc_ok, is_entries_crc_ok;
+};
+
+static void gpt_done(struct gpt *g) {
+        free(g->entries);
+        g->entries = NULL;
+}
+
+/* -EMEDIUMTYPE when there is no plausible GPT header there; sizes are bounded before any
+ * read so that a hostile header cannot make us allocate or read much. */
+static int gpt_read(cart_read_fn read, void *userdata, uint64_t disk_size, uint32_t ss, uint64_t lba,
+                    struct gpt *ret) {
+        struct gpt g = {};
+        uint32_t hsize;
+        uint8_t h[512];
+        size_t len;
         int r;
 
-        r = read(userdata, hdr, sizeof(hdr), ss);
+        /* Divide, never multiply: LBAs from the disk are 64-bit and would wrap. */
+        if (lba >= disk_size / ss)
+                return -EMEDIUMTYPE;
+        r = read(userdata, g.hdr, sizeof(g.hdr), lba * ss);
         if (r < 0)
                 return r;
-        if (memcmp(hdr, "EFI PART", 8) != 0)
+        if (memcmp(g.hdr, "EFI PART", 8) != 0)
                 return -EMEDIUMTYPE;
-        entries = le64(hdr + 72);
-        n = le32(hdr + 80);
-        esize = le32(hdr + 84);
-        /* Divide, never multiply: LBAs from the disk are 64-bit and would wrap. */
-        if (esize < 128 || esize > 4096 || n > 1024 || entries >= disk_size / ss)
+        hsize = le32(g.hdr + 12);
+        g.my_lba = le64(g.hdr + 24);
+        g.alternate_lba = le64(g.hdr + 32);
+        g.first_usable = le64(g.hdr + 40);
+        g.last_usable = le64(g.hdr + 48);
+        g.entries_lba = le64(g.hdr + 72);
+        g.n_entries = le32(g.hdr + 80);
+        g.entry_size = le32(g.hdr + 84);
+        if (g.entry_size < 128 || g.entry_size > 4096 || g.n_entries > 1024 ||
+            g.entries_lba >= disk_size / ss ||
+            (uint64_t) g.n_entries * g.entry_size > disk_size - g.entries_lba * ss)
                 return -EMEDIUMTYPE;
-        for (uint32_t i = 0; i < n; i++) {
-                r = read(userdata, e, sizeof(e), entries * ss + (uint64_t) i * esize);
-                if (r < 0)
-                        return r;
-                if (is_zero(e, 16))
-                        continue;
-                if (first == 0 || memcmp(e, gpt_basic_data_bytes, 16) == 0) {
-                        first = le64(e + 32);
-                        last = le64(e + 40);
-                        if (memcmp(e, gpt_basic_data_bytes, 16) == 0)
-                                break;
-                }
+        if (hsize >= 92 && hsize <= sizeof(h)) {
+                memcpy(h, g.hdr, sizeof(h));
+                memset(h + 16, 0, 4);
+                g.is_header_crc_ok = crc32_update(0, h, hsize) == le32(g.hdr + 16);
         }
-        if (first == 0 || last < first || last >= disk_size / ss)
-                return -EMEDIUMTYPE;
-        *ret_offset = first * ss;
-        *ret_size = (last - first + 1) * ss;
+        len = (size_t) g.n_entries * g.entry_size;
+        g.entries = malloc(MAX(len, (size_t) 1));
+        if (!g.entries)
+                return -ENOMEM;
+        r = len ? read(userdata, g.entries, len, g.entries_lba * ss) : 0;
+        if (r < 0) {
+                gpt_done(&g);
+                return r;
+        }
+        g.is_entries_crc_ok = crc32_update(0, g.entries, len) == le32(g.hdr + 88);
+        *ret = g;
         return 0;
 }
 
-int layout_find_volume(cart_read_fn read, void *userdata, uint64_t disk_size,
-                       uint64_t *ret_offset, uint64_t *ret_size, struct cart_error *err) {
-        uint8_t mbr[512], boot[512];
+/* Add the volume at [offset, offset + size) when its first sector is a FAT boot sector. */
+static int add_volume(cart_read_fn read, void *userdata, uint64_t disk_size, uint64_t offset, uint64_t size,
+                      struct layout_volume *vols, size_t *n) {
+        uint8_t boot[512];
+        int r;
+
+        if (*n >= LAYOUT_VOLUMES_MAX || offset == 0 || offset >= disk_size || size > disk_size - offset ||
+            size < sizeof(boot))
+                return 0;
+        r = read(userdata, boot, sizeof(boot), offset);
+        if (r < 0)
+                return r;
+        if (is_fat_boot_sector(boot))
+                vols[(*n)++] = (struct layout_volume) { .offset = offset, .size = size };
+        return 0;
+}
+
+/* The FAT partitions of a GPT with ss-byte sectors, in table order. */
+static int find_gpt(cart_read_fn read, void *userdata, uint64_t disk_size, uint32_t ss,
+                    struct layout_volume *vols, size_t *n) {
+        struct gpt g;
+        int r = gpt_read(read, userdata, disk_size, ss, 1, &g);
+
+        if (r < 0)
+                return r;
+        for (uint32_t i = 0; i < g.n_entries && r >= 0; i++) {
+                const uint8_t *e = g.entries + (size_t) i * g.entry_size;
+                uint64_t first = le64(e + 32), last = le64(e + 40);
+
+                if (is_zero(e, 16) || first == 0 || last < first || last >= disk_size / ss)
+                        continue;
+                r = add_volume(read, userdata, disk_size, first * ss, (last - first + 1) * ss, vols, n);
+        }
+        gpt_done(&g);
+        return r;
+}
+
+int layout_find_volumes(cart_read_fn read, void *userdata, uint64_t disk_size,
+                        struct layout_volume ret[LAYOUT_VOLUMES_MAX], size_t *ret_n, struct cart_error *err) {
+        uint8_t mbr[512];
+        size_t n = 0;
         int r;
 
         if (disk_size < 4096)
@@ -379,38 +463,181 @@ int layout_find_volume(cart_read_fn read, void *userdata, uint64_t disk_size,
         if (r < 0)
                 return cart_error_set(err, r, "read at 0: %s", strerror(-r));
         if (is_fat_boot_sector(mbr)) {
-                *ret_offset = 0;
-                *ret_size = disk_size;
+                ret[0] = (struct layout_volume) { .offset = 0, .size = disk_size };
+                *ret_n = 1;
                 return 0;
         }
         if (mbr[510] != 0x55 || mbr[511] != 0xAA)
                 return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no partition table");
         for (int i = 0; i < 4; i++) {
                 const uint8_t *pe = mbr + 446 + 16 * i;
-                uint8_t type = pe[4];
                 uint64_t start = le32(pe + 8), count = le32(pe + 12);
 
-                if (type == 0xEE) {
-                        for (uint32_t ss = 512; ss <= 4096; ss *= 8)
-                                if (find_gpt(read, userdata, disk_size, ss, ret_offset, ret_size) == 0)
-                                        return 0;
-                        return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no usable GPT partition");
+                if (pe[4] == 0xEE) {
+                        for (uint32_t ss = 512; ss <= 4096 && n == 0; ss *= 8) {
+                                r = find_gpt(read, userdata, disk_size, ss, ret, &n);
+                                if (r < 0 && r != -EMEDIUMTYPE)
+                                        return cart_error_set(err, r, "GPT: %s", strerror(-r));
+                        }
+                        if (n == 0)
+                                return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no usable GPT partition");
+                        break;
                 }
-                if (type != 0x0b && type != 0x0c && type != 0x0e && type != 0x06)
+                if (pe[4] == 0 || start == 0)
                         continue;
                 /* LBA units are logical sectors: 512 bytes, or 4096 on a 4Kn key. */
                 for (uint64_t ss = 512; ss <= 4096; ss *= 8) {
-                        if (start == 0 || (start + count) * ss > disk_size)
+                        size_t before = n;
+                        if ((start + count) * ss > disk_size)
                                 continue;
-                        r = read(userdata, boot, sizeof(boot), start * ss);
+                        r = add_volume(read, userdata, disk_size, start * ss, count * ss, ret, &n);
                         if (r < 0)
                                 return cart_error_set(err, r, "read at %" PRIu64 ": %s", start * ss, strerror(-r));
-                        if (is_fat_boot_sector(boot)) {
-                                *ret_offset = start * ss;
-                                *ret_size = count * ss;
-                                return 0;
-                        }
+                        if (n > before)
+                                break;
                 }
         }
-        return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no FAT partition");
+        if (n == 0)
+                return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no FAT partition");
+        *ret_n = n;
+        return 0;
+}
+
+int layout_find_volume(cart_read_fn read, void *userdata, uint64_t disk_size,
+                       uint64_t *ret_offset, uint64_t *ret_size, struct cart_error *err) {
+        struct layout_volume vols[LAYOUT_VOLUMES_MAX];
+        size_t n;
+        int r = layout_find_volumes(read, userdata, disk_size, vols, &n, err);
+
+        if (r < 0)
+                return r;
+        *ret_offset = vols[0].offset;
+        *ret_size = vols[0].size;
+        return 0;
+}
+
+/* ---- is the table exactly what layout_partition() writes? ---- */
+
+#define NOT_AS_FLASHED(...) (snprintf(reason, size, __VA_ARGS__), 1)
+
+static bool has_gpt_header(cart_read_fn read, void *userdata, uint64_t disk_size) {
+        uint8_t magic[8];
+
+        for (uint64_t ss = 512; ss <= 4096; ss *= 8) {
+                if (read(userdata, magic, sizeof(magic), ss) == 0 && memcmp(magic, "EFI PART", 8) == 0)
+                        return true;
+                if (read(userdata, magic, sizeof(magic), disk_size - disk_size % ss - ss) == 0 &&
+                    memcmp(magic, "EFI PART", 8) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static int check_mbr(cart_read_fn read, void *userdata, uint64_t disk_size, const uint8_t *mbr,
+                     const struct layout_expect *e, char *reason, size_t size) {
+        const uint8_t *pe = mbr + 446;
+        uint64_t start = le32(pe + 8);
+        int n = 0;
+
+        for (int i = 0; i < 4; i++)
+                n += !is_zero(mbr + 446 + 16 * i, 16);
+        if (n != 1)
+                return NOT_AS_FLASHED("the MBR holds %d partitions; flash writes one", n);
+        if (is_zero(pe, 16))
+                return NOT_AS_FLASHED("the partition is not the MBR's first entry, where flash writes it");
+        if (pe[4] != 0x0c)
+                return NOT_AS_FLASHED("the partition has type 0x%02x; flash writes 0x0c (FAT32 LBA)", pe[4]);
+        if (start * 512 != e->volume_offset && start * 4096 != e->volume_offset)
+                return NOT_AS_FLASHED("the partition starts at sector %" PRIu64 ", not at the volume checked (byte %" PRIu64 ")",
+                                      start, e->volume_offset);
+        if (has_gpt_header(read, userdata, disk_size))
+                return NOT_AS_FLASHED("a GPT header lies beside the MBR; flash wipes it");
+        return 0;
+}
+
+/* The primary and the backup GPT: both CRCs of each, and the same table in both. */
+static int check_gpt(cart_read_fn read, void *userdata, uint64_t disk_size, const uint8_t *mbr,
+                     const struct layout_expect *e, char *reason, size_t size) {
+        struct gpt p = {}, b = {};
+        uint64_t last;
+        uint32_t ss = 0;
+        int n = 0, r = 0, k;
+
+        for (int i = 1; i < 4; i++)
+                n += !is_zero(mbr + 446 + 16 * i, 16);
+        if (mbr[446 + 4] != 0xEE || n > 0)
+                return NOT_AS_FLASHED("the MBR is not the protective MBR of a GPT (one entry of type 0xee)");
+        for (uint32_t s = 512; s <= 4096 && !ss; s *= 8) {
+                k = gpt_read(read, userdata, disk_size, s, 1, &p);
+                if (k == -ENOMEM)
+                        return k;
+                if (k == 0)
+                        ss = s;
+        }
+        if (!ss)
+                return NOT_AS_FLASHED("no primary GPT header");
+        last = disk_size / ss - 1;
+        if (!p.is_header_crc_ok)
+                r = NOT_AS_FLASHED("the primary GPT header's CRC is wrong (other systems use the backup)");
+        else if (!p.is_entries_crc_ok)
+                r = NOT_AS_FLASHED("the primary GPT partition array's CRC is wrong (other systems use the backup)");
+        else if (p.my_lba != 1 || p.alternate_lba != last)
+                r = NOT_AS_FLASHED("the primary GPT header points at a backup in sector %" PRIu64 ", not the last sector", p.alternate_lba);
+        if (r)
+                goto finish;
+        k = gpt_read(read, userdata, disk_size, ss, last, &b);
+        if (k == -ENOMEM) {
+                r = k;
+                goto finish;
+        }
+        if (k < 0)
+                r = NOT_AS_FLASHED("no backup GPT header in the last sector");
+        else if (!b.is_header_crc_ok || !b.is_entries_crc_ok)
+                r = NOT_AS_FLASHED("the backup GPT's %s CRC is wrong", b.is_header_crc_ok ? "partition array" : "header");
+        else if (b.my_lba != last || b.alternate_lba != 1 || b.first_usable != p.first_usable ||
+                 b.last_usable != p.last_usable || memcmp(b.hdr + 56, p.hdr + 56, 16) != 0 ||
+                 b.n_entries != p.n_entries || b.entry_size != p.entry_size ||
+                 memcmp(b.entries, p.entries, (size_t) p.n_entries * p.entry_size) != 0)
+                r = NOT_AS_FLASHED("the backup GPT differs from the primary (systems that read the backup see other partitions)");
+        if (r)
+                goto finish;
+        n = 0;
+        for (uint32_t i = 0; i < p.n_entries; i++)
+                n += !is_zero(p.entries + (size_t) i * p.entry_size, p.entry_size);
+        if (n != 1)
+                r = NOT_AS_FLASHED("the GPT holds %d partitions; flash writes one", n);
+        else if (is_zero(p.entries, p.entry_size))
+                r = NOT_AS_FLASHED("the partition is not the GPT's first entry, where flash writes it");
+        else if (memcmp(p.entries, gpt_basic_data_bytes, 16) != 0)
+                r = NOT_AS_FLASHED("the partition is not a Microsoft basic data partition");
+        else if (le64(p.entries + 32) * ss != e->volume_offset)
+                r = NOT_AS_FLASHED("the partition starts at sector %" PRIu64 ", not at the volume checked (byte %" PRIu64 ")",
+                                   le64(p.entries + 32), e->volume_offset);
+finish:
+        gpt_done(&p);
+        gpt_done(&b);
+        return r;
+}
+
+int layout_check_table(cart_read_fn read, void *userdata, uint64_t disk_size, const struct layout_expect *e,
+                       char *reason, size_t size, struct cart_error *err) {
+        uint64_t align = e->alignment ? e->alignment : MIB;
+        uint8_t mbr[512];
+        int r;
+
+        r = read(userdata, mbr, sizeof(mbr), 0);
+        if (r < 0)
+                return cart_error_set(err, r, "read at 0: %s", strerror(-r));
+        if (is_fat_boot_sector(mbr) || mbr[510] != 0x55 || mbr[511] != 0xAA)
+                return NOT_AS_FLASHED("no partition table: the volume starts in sector 0");
+        if (e->scheme == LAYOUT_GPT)
+                r = mbr[446 + 4] != 0xEE ? NOT_AS_FLASHED("an MBR where the release's layout has a GPT") :
+                    check_gpt(read, userdata, disk_size, mbr, e, reason, size);
+        else
+                r = mbr[446 + 4] == 0xEE ? NOT_AS_FLASHED("a GPT where the release's layout has an MBR") :
+                    check_mbr(read, userdata, disk_size, mbr, e, reason, size);
+        if (r == 0 && e->volume_offset != align)
+                return NOT_AS_FLASHED("the volume starts at byte %" PRIu64 "; the release's layout puts it at %" PRIu64,
+                                      e->volume_offset, align);
+        return r;
 }

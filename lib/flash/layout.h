@@ -55,10 +55,38 @@ int layout_partition(const struct layout_params *params, struct plan *plan,
 int layout_add_wipes(int fd, uint64_t disk_size, uint32_t sector_size, struct plan *plan,
                      struct cart_error *err);
 
+/* A FAT volume found on a key: recognised by its boot sector's BPB (fatgen103 §3), never
+ * by a label or the informational "FAT32   " string. */
+struct layout_volume {
+        uint64_t offset, size;   /* bytes */
+};
+#define LAYOUT_VOLUMES_MAX 16
+
 /*
- * Find the FAT volume of a key read through read: the first FAT partition of an MBR (or the
- * basic data partition of a GPT, with 512- or 4096-byte sectors), or a volume starting at
- * sector 0. -EMEDIUMTYPE when there is none.
+ * Every FAT volume of a key read through read, in table order: the partitions of an MBR
+ * (any type but a GPT's 0xee) or of a GPT (512- or 4096-byte sectors) whose first sector
+ * is a FAT boot sector, or the one volume starting at sector 0. -EMEDIUMTYPE when there
+ * is none.
  */
+int layout_find_volumes(cart_read_fn read, void *userdata, uint64_t disk_size,
+                        struct layout_volume ret[LAYOUT_VOLUMES_MAX], size_t *ret_n, struct cart_error *err);
+/* The first of them: what an OS mounts. */
 int layout_find_volume(cart_read_fn read, void *userdata, uint64_t disk_size,
                        uint64_t *ret_offset, uint64_t *ret_size, struct cart_error *err);
+
+/* What the table of a key must be: what layout_partition() wrote for the release's layout. */
+struct layout_expect {
+        enum layout_scheme scheme;
+        uint64_t alignment;          /* the layout's; 0 means 1 MiB */
+        uint64_t volume_offset;      /* the volume verify checked */
+};
+
+/*
+ * Is the key's partition table exactly what flash writes? An MBR with one entry, the
+ * first, of type 0x0c, at the layout's offset, and no GPT header left; or a protective
+ * MBR and a GPT whose primary and backup headers and entry arrays have valid CRCs and
+ * agree, holding one basic data partition at the layout's offset. Returns 0 when it is,
+ * 1 with the reason in reason[size] when it is not, a negative errno on a read error.
+ */
+int layout_check_table(cart_read_fn read, void *userdata, uint64_t disk_size, const struct layout_expect *e,
+                       char *reason, size_t size, struct cart_error *err);

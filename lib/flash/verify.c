@@ -8,6 +8,7 @@
 #include "flash/verify.h"
 
 #define MANIFEST_MAX (16 * MIB)
+#define ATTRS_CHECKED (FAT_ATTR_READ_ONLY | FAT_ATTR_HIDDEN | FAT_ATTR_SYSTEM)
 
 const char *verify_status_to_string(enum verify_status s) {
         switch (s) {
@@ -15,6 +16,7 @@ const char *verify_status_to_string(enum verify_status s) {
         case VERIFY_MODIFIED: return "modified";
         case VERIFY_EXTRA: return "extra";
         case VERIFY_SEALED: return "sealed";
+        case VERIFY_ATTRIBUTES: return "attributes";
         }
         return "unknown";
 }
@@ -25,7 +27,6 @@ struct verify_result *verify_result_free(struct verify_result *r) {
         for (size_t i = 0; i < r->n_entries; i++)
                 free(r->entries[i].path);
         free(r->entries);
-        free(r->key_json);
         free(r);
         return NULL;
 }
@@ -50,13 +51,13 @@ int verify_open_volume(cart_read_fn read, void *userdata, uint64_t size, struct 
 
 struct membuf {
         uint8_t *data;
-        size_t len, allocated;
+        size_t len, allocated, max;
 };
 
 static int membuf_sink(void *userdata, const void *buf, size_t len) {
         struct membuf *m = userdata;
 
-        if (m->len + len + 1 > MANIFEST_MAX)
+        if (m->len + len + 1 > m->max)
                 return -EFBIG;
         if (m->len + len + 1 > m->allocated) {
                 size_t n = MAX(m->allocated * 2, m->len + len + 1);
@@ -72,16 +73,16 @@ static int membuf_sink(void *userdata, const void *buf, size_t len) {
         return 0;
 }
 
-/* A small file of the key into memory, NUL-terminated. */
-static int slurp(struct fat_reader *fr, const char *path, struct membuf *ret, struct cart_error *err) {
-        struct membuf m = {};
+/* A small file of the key into memory, NUL-terminated, at most max bytes. */
+static int slurp(struct fat_reader *fr, const char *path, size_t max, struct membuf *ret, struct cart_error *err) {
+        struct membuf m = { .max = max };
         int r = membuf_sink(&m, "", 0);
 
         if (r >= 0)
                 r = fat_reader_read_file(fr, path, membuf_sink, &m, err);
         if (r == -EFBIG)   /* the sink's refusal: the reader has no words for it */
-                r = cart_error_set(err, r, "\"/%s\": larger than %" PRIu64 " MiB",
-                                   path, MANIFEST_MAX / MIB);
+                r = cart_error_set(err, r, "\"/%s\": larger than %zu %s", path,
+                                   max >= MIB ? max / MIB : max / KIB, max >= MIB ? "MiB" : "KiB");
         if (r < 0) {
                 free(m.data);
                 return r;
@@ -130,10 +131,28 @@ struct walk {
         size_t n_hash, allocated_hash;
 };
 
+static void count_entry(struct verify_result *res, enum verify_status s) {
+        switch (s) {
+        case VERIFY_MISSING: res->n_missing++; break;
+        case VERIFY_MODIFIED: res->n_modified++; break;
+        case VERIFY_EXTRA: res->n_extra++; break;
+        case VERIFY_SEALED: res->n_sealed++; break;
+        case VERIFY_ATTRIBUTES: res->n_attributes++; break;
+        }
+}
+
 static int add_entry(struct verify_result *res, const char *path, enum verify_status s, bool is_dir,
                      uint64_t expected, uint64_t actual) {
         struct verify_entry *e;
 
+        count_entry(res, s);
+        /* The pupil's side is unbounded (a key may hold millions of entries): count, list a few. */
+        if (s == VERIFY_EXTRA || s == VERIFY_SEALED) {
+                if (res->n_extra + res->n_sealed - res->n_unlisted > VERIFY_LISTED_MAX) {
+                        res->n_unlisted++;
+                        return 0;
+                }
+        }
         if ((res->n_entries & 63) == 0) {
                 e = realloc(res->entries, (res->n_entries + 64) * sizeof(*e));
                 if (!e)
@@ -146,12 +165,6 @@ static int add_entry(struct verify_result *res, const char *path, enum verify_st
         if (!e->path)
                 return -ENOMEM;
         res->n_entries++;
-        switch (s) {
-        case VERIFY_MISSING: res->n_missing++; break;
-        case VERIFY_MODIFIED: res->n_modified++; break;
-        case VERIFY_EXTRA: res->n_extra++; break;
-        case VERIFY_SEALED: res->n_sealed++; break;
-        }
         return 0;
 }
 
@@ -219,6 +232,14 @@ static int on_entry(void *userdata, const char *path, const struct fat_dirent *e
                 return -ENOMEM;
         if (f->is_dir != e->is_dir || (!f->is_dir && f->size != e->size))
                 return add_entry(w->res, path, VERIFY_MODIFIED, e->is_dir, f->size, e->size);
+        /* Hiding a course file or making it writable is a change in a sealed directory. */
+        if (is_sealed(w->lay, path) && (e->attrs & ATTRS_CHECKED) != (f->attrs & ATTRS_CHECKED)) {
+                int r = add_entry(w->res, path, VERIFY_ATTRIBUTES, e->is_dir, f->size, e->size);
+                if (r < 0)
+                        return r;
+                w->res->entries[w->res->n_entries - 1].expected_attrs = f->attrs & ATTRS_CHECKED;
+                w->res->entries[w->res->n_entries - 1].actual_attrs = e->attrs & ATTRS_CHECKED;
+        }
         if (f->is_dir)
                 return 0;
         p = malloc(sizeof(*p) + strlen(path) + 1);
@@ -280,13 +301,13 @@ static int load_manifest(struct fat_reader *fr, const struct sign_trust *trust, 
         struct membuf json = {}, sig = {};
         int r;
 
-        r = slurp(fr, KEY_CARTABLE_DIR "/" RELEASE_MANIFEST_PATH, &json, err);
+        r = slurp(fr, KEY_CARTABLE_DIR "/" RELEASE_MANIFEST_PATH, MANIFEST_MAX, &json, err);
         if (r == -ENOENT)
                 return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no /%s/%s",
                                       KEY_CARTABLE_DIR, RELEASE_MANIFEST_PATH);
         if (r < 0)
                 return r;
-        r = slurp(fr, KEY_CARTABLE_DIR "/" RELEASE_SIGNATURE_PATH, &sig, err);
+        r = slurp(fr, KEY_CARTABLE_DIR "/" RELEASE_SIGNATURE_PATH, MANIFEST_MAX, &sig, err);
         if (r == -ENOENT)
                 r = cart_error_set(err, -EKEYREJECTED, "the key's manifest is not signed: no /%s/%s",
                                    KEY_CARTABLE_DIR, RELEASE_SIGNATURE_PATH);
@@ -297,19 +318,116 @@ static int load_manifest(struct fat_reader *fr, const struct sign_trust *trust, 
         return r;
 }
 
-int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
-               struct verify_result **ret, struct cart_error *err) {
+/*
+ * The volume to check: the first FAT volume that carries a manifest. A key with others
+ * is not as flashed (the table check says so), but what its release holds is still told.
+ */
+static int open_cartable_volume(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
+                                struct fat_reader **ret_fr, struct manifest **ret_m, struct verify_result *res,
+                                struct cart_error *err) {
+        struct layout_volume vols[LAYOUT_VOLUMES_MAX];
+        size_t n;
+        int r = layout_find_volumes(read, userdata, size, vols, &n, err);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
+                struct cart_error e = {};
+
+                r = fat_reader_open(read, userdata, vols[i].offset, vols[i].size, &fr, &e);
+                if (r >= 0)
+                        r = load_manifest(fr, trust, ret_m, &e);
+                /* Another volume may be the cartable one: go on unless this one is it. */
+                if ((r == -EMEDIUMTYPE || r == -EUCLEAN) && i + 1 < n)
+                        continue;
+                if (r < 0) {
+                        if (err)
+                                *err = e;
+                        return r;
+                }
+                res->volume_offset = vols[i].offset;
+                res->volume_size = vols[i].size;
+                *ret_fr = TAKE_PTR(fr);
+                return 0;
+        }
+        return -EMEDIUMTYPE;   /* not reached: the last volume's error is returned */
+}
+
+static int check_table(cart_read_fn read, void *userdata, uint64_t size, const struct manifest *m,
+                       struct verify_result *res, struct cart_error *err) {
+        const struct release_layout *lay = manifest_layout(m);
+        struct layout_expect e = { .alignment = lay->alignment, .volume_offset = res->volume_offset };
+        int r;
+
+        if (layout_scheme_from_string(lay->scheme, &e.scheme) < 0) {
+                snprintf(res->table_problem, sizeof(res->table_problem),
+                         "the release's layout has an unknown scheme \"%s\"", lay->scheme);
+                return 0;
+        }
+        r = layout_check_table(read, userdata, size, &e, res->table_problem, sizeof(res->table_problem), err);
+        return r < 0 ? r : 0;
+}
+
+/*
+ * The unsigned key record: parsed strictly, and held against what the volume proves.
+ * Seam for the journal (next issue): look the key up there first (volume ID, key serial)
+ * and, when found, fill res->key_record from the journal and report where the key's
+ * own key.json differs from it.
+ */
+static void check_key_record(struct fat_reader *fr, struct verify_result *res) {
+        struct membuf key = {};
+        struct cart_error e = {};
+        int r;
+
+        r = slurp(fr, KEY_RECORD_PATH, KEY_RECORD_MAX, &key, &e);
+        if (r == -ENOENT)
+                return;
+        res->has_key_record = true;
+        if (r >= 0)
+                r = key_record_parse(key.data, key.len, &res->key_record, &e);
+        free(key.data);
+        if (r < 0) {
+                res->is_key_record_mismatch = true;
+                snprintf(res->key_record_problem, sizeof(res->key_record_problem), "%s", cart_error_message(&e, r));
+                /* The message may quote the key's bytes (an unknown field's name): no C0, DEL
+                 * or C1 control reaches a terminal. */
+                for (unsigned char *p = (unsigned char *) res->key_record_problem; *p; p++)
+                        if (*p < 0x20 || *p == 0x7F)
+                                *p = '?';
+                        else if (*p == 0xC2 && p[1] >= 0x80 && p[1] < 0xA0)
+                                p[0] = p[1] = '?';
+                return;
+        }
+        res->is_key_record_valid = true;
+        if (res->key_record.volume_id != res->volume_id) {
+                res->is_key_record_mismatch = true;
+                snprintf(res->key_record_problem, sizeof(res->key_record_problem),
+                         "the record names volume %04X-%04X, the volume is %04X-%04X",
+                         res->key_record.volume_id >> 16, res->key_record.volume_id & 0xFFFF,
+                         res->volume_id >> 16, res->volume_id & 0xFFFF);
+        } else if (!streq(res->key_record.release_name, res->release_name) ||
+                   res->key_record.release_serial != res->release_serial) {
+                res->is_key_record_mismatch = true;
+                snprintf(res->key_record_problem, sizeof(res->key_record_problem),
+                         "the record names release %s serial %" PRIu64 ", the manifest %s serial %" PRIu64,
+                         res->key_record.release_name, res->key_record.release_serial,
+                         res->release_name, res->release_serial);
+        }
+}
+
+int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const struct verify_options *o,
+                    struct verify_result **ret, struct cart_error *err) {
         _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
         _cleanup_(manifest_freep) struct manifest *m = NULL;
         _cleanup_(verify_result_freep) struct verify_result *res = calloc(1, sizeof(*res));
         struct fat_volume_info vi;
-        struct membuf key = {};
         struct walk w = {};
         int r;
 
         if (!res)
                 return -ENOMEM;
-        r = verify_open_volume(read, userdata, size, &fr, &res->volume_offset, &res->volume_size, err);
+        r = open_cartable_volume(read, userdata, size, o->trust, &fr, &m, res, err);
         if (r < 0)
                 return r;
         r = fat_reader_info(fr, &vi);
@@ -317,15 +435,22 @@ int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct si
                 return r;
         memcpy(res->label, vi.label, sizeof(res->label));
         res->volume_id = vi.volume_id;
-        r = load_manifest(fr, trust, &m, err);
-        if (r < 0)
-                return r;
         snprintf(res->release_name, sizeof(res->release_name), "%s", manifest_name(m));
         snprintf(res->release_version, sizeof(res->release_version), "%s", manifest_version(m));
         snprintf(res->release_key_id, sizeof(res->release_key_id), "%s", manifest_key_id(m));
         res->release_serial = manifest_serial(m);
-        if (slurp(fr, KEY_CARTABLE_DIR "/key.json", &key, NULL) >= 0)
-                res->key_json = (char *) key.data;
+        r = check_table(read, userdata, size, m, res, err);
+        if (r < 0)
+                return r;
+        check_key_record(fr, res);
+        if (o->state_dir) {
+                struct cart_error e = {};
+                /* The station's trouble, not the key's: said, and the rest is checked. */
+                r = release_recorded_serial(o->state_dir, manifest_name(m), &res->station_serial, &e);
+                if (r < 0)
+                        snprintf(res->state_problem, sizeof(res->state_problem), "%s", cart_error_message(&e, r));
+                res->is_outdated = r >= 0 && res->station_serial > res->release_serial;
+        }
 
         w.res = res;
         w.m = m;
@@ -343,4 +468,10 @@ int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct si
                 qsort(res->entries, res->n_entries, sizeof(*res->entries), cmp_entry);
         *ret = TAKE_PTR(res);
         return 0;
+}
+
+int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
+               struct verify_result **ret, struct cart_error *err) {
+        const struct verify_options o = { .trust = trust };
+        return verify_key_with(read, userdata, size, &o, ret, err);
 }

@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "fat/fat.h"
+#include "flash/key-record.h"
 #include "release/sign.h"
 #include "base/util.h"
 
@@ -21,6 +22,7 @@ enum verify_status {
         VERIFY_MODIFIED,     /* size, content or type differs */
         VERIFY_EXTRA,        /* the pupil's own: allowed */
         VERIFY_SEALED,       /* an extra entry inside a sealed directory: not allowed */
+        VERIFY_ATTRIBUTES,   /* in a sealed directory: read-only, hidden or system bit changed */
 };
 const char *verify_status_to_string(enum verify_status s);
 
@@ -29,7 +31,13 @@ struct verify_entry {
         enum verify_status status;
         bool is_dir;
         uint64_t expected_size, actual_size;
+        uint8_t expected_attrs, actual_attrs;   /* FAT_ATTR_READ_ONLY | HIDDEN | SYSTEM */
 };
+
+/* Extra and sealed entries listed in a result; beyond, they are only counted (n_unlisted),
+ * so that memory and output stay bounded on any key (a path is at most 4 KiB). Missing,
+ * modified and attribute entries are bounded by the signed manifest. */
+#define VERIFY_LISTED_MAX 1000
 
 struct verify_result {
         char release_name[128], release_version[64], release_key_id[17];
@@ -37,32 +45,64 @@ struct verify_result {
         char label[FAT_LABEL_MAX + 1];
         uint32_t volume_id;
         uint64_t volume_offset, volume_size;
-        char *key_json;                 /* /.cartable/key.json, NULL when absent */
+        /* The partition table: "" when it is exactly what flash writes, else why not (the
+         * key is then "not as flashed": an OS may mount another volume than the one checked). */
+        char table_problem[256];
+        /*
+         * /.cartable/key.json, UNSIGNED: anyone holding the key can edit it. It is checked
+         * against what the key proves (its volume ID) and reported as unsigned. Seam for the
+         * journal (next issue): when the station's journal holds this key's record, verify
+         * is to prefer it here and report where the two differ.
+         */
+        bool has_key_record;            /* the file is on the key */
+        bool is_key_record_valid;       /* and parsed into key_record */
+        struct key_record key_record;
+        bool is_key_record_mismatch;    /* invalid, or its volume ID is not the volume's */
+        char key_record_problem[512];
+        /* The station's rollback state (verify_options.state_dir): a newer serial of this
+         * release was flashed here. Reported; the key's content is still what it was. */
+        bool is_outdated;
+        uint64_t station_serial;        /* the highest flashed here; 0 when unknown */
+        char state_problem[256];        /* why the state could not be read; "" when it was */
         size_t n_files_checked;
         uint64_t bytes_checked;
         struct verify_entry *entries;   /* problems and extras, sorted by path */
         size_t n_entries;
-        size_t n_missing, n_modified, n_extra, n_sealed;
+        size_t n_missing, n_modified, n_extra, n_sealed, n_attributes;
+        size_t n_unlisted;              /* extra or sealed entries beyond VERIFY_LISTED_MAX */
 };
 
-/* Intact: nothing missing, modified or added to a sealed directory. */
+/* Intact: the table flash wrote, nothing missing, modified or added to a sealed directory,
+ * no attribute changed there, and no key record that contradicts the volume. */
 static inline bool verify_result_is_intact(const struct verify_result *r) {
-        return r->n_missing + r->n_modified + r->n_sealed == 0;
+        return r->n_missing + r->n_modified + r->n_sealed + r->n_attributes == 0 && !r->table_problem[0] &&
+               !r->is_key_record_mismatch;
 }
 
 /*
- * Locate and open the FAT volume of a key or image of size bytes read through read.
+ * Locate and open the first FAT volume of a key or image of size bytes read through read
+ * (the one an OS mounts).
  * -EMEDIUMTYPE when there is no FAT volume; ret_offset and ret_size may be NULL.
  */
 int verify_open_volume(cart_read_fn read, void *userdata, uint64_t size, struct fat_reader **ret,
                        uint64_t *ret_offset, uint64_t *ret_size, struct cart_error *err);
 
 /*
- * Check a key. Returns 0 with a result (intact or not: see verify_result_is_intact), or
+ * Check a key: the first FAT volume that carries /.cartable/manifest.json is checked, then
+ * the partition table against the manifest's layout (table_problem).
+ * Returns 0 with a result (intact or not: see verify_result_is_intact), or
  * -EMEDIUMTYPE (no FAT volume, no /.cartable/manifest.json), -EUCLEAN (corrupt volume),
  * -EIO, or the manifest's trust error (-ENOKEY, -EKEYREJECTED, -EBADMSG).
  */
 int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
                struct verify_result **ret, struct cart_error *err);
+
+struct verify_options {
+        const struct sign_trust *trust;
+        const char *state_dir;          /* the station's (rollback serials); NULL: not checked */
+};
+/* verify_key with the station's state: also says whether the key is outdated. */
+int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const struct verify_options *o,
+                    struct verify_result **ret, struct cart_error *err);
 struct verify_result *verify_result_free(struct verify_result *r);
 DEFINE_POINTER_CLEANUP(struct verify_result, verify_result_free);

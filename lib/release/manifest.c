@@ -15,6 +15,7 @@
 
 #include "fat/fat.h"
 #include "base/hash.h"
+#include "base/json-util.h"
 #include "release/release-internal.h"
 
 /* The end of a path sorts first, then '/', then every other byte: a directory's
@@ -330,36 +331,10 @@ int manifest_trusted_comment(const struct manifest *m, char **ret) {
 
 /* ---- parsing: every field checked, anything unknown refused ---- */
 
-static int only_keys(struct json_object *o, const char *const *keys, const char *where, struct cart_error *err) {
-        json_object_object_foreach(o, key, val) {
-                bool known = false;
-                (void) val;
-                for (size_t i = 0; keys[i] && !known; i++)
-                        known = streq(keys[i], key);
-                if (!known)
-                        return cart_error_set(err, -EBADMSG, "%s: unknown key \"%s\"", where, key);
-        }
-        return 0;
-}
-
-static int get(struct json_object *o, const char *key, enum json_type type, bool required,
-               struct json_object **ret, const char *where, struct cart_error *err) {
-        struct json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v)) {
-                *ret = NULL;
-                return required ? cart_error_set(err, -EBADMSG, "%s: missing \"%s\"", where, key) : 0;
-        }
-        if (!json_object_is_type(v, type))
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" has the wrong type", where, key);
-        *ret = v;
-        return 1;
-}
-
 static int get_string(struct json_object *o, const char *key, const char **ret, const char *where,
                       struct cart_error *err) {
         struct json_object *v;
-        int r = get(o, key, json_type_string, true, &v, where, err);
+        int r = json_get(o, key, json_type_string, true, &v, where, err);
 
         if (r < 0)
                 return r;
@@ -380,22 +355,6 @@ static int dup_string(struct json_object *o, const char *key, char **ret, const 
         return *ret ? 0 : -ENOMEM;
 }
 
-static int get_u64(struct json_object *o, const char *key, uint64_t max, uint64_t *ret, const char *where,
-                   struct cart_error *err) {
-        struct json_object *v;
-        int64_t i;
-        int r = get(o, key, json_type_int, true, &v, where, err);
-
-        if (r < 0)
-                return r;
-        errno = 0;
-        i = json_object_get_int64(v);
-        if (errno || i < 0 || (uint64_t) i > max)
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" is out of range", where, key);
-        *ret = (uint64_t) i;
-        return 0;
-}
-
 static int get_time(struct json_object *o, const char *key, int64_t *ret, const char *where,
                     struct cart_error *err) {
         const char *s;
@@ -412,7 +371,7 @@ static int get_time(struct json_object *o, const char *key, int64_t *ret, const 
 static int parse_attrs(struct json_object *o, uint8_t *ret, const char *where, struct cart_error *err) {
         struct json_object *a;
         uint8_t attrs = 0;
-        int r = get(o, "attributes", json_type_array, false, &a, where, err);
+        int r = json_get(o, "attributes", json_type_array, false, &a, where, err);
 
         if (r <= 0)
                 return r;
@@ -440,7 +399,7 @@ static int parse_file(struct manifest *m, struct json_object *o, size_t i, struc
         snprintf(where, sizeof(where), "files[%zu]", i);
         if (!json_object_is_type(o, json_type_object))
                 return cart_error_set(err, -EBADMSG, "%s: not an object", where);
-        if ((r = only_keys(o, keys, where, err)) < 0 ||
+        if ((r = json_only_keys(o, keys, where, err)) < 0 ||
             (r = get_string(o, "path", &f.path, where, err)) < 0 ||
             (r = get_string(o, "type", &type, where, err)) < 0 ||
             (r = get_time(o, "mtime", &f.mtime, where, err)) < 0 ||
@@ -456,7 +415,7 @@ static int parse_file(struct manifest *m, struct json_object *o, size_t i, struc
                 if (json_object_object_get_ex(o, "size", NULL) || json_object_object_get_ex(o, "sha256", NULL))
                         return cart_error_set(err, -EBADMSG, "%s: %s: a directory has no size or sha256", where, f.path);
         } else {
-                if ((r = get_u64(o, "size", FAT_FILE_MAX, &f.size, where, err)) < 0 ||
+                if ((r = json_get_u64(o, "size", FAT_FILE_MAX, &f.size, where, err)) < 0 ||
                     (r = get_string(o, "sha256", &hex, where, err)) < 0)
                         return r;
                 if (hash_from_hex(hex, f.sha256, sizeof(f.sha256)) < 0)
@@ -478,13 +437,13 @@ static int parse_layout(struct manifest *m, struct json_object *o, struct cart_e
         const char **list;
         int r;
 
-        if ((r = only_keys(o, keys, "layout", err)) < 0 ||
+        if ((r = json_only_keys(o, keys, "layout", err)) < 0 ||
             (r = dup_string(o, "scheme", (char **) &l->scheme, "layout", err)) < 0 ||
             (r = dup_string(o, "label", (char **) &l->label, "layout", err)) < 0 ||
-            (r = get_u64(o, "alignment", 64 * MIB, &l->alignment, "layout", err)) < 0 ||
-            (r = get_u64(o, "min-size", FAT_VOLUME_MAX, &l->min_size, "layout", err)) < 0 ||
-            (r = get_u64(o, "cluster-size", 32 * KIB, &cluster, "layout", err)) < 0 ||
-            (r = get(o, "sealed", json_type_array, true, &sealed, "layout", err)) < 0)
+            (r = json_get_u64(o, "alignment", 64 * MIB, &l->alignment, "layout", err)) < 0 ||
+            (r = json_get_u64(o, "min-size", FAT_VOLUME_MAX, &l->min_size, "layout", err)) < 0 ||
+            (r = json_get_u64(o, "cluster-size", 32 * KIB, &cluster, "layout", err)) < 0 ||
+            (r = json_get(o, "sealed", json_type_array, true, &sealed, "layout", err)) < 0)
                 return r;
         l->cluster_size = (uint32_t) cluster;
         if (!streq(l->scheme, "mbr") && !streq(l->scheme, "gpt"))
@@ -515,9 +474,9 @@ static int parse_owner(struct manifest *m, struct json_object *o, struct cart_er
         struct json_object *fields;
         int r, used, listed = 0;
 
-        if ((r = only_keys(o, keys, "personalisation", err)) < 0 ||
+        if ((r = json_only_keys(o, keys, "personalisation", err)) < 0 ||
             (r = dup_string(o, "path", &m->owner_path, "personalisation", err)) < 0 ||
-            (r = get(o, "fields", json_type_array, true, &fields, "personalisation", err)) < 0 ||
+            (r = json_get(o, "fields", json_type_array, true, &fields, "personalisation", err)) < 0 ||
             (r = dup_string(o, "template", &m->owner_template, "personalisation", err)) < 0)
                 return r;
         if (fat_check_path(m->owner_path, err) < 0)
@@ -575,20 +534,20 @@ static int parse_root(struct manifest *m, struct json_object *root, struct cart_
 
         if (!json_object_is_type(root, json_type_object))
                 return cart_error_set(err, -EBADMSG, "not a JSON object");
-        if ((r = get_u64(root, "schema", UINT32_MAX, &schema, "manifest", err)) < 0)
+        if ((r = json_get_u64(root, "schema", UINT32_MAX, &schema, "manifest", err)) < 0)
                 return r;
         if (schema != MANIFEST_SCHEMA)
                 return cart_error_set(err, -EBADMSG, "schema %" PRIu64 " is not supported (this cartable reads %d)",
                                       schema, MANIFEST_SCHEMA);
-        if ((r = only_keys(root, keys, "manifest", err)) < 0 ||
+        if ((r = json_only_keys(root, keys, "manifest", err)) < 0 ||
             (r = dup_string(root, "name", &m->name, "manifest", err)) < 0 ||
             (r = dup_string(root, "version", &m->version, "manifest", err)) < 0 ||
-            (r = get_u64(root, "serial", INT64_MAX, &m->serial, "manifest", err)) < 0 ||
+            (r = json_get_u64(root, "serial", INT64_MAX, &m->serial, "manifest", err)) < 0 ||
             (r = get_time(root, "created", &m->created, "manifest", err)) < 0 ||
             (r = dup_string(root, "key-id", &m->key_id, "manifest", err)) < 0 ||
-            (r = get(root, "layout", json_type_object, true, &layout, "manifest", err)) < 0 ||
-            (r = get(root, "personalisation", json_type_object, false, &owner, "manifest", err)) < 0 ||
-            (r = get(root, "files", json_type_array, true, &files, "manifest", err)) < 0)
+            (r = json_get(root, "layout", json_type_object, true, &layout, "manifest", err)) < 0 ||
+            (r = json_get(root, "personalisation", json_type_object, false, &owner, "manifest", err)) < 0 ||
+            (r = json_get(root, "files", json_type_array, true, &files, "manifest", err)) < 0)
                 return r;
         if (!*m->name || strpbrk(m->name, " \t\n/") || !*m->version || strpbrk(m->version, " \t\n") ||
             m->serial == 0)
@@ -607,32 +566,14 @@ static int parse_root(struct manifest *m, struct json_object *root, struct cart_
 
 int manifest_parse(const void *json, size_t len, struct manifest **ret, struct cart_error *err) {
         _cleanup_(manifest_freep) struct manifest *m = NULL;
-        struct json_tokener *tok;
         struct json_object *root;
-        enum json_tokener_error jerr;
-        size_t end;
         int r;
 
         if (len == 0 || len > 512 * MIB || memchr(json, 0, len))
                 return cart_error_set(err, -EBADMSG, "manifest: empty, too large or holding NUL bytes");
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        root = json_tokener_parse_ex(tok, json, (int) len);
-        jerr = json_tokener_get_error(tok);
-        end = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-        if (!root || jerr != json_tokener_success) {
-                json_object_put(root);
-                return cart_error_set(err, -EBADMSG, "manifest: not JSON: %s", json_tokener_error_desc(jerr));
-        }
-        /* Only white space may follow the object. */
-        for (const char *p = (const char *) json + end; p < (const char *) json + len; p++)
-                if (!strchr(" \t\r\n", *p)) {
-                        json_object_put(root);
-                        return cart_error_set(err, -EBADMSG, "manifest: data after the JSON object");
-                }
+        r = json_parse_strict(json, len, 0, "manifest", &root, err);
+        if (r < 0)
+                return r;
         r = manifest_new(&m);
         if (r >= 0)
                 r = parse_root(m, root, err);
@@ -660,7 +601,7 @@ int manifest_load(const struct sign_trust *trust, const void *json, size_t json_
         if (!trust)
                 return cart_error_set(err, -ENOKEY, "no trusted key given: the signature cannot be checked");
         /* Fail closed: nothing of the JSON is looked at before its signature holds. */
-        r = sign_verify(trust, json, json_len, sig_text, &comment, id, err);
+        r = sign_verify_flags(trust, json, json_len, sig_text, SIGN_VERIFY_PREHASHED_ONLY, &comment, id, err);
         /* A signature that cannot even be parsed proves nothing: a trust failure, like a
          * wrong one, not a data error. */
         if (r == -EBADMSG)

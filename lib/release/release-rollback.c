@@ -56,14 +56,10 @@ static int read_serial(const char *file, const char *name, uint64_t *ret, struct
 
 int release_check_rollback(const char *state_path, const struct manifest *m, bool allow_downgrade,
                            struct cart_error *err) {
-        _cleanup_free_ char *file = NULL, *dir = NULL;
         uint64_t recorded;
         int r;
 
-        r = state_file(state_path, &file, &dir, err);
-        if (r < 0)
-                return r;
-        r = read_serial(file, m->name, &recorded, err);
+        r = release_recorded_serial(state_path, m->name, &recorded, err);
         if (r < 0)
                 return r;
         if (m->serial < recorded && !allow_downgrade)
@@ -71,6 +67,13 @@ int release_check_rollback(const char *state_path, const struct manifest *m, boo
                                       "release %s %s has serial %" PRIu64 ", older than serial %" PRIu64 " already flashed here (--allow-downgrade to force)",
                                       m->name, m->version, m->serial, recorded);
         return 0;
+}
+
+int release_recorded_serial(const char *state_path, const char *name, uint64_t *ret, struct cart_error *err) {
+        _cleanup_free_ char *file = NULL, *dir = NULL;
+        int r = state_file(state_path, &file, &dir, err);
+
+        return r < 0 ? r : read_serial(file, name, ret, err);
 }
 
 static int write_state(const char *file, const char *dir, const char *name, uint64_t serial, struct cart_error *err) {

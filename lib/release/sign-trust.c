@@ -364,6 +364,12 @@ static int untrusted_key_error(const struct sign_trust *t, const uint8_t keynum[
 int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
                 char **ret_trusted_comment, uint8_t ret_key_id[SIGN_KEYID_LEN],
                 struct cart_error *err) {
+        return sign_verify_flags(t, msg, len, sig_text, 0, ret_trusted_comment, ret_key_id, err);
+}
+
+int sign_verify_flags(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
+                      unsigned flags, char **ret_trusted_comment, uint8_t ret_key_id[SIGN_KEYID_LEN],
+                      struct cart_error *err) {
         _cleanup_free_ uint8_t *signed_comment = NULL;
         const uint8_t *keynum, *sig;
         struct parsed_sig p;
@@ -379,6 +385,9 @@ int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const c
                 return cart_error_prefix(err, r, "signature");
         keynum = p.block + 2;
         sig = p.block + 2 + SIGN_KEYID_LEN;
+        if ((flags & SIGN_VERIFY_PREHASHED_ONLY) && memcmp(p.block, SIG_ALG_HASHED, 2) != 0)
+                return cart_error_set(err, -EKEYREJECTED, "a legacy signature (minisign -l, not prehashed): "
+                                      "releases are signed prehashed, and nothing else is accepted");
         if (memcmp(p.block, SIG_ALG_HASHED, 2) == 0) {
                 r = sign_blake2b512(msg, len, digest, err);
                 if (r < 0)

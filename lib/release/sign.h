@@ -117,3 +117,12 @@ int sign_trust_load(char *const *paths, size_t n_paths, const struct cart_config
 int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
                 char **ret_trusted_comment, uint8_t ret_key_id[SIGN_KEYID_LEN],
                 struct cart_error *err);
+
+enum {
+        /* Refuse legacy "Ed" signatures (-EKEYREJECTED): cartable signs releases prehashed
+         * ("ED") and never makes them, so accepting them only widens what a forger may try. */
+        SIGN_VERIFY_PREHASHED_ONLY = 1 << 0,
+};
+int sign_verify_flags(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
+                      unsigned flags, char **ret_trusted_comment, uint8_t ret_key_id[SIGN_KEYID_LEN],
+                      struct cart_error *err);

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "fat/fat.h"
 #include "flash/flash.h"
+#include "flash/key-record.h"
 #include "flash/layout.h"
 #include "release-fixture.h"
 

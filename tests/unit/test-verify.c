@@ -86,8 +86,11 @@ static void test_intact(void **state) {
         assert_string_equal(v->label, "COLLEGE");
         assert_int_equal(v->volume_id, 0x12345678);
         assert_int_equal(v->volume_offset, MIB);
-        assert_non_null(v->key_json);
-        assert_non_null(strstr(v->key_json, "\"volume_id\":\"1234-5678\""));
+        assert_true(v->has_key_record);
+        assert_true(v->is_key_record_valid);
+        assert_int_equal(v->key_record.volume_id, 0x12345678);
+        assert_false(v->is_key_record_mismatch);
+        assert_string_equal(v->table_problem, "");
 }
 
 /* Same size, one bit changed: only the SHA-256 can tell. */
@@ -136,12 +139,136 @@ static void test_not_a_key(void **state) {
         assert_int_equal(verify_key(fd_read_at, (void *) (intptr_t) fd, KEY, f->trust, &v, &err), -EMEDIUMTYPE);
 }
 
+static struct verify_result *verify_ok(const struct fixture *f, int fd, const char *state_dir) {
+        const struct verify_options o = { .trust = f->trust, .state_dir = state_dir };
+        struct verify_result *v = NULL;
+        struct cart_error err = {};
+
+        if (verify_key_with(fd_read_at, (void *) (intptr_t) fd, KEY, &o, &v, &err) < 0)
+                fail_msg("verify_key: %s", err.msg);
+        return v;
+}
+
+/* A second MBR entry: whatever it holds, the key is not as flashed (issue 16, item 2). */
+static void test_second_partition(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "two.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        uint8_t entry[16] = { [4] = 0x0c, [8] = 0x00, [9] = 0x08 };   /* type 0x0c, at sector 2048 */
+
+        assert_int_equal(pwrite_full(fd, entry, sizeof(entry), 446 + 16), 0);
+        v = verify_ok(f, fd, NULL);
+        assert_false(verify_result_is_intact(v));
+        assert_string_equal(v->table_problem, "the MBR holds 2 partitions; flash writes one");
+        assert_int_equal(v->n_entries, 0);      /* the content itself is intact */
+}
+
+/* Where a directory entry of the root or of dir lies: its short name in the first cluster. */
+static uint64_t dirent_offset(int fd, const char *dir, const char short_name[11]) {
+        uint64_t at = file_offset(fd, dir);
+        uint8_t buf[4096];
+
+        assert_int_equal(pread_full(fd, buf, sizeof(buf), at), 0);
+        for (size_t i = 0; i + 32 <= sizeof(buf); i += 32)
+                if (memcmp(buf + i, short_name, 11) == 0)
+                        return at + i;
+        fail_msg("no entry %.11s in %s", short_name, dir);
+        return 0;
+}
+
+/* key.json's volume ID edited in place, same length: the unsigned record is flagged (item 5). */
+static void test_key_record_forged(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "record.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        uint64_t at = file_offset(fd, ".cartable/key.json");
+        char buf[1024], *p;
+
+        assert_int_equal(pread_full(fd, buf, sizeof(buf) - 1, at), 0);
+        buf[sizeof(buf) - 1] = 0;
+        p = strstr(buf, "\"1234-5678\"");
+        assert_non_null(p);
+        memcpy(p, "\"1234-9999\"", 11);
+        assert_int_equal(pwrite_full(fd, buf, sizeof(buf) - 1, at), 0);
+        v = verify_ok(f, fd, NULL);
+        assert_false(verify_result_is_intact(v));
+        assert_true(v->is_key_record_valid);
+        assert_true(v->is_key_record_mismatch);
+        assert_int_equal(v->key_record.volume_id, 0x12349999);
+        assert_string_equal(v->key_record_problem, "the record names volume 1234-9999, the volume is 1234-5678");
+        verify_result_free(TAKE_PTR(v));
+        /* Not JSON any more: reported, never taken for a record. */
+        memcpy(p, "\"1234-5678\"", 11);
+        p[-1] = '#';
+        assert_int_equal(pwrite_full(fd, buf, sizeof(buf) - 1, at), 0);
+        v = verify_ok(f, fd, NULL);
+        assert_true(v->has_key_record);
+        assert_false(v->is_key_record_valid);
+        assert_false(verify_result_is_intact(v));
+        assert_non_null(strstr(v->key_record_problem, "key record: not JSON"));
+}
+
+/* A course file made hidden and read-only in the sealed Cours (item 6); outside, allowed. */
+static void test_attributes_in_sealed(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "attrs.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        uint64_t at = dirent_offset(fd, "Cours", "INTRO   TXT") + 11;
+        uint8_t a;
+
+        assert_int_equal(pread_full(fd, &a, 1, at), 0);
+        a |= FAT_ATTR_HIDDEN | FAT_ATTR_READ_ONLY;
+        assert_int_equal(pwrite_full(fd, &a, 1, at), 0);
+        at = dirent_offset(fd, "Outils", "OUTIL   BIN") + 11;
+        assert_int_equal(pread_full(fd, &a, 1, at), 0);
+        a |= FAT_ATTR_HIDDEN;
+        assert_int_equal(pwrite_full(fd, &a, 1, at), 0);
+        v = verify_ok(f, fd, NULL);
+        assert_false(verify_result_is_intact(v));
+        assert_int_equal(v->n_attributes, 1);
+        assert_int_equal(v->n_entries, 1);
+        assert_string_equal(v->entries[0].path, "Cours/intro.txt");
+        assert_int_equal(v->entries[0].status, VERIFY_ATTRIBUTES);
+        assert_int_equal(v->entries[0].expected_attrs, 0);
+        assert_int_equal(v->entries[0].actual_attrs, FAT_ATTR_HIDDEN | FAT_ATTR_READ_ONLY);
+        assert_int_equal(v->n_files_checked, 3);   /* and its content still checked */
+}
+
+/* The station flashed serial 5 of "college": a key with serial 1 is outdated (item 6). */
+static void test_outdated(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "old.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        char dir[256], file[300];
+        int sfd;
+
+        snprintf(dir, sizeof(dir), "%s/state", f->dir);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        v = verify_ok(f, fd, dir);
+        assert_false(v->is_outdated);
+        assert_int_equal(v->station_serial, 0);
+        verify_result_free(TAKE_PTR(v));
+        snprintf(file, sizeof(file), "%s/release-serials", dir);
+        sfd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(sfd >= 0);
+        assert_int_equal(pwrite_full(sfd, "other 9\ncollege 5\n", 18, 0), 0);
+        close(sfd);
+        v = verify_ok(f, fd, dir);
+        assert_true(v->is_outdated);
+        assert_int_equal(v->station_serial, 5);
+        assert_true(verify_result_is_intact(v));   /* outdated, but what it holds is intact */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_intact),
                 cmocka_unit_test(test_content_change),
                 cmocka_unit_test(test_tampered_manifest_and_untrusted),
                 cmocka_unit_test(test_not_a_key),
+                cmocka_unit_test(test_second_partition),
+                cmocka_unit_test(test_key_record_forged),
+                cmocka_unit_test(test_attributes_in_sealed),
+                cmocka_unit_test(test_outdated),
         };
         return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
