@@ -13,3 +13,5 @@ extern const struct command command_devices;
 extern const struct command command_doctor;
 extern const struct command command_key;
 extern const struct command command_image;
+extern const struct command command_roster;
+extern const struct command command_journal;
