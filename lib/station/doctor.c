@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 
 #include "config-paths.h"
+#include "journal/journal.h"
 #include "release/release.h"
 #include "release/sign.h"
 #include "station/doctor.h"
@@ -225,11 +227,61 @@ static int check_trust(struct checker *c) {
         return 0;
 }
 
-/*
- * JOURNAL SEAM: the journal check (reachable, chain intact) belongs here, between the
- * trusted keys and free space, once lib/journal is in this tree: open it read-only at the
- * configuration's [journal] path and verify its chain.
- */
+struct journal_tally {
+        size_t n_stations;
+        int64_t n_events;
+};
+
+static void on_head(void *userdata, const struct journal_head *h) {
+        struct journal_tally *t = userdata;
+
+        t->n_stations++;
+        t->n_events += h->n_events;
+}
+
+/* The journal flash and roster import write to: opens, and every station's chain holds. */
+static int check_journal(struct checker *c) {
+        const struct doctor_options *o = c->o;
+        struct doctor_check *k = check_new(c, "journal");
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_free_ char *owned = NULL;
+        struct journal_options jo = { .station = o->config ? o->config->station_name : NULL };
+        struct journal_tally t = {};
+        struct cart_error err = {};
+        const char *path;
+        int r;
+
+        if (!k)
+                return -ENOMEM;
+        if (o->config && o->config->journal_path)
+                path = o->config->journal_path;
+        else {
+                if (asprintf(&owned, "%s/journal.db", state_dir(o)) < 0)
+                        return -ENOMEM;
+                path = owned;
+        }
+        r = journal_open(path, &jo, &j, &err);
+        if (r == -ENOENT) {
+                set(k, DOCTOR_OK, "no journal yet at %s: the first roster import creates it", path);
+                return 0;
+        }
+        if (r < 0) {
+                set(k, DOCTOR_FAIL, "%s", cart_error_message(&err, r));
+                set_fix(k, "restore the journal %s from a backup, or set [journal] path", path);
+                return r == -ENOMEM ? r : 0;
+        }
+        r = journal_verify(j, on_head, &t, &err);
+        if (r < 0) {
+                set(k, DOCTOR_FAIL, "%s: %s", path, cart_error_message(&err, r));
+                set_fix(k, "cartable journal verify; restore the journal from a backup");
+        } else if (r > 0) {
+                set(k, DOCTOR_FAIL, "%s: hash chain broken: %s", path, cart_error_message(&err, -EBADMSG));
+                set_fix(k, "cartable journal verify names the rows; investigate before provisioning more keys");
+        } else
+                set(k, DOCTOR_OK, "%s: %" PRId64 " event%s from %zu station%s, chain intact", path,
+                    t.n_events, t.n_events == 1 ? "" : "s", t.n_stations, t.n_stations == 1 ? "" : "s");
+        return 0;
+}
 
 /* Free space of the file system holding path, or of its nearest existing parent. */
 static int check_space(struct checker *c, const char *name, const char *what, const char *path) {
@@ -292,7 +344,7 @@ int doctor_run(const struct doctor_options *o, struct doctor_report **ret) {
                 return -ENOMEM;
         if ((k = check_usb_storage(&c)) < 0 || (k = check_udevd(&c)) < 0 ||
             (k = check_automounter(&c)) < 0 || (k = check_state_dir(&c)) < 0 ||
-            (k = check_trust(&c)) < 0 ||
+            (k = check_trust(&c)) < 0 || (k = check_journal(&c)) < 0 ||
             (k = check_space(&c, "state-space", "state directory", state_dir(o))) < 0 ||
             (k = check_space(&c, "tmp-space", "TMPDIR", o->tmpdir ? o->tmpdir : "/tmp")) < 0 ||
             (k = check_serials(&c)) < 0)

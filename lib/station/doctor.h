@@ -2,7 +2,7 @@
 /*
  * Is this machine ready to provision keys? One result per check, in a fixed order: the
  * kernel's USB storage drivers, udevd, an automounter, the state directory, the trusted
- * keys, the journal, free space, the rollback state. lib/ only collects; cmd/doctor.c
+ * keys, the journal (opens, chains intact), free space, the rollback state. lib/ only collects; cmd/doctor.c
  * prints. A FAIL blocks provisioning; a WARN is worth fixing but does not.
  */
 #pragma once

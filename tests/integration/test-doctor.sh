@@ -3,6 +3,8 @@
 # with --root, a configuration, a state directory), its word, its fix and the exit code.
 . "$(dirname "$0")/lib.sh"
 need_tool jq
+need_tool sqlite3
+: "${TOOL_JOURNAL_RECORD:?run through meson test}"
 
 kernel=$(uname -r)
 "$CARTABLE" key generate --secret dept.key --public dept.pub --unencrypted >/dev/null 2>&1
@@ -35,7 +37,7 @@ expect_status() { # expect_status CHECK WORD
 # --- all good: exit 0, every check OK, one line per check in text
 expect_exit 0 doctor --json
 [ "$(jq -r .ready out)" = true ] || fail "ready should be true"
-[ "$(jq -r '[.checks[].check] | join(",")' out)" = "usb-storage,udevd,automounter,state-dir,trust,state-space,tmp-space,release-serials" ] \
+[ "$(jq -r '[.checks[].check] | join(",")' out)" = "usb-storage,udevd,automounter,state-dir,trust,journal,state-space,tmp-space,release-serials" ] \
         || { cat out; fail "checks not in their order"; }
 [ "$(jq -r '[.checks[] | select(.status != "OK")] | length' out)" = 0 ] || { cat out; fail "not all OK"; }
 expect_in out '"detail":"1 trusted key \(\[trust\] key\)"'
@@ -113,6 +115,25 @@ expect_in out 'gone.pub'
 echo "not a key" > bad.pub
 CONF=absent-key.conf expect_exit 1 doctor --json --trust "$SCRATCH/bad.pub"; expect_status trust FAIL
 expect_in out 'bad.pub'
+
+# --- journal: none yet is fine; one with intact chains is counted; a broken chain, a
+# file that is not a journal, or an unreadable [journal] path block.
+expect_exit 0 doctor --json; expect_status journal OK
+expect_in out "no journal yet at $SCRATCH/state/journal.db"
+"$TOOL_JOURNAL_RECORD" state/journal.db 3 atelier-1 > /dev/null
+"$TOOL_JOURNAL_RECORD" state/journal.db 2 atelier-2 > /dev/null
+expect_exit 0 doctor --json; expect_status journal OK
+expect_in out '5 events from 2 stations, chain intact'
+sqlite3 -batch state/journal.db "UPDATE events SET message = 'edited afterwards' WHERE station = 'atelier-1' AND station_seq = 2"
+expect_exit 1 doctor --json; expect_status journal FAIL
+expect_in out 'hash chain broken: .*event 2 .*was edited'
+expect_in out 'cartable journal verify'
+rm -f state/journal.db*
+echo "not a database, only text that goes on for a while......................................................" > other.db
+{ cat good.conf; printf '[journal]\npath = %s/other.db\n' "$SCRATCH"; } > journal.conf
+CONF=journal.conf expect_exit 1 doctor --json; expect_status journal FAIL
+expect_in out 'other.db'
+expect_in out 'not an SQLite database'
 
 # --- free space: more than the file system holds fails, for both places
 expect_exit 1 doctor --json --min-free 1000000T

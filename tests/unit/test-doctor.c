@@ -71,7 +71,7 @@ static void test_bare_station(void **state) {
         struct doctor_options o = { .root = root, .kernel_release = "x" };
 
         assert_int_equal(doctor_run(&o, &r), 0);
-        assert_int_equal(r->n_checks, 8);
+        assert_int_equal(r->n_checks, 9);
         assert_int_equal(find(r, "udevd")->status, DOCTOR_FAIL);
         assert_non_null(strstr(find(r, "udevd")->fix, "systemd-udevd"));
         assert_int_equal(find(r, "trust")->status, DOCTOR_FAIL);
