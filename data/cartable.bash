@@ -75,19 +75,26 @@ _cartable() {
                 return
         fi
 
+        # --pupil: the journal's pupils, as ID and UAI/ID (cartable roster list reads the
+        # journal named by --journal, else the configuration's).
+        if [[ $prev == --pupil ]]; then
+                local -a jarg=()
+                for ((i = 1; i < cword - 1; i++)); do
+                        [[ ${words[i]} == --journal ]] && jarg=(--journal "${words[i + 1]}")
+                done
+                COMPREPLY=($(compgen -W "$("$bin" "${gconf[@]}" roster list --all --json "${jarg[@]}" 2>/dev/null |
+                        sed -nE 's|.*"school":"([^"]*)".*"id":"([^"]*)".*|\2 \1/\2|p')" -- "$cur"))
+                return
+        fi
         # An option's argument, by the placeholder its help text names.
         if [[ $prev == -* ]]; then
                 arg=$(_cartable_option_arg "$help" "$prev")
                 case $arg in
                 "") ;;
                 *'|'*[a-z]*) COMPREPLY=($(compgen -W "${arg//|/ }" -- "$cur")); return ;;
-                FILE*|DIR*|KEY|SECRET|SIG|RECIPE|*.cart|*.img)
-                        [[ $prev == --pupil ]] || { _filedir; return; } ;;
+                FILE*|DIR*|KEY|SECRET|SIG|RECIPE|DB|*.cart|*.img) _filedir; return ;;
                 *) return ;;   # a size, a number, a text: nothing to offer
                 esac
-                # PUPIL SEAM: --pupil will complete the journal's pupils (cartable roster
-                # list --json) once that command exists.
-                [[ $prev == --pupil ]] && return
         fi
         if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$(grep -oE -- '(^|[][ ,|])--?[a-zA-Z][a-zA-Z-]*' <<<"$help" | sed 's/^[][ ,|]//' | sort -u)" -- "$cur"))

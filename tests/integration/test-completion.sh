@@ -10,11 +10,14 @@ touch work/ent.cart work/notes.txt
 # USB keys as udev names them, and a partition, which is never a target.
 touch devices/usb-SanDisk_Cruzer_4C53-0:0 devices/usb-SanDisk_Cruzer_4C53-0:0-part1 devices/ata-ST1000_Z1
 
+printf '[station]\nstate-dir = %s/nostate\n' "$SCRATCH" > default.conf
 cat > complete.sh <<SH
 . /usr/share/bash-completion/bash_completion
 . "$SOURCE_ROOT/data/cartable.bash"
 PATH=$SCRATCH/bin:\$PATH
 CARTABLE_COMPLETION_DEVICES=$SCRATCH/devices
+# Never the station's own configuration or journal.
+export CARTABLE_CONFIG=$SCRATCH/default.conf
 cd "$SCRATCH/work"
 # One line per candidate for the command line \$1 (completing its last word).
 line=\$1
@@ -71,4 +74,13 @@ expect_completion "cartable image verify " "ent.cart"
 expect_completion "cartable flash --trust k.pub ent.cart " "$SCRATCH/devices/usb-SanDisk_Cruzer_4C53-0:0 ent.cart notes.txt"
 expect_completion "cartable verify $SCRATCH/devices/u" "$SCRATCH/devices/usb-SanDisk_Cruzer_4C53-0:0"
 expect_completion "cartable devices " ""
+# --pupil: the journal's pupils, from the configuration's journal or --journal's.
+printf '[station]\nstate-dir = %s/state\n' "$SCRATCH" > work/c.conf
+"$CARTABLE" --config work/c.conf roster import "$SOURCE_ROOT/manifests/rosters/demo-roster.csv" > /dev/null
+want=$("$CARTABLE" --config work/c.conf roster list --all --json | jq -r '.[].id | select(startswith("D100"))' | sort | tr '\n' ' ' | sed 's/ $//')
+[ -n "$want" ] || fail "no pupil D100x in the demo roster"
+expect_completion "cartable --config c.conf journal show --pupil D100" "$want"
+expect_completion "cartable --config c.conf journal show --pupil 0750001A/D1003" "0750001A/D1003"
+expect_completion "cartable journal show --journal $SCRATCH/state/journal.db --pupil D1003" "D1003"
+expect_completion "cartable journal show --pupil D100" ""     # no journal there: nothing, no error
 echo "completion: ok"
