@@ -13,6 +13,7 @@
 enum {
         EXIT_OK          = 0,
         EXIT_MODIFIED    = 1,   /* verify: the key differs from its release */
+        EXIT_DOCTOR_BLOCKED = 1, /* doctor: a check failed, provisioning is blocked */
         EXIT_NOT_CARTABLE = 2,  /* verify: not a cartable key, or unreadable */
         EXIT_TRUST       = 3,   /* bad or untrusted signature, wrong passphrase, rollback */
         EXIT_REFUSED     = 4,   /* target refused: safety policy, too small, counterfeit */
@@ -30,6 +31,9 @@ struct command {
         const char *summary;    /* one line, for cartable --help */
         const char *help;       /* full usage, for cartable help NAME and NAME --help */
         int (*run)(int argc, char **argv);   /* returns an exit code */
+        /* Sub-commands ("image export"); the help of one that has its own is shown for
+         * "cartable COMMAND SUB --help". NULL-terminated, or NULL. */
+        const struct command *const *subs;
 };
 
 /* The configuration given by --config or the default one, loaded before the command runs. */

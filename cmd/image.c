@@ -20,6 +20,23 @@
 
 static int run_image(int argc, char **argv);
 
+static int run_build(int argc, char **argv);
+static int run_verify(int argc, char **argv);
+static int run_show(int argc, char **argv);
+
+static const struct command image_build_command = { .name = "build", .run = run_build };
+static const struct command image_verify_command = { .name = "verify", .run = run_verify };
+static const struct command image_show_command = { .name = "show", .run = run_show };
+
+/* One line per sub-command. */
+static const struct command *const image_commands[] = {
+        &image_build_command,
+        &image_verify_command,
+        &image_show_command,
+        &image_export_command,
+        NULL
+};
+
 const struct command command_image = {
         .name = "image",
         .summary = "build, verify and show signed releases",
@@ -66,23 +83,7 @@ const struct command command_image = {
         "input; 73 output exists or cannot be created.\n"
         "See cartable-image(1).\n",
         .run = run_image,
-};
-
-static int run_build(int argc, char **argv);
-static int run_verify(int argc, char **argv);
-static int run_show(int argc, char **argv);
-
-static const struct command image_build_command = { .name = "build", .run = run_build };
-static const struct command image_verify_command = { .name = "verify", .run = run_verify };
-static const struct command image_show_command = { .name = "show", .run = run_show };
-
-/* One line per sub-command. */
-static const struct command *const image_commands[] = {
-        &image_build_command,
-        &image_verify_command,
-        &image_show_command,
-        &image_export_command,
-        NULL
+        .subs = image_commands,
 };
 
 static int run_image(int argc, char **argv) {
