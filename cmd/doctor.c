@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 
 #include "commands.h"
+#include "reason.h"
 #include "trust.h"
 #include "station/doctor.h"
 
@@ -27,6 +28,14 @@ static const char help[] =
         "Exit codes: 0 nothing blocks provisioning (warnings allowed); 1 a check failed;\n"
         "64 usage; 70 internal error. See cartable-doctor(1).\n";
 
+/* What a check found: its detail, and the sentence of its error when it failed on one. */
+static const char *check_text(const struct doctor_check *k, char *buf, size_t n) {
+        if (!k->has_error)
+                return k->detail;
+        snprintf(buf, n, "%s%s%s", k->detail, k->detail[0] ? ": " : "", ERROR_TEXT(&k->error, k->error_r));
+        return buf;
+}
+
 static void print_json(const struct doctor_report *r) {
         struct json_object *o = json_object_new_object(), *a = json_object_new_array();
 
@@ -35,7 +44,11 @@ static void print_json(const struct doctor_report *r) {
                 struct json_object *x = json_object_new_object();
                 json_object_object_add(x, "check", json_object_new_string(k->name));
                 json_object_object_add(x, "status", json_object_new_string(doctor_status_to_string(k->status)));
-                json_object_object_add(x, "detail", json_object_new_string(k->detail));
+                char text[2048];
+                json_object_object_add(x, "detail", json_object_new_string(check_text(k, text, sizeof(text))));
+                if (k->has_error)
+                        json_object_object_add(x, "reason", json_object_new_string(
+                                cart_reason_to_string(cart_error_reason(&k->error, k->error_r))));
                 json_object_object_add(x, "fix", k->fix[0] ? json_object_new_string(k->fix) : NULL);
                 json_object_array_add(a, x);
         }
@@ -50,7 +63,8 @@ static void print_text(const struct doctor_report *r) {
 
         for (size_t i = 0; i < r->n_checks; i++) {
                 const struct doctor_check *k = &r->checks[i];
-                printf("%-4s  %-16s %s\n", doctor_status_to_string(k->status), k->name, k->detail);
+                char text[2048];
+                printf("%-4s  %-16s %s\n", doctor_status_to_string(k->status), k->name, esc(check_text(k, text, sizeof(text))));
                 if (k->fix[0])
                         printf("      %-16s fix: %s\n", "", k->fix);
                 n_warn += k->status == DOCTOR_WARN;
@@ -102,7 +116,7 @@ static int run(int argc, char **argv) {
                 o.tmpdir = "/tmp";
         r = doctor_run(&o, &report);
         if (r < 0)
-                return log_fail(r, "doctor: %s", strerror(-r));
+                return log_fail_error(NULL, r, "doctor");
         if (json)
                 print_json(report);
         else

@@ -41,6 +41,30 @@ static void _printf_(3, 4) set(struct doctor_check *k, enum doctor_status s, con
         va_end(ap);
 }
 
+/* A failure that lib/ describes by code and arguments; cmd/ makes the sentence after the
+ * context fmt (which may be ""). */
+static void _printf_(4, 5) set_error(struct doctor_check *k, const struct cart_error *err, int r,
+                                     const char *fmt, ...) {
+        va_list ap;
+
+        k->status = DOCTOR_FAIL;
+        va_start(ap, fmt);
+        vsnprintf(k->detail, sizeof(k->detail), fmt, ap);
+        va_end(ap);
+        k->has_error = true;
+        k->error_r = r;
+        if (err)
+                k->error = *err;
+}
+
+/* A failed system call on path: its errno, worded by cmd/. */
+static void fail_errno(struct doctor_check *k, int e, const char *path, const char *what) {
+        struct cart_error err = {};
+
+        cart_error_errno(&err, -e, path, what);
+        set_error(k, &err, -e, "%s", "");
+}
+
 static void _printf_(2, 3) set_fix(struct doctor_check *k, const char *fmt, ...) {
         va_list ap;
 
@@ -178,7 +202,7 @@ static int check_state_dir(struct checker *c) {
                 return -ENOMEM;
         if (lstat(dir, &st) < 0) {
                 if (errno != ENOENT) {
-                        set(k, DOCTOR_FAIL, "%s: %s", dir, strerror(errno));
+                        fail_errno(k, errno, dir, NULL);
                         set_fix(k, "make %s a directory this user can write, mode 0700", dir);
                 } else {
                         set(k, DOCTOR_WARN, "%s does not exist: the first flash creates it", dir);
@@ -218,7 +242,7 @@ static int check_trust(struct checker *c) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                set(k, DOCTOR_FAIL, "%s", cart_error_message(&err, r));
+                set_error(k, &err, r, "%s", "");
                 set_fix(k, "put the département's public key in [trust] key = FILE|DIR of %s",
                         o->config && o->config->path ? o->config->path : CARTABLE_SYSCONFDIR "/cartable.conf");
         } else
@@ -266,16 +290,16 @@ static int check_journal(struct checker *c) {
                 return 0;
         }
         if (r < 0) {
-                set(k, DOCTOR_FAIL, "%s", cart_error_message(&err, r));
+                set_error(k, &err, r, "%s", "");
                 set_fix(k, "restore the journal %s from a backup, or set [journal] path", path);
                 return r == -ENOMEM ? r : 0;
         }
         r = journal_verify(j, on_head, &t, &err);
         if (r < 0) {
-                set(k, DOCTOR_FAIL, "%s: %s", path, cart_error_message(&err, r));
+                set_error(k, &err, r, "%s", path);
                 set_fix(k, "cartable journal verify; restore the journal from a backup");
         } else if (r > 0) {
-                set(k, DOCTOR_FAIL, "%s: hash chain broken: %s", path, cart_error_message(&err, -EBADMSG));
+                set_error(k, &err, -EBADMSG, "%s: hash chain broken", path);
                 set_fix(k, "cartable journal verify names the rows; investigate before provisioning more keys");
         } else
                 set(k, DOCTOR_OK, "%s: %" PRId64 " event%s from %zu station%s, chain intact", path,
@@ -296,7 +320,9 @@ static int check_space(struct checker *c, const char *name, const char *what, co
         while (statvfs(p, &sv) < 0) {
                 char *slash = strrchr(p, '/');
                 if (errno != ENOENT || !slash) {
-                        set(k, DOCTOR_FAIL, "%s %s: %s", what, path, strerror(errno));
+                        struct cart_error e = {};
+                        cart_error_errno(&e, -errno, path, NULL);
+                        set_error(k, &e, e.errnum ? -e.errnum : -EIO, "%s", what);
                         set_fix(k, "make %s reachable", path);
                         return 0;
                 }
@@ -326,7 +352,7 @@ static int check_serials(struct checker *c) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                set(k, DOCTOR_FAIL, "rollback state: %s", cart_error_message(&err, r));
+                set_error(k, &err, r, "rollback state");
                 set_fix(k, "repair %s/release-serials (\"NAME SERIAL\" lines) or restore it from a backup", dir);
         } else if (n == 0)
                 set(k, DOCTOR_OK, "rollback state: no release flashed here yet");

@@ -22,7 +22,10 @@ enum doctor_status {
 struct doctor_check {
         const char *name;       /* stable, for --json: "usb-storage", "udevd", ... */
         enum doctor_status status;
-        char detail[512];       /* what was found */
+        char detail[512];       /* what was found; with has_error, the context of error */
+        bool has_error;
+        int error_r;            /* the failure's negative errno, with has_error */
+        struct cart_error error;   /* its reason code and arguments: cmd/ words them */
         char fix[512];          /* what to do; empty when OK */
 };
 
