@@ -14,3 +14,7 @@ extern const struct command command_key;
 extern const struct command command_image;
 extern const struct command command_roster;
 extern const struct command command_journal;
+extern const struct command command_report;
+extern const struct command command_lost;
+extern const struct command command_stolen;
+extern const struct command command_identify;
