@@ -71,32 +71,39 @@ static void chart_roster(FILE *f, struct report *r) {
         bool by_school = r->n_classes > CHART_MAX_CLASSES;
         size_t n = 0, i, k;
         int64_t max = 1;
-        struct { const char *label; int64_t pupils, issued; } *bars;
+        struct { const char *school, *label; int64_t pupils, issued; } *bars;
 
         bars = calloc(r->n_classes ? r->n_classes : 1, sizeof(*bars));
         if (!bars)
                 return;
         for (i = 0; i < r->n_classes; i++) {
                 const char *label = by_school ? r->classes[i].school : r->classes[i].class_name;
-                if (!(by_school && n > 0 && streq(bars[n - 1].label, label)))
+                if (!(by_school && n > 0 && streq(bars[n - 1].label, label))) {
+                        bars[n].school = r->classes[i].school;
                         bars[n++].label = label;
+                }
                 bars[n - 1].pupils += r->classes[i].n.pupils;
                 bars[n - 1].issued += r->classes[i].n.issued;
         }
         for (k = 0; k < n; k++)
                 max = MAX(max, bars[k].pupils);
         fprintf(f, "<figure><figcaption>Clés remises / effectif, par %s</figcaption>"
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"420\" height=\"%zu\" role=\"img\">",
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"460\" height=\"%zu\" role=\"img\">",
                 by_school ? "établissement" : "classe", 14 * n + 20);
         for (k = 0; k < n; k++) {
                 double wp = 300.0 * (double) bars[k].pupils / (double) max;
                 double wi = 300.0 * (double) bars[k].issued / (double) max;
                 fprintf(f, "<text x=\"0\" y=\"%zu\">", 14 * k + 11);
+                /* Classes of several schools: each named with its school. */
+                if (!by_school && !r->o->school) {
+                        html_put(f, bars[k].school);
+                        fputc(' ', f);
+                }
                 html_put(f, bars[k].label);
-                fprintf(f, "</text><rect x=\"80\" y=\"%zu\" width=\"%.1f\" height=\"11\" fill=\"#c9d4e3\"/>"
-                        "<rect x=\"80\" y=\"%zu\" width=\"%.1f\" height=\"11\" fill=\"#1f5fa8\"/>"
+                fprintf(f, "</text><rect x=\"110\" y=\"%zu\" width=\"%.1f\" height=\"11\" fill=\"#c9d4e3\"/>"
+                        "<rect x=\"110\" y=\"%zu\" width=\"%.1f\" height=\"11\" fill=\"#1f5fa8\"/>"
                         "<text x=\"%.1f\" y=\"%zu\">%" PRId64 "/%" PRId64 "</text>",
-                        14 * k + 2, wp, 14 * k + 2, wi, 84 + wp, 14 * k + 11, bars[k].issued, bars[k].pupils);
+                        14 * k + 2, wp, 14 * k + 2, wi, 114 + wp, 14 * k + 11, bars[k].issued, bars[k].pupils);
         }
         fprintf(f, "<text x=\"0\" y=\"%zu\">bleu foncé : clés remises ; clair : effectif</text></svg></figure>\n",
                 14 * n + 14);

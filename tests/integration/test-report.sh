@@ -1,0 +1,145 @@
+#!/bin/bash
+# lost, stolen, identify and report (CSV, JSON, HTML in headless Chromium, receipts), on a
+# journal filled through lib/journal; counts checked against SQLite's own shell.
+. "$(dirname "$0")/lib.sh"
+need_tool sqlite3
+need_tool jq
+: "${TOOL_JOURNAL_RECORD:?}" "${TOOL_FATIMG:?}"
+printf '[station]\nstate-dir = %s/state\nname = atelier-1\n[journal]\npath = %s/j.db\n' "$SCRATCH" "$SCRATCH" > cartable.conf
+export CARTABLE_CONFIG=$SCRATCH/cartable.conf
+C=$CARTABLE
+q() { sqlite3 -batch j.db "$1"; }
+n_events() { q 'SELECT count(*) FROM events'; }
+
+# A roster with a name that is markup and one that is a spreadsheet formula.
+{ cat "$SOURCE_ROOT/manifests/rosters/demo-roster.csv"
+  echo 'D8888;0750001A;6A;<script>alert(1)</script>;Zoé;'
+  echo 'D7777;0750001A;6A;=HYPERLINK("http://x");@SUM(A1);'; } > roster.csv
+expect_exit 0 "$C" roster import roster.csv
+# Keys 0..5: the fifth flash fails (journal-record), so D1007 gets no key.
+"$TOOL_JOURNAL_RECORD" j.db 6 atelier-1 D1001 D1004 D8888 D7777 D1007 D1006 > /dev/null || fail "journal-record"
+"$TOOL_JOURNAL_RECORD" j.db 1 atelier-2 > /dev/null || fail "journal-record (a stock key)"
+
+# ---- lost, stolen ----
+expect_exit 0 "$C" lost --pupil D1001 --operator vie-scolaire
+expect_in out '^lost atelier-1-000000: key usb:0781:5581:atelier-1-000000 of 0750001A/D1001 \(Mercier Adam, 6A\)'
+[ "$(q "SELECT status FROM keys WHERE serial = 'atelier-1-000000'")" = lost ] || fail "key not marked lost"
+[ "$(q "SELECT kind || ' ' || operator || ' ' || station || ' ' || pupil_id FROM events ORDER BY seq DESC LIMIT 1")" = \
+  "lost vie-scolaire atelier-1 D1001" ] || fail "lost event: kind, operator, station, pupil"
+# Refusals change nothing: the pupil holds no key any more, a stock key, an unknown key.
+before=$(n_events)
+expect_exit 66 "$C" lost --pupil D1001
+expect_in err 'D1001 \(Mercier Adam\) holds no key'
+expect_exit 65 "$C" stolen --key atelier-2-000000
+expect_in err 'key usb:0781:5581:atelier-2-000000 is stock, not issued to a pupil: it cannot be marked stolen'
+expect_exit 66 "$C" stolen --key NOPE
+expect_in err 'key NOPE is not in the journal'
+expect_exit 64 "$C" lost --pupil D1004 --key atelier-1-000001
+[ "$(n_events)" = "$before" ] || fail "a refused mark wrote events"
+# By FAT volume ID, in any case.
+expect_exit 0 "$C" stolen --key c0000001
+expect_in out '^stolen atelier-1-000001: .* of 0750001A/D1004 '
+expect_exit 0 "$C" journal verify
+
+# ---- identify ----
+mkdir empty
+"$TOOL_FATIMG" build --size 64M --volume-id C0000003 --label RENOMMEE empty found.img > /dev/null
+expect_exit 0 "$C" identify found.img
+expect_in out '^key: usb:0781:5581:atelier-1-000003$'
+expect_in out '^volume: C000-0003 "RENOMMEE"$'
+expect_in out '^status: issued$'
+expect_in out '^pupil: 0750001A/D7777 =HYPERLINK\("http://x"\) @SUM\(A1\), class 6A$'
+expect_in out '^release: ent-college 2026.1 \(serial 3\)$'
+expect_in out '^key record: missing or unreadable \(identified by its volume ID\)$'
+"$TOOL_FATIMG" build --size 64M --volume-id 0BADF00D empty stranger.img > /dev/null
+expect_exit 66 "$C" identify stranger.img
+expect_in err 'volume 0BADF00D is not in the journal'
+head -c 1M /dev/zero > zero.img
+expect_exit 2 "$C" identify zero.img
+
+# ---- report: CSV ----
+expect_exit 0 "$C" report --school 0750001A --output r.csv
+[ "$(head -c 3 r.csv | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "CSV without a UTF-8 BOM"
+expect_in r.csv $'^\xef\xbb\xbfschool;class;pupils;issued;without_key;lost;stolen;replaced;returned;left\r$'
+want=$(q "SELECT count(*) FROM pupils WHERE school = '0750001A' AND class_name = '6A' AND is_active = 1")
+expect_in r.csv "^0750001A;6A;$want;2;$((want - 2));1;1;0;0;0"$'\r$'
+expect_in r.csv $'^ent-college;2026.1;3;3\r$'
+# Formula cells start with a quote; a cell with ';' or '"' is quoted.
+expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";\'@SUM\\(A1\\);atelier-1-000003;C0000003;issued;'
+expect_not_in r.csv ';=HYPERLINK'
+expect_exit 73 "$C" report --output r.csv
+expect_exit 64 "$C" report --format pdf
+
+# ---- report: JSON, against its schema ----
+expect_exit 0 "$C" report --format json --output r.json
+PY=${PYTHON:-python3}
+if $PY -c 'import jsonschema' 2>/dev/null; then
+        $PY - "$SOURCE_ROOT/manifests/schemas/report.schema.json" r.json <<'PYEOF' || fail "report JSON does not follow its schema"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+errs = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errs:
+    print(list(e.absolute_path), e.message, file=sys.stderr)
+sys.exit(1 if errs else 0)
+PYEOF
+fi
+[ "$(jq '.totals.pupils' r.json)" = "$(q 'SELECT count(*) FROM pupils WHERE is_active = 1')" ] || fail "JSON total pupils"
+[ "$(jq '.totals.issued' r.json)" = "$(q "SELECT count(DISTINCT pupil_id) FROM keys WHERE status = 'issued'")" ] || fail "JSON issued"
+[ "$(jq -c '[.totals.lost, .totals.stolen]' r.json)" = '[1,1]' ] || fail "JSON lost, stolen"
+[ "$(jq -r '.keys[] | select(.pupil_id == "D8888") | .family_name' r.json)" = '<script>alert(1)</script>' ] || fail "JSON name"
+[ "$(jq -r '.keys[] | select(.pupil_id == "D1001") | .status' r.json)" = lost ] || fail "JSON key status"
+[ "$(jq -r '.months | length' r.json)" = 1 ] || fail "JSON months"
+# An edit of the schema's required list is caught (the check can fail).
+jq 'del(.keys)' r.json > broken.json
+if $PY -c 'import jsonschema' 2>/dev/null; then
+        ! $PY -c 'import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' \
+                "$SOURCE_ROOT/manifests/schemas/report.schema.json" broken.json 2>/dev/null || fail "schema accepts a report without keys"
+fi
+
+# ---- report: HTML ----
+expect_exit 0 "$C" report --format html --output r.html
+expect_not_in r.html '<script'
+expect_in r.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td>'
+# Self-contained: no link, no src, no url(), no @import; inline SVG charts; A4 print CSS.
+expect_not_in r.html ' (src|href)=|url\(|@import'
+[ "$(grep -o '<svg ' r.html | wc -l)" = 3 ] || fail "three inline SVG charts expected"
+expect_in r.html '@page\{size:A4'
+expect_in r.html '@media print'
+
+# ---- receipts ----
+expect_exit 0 "$C" report receipts --school 0750001A --class 6A --output receipts.html
+[ "$(grep -c '<td class="sig">' receipts.html)" = "$want" ] || fail "one receipt row per pupil of 6A"
+# Denis's key was stolen: the cell is empty, for the new key's number.
+expect_in receipts.html '<tr><td>Denis</td><td>Manon</td><td>6A</td><td></td><td class="sig"></td></tr>'
+expect_in receipts.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td><td>6A</td><td>atelier-1-000002</td>'
+expect_exit 64 "$C" report receipts --school 0750001A
+expect_exit 66 "$C" report receipts --school 0750001A --class 9Z
+expect_in err 'no pupil in class 9Z of school 0750001A'
+
+# ---- HTML in headless Chromium: it renders, prints, logs no console error, runs no script ----
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$CHROMIUM" ] || skip "needs chromium for the rendering checks (tools/install-deps); the rest passed"
+mkdir -p "$BUILD_ROOT/test-output"
+chrome() {
+        timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+                --disable-background-networking --disable-component-update --disable-sync \
+                --user-data-dir="$SCRATCH/chrome-$1" --enable-logging=stderr --v=0 "${@:2}"
+}
+for page in r receipts; do
+        chrome "$page-dom" --dump-dom "file://$SCRATCH/$page.html" > "$page.dom" 2> "$page.log" || { cat "$page.log"; fail "chromium --dump-dom $page"; }
+        expect_not_in "$page.log" 'CONSOLE|Uncaught|SyntaxError'
+        expect_not_in "$page.dom" '<script'
+        chrome "$page-pdf" --print-to-pdf="$SCRATCH/$page.pdf" --no-pdf-header-footer "file://$SCRATCH/$page.html" \
+                > /dev/null 2> "$page-pdf.log" || { cat "$page-pdf.log"; fail "chromium --print-to-pdf $page"; }
+        [ "$(head -c 5 "$page.pdf")" = "%PDF-" ] || fail "$page.pdf is not a PDF"
+        chrome "$page-png" --screenshot="$SCRATCH/$page.png" --window-size=1024,1400 "file://$SCRATCH/$page.html" \
+                > /dev/null 2> "$page-png.log" || { cat "$page-png.log"; fail "chromium --screenshot $page"; }
+        [ "$(head -c 8 "$page.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] || fail "$page.png is not a PNG"
+        cp "$page.pdf" "$page.png" "$BUILD_ROOT/test-output/"
+done
+# The name is text in the rendered DOM, and the page is A4 (595 x 842 points).
+expect_in r.dom '&lt;script&gt;alert\(1\)&lt;/script&gt;'
+grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' r.pdf || fail "report PDF not A4"
+grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' receipts.pdf || fail "receipts PDF not A4"
+exit 0
