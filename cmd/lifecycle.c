@@ -9,6 +9,7 @@
 #include "journal-arg.h"
 #include "key-io.h"
 #include "lifecycle.h"
+#include "trust.h"
 
 const char *lifecycle_operator(const char *arg) {
         const char *s = arg;
@@ -54,9 +55,71 @@ int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_r
         return 0;
 }
 
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_OPERATOR };
+
+static const char *verify_outcome(const struct verify_result *v, bool swapped) {
+        if (swapped)
+                return "swapped";
+        return verify_result_is_intact(v) ? "intact" : "modified";
+}
+
+static int record_verify(struct journal *j, const char *operator, const struct verify_result *v,
+                         bool *ret_swapped, char **ret_uid) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        char swapped[512], vid[16], msg[600] = "";
+        struct cart_error err = {};
+        struct journal_verification jv;
+        int r;
+
+        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, swapped,
+                               sizeof(swapped), &err);
+        if (r < 0) {
+                log_error(r, "%s: nothing recorded", cart_error_message(&err, r));
+                return journal_exit_code(r);
+        }
+        if (!verify_result_is_intact(v))
+                snprintf(msg, sizeof(msg), "%zu missing, %zu modified, %zu sealed, %zu attributes%s%s", v->n_missing,
+                         v->n_modified, v->n_sealed, v->n_attributes, v->table_problem[0] ? "; table: " : "",
+                         v->table_problem);
+        if (swapped[0])
+                snprintf(msg, sizeof(msg), "%s", swapped);
+        snprintf(vid, sizeof(vid), "%08" PRIX32, v->volume_id);
+        jv = (struct journal_verification) { .key_uid = k->uid, .operator = operator,
+                .outcome = verify_outcome(v, swapped[0]), .message = msg[0] ? msg : NULL,
+                .release_name = v->release_name, .release_version = v->release_version,
+                .release_serial = (int64_t) v->release_serial, .volume_id = vid };
+        r = journal_record_verification(j, &jv, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        /* On stderr: stdout may be verify's JSON. */
+        if (swapped[0])
+                log_warn("SWAPPED: %s", swapped);
+        if (k->pupil_id && streq(k->status, "issued"))
+                log_info("journal: %s recorded for key %s of %s/%s", jv.outcome, k->uid, k->school, k->pupil_id);
+        else
+                log_info("journal: %s recorded for key %s (%s)", jv.outcome, k->uid, k->status);
+        *ret_swapped = swapped[0];
+        if (ret_uid) {
+                *ret_uid = strdup(k->uid);
+                if (!*ret_uid)
+                        return log_fail(-ENOMEM, "out of memory");
+        }
+        return EXIT_OK;
+}
+
+int lifecycle_record_verify(const char *journal_arg, const char *operator, const struct verify_result *v,
+                            bool *ret_swapped, char **ret_uid) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        int code;
+
+        code = journal_arg_open(journal_arg, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        return record_verify(j, lifecycle_operator(operator), v, ret_swapped, ret_uid);
+}
+
 /* ---- lost, stolen ---- */
 
-enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_OPERATOR, OPT_JSON };
 
 static int run_mark(const struct command *cmd, int argc, char **argv) {
         static const struct option options[] = {
@@ -249,4 +312,126 @@ const struct command command_identify = {
                 "Exit codes: 0 found; 2 not a FAT32 key; 66 not in the journal, no journal.\n"
                 "See cartable-lifecycle(1).\n",
         .run = run_identify,
+};
+
+/* ---- return ---- */
+
+static bool is_reason(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || *s == '-'))
+                        return false;
+        return true;
+}
+
+static int run_return(int argc, char **argv) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "reason", required_argument, NULL, 'r' },
+                TRUST_OPTION('t'),
+                {}
+        };
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        _cleanup_(trust_args_done) struct trust_args trust_args = {};
+        _cleanup_free_ char *uid = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *journal = NULL, *op = NULL, *reason = "returned";
+        struct cart_error err = {};
+        bool swapped = false;
+        size_t n_own = 0;
+        uint64_t size;
+        int c, code, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                case OPT_OPERATOR: op = optarg; break;
+                case 'r': reason = optarg; break;
+                case 't':
+                        if (trust_args_add(&trust_args, optarg) < 0)
+                                return log_fail(-ENOMEM, "out of memory");
+                        break;
+                default: return usage_bad_option(&command_return, argv);
+                }
+        if (argc - optind != 1)
+                return usage_error(&command_return, "expected TARGET");
+        if (!is_reason(reason))
+                return usage_error(&command_return, "--reason is a word of a-z and '-' (left, broken...), not '%s'", reason);
+        code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        r = trust_load(&trust_args, &trust);
+        if (r < 0)
+                return exit_code_for(r);
+        r = key_open_read(argv[optind], &fd, &size, &err);
+        if (r < 0) {
+                log_error(r, "%s", cart_error_message(&err, r));
+                return EXIT_NOT_CARTABLE;
+        }
+        const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
+        r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);
+        if (r < 0) {
+                log_error(r, "%s: %s: nothing recorded", argv[optind], cart_error_message(&err, r));
+                return EXIT_NOT_CARTABLE;
+        }
+        /* Refuse before writing anything: only an issued key comes back. */
+        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, NULL, 0, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (!streq(k->status, "issued"))
+                return log_fail(-EINVAL, "key %s is %s, not issued to a pupil: it cannot be returned; nothing recorded",
+                                k->uid, k->status);
+        code = record_verify(j, lifecycle_operator(op), v, &swapped, &uid);
+        if (code != EXIT_OK)
+                return code;
+        r = journal_key_mark(j, &(struct journal_mark) { .kind = "returned", .key = uid,
+                                 .operator = lifecycle_operator(op), .reason = reason,
+                                 .outcome = verify_outcome(v, swapped) }, NULL, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        printf("returned %s (%s): key %s of %s/%s, %s: %s\n", k->serial ? k->serial : k->uid, reason, k->uid,
+               k->school, k->pupil_id, verify_outcome(v, swapped),
+               verify_result_is_intact(v) ? "every release file intact" : "release files missing or changed");
+        for (size_t i = 0; i < v->n_entries; i++) {
+                const struct verify_entry *e = &v->entries[i];
+                if (e->status == VERIFY_EXTRA) {
+                        n_own++;
+                        continue;
+                }
+                printf("  %s %s\n", verify_status_to_string(e->status), e->path);
+        }
+        /* The pupil's own files: names and sizes, never their content. */
+        printf("pupil's own files: %zu%s\n", n_own + v->n_unlisted, n_own ? " (give them back or erase them)" : "");
+        for (size_t i = 0; i < v->n_entries; i++)
+                if (v->entries[i].status == VERIFY_EXTRA) {
+                        printf("  %s", v->entries[i].is_dir ? "dir  " : "file ");
+                        fput_safe(v->entries[i].path, stdout);
+                        if (!v->entries[i].is_dir)
+                                printf(" (%" PRIu64 " bytes)", v->entries[i].actual_size);
+                        putchar('\n');
+                }
+        return verify_result_is_intact(v) && !swapped ? EXIT_OK : EXIT_MODIFIED;
+}
+
+const struct command command_return = {
+        .name = "return",
+        .summary = "take a key back: verify it, record it returned",
+        .help = "Usage: cartable return TARGET [--reason left|broken|end-of-year|...] [--trust KEY]...\n"
+                "                       [--journal DB] [--operator NAME]\n"
+                "\n"
+                "A key comes back: it is verified (missing, modified and extra files, sealed\n"
+                "directories, partition table), the verification and the return are recorded in\n"
+                "the journal, and the pupil's own files are listed by name and size, never printed.\n"
+                "Only a key issued to a pupil can be returned; anything else changes nothing.\n"
+                "\n"
+                "Exit codes: 0 returned intact; 1 returned, modified or swapped; 2 not a cartable\n"
+                "key; 3 untrusted signature; 64 usage; 65 the key is not issued; 66 unknown key,\n"
+                "no journal. See cartable-lifecycle(1).\n",
+        .run = run_return,
 };

@@ -17,3 +17,15 @@ const char *lifecycle_operator(const char *arg);
 int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
                        struct journal_key_info **ret, char *swapped, size_t swapped_len,
                        struct cart_error *err);
+
+struct verify_result;
+/*
+ * verify --journal, return: record verification v of the key in the journal at
+ * journal_arg. A key the journal gives to another pupil than its record names (or whose
+ * volume and serial name two keys) is recorded and reported "swapped", never intact.
+ * Logs its errors once. Returns an exit code: EXIT_OK recorded (*ret_swapped tells),
+ * EXIT_NOINPUT a key unknown to the journal (nothing recorded), others as the journal's.
+ * ret_uid (optional) gets the key's journal uid.
+ */
+int lifecycle_record_verify(const char *journal_arg, const char *operator, const struct verify_result *v,
+                            bool *ret_swapped, char **ret_uid);

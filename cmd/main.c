@@ -19,6 +19,7 @@ static const struct command *const commands[] = {
         &command_lost,
         &command_stolen,
         &command_identify,
+        &command_return,
         NULL
 };
 

@@ -57,13 +57,58 @@ expect_in err 'volume 0BADF00D is not in the journal'
 head -c 1M /dev/zero > zero.img
 expect_exit 2 "$C" identify zero.img
 
+# ---- verify --journal, return: real keys flashed with the volume IDs the journal holds ----
+mkdir -p content/Cours
+echo "Théorème" > content/Cours/pythagore.txt
+printf 'Cette clé appartient à @FIRST_NAME@ @LAST_NAME@ (@CLASS@).\n' > owner.tpl
+"$C" key generate --secret dep.key --public dep.pub --unencrypted > /dev/null
+"$C" image build --name ent-college --version 2026.1 --serial 3 --min-size 64M --sealed Cours --label COLLEGE \
+        --owner-template owner.tpl --owner-path "A MOI.txt" --key dep.key --output rel.cart -q content > /dev/null
+# D1006 (Brunet Léa) holds key 5, volume C0000005.
+"$C" flash rel.cart lea.img --size 96M --trust dep.pub --volume-id C000-0005 --owner last-name=Brunet \
+        --owner first-name=Léa --owner class=4A > /dev/null 2>&1 || fail "flash lea.img"
+before=$(n_events)
+expect_exit 0 "$C" verify lea.img --trust dep.pub --journal j.db --operator cpe
+expect_in err 'journal: intact recorded for key usb:0781:5581:atelier-1-000005 of 0750001A/D1006'
+[ "$(q "SELECT kind || ' ' || outcome || ' ' || operator || ' ' || pupil_id FROM events ORDER BY seq DESC LIMIT 1")" = \
+  "verified intact cpe D1006" ] || fail "verification not recorded"
+# A key whose volume the journal gives to another pupil (D8888) than its record names: swapped.
+"$C" flash rel.cart swap.img --size 96M --trust dep.pub --volume-id C000-0002 --owner last-name=Brunet \
+        --owner first-name=Léa --owner class=4A > /dev/null 2>&1 || fail "flash swap.img"
+expect_exit 1 "$C" verify swap.img --trust dep.pub --journal j.db
+expect_in err 'SWAPPED: the journal gives volume C0000002 to 0750001A/D8888'
+[ "$(q "SELECT outcome FROM events ORDER BY seq DESC LIMIT 1")" = swapped ] || fail "swap not recorded"
+# A key the journal does not know: said, nothing recorded.
+"$C" flash rel.cart unknown.img --size 96M --trust dep.pub --volume-id 1234-5678 > /dev/null 2>&1 || fail "flash unknown.img"
+n=$(n_events)
+expect_exit 66 "$C" verify unknown.img --trust dep.pub --journal j.db
+expect_in err 'volume 12345678 is not in the journal: nothing recorded'
+[ "$(n_events)" = "$n" ] || fail "an unknown key was recorded"
+# return: the pupil's files listed, never printed; the key returned, the pupil without a key.
+mmd -i lea.img@@1M "::Mes documents"
+echo "journal intime" > secret.txt
+mcopy -i lea.img@@1M secret.txt "::Mes documents/secret.txt"
+expect_exit 0 "$C" return lea.img --reason left --trust dep.pub --operator cpe
+expect_in out '^returned atelier-1-000005 \(left\): key usb:0781:5581:atelier-1-000005 of 0750001A/D1006, intact'
+expect_in out '^  file Mes documents/secret.txt \(15 bytes\)$'
+expect_not_in out 'journal intime'
+[ "$(q "SELECT status FROM keys WHERE serial = 'atelier-1-000005'")" = returned ] || fail "key not returned"
+[ "$(q "SELECT kind || ' ' || reason || ' ' || outcome FROM events ORDER BY seq DESC LIMIT 1")" = "returned left intact" ] \
+        || fail "return event"
+# Returning it again makes no sense: refused, nothing recorded.
+n=$(n_events)
+expect_exit 65 "$C" return lea.img --trust dep.pub
+expect_in err 'is returned, not issued to a pupil: it cannot be returned; nothing recorded'
+[ "$(n_events)" = "$n" ] || fail "a refused return wrote"
+expect_exit 0 "$C" journal verify
+
 # ---- report: CSV ----
 expect_exit 0 "$C" report --school 0750001A --output r.csv
 [ "$(head -c 3 r.csv | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "CSV without a UTF-8 BOM"
 expect_in r.csv $'^\xef\xbb\xbfschool;class;pupils;issued;without_key;lost;stolen;replaced;returned;left\r$'
 want=$(q "SELECT count(*) FROM pupils WHERE school = '0750001A' AND class_name = '6A' AND is_active = 1")
 expect_in r.csv "^0750001A;6A;$want;2;$((want - 2));1;1;0;0;0"$'\r$'
-expect_in r.csv $'^ent-college;2026.1;3;3\r$'
+expect_in r.csv $'^ent-college;2026.1;3;2\r$'   # D8888, D7777 (D1006 returned hers)
 # Formula cells start with a quote; a cell with ';' or '"' is quoted.
 expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";\'@SUM\\(A1\\);atelier-1-000003;C0000003;issued;'
 expect_not_in r.csv ';=HYPERLINK'
