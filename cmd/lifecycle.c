@@ -2,6 +2,7 @@
 /* cartable lost | stolen | identify: a key's life after it was handed out. */
 #include <inttypes.h>
 #include <strings.h>
+#include <time.h>
 
 #include "commands.h"
 #include "fat/fat.h"
@@ -9,6 +10,7 @@
 #include "journal-arg.h"
 #include "key-io.h"
 #include "lifecycle.h"
+#include "journal/journal-purge.h"
 #include "trust.h"
 
 const char *lifecycle_operator(const char *arg) {
@@ -283,7 +285,9 @@ static int run_identify(int argc, char **argv) {
                 } else
                         fputs("(personal data purged)", stdout);
                 printf("%s\n", k->is_active ? "" : " (has left)");
-        } else
+        } else if (k->school && !streq(k->status, "stock"))
+                printf("pupil: personal data purged (school %s)\n", k->school);
+        else
                 puts("pupil: none (stock key)");
         if (k->release_serial >= 0)
                 printf("release: %s %s (serial %" PRId64 ")\n", k->release_name, k->release_version, k->release_serial);
@@ -435,3 +439,67 @@ const struct command command_return = {
                 "no journal. See cartable-lifecycle(1).\n",
         .run = run_return,
 };
+
+/* ---- journal purge ---- */
+
+static int on_purged(void *userdata, const char *school, const char *id, const char *class_name, int64_t left_usec) {
+        char t[32];
+
+        time_format(left_usec / 1000000, t);
+        t[10] = 0;
+        printf("would purge %s/%s, class ", school, id);
+        fput_safe(class_name, stdout);
+        printf(", left %s\n", t);
+        return 0;
+}
+
+int run_journal_purge(int argc, char **argv) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "left-before", required_argument, NULL, 'l' },
+                { "dry-run", no_argument, NULL, 'n' },
+                {}
+        };
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        const char *journal = NULL, *op = NULL, *date = NULL;
+        struct journal_purge_counts n;
+        struct cart_error err = {};
+        bool dry_run = false;
+        struct tm tm = {};
+        const char *end;
+        int c, code, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                case OPT_OPERATOR: op = optarg; break;
+                case 'l': date = optarg; break;
+                case 'n': dry_run = true; break;
+                default: return usage_bad_option(&command_journal, argv);
+                }
+        if (optind != argc)
+                return usage_error(&command_journal, "journal purge: unexpected argument '%s'", argv[optind]);
+        if (!date)
+                return usage_error(&command_journal, "journal purge needs --left-before YYYY-MM-DD");
+        end = strptime(date, "%Y-%m-%d", &tm);
+        if (!end || *end)
+                return usage_error(&command_journal, "journal purge: '%s' is not a date YYYY-MM-DD", date);
+        code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        r = journal_purge(j, (int64_t) timegm(&tm) * 1000000, lifecycle_operator(op), dry_run,
+                          dry_run ? on_purged : NULL, NULL, &n, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (dry_run)
+                printf("dry run: %" PRIu64 " pupils who left before %s: names and ids would be erased", n.pupils, date);
+        else
+                printf("%" PRIu64 " pupils who left before %s: names and ids erased; %" PRIu64 " events lost their "
+                       "pupil id", n.pupils, date, n.events);
+        if (n.kept_v1)
+                printf("; %" PRIu64 " ids kept, named by events written before journal schema v2", n.kept_v1);
+        putchar('\n');
+        return EXIT_OK;
+}

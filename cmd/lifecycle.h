@@ -29,3 +29,6 @@ struct verify_result;
  */
 int lifecycle_record_verify(const char *journal_arg, const char *operator, const struct verify_result *v,
                             bool *ret_swapped, char **ret_uid);
+
+/* cartable journal purge (dispatched by cmd/journal.c): argv[0] is "purge". */
+int run_journal_purge(int argc, char **argv);

@@ -162,6 +162,56 @@ expect_exit 64 "$C" report receipts --school 0750001A
 expect_exit 66 "$C" report receipts --school 0750001A --class 9Z
 expect_in err 'no pupil in class 9Z of school 0750001A'
 
+# ---- journal purge: personal data of pupils who left go, the chain stays verifiable ----
+# Swapping an event's pupil is caught: the hash covers the pupil's salted commitment.
+cp j.db before-purge.db
+q "UPDATE events SET pupil_id = 'D1004' WHERE pupil_id = 'D8888' AND kind = 'issued'"
+expect_exit 1 "$C" journal verify
+expect_in out "pupil 0750001A/D1004 is not the one its hash commits to"
+cp before-purge.db j.db; rm -f j.db-wal j.db-shm
+# D1006 (who returned her key) leaves.
+grep -v '^D1006;' roster.csv > roster-left.csv
+expect_exit 0 "$C" roster import roster-left.csv
+expect_in out '^left .*D1006'
+tomorrow=$(date -u -d tomorrow +%F)
+n=$(n_events); before=$(q 'SELECT count(*) FROM pupils')
+expect_exit 0 "$C" journal purge --left-before "$tomorrow" --dry-run
+expect_in out '^would purge 0750001A/D1006, class 4A, left [0-9-]{10}$'
+[ "$(n_events)/$(q 'SELECT count(*) FROM pupils')" = "$n/$before" ] || fail "a dry-run purge wrote"
+# Nobody left before 2000: nothing to do.
+expect_exit 0 "$C" journal purge --left-before 2000-01-01
+expect_in out '^0 pupils who left before 2000-01-01'
+expect_exit 64 "$C" journal purge --left-before 31/12/2026
+grep -aqs 'Brunet' j.db j.db-wal || fail "the name is not in the journal's files before the purge: the check below proves nothing"
+n_d1006=$(q "SELECT count(*) FROM events WHERE pupil_id = 'D1006'")
+[ "$n_d1006" -ge 4 ] || fail "D1006 should have events (flashed, issued, verified, returned)"
+expect_exit 0 "$C" journal purge --left-before "$tomorrow" --operator dpo
+expect_in out " pupils who left before $tomorrow: names and ids erased; [0-9]+ events lost their pupil id$"
+[ "$(q "SELECT count(*) FROM pupils WHERE id = 'D1006'")" = 0 ] || fail "D1006 still in pupils"
+[ "$(q "SELECT count(*) FROM events WHERE pupil_id = 'D1006'")" = 0 ] || fail "D1006 still in events"
+# Erased on disk too: freed pages are zeroed and the write-ahead log emptied.
+! grep -aqs 'Brunet' j.db j.db-wal || fail "the purged name is still in the journal's files"
+[ "$(q "SELECT count(*) FROM events WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL")" -ge "$n_d1006" ] \
+        || fail "purged events lost their commitment"
+[ "$(q "SELECT sum(n_pupils) FROM purged_counts WHERE school = '0750001A' AND class_name = '4A'")" = 1 ] || fail "anonymous count"
+[ "$(q "SELECT kind || ' ' || operator FROM events ORDER BY seq DESC LIMIT 1")" = "purged dpo" ] || fail "purge event"
+expect_exit 0 "$C" journal verify
+expect_in out '^station atelier-1: [0-9]+ events, intact'
+expect_exit 0 "$C" identify lea.img
+expect_in out '^pupil: personal data purged \(school 0750001A\)$'
+expect_exit 0 "$C" report --format json
+jq -e '[.keys[] | select(.pupil_id == "D1006")] | length == 0' out > /dev/null || fail "a purged pupil in the report"
+# An edit after the purge is still caught: an anonymised event's kind, or its commitment.
+cp j.db purged.db
+q "UPDATE events SET reason = 'broken' WHERE kind = 'returned' AND pupil_id IS NULL AND pupil_commit IS NOT NULL"
+expect_exit 1 "$C" journal verify
+expect_in out 'was edited: its content does not match its hash'
+cp purged.db j.db; rm -f j.db-wal j.db-shm
+q "UPDATE events SET pupil_commit = '$(printf '%064d' 1)' WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL"
+expect_exit 1 "$C" journal verify
+cp purged.db j.db; rm -f j.db-wal j.db-shm
+expect_exit 0 "$C" journal verify
+
 # ---- HTML in headless Chromium: it renders, prints, logs no console error, runs no script ----
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$CHROMIUM" ] || skip "needs chromium for the rendering checks (tools/install-deps); the rest passed"
