@@ -208,9 +208,22 @@ static int put_int(struct canon *c, const char *name, int64_t v) {
         return put_text(c, name, buf + i);
 }
 
+/* Hash what was built (unless r says building failed), free it, write the hex digest. */
+static int canon_finish(struct canon *c, int r, char ret[JOURNAL_HASH_HEX_LEN + 1]) {
+        uint8_t d[HASH_SHA256_LEN];
+
+        if (r >= 0)
+                r = hash_sha256(c->p, c->len, d);
+        if (c->p != c->stack)
+                free(c->p);
+        if (r < 0)
+                return r;
+        hash_to_hex(d, sizeof(d), ret);
+        return 0;
+}
+
 int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_HEX_LEN + 1]) {
         struct canon c = { .cap = sizeof(c.stack) };
-        uint8_t d[HASH_SHA256_LEN];
         int r;
 
         c.p = c.stack;
@@ -242,19 +255,12 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         if (r >= 0) r = put_int(&c, "write_usec", e->write_usec);
         if (r >= 0) r = put_int(&c, "read_usec", e->read_usec);
         if (r >= 0) r = put_text(&c, "prev_hash", e->prev_hash);
-        if (r >= 0) r = hash_sha256(c.p, c.len, d);
-        if (c.p != c.stack)
-                free(c.p);
-        if (r < 0)
-                return r;
-        hash_to_hex(d, sizeof(d), ret);
-        return 0;
+        return canon_finish(&c, r, ret);
 }
 
 int journal_pupil_commit(const char *salt, const char *school, const char *id,
                          char ret[JOURNAL_HASH_HEX_LEN + 1]) {
         struct canon c = { .cap = sizeof(c.stack) };
-        uint8_t d[HASH_SHA256_LEN];
         int r;
 
         c.p = c.stack;
@@ -262,13 +268,7 @@ int journal_pupil_commit(const char *salt, const char *school, const char *id,
         if (r >= 0) r = put_text(&c, "salt", salt);
         if (r >= 0) r = put_text(&c, "school", school);
         if (r >= 0) r = put_text(&c, "id", id);
-        if (r >= 0) r = hash_sha256(c.p, c.len, d);
-        if (c.p != c.stack)
-                free(c.p);
-        if (r < 0)
-                return r;
-        hash_to_hex(d, sizeof(d), ret);
-        return 0;
+        return canon_finish(&c, r, ret);
 }
 
 /* The pupil's salt, made (128 random bits) the first time an event names the pupil. */
