@@ -19,3 +19,4 @@ extern const struct command command_lost;
 extern const struct command command_stolen;
 extern const struct command command_identify;
 extern const struct command command_return;
+extern const struct command command_replace;

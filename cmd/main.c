@@ -20,6 +20,7 @@ static const struct command *const commands[] = {
         &command_stolen,
         &command_identify,
         &command_return,
+        &command_replace,
         NULL
 };
 

@@ -212,6 +212,26 @@ expect_exit 1 "$C" journal verify
 cp purged.db j.db; rm -f j.db-wal j.db-shm
 expect_exit 0 "$C" journal verify
 
+# ---- replace: flash through the station and issue in one step; the old key replaced ----
+expect_exit 0 "$C" replace --pupil D8888 rel.cart new.img --size 96M --trust dep.pub --operator cpe
+expect_in out '^issued to 0750001A/D8888 \(<script>alert\(1\)</script> Zoé, 6A\); key usb:0781:5581:atelier-1-000002 marked replaced$'
+[ "$(q "SELECT status FROM keys WHERE serial = 'atelier-1-000002'")" = replaced ] || fail "old key not replaced"
+[ "$(q "SELECT status || ' ' || pupil_id FROM keys WHERE uid = 'file:new.img'")" = "issued D8888" ] || fail "new key not issued"
+mtype -i new.img@@1M "::A MOI.txt" > owner.txt
+expect_in owner.txt '^Cette clé appartient à Zoé <script>alert\(1\)</script> \(6A\)\.$'
+expect_exit 0 "$C" verify new.img --trust dep.pub --journal j.db
+# A pupil who has left gets no key, and nothing is written.
+grep -v '^D1005;' roster-left.csv > roster-left2.csv
+expect_exit 0 "$C" roster import roster-left2.csv
+n=$(n_events)
+expect_exit 65 "$C" replace --pupil D1005 rel.cart left.img --size 96M --trust dep.pub
+expect_in err 'D1005.*has left'
+[ ! -e left.img ] || fail "replace wrote a key for a pupil who left"
+[ "$(n_events)" = "$n" ] || fail "a refused replace wrote events"
+expect_exit 66 "$C" replace --pupil D0000 rel.cart left.img --size 96M --trust dep.pub
+expect_exit 64 "$C" replace --pupil D1004 rel.cart
+expect_exit 0 "$C" journal verify
+
 # ---- HTML in headless Chromium: it renders, prints, logs no console error, runs no script ----
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$CHROMIUM" ] || skip "needs chromium for the rendering checks (tools/install-deps); the rest passed"
