@@ -79,7 +79,7 @@ static int run_replace(int argc, char **argv) {
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
         _cleanup_(station_freep) struct station *st = NULL;
         _cleanup_(replace_args_done) struct replace_args a = {};
-        _cleanup_free_ char *old = NULL;
+        _cleanup_free_ char *old = NULL, *lost = NULL;
         struct flash_output out = {};
         struct flash_report report;
         struct cart_error err = {};
@@ -99,6 +99,11 @@ static int run_replace(int argc, char **argv) {
                 old = strdup(p->key_uid);
                 if (!old)
                         return log_fail(-ENOMEM, "out of memory");
+        } else {
+                /* A pupil without a key may have lost it: that key is the one replaced. */
+                r = journal_pupil_lost_key(j, a.pupil, &lost, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
         }
         r = trust_load(&a.trust, &trust);
         if (r < 0)
@@ -133,13 +138,19 @@ static int run_replace(int argc, char **argv) {
         if (r < 0)
                 return log_fail(r, "%s: %s (the pupil keeps the key held before, if any)", a.target,
                                 cart_error_message(&err, r));
+        if (lost) {
+                r = journal_key_mark(j, &(struct journal_mark) { .kind = "replaced", .key = lost,
+                                         .operator = lifecycle_operator(a.op) }, NULL, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+        }
         printf("issued to %s/%s (", p->school, p->id);
         fput_safe(p->family_name, stdout);
         putchar(' ');
         fput_safe(p->first_name, stdout);
         printf(", %s)", p->class_name);
-        if (old)
-                printf("; key %s marked replaced", old);
+        if (old || lost)
+                printf("; key %s marked replaced", old ? old : lost);
         putchar('\n');
         return EXIT_OK;
 }
@@ -152,9 +163,10 @@ const struct command command_replace = {
                 "\n"
                 "Flash RELEASE onto TARGET through the station (signature, rollback, capacity probe,\n"
                 "read-back, as cartable flash does), personalised with the pupil's owner fields from\n"
-                "the journal, and issue it to the pupil in the same step: the key the pupil held is\n"
-                "marked replaced. A pupil who has left, or is unknown, is refused before anything\n"
-                "is written. A USB key needs --yes; an image file takes --size.\n"
+                "the journal, and issue it to the pupil in the same step: the key the pupil held,\n"
+                "or else the one last lost or stolen, is marked replaced. A pupil who has left, or is\n"
+                "unknown, is refused before anything is written. A USB key needs --yes; an image\n"
+                "file takes --size.\n"
                 "\n"
                 "Exit codes: as cartable flash (0 issued; 3 trust; 4 target refused; 5 I/O;\n"
                 "130 cancelled); 64 usage; 65 the pupil has left; 66 unknown pupil, no journal.\n"

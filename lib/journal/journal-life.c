@@ -126,9 +126,11 @@ static int mark(struct journal *j, const struct journal_mark *m, char **ret_uid,
         r = journal_key_find(j, uid ?: m->key, &k, err);
         if (r < 0)
                 return r;
-        if (!streq(k->status, "issued"))
-                return cart_error_set(err, -EINVAL, "key %s is %s, not issued to a pupil: it cannot be marked %s",
-                                      k->uid, k->status, m->kind);
+        if (streq(m->kind, "replaced") ? !(streq(k->status, "lost") || streq(k->status, "stolen"))
+                                       : !streq(k->status, "issued"))
+                return cart_error_set(err, -EINVAL, "key %s is %s, not %s: it cannot be marked %s", k->uid,
+                                      k->status, streq(m->kind, "replaced") ? "lost or stolen" : "issued to a pupil",
+                                      m->kind);
         r = set_status(j, k->uid, m->kind, err);
         if (r < 0)
                 return r;
@@ -152,9 +154,12 @@ int journal_key_mark(struct journal *j, const struct journal_mark *m, char **ret
                      struct cart_error *err) {
         int r;
 
-        if (!m->kind || !(streq(m->kind, "lost") || streq(m->kind, "stolen") || streq(m->kind, "returned")))
-                return cart_error_set(err, -EINVAL, "a key is marked lost, stolen or returned, not %s",
+        if (!m->kind || !(streq(m->kind, "lost") || streq(m->kind, "stolen") || streq(m->kind, "returned") ||
+                          streq(m->kind, "replaced")))
+                return cart_error_set(err, -EINVAL, "a key is marked lost, stolen, returned or replaced, not %s",
                                       m->kind ?: "(none)");
+        if (streq(m->kind, "replaced") && !m->key)
+                return cart_error_set(err, -EINVAL, "a lost or stolen key is marked replaced by its key");
         if (!m->pupil == !m->key)
                 return cart_error_set(err, -EINVAL, "a pupil or a key, one of them");
         r = journal_txn_begin(j, err);
@@ -166,6 +171,28 @@ int journal_key_mark(struct journal *j, const struct journal_mark *m, char **ret
                 return r;
         }
         return journal_txn_commit(j, err);
+}
+
+int journal_pupil_lost_key(struct journal *j, const char *pupil, char **ret, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        _cleanup_free_ char *school = NULL, *id = NULL;
+        int r;
+
+        *ret = NULL;
+        r = journal_pupil_resolve(j, pupil, &school, &id, err);
+        if (r < 0)
+                return r;
+        r = jdb_prepare(j, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? AND status IN ('lost', 'stolen') "
+                        "ORDER BY updated_usec DESC LIMIT 1", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, school);
+        jdb_bind_text(s, 2, id);
+        r = jdb_step(j, s, err);
+        if (r <= 0)
+                return r;
+        *ret = strdup(jdb_text(s, 0));
+        return *ret ? 1 : -ENOMEM;
 }
 
 int journal_record_verification(struct journal *j, const struct journal_verification *v,

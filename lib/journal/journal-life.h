@@ -30,7 +30,7 @@ int journal_key_find(struct journal *j, const char *key, struct journal_key_info
                      struct cart_error *err);
 
 struct journal_mark {
-        const char *kind;          /* "lost", "stolen" or "returned" */
+        const char *kind;          /* "lost", "stolen", "returned"; or "replaced" (see below) */
         const char *pupil;         /* the pupil's key ("ID" or "UAI/ID"), or */
         const char *key;           /* a key by uid, serial or volume ID */
         const char *operator;
@@ -42,9 +42,14 @@ struct journal_mark {
  * Mark an issued key. Refused, with nothing changed: a pupil who holds no key, or a key
  * that is not issued (-ENOENT unknown; -EINVAL stock, already lost, stolen, returned or
  * replaced; err says which). ret_uid (optional) gets the key's uid.
+ * "replaced" takes a lost or stolen key (by key only), once a new one was issued for it.
  */
 int journal_key_mark(struct journal *j, const struct journal_mark *m, char **ret_uid,
                      struct cart_error *err);
+
+/* The pupil's last key that was lost or stolen and not yet replaced: 1 and *ret (its uid),
+ * or 0 and NULL. */
+int journal_pupil_lost_key(struct journal *j, const char *pupil, char **ret, struct cart_error *err);
 
 struct journal_verification {
         const char *key_uid;

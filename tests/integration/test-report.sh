@@ -220,6 +220,13 @@ expect_in out '^issued to 0750001A/D8888 \(<script>alert\(1\)</script> Zoé, 6A\
 mtype -i new.img@@1M "::A MOI.txt" > owner.txt
 expect_in owner.txt '^Cette clé appartient à Zoé <script>alert\(1\)</script> \(6A\)\.$'
 expect_exit 0 "$C" verify new.img --trust dep.pub --journal j.db
+# D1001's key was lost: the new key replaces it (the lost event stays, a replaced one comes).
+expect_exit 0 "$C" replace --pupil D1001 rel.cart d1001.img --size 96M --trust dep.pub
+expect_in out '^issued to 0750001A/D1001 \(Mercier Adam, 6A\); key usb:0781:5581:atelier-1-000000 marked replaced$'
+[ "$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE key_uid = 'usb:0781:5581:atelier-1-000000' ORDER BY seq)")" = \
+  "flashed issued lost replaced" ] || fail "the lost key's events"
+expect_exit 0 "$C" report --school 0750001A --class 6A --format json
+[ "$(jq -c '[.totals.lost, .totals.replaced]' out)" = '[1,2]' ] || fail "report: lost 1, replaced 2 in 6A"
 # A pupil who has left gets no key, and nothing is written.
 grep -v '^D1005;' roster-left.csv > roster-left2.csv
 expect_exit 0 "$C" roster import roster-left2.csv

@@ -144,6 +144,24 @@ static void test_mark(void **state) {
         assert_int_equal(journal_key_mark(j, &(struct journal_mark) { .kind = "lost" }, NULL, &err), -EINVAL);
         assert_int_equal(raw_int("SELECT count(*) FROM events"), n);
         assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        /* A lost key is marked replaced by its key, once; an issued one is not. */
+        _cleanup_free_ char *lost = NULL;
+        assert_int_equal(journal_pupil_lost_key(j, "P1", &lost, &err), 1);
+        assert_string_equal(lost, "usb:0781:5581:K0");
+        assert_int_equal(journal_key_mark(j, &(struct journal_mark) { .kind = "replaced", .pupil = "P1" }, NULL, &err),
+                         -EINVAL);
+        assert_int_equal(journal_key_mark(j, &(struct journal_mark) { .kind = "replaced", .key = "K1" }, NULL, &err),
+                         -EINVAL);
+        assert_non_null(strstr(err.msg, "is issued, not lost or stolen"));
+        assert_int_equal(journal_key_mark(j, &(struct journal_mark) { .kind = "replaced", .key = lost }, NULL, &err), 0);
+        assert_int_equal(raw_int("SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:K0' AND status = 'replaced'"), 1);
+        assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind IN ('lost', 'replaced') AND pupil_id = 'P1'"), 2);
+        free(lost);
+        lost = NULL;
+        assert_int_equal(journal_pupil_lost_key(j, "P1", &lost, &err), 0);
+        assert_null(lost);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
 }
 
 static void test_verification(void **state) {
