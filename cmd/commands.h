@@ -12,3 +12,5 @@ extern const struct command image_export_command;   /* a sub-command of 'cartabl
 extern const struct command command_devices;
 extern const struct command command_key;
 extern const struct command command_image;
+extern const struct command command_roster;
+extern const struct command command_journal;

@@ -24,6 +24,15 @@ static int push(char ***list, size_t *n, const char *value) {
         return 0;
 }
 
+static int set_string(char **field, const char *value) {
+        char *v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        free(*field);
+        *field = v;
+        return 0;
+}
+
 static bool is_vid_pid(const char *s) {
         if (strlen(s) != 9 || s[4] != ':')
                 return false;
@@ -70,7 +79,11 @@ static int handler(void *user, const char *section, const char *name, const char
                 c->state_dir = strdup(value);
                 if (!c->state_dir)
                         r = -ENOMEM;
-        } else
+        } else if (streq(section, "station") && streq(name, "name"))
+                r = set_string(&c->station_name, value);
+        else if (streq(section, "journal") && streq(name, "path"))
+                r = set_string(&c->journal_path, value);
+        else
                 r = cart_error_set(st->err, -EBADMSG, "%s:%d: unknown setting \"%s\" in section [%s]",
                                    c->path, lineno, name, section);
         if (r < 0) {
@@ -136,6 +149,8 @@ struct cart_config *config_free(struct cart_config *c) {
         strv_free(c->allow, c->n_allow);
         strv_free(c->deny, c->n_deny);
         free(c->state_dir);
+        free(c->station_name);
+        free(c->journal_path);
         free(c->path);
         free(c);
         return NULL;

@@ -11,7 +11,10 @@
  *   allow = 0781:5581        ; VID:PID allow list, repeatable (empty: any)
  *   deny = 13fe:4200         ; VID:PID deny list, repeatable
  *   [station]
- *   state-dir = /var/lib/cartable   ; rollback serials, later the journal
+ *   state-dir = /var/lib/cartable   ; rollback serials, the station secret, the journal
+ *   name = atelier-1         ; this station in the journal (default: the host name)
+ *   [journal]
+ *   path = /srv/cartable/journal.db ; default: STATE_DIR/journal.db
  */
 #pragma once
 
@@ -27,6 +30,8 @@ struct cart_config {
         char **allow, **deny;          /* "vvvv:pppp", lower-case hex */
         size_t n_allow, n_deny;
         char *state_dir;
+        char *station_name;            /* NULL: the host name */
+        char *journal_path;            /* NULL: STATE_DIR/journal.db */
         char *path;                    /* the file read, NULL when none was */
 };
 

@@ -24,7 +24,8 @@ for c in $("$CARTABLE" --help | awk '/^Commands:/{f=1;next} /^$/{f=0} f && $1 !=
         expect_in out "cartable $c"
 done
 # A bad option is reported once, naming it, with exit 64 (getopt itself stays silent).
-for c in devices flash verify "image build" "image verify" "image show" "image export" "key generate" "key show"; do
+for c in devices flash verify "image build" "image verify" "image show" "image export" "key generate" "key show" \
+         "roster import" "roster list" "journal show" "journal export" "journal verify"; do
         expect_exit 64 "$CARTABLE" $c --no-such-option
         expect_in err "^cartable: $c: unknown option or missing argument '--no-such-option'$"
         [ "$(grep -c '' "$SCRATCH/err")" = 2 ] || { cat "$SCRATCH/err"; fail "$c: more than one message"; }

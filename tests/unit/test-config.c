@@ -24,7 +24,8 @@ static void test_full_file(void **state) {
                 "; a station\n"
                 "[trust]\nkey = /etc/a.pub\nkey = /etc/dir\n"
                 "[policy]\nmin-size = 1G\nmax-size = 64G\nallow = 0781:5581\nallow = 13FE:4200\ndeny = 1234:5678\n"
-                "[station]\nstate-dir = /srv/cartable\n");
+                "[station]\nstate-dir = /srv/cartable\nname = atelier-1\n"
+                "[journal]\npath = /srv/cartable/j.db\n");
 
         assert_int_equal(config_load(path, &c, &err), 0);
         assert_int_equal(c->n_trust, 2);
@@ -35,6 +36,8 @@ static void test_full_file(void **state) {
         assert_string_equal(c->allow[1], "13fe:4200");
         assert_int_equal(c->n_deny, 1);
         assert_string_equal(c->state_dir, "/srv/cartable");
+        assert_string_equal(c->station_name, "atelier-1");
+        assert_string_equal(c->journal_path, "/srv/cartable/j.db");
         unlink(path);
 }
 

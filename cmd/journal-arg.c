@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "common.h"
+#include "journal-arg.h"
+
+const char *journal_arg_path(const char *arg, char *buf, size_t len) {
+        if (arg)
+                return arg;
+        if (arg_config->journal_path)
+                return arg_config->journal_path;
+        snprintf(buf, len, "%s/journal.db", arg_config->state_dir);
+        return buf;
+}
+
+int journal_exit_code(int r) {
+        switch (-r) {
+        case EPROTONOSUPPORT:   /* a journal from a newer cartable: not ours to read */
+                return EXIT_DATA;
+        case ENOTUNIQ:          /* a pupil id that needs its school */
+                return EXIT_USAGE;
+        case ESRCH:
+                return EXIT_DATA;
+        default:
+                return exit_code_for(r);
+        }
+}
+
+int journal_fail(int r, const struct cart_error *err) {
+        log_error(r, "%s", cart_error_message(err, r));
+        return journal_exit_code(r);
+}
+
+int journal_arg_open(const char *arg, bool create, struct journal **ret) {
+        struct journal_options o = { .station = arg_config->station_name, .create = create };
+        struct cart_error err = {};
+        char buf[4096];
+        int r;
+
+        r = journal_open(journal_arg_path(arg, buf, sizeof(buf)), &o, ret, &err);
+        return r < 0 ? journal_fail(r, &err) : EXIT_OK;
+}
+
+void fput_safe(const char *s, FILE *f) {
+        for (; s && *s; s++)
+                fputc((unsigned char) *s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}

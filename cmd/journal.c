@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cartable journal: show a pupil's or a key's history, export every event, verify the chain. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "journal-arg.h"
+
+static int run_journal(int argc, char **argv);
+
+const struct command command_journal = {
+        .name = "journal",
+        .summary = "show, export and verify the key journal",
+        .help =
+        "Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
+        "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
+        "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
+        "\n"
+        "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
+        "          (its USB serial, FAT volume ID or journal key id).\n"
+        "  export  every event, for auditors and scripts: CSV with a fixed header (cells\n"
+        "          that a spreadsheet would take for a formula start with a quote) or JSON.\n"
+        "  verify  recompute each station's hash chain; name the first edited, inserted or\n"
+        "          deleted event; print each chain's head (record it elsewhere, and give\n"
+        "          it back with --head to prove that no tail was cut, no chain rewritten).\n"
+        "\n"
+        "Options:\n"
+        "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
+        "  --pupil ID       show: one pupil's events\n"
+        "  --key SERIAL     show: one key's events\n"
+        "  --format F       export: csv or json\n"
+        "  --output FILE    export: write FILE (never overwritten) instead of stdout\n"
+        "  --json           show: a JSON array\n"
+        "  --head S:N:HASH  verify: station S's event N must still have that hash\n"
+        "\n"
+        "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
+        "64 usage; 65 not a journal, or from a newer cartable; 66 no journal, unknown pupil;\n"
+        "73 output exists or cannot be created. See cartable-journal(1).\n",
+        .run = run_journal,
+};
+
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_JSON, OPT_FORMAT, OPT_OUTPUT, OPT_HEAD };
+
+struct journal_args {
+        const char *journal, *pupil, *key, *format, *output;
+        bool json;
+        char **heads;              /* --head values, argv's strings */
+        size_t n_heads;
+};
+
+static int parse(int argc, char **argv, const char *allowed, struct journal_args *a) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "pupil", required_argument, NULL, OPT_PUPIL },
+                { "key", required_argument, NULL, OPT_KEY },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "format", required_argument, NULL, OPT_FORMAT },
+                { "output", required_argument, NULL, OPT_OUTPUT },
+                { "head", required_argument, NULL, OPT_HEAD },
+                {}
+        };
+        int c, i;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, &i)) >= 0) {
+                if (c == '?')
+                        return usage_bad_option(&command_journal, argv);
+                /* allowed: one letter per option this sub-command takes, j p k J f o H. */
+                if (!strchr(allowed, "jpkJfoH"[c - OPT_JOURNAL]))
+                        return usage_error(&command_journal, "journal %s: --%s is not an option of it",
+                                           argv[0], options[c - OPT_JOURNAL].name);
+                switch (c) {
+                case OPT_JOURNAL: a->journal = optarg; break;
+                case OPT_PUPIL: a->pupil = optarg; break;
+                case OPT_KEY: a->key = optarg; break;
+                case OPT_JSON: a->json = true; break;
+                case OPT_FORMAT: a->format = optarg; break;
+                case OPT_OUTPUT: a->output = optarg; break;
+                case OPT_HEAD: a->heads[a->n_heads++] = optarg; break;
+                }
+        }
+        if (optind != argc)
+                return usage_error(&command_journal, "journal %s: unexpected argument '%s'", argv[0], argv[optind]);
+        return EXIT_OK;
+}
+
+static void format_time(int64_t usec, char ret[32]) {
+        if (usec < 0)
+                ret[0] = 0;
+        else
+                time_format(usec / 1000000, ret);
+}
+
+/* ---- JSON, for show --json and export --format json ---- */
+
+static struct json_object *jstr(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *jint(int64_t v) {
+        return v < 0 ? NULL : json_object_new_int64(v);
+}
+
+static struct json_object *event_json(const struct journal_event_row *e) {
+        struct json_object *o = json_object_new_object();
+        char t[32];
+
+        format_time(e->time_usec, t);
+        json_object_object_add(o, "seq", jint(e->seq));
+        json_object_object_add(o, "uuid", jstr(e->uuid));
+        json_object_object_add(o, "station", jstr(e->station));
+        json_object_object_add(o, "station_seq", jint(e->station_seq));
+        json_object_object_add(o, "kind", jstr(e->kind));
+        json_object_object_add(o, "time", jstr(t));
+        json_object_object_add(o, "time_usec", jint(e->time_usec));
+        json_object_object_add(o, "operator", jstr(e->operator));
+        json_object_object_add(o, "pupil_school", jstr(e->pupil_school));
+        json_object_object_add(o, "pupil_id", jstr(e->pupil_id));
+        json_object_object_add(o, "family_name", jstr(e->family_name));
+        json_object_object_add(o, "first_name", jstr(e->first_name));
+        json_object_object_add(o, "class", jstr(e->class_name));
+        json_object_object_add(o, "key", jstr(e->key_uid));
+        json_object_object_add(o, "key_serial", jstr(e->key_serial));
+        json_object_object_add(o, "release_name", jstr(e->release_name));
+        json_object_object_add(o, "release_version", jstr(e->release_version));
+        json_object_object_add(o, "release_serial", jint(e->release_serial));
+        json_object_object_add(o, "release_key_id", jstr(e->release_key_id));
+        json_object_object_add(o, "outcome", jstr(e->outcome));
+        json_object_object_add(o, "reason", jstr(e->reason));
+        json_object_object_add(o, "step", jstr(e->step));
+        json_object_object_add(o, "message", jstr(e->message));
+        json_object_object_add(o, "volume_id", jstr(e->volume_id));
+        json_object_object_add(o, "bytes_written", jint(e->bytes_written));
+        json_object_object_add(o, "bytes_read", jint(e->bytes_read));
+        json_object_object_add(o, "started_usec", jint(e->started_usec));
+        json_object_object_add(o, "write_usec", jint(e->write_usec));
+        json_object_object_add(o, "read_usec", jint(e->read_usec));
+        json_object_object_add(o, "prev_hash", jstr(e->prev_hash));
+        json_object_object_add(o, "hash", jstr(e->hash));
+        return o;
+}
+
+struct out_state {
+        FILE *f;
+        size_t n;
+        bool json, csv;
+};
+
+static int on_event_json(void *userdata, const struct journal_event_row *e) {
+        struct out_state *st = userdata;
+        struct json_object *o = event_json(e);
+
+        fprintf(st->f, "%s%s", st->n++ ? ",\n" : "[\n",
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return ferror(st->f) ? -EIO : 0;
+}
+
+/* ---- CSV ---- */
+
+static const char csv_header[] =
+        "seq,uuid,station,station_seq,kind,time,operator,pupil_school,pupil_id,family_name,first_name,class,"
+        "key,key_serial,release_name,release_version,release_serial,release_key_id,outcome,reason,step,message,"
+        "volume_id,bytes_written,bytes_read,started_usec,write_usec,read_usec,prev_hash,hash";
+
+/* RFC 4180 quoting; a cell a spreadsheet would run as a formula (= + - @, tab, CR first)
+ * gets a leading apostrophe, as OWASP advises for CSV injection. */
+static void csv_cell(FILE *f, const char *s, bool last) {
+        if (s && *s) {
+                bool quote = strpbrk(s, ",\"\r\n") || strchr("=+-@\t\r", s[0]);
+                if (quote)
+                        fputc('"', f);
+                if (strchr("=+-@\t\r", s[0]))
+                        fputc('\'', f);
+                for (; *s; s++) {
+                        if (*s == '"')
+                                fputc('"', f);
+                        fputc(*s, f);
+                }
+                if (quote)
+                        fputc('"', f);
+        }
+        fputc(last ? '\n' : ',', f);
+}
+
+static void csv_int(FILE *f, int64_t v) {
+        if (v >= 0)
+                fprintf(f, "%" PRId64, v);
+        fputc(',', f);
+}
+
+static int on_event_csv(void *userdata, const struct journal_event_row *e) {
+        struct out_state *st = userdata;
+        FILE *f = st->f;
+        char t[32];
+
+        format_time(e->time_usec, t);
+        csv_int(f, e->seq);
+        csv_cell(f, e->uuid, false);
+        csv_cell(f, e->station, false);
+        csv_int(f, e->station_seq);
+        csv_cell(f, e->kind, false);
+        csv_cell(f, t, false);
+        csv_cell(f, e->operator, false);
+        csv_cell(f, e->pupil_school, false);
+        csv_cell(f, e->pupil_id, false);
+        csv_cell(f, e->family_name, false);
+        csv_cell(f, e->first_name, false);
+        csv_cell(f, e->class_name, false);
+        csv_cell(f, e->key_uid, false);
+        csv_cell(f, e->key_serial, false);
+        csv_cell(f, e->release_name, false);
+        csv_cell(f, e->release_version, false);
+        csv_int(f, e->release_serial);
+        csv_cell(f, e->release_key_id, false);
+        csv_cell(f, e->outcome, false);
+        csv_cell(f, e->reason, false);
+        csv_cell(f, e->step, false);
+        csv_cell(f, e->message, false);
+        csv_cell(f, e->volume_id, false);
+        csv_int(f, e->bytes_written);
+        csv_int(f, e->bytes_read);
+        csv_int(f, e->started_usec);
+        csv_int(f, e->write_usec);
+        csv_int(f, e->read_usec);
+        csv_cell(f, e->prev_hash, false);
+        csv_cell(f, e->hash, true);
+        st->n++;
+        return ferror(f) ? -EIO : 0;
+}
+
+/* ---- show ---- */
+
+static int on_event_text(void *userdata, const struct journal_event_row *e) {
+        struct out_state *st = userdata;
+        char t[32];
+
+        format_time(e->time_usec, t);
+        printf("%s  %-8s %-7s", t, e->kind, e->outcome ? e->outcome : "");
+        if (e->pupil_id) {
+                printf("  pupil %s/%s", e->pupil_school, e->pupil_id);
+                if (e->family_name) {
+                        fputs(" (", stdout);
+                        fput_safe(e->family_name, stdout);
+                        fputc(' ', stdout);
+                        fput_safe(e->first_name, stdout);
+                        fputs(", ", stdout);
+                        fput_safe(e->class_name, stdout);
+                        fputc(')', stdout);
+                }
+        }
+        if (e->key_uid) {
+                fputs("  key ", stdout);
+                fput_safe(e->key_uid, stdout);
+        }
+        if (e->release_name) {
+                fputs("  release ", stdout);
+                fput_safe(e->release_name, stdout);
+                fputc(' ', stdout);
+                fput_safe(e->release_version, stdout);
+                printf(" (serial %" PRId64 ")", e->release_serial);
+        }
+        if (e->reason) {
+                fputs("  reason ", stdout);
+                fput_safe(e->reason, stdout);
+        }
+        if (e->operator) {
+                fputs("  by ", stdout);
+                fput_safe(e->operator, stdout);
+        }
+        fputs(" at ", stdout);
+        fput_safe(e->station, stdout);
+        if (e->message) {
+                fputs(": ", stdout);
+                fput_safe(e->message, stdout);
+        }
+        putchar('\n');
+        st->n++;
+        return 0;
+}
+
+static int run_show(int argc, char **argv) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
+        struct journal_args a = {};
+        struct out_state st = { .f = stdout };
+        struct cart_error err = {};
+        int code, r;
+
+        code = parse(argc, argv, "jpkJ", &a);
+        if (code != EXIT_OK)
+                return code;
+        if (a.pupil && a.key)
+                return usage_error(&command_journal, "journal show: --pupil or --key, not both");
+        code = journal_arg_open(a.journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        if (a.pupil) {
+                r = journal_pupil_get(j, a.pupil, &p, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+                if (!a.json) {
+                        printf("pupil %s/%s: ", p->school, p->id);
+                        fput_safe(p->family_name, stdout);
+                        fputc(' ', stdout);
+                        fput_safe(p->first_name, stdout);
+                        fputs(", class ", stdout);
+                        fput_safe(p->class_name, stdout);
+                        printf("%s; key: %s\n", p->is_active ? "" : " (left)", p->key_uid ? p->key_uid : "none");
+                }
+        }
+        r = journal_events_list(j, &(struct journal_event_filter) { .pupil = a.pupil, .key = a.key },
+                                a.json ? on_event_json : on_event_text, &st, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (a.json)
+                puts(st.n ? "\n]" : "[]");
+        else if (st.n == 0 && a.key)
+                return log_fail(-ENOENT, "no event for key %s in the journal", a.key);
+        return EXIT_OK;
+}
+
+/* ---- export ---- */
+
+static int run_export(int argc, char **argv) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_fclose_ FILE *out = NULL;
+        struct journal_args a = {};
+        struct out_state st = {};
+        struct cart_error err = {};
+        int code, r, fd;
+
+        code = parse(argc, argv, "jfo", &a);
+        if (code != EXIT_OK)
+                return code;
+        if (!a.format || !(streq(a.format, "csv") || streq(a.format, "json")))
+                return usage_error(&command_journal, "journal export needs --format csv or --format json");
+        code = journal_arg_open(a.journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        if (a.output) {
+                fd = open(a.output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                if (fd < 0) {
+                        log_error(-errno, "%s: %m", a.output);
+                        return EXIT_CANTCREAT;
+                }
+                out = fdopen(fd, "w");
+                if (!out) {
+                        close(fd);
+                        return log_fail(-ENOMEM, "out of memory");
+                }
+        }
+        st.f = out ? out : stdout;
+        if (streq(a.format, "csv"))
+                fprintf(st.f, "%s\n", csv_header);
+        r = journal_events_list(j, NULL, streq(a.format, "csv") ? on_event_csv : on_event_json, &st, &err);
+        if (r >= 0 && streq(a.format, "json"))
+                fputs(st.n ? "\n]\n" : "[]\n", st.f);
+        if (r >= 0 && (fflush(st.f) != 0 || ferror(st.f)))
+                r = -EIO;
+        if (r >= 0 && out && fsync(fileno(out)) < 0)
+                r = -errno;
+        if (r < 0) {
+                if (a.output)
+                        unlink(a.output);
+                if (r == -EIO && !err.msg[0]) {
+                        log_error(r, "%s: write failed", a.output ? a.output : "stdout");
+                        return EXIT_CANTCREAT;
+                }
+                return journal_fail(r, &err);
+        }
+        return EXIT_OK;
+}
+
+/* ---- verify ---- */
+
+static void on_head(void *userdata, const struct journal_head *h) {
+        size_t *n = userdata;
+        fputs("station ", stdout);
+        fput_safe(h->station, stdout);
+        printf(": %" PRId64 " events, intact; head ", h->n_events);
+        fput_safe(h->station, stdout);
+        printf(":%" PRId64 ":%s\n", h->n_events, h->hash);
+        *n += (size_t) h->n_events;
+}
+
+static int run_verify(int argc, char **argv) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_free_ char **heads = calloc((size_t) argc, sizeof(char *));
+        struct journal_args a = { .heads = heads };
+        struct cart_error err = {};
+        bool is_broken = false;
+        size_t n = 0;
+        int code, r;
+
+        if (!heads)
+                return log_fail(-ENOMEM, "out of memory");
+        code = parse(argc, argv, "jH", &a);
+        if (code != EXIT_OK)
+                return code;
+        code = journal_arg_open(a.journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        for (size_t i = 0; i < a.n_heads; i++) {
+                char *hash = strrchr(a.heads[i], ':'), *count = NULL, *end;
+                struct journal_head h = {};
+
+                if (hash) {
+                        *hash++ = 0;
+                        count = strrchr(a.heads[i], ':');
+                }
+                if (count)
+                        *count++ = 0;
+                if (!count || !*a.heads[i] || strlen(hash) != JOURNAL_HASH_HEX_LEN)
+                        return usage_error(&command_journal, "--head: expected STATION:N:HASH, as journal verify prints it");
+                h = (struct journal_head) { .station = a.heads[i], .hash = hash };
+                errno = 0;
+                h.n_events = strtoll(count, &end, 10);
+                if (errno || *end || h.n_events < 1)
+                        return usage_error(&command_journal, "--head: %s is not an event number", count);
+                r = journal_verify_head(j, &h, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+                if (r > 0) {
+                        printf("BROKEN %s\n", err.msg);
+                        is_broken = true;
+                }
+        }
+        r = journal_verify(j, on_head, &n, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (r > 0)
+                for (char *line = strtok(err.msg, "\n"); line; line = strtok(NULL, "\n"))
+                        printf("BROKEN %s\n", line);
+        if (r > 0 || is_broken) {
+                log_error(-EBADMSG, "the journal's hash chain is broken: it was changed outside cartable");
+                return EXIT_MODIFIED;
+        }
+        printf("journal intact: %zu events\n", n);
+        return EXIT_OK;
+}
+
+static int run_journal(int argc, char **argv) {
+        if (argc < 2)
+                return usage_error(&command_journal, "missing sub-command (show, export, verify)");
+        if (streq(argv[1], "show"))
+                return run_show(argc - 1, argv + 1);
+        if (streq(argv[1], "export"))
+                return run_export(argc - 1, argv + 1);
+        if (streq(argv[1], "verify"))
+                return run_verify(argc - 1, argv + 1);
+        return usage_error(&command_journal, "unknown sub-command '%s'", argv[1]);
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The SQLite backend: the only file of the journal that knows SQLite. Opening checks the
+ * schema version before anything writes (a refused file stays byte for byte as it was),
+ * then sets WAL, synchronous=FULL (a committed event survives a power cut), foreign keys
+ * and a busy timeout, and runs the forward migrations.
+ */
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "journal/journal-internal.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+/* Version 1, as manifests/schemas/journal.sql documents it (comments live there). */
+static const char schema_v1[] =
+        "CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_usec BIGINT NOT NULL);\n"
+        "CREATE TABLE schools (uai TEXT NOT NULL PRIMARY KEY, year TEXT, created_usec BIGINT NOT NULL,"
+        " updated_usec BIGINT NOT NULL);\n"
+        "CREATE TABLE imports (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, source TEXT NOT NULL,"
+        " station TEXT NOT NULL, n_pupils BIGINT NOT NULL, n_added BIGINT NOT NULL, n_moved BIGINT NOT NULL,"
+        " n_renamed BIGINT NOT NULL, n_left BIGINT NOT NULL, n_rejoined BIGINT NOT NULL);\n"
+        "CREATE TABLE pupils (school TEXT NOT NULL REFERENCES schools (uai), id TEXT NOT NULL,"
+        " family_name TEXT NOT NULL, first_name TEXT NOT NULL, class_name TEXT NOT NULL,"
+        " is_active INTEGER NOT NULL CHECK (is_active IN (0, 1)), ine_hmac TEXT,"
+        " has_derived_id INTEGER NOT NULL CHECK (has_derived_id IN (0, 1)),"
+        " roster_rank BIGINT NOT NULL, roster_line BIGINT NOT NULL,"
+        " import_id BIGINT NOT NULL REFERENCES imports (id), created_usec BIGINT NOT NULL,"
+        " updated_usec BIGINT NOT NULL, left_usec BIGINT, PRIMARY KEY (school, id));\n"
+        "CREATE INDEX pupils_by_id ON pupils (id);\n"
+        "CREATE INDEX pupils_by_class ON pupils (school, class_name, roster_rank);\n"
+        "CREATE TABLE keys (uid TEXT NOT NULL PRIMARY KEY, serial TEXT, vid_pid TEXT, vendor TEXT,"
+        " product TEXT, capacity BIGINT NOT NULL, real_capacity BIGINT, volume_id TEXT,"
+        " status TEXT NOT NULL CHECK (status IN ('failed', 'stock', 'issued', 'returned', 'lost',"
+        " 'stolen', 'replaced', 'retired')), pupil_school TEXT, pupil_id TEXT,"
+        " created_usec BIGINT NOT NULL, updated_usec BIGINT NOT NULL,"
+        " FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));\n"
+        "CREATE INDEX keys_by_pupil ON keys (pupil_school, pupil_id);\n"
+        "CREATE INDEX keys_by_serial ON keys (serial);\n"
+        "CREATE INDEX keys_by_volume ON keys (volume_id);\n"
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, station TEXT NOT NULL,"
+        " station_seq BIGINT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('flashed', 'issued',"
+        " 'verified', 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged')),"
+        " time_usec BIGINT NOT NULL, operator TEXT, pupil_school TEXT, pupil_id TEXT,"
+        " key_uid TEXT REFERENCES keys (uid), key_serial TEXT, release_name TEXT, release_version TEXT,"
+        " release_serial BIGINT, release_key_id TEXT, outcome TEXT, reason TEXT, step TEXT, message TEXT,"
+        " volume_id TEXT, bytes_written BIGINT, bytes_read BIGINT, started_usec BIGINT, write_usec BIGINT,"
+        " read_usec BIGINT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (station, station_seq),"
+        " FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));\n"
+        "CREATE INDEX events_by_pupil ON events (pupil_school, pupil_id);\n"
+        "CREATE INDEX events_by_key ON events (key_uid);\n";
+
+const struct journal_migration journal_migrations[] = {
+        { 1, schema_v1 },
+};
+const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
+
+#define N_CACHED 32
+
+struct jdb {
+        sqlite3 *db;
+        /* Statements run once per key or pupil, prepared once per connection; keyed by
+         * the address of their SQL text (a string literal of the caller). */
+        struct {
+                const char *sql;
+                sqlite3_stmt *s;
+        } cached[N_CACHED];
+};
+
+static sqlite3 *handle(struct journal *j) {
+        return j->db->db;
+}
+
+static int sqlite_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK: case SQLITE_ROW: case SQLITE_DONE:
+                return 0;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY: case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_IOERR:
+                return -EIO;
+        case SQLITE_CORRUPT: case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        default:
+                return -EPROTO;
+        }
+}
+
+static int db_fail(struct journal *j, int rc, struct cart_error *err) {
+        int r = sqlite_errno(rc);
+        return cart_error_set(err, r < 0 ? r : -EPROTO, "%s: %s", j->path, sqlite3_errmsg(handle(j)));
+}
+
+static void reset_cached(struct journal *j) {
+        for (size_t i = 0; i < N_CACHED && j->db->cached[i].s; i++)
+                sqlite3_reset(j->db->cached[i].s);
+}
+
+int jdb_exec(struct journal *j, const char *sql, struct cart_error *err) {
+        int rc;
+
+        /* Transactions end with every statement done. */
+        reset_cached(j);
+        rc = sqlite3_exec(handle(j), sql, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : db_fail(j, rc, err);
+}
+
+int jdb_prepare(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
+        sqlite3_stmt *s;
+        int rc = sqlite3_prepare_v2(handle(j), sql, -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return db_fail(j, rc, err);
+        *ret = (struct jstmt *) s;
+        return 0;
+}
+
+int jdb_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
+        size_t i;
+        int r;
+
+        for (i = 0; i < N_CACHED && j->db->cached[i].s; i++)
+                if (j->db->cached[i].sql == sql) {
+                        sqlite3_reset(j->db->cached[i].s);
+                        sqlite3_clear_bindings(j->db->cached[i].s);
+                        *ret = (struct jstmt *) j->db->cached[i].s;
+                        return 0;
+                }
+        if (i == N_CACHED)
+                return cart_error_set(err, -E2BIG, "journal: more than %d cached statements", N_CACHED);
+        r = jdb_prepare(j, sql, ret, err);
+        if (r < 0)
+                return r;
+        j->db->cached[i].sql = sql;
+        j->db->cached[i].s = (sqlite3_stmt *) *ret;
+        return 0;
+}
+
+struct jstmt *jdb_finalize(struct jstmt *s) {
+        sqlite3_finalize((sqlite3_stmt *) s);
+        return NULL;
+}
+
+int jdb_bind_text(struct jstmt *s, int i, const char *v) {
+        int rc = v ? sqlite3_bind_text((sqlite3_stmt *) s, i, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null((sqlite3_stmt *) s, i);
+        return sqlite_errno(rc);
+}
+
+int jdb_bind_int64(struct jstmt *s, int i, int64_t v) {
+        return sqlite_errno(sqlite3_bind_int64((sqlite3_stmt *) s, i, v));
+}
+
+int jdb_bind_null(struct jstmt *s, int i) {
+        return sqlite_errno(sqlite3_bind_null((sqlite3_stmt *) s, i));
+}
+
+int jdb_step(struct journal *j, struct jstmt *s, struct cart_error *err) {
+        int rc = sqlite3_step((sqlite3_stmt *) s);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return db_fail(j, rc, err);
+}
+
+int jdb_reset(struct jstmt *s) {
+        sqlite3_reset((sqlite3_stmt *) s);
+        return sqlite_errno(sqlite3_clear_bindings((sqlite3_stmt *) s));
+}
+
+const char *jdb_text(struct jstmt *s, int col) {
+        return (const char *) sqlite3_column_text((sqlite3_stmt *) s, col);
+}
+
+bool jdb_is_null(struct jstmt *s, int col) {
+        return sqlite3_column_type((sqlite3_stmt *) s, col) == SQLITE_NULL;
+}
+
+int64_t jdb_int64(struct jstmt *s, int col) {
+        return jdb_is_null(s, col) ? -1 : sqlite3_column_int64((sqlite3_stmt *) s, col);
+}
+
+int64_t jdb_changes(struct journal *j) {
+        return sqlite3_changes64(handle(j));
+}
+
+int jdb_begin(struct journal *j, struct cart_error *err) {
+        return jdb_exec(j, "BEGIN IMMEDIATE", err);
+}
+
+/* The journal's schema version: 0 for an empty file; -EBADMSG for a file that holds
+ * tables but is not a journal. Reads only. */
+static int read_version(struct journal *j, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int64_t n_tables, has_version;
+        int r;
+
+        r = jdb_prepare(j, "SELECT count(*), sum(name = 'schema_version') FROM sqlite_master", &s, err);
+        if (r < 0)
+                return r;
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        n_tables = jdb_int64(s, 0);
+        has_version = jdb_int64(s, 1);
+        if (n_tables == 0)
+                return 0;
+        if (has_version != 1)
+                return cart_error_set(err, -EBADMSG, "%s: an SQLite database but not a cartable journal (no schema_version table)", j->path);
+        jdb_finalize(TAKE_PTR(s));
+        r = jdb_prepare(j, "SELECT max(version) FROM schema_version", &s, err);
+        if (r < 0)
+                return r;
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        if (jdb_is_null(s, 0) || jdb_int64(s, 0) < 1 || jdb_int64(s, 0) > INT32_MAX)
+                return cart_error_set(err, -EBADMSG, "%s: not a cartable journal (no valid schema version)", j->path);
+        return (int) jdb_int64(s, 0);
+}
+
+int journal_migrate(struct journal *j, const struct journal_migration *m, size_t n, struct cart_error *err) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+                int r;
+
+                if (m[i].version <= j->version)
+                        continue;
+                if (m[i].version != j->version + 1)
+                        return cart_error_set(err, -EPROTO, "%s: no migration from schema version %d to %d",
+                                              j->path, j->version, m[i].version);
+                r = jdb_begin(j, err);
+                if (r < 0)
+                        return r;
+                r = jdb_exec(j, m[i].sql, err);
+                if (r >= 0)
+                        r = jdb_prepare(j, "INSERT INTO schema_version (version, applied_usec) VALUES (?, ?)", &s, err);
+                if (r >= 0) {
+                        jdb_bind_int64(s, 1, m[i].version);
+                        jdb_bind_int64(s, 2, journal_now_usec());
+                        r = jdb_step(j, s, err);
+                }
+                if (r >= 0)
+                        r = jdb_exec(j, "COMMIT", err);
+                if (r < 0) {
+                        (void) jdb_exec(j, "ROLLBACK", NULL);
+                        return cart_error_prefix(err, r, "migration to schema version %d", m[i].version);
+                }
+                j->version = m[i].version;
+        }
+        return 0;
+}
+
+int jdb_open(struct journal *j, bool create, struct cart_error *err) {
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+        int rc, r;
+
+        j->db = calloc(1, sizeof(*j->db));
+        if (!j->db)
+                return -ENOMEM;
+        if (!create && access(j->path, F_OK) < 0)
+                return cart_error_set(err, -errno, "%s: %s (import a roster first, or give --journal)",
+                                      j->path, strerror(errno));
+        rc = sqlite3_open_v2(j->path, &j->db->db, flags, NULL);
+        if (rc != SQLITE_OK) {
+                r = sqlite_errno(rc);
+                return cart_error_set(err, r < 0 ? r : -EIO, "%s: %s", j->path,
+                                      j->db->db ? sqlite3_errmsg(j->db->db) : sqlite3_errstr(rc));
+        }
+        sqlite3_extended_result_codes(j->db->db, 0);
+        sqlite3_busy_timeout(j->db->db, BUSY_TIMEOUT_MS);
+
+        /* Connection settings only: none of them writes to the file. */
+        r = jdb_exec(j, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; "
+                     "PRAGMA cache_size = -16384", err);
+        if (r >= 0)
+                r = read_version(j, err);
+        if (r == -EBADMSG && sqlite3_errcode(handle(j)) == SQLITE_NOTADB)
+                return cart_error_set(err, r, "%s: not an SQLite database, so not a cartable journal", j->path);
+        if (r < 0)
+                return r;
+        j->version = r;
+        if (j->version > JOURNAL_SCHEMA_VERSION)
+                return cart_error_set(err, -EPROTONOSUPPORT,
+                                      "%s: journal schema version %d is newer than this cartable's (%d): "
+                                      "use a newer cartable; the journal was left untouched",
+                                      j->path, j->version, JOURNAL_SCHEMA_VERSION);
+        /* The first write: WAL is a property of the file. */
+        r = jdb_exec(j, "PRAGMA journal_mode = WAL", err);
+        if (r < 0)
+                return r;
+        return journal_migrate(j, journal_migrations, journal_n_migrations, err);
+}
+
+void jdb_close(struct journal *j) {
+        if (!j->db)
+                return;
+        for (size_t i = 0; i < N_CACHED; i++)
+                sqlite3_finalize(j->db->cached[i].s);
+        sqlite3_close(j->db->db);
+        free(j->db);
+        j->db = NULL;
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The key journal: schools, pupils (synced from rosters), keys and the events of their
+ * lives, in one embedded SQLite file (WAL, synchronous=FULL, foreign keys). Every SQL
+ * statement lives in this module; callers see an opaque struct journal and plain structs,
+ * so that a second backend (PostgreSQL) can come without touching them.
+ *
+ * Events form a hash chain per station: each row's SHA-256 covers its canonical content
+ * and the previous row's hash (journal_verify). The schema is versioned; opening runs the
+ * forward migrations and refuses a journal newer than this cartable without writing to it.
+ *
+ * A pupil is named "ID" (when only one school has that id) or "UAI/ID".
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "flash/flash.h"
+#include "release/release.h"
+
+#define JOURNAL_SCHEMA_VERSION 1
+#define JOURNAL_HASH_HEX_LEN 64
+#define JOURNAL_UUID_LEN 36
+
+struct journal;
+
+struct journal_options {
+        const char *station;     /* this station's name, which owns a chain; NULL: host name */
+        bool create;             /* create the file (and its directory) when missing */
+};
+
+/*
+ * -ENOENT: no such file (and !create); -EBADMSG: not a cartable journal (not SQLite, or
+ * other tables); -EPROTONOSUPPORT: written by a newer cartable (schema version above
+ * JOURNAL_SCHEMA_VERSION). A refused file is never written to.
+ */
+int journal_open(const char *path, const struct journal_options *o, struct journal **ret,
+                 struct cart_error *err);
+struct journal *journal_close(struct journal *j);
+DEFINE_POINTER_CLEANUP(struct journal, journal_close);
+
+int journal_schema_version(struct journal *j);
+const char *journal_station(const struct journal *j);
+
+/*
+ * Explicit transaction around several calls (a batch of records, a bench). Calls made
+ * inside it nest as savepoints. Without it, each call is its own transaction.
+ */
+int journal_begin(struct journal *j, struct cart_error *err);
+int journal_commit(struct journal *j, struct cart_error *err);
+int journal_rollback(struct journal *j);
+
+/* ---- Roster sync ---- */
+
+struct journal_pupil {
+        const char *id;              /* ELEVE_ID, the CSV's id column, or the derived id */
+        const char *school;          /* UAI */
+        const char *family_name, *first_name, *class_name;
+        bool has_left;
+        const char *ine_hmac;        /* NULL, or the INE's keyed hash (hex) */
+        bool has_derived_id;
+        unsigned line;               /* in the roster file, for messages */
+};
+
+enum journal_change {
+        JOURNAL_ADDED,               /* new pupil */
+        JOURNAL_MOVED,               /* class changed (old_class says from where) */
+        JOURNAL_RENAMED,             /* family or first name changed */
+        JOURNAL_LEFT,                /* active, now absent from the export or marked left */
+        JOURNAL_REJOINED,            /* had left, is back in the export */
+};
+const char *journal_change_to_string(enum journal_change c);
+
+/* A pupil as the journal holds it. Strings belong to the journal until the callback returns. */
+struct journal_pupil_row {
+        const char *id, *school, *family_name, *first_name, *class_name;
+        bool is_active;
+        int64_t rank;                /* position in its school's last roster (roster order) */
+        const char *key_uid;         /* the key issued to the pupil, or NULL */
+        const char *key_serial;
+};
+
+typedef int (*journal_change_fn)(void *userdata, enum journal_change c,
+                                 const struct journal_pupil_row *p, const char *old_class);
+
+struct journal_sync_counts {
+        uint64_t total, added, moved, renamed, left, rejoined, unchanged;
+};
+
+struct journal_sync;
+/*
+ * One roster import, in one transaction: journal_sync_pupil() per pupil in file order,
+ * then journal_sync_finish(), which marks left the active pupils of every school seen that
+ * the file did not list, and commits (or, with dry_run, rolls everything back). fn sees
+ * each change as it is made. Freeing an unfinished sync rolls it back.
+ * source names the file for messages and the imports table.
+ */
+int journal_sync_begin(struct journal *j, const char *source, journal_change_fn fn, void *userdata,
+                       struct journal_sync **ret, struct cart_error *err);
+/* Several files in one import (the exports of several schools): the next one's name. */
+int journal_sync_next_file(struct journal_sync *s, const char *source);
+/* -EBADMSG "SOURCE:LINE: pupil id X also on line Y" for a duplicate id in the file. */
+int journal_sync_pupil(struct journal_sync *s, const struct journal_pupil *p, struct cart_error *err);
+int journal_sync_finish(struct journal_sync *s, bool dry_run, struct journal_sync_counts *ret,
+                        struct cart_error *err);
+struct journal_sync *journal_sync_free(struct journal_sync *s);
+DEFINE_POINTER_CLEANUP(struct journal_sync, journal_sync_free);
+
+/* ---- Pupils ---- */
+
+struct journal_pupil_filter {
+        const char *school, *class_name;   /* NULL: any */
+        bool without_key;                   /* only active pupils holding no key */
+        bool include_left;                  /* also pupils who left */
+};
+typedef int (*journal_pupil_fn)(void *userdata, const struct journal_pupil_row *p);
+/* In roster order: school, class, then the pupil's rank in the last roster of its school. */
+int journal_pupils_list(struct journal *j, const struct journal_pupil_filter *f,
+                        journal_pupil_fn fn, void *userdata, struct cart_error *err);
+
+/* One pupil, with the key held. -ENOENT unknown, -ENOTUNIQ when "ID" is in several schools. */
+struct journal_pupil_info {
+        char *id, *school, *family_name, *first_name, *class_name;
+        bool is_active;
+        char *key_uid;               /* NULL: holds no key */
+        struct owner_fields owner;   /* points into the strings above, for the owner file */
+};
+int journal_pupil_get(struct journal *j, const char *pupil, struct journal_pupil_info **ret,
+                      struct cart_error *err);
+/*
+ * Before flashing a key for a pupil (flash --pupil): the pupil, who must be active
+ * (-ESRCH "has left") and hold no key unless replace (-EEXIST naming the key held).
+ * Errors as journal_pupil_get's otherwise; err always says which pupil and why.
+ */
+int journal_pupil_for_issue(struct journal *j, const char *pupil, bool replace,
+                            struct journal_pupil_info **ret, struct cart_error *err);
+struct journal_pupil_info *journal_pupil_info_free(struct journal_pupil_info *p);
+DEFINE_POINTER_CLEANUP(struct journal_pupil_info, journal_pupil_info_free);
+
+/* ---- Keys and events ---- */
+
+/*
+ * The key's identity in the journal: "usb:VID:PID:SERIAL" for a key with a serial,
+ * "file:PATH" for an image file, "volume:XXXXXXXX" for a key without serial.
+ */
+int journal_key_uid(const struct flash_report *r, char **ret);
+
+struct journal_flash {
+        const char *operator;        /* who ran it */
+        const char *pupil;           /* issue a successful key to this pupil; NULL: stock */
+        bool replace;                /* the pupil's previous key is marked replaced */
+        const char *vendor, *product;   /* USB strings, when known */
+        const char *reason;          /* stable reason code of a failure, when known */
+};
+
+/*
+ * Record a finished flash, success or failure, in one transaction: the key's row, a
+ * "flashed" event, and for a successful key with a pupil an "issued" event (and
+ * "replaced" for the pupil's previous key). A failed or refused key issues nothing.
+ * If the pupil already holds another key and !replace, or has left, the flash is still
+ * recorded but nothing is issued: -EEXIST or -ESRCH, with words in err. -ENOENT for an
+ * unknown pupil (then nothing is recorded: check with journal_pupil_get() first).
+ */
+int journal_record_flash(struct journal *j, const struct flash_report *r,
+                         const struct journal_flash *f, struct cart_error *err);
+
+/* An event as stored (times in microseconds since 1970, UTC; -1 or NULL when unset). */
+struct journal_event_row {
+        int64_t seq;
+        const char *uuid, *station;
+        int64_t station_seq;
+        const char *kind;
+        int64_t time_usec;
+        const char *operator, *pupil_school, *pupil_id, *key_uid, *key_serial;
+        const char *release_name, *release_version;
+        int64_t release_serial;
+        const char *release_key_id, *outcome, *reason, *step, *message, *volume_id;
+        int64_t bytes_written, bytes_read, started_usec, write_usec, read_usec;
+        const char *prev_hash, *hash;
+        /* Not part of the event: the pupil's names as the journal holds them now (listing only). */
+        const char *family_name, *first_name, *class_name;
+};
+struct journal_event_filter {
+        const char *pupil;           /* "ID" or "UAI/ID" */
+        const char *key;             /* key uid, USB serial or volume ID */
+};
+typedef int (*journal_event_fn)(void *userdata, const struct journal_event_row *e);
+/* In journal order (seq). */
+int journal_events_list(struct journal *j, const struct journal_event_filter *f,
+                        journal_event_fn fn, void *userdata, struct cart_error *err);
+
+/* ---- Tamper evidence ---- */
+
+struct journal_head {
+        const char *station;
+        int64_t n_events;
+        const char *hash;            /* of the last event: record it elsewhere to prove the tail */
+};
+typedef void (*journal_head_fn)(void *userdata, const struct journal_head *h);
+/*
+ * Recompute every station's chain. 0: intact (fn sees each station's head); 1: broken,
+ * err names the first edited, inserted or deleted row of each broken chain (one per line).
+ */
+int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct cart_error *err);
+/*
+ * Against a head recorded elsewhere (a report, a receipt, another journal): does this
+ * station's chain still hold that event with that hash? It may have grown since. 0: yes;
+ * 1: no, err says whether the tail was cut or the chain rewritten. Run journal_verify too:
+ * this checks one event, the chain's links are its job.
+ */
+int journal_verify_head(struct journal *j, const struct journal_head *h, struct cart_error *err);
