@@ -426,15 +426,11 @@ static int slot_queue(struct batch *b, struct slot *s) {
         return 0;
 }
 
-/*
- * The reason code a journal stores for a key that did not end well. The one place where
- * it is chosen; lib/flash's own reason codes will replace the errno names here.
- */
-static const char *slot_reason(const struct slot *s) {
-        const struct flash_report *r = &s->report;
-
+const char *station_report_reason(const struct flash_report *r, bool is_removed) {
+        if (r->outcome == FLASH_OUTCOME_OK || r->outcome == FLASH_OUTCOME_NONE)
+                return NULL;
         if (r->outcome == FLASH_OUTCOME_CANCELLED)
-                return s->is_removed ? "removed" : "interrupted";
+                return is_removed ? "removed" : "interrupted";
         if (r->outcome == FLASH_OUTCOME_REFUSED && r->is_probed && r->probe_verdict != PROBE_GOOD)
                 return "counterfeit";
         switch (-r->error) {
@@ -442,7 +438,7 @@ static const char *slot_reason(const struct slot *s) {
         case EPERM: case EBUSY: return "refused";
         case EBADE: return "read-back-mismatch";
         case EIO: return "io-error";
-        default: return r->error ? "failed" : NULL;
+        default: return "failed";
         }
 }
 
@@ -469,7 +465,7 @@ static void slot_ended(struct batch *b, struct slot *s) {
         s->view.capacity = s->report.key.capacity;
         struct journal_flash f = {
                 .operator = b->o.operator, .pupil = s->pupil, .vendor = s->vendor, .product = s->product,
-                .reason = s->report.outcome == FLASH_OUTCOME_OK ? NULL : slot_reason(s),
+                .reason = station_report_reason(&s->report, s->is_removed),
         };
         r = journal_record_flash(b->o.journal, &s->report, &f, &err);
         if (s->report.outcome == FLASH_OUTCOME_OK) {

@@ -124,3 +124,11 @@ int batch_run(struct batch *b, struct cart_error *err);
 void batch_stop(struct batch *b);
 
 const struct batch_summary *batch_get_summary(const struct batch *b);
+
+/*
+ * The reason code a journal stores for a key that did not end well ("io-error",
+ * "too-small", "counterfeit", "refused", "read-back-mismatch", "interrupted", "removed",
+ * "failed"), NULL for a good key. The one place where flash and batch choose it; the
+ * reason codes of lib/flash's reports will replace the errno mapping here.
+ */
+const char *station_report_reason(const struct flash_report *r, bool is_removed);
