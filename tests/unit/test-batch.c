@@ -31,7 +31,7 @@ struct bed {
 static void sync_class(struct journal *j, int n) {
         _cleanup_(journal_sync_freep) struct journal_sync *s = NULL;
         struct cart_error err = {};
-        char ids[16][8], first[16][16];
+        char ids[16][16], first[16][24];
 
         assert_int_equal(journal_sync_begin(j, "roster.csv", NULL, NULL, &s, &err), 0);
         for (int i = 0; i < n; i++) {
