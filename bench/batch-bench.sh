@@ -6,8 +6,9 @@
 #   key uses (oflag=direct, no read-back), the floor of "just copy it".
 # Bytes written are what each key's report says (--json); times are wall clock, each
 # phase after a sync and a dropped page cache. The throttled version (keys at 12 MiB/s
-# write, 24 MiB/s read) runs on the QEMU rig of tests/e2e: this script's `run_batch` and
-# `run_sequential` take any list of targets, so the rig passes its /dev/sdX instead.
+# write, 24 MiB/s read) is for the QEMU rig of tests/e2e: BENCH_DEVICES="/dev/sdb /dev/sdc ..."
+# makes run_batch and run_sequential flash those keys instead of image files (the dd
+# column is then skipped: it would need the rig's raw rates); the rig has not used it yet.
 #
 #   bench/batch-bench.sh [BUILD_DIR] [CONTENT_MIB] [KEYS] [KEY_SIZE]    defaults: build 64 8 1G
 set -euo pipefail
@@ -43,14 +44,24 @@ files=$(find content -type f | wc -l)
 
 now() { date +%s.%N; }
 quiesce() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
-targets() { for i in $(seq "$KEYS"); do printf -- '--target\n%s/%s%d.img\n' "$WORK" "$1" "$i"; done; }
+DEVICES=(${BENCH_DEVICES:-})
+[ ${#DEVICES[@]} = 0 ] || KEYS=${#DEVICES[@]}
+targets() {
+        if [ ${#DEVICES[@]} -gt 0 ]; then
+                for d in "${DEVICES[@]:0:$KEYS}"; do printf -- '--target\n%s\n' "$d"; done
+        else
+                for i in $(seq "$KEYS"); do printf -- '--target\n%s/%s%d.img\n' "$WORK" "$1" "$i"; done
+                printf -- '--size\n%s\n' "$KEY_SIZE"
+        fi
+}
+target_n() { if [ ${#DEVICES[@]} -gt 0 ]; then echo "${DEVICES[$2 - 1]} --yes"; else echo "$WORK/$1$2.img --size $KEY_SIZE"; fi; }
 
 # run_batch PREFIX: all keys at once; prints seconds, leaves the NDJSON in batch.json.
 run_batch() {
         local t0 t1
         mapfile -t T < <(targets "$1")
         quiesce; t0=$(now)
-        "$C" batch rel.cart --trust b.pub --journal j.db --stock "${T[@]}" --size "$KEY_SIZE" --force --json > batch.json
+        "$C" batch rel.cart --trust b.pub --journal j.db --stock "${T[@]}" --force --json > batch.json
         t1=$(now)
         echo "$t1 - $t0" | bc -l
 }
@@ -59,7 +70,8 @@ run_sequential() {
         local t0 t1
         quiesce; t0=$(now)
         for i in $(seq "$KEYS"); do
-                "$C" flash rel.cart "$WORK/$1$i.img" --trust b.pub --size "$KEY_SIZE" --force --json > "seq$i.json"
+                # shellcheck disable=SC2046
+                "$C" flash rel.cart $(target_n "$1" "$i") --trust b.pub --json > "seq$i.json"
         done
         t1=$(now)
         echo "$t1 - $t0" | bc -l
@@ -73,6 +85,11 @@ bytes_batch=$(jq -s '[.[] | select(.event == "done") | .bytes_written] | add' ba
 read_batch=$(jq -s '[.[] | select(.event == "done") | .bytes_read] | add' batch.json)
 t_seq=$(run_sequential seq)
 bytes_seq=$(jq -s '[.[] | select(.event == "result") | .bytes_written] | add' seq*.json)
+if [ ${#DEVICES[@]} -gt 0 ]; then
+        printf 'batch-bench: %d keys: one %.2f s, at once %.2f s (%.2f x), one after another %.2f s\n' \
+                "$KEYS" "$t_one" "$t_batch" "$(echo "$t_batch / $t_one" | bc -l)" "$t_seq"
+        exit 0
+fi
 # The bytes one key uses: up to the end of its last written extent is not known to dd, so
 # dd copies the first bytes_written bytes of a flashed key (the same amount, contiguous).
 per_key=$(( bytes_batch / KEYS ))
