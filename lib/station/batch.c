@@ -461,8 +461,20 @@ static void slot_ended(struct batch *b, struct slot *s) {
                 emit(b, s->is_skipped ? BATCH_SKIPPED : s->abort_kind, s, s->message);
                 return;
         }
+        /* A key refused at open has a report without its identity: the journal must see the
+         * key its start event named, or that start would stay "interrupted" forever. */
+        if (!s->report.key.serial[0] && s->serial[0]) {
+                snprintf(s->report.key.serial, sizeof(s->report.key.serial), "%s", s->serial);
+                snprintf(s->report.key.vid_pid, sizeof(s->report.key.vid_pid), "%s", s->vid_pid);
+                snprintf(s->report.key.port, sizeof(s->report.key.port), "%s", s->port);
+        }
+        if (!s->report.key.device[0])
+                snprintf(s->report.key.device, sizeof(s->report.key.device), "%s", s->target);
+        if (s->report.outcome != FLASH_OUTCOME_OK)
+                s->report.volume_id = s->volume_id;
         s->view.report = &s->report;
-        s->view.capacity = s->report.key.capacity;
+        if (s->report.key.capacity)
+                s->view.capacity = s->report.key.capacity;
         struct journal_flash f = {
                 .operator = b->o.operator, .pupil = s->pupil, .vendor = s->vendor, .product = s->product,
                 .reason = station_report_reason(&s->report, s->is_removed),
@@ -506,6 +518,7 @@ static int key_added(struct batch *b, const struct device_info *d) {
 
         if (s && s->state != SLOT_ENDED)
                 return 0;          /* known and in progress: a change, not a new key */
+        b->last_activity = mono();     /* any key plugged in, even refused, is activity */
         r = slot_get(b, d->devnode, d->port, &s);
         if (r < 0)
                 return r;
