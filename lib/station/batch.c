@@ -567,6 +567,8 @@ static int on_device(const struct device_event *ev, void *userdata) {
                 if (s->state == SLOT_RUNNING) {
                         s->is_removed = true;
                         atomic_store(&s->cancel, true);
+                        /* Plugged in again before its worker ends, it must be a new key. */
+                        s->devnum = 0;
                 } else if (s->state == SLOT_QUEUED) {
                         s->state = SLOT_ENDED;
                         b->n_queued--;

@@ -35,11 +35,11 @@ nbd_key() {
         truncate -s 1G "$name.img"
         nbdkit -f -U "$SCRATCH/$name.sock" --filter="$filter" file file="$SCRATCH/$name.img" "$@" 2>"$name.log" &
         PIDS+=($!)
-        for _ in $(seq 50); do [ -S "$name.sock" ] && break; sleep 0.1; done
+        for _ in $(seq 200); do [ -S "$name.sock" ] && break; sleep 0.1; done
         nbdfuse "$SCRATCH/$name" --unix "$SCRATCH/$name.sock" 2>>"$name.log" &
         PIDS+=($!)
         MOUNTS+=("$SCRATCH/$name")
-        for _ in $(seq 50); do [ -e "$name/nbd" ] && break; sleep 0.1; done
+        for _ in $(seq 200); do [ -e "$name/nbd" ] && break; sleep 0.1; done
         [ -e "$name/nbd" ] || fail "nbdfuse did not start for $name"
 }
 
@@ -132,6 +132,25 @@ expect_exit 0 "$C" batch rel.cart "${T[@]}" "${J[@]}" --stock --target c1.img --
 [ "$(jq -s '[.[] | select(.event == "started")] | length' out)" = 2 ] || fail "--count 2: only 2 started"
 [ ! -e c3.img ] && [ ! -e c4.img ] || fail "--count 2 touched a third target"
 echo "batch count: ok"
+
+# --- On a terminal (script(1) gives a pty): the live table, redrawn in place (cursor up),
+# a bell per finished key, "unplug" in green; NO_COLOR keeps it plain; TERM=dumb prints lines.
+if command -v script >/dev/null; then
+        tty_batch() { script -qec "$C batch rel.cart --trust dep.pub --journal $SCRATCH/j.db --stock --force --target tt1.img --target tt2.img --size 1G" /dev/null > tty.out; }
+        TERM=xterm tty_batch
+        expect_in tty.out 'PORT +SERIAL +SIZE +PUPIL +PHASE'
+        expect_in tty.out $'tt1.img .*\e\[32mok, unplug\e\[0m'
+        expect_in tty.out $'\e\[[0-9]+A'
+        [ "$(tr -cd '\a' < tty.out | wc -c)" = 2 ] || fail "one bell per finished key"
+        expect_in tty.out '2 done, 0 failed, 0 interrupted, 0 running'
+        NO_COLOR=1 TERM=xterm tty_batch
+        expect_in tty.out 'tt2.img .* ok, unplug'
+        expect_not_in tty.out $'\e\[32m'
+        TERM=dumb tty_batch
+        expect_in tty.out 'tt1.img: done: .*; unplug'
+        expect_not_in tty.out $'\e\['
+        echo "batch terminal: ok"
+fi
 
 # --- Ctrl-C on slow keys (every NBD write delayed).
 slow_batch() {   # slow_batch NAME... : starts a batch on slow keys, leaves its pid in $batch_pid
