@@ -19,6 +19,8 @@ struct device_context {
         char *mountinfo_path, *swaps_path, *monitor_source;
         struct device_system *system;
         size_t n_system;
+        void (*test_opened)(int fd, void *userdata);
+        void *test_opened_userdata;
 };
 
 /* What uses the machine's block devices now: read once per scan or event. */

@@ -137,6 +137,9 @@ int device_target_open_in(struct device_context *ctx, const char *path, const ch
                 return cart_error_set(err, -errno, "%s: flock: %s", before->devnode, strerror(errno));
         }
 
+        if (ctx->test_opened)
+                ctx->test_opened(t->fd, ctx->test_opened_userdata);
+
         /* The descriptor is what will be written: check it, not the path, from here on. */
         if (fstat(t->fd, &st) < 0)
                 return cart_error_set(err, -errno, "%s: fstat: %s", before->devnode, strerror(errno));

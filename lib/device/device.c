@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Discovery: whole disks from libudev, with a USB key's identity read without opening it. */
 #include <ctype.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -26,6 +28,8 @@ int device_context_new(const struct device_policy *policy, const struct device_e
                 return -ENOMEM;
         ctx->n_ref = 1;
         ctx->policy = *policy;
+        ctx->test_opened = env->test_opened;
+        ctx->test_opened_userdata = env->test_opened_userdata;
         if (strdup_or(env->mountinfo_path, "/proc/self/mountinfo", &ctx->mountinfo_path) < 0 ||
             strdup_or(env->swaps_path, "/proc/swaps", &ctx->swaps_path) < 0 ||
             strdup_or(env->monitor_source, access("/run/udev/control", F_OK) == 0 ? "udev" : "kernel",
@@ -78,14 +82,25 @@ struct device_context *device_context_unref(struct device_context *ctx) {
 
 /* ---- one disk ---- */
 
+/* The count lives outside the public struct: callers read the fields, never the count. */
+struct device_info_box {
+        atomic_uint n_ref;
+        struct device_info info;
+};
+
+static struct device_info_box *box_of(struct device_info *d) {
+        return (struct device_info_box *) ((char *) d - offsetof(struct device_info_box, info));
+}
+
 struct device_info *device_info_ref(struct device_info *d) {
         if (d)
-                d->n_ref++;
+                atomic_fetch_add_explicit(&box_of(d)->n_ref, 1, memory_order_relaxed);
         return d;
 }
 
+/* The last unref sees every write made before the others dropped theirs (acq_rel). */
 struct device_info *device_info_unref(struct device_info *d) {
-        if (!d || --d->n_ref > 0)
+        if (!d || atomic_fetch_sub_explicit(&box_of(d)->n_ref, 1, memory_order_acq_rel) != 1)
                 return NULL;
         free(d->syspath);
         free(d->devnode);
@@ -99,7 +114,7 @@ struct device_info *device_info_unref(struct device_info *d) {
                 free(d->reasons[i]);
         free(d->reasons);
         device_content_done(&d->content);
-        free(d);
+        free(box_of(d));
         return NULL;
 }
 
@@ -227,13 +242,15 @@ static int read_usb_identity(struct udev_device *disk, struct udev_device *usb, 
 int device_info_from_udev(struct device_context *ctx, const struct device_usage *usage,
                           struct udev_device *disk, unsigned flags, struct device_info **ret) {
         _cleanup_(device_info_unrefp) struct device_info *d = NULL;
+        struct device_info_box *box;
         struct udev_device *usb;
         int r;
 
-        d = calloc(1, sizeof(*d));
-        if (!d)
+        box = calloc(1, sizeof(*box));
+        if (!box)
                 return -ENOMEM;
-        d->n_ref = 1;
+        atomic_init(&box->n_ref, 1);
+        d = &box->info;
         d->devnum = udev_device_get_devnum(disk);
         if (dup_field(udev_device_get_syspath(disk), false, &d->syspath) < 0 ||
             dup_field(udev_device_get_sysname(disk), false, &d->name) < 0)

@@ -17,6 +17,12 @@
  * from the sysfs attributes of the parent usb_device (no udevd on CI and in chroots).
  * Sizes come from sysfs (`size`, queue/logical_block_size), so a disk is described without
  * opening it; device_target_open() takes the kernel's ioctl values once the disk is open.
+ *
+ * Threading: a device_info may cross threads (device_info_ref/unref are atomic; its fields
+ * are immutable once it is returned). A device_context, a device_monitor and a
+ * device_target belong to one thread at a time: libudev's struct udev is not thread-safe,
+ * so each worker that scans or opens keys makes its own context (device_target_open()
+ * does); a target may be handed to another thread, not used by two at once.
  */
 #pragma once
 
@@ -77,6 +83,13 @@ struct device_env {
         const dev_t *system_devnums;         /* NULL: the devices behind /, /boot, state dir */
         size_t n_system_devnums;
         const char *monitor_source;          /* NULL: "udev" if /run/udev/control exists, else "kernel" */
+        /*
+         * Tests only: called by device_target_open_in() once the key is opened and locked,
+         * before it is judged again, so a test can swap, mount, hold or deny the key in that
+         * window (tests/unit/test-device.c). The real machine (env NULL) has none.
+         */
+        void (*test_opened)(int fd, void *userdata);
+        void *test_opened_userdata;
 };
 
 struct device_context;
@@ -113,7 +126,11 @@ struct device_content {
         bool is_cartable_like;
 };
 
-/* One whole disk, as found. Shared by reference: the monitor and a batch worker may hold it. */
+/*
+ * One whole disk, as found. Shared by reference: the monitor and a batch worker may hold it.
+ * Every field is set when it is created and never changed afterwards, so any thread holding
+ * a reference may read them without a lock; the reference count is private and atomic.
+ */
 struct device_info {
         char *syspath;                       /* /sys/devices/... */
         char *devnode;                       /* /dev/sdb */
@@ -133,7 +150,6 @@ struct device_info {
         char **reasons;                      /* one sentence per failing rule, in bit order */
         size_t n_reasons;
         struct device_content content;
-        unsigned n_ref;                      /* private */
 };
 
 struct device_info *device_info_ref(struct device_info *d);

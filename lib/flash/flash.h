@@ -7,6 +7,13 @@
  * shared read-only (release_ref), each key has its own flash_target, options and report.
  * The report says everything a journal records about the key, filled as the steps run,
  * on success and on failure alike; the event callback sees it after each step and chunk.
+
+ *
+ * Threading: flash_key() may run in several threads at once, one key each. What crosses
+ * threads is the release (release_ref/unref are atomic; it is read-only once opened) and
+ * device_info references (see device/device.h); a flash_target, its options, report and
+ * error, and the owner fields belong to the thread of that key, and on_event runs in it.
+ * tests/unit/test-threads.c checks this under ThreadSanitizer.
  */
 #pragma once
 

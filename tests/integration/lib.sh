@@ -6,7 +6,11 @@ trap 'rm -rf "$SCRATCH"' EXIT
 cd "$SCRATCH"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*" >&2; exit 77; }
+# A skip in CI (CI=true) is a failure: a missing tool must not hide a safety test there.
+is_ci() { [ "${CI:-}" = true ]; }
+skip() { is_ci && fail "CI=true, cannot skip: $*"; echo "SKIP: $*" >&2; exit 77; }
+# skip_part WHAT: a part of a test cannot run here; the same rule in CI.
+skip_part() { is_ci && fail "CI=true, cannot skip: $*"; echo "SKIP (part): $*" >&2; }
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
 need_tool() { command -v "$1" >/dev/null 2>&1 || skip "needs $1"; }
 

@@ -14,6 +14,8 @@ cleanup() {
         [ -n "$WATCH" ] && kill "$WATCH" 2>/dev/null && { wait "$WATCH" 2>/dev/null || true; }
         [ -n "$MNT" ] && mountpoint -q "$MNT" && umount "$MNT"
         [ -n "$LOOP" ] && grep -q "^$LOOP " /proc/swaps && swapoff "$LOOP"
+        # The read-only flag outlives the loop device's attachment: never leave it set.
+        [ -n "$LOOP" ] && blockdev --setrw "$LOOP"
         [ -n "$LOOP" ] && losetup -d "$LOOP"
         rm -rf "$SCRATCH"
 }
@@ -26,6 +28,7 @@ sum=$(sha256sum < img)
 WATCH=$!
 sleep 0.5
 LOOP=$(losetup -f --show img)
+blockdev --setrw "$LOOP"     # a read-only flag left by an earlier run outlives detaching
 name=${LOOP#/dev/}
 
 # Listed with --all, refused, with its reasons; never among the USB keys.
@@ -49,6 +52,9 @@ expect_exit 0 "$TOOL_DEVICE_OPEN" --waive-usb link
 expect_in out "^opened $LOOP devnum=7:[0-9]+ size=8388608 sectors=512/512 serial=\(none\)$"
 expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --serial ABC123 "$LOOP"
 expect_in err "serial \(none\) is not the expected ABC123"
+# An allow list: a disk without VID:PID is on no list, so it is refused.
+expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --allow 1234:5678 "$LOOP"
+expect_in err "$LOOP: refused: not allowed \(no VID:PID is not on the allow list\)$"
 expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb img
 expect_in err "img: refused: a regular file, not a block device"
 
@@ -71,6 +77,12 @@ expect_exit 5 "$TOOL_DEVICE_OPEN" --waive-usb "$LOOP"
 expect_in err "$LOOP: refused: locked by another program \(flock\)"
 exec 4<&-
 
+[ "$(sha256sum < "$LOOP")" = "$sum" ] || fail "$LOOP changed"
+
+# Write-protected between the first judgement and the open: the second one refuses it.
+expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --window "blockdev --setro $LOOP" "$LOOP"
+expect_in err "$LOOP: refused: read-only \(write-protected\)$"
+blockdev --setrw "$LOOP"
 [ "$(sha256sum < "$LOOP")" = "$sum" ] || fail "$LOOP changed"
 
 # Mounted and swap, from the real /proc/self/mountinfo and /proc/swaps, by dev_t.

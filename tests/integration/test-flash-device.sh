@@ -39,8 +39,14 @@ expect_in out '^real 67108864$'
 detach "$L"
 cmp good.img good.orig || fail "the probe did not restore what it touched"
 
-# Counterfeits: 256 MiB announced, 32 MiB real, wrapping or losing what lies past it.
+# Counterfeits: 256 MiB announced, 32 MiB real, wrapping or losing what lies past it. The
+# probe says so, and lib/flash refuses them before writing anything.
 if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev/fuse ]; then
+        mkdir -p content
+        echo "cours" > content/intro.txt
+        "$CARTABLE" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
+        "$CARTABLE" image build --name college --version 1 --serial 1 --min-size 64M \
+                --key dep.key --output rel.cart -q content >/dev/null
         for mode in wrap lose; do
                 mkdir -p mnt
                 truncate -s 0 backing.img
@@ -53,13 +59,17 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
                 expect_exit 4 "$TOOL_FLASH_DEVICE" probe "$L"
                 expect_in out '^real 33554432$'
                 expect_in out "^verdict $( [ $mode = wrap ] && echo aliased || echo 'data lost')"
+                expect_exit 4 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
+                expect_in err 'capacity probe: counterfeit key: it announces 256\.0 MiB but holds 32\.0 MiB'
+                expect_in out '^outcome refused$'
+                [ "$(tr -d '\0' < backing.img | wc -c)" = 0 ] || fail "bytes left on the $mode counterfeit"
                 detach "$L"
                 fusermount3 -u mnt
                 wait "$FUSE_PID" || true
                 FUSE_PID=
         done
 else
-        echo "fake-key or FUSE missing: counterfeit cases not run" >&2
+        skip_part "fake-key or FUSE missing: counterfeit cases not run"
 fi
 
 # An old GPT is replaced by an MBR: no primary, no backup header left.

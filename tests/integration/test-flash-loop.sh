@@ -96,7 +96,7 @@ if command -v mkfs.ext4 >/dev/null; then
         umount mnt4k
         detach "$L"
 else
-        echo "mkfs.ext4 missing: image on a 4096-byte sector file system not run" >&2
+        skip_part "mkfs.ext4 missing: image on a 4096-byte sector file system not run"
 fi
 
 # A counterfeit: 256 MiB announced, 32 MiB real. Refused by the probe; nothing kept.
@@ -113,7 +113,34 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
         detach "$L"
         [ "$(tr -d '\0' < backing.img | wc -c)" = 0 ] || fail "the probe left bytes on the counterfeit"
 else
-        echo "fake-key or FUSE missing: counterfeit case not run" >&2
+        skip_part "fake-key or FUSE missing: counterfeit case not run"
+fi
+
+# A key that reads back other bytes than were written (one byte of the FAT32 boot sector,
+# inverted by fake-key's liar mode): the flash fails at read-back, naming the offset, exit 5.
+if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev/fuse ]; then
+        mkdir mnt3
+        truncate -s 128M liar.img
+        "$TOOL_FAKE_KEY" --backing="$SCRATCH/liar.img" --size=134217728 --mode=liar --flip-at=1048579 "$SCRATCH/mnt3" -f 2>/dev/null &
+        PIDS+=($!)
+        for _ in $(seq 50); do [ -e mnt3/key ] && break; sleep 0.1; done
+        # The command line, on the same lying file: exit 5, the JSON report says failed.
+        expect_exit 5 "$CARTABLE" flash rel.cart mnt3/key --trust dep.pub --json
+        expect_in err 'read-back: at byte 1048579 \(".+"\): the key holds other bytes than were written'
+        tail -n1 out | jq -e '.event == "result" and .outcome == "failed" and .step == "read-back"
+                and .offset == 1048579' >/dev/null || fail "the report does not say read-back failed at 1048579"
+        attach L mnt3/key
+        expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
+        expect_in err 'read-back: at byte 1048579 \(".+"\): the key holds other bytes than were written'
+        expect_in out '^outcome failed$'
+        expect_in out '^step read-back$'
+        expect_in out '^failed_offset 1048579$'
+        detach "$L"
+        # The bytes were written (the backing file holds them); only reading lied.
+        [ "$(dd if=liar.img bs=1 skip=1048579 count=1 status=none | od -An -c | tr -d ' ')" = M ] ||
+                fail "the boot sector's OEM name was not written"
+else
+        skip_part "fake-key or FUSE missing: read-back mismatch case not run"
 fi
 
 # An injected write error names the step, the offset and what was being written.
@@ -135,6 +162,6 @@ if command -v nbdkit >/dev/null && command -v nbdfuse >/dev/null; then
         expect_in err 'capacity probe: .*at byte [0-9]+: Input/output error'
         detach "$L"
 else
-        echo "nbdkit or nbdfuse missing: write error case not run" >&2
+        skip_part "nbdkit or nbdfuse missing: write error case not run"
 fi
 echo "flash-loop: ok"

@@ -4,8 +4,11 @@
  * that announces SIZE bytes but holds only the bytes of BACKING: past them, writes wrap
  * around onto the start (--mode wrap, the cheap fakes that drop address bits) or are lost
  * and read back as zeros (--mode lose). Put a loop device on MOUNTPOINT/key.
+ * --mode liar keeps every byte but lies when reading one: the byte at --flip-at comes
+ * back inverted, as from a key whose flash fails silently (for the read-back test).
  *
  *   fake-key --backing FILE --size SIZE --mode wrap|lose MOUNTPOINT [-f]
+ *   fake-key --backing FILE --size SIZE --mode liar --flip-at OFFSET MOUNTPOINT [-f]
  */
 #define FUSE_USE_VERSION 35
 #include <errno.h>
@@ -23,7 +26,10 @@ static struct {
         const char *backing;
         const char *size_text;
         const char *mode;
+        const char *flip_text;
         int fd;
+        uint64_t flip_at;                /* liar: the byte read back inverted */
+        int is_liar;
         uint64_t size, real;
         int is_wrap;
 } fake;
@@ -33,6 +39,7 @@ static const struct fuse_opt options[] = {
         OPT("--backing=%s", backing),
         OPT("--size=%s", size_text),
         OPT("--mode=%s", mode),
+        OPT("--flip-at=%s", flip_text),
         FUSE_OPT_END
 };
 
@@ -99,7 +106,11 @@ static int transfer(char *buf, size_t len, off_t off, int is_write) {
 }
 
 static int fake_read(const char *path, char *buf, size_t len, off_t off, struct fuse_file_info *fi) {
-        return transfer(buf, len, off, 0);
+        int n = transfer(buf, len, off, 0);
+
+        if (fake.is_liar && n > 0 && fake.flip_at >= (uint64_t) off && fake.flip_at < (uint64_t) off + (uint64_t) n)
+                buf[fake.flip_at - (uint64_t) off] ^= 0xFF;
+        return n;
 }
 
 static int fake_write(const char *path, const char *buf, size_t len, off_t off, struct fuse_file_info *fi) {
@@ -128,11 +139,19 @@ int main(int argc, char **argv) {
         if (fuse_opt_parse(&args, &fake, options, NULL) < 0)
                 return 1;
         if (!fake.backing || !fake.size_text || !fake.mode) {
-                fprintf(stderr, "usage: fake-key --backing=FILE --size=BYTES --mode=wrap|lose MOUNTPOINT [-f]\n");
+                fprintf(stderr, "usage: fake-key --backing=FILE --size=BYTES --mode=wrap|lose|liar [--flip-at=OFFSET] MOUNTPOINT [-f]\n");
                 return 64;
         }
-        fake.size = strtoull(fake.size_text, &end, 10);
         fake.is_wrap = strcmp(fake.mode, "wrap") == 0;
+        fake.is_liar = strcmp(fake.mode, "liar") == 0;
+        if (fake.is_liar) {
+                if (!fake.flip_text || !*fake.flip_text)
+                        return 64;
+                fake.flip_at = strtoull(fake.flip_text, &end, 10);
+                if (*end)
+                        return 64;
+        }
+        fake.size = strtoull(fake.size_text, &end, 10);
         fake.fd = open(fake.backing, O_RDWR | O_CLOEXEC);
         if (fake.fd < 0 || fstat(fake.fd, &st) < 0 || st.st_size == 0 || *end) {
                 fprintf(stderr, "fake-key: %s: cannot use it as backing\n", fake.backing);

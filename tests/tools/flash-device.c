@@ -132,6 +132,8 @@ static int do_flash(const char *release, const char *path, const char *trust_pat
                rep.plan_bytes, rep.bytes_written, rep.bytes_read, rep.is_direct, rep.write_seconds, rep.read_seconds,
                (double) (rep.finished_usec - rep.started_usec) / 1e6,
                rep.cluster_size, rep.content_bytes, rep.key.device);
+        if (rep.has_failed_offset)
+                printf("failed_offset %" PRIu64 "\n", rep.failed_offset);
         if (r < 0) {
                 fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
                 return rep.outcome == FLASH_OUTCOME_REFUSED ? 4 : 5;

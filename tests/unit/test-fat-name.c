@@ -46,7 +46,7 @@ static void test_trailing_dots_and_spaces(void **state) {
         expect_name("name.", -EINVAL, "dot or a space");
         expect_name("name ", -EINVAL, "dot or a space");
         expect_name(".", -EINVAL, "\".\"");
-        expect_name("..", -EINVAL, NULL);
+        expect_name("..", -EINVAL, "\".\" and \"..\" are not allowed");
         expect_name("", -EINVAL, "empty");
 }
 
@@ -101,6 +101,9 @@ static void test_paths(void **state) {
         assert_int_equal(fat_check_path("a//b", &err), -EINVAL);
         assert_non_null(strstr(err.msg, "a//b"));
         assert_int_equal(fat_check_path("a/../b", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "\"a/../b\": \".\" and \"..\" are not allowed"));
+        assert_int_equal(fat_check_path("./a", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "\".\" and \"..\" are not allowed"));
         assert_int_equal(fat_check_path("a/b/", &err), -EINVAL);
         assert_int_equal(fat_check_path("docs/CON/x", &err), -EINVAL);
         assert_non_null(strstr(err.msg, "docs/CON/x"));

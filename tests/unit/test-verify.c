@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <strings.h>
 
 #include "base/error.h"
 #include "fat/fat.h"
@@ -149,6 +150,23 @@ static struct verify_result *verify_ok(const struct fixture *f, int fd, const ch
         return v;
 }
 
+/* An empty file (no cluster) added to a directory's first free slot, as a pupil's PC would. */
+static void add_empty_file(int fd, const char *dir_path, const char short_name[11]) {
+        uint64_t dir = file_offset(fd, dir_path);
+        uint8_t entries[4096];
+        size_t i;
+
+        assert_int_equal(pread_full(fd, entries, sizeof(entries), dir), 0);
+        for (i = 0; i + 32 <= sizeof(entries); i += 32)
+                if (entries[i] == 0x00)
+                        break;
+        assert_true(i + 32 <= sizeof(entries));
+        memset(entries + i, 0, 32);
+        memcpy(entries + i, short_name, 11);
+        entries[i + 11] = FAT_ATTR_ARCHIVE;
+        assert_int_equal(pwrite_full(fd, entries, sizeof(entries), dir), 0);
+}
+
 /* A second MBR entry: whatever it holds, the key is not as flashed (issue 16, item 2). */
 static void test_second_partition(void **state) {
         struct fixture *f = *state;
@@ -259,6 +277,46 @@ static void test_outdated(void **state) {
         assert_true(verify_result_is_intact(v));   /* outdated, but what it holds is intact */
 }
 
+/* A file added in a sealed directory: reported as sealed, alone, and the key not intact. */
+static void expect_sealed(const struct fixture *f, const char *image, const char *dir,
+                          const char short_name[11], const char *path) {
+        _cleanup_close_ int fd = flashed(f, image);
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+
+        add_empty_file(fd, dir, short_name);
+        v = verify_ok(f, fd, NULL);
+        assert_false(verify_result_is_intact(v));
+        assert_int_equal(v->n_sealed, 1);
+        assert_int_equal(v->n_extra + v->n_missing + v->n_modified, 0);
+        assert_int_equal(v->n_entries, 1);
+        assert_int_equal(strcasecmp(v->entries[0].path, path), 0);
+        assert_int_equal(v->entries[0].status, VERIFY_SEALED);
+        assert_string_equal(verify_status_to_string(v->entries[0].status), "sealed");
+}
+
+/* Cours is sealed in the fixture; /.cartable/ is cartable's own and sealed as well. */
+static void test_sealed_directories_refuse_extra(void **state) {
+        expect_sealed(*state, "sealed.img", "Cours", "TRICHE  TXT", "Cours/triche.txt");
+        expect_sealed(*state, "slipped.img", ".cartable", "SLIPPED TXT", ".cartable/slipped.txt");
+}
+
+/* The same file elsewhere is the pupil's own: reported, allowed; the key stays intact. */
+static void test_unsealed_directories_allow_extra(void **state) {
+        struct fixture *f = *state;
+        _cleanup_close_ int fd = flashed(f, "unsealed.img");
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+
+        add_empty_file(fd, "Outils", "TRICHE  TXT");
+        add_empty_file(fd, "", "COURS2  TXT");     /* a name that begins like the sealed one */
+        v = verify_ok(f, fd, NULL);
+        assert_true(verify_result_is_intact(v));
+        assert_int_equal(v->n_extra, 2);
+        assert_int_equal(v->n_sealed, 0);
+        assert_int_equal(v->n_entries, 2);
+        for (size_t i = 0; i < v->n_entries; i++)
+                assert_int_equal(v->entries[i].status, VERIFY_EXTRA);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_intact),
@@ -269,6 +327,8 @@ int main(void) {
                 cmocka_unit_test(test_key_record_forged),
                 cmocka_unit_test(test_attributes_in_sealed),
                 cmocka_unit_test(test_outdated),
+                cmocka_unit_test(test_sealed_directories_refuse_extra),
+                cmocka_unit_test(test_unsealed_directories_allow_extra),
         };
         return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
