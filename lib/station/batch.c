@@ -20,66 +20,7 @@
 #include <unistd.h>
 
 #include "flash/verify.h"
-#include "station/batch.h"
-
-enum slot_state { SLOT_QUEUED, SLOT_RUNNING, SLOT_ENDED };
-
-/* What a worker sends the coordinator through the pipe. */
-enum { MSG_ENDED, MSG_WANT_START, MSG_STOP };
-struct msg {
-        uint32_t index, kind;
-};
-
-struct slot {
-        struct batch_slot view;
-        struct batch *b;
-        enum slot_state state;
-        char *target, *port, *serial, *pupil, *pupil_name;
-        char vid_pid[10];
-        char *vendor, *product;
-        bool is_device;
-        dev_t devnum;
-        bool is_removed;
-        uint32_t volume_id;
-        struct journal_pupil_info *info;
-
-        /* The worker's side. */
-        pthread_t thread;
-        bool has_thread;
-        bool check_intact;
-        uint32_t intact_volume_id;
-        bool is_skipped;
-        atomic_int step;
-        atomic_uint_fast64_t done, total;
-        atomic_bool cancel;
-        /* Handshake after the intact check: the coordinator records the start first. */
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        int go;                         /* 0 wait, 1 write the key, -1 give up */
-        struct flash_report report;
-        struct cart_error err;
-        int r;
-
-        /* The coordinator's view of the progress. */
-        enum flash_step seen_step;
-        double step_started;
-        char message[1024];
-        enum batch_event_kind abort_kind;   /* why a key ended without being written */
-};
-
-struct batch {
-        struct batch_options o;
-        struct slot **slots;
-        size_t n_slots;
-        int wake[2];
-        volatile sig_atomic_t n_stop;   /* batch_stop() calls */
-        unsigned stop_level;
-        struct device_monitor *monitor;
-        struct batch_summary summary;
-        double started, last_activity;
-        uint64_t n_running, n_queued;
-        struct cart_error monitor_err;
-};
+#include "station/batch-internal.h"
 
 const char *batch_event_name(enum batch_event_kind k) {
         static const char *const names[] = {
@@ -93,7 +34,7 @@ const char *batch_event_name(enum batch_event_kind k) {
         return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
 }
 
-static double mono(void) {
+double mono(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
@@ -211,7 +152,7 @@ static void slot_refresh_view(struct slot *s) {
         s->view.message = s->message;
 }
 
-static void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const char *message) {
+void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const char *message) {
         struct batch_event ev = { .kind = kind, .summary = &b->summary, .message = message };
 
         b->summary.elapsed = mono() - b->started;
@@ -230,7 +171,7 @@ static void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, co
 }
 
 /* A slot for a new key: the port's slot again once its previous key ended, else a new one. */
-static int slot_get(struct batch *b, const char *target, const char *port, struct slot **ret) {
+int slot_get(struct batch *b, const char *target, const char *port, struct slot **ret) {
         struct slot *s = NULL;
 
         for (size_t i = 0; i < b->n_slots; i++) {
@@ -419,7 +360,7 @@ static int slot_start(struct batch *b, struct slot *s) {
         return 0;
 }
 
-static int slot_queue(struct batch *b, struct slot *s) {
+int slot_queue(struct batch *b, struct slot *s) {
         s->state = SLOT_QUEUED;
         b->n_queued++;
         b->last_activity = mono();
@@ -500,87 +441,6 @@ static void slot_ended(struct batch *b, struct slot *s) {
         emit(b, kind, s, s->message);
 }
 
-/* ---- Hot-plug ---- */
-
-static struct slot *slot_by_devnum(struct batch *b, dev_t devnum) {
-        for (size_t i = 0; i < b->n_slots; i++)
-                if (b->slots[i]->is_device && b->slots[i]->devnum == devnum && b->slots[i]->state != SLOT_ENDED)
-                        return b->slots[i];
-        for (size_t i = 0; i < b->n_slots; i++)
-                if (b->slots[i]->is_device && b->slots[i]->devnum == devnum)
-                        return b->slots[i];
-        return NULL;
-}
-
-static int key_added(struct batch *b, const struct device_info *d) {
-        struct slot *s = slot_by_devnum(b, d->devnum);
-        int r;
-
-        if (s && s->state != SLOT_ENDED)
-                return 0;          /* known and in progress: a change, not a new key */
-        b->last_activity = mono();     /* any key plugged in, even refused, is activity */
-        r = slot_get(b, d->devnode, d->port, &s);
-        if (r < 0)
-                return r;
-        s->is_device = true;
-        s->devnum = d->devnum;
-        free(s->serial);
-        s->serial = strdup(d->serial ? d->serial : "");
-        s->vendor = d->manufacturer ? strdup(d->manufacturer) : NULL;
-        s->product = d->product ? strdup(d->product) : NULL;
-        if (!s->serial)
-                return -ENOMEM;
-        if (d->has_usb_ids)
-                snprintf(s->vid_pid, sizeof(s->vid_pid), "%04x:%04x", d->vendor_id, d->product_id);
-        else
-                s->vid_pid[0] = 0;
-        s->view.capacity = d->size;
-        if (!device_info_is_eligible(d)) {
-                size_t n = 0;
-                for (size_t i = 0; i < d->n_reasons; i++)
-                        n += (size_t) snprintf(s->message + MIN(n, sizeof(s->message) - 1),
-                                               sizeof(s->message) - MIN(n, sizeof(s->message) - 1), "%s%s",
-                                               i ? "; " : "", d->reasons[i]);
-                b->summary.n_refused++;
-                emit(b, BATCH_REFUSED, s, s->message);
-                return 0;
-        }
-        emit(b, BATCH_ADDED, s, NULL);
-        if (b->stop_level == 0)
-                slot_queue(b, s);
-        return 0;
-}
-
-static int on_device(const struct device_event *ev, void *userdata) {
-        struct batch *b = userdata;
-        struct slot *s;
-
-        switch (ev->action) {
-        case DEVICE_ADD:
-                return key_added(b, ev->info);
-        case DEVICE_CHANGE:
-                return 0;      /* a flash re-reads the partition table: its own change event */
-        case DEVICE_REMOVE:
-                s = slot_by_devnum(b, ev->info->devnum);
-                if (!s)
-                        return 0;
-                if (s->state == SLOT_RUNNING) {
-                        s->is_removed = true;
-                        atomic_store(&s->cancel, true);
-                        /* Plugged in again before its worker ends, it must be a new key. */
-                        s->devnum = 0;
-                } else if (s->state == SLOT_QUEUED) {
-                        s->state = SLOT_ENDED;
-                        b->n_queued--;
-                }
-                s->is_device = s->state == SLOT_RUNNING;   /* a re-inserted key is a new one */
-                snprintf(s->message, sizeof(s->message), "%s", "removed");
-                emit(b, BATCH_REMOVED, s, NULL);
-                return 0;
-        }
-        return 0;
-}
-
 /* ---- The coordinator ---- */
 
 int batch_new(const struct batch_options *o, struct batch **ret, struct cart_error *err) {
@@ -655,21 +515,6 @@ static int on_interrupted(void *userdata, const struct journal_interrupted *k) {
         if (b->o.on_event)
                 b->o.on_event(b->o.userdata, &ev);
         return 0;
-}
-
-/* Keys present when the batch starts are new keys too. */
-static int scan_present(struct batch *b, struct cart_error *err) {
-        struct device_info **a = NULL;
-        size_t n = 0;
-        int r;
-
-        r = device_scan(b->o.devices, 0, &a, &n, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r >= 0; i++)
-                r = key_added(b, a[i]);
-        device_info_array_free(a, n);
-        return r;
 }
 
 static void handle_msg(struct batch *b, const struct msg *m) {
@@ -753,6 +598,25 @@ static bool is_finished(const struct batch *b, double now) {
         return b->o.idle_exit && now - b->last_activity >= b->o.idle_exit;
 }
 
+/* Fixed targets: each one a key, queued at once. */
+static int add_targets(struct batch *b) {
+        for (size_t i = 0; i < b->o.n_targets; i++) {
+                struct slot *s;
+                struct stat st;
+                int r = slot_get(b, b->o.targets[i], NULL, &s);
+                if (r < 0)
+                        return r;
+                s->is_device = station_target_is_device(s->target);
+                if (stat(s->target, &st) == 0)
+                        s->view.capacity = S_ISREG(st.st_mode) ? MAX((uint64_t) st.st_size, b->o.image_size) : 0;
+                else
+                        s->view.capacity = b->o.image_size;
+                emit(b, BATCH_ADDED, s, NULL);
+                slot_queue(b, s);
+        }
+        return 0;
+}
+
 int batch_run(struct batch *b, struct cart_error *err) {
         double last_tick = 0;
         int r;
@@ -763,26 +627,14 @@ int batch_run(struct batch *b, struct cart_error *err) {
                 return r;
         count_without_key(b);
 
-        if (b->o.n_targets) {
-                for (size_t i = 0; i < b->o.n_targets; i++) {
-                        struct slot *s;
-                        struct stat st;
-                        r = slot_get(b, b->o.targets[i], NULL, &s);
-                        if (r < 0)
-                                return r;
-                        s->is_device = station_target_is_device(s->target);
-                        if (stat(s->target, &st) == 0)
-                                s->view.capacity = S_ISREG(st.st_mode) ? MAX((uint64_t) st.st_size, b->o.image_size) : 0;
-                        else
-                                s->view.capacity = b->o.image_size;
-                        emit(b, BATCH_ADDED, s, NULL);
-                        slot_queue(b, s);
-                }
-        } else {
-                r = device_monitor_new(b->o.devices, on_device, b, &b->monitor, err);
+        r = b->o.n_targets ? add_targets(b) : 0;
+        if (r < 0)
+                return cart_error_set(err, r, "%s", strerror(-r));
+        if (!b->o.n_targets) {
+                r = device_monitor_new(b->o.devices, batch_on_device, b, &b->monitor, err);
                 if (r < 0)
                         return r;
-                r = scan_present(b, err);
+                r = batch_scan_present(b, err);
                 if (r < 0)
                         return r;
         }
