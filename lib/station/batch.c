@@ -2,7 +2,7 @@
 /*
  * The batch engine (batch.h): a coordinator thread (the caller of batch_run) and one worker
  * thread per key in flight. Threads rather than io_uring: each key's writer already keeps
- * two chunks in flight with O_DIRECT (flash/writer.c), so a key is bound by its own bus and
+ * several chunks in flight with O_DIRECT (flash/writer.c), so a key is bound by its own bus and
  * flash, and a thread per key isolates a key whose I/O hangs in the kernel (a pulled key,
  * a dying one) from the others, which one io_uring ring shared by every key would not.
  */
