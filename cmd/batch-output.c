@@ -7,6 +7,7 @@
 
 #include "batch-output.h"
 #include "common.h"
+#include "reason.h"
 
 struct batch_row {
         char target[160], serial[48], pupil[64], phase[24], result[300];
@@ -54,6 +55,52 @@ static const char *pupil_words(const struct batch_slot *s, char *buf, size_t len
         copy_safe(b, sizeof(b), s->pupil_name);
         snprintf(buf, len, "%s%s%s", b, b[0] ? " " : "", a);
         return buf;
+}
+
+/* What an event says in words (the one place for batch's sentences); "" when nothing. */
+static const char *event_words(const struct batch_event *ev, char *buf, size_t n) {
+        const struct batch_slot *s = ev->slot;
+        char e[1280];
+
+        buf[0] = 0;
+        switch (ev->kind) {
+        case BATCH_REFUSED:
+                snprintf(buf, n, "%s", s ? s->message : "");
+                break;
+        case BATCH_FAILED:
+        case BATCH_JOURNAL_ERROR:
+                snprintf(buf, n, "%s%s", ev->kind == BATCH_JOURNAL_ERROR ? "journal: " : "",
+                         error_sentence(ev->error, ev->error_r ? ev->error_r : -EIO, e, sizeof(e)));
+                break;
+        case BATCH_CANCELLED:
+                if (s && s->report)
+                        snprintf(buf, n, "%s at step %s%s", s->is_removed ? "pulled out" : "interrupted",
+                                 flash_step_to_string(s->report->step), s->report->step < FLASH_STEP_WRITE ?
+                                 ": nothing was written" : ": not usable, flash it again");
+                else
+                        snprintf(buf, n, "stopped before it was written");
+                break;
+        case BATCH_SKIPPED:
+                snprintf(buf, n, "already holds this release intact: left alone (--force to flash it)");
+                break;
+        case BATCH_NO_PUPIL:
+                snprintf(buf, n, "every pupil of the class has a key: not touched");
+                break;
+        default:
+                break;
+        }
+        return buf;
+}
+
+/* The reason code --json gives for a key that did not end well. */
+static const char *event_reason(const struct batch_event *ev) {
+        if (ev->kind == BATCH_FAILED && ev->slot && ev->slot->report)
+                return station_report_reason(ev->slot->report, false);
+        if (ev->kind == BATCH_CANCELLED && ev->slot && ev->slot->report)
+                return station_report_reason(ev->slot->report, ev->slot->is_removed);
+        if (ev->kind == BATCH_JOURNAL_ERROR)
+                return cart_reason_to_string(cart_error_reason(ev->error, ev->error_r));
+        return NULL;
 }
 
 /* ---- NDJSON ---- */
@@ -136,7 +183,9 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
                                 (double) (r->finished_usec - r->started_usec) / 1e6));
                 }
         }
-        json_add_str(o, "message", ev->message);
+        char words[1536];
+        json_add_str(o, "reason", event_reason(ev));
+        json_add_str(o, "message", event_words(ev, words, sizeof(words)));
         if (ev->kind == BATCH_DONE || ev->kind == BATCH_FAILED || ev->kind == BATCH_CANCELLED)
                 json_summary(o, ev->summary);
         json_print(out, o);
@@ -146,7 +195,7 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
 
 static void line_event(struct batch_output *out, const struct batch_event *ev) {
         const struct batch_slot *s = ev->slot;
-        char who[200] = "", p[256], a[32], t[200];
+        char who[200] = "", p[1536], a[32], t[200], w[1536];
 
         switch (ev->kind) {
         case BATCH_TICK: case BATCH_PROGRESS:
@@ -160,7 +209,7 @@ static void line_event(struct batch_output *out, const struct batch_event *ev) {
                 break;
         }
         if (!s) {
-                fprintf(out->f, "batch: %s: %s\n", batch_event_name(ev->kind), ev->message ? ev->message : "");
+                fprintf(out->f, "batch: %s: %s\n", batch_event_name(ev->kind), event_words(ev, p, sizeof(p)));
                 fflush(out->f);
                 return;
         }
@@ -189,10 +238,10 @@ static void line_event(struct batch_output *out, const struct batch_event *ev) {
                         s->pupil ? ", issued to " : "", s->pupil ? pupil_words(s, p, sizeof(p)) : "");
                 break;
         default:
-                if (ev->message && ev->message[0]) {
+                if (event_words(ev, w, sizeof(w))[0]) {
                         fputs(": ", out->f);
-                        copy_safe(t, sizeof(t), ev->message);
-                        fputs(t, out->f);
+                        copy_safe(w, sizeof(w), w);
+                        fputs(w, out->f);
                 }
                 break;
         }
@@ -217,7 +266,7 @@ static struct batch_row *row_get(struct batch_output *out, unsigned index) {
 static void row_update(struct batch_output *out, const struct batch_event *ev) {
         const struct batch_slot *s = ev->slot;
         struct batch_row *row = row_get(out, s->index);
-        char p[256];
+        char p[256], w[1536];
 
         if (!row)
                 return;
@@ -252,7 +301,8 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
         case BATCH_FAILED: case BATCH_CANCELLED: case BATCH_REFUSED: case BATCH_NO_PUPIL:
         case BATCH_JOURNAL_ERROR:
                 snprintf(row->phase, sizeof(row->phase), "%s", batch_event_name(ev->kind));
-                copy_safe(p, sizeof(p), ev->message);
+                event_words(ev, w, sizeof(w));
+                copy_safe(p, sizeof(p), w);
                 snprintf(row->result, sizeof(row->result), "%s, unplug", p);
                 row->color = 2;
                 break;
@@ -344,7 +394,7 @@ static void table_event(struct batch_output *out, const struct batch_event *ev) 
         if (ev->slot)
                 row_update(out, ev);
         else if (ev->kind == BATCH_JOURNAL_ERROR)
-                log_error(-EIO, "journal: %s", ev->message ? ev->message : "");
+                log_error(ev->error_r, "journal: %s", ERROR_TEXT(ev->error, ev->error_r));
         if (ev->kind == BATCH_DONE || ev->kind == BATCH_FAILED || ev->kind == BATCH_CANCELLED)
                 fputc('\a', out->f);     /* swap the key */
         if (ev->kind == BATCH_TICK)

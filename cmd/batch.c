@@ -211,7 +211,7 @@ static int run(int argc, char **argv) {
         r = station_new(a.release, arg_config, trust, a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0, &st, &err);
         if (r < 0) {
                 free(a.targets);
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         }
         r = journal_arg_open(a.journal, true, &j);
         if (r == EXIT_OK && a.class_name)
@@ -222,7 +222,7 @@ static int run(int argc, char **argv) {
                 if (k >= 0)
                         k = device_context_new(&policy, NULL, &ctx, &err);
                 if (k < 0)
-                        r = log_fail(k, "devices: %s", cart_error_message(&err, k));
+                        r = log_fail_error(&err, k, "devices");
         }
         if (r != EXIT_OK) {
                 free(a.targets);
@@ -241,7 +241,7 @@ static int run(int argc, char **argv) {
         r = batch_new(&o, &b, &err);
         if (r < 0) {
                 free(a.targets);
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         }
         running_batch = b;
         catch_signals();
@@ -252,7 +252,7 @@ static int run(int argc, char **argv) {
         running_batch = NULL;
         free(a.targets);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         if (sum->stop_level >= 2 && sum->n_cancelled)
                 return EXIT_CANCELLED;
         if (sum->n_failed || sum->n_cancelled)

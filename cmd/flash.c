@@ -276,7 +276,7 @@ static int run(int argc, char **argv) {
                 if (jr < 0 && r >= 0 && report.outcome != FLASH_OUTCOME_CANCELLED)
                         return journal_fail(jr, &jerr);
                 if (jr < 0)
-                        log_error(jr, "journal: %s", cart_error_message(&jerr, jr));
+                        log_error(jr, "journal: %s", ERROR_TEXT(&jerr, jr));
         }
         if (report.outcome == FLASH_OUTCOME_CANCELLED)
                 return flash_output_cancelled(&out, &report);

@@ -43,10 +43,10 @@ static int key_added(struct batch *b, const struct device_info *d) {
                                                sizeof(s->message) - MIN(n, sizeof(s->message) - 1), "%s%s",
                                                i ? "; " : "", d->reasons[i]);
                 b->summary.n_refused++;
-                emit(b, BATCH_REFUSED, s, s->message);
+                emit(b, BATCH_REFUSED, s, NULL, 0);
                 return 0;
         }
-        emit(b, BATCH_ADDED, s, NULL);
+        emit(b, BATCH_ADDED, s, NULL, 0);
         if (b->stop_level == 0)
                 slot_queue(b, s);
         return 0;
@@ -75,8 +75,7 @@ int batch_on_device(const struct device_event *ev, void *userdata) {
                         b->n_queued--;
                 }
                 s->is_device = s->state == SLOT_RUNNING;   /* a re-inserted key is a new one */
-                snprintf(s->message, sizeof(s->message), "%s", "removed");
-                emit(b, BATCH_REMOVED, s, NULL);
+                emit(b, BATCH_REMOVED, s, NULL, 0);
                 return 0;
         }
         return 0;

@@ -50,7 +50,9 @@ struct slot {
         /* The coordinator's view of the progress. */
         enum flash_step seen_step;
         double step_started;
-        char message[1024];
+        char message[1024];             /* a refused disk's reasons (lib/device's words) */
+        struct cart_error jerr;         /* the journal's refusal, or the claim's */
+        int jr;
         enum batch_event_kind abort_kind;   /* why a key ended without being written */
 };
 
@@ -69,7 +71,7 @@ struct batch {
 };
 
 double mono(void);
-void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const char *message);
+void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r);
 /* A slot for a new key: the port's slot again once its previous key ended, else a new one. */
 int slot_get(struct batch *b, const char *target, const char *port, struct slot **ret);
 int slot_queue(struct batch *b, struct slot *s);

@@ -150,10 +150,11 @@ static void slot_refresh_view(struct slot *s) {
         s->view.pupil_name = s->pupil_name;
         s->view.is_running = s->state == SLOT_RUNNING;
         s->view.message = s->message;
+        s->view.is_removed = s->is_removed;
 }
 
-void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const char *message) {
-        struct batch_event ev = { .kind = kind, .summary = &b->summary, .message = message };
+void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r) {
+        struct batch_event ev = { .kind = kind, .summary = &b->summary, .error = error, .error_r = r };
 
         b->summary.elapsed = mono() - b->started;
         b->summary.n_running = b->n_running;
@@ -207,7 +208,8 @@ int slot_get(struct batch *b, const char *target, const char *port, struct slot 
         s->go = 0;
         s->r = 0;
         s->message[0] = 0;
-        s->err = (struct cart_error) {};
+        s->err = s->jerr = (struct cart_error) {};
+        s->jr = 0;
         memset(&s->report, 0, sizeof(s->report));
         atomic_store(&s->cancel, false);
         atomic_store(&s->step, (int) FLASH_STEP_CHECK);
@@ -262,8 +264,11 @@ static int record_start(struct batch *b, struct slot *s) {
 
         start_report(s, &rep);
         r = journal_batch_started(b->o.journal, &rep, b->o.operator, s->pupil, &err);
-        if (r < 0)
-                emit(b, BATCH_JOURNAL_ERROR, s, cart_error_message(&err, r));
+        if (r < 0) {
+                s->jerr = err;
+                s->jr = r;
+                emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+        }
         return r;
 }
 
@@ -279,14 +284,14 @@ static int claim_pupil(struct batch *b, struct slot *s) {
         r = journal_batch_next_pupil(b->o.journal, b->o.school, b->o.class_name, is_claimed, b, &p, &err);
         if (r == 0) {
                 s->abort_kind = BATCH_NO_PUPIL;
-                snprintf(s->message, sizeof(s->message), "every pupil of %s has a key: not touched", b->o.class_name);
                 return 0;
         }
         if (r > 0)
                 r = journal_pupil_get(b->o.journal, p, &s->info, &err);
         if (r < 0) {
                 s->abort_kind = BATCH_JOURNAL_ERROR;
-                snprintf(s->message, sizeof(s->message), "%s", cart_error_message(&err, r));
+                s->jerr = err;
+                s->jr = r;
                 return 0;
         }
         s->pupil = TAKE_PTR(p);
@@ -337,7 +342,7 @@ static int slot_start(struct batch *b, struct slot *s) {
         }
         if (!s->check_intact && !slot_begin(b, s)) {
                 s->state = SLOT_ENDED;
-                emit(b, s->abort_kind, s, s->message);
+                emit(b, s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
                 return 0;
         }
 
@@ -356,7 +361,7 @@ static int slot_start(struct batch *b, struct slot *s) {
         b->n_running++;
         b->last_activity = mono();
         if (!s->check_intact)
-                emit(b, BATCH_STARTED, s, NULL);
+                emit(b, BATCH_STARTED, s, NULL, 0);
         return 0;
 }
 
@@ -371,16 +376,8 @@ const char *station_report_reason(const struct flash_report *r, bool is_removed)
         if (r->outcome == FLASH_OUTCOME_OK || r->outcome == FLASH_OUTCOME_NONE)
                 return NULL;
         if (r->outcome == FLASH_OUTCOME_CANCELLED)
-                return is_removed ? "removed" : "interrupted";
-        if (r->outcome == FLASH_OUTCOME_REFUSED && r->is_probed && r->probe_verdict != PROBE_GOOD)
-                return "counterfeit";
-        switch (-r->error) {
-        case ENOSPC: return "too-small";
-        case EPERM: case EBUSY: return "refused";
-        case EBADE: return "read-back-mismatch";
-        case EIO: return "io-error";
-        default: return "failed";
-        }
+                return is_removed ? cart_reason_to_string(CART_REASON_KEY_REMOVED) : "interrupted";
+        return cart_reason_to_string(r->reason != CART_REASON_NONE ? r->reason : cart_error_reason(&r->failure, r->error));
 }
 
 static void slot_ended(struct batch *b, struct slot *s) {
@@ -394,12 +391,9 @@ static void slot_ended(struct batch *b, struct slot *s) {
         b->n_running--;
         b->last_activity = mono();
         if (s->is_skipped || s->go < 0) {
-                if (s->is_skipped) {
+                if (s->is_skipped)
                         b->summary.n_skipped++;
-                        snprintf(s->message, sizeof(s->message), "already holds %s intact: left alone (--force to flash it)",
-                                 manifest_name(release_manifest(station_release(b->o.station))));
-                }
-                emit(b, s->is_skipped ? BATCH_SKIPPED : s->abort_kind, s, s->message);
+                emit(b, s->is_skipped ? BATCH_SKIPPED : s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
                 return;
         }
         /* A key refused at open has a report without its identity: the journal must see the
@@ -427,18 +421,17 @@ static void slot_ended(struct batch *b, struct slot *s) {
         } else if (s->report.outcome == FLASH_OUTCOME_CANCELLED) {
                 kind = BATCH_CANCELLED;
                 b->summary.n_cancelled++;
-                snprintf(s->message, sizeof(s->message), "%s at step %s", s->is_removed ? "pulled out" : "interrupted",
-                         flash_step_to_string(s->report.step));
         } else {
                 kind = BATCH_FAILED;
                 b->summary.n_failed++;
-                snprintf(s->message, sizeof(s->message), "%s", s->report.message[0] ? s->report.message :
-                         cart_error_message(&s->err, s->r));
         }
         count_without_key(b);
-        if (r < 0)
-                emit(b, BATCH_JOURNAL_ERROR, s, cart_error_message(&err, r));
-        emit(b, kind, s, s->message);
+        if (r < 0) {
+                s->jerr = err;
+                s->jr = r;
+                emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+        }
+        emit(b, kind, s, kind == BATCH_FAILED ? &s->report.failure : NULL, kind == BATCH_FAILED ? s->report.error : 0);
 }
 
 /* ---- The coordinator ---- */
@@ -511,7 +504,7 @@ static int on_interrupted(void *userdata, const struct journal_interrupted *k) {
         r = journal_batch_close_interrupted(b->o.journal, k, b->o.operator, &err);
         if (r < 0)
                 ev = (struct batch_event) { .kind = BATCH_JOURNAL_ERROR, .summary = &b->summary,
-                                            .message = cart_error_message(&err, r) };
+                                            .error = &err, .error_r = r };
         if (b->o.on_event)
                 b->o.on_event(b->o.userdata, &ev);
         return 0;
@@ -530,7 +523,6 @@ static void handle_msg(struct batch *b, const struct msg *m) {
         if (m->kind == MSG_WANT_START) {
                 int go = -1;
                 s->abort_kind = BATCH_CANCELLED;
-                snprintf(s->message, sizeof(s->message), "%s", "stopped before it was written");
                 if (b->stop_level < 2 && !atomic_load(&s->cancel) && slot_begin(b, s))
                         go = 1;
                 pthread_mutex_lock(&s->lock);
@@ -538,7 +530,7 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                 pthread_cond_signal(&s->cond);
                 pthread_mutex_unlock(&s->lock);
                 if (go > 0)
-                        emit(b, BATCH_STARTED, s, NULL);
+                        emit(b, BATCH_STARTED, s, NULL, 0);
         } else if (s->has_thread)
                 slot_ended(b, s);
 }
@@ -564,7 +556,7 @@ static void progress(struct batch *b) {
                         s->view.done = s->view.total = 0;
                         s->view.rate = 0;
                         s->view.eta = -1;
-                        emit(b, BATCH_STEP, s, NULL);
+                        emit(b, BATCH_STEP, s, NULL, 0);
                         continue;
                 }
                 if (total == 0 || done == s->view.done)
@@ -574,7 +566,7 @@ static void progress(struct batch *b) {
                 s->view.total = total;
                 s->view.rate = dt > 0 ? (double) done / dt : 0;
                 s->view.eta = s->view.rate > 0 ? (double) (total - MIN(done, total)) / s->view.rate : -1;
-                emit(b, BATCH_PROGRESS, s, NULL);
+                emit(b, BATCH_PROGRESS, s, NULL, 0);
         }
 }
 
@@ -611,7 +603,7 @@ static int add_targets(struct batch *b) {
                         s->view.capacity = S_ISREG(st.st_mode) ? MAX((uint64_t) st.st_size, b->o.image_size) : 0;
                 else
                         s->view.capacity = b->o.image_size;
-                emit(b, BATCH_ADDED, s, NULL);
+                emit(b, BATCH_ADDED, s, NULL, 0);
                 slot_queue(b, s);
         }
         return 0;
@@ -682,17 +674,19 @@ int batch_run(struct batch *b, struct cart_error *err) {
                         b->stop_level = MIN((unsigned) b->n_stop, 2u);
                 if (b->monitor && (p[1].revents & POLLIN)) {
                         r = device_monitor_process(b->monitor, &b->monitor_err);
-                        if (r < 0)
-                                return cart_error_set(err, r, "device monitor: %s", cart_error_message(&b->monitor_err, r));
+                        if (r < 0) {
+                                *err = b->monitor_err;
+                                return cart_error_prefix(err, r, "device monitor");
+                        }
                 }
                 now = mono();
                 if (now - last_tick >= (double) b->o.tick_msec / 1000.0) {
                         last_tick = now;
                         progress(b);
-                        emit(b, BATCH_TICK, NULL, NULL);
+                        emit(b, BATCH_TICK, NULL, NULL, 0);
                 }
         }
         progress(b);
-        emit(b, BATCH_TICK, NULL, NULL);
+        emit(b, BATCH_TICK, NULL, NULL, 0);
         return 0;
 }

@@ -32,7 +32,7 @@
 enum batch_event_kind {
         BATCH_INTERRUPTED_BEFORE,  /* a key a previous batch left interrupted (journal), now closed */
         BATCH_ADDED,               /* a key (or target) arrived: eligible or not */
-        BATCH_REFUSED,             /* not eligible: reasons in message; never touched */
+        BATCH_REFUSED,             /* not eligible: reasons in slot->message; never touched */
         BATCH_STARTED,             /* a worker starts: pupil assigned (roster mode) */
         BATCH_STEP,                /* the key entered a new step */
         BATCH_PROGRESS,            /* a few times a second while writing or reading back */
@@ -62,7 +62,8 @@ struct batch_slot {
         double eta;                    /* seconds left in the running step; < 0 unknown */
         enum batch_event_kind last;    /* the key's last event: its result once it ended */
         const struct flash_report *report;   /* valid once the key ended */
-        const char *message;           /* why it failed or was refused, "" otherwise */
+        bool is_removed;               /* pulled out while it was written */
+        const char *message;           /* a refused disk: its reasons (lib/device's words); "" otherwise */
 };
 
 struct batch_summary {
@@ -78,7 +79,10 @@ struct batch_event {
         const struct batch_slot *slot;    /* NULL for BATCH_TICK and BATCH_INTERRUPTED_BEFORE */
         const struct batch_summary *summary;
         const struct journal_interrupted *interrupted;   /* BATCH_INTERRUPTED_BEFORE */
-        const char *message;
+        /* BATCH_FAILED: the key's failure (its report's); BATCH_JOURNAL_ERROR: the journal's.
+         * cmd/ makes the words (cmd/reason.c), --json and the journal store the reason code. */
+        const struct cart_error *error;
+        int error_r;
 };
 typedef void (*batch_event_fn)(void *userdata, const struct batch_event *ev);
 
@@ -127,8 +131,8 @@ const struct batch_summary *batch_get_summary(const struct batch *b);
 
 /*
  * The reason code a journal stores for a key that did not end well ("io-error",
- * "too-small", "counterfeit", "refused", "read-back-mismatch", "interrupted", "removed",
- * "failed"), NULL for a good key. The one place where flash and batch choose it; the
- * reason codes of lib/flash's reports will replace the errno mapping here.
+ * "too-small", "counterfeit"... from the report's reason, lib/base/error.h), "key-removed"
+ * for a key pulled out mid-write, "interrupted" for a key stopped on request; NULL for a
+ * good key. The one place where flash and batch choose it.
  */
 const char *station_report_reason(const struct flash_report *r, bool is_removed);

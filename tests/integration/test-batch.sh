@@ -107,7 +107,7 @@ echo "batch 8 keys: ok ($first first)"
 # --- Again: the 7 good keys are left alone, the failing one is given the next pupil again
 # (and fails again), so nobody is skipped in the roster.
 expect_exit 5 "$C" batch rel.cart "${T[@]}" "${J[@]}" "${CLASS[@]}" "${targets[@]}"
-expect_in out '^k1.img: skipped: already holds ent-college intact'
+expect_in out '^k1.img: skipped: already holds this release intact'
 [ "$(grep -c ': skipped: ' out)" = 7 ] || { cat out; fail "7 keys left alone expected"; }
 expect_in out "^bad/nbd: started: for .*0750001A/$bad_pupil$"
 [ "$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")" = 7 ] || fail "skipped keys rewritten"

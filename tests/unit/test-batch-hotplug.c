@@ -48,7 +48,7 @@ static void on_event(void *userdata, const struct batch_event *ev) {
         if (ev->slot && ev->kind != BATCH_TICK && ev->kind != BATCH_STEP && ev->kind != BATCH_PROGRESS)
                 note(s, batch_event_name(ev->kind), strrchr(ev->slot->target, '/') + 1);
         if (ev->kind == BATCH_REFUSED)
-                assert_non_null(strstr(ev->message, "write-protect"));
+                assert_non_null(strstr(ev->slot->message, "write-protect"));
         s->refused = ev->summary->n_refused;
         if (ev->kind != BATCH_TICK)
                 return;

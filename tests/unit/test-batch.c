@@ -96,7 +96,9 @@ static void on_event(void *userdata, const struct batch_event *ev) {
         if (ev->kind == BATCH_STARTED && ev->slot->pupil)
                 snprintf(s->pupil_of[ev->slot->index], sizeof(s->pupil_of[0]), "%s", ev->slot->pupil);
         if (ev->kind == BATCH_FAILED)
-                snprintf(s->failed_message, sizeof(s->failed_message), "%s", ev->message);
+                snprintf(s->failed_message, sizeof(s->failed_message), "%s %s %s", ev->slot->target,
+                         cart_reason_to_string(cart_error_reason(ev->error, ev->error_r)),
+                         station_report_reason(ev->slot->report, false));
         if (ev->kind == BATCH_STARTED && s->stop_after_first_start && s->n[BATCH_STARTED] == 1)
                 batch_stop(s->batch);
 }
@@ -152,7 +154,8 @@ static void test_eight_keys_in_roster_order(void **state) {
         run_batch(b, N_KEYS + 1, 0, false, &seen);
         assert_int_equal(seen.n[BATCH_DONE], N_KEYS);
         assert_int_equal(seen.n[BATCH_FAILED], 1);
-        assert_non_null(strstr(seen.failed_message, "link"));
+        /* The link, with the reason code the journal stores for it. */
+        assert_non_null(strstr(seen.failed_message, "link.img refused refused"));
         assert_int_equal(seen.max_running, N_KEYS + 1);      /* all at once */
         assert_int_equal(stat(b->f->path, &st_after), 0);
         assert_int_equal(st_before.st_mtime, st_after.st_mtime);
