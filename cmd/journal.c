@@ -239,7 +239,7 @@ static int on_event_text(void *userdata, const struct journal_event_row *e) {
         format_time(e->time_usec, t);
         printf("%s  %-8s %-7s", t, e->kind, e->outcome ? e->outcome : "");
         if (e->pupil_id) {
-                printf("  pupil %s/%s", e->pupil_school, e->pupil_id);
+                printf("  pupil %s/%s", esc(e->pupil_school), esc(e->pupil_id));
                 if (e->family_name) {
                         fputs(" (", stdout);
                         fput_safe(e->family_name, stdout);
@@ -301,7 +301,7 @@ static int run_show(int argc, char **argv) {
                 if (r < 0)
                         return journal_fail(r, &err);
                 if (!a.json) {
-                        printf("pupil %s/%s: ", p->school, p->id);
+                        printf("pupil %s/%s: ", esc(p->school), esc(p->id));
                         fput_safe(p->family_name, stdout);
                         fputc(' ', stdout);
                         fput_safe(p->first_name, stdout);

@@ -55,6 +55,8 @@ static struct json_object *entry_json(const struct verify_entry *e) {
         json_object_object_add(x, "path", json_object_new_string(e->path));
         json_object_object_add(x, "status", json_object_new_string(verify_status_to_string(e->status)));
         json_object_object_add(x, "directory", json_object_new_boolean(e->is_dir));
+        if (e->collides_with)
+                json_object_object_add(x, "collides_with", json_object_new_string(e->collides_with));
         if (e->status == VERIFY_MODIFIED && !e->is_dir) {
                 json_object_object_add(x, "expected_size", json_object_new_int64((int64_t) e->expected_size));
                 json_object_object_add(x, "size", json_object_new_int64((int64_t) e->actual_size));
@@ -165,24 +167,26 @@ static void print_text(const char *target, const struct verify_result *v) {
 
         for (size_t i = 0; i < v->n_entries; i++) {
                 const struct verify_entry *e = &v->entries[i];
-                printf("%-9s %s%s", verify_status_to_string(e->status), e->path, e->is_dir ? "/" : "");
-                if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
+                printf("%-9s %s%s", verify_status_to_string(e->status), esc(e->path), e->is_dir ? "/" : "");
+                if (e->collides_with)
+                        printf(" (same name on FAT as \"%s\" in its directory)", esc(e->collides_with));
+                else if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
                         printf(" (%" PRIu64 " bytes, expected %" PRIu64 ")", e->actual_size, e->expected_size);
                 if (e->status == VERIFY_ATTRIBUTES)
                         printf(" (%s, expected %s)", attrs_string(e->actual_attrs, x), attrs_string(e->expected_attrs, y));
                 putchar('\n');
         }
         if (v->n_unlisted)
-                printf("...       %zu more extra or sealed entries, not listed\n", v->n_unlisted);
+                printf("...       %zu more extra, sealed or colliding entries, not listed\n", v->n_unlisted);
         if (v->table_problem[0])
                 printf("not as flashed: %s\n", v->table_problem);
         print_key_record(v);
         if (v->is_outdated)
-                printf("outdated: this station has flashed serial %" PRIu64 " of %s\n", v->station_serial, v->release_name);
+                printf("outdated: this station has flashed serial %" PRIu64 " of %s\n", v->station_serial, esc(v->release_name));
         key_format_volume_id(v->volume_id, vid);
         printf("%s: %s: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %zu file%s (%s) checked",
-               target, verify_result_is_intact(v) ? "intact" : "MODIFIED",
-               v->release_name, v->release_version, v->release_serial, v->release_key_id, vid, v->label,
+               esc(target), verify_result_is_intact(v) ? "intact" : "MODIFIED",
+               esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid, esc(v->label),
                v->n_files_checked, v->n_files_checked == 1 ? "" : "s", format_size(v->bytes_checked, a, sizeof(a)));
         if (v->n_missing + v->n_modified + v->n_extra + v->n_sealed + v->n_attributes)
                 printf("; %zu missing, %zu modified, %zu extra (allowed), %zu in sealed directories",
