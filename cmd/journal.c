@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "journal-arg.h"
+#include "lifecycle.h"
 
 static int run_journal(int argc, char **argv);
 
@@ -16,6 +17,7 @@ const struct command command_journal = {
         "Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
         "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
+        "       cartable journal purge --left-before YYYY-MM-DD [--dry-run] [--journal DB]\n"
         "\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
         "          (its USB serial, FAT volume ID or journal key id).\n"
@@ -24,6 +26,9 @@ const struct command command_journal = {
         "  verify  recompute each station's hash chain; name the first edited, inserted or\n"
         "          deleted event; print each chain's head (record it elsewhere, and give\n"
         "          it back with --head to prove that no tail was cut, no chain rewritten).\n"
+        "  purge   erase the personal data of pupils who left before the date (names, ids),\n"
+        "          keep anonymous counts and key events; the chain stays verifiable.\n"
+        "          --dry-run lists who would go.\n"
         "\n"
         "Options:\n"
         "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
@@ -138,6 +143,8 @@ static struct json_object *event_json(const struct journal_event_row *e) {
         json_object_object_add(o, "read_usec", jint(e->read_usec));
         json_object_object_add(o, "prev_hash", jstr(e->prev_hash));
         json_object_object_add(o, "hash", jstr(e->hash));
+        json_object_object_add(o, "format", json_object_new_int(e->format));
+        json_object_object_add(o, "pupil_commit", jstr(e->pupil_commit));
         return o;
 }
 
@@ -448,6 +455,8 @@ static int run_journal(int argc, char **argv) {
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))
                 return run_export(argc - 1, argv + 1);
+        if (streq(argv[1], "purge"))
+                return run_journal_purge(argc - 1, argv + 1);
         if (streq(argv[1], "verify"))
                 return run_verify(argc - 1, argv + 1);
         return usage_error(&command_journal, "unknown sub-command '%s'", argv[1]);

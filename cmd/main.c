@@ -16,6 +16,12 @@ static const struct command *const commands[] = {
         &command_verify,
         &command_roster,
         &command_journal,
+        &command_report,
+        &command_lost,
+        &command_stolen,
+        &command_identify,
+        &command_return,
+        &command_replace,
         &command_doctor,
         NULL
 };

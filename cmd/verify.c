@@ -5,11 +5,12 @@
 
 #include "commands.h"
 #include "key-io.h"
+#include "lifecycle.h"
 #include "trust.h"
 #include "flash/verify.h"
 
 static const char help[] =
-        "Usage: cartable verify TARGET [--trust KEY]... [--json]\n"
+        "Usage: cartable verify TARGET [--trust KEY]... [--json] [--journal DB [--operator NAME]]\n"
         "\n"
         "Check a key or image file against the signed manifest it carries, without mounting\n"
         "it: the manifest's signature, the partition table, then every release file's size\n"
@@ -21,6 +22,10 @@ static const char help[] =
         "  --trust KEY   trusted minisign public key, or a directory of them (repeatable;\n"
         "                replaces the [trust] keys of the configuration)\n"
         "  --json        one JSON object on stdout\n"
+        "  --journal DB  record the result in the journal; a key whose volume ID or serial\n"
+        "                the journal gives to another pupil than its record names is\n"
+        "                'swapped', never intact (exit 1); an unknown key: exit 66\n"
+        "  --operator N  who verified (default: $SUDO_USER, $USER)\n"
         "  -h, --help    show this help\n"
         "\n"
         "Exit codes: 0 intact; 1 modified (missing, changed, or added in a sealed directory,\n"
@@ -204,6 +209,8 @@ static int run(int argc, char **argv) {
         static const struct option options[] = {
                 TRUST_OPTION('t'),
                 { "json", no_argument, NULL, 'j' },
+                { "journal", required_argument, NULL, 'J' },
+                { "operator", required_argument, NULL, 'o' },
                 {}
         };
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
@@ -211,7 +218,8 @@ static int run(int argc, char **argv) {
         _cleanup_(trust_args_done) struct trust_args trust_args = {};
         _cleanup_close_ int fd = -EBADF;
         struct cart_error err = {};
-        bool json = false;
+        const char *journal = NULL, *operator = NULL;
+        bool json = false, swapped = false;
         uint64_t size;
         int c, r;
 
@@ -223,6 +231,8 @@ static int run(int argc, char **argv) {
                                 return log_fail(-ENOMEM, "out of memory");
                         break;
                 case 'j': json = true; break;
+                case 'J': journal = optarg; break;
+                case 'o': operator = optarg; break;
                 default: return usage_bad_option(&command_verify, argv);
                 }
         if (argc - optind != 1)
@@ -252,7 +262,12 @@ static int run(int argc, char **argv) {
                 print_json(argv[optind], v);
         else
                 print_text(argv[optind], v);
-        return verify_result_is_intact(v) ? EXIT_OK : EXIT_MODIFIED;
+        if (journal) {
+                int code = lifecycle_record_verify(journal, operator, v, &swapped, NULL);
+                if (code != EXIT_OK)
+                        return code;
+        }
+        return verify_result_is_intact(v) && !swapped ? EXIT_OK : EXIT_MODIFIED;
 }
 
 const struct command command_verify = {
