@@ -195,7 +195,8 @@ static void test_eight_keys_in_roster_order(void **state) {
         run_batch(b, N_KEYS + 1, 2, false, &again);
         assert_int_equal(again.n[BATCH_SKIPPED], N_KEYS);
         assert_int_equal(again.n[BATCH_DONE], 0);
-        assert_int_equal(again.max_running, 2);                /* --jobs 2 */
+        /* --jobs 2 caps the workers; skipped keys finish so fast that two may never overlap. */
+        assert_in_range(again.max_running, 1, 2);
         assert_string_equal(again.pupil_of[N_KEYS], "0750001A/P08");
         assert_int_equal(count_rows(b->j, "flashed", "ok"), N_KEYS);
 }
