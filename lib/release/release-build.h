@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The release builder's parts (release-build.c, release-check.c, release-write.c): not API. */
+/* The release builder's parts, each built on the ones before: release-builder.c (the tree
+ * and its spool), release-check.c, release-write.c, release-build.c (the driver). Not API. */
 #pragma once
 
 #include <stdarg.h>
@@ -43,12 +44,19 @@ int builder_new(const struct recipe *rc, const char *spool_dir, release_note_fn 
 struct builder *builder_free(struct builder *b);
 DEFINE_POINTER_CLEANUP(struct builder, builder_free);
 
+/* release-builder.c */
 struct build_entry *builder_find(const struct builder *b, const char *path);
 int builder_add(struct builder *b, const char *path, bool is_dir, int64_t mtime, const char *origin,
                 struct build_entry **ret);
-int builder_add_bundle(struct builder *b, const char *path);
 /* Replace e's content with buf. */
 int builder_store(struct builder *b, struct build_entry *e, const void *buf, size_t len);
+/* The same in pieces, for content streamed in: begin, write (appends to the spool, hashing
+ * it on the way), end. */
+int builder_spool_begin(struct builder *b, struct build_entry *e);
+int builder_spool_write(struct builder *b, struct build_entry *e, const void *buf, size_t len);
+int builder_spool_end(struct builder *b, struct build_entry *e);
+/* A line for the caller's note callback, if any. */
+void builder_note(struct builder *b, const char *fmt, ...) _printf_(2, 3);
 
 /* release-check.c */
 bool builder_needs_whole(const struct builder *b, const char *path);
@@ -59,3 +67,6 @@ int builder_check_tree(struct builder *b);
 
 /* release-write.c: the manifest, its signature, the tar. */
 int builder_write(struct builder *b, const struct sign_secret_key *key, int out_fd);
+
+/* release-build.c: read one bundle into the tree (streamed, or whole for the checks). */
+int builder_add_bundle(struct builder *b, const char *path);

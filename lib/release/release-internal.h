@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Shared by the release modules (manifest, release, release-build, release-owner): not API. */
+/* Shared by the release modules (manifest, owner-template, release, release-build,
+ * release-owner): not API. */
 #pragma once
 
 #include <json-c/linkhash.h>
@@ -39,8 +40,12 @@ int manifest_parse(const void *json, size_t len, struct manifest **ret, struct c
 /* What the trusted comment of a release's signature must say. */
 int manifest_trusted_comment(const struct manifest *m, char **ret);
 
-/* @NAME@ placeholders of an owner template: only the fields a school may print. Returns
+/* owner-template.c. @NAME@ placeholders of an owner template: only the fields a school may print. Returns
  * the set of fields used (bit i: owner_field_name(i)). */
 int owner_template_check(const char *text, size_t len, const char *where, struct cart_error *err);
 /* "first_name", "last_name", "class", "school"; NULL past the last. */
 const char *owner_field_name(unsigned i);
+/* The template t (checked) with f's fields in place of its placeholders; where names it in
+ * messages. -EINVAL when a field it needs is empty or holds a control character. */
+int owner_template_render(const char *t, const char *where, const struct owner_fields *f,
+                          char **ret_text, size_t *ret_len, struct cart_error *err);

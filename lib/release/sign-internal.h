@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Shared by sign.c (keys, signing) and sign-trust.c (trust, verification). Byte layouts
- * from minisign's src/minisign.h (PubkeyStruct, SeckeyStruct, SigStruct). */
+/* Shared by sign.c (keys, signing) and sign-trust.c (trust, verification), both built on
+ * sign-format.c (text cursor, key files, OpenSSL primitives). Byte layouts from minisign's
+ * src/minisign.h (PubkeyStruct, SeckeyStruct, SigStruct). */
 #pragma once
 
 #include <openssl/evp.h>

@@ -53,19 +53,6 @@ struct sign_secret_key {
         char *comment;
 };
 
-int sign_openssl_error(struct cart_error *err, const char *what) {
-        unsigned long e = ERR_get_error();
-
-        ERR_clear_error();
-        return cart_error_set(err, -ENOTRECOVERABLE, "%s failed in OpenSSL: %s", what,
-                              e ? ERR_reason_error_string(e) : "unknown error");
-}
-
-void sign_key_id_hex(const uint8_t id[SIGN_KEYID_LEN], char ret[2 * SIGN_KEYID_LEN + 1]) {
-        /* minisign prints the key number as a little-endian 64-bit integer. */
-        snprintf(ret, 2 * SIGN_KEYID_LEN + 1, "%016" PRIX64, le64_load(id));
-}
-
 struct sign_secret_key *sign_secret_key_free(struct sign_secret_key *k) {
         if (!k)
                 return NULL;

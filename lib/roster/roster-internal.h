@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Shared by roster.c and the two readers (and the fuzz harnesses, which call a reader directly). */
+/* Shared by roster.c, the two readers and roster-util.c (their common helpers), and the fuzz
+ * harnesses, which call a reader directly. */
 #pragma once
 
 #include "roster/roster.h"
