@@ -2,6 +2,7 @@
 #include <stdarg.h>
 
 #include "common.h"
+#include "i18n.h"
 
 struct cart_config *arg_config;
 bool stderr_is_tty;
@@ -33,7 +34,7 @@ int log_fail(int r, const char *fmt, ...) {
 void log_warn(const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vlog("warning: ", fmt, ap);
+        vlog(_("warning: "), fmt, ap);
         va_end(ap);
 }
 
@@ -49,7 +50,7 @@ int usage_error(const struct command *c, const char *fmt, ...) {
         va_start(ap, fmt);
         vlog(NULL, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "Try 'cartable help %s'.\n", c ? c->name : "");
+        fprintf(stderr, _("Try 'cartable help %s'.\n"), c ? c->name : "");
         return EXIT_USAGE;
 }
 
@@ -58,8 +59,10 @@ int usage_bad_option(const struct command *c, char **argv) {
         const char *arg = optind > 0 ? argv[optind - 1] : "";
 
         if (c && !streq(c->name, argv[0]))   /* a sub-command: "image build" */
-                return usage_error(c, "%s %s: unknown option or missing argument '%s'", c->name, argv[0], arg);
-        return usage_error(c, "%s: unknown option or missing argument '%s'", argv[0], arg);
+                /* TRANSLATORS: a command, its sub-command, then the argument not understood. */
+                return usage_error(c, _("%s %s: unknown option or missing argument '%s'"), c->name, argv[0], arg);
+        /* TRANSLATORS: a command, then the argument not understood. */
+        return usage_error(c, _("%s: unknown option or missing argument '%s'"), argv[0], arg);
 }
 
 int exit_code_for(int r) {
@@ -87,7 +90,7 @@ int exit_code_for(int r) {
 }
 
 void command_print_help(const struct command *c) {
-        fputs(c->help, stdout);
+        fputs(_(c->help), stdout);
 }
 
 int exit_code_for_error(const struct cart_error *err, int r) {

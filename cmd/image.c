@@ -21,9 +21,9 @@ static int run_image(int argc, char **argv);
 
 const struct command command_image = {
         .name = "image",
-        .summary = "build, verify and show signed releases",
+        .summary = N_("build, verify and show signed releases"),
         .help =
-        "Usage: cartable image build [RECIPE] --key SECRET --output NAME.cart [OPTIONS] [BUNDLE...]\n"
+        N_("Usage: cartable image build [RECIPE] --key SECRET --output NAME.cart [OPTIONS] [BUNDLE...]\n"
         "       cartable image verify NAME.cart [--trust FILE|DIR]... [--json]\n"
         "       cartable image show NAME.cart [--trust FILE|DIR]... [--json]\n"
         "       cartable image export NAME.cart --size SIZE --output KEY.img [OPTIONS] (see cartable-image-export(1))\n"
@@ -62,7 +62,7 @@ const struct command command_image = {
         "Exit codes: 0 success; 3 bad or untrusted signature, wrong passphrase, tampered\n"
         "content; 4 content larger than min-size; 64 usage; 65 bad bundle, recipe or\n"
         "release; 66 missing input; 73 output exists or cannot be created.\n"
-        "See cartable-image(1).\n",
+        "See cartable-image(1).\n"),
         .run = run_image,
 };
 
@@ -85,11 +85,11 @@ static const struct command *const image_commands[] = {
 
 static int run_image(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_image, "missing sub-command (build, verify, show)");
+                return usage_error(&command_image, _("missing sub-command (build, verify, show)"));
         for (const struct command *const *c = image_commands; *c; c++)
                 if (streq((*c)->name, argv[1]))
                         return (*c)->run(argc - 1, argv + 1);
-        return usage_error(&command_image, "unknown sub-command '%s'", argv[1]);
+        return usage_error(&command_image, _("unknown sub-command '%s'"), argv[1]);
 }
 
 /* ---- build ---- */
@@ -134,7 +134,7 @@ static void note(void *userdata, const char *message) {
 
 static int parse_size_option(const char *name, const char *value, uint64_t *ret) {
         if (parse_size(value, ret) < 0)
-                return usage_error(&command_image, "--%s %s: not a size (such as 100000, 64M, 4G)", name, value);
+                return usage_error(&command_image, _("--%s %s: not a size (such as 100000, 64M, 4G)"), name, value);
         return 0;
 }
 
@@ -177,7 +177,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a, char **
                 default: {
                         char **l = realloc(a->settings, (a->n_settings + 2) * sizeof(char *));
                         if (!l)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         a->settings = l;
                         l[a->n_settings++] = (char *) recipe_options[opt - OPT_RECIPE];
                         l[a->n_settings++] = optarg;
@@ -187,9 +187,9 @@ static int parse_build_args(int argc, char **argv, struct build_args *a, char **
                         return r;
         }
         if (!a->key)
-                return usage_error(&command_image, "image build needs --key SECRET");
+                return usage_error(&command_image, _("image build needs --key SECRET"));
         if (!a->output)
-                return usage_error(&command_image, "image build needs --output NAME.cart");
+                return usage_error(&command_image, _("image build needs --output NAME.cart"));
         *ret_rest = argv + optind;
         *ret_n = argc - optind;
         return 0;
@@ -225,10 +225,10 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
 
         r = recipe_new(&rc);
         if (r < 0)
-                return log_fail(r, "out of memory");
+                return log_fail(r, _("out of memory"));
         if (n_rest > 0 && is_recipe_argument(rest[0], &recipe_path)) {
                 if (!recipe_path)
-                        return log_fail(-ENOMEM, "out of memory");
+                        return log_fail(-ENOMEM, _("out of memory"));
                 r = recipe_load(rc, recipe_path, &err);
                 if (r < 0)
                         return log_fail_error(&err, r, NULL);
@@ -241,11 +241,11 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
         }
         for (int i = first; i < n_rest; i++)
                 if ((r = recipe_set(rc, "bundle", rest[i], &err)) < 0)
-                        return log_fail(r, "out of memory");
+                        return log_fail(r, _("out of memory"));
         epoch = getenv("SOURCE_DATE_EPOCH");
         if (!rc->has_time && epoch && *epoch) {
                 if (recipe_parse_time(epoch, &rc->time) < 0 || strspn(epoch, "0123456789") != strlen(epoch))
-                        return usage_error(&command_image, "SOURCE_DATE_EPOCH=%s: not seconds since 1970", epoch);
+                        return usage_error(&command_image, _("SOURCE_DATE_EPOCH=%s: not seconds since 1970"), epoch);
                 rc->has_time = true;
         }
         if (a->has_max_files)
@@ -256,7 +256,7 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
                 rc->limits.max_total_size = a->max_total_size;
         r = recipe_check(rc, &err);
         if (r < 0)
-                return r == -ENOMEM ? log_fail(r, "out of memory") : log_fail(-EBADMSG, "%s", ERROR_TEXT(&err, r));
+                return r == -ENOMEM ? log_fail(r, _("out of memory")) : log_fail(-EBADMSG, "%s", ERROR_TEXT(&err, r));
         *ret = TAKE_PTR(rc);
         return 0;
 }
@@ -289,12 +289,12 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         int r;
 
         if (!dir_copy || asprintf(&tmp, "%s.XXXXXX", a->output) < 0)
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
         if (access(a->output, F_OK) == 0)
                 return log_fail_error(&err, cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, a->output), NULL);
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
-                return log_fail(-EEXIST, "%s: cannot create: %s", a->output, strerror(errno));
+                return log_fail(-EEXIST, _("%s: cannot create: %s"), a->output, strerror(errno));
         temp_output = tmp;
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
@@ -313,7 +313,7 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
         if (!quiet)
-                log_info("%s: release %s %s, serial %" PRIu64, a->output, rc->name, rc->version, rc->serial);
+                log_info(_("%s: release %s %s, serial %" PRIu64), a->output, rc->name, rc->version, rc->serial);
         return EXIT_OK;
 }
 
@@ -356,7 +356,7 @@ static int parse_read_args(int argc, char **argv, struct read_args *a) {
                 switch (opt) {
                 case OPT_TRUST:
                         if (trust_args_add(&a->trust, optarg) < 0)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         break;
                 case OPT_JSON:
                         a->is_json = true;
@@ -365,7 +365,7 @@ static int parse_read_args(int argc, char **argv, struct read_args *a) {
                         return usage_bad_option(&command_image, argv);
                 }
         if (argc - optind != 1)
-                return usage_error(&command_image, "image %s needs one release file", argv[0]);
+                return usage_error(&command_image, _("image %s needs one release file"), argv[0]);
         a->path = argv[optind];
         return 0;
 }
@@ -393,7 +393,7 @@ static void print_json(struct json_object *o) {
 
 static int verify_fail_json(const char *path, const struct cart_error *err, int r) {
         struct json_object *o = json_object_new_object();
-        const char *msg = ERROR_TEXT(err, r);
+        const char *msg = ERROR_TEXT_C(err, r);
 
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "valid", json_object_new_boolean(false));
@@ -401,7 +401,7 @@ static int verify_fail_json(const char *path, const struct cart_error *err, int 
         json_object_object_add(o, "error", json_object_new_string(msg));
         print_json(o);
         json_object_put(o);
-        log_error(r, "%s", msg);
+        log_error(r, "%s", ERROR_TEXT(err, r));
         return exit_code_for_error(err, r);
 }
 
@@ -498,7 +498,7 @@ static int show_json(const char *path, const struct release *rel) {
         manifest = json_tokener_parse(json);
         if (!o || !manifest) {
                 json_object_put(o);
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
         }
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "signature", json_object_new_string(manifest_is_verified(m) ? "verified" : "not-checked"));

@@ -11,9 +11,9 @@ static int run_journal(int argc, char **argv);
 
 const struct command command_journal = {
         .name = "journal",
-        .summary = "show, export and verify the key journal",
+        .summary = N_("show, export and verify the key journal"),
         .help =
-        "Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
+        N_("Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
         "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
         "\n"
@@ -36,7 +36,7 @@ const struct command command_journal = {
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
         "64 usage; 65 not a journal, or from a newer cartable; 66 no journal, unknown pupil;\n"
-        "73 output exists or cannot be created. See cartable-journal(1).\n",
+        "73 output exists or cannot be created. See cartable-journal(1).\n"),
         .run = run_journal,
 };
 
@@ -68,7 +68,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                         return usage_bad_option(&command_journal, argv);
                 /* allowed: one letter per option this sub-command takes, j p k J f o H. */
                 if (!strchr(allowed, "jpkJfoH"[c - OPT_JOURNAL]))
-                        return usage_error(&command_journal, "journal %s: --%s is not an option of it",
+                        return usage_error(&command_journal, _("journal %s: --%s is not an option of it"),
                                            argv[0], options[c - OPT_JOURNAL].name);
                 switch (c) {
                 case OPT_JOURNAL: a->journal = optarg; break;
@@ -81,7 +81,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 }
         }
         if (optind != argc)
-                return usage_error(&command_journal, "journal %s: unexpected argument '%s'", argv[0], argv[optind]);
+                return usage_error(&command_journal, _("journal %s: unexpected argument '%s'"), argv[0], argv[optind]);
         return EXIT_OK;
 }
 
@@ -292,7 +292,7 @@ static int run_show(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         if (a.pupil && a.key)
-                return usage_error(&command_journal, "journal show: --pupil or --key, not both");
+                return usage_error(&command_journal, _("journal show: --pupil or --key, not both"));
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
@@ -317,7 +317,7 @@ static int run_show(int argc, char **argv) {
         if (a.json)
                 puts(st.n ? "\n]" : "[]");
         else if (st.n == 0 && a.key)
-                return log_fail(-ENOENT, "no event for key %s in the journal", a.key);
+                return log_fail(-ENOENT, _("no event for key %s in the journal"), a.key);
         return EXIT_OK;
 }
 
@@ -335,7 +335,7 @@ static int run_export(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         if (!a.format || !(streq(a.format, "csv") || streq(a.format, "json")))
-                return usage_error(&command_journal, "journal export needs --format csv or --format json");
+                return usage_error(&command_journal, _("journal export needs --format csv or --format json"));
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
@@ -348,7 +348,7 @@ static int run_export(int argc, char **argv) {
                 out = fdopen(fd, "w");
                 if (!out) {
                         close(fd);
-                        return log_fail(-ENOMEM, "out of memory");
+                        return log_fail(-ENOMEM, _("out of memory"));
                 }
         }
         st.f = out ? out : stdout;
@@ -365,7 +365,7 @@ static int run_export(int argc, char **argv) {
                 if (a.output)
                         unlink(a.output);
                 if (r == -EIO && !err.msg[0]) {
-                        log_error(r, "%s: write failed", a.output ? a.output : "stdout");
+                        log_error(r, _("%s: write failed"), a.output ? a.output : "stdout");
                         return EXIT_CANTCREAT;
                 }
                 return journal_fail(r, &err);
@@ -395,7 +395,7 @@ static int run_verify(int argc, char **argv) {
         int code, r;
 
         if (!heads)
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
         code = parse(argc, argv, "jH", &a);
         if (code != EXIT_OK)
                 return code;
@@ -413,12 +413,12 @@ static int run_verify(int argc, char **argv) {
                 if (count)
                         *count++ = 0;
                 if (!count || !*a.heads[i] || strlen(hash) != JOURNAL_HASH_HEX_LEN)
-                        return usage_error(&command_journal, "--head: expected STATION:N:HASH, as journal verify prints it");
+                        return usage_error(&command_journal, _("--head: expected STATION:N:HASH, as journal verify prints it"));
                 h = (struct journal_head) { .station = a.heads[i], .hash = hash };
                 errno = 0;
                 h.n_events = strtoll(count, &end, 10);
                 if (errno || *end || h.n_events < 1)
-                        return usage_error(&command_journal, "--head: %s is not an event number", count);
+                        return usage_error(&command_journal, _("--head: %s is not an event number"), count);
                 r = journal_verify_head(j, &h, &err);
                 if (r < 0)
                         return journal_fail(r, &err);
@@ -434,7 +434,7 @@ static int run_verify(int argc, char **argv) {
                 for (char *line = strtok(err.msg, "\n"); line; line = strtok(NULL, "\n"))
                         printf("BROKEN %s\n", line);
         if (r > 0 || is_broken) {
-                log_error(-EBADMSG, "the journal's hash chain is broken: it was changed outside cartable");
+                log_error(-EBADMSG, _("the journal's hash chain is broken: it was changed outside cartable"));
                 return EXIT_MODIFIED;
         }
         printf("journal intact: %zu events\n", n);
@@ -443,12 +443,12 @@ static int run_verify(int argc, char **argv) {
 
 static int run_journal(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_journal, "missing sub-command (show, export, verify)");
+                return usage_error(&command_journal, _("missing sub-command (show, export, verify)"));
         if (streq(argv[1], "show"))
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))
                 return run_export(argc - 1, argv + 1);
         if (streq(argv[1], "verify"))
                 return run_verify(argc - 1, argv + 1);
-        return usage_error(&command_journal, "unknown sub-command '%s'", argv[1]);
+        return usage_error(&command_journal, _("unknown sub-command '%s'"), argv[1]);
 }

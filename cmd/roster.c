@@ -11,9 +11,9 @@ static int run_roster(int argc, char **argv);
 
 const struct command command_roster = {
         .name = "roster",
-        .summary = "import a school's roster into the journal, list its pupils",
+        .summary = N_("import a school's roster into the journal, list its pupils"),
         .help =
-        "Usage: cartable roster import FILE... [--school UAI] [--journal DB] [--dry-run] [--keep-ine] [--json]\n"
+        N_("Usage: cartable roster import FILE... [--school UAI] [--journal DB] [--dry-run] [--keep-ine] [--json]\n"
         "       cartable roster list [--school UAI] [--class C] [--without-key] [--all] [--journal DB] [--json]\n"
         "\n"
         "  import  read SIECLE exports (XML or their .zip) or CSV exports and sync the\n"
@@ -36,7 +36,7 @@ const struct command command_roster = {
         "\n"
         "Exit codes: 0 success; 64 usage; 65 bad roster (the message names file and line),\n"
         "not a journal, or a journal from a newer cartable; 66 missing roster or journal;\n"
-        "70 internal error. See cartable-roster(1).\n",
+        "70 internal error. See cartable-roster(1).\n"),
         .run = run_roster,
 };
 
@@ -78,19 +78,19 @@ static int parse(int argc, char **argv, bool is_import, struct roster_args *a) {
                         return usage_bad_option(&command_roster, argv);
                 }
                 if ((c == OPT_DRY_RUN || c == OPT_KEEP_INE) && !is_import)
-                        return usage_error(&command_roster, "roster list: --%s is for roster import",
+                        return usage_error(&command_roster, _("roster list: --%s is for roster import"),
                                            c == OPT_DRY_RUN ? "dry-run" : "keep-ine");
                 if ((c == OPT_CLASS || c == OPT_WITHOUT_KEY || c == OPT_ALL) && is_import)
-                        return usage_error(&command_roster, "roster import: --%s is for roster list",
+                        return usage_error(&command_roster, _("roster import: --%s is for roster list"),
                                            c == OPT_CLASS ? "class" : c == OPT_ALL ? "all" : "without-key");
         }
         if (is_import) {
                 if (argc - optind < 1)
-                        return usage_error(&command_roster, "roster import needs a roster file");
+                        return usage_error(&command_roster, _("roster import needs a roster file"));
                 a->files = argv + optind;
                 a->n_files = (size_t) (argc - optind);
         } else if (argc != optind)
-                return usage_error(&command_roster, "roster list takes no file");
+                return usage_error(&command_roster, _("roster list takes no file"));
         return EXIT_OK;
 }
 
@@ -200,11 +200,11 @@ static int run_import(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         if (a.school && !roster_uai_is_valid(a.school))
-                return usage_error(&command_roster, "--school %s: not a UAI (7 digits and a letter, such as 0750001A)",
+                return usage_error(&command_roster, _("--school %s: not a UAI (7 digits and a letter, such as 0750001A)"),
                                    a.school);
         r = roster_secret_load(arg_config->state_dir, secret, &err);
         if (r < 0)
-                return log_fail(r, "station secret: %s", ERROR_TEXT(&err, r));
+                return log_fail(r, _("station secret: %s"), ERROR_TEXT(&err, r));
 
         /* A dry run against a journal that does not exist yet runs on an empty one in memory. */
         path = journal_arg_path(a.journal, buf, sizeof(buf));
@@ -298,10 +298,10 @@ static int run_list(int argc, char **argv) {
 
 static int run_roster(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_roster, "missing sub-command (import, list)");
+                return usage_error(&command_roster, _("missing sub-command (import, list)"));
         if (streq(argv[1], "import"))
                 return run_import(argc - 1, argv + 1);
         if (streq(argv[1], "list"))
                 return run_list(argc - 1, argv + 1);
-        return usage_error(&command_roster, "unknown sub-command '%s'", argv[1]);
+        return usage_error(&command_roster, _("unknown sub-command '%s'"), argv[1]);
 }
