@@ -147,7 +147,7 @@ static int key_generate(struct key_args *a) {
                                    "--passphrase-file FILE, or --unencrypted"));
 
         if (!a->is_unencrypted) {
-                r = passphrase_get(a->passphrase_file, true, "Passphrase for the new secret key: ",
+                r = passphrase_get(a->passphrase_file, true, _("Passphrase for the new secret key: "),
                                    &pass);
                 if (r < 0)
                         return passphrase_exit_code(r);
@@ -171,9 +171,12 @@ static int key_generate(struct key_args *a) {
 
         sign_secret_key_id(k, id);
         sign_key_id_hex(id, hex);
-        printf("key id: %s\n", hex);
-        printf("secret key: %s (%s)\n", a->secret, pass ? "encrypted" : "unencrypted");
-        printf("public key: %s\n", a->public);
+        printf(_("key id: %s\n"), hex);
+        if (pass)
+                printf(_("secret key: %s (encrypted)\n"), a->secret);
+        else
+                printf(_("secret key: %s (unencrypted)\n"), a->secret);
+        printf(_("public key: %s\n"), a->public);
         return EXIT_OK;
 }
 
@@ -184,10 +187,11 @@ static void print_kdf(const struct sign_key_info *info) {
         sign_scrypt_params(info->kdf_opslimit, info->kdf_memlimit, &s);
         /* 128 r N bytes; a hostile file may ask for more than 64 bits can say. */
         if (s.n_log2 < 48)
-                format_size((UINT64_C(128) * s.r) << s.n_log2, size, sizeof(size));
+                human_size((UINT64_C(128) * s.r) << s.n_log2, size, sizeof(size));
         else
-                snprintf(size, sizeof(size), "too much");
-        printf("encrypted: yes (scrypt N=2^%u r=%" PRIu32 " p=%" PRIu32 ", %s)\n", s.n_log2, s.r,
+                snprintf(size, sizeof(size), "%s", _("too much"));
+        /* TRANSLATORS: scrypt's parameters, then the memory it needs ("1.0 GiB"). */
+        printf(_("encrypted: yes (scrypt N=2^%u r=%" PRIu32 " p=%" PRIu32 ", %s)\n"), s.n_log2, s.r,
                s.p, size);
 }
 
@@ -211,7 +215,7 @@ static int key_show(struct key_args *a) {
                 return log_fail_error(&err, r, NULL);
 
         if (info.is_secret && info.is_encrypted && (a->is_unlock || a->passphrase_file)) {
-                r = passphrase_get(a->passphrase_file, false, "Passphrase: ", &pass);
+                r = passphrase_get(a->passphrase_file, false, _("Passphrase: "), &pass);
                 if (r < 0)
                         return passphrase_exit_code(r);
                 r = sign_secret_key_load(path, pass, &k, &err);
@@ -222,23 +226,23 @@ static int key_show(struct key_args *a) {
                 info.is_key_id_from_comment = false;
         }
 
-        printf("file: %s\n", path);
-        printf("type: %s (Ed25519, minisign format)\n", info.is_secret ? "secret key" : "public key");
+        printf(_("file: %s\n"), path);
+        fputs(info.is_secret ? _("type: secret key (Ed25519, minisign format)\n") : _("type: public key (Ed25519, minisign format)\n"), stdout);
         if (info.has_key_id) {
                 sign_key_id_hex(info.key_id, hex);
-                printf("key id: %s%s\n", hex, info.is_key_id_from_comment ?
-                       " (from the file's comment; --unlock to check it)" : "");
+                printf(info.is_key_id_from_comment ? _("key id: %s (from the file's comment; --unlock to check it)\n") :
+                       _("key id: %s\n"), hex);
         } else
-                printf("key id: unknown (encrypted with the key; --unlock to see it)\n");
+                fputs(_("key id: unknown (encrypted with the key; --unlock to see it)\n"), stdout);
         if (info.is_secret) {
                 if (info.is_encrypted)
                         print_kdf(&info);
                 else
-                        printf("encrypted: no\n");
+                        fputs(_("encrypted: no\n"), stdout);
                 if (k)
-                        printf("passphrase: correct\n");
+                        fputs(_("passphrase: correct\n"), stdout);
         }
-        printf("comment: %s\n", info.comment);
+        printf(_("comment: %s\n"), info.comment);
         return EXIT_OK;
 }
 
@@ -357,8 +361,8 @@ static int key_verify(struct key_args *a) {
         if (r < 0)
                 return log_fail_error(&err, r, "%s", sig_path);
         sign_key_id_hex(id, hex);
-        printf("good signature by key %s\n", hex);
-        printf("trusted comment: %s\n", comment);
+        printf(_("good signature by key %s\n"), hex);
+        printf(_("trusted comment: %s\n"), comment);
         return EXIT_OK;
 }
 

@@ -137,7 +137,7 @@ static int from_terminal(bool confirm, const char *prompt, char buf[PASSPHRASE_M
                 return log_error(r, _("reading the passphrase: %s"), strerror(-r));
         if (!confirm)
                 return 0;
-        r = ask(fd, "Again, to confirm: ", again);
+        r = ask(fd, _("Again, to confirm: "), again);
         if (r >= 0 && !streq(buf, again))
                 r = -EINVAL;
         explicit_bzero(again, sizeof(again));
