@@ -677,17 +677,22 @@ static struct device_context *loop_context(struct window *w, const struct device
         return ctx;
 }
 
-/* Opened through the window, judged again: refused with that message, the key untouched. */
+/* Opened through the window, judged again: refused with that reason code and sentence, the
+ * key untouched. */
 static void expect_window_refusal(const struct loop_key *k, struct window *w, const struct device_policy *p,
-                                  const char *serial, const char *in_msg) {
+                                  const char *serial, enum cart_reason reason, const char *in_msg) {
         _cleanup_(device_context_unrefp) struct device_context *ctx = loop_context(w, p);
         struct device_target *t = NULL;
         struct cart_error err = {};
         int r = device_target_open_in(ctx, k->devnode, serial, &t, &err);
+        const char *text = ERROR_TEXT(&err, r);
 
         assert_int_equal(w->calls, 1);
-        if (r != -EPERM || !strstr(err.msg, in_msg))
-                fail_msg("%s: %d \"%s\", expected -EPERM with \"%s\"", k->devnode, r, err.msg, in_msg);
+        if (r != -EPERM || !strstr(text, in_msg))
+                fail_msg("%s: %d \"%s\", expected -EPERM with \"%s\"", k->devnode, r, text, in_msg);
+        if (cart_error_reason(&err, r) != reason)
+                fail_msg("%s: reason %s, expected %s", k->devnode, cart_reason_to_string(cart_error_reason(&err, r)),
+                         cart_reason_to_string(reason));
         assert_null(t);
         loop_key_expect_untouched(k);
 }
@@ -727,7 +732,7 @@ static void test_window_key_swapped(void **state) {
                 return;
         loop_key_add_bed(&k);
         w.key = &k;
-        expect_window_refusal(&k, &w, NULL, NULL, ": refused: another key (serial OTHER002) replaced LOOP0001 while it was opened");
+        expect_window_refusal(&k, &w, NULL, NULL, CART_REASON_IDENTITY_CHANGED, ": refused: another key (serial OTHER002) replaced LOOP0001 while it was opened");
         loop_key_done(&k);
 }
 
@@ -741,9 +746,9 @@ static void test_window_same_serial_other_address(void **state) {
                 return;
         loop_key_add_bed(&k);
         w.key = vid.key = &k;
-        expect_window_refusal(&k, &w, NULL, "LOOP0001", "another key (serial LOOP0001) replaced LOOP0001");
+        expect_window_refusal(&k, &w, NULL, "LOOP0001", CART_REASON_IDENTITY_CHANGED, "another key (serial LOOP0001) replaced LOOP0001");
         umockdev_testbed_set_attribute(tb, LOOP_USB_SYSPATH, "devnum", "9");
-        expect_window_refusal(&k, &vid, NULL, "LOOP0001", "another key (serial LOOP0001) replaced LOOP0001");
+        expect_window_refusal(&k, &vid, NULL, "LOOP0001", CART_REASON_IDENTITY_CHANGED, "another key (serial LOOP0001) replaced LOOP0001");
         loop_key_done(&k);
 }
 
@@ -758,19 +763,19 @@ static void test_window_policy_again(void **state) {
                 return;
         loop_key_add_bed(&k);
         mounted.key = held.key = ro.key = denied.key = &k;
-        expect_window_refusal(&k, &mounted, NULL, NULL, ": refused: mounted (loop");
+        expect_window_refusal(&k, &mounted, NULL, NULL, CART_REASON_POLICY_MOUNTED, ": refused: mounted (loop");
         held.attr_syspath = ro.attr_syspath = k.syspath;
         ro.attr = "ro";
         ro.value = "1";
-        expect_window_refusal(&k, &ro, NULL, NULL, ": refused: read-only (write-protected)");
+        expect_window_refusal(&k, &ro, NULL, NULL, CART_REASON_POLICY_READ_ONLY, ": refused: read-only (write-protected)");
         umockdev_testbed_set_attribute(tb, k.syspath, "ro", "0");
         denied.deny = deny;
         p.deny = deny;
         p.n_deny = 1;
-        expect_window_refusal(&k, &denied, &p, NULL, ": refused: denied (1234:5678 is on the deny list)");
+        expect_window_refusal(&k, &denied, &p, NULL, CART_REASON_POLICY_DENIED, ": refused: denied (1234:5678 is on the deny list)");
         held.attr = "holders/dm-0/dev";
         held.value = "253:3";
-        expect_window_refusal(&k, &held, NULL, NULL, ": refused: held (dm-0 holds loop");
+        expect_window_refusal(&k, &held, NULL, NULL, CART_REASON_POLICY_HELD, ": refused: held (dm-0 holds loop");
         loop_key_done(&k);
 }
 
@@ -793,7 +798,8 @@ static void test_window_exclusive(void **state) {
         assert_int_equal(device_target_open_in(ctx, k.devnode, NULL, &t, &err), -EBUSY);
         assert_null(t);
         assert_int_equal(w.calls, 0);
-        assert_non_null(strstr(err.msg, ": refused: in use (mounted, held, or opened exclusively)"));
+        assert_non_null(strstr(ERROR_TEXT(&err, -EBUSY), ": refused: in use (mounted, held, or opened exclusively)"));
+        assert_int_equal(cart_error_reason(&err, -EBUSY), CART_REASON_IN_USE);
         close(holder);
 
         holder = open(k.devnode, O_RDONLY | O_CLOEXEC);
@@ -802,7 +808,8 @@ static void test_window_exclusive(void **state) {
         assert_int_equal(device_target_open_in(ctx, k.devnode, NULL, &t, &err), -EBUSY);
         assert_null(t);
         assert_int_equal(w.calls, 0);
-        assert_non_null(strstr(err.msg, ": refused: locked by another program (flock)"));
+        assert_non_null(strstr(ERROR_TEXT(&err, -EBUSY), ": refused: locked by another program (flock)"));
+        assert_int_equal(cart_error_reason(&err, -EBUSY), CART_REASON_IN_USE);
         close(holder);
         loop_key_expect_untouched(&k);
         loop_key_done(&k);
