@@ -39,4 +39,12 @@ mkdir -p lint/cmd
 printf 'static void f(void) {\n        printf("a sentence for people\\n");\n}\n' > lint/cmd/x.c
 (cd lint && grep -nE '(printf|fputs)\((stderr, |stdout, )?"[^"%]*[A-Za-z]{2,}[ :][^"]*"' cmd/*.c) | grep -vE '_\(' > caught || true
 [ -s caught ] || fail "the lint does not catch an unmarked printf"
+# 5. Every man page has its French page, with as many sections (a page added to man/, or a
+# section added to an English page, without its translation fails here).
+for page in "$src"/man/*.scd; do
+        fr_page=$src/man/fr/${page##*/}
+        [ -f "$fr_page" ] || fail "man/${page##*/} has no French page man/fr/${page##*/}"
+        en_n=$(grep -c '^# ' "$page"); fr_n=$(grep -c '^# ' "$fr_page")
+        [ "$en_n" = "$fr_n" ] || fail "man/fr/${page##*/}: $fr_n sections, the English page has $en_n"
+done
 echo "po/fr.po complete, no unmarked message in cmd/ (outside $not_yet)"
