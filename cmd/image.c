@@ -446,9 +446,11 @@ static int run_verify(int argc, char **argv) {
                 print_json(o);
                 json_object_put(o);
         } else
-                printf("%s: OK: release %s %s, serial %" PRIu64 ", signed by %s; %zu files and %zu directories (%s), every hash matches\n",
+                /* TRANSLATORS: the release file, its name, version, serial, signing key id, counts of
+                 * files and directories, their total size. */
+                printf(_("%s: OK: release %s %s, serial %" PRIu64 ", signed by %s; %zu files and %zu directories (%s), every hash matches\n"),
                        a.path, manifest_name(m), manifest_version(m), manifest_serial(m), manifest_key_id(m),
-                       files, dirs, format_size(bytes, size_s, sizeof(size_s)));
+                       files, dirs, human_size(bytes, size_s, sizeof(size_s)));
         return EXIT_OK;
 }
 
@@ -467,18 +469,20 @@ static void show_text(const char *path, const struct manifest *m) {
         uint64_t bytes = content_bytes(m, &files, &dirs);
 
         time_format(manifest_created(m), t);
-        printf("File:        %s\n", path);
-        printf("Release:     %s %s, serial %" PRIu64 "\n", manifest_name(m), manifest_version(m), manifest_serial(m));
-        printf("Created:     %s\n", t);
-        printf("Signed by:   %s (%s)\n", manifest_key_id(m), manifest_is_verified(m) ?
-               "signature verified" : "signature NOT checked: give --trust");
-        printf("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n", l->scheme, l->label,
-               format_size(l->min_size, s1, sizeof(s1)), format_size(l->alignment, s2, sizeof(s2)));
+        /* TRANSLATORS: image show's lines: labels padded to 13 columns, keep them aligned. */
+        printf(_("File:        %s\n"), path);
+        printf(_("Release:     %s %s, serial %" PRIu64 "\n"), manifest_name(m), manifest_version(m), manifest_serial(m));
+        printf(_("Created:     %s\n"), t);
+        printf(manifest_is_verified(m) ? _("Signed by:   %s (signature verified)\n") :
+               _("Signed by:   %s (signature NOT checked: give --trust)\n"), manifest_key_id(m));
+        /* TRANSLATORS: partition scheme (mbr, gpt), volume label, smallest key, alignment. */
+        printf(_("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n"), l->scheme, l->label,
+               human_size(l->min_size, s1, sizeof(s1)), human_size(l->alignment, s2, sizeof(s2)));
         for (size_t i = 0; i < l->n_sealed; i++)
-                printf("Sealed:      %s\n", l->sealed[i]);
+                printf(_("Sealed:      %s\n"), l->sealed[i]);
         if (manifest_is_personalised(m))
-                printf("Owner file:  %s (different on each key)\n", manifest_owner_path(m));
-        printf("Content:     %zu files, %zu directories, %s\n\n", files, dirs, format_size(bytes, s1, sizeof(s1)));
+                printf(_("Owner file:  %s (different on each key)\n"), manifest_owner_path(m));
+        printf(_("Content:     %zu files, %zu directories, %s\n\n"), files, dirs, human_size(bytes, s1, sizeof(s1)));
         for (size_t i = 0; i < manifest_n_files(m); i++) {
                 const struct release_file *f = manifest_file(m, i);
                 time_t mt = (time_t) f->mtime;

@@ -377,11 +377,20 @@ static int run_export(int argc, char **argv) {
 
 static void on_head(void *userdata, const struct journal_head *h) {
         size_t *n = userdata;
-        fputs("station ", stdout);
-        fput_safe(h->station, stdout);
-        printf(": %" PRId64 " events, intact; head ", h->n_events);
-        fput_safe(h->station, stdout);
-        printf(":%" PRId64 ":%s\n", h->n_events, h->hash);
+        _cleanup_free_ char *name = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&name, &len);
+
+        /* The station's name is shown safe (no control characters), in a sentence of its own. */
+        if (f) {
+                fput_safe(h->station, f);
+                fclose(f);
+        }
+        /* TRANSLATORS: a station, its number of events, then its head STATION:N:HASH (keep that
+         * form: it is given back to journal verify --head). */
+        printf(ngettext("station %s: %" PRId64 " event, intact; head %s:%" PRId64 ":%s\n",
+                        "station %s: %" PRId64 " events, intact; head %s:%" PRId64 ":%s\n", (unsigned long) h->n_events),
+               name ? name : "?", h->n_events, name ? name : "?", h->n_events, h->hash);
         *n += (size_t) h->n_events;
 }
 
@@ -437,7 +446,7 @@ static int run_verify(int argc, char **argv) {
                 log_error(-EBADMSG, _("the journal's hash chain is broken: it was changed outside cartable"));
                 return EXIT_MODIFIED;
         }
-        printf("journal intact: %zu events\n", n);
+        printf(ngettext("journal intact: %zu event\n", "journal intact: %zu events\n", n), n);
         return EXIT_OK;
 }
 

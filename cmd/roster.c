@@ -156,8 +156,14 @@ static void print_file(const struct roster_args *a, const char *file, const stru
                 json_object_put(o);
                 return;
         }
-        printf("%s: %zu pupils (%s, %s%s%s)\n", file, info->n_pupils, roster_format_to_string(info->format),
-               info->encoding, info->school_uai[0] ? ", school " : "", info->school_uai);
+        if (info->school_uai[0])
+                /* TRANSLATORS: a roster file, its number of pupils, its format ("siecle-xml", "csv"),
+                 * its encoding, the school's UAI. */
+                printf(ngettext("%s: %zu pupil (%s, %s, school %s)\n", "%s: %zu pupils (%s, %s, school %s)\n", info->n_pupils),
+                       file, info->n_pupils, roster_format_to_string(info->format), info->encoding, info->school_uai);
+        else
+                printf(ngettext("%s: %zu pupil (%s, %s)\n", "%s: %zu pupils (%s, %s)\n", info->n_pupils),
+                       file, info->n_pupils, roster_format_to_string(info->format), info->encoding);
 }
 
 static void print_summary(const struct roster_args *a, const struct journal_sync_counts *n) {
@@ -177,9 +183,14 @@ static void print_summary(const struct roster_args *a, const struct journal_sync
                 json_object_put(o);
                 return;
         }
-        printf("%" PRIu64 " pupils: %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %" PRIu64 " left, %"
-               PRIu64 " rejoined, %" PRIu64 " unchanged%s\n", n->total, n->added, n->moved, n->renamed, n->left,
-               n->rejoined, n->unchanged, a->dry_run ? " (dry run: nothing was written)" : "");
+        /* TRANSLATORS: counts of pupils: in all, added, moved to another class, renamed, left,
+         * back again, unchanged; then " (dry run: nothing was written)" or nothing. */
+        printf(ngettext("%" PRIu64 " pupil: %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %" PRIu64 " left, %"
+                        PRIu64 " rejoined, %" PRIu64 " unchanged%s\n",
+                        "%" PRIu64 " pupils: %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %" PRIu64 " left, %"
+                        PRIu64 " rejoined, %" PRIu64 " unchanged%s\n", n->total),
+               n->total, n->added, n->moved, n->renamed, n->left,
+               n->rejoined, n->unchanged, a->dry_run ? _(" (dry run: nothing was written)") : "");
 }
 
 static int run_import(int argc, char **argv) {
