@@ -232,49 +232,54 @@ static int on_event_csv(void *userdata, const struct journal_event_row *e) {
 
 /* ---- show ---- */
 
+/* The words of an event's kind and outcome, for people (--json and exports keep the codes). */
+static const char *kind_words(const char *kind) {
+        /* TRANSLATORS: the kinds of journal events, in journal show's second column (8 wide). */
+        static const char *const kinds[][2] = {
+                { "flashed", N_("flashed") }, { "issued", N_("issued") }, { "verified", N_("verified") },
+                { "returned", N_("returned") }, { "lost", N_("lost") }, { "stolen", N_("stolen") },
+                { "replaced", N_("replaced") }, { "retired", N_("retired") }, { "purged", N_("purged") },
+                /* TRANSLATORS: the outcomes of journal events, in journal show's third column (7 wide). */
+                { "ok", N_("ok") }, { "refused", N_("refused") }, { "failed", N_("failed") },
+        };
+        for (size_t i = 0; kind && i < ELEMENTSOF(kinds); i++)
+                if (streq(kind, kinds[i][0]))
+                        return _(kinds[i][1]);
+        return kind ? kind : "";
+}
+
 static int on_event_text(void *userdata, const struct journal_event_row *e) {
         struct out_state *st = userdata;
+        _cleanup_free_ char *family = safe_text(e->family_name), *first = safe_text(e->first_name),
+                            *class = safe_text(e->class_name), *key = safe_text(e->key_uid),
+                            *rel = safe_text(e->release_name), *ver = safe_text(e->release_version),
+                            *reason = safe_text(e->reason), *op = safe_text(e->operator),
+                            *station = safe_text(e->station), *msg = safe_text(e->message);
         char t[32];
 
         format_time(e->time_usec, t);
-        printf("%s  %-8s %-7s", t, e->kind, e->outcome ? e->outcome : "");
-        if (e->pupil_id) {
-                printf("  pupil %s/%s", e->pupil_school, e->pupil_id);
-                if (e->family_name) {
-                        fputs(" (", stdout);
-                        fput_safe(e->family_name, stdout);
-                        fputc(' ', stdout);
-                        fput_safe(e->first_name, stdout);
-                        fputs(", ", stdout);
-                        fput_safe(e->class_name, stdout);
-                        fputc(')', stdout);
-                }
-        }
-        if (e->key_uid) {
-                fputs("  key ", stdout);
-                fput_safe(e->key_uid, stdout);
-        }
-        if (e->release_name) {
-                fputs("  release ", stdout);
-                fput_safe(e->release_name, stdout);
-                fputc(' ', stdout);
-                fput_safe(e->release_version, stdout);
-                printf(" (serial %" PRId64 ")", e->release_serial);
-        }
-        if (e->reason) {
-                fputs("  reason ", stdout);
-                fput_safe(e->reason, stdout);
-        }
-        if (e->operator) {
-                fputs("  by ", stdout);
-                fput_safe(e->operator, stdout);
-        }
-        fputs(" at ", stdout);
-        fput_safe(e->station, stdout);
-        if (e->message) {
-                fputs(": ", stdout);
-                fput_safe(e->message, stdout);
-        }
+        printf("%s  %-8s %-7s", t, kind_words(e->kind), kind_words(e->outcome));
+        if (e->pupil_id && family)
+                /* TRANSLATORS: school UAI, pupil id, family name, first name, class. */
+                printf(_("  pupil %s/%s (%s %s, %s)"), e->pupil_school, e->pupil_id, family, first ? first : "",
+                       class ? class : "");
+        else if (e->pupil_id)
+                printf(_("  pupil %s/%s"), e->pupil_school, e->pupil_id);
+        if (key)
+                printf(_("  key %s"), key);
+        if (rel)
+                /* TRANSLATORS: release name, version, serial. */
+                printf(_("  release %s %s (serial %" PRId64 ")"), rel, ver ? ver : "", e->release_serial);
+        if (reason)
+                /* TRANSLATORS: a reason code ("too-small"), kept as it is stored. */
+                printf(_("  reason %s"), reason);
+        if (op)
+                /* TRANSLATORS: the operator who did it. */
+                printf(_("  by %s"), op);
+        /* TRANSLATORS: the station where it happened. */
+        printf(_(" at %s"), station ? station : "?");
+        if (msg)
+                printf(": %s", msg);
         putchar('\n');
         st->n++;
         return 0;
@@ -301,13 +306,17 @@ static int run_show(int argc, char **argv) {
                 if (r < 0)
                         return journal_fail(r, &err);
                 if (!a.json) {
-                        printf("pupil %s/%s: ", p->school, p->id);
-                        fput_safe(p->family_name, stdout);
-                        fputc(' ', stdout);
-                        fput_safe(p->first_name, stdout);
-                        fputs(", class ", stdout);
-                        fput_safe(p->class_name, stdout);
-                        printf("%s; key: %s\n", p->is_active ? "" : " (left)", p->key_uid ? p->key_uid : "none");
+                        _cleanup_free_ char *family = safe_text(p->family_name), *first = safe_text(p->first_name),
+                                            *class = safe_text(p->class_name);
+                        const char *key = p->key_uid ? p->key_uid : _("none");
+
+                        if (p->is_active)
+                                /* TRANSLATORS: school UAI, pupil id, family name, first name, class, the key held. */
+                                printf(_("pupil %s/%s: %s %s, class %s; key: %s\n"), p->school, p->id, family ? family : "",
+                                       first ? first : "", class ? class : "", key);
+                        else
+                                printf(_("pupil %s/%s: %s %s, class %s (left); key: %s\n"), p->school, p->id,
+                                       family ? family : "", first ? first : "", class ? class : "", key);
                 }
         }
         r = journal_events_list(j, &(struct journal_event_filter) { .pupil = a.pupil, .key = a.key },

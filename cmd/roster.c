@@ -111,6 +111,23 @@ static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_er
         return journal_sync_pupil(st->sync, &jp, err);
 }
 
+/* A roster change in words, for people (--json keeps journal_change_to_string()). */
+static const char *change_words(enum journal_change c) {
+        switch (c) {
+        /* TRANSLATORS: roster import's first column (8 wide): a pupil added to the journal. */
+        case JOURNAL_ADDED: return _("added");
+        /* TRANSLATORS: roster import: a pupil who changed class. */
+        case JOURNAL_MOVED: return _("moved");
+        /* TRANSLATORS: roster import: a pupil whose name changed. */
+        case JOURNAL_RENAMED: return _("renamed");
+        /* TRANSLATORS: roster import: a pupil who left the school. */
+        case JOURNAL_LEFT: return _("left");
+        /* TRANSLATORS: roster import: a pupil who had left and is back. */
+        case JOURNAL_REJOINED: return _("rejoined");
+        }
+        return journal_change_to_string(c);
+}
+
 static int on_change(void *userdata, enum journal_change c, const struct journal_pupil_row *p, const char *old_class) {
         struct import_state *st = userdata;
 
@@ -128,18 +145,17 @@ static int on_change(void *userdata, enum journal_change c, const struct journal
                 json_object_put(o);
                 return 0;
         }
-        printf("%-8s %s ", journal_change_to_string(c), p->school);
-        fput_safe(p->class_name, stdout);
-        if (old_class) {
-                fputs(" (from ", stdout);
-                fput_safe(old_class, stdout);
-                fputc(')', stdout);
-        }
-        fputs("  ", stdout);
-        fput_safe(p->family_name, stdout);
-        fputc(' ', stdout);
-        fput_safe(p->first_name, stdout);
-        printf("  [%s]\n", p->id);
+        _cleanup_free_ char *class = safe_text(p->class_name), *from = safe_text(old_class),
+                            *family = safe_text(p->family_name), *first = safe_text(p->first_name);
+
+        if (from)
+                /* TRANSLATORS: the change, the school's UAI, the new class, the old class, family name,
+                 * first name, pupil id. */
+                printf(_("%-8s %s %s (from %s)  %s %s  [%s]\n"), change_words(c), p->school, class ? class : "",
+                       from, family ? family : "", first ? first : "", p->id);
+        else
+                printf(_("%-8s %s %s  %s %s  [%s]\n"), change_words(c), p->school, class ? class : "",
+                       family ? family : "", first ? first : "", p->id);
         return 0;
 }
 

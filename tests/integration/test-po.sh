@@ -27,11 +27,13 @@ for f in "$src"/cmd/*.c; do
 done
 
 # 4. The lint: an English literal printed for a person must go through _(). Machine
-# output (JSON, CSV) and format-only literals are not words. Files whose people-facing
-# tables are not translated yet are listed here, to be emptied.
-not_yet='cmd/(journal|roster)\.c'
+# output (JSON, CSV) and format-only literals are not words; neither is journal verify's
+# BROKEN, a keyword scripts match (cartable-journal(1)). A file whose people-facing text is
+# not translated yet can be listed in not_yet (none now), to be emptied.
+not_yet=''
 (cd "$src" && grep -nE '(printf|fputs|log_error|log_fail|log_warn|log_info|usage_error)\((stderr, |stdout, |f, |[a-z>-]+->f, )?"[^"%]*[A-Za-z]{2,}[ :][^"]*"' cmd/*.c) \
-        | grep -vE '_\(|N_\(|json|"cartable: "|CARTABLE_VERSION' | grep -vE "^$not_yet:" > leaks || true
+        | grep -vE '_\(|N_\(|json|"cartable: "|CARTABLE_VERSION|"BROKEN ' > leaks || true
+if [ -n "$not_yet" ]; then grep -vE "^($not_yet):" leaks > leaks2 || true; mv leaks2 leaks; fi
 [ ! -s leaks ] || { cat leaks; fail "English printed without _() in cmd/ (mark it and translate it in po/fr.po)"; }
 
 # The lint can fail: a bare English printf is caught.
@@ -47,4 +49,4 @@ for page in "$src"/man/*.scd; do
         en_n=$(grep -c '^# ' "$page"); fr_n=$(grep -c '^# ' "$fr_page")
         [ "$en_n" = "$fr_n" ] || fail "man/fr/${page##*/}: $fr_n sections, the English page has $en_n"
 done
-echo "po/fr.po complete, no unmarked message in cmd/ (outside $not_yet)"
+echo "po/fr.po complete, no unmarked message in cmd/, a French page for every man page"
