@@ -68,6 +68,37 @@ static const char *policy_rule_words(enum cart_reason reason) {
         return i < ELEMENTSOF(words) ? _(words[i]) : _("refused");
 }
 
+/* The few details lib/device words the same way every time, in the person's words: the
+ * write-protect switch, the allow and deny lists, the system file systems a disk holds.
+ * Device names, mount points and sizes are shown as lib/ gives them. */
+static void policy_detail_words(unsigned bit, char *found, size_t n) {
+        static const char not_listed[] = " is not on the allow list", listed[] = " is on the deny list";
+        char out[512] = "";
+        size_t len = strlen(found);
+
+        if (bit == DEVICE_REFUSED_READ_ONLY && streq(found, "write-protected"))
+                snprintf(out, sizeof(out), "%s", _("write-protected"));
+        else if (bit == DEVICE_REFUSED_NOT_ALLOWED && len > strlen(not_listed) &&
+                 streq(found + len - strlen(not_listed), not_listed)) {
+                found[len - strlen(not_listed)] = 0;
+                if (streq(found, "no VID:PID"))
+                        /* TRANSLATORS: a disk without USB ids is never on the allow list. */
+                        snprintf(out, sizeof(out), "%s", _("no VID:PID is not on the allow list"));
+                else
+                        /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
+                        snprintf(out, sizeof(out), _("%s is not on the allow list"), found);
+        } else if (bit == DEVICE_REFUSED_DENIED && len > strlen(listed) && streq(found + len - strlen(listed), listed)) {
+                found[len - strlen(listed)] = 0;
+                /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
+                snprintf(out, sizeof(out), _("%s is on the deny list"), found);
+        } else if (bit == DEVICE_REFUSED_SYSTEM && strncmp(found, "holds ", 6) == 0 && !strstr(found, ", ")) {
+                /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
+                snprintf(out, sizeof(out), _("holds %s"), found + 6);
+        }
+        if (out[0])
+                snprintf(found, n, "%s", out);
+}
+
 const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size_t n) {
         const char *name = device_refusal_name(bit), *detail = NULL;
         unsigned i = (unsigned) __builtin_ctz(bit);
@@ -83,9 +114,14 @@ const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size
         }
         if (detail) {
                 size_t len = strlen(detail);
+                char found[512];
+
+                if (len && detail[len - 1] == ')')
+                        len--;
+                snprintf(found, sizeof(found), "%.*s", (int) len, detail);
+                policy_detail_words(bit, found, sizeof(found));
                 /* TRANSLATORS: a policy rule, then what it found ("mounted (sdb1 on /mnt)"). */
-                snprintf(buf, n, _("%s (%.*s)"), policy_rule_words(CART_REASON_POLICY_NOT_USB + i),
-                         (int) (len && detail[len - 1] == ')' ? len - 1 : len), detail);
+                snprintf(buf, n, _("%s (%s)"), policy_rule_words(CART_REASON_POLICY_NOT_USB + i), found);
         } else
                 snprintf(buf, n, "%s", policy_rule_words(CART_REASON_POLICY_NOT_USB + i));
         return buf;

@@ -77,6 +77,12 @@ static void test_french_sentences(void **state) {
         snprintf(e.msg, sizeof(e.msg), "not USB; mounted (sdz1 on /mnt)");
         error_sentence(&e, -EPERM, fr, sizeof(fr));
         assert_string_equal(fr, "/dev/sdz: refusée : pas USB; montée (sdz1 on /mnt)");
+        fill(&e, CART_REASON_POLICY_READ_ONLY);
+        e.rules |= 1u << (CART_REASON_POLICY_NOT_ALLOWED - CART_REASON_POLICY_NOT_USB);
+        snprintf(e.msg, sizeof(e.msg), "read-only (write-protected); not allowed (no VID:PID is not on the allow list)");
+        error_sentence(&e, -EPERM, fr, sizeof(fr));
+        assert_string_equal(fr, "/dev/sdz: refusée : lecture seule (protégée en écriture); non autorisée "
+                            "(sans VID:PID, donc absente de la liste autorisée)");
 }
 
 static void test_sizes_for_people(void **state) {
