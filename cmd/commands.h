@@ -10,6 +10,7 @@ extern const struct command command_cat;
 extern const struct command image_export_command;   /* a sub-command of 'cartable image' */
 
 extern const struct command command_devices;
+extern const struct command command_doctor;
 extern const struct command command_key;
 extern const struct command command_image;
 extern const struct command command_roster;

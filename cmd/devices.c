@@ -117,14 +117,14 @@ static void print_content(FILE *f, const struct device_content *c) {
                 /* TRANSLATORS: %s is a file system type: "vfat", "ext4". */
                 fprintf(f, _("  content: %s"), c->fstype);
         if (c->label)
-                fprintf(f, " \"%s\"", c->label);
+                fprintf(f, " \"%s\"", esc(c->label));
         for (size_t i = 0; i < c->n_parts; i++) {
                 const struct device_part *p = &c->parts[i];
                 fprintf(f, "%s%u:%s", i ? ", " : " (", p->number, p->fstype ? p->fstype : "?");
                 if (p->fsversion)
                         fprintf(f, " %s", p->fsversion);
                 if (p->label)
-                        fprintf(f, " \"%s\"", p->label);
+                        fprintf(f, " \"%s\"", esc(p->label));
         }
         if (c->n_parts)
                 fputc(')', f);
@@ -140,9 +140,10 @@ static void print_device(FILE *f, const struct device_info *d) {
         if (d->is_usb) {
                 if (d->has_usb_ids)
                         fprintf(f, "  %04" PRIx16 ":%04" PRIx16, d->vendor_id, d->product_id);
-                fprintf(f, "  %s %s", d->manufacturer ? d->manufacturer : "?", d->product ? d->product : "?");
+                /* A stick's descriptors are its maker's words: escaped as names from keys. */
+                fprintf(f, "  %s %s", d->manufacturer ? esc(d->manufacturer) : "?", d->product ? esc(d->product) : "?");
                 /* TRANSLATORS: a key's USB serial number, then its hub port ("2-1.3"). */
-                fprintf(f, _("  serial %s  port %s"), d->serial ? d->serial : _("(none)"), d->port);
+                fprintf(f, _("  serial %s  port %s"), d->serial ? esc(d->serial) : _("(none)"), d->port);
                 if (d->speed)
                         fprintf(f, " (%s Mb/s)", d->speed);
         }

@@ -261,10 +261,10 @@ static int on_event_text(void *userdata, const struct journal_event_row *e) {
         printf("%s  %-8s %-7s", t, kind_words(e->kind), kind_words(e->outcome));
         if (e->pupil_id && family)
                 /* TRANSLATORS: school UAI, pupil id, family name, first name, class. */
-                printf(_("  pupil %s/%s (%s %s, %s)"), e->pupil_school, e->pupil_id, family, first ? first : "",
+                printf(_("  pupil %s/%s (%s %s, %s)"), esc(e->pupil_school), esc(e->pupil_id), family, first ? first : "",
                        class ? class : "");
         else if (e->pupil_id)
-                printf(_("  pupil %s/%s"), e->pupil_school, e->pupil_id);
+                printf(_("  pupil %s/%s"), esc(e->pupil_school), esc(e->pupil_id));
         if (key)
                 printf(_("  key %s"), key);
         if (rel)
@@ -312,10 +312,10 @@ static int run_show(int argc, char **argv) {
 
                         if (p->is_active)
                                 /* TRANSLATORS: school UAI, pupil id, family name, first name, class, the key held. */
-                                printf(_("pupil %s/%s: %s %s, class %s; key: %s\n"), p->school, p->id, family ? family : "",
+                                printf(_("pupil %s/%s: %s %s, class %s; key: %s\n"), esc(p->school), esc(p->id), family ? family : "",
                                        first ? first : "", class ? class : "", key);
                         else
-                                printf(_("pupil %s/%s: %s %s, class %s (left); key: %s\n"), p->school, p->id,
+                                printf(_("pupil %s/%s: %s %s, class %s (left); key: %s\n"), esc(p->school), esc(p->id),
                                        family ? family : "", first ? first : "", class ? class : "", key);
                 }
         }

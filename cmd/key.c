@@ -242,7 +242,7 @@ static int key_show(struct key_args *a) {
                 if (k)
                         fputs(_("passphrase: correct\n"), stdout);
         }
-        printf(_("comment: %s\n"), info.comment);
+        printf(_("comment: %s\n"), esc(info.comment));
         return EXIT_OK;
 }
 
@@ -362,7 +362,7 @@ static int key_verify(struct key_args *a) {
                 return log_fail_error(&err, r, "%s", sig_path);
         sign_key_id_hex(id, hex);
         printf(_("good signature by key %s\n"), hex);
-        printf(_("trusted comment: %s\n"), comment);
+        printf(_("trusted comment: %s\n"), esc(comment));
         return EXIT_OK;
 }
 

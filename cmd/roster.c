@@ -151,10 +151,10 @@ static int on_change(void *userdata, enum journal_change c, const struct journal
         if (from)
                 /* TRANSLATORS: the change, the school's UAI, the new class, the old class, family name,
                  * first name, pupil id. */
-                printf(_("%-8s %s %s (from %s)  %s %s  [%s]\n"), change_words(c), p->school, class ? class : "",
+                printf(_("%-8s %s %s (from %s)  %s %s  [%s]\n"), change_words(c), esc(p->school), class ? class : "",
                        from, family ? family : "", first ? first : "", p->id);
         else
-                printf(_("%-8s %s %s  %s %s  [%s]\n"), change_words(c), p->school, class ? class : "",
+                printf(_("%-8s %s %s  %s %s  [%s]\n"), change_words(c), esc(p->school), class ? class : "",
                        family ? family : "", first ? first : "", p->id);
         return 0;
 }
@@ -288,7 +288,7 @@ static int on_list(void *userdata, const struct journal_pupil_row *p) {
                        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else {
-                printf("%s\t", p->school);
+                printf("%s\t", esc(p->school));
                 fput_safe(p->class_name, stdout);
                 printf("\t%s\t", p->id);
                 fput_safe(p->family_name, stdout);

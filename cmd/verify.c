@@ -55,6 +55,8 @@ static struct json_object *entry_json(const struct verify_entry *e) {
         json_object_object_add(x, "path", json_object_new_string(e->path));
         json_object_object_add(x, "status", json_object_new_string(verify_status_to_string(e->status)));
         json_object_object_add(x, "directory", json_object_new_boolean(e->is_dir));
+        if (e->collides_with)
+                json_object_object_add(x, "collides_with", json_object_new_string(e->collides_with));
         if (e->status == VERIFY_MODIFIED && !e->is_dir) {
                 json_object_object_add(x, "expected_size", json_object_new_int64((int64_t) e->expected_size));
                 json_object_object_add(x, "size", json_object_new_int64((int64_t) e->actual_size));
@@ -193,8 +195,11 @@ static void print_text(const char *target, const struct verify_result *v) {
 
         for (size_t i = 0; i < v->n_entries; i++) {
                 const struct verify_entry *e = &v->entries[i];
-                printf("%-9s %s%s", status_words(e->status), e->path, e->is_dir ? "/" : "");
-                if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
+                printf("%-9s %s%s", status_words(e->status), esc(e->path), e->is_dir ? "/" : "");
+                if (e->collides_with)
+                        /* TRANSLATORS: another entry of the same directory whose name FAT takes for this one. */
+                        printf(_(" (same name on FAT as \"%s\" in its directory)"), esc(e->collides_with));
+                else if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
                         printf(_(" (%" PRIu64 " bytes, expected %" PRIu64 ")"), e->actual_size, e->expected_size);
                 if (e->status == VERIFY_ATTRIBUTES)
                         /* TRANSLATORS: the attributes found, then those expected ("R-S", "-H-"). */
@@ -202,26 +207,29 @@ static void print_text(const char *target, const struct verify_result *v) {
                 putchar('\n');
         }
         if (v->n_unlisted)
-                printf(ngettext("...       %zu more extra or sealed entry, not listed\n",
-                                "...       %zu more extra or sealed entries, not listed\n", v->n_unlisted), v->n_unlisted);
+                printf(ngettext("...       %zu more extra, sealed or colliding entry, not listed\n",
+                                "...       %zu more extra, sealed or colliding entries, not listed\n", v->n_unlisted),
+                       v->n_unlisted);
         if (v->table_problem[0])
                 printf(_("not as flashed: %s\n"), v->table_problem);
         print_key_record(v);
         if (v->is_outdated)
                 /* TRANSLATORS: a release serial number, then the release's name. */
-                printf(_("outdated: this station has flashed serial %" PRIu64 " of %s\n"), v->station_serial, v->release_name);
+                printf(_("outdated: this station has flashed serial %" PRIu64 " of %s\n"), v->station_serial, esc(v->release_name));
         key_format_volume_id(v->volume_id, vid);
         if (verify_result_is_intact(v))
                 /* TRANSLATORS: the key checked, release name, version, serial, signing key id, FAT volume ID,
                  * volume label, number of files, their total size. */
                 printf(ngettext("%s: intact: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu file (%s) checked",
                                 "%s: intact: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu files (%s) checked", n),
-                       target, v->release_name, v->release_version, v->release_serial, v->release_key_id, vid, v->label, n, size);
+                       esc(target), esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid,
+                       esc(v->label), n, size);
         else
                 /* TRANSLATORS: the same as the intact line, for a key that differs from its release. */
                 printf(ngettext("%s: MODIFIED: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu file (%s) checked",
                                 "%s: MODIFIED: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu files (%s) checked", n),
-                       target, v->release_name, v->release_version, v->release_serial, v->release_key_id, vid, v->label, n, size);
+                       esc(target), esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid,
+                       esc(v->label), n, size);
         if (v->n_missing + v->n_modified + v->n_extra + v->n_sealed + v->n_attributes)
                 /* TRANSLATORS: continues the summary line: counts of files missing, modified, added by the
                  * pupil (allowed), and added in sealed directories (not allowed). */
