@@ -26,7 +26,7 @@ static const char *errno_words(int errnum) {
         const char *d;
 
         if (!untranslated)
-                return errno_words(errnum);
+                return strerror(errnum);
         d = strerrordesc_np(errnum);
         return d ? d : "Unknown error";
 }

@@ -62,7 +62,8 @@ static void test_untranslated_is_english(void **state) {
         error_sentence_untranslated(&e, -ENOENT, en, sizeof(en));
         assert_string_equal(en, "/dev/sdz: No such file or directory");
         error_sentence(&e, -ENOENT, en, sizeof(en));
-        assert_true(strncmp(en, "erreur système : /dev/sdz: ", strlen("erreur système : /dev/sdz: ")) == 0);
+        /* glibc's own French words for errno (libc-l10n, tools/install-deps). */
+        assert_string_equal(en, "erreur système : /dev/sdz: Aucun fichier ou dossier de ce type");
 }
 
 static void test_french_sentences(void **state) {
