@@ -2,6 +2,7 @@
 #include <stdarg.h>
 
 #include "common.h"
+#include "i18n.h"
 
 struct cart_config *arg_config;
 bool stderr_is_tty;
@@ -22,7 +23,7 @@ const char *esc(const char *s) {
         /* At most \uHHHH (6 bytes) for 2 input bytes, \xHH (4) for 1. */
         out = malloc(strlen(s) * 4 + 1);
         if (!out)
-                return "(out of memory)";
+                return _("(out of memory)");
         p = out;
         for (const unsigned char *q = (const unsigned char *) s; *q;) {
                 uint32_t c;
@@ -57,7 +58,7 @@ static void vlog(const char *prefix, const char *fmt, va_list ap) {
                 fputs(prefix, stderr);
         /* Messages echo names from keys and bundles: escaped, whatever the format. */
         if (vasprintf(&msg, fmt, ap) < 0)
-                fputs("(out of memory)", stderr);
+                fputs(_("(out of memory)"), stderr);
         else
                 fputs(esc(msg), stderr);
         fputc('\n', stderr);
@@ -82,7 +83,7 @@ int log_fail(int r, const char *fmt, ...) {
 void log_warn(const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vlog("warning: ", fmt, ap);
+        vlog(_("warning: "), fmt, ap);
         va_end(ap);
 }
 
@@ -99,9 +100,9 @@ int usage_error(const struct command *c, const char *fmt, ...) {
         vlog(NULL, fmt, ap);
         va_end(ap);
         if (c)
-                fprintf(stderr, "Try 'cartable help %s'.\n", c->name);
+                fprintf(stderr, _("Try 'cartable help %s'.\n"), c->name);
         else
-                fputs("Try 'cartable --help'.\n", stderr);
+                fputs(_("Try 'cartable --help'.\n"), stderr);
         return EXIT_USAGE;
 }
 
@@ -110,8 +111,10 @@ int usage_bad_option(const struct command *c, char **argv) {
         const char *arg = optind > 0 ? argv[optind - 1] : "";
 
         if (c && !streq(c->name, argv[0]))   /* a sub-command: "image build" */
-                return usage_error(c, "%s %s: unknown option or missing argument '%s'", c->name, argv[0], arg);
-        return usage_error(c, "%s: unknown option or missing argument '%s'", argv[0], arg);
+                /* TRANSLATORS: a command, its sub-command, then the argument not understood. */
+                return usage_error(c, _("%s %s: unknown option or missing argument '%s'"), c->name, argv[0], arg);
+        /* TRANSLATORS: a command, then the argument not understood. */
+        return usage_error(c, _("%s: unknown option or missing argument '%s'"), argv[0], arg);
 }
 
 int exit_code_for(int r) {
@@ -139,7 +142,7 @@ int exit_code_for(int r) {
 }
 
 void command_print_help(const struct command *c) {
-        fputs(c->help, stdout);
+        fputs(_(c->help), stdout);
 }
 
 int exit_code_for_error(const struct cart_error *err, int r) {

@@ -7,6 +7,7 @@
 
 #include "base/config.h"
 #include "base/error.h"
+#include "i18n.h"
 #include "reason.h"
 
 /* Exit codes, documented in cartable(1). Keep both in step. */

@@ -22,7 +22,7 @@ static struct json_object *content_json(const struct device_content *c) {
         json_object_object_add(o, "probed", json_object_new_boolean(c->is_probed));
         if (c->probe_error) {
                 char msg[512];
-                snprintf(msg, sizeof(msg), "%s: %s", c->probe_message ? c->probe_message : "probe", strerror(-c->probe_error));
+                snprintf(msg, sizeof(msg), "%s: %s", c->probe_message ? c->probe_message : "probe", strerrordesc_np(-c->probe_error));
                 json_add_string(o, "error", msg);
                 json_add_string(o, "reason", cart_reason_to_string(cart_error_reason(NULL, c->probe_error)));
         } else
@@ -101,18 +101,21 @@ static void print_content(FILE *f, const struct device_content *c) {
         if (!c->is_probed)
                 return;
         if (c->probe_error) {
-                fprintf(f, "  content: probe failed (%s%s%s)", c->probe_message ? c->probe_message : "", c->probe_message ? ": " : "",
+                /* TRANSLATORS: what the probe was doing, ": " when there is one, then why it failed. */
+                fprintf(f, _("  content: probe failed (%s%s%s)"), c->probe_message ? c->probe_message : "", c->probe_message ? ": " : "",
                         strerror(-c->probe_error));
                 return;
         }
         if (!c->pttype && !c->fstype) {
-                fputs("  content: blank or unknown", f);
+                fputs(_("  content: blank or unknown"), f);
                 return;
         }
         if (c->pttype)
-                fprintf(f, "  content: %s table", c->pttype);
+                /* TRANSLATORS: %s is a partition table type: "dos", "gpt". */
+                fprintf(f, _("  content: %s table"), c->pttype);
         else
-                fprintf(f, "  content: %s", c->fstype);
+                /* TRANSLATORS: %s is a file system type: "vfat", "ext4". */
+                fprintf(f, _("  content: %s"), c->fstype);
         if (c->label)
                 fprintf(f, " \"%s\"", esc(c->label));
         for (size_t i = 0; i < c->n_parts; i++) {
@@ -126,37 +129,48 @@ static void print_content(FILE *f, const struct device_content *c) {
         if (c->n_parts)
                 fputc(')', f);
         if (c->is_cartable_like)
-                fputs(", cartable-like", f);
+                fputs(_(", cartable-like"), f);
 }
 
 /* One line: path, size, identity, flags, content, verdict. */
 static void print_device(FILE *f, const struct device_info *d) {
         char size[32];
 
-        fprintf(f, "%s  %s", d->devnode, format_size(d->size, size, sizeof(size)));
+        fprintf(f, "%s  %s", d->devnode, human_size(d->size, size, sizeof(size)));
         if (d->is_usb) {
                 if (d->has_usb_ids)
                         fprintf(f, "  %04" PRIx16 ":%04" PRIx16, d->vendor_id, d->product_id);
                 /* A stick's descriptors are its maker's words: escaped as names from keys. */
                 fprintf(f, "  %s %s", d->manufacturer ? esc(d->manufacturer) : "?", d->product ? esc(d->product) : "?");
-                fprintf(f, "  serial %s  port %s", d->serial ? esc(d->serial) : "(none)", d->port);
+                /* TRANSLATORS: a key's USB serial number, then its hub port ("2-1.3"). */
+                fprintf(f, _("  serial %s  port %s"), d->serial ? esc(d->serial) : _("(none)"), d->port);
                 if (d->speed)
                         fprintf(f, " (%s Mb/s)", d->speed);
         }
-        fprintf(f, "  sectors %" PRIu32 "/%" PRIu32, d->logical_sector_size, d->physical_sector_size);
+        /* TRANSLATORS: logical and physical sector sizes in bytes ("512/4096"). */
+        fprintf(f, _("  sectors %" PRIu32 "/%" PRIu32), d->logical_sector_size, d->physical_sector_size);
         if (d->is_removable)
-                fputs("  removable", f);
+                fputs(_("  removable"), f);
         if (d->is_hotplug)
-                fputs("  hotplug", f);
+                fputs(_("  hotplug"), f);
         if (d->is_read_only)
-                fputs("  read-only", f);
+                fputs(_("  read-only"), f);
         print_content(f, &d->content);
         if (device_info_is_eligible(d))
-                fputs("  eligible\n", f);
+                fputs(_("  eligible\n"), f);
         else {
-                fputs("  refused: ", f);
-                for (size_t i = 0; i < d->n_reasons; i++)
-                        fprintf(f, "%s%s", i ? "; " : "", d->reasons[i]);
+                char words[600];
+                size_t i = 0;
+
+                /* TRANSLATORS: the policy rules a disk fails follow ("  refused: not USB; mounted (...)"). */
+                fputs(_("  refused: "), f);
+                /* One reason per failing rule, in bit order: translated by its rule, not its words. */
+                for (unsigned bit = 0; bit < DEVICE_REFUSAL_MAX; bit++)
+                        if (d->refusals & (1u << bit)) {
+                                fprintf(f, "%s%s", i ? "; " : "",
+                                        policy_rule_text(1u << bit, i < d->n_reasons ? d->reasons[i] : NULL, words, sizeof(words)));
+                                i++;
+                        }
                 fputc('\n', f);
         }
 }
@@ -170,7 +184,7 @@ static int list_devices(struct device_context *ctx) {
 
         r = device_scan(ctx, arg_all ? DEVICE_SCAN_ALL : 0, &list, &n, &err);
         if (r < 0)
-                return log_fail_error(&err, r, "cannot list devices");
+                return log_fail_error(&err, r, _("cannot list devices"));
         for (size_t i = 0; i < n; i++)
                 n_usb += list[i]->is_usb;
         if (arg_json) {
@@ -186,10 +200,10 @@ static int list_devices(struct device_context *ctx) {
 
                 if (!f) {
                         device_info_array_free(list, n);
-                        return log_fail(-errno, "out of memory");
+                        return log_fail(-errno, _("out of memory"));
                 }
                 if (n_usb == 0)
-                        fputs("No USB key found.\n", f);
+                        fputs(_("No USB key found.\n"), f);
                 for (size_t i = 0; i < n; i++)
                         print_device(f, list[i]);
                 fclose(f);
@@ -197,8 +211,21 @@ static int list_devices(struct device_context *ctx) {
         }
         device_info_array_free(list, n);
         if (fflush(stdout) != 0)
-                return log_fail(-EIO, "cannot write the listing: %s", strerror(errno));
+                return log_fail(-EIO, _("cannot write the listing: %s"), strerror(errno));
         return EXIT_OK;
+}
+
+/* The event's word for people (--json keeps device_action_name()). */
+static const char *device_action_words(enum device_action a) {
+        switch (a) {
+        /* TRANSLATORS: devices --watch: a key was plugged in. */
+        case DEVICE_ADD: return _("add");
+        /* TRANSLATORS: devices --watch: a key changed (its content, its write protection...). */
+        case DEVICE_CHANGE: return _("change");
+        /* TRANSLATORS: devices --watch: a key was pulled out. */
+        case DEVICE_REMOVE: return _("remove");
+        }
+        return device_action_name(a);
 }
 
 static int on_event(const struct device_event *ev, void *userdata) {
@@ -212,9 +239,10 @@ static int on_event(const struct device_event *ev, void *userdata) {
                 puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else {
-                printf("%s%s ", device_action_name(ev->action), ev->is_reinserted ? " (re-inserted)" : "");
+                /* TRANSLATORS: the event ("add", "change", "remove") and " (re-inserted)" when a key came back. */
+                printf(ev->is_reinserted ? _("%s (re-inserted) ") : "%s ", device_action_words(ev->action));
                 if (ev->action == DEVICE_REMOVE)
-                        printf("%s  serial %s\n", ev->info->devnode, ev->info->serial ? ev->info->serial : "(none)");
+                        printf(_("%s  serial %s\n"), ev->info->devnode, ev->info->serial ? ev->info->serial : _("(none)"));
                 else
                         print_device(stdout, ev->info);
         }
@@ -233,10 +261,10 @@ static int watch_devices(struct device_context *ctx) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGTERM);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
-                return log_fail(-errno, "signalfd: %s", strerror(errno));
+                return log_fail(-errno, _("signalfd: %s"), strerror(errno));
         r = device_monitor_new(ctx, on_event, NULL, &m, &err);
         if (r < 0)
-                return log_fail_error(&err, r, "cannot watch devices");
+                return log_fail_error(&err, r, _("cannot watch devices"));
         for (;;) {
                 struct pollfd p[2] = {
                         { .fd = device_monitor_fd(m), .events = POLLIN },
@@ -245,13 +273,13 @@ static int watch_devices(struct device_context *ctx) {
                 if (poll(p, 2, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return log_fail(-errno, "poll: %s", strerror(errno));
+                        return log_fail(-errno, _("poll: %s"), strerror(errno));
                 }
                 if (p[1].revents)
                         return EXIT_OK;
                 r = device_monitor_process(m, &err);
                 if (r < 0)
-                        return log_fail_error(&err, r, "device events");
+                        return log_fail_error(&err, r, _("device events"));
         }
 }
 
@@ -275,21 +303,21 @@ static int run(int argc, char **argv) {
                 default: return usage_bad_option(&command_devices, argv);
                 }
         if (optind < argc)
-                return usage_error(&command_devices, "unexpected argument '%s'", argv[optind]);
+                return usage_error(&command_devices, _("unexpected argument '%s'"), argv[optind]);
         r = device_policy_from_config(arg_config, &policy);
         if (r < 0)
-                return log_fail(-EINVAL, "configuration: min-size is larger than max-size");
+                return log_fail(-EINVAL, _("configuration: min-size is larger than max-size"));
         r = device_context_new(&policy, NULL, &ctx, &err);
         if (r < 0)
-                return log_fail_error(&err, r, "cannot look at devices");
+                return log_fail_error(&err, r, _("cannot look at devices"));
         return arg_watch ? watch_devices(ctx) : list_devices(ctx);
 }
 
 const struct command command_devices = {
         .name = "devices",
-        .summary = "list USB keys and whether each may be written",
+        .summary = N_("list USB keys and whether each may be written"),
         .help =
-        "Usage: cartable devices [--all] [--json] [--watch]\n"
+        N_("Usage: cartable devices [--all] [--json] [--watch]\n"
         "\n"
         "List the USB keys present: identity (VID:PID, manufacturer, product, serial, port\n"
         "path, link speed), size, sector sizes, what they hold now, and 'eligible' or\n"
@@ -304,6 +332,6 @@ const struct command command_devices = {
         "A key is eligible when it is USB and removable or hot-pluggable, not mounted, not\n"
         "swap, not held by device-mapper/md/LVM, not the disk of /, /boot or the state\n"
         "dir, within [policy] min-size and max-size, not write-protected, and allowed by\n"
-        "the [policy] allow and deny lists. See cartable-devices(1).\n",
+        "the [policy] allow and deny lists. See cartable-devices(1).\n"),
         .run = run,
 };

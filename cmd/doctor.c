@@ -8,7 +8,7 @@
 #include "station/doctor.h"
 
 static const char help[] =
-        "Usage: cartable doctor [--trust KEY]... [--json] [--min-free SIZE] [--root DIR]\n"
+        N_("Usage: cartable doctor [--trust KEY]... [--json] [--min-free SIZE] [--root DIR]\n"
         "\n"
         "Check the station, one line per check with OK, WARN or FAIL and what to fix: the\n"
         "kernel's USB storage driver, udevd, an automounter, the state directory (0700,\n"
@@ -26,13 +26,15 @@ static const char help[] =
         "  -h, --help       show this help\n"
         "\n"
         "Exit codes: 0 nothing blocks provisioning (warnings allowed); 1 a check failed;\n"
-        "64 usage; 70 internal error. See cartable-doctor(1).\n";
+        "64 usage; 70 internal error. See cartable-doctor(1).\n");
 
 /* What a check found: its detail, and the sentence of its error when it failed on one. */
-static const char *check_text(const struct doctor_check *k, char *buf, size_t n) {
+static const char *check_text(const struct doctor_check *k, bool is_json, char *buf, size_t n) {
         if (!k->has_error)
                 return k->detail;
-        snprintf(buf, n, "%s%s%s", k->detail, k->detail[0] ? ": " : "", ERROR_TEXT(&k->error, k->error_r));
+        /* --json keeps English whatever the locale. */
+        snprintf(buf, n, "%s%s%s", k->detail, k->detail[0] ? ": " : "",
+                 is_json ? ERROR_TEXT_C(&k->error, k->error_r) : ERROR_TEXT(&k->error, k->error_r));
         return buf;
 }
 
@@ -45,7 +47,7 @@ static void print_json(const struct doctor_report *r) {
                 json_object_object_add(x, "check", json_object_new_string(k->name));
                 json_object_object_add(x, "status", json_object_new_string(doctor_status_to_string(k->status)));
                 char text[2048];
-                json_object_object_add(x, "detail", json_object_new_string(check_text(k, text, sizeof(text))));
+                json_object_object_add(x, "detail", json_object_new_string(check_text(k, true, text, sizeof(text))));
                 if (k->has_error)
                         json_object_object_add(x, "reason", json_object_new_string(
                                 cart_reason_to_string(cart_error_reason(&k->error, k->error_r))));
@@ -64,17 +66,24 @@ static void print_text(const struct doctor_report *r) {
         for (size_t i = 0; i < r->n_checks; i++) {
                 const struct doctor_check *k = &r->checks[i];
                 char text[2048];
-                printf("%-4s  %-16s %s\n", doctor_status_to_string(k->status), k->name, esc(check_text(k, text, sizeof(text))));
+                printf("%-4s  %-16s %s\n", doctor_status_to_string(k->status), k->name, esc(check_text(k, false, text, sizeof(text))));
                 if (k->fix[0])
-                        printf("      %-16s fix: %s\n", "", k->fix);
+                        /* TRANSLATORS: what to do about a check that warned or failed. */
+                        printf(_("      %-16s fix: %s\n"), "", k->fix);
                 n_warn += k->status == DOCTOR_WARN;
                 n_fail += k->status == DOCTOR_FAIL;
         }
+        char warnings[64];
+
+        /* TRANSLATORS: a count of warnings, used in the two sentences below. */
+        snprintf(warnings, sizeof(warnings), ngettext("%zu warning", "%zu warnings", n_warn), n_warn);
         if (n_fail > 0)
-                printf("\nNot ready: %zu check%s failed, %zu warning%s.\n", n_fail, n_fail == 1 ? "" : "s",
-                       n_warn, n_warn == 1 ? "" : "s");
+                /* TRANSLATORS: %zu checks failed; %s is the count of warnings ("2 warnings"). */
+                printf(ngettext("\nNot ready: %zu check failed, %s.\n", "\nNot ready: %zu checks failed, %s.\n", n_fail),
+                       n_fail, warnings);
         else
-                printf("\nReady to provision keys (%zu warning%s).\n", n_warn, n_warn == 1 ? "" : "s");
+                /* TRANSLATORS: %s is the count of warnings ("0 warnings"). */
+                printf(_("\nReady to provision keys (%s).\n"), warnings);
 }
 
 static int run(int argc, char **argv) {
@@ -96,18 +105,18 @@ static int run(int argc, char **argv) {
                 switch (c) {
                 case 't':
                         if (trust_args_add(&trust_args, optarg) < 0)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         break;
                 case 'j': json = true; break;
                 case 'm':
                         if (parse_size(optarg, &o.min_free) < 0)
-                                return usage_error(&command_doctor, "--min-free %s: not a size (such as 256M, 1G)", optarg);
+                                return usage_error(&command_doctor, _("--min-free %s: not a size (such as 256M, 1G)"), optarg);
                         break;
                 case 'r': o.root = optarg; break;
                 default: return usage_bad_option(&command_doctor, argv);
                 }
         if (argc - optind != 0)
-                return usage_error(&command_doctor, "unexpected argument '%s'", argv[optind]);
+                return usage_error(&command_doctor, _("unexpected argument '%s'"), argv[optind]);
 
         o.trust_paths = trust_args.paths;
         o.n_trust_paths = trust_args.n_paths;
@@ -126,7 +135,7 @@ static int run(int argc, char **argv) {
 
 const struct command command_doctor = {
         .name = "doctor",
-        .summary = "check that this station is ready to provision keys",
+        .summary = N_("check that this station is ready to provision keys"),
         .help = help,
         .run = run,
 };

@@ -31,6 +31,21 @@ static void print_json(struct json_object *o) {
         json_object_put(o);
 }
 
+/* A step of the flash in words (--json and the journal keep flash_step_to_string()). */
+static const char *step_words(enum flash_step step) {
+        switch (step) {
+        /* TRANSLATORS: the steps of a flash, shown in progress lines and when it stops. */
+        case FLASH_STEP_CHECK: return _("check");
+        case FLASH_STEP_PROBE: return _("capacity probe");
+        case FLASH_STEP_LAYOUT: return _("layout");
+        case FLASH_STEP_WRITE: return _("write");
+        case FLASH_STEP_READBACK: return _("read-back");
+        case FLASH_STEP_REREAD: return _("partition re-read");
+        case FLASH_STEP_DONE: return _("done");
+        }
+        return flash_step_to_string(step);
+}
+
 static void step_started(struct flash_output *out, enum flash_step step, uint64_t total) {
         char a[32];
 
@@ -42,9 +57,13 @@ static void step_started(struct flash_output *out, enum flash_step step, uint64_
                 if (total)
                         json_object_object_add(o, "bytes", json_object_new_int64((int64_t) total));
                 print_json(o);
-        } else if (step != FLASH_STEP_DONE && (!stderr_is_tty || total == 0))
-                fprintf(stderr, "%s: %s%s%s\n", out->target, flash_step_to_string(step),
-                        total ? ": " : "", total ? format_size(total, a, sizeof(a)) : "");
+        } else if (step != FLASH_STEP_DONE && (!stderr_is_tty || total == 0)) {
+                if (total)
+                        /* TRANSLATORS: the key, the step of the flash, the bytes it will handle. */
+                        fprintf(stderr, _("%s: %s: %s\n"), out->target, step_words(step), human_size(total, a, sizeof(a)));
+                else
+                        fprintf(stderr, "%s: %s\n", out->target, step_words(step));
+        }
 }
 
 static volatile sig_atomic_t cancel_signal;
@@ -69,9 +88,18 @@ int flash_output_signal(void) {
 int flash_output_cancelled(const struct flash_output *out, const struct flash_report *r) {
         const char *sig = cancel_signal ? sigabbrev_np(cancel_signal) : NULL;
 
-        log_error(r->error, "%s: cancelled%s%s at step %s: %s", out->target, sig ? " by SIG" : "", sig ? sig : "",
-                  flash_step_to_string(r->step), r->step < FLASH_STEP_WRITE ?
-                  "nothing was written" : "the key is not usable (its partition table is cleared); flash it again");
+        if (sig && r->step < FLASH_STEP_WRITE)
+                /* TRANSLATORS: the key, the signal's name ("INT", "TERM"), the step of the flash. */
+                log_error(r->error, _("%s: cancelled by SIG%s at step %s: nothing was written"), out->target, sig,
+                          step_words(r->step));
+        else if (sig)
+                log_error(r->error, _("%s: cancelled by SIG%s at step %s: the key is not usable (its partition table "
+                                      "is cleared); flash it again"), out->target, sig, step_words(r->step));
+        else if (r->step < FLASH_STEP_WRITE)
+                log_error(r->error, _("%s: cancelled at step %s: nothing was written"), out->target, step_words(r->step));
+        else
+                log_error(r->error, _("%s: cancelled at step %s: the key is not usable (its partition table is "
+                                      "cleared); flash it again"), out->target, step_words(r->step));
         return EXIT_CANCELLED;
 }
 
@@ -98,9 +126,12 @@ int flash_output_event(void *userdata, const struct flash_report *r, enum flash_
         out->last_print = t;
         elapsed = t - out->step_started;
         rate = elapsed > 0 ? (double) done / elapsed : 0;
-        fprintf(stderr, "\r\033[K%s: %s %5.1f%%  %s / %s  %.1f MB/s  ETA %.0f s",
-                out->target, flash_step_to_string(step), 100.0 * (double) done / (double) total,
-                format_size(done, a, sizeof(a)), format_size(total, b, sizeof(b)), rate / 1e6,
+        fputs("\r\033[K", stderr);
+        /* TRANSLATORS: a progress bar: the key, the step, percent done, bytes done, bytes in all,
+         * megabytes per second, seconds left. */
+        fprintf(stderr, _("%s: %s %5s%%  %s / %s  %s MB/s  ETA %.0f s"),
+                out->target, step_words(step), HUMAN_DECIMAL(100.0 * (double) done / (double) total),
+                human_size(done, a, sizeof(a)), human_size(total, b, sizeof(b)), HUMAN_DECIMAL(rate / 1e6),
                 rate > 0 ? (double) (total - done) / rate : 0.0);
         out->has_bar = true;
         return 0;
@@ -144,7 +175,7 @@ static struct json_object *report_json(const struct flash_report *r) {
         if (r->outcome != FLASH_OUTCOME_OK) {
                 json_object_object_add(o, "step", json_object_new_string(flash_step_to_string(r->step)));
                 json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(r->reason)));
-                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(&r->failure, r->error)));
+                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT_C(&r->failure, r->error)));
                 if (r->has_failed_offset)
                         json_object_object_add(o, "offset", json_object_new_int64((int64_t) r->failed_offset));
         }
@@ -160,17 +191,19 @@ void flash_output_result(struct flash_output *out, const struct flash_report *r)
                 if (o)
                         print_json(o);
                 else
-                        log_error(-ENOMEM, "%s: report: out of memory", out->target);
+                        log_error(-ENOMEM, _("%s: report: out of memory"), out->target);
                 return;
         }
         if (r->outcome != FLASH_OUTCOME_OK)
                 return;
-        printf("%s: ok: %s %s (serial %" PRIu64 "), volume %04X-%04X, %s written in %.1f s, %s read back in %.1f s%s\n",
+        /* TRANSLATORS: the key, release name, version, serial, FAT volume ID (two hex halves),
+         * bytes written, seconds, bytes read back, seconds, then " (buffered I/O)" or nothing. */
+        printf(_("%s: ok: %s %s (serial %" PRIu64 "), volume %04X-%04X, %s written in %s s, %s read back in %s s%s\n"),
                out->target, r->release_name, r->release_version, r->release_serial,
                r->volume_id >> 16, r->volume_id & 0xFFFF,
-               format_size(r->bytes_written, a, sizeof(a)), r->write_seconds,
-               format_size(r->bytes_read, b, sizeof(b)), r->read_seconds,
-               r->is_direct ? "" : " (buffered I/O)");
+               human_size(r->bytes_written, a, sizeof(a)), HUMAN_DECIMAL(r->write_seconds),
+               human_size(r->bytes_read, b, sizeof(b)), HUMAN_DECIMAL(r->read_seconds),
+               r->is_direct ? "" : _(" (buffered I/O)"));
 }
 
 int flash_output_error(bool is_json, const char *target, const struct cart_error *err, int r,
@@ -180,7 +213,7 @@ int flash_output_error(bool is_json, const char *target, const struct cart_error
                 json_object_object_add(o, "event", json_object_new_string("error"));
                 json_object_object_add(o, "target", json_object_new_string(target));
                 json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
-                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(err, r)));
+                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT_C(err, r)));
                 print_json(o);
         }
         if (context)

@@ -11,7 +11,7 @@
 #include "trust.h"
 
 static const char help[] =
-        "Usage: cartable flash RELEASE TARGET [--trust KEY]... [OPTIONS]\n"
+        N_("Usage: cartable flash RELEASE TARGET [--trust KEY]... [OPTIONS]\n"
         "\n"
         "Write a signed release onto one USB key, or into an image file, and read every\n"
         "written byte back. In order: the release's signature and rollback are checked, the\n"
@@ -54,7 +54,7 @@ static const char help[] =
         "mismatch or a full file system; 64 usage; 65 a pupil who has left, or a journal\n"
         "refusal; 66 missing release, journal or pupil; 73 the pupil already holds a key\n"
         "(--replace); 130 cancelled.\n"
-        "See cartable-flash(1).\n";
+        "See cartable-flash(1).\n");
 
 struct args {
         const char *release, *target, *serial;
@@ -81,18 +81,18 @@ static int parse_owner(const char *arg, struct owner_fields *o) {
         const char *eq = strchr(arg, '=');
 
         if (!eq || eq == arg || !eq[1])
-                return usage_error(&command_flash, "--owner %s: expected FIELD=VALUE", arg);
+                return usage_error(&command_flash, _("--owner %s: expected FIELD=VALUE"), arg);
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                 if (strlen(fields[i].name) == (size_t) (eq - arg) &&
                     strncmp(arg, fields[i].name, (size_t) (eq - arg)) == 0) {
                         const char **field = (const char **) ((char *) o + fields[i].offset);
                         if (*field)
-                                return usage_error(&command_flash, "--owner %s given twice (\"%s\", then \"%s\")",
+                                return usage_error(&command_flash, _("--owner %s given twice (\"%s\", then \"%s\")"),
                                                    fields[i].name, *field, eq + 1);
                         *field = eq + 1;
                         return 0;
                 }
-        return usage_error(&command_flash, "--owner %s: unknown field (first-name, last-name, class, school)", arg);
+        return usage_error(&command_flash, _("--owner %s: unknown field (first-name, last-name, class, school)"), arg);
 }
 
 static int parse_args(int argc, char **argv, struct args *a) {
@@ -134,18 +134,18 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 case OPT_OPERATOR: a->operator = optarg; break;
                 case OPT_SIZE:
                         if (parse_size(optarg, &a->size) < 0 || a->size == 0)
-                                return usage_error(&command_flash, "invalid size '%s'", optarg);
+                                return usage_error(&command_flash, _("invalid size '%s'"), optarg);
                         break;
                 case OPT_SERIAL: a->serial = optarg; break;
                 case OPT_NO_PROBE: a->no_probe = true; break;
                 case OPT_VOLUME_ID:
                         if (key_parse_volume_id(optarg, &a->volume_id) < 0)
-                                return usage_error(&command_flash, "invalid volume ID '%s' (XXXX-XXXX, hexadecimal)", optarg);
+                                return usage_error(&command_flash, _("invalid volume ID '%s' (XXXX-XXXX, hexadecimal)"), optarg);
                         a->has_volume_id = true;
                         break;
                 case OPT_TIME:
                         if (key_parse_time(optarg, &a->time) < 0)
-                                return usage_error(&command_flash, "invalid time '%s'", optarg);
+                                return usage_error(&command_flash, _("invalid time '%s'"), optarg);
                         break;
                 case OPT_DOWNGRADE: a->allow_downgrade = true; break;
                 case OPT_JSON: a->json = true; break;
@@ -157,7 +157,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 default: return usage_bad_option(&command_flash, argv);
                 }
         if (argc - optind != 2)
-                return usage_error(&command_flash, "expected RELEASE and TARGET");
+                return usage_error(&command_flash, _("expected RELEASE and TARGET"));
         a->release = argv[optind];
         a->target = argv[optind + 1];
         if (a->pupil && a->has_owner)
@@ -182,16 +182,29 @@ static int dry_run(struct station *st, const struct station_key *k) {
         r = station_plan(st, k, &report, &n_extents, &err);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
-        printf("Would flash %s %s (serial %" PRIu64 ") onto %s (%s%s%s):\n"
-               "  capacity probe%s, then a partition at byte %" PRIu64 " of %s, FAT32 with %s clusters,\n"
-               "  %s of content, %s written in all (%zu extents), then read back.\n"
-               "Nothing was written: add --yes to flash the key.\n",
-               report.release_name, report.release_version, report.release_serial, k->target,
-               format_size(report.key.capacity, a, sizeof(a)), report.key.serial[0] ? ", serial " : "",
-               report.key.serial, k->no_probe ? " skipped" : "", report.partition_offset,
-               format_size(report.partition_size, b, sizeof(b)), format_size(report.cluster_size, c, sizeof(c)),
-               format_size(report.content_bytes, a, sizeof(a)), format_size(report.plan_bytes, b, sizeof(b)),
-               n_extents);
+        char key[300], probe[64];
+
+        if (report.key.serial[0])
+                /* TRANSLATORS: a key's capacity, then its USB serial number. */
+                snprintf(key, sizeof(key), _("%s, serial %s"), human_size(report.key.capacity, a, sizeof(a)), report.key.serial);
+        else
+                snprintf(key, sizeof(key), "%s", human_size(report.key.capacity, a, sizeof(a)));
+        snprintf(probe, sizeof(probe), "%s", k->no_probe ? _("capacity probe skipped") : _("capacity probe"));
+        /* TRANSLATORS: release name, version, serial, the target, its capacity (and serial), then
+         * "capacity probe" or "capacity probe skipped", the partition's offset in bytes, its size,
+         * the FAT cluster size, the content's size, all bytes written, the number of extents. */
+        printf(ngettext("Would flash %s %s (serial %" PRIu64 ") onto %s (%s):\n"
+                        "  %s, then a partition at byte %" PRIu64 " of %s, FAT32 with %s clusters,\n"
+                        "  %s of content, %s written in all (%zu extent), then read back.\n"
+                        "Nothing was written: add --yes to flash the key.\n",
+                        "Would flash %s %s (serial %" PRIu64 ") onto %s (%s):\n"
+                        "  %s, then a partition at byte %" PRIu64 " of %s, FAT32 with %s clusters,\n"
+                        "  %s of content, %s written in all (%zu extents), then read back.\n"
+                        "Nothing was written: add --yes to flash the key.\n", n_extents),
+               report.release_name, report.release_version, report.release_serial, k->target, key, probe,
+               report.partition_offset, human_size(report.partition_size, b, sizeof(b)),
+               human_size(report.cluster_size, c, sizeof(c)), human_size(report.content_bytes, a, sizeof(a)),
+               HUMAN_SIZE(report.plan_bytes), n_extents);
         return EXIT_OK;
 }
 
@@ -214,11 +227,11 @@ static int run(int argc, char **argv) {
         }
         is_device = station_target_is_device(a.target);
         if (is_device && a.size)
-                r = usage_error(&command_flash, "--size applies to image files, not to USB keys");
+                r = usage_error(&command_flash, _("--size applies to image files, not to USB keys"));
         else if (!is_device && a.serial)
-                r = usage_error(&command_flash, "--serial applies to USB keys, not to image files");
+                r = usage_error(&command_flash, _("--serial applies to USB keys, not to image files"));
         else if (is_device && a.force)
-                r = usage_error(&command_flash, "--force applies to image files, not to USB keys");
+                r = usage_error(&command_flash, _("--force applies to image files, not to USB keys"));
         else if ((r = trust_load(&a.trust, &trust)) < 0)
                 r = exit_code_for(r);
         trust_args_done(&a.trust);
@@ -244,10 +257,10 @@ static int run(int argc, char **argv) {
 
         const struct manifest *m = release_manifest(station_release(st));
         if (a.has_owner && !manifest_is_personalised(m))
-                return usage_error(&command_flash, "--owner: release %s %s is not personalised (it has no owner file)",
+                return usage_error(&command_flash, _("--owner: release %s %s is not personalised (it has no owner file)"),
                                    manifest_name(m), manifest_version(m));
         if (!a.has_owner && !pupil && manifest_is_personalised(m) && !a.json)
-                log_info("note: %s is personalised; without --owner this key gets no \"%s\"",
+                log_info(_("note: %s is personalised; without --owner this key gets no \"%s\""),
                          a.release, manifest_owner_path(m));
 
         struct station_key k = {
@@ -283,13 +296,13 @@ static int run(int argc, char **argv) {
         if (r < 0)
                 return flash_output_failed(&out, &report, &err, r);
         if (r > 0)
-                log_warn("rollback state not recorded: %s", ERROR_TEXT(&err, -EIO));
+                log_warn(_("rollback state not recorded: %s"), ERROR_TEXT(&err, -EIO));
         return EXIT_OK;
 }
 
 const struct command command_flash = {
         .name = "flash",
-        .summary = "write a signed release onto a key or image file and read it back",
+        .summary = N_("write a signed release onto a key or image file and read it back"),
         .help = help,
         .run = run,
 };

@@ -9,7 +9,7 @@
 #include "trust.h"
 
 static const char help[] =
-        "Usage: cartable image export RELEASE --size SIZE --output FILE [--trust KEY]... [OPTIONS]\n"
+        N_("Usage: cartable image export RELEASE --size SIZE --output FILE [--trust KEY]... [OPTIONS]\n"
         "\n"
         "Write the raw image of a key of SIZE bytes (partition table, FAT32 volume, release\n"
         "files and /.cartable/) into FILE, sparsely: free space stays a hole. The same\n"
@@ -28,7 +28,7 @@ static const char help[] =
         "Exit codes: 0 written; 3 bad signature; 4 key too small for the release; 5 I/O error\n"
         "or a full file system; 64 usage; 66 missing release; 73 FILE exists or cannot be\n"
         "created; 130 cancelled (SIGINT, SIGTERM, SIGHUP: nothing is left behind).\n"
-        "See cartable-image(1).\n";
+        "See cartable-image(1).\n");
 
 struct args {
         const char *release, *output;
@@ -60,25 +60,25 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         break;
                 case 's':
                         if (parse_size(optarg, &a->size) < 0 || a->size == 0)
-                                return usage_error(&command_image, "invalid size '%s'", optarg);
+                                return usage_error(&command_image, _("invalid size '%s'"), optarg);
                         break;
                 case 'o': a->output = optarg; break;
                 case 'v':
                         if (key_parse_volume_id(optarg, &a->volume_id) < 0)
-                                return usage_error(&command_image, "invalid volume ID '%s'", optarg);
+                                return usage_error(&command_image, _("invalid volume ID '%s'"), optarg);
                         a->has_volume_id = true;
                         break;
                 case 'T':
                         if (key_parse_time(optarg, &a->time) < 0)
-                                return usage_error(&command_image, "invalid time '%s'", optarg);
+                                return usage_error(&command_image, _("invalid time '%s'"), optarg);
                         break;
                 case 'j': a->json = true; break;
                 default: return usage_bad_option(&command_image, argv);
                 }
         if (argc - optind != 1)
-                return usage_error(&command_image, "expected RELEASE");
+                return usage_error(&command_image, _("expected RELEASE"));
         if (!a->output || a->size == 0)
-                return usage_error(&command_image, "--size and --output are required");
+                return usage_error(&command_image, _("--size and --output are required"));
         a->release = argv[optind];
         return 0;
 }
@@ -121,7 +121,7 @@ static int run(int argc, char **argv) {
 
 const struct command image_export_command = {
         .name = "export",
-        .summary = "write the raw image of a key, sparsely",
+        .summary = N_("write the raw image of a key, sparsely"),
         .help = help,
         .run = run,
 };

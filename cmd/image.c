@@ -39,9 +39,9 @@ static const struct command *const image_commands[] = {
 
 const struct command command_image = {
         .name = "image",
-        .summary = "build, verify and show signed releases",
+        .summary = N_("build, verify and show signed releases"),
         .help =
-        "Usage: cartable image build [RECIPE] --key SECRET --output NAME.cart [OPTIONS] [BUNDLE...]\n"
+        N_("Usage: cartable image build [RECIPE] --key SECRET --output NAME.cart [OPTIONS] [BUNDLE...]\n"
         "       cartable image verify NAME.cart [--trust FILE|DIR]... [--json]\n"
         "       cartable image show NAME.cart [--trust FILE|DIR]... [--json]\n"
         "       cartable image export NAME.cart --size SIZE --output KEY.img [OPTIONS] (see cartable-image-export(1))\n"
@@ -81,18 +81,18 @@ const struct command command_image = {
         "content; 4 content larger than min-size; 5 the release could not be written\n"
         "(I/O error, no space left); 64 usage; 65 bad bundle, recipe or release; 66 missing\n"
         "input; 73 output exists or cannot be created.\n"
-        "See cartable-image(1).\n",
+        "See cartable-image(1).\n"),
         .run = run_image,
         .subs = image_commands,
 };
 
 static int run_image(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_image, "missing sub-command (build, verify, show)");
+                return usage_error(&command_image, _("missing sub-command (build, verify, show)"));
         for (const struct command *const *c = image_commands; *c; c++)
                 if (streq((*c)->name, argv[1]))
                         return (*c)->run(argc - 1, argv + 1);
-        return usage_error(&command_image, "unknown sub-command '%s'", argv[1]);
+        return usage_error(&command_image, _("unknown sub-command '%s'"), argv[1]);
 }
 
 /* ---- build ---- */
@@ -139,7 +139,7 @@ static void note(void *userdata, const char *message) {
 
 static int parse_size_option(const char *name, const char *value, uint64_t *ret) {
         if (parse_size(value, ret) < 0)
-                return usage_error(&command_image, "--%s %s: not a size (such as 100000, 64M, 4G)", name, value);
+                return usage_error(&command_image, _("--%s %s: not a size (such as 100000, 64M, 4G)"), name, value);
         return 0;
 }
 
@@ -182,7 +182,7 @@ static int parse_build_args(int argc, char **argv, struct build_args *a, char **
                 default: {
                         char **l = realloc(a->settings, (a->n_settings + 2) * sizeof(char *));
                         if (!l)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         a->settings = l;
                         l[a->n_settings++] = (char *) recipe_options[opt - OPT_RECIPE];
                         l[a->n_settings++] = optarg;
@@ -192,9 +192,9 @@ static int parse_build_args(int argc, char **argv, struct build_args *a, char **
                         return r;
         }
         if (!a->key)
-                return usage_error(&command_image, "image build needs --key SECRET");
+                return usage_error(&command_image, _("image build needs --key SECRET"));
         if (!a->output)
-                return usage_error(&command_image, "image build needs --output NAME.cart");
+                return usage_error(&command_image, _("image build needs --output NAME.cart"));
         *ret_rest = argv + optind;
         *ret_n = argc - optind;
         return 0;
@@ -230,10 +230,10 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
 
         r = recipe_new(&rc);
         if (r < 0)
-                return log_fail(r, "out of memory");
+                return log_fail(r, _("out of memory"));
         if (n_rest > 0 && is_recipe_argument(rest[0], &recipe_path)) {
                 if (!recipe_path)
-                        return log_fail(-ENOMEM, "out of memory");
+                        return log_fail(-ENOMEM, _("out of memory"));
                 r = recipe_load(rc, recipe_path, &err);
                 if (r < 0)
                         return log_fail_error(&err, r, NULL);
@@ -246,11 +246,11 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
         }
         for (int i = first; i < n_rest; i++)
                 if ((r = recipe_set(rc, "bundle", rest[i], &err)) < 0)
-                        return log_fail(r, "out of memory");
+                        return log_fail(r, _("out of memory"));
         epoch = getenv("SOURCE_DATE_EPOCH");
         if (!rc->has_time && epoch && *epoch) {
                 if (recipe_parse_time(epoch, &rc->time) < 0 || strspn(epoch, "0123456789") != strlen(epoch))
-                        return usage_error(&command_image, "SOURCE_DATE_EPOCH=%s: not seconds since 1970", epoch);
+                        return usage_error(&command_image, _("SOURCE_DATE_EPOCH=%s: not seconds since 1970"), epoch);
                 rc->has_time = true;
         }
         if (a->has_max_files)
@@ -261,7 +261,7 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
                 rc->limits.max_total_size = a->max_total_size;
         r = recipe_check(rc, &err);
         if (r < 0)
-                return r == -ENOMEM ? log_fail(r, "out of memory") : log_fail(-EBADMSG, "%s", ERROR_TEXT(&err, r));
+                return r == -ENOMEM ? log_fail(r, _("out of memory")) : log_fail(-EBADMSG, "%s", ERROR_TEXT(&err, r));
         *ret = TAKE_PTR(rc);
         return 0;
 }
@@ -295,13 +295,14 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         int r;
 
         if (!dir_copy)
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
         r = output_file_open(a->output, 0, &out, &err);
         if (r < 0)
                 return log_fail_error(&err, r == -ENOMEM ? r : -EEXIST, NULL);
         if (out.n_stale > 0)
-                log_info("%s: removed %u temporary file%s left by an interrupted build", a->output, out.n_stale,
-                         out.n_stale == 1 ? "" : "s");
+                log_info(ngettext("%s: removed %u temporary file left by an interrupted build",
+                                  "%s: removed %u temporary files left by an interrupted build", out.n_stale),
+                         a->output, out.n_stale);
         temp_output = output_file_temp_path(&out);
         for (size_t i = 0; i < ELEMENTSOF(cleanup_signals); i++)
                 signal(cleanup_signals[i], on_signal);
@@ -317,7 +318,7 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
         if (!quiet)
-                log_info("%s: release %s %s, serial %" PRIu64, a->output, rc->name, rc->version, rc->serial);
+                log_info(_("%s: release %s %s, serial %" PRIu64), a->output, rc->name, rc->version, rc->serial);
         return EXIT_OK;
 }
 
@@ -360,7 +361,7 @@ static int parse_read_args(int argc, char **argv, struct read_args *a) {
                 switch (opt) {
                 case OPT_TRUST:
                         if (trust_args_add(&a->trust, optarg) < 0)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         break;
                 case OPT_JSON:
                         a->is_json = true;
@@ -369,7 +370,7 @@ static int parse_read_args(int argc, char **argv, struct read_args *a) {
                         return usage_bad_option(&command_image, argv);
                 }
         if (argc - optind != 1)
-                return usage_error(&command_image, "image %s needs one release file", argv[0]);
+                return usage_error(&command_image, _("image %s needs one release file"), argv[0]);
         a->path = argv[optind];
         return 0;
 }
@@ -397,7 +398,7 @@ static void print_json(struct json_object *o) {
 
 static int verify_fail_json(const char *path, const struct cart_error *err, int r) {
         struct json_object *o = json_object_new_object();
-        const char *msg = ERROR_TEXT(err, r);
+        const char *msg = ERROR_TEXT_C(err, r);
 
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "valid", json_object_new_boolean(false));
@@ -405,7 +406,7 @@ static int verify_fail_json(const char *path, const struct cart_error *err, int 
         json_object_object_add(o, "error", json_object_new_string(msg));
         print_json(o);
         json_object_put(o);
-        log_error(r, "%s", msg);
+        log_error(r, "%s", ERROR_TEXT(err, r));
         return exit_code_for_error(err, r);
 }
 
@@ -450,9 +451,11 @@ static int run_verify(int argc, char **argv) {
                 print_json(o);
                 json_object_put(o);
         } else
-                printf("%s: OK: release %s %s, serial %" PRIu64 ", signed by %s; %zu files and %zu directories (%s), every hash matches\n",
+                /* TRANSLATORS: the release file, its name, version, serial, signing key id, counts of
+                 * files and directories, their total size. */
+                printf(_("%s: OK: release %s %s, serial %" PRIu64 ", signed by %s; %zu files and %zu directories (%s), every hash matches\n"),
                        esc(a.path), esc(manifest_name(m)), esc(manifest_version(m)), manifest_serial(m), manifest_key_id(m),
-                       files, dirs, format_size(bytes, size_s, sizeof(size_s)));
+                       files, dirs, human_size(bytes, size_s, sizeof(size_s)));
         return EXIT_OK;
 }
 
@@ -471,18 +474,20 @@ static void show_text(const char *path, const struct manifest *m) {
         uint64_t bytes = content_bytes(m, &files, &dirs);
 
         time_format(manifest_created(m), t);
-        printf("File:        %s\n", esc(path));
-        printf("Release:     %s %s, serial %" PRIu64 "\n", esc(manifest_name(m)), esc(manifest_version(m)), manifest_serial(m));
-        printf("Created:     %s\n", t);
-        printf("Signed by:   %s (%s)\n", manifest_key_id(m), manifest_is_verified(m) ?
-               "signature verified" : "signature NOT checked: give --trust");
-        printf("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n", esc(l->scheme), esc(l->label),
-               format_size(l->min_size, s1, sizeof(s1)), format_size(l->alignment, s2, sizeof(s2)));
+        /* TRANSLATORS: image show's lines: labels padded to 13 columns, keep them aligned. */
+        printf(_("File:        %s\n"), esc(path));
+        printf(_("Release:     %s %s, serial %" PRIu64 "\n"), esc(manifest_name(m)), esc(manifest_version(m)), manifest_serial(m));
+        printf(_("Created:     %s\n"), t);
+        printf(manifest_is_verified(m) ? _("Signed by:   %s (signature verified)\n") :
+               _("Signed by:   %s (signature NOT checked: give --trust)\n"), manifest_key_id(m));
+        /* TRANSLATORS: partition scheme (mbr, gpt), volume label, smallest key, alignment. */
+        printf(_("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n"), esc(l->scheme), esc(l->label),
+               human_size(l->min_size, s1, sizeof(s1)), human_size(l->alignment, s2, sizeof(s2)));
         for (size_t i = 0; i < l->n_sealed; i++)
-                printf("Sealed:      %s\n", esc(l->sealed[i]));
+                printf(_("Sealed:      %s\n"), esc(l->sealed[i]));
         if (manifest_is_personalised(m))
-                printf("Owner file:  %s (different on each key)\n", esc(manifest_owner_path(m)));
-        printf("Content:     %zu files, %zu directories, %s\n\n", files, dirs, format_size(bytes, s1, sizeof(s1)));
+                printf(_("Owner file:  %s (different on each key)\n"), esc(manifest_owner_path(m)));
+        printf(_("Content:     %zu files, %zu directories, %s\n\n"), files, dirs, human_size(bytes, s1, sizeof(s1)));
         for (size_t i = 0; i < manifest_n_files(m); i++) {
                 const struct release_file *f = manifest_file(m, i);
                 time_t mt = (time_t) f->mtime;
@@ -502,7 +507,7 @@ static int show_json(const char *path, const struct release *rel) {
         manifest = json_tokener_parse(json);
         if (!o || !manifest) {
                 json_object_put(o);
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
         }
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "signature", json_object_new_string(manifest_is_verified(m) ? "verified" : "not-checked"));

@@ -43,3 +43,20 @@ void fput_safe(const char *s, FILE *f) {
         if (s)
                 fputs(esc(s), f);
 }
+
+/* A journal's text with control characters shown as '?' (fput_safe), as a string for a
+ * sentence; NULL stays NULL. */
+char *safe_text(const char *text) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (!text)
+                return NULL;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fput_safe(text, f);
+        fclose(f);
+        return buf;
+}

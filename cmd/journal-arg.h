@@ -24,3 +24,5 @@ int journal_fail(int r, const struct cart_error *err);
 /* Roster values (names, classes) on a terminal, escaped by esc() (common.h) like every
  * name from a key or bundle, so a name can never move the cursor or recolour the screen. */
 void fput_safe(const char *s, FILE *f);
+/* The same text as a new string, for a whole sentence (free it); NULL for NULL. */
+char *safe_text(const char *text);

@@ -12,9 +12,9 @@ static int run_journal(int argc, char **argv);
 
 const struct command command_journal = {
         .name = "journal",
-        .summary = "show, export and verify the key journal",
+        .summary = N_("show, export and verify the key journal"),
         .help =
-        "Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
+        N_("Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
         "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
         "       cartable journal purge --left-before YYYY-MM-DD [--dry-run] [--journal DB]\n"
@@ -41,7 +41,7 @@ const struct command command_journal = {
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
         "64 usage; 65 not a journal, or from a newer cartable; 66 no journal, unknown pupil;\n"
-        "73 output exists or cannot be created. See cartable-journal(1).\n",
+        "73 output exists or cannot be created. See cartable-journal(1).\n"),
         .run = run_journal,
 };
 
@@ -73,7 +73,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                         return usage_bad_option(&command_journal, argv);
                 /* allowed: one letter per option this sub-command takes, j p k J f o H. */
                 if (!strchr(allowed, "jpkJfoH"[c - OPT_JOURNAL]))
-                        return usage_error(&command_journal, "journal %s: --%s is not an option of it",
+                        return usage_error(&command_journal, _("journal %s: --%s is not an option of it"),
                                            argv[0], options[c - OPT_JOURNAL].name);
                 switch (c) {
                 case OPT_JOURNAL: a->journal = optarg; break;
@@ -86,7 +86,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 }
         }
         if (optind != argc)
-                return usage_error(&command_journal, "journal %s: unexpected argument '%s'", argv[0], argv[optind]);
+                return usage_error(&command_journal, _("journal %s: unexpected argument '%s'"), argv[0], argv[optind]);
         return EXIT_OK;
 }
 
@@ -239,49 +239,54 @@ static int on_event_csv(void *userdata, const struct journal_event_row *e) {
 
 /* ---- show ---- */
 
+/* The words of an event's kind and outcome, for people (--json and exports keep the codes). */
+static const char *kind_words(const char *kind) {
+        /* TRANSLATORS: the kinds of journal events, in journal show's second column (8 wide). */
+        static const char *const kinds[][2] = {
+                { "flashed", N_("flashed") }, { "issued", N_("issued") }, { "verified", N_("verified") },
+                { "returned", N_("returned") }, { "lost", N_("lost") }, { "stolen", N_("stolen") },
+                { "replaced", N_("replaced") }, { "retired", N_("retired") }, { "purged", N_("purged") },
+                /* TRANSLATORS: the outcomes of journal events, in journal show's third column (7 wide). */
+                { "ok", N_("ok") }, { "refused", N_("refused") }, { "failed", N_("failed") },
+        };
+        for (size_t i = 0; kind && i < ELEMENTSOF(kinds); i++)
+                if (streq(kind, kinds[i][0]))
+                        return _(kinds[i][1]);
+        return kind ? kind : "";
+}
+
 static int on_event_text(void *userdata, const struct journal_event_row *e) {
         struct out_state *st = userdata;
+        _cleanup_free_ char *family = safe_text(e->family_name), *first = safe_text(e->first_name),
+                            *class = safe_text(e->class_name), *key = safe_text(e->key_uid),
+                            *rel = safe_text(e->release_name), *ver = safe_text(e->release_version),
+                            *reason = safe_text(e->reason), *op = safe_text(e->operator),
+                            *station = safe_text(e->station), *msg = safe_text(e->message);
         char t[32];
 
         format_time(e->time_usec, t);
-        printf("%s  %-8s %-7s", t, e->kind, e->outcome ? e->outcome : "");
-        if (e->pupil_id) {
-                printf("  pupil %s/%s", esc(e->pupil_school), esc(e->pupil_id));
-                if (e->family_name) {
-                        fputs(" (", stdout);
-                        fput_safe(e->family_name, stdout);
-                        fputc(' ', stdout);
-                        fput_safe(e->first_name, stdout);
-                        fputs(", ", stdout);
-                        fput_safe(e->class_name, stdout);
-                        fputc(')', stdout);
-                }
-        }
-        if (e->key_uid) {
-                fputs("  key ", stdout);
-                fput_safe(e->key_uid, stdout);
-        }
-        if (e->release_name) {
-                fputs("  release ", stdout);
-                fput_safe(e->release_name, stdout);
-                fputc(' ', stdout);
-                fput_safe(e->release_version, stdout);
-                printf(" (serial %" PRId64 ")", e->release_serial);
-        }
-        if (e->reason) {
-                fputs("  reason ", stdout);
-                fput_safe(e->reason, stdout);
-        }
-        if (e->operator) {
-                fputs("  by ", stdout);
-                fput_safe(e->operator, stdout);
-        }
-        fputs(" at ", stdout);
-        fput_safe(e->station, stdout);
-        if (e->message) {
-                fputs(": ", stdout);
-                fput_safe(e->message, stdout);
-        }
+        printf("%s  %-8s %-7s", t, kind_words(e->kind), kind_words(e->outcome));
+        if (e->pupil_id && family)
+                /* TRANSLATORS: school UAI, pupil id, family name, first name, class. */
+                printf(_("  pupil %s/%s (%s %s, %s)"), esc(e->pupil_school), esc(e->pupil_id), family, first ? first : "",
+                       class ? class : "");
+        else if (e->pupil_id)
+                printf(_("  pupil %s/%s"), esc(e->pupil_school), esc(e->pupil_id));
+        if (key)
+                printf(_("  key %s"), key);
+        if (rel)
+                /* TRANSLATORS: release name, version, serial. */
+                printf(_("  release %s %s (serial %" PRId64 ")"), rel, ver ? ver : "", e->release_serial);
+        if (reason)
+                /* TRANSLATORS: a reason code ("too-small"), kept as it is stored. */
+                printf(_("  reason %s"), reason);
+        if (op)
+                /* TRANSLATORS: the operator who did it. */
+                printf(_("  by %s"), op);
+        /* TRANSLATORS: the station where it happened. */
+        printf(_(" at %s"), station ? station : "?");
+        if (msg)
+                printf(": %s", msg);
         putchar('\n');
         st->n++;
         return 0;
@@ -299,7 +304,7 @@ static int run_show(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         if (a.pupil && a.key)
-                return usage_error(&command_journal, "journal show: --pupil or --key, not both");
+                return usage_error(&command_journal, _("journal show: --pupil or --key, not both"));
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
@@ -308,13 +313,17 @@ static int run_show(int argc, char **argv) {
                 if (r < 0)
                         return journal_fail(r, &err);
                 if (!a.json) {
-                        printf("pupil %s/%s: ", esc(p->school), esc(p->id));
-                        fput_safe(p->family_name, stdout);
-                        fputc(' ', stdout);
-                        fput_safe(p->first_name, stdout);
-                        fputs(", class ", stdout);
-                        fput_safe(p->class_name, stdout);
-                        printf("%s; key: %s\n", p->is_active ? "" : " (left)", p->key_uid ? p->key_uid : "none");
+                        _cleanup_free_ char *family = safe_text(p->family_name), *first = safe_text(p->first_name),
+                                            *class = safe_text(p->class_name);
+                        const char *key = p->key_uid ? p->key_uid : _("none");
+
+                        if (p->is_active)
+                                /* TRANSLATORS: school UAI, pupil id, family name, first name, class, the key held. */
+                                printf(_("pupil %s/%s: %s %s, class %s; key: %s\n"), esc(p->school), esc(p->id), family ? family : "",
+                                       first ? first : "", class ? class : "", key);
+                        else
+                                printf(_("pupil %s/%s: %s %s, class %s (left); key: %s\n"), esc(p->school), esc(p->id),
+                                       family ? family : "", first ? first : "", class ? class : "", key);
                 }
         }
         r = journal_events_list(j, &(struct journal_event_filter) { .pupil = a.pupil, .key = a.key },
@@ -324,7 +333,7 @@ static int run_show(int argc, char **argv) {
         if (a.json)
                 puts(st.n ? "\n]" : "[]");
         else if (st.n == 0 && a.key)
-                return log_fail(-ENOENT, "no event for key %s in the journal", a.key);
+                return log_fail(-ENOENT, _("no event for key %s in the journal"), a.key);
         return EXIT_OK;
 }
 
@@ -342,7 +351,7 @@ static int run_export(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         if (!a.format || !(streq(a.format, "csv") || streq(a.format, "json")))
-                return usage_error(&command_journal, "journal export needs --format csv or --format json");
+                return usage_error(&command_journal, _("journal export needs --format csv or --format json"));
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
@@ -355,7 +364,7 @@ static int run_export(int argc, char **argv) {
                 out = fdopen(fd, "w");
                 if (!out) {
                         close(fd);
-                        return log_fail(-ENOMEM, "out of memory");
+                        return log_fail(-ENOMEM, _("out of memory"));
                 }
         }
         st.f = out ? out : stdout;
@@ -372,7 +381,7 @@ static int run_export(int argc, char **argv) {
                 if (a.output)
                         unlink(a.output);
                 if (r == -EIO && !err.msg[0]) {
-                        log_error(r, "%s: write failed", a.output ? a.output : "stdout");
+                        log_error(r, _("%s: write failed"), a.output ? a.output : "stdout");
                         return EXIT_CANTCREAT;
                 }
                 return journal_fail(r, &err);
@@ -384,11 +393,20 @@ static int run_export(int argc, char **argv) {
 
 static void on_head(void *userdata, const struct journal_head *h) {
         size_t *n = userdata;
-        fputs("station ", stdout);
-        fput_safe(h->station, stdout);
-        printf(": %" PRId64 " events, intact; head ", h->n_events);
-        fput_safe(h->station, stdout);
-        printf(":%" PRId64 ":%s\n", h->n_events, h->hash);
+        _cleanup_free_ char *name = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&name, &len);
+
+        /* The station's name is shown safe (no control characters), in a sentence of its own. */
+        if (f) {
+                fput_safe(h->station, f);
+                fclose(f);
+        }
+        /* TRANSLATORS: a station, its number of events, then its head STATION:N:HASH (keep that
+         * form: it is given back to journal verify --head). */
+        printf(ngettext("station %s: %" PRId64 " event, intact; head %s:%" PRId64 ":%s\n",
+                        "station %s: %" PRId64 " events, intact; head %s:%" PRId64 ":%s\n", (unsigned long) h->n_events),
+               name ? name : "?", h->n_events, name ? name : "?", h->n_events, h->hash);
         *n += (size_t) h->n_events;
 }
 
@@ -402,7 +420,7 @@ static int run_verify(int argc, char **argv) {
         int code, r;
 
         if (!heads)
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
         code = parse(argc, argv, "jH", &a);
         if (code != EXIT_OK)
                 return code;
@@ -420,12 +438,12 @@ static int run_verify(int argc, char **argv) {
                 if (count)
                         *count++ = 0;
                 if (!count || !*a.heads[i] || strlen(hash) != JOURNAL_HASH_HEX_LEN)
-                        return usage_error(&command_journal, "--head: expected STATION:N:HASH, as journal verify prints it");
+                        return usage_error(&command_journal, _("--head: expected STATION:N:HASH, as journal verify prints it"));
                 h = (struct journal_head) { .station = a.heads[i], .hash = hash };
                 errno = 0;
                 h.n_events = strtoll(count, &end, 10);
                 if (errno || *end || h.n_events < 1)
-                        return usage_error(&command_journal, "--head: %s is not an event number", count);
+                        return usage_error(&command_journal, _("--head: %s is not an event number"), count);
                 r = journal_verify_head(j, &h, &err);
                 if (r < 0)
                         return journal_fail(r, &err);
@@ -441,16 +459,16 @@ static int run_verify(int argc, char **argv) {
                 for (char *line = strtok(err.msg, "\n"); line; line = strtok(NULL, "\n"))
                         printf("BROKEN %s\n", line);
         if (r > 0 || is_broken) {
-                log_error(-EBADMSG, "the journal's hash chain is broken: it was changed outside cartable");
+                log_error(-EBADMSG, _("the journal's hash chain is broken: it was changed outside cartable"));
                 return EXIT_MODIFIED;
         }
-        printf("journal intact: %zu events\n", n);
+        printf(ngettext("journal intact: %zu event\n", "journal intact: %zu events\n", n), n);
         return EXIT_OK;
 }
 
 static int run_journal(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_journal, "missing sub-command (show, export, verify)");
+                return usage_error(&command_journal, _("missing sub-command (show, export, verify)"));
         if (streq(argv[1], "show"))
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))
@@ -459,5 +477,5 @@ static int run_journal(int argc, char **argv) {
                 return run_journal_purge(argc - 1, argv + 1);
         if (streq(argv[1], "verify"))
                 return run_verify(argc - 1, argv + 1);
-        return usage_error(&command_journal, "unknown sub-command '%s'", argv[1]);
+        return usage_error(&command_journal, _("unknown sub-command '%s'"), argv[1]);
 }

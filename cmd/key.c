@@ -17,9 +17,9 @@ static int run_key(int argc, char **argv);
 
 const struct command command_key = {
         .name = "key",
-        .summary = "generate, show and check signing keys (minisign format)",
+        .summary = N_("generate, show and check signing keys (minisign format)"),
         .help =
-        "Usage: cartable key generate --secret FILE --public FILE\n"
+        N_("Usage: cartable key generate --secret FILE --public FILE\n"
         "                             [--passphrase-file FILE | --unencrypted] [--comment TEXT]\n"
         "       cartable key show [--unlock] [--passphrase-file FILE] KEYFILE\n"
         "       cartable key verify [--trust FILE|DIR]... [--signature SIG] FILE\n"
@@ -49,7 +49,7 @@ const struct command command_key = {
         "\n"
         "Exit codes: 0 success; 3 wrong passphrase, bad or untrusted signature; 64 usage;\n"
         "65 malformed key or signature, empty or mismatched passphrase; 66 missing input;\n"
-        "73 an output file exists or cannot be created. See cartable-key(1).\n",
+        "73 an output file exists or cannot be created. See cartable-key(1).\n"),
         .run = run_key,
 };
 
@@ -101,7 +101,7 @@ static int parse_args(int argc, char **argv, struct key_args *a) {
                 case OPT_SIGNATURE: a->signature = optarg; break;
                 case OPT_TRUST:
                         if (trust_args_add(&a->trust, optarg) < 0)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         break;
                 default:
                         return usage_bad_option(c, argv);
@@ -127,27 +127,27 @@ static int key_generate(struct key_args *a) {
         int r;
 
         if (a->is_unlock || a->trust.n_paths || a->signature || a->n_rest > 0)
-                return usage_error(c, "generate takes --secret, --public, --passphrase-file, "
-                                   "--unencrypted and --comment only");
+                return usage_error(c, _("generate takes --secret, --public, --passphrase-file, "
+                                   "--unencrypted and --comment only"));
         if (!a->secret || !a->public)
-                return usage_error(c, "generate needs --secret FILE and --public FILE");
+                return usage_error(c, _("generate needs --secret FILE and --public FILE"));
         if (streq(a->secret, a->public))
-                return usage_error(c, "--secret and --public name the same file");
+                return usage_error(c, _("--secret and --public name the same file"));
         if (a->passphrase_file && a->is_unencrypted)
-                return usage_error(c, "--passphrase-file and --unencrypted exclude each other");
+                return usage_error(c, _("--passphrase-file and --unencrypted exclude each other"));
         if (a->comment && (strlen(a->comment) > SIGN_COMMENT_MAX || strpbrk(a->comment, "\r\n")))
-                return usage_error(c, "--comment: one line of at most %d bytes", SIGN_COMMENT_MAX);
+                return usage_error(c, _("--comment: one line of at most %d bytes"), SIGN_COMMENT_MAX);
         /* Before asking a passphrase: the files are created with O_EXCL in the end anyway. */
         if (path_exists(a->secret))
-                return log_fail(-EEXIST, "%s: already exists, not overwritten", a->secret);
+                return log_fail(-EEXIST, _("%s: already exists, not overwritten"), a->secret);
         if (path_exists(a->public))
-                return log_fail(-EEXIST, "%s: already exists, not overwritten", a->public);
+                return log_fail(-EEXIST, _("%s: already exists, not overwritten"), a->public);
         if (!a->is_unencrypted && !a->passphrase_file && !passphrase_can_ask())
-                return usage_error(c, "no terminal to ask a passphrase on: give "
-                                   "--passphrase-file FILE, or --unencrypted");
+                return usage_error(c, _("no terminal to ask a passphrase on: give "
+                                   "--passphrase-file FILE, or --unencrypted"));
 
         if (!a->is_unencrypted) {
-                r = passphrase_get(a->passphrase_file, true, "Passphrase for the new secret key: ",
+                r = passphrase_get(a->passphrase_file, true, _("Passphrase for the new secret key: "),
                                    &pass);
                 if (r < 0)
                         return passphrase_exit_code(r);
@@ -156,7 +156,7 @@ static int key_generate(struct key_args *a) {
         if (r >= 0)
                 r = sign_secret_key_set_comment(k, a->comment);
         if (r < 0)
-                return log_fail(r, "generating a key: %s", strerror(-r));
+                return log_fail(r, _("generating a key: %s"), strerror(-r));
 
         r = sign_secret_key_save(k, a->secret, pass, &err);
         if (r >= 0) {
@@ -171,9 +171,12 @@ static int key_generate(struct key_args *a) {
 
         sign_secret_key_id(k, id);
         sign_key_id_hex(id, hex);
-        printf("key id: %s\n", hex);
-        printf("secret key: %s (%s)\n", a->secret, pass ? "encrypted" : "unencrypted");
-        printf("public key: %s\n", a->public);
+        printf(_("key id: %s\n"), hex);
+        if (pass)
+                printf(_("secret key: %s (encrypted)\n"), a->secret);
+        else
+                printf(_("secret key: %s (unencrypted)\n"), a->secret);
+        printf(_("public key: %s\n"), a->public);
         return EXIT_OK;
 }
 
@@ -184,10 +187,11 @@ static void print_kdf(const struct sign_key_info *info) {
         sign_scrypt_params(info->kdf_opslimit, info->kdf_memlimit, &s);
         /* 128 r N bytes; a hostile file may ask for more than 64 bits can say. */
         if (s.n_log2 < 48)
-                format_size((UINT64_C(128) * s.r) << s.n_log2, size, sizeof(size));
+                human_size((UINT64_C(128) * s.r) << s.n_log2, size, sizeof(size));
         else
-                snprintf(size, sizeof(size), "too much");
-        printf("encrypted: yes (scrypt N=2^%u r=%" PRIu32 " p=%" PRIu32 ", %s)\n", s.n_log2, s.r,
+                snprintf(size, sizeof(size), "%s", _("too much"));
+        /* TRANSLATORS: scrypt's parameters, then the memory it needs ("1.0 GiB"). */
+        printf(_("encrypted: yes (scrypt N=2^%u r=%" PRIu32 " p=%" PRIu32 ", %s)\n"), s.n_log2, s.r,
                s.p, size);
 }
 
@@ -202,16 +206,16 @@ static int key_show(struct key_args *a) {
         int r;
 
         if (a->secret || a->public || a->is_unencrypted || a->comment || a->trust.n_paths || a->signature)
-                return usage_error(c, "show takes --unlock and --passphrase-file only");
+                return usage_error(c, _("show takes --unlock and --passphrase-file only"));
         if (a->n_rest != 1)
-                return usage_error(c, "show needs one key file");
+                return usage_error(c, _("show needs one key file"));
         path = a->rest[0];
         r = sign_key_file_info(path, &info, &err);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
 
         if (info.is_secret && info.is_encrypted && (a->is_unlock || a->passphrase_file)) {
-                r = passphrase_get(a->passphrase_file, false, "Passphrase: ", &pass);
+                r = passphrase_get(a->passphrase_file, false, _("Passphrase: "), &pass);
                 if (r < 0)
                         return passphrase_exit_code(r);
                 r = sign_secret_key_load(path, pass, &k, &err);
@@ -222,23 +226,23 @@ static int key_show(struct key_args *a) {
                 info.is_key_id_from_comment = false;
         }
 
-        printf("file: %s\n", path);
-        printf("type: %s (Ed25519, minisign format)\n", info.is_secret ? "secret key" : "public key");
+        printf(_("file: %s\n"), path);
+        fputs(info.is_secret ? _("type: secret key (Ed25519, minisign format)\n") : _("type: public key (Ed25519, minisign format)\n"), stdout);
         if (info.has_key_id) {
                 sign_key_id_hex(info.key_id, hex);
-                printf("key id: %s%s\n", hex, info.is_key_id_from_comment ?
-                       " (from the file's comment; --unlock to check it)" : "");
+                printf(info.is_key_id_from_comment ? _("key id: %s (from the file's comment; --unlock to check it)\n") :
+                       _("key id: %s\n"), hex);
         } else
-                printf("key id: unknown (encrypted with the key; --unlock to see it)\n");
+                fputs(_("key id: unknown (encrypted with the key; --unlock to see it)\n"), stdout);
         if (info.is_secret) {
                 if (info.is_encrypted)
                         print_kdf(&info);
                 else
-                        printf("encrypted: no\n");
+                        fputs(_("encrypted: no\n"), stdout);
                 if (k)
-                        printf("passphrase: correct\n");
+                        fputs(_("passphrase: correct\n"), stdout);
         }
-        printf("comment: %s\n", esc(info.comment));
+        printf(_("comment: %s\n"), esc(info.comment));
         return EXIT_OK;
 }
 
@@ -331,15 +335,15 @@ static int key_verify(struct key_args *a) {
 
         if (a->secret || a->public || a->is_unencrypted || a->comment || a->is_unlock ||
             a->passphrase_file)
-                return usage_error(c, "verify takes --trust and --signature only");
+                return usage_error(c, _("verify takes --trust and --signature only"));
         if (a->n_rest != 1)
-                return usage_error(c, "verify needs one file");
+                return usage_error(c, _("verify needs one file"));
         if (a->signature)
                 sig_path = strdup(a->signature);
         else if (asprintf(&sig_path, "%s.minisig", a->rest[0]) < 0)
                 sig_path = NULL;
         if (!sig_path)
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
 
         r = trust_load(&a->trust, &t);
         if (r < 0)
@@ -352,13 +356,13 @@ static int key_verify(struct key_args *a) {
                 return log_fail(r == -EFBIG ? -EBADMSG : r, "%s: %s", sig_path,
                                 r == -EFBIG ? "too large for a signature" : strerror(-r));
         if (strlen(sig) != sig_len)
-                return log_fail(-EBADMSG, "%s: a NUL byte: not a signature", sig_path);
+                return log_fail(-EBADMSG, _("%s: a NUL byte: not a signature"), sig_path);
         r = sign_verify(t, msg.data, msg.len, sig, &comment, id, &err);
         if (r < 0)
                 return log_fail_error(&err, r, "%s", sig_path);
         sign_key_id_hex(id, hex);
-        printf("good signature by key %s\n", hex);
-        printf("trusted comment: %s\n", esc(comment));
+        printf(_("good signature by key %s\n"), hex);
+        printf(_("trusted comment: %s\n"), esc(comment));
         return EXIT_OK;
 }
 
@@ -369,7 +373,7 @@ static int run_key(int argc, char **argv) {
         int code;
 
         if (argc < 2)
-                return usage_error(c, "key needs a subcommand: generate, show or verify");
+                return usage_error(c, _("key needs a subcommand: generate, show or verify"));
         sub = argv[1];
         code = parse_args(argc - 1, argv + 1, &a);
         if (code == EXIT_OK) {
@@ -380,7 +384,7 @@ static int run_key(int argc, char **argv) {
                 else if (streq(sub, "verify"))
                         code = key_verify(&a);
                 else
-                        code = usage_error(c, "unknown subcommand '%s'", sub);
+                        code = usage_error(c, _("unknown subcommand '%s'"), sub);
         }
         trust_args_done(&a.trust);
         return code;

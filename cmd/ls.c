@@ -8,22 +8,22 @@
 #include "flash/verify.h"
 
 static const char ls_help[] =
-        "Usage: cartable ls TARGET [PATH]\n"
+        N_("Usage: cartable ls TARGET [PATH]\n"
         "\n"
         "List a directory (default: the root) of the FAT volume of a key or image file,\n"
         "without mounting it. Each line: type and attributes (d directory, h hidden,\n"
         "s system, r read-only), size, modification time (UTC), name.\n"
         "\n"
         "Exit codes: 0 listed; 2 not a cartable key or unreadable; 66 no such path;\n"
-        "64 usage. See cartable-ls(1).\n";
+        "64 usage. See cartable-ls(1).\n");
 
 static const char cat_help[] =
-        "Usage: cartable cat TARGET PATH\n"
+        N_("Usage: cartable cat TARGET PATH\n"
         "\n"
         "Write a file of the FAT volume of a key or image file to stdout, without mounting it.\n"
         "\n"
         "Exit codes: 0 written; 2 not a FAT32 key or unreadable; 66 no such file, or a\n"
-        "directory; 73 standard output cannot be written; 64 usage. See cartable-ls(1).\n";
+        "directory; 73 standard output cannot be written; 64 usage. See cartable-ls(1).\n");
 
 static int open_volume(const char *target, int *fd, struct fat_reader **ret) {
         struct cart_error err = {};
@@ -69,7 +69,7 @@ static int run_ls(int argc, char **argv) {
         int r, code;
 
         if (argc < 2 || argc > 3 || argv[1][0] == '-')
-                return usage_error(&command_ls, "expected TARGET [PATH]");
+                return usage_error(&command_ls, _("expected TARGET [PATH]"));
         path = argc == 3 ? argv[2] : "/";
         code = open_volume(argv[1], &fd, &fr);
         if (code != EXIT_OK)
@@ -109,13 +109,13 @@ static int run_cat(int argc, char **argv) {
         int r, code;
 
         if (argc != 3 || argv[1][0] == '-')
-                return usage_error(&command_cat, "expected TARGET PATH");
+                return usage_error(&command_cat, _("expected TARGET PATH"));
         code = open_volume(argv[1], &fd, &fr);
         if (code != EXIT_OK)
                 return code;
         r = fat_reader_read_file(fr, argv[2], stdout_sink, &stdout_failed, &err);
         if ((r >= 0 && fflush(stdout) != 0) || stdout_failed) {
-                log_error(-EIO, "%s: %s: cannot write to standard output", argv[1], argv[2]);
+                log_error(-EIO, _("%s: %s: cannot write to standard output"), argv[1], argv[2]);
                 return EXIT_CANTCREAT;
         }
         if (r < 0)
@@ -125,14 +125,14 @@ static int run_cat(int argc, char **argv) {
 
 const struct command command_ls = {
         .name = "ls",
-        .summary = "list a directory of a key or image without mounting it",
+        .summary = N_("list a directory of a key or image without mounting it"),
         .help = ls_help,
         .run = run_ls,
 };
 
 const struct command command_cat = {
         .name = "cat",
-        .summary = "print a file of a key or image without mounting it",
+        .summary = N_("print a file of a key or image without mounting it"),
         .help = cat_help,
         .run = run_cat,
 };

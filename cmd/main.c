@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable: provision pupils' USB keys with a signed ENT companion release. */
-#include <locale.h>
-
 #include "commands.h"
 #include "config-paths.h"
+#include "i18n.h"
 
 static const struct command *const commands[] = {
         &command_devices,
@@ -27,24 +26,27 @@ static const struct command *const commands[] = {
 };
 
 static void print_main_help(void) {
-        printf("Usage: cartable [--config FILE] COMMAND [OPTIONS] [ARGS]\n"
-               "\n"
-               "Provision pupils' USB keys with a signed ENT companion release: detect keys,\n"
-               "partition and format them, write and read back every byte, keep an audit trail.\n"
-               "\n"
-               "Commands:\n");
+        fputs(_("Usage: cartable [--config FILE] COMMAND [OPTIONS] [ARGS]\n"
+                "\n"
+                "Provision pupils' USB keys with a signed ENT companion release: detect keys,\n"
+                "partition and format them, write and read back every byte, keep an audit trail.\n"
+                "\n"
+                "Commands:\n"), stdout);
         for (const struct command *const *c = commands; *c; c++)
-                printf("  %-16s %s\n", (*c)->name, (*c)->summary);
-        printf("  %-16s %s\n", "help COMMAND", "show the help of a command");
-        printf("\n"
-               "Options:\n"
-               "  --config FILE    configuration file (default " CARTABLE_SYSCONFDIR "/cartable.conf)\n"
-               "  -h, --help       show this help\n"
-               "  -V, --version    show the version\n"
-               "\n"
-               "Exit codes: 0 success; 1 key modified; 2 not a cartable key; 3 trust failure;\n"
-               "4 target refused; 5 I/O error; 64 usage; 65 bad input; 66 missing input;\n"
-               "70 internal error; 73 cannot create output; 130 cancelled. See cartable(1).\n");
+                printf("  %-16s %s\n", (*c)->name, _((*c)->summary));
+        /* TRANSLATORS: "help" is the command's name, COMMAND the placeholder of its argument. */
+        printf("  %-16s %s\n", _("help COMMAND"), _("show the help of a command"));
+        /* TRANSLATORS: %s is the default configuration file's path. */
+        printf(_("\n"
+                 "Options:\n"
+                 "  --config FILE    configuration file (default %s)\n"
+                 "  -h, --help       show this help\n"
+                 "  -V, --version    show the version\n"
+                 "\n"
+                 "Exit codes: 0 success; 1 key modified; 2 not a cartable key; 3 trust failure;\n"
+                 "4 target refused; 5 I/O error; 64 usage; 65 bad input; 66 missing input;\n"
+                 "70 internal error; 73 cannot create output; 130 cancelled. See cartable(1).\n"),
+               CARTABLE_SYSCONFDIR "/cartable.conf");
 }
 
 static const struct command *find_command(const char *name) {
@@ -68,10 +70,7 @@ int main(int argc, char **argv) {
         struct cart_error err = {};
         int i, r, code;
 
-        /* libarchive and our messages need UTF-8 pathnames whatever the caller's locale. */
-        if (!setlocale(LC_ALL, "") || !strstr(setlocale(LC_CTYPE, NULL), "UTF-8"))
-                if (!setlocale(LC_CTYPE, "C.UTF-8"))
-                        setlocale(LC_CTYPE, "C.utf8");
+        i18n_init();
         stderr_is_tty = isatty(STDERR_FILENO);
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -86,7 +85,7 @@ int main(int argc, char **argv) {
                 else if (strncmp(argv[i], "--config=", 9) == 0)
                         config_path = argv[i] + 9;
                 else
-                        return usage_error(NULL, "unknown option '%s'", argv[i]);
+                        return usage_error(NULL, _("unknown option '%s'"), argv[i]);
         }
         if (i >= argc) {
                 print_main_help();
@@ -99,13 +98,13 @@ int main(int argc, char **argv) {
                 }
                 c = find_command(argv[i + 1]);
                 if (!c)
-                        return usage_error(NULL, "unknown command '%s'", argv[i + 1]);
+                        return usage_error(NULL, _("unknown command '%s'"), argv[i + 1]);
                 command_print_help(c);
                 return EXIT_OK;
         }
         c = find_command(argv[i]);
         if (!c)
-                return usage_error(NULL, "unknown command '%s'", argv[i]);
+                return usage_error(NULL, _("unknown command '%s'"), argv[i]);
         for (int j = i + 1; j < argc && !streq(argv[j], "--"); j++)
                 if (streq(argv[j], "-h") || streq(argv[j], "--help")) {
                         command_print_help(find_sub(c, i + 1 < argc ? argv[i + 1] : NULL));
@@ -117,7 +116,7 @@ int main(int argc, char **argv) {
                 config_path = getenv("CARTABLE_CONFIG");
         r = config_load(config_path, &arg_config, &err);
         if (r < 0)
-                return log_fail_error(&err, r, "configuration");
+                return log_fail_error(&err, r, _("configuration"));
         /* Commands report a bad option themselves, once (usage_bad_option). */
         opterr = 0;
         code = c->run(argc - i, argv + i);

@@ -70,16 +70,16 @@ static int from_file(const char *path, char buf[PASSPHRASE_MAX + 1]) {
 
         if (fd < 0) {
                 int e = errno;
-                return log_error(-e, "passphrase file %s: %s", path, strerror(e));
+                return log_error(-e, _("passphrase file %s: %s"), path, strerror(e));
         }
         r = read_line(fd, buf);
         if (r == -ENODATA || (r >= 0 && buf[0] == 0))
-                return log_error(-EINVAL, "passphrase file %s: the first line is empty", path);
+                return log_error(-EINVAL, _("passphrase file %s: the first line is empty"), path);
         if (r == -E2BIG)
-                return log_error(-EINVAL, "passphrase file %s: the first line is longer than %d bytes",
+                return log_error(-EINVAL, _("passphrase file %s: the first line is longer than %d bytes"),
                                  path, PASSPHRASE_MAX);
         if (r < 0)
-                return log_error(r, "passphrase file %s: %s", path, strerror(-r));
+                return log_error(r, _("passphrase file %s: %s"), path, strerror(-r));
         return 0;
 }
 
@@ -127,23 +127,23 @@ static int from_terminal(bool confirm, const char *prompt, char buf[PASSPHRASE_M
         int r;
 
         if (fd < 0)
-                return log_error(-ENOTTY, "no terminal to ask the passphrase on: give --passphrase-file FILE");
+                return log_error(-ENOTTY, _("no terminal to ask the passphrase on: give --passphrase-file FILE"));
         r = ask(fd, prompt, buf);
         if (r == -ENODATA || (r >= 0 && buf[0] == 0))
-                return log_error(-EINVAL, "an empty passphrase is not accepted");
+                return log_error(-EINVAL, _("an empty passphrase is not accepted"));
         if (r == -E2BIG)
-                return log_error(-EINVAL, "the passphrase is longer than %d bytes", PASSPHRASE_MAX);
+                return log_error(-EINVAL, _("the passphrase is longer than %d bytes"), PASSPHRASE_MAX);
         if (r < 0)
-                return log_error(r, "reading the passphrase: %s", strerror(-r));
+                return log_error(r, _("reading the passphrase: %s"), strerror(-r));
         if (!confirm)
                 return 0;
-        r = ask(fd, "Again, to confirm: ", again);
+        r = ask(fd, _("Again, to confirm: "), again);
         if (r >= 0 && !streq(buf, again))
                 r = -EINVAL;
         explicit_bzero(again, sizeof(again));
         if (r < 0) {
                 explicit_bzero(buf, PASSPHRASE_MAX + 1);
-                return log_error(-EINVAL, "the two passphrases differ");
+                return log_error(-EINVAL, _("the two passphrases differ"));
         }
         return 0;
 }
@@ -159,7 +159,7 @@ int passphrase_get(const char *passphrase_file, bool confirm, const char *prompt
         p = strdup(buf);
         explicit_bzero(buf, sizeof(buf));
         if (!p)
-                return log_error(-ENOMEM, "out of memory");
+                return log_error(-ENOMEM, _("out of memory"));
         *ret = p;
         return 0;
 }

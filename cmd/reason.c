@@ -5,7 +5,36 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "device/device.h"
+#include "i18n.h"
 #include "reason.h"
+
+/* Machine output (--json "error" fields) keeps English whatever the locale: the same
+ * sentences, untranslated, with glibc's English errno descriptions. */
+static bool untranslated;
+#undef _
+#define _(s) (untranslated ? (s) : gettext(s))
+
+/* pgettext(): the same English "%s" means a different French sentence per reason code. */
+static const char *pgettext_impl(const char *ctx_msgid, const char *msgid) {
+        const char *t = gettext(ctx_msgid);
+        return t == ctx_msgid ? msgid : t;
+}
+#define P_(ctx, s) (untranslated ? (s) : pgettext_impl(ctx "\004" s, s))
+
+static const char *errno_words(int errnum) {
+        const char *d;
+
+        if (!untranslated)
+                return strerror(errnum);
+        d = strerrordesc_np(errnum);
+        return d ? d : "Unknown error";
+}
+
+/* Sizes: the locale's for people, lib/'s "1.5 GiB" for machines. */
+static const char *size_words(uint64_t bytes, char *buf, size_t n) {
+        return untranslated ? format_size(bytes, buf, n) : human_size(bytes, buf, n);
+}
 
 struct out {
         char *buf;
@@ -27,14 +56,75 @@ static void put(struct out *o, const char *fmt, ...) {
 }
 
 /* The words of each policy rule, in the order of the policy reasons: the names
- * `cartable devices` shows (device_refusal_name()), here to be translated. */
+ * `cartable devices` shows (device_refusal_name()), translated. */
 static const char *policy_rule_words(enum cart_reason reason) {
+        /* TRANSLATORS: the rules of the target policy, as `cartable devices` shows them after
+         * "refused:": short adjectives or nouns about a disk (French: "pas USB", "monté"...). */
         static const char *const words[] = {
-                "not USB", "not removable", "mounted", "swap", "held", "system disk",
-                "too small", "too large", "read-only", "not allowed", "denied",
+                N_("not USB"), N_("not removable"), N_("mounted"), N_("swap"), N_("held"), N_("system disk"),
+                N_("too small"), N_("too large"), N_("read-only"), N_("not allowed"), N_("denied"),
         };
         unsigned i = reason - CART_REASON_POLICY_NOT_USB;
-        return i < ELEMENTSOF(words) ? words[i] : "refused";
+        return i < ELEMENTSOF(words) ? _(words[i]) : _("refused");
+}
+
+/* The few details lib/device words the same way every time, in the person's words: the
+ * write-protect switch, the allow and deny lists, the system file systems a disk holds.
+ * Device names, mount points and sizes are shown as lib/ gives them. */
+static void policy_detail_words(unsigned bit, char *found, size_t n) {
+        static const char not_listed[] = " is not on the allow list", listed[] = " is on the deny list";
+        char out[512] = "";
+        size_t len = strlen(found);
+
+        if (bit == DEVICE_REFUSED_READ_ONLY && streq(found, "write-protected"))
+                snprintf(out, sizeof(out), "%s", _("write-protected"));
+        else if (bit == DEVICE_REFUSED_NOT_ALLOWED && len > strlen(not_listed) &&
+                 streq(found + len - strlen(not_listed), not_listed)) {
+                found[len - strlen(not_listed)] = 0;
+                if (streq(found, "no VID:PID"))
+                        /* TRANSLATORS: a disk without USB ids is never on the allow list. */
+                        snprintf(out, sizeof(out), "%s", _("no VID:PID is not on the allow list"));
+                else
+                        /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
+                        snprintf(out, sizeof(out), _("%s is not on the allow list"), found);
+        } else if (bit == DEVICE_REFUSED_DENIED && len > strlen(listed) && streq(found + len - strlen(listed), listed)) {
+                found[len - strlen(listed)] = 0;
+                /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
+                snprintf(out, sizeof(out), _("%s is on the deny list"), found);
+        } else if (bit == DEVICE_REFUSED_SYSTEM && strncmp(found, "holds ", 6) == 0 && !strstr(found, ", ")) {
+                /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
+                snprintf(out, sizeof(out), _("holds %s"), found + 6);
+        }
+        if (out[0])
+                snprintf(found, n, "%s", out);
+}
+
+const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size_t n) {
+        const char *name = device_refusal_name(bit), *detail = NULL;
+        unsigned i = (unsigned) __builtin_ctz(bit);
+
+        /* lib/ says "NAME" or "NAME (DETAIL)": the name is the rule's code in words, the
+         * detail names what it found (devices, mount points, VID:PID), kept as it is. */
+        if (name && lib_text && strncmp(lib_text, name, strlen(name)) == 0) {
+                detail = lib_text + strlen(name);
+                if (strncmp(detail, " (", 2) == 0)
+                        detail += 2;
+                else
+                        detail = NULL;
+        }
+        if (detail) {
+                size_t len = strlen(detail);
+                char found[512];
+
+                if (len && detail[len - 1] == ')')
+                        len--;
+                snprintf(found, sizeof(found), "%.*s", (int) len, detail);
+                policy_detail_words(bit, found, sizeof(found));
+                /* TRANSLATORS: a policy rule, then what it found ("mounted (sdb1 on /mnt)"). */
+                snprintf(buf, n, _("%s (%s)"), policy_rule_words(CART_REASON_POLICY_NOT_USB + i), found);
+        } else
+                snprintf(buf, n, "%s", policy_rule_words(CART_REASON_POLICY_NOT_USB + i));
+        return buf;
 }
 
 static void put_subject(struct out *o, const struct cart_error *e) {
@@ -47,65 +137,136 @@ static void put_detail(struct out *o, const struct cart_error *e, int errnum) {
         if (e->msg[0])
                 put(o, "%s", e->msg);
         else
-                put(o, "%s", strerror(errnum));
+                put(o, "%s", errno_words(errnum));
 }
 
 static void put_policy(struct out *o, const struct cart_error *e) {
-        put(o, "refused: ");
-        if (e->msg[0]) {          /* every failing rule with what it found ("sdb1 on /mnt") */
-                put(o, "%s", e->msg);
-                return;
-        }
-        for (unsigned bit = 0, first = 1; bit <= CART_REASON_POLICY_DENIED - CART_REASON_POLICY_NOT_USB; bit++)
-                if (e->rules & (1u << bit)) {
-                        put(o, "%s%s", first ? "" : "; ", policy_rule_words(CART_REASON_POLICY_NOT_USB + bit));
-                        first = 0;
+        const char *p = e->msg;
+        char words[600];
+
+        /* TRANSLATORS: a refused target's rules follow ("refused: not USB; mounted (sdb1 on /mnt)"). */
+        put(o, "%s", _("refused: "));
+        /* msg holds each failing rule with what it found, in bit order, "; " between them. */
+        for (unsigned bit = 0, first = 1; bit < DEVICE_REFUSAL_MAX; bit++) {
+                char piece[600] = "";
+                const char *end;
+
+                if (!(e->rules & (1u << bit)))
+                        continue;
+                if (p && *p) {
+                        end = strstr(p, "; ");
+                        snprintf(piece, sizeof(piece), "%.*s", (int) (end ? (size_t) (end - p) : strlen(p)), p);
+                        p = end ? end + 2 : NULL;
                 }
+                put(o, "%s%s", first ? "" : "; ", policy_rule_text(1u << bit, piece, words, sizeof(words)));
+                first = 0;
+        }
+        if (!e->rules && e->msg[0])
+                put(o, "%s", e->msg);
 }
 
-static void put_reason(struct out *o, const struct cart_error *e, enum cart_reason reason, int errnum) {
+/* The sentence of each reason code around lib/'s own words (%s): "%s" in English, where
+ * lib/'s words say it all. Every code has one: no case may be missing (-Wswitch). */
+static const char *reason_sentence(enum cart_reason reason) {
+        switch (reason) {
+        /* TRANSLATORS: each "%s" with a reason code as context is lib/'s English diagnostic
+         * (a file, a line, what is wrong): put the reason's words around it. */
+        case CART_REASON_NONE:                 return P_("none", "%s");
+        case CART_REASON_SYSTEM:               return P_("system-error", "%s");
+        case CART_REASON_INTERNAL:             return P_("internal-error", "%s");
+        case CART_REASON_IO_ERROR:             return P_("io-error", "%s");
+        case CART_REASON_KEY_REMOVED:          return P_("key-removed", "%s");
+        case CART_REASON_POLICY_NOT_USB:       return P_("policy-not-usb", "%s");
+        case CART_REASON_POLICY_NOT_REMOVABLE: return P_("policy-not-removable", "%s");
+        case CART_REASON_POLICY_MOUNTED:       return P_("policy-mounted", "%s");
+        case CART_REASON_POLICY_SWAP:          return P_("policy-swap", "%s");
+        case CART_REASON_POLICY_HELD:          return P_("policy-held", "%s");
+        case CART_REASON_POLICY_SYSTEM:        return P_("policy-system", "%s");
+        case CART_REASON_POLICY_TOO_SMALL:     return P_("policy-too-small", "%s");
+        case CART_REASON_POLICY_TOO_LARGE:     return P_("policy-too-large", "%s");
+        case CART_REASON_POLICY_READ_ONLY:     return P_("policy-read-only", "%s");
+        case CART_REASON_POLICY_NOT_ALLOWED:   return P_("policy-not-allowed", "%s");
+        case CART_REASON_POLICY_DENIED:        return P_("policy-denied", "%s");
+        case CART_REASON_NOT_BLOCK_DEVICE:     return P_("not-a-block-device", "%s");
+        case CART_REASON_NOT_WHOLE_DISK:       return P_("not-a-whole-disk", "%s");
+        case CART_REASON_IN_USE:               return P_("in-use", "%s");
+        case CART_REASON_IDENTITY_CHANGED:     return P_("identity-changed", "%s");
+        case CART_REASON_SERIAL_MISMATCH:      return P_("serial-mismatch", "%s");
+        case CART_REASON_COUNTERFEIT:          return P_("counterfeit", "%s");
+        case CART_REASON_TOO_SMALL:            return P_("too-small", "%s");
+        case CART_REASON_READBACK_MISMATCH:    return P_("readback-mismatch", "%s");
+        case CART_REASON_BAD_SIGNATURE:        return P_("bad-signature", "%s");
+        case CART_REASON_UNTRUSTED_SIGNER:     return P_("untrusted-signer", "%s");
+        case CART_REASON_MALFORMED_SIGNATURE:  return P_("malformed-signature", "%s");
+        case CART_REASON_WRONG_PASSPHRASE:     return P_("wrong-passphrase", "%s");
+        case CART_REASON_ROLLBACK:             return P_("rollback", "%s");
+        case CART_REASON_BAD_INPUT:            return P_("bad-input", "%s");
+        case CART_REASON_CORRUPT_VOLUME:       return P_("corrupt-volume", "%s");
+        case CART_REASON_NOT_A_KEY:            return P_("not-a-key", "%s");
+        case CART_REASON_OUTPUT_EXISTS:        return P_("output-exists", "%s");
+        case CART_REASON_NO_TRUST:             return P_("no-trust", "%s");
+        case CART_REASON_NOT_FOUND:            return P_("not-found", "%s");
+        case CART_REASON_CANCELLED:            return P_("cancelled", "%s");
+        case CART_REASON_TAMPERED:             return P_("tampered", "%s");
+        case CART_REASON_REFUSED:              return P_("refused", "%s");
+        case _CART_REASON_MAX:                 break;
+        }
+        return "%s";
+}
+
+static void put_reason(struct out *o, const struct cart_error *e, enum cart_reason reason, enum cart_reason klass,
+                       int errnum) {
         char a[32], b[32];
 
         switch (reason) {
         case CART_REASON_SYSTEM:
-        case CART_REASON_NOT_FOUND:
-                put_subject(o, e);
+        case CART_REASON_NOT_FOUND: {
+                char detail[1100];
+                struct out d = { .buf = detail, .n = sizeof(detail) };
+
+                detail[0] = 0;
+                put_subject(&d, e);
                 if (e->label[0])
-                        put(o, "%s: ", e->label);
+                        put(&d, "%s: ", e->label);
                 if (e->msg[0])
-                        put(o, "%s: ", e->msg);
-                put(o, "%s", strerror(errnum));
+                        put(&d, "%s: ", e->msg);
+                put(&d, "%s", errno_words(errnum));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                put(o, reason_sentence(reason), detail);
+#pragma GCC diagnostic pop
                 return;
+        }
         case CART_REASON_IO_ERROR:
         case CART_REASON_KEY_REMOVED:
         case CART_REASON_READBACK_MISMATCH:
                 if (!e->has_offset)
                         break;
                 put_subject(o, e);
-                put(o, "at byte %" PRIu64 " (\"%s\"): ", e->offset, e->label);
+                put(o, _("at byte %" PRIu64 " (\"%s\"): "), e->offset, e->label);
                 if (reason == CART_REASON_READBACK_MISMATCH)
-                        put(o, "the key holds other bytes than were written");
+                        put(o, _("the key holds other bytes than were written"));
                 else if (reason == CART_REASON_KEY_REMOVED)
-                        put(o, "the key was removed (%s)", strerror(errnum));
+                        put(o, _("the key was removed (%s)"), errno_words(errnum));
                 else
-                        put(o, "%s", strerror(errnum));
+                        put(o, "%s", errno_words(errnum));
                 return;
         case CART_REASON_CANCELLED:
                 if (e->msg[0] || !e->label[0])
                         break;
-                put(o, "%s: %s", e->label, strerror(errnum));
+                put(o, "%s: %s", e->label, errno_words(errnum));
                 return;
         case CART_REASON_NOT_BLOCK_DEVICE:
                 put_subject(o, e);
                 if (streq(e->label, "regular-file"))
-                        put(o, "refused: a regular file, not a block device "
-                            "(image files are written by 'cartable flash --image')");
+                        put(o, _("refused: a regular file, not a block device "
+                            "(image files are written by 'cartable flash --image')"));
                 else
-                        put(o, "refused: not a block device");
+                        put(o, _("refused: not a block device"));
                 return;
         case CART_REASON_NOT_WHOLE_DISK:
                 put_subject(o, e);
-                put(o, "refused: ");
+                put(o, _("refused: "));
                 put_detail(o, e, errnum);
                 return;
         case CART_REASON_IN_USE:
@@ -113,73 +274,73 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                         break;
                 put_subject(o, e);
                 if (streq(e->label, "flock"))
-                        put(o, "refused: locked by another program (flock)");
+                        put(o, _("refused: locked by another program (flock)"));
                 else
-                        put(o, "refused: in use (mounted, held, or opened exclusively)");
+                        put(o, _("refused: in use (mounted, held, or opened exclusively)"));
                 return;
         case CART_REASON_IDENTITY_CHANGED:
                 put_subject(o, e);
                 if (streq(e->label, "size"))
-                        put(o, "refused: its size changed to %" PRIu64 " bytes while it was opened", e->value);
+                        put(o, _("refused: its size changed to %" PRIu64 " bytes while it was opened"), e->value);
                 else if (streq(e->label, "device"))
-                        put(o, "refused: the device changed while it was opened (was %s)", e->want);
+                        put(o, _("refused: the device changed while it was opened (was %s)"), e->want);
                 else
-                        put(o, "refused: another key (serial %s) replaced %s while it was opened",
-                            e->have[0] ? e->have : "(none)", e->want[0] ? e->want : "the one checked");
+                        put(o, _("refused: another key (serial %s) replaced %s while it was opened"),
+                            e->have[0] ? e->have : _("(none)"), e->want[0] ? e->want : _("the one checked"));
                 return;
         case CART_REASON_SERIAL_MISMATCH:
                 put_subject(o, e);
-                put(o, "refused: serial %s is not the expected %s", e->have[0] ? e->have : "(none)", e->want);
+                put(o, _("refused: serial %s is not the expected %s"), e->have[0] ? e->have : _("(none)"), e->want);
                 return;
         case CART_REASON_COUNTERFEIT:
                 put_subject(o, e);
-                put(o, "counterfeit key: it announces %s but holds %s (%s, first bad block at byte %" PRIu64 ")",
-                    format_size(e->limit, a, sizeof(a)), format_size(e->value, b, sizeof(b)),
-                    streq(e->label, "wrap-around") ? "aliased (wrap-around counterfeit)" :
-                    streq(e->label, "lossy") ? "data lost past the real size (counterfeit)" : e->label, e->offset);
+                put(o, _("counterfeit key: it announces %s but holds %s (%s, first bad block at byte %" PRIu64 ")"),
+                    size_words(e->limit, a, sizeof(a)), size_words(e->value, b, sizeof(b)),
+                    streq(e->label, "wrap-around") ? _("aliased (wrap-around counterfeit)") :
+                    streq(e->label, "lossy") ? _("data lost past the real size (counterfeit)") : e->label, e->offset);
                 return;
         case CART_REASON_TOO_SMALL:
                 if (!e->has_values)
                         break;
                 put_subject(o, e);
-                put(o, "the key holds %s, the release needs at least %s",
-                    format_size(e->value, a, sizeof(a)), format_size(e->limit, b, sizeof(b)));
+                put(o, _("the key holds %s, the release needs at least %s"),
+                    size_words(e->value, a, sizeof(a)), size_words(e->limit, b, sizeof(b)));
                 return;
         case CART_REASON_UNTRUSTED_SIGNER:
                 if (!e->have[0])
                         break;
                 put_subject(o, e);
-                put(o, "signed by key %s, which is not trusted (trusted: %s)", e->have, e->want[0] ? e->want : "none");
+                put(o, _("signed by key %s, which is not trusted (trusted: %s)"), e->have, e->want[0] ? e->want : _("none"));
                 return;
         case CART_REASON_BAD_SIGNATURE:
                 if (!e->have[0])
                         break;
                 put_subject(o, e);
                 if (streq(e->label, "trusted-comment"))
-                        put(o, "the trusted comment signature by key %s is invalid: the trusted comment was altered", e->have);
+                        put(o, _("the trusted comment signature by key %s is invalid: the trusted comment was altered"), e->have);
                 else
-                        put(o, "the signature by key %s does not match the signed data", e->have);
+                        put(o, _("the signature by key %s does not match the signed data"), e->have);
                 return;
         case CART_REASON_WRONG_PASSPHRASE:
                 if (e->msg[0])          /* "a passphrase is needed" */
                         break;
                 put_subject(o, e);
-                put(o, "wrong passphrase");
+                put(o, _("wrong passphrase"));
                 return;
         case CART_REASON_ROLLBACK:
                 if (!e->has_values)
                         break;
                 put_subject(o, e);
-                put(o, "release %s has serial %" PRIu64 ", older than serial %" PRIu64
-                    " already flashed here (--allow-downgrade to force)", e->have, e->value, e->limit);
+                put(o, _("release %s has serial %" PRIu64 ", older than serial %" PRIu64
+                    " already flashed here (--allow-downgrade to force)"), e->have, e->value, e->limit);
                 return;
         case CART_REASON_NO_TRUST:
                 put_subject(o, e);
-                put(o, "no trusted key given (--trust): the signature cannot be checked");
+                put(o, _("no trusted key given (--trust): the signature cannot be checked"));
                 return;
         case CART_REASON_OUTPUT_EXISTS:
                 put_subject(o, e);
-                put(o, "already exists, not overwritten");
+                put(o, _("already exists, not overwritten"));
                 return;
         default:
                 if (cart_reason_is_policy(reason)) {
@@ -189,11 +350,45 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                 }
                 break;
         }
-        /* Parser diagnostics and messages not yet coded: their free text says it all (where
-         * they have it, subject, label and line are arguments for machines). */
+        /* Parser diagnostics and messages not yet coded: their free text says where (subject,
+         * label and line are arguments for machines); in English it is the whole sentence, a
+         * translation puts the reason's words around it (the detail stays lib/'s). */
+        char detail[1100];
+        struct out d = { .buf = detail, .n = sizeof(detail) };
+
+        detail[0] = 0;
         if (!e->msg[0])
-                put_subject(o, e);
-        put_detail(o, e, errnum);
+                put_subject(&d, e);
+        put_detail(&d, e, errnum);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        put(o, reason_sentence(klass), detail);   /* one %s: msgfmt --check holds translations to it */
+#pragma GCC diagnostic pop
+}
+
+/* The contexts lib/ prefixes, outermost first and ": " between them, are paths or a flash
+ * step's name (flash_step_to_string()): the steps are words, translated here. */
+static void put_context(struct out *o, const char *context) {
+        static const char *const steps[] = {
+                N_("check"), N_("capacity probe"), N_("layout"), N_("write"), N_("read-back"),
+                N_("partition re-read"), N_("done"),
+        };
+        const char *p = context;
+
+        while (*p) {
+                const char *end = strstr(p, ": ");
+                size_t len = end ? (size_t) (end - p) : strlen(p);
+                const char *word = NULL;
+
+                for (size_t i = 0; i < ELEMENTSOF(steps) && !word; i++)
+                        if (strlen(steps[i]) == len && strncmp(p, steps[i], len) == 0)
+                                word = _(steps[i]);
+                if (word)
+                        put(o, "%s: ", word);
+                else
+                        put(o, "%.*s: ", (int) len, p);
+                p += len + (end ? 2 : 0);
+        }
 }
 
 const char *error_sentence(const struct cart_error *err, int r, char *buf, size_t n) {
@@ -206,7 +401,14 @@ const char *error_sentence(const struct cart_error *err, int r, char *buf, size_
                 return buf;
         buf[0] = 0;
         if (e->context[0])
-                put(&o, "%s: ", e->context);
-        put_reason(&o, e, e->reason, errnum);
+                put_context(&o, e->context);
+        put_reason(&o, e, e->reason, cart_error_reason(err, r), errnum);
+        return buf;
+}
+
+const char *error_sentence_untranslated(const struct cart_error *err, int r, char *buf, size_t n) {
+        untranslated = true;
+        error_sentence(err, r, buf, n);
+        untranslated = false;
         return buf;
 }

@@ -13,3 +13,10 @@
 const char *error_sentence(const struct cart_error *err, int r, char *buf, size_t n);
 /* The same in a buffer that lives until the end of the enclosing block. */
 #define ERROR_TEXT(err, r) error_sentence((err), (r), (char[1280]) {}, 1280)
+/* The same sentence in English whatever the locale: for machine output (--json). */
+const char *error_sentence_untranslated(const struct cart_error *err, int r, char *buf, size_t n);
+#define ERROR_TEXT_C(err, r) error_sentence_untranslated((err), (r), (char[1280]) {}, 1280)
+
+/* One rule of the target policy in words: bit is one enum device_refusal bit, lib_text
+ * lib/'s "NAME (DETAIL)" for it (may be NULL). In buf, returned. */
+const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size_t n);

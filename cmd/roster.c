@@ -11,9 +11,9 @@ static int run_roster(int argc, char **argv);
 
 const struct command command_roster = {
         .name = "roster",
-        .summary = "import a school's roster into the journal, list its pupils",
+        .summary = N_("import a school's roster into the journal, list its pupils"),
         .help =
-        "Usage: cartable roster import FILE... [--school UAI] [--journal DB] [--dry-run] [--keep-ine] [--json]\n"
+        N_("Usage: cartable roster import FILE... [--school UAI] [--journal DB] [--dry-run] [--keep-ine] [--json]\n"
         "       cartable roster list [--school UAI] [--class C] [--without-key] [--all] [--journal DB] [--json]\n"
         "\n"
         "  import  read SIECLE exports (XML or their .zip) or CSV exports and sync the\n"
@@ -36,7 +36,7 @@ const struct command command_roster = {
         "\n"
         "Exit codes: 0 success; 64 usage; 65 bad roster (the message names file and line),\n"
         "not a journal, or a journal from a newer cartable; 66 missing roster or journal;\n"
-        "70 internal error. See cartable-roster(1).\n",
+        "70 internal error. See cartable-roster(1).\n"),
         .run = run_roster,
 };
 
@@ -78,19 +78,19 @@ static int parse(int argc, char **argv, bool is_import, struct roster_args *a) {
                         return usage_bad_option(&command_roster, argv);
                 }
                 if ((c == OPT_DRY_RUN || c == OPT_KEEP_INE) && !is_import)
-                        return usage_error(&command_roster, "roster list: --%s is for roster import",
+                        return usage_error(&command_roster, _("roster list: --%s is for roster import"),
                                            c == OPT_DRY_RUN ? "dry-run" : "keep-ine");
                 if ((c == OPT_CLASS || c == OPT_WITHOUT_KEY || c == OPT_ALL) && is_import)
-                        return usage_error(&command_roster, "roster import: --%s is for roster list",
+                        return usage_error(&command_roster, _("roster import: --%s is for roster list"),
                                            c == OPT_CLASS ? "class" : c == OPT_ALL ? "all" : "without-key");
         }
         if (is_import) {
                 if (argc - optind < 1)
-                        return usage_error(&command_roster, "roster import needs a roster file");
+                        return usage_error(&command_roster, _("roster import needs a roster file"));
                 a->files = argv + optind;
                 a->n_files = (size_t) (argc - optind);
         } else if (argc != optind)
-                return usage_error(&command_roster, "roster list takes no file");
+                return usage_error(&command_roster, _("roster list takes no file"));
         return EXIT_OK;
 }
 
@@ -111,6 +111,23 @@ static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_er
         return journal_sync_pupil(st->sync, &jp, err);
 }
 
+/* A roster change in words, for people (--json keeps journal_change_to_string()). */
+static const char *change_words(enum journal_change c) {
+        switch (c) {
+        /* TRANSLATORS: roster import's first column (8 wide): a pupil added to the journal. */
+        case JOURNAL_ADDED: return _("added");
+        /* TRANSLATORS: roster import: a pupil who changed class. */
+        case JOURNAL_MOVED: return _("moved");
+        /* TRANSLATORS: roster import: a pupil whose name changed. */
+        case JOURNAL_RENAMED: return _("renamed");
+        /* TRANSLATORS: roster import: a pupil who left the school. */
+        case JOURNAL_LEFT: return _("left");
+        /* TRANSLATORS: roster import: a pupil who had left and is back. */
+        case JOURNAL_REJOINED: return _("rejoined");
+        }
+        return journal_change_to_string(c);
+}
+
 static int on_change(void *userdata, enum journal_change c, const struct journal_pupil_row *p, const char *old_class) {
         struct import_state *st = userdata;
 
@@ -128,18 +145,17 @@ static int on_change(void *userdata, enum journal_change c, const struct journal
                 json_object_put(o);
                 return 0;
         }
-        printf("%-8s %s ", journal_change_to_string(c), esc(p->school));
-        fput_safe(p->class_name, stdout);
-        if (old_class) {
-                fputs(" (from ", stdout);
-                fput_safe(old_class, stdout);
-                fputc(')', stdout);
-        }
-        fputs("  ", stdout);
-        fput_safe(p->family_name, stdout);
-        fputc(' ', stdout);
-        fput_safe(p->first_name, stdout);
-        printf("  [%s]\n", p->id);
+        _cleanup_free_ char *class = safe_text(p->class_name), *from = safe_text(old_class),
+                            *family = safe_text(p->family_name), *first = safe_text(p->first_name);
+
+        if (from)
+                /* TRANSLATORS: the change, the school's UAI, the new class, the old class, family name,
+                 * first name, pupil id. */
+                printf(_("%-8s %s %s (from %s)  %s %s  [%s]\n"), change_words(c), esc(p->school), class ? class : "",
+                       from, family ? family : "", first ? first : "", p->id);
+        else
+                printf(_("%-8s %s %s  %s %s  [%s]\n"), change_words(c), esc(p->school), class ? class : "",
+                       family ? family : "", first ? first : "", p->id);
         return 0;
 }
 
@@ -156,8 +172,14 @@ static void print_file(const struct roster_args *a, const char *file, const stru
                 json_object_put(o);
                 return;
         }
-        printf("%s: %zu pupils (%s, %s%s%s)\n", file, info->n_pupils, roster_format_to_string(info->format),
-               info->encoding, info->school_uai[0] ? ", school " : "", info->school_uai);
+        if (info->school_uai[0])
+                /* TRANSLATORS: a roster file, its number of pupils, its format ("siecle-xml", "csv"),
+                 * its encoding, the school's UAI. */
+                printf(ngettext("%s: %zu pupil (%s, %s, school %s)\n", "%s: %zu pupils (%s, %s, school %s)\n", info->n_pupils),
+                       file, info->n_pupils, roster_format_to_string(info->format), info->encoding, info->school_uai);
+        else
+                printf(ngettext("%s: %zu pupil (%s, %s)\n", "%s: %zu pupils (%s, %s)\n", info->n_pupils),
+                       file, info->n_pupils, roster_format_to_string(info->format), info->encoding);
 }
 
 static void print_summary(const struct roster_args *a, const struct journal_sync_counts *n) {
@@ -177,9 +199,14 @@ static void print_summary(const struct roster_args *a, const struct journal_sync
                 json_object_put(o);
                 return;
         }
-        printf("%" PRIu64 " pupils: %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %" PRIu64 " left, %"
-               PRIu64 " rejoined, %" PRIu64 " unchanged%s\n", n->total, n->added, n->moved, n->renamed, n->left,
-               n->rejoined, n->unchanged, a->dry_run ? " (dry run: nothing was written)" : "");
+        /* TRANSLATORS: counts of pupils: in all, added, moved to another class, renamed, left,
+         * back again, unchanged; then " (dry run: nothing was written)" or nothing. */
+        printf(ngettext("%" PRIu64 " pupil: %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %" PRIu64 " left, %"
+                        PRIu64 " rejoined, %" PRIu64 " unchanged%s\n",
+                        "%" PRIu64 " pupils: %" PRIu64 " added, %" PRIu64 " moved, %" PRIu64 " renamed, %" PRIu64 " left, %"
+                        PRIu64 " rejoined, %" PRIu64 " unchanged%s\n", n->total),
+               n->total, n->added, n->moved, n->renamed, n->left,
+               n->rejoined, n->unchanged, a->dry_run ? _(" (dry run: nothing was written)") : "");
 }
 
 static int run_import(int argc, char **argv) {
@@ -200,11 +227,11 @@ static int run_import(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         if (a.school && !roster_uai_is_valid(a.school))
-                return usage_error(&command_roster, "--school %s: not a UAI (7 digits and a letter, such as 0750001A)",
+                return usage_error(&command_roster, _("--school %s: not a UAI (7 digits and a letter, such as 0750001A)"),
                                    a.school);
         r = roster_secret_load(arg_config->state_dir, secret, &err);
         if (r < 0)
-                return log_fail(r, "station secret: %s", ERROR_TEXT(&err, r));
+                return log_fail(r, _("station secret: %s"), ERROR_TEXT(&err, r));
 
         /* A dry run against a journal that does not exist yet runs on an empty one in memory. */
         path = journal_arg_path(a.journal, buf, sizeof(buf));
@@ -298,10 +325,10 @@ static int run_list(int argc, char **argv) {
 
 static int run_roster(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_roster, "missing sub-command (import, list)");
+                return usage_error(&command_roster, _("missing sub-command (import, list)"));
         if (streq(argv[1], "import"))
                 return run_import(argc - 1, argv + 1);
         if (streq(argv[1], "list"))
                 return run_list(argc - 1, argv + 1);
-        return usage_error(&command_roster, "unknown sub-command '%s'", argv[1]);
+        return usage_error(&command_roster, _("unknown sub-command '%s'"), argv[1]);
 }

@@ -10,7 +10,7 @@
 #include "flash/verify.h"
 
 static const char help[] =
-        "Usage: cartable verify TARGET [--trust KEY]... [--json] [--journal DB [--operator NAME]]\n"
+        N_("Usage: cartable verify TARGET [--trust KEY]... [--json] [--journal DB [--operator NAME]]\n"
         "\n"
         "Check a key or image file against the signed manifest it carries, without mounting\n"
         "it: the manifest's signature, the partition table, then every release file's size\n"
@@ -31,7 +31,7 @@ static const char help[] =
         "Exit codes: 0 intact; 1 modified (missing, changed, or added in a sealed directory,\n"
         "partition table not as flashed, key record contradicting the volume);\n"
         "2 not a cartable key, or unreadable; 3 manifest signature not trusted; 64 usage.\n"
-        "See cartable-verify(1).\n";
+        "See cartable-verify(1).\n");
 
 static int verify_exit_code(int r) {
         switch (-r) {
@@ -132,76 +132,121 @@ static void print_failure_json(const char *target, const struct cart_error *err,
         json_object_object_add(o, "target", json_object_new_string(target));
         json_object_object_add(o, "intact", json_object_new_boolean(false));
         json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
-        json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(err, r)));
+        json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT_C(err, r)));
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
 }
 
+/* The status column, for people: the words of lib/'s status codes (--json keeps the codes). */
+static const char *status_words(enum verify_status st) {
+        switch (st) {
+        /* TRANSLATORS: verify's status column (9 characters wide): a file of the release absent from the key. */
+        case VERIFY_MISSING: return _("missing");
+        /* TRANSLATORS: verify's status column: a file of the release changed on the key. */
+        case VERIFY_MODIFIED: return _("modified");
+        /* TRANSLATORS: verify's status column: a file added by the pupil (allowed). */
+        case VERIFY_EXTRA: return _("extra");
+        /* TRANSLATORS: verify's status column: a file added inside a sealed directory (not allowed). */
+        case VERIFY_SEALED: return _("sealed");
+        /* TRANSLATORS: verify's status column: read-only, hidden or system attribute changed. */
+        case VERIFY_ATTRIBUTES: return _("attributes");
+        }
+        return verify_status_to_string(st);
+}
+
 static void print_key_record(const struct verify_result *v) {
         const struct key_record *k = &v->key_record;
-        char vid[16], t[32];
+        char vid[16], t[32], owner[512] = "";
 
         if (!v->has_key_record) {
-                printf("key record: none\n");
+                fputs(_("key record: none\n"), stdout);
                 return;
         }
         if (v->is_key_record_valid) {
+                const char *const parts[] = { k->owner_first_name, k->owner_last_name, k->owner_class, k->owner_school };
+                size_t used = 0;
+
                 key_format_volume_id(k->volume_id, vid);
                 time_format(k->flashed_at, t);
-                printf("key record (unsigned, not proof): %s %s serial %" PRIu64 ", volume %s, flashed %s",
-                       k->release_name, k->release_version, k->release_serial, vid, t);
-                if (k->key_serial[0])
-                        printf(", key %s %s", k->key_vid_pid, k->key_serial);
                 if (k->has_owner) {
-                        const char *const parts[] = { k->owner_first_name, k->owner_last_name, k->owner_class, k->owner_school };
-                        const char *sep = ", owner ";
+                        const char *sep = "";
                         for (size_t i = 0; i < ELEMENTSOF(parts); i++)
-                                if (parts[i][0]) {
-                                        printf("%s%s", sep, parts[i]);
+                                if (parts[i][0] && used < sizeof(owner)) {
+                                        used += (size_t) snprintf(owner + used, sizeof(owner) - used, "%s%s", sep, parts[i]);
                                         sep = i == 0 && parts[1][0] ? " " : ", ";
                                 }
                 }
+                /* TRANSLATORS: the key record (/.cartable/key.json): release name, version, serial,
+                 * FAT volume ID, time it was flashed. */
+                printf(_("key record (unsigned, not proof): %s %s serial %" PRIu64 ", volume %s, flashed %s"),
+                       k->release_name, k->release_version, k->release_serial, vid, t);
+                if (k->key_serial[0])
+                        /* TRANSLATORS: continues the key record's line: the key's VID:PID and USB serial. */
+                        printf(_(", key %s %s"), k->key_vid_pid, k->key_serial);
+                if (owner[0])
+                        /* TRANSLATORS: continues the key record's line: first name, last name, class, school. */
+                        printf(_(", owner %s"), owner);
                 putchar('\n');
         }
         if (v->key_record_problem[0])
-                printf("key-record %s\n", v->key_record_problem);
+                /* TRANSLATORS: %s says what is wrong with the key record (lib/'s words or a code). */
+                printf(_("key-record %s\n"), v->key_record_problem);
 }
 
 static void print_text(const char *target, const struct verify_result *v) {
-        char vid[16], a[32], x[4], y[4];
+        char vid[16], x[4], y[4];
+        const char *size = HUMAN_SIZE(v->bytes_checked);
+        unsigned long n = v->n_files_checked;
 
         for (size_t i = 0; i < v->n_entries; i++) {
                 const struct verify_entry *e = &v->entries[i];
-                printf("%-9s %s%s", verify_status_to_string(e->status), esc(e->path), e->is_dir ? "/" : "");
+                printf("%-9s %s%s", status_words(e->status), esc(e->path), e->is_dir ? "/" : "");
                 if (e->collides_with)
-                        printf(" (same name on FAT as \"%s\" in its directory)", esc(e->collides_with));
+                        /* TRANSLATORS: another entry of the same directory whose name FAT takes for this one. */
+                        printf(_(" (same name on FAT as \"%s\" in its directory)"), esc(e->collides_with));
                 else if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
-                        printf(" (%" PRIu64 " bytes, expected %" PRIu64 ")", e->actual_size, e->expected_size);
+                        printf(_(" (%" PRIu64 " bytes, expected %" PRIu64 ")"), e->actual_size, e->expected_size);
                 if (e->status == VERIFY_ATTRIBUTES)
-                        printf(" (%s, expected %s)", attrs_string(e->actual_attrs, x), attrs_string(e->expected_attrs, y));
+                        /* TRANSLATORS: the attributes found, then those expected ("R-S", "-H-"). */
+                        printf(_(" (%s, expected %s)"), attrs_string(e->actual_attrs, x), attrs_string(e->expected_attrs, y));
                 putchar('\n');
         }
         if (v->n_unlisted)
-                printf("...       %zu more extra, sealed or colliding entries, not listed\n", v->n_unlisted);
+                printf(ngettext("...       %zu more extra, sealed or colliding entry, not listed\n",
+                                "...       %zu more extra, sealed or colliding entries, not listed\n", v->n_unlisted),
+                       v->n_unlisted);
         if (v->table_problem[0])
-                printf("not as flashed: %s\n", v->table_problem);
+                printf(_("not as flashed: %s\n"), v->table_problem);
         print_key_record(v);
         if (v->is_outdated)
-                printf("outdated: this station has flashed serial %" PRIu64 " of %s\n", v->station_serial, esc(v->release_name));
+                /* TRANSLATORS: a release serial number, then the release's name. */
+                printf(_("outdated: this station has flashed serial %" PRIu64 " of %s\n"), v->station_serial, esc(v->release_name));
         key_format_volume_id(v->volume_id, vid);
-        printf("%s: %s: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %zu file%s (%s) checked",
-               esc(target), verify_result_is_intact(v) ? "intact" : "MODIFIED",
-               esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid, esc(v->label),
-               v->n_files_checked, v->n_files_checked == 1 ? "" : "s", format_size(v->bytes_checked, a, sizeof(a)));
+        if (verify_result_is_intact(v))
+                /* TRANSLATORS: the key checked, release name, version, serial, signing key id, FAT volume ID,
+                 * volume label, number of files, their total size. */
+                printf(ngettext("%s: intact: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu file (%s) checked",
+                                "%s: intact: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu files (%s) checked", n),
+                       esc(target), esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid,
+                       esc(v->label), n, size);
+        else
+                /* TRANSLATORS: the same as the intact line, for a key that differs from its release. */
+                printf(ngettext("%s: MODIFIED: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu file (%s) checked",
+                                "%s: MODIFIED: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu files (%s) checked", n),
+                       esc(target), esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid,
+                       esc(v->label), n, size);
         if (v->n_missing + v->n_modified + v->n_extra + v->n_sealed + v->n_attributes)
-                printf("; %zu missing, %zu modified, %zu extra (allowed), %zu in sealed directories",
+                /* TRANSLATORS: continues the summary line: counts of files missing, modified, added by the
+                 * pupil (allowed), and added in sealed directories (not allowed). */
+                printf(_("; %zu missing, %zu modified, %zu extra (allowed), %zu in sealed directories"),
                        v->n_missing, v->n_modified, v->n_extra, v->n_sealed);
         if (v->n_attributes)
-                printf(", %zu with changed attributes", v->n_attributes);
+                printf(ngettext(", %zu with changed attributes", ", %zu with changed attributes", v->n_attributes),
+                       v->n_attributes);
         if (v->table_problem[0])
-                printf("; partition table not as flashed");
+                fputs(_("; partition table not as flashed"), stdout);
         if (v->is_outdated)
-                printf("; outdated");
+                fputs(_("; outdated"), stdout);
         putchar('\n');
 }
 
@@ -228,7 +273,7 @@ static int run(int argc, char **argv) {
                 switch (c) {
                 case 't':
                         if (trust_args_add(&trust_args, optarg) < 0)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         break;
                 case 'j': json = true; break;
                 case 'J': journal = optarg; break;
@@ -236,7 +281,7 @@ static int run(int argc, char **argv) {
                 default: return usage_bad_option(&command_verify, argv);
                 }
         if (argc - optind != 1)
-                return usage_error(&command_verify, "expected TARGET");
+                return usage_error(&command_verify, _("expected TARGET"));
 
         r = trust_load(&trust_args, &trust);
         if (r < 0)
@@ -257,7 +302,7 @@ static int run(int argc, char **argv) {
                 return verify_exit_code(r);
         }
         if (v->state_problem[0])
-                log_warn("rollback state not read, outdated keys not told: %s", v->state_problem);
+                log_warn(_("rollback state not read, outdated keys not told: %s"), v->state_problem);
         if (json)
                 print_json(argv[optind], v);
         else
@@ -272,7 +317,7 @@ static int run(int argc, char **argv) {
 
 const struct command command_verify = {
         .name = "verify",
-        .summary = "check a key or image against its signed manifest",
+        .summary = N_("check a key or image against its signed manifest"),
         .help = help,
         .run = run,
 };

@@ -8,7 +8,7 @@
 # The help text of cartable, or of a command: _cartable_help BIN [COMMAND [SUB]]
 _cartable_help() {
         local bin=$1; shift
-        "$bin" "$@" --help 2>/dev/null
+        LC_ALL=C.UTF-8 LANGUAGE= "$bin" "$@" --help 2>/dev/null   # English help: its words are parsed
 }
 
 # The placeholder an option takes in a help text ("--trust KEY" -> KEY), empty for a flag.
