@@ -39,7 +39,8 @@ int journal_open(const char *path, const struct journal_options *o, struct journ
         }
         if (!j->path || !j->station)
                 return -ENOMEM;
-        if (o && o->create) {
+        j->ops = journal_is_pg_url(path) ? &jdb_pg_ops : &jdb_sqlite_ops;
+        if (o && o->create && j->ops == &jdb_sqlite_ops) {
                 _cleanup_free_ char *dir = strdup(path);
                 if (!dir)
                         return -ENOMEM;
@@ -68,6 +69,10 @@ struct journal *journal_close(struct journal *j) {
 
 int journal_schema_version(struct journal *j) {
         return j->version;
+}
+
+const char *journal_name(const struct journal *j) {
+        return j->path;
 }
 
 const char *journal_station(const struct journal *j) {
@@ -256,38 +261,10 @@ static void bind_int_or_null(struct jstmt *s, int i, int64_t v) {
                 jdb_bind_int64(s, i, v);
 }
 
-int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
-        struct jstmt *last = NULL, *ins = NULL;
-        char uuid[JOURNAL_UUID_LEN + 1], prev[JOURNAL_HASH_HEX_LEN + 1], hash[JOURNAL_HASH_HEX_LEN + 1];
+/* One event row as given, hashes included (appending, or merging another journal's). */
+int journal_event_insert(struct journal *j, const struct journal_event_row *e, struct cart_error *err) {
+        struct jstmt *ins = NULL;
         int r;
-
-        /* The caller holds a write transaction, so nobody else appends between these. */
-        r = jdb_cached(j, "SELECT station_seq, hash FROM events WHERE station = ? "
-                        "ORDER BY station_seq DESC LIMIT 1", &last, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(last, 1, j->station);
-        r = jdb_step(j, last, err);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                e->station_seq = jdb_int64(last, 0) + 1;
-                snprintf(prev, sizeof(prev), "%s", jdb_text(last, 1));
-                jdb_reset(last);
-        } else {
-                e->station_seq = 1;
-                memcpy(prev, zero_hash, sizeof(prev));
-        }
-        r = uuid_random(uuid);
-        if (r < 0)
-                return cart_error_set(err, r, "no random UUID: %s", strerror(-r));
-        e->uuid = uuid;
-        e->station = j->station;
-        e->prev_hash = prev;
-        r = journal_event_hash(e, hash);
-        if (r < 0)
-                return r;
-        e->hash = hash;
 
         r = jdb_cached(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
                         "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
@@ -324,9 +301,50 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
         jdb_bind_text(ins, 25, e->prev_hash);
         jdb_bind_text(ins, 26, e->hash);
         r = jdb_step(j, ins, err);
+        return r < 0 ? r : 0;
+}
+
+int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
+        struct jstmt *last = NULL;
+        char uuid[JOURNAL_UUID_LEN + 1], prev[JOURNAL_HASH_HEX_LEN + 1], hash[JOURNAL_HASH_HEX_LEN + 1];
+        int r;
+
+        /* The caller holds a write transaction and the chain's lock, so nobody else appends
+         * to this station's chain between these. */
+        r = jdb_lock_chain(j, j->station, err);
+        if (r < 0)
+                return r;
+        r = jdb_cached(j, "SELECT station_seq, hash FROM events WHERE station = ? "
+                        "ORDER BY station_seq DESC LIMIT 1", &last, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(last, 1, j->station);
+        r = jdb_step(j, last, err);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                e->station_seq = jdb_int64(last, 0) + 1;
+                snprintf(prev, sizeof(prev), "%s", jdb_text(last, 1));
+                jdb_reset(last);
+        } else {
+                e->station_seq = 1;
+                memcpy(prev, zero_hash, sizeof(prev));
+        }
+        r = uuid_random(uuid);
+        if (r < 0)
+                return cart_error_set(err, r, "no random UUID: %s", strerror(-r));
+        e->uuid = uuid;
+        e->station = j->station;
+        e->prev_hash = prev;
+        r = journal_event_hash(e, hash);
+        if (r < 0)
+                return r;
+        e->hash = hash;
+
+        r = journal_event_insert(j, e, err);
         /* The strings above live on this stack frame. */
         e->uuid = e->station = e->prev_hash = e->hash = NULL;
-        return r < 0 ? r : 0;
+        return r;
 }
 
 /* ---- Keys and flashes ---- */

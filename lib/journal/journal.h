@@ -211,3 +211,50 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
  * this checks one event, the chain's links are its job.
  */
 int journal_verify_head(struct journal *j, const struct journal_head *h, struct cart_error *err);
+
+/* ---- Several stations on one journal ---- */
+
+/*
+ * The next pupil of school's class_name to give a key, claimed for the caller's transaction
+ * (journal_begin() first; -EINVAL otherwise): active, holding no issued key, in roster
+ * order, and not claimed by another station's open transaction (PostgreSQL: the pupil's row
+ * is locked FOR UPDATE SKIP LOCKED; SQLite: the write transaction excludes every other
+ * station). Record the pupil's key (journal_record_flash) in the same transaction, then
+ * commit: two stations running a class at once never give one pupil two keys, and a
+ * pupil whose transaction rolls back is claimed again. ret gets "UAI/ID" (malloc'd).
+ * 0: nobody left; 1: found.
+ */
+int journal_claim_next_pupil(struct journal *j, const char *school, const char *class_name, char **ret,
+                             struct cart_error *err);
+
+/* ---- Merging journals (an offline station's into the central one, or any into any) ---- */
+
+struct journal_merge_counts {
+        uint64_t events_added, events_present;   /* present: the same uuid and hash already there */
+        uint64_t pupils_added, keys_added, keys_updated;
+        uint64_t conflicts;
+};
+
+/* The same pupil holding keys issued on two stations (offline at the time): both issues are
+ * kept; this says which to settle (return or replace one of them). */
+struct journal_conflict {
+        const char *pupil_school, *pupil_id;
+        const char *key_uid, *station;           /* the issue just merged */
+        const char *other_key_uid;               /* the key the pupil already held in the target */
+};
+typedef int (*journal_conflict_fn)(void *userdata, const struct journal_conflict *c);
+
+/*
+ * Merge source's events into target by uuid, in one transaction of target: an event already
+ * there (same uuid, same hash) is skipped, so merging twice adds nothing; each station's
+ * chain goes on in target exactly as in source (rows copied verbatim), so journal verify
+ * holds there. The schools, pupils and keys the events name come along (a pupil target
+ * does not know is added; a key's state is the most recent of both). -EBADMSG, nothing
+ * merged, when a station's chain in source does not continue target's (two journals
+ * that call themselves one station, or a source with a gap): err names the event.
+ * Conflicts are kept, counted and passed to fn.
+ */
+int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,
+                  struct journal_merge_counts *ret, struct cart_error *err);
+/* The journal's name as given to journal_open() (a path, or a URL without password). */
+const char *journal_name(const struct journal *j);
