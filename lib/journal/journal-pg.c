@@ -112,10 +112,9 @@ static struct pg_stmt *PS(struct jstmt *s) {
 static int pg_errno(const PGresult *res, PGconn *conn) {
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-        if (PQstatus(conn) == CONNECTION_BAD)
+        /* No SQLSTATE: libpq's own failure, the connection's (the server went away). */
+        if (PQstatus(conn) == CONNECTION_BAD || !state)
                 return -ECONNRESET;
-        if (!state)
-                return -EIO;
         if (strncmp(state, "23", 2) == 0)
                 return -EEXIST;        /* integrity constraint */
         if (streq(state, "42501"))
@@ -418,6 +417,9 @@ static int check_url(const char *url, struct cart_error *err) {
         return r;
 }
 
+static void ignore_notice(void *userdata _unused_, const char *message _unused_) {
+}
+
 static int pg_open(struct journal *j, bool create _unused_, struct cart_error *err) {
         PGresult *res;
         int r;
@@ -440,7 +442,7 @@ static int pg_open(struct journal *j, bool create _unused_, struct cart_error *e
                                       j->path, (int) n, m);
         }
         /* Notices (such as "relation exists") are for a person at psql, not for our callers. */
-        PQsetNoticeProcessor(j->db->conn, NULL, NULL);
+        PQsetNoticeProcessor(j->db->conn, ignore_notice, NULL);
         res = PQexec(j->db->conn, "SET client_encoding = 'UTF8'; SET synchronous_commit = on");
         r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : db_fail(j, res, err);
         PQclear(res);
