@@ -16,6 +16,8 @@ const struct command command_journal = {
         "Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
         "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
+        "       cartable journal merge SOURCE [--journal DB]\n"
+        "       cartable journal push SOURCE --to postgresql://...\n"
         "\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
         "          (its USB serial, FAT volume ID or journal key id).\n"
@@ -24,9 +26,15 @@ const struct command command_journal = {
         "  verify  recompute each station's hash chain; name the first edited, inserted or\n"
         "          deleted event; print each chain's head (record it elsewhere, and give\n"
         "          it back with --head to prove that no tail was cut, no chain rewritten).\n"
+        "  merge   add SOURCE's events (a journal file or URL, say an offline station's)\n"
+        "          to the journal, by uuid: merging twice adds nothing, each station's\n"
+        "          chain verifies there; a pupil issued keys on two stations is reported.\n"
+        "  push    merge SOURCE into the PostgreSQL journal --to names.\n"
         "\n"
         "Options:\n"
-        "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
+        "  --journal DB     the journal: a file, or a postgresql:// URL without password\n"
+        "                   (default: [journal] url or path, or STATE_DIR/journal.db)\n"
+        "  --to URL         push: the PostgreSQL journal\n"
         "  --pupil ID       show: one pupil's events\n"
         "  --key SERIAL     show: one key's events\n"
         "  --format F       export: csv or json\n"
@@ -35,15 +43,18 @@ const struct command command_journal = {
         "  --head S:N:HASH  verify: station S's event N must still have that hash\n"
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
-        "64 usage; 65 not a journal, or from a newer cartable; 66 no journal, unknown pupil;\n"
+        "merge, push: merged, with conflicts to settle; 64 usage; 65 not a journal, from a\n"
+        "newer cartable, or (merge) a station's chain that does not continue the target's;\n"
+        "66 no journal, unknown pupil; 69 the journal server cannot be reached;\n"
         "73 output exists or cannot be created. See cartable-journal(1).\n",
         .run = run_journal,
 };
 
-enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_JSON, OPT_FORMAT, OPT_OUTPUT, OPT_HEAD };
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_JSON, OPT_FORMAT, OPT_OUTPUT, OPT_HEAD, OPT_TO };
 
 struct journal_args {
-        const char *journal, *pupil, *key, *format, *output;
+        const char *journal, *pupil, *key, *format, *output, *to;
+        const char *source;        /* merge, push: the one argument */
         bool json;
         char **heads;              /* --head values, argv's strings */
         size_t n_heads;
@@ -58,6 +69,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 { "format", required_argument, NULL, OPT_FORMAT },
                 { "output", required_argument, NULL, OPT_OUTPUT },
                 { "head", required_argument, NULL, OPT_HEAD },
+                { "to", required_argument, NULL, OPT_TO },
                 {}
         };
         int c, i;
@@ -66,8 +78,9 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
         while ((c = getopt_long(argc, argv, "", options, &i)) >= 0) {
                 if (c == '?')
                         return usage_bad_option(&command_journal, argv);
-                /* allowed: one letter per option this sub-command takes, j p k J f o H. */
-                if (!strchr(allowed, "jpkJfoH"[c - OPT_JOURNAL]))
+                /* allowed: one letter per option this sub-command takes, j p k J f o H T;
+                 * S: it takes one argument, the source journal. */
+                if (!strchr(allowed, "jpkJfoHT"[c - OPT_JOURNAL]))
                         return usage_error(&command_journal, "journal %s: --%s is not an option of it",
                                            argv[0], options[c - OPT_JOURNAL].name);
                 switch (c) {
@@ -78,7 +91,13 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 case OPT_FORMAT: a->format = optarg; break;
                 case OPT_OUTPUT: a->output = optarg; break;
                 case OPT_HEAD: a->heads[a->n_heads++] = optarg; break;
+                case OPT_TO: a->to = optarg; break;
                 }
+        }
+        if (strchr(allowed, 'S')) {
+                if (optind == argc)
+                        return usage_error(&command_journal, "journal %s: which journal? (a file or a URL)", argv[0]);
+                a->source = argv[optind++];
         }
         if (optind != argc)
                 return usage_error(&command_journal, "journal %s: unexpected argument '%s'", argv[0], argv[optind]);
@@ -441,14 +460,82 @@ static int run_verify(int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* ---- merge, push ---- */
+
+static int on_conflict(void *userdata, const struct journal_conflict *c) {
+        fputs("CONFLICT pupil ", stdout);
+        fput_safe(c->pupil_school, stdout);
+        putchar('/');
+        fput_safe(c->pupil_id, stdout);
+        fputs(": key ", stdout);
+        fput_safe(c->key_uid, stdout);
+        fputs(" issued on station ", stdout);
+        fput_safe(c->station, stdout);
+        fputs(" while holding key ", stdout);
+        fput_safe(c->other_key_uid, stdout);
+        fputs(": both kept; return or replace one of them\n", stdout);
+        return 0;
+}
+
+static int merge_into(const char *target_name, const char *source_name) {
+        _cleanup_(journal_closep) struct journal *target = NULL, *source = NULL;
+        struct journal_merge_counts c = {};
+        struct cart_error err = {};
+        int code, r;
+
+        code = journal_arg_open(source_name, false, &source);
+        if (code != EXIT_OK)
+                return code;
+        code = journal_arg_open(target_name, true, &target);
+        if (code != EXIT_OK)
+                return code;
+        r = journal_merge(target, source, on_conflict, NULL, &c, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        fputs("merged ", stdout);
+        fput_safe(journal_name(source), stdout);
+        fputs(" into ", stdout);
+        fput_safe(journal_name(target), stdout);
+        printf(": %" PRIu64 " events added, %" PRIu64 " already there; %" PRIu64 " pupils added; %" PRIu64
+               " keys added, %" PRIu64 " updated; %" PRIu64 " conflicts\n", c.events_added, c.events_present,
+               c.pupils_added, c.keys_added, c.keys_updated, c.conflicts);
+        if (c.conflicts > 0) {
+                log_error(-EEXIST, "%" PRIu64 " pupils hold keys issued on two stations: settle them "
+                          "(journal show --pupil ID)", c.conflicts);
+                return EXIT_MODIFIED;
+        }
+        return EXIT_OK;
+}
+
+static int run_merge(int argc, char **argv) {
+        struct journal_args a = {};
+        int code = parse(argc, argv, "jS", &a);
+        return code != EXIT_OK ? code : merge_into(a.journal, a.source);
+}
+
+static int run_push(int argc, char **argv) {
+        struct journal_args a = {};
+        int code = parse(argc, argv, "TS", &a);
+
+        if (code != EXIT_OK)
+                return code;
+        if (!a.to || !journal_is_url(a.to))
+                return usage_error(&command_journal, "journal push: --to postgresql://... names the central journal");
+        return merge_into(a.to, a.source);
+}
+
 static int run_journal(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_journal, "missing sub-command (show, export, verify)");
+                return usage_error(&command_journal, "missing sub-command (show, export, verify, merge, push)");
         if (streq(argv[1], "show"))
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))
                 return run_export(argc - 1, argv + 1);
         if (streq(argv[1], "verify"))
                 return run_verify(argc - 1, argv + 1);
+        if (streq(argv[1], "merge"))
+                return run_merge(argc - 1, argv + 1);
+        if (streq(argv[1], "push"))
+                return run_push(argc - 1, argv + 1);
         return usage_error(&command_journal, "unknown sub-command '%s'", argv[1]);
 }

@@ -6,7 +6,7 @@
  */
 #include "journal/journal-internal.h"
 
-bool journal_is_pg_url(const char *name) {
+bool journal_is_url(const char *name) {
         return name && (strncmp(name, "postgresql://", 13) == 0 || strncmp(name, "postgres://", 11) == 0);
 }
 

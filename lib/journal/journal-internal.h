@@ -45,8 +45,6 @@ struct jdb_ops {
 };
 extern const struct jdb_ops jdb_sqlite_ops, jdb_pg_ops;
 
-/* Whether name is a PostgreSQL URL (postgresql:// or postgres://) rather than a file. */
-bool journal_is_pg_url(const char *name);
 
 struct journal {
         const struct jdb_ops *ops;

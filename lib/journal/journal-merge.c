@@ -239,7 +239,15 @@ static int merge_event(void *userdata, const struct journal_event_row *e) {
         return remember_issue(m, e);
 }
 
-/* A pupil issued a key on one station while holding one issued on another. */
+static bool is_merged_issue(const struct merge *m, const char *school, const char *id, const char *key) {
+        for (size_t i = 0; i < m->n_issues; i++)
+                if (streq(m->issues[i].school, school) && streq(m->issues[i].id, id) && streq(m->issues[i].key, key))
+                        return true;
+        return false;
+}
+
+/* A pupil issued a key on one station while holding one issued on another. A pair whose
+ * both issues came in this merge (a conflict already in source) is reported once. */
 static int find_conflicts(struct merge *m, journal_conflict_fn fn, void *userdata) {
         for (size_t i = 0; i < m->n_issues; i++) {
                 const struct issue *is = &m->issues[i];
@@ -258,6 +266,8 @@ static int find_conflicts(struct merge *m, journal_conflict_fn fn, void *userdat
                 jdb_bind_text(s, 5, is->school);
                 jdb_bind_text(s, 6, is->id);
                 while ((r = jdb_step(m->target, s, m->err)) > 0) {
+                        if (strcmp(jdb_text(s, 0), is->key) < 0 && is_merged_issue(m, is->school, is->id, jdb_text(s, 0)))
+                                continue;
                         struct journal_conflict c = { .pupil_school = is->school, .pupil_id = is->id,
                                 .key_uid = is->key, .station = is->station, .other_key_uid = jdb_text(s, 0) };
                         m->counts.conflicts++;

@@ -39,7 +39,7 @@ int journal_open(const char *path, const struct journal_options *o, struct journ
         }
         if (!j->path || !j->station)
                 return -ENOMEM;
-        j->ops = journal_is_pg_url(path) ? &jdb_pg_ops : &jdb_sqlite_ops;
+        j->ops = journal_is_url(path) ? &jdb_pg_ops : &jdb_sqlite_ops;
         if (o && o->create && j->ops == &jdb_sqlite_ops) {
                 _cleanup_free_ char *dir = strdup(path);
                 if (!dir)

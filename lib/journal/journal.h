@@ -32,6 +32,10 @@ struct journal_options {
 };
 
 /*
+ * path: an SQLite file, or a postgresql:// (postgres://) URL naming a PostgreSQL database,
+ * whose credentials come from libpq's password or service file: a URL holding a password is
+ * refused (-EINVAL). -ECONNREFUSED: the server cannot be reached; -ECONNRESET later: the
+ * connection was lost (what was not committed was not recorded).
  * -ENOENT: no such file (and !create); -EBADMSG: not a cartable journal (not SQLite, or
  * other tables); -EPROTONOSUPPORT: written by a newer cartable (schema version above
  * JOURNAL_SCHEMA_VERSION). A refused file is never written to.
@@ -39,6 +43,8 @@ struct journal_options {
 int journal_open(const char *path, const struct journal_options *o, struct journal **ret,
                  struct cart_error *err);
 struct journal *journal_close(struct journal *j);
+/* Whether name is a PostgreSQL journal's URL rather than a file. */
+bool journal_is_url(const char *name);
 DEFINE_POINTER_CLEANUP(struct journal, journal_close);
 
 int journal_schema_version(struct journal *j);
