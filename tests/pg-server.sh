@@ -7,6 +7,7 @@
 #   CARTABLE_TEST_PG_CTL   "pg_ctl -D DATA" run as postgres, to stop or start the server
 #   CARTABLE_TEST_PG_DIR   the socket directory
 #   PGPASSFILE             the passwords of cartable_admin and of the station role cartable_station
+# CARTABLE_PG_FSYNC=on: a server that syncs its commits (the bench); tests run with fsync off.
 # Without PostgreSQL's binaries: skip (77), or fail when CI=true.
 set -euo pipefail
 
@@ -40,7 +41,7 @@ printf 'admin-%s\n' "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" >"$dir/pw"
 "${runas[@]}" "$bindir/initdb" -D "$dir/data" -U cartable_admin --pwfile="$dir/pw" -A scram-sha-256 \
         --no-locale -E UTF8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-c listen_addresses='' -k $dir -c fsync=off -c max_connections=40" start >/dev/null \
+        -o "-c listen_addresses='' -k $dir -c fsync=${CARTABLE_PG_FSYNC:-off} -c max_connections=40" start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
 
 station_pw="station-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -56,7 +57,7 @@ export PGPASSFILE="$dir/pgpass"
 
 export CARTABLE_TEST_PG_URL="postgresql:///cartable?host=$dir&user=cartable_admin"
 export CARTABLE_TEST_PG_CTL="${runas[*]} $bindir/pg_ctl -D $dir/data -l $dir/server.log -w"
-export CARTABLE_TEST_PG_OPTS="-c listen_addresses='' -k $dir -c fsync=off -c max_connections=40"
+export CARTABLE_TEST_PG_OPTS="-c listen_addresses='' -k $dir -c fsync=${CARTABLE_PG_FSYNC:-off} -c max_connections=40"
 export CARTABLE_TEST_PG_DIR="$dir"
 export CARTABLE_TEST_PG_BIN="$bindir"
 "$@"
