@@ -89,3 +89,37 @@ int exit_code_for(int r) {
 void command_print_help(const struct command *c) {
         fputs(c->help, stdout);
 }
+
+int exit_code_for_error(const struct cart_error *err, int r) {
+        enum cart_reason reason = cart_error_reason(err, r);
+
+        if (cart_reason_is_policy(reason))
+                return EXIT_REFUSED;
+        switch (reason) {
+        case CART_REASON_NOT_BLOCK_DEVICE: case CART_REASON_NOT_WHOLE_DISK: case CART_REASON_IN_USE:
+        case CART_REASON_IDENTITY_CHANGED: case CART_REASON_SERIAL_MISMATCH: case CART_REASON_COUNTERFEIT:
+                return EXIT_REFUSED;
+        case CART_REASON_IO_ERROR: case CART_REASON_KEY_REMOVED: case CART_REASON_READBACK_MISMATCH:
+                return EXIT_IO;
+        case CART_REASON_BAD_SIGNATURE: case CART_REASON_UNTRUSTED_SIGNER: case CART_REASON_WRONG_PASSPHRASE:
+        case CART_REASON_ROLLBACK: case CART_REASON_NO_TRUST: case CART_REASON_TAMPERED:
+                return EXIT_TRUST;
+        case CART_REASON_OUTPUT_EXISTS:
+                return EXIT_CANTCREAT;
+        default:
+                return exit_code_for(r);
+        }
+}
+
+int log_fail_error(const struct cart_error *err, int r, const char *fmt, ...) {
+        char ctx[1024] = "";
+        va_list ap;
+
+        if (fmt) {
+                va_start(ap, fmt);
+                vsnprintf(ctx, sizeof(ctx), fmt, ap);
+                va_end(ap);
+        }
+        log_error(r, "%s%s%s", ctx, ctx[0] ? ": " : "", ERROR_TEXT(err, r));
+        return exit_code_for_error(err, r);
+}

@@ -7,6 +7,7 @@
 
 #include "base/config.h"
 #include "base/error.h"
+#include "reason.h"
 
 /* Exit codes, documented in cartable(1). Keep both in step. */
 enum {
@@ -51,6 +52,11 @@ int usage_bad_option(const struct command *c, char **argv);
 
 /* The exit code for a negative errno from lib/ (see lib/base/error.h for the conventions). */
 int exit_code_for(int r);
+
+/* The exit code for a failure: the reason's where it is more precise than the errno's. */
+int exit_code_for_error(const struct cart_error *err, int r);
+/* Print "cartable: CONTEXT: SENTENCE" (no context when fmt is NULL); returns its exit code. */
+int log_fail_error(const struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* Print a command's help to stdout. */
 void command_print_help(const struct command *c);

@@ -20,7 +20,13 @@ static struct json_object *content_json(const struct device_content *c) {
         struct json_object *o = json_object_new_object(), *parts = json_object_new_array();
 
         json_object_object_add(o, "probed", json_object_new_boolean(c->is_probed));
-        json_add_string(o, "error", c->probe_message);
+        if (c->probe_error) {
+                char msg[512];
+                snprintf(msg, sizeof(msg), "%s: %s", c->probe_message ? c->probe_message : "probe", strerror(-c->probe_error));
+                json_add_string(o, "error", msg);
+                json_add_string(o, "reason", cart_reason_to_string(cart_error_reason(NULL, c->probe_error)));
+        } else
+                json_add_string(o, "error", NULL);
         json_add_string(o, "pttype", c->pttype);
         json_add_string(o, "fstype", c->fstype);
         json_add_string(o, "label", c->label);
@@ -45,7 +51,7 @@ static struct json_object *content_json(const struct device_content *c) {
 
 static struct json_object *device_json(const struct device_info *d) {
         struct json_object *o = json_object_new_object(), *reasons = json_object_new_array(),
-                           *rules = json_object_new_array();
+                           *rules = json_object_new_array(), *codes = json_object_new_array();
         char buf[32];
 
         json_add_string(o, "path", d->devnode);
@@ -58,9 +64,13 @@ static struct json_object *device_json(const struct device_info *d) {
                 json_object_array_add(reasons, json_object_new_string(d->reasons[i]));
         json_object_object_add(o, "reasons", reasons);
         for (unsigned i = 0; i < DEVICE_REFUSAL_MAX; i++)
-                if (d->refusals & (1u << i))
+                if (d->refusals & (1u << i)) {
                         json_object_array_add(rules, json_object_new_string(device_refusal_name(1u << i)));
+                        json_object_array_add(codes, json_object_new_string(
+                                cart_reason_to_string(device_refusal_reason(1u << i))));
+                }
         json_object_object_add(o, "refusals", rules);
+        json_object_object_add(o, "reason_codes", codes);
         json_object_object_add(o, "usb", json_object_new_boolean(d->is_usb));
         if (d->has_usb_ids) {
                 snprintf(buf, sizeof(buf), "%04" PRIx16, d->vendor_id);
@@ -91,7 +101,8 @@ static void print_content(FILE *f, const struct device_content *c) {
         if (!c->is_probed)
                 return;
         if (c->probe_error) {
-                fprintf(f, "  content: probe failed (%s)", c->probe_message ? c->probe_message : strerror(-c->probe_error));
+                fprintf(f, "  content: probe failed (%s%s%s)", c->probe_message ? c->probe_message : "", c->probe_message ? ": " : "",
+                        strerror(-c->probe_error));
                 return;
         }
         if (!c->pttype && !c->fstype) {
@@ -158,7 +169,7 @@ static int list_devices(struct device_context *ctx) {
 
         r = device_scan(ctx, arg_all ? DEVICE_SCAN_ALL : 0, &list, &n, &err);
         if (r < 0)
-                return log_fail(r, "cannot list devices: %s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, "cannot list devices");
         for (size_t i = 0; i < n; i++)
                 n_usb += list[i]->is_usb;
         if (arg_json) {
@@ -224,7 +235,7 @@ static int watch_devices(struct device_context *ctx) {
                 return log_fail(-errno, "signalfd: %s", strerror(errno));
         r = device_monitor_new(ctx, on_event, NULL, &m, &err);
         if (r < 0)
-                return log_fail(r, "cannot watch devices: %s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, "cannot watch devices");
         for (;;) {
                 struct pollfd p[2] = {
                         { .fd = device_monitor_fd(m), .events = POLLIN },
@@ -239,7 +250,7 @@ static int watch_devices(struct device_context *ctx) {
                         return EXIT_OK;
                 r = device_monitor_process(m, &err);
                 if (r < 0)
-                        return log_fail(r, "device events: %s", cart_error_message(&err, r));
+                        return log_fail_error(&err, r, "device events");
         }
 }
 
@@ -269,7 +280,7 @@ static int run(int argc, char **argv) {
                 return log_fail(-EINVAL, "configuration: min-size is larger than max-size");
         r = device_context_new(&policy, NULL, &ctx, &err);
         if (r < 0)
-                return log_fail(r, "cannot look at devices: %s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, "cannot look at devices");
         return arg_watch ? watch_devices(ctx) : list_devices(ctx);
 }
 

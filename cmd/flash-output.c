@@ -143,7 +143,8 @@ static struct json_object *report_json(const struct flash_report *r) {
         json_object_object_add(o, "outcome", json_object_new_string(flash_outcome_to_string(r->outcome)));
         if (r->outcome != FLASH_OUTCOME_OK) {
                 json_object_object_add(o, "step", json_object_new_string(flash_step_to_string(r->step)));
-                json_object_object_add(o, "error", json_object_new_string(r->message));
+                json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(r->reason)));
+                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(&r->failure, r->error)));
                 if (r->has_failed_offset)
                         json_object_object_add(o, "offset", json_object_new_int64((int64_t) r->failed_offset));
         }
@@ -170,4 +171,26 @@ void flash_output_result(struct flash_output *out, const struct flash_report *r)
                format_size(r->bytes_written, a, sizeof(a)), r->write_seconds,
                format_size(r->bytes_read, b, sizeof(b)), r->read_seconds,
                r->is_direct ? "" : " (buffered I/O)");
+}
+
+int flash_output_error(bool is_json, const char *target, const struct cart_error *err, int r,
+                       const char *context) {
+        if (is_json) {
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "event", json_object_new_string("error"));
+                json_object_object_add(o, "target", json_object_new_string(target));
+                json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
+                json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(err, r)));
+                print_json(o);
+        }
+        if (context)
+                return log_fail_error(err, r, "%s", context);
+        return log_fail_error(err, r, NULL);
+}
+
+int flash_output_failed(const struct flash_output *out, const struct flash_report *report,
+                        const struct cart_error *err, int r) {
+        if (report->outcome == FLASH_OUTCOME_NONE)
+                return flash_output_error(out->is_json, out->target, err, r, NULL);
+        return log_fail_error(err, r, NULL);
 }

@@ -29,3 +29,13 @@ int flash_output_signal(void);
 int flash_output_cancelled(const struct flash_output *out, const struct flash_report *r);
 /* The report: one JSON line with --json, a summary line on success otherwise. */
 void flash_output_result(struct flash_output *out, const struct flash_report *r);
+/* A failure before the key's flash began (release, trust, rollback, the target refused):
+ * with --json, one {"event":"error"} line with the reason code; always the sentence on
+ * stderr. Returns the exit code. */
+int flash_output_error(bool is_json, const char *target, const struct cart_error *err, int r,
+                       const char *context);
+/* A flash or export that failed (r < 0): said once, as an error event when no report was
+ * begun (the target refused before the flash), else on stderr after the result; returns
+ * the exit code. */
+int flash_output_failed(const struct flash_output *out, const struct flash_report *report,
+                        const struct cart_error *err, int r);

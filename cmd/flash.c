@@ -152,7 +152,7 @@ static int dry_run(struct station *st, const struct station_key *k) {
 
         r = station_plan(st, k, &report, &n_extents, &err);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         printf("Would flash %s %s (serial %" PRIu64 ") onto %s (%s%s%s):\n"
                "  capacity probe%s, then a partition at byte %" PRIu64 " of %s, FAT32 with %s clusters,\n"
                "  %s of content, %s written in all (%zu extents), then read back.\n"
@@ -197,7 +197,7 @@ static int run(int argc, char **argv) {
         /* The release first: nothing is opened for writing before its signature holds. */
         r = station_new(a.release, arg_config, trust, a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0, &st, &err);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return flash_output_error(a.json, a.target, &err, r, NULL);
 
         const struct manifest *m = release_manifest(station_release(st));
         if (a.has_owner && !manifest_is_personalised(m))
@@ -226,9 +226,9 @@ static int run(int argc, char **argv) {
         if (report.outcome == FLASH_OUTCOME_CANCELLED)
                 return flash_output_cancelled(&out, &report);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return flash_output_failed(&out, &report, &err, r);
         if (r > 0)
-                log_warn("rollback state not recorded: %s", cart_error_message(&err, -EIO));
+                log_warn("rollback state not recorded: %s", ERROR_TEXT(&err, -EIO));
         return EXIT_OK;
 }
 

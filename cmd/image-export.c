@@ -101,7 +101,7 @@ static int run(int argc, char **argv) {
         /* An image is no key of this station: its rollback state is neither checked nor moved. */
         r = station_new(a.release, arg_config, trust, STATION_NO_ROLLBACK, &st, &err);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return flash_output_error(a.json, a.output, &err, r, NULL);
 
         struct station_key k = {
                 .target = a.output, .image_size = a.size, .has_volume_id = a.has_volume_id,
@@ -115,7 +115,7 @@ static int run(int argc, char **argv) {
         if (report.outcome == FLASH_OUTCOME_CANCELLED)
                 return flash_output_cancelled(&out, &report);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return flash_output_failed(&out, &report, &err, r);
         return EXIT_OK;
 }
 

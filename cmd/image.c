@@ -231,13 +231,13 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
                         return log_fail(-ENOMEM, "out of memory");
                 r = recipe_load(rc, recipe_path, &err);
                 if (r < 0)
-                        return log_fail(r, "%s", cart_error_message(&err, r));
+                        return log_fail_error(&err, r, NULL);
                 first = 1;
         }
         for (size_t i = 0; i < a->n_settings; i += 2) {
                 r = recipe_set(rc, a->settings[i], a->settings[i + 1], &err);
                 if (r < 0)
-                        return usage_error(&command_image, "--%s: %s", a->settings[i], cart_error_message(&err, r));
+                        return usage_error(&command_image, "--%s: %s", a->settings[i], ERROR_TEXT(&err, r));
         }
         for (int i = first; i < n_rest; i++)
                 if ((r = recipe_set(rc, "bundle", rest[i], &err)) < 0)
@@ -256,7 +256,7 @@ static int make_recipe(struct build_args *a, char **rest, int n_rest, struct rec
                 rc->limits.max_total_size = a->max_total_size;
         r = recipe_check(rc, &err);
         if (r < 0)
-                return r == -ENOMEM ? log_fail(r, "out of memory") : log_fail(-EBADMSG, "%s", cart_error_message(&err, r));
+                return r == -ENOMEM ? log_fail(r, "out of memory") : log_fail(-EBADMSG, "%s", ERROR_TEXT(&err, r));
         *ret = TAKE_PTR(rc);
         return 0;
 }
@@ -268,7 +268,7 @@ static int load_key(const struct build_args *a, struct sign_secret_key **ret) {
 
         r = sign_secret_key_is_encrypted(a->key, &err);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         if (r > 0) {
                 r = passphrase_get(a->passphrase_file, false, "Passphrase for the signing key: ", &passphrase);
                 if (r < 0)
@@ -276,7 +276,7 @@ static int load_key(const struct build_args *a, struct sign_secret_key **ret) {
         }
         r = sign_secret_key_load(a->key, passphrase, ret, &err);
         if (r < 0)
-                return log_fail(r, "%s: %s", a->key, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s", a->key);
         return 0;
 }
 
@@ -291,7 +291,7 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         if (!dir_copy || asprintf(&tmp, "%s.XXXXXX", a->output) < 0)
                 return log_fail(-ENOMEM, "out of memory");
         if (access(a->output, F_OK) == 0)
-                return log_fail(-EEXIST, "%s: already exists, not overwritten", a->output);
+                return log_fail_error(&err, cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, a->output), NULL);
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return log_fail(-EEXIST, "%s: cannot create: %s", a->output, strerror(errno));
@@ -311,7 +311,7 @@ static int write_release(const struct recipe *rc, const struct sign_secret_key *
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         if (!quiet)
                 log_info("%s: release %s %s, serial %" PRIu64, a->output, rc->name, rc->version, rc->serial);
         return EXIT_OK;
@@ -391,15 +391,18 @@ static void print_json(struct json_object *o) {
                                             JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-static int verify_fail_json(const char *path, int r, const char *msg) {
+static int verify_fail_json(const char *path, const struct cart_error *err, int r) {
         struct json_object *o = json_object_new_object();
+        const char *msg = ERROR_TEXT(err, r);
 
         json_object_object_add(o, "file", json_object_new_string(path));
         json_object_object_add(o, "valid", json_object_new_boolean(false));
+        json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
         json_object_object_add(o, "error", json_object_new_string(msg));
         print_json(o);
         json_object_put(o);
-        return log_fail(r, "%s", msg);
+        log_error(r, "%s", msg);
+        return exit_code_for_error(err, r);
 }
 
 static int run_verify(int argc, char **argv) {
@@ -423,9 +426,9 @@ static int run_verify(int argc, char **argv) {
                 return r;
         r = release_open(a.path, trust, 0, &rel, &err);
         if (r < 0 && a.is_json)
-                return verify_fail_json(a.path, r, cart_error_message(&err, r));
+                return verify_fail_json(a.path, &err, r);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         m = release_manifest(rel);
         bytes = content_bytes(m, &files, &dirs);
         if (a.is_json) {
@@ -523,7 +526,7 @@ static int run_show(int argc, char **argv) {
                 return r;
         r = release_open(a.path, trust, RELEASE_OPEN_SKIP_HASH | (trust ? 0 : RELEASE_OPEN_UNVERIFIED), &rel, &err);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
         if (a.is_json)
                 return show_json(a.path, rel);
         show_text(a.path, release_manifest(rel));

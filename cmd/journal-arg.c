@@ -27,7 +27,7 @@ int journal_exit_code(int r) {
 }
 
 int journal_fail(int r, const struct cart_error *err) {
-        log_error(r, "%s", cart_error_message(err, r));
+        log_error(r, "%s", ERROR_TEXT(err, r));
         return journal_exit_code(r);
 }
 

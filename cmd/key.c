@@ -165,7 +165,7 @@ static int key_generate(struct key_args *a) {
                         unlink(a->secret);      /* a pair or nothing */
         }
         if (r < 0) {
-                log_error(r, "%s", cart_error_message(&err, r));
+                log_error(r, "%s", ERROR_TEXT(&err, r));
                 return r == -ENOMEM || r == -ENOTRECOVERABLE ? EXIT_SOFTWARE : EXIT_CANTCREAT;
         }
 
@@ -208,7 +208,7 @@ static int key_show(struct key_args *a) {
         path = a->rest[0];
         r = sign_key_file_info(path, &info, &err);
         if (r < 0)
-                return log_fail(r, "%s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, NULL);
 
         if (info.is_secret && info.is_encrypted && (a->is_unlock || a->passphrase_file)) {
                 r = passphrase_get(a->passphrase_file, false, "Passphrase: ", &pass);
@@ -216,7 +216,7 @@ static int key_show(struct key_args *a) {
                         return passphrase_exit_code(r);
                 r = sign_secret_key_load(path, pass, &k, &err);
                 if (r < 0)
-                        return log_fail(r, "%s", cart_error_message(&err, r));
+                        return log_fail_error(&err, r, NULL);
                 sign_secret_key_id(k, info.key_id);
                 info.has_key_id = true;
                 info.is_key_id_from_comment = false;
@@ -355,7 +355,7 @@ static int key_verify(struct key_args *a) {
                 return log_fail(-EBADMSG, "%s: a NUL byte: not a signature", sig_path);
         r = sign_verify(t, msg.data, msg.len, sig, &comment, id, &err);
         if (r < 0)
-                return log_fail(r, "%s: %s", sig_path, cart_error_message(&err, r));
+                return log_fail_error(&err, r, "%s", sig_path);
         sign_key_id_hex(id, hex);
         printf("good signature by key %s\n", hex);
         printf("trusted comment: %s\n", comment);

@@ -34,14 +34,14 @@ static int open_volume(const char *target, int *fd, struct fat_reader **ret) {
         if (r >= 0)
                 r = verify_open_volume(fd_read_at, (void *) (intptr_t) *fd, size, ret, NULL, NULL, &err);
         if (r < 0) {
-                log_error(r, "%s", cart_error_message(&err, r));
+                log_error(r, "%s", ERROR_TEXT(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
         return EXIT_OK;
 }
 
 static int lookup_error(const char *target, const char *path, int r, const struct cart_error *err) {
-        log_error(r, "%s: %s: %s", target, path, cart_error_message(err, r));
+        log_error(r, "%s: %s: %s", target, path, ERROR_TEXT(err, r));
         /* The volume is readable but the path names nothing to show: 66, not "not a key". */
         return r == -ENOENT || r == -ENOTDIR || r == -EISDIR ? EXIT_NOINPUT : EXIT_NOT_CARTABLE;
 }

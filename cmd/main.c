@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
                 config_path = getenv("CARTABLE_CONFIG");
         r = config_load(config_path, &arg_config, &err);
         if (r < 0)
-                return log_fail(r, "configuration: %s", cart_error_message(&err, r));
+                return log_fail_error(&err, r, "configuration");
         /* Commands report a bad option themselves, once (usage_bad_option). */
         opterr = 0;
         code = c->run(argc - i, argv + i);

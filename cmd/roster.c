@@ -204,7 +204,7 @@ static int run_import(int argc, char **argv) {
                                    a.school);
         r = roster_secret_load(arg_config->state_dir, secret, &err);
         if (r < 0)
-                return log_fail(r, "station secret: %s", cart_error_message(&err, r));
+                return log_fail(r, "station secret: %s", ERROR_TEXT(&err, r));
 
         /* A dry run against a journal that does not exist yet runs on an empty one in memory. */
         path = journal_arg_path(a.journal, buf, sizeof(buf));
@@ -231,7 +231,7 @@ static int run_import(int argc, char **argv) {
                 r = journal_sync_finish(sync, a.dry_run, &counts, &err);
         explicit_bzero(secret, sizeof(secret));
         if (r < 0) {
-                log_error(r, "%s%s", cart_error_message(&err, r), " (nothing was imported)");
+                log_error(r, "%s%s", ERROR_TEXT(&err, r), " (nothing was imported)");
                 return journal_exit_code(r);
         }
         print_summary(&a, &counts);

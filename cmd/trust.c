@@ -23,7 +23,7 @@ int trust_load(const struct trust_args *t, struct sign_trust **ret) {
         int r;
 
         r = sign_trust_load(t->paths, t->n_paths, arg_config, ret, &err);
-        return r < 0 ? log_error(r, "%s", cart_error_message(&err, r)) : 0;
+        return r < 0 ? log_error(r, "%s", ERROR_TEXT(&err, r)) : 0;
 }
 
 bool trust_is_given(const struct trust_args *t) {

@@ -118,6 +118,18 @@ static void print_json(const char *target, const struct verify_result *v) {
         json_object_put(o);
 }
 
+/* A key that could not be verified: its reason code for scripts, and the sentence. */
+static void print_failure_json(const char *target, const struct cart_error *err, int r) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "target", json_object_new_string(target));
+        json_object_object_add(o, "intact", json_object_new_boolean(false));
+        json_object_object_add(o, "reason", json_object_new_string(cart_reason_to_string(cart_error_reason(err, r))));
+        json_object_object_add(o, "error", json_object_new_string(ERROR_TEXT(err, r)));
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
 static void print_key_record(const struct verify_result *v) {
         const struct key_record *k = &v->key_record;
         char vid[16], t[32];
@@ -217,13 +229,17 @@ static int run(int argc, char **argv) {
                 return exit_code_for(r);
         r = key_open_read(argv[optind], &fd, &size, &err);
         if (r < 0) {
-                log_error(r, "%s", cart_error_message(&err, r));
+                if (json)
+                        print_failure_json(argv[optind], &err, r);
+                log_error(r, "%s", ERROR_TEXT(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
         const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
         r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);
         if (r < 0) {
-                log_error(r, "%s: %s", argv[optind], cart_error_message(&err, r));
+                if (json)
+                        print_failure_json(argv[optind], &err, r);
+                log_error(r, "%s: %s", argv[optind], ERROR_TEXT(&err, r));
                 return verify_exit_code(r);
         }
         if (v->state_problem[0])

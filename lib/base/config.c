@@ -128,7 +128,7 @@ int config_load(const char *path, struct cart_config **ret, struct cart_error *e
                         *ret = TAKE_PTR(c);
                         return 0;
                 }
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         }
         c->path = strdup(path);
         if (!c->path)

@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * lib/ never prints: where a failure needs words (an archive entry, a roster line, a path
- * FAT cannot hold), it fills a caller-provided struct cart_error and returns a negative
- * errno. cmd/ prints the message once. Conventions shared by every module:
+ * lib/ never prints and never builds sentences where a person or an audit must tell
+ * failures apart: it returns a negative errno and fills a caller-provided struct
+ * cart_error with a reason code (enum cart_reason) and its arguments (errno, subject,
+ * offset, extent label, policy rules, a pair of numbers or of names). cmd/reason.c turns
+ * that into words, in one place (where translation happens); --json and the journal store
+ * cart_reason_to_string(), which never changes once released.
+ *
+ * Still free text, in msg (the seam for translation): parser diagnostics (recipe and
+ * manifest fields, archive entries, signature and key file lines, FAT corruption), whose
+ * reason is their class (bad-input, corrupt-volume, not-a-key...), and the per-rule details
+ * of a policy refusal ("sdb1 on /mnt"). A message set with cart_error_set() has no explicit
+ * reason; cart_error_reason() then classifies it by its errno.
+ *
+ * errno conventions shared by every module:
  *
  *   -EBADMSG       malformed input: archive, recipe, manifest, signature file, roster line
  *   -EILSEQ        invalid encoding or a character FAT cannot hold
@@ -13,22 +24,119 @@
  *   -EMEDIUMTYPE   not a FAT32 volume / not a cartable key
  *   -EKEYREJECTED  signature invalid, wrong passphrase;  -ENOKEY  signer not trusted
  *   -ESTALE        release older than one already flashed (rollback)
- *   -EPERM         target refused by the safety policy (the message says why)
+ *   -EPERM         target refused by the safety policy (the reason says which rule)
+ *   -EBUSY         target in use (O_EXCL or flock refused)
  *   -EIO, -ENODEV  device errors (ENODEV: the key was pulled)
  *   -EBADE         read-back found bytes that differ from what was written
  */
 #pragma once
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "base/util.h"
 
-struct cart_error {
-        char msg[1024];
+/* Reason codes. Append only: the strings are stored in journals and scripts read them. */
+enum cart_reason {
+        CART_REASON_NONE = 0,              /* not classified here: see cart_error_reason() */
+        CART_REASON_SYSTEM,                /* system-error: a system call failed (errnum, subject) */
+        CART_REASON_INTERNAL,              /* internal-error: out of memory, a library failed */
+        CART_REASON_IO_ERROR,              /* io-error: reading or writing a key (offset, label) */
+        CART_REASON_KEY_REMOVED,           /* key-removed: the key went away (ENODEV) */
+        /* The device policy, one per rule, in the order of enum device_refusal's bits. */
+        CART_REASON_POLICY_NOT_USB,        /* policy-not-usb */
+        CART_REASON_POLICY_NOT_REMOVABLE,  /* policy-not-removable */
+        CART_REASON_POLICY_MOUNTED,        /* policy-mounted */
+        CART_REASON_POLICY_SWAP,           /* policy-swap */
+        CART_REASON_POLICY_HELD,           /* policy-held */
+        CART_REASON_POLICY_SYSTEM,         /* policy-system */
+        CART_REASON_POLICY_TOO_SMALL,      /* policy-too-small */
+        CART_REASON_POLICY_TOO_LARGE,      /* policy-too-large */
+        CART_REASON_POLICY_READ_ONLY,      /* policy-read-only */
+        CART_REASON_POLICY_NOT_ALLOWED,    /* policy-not-allowed */
+        CART_REASON_POLICY_DENIED,         /* policy-denied */
+        CART_REASON_NOT_BLOCK_DEVICE,      /* not-a-block-device: a file, a directory... */
+        CART_REASON_NOT_WHOLE_DISK,        /* not-a-whole-disk: a partition, or no such disk */
+        CART_REASON_IN_USE,                /* in-use: O_EXCL or flock refused (label: "open", "flock") */
+        CART_REASON_IDENTITY_CHANGED,      /* identity-changed: another key, device or size after open */
+        CART_REASON_SERIAL_MISMATCH,       /* serial-mismatch: not the serial asked for (have, want) */
+        CART_REASON_COUNTERFEIT,           /* counterfeit: fewer real bytes than announced */
+        CART_REASON_TOO_SMALL,             /* too-small: the content does not fit (value, limit) */
+        CART_REASON_READBACK_MISMATCH,     /* readback-mismatch: other bytes read back (offset, label) */
+        CART_REASON_BAD_SIGNATURE,         /* bad-signature: a signature does not match */
+        CART_REASON_UNTRUSTED_SIGNER,      /* untrusted-signer: signed by a key not trusted (have) */
+        CART_REASON_MALFORMED_SIGNATURE,   /* malformed-signature: a signature file cannot be read */
+        CART_REASON_WRONG_PASSPHRASE,      /* wrong-passphrase */
+        CART_REASON_ROLLBACK,              /* rollback: release serial value < last flashed limit */
+        CART_REASON_BAD_INPUT,             /* bad-input: a malformed input (msg says where) */
+        CART_REASON_CORRUPT_VOLUME,        /* corrupt-volume: the FAT reader found damage */
+        CART_REASON_NOT_A_KEY,             /* not-a-key: not FAT32, or not a cartable key */
+        CART_REASON_OUTPUT_EXISTS,         /* output-exists: never overwritten (subject) */
+        CART_REASON_NO_TRUST,              /* no-trust: no trusted key was given */
+        CART_REASON_NOT_FOUND,             /* not-found: an input is missing (subject) */
+        CART_REASON_CANCELLED,             /* cancelled: stopped on request */
+        CART_REASON_TAMPERED,              /* tampered: a release's content is not what it signed */
+        CART_REASON_REFUSED,               /* refused: a target refused for a reason without its own code */
+        _CART_REASON_MAX,
 };
 
-/* Set err->msg (when err is not NULL) and return r, which must be a negative errno. */
+/* The counterfeit verdicts of the capacity probe, in label: "counterfeit" and the kind. */
+struct cart_error {
+        enum cart_reason reason;
+        int errnum;                 /* the errno behind it (positive), 0 when none */
+        char subject[256];          /* the device, file or key it is about */
+        char label[256];            /* the extent at offset (a file's path), a verdict kind, a field */
+        uint64_t offset;            /* a byte offset, when has_offset */
+        bool has_offset;
+        unsigned rules;             /* policy refusals: every failing rule (device_refusal bits) */
+        uint64_t value, limit;      /* a number and the bound it broke (sizes, serials) */
+        bool has_values;
+        char have[128], want[128];  /* what was found and what was expected (serials, key ids) */
+        unsigned line;              /* parser diagnostics: the line of subject, 0 when none */
+        char context[256];          /* "step: " prefixes added by callers, outermost first */
+        char msg[1024];             /* free text: parser diagnostics, legacy messages */
+};
+
+/* Set err->msg (when err is not NULL) and return r, which must be a negative errno. The
+ * reason is cleared: cart_error_reason() classifies the message by r. */
 int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
-/* Prefix an existing message: "context: old message". Returns r. */
+/* Prefix the message with context ("context: old message"). A coded error keeps its
+ * arguments and gathers the context apart. Returns r. */
 int cart_error_prefix(struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
-/* The message, or strerror(-r) when no message was set. */
-const char *cart_error_message(const struct cart_error *err, int r);
+/* Set a reason with its subject (may be NULL), clearing every other argument; errnum is
+ * taken from r. Fill further arguments on err afterwards. Returns r. */
+int cart_error_reason_set(struct cart_error *err, int r, enum cart_reason reason, const char *subject);
+/* A failed system call on subject: reason system-error (not-found for -ENOENT), errno kept
+ * (words come from cmd/). what (may be NULL) says which operation: "flock", "cannot open
+ * for writing". */
+int cart_error_errno(struct cart_error *err, int r, const char *subject, const char *what);
+/* A failure at an offset of a key, in the extent label: reason io-error, key-removed for
+ * -ENODEV/-ENOMEDIUM, readback-mismatch for -EBADE. */
+int cart_error_io(struct cart_error *err, int r, const char *subject, uint64_t offset, const char *label);
+
+/* Classify the free-text diagnostic already in msg (a parser's): its reason and where it
+ * is, for machines (subject: the file, may be NULL; label: the entry, field or path, may
+ * be NULL). The words stay those of msg. An error already coded is left alone. Returns r. */
+int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
+                     const char *label);
+
+/* A parser's diagnostic in one call: msg = "prefix: " (when prefix is not NULL) and the
+ * formatted text, then cart_error_where(). For the small wrappers each parser keeps. */
+int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
+                     const char *label, const char *prefix, const char *fmt, va_list ap) _printf_(7, 0);
+
+/* Short text for a record lib/ keeps as a string (a verify result's problem): msg when it
+ * has one, else "SUBJECT: REASON-CODE" (no words from the locale); in buf, returned. */
+const char *cart_error_detail(const struct cart_error *err, int r, char *buf, size_t n);
+
+/* The reason: the one set, or the class of r (bad-input for -EBADMSG, ...) when none was. */
+enum cart_reason cart_error_reason(const struct cart_error *err, int r);
+/* True for the device policy's reasons (policy-not-usb ... policy-denied). */
+static inline bool cart_reason_is_policy(enum cart_reason reason) {
+        return reason >= CART_REASON_POLICY_NOT_USB && reason <= CART_REASON_POLICY_DENIED;
+}
+/* The stable kebab-case identifier ("policy-mounted", "counterfeit"); NULL when out of range. */
+const char *cart_reason_to_string(enum cart_reason reason);
+/* The reason for a kebab-case identifier, or -EINVAL. */
+int cart_reason_from_string(const char *s);

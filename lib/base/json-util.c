@@ -1,8 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <limits.h>
+#include <stdarg.h>
 
 #include "base/json-util.h"
 #include "base/util.h"
+
+int json_field_error(struct cart_error *err, const char *where, const char *key, const char *fmt, ...) {
+        char field[64];
+        va_list ap;
+        int r;
+
+        snprintf(field, sizeof(field), "%s.%s", where, key);
+        va_start(ap, fmt);
+        r = cart_error_vdiag(err, -EBADMSG, CART_REASON_BAD_INPUT, NULL, field, where, fmt, ap);
+        va_end(ap);
+        return r;
+}
 
 int json_parse_strict(const void *json, size_t len, int depth, const char *what, struct json_object **ret,
                       struct cart_error *err) {
@@ -43,7 +56,7 @@ int json_only_keys(struct json_object *o, const char *const *keys, const char *w
                 for (size_t i = 0; keys[i] && !known; i++)
                         known = streq(keys[i], key);
                 if (!known)
-                        return cart_error_set(err, -EBADMSG, "%s: unknown key \"%s\"", where, key);
+                        return json_field_error(err, where, key, "unknown key \"%s\"", key);
         }
         return 0;
 }
@@ -54,10 +67,10 @@ int json_get(struct json_object *o, const char *key, enum json_type type, bool r
 
         if (!json_object_object_get_ex(o, key, &v)) {
                 *ret = NULL;
-                return required ? cart_error_set(err, -EBADMSG, "%s: missing \"%s\"", where, key) : 0;
+                return required ? json_field_error(err, where, key, "missing \"%s\"", key) : 0;
         }
         if (!json_object_is_type(v, type))
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" has the wrong type", where, key);
+                return json_field_error(err, where, key, "\"%s\" has the wrong type", key);
         *ret = v;
         return 1;
 }
@@ -73,7 +86,7 @@ int json_get_u64(struct json_object *o, const char *key, uint64_t max, uint64_t 
         errno = 0;
         i = json_object_get_int64(v);
         if (errno || i < 0 || (uint64_t) i > max)
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" is out of range", where, key);
+                return json_field_error(err, where, key, "\"%s\" is out of range", key);
         *ret = (uint64_t) i;
         return 0;
 }

@@ -17,6 +17,10 @@
 int json_parse_strict(const void *json, size_t len, int depth, const char *what, struct json_object **ret,
                       struct cart_error *err);
 
+/* A field's diagnostic: -EBADMSG, "WHERE: text" in msg, reason bad-input, the field
+ * ("files[3].sha256") as the label. */
+int json_field_error(struct cart_error *err, const char *where, const char *key, const char *fmt, ...) _printf_(4, 5);
+
 /* Every key of object o is one of keys (NULL-terminated); where names o in messages. */
 int json_only_keys(struct json_object *o, const char *const *keys, const char *where, struct cart_error *err);
 /* The member key of o, of that type: 1 found, 0 absent and not required, -EBADMSG. */

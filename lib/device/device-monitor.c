@@ -78,7 +78,7 @@ int device_monitor_new(struct device_context *ctx, device_event_fn callback, voi
         if (r >= 0)
                 r = udev_monitor_enable_receiving(m->mon);
         if (r < 0)
-                return cart_error_set(err, r, "cannot listen to %s uevents: %s", ctx->monitor_source, strerror(-r));
+                return cart_error_errno(err, r, ctx->monitor_source, "cannot listen to uevents");
         /* Listening first, then listing: a disk added in between shows up as a change. */
         r = device_scan(ctx, DEVICE_SCAN_ALL | DEVICE_SCAN_NO_PROBE, &m->known, &m->n_known, err);
         if (r < 0)

@@ -21,6 +21,17 @@ const char *device_refusal_name(unsigned bit) {
         return NULL;
 }
 
+/* Reasons follow the bits: policy-not-usb is bit 0, policy-denied the last one. */
+_Static_assert(CART_REASON_POLICY_DENIED - CART_REASON_POLICY_NOT_USB + 1 == DEVICE_REFUSAL_MAX,
+               "one policy reason per refusal bit");
+
+enum cart_reason device_refusal_reason(unsigned bits) {
+        bits &= (1u << DEVICE_REFUSAL_MAX) - 1;
+        if (bits == 0)
+                return CART_REASON_NONE;
+        return (enum cart_reason) (CART_REASON_POLICY_NOT_USB + (unsigned) __builtin_ctz(bits));
+}
+
 int device_policy_from_config(const struct cart_config *c, struct device_policy *ret) {
         if (c->min_size > c->max_size)
                 return -EINVAL;
@@ -71,7 +82,7 @@ static int read_mountinfo(const char *path, struct device_usage *u, struct cart_
         int r;
 
         if (!f)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         while (getline(&line, &cap, f) > 0) {
                 char devs[32], target[4096];
                 const char *sep = strstr(line, " - ");
@@ -104,7 +115,7 @@ static int read_swaps(const char *path, struct device_usage *u, struct cart_erro
         if (!f) {
                 if (errno == ENOENT)    /* kernels without swap support */
                         return 0;
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         }
         while (getline(&line, &cap, f) > 0) {
                 char name[4096];

@@ -116,8 +116,7 @@ static bool is_fat32_type(const char *pttype, const char *type) {
 
 static int set_error(struct device_content *c, int r, const char *what) {
         c->probe_error = r;
-        if (asprintf(&c->probe_message, "%s: %s", what, strerror(-r)) < 0)
-                c->probe_message = NULL;
+        c->probe_message = strdup(what);     /* cmd/ adds the errno's words */
         return r;
 }
 

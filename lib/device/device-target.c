@@ -26,37 +26,58 @@ struct device_target *device_target_close(struct device_target *t) {
         return NULL;
 }
 
+static const char *str_or_empty(const char *s) {
+        return s ? s : "";
+}
+
 static bool same_string(const char *a, const char *b) {
         return (!a && !b) || (a && b && streq(a, b));
 }
 
-/* One sentence naming every failing rule: "/dev/sdb: refused: not USB; mounted (sdb1 on /mnt)". */
+/* Reason: the first failing rule; rules: all of them; msg: each rule with what it found,
+ * "not USB; mounted (sdb1 on /mnt)" (the policy's free text). */
 static int refuse(const struct device_info *d, struct cart_error *err) {
-        char msg[sizeof(err->msg)];
+        size_t n = 0;
 
-        snprintf(msg, sizeof(msg), "%s: refused: ", d->devnode);
-        for (size_t i = 0; i < d->n_reasons; i++) {
-                size_t n = strlen(msg);
-                snprintf(msg + n, sizeof(msg) - n, "%s%s", i ? "; " : "", d->reasons[i]);
-        }
-        return cart_error_set(err, -EPERM, "%s", msg);
+        cart_error_reason_set(err, -EPERM, device_refusal_reason(d->refusals), d->devnode);
+        if (!err)
+                return -EPERM;
+        err->rules = d->refusals;
+        for (size_t i = 0; i < d->n_reasons && n + 1 < sizeof(err->msg); i++)
+                n += (size_t) snprintf(err->msg + n, sizeof(err->msg) - n, "%s%s", i ? "; " : "", d->reasons[i]);
+        return -EPERM;
+}
+
+static int refuse_identity(const char *devnode, const char *what, struct cart_error *err) {
+        cart_error_reason_set(err, -EPERM, CART_REASON_IDENTITY_CHANGED, devnode);
+        if (err)
+                snprintf(err->label, sizeof(err->label), "%s", what);
+        return -EPERM;
 }
 
 /* The path's dev_t: symlinks resolved first (stat through a symlink is fine too, but the
  * canonical /dev name is what messages and the judged disk should show). */
+static int refuse_busy(const char *devnode, const char *what, struct cart_error *err) {
+        cart_error_reason_set(err, -EBUSY, CART_REASON_IN_USE, devnode);
+        if (err)
+                snprintf(err->label, sizeof(err->label), "%s", what);
+        return -EBUSY;
+}
+
 static int resolve(const char *path, dev_t *ret, struct cart_error *err) {
         _cleanup_free_ char *canon = realpath(path, NULL);
         struct stat st;
 
         if (!canon)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         if (stat(canon, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %s", canon, strerror(errno));
-        if (S_ISREG(st.st_mode))
-                return cart_error_set(err, -EPERM, "%s: refused: a regular file, not a block device "
-                                      "(image files are written by 'cartable flash --image')", path);
-        if (!S_ISBLK(st.st_mode))
-                return cart_error_set(err, -EPERM, "%s: refused: not a block device", path);
+                return cart_error_errno(err, -errno, canon, NULL);
+        if (!S_ISBLK(st.st_mode)) {
+                cart_error_reason_set(err, -EPERM, CART_REASON_NOT_BLOCK_DEVICE, path);
+                if (err && S_ISREG(st.st_mode))
+                        snprintf(err->label, sizeof(err->label), "regular-file");
+                return -EPERM;
+        }
         *ret = st.st_rdev;
         return 0;
 }
@@ -67,15 +88,26 @@ static int judge(struct device_context *ctx, const char *path, dev_t devnum, con
         int r;
 
         r = device_info_new_from_devnum(ctx, devnum, DEVICE_SCAN_NO_PROBE, &d, err);
-        if (r == -ENODEV)
-                return cart_error_prefix(err, -EPERM, "%s: refused", path);
+        if (r == -ENODEV) {      /* a partition, or gone from sysfs: msg says which */
+                if (err) {
+                        err->reason = CART_REASON_NOT_WHOLE_DISK;
+                        err->errnum = EPERM;
+                        snprintf(err->subject, sizeof(err->subject), "%s", path);
+                }
+                return -EPERM;
+        }
         if (r < 0)
                 return cart_error_prefix(err, r, "%s", path);
         if (!device_info_is_eligible(d))
                 return refuse(d, err);
-        if (expected_serial && !same_string(d->serial, expected_serial))
-                return cart_error_set(err, -EPERM, "%s: refused: serial %s is not the expected %s",
-                                      d->devnode, d->serial ? d->serial : "(none)", expected_serial);
+        if (expected_serial && !same_string(d->serial, expected_serial)) {
+                cart_error_reason_set(err, -EPERM, CART_REASON_SERIAL_MISMATCH, d->devnode);
+                if (err) {
+                        snprintf(err->have, sizeof(err->have), "%s", str_or_empty(d->serial));
+                        snprintf(err->want, sizeof(err->want), "%s", expected_serial);
+                }
+                return -EPERM;
+        }
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -91,9 +123,15 @@ static int read_geometry(struct device_target *t, struct cart_error *err) {
         t->logical_sector_size = t->info->logical_sector_size;
         t->physical_sector_size = t->info->physical_sector_size;
         if (ioctl(t->fd, BLKGETSIZE64, &size) == 0) {
-                if (size != t->info->size)
-                        return cart_error_set(err, -EPERM, "%s: refused: its size changed to %" PRIu64 " bytes while it was opened",
-                                              t->info->devnode, size);
+                if (size != t->info->size) {
+                        refuse_identity(t->info->devnode, "size", err);
+                        if (err) {
+                                err->value = size;
+                                err->limit = t->info->size;
+                                err->has_values = true;
+                        }
+                        return -EPERM;
+                }
                 t->size = size;
         }
         if (ioctl(t->fd, BLKSSZGET, &ssz) == 0 && ssz > 0)
@@ -126,15 +164,13 @@ int device_target_open_in(struct device_context *ctx, const char *path, const ch
         t->fd = open(before->devnode, O_RDWR | O_EXCL | O_CLOEXEC | O_NOCTTY);
         if (t->fd < 0) {
                 if (errno == EBUSY)
-                        return cart_error_set(err, -EBUSY, "%s: refused: in use (mounted, held, or opened exclusively)",
-                                              before->devnode);
-                return cart_error_set(err, -errno, "%s: cannot open for writing: %s", before->devnode, strerror(errno));
+                        return refuse_busy(before->devnode, "open", err);
+                return cart_error_errno(err, -errno, before->devnode, "cannot open for writing");
         }
         if (flock(t->fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno == EWOULDBLOCK)
-                        return cart_error_set(err, -EBUSY, "%s: refused: locked by another program (flock)",
-                                              before->devnode);
-                return cart_error_set(err, -errno, "%s: flock: %s", before->devnode, strerror(errno));
+                        return refuse_busy(before->devnode, "flock", err);
+                return cart_error_errno(err, -errno, before->devnode, "flock");
         }
 
         if (ctx->test_opened)
@@ -142,20 +178,29 @@ int device_target_open_in(struct device_context *ctx, const char *path, const ch
 
         /* The descriptor is what will be written: check it, not the path, from here on. */
         if (fstat(t->fd, &st) < 0)
-                return cart_error_set(err, -errno, "%s: fstat: %s", before->devnode, strerror(errno));
-        if (!S_ISBLK(st.st_mode) || st.st_rdev != devnum)
-                return cart_error_set(err, -EPERM, "%s: refused: the device changed while it was opened "
-                                      "(was %u:%u)", before->devnode, major(devnum), minor(devnum));
+                return cart_error_errno(err, -errno, before->devnode, "fstat");
+        if (!S_ISBLK(st.st_mode) || st.st_rdev != devnum) {
+                refuse_identity(before->devnode, "device", err);
+                if (err) {
+                        snprintf(err->want, sizeof(err->want), "%u:%u", major(devnum), minor(devnum));
+                        snprintf(err->have, sizeof(err->have), "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+                }
+                return -EPERM;
+        }
         r = judge(ctx, path, devnum, expected_serial, &t->info, err);
         if (r < 0)
                 return r;
         /* Counterfeit sticks may share a serial: the USB address tells a re-plugged one apart. */
         if (!same_string(t->info->serial, before->serial) || t->info->vendor_id != before->vendor_id ||
             t->info->product_id != before->product_id || !same_string(t->info->port, before->port) ||
-            t->info->usb_bus != before->usb_bus || t->info->usb_address != before->usb_address)
-                return cart_error_set(err, -EPERM, "%s: refused: another key (serial %s) replaced %s while it was opened",
-                                      t->info->devnode, t->info->serial ? t->info->serial : "(none)",
-                                      before->serial ? before->serial : "the one checked");
+            t->info->usb_bus != before->usb_bus || t->info->usb_address != before->usb_address) {
+                refuse_identity(t->info->devnode, "replaced", err);
+                if (err) {
+                        snprintf(err->have, sizeof(err->have), "%s", str_or_empty(t->info->serial));
+                        snprintf(err->want, sizeof(err->want), "%s", str_or_empty(before->serial));
+                }
+                return -EPERM;
+        }
         r = read_geometry(t, err);
         if (r < 0)
                 return r;

@@ -37,8 +37,7 @@ int device_context_new(const struct device_policy *policy, const struct device_e
                 return -ENOMEM;
         ctx->udev = udev_new();
         if (!ctx->udev)
-                return cart_error_set(err, errno > 0 ? -errno : -ENOMEM, "udev_new() failed: %s",
-                                      strerror(errno > 0 ? errno : ENOMEM));
+                return cart_error_errno(err, errno > 0 ? -errno : -ENOMEM, NULL, "udev_new()");
         if (env->system_devnums) {
                 for (size_t i = 0; i < env->n_system_devnums; i++) {
                         struct device_system *s = realloc(ctx->system, (i + 1) * sizeof(*s));
@@ -380,7 +379,7 @@ int device_scan(struct device_context *ctx, unsigned flags, struct device_info *
         if (r >= 0)
                 r = udev_enumerate_scan_devices(e);
         if (r < 0)
-                r = cart_error_set(err, r, "cannot list block devices: %s", strerror(-r));
+                r = cart_error_errno(err, r, NULL, "cannot list block devices");
         else
                 r = scan_list(ctx, &usage, flags, udev_enumerate_get_list_entry(e), &list, &n);
         udev_enumerate_unref(e);

@@ -50,6 +50,8 @@ enum device_refusal {
 };
 #define DEVICE_REFUSAL_MAX 11
 
+/* The reason code of the lowest refusal bit in bits (policy-not-usb...); CART_REASON_NONE for 0. */
+enum cart_reason device_refusal_reason(unsigned bits);
 /* A short fixed name for one refusal bit ("not USB", "mounted"...); NULL for others. */
 const char *device_refusal_name(unsigned bit);
 
@@ -113,7 +115,7 @@ struct device_part {
 struct device_content {
         bool is_probed;                      /* false: not probed (non-USB disks are never opened) */
         int probe_error;                     /* negative errno when the probe failed, else 0 */
-        char *probe_message;                 /* why, when it failed */
+        char *probe_message;                 /* which operation failed (cmd/ adds the errno) */
         char *pttype;                        /* "dos", "gpt", or NULL */
         char *fstype, *label;                /* a file system on the whole disk (no table) */
         struct device_part *parts;

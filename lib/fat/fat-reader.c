@@ -7,6 +7,7 @@
  * ignored: a long name is attached only when its sequence and checksum are right.
  * The FAT is cached in 64 KiB chunks, read on demand.
  */
+#include <stdarg.h>
 #include <inttypes.h>
 
 #include "fat/fat-internal.h"
@@ -50,12 +51,38 @@ struct fat_reader *fat_reader_free(struct fat_reader *r) {
         return NULL;
 }
 
+/* Damage found on the volume: corrupt-volume, where it is (a path, "boot sector") as the
+ * label; the words stay in msg. */
+static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) _printf_(3, 4);
+static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = cart_error_vdiag(err, -EUCLEAN, CART_REASON_CORRUPT_VOLUME, NULL, where, where, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* The same for an entry: "\"/path\": ..." with /path as the label. */
+static int corrupt_path(struct cart_error *err, const char *path, const char *fmt, ...) _printf_(3, 4);
+static int corrupt_path(struct cart_error *err, const char *path, const char *fmt, ...) {
+        char where[300];
+        va_list ap;
+        int r;
+
+        snprintf(where, sizeof(where), "\"/%s\"", path);
+        va_start(ap, fmt);
+        r = cart_error_vdiag(err, -EUCLEAN, CART_REASON_CORRUPT_VOLUME, NULL, where, where, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
 static int read_at(struct fat_reader *r, void *buf, size_t len, uint64_t at, struct cart_error *err) {
         int k = r->read(r->userdata, buf, len, r->offset + at);
 
         if (k < 0)
-                return cart_error_set(err, k, "reading %zu bytes at byte %" PRIu64 " of the volume: %s",
-                                      len, at, strerror(-k));
+                return cart_error_io(err, k, NULL, at, "volume");
         return 0;
 }
 
@@ -69,28 +96,28 @@ static int check_boot_sector(struct fat_reader *r, const uint8_t *b, struct cart
         if (get_le16(b + 22) != 0 || get_le16(b + 17) != 0)
                 return cart_error_set(err, -EMEDIUMTYPE, "FAT12 or FAT16, not FAT32 (root entries or 16-bit FAT size set)");
         if (ss != 512 && ss != 1024 && ss != 2048 && ss != 4096)
-                return cart_error_set(err, -EUCLEAN, "boot sector: %u bytes per sector", ss);
+                return corrupt_at(err, "boot sector", "%u bytes per sector", ss);
         if (!is_pow2(spc) || ss * spc > 64 * 1024)
-                return cart_error_set(err, -EUCLEAN, "boot sector: %u sectors per cluster", spc);
+                return corrupt_at(err, "boot sector", "%u sectors per cluster", spc);
         if (rs == 0 || nfats == 0 || nfats > 2 || tot == 0 || fatsz == 0 || get_le16(b + 19) != 0)
-                return cart_error_set(err, -EUCLEAN, "boot sector: zero or impossible field (reserved %u, FATs %u, sectors %u, FAT sectors %u)",
+                return corrupt_at(err, "boot sector", "zero or impossible field (reserved %u, FATs %u, sectors %u, FAT sectors %u)",
                                       rs, nfats, tot, fatsz);
         if (get_le16(b + 42) != 0)
-                return cart_error_set(err, -EUCLEAN, "boot sector: unknown FAT32 version %u", get_le16(b + 42));
+                return corrupt_at(err, "boot sector", "unknown FAT32 version %u", get_le16(b + 42));
         meta = rs + (uint64_t) nfats * fatsz;
         if (meta >= tot)
-                return cart_error_set(err, -EUCLEAN, "boot sector: the data region (sector %" PRIu64 ") starts past the last sector %u",
+                return corrupt_at(err, "boot sector", "the data region (sector %" PRIu64 ") starts past the last sector %u",
                                       meta, tot);
         if ((uint64_t) tot * ss > r->size)
-                return cart_error_set(err, -EUCLEAN, "boot sector: %" PRIu64 " bytes of volume, past the %" PRIu64 " bytes available",
+                return corrupt_at(err, "boot sector", "%" PRIu64 " bytes of volume, past the %" PRIu64 " bytes available",
                                       (uint64_t) tot * ss, r->size);
         clusters = (tot - meta) / spc;
         if (clusters < FAT32_MIN_CLUSTERS || clusters >= FAT32_MAX_CLUSTERS)
-                return cart_error_set(err, -EUCLEAN, "boot sector: %" PRIu64 " clusters, impossible for FAT32", clusters);
+                return corrupt_at(err, "boot sector", "%" PRIu64 " clusters, impossible for FAT32", clusters);
         if ((uint64_t) fatsz * ss / 4 < clusters + 2)
-                return cart_error_set(err, -EUCLEAN, "boot sector: a FAT of %u sectors cannot map %" PRIu64 " clusters", fatsz, clusters);
+                return corrupt_at(err, "boot sector", "a FAT of %u sectors cannot map %" PRIu64 " clusters", fatsz, clusters);
         if ((flags & 0x80) && (flags & 0xF) >= nfats)
-                return cart_error_set(err, -EUCLEAN, "boot sector: active FAT %u of %u", flags & 0xF, nfats);
+                return corrupt_at(err, "boot sector", "active FAT %u of %u", flags & 0xF, nfats);
         r->sector_size = ss;
         r->cluster_size = ss * spc;
         r->clusters = (uint32_t) clusters;
@@ -99,7 +126,7 @@ static int check_boot_sector(struct fat_reader *r, const uint8_t *b, struct cart
         r->data_offset = meta * ss;
         r->root_cluster = get_le32(b + 44);
         if (r->root_cluster < 2 || r->root_cluster > r->clusters + 1)
-                return cart_error_set(err, -EUCLEAN, "boot sector: root cluster %u out of range", r->root_cluster);
+                return corrupt_at(err, "boot sector", "root cluster %u out of range", r->root_cluster);
         r->volume_id = get_le32(b + 67);
         if (b[66] == 0x29) {
                 memcpy(r->label, b + 71, FAT_LABEL_MAX);
@@ -180,18 +207,17 @@ static int chain_follow(struct fat_reader *r, uint32_t first, uint64_t max, cons
         int k;
 
         if (first < 2 || first > r->clusters + 1)
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": first cluster %u out of range", path, first);
+                return corrupt_path(err, path, "first cluster %u out of range", first);
         for (;;) {
                 uint32_t next;
 
                 if (c.clusters == max) {
                         chain_done(&c);
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": cluster chain longer than %" PRIu64 " clusters (a loop, or longer than its size)",
-                                              path, max);
+                        return corrupt_path(err, path, "cluster chain longer than %" PRIu64 " clusters (a loop, or longer than its size)", max);
                 }
                 if (bitmap && bitmap_test_and_set(bitmap, cl)) {
                         chain_done(&c);
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": cluster %u is used twice (a cross-link or a loop)", path, cl);
+                        return corrupt_path(err, path, "cluster %u is used twice (a cross-link or a loop)", cl);
                 }
                 if (c.n > 0 && c.runs[c.n - 1].first + c.runs[c.n - 1].count == cl)
                         c.runs[c.n - 1].count++;
@@ -219,9 +245,8 @@ static int chain_follow(struct fat_reader *r, uint32_t first, uint64_t max, cons
                 if (next < 2 || next > r->clusters + 1) {
                         chain_done(&c);
                         if (next == 0)
-                                return cart_error_set(err, -EUCLEAN, "\"/%s\": cluster %u points to a free cluster (chain truncated)", path, cl);
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": cluster %u points to %s cluster %u",
-                                              path, cl, next == FAT32_BAD ? "a bad" : "an out-of-range", next);
+                                return corrupt_path(err, path, "cluster %u points to a free cluster (chain truncated)", cl);
+                        return corrupt_path(err, path, "cluster %u points to %s cluster %u", cl, next == FAT32_BAD ? "a bad" : "an out-of-range", next);
                 }
                 cl = next;
         }
@@ -263,13 +288,13 @@ static int lfn_take(struct lfn_state *s, const uint8_t *e, const char *path, str
 
         if (e[0] & 0x40) {
                 if (s->expect > 0 || s->is_complete)
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name entries interrupted by a new sequence", path);
+                        return corrupt_path(err, path, "long-name entries interrupted by a new sequence");
                 if (ord < 1 || ord > 20)
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name entry with ordinal %u", path, ord);
+                        return corrupt_path(err, path, "long-name entry with ordinal %u", ord);
                 s->total = s->expect = ord;
                 s->sum = e[13];
         } else if (s->expect == 0 || ord != s->expect || e[13] != s->sum)
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name entry out of sequence (ordinal %u)", path, ord);
+                return corrupt_path(err, path, "long-name entry out of sequence (ordinal %u)", ord);
         for (unsigned j = 0; j < FAT_LFN_CHARS; j++)
                 s->name[(ord - 1) * FAT_LFN_CHARS + j] = get_le16(e + at[j]);
         s->expect--;
@@ -288,14 +313,14 @@ static int entry_name(struct lfn_state *s, const uint8_t *e, const char *path, s
                 return d->name ? 0 : -ENOMEM;
         }
         if (fat_lfn_checksum(e) != s->sum)
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": long name of %s has a bad checksum", path, d->short_name);
+                return corrupt_path(err, path, "long name of %s has a bad checksum", d->short_name);
         while (n < s->total * FAT_LFN_CHARS && s->name[n] != 0)
                 n++;
         if (n == 0 || n > FAT_NAME_MAX)
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": long name of %s is %zu units long", path, d->short_name, n);
+                return corrupt_path(err, path, "long name of %s is %zu units long", d->short_name, n);
         k = fat_utf16_to_utf8(s->name, n, &d->name);
         if (k < 0)
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": long name of %s is not valid UTF-16", path, d->short_name);
+                return corrupt_path(err, path, "long name of %s is not valid UTF-16", d->short_name);
         return 0;
 }
 
@@ -308,30 +333,30 @@ static int parse_entry(struct fat_reader *r, struct lfn_state *s, const uint8_t 
 
         *ret_skip = false;
         if (s->expect > 0)
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name sequence missing %u entries", path, s->expect);
+                return corrupt_path(err, path, "long-name sequence missing %u entries", s->expect);
         /* Only the exact "." and ".." names are dot entries: Linux and Windows list any
          * other name starting with '.' as a file, so it must not be skipped here. */
         if (e[0] == '.' && memcmp(e, ".          ", 11) != 0 && memcmp(e, "..         ", 11) != 0)
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": short name starting with '.'", path);
+                return corrupt_path(err, path, "short name starting with '.'");
         if ((attrs & FAT_ATTR_VOLUME_ID) || e[0] == '.') {
                 if (s->is_complete)
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": long-name entries before a label or dot entry", path);
+                        return corrupt_path(err, path, "long-name entries before a label or dot entry");
                 *ret_skip = true;
                 return 0;
         }
         /* fatgen103 §6.1: DIR_Name[0] may not be a space. Such an entry would have an
          * empty name, and its children would be walked as if they sat in its parent. */
         if (e[0] == ' ')
-                return cart_error_set(err, -EUCLEAN, "\"/%s\": short name starting with a space", path);
+                return corrupt_path(err, path, "short name starting with a space");
         for (int i = 0; i < 11; i++)
                 if (e[i] < 0x20 && !(i == 0 && e[i] == 0x05))
-                        return cart_error_set(err, -EUCLEAN, "\"/%s\": short name with control byte 0x%02x", path, e[i]);
+                        return corrupt_path(err, path, "short name with control byte 0x%02x", e[i]);
         k = entry_name(s, e, path, d, err);
         s->is_complete = false;
         if (k < 0)
                 return k;
         if (strchr(d->name, '/') || streq(d->name, ".") || streq(d->name, "..")) {
-                k = cart_error_set(err, -EUCLEAN, "\"/%s\": entry named \"%s\"", path, d->name);
+                k = corrupt_path(err, path, "entry named \"%s\"", d->name);
                 fat_dirent_clear(d);
                 return k;
         }
@@ -365,7 +390,7 @@ static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const
                         break;
                 if (e[0] == 0xE5) {
                         if (s.expect > 0 || s.is_complete) {
-                                k = cart_error_set(err, -EUCLEAN, "\"/%s\": orphaned long-name entries before a deleted entry", path);
+                                k = corrupt_path(err, path, "orphaned long-name entries before a deleted entry");
                                 goto fail;
                         }
                         continue;
@@ -394,7 +419,7 @@ static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const
                         n++;
         }
         if (s.expect > 0 || s.is_complete) {
-                k = cart_error_set(err, -EUCLEAN, "\"/%s\": directory ends inside a long-name sequence (truncated)", path);
+                k = corrupt_path(err, path, "directory ends inside a long-name sequence (truncated)");
                 goto fail;
         }
         *ret = v;
@@ -553,8 +578,7 @@ static int file_chain(struct fat_reader *r, const struct fat_dirent *d, const ch
                         return k;
         }
         if (c.clusters != want) {
-                k = cart_error_set(err, -EUCLEAN, "\"/%s\": %" PRIu64 " bytes but a chain of %" PRIu64 " clusters of %u bytes",
-                                   path, d->size, c.clusters, r->cluster_size);
+                k = corrupt_path(err, path, "%" PRIu64 " bytes but a chain of %" PRIu64 " clusters of %u bytes", d->size, c.clusters, r->cluster_size);
                 chain_done(&c);
                 return k;
         }
@@ -703,7 +727,7 @@ int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct
                         continue;
                 }
                 if (depth == WALK_DEPTH_MAX) {
-                        k = cart_error_set(err, -EUCLEAN, "\"/%s\": directories nested more than %d deep", path, WALK_DEPTH_MAX);
+                        k = corrupt_path(err, path, "directories nested more than %d deep", WALK_DEPTH_MAX);
                         break;
                 }
                 k = fn(userdata, path, e);

@@ -162,7 +162,7 @@ int flash_plan_build(const struct flash_target *t, const struct flash_options *o
                 if (o->has_volume_id)
                         report->volume_id = o->volume_id;
                 else if (getrandom(&report->volume_id, sizeof(report->volume_id), 0) < 0)
-                        return cart_error_set(err, -errno, "volume id: %m");
+                        return cart_error_errno(err, -errno, NULL, "volume id");
         }
         r = layout_scheme_from_string(lay->scheme, &lp.scheme);
         if (r < 0)
@@ -235,10 +235,18 @@ static int on_progress(void *userdata, enum writer_phase phase, uint64_t done, u
 int flash_report_fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err) {
         cart_error_prefix(err, r, "%s", flash_step_to_string(report->step));
         report->outcome = outcome;
-        report->error = r;
         report->finished_usec = now_usec();
-        snprintf(report->message, sizeof(report->message), "%s", cart_error_message(err, r));
+        flash_report_set_error(report, r, err);
         return r;
+}
+
+void flash_report_set_error(struct flash_report *report, int r, const struct cart_error *err) {
+        report->error = r;
+        report->reason = cart_error_reason(err, r);
+        if (err)
+                report->failure = *err;
+        else
+                cart_error_reason_set(&report->failure, r, report->reason, NULL);
 }
 
 /*
@@ -251,10 +259,15 @@ static int cancel(const struct flash_target *t, struct flash_report *report, int
 
         if (report->step != FLASH_STEP_READBACK)
                 cart_error_set(err, r, "cancelled%s", report->step < FLASH_STEP_WRITE ? ": nothing was written" : "");
-        else if (!(zero = calloc(1, bs)) || pwrite(t->fd, zero, bs, 0) != (ssize_t) bs || fdatasync(t->fd) < 0)
-                cart_error_set(err, r, "cancelled, and clearing sector 0 failed: %s", zero ? strerror(errno) : "out of memory");
-        else
-                cart_error_set(err, r, "cancelled: sector 0 cleared");
+        else if (!(zero = calloc(1, bs)) || pwrite(t->fd, zero, bs, 0) != (ssize_t) bs || fdatasync(t->fd) < 0) {
+                int e = zero ? errno : ENOMEM;
+                cart_error_errno(err, r, NULL, "cancelled, and clearing sector 0 failed");
+                if (err) {
+                        err->reason = CART_REASON_CANCELLED;
+                        err->errnum = e;        /* the words of why sector 0 stayed */
+                }
+        } else
+                cart_error_set(err, r, "cancelled: sector 0 cleared");   /* -ECANCELED: cancelled */
         return flash_report_fail(report, FLASH_OUTCOME_CANCELLED, r, err);
 }
 
@@ -262,11 +275,10 @@ static int probe_key(const struct flash_target *t, struct flash_report *report, 
         uint32_t bs = MAX(t->sector_size, 4096u);
         struct probe_result res;
         uint64_t seed;
-        char a[32], b[32];
         int r;
 
         if (getrandom(&seed, sizeof(seed), 0) < 0)
-                return cart_error_set(err, -errno, "%m");
+                return cart_error_errno(err, -errno, NULL, "getrandom");
         r = probe_fd(t->fd, t->size - t->size % bs, bs, seed, &res, err);
         if (r < 0)
                 return r;
@@ -274,9 +286,7 @@ static int probe_key(const struct flash_target *t, struct flash_report *report, 
         report->probe_verdict = res.verdict;
         report->real_capacity = res.real_size;
         if (res.verdict != PROBE_GOOD)
-                return cart_error_set(err, -EPERM, "counterfeit key: it announces %s but holds %s (%s, first bad block at byte %" PRIu64 ")",
-                                      format_size(res.announced_size, a, sizeof(a)), format_size(res.real_size, b, sizeof(b)),
-                                      probe_verdict_to_string(res.verdict), res.first_bad_offset);
+                return probe_verdict_error(&res, err);
         return 0;
 }
 
@@ -290,7 +300,6 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
                 .use_direct = true, .skip_zero = t->is_new, .progress = on_progress, .userdata = &run,
         };
         struct writer_stats st = {};
-        char a[32], b[32];
         uint64_t need;
         int r;
 
@@ -303,8 +312,12 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         /* The release's minimum, which builds check against the layout's own floor. */
         need = MAX(lay->min_size, release_layout_floor(lay->alignment, lay->scheme && streq(lay->scheme, "gpt")));
         if (t->size < need) {
-                r = cart_error_set(err, -ENOSPC, "the key holds %s, the release needs at least %s",
-                                   format_size(t->size, a, sizeof(a)), format_size(need, b, sizeof(b)));
+                r = cart_error_reason_set(err, -ENOSPC, CART_REASON_TOO_SMALL, NULL);
+                if (err) {
+                        err->value = t->size;
+                        err->limit = need;
+                        err->has_values = true;
+                }
                 return flash_report_fail(report, FLASH_OUTCOME_REFUSED, r, err);
         }
         if (t->is_block_device && !o->no_probe) {

@@ -75,7 +75,8 @@ struct flash_report {
         int error;                             /* negative errno of the failure, or 0 */
         bool has_failed_offset;
         uint64_t failed_offset;
-        char message[1024];                    /* the failure's words */
+        enum cart_reason reason;               /* the failure's reason code, or CART_REASON_NONE */
+        struct cart_error failure;             /* its arguments (cmd/ makes the words) */
 };
 
 /*
@@ -111,7 +112,7 @@ struct flash_options {
 };
 
 /* Flash one key. On failure the report names the step, and the offset when there is one;
- * err holds "STEP: message". Returns 0, or the negative errno of the failure. */
+ * err holds the reason, with the step as context (a copy is in report->failure). Returns 0, or the negative errno of the failure. */
 int flash_key(const struct flash_target *t, const struct flash_options *o,
               struct flash_report *report, struct cart_error *err);
 
@@ -121,6 +122,8 @@ void flash_report_start(struct flash_report *report, const struct flash_target *
 /* End a report with a failure: outcome, r, err's message prefixed with the step's name
  * (err is prefixed too). Returns r. */
 int flash_report_fail(struct flash_report *report, enum flash_outcome outcome, int r, struct cart_error *err);
+/* The failure r of the report: error, reason and a copy of err's arguments (err may be NULL). */
+void flash_report_set_error(struct flash_report *report, int r, const struct cart_error *err);
 
 /* The write plan alone (what flash_key would write), for image export and dry runs. */
 struct flash_plan;

@@ -135,7 +135,7 @@ int key_record_to_json(const struct key_record *k, char **ret, struct cart_error
                 s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         if (!s)
-                return cart_error_set(err, -ENOMEM, "key record: %s", strerror(ENOMEM));
+                return cart_error_errno(err, -ENOMEM, NULL, "key record");
         *ret = s;
         return 0;
 }

@@ -62,11 +62,11 @@ static int copy_sectors(int fd, uint64_t disk_size, uint32_t ss, struct plan *pl
                 if (data < 0) {
                         if (errno == ENXIO)
                                 break;
-                        return cart_error_set(err, -errno, "partition table: seek: %m");
+                        return cart_error_errno(err, -errno, NULL, "partition table: seek");
                 }
                 hole = lseek(fd, data, SEEK_HOLE);
                 if (hole < 0)
-                        return cart_error_set(err, -errno, "partition table: seek: %m");
+                        return cart_error_errno(err, -errno, NULL, "partition table: seek");
                 data -= data % ss;
                 while (data < hole) {
                         size_t n = (size_t) MIN((uint64_t) bufsize, (uint64_t) (hole - data));
@@ -76,7 +76,7 @@ static int copy_sectors(int fd, uint64_t disk_size, uint32_t ss, struct plan *pl
                         n = (size_t) MIN((uint64_t) n, disk_size - (uint64_t) data);
                         r = pread_full(fd, buf, n, (uint64_t) data);
                         if (r < 0)
-                                return cart_error_set(err, r, "partition table: read: %s", strerror(-r));
+                                return cart_error_errno(err, r, NULL, "partition table: read");
                         for (size_t i = 0; i < n;) {
                                 size_t j = i;
                                 while (j < n && !is_zero(buf + j, ss) && !(j > i && data + (off_t) j == (off_t) ss))
@@ -88,7 +88,7 @@ static int copy_sectors(int fd, uint64_t disk_size, uint32_t ss, struct plan *pl
                                                                at + (j - i) == disk_size ? "partition table (backup)" :
                                                                "partition table");
                                         if (r < 0)
-                                                return cart_error_set(err, r, "partition table: %s", strerror(-r));
+                                                return cart_error_errno(err, r, NULL, "partition table");
                                         total += j - i;
                                         i = j;
                                 } else
@@ -132,7 +132,7 @@ static int add_partition(struct fdisk_context *cxt, const struct layout_params *
         if (r >= 0)
                 r = fdisk_add_partition(cxt, pa, NULL);
         if (r < 0)
-                return cart_error_set(err, r, "partition table: cannot add the partition: %s", strerror(-r));
+                return cart_error_errno(err, r, NULL, "partition table: cannot add the partition");
         return 0;
 }
 
@@ -158,9 +158,9 @@ int layout_partition(const struct layout_params *p, struct plan *plan,
 
         fd = memfd_create("cartable-layout", MFD_CLOEXEC);
         if (fd < 0)
-                return cart_error_set(err, -errno, "partition table: memfd: %m");
+                return cart_error_errno(err, -errno, NULL, "partition table: memfd");
         if (ftruncate(fd, (off_t) p->disk_size) < 0)
-                return cart_error_set(err, -errno, "partition table: scratch disk: %m");
+                return cart_error_errno(err, -errno, NULL, "partition table: scratch disk");
 
         cxt = fdisk_new_context();
         if (!cxt)
@@ -176,7 +176,7 @@ int layout_partition(const struct layout_params *p, struct plan *plan,
         if (r >= 0)
                 r = fdisk_create_disklabel(cxt, p->scheme == LAYOUT_GPT ? "gpt" : "dos");
         if (r < 0)
-                return cart_error_set(err, r, "partition table: libfdisk: %s", strerror(-r));
+                return cart_error_errno(err, r, NULL, "partition table: libfdisk");
 
         if (p->scheme == LAYOUT_GPT)
                 format_guid(p->disk_id, 0, id);
@@ -184,22 +184,22 @@ int layout_partition(const struct layout_params *p, struct plan *plan,
                 snprintf(id, sizeof(id), "0x%08" PRIx32, p->disk_id);
         r = fdisk_set_disklabel_id_from_string(cxt, id);
         if (r < 0)
-                return cart_error_set(err, r, "partition table: disk identifier %s: %s", id, strerror(-r));
+                return cart_error_errno(err, r, id, "partition table: disk identifier");
 
         r = add_partition(cxt, p, align, ss, err);
         if (r < 0)
                 return r;
         r = fdisk_write_disklabel(cxt);
         if (r < 0)
-                return cart_error_set(err, r, "partition table: libfdisk write: %s", strerror(-r));
+                return cart_error_errno(err, r, NULL, "partition table: libfdisk write");
         r = fdisk_get_partition(cxt, 0, &pa);
         if (r < 0)
-                return cart_error_set(err, r, "partition table: partition not found: %s", strerror(-r));
+                return cart_error_errno(err, r, NULL, "partition table: partition not found");
         info.partition_offset = fdisk_partition_get_start(pa) * ss;
         info.partition_size = fdisk_partition_get_size(pa) * ss;
         r = fdisk_deassign_device(cxt, 1);
         if (r < 0)
-                return cart_error_set(err, r, "partition table: libfdisk: %s", strerror(-r));
+                return cart_error_errno(err, r, NULL, "partition table: libfdisk");
 
         r = copy_sectors(fd, p->disk_size, ss, plan, &info.table_bytes, err);
         if (r < 0)
@@ -310,7 +310,7 @@ int layout_add_wipes(int fd, uint64_t disk_size, uint32_t sector_size, struct pl
                         continue;
                 r = pread_full(fd, magic, sizeof(magic), disk_size - bs);
                 if (r < 0)
-                        return cart_error_set(err, r, "wipe: read at %" PRIu64 ": %s", disk_size - bs, strerror(-r));
+                        return cart_error_io(err, r, NULL, disk_size - bs, "wipe");
                 if (memcmp(magic, "EFI PART", 8) == 0) {
                         r = wipe(plan, disk_size - bs, bs, disk_size, ss, "GPT backup header");
                         if (r < 0)
@@ -461,7 +461,7 @@ int layout_find_volumes(cart_read_fn read, void *userdata, uint64_t disk_size,
                 return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: %" PRIu64 " bytes", disk_size);
         r = read(userdata, mbr, sizeof(mbr), 0);
         if (r < 0)
-                return cart_error_set(err, r, "read at 0: %s", strerror(-r));
+                return cart_error_io(err, r, NULL, 0, "partition table");
         if (is_fat_boot_sector(mbr)) {
                 ret[0] = (struct layout_volume) { .offset = 0, .size = disk_size };
                 *ret_n = 1;
@@ -477,7 +477,7 @@ int layout_find_volumes(cart_read_fn read, void *userdata, uint64_t disk_size,
                         for (uint32_t ss = 512; ss <= 4096 && n == 0; ss *= 8) {
                                 r = find_gpt(read, userdata, disk_size, ss, ret, &n);
                                 if (r < 0 && r != -EMEDIUMTYPE)
-                                        return cart_error_set(err, r, "GPT: %s", strerror(-r));
+                                        return cart_error_errno(err, r, NULL, "GPT");
                         }
                         if (n == 0)
                                 return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no usable GPT partition");
@@ -492,7 +492,7 @@ int layout_find_volumes(cart_read_fn read, void *userdata, uint64_t disk_size,
                                 continue;
                         r = add_volume(read, userdata, disk_size, start * ss, count * ss, ret, &n);
                         if (r < 0)
-                                return cart_error_set(err, r, "read at %" PRIu64 ": %s", start * ss, strerror(-r));
+                                return cart_error_io(err, r, NULL, start * ss, "partition");
                         if (n > before)
                                 break;
                 }
@@ -627,7 +627,7 @@ int layout_check_table(cart_read_fn read, void *userdata, uint64_t disk_size, co
 
         r = read(userdata, mbr, sizeof(mbr), 0);
         if (r < 0)
-                return cart_error_set(err, r, "read at 0: %s", strerror(-r));
+                return cart_error_io(err, r, NULL, 0, "partition table");
         if (is_fat_boot_sector(mbr) || mbr[510] != 0x55 || mbr[511] != 0xAA)
                 return NOT_AS_FLASHED("no partition table: the volume starts in sector 0");
         if (e->scheme == LAYOUT_GPT)

@@ -32,6 +32,28 @@ const char *probe_verdict_to_string(enum probe_verdict v) {
         return "unknown";
 }
 
+const char *probe_verdict_kind(enum probe_verdict v) {
+        switch (v) {
+        case PROBE_GOOD: return "good";
+        case PROBE_ALIASED: return "wrap-around";
+        case PROBE_LOST: return "lossy";
+        }
+        return "unknown";
+}
+
+int probe_verdict_error(const struct probe_result *res, struct cart_error *err) {
+        cart_error_reason_set(err, -EPERM, CART_REASON_COUNTERFEIT, NULL);
+        if (!err)
+                return -EPERM;
+        snprintf(err->label, sizeof(err->label), "%s", probe_verdict_kind(res->verdict));
+        err->value = res->real_size;
+        err->limit = res->announced_size;
+        err->has_values = true;
+        err->offset = res->first_bad_offset;
+        err->has_offset = true;
+        return -EPERM;
+}
+
 static uint64_t splitmix(uint64_t *x) {
         uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
         z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
@@ -61,8 +83,7 @@ static uint64_t tag_owner(const uint8_t *buf, uint32_t bs, uint64_t seed, uint8_
 }
 
 static int io_fail(struct probe *p, int r, const char *what, uint64_t b) {
-        return cart_error_set(p->err, r, "capacity probe: %s at byte %" PRIu64 ": %s",
-                              what, b * p->bs, strerror(-r));
+        return cart_error_io(p->err, r, NULL, b * p->bs, what);
 }
 
 static int save_block(struct probe *p, uint64_t b) {
@@ -86,7 +107,7 @@ static int save_block(struct probe *p, uint64_t b) {
         r = p->io->read(p->io->userdata, t->saved, p->bs, b * p->bs);
         if (r < 0) {
                 free(t->saved);
-                return io_fail(p, r, "read", b);
+                return io_fail(p, r, "probe read", b);
         }
         t->block = b;
         p->n_touched++;
@@ -100,21 +121,21 @@ static int write_tag(struct probe *p, uint64_t seed, uint64_t b) {
         make_tag(p->buf, p->bs, seed, b);
         r = p->io->write(p->io->userdata, p->buf, p->bs, b * p->bs);
         if (r < 0)
-                return io_fail(p, r, "write", b);
+                return io_fail(p, r, "probe write", b);
         p->bytes_written += p->bs;
         return 0;
 }
 
 static int sync_io(struct probe *p) {
         int r = p->io->sync ? p->io->sync(p->io->userdata) : 0;
-        return r < 0 ? cart_error_set(p->err, r, "capacity probe: sync: %s", strerror(-r)) : 0;
+        return r < 0 ? cart_error_errno(p->err, r, NULL, "probe sync") : 0;
 }
 
 /* Read block b: its owner's index (b when intact), or UINT64_MAX for foreign bytes. */
 static int read_owner(struct probe *p, uint64_t seed, uint64_t b, uint64_t *ret) {
         int r = p->io->read(p->io->userdata, p->buf, p->bs, b * p->bs);
         if (r < 0)
-                return io_fail(p, r, "read", b);
+                return io_fail(p, r, "probe read", b);
         *ret = tag_owner(p->buf, p->bs, seed, p->expect);
         return 0;
 }
@@ -201,7 +222,7 @@ static int restore(struct probe *p) {
                 const struct touched *t = &p->touched[i];
                 int k = p->io->write(p->io->userdata, t->saved, p->bs, t->block * p->bs);
                 if (k < 0 && r >= 0)
-                        r = io_fail(p, k, "restore", t->block);
+                        r = io_fail(p, k, "probe restore", t->block);
                 p->bytes_written += p->bs;
         }
         if (r >= 0)
@@ -312,7 +333,7 @@ int probe_fd(int fd, uint64_t size, uint32_t block_size, uint64_t seed,
         int flags = fcntl(fd, F_GETFL), r;
 
         if (flags < 0)
-                return cart_error_set(err, -errno, "capacity probe: %m");
+                return cart_error_errno(err, -errno, NULL, "capacity probe");
         /* The page cache must not answer for the key: O_DIRECT when it takes it. */
         if (fcntl(fd, F_SETFL, flags | O_DIRECT) < 0)
                 (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);

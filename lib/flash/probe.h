@@ -49,6 +49,11 @@ struct probe_result {
 };
 
 const char *probe_verdict_to_string(enum probe_verdict v);
+/* The verdict as a stable token for reason arguments: "good", "wrap-around", "lossy". */
+const char *probe_verdict_kind(enum probe_verdict v);
+/* A counterfeit verdict as an error: -EPERM, reason counterfeit, value = real size, limit =
+ * announced size, offset = first bad block, label = probe_verdict_kind(). */
+int probe_verdict_error(const struct probe_result *res, struct cart_error *err);
 
 /*
  * Probe a target of size bytes with blocks of block_size (a power of two, at least the

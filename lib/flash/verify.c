@@ -389,7 +389,7 @@ static void check_key_record(struct fat_reader *fr, struct verify_result *res) {
         free(key.data);
         if (r < 0) {
                 res->is_key_record_mismatch = true;
-                snprintf(res->key_record_problem, sizeof(res->key_record_problem), "%s", cart_error_message(&e, r));
+                cart_error_detail(&e, r, res->key_record_problem, sizeof(res->key_record_problem));
                 /* The message may quote the key's bytes (an unknown field's name): no C0, DEL
                  * or C1 control reaches a terminal. */
                 for (unsigned char *p = (unsigned char *) res->key_record_problem; *p; p++)
@@ -448,7 +448,7 @@ int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const stru
                 /* The station's trouble, not the key's: said, and the rest is checked. */
                 r = release_recorded_serial(o->state_dir, manifest_name(m), &res->station_serial, &e);
                 if (r < 0)
-                        snprintf(res->state_problem, sizeof(res->state_problem), "%s", cart_error_message(&e, r));
+                        cart_error_detail(&e, r, res->state_problem, sizeof(res->state_problem));
                 res->is_outdated = r >= 0 && res->station_serial > res->release_serial;
         }
 

@@ -215,8 +215,7 @@ static void *producer(void *userdata) {
 static int fail_at(const struct job *j, int r, uint64_t at, uint64_t *ret_failed, struct cart_error *err) {
         if (ret_failed)
                 *ret_failed = at;
-        return cart_error_set(err, r, "at byte %" PRIu64 " (\"%s\"): %s", at,
-                              writer_label_at(j->plan, at), strerror(-r));
+        return cart_error_io(err, r, NULL, at, writer_label_at(j->plan, at));
 }
 
 /* The first byte where the target (got) differs from a planned byte (want) of the chunk. */
@@ -270,8 +269,7 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
                 if (find_difference(j, s, buf, c->expect, &at)) {
                         if (ret_failed)
                                 *ret_failed = at;
-                        return cart_error_set(err, -EBADE, "at byte %" PRIu64 " (\"%s\"): the key holds other bytes than were written",
-                                              at, writer_label_at(j->plan, at));
+                        return cart_error_io(err, -EBADE, NULL, at, writer_label_at(j->plan, at));
                 }
         } else {
                 if (off == 0) {
@@ -404,7 +402,7 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
 
         flags = set_direct(fd, o->use_direct, &is_direct);
         if (flags < 0) {
-                r = cart_error_set(err, flags, "target: %s", strerror(-flags));
+                r = cart_error_errno(err, flags, NULL, "target");
                 goto finish;
         }
         j.is_direct = is_direct;

@@ -255,8 +255,7 @@ static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         if (!j->db)
                 return -ENOMEM;
         if (!create && access(j->path, F_OK) < 0)
-                return cart_error_set(err, -errno, "%s: %s (import a roster first, or give --journal)",
-                                      j->path, strerror(errno));
+                return cart_error_errno(err, -errno, j->path, "import a roster first, or give --journal");
         rc = sqlite3_open_v2(j->path, &j->db->db, flags, NULL);
         if (rc != SQLITE_OK) {
                 r = sqlite_errno(rc);

@@ -46,7 +46,7 @@ int journal_open(const char *path, const struct journal_options *o, struct journ
                         return -ENOMEM;
                 r = mkdir_parents(dirname(dir), 0755);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: cannot create its directory: %s", path, strerror(-r));
+                        return cart_error_errno(err, r, path, "cannot create its directory");
         }
         r = jdb_open(j, o && o->create, err);
         if (r < 0)
@@ -332,7 +332,7 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
         }
         r = uuid_random(uuid);
         if (r < 0)
-                return cart_error_set(err, r, "no random UUID: %s", strerror(-r));
+                return cart_error_errno(err, r, NULL, "no random UUID");
         e->uuid = uuid;
         e->station = j->station;
         e->prev_hash = prev;
@@ -459,9 +459,10 @@ static int key_holder(struct journal *j, const char *uid, char **ret_school, cha
 static int record_flash_events(struct journal *j, const struct flash_report *rep, const struct journal_flash *f,
                                const char *school, const char *id, struct cart_error *err) {
         _cleanup_free_ char *uid = NULL, *held = NULL, *old_school = NULL, *old_id = NULL;
-        char volume_id[16];
+        char volume_id[16], detail[sizeof(rep->failure.msg)];
         int64_t now = journal_now_usec();
         bool ok = rep->outcome == FLASH_OUTCOME_OK;
+        bool has_failure = !ok && (rep->error < 0 || rep->failure.msg[0]);
         struct journal_event_row e;
         int r;
 
@@ -487,9 +488,11 @@ static int record_flash_events(struct journal *j, const struct flash_report *rep
                 .release_serial = rep->release_name[0] ? (int64_t) rep->release_serial : -1,
                 .release_key_id = rep->release_key_id[0] ? rep->release_key_id : NULL,
                 .outcome = flash_outcome_to_string(rep->outcome),
-                .reason = ok ? NULL : f->reason,
+                /* The code: the caller's, else the report's own (stable strings, never words). */
+                .reason = ok ? NULL : f->reason ? f->reason :
+                          rep->reason != CART_REASON_NONE ? cart_reason_to_string(rep->reason) : NULL,
                 .step = flash_step_to_string(rep->step),
-                .message = ok || !rep->message[0] ? NULL : rep->message,
+                .message = has_failure ? cart_error_detail(&rep->failure, rep->error, detail, sizeof(detail)) : NULL,
                 .volume_id = ok ? volume_id : NULL,
                 .bytes_written = (int64_t) rep->bytes_written,
                 .bytes_read = (int64_t) rep->bytes_read,

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <inttypes.h>
@@ -42,13 +43,27 @@ const char *bundle_path(const struct bundle *b) {
         return b->path;
 }
 
+/* An entry's diagnostic: bad-input, the bundle as the subject and the entry as the label. */
+static int entry_error(struct cart_error *err, int r, const char *bundle, const char *entry, const char *fmt, ...) _printf_(5, 6);
+static int entry_error(struct cart_error *err, int r, const char *bundle, const char *entry, const char *fmt, ...) {
+        char where[512];
+        va_list ap;
+
+        snprintf(where, sizeof(where), "%s: %s", bundle, entry);
+        va_start(ap, fmt);
+        r = cart_error_vdiag(err, r, CART_REASON_BAD_INPUT, bundle, entry, where, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
 static int archive_fail(struct bundle *b, const char *what, struct cart_error *err) {
         const char *msg = archive_error_string(b->a);
 
         if (b->entry_path)
-                return cart_error_set(err, -EBADMSG, "%s: %s: %s", b->path, b->entry_path,
-                                      msg ? msg : what);
-        return cart_error_set(err, -EBADMSG, "%s: %s", b->path, msg ? msg : what);
+                entry_error(err, -EBADMSG, b->path, b->entry_path, "%s", msg ? msg : what);
+        else
+                cart_error_set(err, -EBADMSG, "%s: %s", b->path, msg ? msg : what);
+        return cart_error_where(err, -EBADMSG, CART_REASON_BAD_INPUT, b->path, b->entry_path);
 }
 
 /* Only these readers: none of them runs an external program. */
@@ -79,7 +94,7 @@ int bundle_open(const char *path, struct bundle_limits *limits, struct bundle **
         int r;
 
         if (stat(path, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
@@ -145,7 +160,7 @@ static int normalise_path(struct bundle *b, const char *raw, char **ret, struct 
                 if (*s == '/')
                         s++;
         } else if (s[0] == '/')
-                return cart_error_set(err, -EINVAL, "%s: %s: absolute path", b->path, raw);
+                return entry_error(err, -EINVAL, b->path, raw, "absolute path");
         while (s[0] == '.' && s[1] == '/')
                 s += 2;
         if (streq(s, ".") || !*s) {
@@ -204,8 +219,7 @@ int bundle_next(struct bundle *b, struct bundle_entry *ret, struct cart_error *e
 
                 raw = archive_entry_pathname_utf8(e);
                 if (!raw)
-                        return cart_error_set(err, -EILSEQ, "%s: %s: path is not valid UTF-8", b->path,
-                                              archive_entry_pathname(e) ?: "(unnamed entry)");
+                        return entry_error(err, -EILSEQ, b->path, archive_entry_pathname(e) ?: "(unnamed entry)", "path is not valid UTF-8");
                 r = normalise_path(b, raw, &path, err);
                 if (r < 0)
                         return r;
@@ -215,24 +229,19 @@ int bundle_next(struct bundle *b, struct bundle_entry *ret, struct cart_error *e
 
                 type = archive_entry_filetype(e);
                 if (archive_entry_hardlink(e))
-                        return cart_error_set(err, -EBADMSG, "%s: %s: a hard link (to %s); store the file itself",
-                                              b->path, path, archive_entry_hardlink(e));
+                        return entry_error(err, -EBADMSG, b->path, path, "a hard link (to %s); store the file itself", archive_entry_hardlink(e));
                 if (type != AE_IFREG && type != AE_IFDIR)
-                        return cart_error_set(err, -EBADMSG, "%s: %s: %s; only regular files and directories are allowed",
-                                              b->path, path, type_name(type));
+                        return entry_error(err, -EBADMSG, b->path, path, "%s; only regular files and directories are allowed", type_name(type));
                 if (++b->limits->n_files > b->limits->max_files)
-                        return cart_error_set(err, -E2BIG, "%s: %s: more than %" PRIu64 " entries (--max-files)",
-                                              b->path, path, b->limits->max_files);
+                        return entry_error(err, -E2BIG, b->path, path, "more than %" PRIu64 " entries (--max-files)", b->limits->max_files);
                 if (type == AE_IFREG && archive_entry_size_is_set(e) &&
                     (uint64_t) archive_entry_size(e) > b->limits->max_file_size)
-                        return cart_error_set(err, -EFBIG, "%s: %s: declares %" PRIi64 " bytes, more than %" PRIu64 " (--max-file-size)",
-                                              b->path, path, (int64_t) archive_entry_size(e), b->limits->max_file_size);
+                        return entry_error(err, -EFBIG, b->path, path, "declares %" PRIi64 " bytes, more than %" PRIu64 " (--max-file-size)", (int64_t) archive_entry_size(e), b->limits->max_file_size);
                 /* Headers are not trusted (the data is counted as it streams), but an honest
                  * one lets a bomb be refused before a byte of it is inflated. */
                 if (type == AE_IFREG && archive_entry_size_is_set(e) &&
                     b->limits->total_size + (uint64_t) archive_entry_size(e) > b->limits->max_total_size)
-                        return cart_error_set(err, -EFBIG, "%s: %s: declares %" PRIi64 " bytes: the bundles would hold more than %" PRIu64 " (--max-total-size)",
-                                              b->path, path, (int64_t) archive_entry_size(e), b->limits->max_total_size);
+                        return entry_error(err, -EFBIG, b->path, path, "declares %" PRIi64 " bytes: the bundles would hold more than %" PRIu64 " (--max-total-size)", (int64_t) archive_entry_size(e), b->limits->max_total_size);
                 b->in_file = type == AE_IFREG;
                 b->file_size = 0;
                 b->at_data_end = false;
@@ -269,10 +278,8 @@ ssize_t bundle_read(struct bundle *b, void *buf, size_t len, struct cart_error *
         b->file_size += (uint64_t) n;
         l->total_size += (uint64_t) n;
         if (b->file_size > l->max_file_size)
-                return cart_error_set(err, -EFBIG, "%s: %s: larger than %" PRIu64 " bytes (--max-file-size)",
-                                      b->path, b->entry_path, l->max_file_size);
+                return entry_error(err, -EFBIG, b->path, b->entry_path, "larger than %" PRIu64 " bytes (--max-file-size)", l->max_file_size);
         if (l->total_size > l->max_total_size)
-                return cart_error_set(err, -EFBIG, "%s: %s: the bundles hold more than %" PRIu64 " bytes (--max-total-size)",
-                                      b->path, b->entry_path, l->max_total_size);
+                return entry_error(err, -EFBIG, b->path, b->entry_path, "the bundles hold more than %" PRIu64 " bytes (--max-total-size)", l->max_total_size);
         return n;
 }

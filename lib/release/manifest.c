@@ -4,6 +4,7 @@
  * so the same release gives the same bytes; read back strictly: unknown keys, wrong types,
  * paths out of layout order or FAT-invalid, missing parent directories are all errors.
  */
+#include <stdarg.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <locale.h>
@@ -340,7 +341,7 @@ static int get_string(struct json_object *o, const char *key, const char **ret, 
                 return r;
         *ret = json_object_get_string(v);
         if (strlen(*ret) != (size_t) json_object_get_string_len(v))
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" holds a NUL byte", where, key);
+                return json_field_error(err, where, key, "\"%s\" holds a NUL byte", key);
         return 0;
 }
 
@@ -363,8 +364,7 @@ static int get_time(struct json_object *o, const char *key, int64_t *ret, const 
         if (r < 0)
                 return r;
         if (time_parse(s, ret) < 0)
-                return cart_error_set(err, -EBADMSG, "%s: \"%s\" is not a UTC time such as 2026-09-01T08:00:00Z",
-                                      where, key);
+                return json_field_error(err, where, key, "\"%s\" is not a UTC time such as 2026-09-01T08:00:00Z", key);
         return 0;
 }
 
@@ -599,7 +599,7 @@ int manifest_load(const struct sign_trust *trust, const void *json, size_t json_
         int r;
 
         if (!trust)
-                return cart_error_set(err, -ENOKEY, "no trusted key given: the signature cannot be checked");
+                return cart_error_reason_set(err, -ENOKEY, CART_REASON_NO_TRUST, NULL);
         /* Fail closed: nothing of the JSON is looked at before its signature holds. */
         r = sign_verify_flags(trust, json, json_len, sig_text, SIGN_VERIFY_PREHASHED_ONLY, &comment, id, err);
         /* A signature that cannot even be parsed proves nothing: a trust failure, like a

@@ -220,6 +220,14 @@ struct parse_state {
         int line;       /* kept by ini_parse_file_counting() */
 };
 
+/* A recipe diagnostic: bad-input, the recipe file and its line as arguments. */
+static int recipe_where(struct cart_error *err, const char *path, int line) {
+        cart_error_where(err, -EBADMSG, CART_REASON_BAD_INPUT, path, NULL);
+        if (err && err->reason == CART_REASON_BAD_INPUT)
+                err->line = (unsigned) line;
+        return -EBADMSG;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value) {
         struct parse_state *st = user;
         int r = -ENOENT;
@@ -236,6 +244,8 @@ static int handler(void *user, const char *section, const char *key, const char 
                 r = cart_error_set(st->err, -EBADMSG, "unknown setting \"%s\" in section [%s]", key, section);
         if (r < 0) {
                 st->r = cart_error_prefix(st->err, r == -ENOMEM ? r : -EBADMSG, "%s:%d", st->rc->path, st->line);
+                if (st->r == -EBADMSG)
+                        recipe_where(st->err, st->rc->path, st->line);
                 return 0;
         }
         return 1;
@@ -249,7 +259,7 @@ int recipe_load(struct recipe *rc, const char *path, struct cart_error *err) {
 
         f = fopen(path, "re");
         if (!f)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         free(rc->path);
         rc->path = strdup(path);
         copy = strdup(path);
@@ -259,8 +269,10 @@ int recipe_load(struct recipe *rc, const char *path, struct cart_error *err) {
         r = ini_parse_file_counting(f, handler, &st, &st.line);
         if (st.r < 0)
                 return st.r;
-        if (r != 0)
-                return cart_error_set(err, -EBADMSG, "%s:%d: not an INI line (expected [section] or key = value)", path, r);
+        if (r != 0) {
+                cart_error_set(err, -EBADMSG, "%s:%d: not an INI line (expected [section] or key = value)", path, r);
+                return recipe_where(err, path, r);
+        }
         return 0;
 }
 

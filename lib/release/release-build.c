@@ -53,7 +53,7 @@ int builder_new(const struct recipe *rc, const char *spool_dir, release_note_fn 
                         unlink(name);
         }
         if (b->spool_fd < 0)
-                return cart_error_set(err, -errno, "%s: cannot create a temporary file: %s", spool_dir, strerror(errno));
+                return cart_error_errno(err, -errno, spool_dir, "cannot create a temporary file");
         *ret = TAKE_PTR(b);
         return 0;
 }
@@ -200,7 +200,7 @@ static int spool_write(struct builder *b, struct build_entry *e, const void *buf
                 return r;
         r = pwrite_full(b->spool_fd, buf, len, b->spool_end);
         if (r < 0)
-                return cart_error_set(b->err, r, "%s: cannot stage content: %s", e->path, strerror(-r));
+                return cart_error_errno(b->err, r, e->path, "cannot stage content");
         b->spool_end += len;
         e->size += len;
         return 0;

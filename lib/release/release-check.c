@@ -240,7 +240,7 @@ static int load_owner_template(struct builder *b) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return cart_error_set(b->err, r, "%s: %s", rc->owner_template, strerror(-r));
+                return cart_error_errno(b->err, r, rc->owner_template, NULL);
         r = owner_template_check(text, len, rc->owner_template, b->err);
         if (r < 0)
                 return r;

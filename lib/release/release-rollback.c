@@ -41,7 +41,7 @@ static int read_serial(const char *file, const char *name, uint64_t *ret, struct
 
         *ret = 0;
         if (!f)
-                return errno == ENOENT ? 0 : cart_error_set(err, -errno, "%s: %s", file, strerror(errno));
+                return errno == ENOENT ? 0 : cart_error_errno(err, -errno, file, NULL);
         while (fgets(line, sizeof(line), f)) {
                 char key[128];
                 uint64_t serial;
@@ -62,10 +62,17 @@ int release_check_rollback(const char *state_path, const struct manifest *m, boo
         r = release_recorded_serial(state_path, m->name, &recorded, err);
         if (r < 0)
                 return r;
-        if (m->serial < recorded && !allow_downgrade)
-                return cart_error_set(err, -ESTALE,
-                                      "release %s %s has serial %" PRIu64 ", older than serial %" PRIu64 " already flashed here (--allow-downgrade to force)",
-                                      m->name, m->version, m->serial, recorded);
+        if (m->serial < recorded && !allow_downgrade) {
+                /* value: this release's serial; limit: the one already flashed here. */
+                cart_error_reason_set(err, -ESTALE, CART_REASON_ROLLBACK, NULL);
+                if (err) {
+                        snprintf(err->have, sizeof(err->have), "%s %s", m->name, m->version);
+                        err->value = m->serial;
+                        err->limit = recorded;
+                        err->has_values = true;
+                }
+                return -ESTALE;
+        }
         return 0;
 }
 
@@ -84,12 +91,12 @@ static int write_state(const char *file, const char *dir, const char *name, uint
         char line[256];
 
         if (!in && errno != ENOENT)
-                return cart_error_set(err, -errno, "%s: %s", file, strerror(errno));
+                return cart_error_errno(err, -errno, file, NULL);
         if (asprintf(&tmp, "%s.XXXXXX", file) < 0)
                 return -ENOMEM;
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
-                return cart_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+                return cart_error_errno(err, -errno, dir, NULL);
         out = fdopen(TAKE_FD(fd), "w");
         if (!out) {
                 unlink(tmp);
@@ -104,7 +111,7 @@ static int write_state(const char *file, const char *dir, const char *name, uint
         if (fflush(out) != 0 || fsync(fileno(out)) < 0 || rename(tmp, file) < 0) {
                 int r = -errno;
                 unlink(tmp);
-                return cart_error_set(err, r, "%s: %s", file, strerror(-r));
+                return cart_error_errno(err, r, file, NULL);
         }
         return 0;
 }
@@ -120,10 +127,10 @@ int release_record_serial(const char *state_path, const struct manifest *m, stru
                 return r;
         r = mkdir_parents(dir, 0755);
         if (r < 0)
-                return cart_error_set(err, r, "state directory %s: %s", dir, strerror(-r));
+                return cart_error_errno(err, r, dir, "state directory");
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || flock(dfd, LOCK_EX) < 0)
-                return cart_error_set(err, -errno, "%s: %s", dir, strerror(errno));
+                return cart_error_errno(err, -errno, dir, NULL);
         r = read_serial(file, m->name, &recorded, err);
         if (r < 0)
                 return r;

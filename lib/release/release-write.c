@@ -53,7 +53,7 @@ static int copy_from_spool(struct archive *a, struct builder *b, const struct bu
                 size_t n = (size_t) MIN(e->size - done, (uint64_t) MIB);
                 int r = pread_full(b->spool_fd, buf, n, e->spool_offset + done);
                 if (r < 0)
-                        return cart_error_set(b->err, r, "%s: cannot read staged content: %s", e->path, strerror(-r));
+                        return cart_error_errno(b->err, r, e->path, "cannot read staged content");
                 r = write_data(a, b, e->path, buf, n);
                 if (r < 0)
                         return r;

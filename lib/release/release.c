@@ -5,6 +5,7 @@
  * against the manifest, which gives each payload's data offset for streaming, then each
  * payload's SHA-256. Nothing the manifest does not announce may be in the file.
  */
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sys/stat.h>
@@ -122,7 +123,7 @@ static int tar_next(struct release *rel, uint64_t *pos, struct tar_member *ret, 
                         return cart_error_set(err, -EBADMSG, "%s: truncated at byte %" PRIu64, rel->path, at);
                 r = pread_full(rel->fd, h, TAR_BLOCK, at);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                        return cart_error_errno(err, r, rel->path, NULL);
                 if (is_zero(h, TAR_BLOCK) && !pax_path) {
                         *pos = at + TAR_BLOCK;
                         return 0;
@@ -141,7 +142,7 @@ static int tar_next(struct release *rel, uint64_t *pos, struct tar_member *ret, 
                         return -ENOMEM;
                 r = pread_full(rel->fd, pax, size, at + TAR_BLOCK);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                        return cart_error_errno(err, r, rel->path, NULL);
                 if (parse_pax(pax, size, &pax_path) < 0)
                         return cart_error_set(err, -EBADMSG, "%s: byte %" PRIu64 ": unexpected extended header", rel->path, at);
                 at += TAR_BLOCK + ALIGN_POW2(size, TAR_BLOCK);
@@ -190,13 +191,28 @@ static int read_member(struct release *rel, uint64_t *pos, const char *want, uin
                 return -ENOMEM;
         r = pread_full(rel->fd, buf, t.size, t.data_offset);
         if (r < 0)
-                return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                return cart_error_errno(err, r, rel->path, NULL);
         *ret_len = t.size;
         *ret = TAKE_PTR(buf);
         return 0;
 }
 
 /* Every member after the signature is the next file of the manifest, and nothing follows. */
+/* A payload member that is not what the signed manifest says: tampered, the release as the
+ * subject and the member as the label; the words in msg. */
+static int tampered(struct cart_error *err, const struct release *rel, const char *member, const char *fmt, ...) _printf_(4, 5);
+static int tampered(struct cart_error *err, const struct release *rel, const char *member, const char *fmt, ...) {
+        char where[512];
+        va_list ap;
+        int r;
+
+        snprintf(where, sizeof(where), "%s: %s", rel->path, member);
+        va_start(ap, fmt);
+        r = cart_error_vdiag(err, -EKEYREJECTED, CART_REASON_TAMPERED, rel->path, member, where, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
 static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *err) {
         struct manifest *m = rel->m;
         uint8_t tail[TAR_BLOCK];
@@ -209,8 +225,7 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
                         return r;
                 _cleanup_free_ char *path = t.path;
                 if (r == 0 && i < m->n_files)
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: missing (the archive ends before it)",
-                                              rel->path, m->files[i].path);
+                        return tampered(err, rel, m->files[i].path, "missing (the archive ends before it)");
                 if (r == 0)
                         break;
                 if (i >= m->n_files)
@@ -220,11 +235,9 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
                         return cart_error_set(err, -EBADMSG, "%s: %s: where the signed manifest has %s",
                                               rel->path, path, f->path);
                 if ((t.type == '5') != f->is_dir || (f->is_dir && t.size != 0))
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: not a %s as the signed manifest says",
-                                              rel->path, path, f->is_dir ? "directory" : "file");
+                        return tampered(err, rel, path, "not a %s as the signed manifest says", f->is_dir ? "directory" : "file");
                 if (!f->is_dir && t.size != f->size)
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: %" PRIu64 " bytes where the signed manifest has %" PRIu64,
-                                              rel->path, path, t.size, f->size);
+                        return tampered(err, rel, path, "%" PRIu64 " bytes where the signed manifest has %" PRIu64, t.size, f->size);
                 f->data_offset = t.data_offset;
         }
         /* The end-of-archive blocks, and libarchive's padding: zeros only. */
@@ -235,7 +248,7 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
                 size_t n = (size_t) MIN((uint64_t) TAR_BLOCK, rel->file_size - pos);
                 r = pread_full(rel->fd, tail, n, pos);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s", rel->path, strerror(-r));
+                        return cart_error_errno(err, r, rel->path, NULL);
                 if (!is_zero(tail, n))
                         return cart_error_set(err, -EBADMSG, "%s: data after the end of the archive (byte %" PRIu64 ")",
                                               rel->path, pos);
@@ -269,10 +282,9 @@ static int check_hashes(struct release *rel, struct cart_error *err) {
                 if (r >= 0)
                         r = hash_sha256_final(h, digest);
                 if (r < 0)
-                        return cart_error_set(err, r, "%s: %s: %s", rel->path, f->path, strerror(-r));
+                        return cart_error_prefix(err, cart_error_errno(err, r, f->path, NULL), "%s", rel->path);
                 if (memcmp(digest, f->sha256, sizeof(digest)) != 0)
-                        return cart_error_set(err, -EKEYREJECTED, "%s: %s: content differs from the signed manifest (SHA-256)",
-                                              rel->path, f->path);
+                        return tampered(err, rel, f->path, "content differs from the signed manifest (SHA-256)");
         }
         return 0;
 }
@@ -310,16 +322,16 @@ int release_open(const char *path, const struct sign_trust *trust, unsigned flag
         int r;
 
         if (!trust && !(flags & RELEASE_OPEN_UNVERIFIED))
-                return cart_error_set(err, -ENOKEY, "%s: no trusted key given (--trust)", path);
+                return cart_error_reason_set(err, -ENOKEY, CART_REASON_NO_TRUST, path);
         rel = calloc(1, sizeof(*rel));
         if (!rel)
                 return -ENOMEM;
         rel->n_ref = 1;
         rel->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (rel->fd < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         if (fstat(rel->fd, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         if (!S_ISREG(st.st_mode))
                 return cart_error_set(err, -EBADMSG, "%s: not a regular file", path);
         rel->file_size = (uint64_t) st.st_size;

@@ -115,7 +115,7 @@ int sign_read_key_file(const char *path, char **ret, size_t *ret_len, struct car
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return cart_error_set(err, r, "%s: %s", path, strerror(-r));
+                return cart_error_errno(err, r, path, NULL);
         if (memchr(buf, 0, len)) {
                 OPENSSL_cleanse(buf, len);
                 return cart_error_set(err, -EBADMSG, "%s: a NUL byte: not a key file", path);
@@ -240,7 +240,7 @@ static int list_pub_files(const char *path, char ***ret, size_t *ret_n, struct c
 
         d = opendir(path);
         if (!d)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         while ((errno = 0, de = readdir(d))) {
                 size_t len = strlen(de->d_name);
                 struct stat st;
@@ -260,7 +260,7 @@ static int list_pub_files(const char *path, char ***ret, size_t *ret_n, struct c
                 n++;
         }
         if (r >= 0 && errno != 0)
-                r = cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                r = cart_error_errno(err, -errno, path, NULL);
         closedir(d);
         if (r < 0) {
                 free_names(names, n);
@@ -280,7 +280,7 @@ int sign_trust_add_path(struct sign_trust *t, const char *path, struct cart_erro
         int r = 0;
 
         if (stat(path, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                return cart_error_errno(err, -errno, path, NULL);
         if (!S_ISDIR(st.st_mode)) {
                 r = trust_add_file(t, path, err);
                 return r < 0 ? r : 1;
@@ -357,8 +357,12 @@ static int untrusted_key_error(const struct sign_trust *t, const uint8_t keynum[
         if (n > 4)
                 snprintf(list + used, sizeof(list) - used, ", ...");
         sign_key_id_hex(keynum, id);
-        return cart_error_set(err, -ENOKEY, "signed by key %s, which is not trusted (trusted: %s)",
-                              id, n ? list : "none");
+        cart_error_reason_set(err, -ENOKEY, CART_REASON_UNTRUSTED_SIGNER, NULL);
+        if (err) {
+                snprintf(err->have, sizeof(err->have), "%s", id);
+                snprintf(err->want, sizeof(err->want), "%s", list);
+        }
+        return -ENOKEY;
 }
 
 int sign_verify(const struct sign_trust *t, const void *msg, size_t len, const char *sig_text,
@@ -381,8 +385,11 @@ int sign_verify_flags(const struct sign_trust *t, const void *msg, size_t len, c
         int r;
 
         r = parse_signature(sig_text, &p, err);
-        if (r < 0)
+        if (r < 0) {
+                if (err && r == -EBADMSG)
+                        err->reason = CART_REASON_MALFORMED_SIGNATURE;   /* msg: the line at fault */
                 return cart_error_prefix(err, r, "signature");
+        }
         keynum = p.block + 2;
         sig = p.block + 2 + SIGN_KEYID_LEN;
         if ((flags & SIGN_VERIFY_PREHASHED_ONLY) && memcmp(p.block, SIG_ALG_HASHED, 2) != 0)
@@ -427,12 +434,14 @@ int sign_verify_flags(const struct sign_trust *t, const void *msg, size_t len, c
         }
         if (!is_known)
                 return untrusted_key_error(t, keynum, err);
+        /* label: which of the two signatures failed, "data" or "trusted-comment". */
         sign_key_id_hex(keynum, id);
-        if (!is_message_ok)
-                return cart_error_set(err, -EKEYREJECTED, "the signature by key %s does not match "
-                                      "the signed data", id);
-        return cart_error_set(err, -EKEYREJECTED, "the trusted comment signature by key %s is "
-                              "invalid: the trusted comment was altered", id);
+        cart_error_reason_set(err, -EKEYREJECTED, CART_REASON_BAD_SIGNATURE, NULL);
+        if (err) {
+                snprintf(err->have, sizeof(err->have), "%s", id);
+                snprintf(err->label, sizeof(err->label), "%s", is_message_ok ? "trusted-comment" : "data");
+        }
+        return -EKEYREJECTED;
 }
 
 /* One trusted path: a directory without any *.pub is an error naming it, not an empty set. */

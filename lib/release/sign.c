@@ -232,8 +232,8 @@ static int write_new_file(const char *path, mode_t mode, const char *text, struc
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd < 0) {
                 if (errno == EEXIST)
-                        return cart_error_set(err, -EEXIST, "%s: already exists, not overwritten", path);
-                return cart_error_set(err, -errno, "%s: %s", path, strerror(errno));
+                        return cart_error_reason_set(err, -EEXIST, CART_REASON_OUTPUT_EXISTS, path);
+                return cart_error_errno(err, -errno, path, NULL);
         }
         r = pwrite_full(fd, text, len, 0);
         if (r >= 0 && fsync(fd) < 0)
@@ -242,7 +242,7 @@ static int write_new_file(const char *path, mode_t mode, const char *text, struc
                 r = -errno;
         if (r < 0) {
                 unlink(path);
-                return cart_error_set(err, r, "%s: %s", path, strerror(-r));
+                return cart_error_errno(err, r, path, NULL);
         }
         /* Make the new name durable too; a failure here loses nothing already written. */
         dir_path = strdup(path);
@@ -446,9 +446,10 @@ static int secret_key_from_block(uint8_t block[SECKEY_BYTES], const char *passph
         int r;
 
         if (is_encrypted) {
-                if (!passphrase)
-                        return cart_error_set(err, -EKEYREJECTED, "the secret key is encrypted: "
-                                              "a passphrase is needed");
+                if (!passphrase) {
+                        cart_error_set(err, -EKEYREJECTED, "the secret key is encrypted: a passphrase is needed");
+                        return cart_error_where(err, -EKEYREJECTED, CART_REASON_WRONG_PASSPHRASE, NULL, NULL);
+                }
                 r = seckey_crypt(block, passphrase, err);
                 if (r < 0)
                         return r;
@@ -464,7 +465,7 @@ static int secret_key_from_block(uint8_t block[SECKEY_BYTES], const char *passph
         OPENSSL_cleanse(chk, sizeof(chk));
         if (r != 0)
                 return is_encrypted ?
-                        cart_error_set(err, -EKEYREJECTED, "wrong passphrase") :
+                        cart_error_reason_set(err, -EKEYREJECTED, CART_REASON_WRONG_PASSPHRASE, NULL) :
                         cart_error_set(err, -EBADMSG, "checksum mismatch: the key is damaged");
 
         k = calloc(1, sizeof(*k));

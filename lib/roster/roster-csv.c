@@ -337,7 +337,7 @@ static int decide_encoding(struct roster_ctx *c, int fd, bool has_bom, enum enco
                 ssize_t n = pread(fd, b, CHUNK, (off_t) off);
 
                 if (n < 0)
-                        return cart_error_set(err, -errno, "%s: %m", c->path);
+                        return cart_error_errno(err, -errno, c->path, NULL);
                 if (n == 0)
                         break;
                 off += (uint64_t) n;
@@ -428,7 +428,7 @@ int roster_csv_read(struct roster_ctx *c, struct cart_error *err) {
                 return r;
         fd = open(c->path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return cart_error_set(err, -errno, "%s: %m", c->path);
+                return cart_error_errno(err, -errno, c->path, NULL);
         b = malloc(CHUNK);
         if (!b)
                 return cart_error_set(err, -ENOMEM, "out of memory");
@@ -450,7 +450,7 @@ int roster_csv_read(struct roster_ctx *c, struct cart_error *err) {
         for (uint64_t off = skip;;) {
                 n = pread(fd, b, CHUNK, (off_t) off);
                 if (n < 0) {
-                        r = cart_error_set(err, -errno, "%s: %m", c->path);
+                        r = cart_error_errno(err, -errno, c->path, NULL);
                         goto finish;
                 }
                 if (n == 0)

@@ -84,8 +84,7 @@ static int source_read(void *ctx, char *buf, int len) {
         }
         n = read(src->fd, buf, (size_t) len);
         if (n < 0) {
-                src->r = -errno;
-                snprintf(src->msg, sizeof(src->msg), "%s", strerror(errno));
+                src->r = -errno;            /* no msg: cmd/ says the errno's words */
                 return -1;
         }
         return (int) n;
@@ -115,7 +114,7 @@ static int source_open(struct siecle *s, bool is_zip, struct source *src) {
         if (!is_zip) {
                 src->fd = open(c->path, O_RDONLY | O_CLOEXEC);
                 if (src->fd < 0)
-                        return cart_error_set(s->err, -errno, "%s: %m", c->path);
+                        return cart_error_errno(s->err, -errno, c->path, NULL);
                 return 0;
         }
         src->a = archive_read_new();
@@ -338,6 +337,8 @@ static int pupil(struct siecle *s, xmlNode *n) {
 static int xml_failed(struct siecle *s, struct source *src, xmlTextReader *reader) {
         struct roster_ctx *c = s->c;
 
+        if (src->r < 0 && !src->msg[0])
+                return cart_error_errno(s->err, src->r, c->path, src->a ? "damaged zip" : NULL);
         if (src->r < 0)
                 return cart_error_set(s->err, src->r, "%s: %s%s", c->path, src->a ? "damaged zip: " : "", src->msg);
         if (s->has_xml_error)

@@ -303,9 +303,9 @@ static int secret_read(const char *path, uint8_t secret[32], struct cart_error *
         if (fd < 0 && errno == ELOOP)
                 return cart_error_set(err, -ELOOP, "%s: a symbolic link: the station secret must be a regular file", path);
         if (fd < 0)
-                return cart_error_set(err, -errno, "%s: %m", path);
+                return cart_error_errno(err, -errno, path, NULL);
         if (fstat(fd, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %m", path);
+                return cart_error_errno(err, -errno, path, NULL);
         if (!S_ISREG(st.st_mode))
                 return cart_error_set(err, -EBADMSG, "%s: not a regular file", path);
         if (st.st_mode & 077)
@@ -316,7 +316,7 @@ static int secret_read(const char *path, uint8_t secret[32], struct cart_error *
                                       path, (long long) st.st_size, ROSTER_SECRET_LEN);
         r = pread_full(fd, secret, ROSTER_SECRET_LEN, 0);
         if (r < 0)
-                return cart_error_set(err, r, "%s: %s", path, strerror(-r));
+                return cart_error_errno(err, r, path, NULL);
         return 0;
 }
 
@@ -336,14 +336,14 @@ int roster_secret_load(const char *state_dir, uint8_t secret[32], struct cart_er
 
         r = mkdir_parents(state_dir, 0700);
         if (r < 0)
-                return cart_error_set(err, r, "%s: %s", state_dir, strerror(-r));
+                return cart_error_errno(err, r, state_dir, NULL);
         if (getrandom(buf, sizeof(buf), 0) != (ssize_t) sizeof(buf))
-                return cart_error_set(err, -EIO, "getrandom: %m");
+                return cart_error_errno(err, -EIO, NULL, "getrandom");
         /* mkostemp opens with O_EXCL and mode 0600; link() refuses to replace a secret
          * another process created meanwhile, and then that one is read. */
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
-                return cart_error_set(err, -errno, "%s: %m", tmp);
+                return cart_error_errno(err, -errno, tmp, NULL);
         r = pwrite_full(fd, buf, sizeof(buf), 0);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
@@ -355,7 +355,7 @@ int roster_secret_load(const char *state_dir, uint8_t secret[32], struct cart_er
                 goto done;
         }
         if (r < 0)
-                return cart_error_set(err, r, "%s: %s", path, strerror(-r));
+                return cart_error_errno(err, r, path, NULL);
         dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
                 (void) fsync(dfd);
@@ -377,10 +377,10 @@ static int detect(const char *path, enum roster_format *ret_format, bool *ret_zi
 
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return cart_error_set(err, -errno, "%s: %m", path);
+                return cart_error_errno(err, -errno, path, NULL);
         n = read(fd, b, sizeof(b));
         if (n < 0)
-                return cart_error_set(err, -errno, "%s: %m", path);
+                return cart_error_errno(err, -errno, path, NULL);
         if (n == 0)
                 return cart_error_set(err, -EBADMSG, "%s: empty file", path);
         if (n >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) {

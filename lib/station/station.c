@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -53,7 +54,7 @@ int station_new(const char *release_path, const struct cart_config *config, cons
         if (r < 0)
                 return r;
         if (stat(release_path, &st) < 0)
-                return cart_error_set(err, -errno, "%s: %m", release_path);
+                return cart_error_errno(err, -errno, release_path, NULL);
         s->release_dev = st.st_dev;
         s->release_ino = st.st_ino;
         if (!(flags & STATION_NO_ROLLBACK) && config) {
@@ -87,6 +88,26 @@ void station_set_policy(struct station *s, const struct device_policy *policy) {
 bool station_target_is_device(const char *path) {
         struct stat st;
         return stat(path, &st) == 0 && S_ISBLK(st.st_mode);
+}
+
+
+/* A system call failed with errno e and the station reports r (a refusal may be -EPERM):
+ * the reason and r for codes, e for the words; what (printf-like, may be NULL) says which
+ * operation. The errno is read by the caller before anything else can change it. */
+static int sys_fail(struct cart_error *err, int r, int e, const char *path, const char *what, ...) _printf_(5, 6);
+static int sys_fail(struct cart_error *err, int r, int e, const char *path, const char *what, ...) {
+        char label[256];
+        va_list ap;
+
+        if (what) {
+                va_start(ap, what);
+                vsnprintf(label, sizeof(label), what, ap);
+                va_end(ap);
+        }
+        cart_error_errno(err, r, path, what ? label : NULL);
+        if (err)
+                err->errnum = e;
+        return r;
 }
 
 static const char *file_kind(mode_t mode) {
@@ -165,7 +186,7 @@ static int check_image_path(const struct station *s, const char *path, struct st
         bool exists = lstat(path, ret_st) == 0;
 
         if (!exists && errno != ENOENT)
-                return cart_error_set(err, errno == ELOOP || errno == ENOTDIR ? -EPERM : -errno, "%s: %m", path);
+                return sys_fail(err, errno == ELOOP || errno == ENOTDIR ? -EPERM : -errno, errno, path, NULL);
         if (root && !exists && streq(root, "/dev"))
                 return cart_error_set(err, -EPERM, "%s: no such device (is the key plugged in?); an image file never goes in /dev",
                                       path);
@@ -203,13 +224,13 @@ static int open_image(const struct station *s, const struct station_key *k, bool
                 x->is_created = fd >= 0;
         }
         if (fd < 0 && (exists || !is_dry))
-                return cart_error_set(err, errno == EISDIR || errno == ELOOP ? -EPERM : -errno, "%s: %m", path);
+                return sys_fail(err, errno == EISDIR || errno == ELOOP ? -EPERM : -errno, errno, path, NULL);
         x->path = path;
         if (fd >= 0) {
                 if (flock(fd, LOCK_EX | LOCK_NB) < 0)
                         return cart_error_set(err, -EBUSY, "%s: in use by another program", path);
                 if (fstat(fd, &st) < 0)
-                        return cart_error_set(err, -errno, "%s: %m", path);
+                        return cart_error_errno(err, -errno, path, NULL);
                 if (!S_ISREG(st.st_mode) || (exists && (st.st_dev != lst.st_dev || st.st_ino != lst.st_ino)))
                         return cart_error_set(err, -EPERM, "%s: replaced while it was opened", path);
         } else
@@ -226,7 +247,7 @@ static int open_image(const struct station *s, const struct station_key *k, bool
                 return cart_error_set(err, -EINVAL, "%s: an empty image: give --size", path);
         size = MAX(k->image_size, (uint64_t) st.st_size);
         if (!is_dry && size > (uint64_t) st.st_size && ftruncate(fd, (off_t) size) < 0)
-                return cart_error_set(err, errno == ENOSPC ? -EIO : -errno, "%s: cannot grow to %" PRIu64 " bytes: %m", path, size);
+                return sys_fail(err, errno == ENOSPC ? -EIO : -errno, errno, path, "cannot grow to %" PRIu64 " bytes", size);
         x->t = (struct flash_target) {
                 .fd = TAKE_FD(fd), .size = size, .sector_size = 512, .is_new = st.st_size == 0,
         };
@@ -267,9 +288,8 @@ static int report_early(struct flash_report *report, const struct station *s, co
         flash_report_start(report, t, s->release);
         report->step = FLASH_STEP_CHECK;
         report->outcome = outcome;
-        report->error = r;
         report->finished_usec = report->started_usec;
-        snprintf(report->message, sizeof(report->message), "%s", cart_error_message(err, r));
+        flash_report_set_error(report, r, err);
         return r;
 }
 
@@ -316,8 +336,7 @@ static int image_full(const struct target *x, struct flash_report *report, int r
                 return r;
         cart_error_prefix(err, -EIO, "the file system holding %s is full", x->path);
         report->outcome = FLASH_OUTCOME_FAILED;
-        report->error = -EIO;
-        snprintf(report->message, sizeof(report->message), "%s", err->msg);
+        flash_report_set_error(report, -EIO, err);
         return -EIO;
 }
 
@@ -394,17 +413,17 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
                 r = cart_error_set(err, -EPERM, "%s: %s under %s; image export writes a new regular file, never there",
                                    out, exists ? file_kind(st.st_mode) : "a path", root);
         else if (exists)
-                r = cart_error_set(err, -EEXIST, "%s: exists already", out);
+                r = cart_error_reason_set(err, -EEXIST, CART_REASON_OUTPUT_EXISTS, out);
         else if (k->image_size == 0)
                 r = cart_error_set(err, -EINVAL, "%s: give the size of the key", out);
         else if (asprintf(&tmp, "%s.XXXXXX", out) < 0)
                 r = -ENOMEM;
         /* A temporary file beside the output, renamed at the end: no partial image. */
         else if ((x.t.fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-                r = cart_error_set(err, -EEXIST, "%s: cannot create: %m", out);
+                r = sys_fail(err, -EEXIST, errno, out, "cannot create");
         else if (x.is_created = true, x.path = tmp, (void) fchmod(x.t.fd, 0644), ftruncate(x.t.fd, (off_t) k->image_size) < 0)
-                r = cart_error_set(err, errno == ENOSPC ? -EIO : -EEXIST, "%s: cannot make a %" PRIu64 "-byte image: %m",
-                                   out, k->image_size);
+                r = sys_fail(err, errno == ENOSPC ? -EIO : -EEXIST, errno, out, "cannot make a %" PRIu64 "-byte image",
+                             k->image_size);
         else
                 r = 0;
         if (r < 0) {
@@ -416,10 +435,9 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
         if (r < 0)
                 cart_error_prefix(err, r, "%s", out);
         if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) < 0) {
-                r = cart_error_set(err, errno == EEXIST ? -EEXIST : -EIO, "%s: cannot rename %s: %m", out, tmp);
+                r = sys_fail(err, errno == EEXIST ? -EEXIST : -EIO, errno, out, "cannot rename %s", tmp);
                 report->outcome = FLASH_OUTCOME_FAILED;
-                report->error = r;
-                snprintf(report->message, sizeof(report->message), "%s", err->msg);
+                flash_report_set_error(report, r, err);
         }
         target_close(&x, r < 0);
         return r;

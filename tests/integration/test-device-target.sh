@@ -44,6 +44,7 @@ jq -e --arg p "$LOOP" '.[] | select(.path == $p) | .eligible == false and .usb =
 # The real policy refuses it, naming each rule, and writes nothing.
 expect_exit 4 "$TOOL_DEVICE_OPEN" "$LOOP"
 expect_in err "$LOOP: refused: not USB; not removable$"
+expect_in out "^reason policy-not-usb$"
 [ "$(sha256sum < "$LOOP")" = "$sum" ] || fail "$LOOP changed"
 
 # With the waiver: opened through a symlink, identified by its dev_t, sizes from the kernel.
@@ -52,11 +53,13 @@ expect_exit 0 "$TOOL_DEVICE_OPEN" --waive-usb link
 expect_in out "^opened $LOOP devnum=7:[0-9]+ size=8388608 sectors=512/512 serial=\(none\)$"
 expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --serial ABC123 "$LOOP"
 expect_in err "serial \(none\) is not the expected ABC123"
+expect_in out "^reason serial-mismatch$"
 # An allow list: a disk without VID:PID is on no list, so it is refused.
 expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb --allow 1234:5678 "$LOOP"
 expect_in err "$LOOP: refused: not allowed \(no VID:PID is not on the allow list\)$"
 expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb img
 expect_in err "img: refused: a regular file, not a block device"
+expect_in out "^reason not-a-block-device$"
 
 # A second holder: O_EXCL gives EBUSY, a refusal (never retried without O_EXCL).
 mkfifo hold
@@ -67,6 +70,7 @@ for _ in $(seq 50); do grep -q opened holder.out && break; sleep 0.1; done
 expect_in holder.out "^opened $LOOP"
 expect_exit 5 "$TOOL_DEVICE_OPEN" --waive-usb "$LOOP"
 expect_in err "$LOOP: refused: in use"
+expect_in out "^reason in-use$"
 exec 3>&-
 wait "$HOLDER"; HOLDER=
 
@@ -75,6 +79,7 @@ exec 4< "$LOOP"
 flock -x 4
 expect_exit 5 "$TOOL_DEVICE_OPEN" --waive-usb "$LOOP"
 expect_in err "$LOOP: refused: locked by another program \(flock\)"
+expect_in out "^reason in-use$"
 exec 4<&-
 
 [ "$(sha256sum < "$LOOP")" = "$sum" ] || fail "$LOOP changed"
@@ -90,11 +95,13 @@ if mkfs.ext4 -q "$LOOP" 2>/dev/null && mkdir mnt && mount "$LOOP" mnt 2>/dev/nul
         MNT=$SCRATCH/mnt
         expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb "$LOOP"
         expect_in err "$LOOP: refused: mounted \($name on $MNT\)$"
+        expect_in out "^reason policy-mounted$"
         umount "$MNT"
 fi
 if mkswap -q "$LOOP" >/dev/null 2>&1 && swapon "$LOOP" 2>/dev/null; then
         expect_exit 4 "$TOOL_DEVICE_OPEN" --waive-usb "$LOOP"
         expect_in err "$LOOP: refused: swap \($name\)$"
+        expect_in out "^reason policy-swap$"
         swapoff "$LOOP"
 fi
 

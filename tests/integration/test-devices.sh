@@ -67,6 +67,10 @@ expect_exit 0 umockdev-run "${beds[@]}" -- "$CARTABLE" --config conf devices --j
 jq -e '[.[] | select(.eligible) | .serial] == ["TWIN0001", "TWIN0002"]' out >/dev/null || fail "allow list not applied: $(jq -c '[.[] | {serial, reasons}]' out)"
 jq -e '.[] | select(.serial == "ABC123") | .reasons == ["too small (1.0 GiB < 2.0 GiB)", "not allowed (1234:5678 is not on the allow list)"]' out >/dev/null ||
         fail "reasons for ABC123: $(jq -c '.[] | select(.serial == "ABC123") | .reasons' out)"
+# ...and each refusal's reason code, the stable string scripts and the journal keep.
+jq -e '.[] | select(.serial == "ABC123") | .reason_codes == ["policy-too-small", "policy-not-allowed"]' out >/dev/null ||
+        fail "reason codes for ABC123: $(jq -c '.[] | select(.serial == "ABC123") | .reason_codes' out)"
+jq -e '.[] | select(.eligible) | .reason_codes == []' out >/dev/null || fail "an eligible key has reason codes"
 jq -e '.[] | select(.serial == "HUB0013") | .port == "2-1.3" and .vendor_id == "0951" and .product_id == "1666"
         and .manufacturer == "Kingston" and .size == 8589934592 and .logical_sector_size == 512 and .removable
         and .content.probed and .content.error == null' out >/dev/null || fail "hub stick identity in JSON"

@@ -44,6 +44,8 @@ cp disk.img disk.orig
 attach L disk.img
 expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub --yes
 expect_in err 'not USB'
+expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub --yes --json
+expect_in out '"outcome":"refused".*"reason":"policy-not-usb","error":"[^"]*: refused: not USB'
 expect_exit 4 "$CARTABLE" flash rel.cart "$L" --trust dep.pub
 detach "$L"
 cmp disk.img disk.orig || fail "a refused loop device was written"
@@ -110,6 +112,7 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
         expect_exit 4 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
         expect_in err 'capacity probe: counterfeit key: it announces 256.0 MiB but holds 32.0 MiB'
         expect_in out '^outcome refused$'
+        expect_in out '^reason counterfeit$'
         detach "$L"
         [ "$(tr -d '\0' < backing.img | wc -c)" = 0 ] || fail "the probe left bytes on the counterfeit"
 else
@@ -158,8 +161,9 @@ if command -v nbdkit >/dev/null && command -v nbdfuse >/dev/null; then
         expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
         expect_in err 'write: at byte [0-9]+ \(".+"\): Input/output error'
         expect_in out '^step write$'
+        expect_in out '^reason io-error$'
         expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
-        expect_in err 'capacity probe: .*at byte [0-9]+: Input/output error'
+        expect_in err 'capacity probe: at byte [0-9]+ \("probe (read|write|restore)"\): Input/output error'
         detach "$L"
 else
         skip_part "nbdkit or nbdfuse missing: write error case not run"

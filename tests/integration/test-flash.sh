@@ -59,6 +59,9 @@ expect_in sig '^untrusted comment'
 expect_exit 0 "$CARTABLE" verify key.img --trust dep.pub
 expect_in out '^key.img: intact: college 2026.3 \(serial 3, .*4 files'
 expect_exit 3 "$CARTABLE" verify key.img --trust other.pub
+expect_exit 3 "$CARTABLE" verify key.img --trust other.pub --json
+jq -e '.intact == false and .reason == "untrusted-signer" and (.error | test("not trusted"))' out >/dev/null ||
+        fail "verify --json: no reason for an untrusted key: $(cat out)"
 expect_exit 0 "$CARTABLE" ls key.img
 expect_in out '^dhs- +0 .* \.cartable/$'
 expect_in out '^---- +10 .* LISEZMOI\.txt$'
@@ -68,6 +71,8 @@ expect_exit 0 "$CARTABLE" cat key.img Outils/outil.bin
 cmp out content/Outils/outil.bin || fail "cat gave other bytes"
 expect_exit 66 "$CARTABLE" cat key.img nothing/here
 expect_exit 2 "$CARTABLE" verify rel.cart --trust dep.pub
+expect_exit 2 "$CARTABLE" verify rel.cart --trust dep.pub --json
+jq -e '.reason == "not-a-key"' out >/dev/null || fail "verify --json: no not-a-key reason: $(cat out)"
 expect_exit 2 "$CARTABLE" ls rel.cart
 
 # A pupil's key: a deleted, a modified, an added file, and one added in a sealed directory.
@@ -122,6 +127,16 @@ expect_exit 4 "$CARTABLE" flash rel.cart small.img --size 32M --trust dep.pub
 expect_in err 'check: the key holds 32.0 MiB, the release needs at least 64.0 MiB'
 [ ! -e small.img ] || fail "a refused flash left small.img behind"
 
+# --- --json carries the reason code of a refusal or failure, in the report and in events
+expect_exit 4 "$CARTABLE" flash rel.cart small.img --size 32M --trust dep.pub --json
+expect_in out '"event":"result".*"outcome":"refused".*"step":"check".*"reason":"too-small"'
+expect_in out '"reason":"too-small","error":"check: the key holds 32.0 MiB, the release needs at least 64.0 MiB"'
+expect_exit 3 "$CARTABLE" flash rel.cart old.img --trust other.pub --json
+expect_in out '^\{"event":"error","target":"old.img","reason":"untrusted-signer","error":"rel.cart: manifest.json: signed by key [0-9A-F]+, which is not trusted'
+expect_exit 3 "$CARTABLE" flash bad.cart old.img --trust dep.pub --json
+expect_in out '"event":"error".*"reason":"bad-signature"'
+cmp old.img old.orig || fail "a refused --json flash touched the target"
+
 # --- a key that held a GPT gets an MBR and no GPT is left, backup header included
 truncate -s 128M was-gpt.img
 printf 'label: gpt\n,,L\n' | sfdisk -q was-gpt.img
@@ -145,6 +160,9 @@ expect_exit 0 "$CARTABLE" verify gpt.img --trust dep.pub
 # --- rollback: an older release is refused once a newer one was flashed here
 make_release old.cart 2
 expect_exit 3 "$CARTABLE" flash old.cart r.img --size 96M --trust dep.pub
+expect_in err 'has serial 2, older than serial [3-9]'
+expect_exit 3 "$CARTABLE" flash old.cart r.img --size 96M --trust dep.pub --json
+expect_in out '"event":"error".*"reason":"rollback"'
 expect_exit 0 "$CARTABLE" flash old.cart r.img --size 96M --trust dep.pub --allow-downgrade
 
 # --- image export: sparse, reproducible, verifiable, never overwrites
@@ -159,6 +177,9 @@ blkid -p -O 1048576 a.img > blk
 expect_in blk 'UUID="2026-0001"'
 expect_exit 0 "$CARTABLE" verify a.img --trust dep.pub
 expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img
+expect_in err 'a.img: already exists, not overwritten'
+expect_exit 73 "$CARTABLE" image export rel.cart --trust dep.pub --size 1G --output a.img --json
+expect_in out '"reason":"output-exists","error":"a.img: already exists, not overwritten"'
 expect_exit 4 "$CARTABLE" image export rel.cart --trust dep.pub --size 32M --output c.img
 [ -z "$(ls c.img* 2>/dev/null)" ] || fail "a failed export left a file"
 # --- personalisation: the owner file carries only the fields given, verify accepts it

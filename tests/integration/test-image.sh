@@ -124,6 +124,8 @@ off=$(grep -abo 'Tables de multiplication de 1' tampered.cart | head -1 | cut -d
 printf 'X' | dd of=tampered.cart bs=1 seek="$off" conv=notrunc status=none
 expect_exit 3 "$CARTABLE" image verify tampered.cart --trust k.pub
 expect_in err 'Ressources/multiplications.html: content differs from the signed manifest'
+expect_exit 3 "$CARTABLE" image verify tampered.cart --trust k.pub --json
+jq -e '.valid == false and .reason == "tampered"' out >/dev/null || fail "image verify --json: no tampered reason: $(cat out)"
 expect_exit 0 "$CARTABLE" image show tampered.cart --trust k.pub
 cp ent.cart tampered2.cart
 off=$(grep -abo '"serial": 1' tampered2.cart | head -1 | cut -d: -f1)

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <sys/sysmacros.h>
 
+#include "reason.h"
 #include "device/device.h"
 
 static void run_window(int fd, void *userdata) {
@@ -68,7 +69,8 @@ int main(int argc, char **argv) {
         } else
                 r = device_target_open(argv[optind], &policy, serial, &t, &err);
         if (r < 0) {
-                fprintf(stderr, "device-open: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "device-open: %s\n", ERROR_TEXT(&err, r));
+                printf("reason %s\n", cart_reason_to_string(cart_error_reason(&err, r)));
                 return r == -EPERM ? 4 : r == -EBUSY ? 5 : 1;
         }
         printf("opened %s devnum=%u:%u size=%" PRIu64 " sectors=%" PRIu32 "/%" PRIu32 " serial=%s\n",

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "reason.h"
 #include "fat/fat.h"
 
 static struct fat_tree *arg_tree;
@@ -27,7 +28,7 @@ static char **sources;
 static size_t n_sources;
 
 static int die(int r, const char *what, const struct cart_error *err) {
-        fprintf(stderr, "fatimg: %s: %s\n", what, cart_error_message(err, r));
+        fprintf(stderr, "fatimg: %s: %s\n", what, ERROR_TEXT(err, r));
         return 1;
 }
 
@@ -146,7 +147,7 @@ static int cmd_build(int argc, char **argv) {
         if (is_auto) {
                 params.cluster_size = fat_choose_cluster_size(arg_tree, params.size, params.sector_size);
                 if (params.cluster_size == 0)
-                        return die(-ENOSPC, "--auto-cluster", &(struct cart_error) { "the tree fits with no cluster size" });
+                        return die(-ENOSPC, "--auto-cluster", &(struct cart_error) { .msg = "the tree fits with no cluster size" });
         }
         r = plan_new(&plan);
         if (r >= 0)

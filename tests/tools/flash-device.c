@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "reason.h"
 #include "device/device.h"
 #include "station/station.h"
 #include "base/error.h"
@@ -56,7 +57,7 @@ static int do_probe(const char *path) {
         r = probe_fd(fd, size, 4096, (uint64_t) getpid() * 2654435761u, &res, &err);
         close(fd);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 return 5;
         }
         printf("verdict %s\nannounced %" PRIu64 "\nreal %" PRIu64 "\nblocks %u\nwritten %" PRIu64 "\n",
@@ -93,7 +94,7 @@ static int do_layout(const char *path, const char *scheme) {
         if (r >= 0)
                 r = writer_verify(p, fd, &wo, &st, NULL, &err);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 close(fd);
                 return 5;
         }
@@ -120,22 +121,22 @@ static int do_flash(const char *release, const char *path, const char *trust_pat
         if (r >= 0)
                 r = station_new(release, NULL, trust, STATION_NO_ROLLBACK, &st, &err);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 return 2;
         }
         station_set_policy(st, &policy);
         r = station_flash(st, &k, &rep, &err);
-        printf("outcome %s\nstep %s\nprobed %d\nreal %" PRIu64 "\nplan %" PRIu64 "\nwritten %" PRIu64 "\nread %" PRIu64 "\n"
+        printf("outcome %s\nreason %s\nstep %s\nprobed %d\nreal %" PRIu64 "\nplan %" PRIu64 "\nwritten %" PRIu64 "\nread %" PRIu64 "\n"
                "direct %d\nwrite_seconds %.3f\nread_seconds %.3f\nflash_seconds %.3f\ncluster %" PRIu32 "\ncontent %" PRIu64 "\n"
                "device %s\n",
-               flash_outcome_to_string(rep.outcome), flash_step_to_string(rep.step), rep.is_probed, rep.real_capacity,
+               flash_outcome_to_string(rep.outcome), cart_reason_to_string(rep.reason), flash_step_to_string(rep.step), rep.is_probed, rep.real_capacity,
                rep.plan_bytes, rep.bytes_written, rep.bytes_read, rep.is_direct, rep.write_seconds, rep.read_seconds,
                (double) (rep.finished_usec - rep.started_usec) / 1e6,
                rep.cluster_size, rep.content_bytes, rep.key.device);
         if (rep.has_failed_offset)
                 printf("failed_offset %" PRIu64 "\n", rep.failed_offset);
         if (r < 0) {
-                fprintf(stderr, "flash-device: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "flash-device: %s\n", ERROR_TEXT(&err, r));
                 return rep.outcome == FLASH_OUTCOME_REFUSED ? 4 : 5;
         }
         return 0;

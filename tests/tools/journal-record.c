@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "reason.h"
 #include "journal/journal.h"
 
 int main(int argc, char **argv) {
@@ -28,7 +29,7 @@ int main(int argc, char **argv) {
         o.station = argc > 3 ? argv[3] : "test-station";
         r = journal_open(argv[1], &o, &j, &err);
         if (r < 0) {
-                fprintf(stderr, "journal-record: %s\n", cart_error_message(&err, r));
+                fprintf(stderr, "journal-record: %s\n", ERROR_TEXT(&err, r));
                 return 1;
         }
         if (one_txn && journal_begin(j, &err) < 0)
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
 
                 snprintf(rep.key.serial, sizeof(rep.key.serial), "%s-%06ld", o.station, i);
                 if (i % 5 == 4)
-                        snprintf(rep.message, sizeof(rep.message), "read-back: bytes differ at offset %ld", i * 4096);
+                        rep.error = cart_error_set(&rep.failure, -EBADE, "read-back: bytes differ at offset %ld", i * 4096);
                 if (4 + i < argc)
                         f.pupil = argv[4 + i];
                 r = journal_record_flash(j, &rep, &f, &err);

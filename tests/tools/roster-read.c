@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <locale.h>
 
+#include "reason.h"
 #include "roster/roster.h"
 
 static int print_pupil(void *userdata, const struct roster_pupil *p, struct cart_error *err) {
@@ -50,7 +51,7 @@ int main(int argc, char **argv) {
                 int r = roster_read(argv[i], &o, print_pupil, &quiet, &info, &err);
 
                 if (r < 0) {
-                        fprintf(stderr, "roster-read: %s\n", cart_error_message(&err, r));
+                        fprintf(stderr, "roster-read: %s\n", ERROR_TEXT(&err, r));
                         return r == -EILSEQ || r == -EBADMSG ? 65 : r == -ENOENT ? 66 : 70;
                 }
                 if (!quiet)

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "reason.h"
 #include "release/sign.h"
 
 static int exit_for(int r) {
@@ -23,7 +24,7 @@ static int exit_for(int r) {
 }
 
 static int fail(int r, const struct cart_error *err) {
-        fprintf(stderr, "signfile: %s\n", cart_error_message(err, r));
+        fprintf(stderr, "signfile: %s\n", ERROR_TEXT(err, r));
         return exit_for(r);
 }
 

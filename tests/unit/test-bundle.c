@@ -87,6 +87,7 @@ static void expect_error(const char *path, int want, const char *in_msg) {
         int r = read_all(path, &l, listing, sizeof(listing), &err);
         if (r != want || !strstr(err.msg, in_msg))
                 fail_msg("%s: got %d \"%s\", expected %d with \"%s\"", path, r, err.msg, want, in_msg);
+        assert_int_equal(cart_error_reason(&err, r), CART_REASON_BAD_INPUT);
 }
 
 static void test_formats(void **state) {
@@ -153,6 +154,16 @@ static void test_types(void **state) {
         expect_error(p1, -EBADMSG, "ent.html: a symbolic link");
         expect_error(p2, -EBADMSG, "pipe: a FIFO");
         expect_error(p3, -EBADMSG, "b.txt: a hard link");
+
+        /* The bundle and the entry are arguments too: a journal can name the refused file. */
+        struct bundle_limits l;
+        struct cart_error err = {};
+        char listing[4096];
+        bundle_limits_init(&l);
+        assert_int_equal(read_all(p1, &l, listing, sizeof(listing), &err), -EBADMSG);
+        assert_int_equal(err.reason, CART_REASON_BAD_INPUT);
+        assert_string_equal(err.subject, p1);
+        assert_string_equal(err.label, "ent.html");
 }
 
 static void test_limits(void **state) {

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
+#include "reason.h"
 #include "base/config.h"
 
 static char *write_temp(const char *text) {
@@ -71,7 +72,10 @@ static void test_defaults_without_file(void **state) {
         setenv("CARTABLE_CONFIG", "", 1);
         /* The default file may exist on a station; only a named one must. */
         assert_int_equal(config_load("/nonexistent/cartable.conf", &c, &err), -ENOENT);
-        assert_non_null(strstr(err.msg, "/nonexistent/cartable.conf"));
+        assert_int_equal(err.reason, CART_REASON_NOT_FOUND);
+        assert_int_equal(err.errnum, ENOENT);
+        assert_string_equal(err.subject, "/nonexistent/cartable.conf");
+        assert_non_null(strstr(ERROR_TEXT(&err, -ENOENT), "/nonexistent/cartable.conf: "));
 }
 
 static void expect_bad(const char *text, const char *in_msg) {

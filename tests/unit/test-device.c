@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 
+#include "reason.h"
 #include "device/device.h"
 /* After device.h: glib redefines MIN and MAX (it #undefs them first). */
 #include <umockdev.h>
@@ -434,15 +435,21 @@ static void test_probe_error_is_per_key(void **state) {
         device_info_array_free(list, n);
 }
 
+/* A refusal has its reason code (what --json and the journal keep) and its sentence. */
 static void expect_target_refused(struct device_context *ctx, const char *path, const char *serial,
-                                  int want, const char *in_msg) {
+                                  int want, enum cart_reason reason, const char *in_msg) {
         struct device_target *t = NULL;
         struct cart_error err = {};
+        const char *text;
 
         assert_int_equal(device_target_open_in(ctx, path, serial, &t, &err), want);
         assert_null(t);
-        if (!strstr(err.msg, in_msg))
-                fail_msg("%s: \"%s\" lacks \"%s\"", path, err.msg, in_msg);
+        text = ERROR_TEXT(&err, want);
+        if (!strstr(text, in_msg))
+                fail_msg("%s: \"%s\" lacks \"%s\"", path, text, in_msg);
+        if (cart_error_reason(&err, want) != reason)
+                fail_msg("%s: reason %s, expected %s", path, cart_reason_to_string(cart_error_reason(&err, want)),
+                         cart_reason_to_string(reason));
 }
 
 static void test_target_refusals(void **state) {
@@ -454,15 +461,39 @@ static void test_target_refusals(void **state) {
         add_bed("sata");
         ctx = context_with(NULL, "40 26 8:65 / /media/pupil rw - vfat /dev/sde1 rw\n", NULL, NULL, 0);
         expect_target_refused(ctx, "/dev/disk/by-id/usb-Feas_Stick_MNT0001-0:0", NULL, -EPERM,
-                              "/dev/sde: refused: mounted (sde1 on /media/pupil)");
-        expect_target_refused(ctx, "/dev/sda", NULL, -EPERM, "refused: not USB; not removable; too large");
-        expect_target_refused(ctx, "/dev/sdb1", NULL, -EPERM, "sdb1 is not a whole disk");
-        expect_target_refused(ctx, plain, NULL, -EPERM, "a regular file, not a block device");
+                              CART_REASON_POLICY_MOUNTED, "/dev/sde: refused: mounted (sde1 on /media/pupil)");
+        expect_target_refused(ctx, "/dev/sda", NULL, -EPERM, CART_REASON_POLICY_NOT_USB,
+                              "refused: not USB; not removable; too large");
+        expect_target_refused(ctx, "/dev/sdb1", NULL, -EPERM, CART_REASON_NOT_WHOLE_DISK, "sdb1 is not a whole disk");
+        expect_target_refused(ctx, plain, NULL, -EPERM, CART_REASON_NOT_BLOCK_DEVICE, "a regular file, not a block device");
         expect_target_refused(ctx, "/dev/disk/by-id/usb-Feas_Stick_ABC123-0:0", "XYZ789", -EPERM,
-                              "serial ABC123 is not the expected XYZ789");
-        expect_target_refused(ctx, "/dev/sdz", NULL, -ENOENT, "/dev/sdz");
+                              CART_REASON_SERIAL_MISMATCH, "serial ABC123 is not the expected XYZ789");
+        expect_target_refused(ctx, "/dev/sdz", NULL, -ENOENT, CART_REASON_NOT_FOUND, "/dev/sdz");
         /* umockdev's node is a plain file once open: fstat disagrees with the judged disk. */
-        expect_target_refused(ctx, "/dev/sdb", "ABC123", -EPERM, "the device changed while it was opened");
+        expect_target_refused(ctx, "/dev/sdb", "ABC123", -EPERM, CART_REASON_IDENTITY_CHANGED,
+                              "the device changed while it was opened");
+}
+
+/* Each failing rule keeps its own code: the first is the reason, rules holds them all. */
+static void test_target_refusal_rules(void **state) {
+        _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
+        struct device_target *t = NULL;
+        struct cart_error err = {};
+
+        add_bed("sata");
+        ctx = context_with(NULL, NULL, NULL, NULL, 0);
+        assert_int_equal(device_target_open_in(ctx, "/dev/sda", NULL, &t, &err), -EPERM);
+        assert_int_equal(err.reason, CART_REASON_POLICY_NOT_USB);
+        assert_string_equal(err.subject, "/dev/sda");
+        assert_int_equal(err.rules, DEVICE_REFUSED_NOT_USB | DEVICE_REFUSED_NOT_REMOVABLE | DEVICE_REFUSED_TOO_LARGE);
+        assert_string_equal(cart_reason_to_string(device_refusal_reason(DEVICE_REFUSED_TOO_LARGE)), "policy-too-large");
+        assert_string_equal(cart_reason_to_string(device_refusal_reason(DEVICE_REFUSED_DENIED)), "policy-denied");
+        assert_string_equal(cart_reason_to_string(device_refusal_reason(DEVICE_REFUSED_MOUNTED | DEVICE_REFUSED_SWAP)),
+                            "policy-mounted");
+        assert_int_equal(device_refusal_reason(0), CART_REASON_NONE);
+        /* Without the free text, the sentence still names every rule from the codes. */
+        err.msg[0] = 0;
+        assert_string_equal(ERROR_TEXT(&err, -EPERM), "/dev/sda: refused: not USB; not removable; too large");
 }
 
 /* ---- the window between open and re-check, on a real block device ---- */
@@ -646,17 +677,22 @@ static struct device_context *loop_context(struct window *w, const struct device
         return ctx;
 }
 
-/* Opened through the window, judged again: refused with that message, the key untouched. */
+/* Opened through the window, judged again: refused with that reason code and sentence, the
+ * key untouched. */
 static void expect_window_refusal(const struct loop_key *k, struct window *w, const struct device_policy *p,
-                                  const char *serial, const char *in_msg) {
+                                  const char *serial, enum cart_reason reason, const char *in_msg) {
         _cleanup_(device_context_unrefp) struct device_context *ctx = loop_context(w, p);
         struct device_target *t = NULL;
         struct cart_error err = {};
         int r = device_target_open_in(ctx, k->devnode, serial, &t, &err);
+        const char *text = ERROR_TEXT(&err, r);
 
         assert_int_equal(w->calls, 1);
-        if (r != -EPERM || !strstr(err.msg, in_msg))
-                fail_msg("%s: %d \"%s\", expected -EPERM with \"%s\"", k->devnode, r, err.msg, in_msg);
+        if (r != -EPERM || !strstr(text, in_msg))
+                fail_msg("%s: %d \"%s\", expected -EPERM with \"%s\"", k->devnode, r, text, in_msg);
+        if (cart_error_reason(&err, r) != reason)
+                fail_msg("%s: reason %s, expected %s", k->devnode, cart_reason_to_string(cart_error_reason(&err, r)),
+                         cart_reason_to_string(reason));
         assert_null(t);
         loop_key_expect_untouched(k);
 }
@@ -696,7 +732,7 @@ static void test_window_key_swapped(void **state) {
                 return;
         loop_key_add_bed(&k);
         w.key = &k;
-        expect_window_refusal(&k, &w, NULL, NULL, ": refused: another key (serial OTHER002) replaced LOOP0001 while it was opened");
+        expect_window_refusal(&k, &w, NULL, NULL, CART_REASON_IDENTITY_CHANGED, ": refused: another key (serial OTHER002) replaced LOOP0001 while it was opened");
         loop_key_done(&k);
 }
 
@@ -710,9 +746,9 @@ static void test_window_same_serial_other_address(void **state) {
                 return;
         loop_key_add_bed(&k);
         w.key = vid.key = &k;
-        expect_window_refusal(&k, &w, NULL, "LOOP0001", "another key (serial LOOP0001) replaced LOOP0001");
+        expect_window_refusal(&k, &w, NULL, "LOOP0001", CART_REASON_IDENTITY_CHANGED, "another key (serial LOOP0001) replaced LOOP0001");
         umockdev_testbed_set_attribute(tb, LOOP_USB_SYSPATH, "devnum", "9");
-        expect_window_refusal(&k, &vid, NULL, "LOOP0001", "another key (serial LOOP0001) replaced LOOP0001");
+        expect_window_refusal(&k, &vid, NULL, "LOOP0001", CART_REASON_IDENTITY_CHANGED, "another key (serial LOOP0001) replaced LOOP0001");
         loop_key_done(&k);
 }
 
@@ -727,19 +763,19 @@ static void test_window_policy_again(void **state) {
                 return;
         loop_key_add_bed(&k);
         mounted.key = held.key = ro.key = denied.key = &k;
-        expect_window_refusal(&k, &mounted, NULL, NULL, ": refused: mounted (loop");
+        expect_window_refusal(&k, &mounted, NULL, NULL, CART_REASON_POLICY_MOUNTED, ": refused: mounted (loop");
         held.attr_syspath = ro.attr_syspath = k.syspath;
         ro.attr = "ro";
         ro.value = "1";
-        expect_window_refusal(&k, &ro, NULL, NULL, ": refused: read-only (write-protected)");
+        expect_window_refusal(&k, &ro, NULL, NULL, CART_REASON_POLICY_READ_ONLY, ": refused: read-only (write-protected)");
         umockdev_testbed_set_attribute(tb, k.syspath, "ro", "0");
         denied.deny = deny;
         p.deny = deny;
         p.n_deny = 1;
-        expect_window_refusal(&k, &denied, &p, NULL, ": refused: denied (1234:5678 is on the deny list)");
+        expect_window_refusal(&k, &denied, &p, NULL, CART_REASON_POLICY_DENIED, ": refused: denied (1234:5678 is on the deny list)");
         held.attr = "holders/dm-0/dev";
         held.value = "253:3";
-        expect_window_refusal(&k, &held, NULL, NULL, ": refused: held (dm-0 holds loop");
+        expect_window_refusal(&k, &held, NULL, NULL, CART_REASON_POLICY_HELD, ": refused: held (dm-0 holds loop");
         loop_key_done(&k);
 }
 
@@ -762,7 +798,8 @@ static void test_window_exclusive(void **state) {
         assert_int_equal(device_target_open_in(ctx, k.devnode, NULL, &t, &err), -EBUSY);
         assert_null(t);
         assert_int_equal(w.calls, 0);
-        assert_non_null(strstr(err.msg, ": refused: in use (mounted, held, or opened exclusively)"));
+        assert_non_null(strstr(ERROR_TEXT(&err, -EBUSY), ": refused: in use (mounted, held, or opened exclusively)"));
+        assert_int_equal(cart_error_reason(&err, -EBUSY), CART_REASON_IN_USE);
         close(holder);
 
         holder = open(k.devnode, O_RDONLY | O_CLOEXEC);
@@ -771,7 +808,8 @@ static void test_window_exclusive(void **state) {
         assert_int_equal(device_target_open_in(ctx, k.devnode, NULL, &t, &err), -EBUSY);
         assert_null(t);
         assert_int_equal(w.calls, 0);
-        assert_non_null(strstr(err.msg, ": refused: locked by another program (flock)"));
+        assert_non_null(strstr(ERROR_TEXT(&err, -EBUSY), ": refused: locked by another program (flock)"));
+        assert_int_equal(cart_error_reason(&err, -EBUSY), CART_REASON_IN_USE);
         close(holder);
         loop_key_expect_untouched(&k);
         loop_key_done(&k);
@@ -893,6 +931,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_every_reason_named, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_content_probe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe_error_is_per_key, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_target_refusal_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_target_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_monitor_add_remove_reinsert, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_window_open_reaches_recheck, setup, teardown),

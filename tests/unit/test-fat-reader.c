@@ -84,6 +84,11 @@ static void expect_walk(int want, const char *in_msg) {
                 fail_msg("walk: %d, want %d (%s)", k, want, err.msg);
         if (in_msg && !strstr(err.msg, in_msg))
                 fail_msg("message \"%s\" lacks \"%s\"", err.msg, in_msg);
+        /* Damage is corrupt-volume, whatever the words; where it is, when said, is the label. */
+        if (want == -EUCLEAN && cart_error_reason(&err, want) != CART_REASON_CORRUPT_VOLUME)
+                fail_msg("reason %s for \"%s\"", cart_reason_to_string(cart_error_reason(&err, want)), err.msg);
+        if (want == -EUCLEAN && err.label[0] && !strstr(err.msg, err.label))
+                fail_msg("label \"%s\" is not where \"%s\" says", err.label, err.msg);
 }
 
 struct sink { uint8_t buf[4096]; size_t n; };

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "reason.h"
 #include "base/error.h"
 #include "fat/fat.h"
 #include "flash/flash.h"
@@ -139,8 +140,12 @@ static void test_too_small_is_refused_untouched(void **state) {
         assert_int_equal(rep.outcome, FLASH_OUTCOME_REFUSED);
         assert_int_equal(rep.step, FLASH_STEP_CHECK);
         assert_int_equal(rep.error, -ENOSPC);
-        assert_non_null(strstr(err.msg, "check: the key holds 32.0 MiB"));
-        assert_string_equal(rep.message, err.msg);
+        assert_int_equal(err.reason, CART_REASON_TOO_SMALL);
+        assert_string_equal(err.context, "check");
+        assert_int_equal(err.value, 32 * MIB);          /* the key, then what the release needs */
+        assert_true(err.limit > 32 * MIB);
+        assert_int_equal(rep.reason, CART_REASON_TOO_SMALL);
+        assert_int_equal(rep.failure.value, err.value);
         assert_int_equal(fstat(fd, &st), 0);
         assert_int_equal(st.st_blocks, 0);              /* nothing written */
 }
@@ -163,8 +168,13 @@ static void test_write_error_names_step_and_offset(void **state) {
         assert_int_equal(rep.outcome, FLASH_OUTCOME_FAILED);
         assert_int_equal(rep.step, FLASH_STEP_WRITE);
         assert_true(rep.has_failed_offset);
-        assert_non_null(strstr(err.msg, "write: at byte "));
-        assert_non_null(strstr(err.msg, "Bad file descriptor"));
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+        assert_int_equal(rep.reason, CART_REASON_IO_ERROR);
+        assert_true(err.has_offset);
+        assert_int_equal(err.offset, rep.failed_offset);
+        assert_string_equal(err.context, "write");
+        assert_non_null(strstr(ERROR_TEXT(&err, -EBADF), "write: at byte "));
+        assert_non_null(strstr(ERROR_TEXT(&rep.failure, rep.error), "Bad file descriptor"));
 }
 
 static void test_key_json(void **state) {
@@ -239,7 +249,8 @@ static void cancel_case(void **state, const char *name, enum flash_step step, ui
         assert_string_equal(flash_outcome_to_string(rep.outcome), "cancelled");
         assert_int_equal(rep.step, step);
         assert_int_equal(rep.error, -ECANCELED);
-        assert_string_equal(rep.message, err.msg);
+        assert_int_equal(rep.reason, CART_REASON_CANCELLED);
+        assert_string_equal(rep.failure.msg, err.msg);
         assert_non_null(strstr(err.msg, flash_step_to_string(step)));
         assert_non_null(strstr(err.msg, "cancelled"));
         /* Not a key any more: no partition table, so nothing finds a volume. */

@@ -352,7 +352,7 @@ static struct flash_report report(const char *serial, enum flash_outcome outcome
         };
         snprintf(r.key.serial, sizeof(r.key.serial), "%s", serial);
         if (outcome != FLASH_OUTCOME_OK)
-                snprintf(r.message, sizeof(r.message), "write: Input/output error at offset 4096");
+                r.error = cart_error_set(&r.failure, -EIO, "write: Input/output error at offset 4096");
         return r;
 }
 

@@ -92,6 +92,7 @@ static void expect_bad(const char *sealed, const char *rest, const char *in_msg)
 
         if (r != -EBADMSG || !strstr(err.msg, in_msg))
                 fail_msg("got %d \"%s\", expected \"%s\"", r, err.msg, in_msg);
+        assert_int_equal(cart_error_reason(&err, r), CART_REASON_BAD_INPUT);
         assert_null(m);
 }
 
@@ -100,6 +101,11 @@ static void test_bad(void **state) {
         struct cart_error err = {};
 
         assert_int_equal(parse("", "\"files\": [] }", &m, &err), 0);
+        m = manifest_free(m);
+        /* The field at fault is an argument: "WHERE.KEY". */
+        assert_int_equal(parse("", "\"files\": [], \"extra\": 1 }", &m, &err), -EBADMSG);
+        assert_int_equal(err.reason, CART_REASON_BAD_INPUT);
+        assert_non_null(strstr(err.label, ".extra"));
         expect_bad("", "\"files\": [], \"extra\": 1 }", "unknown key \"extra\"");
         expect_bad("", "\"files\": [] } x", "not JSON");
         expect_bad("", "\"files\": [ ", "not JSON");

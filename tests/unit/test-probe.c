@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "reason.h"
 #include "base/error.h"
 #include "flash/probe.h"
 
@@ -97,6 +98,16 @@ static void test_wrap_around_fake(void **state) {
         assert_int_equal(res.announced_size, 256 * MIB);
         assert_restored(f);
         fake_free(f);
+
+        /* As a failure: counterfeit, the kind, both sizes and the first bad block. */
+        struct cart_error err = {};
+        assert_int_equal(probe_verdict_error(&res, &err), -EPERM);
+        assert_int_equal(err.reason, CART_REASON_COUNTERFEIT);
+        assert_string_equal(err.label, "wrap-around");
+        assert_int_equal(err.value, 32 * MIB);
+        assert_int_equal(err.limit, 256 * MIB);
+        assert_int_equal(err.offset, res.first_bad_offset);
+        assert_non_null(strstr(ERROR_TEXT(&err, -EPERM), "counterfeit key: it announces 256.0 MiB but holds 32.0 MiB"));
 }
 
 static void test_wrap_not_power_of_two_restored(void **state) {
@@ -127,6 +138,12 @@ static void test_lossy_fake_exact_size(void **state) {
         assert_true(f->writes < 600);
         assert_restored(f);
         fake_free(f);
+
+        struct cart_error err = {};
+        assert_int_equal(probe_verdict_error(&res, &err), -EPERM);
+        assert_int_equal(err.reason, CART_REASON_COUNTERFEIT);
+        assert_string_equal(err.label, "lossy");
+        assert_int_equal(err.value, real);
 }
 
 static void test_wrap_at_last_block_only(void **state) {
@@ -149,7 +166,11 @@ static void test_io_error_names_offset(void **state) {
 
         f->fail_at = 64 * MIB - 1;
         assert_int_equal(probe_capacity(&io, 64 * MIB, 4096, 3, &res, &err), -EIO);
-        assert_non_null(strstr(err.msg, "at byte 67104768"));
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+        assert_true(err.has_offset);
+        assert_int_equal(err.offset, 67104768);
+        assert_string_equal(err.label, "probe read");
+        assert_non_null(strstr(ERROR_TEXT(&err, -EIO), "at byte 67104768 (\"probe read\")"));
         assert_int_equal(res.real_size, 123);   /* untouched on failure */
         fake_free(f);
 }

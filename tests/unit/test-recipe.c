@@ -70,6 +70,10 @@ static void expect_bad_file(const char *text, const char *in_msg) {
         r = recipe_load(rc, path, &err);
         if (r != -EBADMSG || !strstr(err.msg, in_msg) || !strstr(err.msg, path))
                 fail_msg("got %d \"%s\", expected \"%s\"", r, err.msg, in_msg);
+        /* For machines: the class, the file and the line the message names. */
+        assert_int_equal(err.reason, CART_REASON_BAD_INPUT);
+        assert_string_equal(err.subject, path);
+        assert_int_equal(err.line, atoi(in_msg + 1));  /* in_msg starts ":LINE:" */
         unlink(path);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "reason.h"
 #include "fat/fat.h"
 #include "release/recipe.h"
 #include "release/release-internal.h"
@@ -155,6 +156,8 @@ static void test_open_refusals(void **state) {
         out = tmp_path("p.cart");
         assert_int_equal(release_open(out, trust, 0, &rel, &err), -EKEYREJECTED);
         assert_non_null(strstr(err.msg, "file.txt: content differs"));
+        assert_int_equal(err.reason, CART_REASON_TAMPERED);
+        assert_string_equal(err.label, "file.txt");
         assert_int_equal(release_open(out, trust, RELEASE_OPEN_SKIP_HASH, &rel, &err), 0);
         rel = release_unref(rel);
 
@@ -217,10 +220,10 @@ static void test_open_flips(void **state) {
                 int r;
 
                 assert_int_equal(pwrite_full(fd, &c, 1, (uint64_t) at), 0);
-                err.msg[0] = 0;
+                err = (struct cart_error) {};
                 r = release_open(out, i % 2 ? trust : NULL, i % 2 ? 0 : RELEASE_OPEN_UNVERIFIED, &rel, &err);
-                if (r < 0)
-                        assert_true(err.msg[0] != 0);
+                if (r < 0)      /* explained: a reason code with its arguments, or free text */
+                        assert_true(err.reason != CART_REASON_NONE || err.msg[0] != 0);
                 release_unref(rel);
                 assert_int_equal(pwrite_full(fd, &data[at], 1, (uint64_t) at), 0);
         }
@@ -336,7 +339,10 @@ static void test_owner_and_rollback(void **state) {
         assert_int_equal(release_check_rollback(state_dir, m, false, &err), 0);
         ((struct manifest *) m)->serial = 4;
         assert_int_equal(release_check_rollback(state_dir, m, false, &err), -ESTALE);
-        assert_non_null(strstr(err.msg, "older than serial 5"));
+        assert_int_equal(err.reason, CART_REASON_ROLLBACK);
+        assert_int_equal(err.value, 4);                 /* this release, then the mark */
+        assert_int_equal(err.limit, 5);
+        assert_non_null(strstr(ERROR_TEXT(&err, -ESTALE), "has serial 4, older than serial 5"));
         assert_int_equal(release_check_rollback(state_dir, m, true, &err), 0);
         /* Recording an older one never lowers the mark. */
         assert_int_equal(release_record_serial(state_dir, m, &err), 0);

@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
+#include "reason.h"
 #include "base/base64.h"
 #include "release/sign.h"
 
@@ -75,8 +76,10 @@ static char *read_text(const char *path) {
 }
 
 static void expect_msg(const struct cart_error *err, const char *part) {
-        if (!strstr(err->msg, part))
-                fail_msg("message \"%s\" lacks \"%s\"", err->msg, part);
+        const char *text = ERROR_TEXT(err, 0);
+
+        if (!strstr(text, part))
+                fail_msg("message \"%s\" lacks \"%s\"", text, part);
 }
 
 static void key_hex(const struct sign_secret_key *k, char hex[2 * SIGN_KEYID_LEN + 1]) {
@@ -137,10 +140,12 @@ static void test_encrypted_round_trip_and_wrong_passphrase(void **state) {
 
         assert_int_equal(sign_secret_key_load(f->sec_enc, "correct hors", &none, &err), -EKEYREJECTED);
         expect_msg(&err, "wrong passphrase");
+        assert_int_equal(err.reason, CART_REASON_WRONG_PASSPHRASE);
         expect_msg(&err, f->sec_enc);
         assert_null(none);
         assert_int_equal(sign_secret_key_load(f->sec_enc, NULL, &none, &err), -EKEYREJECTED);
         expect_msg(&err, "passphrase is needed");
+        assert_int_equal(err.reason, CART_REASON_WRONG_PASSPHRASE);
 
         /* key show reads the id from the comment of an encrypted key, without a passphrase. */
         assert_int_equal(sign_key_file_info(f->sec_enc, &info, &err), 0);
@@ -200,6 +205,8 @@ static void test_never_overwrites(void **state) {
         struct cart_error err = {};
 
         assert_int_equal(sign_public_key_save(f->key, f->pub, &err), -EEXIST);
+        assert_int_equal(err.reason, CART_REASON_OUTPUT_EXISTS);
+        assert_string_equal(err.subject, f->pub);
         expect_msg(&err, f->pub);
         assert_int_equal(sign_secret_key_save(f->key, f->pub, NULL, &err), -EEXIST);
         after = read_text(f->pub);
@@ -255,8 +262,8 @@ static void flip_global_byte(uint8_t *b) { b[3] ^= 0x80; }
 static void wrong_alg(uint8_t *b) { b[0] = 'X'; }
 static void flip_seed_byte(uint8_t *b) { b[70] ^= 1; }
 
-static void expect_verify(const struct sign_trust *t, const char *m, const char *sig, int want,
-                          const char *part) {
+static void expect_verify_reason(const struct sign_trust *t, const char *m, const char *sig, int want,
+                                 enum cart_reason reason, const char *part) {
         _cleanup_free_ char *tc = NULL;
         uint8_t id[SIGN_KEYID_LEN];
         struct cart_error err = {};
@@ -264,6 +271,17 @@ static void expect_verify(const struct sign_trust *t, const char *m, const char 
         assert_int_equal(sign_verify(t, m, strlen(m), sig, &tc, id, &err), want);
         assert_null(tc);
         expect_msg(&err, part);
+        if (cart_error_reason(&err, want) != reason)
+                fail_msg("reason %s, expected %s", cart_reason_to_string(cart_error_reason(&err, want)),
+                         cart_reason_to_string(reason));
+}
+
+/* Each errno of sign_verify has one reason: the code an audit reads. */
+static void expect_verify(const struct sign_trust *t, const char *m, const char *sig, int want,
+                          const char *part) {
+        expect_verify_reason(t, m, sig, want,
+                             want == -ENOKEY ? CART_REASON_UNTRUSTED_SIGNER :
+                             want == -EKEYREJECTED ? CART_REASON_BAD_SIGNATURE : CART_REASON_MALFORMED_SIGNATURE, part);
 }
 
 static void test_tampering_is_rejected(void **state) {

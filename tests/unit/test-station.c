@@ -124,7 +124,7 @@ static void test_refusals_fill_the_report(void **state) {
         assert_string_equal(rep.key.device, w->f->path);
         assert_string_equal(rep.release_name, "college");
         assert_int_equal(rep.release_serial, 1);
-        assert_string_equal(rep.message, err.msg);
+        assert_string_equal(rep.failure.msg, err.msg);      /* the report keeps the failure's arguments */
         assert_true(rep.started_usec > 0);
 
         fixture_write(w->f->dir, "notes.txt", "mes notes\n", 10);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "reason.h"
 #include "base/error.h"
 #include "base/plan.h"
 #include "flash/writer.h"
@@ -128,8 +129,13 @@ static void test_verify_finds_difference(void **state) {
         assert_int_equal(pwrite_full(fd, "x", 1, 2 * MIB + 3), 0);
         assert_int_equal(writer_verify(p, fd, &o, NULL, &at, &err), -EBADE);
         assert_int_equal(at, 2 * MIB + 3);
-        assert_non_null(strstr(err.msg, "at byte 2097155"));
-        assert_non_null(strstr(err.msg, "/Cours/maths.pdf"));
+        assert_int_equal(err.reason, CART_REASON_READBACK_MISMATCH);
+        assert_int_equal(err.errnum, EBADE);
+        assert_true(err.has_offset);
+        assert_int_equal(err.offset, 2097155);
+        assert_string_equal(err.label, "/Cours/maths.pdf");
+        assert_string_equal(ERROR_TEXT(&err, -EBADE),
+                            "at byte 2097155 (\"/Cours/maths.pdf\"): the key holds other bytes than were written");
 }
 
 static void test_source_error_leaves_no_partition_table(void **state) {
@@ -142,7 +148,8 @@ static void test_source_error_leaves_no_partition_table(void **state) {
 
         assert_int_equal(writer_write(p, fd, &o, NULL, &at, &err), -EIO);
         assert_int_equal(at, 1 * MIB + 100);
-        assert_non_null(strstr(err.msg, "/Cours/maths.pdf"));
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+        assert_string_equal(err.label, "/Cours/maths.pdf");
         /* The new first sector is written last, and the old one (FILL: an old partition
          * table, which would point at half-written content) is cleared first. */
         assert_zero(fd, 0, 512);
@@ -180,7 +187,10 @@ static void test_source_error_names_the_failing_extent(void **state) {
 
         assert_int_equal(writer_write(p, fd, &o, NULL, &at, &err), -EIO);
         assert_int_equal(at, 1 * MIB + 64 * KIB);
-        assert_non_null(strstr(err.msg, "at byte 1114112 (\"/b.pdf\")"));
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+        assert_int_equal(err.offset, 1114112);
+        assert_string_equal(err.label, "/b.pdf");
+        assert_non_null(strstr(ERROR_TEXT(&err, -EIO), "at byte 1114112 (\"/b.pdf\")"));
 }
 
 static void test_skip_zero_keeps_holes(void **state) {
@@ -221,7 +231,9 @@ static void test_progress_and_short_target(void **state) {
         assert_int_equal(ftruncate(fd, 8 * MIB), 0);
         assert_int_equal(writer_verify(p, fd, &o, NULL, &at, &err), -EIO);
         assert_int_equal(at, 8 * MIB);
-        assert_non_null(strstr(err.msg, "FAT #1 free"));
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+        assert_int_equal(err.offset, 8 * MIB);
+        assert_string_equal(err.label, "FAT #1 free");
 }
 
 int main(void) {

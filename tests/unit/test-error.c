@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Reason codes: stable strings, arguments kept through prefixes, one sentence in cmd/. */
+#include <ctype.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "reason.h"
+#include "base/error.h"
+
+/* The strings are what journals and scripts keep: kebab-case, unique, and round-trip. */
+static void test_reason_strings(void **state) {
+        for (int i = 0; i < _CART_REASON_MAX; i++) {
+                const char *s = cart_reason_to_string((enum cart_reason) i);
+
+                assert_non_null(s);
+                assert_true(s[0] != 0);
+                for (const char *c = s; *c; c++)
+                        if (!(islower((unsigned char) *c) || *c == '-'))
+                                fail_msg("reason %d: \"%s\" is not kebab-case", i, s);
+                assert_int_equal(cart_reason_from_string(s), i);
+        }
+        assert_null(cart_reason_to_string(_CART_REASON_MAX));
+        assert_int_equal(cart_reason_from_string("no-such-reason"), -EINVAL);
+        assert_int_equal(cart_reason_from_string(NULL), -EINVAL);
+        /* A few that scripts already match on must never change. */
+        assert_string_equal(cart_reason_to_string(CART_REASON_COUNTERFEIT), "counterfeit");
+        assert_string_equal(cart_reason_to_string(CART_REASON_POLICY_MOUNTED), "policy-mounted");
+        assert_string_equal(cart_reason_to_string(CART_REASON_READBACK_MISMATCH), "readback-mismatch");
+        assert_string_equal(cart_reason_to_string(CART_REASON_UNTRUSTED_SIGNER), "untrusted-signer");
+        assert_string_equal(cart_reason_to_string(CART_REASON_OUTPUT_EXISTS), "output-exists");
+}
+
+/* A message without a code is classified by its errno, as the conventions of error.h say. */
+static void test_unclassified_messages(void **state) {
+        struct cart_error err = {};
+
+        assert_int_equal(cart_error_set(&err, -EBADMSG, "line %u: no '='", 3u), -EBADMSG);
+        assert_int_equal(err.reason, CART_REASON_NONE);
+        assert_int_equal(cart_error_reason(&err, -EBADMSG), CART_REASON_BAD_INPUT);
+        assert_string_equal(ERROR_TEXT(&err, -EBADMSG), "line 3: no '='");
+        assert_int_equal(cart_error_reason(NULL, -EUCLEAN), CART_REASON_CORRUPT_VOLUME);
+        assert_int_equal(cart_error_reason(NULL, -EMEDIUMTYPE), CART_REASON_NOT_A_KEY);
+        assert_int_equal(cart_error_reason(NULL, -EKEYREJECTED), CART_REASON_BAD_SIGNATURE);
+        assert_int_equal(cart_error_reason(NULL, -ESTALE), CART_REASON_ROLLBACK);
+        assert_int_equal(cart_error_reason(NULL, -ENODEV), CART_REASON_KEY_REMOVED);
+        assert_int_equal(cart_error_reason(NULL, -ENOMEM), CART_REASON_INTERNAL);
+        assert_int_equal(cart_error_reason(NULL, 0), CART_REASON_NONE);
+        /* A new message replaces a coded one entirely. */
+        cart_error_reason_set(&err, -EPERM, CART_REASON_COUNTERFEIT, "/dev/sdb");
+        cart_error_set(&err, -EIO, "later");
+        assert_int_equal(err.reason, CART_REASON_NONE);
+        assert_string_equal(err.subject, "");
+        assert_int_equal(err.errnum, EIO);
+}
+
+/* Prefixes: a coded error keeps its arguments and gathers the context apart; free text is
+ * prefixed as before; a bare errno gets its words from cmd/, not from lib/. */
+static void test_prefix(void **state) {
+        struct cart_error err = {};
+
+        cart_error_io(&err, -EIO, NULL, 4096, "/Cours/a.pdf");
+        cart_error_prefix(&err, -EIO, "write");
+        cart_error_prefix(&err, -EIO, "%s", "/dev/sdb");
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+        assert_int_equal(err.offset, 4096);
+        assert_string_equal(err.context, "/dev/sdb: write");
+        assert_string_equal(ERROR_TEXT(&err, -EIO),
+                            "/dev/sdb: write: at byte 4096 (\"/Cours/a.pdf\"): Input/output error");
+
+        err = (struct cart_error) {};
+        cart_error_set(&err, -EBADMSG, "line 2: not base64");
+        cart_error_prefix(&err, -EBADMSG, "%s", "k.pub");
+        assert_string_equal(err.msg, "k.pub: line 2: not base64");
+        assert_string_equal(err.context, "");
+
+        err = (struct cart_error) {};
+        cart_error_prefix(&err, -ENOENT, "%s", "/etc/x");
+        assert_string_equal(err.msg, "");
+        assert_int_equal(err.errnum, ENOENT);
+        assert_string_equal(ERROR_TEXT(&err, -ENOENT), "/etc/x: No such file or directory");
+        /* No struct: nothing to fill, r comes back. */
+        assert_int_equal(cart_error_prefix(NULL, -EIO, "x"), -EIO);
+        assert_int_equal(cart_error_io(NULL, -EIO, "x", 0, "y"), -EIO);
+}
+
+/* The errno picks the code of a failure at an offset: pulled, mismatch, or I/O. */
+static void test_io_reasons(void **state) {
+        struct cart_error err = {};
+
+        cart_error_io(&err, -ENODEV, "/dev/sdc", 512, "FAT #1");
+        assert_int_equal(err.reason, CART_REASON_KEY_REMOVED);
+        assert_non_null(strstr(ERROR_TEXT(&err, -ENODEV), "/dev/sdc: at byte 512 (\"FAT #1\"): the key was removed"));
+        cart_error_io(&err, -EBADE, NULL, 7, "boot sector");
+        assert_int_equal(err.reason, CART_REASON_READBACK_MISMATCH);
+        assert_int_equal(err.errnum, EBADE);
+        cart_error_io(&err, -EIO, NULL, 7, "boot sector");
+        assert_int_equal(err.reason, CART_REASON_IO_ERROR);
+}
+
+/* Sentences are composed from the arguments: the same facts as the English lib/ used to write. */
+static void test_sentences(void **state) {
+        struct cart_error err = {};
+        char small[16];
+
+        cart_error_reason_set(&err, -EPERM, CART_REASON_COUNTERFEIT, NULL);
+        err.value = 32 << 20;
+        err.limit = 256 << 20;
+        err.offset = 33554432;
+        snprintf(err.label, sizeof(err.label), "wrap-around");
+        assert_string_equal(ERROR_TEXT(&err, -EPERM),
+                            "counterfeit key: it announces 256.0 MiB but holds 32.0 MiB "
+                            "(aliased (wrap-around counterfeit), first bad block at byte 33554432)");
+
+        cart_error_reason_set(&err, -EBUSY, CART_REASON_IN_USE, "/dev/sdb");
+        snprintf(err.label, sizeof(err.label), "flock");
+        assert_string_equal(ERROR_TEXT(&err, -EBUSY), "/dev/sdb: refused: locked by another program (flock)");
+
+        cart_error_errno(&err, -EACCES, "/srv/state", "cannot create");
+        assert_int_equal(err.reason, CART_REASON_SYSTEM);
+        assert_string_equal(ERROR_TEXT(&err, -EACCES), "/srv/state: cannot create: Permission denied");
+        cart_error_errno(&err, -ENOENT, "/etc/cartable/cartable.conf", NULL);
+        assert_int_equal(err.reason, CART_REASON_NOT_FOUND);
+        assert_string_equal(ERROR_TEXT(&err, -ENOENT), "/etc/cartable/cartable.conf: No such file or directory");
+
+        cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, "dept.key");
+        assert_string_equal(ERROR_TEXT(&err, -EEXIST), "dept.key: already exists, not overwritten");
+
+        /* Cut, never overrun. */
+        error_sentence(&err, -EEXIST, small, sizeof(small));
+        assert_int_equal(strlen(small), sizeof(small) - 1);
+        assert_string_equal(ERROR_TEXT(NULL, -ENOENT), "No such file or directory");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_reason_strings),
+                cmocka_unit_test(test_unclassified_messages),
+                cmocka_unit_test(test_prefix),
+                cmocka_unit_test(test_io_reasons),
+                cmocka_unit_test(test_sentences),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
