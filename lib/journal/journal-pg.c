@@ -92,10 +92,16 @@ struct pg_stmt {
         char **values;                 /* n_params, malloc'd text or NULL for SQL NULL */
         PGresult *res;
         int row, n_rows;               /* the current row is row - 1 */
+        /* Not prepared: its rows come one at a time (libpq's single-row mode), so that
+         * listing or verifying 300,000 events holds one in memory, not all. */
+        bool is_started, is_done;
+        PGresult **queue;              /* results read off the wire while another statement ran */
+        size_t q_head, q_len;
 };
 
 struct jdb {
         PGconn *conn;
+        struct pg_stmt *streaming;     /* whose results are still on the wire */
         int64_t changes;
         unsigned n_prepared;
         struct {
@@ -169,10 +175,51 @@ static int number_placeholders(const char *sql, char **ret, int *ret_n) {
         return 0;
 }
 
+/* Another statement is about to run: the streaming one's remaining results are read into
+ * its queue first (libpq runs one query at a time per connection). */
+static void drain(struct jdb *db) {
+        struct pg_stmt *s = db->streaming;
+        PGresult *res;
+
+        if (!s)
+                return;
+        db->streaming = NULL;
+        while ((res = PQgetResult(db->conn))) {
+                PGresult **q = realloc(s->queue, (s->q_len + 1) * sizeof(*q));
+                if (!q) {
+                        /* Out of memory: the statement ends early, with an error. */
+                        PQclear(res);
+                        res = PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
+                        if (s->q_len > 0)
+                                PQclear(s->queue[--s->q_len]);
+                        if (res)
+                                s->queue[s->q_len++] = res;
+                        while ((res = PQgetResult(db->conn)))
+                                PQclear(res);
+                        return;
+                }
+                s->queue = q;
+                s->queue[s->q_len++] = res;
+        }
+}
+
 static void stmt_clear(struct pg_stmt *s) {
+        PGresult *res;
+
+        if (s->j->db && s->j->db->streaming == s) {
+                s->j->db->streaming = NULL;
+                while ((res = PQgetResult(s->j->db->conn)))
+                        PQclear(res);
+        }
+        for (size_t i = s->q_head; i < s->q_len; i++)
+                PQclear(s->queue[i]);
+        free(s->queue);
+        s->queue = NULL;
+        s->q_head = s->q_len = 0;
         PQclear(s->res);
         s->res = NULL;
         s->row = s->n_rows = 0;
+        s->is_started = s->is_done = false;
 }
 
 static void stmt_unbind(struct pg_stmt *s) {
@@ -199,6 +246,7 @@ static int pg_exec(struct journal *j, const char *sql, struct cart_error *err) {
         /* Transactions end with every statement done. */
         for (size_t i = 0; i < N_CACHED && j->db->cached[i].s; i++)
                 stmt_clear(j->db->cached[i].s);
+        drain(j->db);
         res = PQexec(j->db->conn, sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
                 r = db_fail(j, res, err);
@@ -225,6 +273,7 @@ static int pg_prepare(struct journal *j, const char *sql, bool is_cached, struct
                 PGresult *res;
 
                 snprintf(s->name, sizeof(s->name), "c%u", j->db->n_prepared++);
+                drain(j->db);
                 res = PQprepare(j->db->conn, s->name, s->sql, 0, NULL);
                 if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                         r = db_fail(j, res, err);
@@ -287,19 +336,82 @@ static int pg_bind_null(struct jstmt *s, int i) {
         return pg_bind_text(s, i, NULL);
 }
 
+static PGresult *next_result(struct journal *j, struct pg_stmt *s) {
+        PGresult *res;
+
+        if (s->q_head < s->q_len) {
+                res = s->queue[s->q_head++];
+                if (s->q_head == s->q_len) {
+                        free(s->queue);
+                        s->queue = NULL;
+                        s->q_head = s->q_len = 0;
+                }
+                return res;
+        }
+        if (j->db->streaming != s)
+                return NULL;
+        res = PQgetResult(j->db->conn);
+        if (!res)
+                j->db->streaming = NULL;
+        return res;
+}
+
+static int step_streaming(struct journal *j, struct pg_stmt *s, struct cart_error *err) {
+        if (!s->is_started) {
+                drain(j->db);
+                if (!PQsendQueryParams(j->db->conn, s->sql, s->n_params, NULL, (const char *const *) s->values,
+                                       NULL, NULL, 0))
+                        return db_fail(j, NULL, err);
+                PQsetSingleRowMode(j->db->conn);
+                j->db->streaming = s;
+                s->is_started = true;
+        }
+        while (!s->is_done) {
+                PGresult *res = next_result(j, s);
+                const char *n;
+                int r;
+
+                if (!res) {
+                        s->is_done = true;
+                        break;
+                }
+                switch (PQresultStatus(res)) {
+                case PGRES_SINGLE_TUPLE:
+                        PQclear(s->res);
+                        s->res = res;
+                        s->row = s->n_rows = 1;
+                        return 1;
+                case PGRES_TUPLES_OK:
+                case PGRES_COMMAND_OK:
+                        n = PQcmdTuples(res);
+                        j->db->changes = n && *n ? strtoll(n, NULL, 10) : 0;
+                        PQclear(res);
+                        break;
+                default:
+                        r = db_fail(j, res, err);
+                        PQclear(res);
+                        while ((res = next_result(j, s)))
+                                PQclear(res);
+                        s->is_done = true;
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static int pg_step(struct journal *j, struct jstmt *st, struct cart_error *err) {
         struct pg_stmt *s = PS(st);
 
+        if (!s->name[0])
+                return step_streaming(j, s, err);
         if (!s->res) {
                 PGresult *res;
                 ExecStatusType status;
                 const char *n;
 
-                res = s->name[0]
-                        ? PQexecPrepared(j->db->conn, s->name, s->n_params, (const char *const *) s->values,
-                                         NULL, NULL, 0)
-                        : PQexecParams(j->db->conn, s->sql, s->n_params, NULL, (const char *const *) s->values,
-                                       NULL, NULL, 0);
+                drain(j->db);
+                res = PQexecPrepared(j->db->conn, s->name, s->n_params, (const char *const *) s->values,
+                                     NULL, NULL, 0);
                 status = PQresultStatus(res);
                 if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
                         int r = db_fail(j, res, err);
