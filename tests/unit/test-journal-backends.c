@@ -144,6 +144,65 @@ static void test_roundtrip_and_tamper(void **state) {
         assert_non_null(strstr(err.msg, "was edited"));
 }
 
+static int on_event(void *userdata, const struct journal_event_row *e) {
+        char *log = userdata;
+        size_t n = strlen(log);
+        snprintf(log + n, 512 - n, "%" PRId64 ":%s:%s:%s;", e->station_seq, e->kind, e->pupil_id ? e->pupil_id : "-",
+                 e->family_name ? e->family_name : "-");
+        return 0;
+}
+
+/* What commands read, by pupil and by key (serial, volume ID in either case), a re-import
+ * dry run and for real, and a head recorded earlier. */
+static void test_lists_sync_and_head(void **state) {
+        _cleanup_(journal_closep) struct journal *j = open_new("s1");
+        _cleanup_(journal_sync_freep) struct journal_sync *sync = NULL;
+        struct journal_event_filter f = {};
+        struct journal_sync_counts c;
+        struct journal_pupil p = roster[1];
+        struct journal_head h = { .station = "s1", .n_events = 2 };
+        struct cart_error err = {};
+        char log[512] = "", hash[65];
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+
+        import(j);
+        assert_int_equal(flash(j, "K1", "1", &err), 0);
+        assert_int_equal(flash(j, "K2", "2", &err), 0);
+        f.pupil = "2";
+        assert_int_equal(journal_events_list(j, &f, on_event, log, &err), 0);
+        assert_string_equal(log, "3:flashed:2:Nom2;4:issued:2:Nom2;");
+        memset(log, 0, sizeof(log));
+        f = (struct journal_event_filter) { .key = "1234abcd" };      /* the volume ID, in lower case */
+        assert_int_equal(journal_events_list(j, &f, on_event, log, &err), 0);
+        assert_string_equal(log, "1:flashed:1:Nom1;2:issued:1:Nom1;3:flashed:2:Nom2;4:issued:2:Nom2;");
+        memset(log, 0, sizeof(log));
+        f = (struct journal_event_filter) { .key = "K2" };
+        assert_int_equal(journal_events_list(j, &f, on_event, log, &err), 0);
+        assert_string_equal(log, "3:flashed:2:Nom2;4:issued:2:Nom2;");
+
+        /* Pupil 2 moves to 5B: the dry run changes nothing, the import does. */
+        p.class_name = "5B";
+        for (int dry = 1; dry >= 0; dry--) {
+                assert_int_equal(journal_sync_begin(j, "r2.csv", NULL, NULL, &sync, &err), 0);
+                for (size_t i = 0; i < ELEMENTSOF(roster); i++)
+                        assert_int_equal(journal_sync_pupil(sync, i == 1 ? &p : &roster[i], &err), 0);
+                assert_int_equal(journal_sync_finish(sync, dry, &c, &err), 0);
+                sync = journal_sync_free(sync);
+                assert_int_equal(c.moved, 1);
+                assert_int_equal(count(j, "SELECT count(*) FROM pupils WHERE class_name = '5B'"), dry ? 2 : 3);
+        }
+        assert_int_equal(count(j, "SELECT count(*) FROM imports"), 2);
+
+        assert_int_equal(jdb_prepare(j, "SELECT hash FROM events WHERE station = 's1' AND station_seq = 2", &s, &err), 0);
+        assert_int_equal(jdb_step(j, s, &err), 1);
+        snprintf(hash, sizeof(hash), "%s", jdb_text(s, 0));
+        h.hash = hash;
+        assert_int_equal(journal_verify_head(j, &h, &err), 0);
+        h.n_events = 9;
+        assert_int_equal(journal_verify_head(j, &h, &err), 1);
+        assert_non_null(strstr(err.msg, "its tail was cut"));
+}
+
 /* Two processes, two stations, one class: each claims the next pupil without a key and
  * issues it a key in the same transaction, until nobody is left. */
 static void claimer(const char *station, int ready_fd) {
@@ -474,6 +533,7 @@ static void test_pg_server_stopped(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_roundtrip_and_tamper, setup),
+                cmocka_unit_test_setup(test_lists_sync_and_head, setup),
                 cmocka_unit_test_setup(test_two_stations_claim_each_pupil_once, setup),
                 cmocka_unit_test_setup(test_merge_offline_twice, setup),
                 cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
