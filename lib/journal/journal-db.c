@@ -98,7 +98,18 @@ int journal_migrate(struct journal *j, const struct journal_migration *m, size_t
                 r = jdb_begin(j, err);
                 if (r < 0)
                         return r;
-                r = jdb_exec(j, m[i].sql, err);
+                /* Another process may have migrated the journal since it was opened (two
+                 * stations creating one journal at once): look again inside the transaction. */
+                r = j->ops->read_version(j, err);
+                if (r >= m[i].version) {
+                        j->version = r;
+                        r = jdb_exec(j, "ROLLBACK", err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r >= 0)
+                        r = jdb_exec(j, m[i].sql, err);
                 if (r >= 0)
                         r = jdb_prepare(j, "INSERT INTO schema_version (version, applied_usec) VALUES (?, ?)", &s, err);
                 if (r >= 0) {

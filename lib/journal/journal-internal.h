@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Inside the journal module: the database layer (journal-sqlite.c, the only file that
- * knows SQLite) under the portable parts (journal.c: chain, keys, events; journal-roster.c:
- * roster sync and pupils). Portable SQL only above this layer: '?' placeholders (a
- * PostgreSQL backend numbers them), standard types, INSERT ... ON CONFLICT, LIMIT.
+ * Inside the journal module: the database layer, jdb_* (journal-db.c dispatches to
+ * journal-sqlite.c or journal-pg.c, the only files that know SQLite and libpq), under the
+ * portable parts (journal.c: chain, keys, events; journal-roster.c: roster sync, pupils,
+ * claims; journal-events.c; journal-merge.c). Portable SQL only above this layer: '?'
+ * placeholders (the PostgreSQL backend numbers them), the types INTEGER, BIGINT, TEXT,
+ * INSERT ... ON CONFLICT, RETURNING, LIMIT; no boolean arithmetic (sum(a = b)), no
+ * group_concat, no PRAGMA: what differs goes through a jdb_ call.
  */
 #pragma once
 
@@ -26,6 +29,8 @@ struct jdb_ops {
         int (*open)(struct journal *j, bool create, struct cart_error *err);
         void (*close)(struct journal *j);
         int (*begin)(struct journal *j, struct cart_error *err);
+        /* The schema version: 0 for an empty journal; -EBADMSG when it is not a journal. */
+        int (*read_version)(struct journal *j, struct cart_error *err);
         int (*lock_chain)(struct journal *j, const char *station, struct cart_error *err);
         int (*exec)(struct journal *j, const char *sql, struct cart_error *err);
         int (*prepare)(struct journal *j, const char *sql, bool is_cached, struct jstmt **ret,

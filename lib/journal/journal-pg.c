@@ -595,6 +595,7 @@ const struct jdb_ops jdb_pg_ops = {
         .open = pg_open,
         .close = pg_close,
         .begin = pg_begin,
+        .read_version = read_version,
         .lock_chain = pg_lock_chain,
         .exec = pg_exec,
         .prepare = pg_prepare,

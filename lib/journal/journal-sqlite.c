@@ -299,6 +299,7 @@ const struct jdb_ops jdb_sqlite_ops = {
         .open = sq_open,
         .close = sq_close,
         .begin = sq_begin,
+        .read_version = read_version,
         .exec = sq_exec,
         .prepare = sq_prepare,
         .cached = sq_cached,

@@ -203,6 +203,41 @@ static void test_lists_sync_and_head(void **state) {
         assert_non_null(strstr(err.msg, "its tail was cut"));
 }
 
+/* Four stations creating one new journal at once: one creates the schema, the others find
+ * it done (no "table exists" failure), and each records its key. */
+static void test_created_by_four_at_once(void **state) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        struct cart_error err = {};
+        pid_t pid[4];
+        int status;
+
+        for (int i = 0; i < 4; i++) {
+                pid[i] = fork();
+                assert_true(pid[i] >= 0);
+                if (pid[i] == 0) {
+                        struct journal_options o = { .station = NULL, .create = true };
+                        struct journal *c = NULL;
+                        char station[16];
+                        snprintf(station, sizeof(station), "st%d", i);
+                        o.station = station;
+                        if (journal_open(name, &o, &c, &err) < 0) {
+                                fprintf(stderr, "%s: %s\n", station, err.msg);
+                                _exit(1);
+                        }
+                        _exit(flash(c, station, NULL, &err) < 0 ? 2 : 0);
+                }
+        }
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        j = open_new("admin");
+        assert_int_equal(count(j, "SELECT count(*) FROM schema_version"), 1);
+        assert_int_equal(count(j, "SELECT count(DISTINCT station) FROM events"), 4);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
 /* Two processes, two stations, one class: each claims the next pupil without a key and
  * issues it a key in the same transaction, until nobody is left. */
 static void claimer(const char *station, int ready_fd) {
@@ -534,6 +569,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_roundtrip_and_tamper, setup),
                 cmocka_unit_test_setup(test_lists_sync_and_head, setup),
+                cmocka_unit_test_setup(test_created_by_four_at_once, setup),
                 cmocka_unit_test_setup(test_two_stations_claim_each_pupil_once, setup),
                 cmocka_unit_test_setup(test_merge_offline_twice, setup),
                 cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
