@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The key journal: schools, pupils (synced from rosters), keys and the events of their
- * lives, in one embedded SQLite file (WAL, synchronous=FULL, foreign keys). Every SQL
+ * lives, in one embedded SQLite file (WAL, synchronous=FULL, foreign keys), or in one
+ * PostgreSQL database that a département's stations share (a postgresql:// URL). Every SQL
  * statement lives in this module; callers see an opaque struct journal and plain structs,
- * so that a second backend (PostgreSQL) can come without touching them.
+ * and never know which backend they talk to.
  *
  * Events form a hash chain per station: each row's SHA-256 covers its canonical content
  * and the previous row's hash (journal_verify). The schema is versioned; opening runs the
