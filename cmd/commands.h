@@ -10,7 +10,14 @@ extern const struct command command_cat;
 extern const struct command image_export_command;   /* a sub-command of 'cartable image' */
 
 extern const struct command command_devices;
+extern const struct command command_doctor;
 extern const struct command command_key;
 extern const struct command command_image;
 extern const struct command command_roster;
 extern const struct command command_journal;
+extern const struct command command_report;
+extern const struct command command_lost;
+extern const struct command command_stolen;
+extern const struct command command_identify;
+extern const struct command command_return;
+extern const struct command command_replace;

@@ -6,11 +6,60 @@
 struct cart_config *arg_config;
 bool stderr_is_tty;
 
+/* Code points a terminal acts on, or that reorder or break the line it shows. */
+static bool is_unsafe(uint32_t c) {
+        return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029 ||
+               (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+const char *esc(const char *s) {
+        static char *ring[8];
+        static unsigned next;
+        char *out, *p;
+
+        if (!s)
+                return "(null)";
+        /* At most \uHHHH (6 bytes) for 2 input bytes, \xHH (4) for 1. */
+        out = malloc(strlen(s) * 4 + 1);
+        if (!out)
+                return "(out of memory)";
+        p = out;
+        for (const unsigned char *q = (const unsigned char *) s; *q;) {
+                uint32_t c;
+                int k = utf8_decode(q, &c);
+
+                if (k < 0) {
+                        p += sprintf(p, "\\x%02x", *q++);
+                        continue;
+                }
+                if (c < 0x80 && is_unsafe(c))
+                        p += sprintf(p, "\\x%02x", c);
+                else if (is_unsafe(c))
+                        p += sprintf(p, "\\u%04x", c);
+                else {
+                        memcpy(p, q, (size_t) k);
+                        p += k;
+                }
+                q += k;
+        }
+        *p = 0;
+        free(ring[next]);
+        ring[next] = out;
+        next = (next + 1) % ELEMENTSOF(ring);
+        return out;
+}
+
 static void vlog(const char *prefix, const char *fmt, va_list ap) {
+        _cleanup_free_ char *msg = NULL;
+
         fputs("cartable: ", stderr);
         if (prefix)
                 fputs(prefix, stderr);
-        vfprintf(stderr, fmt, ap);
+        /* Messages echo names from keys and bundles: escaped, whatever the format. */
+        if (vasprintf(&msg, fmt, ap) < 0)
+                fputs("(out of memory)", stderr);
+        else
+                fputs(esc(msg), stderr);
         fputc('\n', stderr);
 }
 
@@ -49,7 +98,10 @@ int usage_error(const struct command *c, const char *fmt, ...) {
         va_start(ap, fmt);
         vlog(NULL, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "Try 'cartable help %s'.\n", c ? c->name : "");
+        if (c)
+                fprintf(stderr, "Try 'cartable help %s'.\n", c->name);
+        else
+                fputs("Try 'cartable --help'.\n", stderr);
         return EXIT_USAGE;
 }
 

@@ -13,6 +13,7 @@
 enum {
         EXIT_OK          = 0,
         EXIT_MODIFIED    = 1,   /* verify: the key differs from its release */
+        EXIT_DOCTOR_BLOCKED = 1, /* doctor: a check failed, provisioning is blocked */
         EXIT_NOT_CARTABLE = 2,  /* verify: not a cartable key, or unreadable */
         EXIT_TRUST       = 3,   /* bad or untrusted signature, wrong passphrase, rollback */
         EXIT_REFUSED     = 4,   /* target refused: safety policy, too small, counterfeit */
@@ -31,6 +32,9 @@ struct command {
         const char *summary;    /* one line, for cartable --help */
         const char *help;       /* full usage, for cartable help NAME and NAME --help */
         int (*run)(int argc, char **argv);   /* returns an exit code */
+        /* Sub-commands ("image export"); the help of one that has its own is shown for
+         * "cartable COMMAND SUB --help". NULL-terminated, or NULL. */
+        const struct command *const *subs;
 };
 
 /* The configuration given by --config or the default one, loaded before the command runs. */
@@ -38,7 +42,15 @@ extern struct cart_config *arg_config;
 /* True when stderr is a terminal (progress bars); false in pipes and CI. */
 extern bool stderr_is_tty;
 
-/* Print "cartable: MESSAGE" once on stderr; returns r unchanged. */
+/*
+ * s as it may reach a terminal: C0 controls and DEL as \xHH, C1 controls, bidirectional
+ * overrides and line separators as \uHHHH, bytes that are not UTF-8 as \xHH; the rest
+ * unchanged. For every name that comes from a key, a bundle or a recipe in human-readable
+ * output (--json escapes by itself). The result lives until 8 more calls.
+ */
+const char *esc(const char *s);
+
+/* Print "cartable: MESSAGE" once on stderr, escaped as esc() does; returns r unchanged. */
 int log_error(int r, const char *fmt, ...) _printf_(2, 3);
 /* Print a message and return the exit code for r. */
 int log_fail(int r, const char *fmt, ...) _printf_(2, 3);

@@ -114,14 +114,14 @@ static void print_content(FILE *f, const struct device_content *c) {
         else
                 fprintf(f, "  content: %s", c->fstype);
         if (c->label)
-                fprintf(f, " \"%s\"", c->label);
+                fprintf(f, " \"%s\"", esc(c->label));
         for (size_t i = 0; i < c->n_parts; i++) {
                 const struct device_part *p = &c->parts[i];
                 fprintf(f, "%s%u:%s", i ? ", " : " (", p->number, p->fstype ? p->fstype : "?");
                 if (p->fsversion)
                         fprintf(f, " %s", p->fsversion);
                 if (p->label)
-                        fprintf(f, " \"%s\"", p->label);
+                        fprintf(f, " \"%s\"", esc(p->label));
         }
         if (c->n_parts)
                 fputc(')', f);
@@ -137,8 +137,9 @@ static void print_device(FILE *f, const struct device_info *d) {
         if (d->is_usb) {
                 if (d->has_usb_ids)
                         fprintf(f, "  %04" PRIx16 ":%04" PRIx16, d->vendor_id, d->product_id);
-                fprintf(f, "  %s %s", d->manufacturer ? d->manufacturer : "?", d->product ? d->product : "?");
-                fprintf(f, "  serial %s  port %s", d->serial ? d->serial : "(none)", d->port);
+                /* A stick's descriptors are its maker's words: escaped as names from keys. */
+                fprintf(f, "  %s %s", d->manufacturer ? esc(d->manufacturer) : "?", d->product ? esc(d->product) : "?");
+                fprintf(f, "  serial %s  port %s", d->serial ? esc(d->serial) : "(none)", d->port);
                 if (d->speed)
                         fprintf(f, " (%s Mb/s)", d->speed);
         }

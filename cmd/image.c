@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "base/output-file.h"
 #include "fat/fat.h"
 #include "base/hash.h"
 #include "passphrase.h"
@@ -18,6 +19,23 @@
 #include "trust.h"
 
 static int run_image(int argc, char **argv);
+
+static int run_build(int argc, char **argv);
+static int run_verify(int argc, char **argv);
+static int run_show(int argc, char **argv);
+
+static const struct command image_build_command = { .name = "build", .run = run_build };
+static const struct command image_verify_command = { .name = "verify", .run = run_verify };
+static const struct command image_show_command = { .name = "show", .run = run_show };
+
+/* One line per sub-command. */
+static const struct command *const image_commands[] = {
+        &image_build_command,
+        &image_verify_command,
+        &image_show_command,
+        &image_export_command,
+        NULL
+};
 
 const struct command command_image = {
         .name = "image",
@@ -60,27 +78,12 @@ const struct command command_image = {
         "  --json                  machine-readable output\n"
         "\n"
         "Exit codes: 0 success; 3 bad or untrusted signature, wrong passphrase, tampered\n"
-        "content; 4 content larger than min-size; 64 usage; 65 bad bundle, recipe or\n"
-        "release; 66 missing input; 73 output exists or cannot be created.\n"
+        "content; 4 content larger than min-size; 5 the release could not be written\n"
+        "(I/O error, no space left); 64 usage; 65 bad bundle, recipe or release; 66 missing\n"
+        "input; 73 output exists or cannot be created.\n"
         "See cartable-image(1).\n",
         .run = run_image,
-};
-
-static int run_build(int argc, char **argv);
-static int run_verify(int argc, char **argv);
-static int run_show(int argc, char **argv);
-
-static const struct command image_build_command = { .name = "build", .run = run_build };
-static const struct command image_verify_command = { .name = "verify", .run = run_verify };
-static const struct command image_show_command = { .name = "show", .run = run_show };
-
-/* One line per sub-command. */
-static const struct command *const image_commands[] = {
-        &image_build_command,
-        &image_verify_command,
-        &image_show_command,
-        &image_export_command,
-        NULL
+        .subs = image_commands,
 };
 
 static int run_image(int argc, char **argv) {
@@ -115,11 +118,13 @@ struct build_args {
         bool has_max_files, has_max_file_size, has_max_total_size;
 };
 
-/* Removed by the SIGINT/SIGTERM handler: a failed build leaves no file. */
-static char *volatile temp_output;
+/* Removed by the signal handler: a failed build leaves no file. Only the fallback of
+ * output_file_open() has a name to remove; an O_TMPFILE output vanishes by itself. */
+static const char *volatile temp_output;
+static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
 static void on_signal(int sig) {
-        char *p = temp_output;
+        const char *p = temp_output;
 
         if (p)
                 unlink(p);
@@ -280,36 +285,35 @@ static int load_key(const struct build_args *a, struct sign_secret_key **ret) {
         return 0;
 }
 
-/* Write the release next to its final name, then link it there without overwriting. */
+/* Write the release as an unnamed file beside its final name, then link it there
+ * without overwriting: a build that fails or is killed leaves nothing. */
 static int write_release(const struct recipe *rc, const struct sign_secret_key *key, const struct build_args *a) {
-        _cleanup_free_ char *tmp = NULL, *dir_copy = strdup(a->output);
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *dir_copy = strdup(a->output);
+        struct output_file out;
         struct cart_error err = {};
         bool quiet = a->is_quiet;
         int r;
 
-        if (!dir_copy || asprintf(&tmp, "%s.XXXXXX", a->output) < 0)
+        if (!dir_copy)
                 return log_fail(-ENOMEM, "out of memory");
-        if (access(a->output, F_OK) == 0)
-                return log_fail_error(&err, cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, a->output), NULL);
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return log_fail(-EEXIST, "%s: cannot create: %s", a->output, strerror(errno));
-        temp_output = tmp;
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        r = release_build(rc, key, fd, dirname(dir_copy), note, &quiet, &err);
+        r = output_file_open(a->output, 0, &out, &err);
+        if (r < 0)
+                return log_fail_error(&err, r == -ENOMEM ? r : -EEXIST, NULL);
+        if (out.n_stale > 0)
+                log_info("%s: removed %u temporary file%s left by an interrupted build", a->output, out.n_stale,
+                         out.n_stale == 1 ? "" : "s");
+        temp_output = output_file_temp_path(&out);
+        for (size_t i = 0; i < ELEMENTSOF(cleanup_signals); i++)
+                signal(cleanup_signals[i], on_signal);
+        r = release_build(rc, key, out.fd, dirname(dir_copy), note, &quiet, &err);
         if (r == -EEXIST)
                 r = -EBADMSG;   /* two bundle names that FAT takes for one: bad input */
-        if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
-                r = cart_error_set(&err, -errno, "%s: %s", tmp, strerror(errno));
-        if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, a->output, RENAME_NOREPLACE) < 0)
-                r = cart_error_set(&err, errno == EEXIST ? -EEXIST : -errno, "%s: %s", a->output, strerror(errno));
-        if (r < 0)
-                unlink(tmp);
+        if (r >= 0)
+                r = output_file_link(&out, 0644, &err);
+        output_file_done(&out);
         temp_output = NULL;
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        for (size_t i = 0; i < ELEMENTSOF(cleanup_signals); i++)
+                signal(cleanup_signals[i], SIG_DFL);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
         if (!quiet)
@@ -447,7 +451,7 @@ static int run_verify(int argc, char **argv) {
                 json_object_put(o);
         } else
                 printf("%s: OK: release %s %s, serial %" PRIu64 ", signed by %s; %zu files and %zu directories (%s), every hash matches\n",
-                       a.path, manifest_name(m), manifest_version(m), manifest_serial(m), manifest_key_id(m),
+                       esc(a.path), esc(manifest_name(m)), esc(manifest_version(m)), manifest_serial(m), manifest_key_id(m),
                        files, dirs, format_size(bytes, size_s, sizeof(size_s)));
         return EXIT_OK;
 }
@@ -467,24 +471,24 @@ static void show_text(const char *path, const struct manifest *m) {
         uint64_t bytes = content_bytes(m, &files, &dirs);
 
         time_format(manifest_created(m), t);
-        printf("File:        %s\n", path);
-        printf("Release:     %s %s, serial %" PRIu64 "\n", manifest_name(m), manifest_version(m), manifest_serial(m));
+        printf("File:        %s\n", esc(path));
+        printf("Release:     %s %s, serial %" PRIu64 "\n", esc(manifest_name(m)), esc(manifest_version(m)), manifest_serial(m));
         printf("Created:     %s\n", t);
         printf("Signed by:   %s (%s)\n", manifest_key_id(m), manifest_is_verified(m) ?
                "signature verified" : "signature NOT checked: give --trust");
-        printf("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n", l->scheme, l->label,
+        printf("Layout:      %s, label \"%s\", keys of %s or more, alignment %s\n", esc(l->scheme), esc(l->label),
                format_size(l->min_size, s1, sizeof(s1)), format_size(l->alignment, s2, sizeof(s2)));
         for (size_t i = 0; i < l->n_sealed; i++)
-                printf("Sealed:      %s\n", l->sealed[i]);
+                printf("Sealed:      %s\n", esc(l->sealed[i]));
         if (manifest_is_personalised(m))
-                printf("Owner file:  %s (different on each key)\n", manifest_owner_path(m));
+                printf("Owner file:  %s (different on each key)\n", esc(manifest_owner_path(m)));
         printf("Content:     %zu files, %zu directories, %s\n\n", files, dirs, format_size(bytes, s1, sizeof(s1)));
         for (size_t i = 0; i < manifest_n_files(m); i++) {
                 const struct release_file *f = manifest_file(m, i);
                 time_t mt = (time_t) f->mtime;
                 attrs_string(f->attrs, f->is_dir, attrs);
                 strftime(t, sizeof(t), "%Y-%m-%d %H:%M", gmtime(&mt));
-                printf("%s %12" PRIu64 " %s %s%s\n", attrs, f->size, t, f->path, f->is_dir ? "/" : "");
+                printf("%s %12" PRIu64 " %s %s%s\n", attrs, f->size, t, esc(f->path), f->is_dir ? "/" : "");
         }
 }
 

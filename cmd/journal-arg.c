@@ -42,6 +42,6 @@ int journal_arg_open(const char *arg, bool create, struct journal **ret) {
 }
 
 void fput_safe(const char *s, FILE *f) {
-        for (; s && *s; s++)
-                fputc((unsigned char) *s < 0x20 || *s == 0x7f ? '?' : *s, f);
+        if (s)
+                fputs(esc(s), f);
 }

@@ -21,6 +21,6 @@ int journal_exit_code(int r);
 /* Log err's message once and return journal_exit_code(r). */
 int journal_fail(int r, const struct cart_error *err);
 
-/* Roster values (names, classes) on a terminal: control characters become '?', so a
- * name can never move the cursor or recolour the screen. */
+/* Roster values (names, classes) on a terminal, escaped by esc() (common.h) like every
+ * name from a key or bundle, so a name can never move the cursor or recolour the screen. */
 void fput_safe(const char *s, FILE *f);

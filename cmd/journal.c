@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "journal-arg.h"
+#include "lifecycle.h"
 
 static int run_journal(int argc, char **argv);
 
@@ -18,6 +19,7 @@ const struct command command_journal = {
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
         "       cartable journal merge SOURCE [--journal DB]\n"
         "       cartable journal push SOURCE --to postgresql://...\n"
+        "       cartable journal purge --left-before YYYY-MM-DD [--dry-run] [--journal DB]\n"
         "\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
         "          (its USB serial, FAT volume ID or journal key id).\n"
@@ -30,6 +32,9 @@ const struct command command_journal = {
         "          to the journal, by uuid: merging twice adds nothing, each station's\n"
         "          chain verifies there; a pupil issued keys on two stations is reported.\n"
         "  push    merge SOURCE into the PostgreSQL journal --to names.\n"
+        "  purge   erase the personal data of pupils who left before the date (names, ids),\n"
+        "          keep anonymous counts and key events; the chain stays verifiable.\n"
+        "          --dry-run lists who would go.\n"
         "\n"
         "Options:\n"
         "  --journal DB     the journal: a file, or a postgresql:// URL without password\n"
@@ -157,6 +162,8 @@ static struct json_object *event_json(const struct journal_event_row *e) {
         json_object_object_add(o, "read_usec", jint(e->read_usec));
         json_object_object_add(o, "prev_hash", jstr(e->prev_hash));
         json_object_object_add(o, "hash", jstr(e->hash));
+        json_object_object_add(o, "format", json_object_new_int(e->format));
+        json_object_object_add(o, "pupil_commit", jstr(e->pupil_commit));
         return o;
 }
 
@@ -258,7 +265,7 @@ static int on_event_text(void *userdata, const struct journal_event_row *e) {
         format_time(e->time_usec, t);
         printf("%s  %-8s %-7s", t, e->kind, e->outcome ? e->outcome : "");
         if (e->pupil_id) {
-                printf("  pupil %s/%s", e->pupil_school, e->pupil_id);
+                printf("  pupil %s/%s", esc(e->pupil_school), esc(e->pupil_id));
                 if (e->family_name) {
                         fputs(" (", stdout);
                         fput_safe(e->family_name, stdout);
@@ -320,7 +327,7 @@ static int run_show(int argc, char **argv) {
                 if (r < 0)
                         return journal_fail(r, &err);
                 if (!a.json) {
-                        printf("pupil %s/%s: ", p->school, p->id);
+                        printf("pupil %s/%s: ", esc(p->school), esc(p->id));
                         fput_safe(p->family_name, stdout);
                         fputc(' ', stdout);
                         fput_safe(p->first_name, stdout);
@@ -531,6 +538,8 @@ static int run_journal(int argc, char **argv) {
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))
                 return run_export(argc - 1, argv + 1);
+        if (streq(argv[1], "purge"))
+                return run_journal_purge(argc - 1, argv + 1);
         if (streq(argv[1], "verify"))
                 return run_verify(argc - 1, argv + 1);
         if (streq(argv[1], "merge"))

@@ -238,7 +238,7 @@ static int key_show(struct key_args *a) {
                 if (k)
                         printf("passphrase: correct\n");
         }
-        printf("comment: %s\n", info.comment);
+        printf("comment: %s\n", esc(info.comment));
         return EXIT_OK;
 }
 
@@ -358,7 +358,7 @@ static int key_verify(struct key_args *a) {
                 return log_fail_error(&err, r, "%s", sig_path);
         sign_key_id_hex(id, hex);
         printf("good signature by key %s\n", hex);
-        printf("trusted comment: %s\n", comment);
+        printf("trusted comment: %s\n", esc(comment));
         return EXIT_OK;
 }
 

@@ -56,7 +56,7 @@ static void print_entry(const struct fat_dirent *e) {
         printf("%c%c%c%c %12" PRIu64 " %s %s%s\n",
                e->is_dir ? 'd' : '-', e->attrs & FAT_ATTR_HIDDEN ? 'h' : '-',
                e->attrs & FAT_ATTR_SYSTEM ? 's' : '-', e->attrs & FAT_ATTR_READ_ONLY ? 'r' : '-',
-               e->is_dir ? 0 : e->size, when, e->name, e->is_dir ? "/" : "");
+               e->is_dir ? 0 : e->size, when, esc(e->name), e->is_dir ? "/" : "");
 }
 
 static int run_ls(int argc, char **argv) {

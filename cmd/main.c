@@ -15,6 +15,13 @@ static const struct command *const commands[] = {
         &command_verify,
         &command_roster,
         &command_journal,
+        &command_report,
+        &command_lost,
+        &command_stolen,
+        &command_identify,
+        &command_return,
+        &command_replace,
+        &command_doctor,
         NULL
 };
 
@@ -44,6 +51,14 @@ static const struct command *find_command(const char *name) {
                 if (streq((*c)->name, name))
                         return *c;
         return NULL;
+}
+
+/* The sub-command named sub when it has its own help, else c. */
+static const struct command *find_sub(const struct command *c, const char *sub) {
+        for (const struct command *const *s = c->subs; s && *s && sub; s++)
+                if (streq((*s)->name, sub) && (*s)->help)
+                        return *s;
+        return c;
 }
 
 int main(int argc, char **argv) {
@@ -92,7 +107,7 @@ int main(int argc, char **argv) {
                 return usage_error(NULL, "unknown command '%s'", argv[i]);
         for (int j = i + 1; j < argc && !streq(argv[j], "--"); j++)
                 if (streq(argv[j], "-h") || streq(argv[j], "--help")) {
-                        command_print_help(c);
+                        command_print_help(find_sub(c, i + 1 < argc ? argv[i + 1] : NULL));
                         return EXIT_OK;
                 }
 

@@ -128,7 +128,7 @@ static int on_change(void *userdata, enum journal_change c, const struct journal
                 json_object_put(o);
                 return 0;
         }
-        printf("%-8s %s ", journal_change_to_string(c), p->school);
+        printf("%-8s %s ", journal_change_to_string(c), esc(p->school));
         fput_safe(p->class_name, stdout);
         if (old_class) {
                 fputs(" (from ", stdout);
@@ -262,7 +262,7 @@ static int on_list(void *userdata, const struct journal_pupil_row *p) {
                        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else {
-                printf("%s\t", p->school);
+                printf("%s\t", esc(p->school));
                 fput_safe(p->class_name, stdout);
                 printf("\t%s\t", p->id);
                 fput_safe(p->family_name, stdout);

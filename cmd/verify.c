@@ -5,11 +5,12 @@
 
 #include "commands.h"
 #include "key-io.h"
+#include "lifecycle.h"
 #include "trust.h"
 #include "flash/verify.h"
 
 static const char help[] =
-        "Usage: cartable verify TARGET [--trust KEY]... [--json]\n"
+        "Usage: cartable verify TARGET [--trust KEY]... [--json] [--journal DB [--operator NAME]]\n"
         "\n"
         "Check a key or image file against the signed manifest it carries, without mounting\n"
         "it: the manifest's signature, the partition table, then every release file's size\n"
@@ -21,6 +22,10 @@ static const char help[] =
         "  --trust KEY   trusted minisign public key, or a directory of them (repeatable;\n"
         "                replaces the [trust] keys of the configuration)\n"
         "  --json        one JSON object on stdout\n"
+        "  --journal DB  record the result in the journal; a key whose volume ID or serial\n"
+        "                the journal gives to another pupil than its record names is\n"
+        "                'swapped', never intact (exit 1); an unknown key: exit 66\n"
+        "  --operator N  who verified (default: $SUDO_USER, $USER)\n"
         "  -h, --help    show this help\n"
         "\n"
         "Exit codes: 0 intact; 1 modified (missing, changed, or added in a sealed directory,\n"
@@ -55,6 +60,8 @@ static struct json_object *entry_json(const struct verify_entry *e) {
         json_object_object_add(x, "path", json_object_new_string(e->path));
         json_object_object_add(x, "status", json_object_new_string(verify_status_to_string(e->status)));
         json_object_object_add(x, "directory", json_object_new_boolean(e->is_dir));
+        if (e->collides_with)
+                json_object_object_add(x, "collides_with", json_object_new_string(e->collides_with));
         if (e->status == VERIFY_MODIFIED && !e->is_dir) {
                 json_object_object_add(x, "expected_size", json_object_new_int64((int64_t) e->expected_size));
                 json_object_object_add(x, "size", json_object_new_int64((int64_t) e->actual_size));
@@ -165,24 +172,26 @@ static void print_text(const char *target, const struct verify_result *v) {
 
         for (size_t i = 0; i < v->n_entries; i++) {
                 const struct verify_entry *e = &v->entries[i];
-                printf("%-9s %s%s", verify_status_to_string(e->status), e->path, e->is_dir ? "/" : "");
-                if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
+                printf("%-9s %s%s", verify_status_to_string(e->status), esc(e->path), e->is_dir ? "/" : "");
+                if (e->collides_with)
+                        printf(" (same name on FAT as \"%s\" in its directory)", esc(e->collides_with));
+                else if (e->status == VERIFY_MODIFIED && !e->is_dir && e->expected_size != e->actual_size)
                         printf(" (%" PRIu64 " bytes, expected %" PRIu64 ")", e->actual_size, e->expected_size);
                 if (e->status == VERIFY_ATTRIBUTES)
                         printf(" (%s, expected %s)", attrs_string(e->actual_attrs, x), attrs_string(e->expected_attrs, y));
                 putchar('\n');
         }
         if (v->n_unlisted)
-                printf("...       %zu more extra or sealed entries, not listed\n", v->n_unlisted);
+                printf("...       %zu more extra, sealed or colliding entries, not listed\n", v->n_unlisted);
         if (v->table_problem[0])
                 printf("not as flashed: %s\n", v->table_problem);
         print_key_record(v);
         if (v->is_outdated)
-                printf("outdated: this station has flashed serial %" PRIu64 " of %s\n", v->station_serial, v->release_name);
+                printf("outdated: this station has flashed serial %" PRIu64 " of %s\n", v->station_serial, esc(v->release_name));
         key_format_volume_id(v->volume_id, vid);
         printf("%s: %s: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %zu file%s (%s) checked",
-               target, verify_result_is_intact(v) ? "intact" : "MODIFIED",
-               v->release_name, v->release_version, v->release_serial, v->release_key_id, vid, v->label,
+               esc(target), verify_result_is_intact(v) ? "intact" : "MODIFIED",
+               esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid, esc(v->label),
                v->n_files_checked, v->n_files_checked == 1 ? "" : "s", format_size(v->bytes_checked, a, sizeof(a)));
         if (v->n_missing + v->n_modified + v->n_extra + v->n_sealed + v->n_attributes)
                 printf("; %zu missing, %zu modified, %zu extra (allowed), %zu in sealed directories",
@@ -200,6 +209,8 @@ static int run(int argc, char **argv) {
         static const struct option options[] = {
                 TRUST_OPTION('t'),
                 { "json", no_argument, NULL, 'j' },
+                { "journal", required_argument, NULL, 'J' },
+                { "operator", required_argument, NULL, 'o' },
                 {}
         };
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
@@ -207,7 +218,8 @@ static int run(int argc, char **argv) {
         _cleanup_(trust_args_done) struct trust_args trust_args = {};
         _cleanup_close_ int fd = -EBADF;
         struct cart_error err = {};
-        bool json = false;
+        const char *journal = NULL, *operator = NULL;
+        bool json = false, swapped = false;
         uint64_t size;
         int c, r;
 
@@ -219,6 +231,8 @@ static int run(int argc, char **argv) {
                                 return log_fail(-ENOMEM, "out of memory");
                         break;
                 case 'j': json = true; break;
+                case 'J': journal = optarg; break;
+                case 'o': operator = optarg; break;
                 default: return usage_bad_option(&command_verify, argv);
                 }
         if (argc - optind != 1)
@@ -248,7 +262,12 @@ static int run(int argc, char **argv) {
                 print_json(argv[optind], v);
         else
                 print_text(argv[optind], v);
-        return verify_result_is_intact(v) ? EXIT_OK : EXIT_MODIFIED;
+        if (journal) {
+                int code = lifecycle_record_verify(journal, operator, v, &swapped, NULL);
+                if (code != EXIT_OK)
+                        return code;
+        }
+        return verify_result_is_intact(v) && !swapped ? EXIT_OK : EXIT_MODIFIED;
 }
 
 const struct command command_verify = {

@@ -162,3 +162,68 @@ const char *format_size(uint64_t bytes, char *buf, size_t len) {
                 snprintf(buf, len, "%.1f %s", v, units[u]);
         return buf;
 }
+
+int utf8_decode(const unsigned char *s, uint32_t *ret) {
+        uint32_t c;
+        int len;
+
+        if (s[0] < 0x80) {
+                *ret = s[0];
+                return 1;
+        } else if ((s[0] & 0xE0) == 0xC0) {
+                c = s[0] & 0x1F;
+                len = 2;
+        } else if ((s[0] & 0xF0) == 0xE0) {
+                c = s[0] & 0x0F;
+                len = 3;
+        } else if ((s[0] & 0xF8) == 0xF0) {
+                c = s[0] & 0x07;
+                len = 4;
+        } else
+                return -EILSEQ;
+        for (int i = 1; i < len; i++) {
+                if ((s[i] & 0xC0) != 0x80)
+                        return -EILSEQ;
+                c = (c << 6) | (s[i] & 0x3F);
+        }
+        if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+            c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+                return -EILSEQ;
+        *ret = c;
+        return len;
+}
+
+size_t utf8_encode(uint32_t c, char *out) {
+        if (c < 0x80) {
+                out[0] = (char) c;
+                return 1;
+        }
+        if (c < 0x800) {
+                out[0] = (char) (0xC0 | (c >> 6));
+                out[1] = (char) (0x80 | (c & 0x3F));
+                return 2;
+        }
+        if (c < 0x10000) {
+                out[0] = (char) (0xE0 | (c >> 12));
+                out[1] = (char) (0x80 | ((c >> 6) & 0x3F));
+                out[2] = (char) (0x80 | (c & 0x3F));
+                return 3;
+        }
+        out[0] = (char) (0xF0 | (c >> 18));
+        out[1] = (char) (0x80 | ((c >> 12) & 0x3F));
+        out[2] = (char) (0x80 | ((c >> 6) & 0x3F));
+        out[3] = (char) (0x80 | (c & 0x3F));
+        return 4;
+}
+
+bool utf8_is_valid(const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                uint32_t c;
+                int k = utf8_decode(p, &c);
+
+                if (k < 0)
+                        return false;
+                p += k;
+        }
+        return true;
+}

@@ -85,6 +85,20 @@ void time_format(int64_t t, char ret[32]);
 /* The same format back, strictly: an impossible date ("2026-02-30...") is -EINVAL. */
 int time_parse(const char *s, int64_t *ret);
 
+/*
+ * Decode one UTF-8 code point at s, which must be NUL-terminated (strict: no overlongs,
+ * no surrogates, at most U+10FFFF). Returns its byte length, or -EILSEQ. Never the locale.
+ */
+int utf8_decode(const unsigned char *s, uint32_t *ret);
+/* Encode c (at most U+10FFFF, not a surrogate) at out; returns 1 to 4 bytes written. */
+size_t utf8_encode(uint32_t c, char *out);
+/* True when the NUL-terminated s is valid UTF-8 (utf8_decode's rules). */
+bool utf8_is_valid(const char *s);
+/* A write to a file cartable creates that ran out of space is an I/O failure (exit 5),
+ * not a key too small (-ENOSPC, exit 4). */
+static inline int output_write_error(int r) {
+        return r == -ENOSPC || r == -EDQUOT ? -EIO : r;
+}
 /* Parse "512", "64K", "8M", "8G", "2T" (powers of 1024; MiB, GiB accepted). */
 int parse_size(const char *s, uint64_t *ret);
 /* "8.0 GiB": human size into buf (at least 16 bytes). */

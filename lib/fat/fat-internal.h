@@ -29,8 +29,10 @@ static inline bool is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 int fat_utf8_to_utf16(const char *s, size_t len, uint16_t *out, size_t max);
 /* UTF-16 to a malloc'ed UTF-8 string; -EILSEQ on an unpaired surrogate. */
 int fat_utf16_to_utf8(const uint16_t *s, size_t n, char **ret);
-/* Simple upper-case mapping Windows applies to long names (see fat-name.c for coverage). */
+/* The upper case Windows compares long names with: fat-upcase.c, from gen-upcase.py. */
 uint16_t fat_upcase(uint16_t c);
+/* The upper halves (0x80-0xFF) of OEM code pages 437 (Linux' default) and 850 (Windows' in France), as UTF-16. */
+extern const uint16_t fat_cp437[128], fat_cp850[128];
 /* fatgen103 §7: the checksum of an 11-byte short name stored in each LFN entry. */
 uint8_t fat_lfn_checksum(const uint8_t name[11]);
 /* True when name (UTF-16) is a valid 8.3 name in upper case: stored with no LFN. */

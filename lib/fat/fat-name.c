@@ -5,40 +5,6 @@
 
 #include "fat/fat-internal.h"
 
-/*
- * Decode one UTF-8 code point at s (strict: no overlongs, no surrogates, at most
- * U+10FFFF). Returns its byte length, or -EILSEQ.
- */
-static int utf8_decode(const unsigned char *s, uint32_t *ret) {
-        uint32_t c;
-        int len;
-
-        if (s[0] < 0x80) {
-                *ret = s[0];
-                return 1;
-        } else if ((s[0] & 0xE0) == 0xC0) {
-                c = s[0] & 0x1F;
-                len = 2;
-        } else if ((s[0] & 0xF0) == 0xE0) {
-                c = s[0] & 0x0F;
-                len = 3;
-        } else if ((s[0] & 0xF8) == 0xF0) {
-                c = s[0] & 0x07;
-                len = 4;
-        } else
-                return -EILSEQ;
-        for (int i = 1; i < len; i++) {
-                if ((s[i] & 0xC0) != 0x80)
-                        return -EILSEQ;
-                c = (c << 6) | (s[i] & 0x3F);
-        }
-        if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-            c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-                return -EILSEQ;
-        *ret = c;
-        return len;
-}
-
 static bool is_reserved_device(const char *name, size_t len) {
         static const char *const names[] = { "CON", "PRN", "AUX", "NUL" };
         /* Windows reserves the base name whatever the extension: "con.txt" too. */
@@ -183,80 +149,36 @@ int fat_utf16_to_utf8(const uint16_t *s, size_t n, char **ret) {
                         free(out);
                         return -EILSEQ;
                 }
-                if (c < 0x80)
-                        *p++ = (char) c;
-                else if (c < 0x800) {
-                        *p++ = (char) (0xC0 | (c >> 6));
-                        *p++ = (char) (0x80 | (c & 0x3F));
-                } else if (c < 0x10000) {
-                        *p++ = (char) (0xE0 | (c >> 12));
-                        *p++ = (char) (0x80 | ((c >> 6) & 0x3F));
-                        *p++ = (char) (0x80 | (c & 0x3F));
-                } else {
-                        *p++ = (char) (0xF0 | (c >> 18));
-                        *p++ = (char) (0x80 | ((c >> 12) & 0x3F));
-                        *p++ = (char) (0x80 | ((c >> 6) & 0x3F));
-                        *p++ = (char) (0x80 | (c & 0x3F));
-                }
+                p += utf8_encode(c, p);
         }
         *p = 0;
         *ret = out;
         return 0;
 }
 
-/* Pairs where the upper case is even and the lower case the next odd code point (or the reverse). */
-static const struct { uint16_t first, last; bool is_even_upper; } case_pairs[] = {
-        { 0x0100, 0x012F, true }, { 0x0132, 0x0137, true }, { 0x0139, 0x0148, false },
-        { 0x014A, 0x0177, true }, { 0x0179, 0x017E, false }, { 0x01CD, 0x01DC, false },
-        { 0x01DE, 0x01EF, true }, { 0x01F8, 0x021F, true }, { 0x0222, 0x0233, true },
-        { 0x0246, 0x024F, true }, { 0x03D8, 0x03EF, true }, { 0x0460, 0x0481, true },
-        { 0x048A, 0x04BF, true }, { 0x04C1, 0x04CE, false }, { 0x04D0, 0x052F, true },
-        { 0x1E00, 0x1E95, true }, { 0x1EA0, 0x1EFF, true },
-};
+int fat_fold(const char *name, char **ret) {
+        size_t len = strlen(name);
+        /* Upper case stays in the BMP: at most 3 bytes for a 2-byte character. */
+        char *out = malloc(len * 2 + 1), *p = out;
 
-/*
- * Windows compares long names through an upper-case table (RtlUpcaseUnicodeChar): a
- * simple one-to-one mapping, no locale. This table covers the scripts pupils' names and
- * course files use: ASCII, Latin-1, Latin Extended-A/B and Additional, Greek, Cyrillic,
- * Armenian, Roman numerals, circled and fullwidth letters. Other code points (CJK has no
- * case) compare as they are; the mapping never depends on the caller's locale.
- */
-uint16_t fat_upcase(uint16_t c) {
-        if (c < 0x80)
-                return c >= 'a' && c <= 'z' ? (uint16_t) (c - 0x20) : c;
-        if ((c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3CB && c != 0x3C2) ||
-            (c >= 0x430 && c <= 0x44F) || (c >= 0xFF41 && c <= 0xFF5A))
-                return (uint16_t) (c - 0x20);
-        switch (c) {
-        case 0xB5: return 0x39C;
-        case 0xFF: return 0x178;
-        case 0x131: return 'I';
-        case 0x17F: return 'S';
-        case 0x3AC: return 0x386;
-        case 0x3C2: return 0x3A3;
-        case 0x3CC: return 0x38C;
-        case 0x3CD: return 0x38E;
-        case 0x3CE: return 0x38F;
-        case 0x4CF: return 0x4C0;
-        }
-        if (c >= 0x3AD && c <= 0x3AF)
-                return (uint16_t) (c - 0x25);
-        if (c >= 0x450 && c <= 0x45F)
-                return (uint16_t) (c - 0x50);
-        if (c >= 0x561 && c <= 0x586)
-                return (uint16_t) (c - 0x30);
-        if (c >= 0x2170 && c <= 0x217F)
-                return (uint16_t) (c - 0x10);
-        if (c >= 0x24D0 && c <= 0x24E9)
-                return (uint16_t) (c - 0x1A);
-        for (size_t i = 0; i < ELEMENTSOF(case_pairs); i++)
-                if (c >= case_pairs[i].first && c <= case_pairs[i].last) {
-                        bool is_odd = c & 1;
-                        if (is_odd == case_pairs[i].is_even_upper)
-                                return (uint16_t) (c - 1);
-                        return c;
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < len;) {
+                uint32_t c;
+                int k = utf8_decode((const unsigned char *) name + i, &c);
+
+                if (k < 0 || i + (size_t) k > len) {
+                        free(out);
+                        return -EILSEQ;
                 }
-        return c;
+                i += (size_t) k;
+                if (c < 0x10000)
+                        c = fat_upcase((uint16_t) c);
+                p += utf8_encode(c, p);
+        }
+        *p = 0;
+        *ret = out;
+        return 0;
 }
 
 uint8_t fat_lfn_checksum(const uint8_t name[11]) {

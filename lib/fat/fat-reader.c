@@ -5,6 +5,9 @@
  * 65,536 directory entries) allows, so a loop shows up as a chain that does not end.
  * LFN anomalies (bad checksum, broken sequence, orphaned entries) are errors, never
  * ignored: a long name is attached only when its sequence and checksum are right.
+ * Windows and Linux open the first entry whose long or 8.3 name matches: two entries
+ * answering to one name are marked (collides_with) and a lookup they share fails, so
+ * that what is checked is what a pupil's computer opens.
  * The FAT is cached in 64 KiB chunks, read on demand.
  */
 #include <stdarg.h>
@@ -308,6 +311,7 @@ static int entry_name(struct lfn_state *s, const uint8_t *e, const char *path, s
         int k;
 
         short_name_string(e, d->short_name);
+        memcpy(d->raw_short_name, e, sizeof(d->raw_short_name));
         if (!s->is_complete) {
                 d->name = strdup(d->short_name);
                 return d->name ? 0 : -ENOMEM;
@@ -375,7 +379,124 @@ static int parse_entry(struct fat_reader *r, struct lfn_state *s, const uint8_t 
         return 0;
 }
 
-static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const char *path,
+/* ---- the names an entry answers to ---- */
+
+#define NAME_KEYS 3
+
+/* The 8.3 name read through an OEM code page: "NAME.EXT" in UTF-8, padding removed. */
+static void short_name_oem(const uint8_t raw[11], const uint16_t cp[128], char out[48]) {
+        int base = 8, ext = 11;
+        char *p = out;
+
+        while (base > 0 && raw[base - 1] == ' ')
+                base--;
+        while (ext > 8 && raw[ext - 1] == ' ')
+                ext--;
+        for (int i = 0; i < ext; i++) {
+                uint8_t c = i == 0 && raw[0] == 0x05 ? 0xE5 : raw[i];
+
+                if (i >= base && i < 8)
+                        continue;
+                if (i == 8)
+                        *p++ = '.';
+                p += utf8_encode(c < 0x80 ? c : cp[c - 0x80], p);
+        }
+        *p = 0;
+}
+
+static void keys_free(char *keys[NAME_KEYS]) {
+        for (size_t i = 0; i < NAME_KEYS; i++) {
+                free(keys[i]);
+                keys[i] = NULL;
+        }
+}
+
+/*
+ * The names d answers to on Windows and Linux, folded: its long name (when it has one),
+ * its 8.3 name read in code page 437 (Linux' default) and 850 (Windows' in France). A
+ * name equal to an earlier one is left NULL. The caller frees keys[].
+ */
+static int entry_keys(const struct fat_dirent *d, char *keys[NAME_KEYS]) {
+        static const uint16_t *const pages[] = { fat_cp437, fat_cp850 };
+        int k;
+
+        for (size_t i = 0; i < NAME_KEYS; i++)
+                keys[i] = NULL;
+        /* Without an LFN, name is the short name: the code pages below read it exactly. */
+        if (!streq(d->name, d->short_name)) {
+                k = fat_fold(d->name, &keys[0]);
+                if (k < 0)
+                        return k;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(pages); i++) {
+                char oem[48];
+
+                short_name_oem(d->raw_short_name, pages[i], oem);
+                k = fat_fold(oem, &keys[1 + i]);
+                if (k < 0)
+                        goto fail;
+                for (size_t j = 0; j < 1 + i; j++)
+                        if (keys[j] && streq(keys[j], keys[1 + i])) {
+                                free(keys[1 + i]);
+                                keys[1 + i] = NULL;
+                                break;
+                        }
+        }
+        return 0;
+fail:
+        keys_free(keys);
+        return k;
+}
+
+struct name_key { char *s; size_t entry; };
+
+static int cmp_name_key(const void *a, const void *b) {
+        const struct name_key *x = a, *y = b;
+        int c = strcmp(x->s, y->s);
+        return c ? c : x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+static int note_collision(struct fat_dirent *d, const struct fat_dirent *other) {
+        if (d->collides_with)
+                return 0;
+        d->collides_with = strdup(other->name);
+        return d->collides_with ? 0 : -ENOMEM;
+}
+
+/* Marks every entry that shares a name (long or 8.3, folded) with another of v. */
+static int mark_collisions(struct fat_dirent *v, size_t n) {
+        _cleanup_free_ struct name_key *keys = NULL;
+        size_t m = 0;
+        int k = 0;
+
+        if (n < 2)
+                return 0;
+        keys = calloc(n * NAME_KEYS, sizeof(*keys));
+        if (!keys)
+                return -ENOMEM;
+        for (size_t i = 0; i < n && k >= 0; i++) {
+                char *x[NAME_KEYS];
+
+                k = entry_keys(&v[i], x);
+                for (size_t j = 0; k >= 0 && j < NAME_KEYS; j++)
+                        if (x[j])
+                                keys[m++] = (struct name_key) { x[j], i };
+        }
+        if (k >= 0) {
+                qsort(keys, m, sizeof(*keys), cmp_name_key);
+                for (size_t i = 1; i < m && k >= 0; i++)
+                        if (streq(keys[i].s, keys[i - 1].s) && keys[i].entry != keys[i - 1].entry) {
+                                k = note_collision(&v[keys[i].entry], &v[keys[i - 1].entry]);
+                                if (k >= 0)
+                                        k = note_collision(&v[keys[i - 1].entry], &v[keys[i].entry]);
+                        }
+        }
+        for (size_t i = 0; i < m; i++)
+                free(keys[i].s);
+        return k;
+}
+
+static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const char *path, bool is_root,
                      struct fat_dirent **ret, size_t *ret_n, struct cart_error *err) {
         struct lfn_state s = {};
         struct fat_dirent *v = NULL;
@@ -394,6 +515,16 @@ static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const
                                 goto fail;
                         }
                         continue;
+                }
+                /* "." and ".." are the first two entries of a subdirectory, nowhere else:
+                 * an entry skipped as a dot entry must not hide anything. */
+                if (memcmp(e, ".          ", 11) == 0 || memcmp(e, "..         ", 11) == 0) {
+                        size_t want = e[1] == '.' ? 1 : 0;
+                        if (is_root || off / FAT_DIRENT_SIZE != want) {
+                                k = cart_error_set(err, -EUCLEAN, "\"/%s\": \"%s\" entry in slot %zu (only the %s of a subdirectory)",
+                                                   path, want ? ".." : ".", off / FAT_DIRENT_SIZE, want ? "second" : "first");
+                                goto fail;
+                        }
                 }
                 if ((e[11] & 0x3F) == FAT_ATTR_LFN) {
                         k = lfn_take(&s, e, path, err);
@@ -422,6 +553,9 @@ static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const
                 k = corrupt_path(err, path, "directory ends inside a long-name sequence (truncated)");
                 goto fail;
         }
+        k = mark_collisions(v, n);
+        if (k < 0)
+                goto fail;
         *ret = v;
         *ret_n = n;
         return 0;
@@ -450,38 +584,68 @@ static int read_dir(struct fat_reader *r, uint32_t first, const char *path, uint
                         return cart_error_prefix(err, k, "directory \"/%s\"", path);
                 pos += len;
         }
-        return parse_dir(r, buf, pos, path, ret, ret_n, err);
+        return parse_dir(r, buf, pos, path, first == r->root_cluster, ret, ret_n, err);
 }
 
 void fat_dirent_clear(struct fat_dirent *e) {
         if (!e)
                 return;
         free(e->name);
+        free(e->collides_with);
         *e = (struct fat_dirent) {};
 }
 
 void fat_dirents_free(struct fat_dirent *entries, size_t n) {
         for (size_t i = 0; entries && i < n; i++)
-                free(entries[i].name);
+                fat_dirent_clear(&entries[i]);
         free(entries);
 }
 
 /* ---- lookups ---- */
 
-static bool name_matches(const char *component, size_t len, const struct fat_dirent *d) {
-        uint16_t a[FAT_NAME_MAX + 1], b[FAT_NAME_MAX + 1];
-        int na, nb;
+/* Does d answer to the folded component? */
+static int name_matches(const char *folded, const struct fat_dirent *d) {
+        char *keys[NAME_KEYS];
+        bool is_match = false;
+        int k = entry_keys(d, keys);
 
-        if (strlen(d->short_name) == len && strncasecmp(component, d->short_name, len) == 0)
-                return true;
-        na = fat_utf8_to_utf16(component, len, a, ELEMENTSOF(a));
-        nb = fat_utf8_to_utf16(d->name, strlen(d->name), b, ELEMENTSOF(b));
-        if (na < 0 || nb < 0 || na != nb)
-                return false;
-        for (int i = 0; i < na; i++)
-                if (fat_upcase(a[i]) != fat_upcase(b[i]))
-                        return false;
-        return true;
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < NAME_KEYS; i++)
+                is_match = is_match || (keys[i] && streq(keys[i], folded));
+        keys_free(keys);
+        return is_match;
+}
+
+/* The one entry of v that answers to the component; two are -ENOTUNIQ, never the first. */
+static int find_entry(const struct fat_dirent *v, size_t n, const char *component, size_t len,
+                      const char *path, size_t *ret, struct cart_error *err) {
+        _cleanup_free_ char *c = strndup(component, len), *folded = NULL;
+        size_t found = SIZE_MAX;
+        int k;
+
+        if (!c)
+                return -ENOMEM;
+        k = fat_fold(c, &folded);
+        if (k == -EILSEQ)
+                return cart_error_set(err, -ENOENT, "\"%s\": no such file or directory", path);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n; i++) {
+                k = name_matches(folded, &v[i]);
+                if (k < 0)
+                        return k;
+                if (!k)
+                        continue;
+                if (found != SIZE_MAX)
+                        return cart_error_set(err, -ENOTUNIQ, "\"%s\": \"%s\" and \"%s\" both answer to \"%s\" on FAT (a forged entry?)",
+                                              path, v[found].name, v[i].name, c);
+                found = i;
+        }
+        if (found == SIZE_MAX)
+                return cart_error_set(err, -ENOENT, "\"%s\": no such file or directory", path);
+        *ret = found;
+        return 0;
 }
 
 static int lookup(struct fat_reader *r, const char *path, struct fat_dirent *ret, struct cart_error *err) {
@@ -512,17 +676,15 @@ static int lookup(struct fat_reader *r, const char *path, struct fat_dirent *ret
                 fat_dirent_clear(&cur);
                 if (k < 0)
                         return k;
-                k = -ENOENT;
-                for (size_t i = 0; i < n; i++)
-                        if (name_matches(p, len, &v[i])) {
-                                cur = v[i];
-                                v[i].name = NULL;
-                                k = 0;
-                                break;
-                        }
+                size_t i = 0;
+                k = find_entry(v, n, p, len, path, &i, err);
+                if (k >= 0) {
+                        cur = v[i];
+                        v[i] = (struct fat_dirent) {};
+                }
                 fat_dirents_free(v, n);
                 if (k < 0)
-                        return cart_error_set(err, -ENOENT, "\"%s\": no such file or directory", path);
+                        return k;
                 if (asprintf(&x, "%s%s%s", done, done[0] ? "/" : "", cur.name) < 0) {
                         fat_dirent_clear(&cur);
                         return -ENOMEM;

@@ -24,8 +24,10 @@ const char *verify_status_to_string(enum verify_status s) {
 struct verify_result *verify_result_free(struct verify_result *r) {
         if (!r)
                 return NULL;
-        for (size_t i = 0; i < r->n_entries; i++)
+        for (size_t i = 0; i < r->n_entries; i++) {
                 free(r->entries[i].path);
+                free(r->entries[i].collides_with);
+        }
         free(r->entries);
         free(r);
         return NULL;
@@ -129,6 +131,7 @@ struct walk {
         size_t n_seen, allocated_seen;
         struct pending **to_hash;       /* files whose size matched: contents checked after the walk */
         size_t n_hash, allocated_hash;
+        size_t n_foreign_collisions;    /* listed colliding entries the manifest does not name */
 };
 
 static void count_entry(struct verify_result *res, enum verify_status s) {
@@ -208,6 +211,29 @@ static int push(void ***a, size_t *n, size_t *allocated, void *v) {
         return 0;
 }
 
+/* Two entries of a directory answer to one name: which one Windows or Linux opens is not
+ * the one the walk checked. Both are reported modified, each naming the other. */
+static int add_collision(struct walk *w, const char *path, const struct fat_dirent *e) {
+        const struct release_file *f = manifest_find(w->m, path);
+        struct verify_entry *x;
+        int r;
+
+        if (f && push((void ***) &w->seen, &w->n_seen, &w->allocated_seen, (void *) f) < 0)
+                return -ENOMEM;
+        /* Entries the manifest does not name are the key's to multiply: bounded as extras. */
+        if (!f && ++w->n_foreign_collisions > VERIFY_LISTED_MAX) {
+                count_entry(w->res, VERIFY_MODIFIED);
+                w->res->n_unlisted++;
+                return 0;
+        }
+        r = add_entry(w->res, path, VERIFY_MODIFIED, e->is_dir, f ? f->size : 0, e->size);
+        if (r < 0)
+                return r;
+        x = &w->res->entries[w->res->n_entries - 1];
+        x->collides_with = strdup(e->collides_with);
+        return x->collides_with ? 0 : -ENOMEM;
+}
+
 static int on_entry(void *userdata, const char *path, const struct fat_dirent *e) {
         struct walk *w = userdata;
         const char *owner = manifest_owner_path(w->m);
@@ -216,6 +242,8 @@ static int on_entry(void *userdata, const char *path, const struct fat_dirent *e
 
         if (path[0] == '/')
                 path++;
+        if (e->collides_with)
+                return add_collision(w, path, e);
         if (strcasecmp(path, KEY_CARTABLE_DIR) == 0 || is_key_record(path))
                 return 0;
         /* /.cartable/ is cartable's own: anything else there is reported, as in a sealed
@@ -247,6 +275,7 @@ static int on_entry(void *userdata, const char *path, const struct fat_dirent *e
                 return -ENOMEM;
         *p = (struct pending) { .f = f, .e = *e };
         p->e.name = NULL;
+        p->e.collides_with = NULL;
         strcpy(p->path, path);
         if (push((void ***) &w->to_hash, &w->n_hash, &w->allocated_hash, p) < 0) {
                 free(p);

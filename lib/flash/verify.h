@@ -32,9 +32,13 @@ struct verify_entry {
         bool is_dir;
         uint64_t expected_size, actual_size;
         uint8_t expected_attrs, actual_attrs;   /* FAT_ATTR_READ_ONLY | HIDDEN | SYSTEM */
+        /* Modified because another entry of its directory answers to one of its names
+         * (long or 8.3): that entry's name. NULL otherwise. */
+        char *collides_with;
 };
 
-/* Extra and sealed entries listed in a result; beyond, they are only counted (n_unlisted),
+/* Extra and sealed entries listed in a result, and as many colliding entries the manifest
+ * does not name; beyond, they are only counted (n_unlisted),
  * so that memory and output stay bounded on any key (a path is at most 4 KiB). Missing,
  * modified and attribute entries are bounded by the signed manifest. */
 #define VERIFY_LISTED_MAX 1000
@@ -69,7 +73,7 @@ struct verify_result {
         struct verify_entry *entries;   /* problems and extras, sorted by path */
         size_t n_entries;
         size_t n_missing, n_modified, n_extra, n_sealed, n_attributes;
-        size_t n_unlisted;              /* extra or sealed entries beyond VERIFY_LISTED_MAX */
+        size_t n_unlisted;              /* extra, sealed or foreign colliding entries beyond VERIFY_LISTED_MAX */
 };
 
 /* Intact: the table flash wrote, nothing missing, modified or added to a sealed directory,

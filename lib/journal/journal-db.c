@@ -68,6 +68,16 @@ int jdb_begin(struct journal *j, struct cart_error *err) {
         return j->ops->begin(j, err);
 }
 
+/* PostgreSQL: a purged row's old version stays in the table's files until VACUUM (run by
+ * the owner, see cartable-journal(1)); nothing to set per connection. */
+int jdb_secure_delete(struct journal *j, struct cart_error *err) {
+        return j->ops->secure_delete ? j->ops->secure_delete(j, err) : 0;
+}
+
+int jdb_checkpoint(struct journal *j, struct cart_error *err) {
+        return j->ops->checkpoint ? j->ops->checkpoint(j, err) : 0;
+}
+
 int jdb_lock_chain(struct journal *j, const char *station, struct cart_error *err) {
         return j->ops->lock_chain ? j->ops->lock_chain(j, station, err) : 0;
 }

@@ -12,9 +12,11 @@
         "e.release_key_id, e.outcome, e.reason, e.step, e.message, e.volume_id, e.bytes_written, " \
         "e.bytes_read, e.started_usec, e.write_usec, e.read_usec, e.prev_hash, e.hash, "
 /* Listing: with the pupil's names. Verifying: the event alone. */
-#define EVENT_SELECT EVENT_COLUMNS "p.family_name, p.first_name, p.class_name FROM events e " \
+#define EVENT_SELECT EVENT_COLUMNS "p.family_name, p.first_name, p.class_name, e.format, e.pupil_commit, " \
+        "p.salt FROM events e " \
         "LEFT JOIN pupils p ON p.school = e.pupil_school AND p.id = e.pupil_id "
-#define EVENT_SELECT_BARE EVENT_COLUMNS "NULL, NULL, NULL FROM events e "
+#define EVENT_SELECT_BARE EVENT_COLUMNS "NULL, NULL, NULL, e.format, e.pupil_commit, (SELECT ps.salt " \
+        "FROM pupils ps WHERE ps.school = e.pupil_school AND ps.id = e.pupil_id) FROM events e "
 
 static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
         *e = (struct journal_event_row) {
@@ -29,6 +31,7 @@ static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
                 .started_usec = jdb_int64(s, 22), .write_usec = jdb_int64(s, 23),
                 .read_usec = jdb_int64(s, 24), .prev_hash = jdb_text(s, 25), .hash = jdb_text(s, 26),
                 .family_name = jdb_text(s, 27), .first_name = jdb_text(s, 28), .class_name = jdb_text(s, 29),
+                .format = (int) jdb_int64(s, 30), .pupil_commit = jdb_text(s, 31), .pupil_salt = jdb_text(s, 32),
         };
 }
 
@@ -127,6 +130,23 @@ static int check_row(struct chain *c, const struct journal_event_row *e, struct 
         r = journal_event_hash(e, hash);
         if (r < 0)
                 return r;
+        /* Form 2 hashes the pupil's commitment: the id beside it must still open it (a
+         * purged event has neither id nor salt, and keeps the commitment). */
+        if (e->format != 1 && e->pupil_id) {
+                char commit[JOURNAL_HASH_HEX_LEN + 1] = "";
+                if (e->pupil_salt) {
+                        r = journal_pupil_commit(e->pupil_salt, e->pupil_school, e->pupil_id, commit);
+                        if (r < 0)
+                                return r;
+                }
+                if (!e->pupil_commit || !streq(commit, e->pupil_commit)) {
+                        problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) was edited: its "
+                                "pupil %s/%s is not the one its hash commits to", c->station, e->station_seq, e->seq,
+                                e->uuid ? e->uuid : "-", e->pupil_school ? e->pupil_school : "", e->pupil_id);
+                        c->is_broken = true;
+                        return 0;
+                }
+        }
         if (!e->hash || !streq(hash, e->hash))
                 problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) was edited: its content "
                         "does not match its hash", c->station, e->station_seq, e->seq, e->uuid ? e->uuid : "-");

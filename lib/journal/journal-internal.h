@@ -29,6 +29,8 @@ struct jdb_ops {
         int (*open)(struct journal *j, bool create, struct cart_error *err);
         void (*close)(struct journal *j);
         int (*begin)(struct journal *j, struct cart_error *err);
+        int (*secure_delete)(struct journal *j, struct cart_error *err);   /* NULL: nothing to do */
+        int (*checkpoint)(struct journal *j, struct cart_error *err);
         /* The schema version: 0 for an empty journal; -EBADMSG when it is not a journal. */
         int (*read_version)(struct journal *j, struct cart_error *err);
         int (*lock_chain)(struct journal *j, const char *station, struct cart_error *err);
@@ -98,6 +100,10 @@ int64_t jdb_changes(struct journal *j);
 /* Backend-level open and close (pragmas, version check, migrations). */
 int jdb_open(struct journal *j, bool create, struct cart_error *err);
 void jdb_close(struct journal *j);
+/* Before a purge: freed pages are overwritten with zeros (SQLite: secure_delete). After
+ * it: the write-ahead log is copied back and emptied, so no erased byte stays on disk. */
+int jdb_secure_delete(struct journal *j, struct cart_error *err);
+int jdb_checkpoint(struct journal *j, struct cart_error *err);
 /* Begin a write transaction (SQLite: BEGIN IMMEDIATE, so writers queue on busy_timeout). */
 int jdb_begin(struct journal *j, struct cart_error *err);
 /* Inside a transaction, before reading the station's last event to chain after it: SQLite's
@@ -129,3 +135,7 @@ int journal_events_by_station(struct journal *j, journal_event_fn fn, void *user
 int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_HEX_LEN + 1]);
 
 int64_t journal_now_usec(void);
+
+/* A pupil's commitment (schema v2): SHA-256 over the canonical salt, school and id. */
+int journal_pupil_commit(const char *salt, const char *school, const char *id,
+                         char ret[JOURNAL_HASH_HEX_LEN + 1]);

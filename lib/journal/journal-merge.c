@@ -55,6 +55,34 @@ static int merge_import_row(struct merge *m) {
         return jdb_step(m->target, s, m->err) < 0 ? -EIO : 0;
 }
 
+/*
+ * A pupil's salt opens the commitments its events carry (journal purge): the pupil's events
+ * in source verify in target only under source's salt. Target without one adopts it; two
+ * different salts (the pupil given events on both sides since they parted) cannot both open
+ * one pupil's commitments in one journal: refused, nothing merged.
+ */
+static int merge_salt(struct merge *m, struct jstmt *src, const char *theirs) {
+        const char *ours = jdb_text(src, 14);
+        struct jstmt *up = NULL;
+        int r;
+
+        if (!ours || (theirs && streq(ours, theirs)))
+                return 0;
+        if (theirs)
+                return cart_error_set(m->err, -EBADMSG, "pupil %s/%s has events in both journals under different "
+                                      "salts: its events from %s would not verify in %s; nothing was merged "
+                                      "(settle that pupil's keys on one side first)", jdb_text(src, 0),
+                                      jdb_text(src, 1), m->source->path, m->target->path);
+        r = jdb_cached(m->target, "UPDATE pupils SET salt = ? WHERE school = ? AND id = ? AND salt IS NULL", &up, m->err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(up, 1, ours);
+        jdb_bind_text(up, 2, jdb_text(src, 0));
+        jdb_bind_text(up, 3, jdb_text(src, 1));
+        r = jdb_step(m->target, up, m->err);
+        return r < 0 ? r : 0;
+}
+
 /* The schools and pupils target does not know; target's own rows win (its roster is newer). */
 static int merge_pupils(struct merge *m) {
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
@@ -62,7 +90,7 @@ static int merge_pupils(struct merge *m) {
 
         r = jdb_prepare(m->source, "SELECT p.school, p.id, p.family_name, p.first_name, p.class_name, p.is_active, "
                         "p.ine_hmac, p.has_derived_id, p.roster_rank, p.roster_line, p.created_usec, p.updated_usec, "
-                        "p.left_usec, s.year FROM pupils p JOIN schools s ON s.uai = p.school ORDER BY p.school, p.id",
+                        "p.left_usec, s.year, p.salt FROM pupils p JOIN schools s ON s.uai = p.school ORDER BY p.school, p.id",
                         &s, m->err);
         if (r < 0)
                 return r;
@@ -72,17 +100,22 @@ static int merge_pupils(struct merge *m) {
                 r = jdb_step(m->source, s, m->err);
                 if (r <= 0)
                         return r;
-                r = jdb_cached(m->target, "SELECT 1 FROM pupils WHERE school = ? AND id = ?", &has, m->err);
+                r = jdb_cached(m->target, "SELECT salt FROM pupils WHERE school = ? AND id = ?", &has, m->err);
                 if (r < 0)
                         return r;
                 jdb_bind_text(has, 1, jdb_text(s, 0));
                 jdb_bind_text(has, 2, jdb_text(s, 1));
                 r = jdb_step(m->target, has, m->err);
-                jdb_reset(has);
                 if (r < 0)
                         return r;
-                if (r > 0)
+                if (r > 0) {
+                        r = merge_salt(m, s, jdb_text(has, 0));
+                        jdb_reset(has);
+                        if (r < 0)
+                                return r;
                         continue;
+                }
+                jdb_reset(has);
                 r = merge_import_row(m);
                 if (r < 0)
                         return r;
@@ -99,7 +132,7 @@ static int merge_pupils(struct merge *m) {
                         return r;
                 r = jdb_cached(m->target, "INSERT INTO pupils (school, id, family_name, first_name, class_name, "
                                "is_active, ine_hmac, has_derived_id, roster_rank, roster_line, import_id, "
-                               "created_usec, updated_usec, left_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               "created_usec, updated_usec, left_usec, salt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                &ins, m->err);
                 if (r < 0)
                         return r;
@@ -111,6 +144,7 @@ static int merge_pupils(struct merge *m) {
                         else
                                 jdb_bind_text(ins, i + 1, jdb_text(s, i < 10 ? i : i - 1));
                 }
+                jdb_bind_text(ins, 15, jdb_text(s, 14));
                 r = jdb_step(m->target, ins, m->err);
                 if (r < 0)
                         return r;

@@ -50,8 +50,21 @@ static const char schema_v1[] =
         "CREATE INDEX events_by_pupil ON events (pupil_school, pupil_id);\n"
         "CREATE INDEX events_by_key ON events (key_uid);\n";
 
+/* Version 2: events hash a salted commitment of the pupil's id (format 2), so that a
+ * retention purge erases ids and salts and keeps the chain; purges and what they leave. */
+static const char schema_v2[] =
+        "ALTER TABLE pupils ADD COLUMN salt TEXT;\n"
+        "ALTER TABLE events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;\n"
+        "ALTER TABLE events ADD COLUMN pupil_commit TEXT;\n"
+        "CREATE TABLE purges (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, station TEXT NOT NULL,"
+        " operator TEXT, left_before_usec BIGINT NOT NULL, n_pupils BIGINT NOT NULL, n_events BIGINT NOT NULL,"
+        " n_kept_v1 BIGINT NOT NULL);\n"
+        "CREATE TABLE purged_counts (school TEXT NOT NULL, class_name TEXT NOT NULL, n_pupils BIGINT NOT NULL,"
+        " PRIMARY KEY (school, class_name));\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
+        { 2, schema_v2 },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 
@@ -212,6 +225,14 @@ static int64_t sq_changes(struct journal *j) {
         return sqlite3_changes64(handle(j));
 }
 
+static int sq_secure_delete(struct journal *j, struct cart_error *err) {
+        return sq_exec(j, "PRAGMA secure_delete = ON", err);
+}
+
+static int sq_checkpoint(struct journal *j, struct cart_error *err) {
+        return sq_exec(j, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+}
+
 static int sq_begin(struct journal *j, struct cart_error *err) {
         return sq_exec(j, "BEGIN IMMEDIATE", err);
 }
@@ -299,6 +320,8 @@ const struct jdb_ops jdb_sqlite_ops = {
         .open = sq_open,
         .close = sq_close,
         .begin = sq_begin,
+        .secure_delete = sq_secure_delete,
+        .checkpoint = sq_checkpoint,
         .read_version = read_version,
         .exec = sq_exec,
         .prepare = sq_prepare,

@@ -213,13 +213,27 @@ static int put_int(struct canon *c, const char *name, int64_t v) {
         return put_text(c, name, buf + i);
 }
 
+/* Hash what was built (unless r says building failed), free it, write the hex digest. */
+static int canon_finish(struct canon *c, int r, char ret[JOURNAL_HASH_HEX_LEN + 1]) {
+        uint8_t d[HASH_SHA256_LEN];
+
+        if (r >= 0)
+                r = hash_sha256(c->p, c->len, d);
+        if (c->p != c->stack)
+                free(c->p);
+        if (r < 0)
+                return r;
+        hash_to_hex(d, sizeof(d), ret);
+        return 0;
+}
+
 int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_HEX_LEN + 1]) {
         struct canon c = { .cap = sizeof(c.stack) };
-        uint8_t d[HASH_SHA256_LEN];
         int r;
 
         c.p = c.stack;
-        r = canon_put(&c, "cartable-event-1\n", 17);
+        /* Form 2 differs in its first line and in pupil_commit standing for pupil_id. */
+        r = e->format == 1 ? canon_put(&c, "cartable-event-1\n", 17) : canon_put(&c, "cartable-event-2\n", 17);
         if (r >= 0) r = put_text(&c, "uuid", e->uuid);
         if (r >= 0) r = put_text(&c, "station", e->station);
         if (r >= 0) r = put_int(&c, "station_seq", e->station_seq);
@@ -227,7 +241,8 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         if (r >= 0) r = put_int(&c, "time_usec", e->time_usec);
         if (r >= 0) r = put_text(&c, "operator", e->operator);
         if (r >= 0) r = put_text(&c, "pupil_school", e->pupil_school);
-        if (r >= 0) r = put_text(&c, "pupil_id", e->pupil_id);
+        if (r >= 0) r = e->format == 1 ? put_text(&c, "pupil_id", e->pupil_id)
+                                       : put_text(&c, "pupil_commit", e->pupil_commit);
         if (r >= 0) r = put_text(&c, "key_uid", e->key_uid);
         if (r >= 0) r = put_text(&c, "key_serial", e->key_serial);
         if (r >= 0) r = put_text(&c, "release_name", e->release_name);
@@ -245,13 +260,54 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         if (r >= 0) r = put_int(&c, "write_usec", e->write_usec);
         if (r >= 0) r = put_int(&c, "read_usec", e->read_usec);
         if (r >= 0) r = put_text(&c, "prev_hash", e->prev_hash);
-        if (r >= 0) r = hash_sha256(c.p, c.len, d);
-        if (c.p != c.stack)
-                free(c.p);
+        return canon_finish(&c, r, ret);
+}
+
+int journal_pupil_commit(const char *salt, const char *school, const char *id,
+                         char ret[JOURNAL_HASH_HEX_LEN + 1]) {
+        struct canon c = { .cap = sizeof(c.stack) };
+        int r;
+
+        c.p = c.stack;
+        r = canon_put(&c, "cartable-pupil-1\n", 17);
+        if (r >= 0) r = put_text(&c, "salt", salt);
+        if (r >= 0) r = put_text(&c, "school", school);
+        if (r >= 0) r = put_text(&c, "id", id);
+        return canon_finish(&c, r, ret);
+}
+
+/* The pupil's salt, made (128 random bits) the first time an event names the pupil. */
+static int pupil_salt(struct journal *j, const char *school, const char *id, char ret[33],
+                      struct cart_error *err) {
+        struct jstmt *s = NULL;
+        uint8_t b[16];
+        int r;
+
+        r = jdb_cached(j, "SELECT salt FROM pupils WHERE school = ? AND id = ?", &s, err);
         if (r < 0)
                 return r;
-        hash_to_hex(d, sizeof(d), ret);
-        return 0;
+        jdb_bind_text(s, 1, school);
+        jdb_bind_text(s, 2, id);
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        if (r > 0 && jdb_text(s, 0)) {
+                snprintf(ret, 33, "%s", jdb_text(s, 0));
+                jdb_reset(s);
+                return 0;
+        }
+        jdb_reset(s);
+        if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
+                return cart_error_errno(err, -errno, NULL, "no random salt");
+        hash_to_hex(b, sizeof(b), ret);
+        r = jdb_cached(j, "UPDATE pupils SET salt = ? WHERE school = ? AND id = ?", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, ret);
+        jdb_bind_text(s, 2, school);
+        jdb_bind_text(s, 3, id);
+        r = jdb_step(j, s, err);
+        return r < 0 ? r : 0;
 }
 
 static void bind_int_or_null(struct jstmt *s, int i, int64_t v) {
@@ -269,8 +325,8 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
         r = jdb_cached(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
                         "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
                         "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
-                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, pupil_commit) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         &ins, err);
         if (r < 0)
                 return r;
@@ -300,6 +356,8 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
         bind_int_or_null(ins, 24, e->read_usec);
         jdb_bind_text(ins, 25, e->prev_hash);
         jdb_bind_text(ins, 26, e->hash);
+        jdb_bind_int64(ins, 27, e->format);
+        jdb_bind_text(ins, 28, e->pupil_commit);
         r = jdb_step(j, ins, err);
         return r < 0 ? r : 0;
 }
@@ -307,6 +365,7 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
 int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
         struct jstmt *last = NULL;
         char uuid[JOURNAL_UUID_LEN + 1], prev[JOURNAL_HASH_HEX_LEN + 1], hash[JOURNAL_HASH_HEX_LEN + 1];
+        char commit[JOURNAL_HASH_HEX_LEN + 1];
         int r;
 
         /* The caller holds a write transaction and the chain's lock, so nobody else appends
@@ -336,6 +395,18 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
         e->uuid = uuid;
         e->station = j->station;
         e->prev_hash = prev;
+        e->format = 2;
+        if (e->pupil_id) {
+                char salt[33];
+                r = pupil_salt(j, e->pupil_school, e->pupil_id, salt, err);
+                if (r < 0)
+                        return r;
+                r = journal_pupil_commit(salt, e->pupil_school, e->pupil_id, commit);
+                if (r < 0)
+                        return r;
+                e->pupil_commit = commit;
+        } else
+                e->pupil_commit = NULL;
         r = journal_event_hash(e, hash);
         if (r < 0)
                 return r;
@@ -343,7 +414,7 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
 
         r = journal_event_insert(j, e, err);
         /* The strings above live on this stack frame. */
-        e->uuid = e->station = e->prev_hash = e->hash = NULL;
+        e->uuid = e->station = e->prev_hash = e->hash = e->pupil_commit = NULL;
         return r;
 }
 

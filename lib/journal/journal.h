@@ -7,7 +7,9 @@
  * and never know which backend they talk to.
  *
  * Events form a hash chain per station: each row's SHA-256 covers its canonical content
- * and the previous row's hash (journal_verify). The schema is versioned; opening runs the
+ * and the previous row's hash (journal_verify). Since schema version 2, an event's hash
+ * covers a salted commitment of its pupil's id instead of the id itself, so that a
+ * retention purge (journal-purge.h) can erase the id and the salt and keep the chain. The schema is versioned; opening runs the
  * forward migrations and refuses a journal newer than this cartable without writing to it.
  *
  * A pupil is named "ID" (when only one school has that id) or "UAI/ID".
@@ -21,7 +23,7 @@
 #include "flash/flash.h"
 #include "release/release.h"
 
-#define JOURNAL_SCHEMA_VERSION 1
+#define JOURNAL_SCHEMA_VERSION 2
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -188,6 +190,11 @@ struct journal_event_row {
         const char *prev_hash, *hash;
         /* Not part of the event: the pupil's names as the journal holds them now (listing only). */
         const char *family_name, *first_name, *class_name;
+        /* Canonical form 1 (schema v1: pupil_id hashed) or 2 (pupil_commit hashed instead);
+         * 0 on append: the current one. pupil_commit: SHA-256 of the pupil's salt, school and
+         * id, kept when a purge erases the id. pupil_salt: not part of the event (verify). */
+        int format;
+        const char *pupil_commit, *pupil_salt;
 };
 struct journal_event_filter {
         const char *pupil;           /* "ID" or "UAI/ID" */

@@ -218,6 +218,11 @@ int bundle_next(struct bundle *b, struct bundle_entry *ret, struct cart_error *e
                         archive_read_disk_descend(b->a);
 
                 raw = archive_entry_pathname_utf8(e);
+                /* libarchive converts names through the locale: without a UTF-8 one (a
+                 * minimal live system without C.UTF-8), say so rather than "not UTF-8". */
+                if (!raw && MB_CUR_MAX == 1 && archive_entry_pathname(e) && utf8_is_valid(archive_entry_pathname(e)))
+                        return cart_error_set(err, -ENOTSUP, "%s: %s: a name beyond ASCII needs a UTF-8 locale, and this system has none (install C.UTF-8)",
+                                              b->path, archive_entry_pathname(e));
                 if (!raw)
                         return entry_error(err, -EILSEQ, b->path, archive_entry_pathname(e) ?: "(unnamed entry)", "path is not valid UTF-8");
                 r = normalise_path(b, raw, &path, err);

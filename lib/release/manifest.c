@@ -7,12 +7,8 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <locale.h>
-#include <pthread.h>
 #include <strings.h>
 #include <time.h>
-#include <wchar.h>
-#include <wctype.h>
 
 #include "fat/fat.h"
 #include "base/hash.h"
@@ -31,39 +27,6 @@ int path_layout_cmp(const char *a, const char *b) {
         for (; *x && *x == *y; x++, y++)
                 ;
         return layout_rank(*x) - layout_rank(*y);
-}
-
-static locale_t utf8_locale;
-static void utf8_locale_init(void) {
-        utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
-}
-
-int path_fold(const char *path, char **ret) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        _cleanup_free_ wchar_t *w = NULL;
-        _cleanup_free_ char *out = NULL;
-        size_t n = strlen(path), m;
-        locale_t old;
-
-        pthread_once(&once, utf8_locale_init);
-        if (!utf8_locale)
-                return -ENOTSUP;
-        w = calloc(n + 1, sizeof(wchar_t));
-        out = malloc(4 * n + 1);
-        if (!w || !out)
-                return -ENOMEM;
-        old = uselocale(utf8_locale);
-        m = mbstowcs(w, path, n + 1);
-        if (m != (size_t) -1) {
-                for (size_t i = 0; i < m; i++)
-                        w[i] = (wchar_t) towupper((wint_t) w[i]);
-                m = wcstombs(out, w, 4 * n + 1);
-        }
-        uselocale(old);
-        if (m == (size_t) -1)
-                return -EILSEQ;
-        *ret = TAKE_PTR(out);
-        return 0;
 }
 
 static void index_entry_free(struct lh_entry *e) {
@@ -132,7 +95,7 @@ static int add_file(struct manifest *m, const struct release_file *f, struct car
         if (m->n_files > 0 && path_layout_cmp(m->files[m->n_files - 1].path, f->path) >= 0)
                 return cart_error_set(err, -EBADMSG, "%s: out of layout order (after %s)", f->path,
                                       m->files[m->n_files - 1].path);
-        r = path_fold(f->path, &folded);
+        r = fat_fold(f->path, &folded);
         if (r < 0)
                 return cart_error_set(err, r, "%s: cannot compare this name", f->path);
         l = lookup_folded(m, folded);
@@ -645,7 +608,7 @@ const struct release_file *manifest_find(const struct manifest *m, const char *p
 
         while (*path == '/')
                 path++;
-        if (path_fold(path, &folded) < 0)
+        if (fat_fold(path, &folded) < 0)
                 return NULL;
         return lookup_folded(m, folded);
 }

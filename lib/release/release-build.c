@@ -91,7 +91,7 @@ struct build_entry *builder_find(const struct builder *b, const char *path) {
         _cleanup_free_ char *folded = NULL;
         void *v;
 
-        if (path_fold(path, &folded) < 0 || !lh_table_lookup_ex(b->index, folded, &v))
+        if (fat_fold(path, &folded) < 0 || !lh_table_lookup_ex(b->index, folded, &v))
                 return NULL;
         return &b->entries[(uintptr_t) v - 1];
 }
@@ -151,7 +151,7 @@ int builder_add(struct builder *b, const char *path, bool is_dir, int64_t mtime,
                                               origin, path, parent, e->path, e->origin);
                 if (!e) {
                         _cleanup_free_ char *pf = NULL;
-                        r = path_fold(parent, &pf);
+                        r = fat_fold(parent, &pf);
                         if (r < 0)
                                 return cart_error_set(b->err, r, "%s: %s: cannot fold this name", origin, path);
                         r = append(b, parent, pf, true, mtime, origin, &e);
@@ -160,7 +160,7 @@ int builder_add(struct builder *b, const char *path, bool is_dir, int64_t mtime,
                         TAKE_PTR(pf);
                 }
         }
-        r = path_fold(path, &folded);
+        r = fat_fold(path, &folded);
         if (r < 0)
                 return cart_error_set(b->err, r, "%s: %s: cannot fold this name", origin, path);
         e = builder_find(b, path);
@@ -199,8 +199,12 @@ static int spool_write(struct builder *b, struct build_entry *e, const void *buf
         if (r < 0)
                 return r;
         r = pwrite_full(b->spool_fd, buf, len, b->spool_end);
-        if (r < 0)
-                return cart_error_errno(b->err, r, e->path, "cannot stage content");
+        if (r < 0) {
+                cart_error_errno(b->err, output_write_error(r), e->path, "cannot stage content");
+                if (b->err)
+                        b->err->errnum = -r;    /* the words of the cause (no space), not of EIO */
+                return output_write_error(r);
+        }
         b->spool_end += len;
         e->size += len;
         return 0;

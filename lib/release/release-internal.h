@@ -26,8 +26,6 @@ struct manifest {
 
 /* Depth-first, names sorted by bytes: "a", "a/x", "a.txt". */
 int path_layout_cmp(const char *a, const char *b);
-/* The path as FAT compares names (Unicode upper case), whatever the caller's locale. */
-int path_fold(const char *path, char **ret);
 
 /* "2026-09-01T08:00:00Z", and back (strict). */
 

@@ -12,8 +12,16 @@
 #include "release/release-build.h"
 
 static int archive_fail(struct archive *a, struct builder *b, const char *what) {
-        return cart_error_set(b->err, -EIO, "writing the release: %s: %s", what,
-                              archive_error_string(a) ?: "libarchive error");
+        int e = archive_errno(a);
+
+        cart_error_set(b->err, -EIO, "writing the release: %s: %s", what,
+                       archive_error_string(a) ?: "libarchive error");
+        /* libarchive says "Write error": the errno says why (a full file system), in cmd/'s words. */
+        if (e > 0 && b->err) {
+                b->err->reason = CART_REASON_SYSTEM;
+                b->err->errnum = e;
+        }
+        return -EIO;
 }
 
 static int write_header(struct archive *a, struct builder *b, const char *path, bool is_dir, uint64_t size,

@@ -123,6 +123,9 @@ int release_check_rollback(const char *state_path, const struct manifest *m, boo
 int release_record_serial(const char *state_path, const struct manifest *m, struct cart_error *err);
 /* The highest serial of the release called name recorded in state_path (0 when none). */
 int release_recorded_serial(const char *state_path, const char *name, uint64_t *ret, struct cart_error *err);
+/* Read the whole state file of state_path as release_check_rollback would: the number of
+ * releases recorded (0 when there is no file yet), -EBADMSG naming a malformed line. */
+int release_serials_count(const char *state_path, size_t *ret, struct cart_error *err);
 
 /*
  * The smallest key a layout with this partition alignment fits: the alignment before the

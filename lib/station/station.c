@@ -10,6 +10,7 @@
 #include "device/device.h"
 #include "fat/fat.h"
 #include "flash/verify.h"
+#include "base/output-file.h"
 #include "station/station.h"
 
 struct station {
@@ -399,7 +400,7 @@ int station_plan(struct station *s, const struct station_key *k, struct flash_re
 int station_export(struct station *s, const struct station_key *k, struct flash_report *report,
                    struct cart_error *err) {
         const char *out = k->target, *root = system_root(out);
-        _cleanup_free_ char *tmp = NULL;
+        _cleanup_(output_file_done) struct output_file img = { .fd = -EBADF };
         struct flash_options o = flash_options_for(s, k);
         struct target x = { .path = out };
         struct stat st;
@@ -416,29 +417,25 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
                 r = cart_error_reason_set(err, -EEXIST, CART_REASON_OUTPUT_EXISTS, out);
         else if (k->image_size == 0)
                 r = cart_error_set(err, -EINVAL, "%s: give the size of the key", out);
-        else if (asprintf(&tmp, "%s.XXXXXX", out) < 0)
-                r = -ENOMEM;
-        /* A temporary file beside the output, renamed at the end: no partial image. */
-        else if ((x.t.fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-                r = sys_fail(err, -EEXIST, errno, out, "cannot create");
-        else if (x.is_created = true, x.path = tmp, (void) fchmod(x.t.fd, 0644), ftruncate(x.t.fd, (off_t) k->image_size) < 0)
-                r = sys_fail(err, errno == ENOSPC ? -EIO : -EEXIST, errno, out, "cannot make a %" PRIu64 "-byte image",
-                             k->image_size);
+        /* An unnamed file beside the output (O_TMPFILE), linked at the end: a failed or
+         * even killed export leaves no partial image. */
+        else if ((r = output_file_open(out, 0, &img, err)) < 0)
+                r = r == -ENOMEM ? r : -EEXIST;
+        else if (ftruncate(img.fd, (off_t) k->image_size) < 0)
+                r = sys_fail(err, output_write_error(-errno) == -EIO ? -EIO : -EEXIST, errno, out,
+                             "cannot make a %" PRIu64 "-byte image", k->image_size);
         else
                 r = 0;
-        if (r < 0) {
-                target_close(&x, true);
+        if (r < 0)
                 return report_early(report, s, &x.t, FLASH_OUTCOME_FAILED, r, err);
-        }
+        x.t.fd = img.fd;        /* closed by output_file_done() */
         r = flash_key(&x.t, &o, report, err);
         r = image_full(&x, report, r, err);
         if (r < 0)
                 cart_error_prefix(err, r, "%s", out);
-        if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) < 0) {
-                r = sys_fail(err, errno == EEXIST ? -EEXIST : -EIO, errno, out, "cannot rename %s", tmp);
+        if (r >= 0 && (r = output_file_link(&img, 0644, err)) < 0) {
                 report->outcome = FLASH_OUTCOME_FAILED;
                 flash_report_set_error(report, r, err);
         }
-        target_close(&x, r < 0);
         return r;
 }

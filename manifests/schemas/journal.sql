@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (SQLite backend), version 1: what `cartable` creates in a new
+-- The key journal's schema (SQLite backend), version 2: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
 -- a change is a new migration in lib/journal/journal-sqlite.c and an edit here.
@@ -54,6 +54,8 @@ CREATE TABLE pupils (
     created_usec BIGINT NOT NULL,
     updated_usec BIGINT NOT NULL,
     left_usec BIGINT,
+    salt TEXT,                            -- v2: 32 random hex digits, made when an event first
+                                          -- names the pupil; erased by a purge (see events)
     PRIMARY KEY (school, id)
 );
 CREATE INDEX pupils_by_id ON pupils (id);
@@ -112,8 +114,32 @@ CREATE TABLE events (
     read_usec BIGINT,
     prev_hash TEXT NOT NULL,              -- hash of the station's previous event (64 zeros first)
     hash TEXT NOT NULL,                   -- SHA-256 of this event's canonical form
+    format INTEGER NOT NULL DEFAULT 1,    -- canonical form: 1 hashes pupil_id (written by v1),
+                                          -- 2 hashes pupil_commit instead (v2 onwards)
+    pupil_commit TEXT,                    -- v2: SHA-256 of the pupil's salt, school and id; a purge
+                                          -- erases pupil_id and the salt, keeps this and the hash
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );
 CREATE INDEX events_by_pupil ON events (pupil_school, pupil_id);
 CREATE INDEX events_by_key ON events (key_uid);
+
+-- Version 2. One row per `journal purge` that erased anything (see cartable-journal(1)).
+CREATE TABLE purges (
+    id INTEGER PRIMARY KEY,
+    time_usec BIGINT NOT NULL,
+    station TEXT NOT NULL,
+    operator TEXT,
+    left_before_usec BIGINT NOT NULL,     -- pupils who left before this were purged
+    n_pupils BIGINT NOT NULL,
+    n_events BIGINT NOT NULL,             -- events that lost their pupil id
+    n_kept_v1 BIGINT NOT NULL             -- pupils whose id stays: named by form-1 events
+);
+
+-- Version 2. What a purge leaves of its pupils: how many, per school and class.
+CREATE TABLE purged_counts (
+    school TEXT NOT NULL,
+    class_name TEXT NOT NULL,
+    n_pupils BIGINT NOT NULL,
+    PRIMARY KEY (school, class_name)
+);

@@ -98,7 +98,7 @@ e2e_pulled() {
         rig_wait
         expect_rc f1 5
         # The step, the byte and the region, and the kernel's reason.
-        expect_block f1.err '^cartable: /dev/disk/by-id/usb-QEMU_QEMU_HARDDISK_PULL0001-0:0: write: at byte [0-9]+ \(".+"\): (No such device|Input/output error)$'
+        expect_block f1.err '^cartable: /dev/disk/by-id/usb-QEMU_QEMU_HARDDISK_PULL0001-0:0: write: at byte [0-9]+ \(".+"\): (the key was removed \(No such device\)|Input/output error)$'
         block f1.json | jq -e 'select(.event == "result") | .outcome == "failed" and .step == "write"' >/dev/null ||
                 fail "pulled key's report: $(block f1.json | tail -1)"
         local n

@@ -150,7 +150,7 @@ mkdir many
 mcopy -i many.img@@1M many/* ::/Outils/
 expect_exit 0 "$CARTABLE" verify many.img --trust dep.pub
 [ "$(grep -c '^extra ' out)" = 1000 ] || fail "$(grep -c '^extra ' out) extra entries listed, expected 1000"
-expect_in out '^\.\.\. +200 more extra or sealed entries, not listed$'
+expect_in out '^\.\.\. +200 more extra, sealed or colliding entries, not listed$'
 expect_in out '1200 extra \(allowed\)'
 expect_exit 0 "$CARTABLE" verify many.img --trust dep.pub --json
 expect_in out '"extra":1200,"sealed":0,"attributes":0,"unlisted":200'

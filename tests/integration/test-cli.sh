@@ -12,8 +12,14 @@ expect_in out 'Exit codes'
 expect_exit 64 "$CARTABLE"
 expect_exit 64 "$CARTABLE" no-such-command
 expect_in err "unknown command 'no-such-command'"
+# The hint names something to run: never "cartable help " with an empty name.
+expect_in err "^Try 'cartable --help'\.$"
+expect_not_in err "help '"
+expect_exit 64 "$CARTABLE" bogus
+expect_in err "^Try 'cartable --help'\.$"
 expect_exit 64 "$CARTABLE" --bogus
 expect_in err "unknown option '--bogus'"
+expect_in err "^Try 'cartable --help'\.$"
 expect_exit 64 "$CARTABLE" help no-such-command
 
 # Every command answers --help and 'help NAME' with its usage.

@@ -223,6 +223,29 @@ expect_exit 1 "$CARTABLE" verify slip.img --trust dep.pub
 expect_in out 'sealed +\.cartable/slipped\.txt'
 rm -f proof.img slip.img
 
+# --- no locale at all, as on a minimal live system (issue 16 item 7): names fold through
+# cartable's own table. The locale files are hidden in a private mount namespace.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+        nolocale() {
+                unshare -m sh -c 'mount -t tmpfs none /usr/lib/locale &&
+                        exec env -i LC_ALL=C.UTF-8 CARTABLE_CONFIG="$CARTABLE_CONFIG" "$@"' sh "$@"
+        }
+        mkdir -p loc/x && echo a > loc/x/a.txt && echo b > loc/x/A.TXT
+        expect_exit 65 nolocale "$CARTABLE" image build --name college --version 2026.9 --serial 9 \
+                --min-size 64M --key dep.key --output noloc.cart loc
+        expect_in err 'x/(a\.txt|A\.TXT): same name on FAT as'
+        expect_exit 0 nolocale "$CARTABLE" image build --name college --version 2026.9 --serial 9 \
+                --min-size 64M --sealed Cours --key dep.key --output noloc.cart -q content
+        expect_exit 0 nolocale "$CARTABLE" flash noloc.cart noloc.img --size 128M --trust dep.pub
+        expect_exit 0 nolocale "$CARTABLE" verify noloc.img --trust dep.pub
+        expect_in out 'noloc.img: intact: college 2026.9'
+        expect_exit 0 nolocale "$CARTABLE" cat noloc.img COURS/MATHS/PYTHAGORE.TXT
+        expect_in out 'Théorème de Pythagore'
+        expect_exit 0 env -i LC_ALL=POSIX CARTABLE_CONFIG="$CARTABLE_CONFIG" "$CARTABLE" verify noloc.img --trust dep.pub
+        expect_in out 'noloc.img: intact: college 2026.9'
+        rm -rf loc noloc.cart noloc.img
+fi
+
 # --- a device path with no device behind it is never created as an image file
 nodev=/dev/cartable-test-no-such-key-$$
 trap 'rm -f "$nodev"; rm -rf "$SCRATCH"' EXIT

@@ -138,6 +138,19 @@ expect_in err 'setup.exe: not in the signed manifest'
 printf 'not a tar' > junk.cart
 expect_exit 65 "$CARTABLE" image verify junk.cart --trust k.pub
 
+# Names from bundles never drive the terminal (issue 16 item 9): a control character is
+# refused, and the message shows it escaped; DEL and C1 controls, which FAT can hold, are
+# escaped by image show.
+mkdir -p escb && printf x > "escb/$(printf 'a\033[2Jb').txt"
+expect_exit 65 "$CARTABLE" image build --key k.key --output esc.cart --name e --version 1 --serial 1 escb
+expect_in err 'a\\x1b\[2Jb\.txt'
+! grep -q "$(printf '\033')" err || fail "image build echoed an escape character"
+rm -rf escb && mkdir -p escb && printf x > "escb/$(printf 'del\177c1\302\2332J').txt"
+expect_exit 0 "$CARTABLE" image build --key k.key --output esc.cart --name e --version 1 --serial 1 escb
+expect_exit 0 "$CARTABLE" image show esc.cart --trust k.pub
+expect_in out 'del\\x7fc1\\u009b2J\.txt$'
+! grep -qP '\x7f|\xc2\x9b' out || fail "image show printed a control character"
+
 # An interrupted build leaves nothing behind.
 mkdir -p slow && truncate -s 1500M slow/big.bin
 "$CARTABLE" image build --key k.key --output int.cart --name a --version 1 --serial 1 --min-size 2G slow 2>/dev/null &
@@ -146,4 +159,42 @@ sleep 0.5
 kill -INT $pid 2>/dev/null || true
 wait $pid && fail "the interrupted build succeeded"
 [ -z "$(ls | grep -E '^int\.cart')" ] || fail "an interrupted build left: $(ls | grep int.cart)"
+# Nor does a hang-up, nor a kill that no handler sees (issue 16 item 10): the output is an
+# unnamed file until it is complete. The same for image export.
+for sig in HUP KILL; do
+        "$CARTABLE" image build --key k.key --output int.cart --name a --version 1 --serial 1 --min-size 2G slow 2>/dev/null &
+        pid=$!
+        sleep 0.5
+        kill -$sig $pid 2>/dev/null || true
+        wait $pid && fail "the build killed by SIG$sig succeeded"
+        [ -z "$(ls -A | grep -E 'int\.cart')" ] || fail "a build killed by SIG$sig left: $(ls -A | grep int.cart)"
+done
+mkdir -p slow2 && truncate -s 400M slow2/big.bin
+"$CARTABLE" image build --key k.key --output slow.cart --name a --version 1 --serial 1 --min-size 1G -q slow2
+"$CARTABLE" image export slow.cart --trust k.pub --size 1G --output int.img 2>/dev/null &
+pid=$!
+sleep 0.3
+kill -KILL $pid 2>/dev/null || true
+wait $pid && fail "the export killed by SIGKILL succeeded"
+[ -z "$(ls -A | grep -E 'int\.img')" ] || fail "a killed export left: $(ls -A | grep int.img)"
+rm -rf slow.cart slow2
+
+# No space left for the staged content, the release or an exported image is an I/O
+# failure (5), not "target refused" (issue 16 item 11), and leaves nothing.
+if [ "$(id -u)" = 0 ] && mkdir full && mount -t tmpfs -o size=2M tmpfs full 2>/dev/null; then
+        trap 'umount "$SCRATCH/full" 2>/dev/null || true; rm -rf "$SCRATCH"' EXIT
+        mkdir -p fill && head -c 3000000 /dev/urandom > fill/big.bin
+        expect_exit 5 "$CARTABLE" image build --key k.key --output full/x.cart --name a --version 1 --serial 1 fill
+        expect_in err 'cannot stage content: No space left on device'
+        head -c 1500000 /dev/urandom > fill/big.bin
+        expect_exit 5 "$CARTABLE" image build --key k.key --output full/x.cart --name a --version 1 --serial 1 fill
+        expect_in err 'writing the release: .*No space left on device'
+        [ -z "$(ls -A full)" ] || fail "a build out of space left: $(ls -A full)"
+        head -c 3000000 /dev/urandom > fill/big.bin
+        "$CARTABLE" image build --key k.key --output fill.cart --name a --version 1 --serial 1 -q --min-size 64M fill
+        expect_exit 5 "$CARTABLE" image export fill.cart --trust k.pub --size 128M --output full/k.img
+        expect_in err 'No space left on device'
+        [ -z "$(ls -A full)" ] || fail "an export out of space left: $(ls -A full)"
+        umount full
+fi
 echo "image: ok"

@@ -23,20 +23,26 @@ expect_exit 0 "$C" roster list --school 0750001A --class 6A
 [ "$(wc -l < out)" = "$(q "SELECT count(*) FROM pupils WHERE school = '0750001A' AND class_name = '6A' AND is_active = 1")" ] \
         || fail "roster list from the server: wrong count"
 
-# The workshop issues D1001 a key; the collège, offline, issues D1001 and D1004 keys.
+# The workshop issues D1001 a key; the collège, offline, issues D1001 a key too: each journal
+# salted D1001's commitments its own way, so the push is refused, naming the pupil.
 "$TOOL_JOURNAL_RECORD" "$URL" 1 atelier-1 D1001 >/dev/null || fail "journal-record on the server"
+expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" --journal "$SCRATCH/clash.db"
+"$TOOL_JOURNAL_RECORD" "$SCRATCH/clash.db" 1 college-1 D1001 >/dev/null || fail "journal-record offline"
+expect_exit 65 "$C" journal push "$SCRATCH/clash.db" --to "$URL"
+expect_in err 'pupil 0750001A/D1001 has events in both journals under different salts: .* nothing was merged'
+[ "$(q 'SELECT count(*) FROM events')" = 2 ] || fail "a refused push added events"
+
+# The collège, offline, issues D1004 and D1005 keys, and a third key fails.
 expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" --journal "$SCRATCH/college.db"
-"$TOOL_JOURNAL_RECORD" "$SCRATCH/college.db" 3 college-1 D1001 D1004 >/dev/null || fail "journal-record offline"
+"$TOOL_JOURNAL_RECORD" "$SCRATCH/college.db" 3 college-1 D1004 D1005 >/dev/null || fail "journal-record offline"
 n_off=$(sqlite3 college.db 'SELECT count(*) FROM events')
 expect_exit 0 "$C" journal verify --journal "$SCRATCH/college.db"
 head_off=$(grep -o 'head college-1:[0-9]*:[0-9a-f]*' out)
 
-# Pushed: every event arrives, the conflict is reported (exit 1) and kept.
-expect_exit 1 "$C" journal push "$SCRATCH/college.db" --to "$URL"
-expect_in out "^merged .*college.db into postgresql:///cartable\?.*: $n_off events added, 0 already there; 0 pupils added; 3 keys added, 0 updated; 1 conflicts$"
-expect_in out '^CONFLICT pupil 0750001A/D1001: key usb:0781:5581:college-1-000000 issued on station college-1 while holding key usb:0781:5581:atelier-1-000000: both kept'
-expect_in err '1 pupils hold keys issued on two stations'
-[ "$(q "SELECT count(*) FROM keys WHERE pupil_id = 'D1001' AND status = 'issued'")" = 2 ] || fail "the conflict was not kept"
+# Pushed: every event arrives.
+expect_exit 0 "$C" journal push "$SCRATCH/college.db" --to "$URL"
+expect_in out "^merged .*college.db into postgresql:///cartable\?.*: $n_off events added, 0 already there; 0 pupils added; 3 keys added, 0 updated; 0 conflicts$"
+[ "$(q "SELECT count(*) FROM keys WHERE pupil_id IN ('D1004', 'D1005') AND status = 'issued'")" = 2 ] || fail "the issues did not arrive"
 # Twice: nothing added.
 expect_exit 0 "$C" journal push "$SCRATCH/college.db" --to "$URL"
 expect_in out ": 0 events added, $n_off already there; 0 pupils added; 0 keys added, 0 updated; 0 conflicts$"
@@ -46,11 +52,9 @@ expect_exit 0 "$C" journal verify --head "${head_off#head }"
 expect_in out "^station college-1: $n_off events, intact; $head_off$"
 expect_in out "^journal intact: $((n_off + 2)) events$"
 
-# Any backend to any: the server's journal merged into a new SQLite file; the conflict it
-# holds comes along, reported once.
-expect_exit 1 "$C" journal merge "$URL" --journal "$SCRATCH/copy.db"
-expect_in out ": $((n_off + 2)) events added, 0 already there; 60 pupils added; 4 keys added, 0 updated; 1 conflicts$"
-[ "$(grep -c '^CONFLICT pupil 0750001A/D1001: ' out)" = 1 ] || fail "the conflict reported more than once"
+# Any backend to any: the server's journal merged into a new SQLite file.
+expect_exit 0 "$C" journal merge "$URL" --journal "$SCRATCH/copy.db"
+expect_in out ": $((n_off + 2)) events added, 0 already there; 60 pupils added; 4 keys added, 0 updated; 0 conflicts$"
 expect_exit 0 "$C" journal verify --journal "$SCRATCH/copy.db"
 expect_in out "^station college-1: $n_off events, intact; $head_off$"
 

@@ -133,6 +133,17 @@ static void test_upcase(void **state) {
         assert_int_equal(fat_upcase(0x436), 0x416);      /* ж */
         assert_int_equal(fat_upcase(0x6570), 0x6570);    /* 数: no case */
         assert_int_equal(fat_upcase(0xFF41), 0xFF21);    /* fullwidth a */
+        assert_int_equal(fat_upcase(0x3C2), 0x3A3);      /* ς, final sigma */
+        assert_int_equal(fat_upcase(0x3AC), 0x386);      /* ά */
+        assert_int_equal(fat_upcase(0x451), 0x401);      /* ё */
+        assert_int_equal(fat_upcase(0x4CF), 0x4C0);      /* ӏ */
+        assert_int_equal(fat_upcase(0x10D0), 0x1C90);    /* Georgian, beyond the old hand-made table */
+        assert_int_equal(fat_upcase(0x2C30), 0x2C00);    /* Glagolitic */
+        assert_int_equal(fat_upcase(0xA641), 0xA640);    /* Cyrillic Extended-B */
+        assert_int_equal(fat_upcase(0x149), 0x149);      /* ŉ: upper case is two characters */
+        assert_int_equal(fat_upcase(0x390), 0x390);      /* ΐ: likewise */
+        assert_int_equal(fat_upcase(0xC9), 0xC9);        /* already upper case */
+        assert_int_equal(fat_upcase(0xD801), 0xD801);    /* surrogates never change */
         /* Wherever the table changes a character, glibc's Unicode data agrees. */
         if (!l)
                 return;
@@ -142,6 +153,33 @@ static void test_upcase(void **state) {
                         fail_msg("U+%04X: table gives U+%04X, glibc U+%04X", c, u, (unsigned) towupper_l((wint_t) c, l));
         }
         freelocale(l);
+}
+
+static void expect_fold(const char *name, const char *want) {
+        _cleanup_free_ char *folded = NULL;
+
+        assert_int_equal(fat_fold(name, &folded), 0);
+        if (!streq(folded, want))
+                fail_msg("fold(%s) = %s, expected %s", name, folded, want);
+}
+
+/* Folding uses the table and our own UTF-8 decoder: no locale is set in this test. */
+static void test_fold(void **state) {
+        char *folded = NULL;
+
+        expect_fold("Cours/été.html", "COURS/ÉTÉ.HTML");
+        expect_fold("straße", "STRAßE");          /* ß has no one-character upper case */
+        expect_fold("ÿ", "Ÿ");
+        expect_fold("ωμέγα", "ΩΜΈΓΑ");
+        expect_fold("жёлтый", "ЖЁЛТЫЙ");
+        expect_fold("ı", "I");                    /* 2 bytes become 1 */
+        expect_fold("ɐ", "Ɐ");                    /* 2 bytes become 3 */
+        expect_fold("𐐨", "𐐨");                   /* Deseret: beyond the BMP, unchanged */
+        expect_fold("数学", "数学");
+        assert_int_equal(fat_fold("caf\xe9", &folded), -EILSEQ);      /* Latin-1, not UTF-8 */
+        assert_int_equal(fat_fold("\xc0\xaf", &folded), -EILSEQ);     /* overlong '/' */
+        assert_int_equal(fat_fold("\xed\xa0\x80", &folded), -EILSEQ); /* a surrogate */
+        assert_null(folded);
 }
 
 static void test_basis_names(void **state) {
@@ -184,6 +222,7 @@ int main(void) {
                 cmocka_unit_test(test_paths),
                 cmocka_unit_test(test_labels),
                 cmocka_unit_test(test_upcase),
+                cmocka_unit_test(test_fold),
                 cmocka_unit_test(test_basis_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

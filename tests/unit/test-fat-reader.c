@@ -317,6 +317,64 @@ static void test_nt_case_bits(void **state) {
 
 static int discard(void *userdata, const void *buf, size_t len) { return 0; }
 
+static int count_collisions(void *userdata, const char *path, const struct fat_dirent *e) {
+        (*(int *) userdata) += e->collides_with != NULL;
+        return 0;
+}
+
+/* "Long name.txt" given the 8.3 name of file2.bin: both answer to FILE2.BIN. */
+static void test_short_name_collision(void **state) {
+        _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
+        struct cart_error err = {};
+        struct fat_dirent *v, d;
+        uint8_t *e = dirent(2, "LONGNA~1TXT");
+        size_t n;
+        int collisions = 0;
+
+        memcpy(e, "FILE2   BIN", 11);
+        assert_int_equal(e[-32 + 11], FAT_ATTR_LFN);
+        e[-32 + 13] = fat_lfn_checksum(e);
+        assert_int_equal(fat_reader_open(mem_read, &m, 0, m.size, &r, &err), 0);
+        assert_int_equal(fat_reader_list(r, "/", &v, &n, &err), 0);
+        assert_int_equal(n, 4);
+        assert_string_equal(v[1].name, "Long name.txt");
+        assert_string_equal(v[1].collides_with, "file2.bin");
+        assert_string_equal(v[3].collides_with, "Long name.txt");
+        assert_null(v[0].collides_with);
+        assert_null(v[2].collides_with);
+        fat_dirents_free(v, n);
+        /* Never the first: a name two entries answer to is refused, naming both. */
+        assert_int_equal(fat_reader_stat(r, "file2.BIN", &d, &err), -ENOTUNIQ);
+        assert_non_null(strstr(err.msg, "\"Long name.txt\" and \"file2.bin\" both answer to"));
+        assert_int_equal(fat_reader_read_file(r, "FILE2.BIN", discard, NULL, &err), -ENOTUNIQ);
+        /* A name only one of them answers to is that one. */
+        assert_int_equal(fat_reader_stat(r, "long NAME.txt", &d, &err), 0);
+        assert_int_equal(d.size, 100);
+        fat_dirent_clear(&d);
+        assert_int_equal(fat_reader_walk(r, count_collisions, &collisions, &err), 0);
+        assert_int_equal(collisions, 2);
+}
+
+/* "." and ".." are skipped: only in the first two slots of a subdirectory. */
+static void test_misplaced_dot(void **state) {
+        uint8_t *e = cluster(first_cluster("dir"));
+
+        assert_memory_equal(e, ".          ", 11);
+        assert_memory_equal(e + 32, "..         ", 11);
+        while (e[0])
+                e += 32;
+        memcpy(e, "..         ", 11);
+        e[11] = FAT_ATTR_DIRECTORY;
+        expect_walk(-EUCLEAN, "\"..\" entry in slot");
+        reset(state);
+        e = cluster(2);
+        while (e[0])
+                e += 32;
+        memcpy(e, ".          ", 11);
+        e[11] = FAT_ATTR_DIRECTORY;
+        expect_walk(-EUCLEAN, "\".\" entry in slot");
+}
+
 struct damage_walk { struct fat_reader *r; struct cart_error *err; };
 
 static int read_each(void *userdata, const char *path, const struct fat_dirent *e) {
@@ -369,6 +427,8 @@ int main(void) {
                 cmocka_unit_test_setup(test_nt_case_bits, reset),
                 cmocka_unit_test_setup(test_random_damage, reset),
                 cmocka_unit_test_setup(test_bad_short_name, reset),
+                cmocka_unit_test_setup(test_short_name_collision, reset),
+                cmocka_unit_test_setup(test_misplaced_dot, reset),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

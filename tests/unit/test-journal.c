@@ -115,7 +115,7 @@ static void test_schema_matches_file(void **state) {
         _cleanup_free_ char *live_n = normalise(live);
         if (!streq(want, live_n))
                 fail_msg("live schema differs from manifests/schemas/journal.sql:\nfile: %s\nlive: %s", want, live_n);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 1);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), JOURNAL_SCHEMA_VERSION);
 }
 
 static void test_pragmas(void **state) {
@@ -138,12 +138,12 @@ static void test_newer_version_refused_untouched(void **state) {
 
         journal_close(j);
         /* Back to rollback mode, so that a reader leaves no -wal file and the bytes say it all. */
-        raw("PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (2, 0)");
+        raw("PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (3, 0)");
         file_digest(before);
         j = NULL;
         assert_int_equal(journal_open(path, &o, &j, &err), -EPROTONOSUPPORT);
         assert_null(j);
-        assert_non_null(strstr(err.msg, "schema version 2 is newer"));
+        assert_non_null(strstr(err.msg, "schema version 3 is newer"));
         assert_non_null(strstr(err.msg, "left untouched"));
         file_digest(after);
         assert_memory_equal(before, after, sizeof(before));
@@ -180,38 +180,39 @@ static void test_not_a_journal(void **state) {
 static void test_migration_runner(void **state) {
         static const struct journal_migration good[] = {
                 { 1, "unused: already applied" },
-                { 2, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
+                { 2, "unused: already applied" },
+                { 3, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
         };
         static const struct journal_migration bad[] = {
-                { 2, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
+                { 3, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
         };
-        static const struct journal_migration gap[] = { { 3, "SELECT 1" } };
+        static const struct journal_migration gap[] = { { 4, "SELECT 1" } };
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         struct cart_error err = {};
 
         /* A failing step leaves the journal at the version before it, schema unchanged. */
         assert_true(journal_migrate(j, bad, ELEMENTSOF(bad), &err) < 0);
-        assert_non_null(strstr(err.msg, "migration to schema version 2"));
-        assert_int_equal(journal_schema_version(j), 1);
+        assert_non_null(strstr(err.msg, "migration to schema version 3"));
+        assert_int_equal(journal_schema_version(j), 2);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 0);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 1);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 2);
         /* Versions come one after the other. */
         assert_int_equal(journal_migrate(j, gap, ELEMENTSOF(gap), &err), -EPROTO);
-        /* A v1 journal goes to v2, and only the missing step runs. */
+        /* A v2 journal goes to v3, and only the missing step runs. */
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(journal_schema_version(j), 2);
+        assert_int_equal(journal_schema_version(j), 3);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 1);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 2);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 3);
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 2);
+        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 3);
 }
 
 static void test_reopen_keeps_version(void **state) {
         struct journal *j = open_new("s1");
         journal_close(j);
         j = open_new("s1");
-        assert_int_equal(journal_schema_version(j), 1);
-        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 1);
+        assert_int_equal(journal_schema_version(j), JOURNAL_SCHEMA_VERSION);
+        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), JOURNAL_SCHEMA_VERSION);
         journal_close(j);
 }
 

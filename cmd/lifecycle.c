@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cartable lost | stolen | identify: a key's life after it was handed out. */
+#include <inttypes.h>
+#include <strings.h>
+#include <time.h>
+
+#include "commands.h"
+#include "reason.h"
+#include "fat/fat.h"
+#include "flash/verify.h"
+#include "journal-arg.h"
+#include "key-io.h"
+#include "lifecycle.h"
+#include "journal/journal-purge.h"
+#include "trust.h"
+
+const char *lifecycle_operator(const char *arg) {
+        const char *s = arg;
+
+        if (!s || !*s)
+                s = getenv("SUDO_USER");
+        if (!s || !*s)
+                s = getenv("USER");
+        return s && *s ? s : "root";
+}
+
+int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
+                       struct journal_key_info **ret, char *swapped, size_t swapped_len,
+                       struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *by_vol = NULL, *by_serial = NULL;
+        char vid[16];
+        int r;
+
+        if (swapped)
+                swapped[0] = 0;
+        snprintf(vid, sizeof(vid), "%08" PRIX32, volume_id);
+        r = journal_key_find(j, vid, &by_vol, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (rec && rec->key_serial[0]) {
+                r = journal_key_find(j, rec->key_serial, &by_serial, err);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        if (!by_vol && !by_serial)
+                return cart_error_set(err, -ENOENT, "volume %s%s%s is not in the journal", vid,
+                                      rec && rec->key_serial[0] ? " and key serial " : "",
+                                      rec && rec->key_serial[0] ? rec->key_serial : "");
+        if (swapped && by_vol && by_serial && !streq(by_vol->uid, by_serial->uid))
+                snprintf(swapped, swapped_len, "its volume %s is key %s's in the journal but its key record names "
+                         "key %s", vid, by_vol->uid, by_serial->uid);
+        else if (swapped && by_vol && by_vol->family_name && rec && rec->has_owner &&
+                 (strcasecmp(rec->owner_last_name, by_vol->family_name) != 0 ||
+                  strcasecmp(rec->owner_first_name, by_vol->first_name) != 0))
+                snprintf(swapped, swapped_len, "the journal gives volume %s to %s/%s, not to the owner its "
+                         "key record names", vid, by_vol->school, by_vol->pupil_id);
+        *ret = by_vol ? TAKE_PTR(by_vol) : TAKE_PTR(by_serial);
+        return 0;
+}
+
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_OPERATOR };
+
+static const char *verify_outcome(const struct verify_result *v, bool swapped) {
+        if (swapped)
+                return "swapped";
+        return verify_result_is_intact(v) ? "intact" : "modified";
+}
+
+static int record_verify(struct journal *j, const char *operator, const struct verify_result *v,
+                         bool *ret_swapped, char **ret_uid) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        char swapped[512], vid[16], msg[600] = "";
+        struct cart_error err = {};
+        struct journal_verification jv;
+        int r;
+
+        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, swapped,
+                               sizeof(swapped), &err);
+        if (r < 0) {
+                log_error(r, "%s: nothing recorded", ERROR_TEXT(&err, r));
+                return journal_exit_code(r);
+        }
+        if (!verify_result_is_intact(v))
+                snprintf(msg, sizeof(msg), "%zu missing, %zu modified, %zu sealed, %zu attributes%s%s", v->n_missing,
+                         v->n_modified, v->n_sealed, v->n_attributes, v->table_problem[0] ? "; table: " : "",
+                         v->table_problem);
+        if (swapped[0])
+                snprintf(msg, sizeof(msg), "%s", swapped);
+        snprintf(vid, sizeof(vid), "%08" PRIX32, v->volume_id);
+        jv = (struct journal_verification) { .key_uid = k->uid, .operator = operator,
+                .outcome = verify_outcome(v, swapped[0]), .message = msg[0] ? msg : NULL,
+                .release_name = v->release_name, .release_version = v->release_version,
+                .release_serial = (int64_t) v->release_serial, .volume_id = vid };
+        r = journal_record_verification(j, &jv, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        /* On stderr: stdout may be verify's JSON. */
+        if (swapped[0])
+                log_warn("SWAPPED: %s", swapped);
+        if (k->pupil_id && streq(k->status, "issued"))
+                log_info("journal: %s recorded for key %s of %s/%s", jv.outcome, k->uid, k->school, k->pupil_id);
+        else
+                log_info("journal: %s recorded for key %s (%s)", jv.outcome, k->uid, k->status);
+        *ret_swapped = swapped[0];
+        if (ret_uid) {
+                *ret_uid = strdup(k->uid);
+                if (!*ret_uid)
+                        return log_fail(-ENOMEM, "out of memory");
+        }
+        return EXIT_OK;
+}
+
+int lifecycle_record_verify(const char *journal_arg, const char *operator, const struct verify_result *v,
+                            bool *ret_swapped, char **ret_uid) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        int code;
+
+        code = journal_arg_open(journal_arg, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        return record_verify(j, lifecycle_operator(operator), v, ret_swapped, ret_uid);
+}
+
+/* ---- lost, stolen ---- */
+
+
+static int run_mark(const struct command *cmd, int argc, char **argv) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "pupil", required_argument, NULL, OPT_PUPIL },
+                { "key", required_argument, NULL, OPT_KEY },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
+                {}
+        };
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        _cleanup_free_ char *uid = NULL;
+        struct journal_mark m = { .kind = cmd->name };
+        const char *journal = NULL, *op = NULL;
+        struct cart_error err = {};
+        int c, code, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                case OPT_PUPIL: m.pupil = optarg; break;
+                case OPT_KEY: m.key = optarg; break;
+                case OPT_OPERATOR: op = optarg; break;
+                default: return usage_bad_option(cmd, argv);
+                }
+        if (optind != argc)
+                return usage_error(cmd, "%s: unexpected argument '%s'", cmd->name, argv[optind]);
+        if (!m.pupil == !m.key)
+                return usage_error(cmd, "%s needs --pupil ID or --key SERIAL, one of them", cmd->name);
+        m.operator = lifecycle_operator(op);
+        code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        r = journal_key_mark(j, &m, &uid, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        r = journal_key_find(j, uid, &k, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        printf("%s %s: key %s of %s/%s (", cmd->name, k->serial ? k->serial : k->uid, k->uid, k->school, k->pupil_id);
+        fput_safe(k->family_name, stdout);
+        putchar(' ');
+        fput_safe(k->first_name, stdout);
+        printf(", %s); the pupil may be given a new key (cartable replace)\n", k->class_name ? k->class_name : "");
+        return EXIT_OK;
+}
+
+static int run_lost(int argc, char **argv) {
+        return run_mark(&command_lost, argc, argv);
+}
+
+static int run_stolen(int argc, char **argv) {
+        return run_mark(&command_stolen, argc, argv);
+}
+
+const struct command command_lost = {
+        .name = "lost",
+        .summary = "mark a pupil's key lost in the journal",
+        .help = "Usage: cartable lost (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
+                "Mark a pupil's issued key lost. See cartable-lifecycle(1).\n",
+        .run = run_lost,
+};
+
+const struct command command_stolen = {
+        .name = "stolen",
+        .summary = "mark a pupil's key stolen in the journal",
+        .help = "Usage: cartable stolen (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
+                "Mark a pupil's issued key stolen. See cartable-lifecycle(1).\n",
+        .run = run_stolen,
+};
+
+/* ---- identify ---- */
+
+struct buf {
+        char data[KEY_RECORD_MAX];
+        size_t len;
+};
+
+static int buf_sink(void *userdata, const void *p, size_t len) {
+        struct buf *b = userdata;
+        if (len > sizeof(b->data) - b->len)
+                return -EFBIG;
+        memcpy(b->data + b->len, p, len);
+        b->len += len;
+        return 0;
+}
+
+static void print_time(const char *what, int64_t usec) {
+        char t[32];
+        if (usec < 0)
+                return;
+        time_format(usec / 1000000, t);
+        printf("%s: %s\n", what, t);
+}
+
+static int run_identify(int argc, char **argv) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                {}
+        };
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct key_record rec = {};
+        struct fat_volume_info vi;
+        struct cart_error err = {};
+        const char *journal = NULL;
+        uint64_t size, off, vsize;
+        struct buf *b = NULL;
+        bool has_record = false;
+        char vid[16], swapped[512];
+        int c, code, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                default: return usage_bad_option(&command_identify, argv);
+                }
+        if (argc - optind != 1)
+                return usage_error(&command_identify, "expected TARGET");
+        code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        r = key_open_read(argv[optind], &fd, &size, &err);
+        if (r < 0) {
+                log_error(r, "%s", ERROR_TEXT(&err, r));
+                return EXIT_NOT_CARTABLE;
+        }
+        r = verify_open_volume(fd_read_at, (void *) (intptr_t) fd, size, &fr, &off, &vsize, &err);
+        if (r >= 0)
+                r = fat_reader_info(fr, &vi);
+        if (r < 0) {
+                log_error(r, "%s: %s", argv[optind], ERROR_TEXT(&err, r));
+                return EXIT_NOT_CARTABLE;
+        }
+        /* The key record may be gone or edited: it only helps when the volume ID is unknown. */
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return log_fail(-ENOMEM, "out of memory");
+        if (fat_reader_read_file(fr, KEY_RECORD_PATH, buf_sink, b, NULL) >= 0 &&
+            key_record_parse(b->data, b->len, &rec, NULL) >= 0)
+                has_record = true;
+        free(b);
+        r = lifecycle_find_key(j, vi.volume_id, has_record ? &rec : NULL, &k, swapped, sizeof(swapped), &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        key_format_volume_id(vi.volume_id, vid);
+        printf("key: %s\nvolume: %s \"", k->uid, vid);
+        fput_safe(vi.label, stdout);
+        printf("\"\nstatus: %s\n", k->status);
+        if (k->pupil_id) {
+                printf("pupil: %s/%s ", k->school, k->pupil_id);
+                if (k->family_name) {
+                        fput_safe(k->family_name, stdout);
+                        putchar(' ');
+                        fput_safe(k->first_name, stdout);
+                        printf(", class %s", k->class_name);
+                } else
+                        fputs("(personal data purged)", stdout);
+                printf("%s\n", k->is_active ? "" : " (has left)");
+        } else if (k->school && !streq(k->status, "stock"))
+                printf("pupil: personal data purged (school %s)\n", k->school);
+        else
+                puts("pupil: none (stock key)");
+        if (k->release_serial >= 0)
+                printf("release: %s %s (serial %" PRId64 ")\n", k->release_name, k->release_version, k->release_serial);
+        print_time("flashed", k->flashed_usec);
+        if (k->verified_usec >= 0) {
+                print_time("last verified", k->verified_usec);
+                printf("last verification: %s\n", k->verified_outcome ? k->verified_outcome : "");
+        } else
+                puts("last verified: never");
+        printf("key record: %s\n", has_record ? "present" : "missing or unreadable (identified by its volume ID)");
+        if (swapped[0])
+                printf("warning: %s\n", swapped);
+        return EXIT_OK;
+}
+
+const struct command command_identify = {
+        .name = "identify",
+        .summary = "say whose a found key is, offline, from the journal",
+        .help = "Usage: cartable identify TARGET [--journal DB]\n"
+                "\n"
+                "Read a found key or image (never mounted, never written): its FAT volume ID, then\n"
+                "the USB serial in /.cartable/key.json, and say from the journal whose it is\n"
+                "(name, class, school), its status, release and last verification. A renamed\n"
+                "volume or a deleted key record does not hide it.\n"
+                "\n"
+                "Exit codes: 0 found; 2 not a FAT32 key; 66 not in the journal, no journal.\n"
+                "See cartable-lifecycle(1).\n",
+        .run = run_identify,
+};
+
+/* ---- return ---- */
+
+static bool is_reason(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || *s == '-'))
+                        return false;
+        return true;
+}
+
+static int run_return(int argc, char **argv) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "reason", required_argument, NULL, 'r' },
+                TRUST_OPTION('t'),
+                {}
+        };
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        _cleanup_(trust_args_done) struct trust_args trust_args = {};
+        _cleanup_free_ char *uid = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *journal = NULL, *op = NULL, *reason = "returned";
+        struct cart_error err = {};
+        bool swapped = false;
+        size_t n_own = 0;
+        uint64_t size;
+        int c, code, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                case OPT_OPERATOR: op = optarg; break;
+                case 'r': reason = optarg; break;
+                case 't':
+                        if (trust_args_add(&trust_args, optarg) < 0)
+                                return log_fail(-ENOMEM, "out of memory");
+                        break;
+                default: return usage_bad_option(&command_return, argv);
+                }
+        if (argc - optind != 1)
+                return usage_error(&command_return, "expected TARGET");
+        if (!is_reason(reason))
+                return usage_error(&command_return, "--reason is a word of a-z and '-' (left, broken...), not '%s'", reason);
+        code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        r = trust_load(&trust_args, &trust);
+        if (r < 0)
+                return exit_code_for(r);
+        r = key_open_read(argv[optind], &fd, &size, &err);
+        if (r < 0) {
+                log_error(r, "%s", ERROR_TEXT(&err, r));
+                return EXIT_NOT_CARTABLE;
+        }
+        const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
+        r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);
+        if (r < 0) {
+                log_error(r, "%s: %s: nothing recorded", argv[optind], ERROR_TEXT(&err, r));
+                return EXIT_NOT_CARTABLE;
+        }
+        /* Refuse before writing anything: only an issued key comes back. */
+        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, NULL, 0, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (!streq(k->status, "issued"))
+                return log_fail(-EINVAL, "key %s is %s, not issued to a pupil: it cannot be returned; nothing recorded",
+                                k->uid, k->status);
+        code = record_verify(j, lifecycle_operator(op), v, &swapped, &uid);
+        if (code != EXIT_OK)
+                return code;
+        r = journal_key_mark(j, &(struct journal_mark) { .kind = "returned", .key = uid,
+                                 .operator = lifecycle_operator(op), .reason = reason,
+                                 .outcome = verify_outcome(v, swapped) }, NULL, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        printf("returned %s (%s): key %s of %s/%s, %s: %s\n", k->serial ? k->serial : k->uid, reason, k->uid,
+               k->school, k->pupil_id, verify_outcome(v, swapped),
+               verify_result_is_intact(v) ? "every release file intact" : "release files missing or changed");
+        for (size_t i = 0; i < v->n_entries; i++) {
+                const struct verify_entry *e = &v->entries[i];
+                if (e->status == VERIFY_EXTRA) {
+                        n_own++;
+                        continue;
+                }
+                printf("  %s %s\n", verify_status_to_string(e->status), e->path);
+        }
+        /* The pupil's own files: names and sizes, never their content. */
+        printf("pupil's own files: %zu%s\n", n_own + v->n_unlisted, n_own ? " (give them back or erase them)" : "");
+        for (size_t i = 0; i < v->n_entries; i++)
+                if (v->entries[i].status == VERIFY_EXTRA) {
+                        printf("  %s", v->entries[i].is_dir ? "dir  " : "file ");
+                        fput_safe(v->entries[i].path, stdout);
+                        if (!v->entries[i].is_dir)
+                                printf(" (%" PRIu64 " bytes)", v->entries[i].actual_size);
+                        putchar('\n');
+                }
+        return verify_result_is_intact(v) && !swapped ? EXIT_OK : EXIT_MODIFIED;
+}
+
+const struct command command_return = {
+        .name = "return",
+        .summary = "take a key back: verify it, record it returned",
+        .help = "Usage: cartable return TARGET [--reason left|broken|end-of-year|...] [--trust KEY]...\n"
+                "                       [--journal DB] [--operator NAME]\n"
+                "\n"
+                "A key comes back: it is verified (missing, modified and extra files, sealed\n"
+                "directories, partition table), the verification and the return are recorded in\n"
+                "the journal, and the pupil's own files are listed by name and size, never printed.\n"
+                "Only a key issued to a pupil can be returned; anything else changes nothing.\n"
+                "\n"
+                "Exit codes: 0 returned intact; 1 returned, modified or swapped; 2 not a cartable\n"
+                "key; 3 untrusted signature; 64 usage; 65 the key is not issued; 66 unknown key,\n"
+                "no journal. See cartable-lifecycle(1).\n",
+        .run = run_return,
+};
+
+/* ---- journal purge ---- */
+
+static int on_purged(void *userdata, const char *school, const char *id, const char *class_name, int64_t left_usec) {
+        char t[32];
+
+        time_format(left_usec / 1000000, t);
+        t[10] = 0;
+        printf("would purge %s/%s, class ", school, id);
+        fput_safe(class_name, stdout);
+        printf(", left %s\n", t);
+        return 0;
+}
+
+int run_journal_purge(int argc, char **argv) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "left-before", required_argument, NULL, 'l' },
+                { "dry-run", no_argument, NULL, 'n' },
+                {}
+        };
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        const char *journal = NULL, *op = NULL, *date = NULL;
+        struct journal_purge_counts n;
+        struct cart_error err = {};
+        bool dry_run = false;
+        struct tm tm = {};
+        const char *end;
+        int c, code, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                case OPT_OPERATOR: op = optarg; break;
+                case 'l': date = optarg; break;
+                case 'n': dry_run = true; break;
+                default: return usage_bad_option(&command_journal, argv);
+                }
+        if (optind != argc)
+                return usage_error(&command_journal, "journal purge: unexpected argument '%s'", argv[optind]);
+        if (!date)
+                return usage_error(&command_journal, "journal purge needs --left-before YYYY-MM-DD");
+        end = strptime(date, "%Y-%m-%d", &tm);
+        if (!end || *end)
+                return usage_error(&command_journal, "journal purge: '%s' is not a date YYYY-MM-DD", date);
+        code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        r = journal_purge(j, (int64_t) timegm(&tm) * 1000000, lifecycle_operator(op), dry_run,
+                          dry_run ? on_purged : NULL, NULL, &n, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (dry_run)
+                printf("dry run: %" PRIu64 " pupils who left before %s: names and ids would be erased", n.pupils, date);
+        else
+                printf("%" PRIu64 " pupils who left before %s: names and ids erased; %" PRIu64 " events lost their "
+                       "pupil id", n.pupils, date, n.events);
+        if (n.kept_v1)
+                printf("; %" PRIu64 " ids kept, named by events written before journal schema v2", n.kept_v1);
+        putchar('\n');
+        return EXIT_OK;
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cartable replace: flash a new key for a pupil and issue it, the old one marked replaced. */
+#include <inttypes.h>
+
+#include "commands.h"
+#include "reason.h"
+#include "flash-output.h"
+#include "journal-arg.h"
+#include "key-io.h"
+#include "lifecycle.h"
+#include "station/station.h"
+#include "trust.h"
+
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_OPERATOR, OPT_SIZE, OPT_VOLUME_ID, OPT_YES };
+
+struct replace_args {
+        const char *journal, *pupil, *op, *release, *target;
+        uint64_t size;
+        bool has_volume_id, yes;
+        uint32_t volume_id;
+        struct trust_args trust;
+};
+
+static void replace_args_done(struct replace_args *a) {
+        trust_args_done(&a->trust);
+}
+
+static int parse(int argc, char **argv, struct replace_args *a) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "pupil", required_argument, NULL, OPT_PUPIL },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "size", required_argument, NULL, OPT_SIZE },
+                { "volume-id", required_argument, NULL, OPT_VOLUME_ID },
+                { "yes", no_argument, NULL, OPT_YES },
+                TRUST_OPTION('t'),
+                {}
+        };
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: a->journal = optarg; break;
+                case OPT_PUPIL: a->pupil = optarg; break;
+                case OPT_OPERATOR: a->op = optarg; break;
+                case OPT_SIZE:
+                        if (parse_size(optarg, &a->size) < 0 || a->size == 0)
+                                return usage_error(&command_replace, "--size: '%s' is not a size", optarg);
+                        break;
+                case OPT_VOLUME_ID:
+                        if (key_parse_volume_id(optarg, &a->volume_id) < 0)
+                                return usage_error(&command_replace, "--volume-id: '%s' is not XXXX-XXXX", optarg);
+                        a->has_volume_id = true;
+                        break;
+                case OPT_YES: a->yes = true; break;
+                case 't':
+                        if (trust_args_add(&a->trust, optarg) < 0)
+                                return log_fail(-ENOMEM, "out of memory");
+                        break;
+                default: return usage_bad_option(&command_replace, argv);
+                }
+        if (argc - optind != 2)
+                return usage_error(&command_replace, "expected RELEASE TARGET");
+        if (!a->pupil)
+                return usage_error(&command_replace, "replace needs --pupil ID");
+        a->release = argv[optind];
+        a->target = argv[optind + 1];
+        if (station_target_is_device(a->target) && a->size)
+                return usage_error(&command_replace, "--size applies to image files, not to USB keys");
+        if (station_target_is_device(a->target) && !a->yes)
+                return usage_error(&command_replace, "replace writes %s: add --yes (cartable flash without --yes "
+                                   "shows what it would write)", a->target);
+        return EXIT_OK;
+}
+
+static int run_replace(int argc, char **argv) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
+        _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
+        _cleanup_(station_freep) struct station *st = NULL;
+        _cleanup_(replace_args_done) struct replace_args a = {};
+        _cleanup_free_ char *old = NULL, *lost = NULL;
+        struct flash_output out = {};
+        struct flash_report report;
+        struct cart_error err = {};
+        int code, r;
+
+        code = parse(argc, argv, &a);
+        if (code != EXIT_OK)
+                return code;
+        code = journal_arg_open(a.journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        /* The pupil first: one who left, or who is unknown, gets no key and nothing is written. */
+        r = journal_pupil_for_issue(j, a.pupil, true, &p, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (p->key_uid) {
+                old = strdup(p->key_uid);
+                if (!old)
+                        return log_fail(-ENOMEM, "out of memory");
+        } else {
+                /* A pupil without a key may have lost it: that key is the one replaced. */
+                r = journal_pupil_lost_key(j, a.pupil, &lost, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+        }
+        r = trust_load(&a.trust, &trust);
+        if (r < 0)
+                return exit_code_for(r);
+        r = station_new(a.release, arg_config, trust, 0, &st, &err);
+        if (r < 0)
+                return log_fail(r, "%s", ERROR_TEXT(&err, r));
+        if (!manifest_is_personalised(release_manifest(station_release(st))))
+                log_info("note: %s is not personalised: the key carries no owner file", a.release);
+
+        const struct station_key k = {
+                .target = a.target, .image_size = a.size, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
+                .owner = manifest_is_personalised(release_manifest(station_release(st))) ? &p->owner : NULL,
+                .on_event = flash_output_event, .userdata = &out,
+        };
+        flash_output_catch_signals();
+        flash_output_init(&out, false, a.target);
+        r = station_flash(st, &k, &report, &err);
+        if (report.outcome != FLASH_OUTCOME_NONE) {
+                struct journal_flash f = { .operator = lifecycle_operator(a.op), .pupil = a.pupil, .replace = true };
+                struct cart_error jerr = {};
+                int k2;
+
+                flash_output_result(&out, &report);
+                /* Recorded whatever the outcome: a failed key is in the journal too, issued to nobody. */
+                k2 = journal_record_flash(j, &report, &f, &jerr);
+                if (k2 < 0)
+                        return journal_fail(k2, &jerr);
+        }
+        if (report.outcome == FLASH_OUTCOME_CANCELLED)
+                return flash_output_cancelled(&out, &report);
+        if (r < 0)
+                return log_fail(r, "%s: %s (the pupil keeps the key held before, if any)", a.target,
+                                ERROR_TEXT(&err, r));
+        if (lost) {
+                r = journal_key_mark(j, &(struct journal_mark) { .kind = "replaced", .key = lost,
+                                         .operator = lifecycle_operator(a.op) }, NULL, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+        }
+        printf("issued to %s/%s (", p->school, p->id);
+        fput_safe(p->family_name, stdout);
+        putchar(' ');
+        fput_safe(p->first_name, stdout);
+        printf(", %s)", p->class_name);
+        if (old || lost)
+                printf("; key %s marked replaced", old ? old : lost);
+        putchar('\n');
+        return EXIT_OK;
+}
+
+const struct command command_replace = {
+        .name = "replace",
+        .summary = "flash a new key for a pupil and issue it; the old one is marked replaced",
+        .help = "Usage: cartable replace --pupil ID RELEASE TARGET [--trust KEY]... [--size SIZE]\n"
+                "                        [--volume-id XXXX-XXXX] [--yes] [--journal DB] [--operator NAME]\n"
+                "\n"
+                "Flash RELEASE onto TARGET through the station (signature, rollback, capacity probe,\n"
+                "read-back, as cartable flash does), personalised with the pupil's owner fields from\n"
+                "the journal, and issue it to the pupil in the same step: the key the pupil held,\n"
+                "or else the one last lost or stolen, is marked replaced. A pupil who has left, or is\n"
+                "unknown, is refused before anything is written. A USB key needs --yes; an image\n"
+                "file takes --size.\n"
+                "\n"
+                "Exit codes: as cartable flash (0 issued; 3 trust; 4 target refused; 5 I/O;\n"
+                "130 cancelled); 64 usage; 65 the pupil has left; 66 unknown pupil, no journal.\n"
+                "See cartable-lifecycle(1).\n",
+        .run = run_replace,
+};

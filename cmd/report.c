@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cartable report: keys per school and class, in CSV, JSON or HTML; the receipts sheet. */
+#include <fcntl.h>
+#include <time.h>
+
+#include "commands.h"
+#include "journal-arg.h"
+#include "report/report.h"
+
+static int run_report(int argc, char **argv);
+
+const struct command command_report = {
+        .name = "report",
+        .summary = "report keys per school and class (CSV, JSON, HTML); receipts sheets",
+        .help =
+        "Usage: cartable report [--school UAI] [--class C] [--format csv|json|html] [--output FILE]\n"
+        "       cartable report receipts --school UAI --class C [--output FILE.html]\n"
+        "\n"
+        "  report    per school and class: pupils, keys issued, pupils without a key, lost,\n"
+        "            stolen, replaced, returned; releases in the field; lost and replaced\n"
+        "            keys per month; every key with its pupil, status, release and last\n"
+        "            verification. CSV is UTF-8 with a BOM and ';' (a French spreadsheet\n"
+        "            opens it as is; cells that would be formulas start with a quote);\n"
+        "            JSON follows manifests/schemas/report.schema.json; HTML is one\n"
+        "            self-contained page with charts, printable on A4.\n"
+        "  receipts  the feuille d'emargement of one class: a row per pupil with family\n"
+        "            name, first name, class, key serial and a box to sign, on A4.\n"
+        "\n"
+        "Options:\n"
+        "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
+        "  --school UAI     one school\n"
+        "  --class C        one class (with --school when several schools have it)\n"
+        "  --format F       csv (default), json or html\n"
+        "  --output FILE    write FILE (never overwritten) instead of stdout\n"
+        "\n"
+        "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, no pupil in the\n"
+        "class; 73 output exists or cannot be created. See cartable-report(1).\n",
+        .run = run_report,
+};
+
+enum { OPT_JOURNAL = 0x100, OPT_SCHOOL, OPT_CLASS, OPT_FORMAT, OPT_OUTPUT };
+
+static int run_report(int argc, char **argv) {
+        static const struct option options[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "school", required_argument, NULL, OPT_SCHOOL },
+                { "class", required_argument, NULL, OPT_CLASS },
+                { "format", required_argument, NULL, OPT_FORMAT },
+                { "output", required_argument, NULL, OPT_OUTPUT },
+                {}
+        };
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_fclose_ FILE *out = NULL;
+        struct report_options o = { .format = REPORT_CSV };
+        const char *journal = NULL, *output = NULL, *format = NULL;
+        struct cart_error err = {};
+        bool receipts = false;
+        int c, code, r, fd;
+
+        if (argc > 1 && streq(argv[1], "receipts")) {
+                receipts = true;
+                argc--;
+                argv++;
+        }
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                case OPT_SCHOOL: o.school = optarg; break;
+                case OPT_CLASS: o.class_name = optarg; break;
+                case OPT_FORMAT: format = optarg; break;
+                case OPT_OUTPUT: output = optarg; break;
+                default: return usage_bad_option(&command_report, argv);
+                }
+        if (optind != argc)
+                return usage_error(&command_report, "report: unexpected argument '%s'", argv[optind]);
+        if (format && report_format_from_string(format, &o.format) < 0)
+                return usage_error(&command_report, "report: --format is csv, json or html, not '%s'", format);
+        if (receipts && (!o.school || !o.class_name))
+                return usage_error(&command_report, "report receipts needs --school and --class");
+        if (receipts && format && o.format != REPORT_HTML)
+                return usage_error(&command_report, "report receipts is HTML only");
+        o.now_usec = (int64_t) time(NULL) * 1000000;
+
+        code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        if (output) {
+                fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                if (fd < 0) {
+                        log_error(-errno, "%s: %m", output);
+                        return EXIT_CANTCREAT;
+                }
+                out = fdopen(fd, "w");
+                if (!out) {
+                        close(fd);
+                        return log_fail(-ENOMEM, "out of memory");
+                }
+        }
+        r = receipts ? report_receipts_write(j, &o, out ? out : stdout, &err)
+                     : report_write(j, &o, out ? out : stdout, &err);
+        if (r >= 0 && out && fsync(fileno(out)) < 0)
+                r = cart_error_set(&err, -errno, "%s: %m", output);
+        if (r < 0) {
+                if (output)
+                        unlink(output);
+                if (r == -EIO)
+                        return log_error(r, "%s: %s", output ? output : "stdout", err.msg), EXIT_CANTCREAT;
+                return journal_fail(r, &err);
+        }
+        return EXIT_OK;
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Keys after their flash: lookups, lost/stolen/returned marks, verifications. */
+#include "journal/journal-internal.h"
+#include "journal/journal-life.h"
+
+struct journal_key_info *journal_key_info_free(struct journal_key_info *k) {
+        if (!k)
+                return NULL;
+        free(k->uid);
+        free(k->serial);
+        free(k->volume_id);
+        free(k->status);
+        free(k->school);
+        free(k->pupil_id);
+        free(k->family_name);
+        free(k->first_name);
+        free(k->class_name);
+        free(k->release_name);
+        free(k->release_version);
+        free(k->verified_outcome);
+        free(k);
+        return NULL;
+}
+
+static int dup_col(struct jstmt *s, int col, char **ret) {
+        const char *v = jdb_text(s, col);
+        if (!v) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(v);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int journal_key_find(struct journal *j, const char *key, struct journal_key_info **ret,
+                     struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        int r;
+
+        r = jdb_prepare(j,
+                "SELECT k.uid, k.serial, k.volume_id, k.status, k.pupil_school, k.pupil_id, p.family_name, "
+                "p.first_name, p.class_name, p.is_active, fl.release_name, fl.release_version, fl.release_serial, "
+                "fl.time_usec, v.time_usec, v.outcome FROM keys k "
+                "LEFT JOIN pupils p ON p.school = k.pupil_school AND p.id = k.pupil_id "
+                "LEFT JOIN events fl ON fl.seq = (SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid "
+                "AND x.kind = 'flashed' AND x.outcome = 'ok') "
+                "LEFT JOIN events v ON v.seq = (SELECT max(y.seq) FROM events y WHERE y.key_uid = k.uid "
+                "AND y.kind = 'verified') "
+                "WHERE k.uid = ? OR k.serial = ? OR k.volume_id = upper(?) "
+                "ORDER BY k.uid = ? DESC, k.updated_usec DESC LIMIT 1", &s, err);
+        if (r < 0)
+                return r;
+        for (int i = 1; i <= 4; i++)
+                jdb_bind_text(s, i, key);
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return cart_error_set(err, -ENOENT, "key %s is not in the journal", key);
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        r = dup_col(s, 0, &k->uid);
+        if (r >= 0) r = dup_col(s, 1, &k->serial);
+        if (r >= 0) r = dup_col(s, 2, &k->volume_id);
+        if (r >= 0) r = dup_col(s, 3, &k->status);
+        if (r >= 0) r = dup_col(s, 4, &k->school);
+        if (r >= 0) r = dup_col(s, 5, &k->pupil_id);
+        if (r >= 0) r = dup_col(s, 6, &k->family_name);
+        if (r >= 0) r = dup_col(s, 7, &k->first_name);
+        if (r >= 0) r = dup_col(s, 8, &k->class_name);
+        if (r >= 0) r = dup_col(s, 10, &k->release_name);
+        if (r >= 0) r = dup_col(s, 11, &k->release_version);
+        if (r >= 0) r = dup_col(s, 15, &k->verified_outcome);
+        if (r < 0)
+                return r;
+        k->is_active = jdb_int64(s, 9) == 1;
+        k->release_serial = jdb_int64(s, 12);
+        k->flashed_usec = jdb_int64(s, 13);
+        k->verified_usec = jdb_int64(s, 14);
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+static int set_status(struct journal *j, const char *uid, const char *status, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r;
+
+        /* The holder stays on the key: reports count a lost key in its pupil's class. */
+        r = jdb_prepare(j, "UPDATE keys SET status = ?, updated_usec = ? WHERE uid = ?", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, status);
+        jdb_bind_int64(s, 2, journal_now_usec());
+        jdb_bind_text(s, 3, uid);
+        r = jdb_step(j, s, err);
+        return r < 0 ? r : 0;
+}
+
+static int held_key_uid(struct journal *j, const char *pupil, char **ret, struct cart_error *err) {
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
+        int r;
+
+        r = journal_pupil_get(j, pupil, &p, err);
+        if (r < 0)
+                return r;
+        if (!p->key_uid)
+                return cart_error_set(err, -ENOENT, "pupil %s/%s (%s %s) holds no key", p->school, p->id,
+                                      p->family_name, p->first_name);
+        *ret = strdup(p->key_uid);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int mark(struct journal *j, const struct journal_mark *m, char **ret_uid, struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        _cleanup_free_ char *uid = NULL;
+        struct journal_event_row e;
+        int r;
+
+        if (m->pupil) {
+                r = held_key_uid(j, m->pupil, &uid, err);
+                if (r < 0)
+                        return r;
+        }
+        r = journal_key_find(j, uid ?: m->key, &k, err);
+        if (r < 0)
+                return r;
+        if (streq(m->kind, "replaced") ? !(streq(k->status, "lost") || streq(k->status, "stolen"))
+                                       : !streq(k->status, "issued"))
+                return cart_error_set(err, -EINVAL, "key %s is %s, not %s: it cannot be marked %s", k->uid,
+                                      k->status, streq(m->kind, "replaced") ? "lost or stolen" : "issued to a pupil",
+                                      m->kind);
+        r = set_status(j, k->uid, m->kind, err);
+        if (r < 0)
+                return r;
+        e = (struct journal_event_row) { .kind = m->kind, .time_usec = journal_now_usec(), .operator = m->operator,
+                .pupil_school = k->school, .pupil_id = k->pupil_id, .key_uid = k->uid, .key_serial = k->serial,
+                .reason = m->reason, .outcome = m->outcome, .volume_id = k->volume_id,
+                .release_serial = -1, .bytes_written = -1, .bytes_read = -1, .started_usec = -1,
+                .write_usec = -1, .read_usec = -1 };
+        r = journal_event_append(j, &e, err);
+        if (r < 0)
+                return r;
+        if (ret_uid) {
+                *ret_uid = strdup(k->uid);
+                if (!*ret_uid)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int journal_key_mark(struct journal *j, const struct journal_mark *m, char **ret_uid,
+                     struct cart_error *err) {
+        int r;
+
+        if (!m->kind || !(streq(m->kind, "lost") || streq(m->kind, "stolen") || streq(m->kind, "returned") ||
+                          streq(m->kind, "replaced")))
+                return cart_error_set(err, -EINVAL, "a key is marked lost, stolen, returned or replaced, not %s",
+                                      m->kind ?: "(none)");
+        if (streq(m->kind, "replaced") && !m->key)
+                return cart_error_set(err, -EINVAL, "a lost or stolen key is marked replaced by its key");
+        if (!m->pupil == !m->key)
+                return cart_error_set(err, -EINVAL, "a pupil or a key, one of them");
+        r = journal_txn_begin(j, err);
+        if (r < 0)
+                return r;
+        r = mark(j, m, ret_uid, err);
+        if (r < 0) {
+                journal_txn_rollback(j);
+                return r;
+        }
+        return journal_txn_commit(j, err);
+}
+
+int journal_pupil_lost_key(struct journal *j, const char *pupil, char **ret, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        _cleanup_free_ char *school = NULL, *id = NULL;
+        int r;
+
+        *ret = NULL;
+        r = journal_pupil_resolve(j, pupil, &school, &id, err);
+        if (r < 0)
+                return r;
+        r = jdb_prepare(j, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? AND status IN ('lost', 'stolen') "
+                        "ORDER BY updated_usec DESC LIMIT 1", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, school);
+        jdb_bind_text(s, 2, id);
+        r = jdb_step(j, s, err);
+        if (r <= 0)
+                return r;
+        *ret = strdup(jdb_text(s, 0));
+        return *ret ? 1 : -ENOMEM;
+}
+
+int journal_record_verification(struct journal *j, const struct journal_verification *v,
+                                struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        struct journal_event_row e;
+        int r;
+
+        r = journal_txn_begin(j, err);
+        if (r < 0)
+                return r;
+        r = journal_key_find(j, v->key_uid, &k, err);
+        if (r >= 0) {
+                e = (struct journal_event_row) { .kind = "verified", .time_usec = journal_now_usec(),
+                        .operator = v->operator, .key_uid = k->uid, .key_serial = k->serial,
+                        .pupil_school = streq(k->status, "issued") ? k->school : NULL,
+                        .pupil_id = streq(k->status, "issued") ? k->pupil_id : NULL,
+                        .release_name = v->release_name, .release_version = v->release_version,
+                        .release_serial = v->release_serial, .outcome = v->outcome, .message = v->message,
+                        .volume_id = v->volume_id, .bytes_written = -1, .bytes_read = -1, .started_usec = -1,
+                        .write_usec = -1, .read_usec = -1 };
+                r = journal_event_append(j, &e, err);
+        }
+        if (r < 0) {
+                journal_txn_rollback(j);
+                return r;
+        }
+        return journal_txn_commit(j, err);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A key's life after its flash: found by its USB serial, FAT volume ID or journal uid;
+ * marked lost, stolen or returned; its verifications recorded. Each call is one
+ * transaction and appends its event to the station's chain; a refusal changes nothing.
+ */
+#pragma once
+
+#include "journal/journal.h"
+
+/* A key as the journal holds it, with its last holder and what was last seen of it. */
+struct journal_key_info {
+        char *uid, *serial, *volume_id, *status;
+        char *school, *pupil_id;                         /* last holder, or NULL */
+        char *family_name, *first_name, *class_name;     /* the holder's, or NULL */
+        bool is_active;                                  /* the holder has not left */
+        char *release_name, *release_version;            /* of the last good flash */
+        int64_t release_serial;                          /* -1: none */
+        int64_t flashed_usec, verified_usec;             /* -1: never */
+        char *verified_outcome;
+};
+struct journal_key_info *journal_key_info_free(struct journal_key_info *k);
+DEFINE_POINTER_CLEANUP(struct journal_key_info, journal_key_info_free);
+
+/*
+ * key: a journal uid, a USB serial or a FAT volume ID (8 hex digits, any case). When
+ * several keys match, the one changed last. -ENOENT "not in the journal".
+ */
+int journal_key_find(struct journal *j, const char *key, struct journal_key_info **ret,
+                     struct cart_error *err);
+
+struct journal_mark {
+        const char *kind;          /* "lost", "stolen", "returned"; or "replaced" (see below) */
+        const char *pupil;         /* the pupil's key ("ID" or "UAI/ID"), or */
+        const char *key;           /* a key by uid, serial or volume ID */
+        const char *operator;
+        const char *reason;        /* returned: left, broken, ...; NULL otherwise */
+        const char *outcome;       /* returned: the verification's word (intact, modified...) */
+};
+
+/*
+ * Mark an issued key. Refused, with nothing changed: a pupil who holds no key, or a key
+ * that is not issued (-ENOENT unknown; -EINVAL stock, already lost, stolen, returned or
+ * replaced; err says which). ret_uid (optional) gets the key's uid.
+ * "replaced" takes a lost or stolen key (by key only), once a new one was issued for it.
+ */
+int journal_key_mark(struct journal *j, const struct journal_mark *m, char **ret_uid,
+                     struct cart_error *err);
+
+/* The pupil's last key that was lost or stolen and not yet replaced: 1 and *ret (its uid),
+ * or 0 and NULL. */
+int journal_pupil_lost_key(struct journal *j, const char *pupil, char **ret, struct cart_error *err);
+
+struct journal_verification {
+        const char *key_uid;
+        const char *operator;
+        const char *outcome;       /* intact, modified, not-cartable, swapped */
+        const char *message;       /* why, when not intact */
+        const char *release_name, *release_version;
+        int64_t release_serial;    /* -1: unknown */
+        const char *volume_id;
+};
+/* A "verified" event for a key the journal knows (-ENOENT otherwise). */
+int journal_record_verification(struct journal *j, const struct journal_verification *v,
+                                struct cart_error *err);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Inside lib/report: the tables a report holds, shared by the three formats. */
+#pragma once
+
+#include "journal/journal-report.h"
+#include "report/report.h"
+
+struct report_class {
+        char *school, *class_name;
+        struct journal_class_counts n;       /* strings not used: see above */
+};
+
+struct report_release {
+        char *name, *version;
+        int64_t serial, keys;
+};
+
+struct report_month {
+        int year, month;                     /* month 1..12 */
+        int64_t lost, stolen, replaced;
+};
+
+struct report {
+        const struct report_options *o;
+        struct journal *j;
+        struct report_class *classes;
+        size_t n_classes;
+        struct journal_class_counts total;   /* every class summed */
+        struct report_release *releases;
+        size_t n_releases;
+        struct report_month *months;         /* in time order */
+        size_t n_months;
+        int64_t n_keys;                      /* keys listed, counted while streaming */
+};
+
+/* Stream the key list to fn (journal_report_keys with the report's filter). */
+int report_keys(struct report *r, journal_report_key_fn fn, void *userdata, struct cart_error *err);
+
+int report_write_html(struct report *r, FILE *out, struct cart_error *err);
+int report_receipts_html(struct journal *j, const struct report_options *o, FILE *out, struct cart_error *err);
+
+/* HTML text and attribute escaping: & < > " ' become entities. */
+void html_put(FILE *f, const char *s);

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Reports: the tables read from the journal, and the CSV and JSON writers (HTML: report-html.c). */
+#include <inttypes.h>
+#include <time.h>
+
+#include "report/report-internal.h"
+
+int report_format_from_string(const char *s, enum report_format *ret) {
+        static const char *const names[] = { [REPORT_CSV] = "csv", [REPORT_JSON] = "json", [REPORT_HTML] = "html" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (s && streq(s, names[i])) {
+                        *ret = (enum report_format) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static void report_done(struct report *r) {
+        for (size_t i = 0; i < r->n_classes; i++) {
+                free(r->classes[i].school);
+                free(r->classes[i].class_name);
+        }
+        free(r->classes);
+        for (size_t i = 0; i < r->n_releases; i++) {
+                free(r->releases[i].name);
+                free(r->releases[i].version);
+        }
+        free(r->releases);
+        free(r->months);
+}
+
+static char *strdup_or_empty(const char *s) {
+        return strdup(s ? s : "");
+}
+
+static int add_class(void *userdata, const struct journal_class_counts *c) {
+        struct report *r = userdata;
+        struct report_class *n;
+
+        n = reallocarray(r->classes, r->n_classes + 1, sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        r->classes = n;
+        n = &r->classes[r->n_classes];
+        *n = (struct report_class) { .school = strdup_or_empty(c->school), .class_name = strdup_or_empty(c->class_name),
+                                     .n = *c };
+        n->n.school = n->n.class_name = NULL;
+        r->n_classes++;
+        if (!n->school || !n->class_name)
+                return -ENOMEM;
+        r->total.pupils += c->pupils;
+        r->total.left += c->left;
+        r->total.issued += c->issued;
+        r->total.without_key += c->without_key;
+        r->total.lost += c->lost;
+        r->total.stolen += c->stolen;
+        r->total.replaced += c->replaced;
+        r->total.returned += c->returned;
+        return 0;
+}
+
+static int add_release(void *userdata, const struct journal_release_count *c) {
+        struct report *r = userdata;
+        struct report_release *n;
+
+        n = reallocarray(r->releases, r->n_releases + 1, sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        r->releases = n;
+        n = &r->releases[r->n_releases++];
+        *n = (struct report_release) { .name = strdup_or_empty(c->name), .version = strdup_or_empty(c->version),
+                                       .serial = c->serial, .keys = c->keys };
+        return n->name && n->version ? 0 : -ENOMEM;
+}
+
+static int add_incident(void *userdata, const char *kind, int64_t time_usec) {
+        struct report *r = userdata;
+        time_t t = (time_t) (time_usec / 1000000);
+        struct report_month *m = NULL;
+        struct tm tm;
+        size_t i;
+
+        if (!gmtime_r(&t, &tm))
+                return 0;
+        /* Events come in journal order, nearly time order: search from the end. */
+        for (i = r->n_months; i > 0; i--) {
+                struct report_month *x = &r->months[i - 1];
+                if (x->year == tm.tm_year + 1900 && x->month == tm.tm_mon + 1) {
+                        m = x;
+                        break;
+                }
+                if (x->year * 12 + x->month < (tm.tm_year + 1900) * 12 + tm.tm_mon + 1)
+                        break;
+        }
+        if (!m) {
+                struct report_month *n = reallocarray(r->months, r->n_months + 1, sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                r->months = n;
+                memmove(&n[i + 1], &n[i], (r->n_months - i) * sizeof(*n));
+                n[i] = (struct report_month) { .year = tm.tm_year + 1900, .month = tm.tm_mon + 1 };
+                m = &n[i];
+                r->n_months++;
+        }
+        if (streq(kind, "lost"))
+                m->lost++;
+        else if (streq(kind, "stolen"))
+                m->stolen++;
+        else
+                m->replaced++;
+        return 0;
+}
+
+static int report_load(struct report *r, struct cart_error *err) {
+        struct journal_report_filter f = { .school = r->o->school, .class_name = r->o->class_name };
+        int k;
+
+        k = journal_report_classes(r->j, &f, add_class, r, err);
+        if (k >= 0)
+                k = journal_report_releases(r->j, &f, add_release, r, err);
+        if (k >= 0)
+                k = journal_report_incidents(r->j, &f, add_incident, r, err);
+        return k;
+}
+
+int report_keys(struct report *r, journal_report_key_fn fn, void *userdata, struct cart_error *err) {
+        struct journal_report_filter f = { .school = r->o->school, .class_name = r->o->class_name };
+        return journal_report_keys(r->j, &f, fn, userdata, err);
+}
+
+static void iso_time(int64_t usec, char ret[32]) {
+        if (usec < 0)
+                ret[0] = 0;
+        else
+                time_format(usec / 1000000, ret);
+}
+
+/* ---- CSV ---- */
+
+/* A cell: quoted when it holds ';', '"' or a line break; a leading = + - @ TAB CR, which
+ * a spreadsheet would take for a formula, is neutralised by a quote before it. */
+static void csv_cell(FILE *f, const char *s, bool last) {
+        bool quote = s && strpbrk(s, ";\"\n\r");
+
+        if (quote)
+                fputc('"', f);
+        if (s && strchr("=+-@\t\r", s[0]) && s[0])
+                fputc('\'', f);
+        for (; s && *s; s++) {
+                if (*s == '"')
+                        fputc('"', f);
+                fputc(*s, f);
+        }
+        if (quote)
+                fputc('"', f);
+        fputs(last ? "\r\n" : ";", f);
+}
+
+static void csv_int(FILE *f, int64_t v, bool last) {
+        char b[24] = "";
+        if (v >= 0)
+                snprintf(b, sizeof(b), "%" PRId64, v);
+        csv_cell(f, b, last);
+}
+
+static void csv_counts(FILE *f, const struct journal_class_counts *c) {
+        csv_int(f, c->pupils, false);
+        csv_int(f, c->issued, false);
+        csv_int(f, c->without_key, false);
+        csv_int(f, c->lost, false);
+        csv_int(f, c->stolen, false);
+        csv_int(f, c->replaced, false);
+        csv_int(f, c->returned, false);
+        csv_int(f, c->left, true);
+}
+
+static int csv_key(void *userdata, const struct journal_report_key *k) {
+        FILE *f = userdata;
+        char t[32];
+
+        csv_cell(f, k->school, false);
+        csv_cell(f, k->class_name, false);
+        csv_cell(f, k->pupil_id, false);
+        csv_cell(f, k->family_name, false);
+        csv_cell(f, k->first_name, false);
+        csv_cell(f, k->serial, false);
+        csv_cell(f, k->volume_id, false);
+        csv_cell(f, k->status, false);
+        csv_cell(f, k->release_name, false);
+        csv_cell(f, k->release_version, false);
+        csv_int(f, k->release_serial, false);
+        iso_time(k->verified_usec, t);
+        csv_cell(f, t, false);
+        csv_cell(f, k->verified_outcome, true);
+        return ferror(f) ? -EIO : 0;
+}
+
+static int write_csv(struct report *r, FILE *f, struct cart_error *err) {
+        static const char counts[] = "pupils;issued;without_key;lost;stolen;replaced;returned;left\r\n";
+
+        /* Three tables, each under its own header line, separated by an empty line. */
+        fputs("\xEF\xBB\xBF" "school;class;", f);
+        fputs(counts, f);
+        for (size_t i = 0; i < r->n_classes; i++) {
+                csv_cell(f, r->classes[i].school, false);
+                csv_cell(f, r->classes[i].class_name, false);
+                csv_counts(f, &r->classes[i].n);
+        }
+        fputs("total;;", f);
+        csv_counts(f, &r->total);
+        fputs("\r\nrelease;version;serial;keys\r\n", f);
+        for (size_t i = 0; i < r->n_releases; i++) {
+                csv_cell(f, r->releases[i].name, false);
+                csv_cell(f, r->releases[i].version, false);
+                csv_int(f, r->releases[i].serial, false);
+                csv_int(f, r->releases[i].keys, true);
+        }
+        fputs("\r\nmonth;lost;stolen;replaced\r\n", f);
+        for (size_t i = 0; i < r->n_months; i++) {
+                fprintf(f, "%04d-%02d;", r->months[i].year, r->months[i].month);
+                csv_int(f, r->months[i].lost, false);
+                csv_int(f, r->months[i].stolen, false);
+                csv_int(f, r->months[i].replaced, true);
+        }
+        fputs("\r\nschool;class;pupil_id;family_name;first_name;key_serial;volume_id;status;release;"
+              "release_version;release_serial;last_verified;last_verification\r\n", f);
+        return report_keys(r, csv_key, f, err);
+}
+
+/* ---- JSON, streamed by hand: a json-c tree of 100,000 keys would not stay flat ---- */
+
+static void json_str(FILE *f, const char *s) {
+        if (!s) {
+                fputs("null", f);
+                return;
+        }
+        fputc('"', f);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (c == '"' || c == '\\')
+                        fprintf(f, "\\%c", c);
+                else if (c < 0x20 || c == 0x7f)
+                        fprintf(f, "\\u%04x", c);
+                else
+                        fputc(c, f);
+        }
+        fputc('"', f);
+}
+
+static void json_counts(FILE *f, const struct journal_class_counts *c) {
+        fprintf(f, "\"pupils\":%" PRId64 ",\"issued\":%" PRId64 ",\"without_key\":%" PRId64 ",\"lost\":%" PRId64
+                ",\"stolen\":%" PRId64 ",\"replaced\":%" PRId64 ",\"returned\":%" PRId64 ",\"left\":%" PRId64,
+                c->pupils, c->issued, c->without_key, c->lost, c->stolen, c->replaced, c->returned, c->left);
+}
+
+struct json_keys {
+        FILE *f;
+        bool first;
+};
+
+static int json_key(void *userdata, const struct journal_report_key *k) {
+        struct json_keys *jk = userdata;
+        FILE *f = jk->f;
+        char t[32];
+
+        fputs(jk->first ? "\n{\"school\":" : ",\n{\"school\":", f);
+        jk->first = false;
+        json_str(f, k->school);
+        fputs(",\"class\":", f);
+        json_str(f, k->class_name);
+        fputs(",\"pupil_id\":", f);
+        json_str(f, k->pupil_id);
+        fputs(",\"family_name\":", f);
+        json_str(f, k->family_name);
+        fputs(",\"first_name\":", f);
+        json_str(f, k->first_name);
+        fprintf(f, ",\"pupil_active\":%s,\"key\":", k->is_active ? "true" : "false");
+        json_str(f, k->uid);
+        fputs(",\"serial\":", f);
+        json_str(f, k->serial);
+        fputs(",\"volume_id\":", f);
+        json_str(f, k->volume_id);
+        fputs(",\"status\":", f);
+        json_str(f, k->status);
+        fputs(",\"release\":", f);
+        if (k->release_serial < 0)
+                fputs("null", f);
+        else {
+                fputs("{\"name\":", f);
+                json_str(f, k->release_name);
+                fputs(",\"version\":", f);
+                json_str(f, k->release_version);
+                fprintf(f, ",\"serial\":%" PRId64 "}", k->release_serial);
+        }
+        fputs(",\"last_verification\":", f);
+        if (k->verified_usec < 0)
+                fputs("null}", f);
+        else {
+                iso_time(k->verified_usec, t);
+                fprintf(f, "{\"time\":\"%s\",\"result\":", t);
+                json_str(f, k->verified_outcome);
+                fputs("}}", f);
+        }
+        return ferror(f) ? -EIO : 0;
+}
+
+static int write_json(struct report *r, FILE *f, struct cart_error *err) {
+        struct json_keys jk = { .f = f, .first = true };
+        char t[32];
+        int k;
+
+        iso_time(r->o->now_usec, t);
+        fprintf(f, "{\"report\":\"cartable-keys\",\"version\":1,\"generated\":\"%s\",\"school\":", t);
+        json_str(f, r->o->school);
+        fputs(",\"class\":", f);
+        json_str(f, r->o->class_name);
+        fputs(",\n\"totals\":{", f);
+        json_counts(f, &r->total);
+        fputs("},\n\"classes\":[", f);
+        for (size_t i = 0; i < r->n_classes; i++) {
+                fputs(i ? ",\n{\"school\":" : "\n{\"school\":", f);
+                json_str(f, r->classes[i].school);
+                fputs(",\"class\":", f);
+                json_str(f, r->classes[i].class_name);
+                fputc(',', f);
+                json_counts(f, &r->classes[i].n);
+                fputc('}', f);
+        }
+        fputs("],\n\"releases\":[", f);
+        for (size_t i = 0; i < r->n_releases; i++) {
+                fputs(i ? ",{\"name\":" : "{\"name\":", f);
+                json_str(f, r->releases[i].name);
+                fputs(",\"version\":", f);
+                json_str(f, r->releases[i].version);
+                fprintf(f, ",\"serial\":%" PRId64 ",\"keys\":%" PRId64 "}", r->releases[i].serial, r->releases[i].keys);
+        }
+        fputs("],\n\"months\":[", f);
+        for (size_t i = 0; i < r->n_months; i++)
+                fprintf(f, "%s{\"month\":\"%04d-%02d\",\"lost\":%" PRId64 ",\"stolen\":%" PRId64 ",\"replaced\":%" PRId64 "}",
+                        i ? "," : "", r->months[i].year, r->months[i].month, r->months[i].lost, r->months[i].stolen,
+                        r->months[i].replaced);
+        fputs("],\n\"keys\":[", f);
+        k = report_keys(r, json_key, &jk, err);
+        if (k < 0)
+                return k;
+        fputs("]}\n", f);
+        return 0;
+}
+
+int report_write(struct journal *j, const struct report_options *o, FILE *out, struct cart_error *err) {
+        struct report r = { .o = o, .j = j };
+        int k;
+
+        k = report_load(&r, err);
+        if (k >= 0) {
+                if (o->format == REPORT_CSV)
+                        k = write_csv(&r, out, err);
+                else if (o->format == REPORT_JSON)
+                        k = write_json(&r, out, err);
+                else
+                        k = report_write_html(&r, out, err);
+        }
+        report_done(&r);
+        if (k >= 0 && (fflush(out) != 0 || ferror(out)))
+                return cart_error_errno(err, errno ? -errno : -EIO, NULL, "writing the report");
+        return k;
+}
+
+int report_receipts_write(struct journal *j, const struct report_options *o, FILE *out, struct cart_error *err) {
+        int k;
+
+        if (!o->school || !o->class_name)
+                return cart_error_set(err, -EINVAL, "a receipts sheet is for one class: give its school and class");
+        k = report_receipts_html(j, o, out, err);
+        if (k >= 0 && (fflush(out) != 0 || ferror(out)))
+                return cart_error_errno(err, errno ? -errno : -EIO, NULL, "writing the receipts");
+        return k;
+}

@@ -1,0 +1,267 @@
+#!/bin/bash
+# lost, stolen, identify and report (CSV, JSON, HTML in headless Chromium, receipts), on a
+# journal filled through lib/journal; counts checked against SQLite's own shell.
+. "$(dirname "$0")/lib.sh"
+need_tool sqlite3
+need_tool jq
+: "${TOOL_JOURNAL_RECORD:?}" "${TOOL_FATIMG:?}"
+printf '[station]\nstate-dir = %s/state\nname = atelier-1\n[journal]\npath = %s/j.db\n' "$SCRATCH" "$SCRATCH" > cartable.conf
+export CARTABLE_CONFIG=$SCRATCH/cartable.conf
+C=$CARTABLE
+q() { sqlite3 -batch j.db "$1"; }
+n_events() { q 'SELECT count(*) FROM events'; }
+
+# A roster with a name that is markup and one that is a spreadsheet formula.
+{ cat "$SOURCE_ROOT/manifests/rosters/demo-roster.csv"
+  echo 'D8888;0750001A;6A;<script>alert(1)</script>;Zoé;'
+  echo 'D7777;0750001A;6A;=HYPERLINK("http://x");@SUM(A1);'; } > roster.csv
+expect_exit 0 "$C" roster import roster.csv
+# Keys 0..5: the fifth flash fails (journal-record), so D1007 gets no key.
+"$TOOL_JOURNAL_RECORD" j.db 6 atelier-1 D1001 D1004 D8888 D7777 D1007 D1006 > /dev/null || fail "journal-record"
+"$TOOL_JOURNAL_RECORD" j.db 1 atelier-2 > /dev/null || fail "journal-record (a stock key)"
+
+# ---- lost, stolen ----
+expect_exit 0 "$C" lost --pupil D1001 --operator vie-scolaire
+expect_in out '^lost atelier-1-000000: key usb:0781:5581:atelier-1-000000 of 0750001A/D1001 \(Mercier Adam, 6A\)'
+[ "$(q "SELECT status FROM keys WHERE serial = 'atelier-1-000000'")" = lost ] || fail "key not marked lost"
+[ "$(q "SELECT kind || ' ' || operator || ' ' || station || ' ' || pupil_id FROM events ORDER BY seq DESC LIMIT 1")" = \
+  "lost vie-scolaire atelier-1 D1001" ] || fail "lost event: kind, operator, station, pupil"
+# Refusals change nothing: the pupil holds no key any more, a stock key, an unknown key.
+before=$(n_events)
+expect_exit 66 "$C" lost --pupil D1001
+expect_in err 'D1001 \(Mercier Adam\) holds no key'
+expect_exit 65 "$C" stolen --key atelier-2-000000
+expect_in err 'key usb:0781:5581:atelier-2-000000 is stock, not issued to a pupil: it cannot be marked stolen'
+expect_exit 66 "$C" stolen --key NOPE
+expect_in err 'key NOPE is not in the journal'
+expect_exit 64 "$C" lost --pupil D1004 --key atelier-1-000001
+[ "$(n_events)" = "$before" ] || fail "a refused mark wrote events"
+# By FAT volume ID, in any case.
+expect_exit 0 "$C" stolen --key c0000001
+expect_in out '^stolen atelier-1-000001: .* of 0750001A/D1004 '
+expect_exit 0 "$C" journal verify
+
+# ---- identify ----
+mkdir empty
+"$TOOL_FATIMG" build --size 64M --volume-id C0000003 --label RENOMMEE empty found.img > /dev/null
+expect_exit 0 "$C" identify found.img
+expect_in out '^key: usb:0781:5581:atelier-1-000003$'
+expect_in out '^volume: C000-0003 "RENOMMEE"$'
+expect_in out '^status: issued$'
+expect_in out '^pupil: 0750001A/D7777 =HYPERLINK\("http://x"\) @SUM\(A1\), class 6A$'
+expect_in out '^release: ent-college 2026.1 \(serial 3\)$'
+expect_in out '^key record: missing or unreadable \(identified by its volume ID\)$'
+"$TOOL_FATIMG" build --size 64M --volume-id 0BADF00D empty stranger.img > /dev/null
+expect_exit 66 "$C" identify stranger.img
+expect_in err 'volume 0BADF00D is not in the journal'
+head -c 1M /dev/zero > zero.img
+expect_exit 2 "$C" identify zero.img
+
+# ---- verify --journal, return: real keys flashed with the volume IDs the journal holds ----
+mkdir -p content/Cours
+echo "Théorème" > content/Cours/pythagore.txt
+printf 'Cette clé appartient à @FIRST_NAME@ @LAST_NAME@ (@CLASS@).\n' > owner.tpl
+"$C" key generate --secret dep.key --public dep.pub --unencrypted > /dev/null
+"$C" image build --name ent-college --version 2026.1 --serial 3 --min-size 64M --sealed Cours --label COLLEGE \
+        --owner-template owner.tpl --owner-path "A MOI.txt" --key dep.key --output rel.cart -q content > /dev/null
+# D1006 (Brunet Léa) holds key 5, volume C0000005.
+"$C" flash rel.cart lea.img --size 96M --trust dep.pub --volume-id C000-0005 --owner last-name=Brunet \
+        --owner first-name=Léa --owner class=4A > /dev/null 2>&1 || fail "flash lea.img"
+before=$(n_events)
+expect_exit 0 "$C" verify lea.img --trust dep.pub --journal j.db --operator cpe
+expect_in err 'journal: intact recorded for key usb:0781:5581:atelier-1-000005 of 0750001A/D1006'
+[ "$(q "SELECT kind || ' ' || outcome || ' ' || operator || ' ' || pupil_id FROM events ORDER BY seq DESC LIMIT 1")" = \
+  "verified intact cpe D1006" ] || fail "verification not recorded"
+# A key whose volume the journal gives to another pupil (D8888) than its record names: swapped.
+"$C" flash rel.cart swap.img --size 96M --trust dep.pub --volume-id C000-0002 --owner last-name=Brunet \
+        --owner first-name=Léa --owner class=4A > /dev/null 2>&1 || fail "flash swap.img"
+expect_exit 1 "$C" verify swap.img --trust dep.pub --journal j.db
+expect_in err 'SWAPPED: the journal gives volume C0000002 to 0750001A/D8888'
+[ "$(q "SELECT outcome FROM events ORDER BY seq DESC LIMIT 1")" = swapped ] || fail "swap not recorded"
+# A key the journal does not know: said, nothing recorded.
+"$C" flash rel.cart unknown.img --size 96M --trust dep.pub --volume-id 1234-5678 > /dev/null 2>&1 || fail "flash unknown.img"
+n=$(n_events)
+expect_exit 66 "$C" verify unknown.img --trust dep.pub --journal j.db
+expect_in err 'volume 12345678 is not in the journal: nothing recorded'
+[ "$(n_events)" = "$n" ] || fail "an unknown key was recorded"
+# return: the pupil's files listed, never printed; the key returned, the pupil without a key.
+mmd -i lea.img@@1M "::Mes documents"
+echo "journal intime" > secret.txt
+mcopy -i lea.img@@1M secret.txt "::Mes documents/secret.txt"
+expect_exit 0 "$C" return lea.img --reason left --trust dep.pub --operator cpe
+expect_in out '^returned atelier-1-000005 \(left\): key usb:0781:5581:atelier-1-000005 of 0750001A/D1006, intact'
+expect_in out '^  file Mes documents/secret.txt \(15 bytes\)$'
+expect_not_in out 'journal intime'
+[ "$(q "SELECT status FROM keys WHERE serial = 'atelier-1-000005'")" = returned ] || fail "key not returned"
+[ "$(q "SELECT kind || ' ' || reason || ' ' || outcome FROM events ORDER BY seq DESC LIMIT 1")" = "returned left intact" ] \
+        || fail "return event"
+# Returning it again makes no sense: refused, nothing recorded.
+n=$(n_events)
+expect_exit 65 "$C" return lea.img --trust dep.pub
+expect_in err 'is returned, not issued to a pupil: it cannot be returned; nothing recorded'
+[ "$(n_events)" = "$n" ] || fail "a refused return wrote"
+expect_exit 0 "$C" journal verify
+
+# ---- report: CSV ----
+expect_exit 0 "$C" report --school 0750001A --output r.csv
+[ "$(head -c 3 r.csv | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "CSV without a UTF-8 BOM"
+expect_in r.csv $'^\xef\xbb\xbfschool;class;pupils;issued;without_key;lost;stolen;replaced;returned;left\r$'
+want=$(q "SELECT count(*) FROM pupils WHERE school = '0750001A' AND class_name = '6A' AND is_active = 1")
+expect_in r.csv "^0750001A;6A;$want;2;$((want - 2));1;1;0;0;0"$'\r$'
+expect_in r.csv $'^ent-college;2026.1;3;2\r$'   # D8888, D7777 (D1006 returned hers)
+# Formula cells start with a quote; a cell with ';' or '"' is quoted.
+expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";\'@SUM\\(A1\\);atelier-1-000003;C0000003;issued;'
+expect_not_in r.csv ';=HYPERLINK'
+expect_exit 73 "$C" report --output r.csv
+expect_exit 64 "$C" report --format pdf
+
+# ---- report: JSON, against its schema ----
+expect_exit 0 "$C" report --format json --output r.json
+PY=${PYTHON:-python3}
+if $PY -c 'import jsonschema' 2>/dev/null; then
+        $PY - "$SOURCE_ROOT/manifests/schemas/report.schema.json" r.json <<'PYEOF' || fail "report JSON does not follow its schema"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+errs = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errs:
+    print(list(e.absolute_path), e.message, file=sys.stderr)
+sys.exit(1 if errs else 0)
+PYEOF
+fi
+[ "$(jq '.totals.pupils' r.json)" = "$(q 'SELECT count(*) FROM pupils WHERE is_active = 1')" ] || fail "JSON total pupils"
+[ "$(jq '.totals.issued' r.json)" = "$(q "SELECT count(DISTINCT pupil_id) FROM keys WHERE status = 'issued'")" ] || fail "JSON issued"
+[ "$(jq -c '[.totals.lost, .totals.stolen]' r.json)" = '[1,1]' ] || fail "JSON lost, stolen"
+[ "$(jq -r '.keys[] | select(.pupil_id == "D8888") | .family_name' r.json)" = '<script>alert(1)</script>' ] || fail "JSON name"
+[ "$(jq -r '.keys[] | select(.pupil_id == "D1001") | .status' r.json)" = lost ] || fail "JSON key status"
+[ "$(jq -r '.months | length' r.json)" = 1 ] || fail "JSON months"
+# An edit of the schema's required list is caught (the check can fail).
+jq 'del(.keys)' r.json > broken.json
+if $PY -c 'import jsonschema' 2>/dev/null; then
+        ! $PY -c 'import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' \
+                "$SOURCE_ROOT/manifests/schemas/report.schema.json" broken.json 2>/dev/null || fail "schema accepts a report without keys"
+fi
+
+# ---- report: HTML ----
+expect_exit 0 "$C" report --format html --output r.html
+expect_not_in r.html '<script'
+expect_in r.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td>'
+# Self-contained: no link, no src, no url(), no @import; inline SVG charts; A4 print CSS.
+expect_not_in r.html ' (src|href)=|url\(|@import'
+[ "$(grep -o '<svg ' r.html | wc -l)" = 3 ] || fail "three inline SVG charts expected"
+expect_in r.html '@page\{size:A4'
+expect_in r.html '@media print'
+
+# ---- receipts ----
+expect_exit 0 "$C" report receipts --school 0750001A --class 6A --output receipts.html
+[ "$(grep -c '<td class="sig">' receipts.html)" = "$want" ] || fail "one receipt row per pupil of 6A"
+# Denis's key was stolen: the cell is empty, for the new key's number.
+expect_in receipts.html '<tr><td>Denis</td><td>Manon</td><td>6A</td><td></td><td class="sig"></td></tr>'
+expect_in receipts.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td><td>6A</td><td>atelier-1-000002</td>'
+expect_exit 64 "$C" report receipts --school 0750001A
+expect_exit 66 "$C" report receipts --school 0750001A --class 9Z
+expect_in err 'no pupil in class 9Z of school 0750001A'
+
+# ---- journal purge: personal data of pupils who left go, the chain stays verifiable ----
+# Swapping an event's pupil is caught: the hash covers the pupil's salted commitment.
+cp j.db before-purge.db
+q "UPDATE events SET pupil_id = 'D1004' WHERE pupil_id = 'D8888' AND kind = 'issued'"
+expect_exit 1 "$C" journal verify
+expect_in out "pupil 0750001A/D1004 is not the one its hash commits to"
+cp before-purge.db j.db; rm -f j.db-wal j.db-shm
+# D1006 (who returned her key) leaves.
+grep -v '^D1006;' roster.csv > roster-left.csv
+expect_exit 0 "$C" roster import roster-left.csv
+expect_in out '^left .*D1006'
+tomorrow=$(date -u -d tomorrow +%F)
+n=$(n_events); before=$(q 'SELECT count(*) FROM pupils')
+expect_exit 0 "$C" journal purge --left-before "$tomorrow" --dry-run
+expect_in out '^would purge 0750001A/D1006, class 4A, left [0-9-]{10}$'
+[ "$(n_events)/$(q 'SELECT count(*) FROM pupils')" = "$n/$before" ] || fail "a dry-run purge wrote"
+# Nobody left before 2000: nothing to do.
+expect_exit 0 "$C" journal purge --left-before 2000-01-01
+expect_in out '^0 pupils who left before 2000-01-01'
+expect_exit 64 "$C" journal purge --left-before 31/12/2026
+grep -aqs 'Brunet' j.db j.db-wal || fail "the name is not in the journal's files before the purge: the check below proves nothing"
+n_d1006=$(q "SELECT count(*) FROM events WHERE pupil_id = 'D1006'")
+[ "$n_d1006" -ge 4 ] || fail "D1006 should have events (flashed, issued, verified, returned)"
+expect_exit 0 "$C" journal purge --left-before "$tomorrow" --operator dpo
+expect_in out " pupils who left before $tomorrow: names and ids erased; [0-9]+ events lost their pupil id$"
+[ "$(q "SELECT count(*) FROM pupils WHERE id = 'D1006'")" = 0 ] || fail "D1006 still in pupils"
+[ "$(q "SELECT count(*) FROM events WHERE pupil_id = 'D1006'")" = 0 ] || fail "D1006 still in events"
+# Erased on disk too: freed pages are zeroed and the write-ahead log emptied.
+! grep -aqs 'Brunet' j.db j.db-wal || fail "the purged name is still in the journal's files"
+[ "$(q "SELECT count(*) FROM events WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL")" -ge "$n_d1006" ] \
+        || fail "purged events lost their commitment"
+[ "$(q "SELECT sum(n_pupils) FROM purged_counts WHERE school = '0750001A' AND class_name = '4A'")" = 1 ] || fail "anonymous count"
+[ "$(q "SELECT kind || ' ' || operator FROM events ORDER BY seq DESC LIMIT 1")" = "purged dpo" ] || fail "purge event"
+expect_exit 0 "$C" journal verify
+expect_in out '^station atelier-1: [0-9]+ events, intact'
+expect_exit 0 "$C" identify lea.img
+expect_in out '^pupil: personal data purged \(school 0750001A\)$'
+expect_exit 0 "$C" report --format json
+jq -e '[.keys[] | select(.pupil_id == "D1006")] | length == 0' out > /dev/null || fail "a purged pupil in the report"
+# An edit after the purge is still caught: an anonymised event's kind, or its commitment.
+cp j.db purged.db
+q "UPDATE events SET reason = 'broken' WHERE kind = 'returned' AND pupil_id IS NULL AND pupil_commit IS NOT NULL"
+expect_exit 1 "$C" journal verify
+expect_in out 'was edited: its content does not match its hash'
+cp purged.db j.db; rm -f j.db-wal j.db-shm
+q "UPDATE events SET pupil_commit = '$(printf '%064d' 1)' WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL"
+expect_exit 1 "$C" journal verify
+cp purged.db j.db; rm -f j.db-wal j.db-shm
+expect_exit 0 "$C" journal verify
+
+# ---- replace: flash through the station and issue in one step; the old key replaced ----
+expect_exit 0 "$C" replace --pupil D8888 rel.cart new.img --size 96M --trust dep.pub --operator cpe
+expect_in out '^issued to 0750001A/D8888 \(<script>alert\(1\)</script> Zoé, 6A\); key usb:0781:5581:atelier-1-000002 marked replaced$'
+[ "$(q "SELECT status FROM keys WHERE serial = 'atelier-1-000002'")" = replaced ] || fail "old key not replaced"
+[ "$(q "SELECT status || ' ' || pupil_id FROM keys WHERE uid = 'file:new.img'")" = "issued D8888" ] || fail "new key not issued"
+mtype -i new.img@@1M "::A MOI.txt" > owner.txt
+expect_in owner.txt '^Cette clé appartient à Zoé <script>alert\(1\)</script> \(6A\)\.$'
+expect_exit 0 "$C" verify new.img --trust dep.pub --journal j.db
+# D1001's key was lost: the new key replaces it (the lost event stays, a replaced one comes).
+expect_exit 0 "$C" replace --pupil D1001 rel.cart d1001.img --size 96M --trust dep.pub
+expect_in out '^issued to 0750001A/D1001 \(Mercier Adam, 6A\); key usb:0781:5581:atelier-1-000000 marked replaced$'
+[ "$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE key_uid = 'usb:0781:5581:atelier-1-000000' ORDER BY seq)")" = \
+  "flashed issued lost replaced" ] || fail "the lost key's events"
+expect_exit 0 "$C" report --school 0750001A --class 6A --format json
+[ "$(jq -c '[.totals.lost, .totals.replaced]' out)" = '[1,2]' ] || fail "report: lost 1, replaced 2 in 6A"
+# A pupil who has left gets no key, and nothing is written.
+grep -v '^D1005;' roster-left.csv > roster-left2.csv
+expect_exit 0 "$C" roster import roster-left2.csv
+n=$(n_events)
+expect_exit 65 "$C" replace --pupil D1005 rel.cart left.img --size 96M --trust dep.pub
+expect_in err 'D1005.*has left'
+[ ! -e left.img ] || fail "replace wrote a key for a pupil who left"
+[ "$(n_events)" = "$n" ] || fail "a refused replace wrote events"
+expect_exit 66 "$C" replace --pupil D0000 rel.cart left.img --size 96M --trust dep.pub
+expect_exit 64 "$C" replace --pupil D1004 rel.cart
+expect_exit 0 "$C" journal verify
+
+# ---- HTML in headless Chromium: it renders, prints, logs no console error, runs no script ----
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$CHROMIUM" ] || skip "needs chromium for the rendering checks (tools/install-deps); the rest passed"
+mkdir -p "$BUILD_ROOT/test-output"
+chrome() {
+        timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+                --disable-background-networking --disable-component-update --disable-sync \
+                --user-data-dir="$SCRATCH/chrome-$1" --enable-logging=stderr --v=0 "${@:2}"
+}
+for page in r receipts; do
+        chrome "$page-dom" --dump-dom "file://$SCRATCH/$page.html" > "$page.dom" 2> "$page.log" || { cat "$page.log"; fail "chromium --dump-dom $page"; }
+        expect_not_in "$page.log" 'CONSOLE|Uncaught|SyntaxError'
+        expect_not_in "$page.dom" '<script'
+        chrome "$page-pdf" --print-to-pdf="$SCRATCH/$page.pdf" --no-pdf-header-footer "file://$SCRATCH/$page.html" \
+                > /dev/null 2> "$page-pdf.log" || { cat "$page-pdf.log"; fail "chromium --print-to-pdf $page"; }
+        [ "$(head -c 5 "$page.pdf")" = "%PDF-" ] || fail "$page.pdf is not a PDF"
+        chrome "$page-png" --screenshot="$SCRATCH/$page.png" --window-size=1024,1400 "file://$SCRATCH/$page.html" \
+                > /dev/null 2> "$page-png.log" || { cat "$page-png.log"; fail "chromium --screenshot $page"; }
+        [ "$(head -c 8 "$page.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] || fail "$page.png is not a PNG"
+        cp "$page.pdf" "$page.png" "$BUILD_ROOT/test-output/"
+done
+# The name is text in the rendered DOM, and the page is A4 (595 x 842 points).
+expect_in r.dom '&lt;script&gt;alert\(1\)&lt;/script&gt;'
+grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' r.pdf || fail "report PDF not A4"
+grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' receipts.pdf || fail "receipts PDF not A4"
+exit 0
