@@ -83,10 +83,8 @@ static int handler(void *user, const char *section, const char *name, const char
                 r = set_string(&c->station_name, value);
         else if (streq(section, "journal") && (streq(name, "path") || streq(name, "url"))) {
                 bool is_url = strncmp(value, "postgresql://", 13) == 0 || strncmp(value, "postgres://", 11) == 0;
-                if (c->journal_path)
-                        r = cart_error_set(st->err, -EBADMSG, "%s:%d: [journal] has a path or url already: one journal",
-                                           c->path, lineno);
-                else if (streq(name, "url") && !is_url)
+                /* One journal: the last of path and url wins, as the example file lists both. */
+                if (streq(name, "url") && !is_url)
                         r = cart_error_set(st->err, -EBADMSG, "%s:%d: url = %s: not a postgresql:// URL "
                                            "(a file is path = FILE)", c->path, lineno, value);
                 else

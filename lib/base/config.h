@@ -15,7 +15,7 @@
  *   name = atelier-1         ; this station in the journal (default: the host name)
  *   [journal]
  *   path = /srv/cartable/journal.db ; default: STATE_DIR/journal.db
- *   url = postgresql://journal.example/cartable?sslmode=verify-full ; or: a PostgreSQL journal
+ *   url = postgresql://journal.example/cartable?sslmode=verify-full ; or a PostgreSQL journal (last wins)
  *                            ; (no password here: ~/.pgpass, PGPASSFILE or a service file)
  */
 #pragma once
