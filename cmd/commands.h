@@ -4,6 +4,7 @@
 
 #include "common.h"
 extern const struct command command_flash;
+extern const struct command command_batch;
 extern const struct command command_verify;
 extern const struct command command_ls;
 extern const struct command command_cat;

@@ -4,7 +4,9 @@
 
 #include "commands.h"
 #include "flash-output.h"
+#include "journal-arg.h"
 #include "key-io.h"
+#include "station/batch.h"
 #include "station/station.h"
 #include "trust.h"
 
@@ -35,6 +37,12 @@ static const char help[] =
         "  --allow-downgrade   accept a release older than one already flashed here\n"
         "  --owner FIELD=VALUE personalised releases: the owner file's fields, once each;\n"
         "                      FIELD is first-name, last-name, class or school\n"
+        "  --journal DB        record the key in the journal, failed or not (default with\n"
+        "                      --pupil: [journal] path, or STATE_DIR/journal.db)\n"
+        "  --pupil ID          issue the key to this pupil (ID or UAI/ID) of the journal; the\n"
+        "                      roster's names fill the owner file (instead of --owner)\n"
+        "  --replace           --pupil: the pupil's previous key is marked replaced\n"
+        "  --operator NAME     who flashes, for the journal (default: $SUDO_USER, $USER)\n"
         "  --json              JSON lines on stdout: step events, then the key's report\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -43,11 +51,15 @@ static const char help[] =
         "\n"
         "Exit codes: 0 flashed and read back; 3 bad signature or rollback; 4 target refused\n"
         "(policy, absent key, not a key image, too small, counterfeit); 5 I/O error, read-back\n"
-        "mismatch or a full file system; 64 usage; 66 missing release; 130 cancelled.\n"
+        "mismatch or a full file system; 64 usage; 65 a pupil who has left, or a journal\n"
+        "refusal; 66 missing release, journal or pupil; 73 the pupil already holds a key\n"
+        "(--replace); 130 cancelled.\n"
         "See cartable-flash(1).\n";
 
 struct args {
         const char *release, *target, *serial;
+        const char *journal, *pupil, *operator;
+        bool replace;
         struct trust_args trust;
         bool yes, no_probe, allow_downgrade, json, force;
         uint64_t size;
@@ -85,7 +97,8 @@ static int parse_owner(const char *arg, struct owner_fields *o) {
 
 static int parse_args(int argc, char **argv, struct args *a) {
         enum { OPT_TRUST = 0x100, OPT_YES, OPT_SIZE, OPT_SERIAL, OPT_NO_PROBE, OPT_VOLUME_ID,
-               OPT_TIME, OPT_DOWNGRADE, OPT_JSON, OPT_OWNER, OPT_FORCE };
+               OPT_TIME, OPT_DOWNGRADE, OPT_JSON, OPT_OWNER, OPT_FORCE, OPT_JOURNAL, OPT_PUPIL,
+               OPT_REPLACE, OPT_OPERATOR };
         static const struct option options[] = {
                 TRUST_OPTION(OPT_TRUST),
                 { "yes", no_argument, NULL, OPT_YES },
@@ -98,6 +111,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "json", no_argument, NULL, OPT_JSON },
                 { "owner", required_argument, NULL, OPT_OWNER },
                 { "force", no_argument, NULL, OPT_FORCE },
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "pupil", required_argument, NULL, OPT_PUPIL },
+                { "replace", no_argument, NULL, OPT_REPLACE },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
                 {}
         };
         int c;
@@ -111,6 +128,10 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         break;
                 case OPT_YES: a->yes = true; break;
                 case OPT_FORCE: a->force = true; break;
+                case OPT_JOURNAL: a->journal = optarg; break;
+                case OPT_PUPIL: a->pupil = optarg; break;
+                case OPT_REPLACE: a->replace = true; break;
+                case OPT_OPERATOR: a->operator = optarg; break;
                 case OPT_SIZE:
                         if (parse_size(optarg, &a->size) < 0 || a->size == 0)
                                 return usage_error(&command_flash, "invalid size '%s'", optarg);
@@ -139,6 +160,14 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 return usage_error(&command_flash, "expected RELEASE and TARGET");
         a->release = argv[optind];
         a->target = argv[optind + 1];
+        if (a->pupil && a->has_owner)
+                return usage_error(&command_flash, "--owner and --pupil: the pupil's owner fields come from the journal");
+        if (a->replace && !a->pupil)
+                return usage_error(&command_flash, "--replace goes with --pupil");
+        if (a->operator && !a->journal && !a->pupil)
+                return usage_error(&command_flash, "--operator goes with --journal or --pupil");
+        if (!a->operator)
+                a->operator = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
         return 0;
 }
 
@@ -169,6 +198,8 @@ static int dry_run(struct station *st, const struct station_key *k) {
 static int run(int argc, char **argv) {
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
         _cleanup_(station_freep) struct station *st = NULL;
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *pupil = NULL;
         struct args a = {};
         struct flash_report report;
         struct flash_output out = {};
@@ -199,18 +230,30 @@ static int run(int argc, char **argv) {
         if (r < 0)
                 return flash_output_error(a.json, a.target, &err, r, NULL);
 
+        /* The pupil before the key: one who left or holds a key already is refused unwritten. */
+        if (a.journal || a.pupil) {
+                r = journal_arg_open(a.journal, true, &j);
+                if (r != EXIT_OK)
+                        return r;
+        }
+        if (a.pupil) {
+                r = journal_pupil_for_issue(j, a.pupil, a.replace, &pupil, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+        }
+
         const struct manifest *m = release_manifest(station_release(st));
         if (a.has_owner && !manifest_is_personalised(m))
                 return usage_error(&command_flash, "--owner: release %s %s is not personalised (it has no owner file)",
                                    manifest_name(m), manifest_version(m));
-        if (!a.has_owner && manifest_is_personalised(m) && !a.json)
+        if (!a.has_owner && !pupil && manifest_is_personalised(m) && !a.json)
                 log_info("note: %s is personalised; without --owner this key gets no \"%s\"",
                          a.release, manifest_owner_path(m));
 
         struct station_key k = {
                 .target = a.target, .serial = a.serial, .image_size = a.size, .force = a.force,
                 .no_probe = a.no_probe, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
-                .time = a.time, .owner = a.has_owner ? &a.owner : NULL,
+                .time = a.time, .owner = pupil ? &pupil->owner : a.has_owner ? &a.owner : NULL,
                 .on_event = flash_output_event, .userdata = &out,
         };
         if (is_device && !a.yes)
@@ -220,9 +263,21 @@ static int run(int argc, char **argv) {
         flash_output_catch_signals();
         flash_output_init(&out, a.json, a.target);
         r = station_flash(st, &k, &report, &err);
-        /* A journal records report here, whatever r is. */
         if (report.outcome != FLASH_OUTCOME_NONE)
                 flash_output_result(&out, &report);
+        /* The journal records the key whatever r is: a failed key is part of its history. */
+        if (j && report.outcome != FLASH_OUTCOME_NONE) {
+                struct cart_error jerr = {};
+                struct journal_flash f = {
+                        .operator = a.operator, .pupil = a.pupil, .replace = a.replace,
+                        .reason = station_report_reason(&report, false),
+                };
+                int jr = journal_record_flash(j, &report, &f, &jerr);
+                if (jr < 0 && r >= 0 && report.outcome != FLASH_OUTCOME_CANCELLED)
+                        return journal_fail(jr, &jerr);
+                if (jr < 0)
+                        log_error(jr, "journal: %s", ERROR_TEXT(&jerr, jr));
+        }
         if (report.outcome == FLASH_OUTCOME_CANCELLED)
                 return flash_output_cancelled(&out, &report);
         if (r < 0)

@@ -8,6 +8,7 @@
 static const struct command *const commands[] = {
         &command_devices,
         &command_flash,
+        &command_batch,
         &command_key,
         &command_image,
         &command_ls,

@@ -272,3 +272,46 @@ int journal_merge(struct journal *target, struct journal *source, journal_confli
                   struct journal_merge_counts *ret, struct cart_error *err);
 /* The journal's name as given to journal_open() (a path, or a URL without password). */
 const char *journal_name(const struct journal *j);
+/* ---- Batch provisioning (lib/station/batch.c; journal-batch.c) ----
+ *
+ * A batch records a key's start before its first byte is written: a "flashed" event whose
+ * outcome is "started" (the key's row is created, status "failed", if the journal does not
+ * know it yet: its old content is being destroyed). The key's end is the "flashed" event
+ * journal_record_flash() appends. A start without a later "flashed" event of the same key
+ * on the same station is a key left interrupted (a crash, a power cut).
+ */
+
+/* Record that the key of r (identity and release filled) starts, for pupil (NULL: stock). */
+int journal_batch_started(struct journal *j, const struct flash_report *r, const char *operator,
+                          const char *pupil, struct cart_error *err);
+
+struct journal_interrupted {
+        int64_t seq, time_usec;          /* of the start event */
+        const char *key_uid, *key_serial, *pupil_school, *pupil_id, *operator;
+};
+typedef int (*journal_interrupted_fn)(void *userdata, const struct journal_interrupted *k);
+/* The keys of this station left interrupted, oldest first. Returns how many, or a negative errno. */
+int journal_batch_interrupted_list(struct journal *j, journal_interrupted_fn fn, void *userdata,
+                                   struct cart_error *err);
+/* Close a key left interrupted: a "flashed" event, outcome "cancelled", reason "interrupted";
+ * the key's status becomes "failed" (its first sector was cleared, or never written). */
+int journal_batch_close_interrupted(struct journal *j, const struct journal_interrupted *k,
+                                    const char *operator, struct cart_error *err);
+
+/*
+ * The next pupil of school's class_name to give a key: active, holding no issued key, in
+ * roster order, skipping those for whom is_claimed returns true (keys already running for
+ * them). ret gets "UAI/ID" (malloc'd). 0: nobody left; 1: found.
+ */
+int journal_batch_next_pupil(struct journal *j, const char *school, const char *class_name,
+                             bool (*is_claimed)(void *userdata, const char *pupil), void *userdata,
+                             char **ret, struct cart_error *err);
+/* How many active pupils of the class hold no issued key. */
+int journal_batch_count_without_key(struct journal *j, const char *school, const char *class_name,
+                                    uint64_t *ret, struct cart_error *err);
+/*
+ * Whether the key uid's last flash on any station was a success of this release (name and
+ * serial): 1 with its volume ID in ret_volume_id, 0 otherwise.
+ */
+int journal_batch_last_flash(struct journal *j, const char *uid, const char *release_name,
+                             uint64_t release_serial, uint32_t *ret_volume_id, struct cart_error *err);

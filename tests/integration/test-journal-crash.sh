@@ -33,6 +33,9 @@ for round in $(seq "$ROUNDS"); do
                 f=$([ $(( RANDOM % 2 )) = 0 ] && echo a || echo b)
                 "$C" roster import $f.csv --journal j.db > /dev/null 2>&1 &
         else
+                # Emptied here, not by the redirection below: a recorder killed before its
+                # shell opened done.txt would leave the last round's count in it.
+                : > done.txt
                 "$TOOL_JOURNAL_RECORD" j.db 100000 crash-station > done.txt 2> /dev/null &
         fi
         pid=$!

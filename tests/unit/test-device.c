@@ -19,6 +19,7 @@
 #include "device/device.h"
 /* After device.h: glib redefines MIN and MAX (it #undefs them first). */
 #include <umockdev.h>
+#include "umockdev-bed.h"
 
 #define STICK_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb2/2-9/2-9:1.0/host6/target6:0:0/6:0:0:0/block/sdb"
 #define RO_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb2/2-6/2-6:1.0/host12/target12:0:0/12:0:0:0/block/sdf"
@@ -34,16 +35,7 @@ static const struct device_policy default_policy = {
 };
 
 static void add_bed(const char *name) {
-        _cleanup_free_ char *path = NULL;
-        gchar *text = NULL;
-        GError *gerr = NULL;
-
-        assert_true(asprintf(&path, "%s/%s.umockdev", UMOCKDEV_DATA, name) > 0);
-        if (!g_file_get_contents(path, &text, NULL, &gerr))
-                fail_msg("%s: %s", path, gerr->message);
-        if (!umockdev_testbed_add_from_string(tb, text, &gerr))
-                fail_msg("%s: %s", path, gerr->message);
-        g_free(text);
+        umockdev_bed_add(tb, name);
 }
 
 static int setup(void **state) {

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What a batch asks of the journal: a key's start recorded before it is written, the keys
+ * a crashed batch left interrupted, the next pupil of a class in roster order, and whether
+ * a key already holds a release. Written from the batch's coordinator thread only.
+ */
+#include <inttypes.h>
+
+#include "journal/journal-internal.h"
+
+int journal_batch_started(struct journal *j, const struct flash_report *rep, const char *operator,
+                          const char *pupil, struct cart_error *err) {
+        _cleanup_free_ char *uid = NULL, *school = NULL, *id = NULL;
+        struct jstmt *s = NULL;
+        int64_t now = journal_now_usec();
+        struct journal_event_row e;
+        int r;
+
+        r = journal_key_uid(rep, &uid);
+        if (r < 0)
+                return r;
+        r = journal_txn_begin(j, err);
+        if (r < 0)
+                return r;
+        if (pupil) {
+                r = journal_pupil_resolve(j, pupil, &school, &id, err);
+                if (r < 0)
+                        goto fail;
+        }
+        /* Known keys keep their row until their end is recorded. */
+        r = jdb_cached(j, "INSERT INTO keys (uid, serial, vid_pid, capacity, status, created_usec, updated_usec) "
+                        "VALUES (?, ?, ?, ?, 'failed', ?, ?) ON CONFLICT (uid) DO NOTHING", &s, err);
+        if (r < 0)
+                goto fail;
+        jdb_bind_text(s, 1, uid);
+        jdb_bind_text(s, 2, rep->key.serial[0] ? rep->key.serial : NULL);
+        jdb_bind_text(s, 3, rep->key.vid_pid[0] ? rep->key.vid_pid : NULL);
+        jdb_bind_int64(s, 4, (int64_t) rep->key.capacity);
+        jdb_bind_int64(s, 5, now);
+        jdb_bind_int64(s, 6, now);
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                goto fail;
+        e = (struct journal_event_row) {
+                .kind = "flashed", .time_usec = now, .operator = operator,
+                .pupil_school = school, .pupil_id = id, .key_uid = uid,
+                .key_serial = rep->key.serial[0] ? rep->key.serial : NULL,
+                .release_name = rep->release_name[0] ? rep->release_name : NULL,
+                .release_version = rep->release_version[0] ? rep->release_version : NULL,
+                .release_serial = rep->release_name[0] ? (int64_t) rep->release_serial : -1,
+                .release_key_id = rep->release_key_id[0] ? rep->release_key_id : NULL,
+                .outcome = "started", .step = flash_step_to_string(FLASH_STEP_CHECK),
+                .bytes_written = -1, .bytes_read = -1,
+                .started_usec = rep->started_usec > 0 ? rep->started_usec : now,
+                .write_usec = -1, .read_usec = -1,
+        };
+        r = journal_event_append(j, &e, err);
+        if (r < 0)
+                goto fail;
+        return journal_txn_commit(j, err);
+fail:
+        journal_txn_rollback(j);
+        return r;
+}
+
+int journal_batch_interrupted_list(struct journal *j, journal_interrupted_fn fn, void *userdata,
+                                   struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r, n = 0;
+
+        r = jdb_prepare(j, "SELECT e.seq, e.time_usec, e.key_uid, e.key_serial, e.pupil_school, e.pupil_id, "
+                        "e.operator FROM events e WHERE e.station = ? AND e.kind = 'flashed' "
+                        "AND e.outcome = 'started' AND NOT EXISTS (SELECT 1 FROM events f "
+                        "WHERE f.station = e.station AND f.key_uid = e.key_uid AND f.kind = 'flashed' "
+                        "AND f.seq > e.seq) ORDER BY e.seq", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, j->station);
+        for (;;) {
+                r = jdb_step(j, s, err);
+                if (r <= 0)
+                        return r < 0 ? r : n;
+                struct journal_interrupted k = {
+                        .seq = jdb_int64(s, 0), .time_usec = jdb_int64(s, 1), .key_uid = jdb_text(s, 2),
+                        .key_serial = jdb_text(s, 3), .pupil_school = jdb_text(s, 4),
+                        .pupil_id = jdb_text(s, 5), .operator = jdb_text(s, 6),
+                };
+                n++;
+                if (fn) {
+                        r = fn(userdata, &k);
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
+int journal_batch_close_interrupted(struct journal *j, const struct journal_interrupted *k,
+                                    const char *operator, struct cart_error *err) {
+        struct jstmt *s = NULL;
+        int64_t now = journal_now_usec();
+        struct journal_event_row e;
+        int r;
+
+        r = journal_txn_begin(j, err);
+        if (r < 0)
+                return r;
+        r = jdb_cached(j, "UPDATE keys SET status = 'failed', updated_usec = ? WHERE uid = ?", &s, err);
+        if (r < 0)
+                goto fail;
+        jdb_bind_int64(s, 1, now);
+        jdb_bind_text(s, 2, k->key_uid);
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                goto fail;
+        e = (struct journal_event_row) {
+                .kind = "flashed", .time_usec = now, .operator = operator,
+                .pupil_school = k->pupil_school, .pupil_id = k->pupil_id, .key_uid = k->key_uid,
+                .key_serial = k->key_serial, .release_serial = -1,
+                .outcome = flash_outcome_to_string(FLASH_OUTCOME_CANCELLED), .reason = "interrupted",
+                .message = "left unfinished by a batch that stopped (crash or power cut)",
+                .bytes_written = -1, .bytes_read = -1, .started_usec = k->time_usec,
+                .write_usec = -1, .read_usec = -1,
+        };
+        r = journal_event_append(j, &e, err);
+        if (r < 0)
+                goto fail;
+        return journal_txn_commit(j, err);
+fail:
+        journal_txn_rollback(j);
+        return r;
+}
+
+#define WITHOUT_KEY "FROM pupils p WHERE p.is_active = 1 AND p.school = ? AND p.class_name = ? " \
+        "AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_school = p.school AND k.pupil_id = p.id " \
+        "AND k.status = 'issued') "
+
+int journal_batch_next_pupil(struct journal *j, const char *school, const char *class_name,
+                             bool (*is_claimed)(void *userdata, const char *pupil), void *userdata,
+                             char **ret, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_prepare(j, "SELECT p.school, p.id " WITHOUT_KEY "ORDER BY p.roster_rank, p.id", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, school);
+        jdb_bind_text(s, 2, class_name);
+        for (;;) {
+                _cleanup_free_ char *name = NULL;
+
+                r = jdb_step(j, s, err);
+                if (r <= 0)
+                        return r;
+                if (asprintf(&name, "%s/%s", jdb_text(s, 0), jdb_text(s, 1)) < 0)
+                        return -ENOMEM;
+                if (is_claimed && is_claimed(userdata, name))
+                        continue;
+                *ret = TAKE_PTR(name);
+                return 1;
+        }
+}
+
+int journal_batch_count_without_key(struct journal *j, const char *school, const char *class_name,
+                                    uint64_t *ret, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_prepare(j, "SELECT count(*) " WITHOUT_KEY, &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, school);
+        jdb_bind_text(s, 2, class_name);
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        *ret = r > 0 ? (uint64_t) jdb_int64(s, 0) : 0;
+        return 0;
+}
+
+int journal_batch_last_flash(struct journal *j, const char *uid, const char *release_name,
+                             uint64_t release_serial, uint32_t *ret_volume_id, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        const char *outcome, *name, *vol;
+        int r;
+
+        r = jdb_prepare(j, "SELECT outcome, release_name, release_serial, volume_id FROM events "
+                        "WHERE key_uid = ? AND kind = 'flashed' ORDER BY seq DESC LIMIT 1", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, uid);
+        r = jdb_step(j, s, err);
+        if (r <= 0)
+                return r;
+        outcome = jdb_text(s, 0);
+        name = jdb_text(s, 1);
+        vol = jdb_text(s, 3);
+        if (!outcome || !streq(outcome, flash_outcome_to_string(FLASH_OUTCOME_OK)) || !name ||
+            !streq(name, release_name) || jdb_int64(s, 2) != (int64_t) release_serial || !vol)
+                return 0;
+        *ret_volume_id = (uint32_t) strtoul(vol, NULL, 16);
+        return 1;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The batch engine's hot-plug side: keys arriving and leaving through the device monitor,
+ * on the coordinator's thread. */
+#include "station/batch-internal.h"
+
+static struct slot *slot_by_devnum(struct batch *b, dev_t devnum) {
+        for (size_t i = 0; i < b->n_slots; i++)
+                if (b->slots[i]->is_device && b->slots[i]->devnum == devnum && b->slots[i]->state != SLOT_ENDED)
+                        return b->slots[i];
+        for (size_t i = 0; i < b->n_slots; i++)
+                if (b->slots[i]->is_device && b->slots[i]->devnum == devnum)
+                        return b->slots[i];
+        return NULL;
+}
+
+static int key_added(struct batch *b, const struct device_info *d) {
+        struct slot *s = slot_by_devnum(b, d->devnum);
+        int r;
+
+        if (s && s->state != SLOT_ENDED)
+                return 0;          /* known and in progress: a change, not a new key */
+        b->last_activity = mono();     /* any key plugged in, even refused, is activity */
+        r = slot_get(b, d->devnode, d->port, &s);
+        if (r < 0)
+                return r;
+        s->is_device = true;
+        s->devnum = d->devnum;
+        free(s->serial);
+        s->serial = strdup(d->serial ? d->serial : "");
+        s->vendor = d->manufacturer ? strdup(d->manufacturer) : NULL;
+        s->product = d->product ? strdup(d->product) : NULL;
+        if (!s->serial)
+                return -ENOMEM;
+        if (d->has_usb_ids)
+                snprintf(s->vid_pid, sizeof(s->vid_pid), "%04x:%04x", d->vendor_id, d->product_id);
+        else
+                s->vid_pid[0] = 0;
+        s->view.capacity = d->size;
+        if (!device_info_is_eligible(d)) {
+                size_t n = 0;
+                for (size_t i = 0; i < d->n_reasons; i++)
+                        n += (size_t) snprintf(s->message + MIN(n, sizeof(s->message) - 1),
+                                               sizeof(s->message) - MIN(n, sizeof(s->message) - 1), "%s%s",
+                                               i ? "; " : "", d->reasons[i]);
+                b->summary.n_refused++;
+                emit(b, BATCH_REFUSED, s, NULL, 0);
+                return 0;
+        }
+        emit(b, BATCH_ADDED, s, NULL, 0);
+        if (b->stop_level == 0)
+                slot_queue(b, s);
+        return 0;
+}
+
+int batch_on_device(const struct device_event *ev, void *userdata) {
+        struct batch *b = userdata;
+        struct slot *s;
+
+        switch (ev->action) {
+        case DEVICE_ADD:
+                return key_added(b, ev->info);
+        case DEVICE_CHANGE:
+                return 0;      /* a flash re-reads the partition table: its own change event */
+        case DEVICE_REMOVE:
+                s = slot_by_devnum(b, ev->info->devnum);
+                if (!s)
+                        return 0;
+                if (s->state == SLOT_RUNNING) {
+                        s->is_removed = true;
+                        atomic_store(&s->cancel, true);
+                        /* Plugged in again before its worker ends, it must be a new key. */
+                        s->devnum = 0;
+                } else if (s->state == SLOT_QUEUED) {
+                        s->state = SLOT_ENDED;
+                        b->n_queued--;
+                }
+                s->is_device = s->state == SLOT_RUNNING;   /* a re-inserted key is a new one */
+                emit(b, BATCH_REMOVED, s, NULL, 0);
+                return 0;
+        }
+        return 0;
+}
+
+/* Keys present when the batch starts are new keys too. */
+int batch_scan_present(struct batch *b, struct cart_error *err) {
+        struct device_info **a = NULL;
+        size_t n = 0;
+        int r;
+
+        r = device_scan(b->o.devices, 0, &a, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = key_added(b, a[i]);
+        device_info_array_free(a, n);
+        return r;
+}
+

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Inside the batch engine: its slots (one per port or target) and the coordinator's state,
+ * shared by batch.c (workers, journal, the loop) and batch-device.c (hot-plug). */
+#pragma once
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "station/batch.h"
+
+enum slot_state { SLOT_QUEUED, SLOT_RUNNING, SLOT_ENDED };
+
+/* What a worker sends the coordinator through the pipe. */
+enum { MSG_ENDED, MSG_WANT_START, MSG_STOP };
+struct msg {
+        uint32_t index, kind;
+};
+
+struct slot {
+        struct batch_slot view;
+        struct batch *b;
+        enum slot_state state;
+        char *target, *port, *serial, *pupil, *pupil_name;
+        char vid_pid[10];
+        char *vendor, *product;
+        bool is_device;
+        dev_t devnum;
+        bool is_removed;
+        uint32_t volume_id;
+        struct journal_pupil_info *info;
+
+        /* The worker's side. */
+        pthread_t thread;
+        bool has_thread;
+        bool check_intact;
+        uint32_t intact_volume_id;
+        bool is_skipped;
+        atomic_int step;
+        atomic_uint_fast64_t done, total;
+        atomic_bool cancel;
+        /* Handshake after the intact check: the coordinator records the start first. */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int go;                         /* 0 wait, 1 write the key, -1 give up */
+        struct flash_report report;
+        struct cart_error err;
+        int r;
+
+        /* The coordinator's view of the progress. */
+        enum flash_step seen_step;
+        double step_started;
+        char message[1024];             /* a refused disk's reasons (lib/device's words) */
+        struct cart_error jerr;         /* the journal's refusal, or the claim's */
+        int jr;
+        enum batch_event_kind abort_kind;   /* why a key ended without being written */
+};
+
+struct batch {
+        struct batch_options o;
+        struct slot **slots;
+        size_t n_slots;
+        int wake[2];
+        volatile sig_atomic_t n_stop;   /* batch_stop() calls */
+        unsigned stop_level;
+        struct device_monitor *monitor;
+        struct batch_summary summary;
+        double started, last_activity;
+        uint64_t n_running, n_queued;
+        struct cart_error monitor_err;
+};
+
+double mono(void);
+void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r);
+/* A slot for a new key: the port's slot again once its previous key ended, else a new one. */
+int slot_get(struct batch *b, const char *target, const char *port, struct slot **ret);
+int slot_queue(struct batch *b, struct slot *s);
+
+/* Hot-plug (batch-device.c): the monitor's callback, and the keys present at start. */
+int batch_on_device(const struct device_event *ev, void *userdata);
+int batch_scan_present(struct batch *b, struct cart_error *err);

@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The batch engine (batch.h): a coordinator thread (the caller of batch_run) and one worker
+ * thread per key in flight. Threads rather than io_uring: each key's writer already keeps
+ * several chunks in flight with O_DIRECT (flash/writer.c), so a key is bound by its own bus and
+ * flash, and a thread per key isolates a key whose I/O hangs in the kernel (a pulled key,
+ * a dying one) from the others, which one io_uring ring shared by every key would not.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flash/verify.h"
+#include "station/batch-internal.h"
+
+const char *batch_event_name(enum batch_event_kind k) {
+        static const char *const names[] = {
+                [BATCH_INTERRUPTED_BEFORE] = "interrupted-before", [BATCH_ADDED] = "added",
+                [BATCH_REFUSED] = "refused", [BATCH_STARTED] = "started", [BATCH_STEP] = "step",
+                [BATCH_PROGRESS] = "progress", [BATCH_SKIPPED] = "skipped", [BATCH_DONE] = "done",
+                [BATCH_FAILED] = "failed", [BATCH_CANCELLED] = "interrupted", [BATCH_REMOVED] = "removed",
+                [BATCH_NO_PUPIL] = "no-pupil", [BATCH_JOURNAL_ERROR] = "journal-error",
+                [BATCH_TICK] = "tick",
+        };
+        return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
+}
+
+double mono(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* ---- Workers ---- */
+
+static void send_msg(struct batch *b, uint32_t index, uint32_t kind) {
+        struct msg m = { index, kind };
+        /* sizeof(m) < PIPE_BUF: atomic, never interleaved with another worker's. */
+        while (write(b->wake[1], &m, sizeof(m)) < 0 && errno == EINTR)
+                ;
+}
+
+static int worker_event(void *userdata, const struct flash_report *r, enum flash_step step,
+                        uint64_t done, uint64_t total) {
+        struct slot *s = userdata;
+
+        (void) r;
+        atomic_store_explicit(&s->total, total, memory_order_relaxed);
+        atomic_store_explicit(&s->done, done, memory_order_relaxed);
+        atomic_store_explicit(&s->step, (int) step, memory_order_release);
+        return atomic_load(&s->cancel) ? -ECANCELED : 0;
+}
+
+/* Does the key already hold this release, intact, with the volume the journal recorded? */
+static bool key_is_intact(struct slot *s) {
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const struct manifest *m = release_manifest(station_release(s->b->o.station));
+        struct cart_error err = {};
+        struct stat st;
+        uint64_t size;
+
+        fd = open(s->target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return false;
+        if (S_ISBLK(st.st_mode)) {
+                if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+                        return false;
+        } else if (S_ISREG(st.st_mode))
+                size = (uint64_t) st.st_size;
+        else
+                return false;
+        if (size == 0 || verify_key(fd_read_at, (void *) (intptr_t) fd, size, s->b->o.trust, &v, &err) < 0)
+                return false;
+        return verify_result_is_intact(v) && v->volume_id == s->intact_volume_id &&
+               streq(v->release_name, manifest_name(m)) && v->release_serial == manifest_serial(m);
+}
+
+static void *worker(void *userdata) {
+        struct slot *s = userdata;
+        struct batch *b = s->b;
+
+        if (s->check_intact) {
+                if (key_is_intact(s)) {
+                        s->is_skipped = true;
+                        goto out;
+                }
+                send_msg(b, s->view.index, MSG_WANT_START);
+                pthread_mutex_lock(&s->lock);
+                while (s->go == 0)
+                        pthread_cond_wait(&s->cond, &s->lock);
+                pthread_mutex_unlock(&s->lock);
+                if (s->go < 0)
+                        goto out;
+        }
+
+        struct station_key k = {
+                .target = s->target,
+                .serial = s->is_device && s->serial[0] ? s->serial : NULL,
+                .image_size = s->is_device ? 0 : b->o.image_size,
+                .no_probe = b->o.no_probe,
+                .has_volume_id = true, .volume_id = s->volume_id,
+                .owner = s->info ? &s->info->owner : NULL,
+                .on_event = worker_event, .userdata = s,
+        };
+        s->r = station_flash(b->o.station, &k, &s->report, &s->err);
+out:
+        send_msg(b, s->view.index, MSG_ENDED);
+        return NULL;
+}
+
+/* ---- Slots ---- */
+
+/* What a slot holds for its key; a slot's next key starts from nothing. */
+static void slot_clear(struct slot *s) {
+        free(s->target);
+        free(s->port);
+        free(s->serial);
+        free(s->pupil);
+        free(s->pupil_name);
+        free(s->vendor);
+        free(s->product);
+        s->info = journal_pupil_info_free(s->info);
+        s->target = s->port = s->serial = s->pupil = s->pupil_name = s->vendor = s->product = NULL;
+}
+
+static void slot_free(struct slot *s) {
+        if (!s)
+                return;
+        slot_clear(s);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->cond);
+        free(s);
+}
+
+static void slot_refresh_view(struct slot *s) {
+        s->view.target = s->target;
+        s->view.port = s->port ? s->port : "";
+        s->view.serial = s->serial ? s->serial : "";
+        s->view.pupil = s->pupil;
+        s->view.pupil_name = s->pupil_name;
+        s->view.is_running = s->state == SLOT_RUNNING;
+        s->view.message = s->message;
+        s->view.is_removed = s->is_removed;
+}
+
+void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r) {
+        struct batch_event ev = { .kind = kind, .summary = &b->summary, .error = error, .error_r = r };
+
+        b->summary.elapsed = mono() - b->started;
+        b->summary.n_running = b->n_running;
+        b->summary.stop_level = b->stop_level;
+        b->summary.keys_per_hour = b->summary.elapsed > 0 ?
+                (double) b->summary.n_done * 3600.0 / b->summary.elapsed : 0;
+        if (s) {
+                slot_refresh_view(s);
+                if (kind != BATCH_TICK && kind != BATCH_PROGRESS && kind != BATCH_STEP)
+                        s->view.last = kind;
+                ev.slot = &s->view;
+        }
+        if (b->o.on_event)
+                b->o.on_event(b->o.userdata, &ev);
+}
+
+/* A slot for a new key: the port's slot again once its previous key ended, else a new one. */
+int slot_get(struct batch *b, const char *target, const char *port, struct slot **ret) {
+        struct slot *s = NULL;
+
+        for (size_t i = 0; i < b->n_slots; i++) {
+                struct slot *x = b->slots[i];
+                if (x->state != SLOT_ENDED || x->has_thread)
+                        continue;
+                if ((port && port[0] && x->port && streq(x->port, port)) || streq(x->target, target)) {
+                        s = x;
+                        break;
+                }
+        }
+        if (s)
+                slot_clear(s);
+        else {
+                struct slot **a = reallocarray(b->slots, b->n_slots + 1, sizeof(*a));
+                if (!a)
+                        return -ENOMEM;
+                b->slots = a;
+                s = calloc(1, sizeof(*s));
+                if (!s)
+                        return -ENOMEM;
+                pthread_mutex_init(&s->lock, NULL);
+                pthread_cond_init(&s->cond, NULL);
+                s->view.index = (unsigned) b->n_slots;
+                s->b = b;
+                b->slots[b->n_slots++] = s;
+        }
+
+        unsigned index = s->view.index;
+        s->view = (struct batch_slot) { .index = index, .eta = -1 };
+        s->state = SLOT_ENDED;
+        s->is_removed = s->is_skipped = s->check_intact = false;
+        s->go = 0;
+        s->r = 0;
+        s->message[0] = 0;
+        s->err = s->jerr = (struct cart_error) {};
+        s->jr = 0;
+        memset(&s->report, 0, sizeof(s->report));
+        atomic_store(&s->cancel, false);
+        atomic_store(&s->step, (int) FLASH_STEP_CHECK);
+        atomic_store(&s->done, 0);
+        atomic_store(&s->total, 0);
+        s->target = strdup(target);
+        s->port = strdup(port ? port : "");
+        s->serial = strdup("");
+        if (!s->target || !s->port || !s->serial)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static bool is_claimed(void *userdata, const char *pupil) {
+        struct batch *b = userdata;
+
+        for (size_t i = 0; i < b->n_slots; i++)
+                if (b->slots[i]->state == SLOT_RUNNING && b->slots[i]->pupil && streq(b->slots[i]->pupil, pupil))
+                        return true;
+        return false;
+}
+
+static void count_without_key(struct batch *b) {
+        struct cart_error err = {};
+        uint64_t n;
+
+        if (!b->o.class_name) {
+                b->summary.n_without_key = -1;
+                return;
+        }
+        if (journal_batch_count_without_key(b->o.journal, b->o.school, b->o.class_name, &n, &err) >= 0)
+                b->summary.n_without_key = (int64_t) n;
+}
+
+/* The report a journal's start event needs: identity and release, before the key is opened. */
+static void start_report(struct slot *s, struct flash_report *rep) {
+        struct flash_target t = { .fd = -EBADF, .size = s->view.capacity };
+
+        snprintf(t.identity.device, sizeof(t.identity.device), "%s", s->target);
+        snprintf(t.identity.serial, sizeof(t.identity.serial), "%s", s->serial);
+        snprintf(t.identity.vid_pid, sizeof(t.identity.vid_pid), "%s", s->vid_pid);
+        snprintf(t.identity.port, sizeof(t.identity.port), "%s", s->port);
+        flash_report_start(rep, &t, station_release(s->b->o.station));
+        rep->volume_id = s->volume_id;
+}
+
+static int record_start(struct batch *b, struct slot *s) {
+        struct flash_report rep;
+        struct cart_error err = {};
+        int r;
+
+        start_report(s, &rep);
+        r = journal_batch_started(b->o.journal, &rep, b->o.operator, s->pupil, &err);
+        if (r < 0) {
+                s->jerr = err;
+                s->jr = r;
+                emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+        }
+        return r;
+}
+
+/* Roster mode: the next pupil of the class, claimed for this key. 1 claimed (or stock
+ * mode), 0 nobody left or the journal failed (s->abort_kind and s->message say which). */
+static int claim_pupil(struct batch *b, struct slot *s) {
+        _cleanup_free_ char *p = NULL;
+        struct cart_error err = {};
+        int r;
+
+        if (!b->o.class_name)
+                return 1;
+        r = journal_batch_next_pupil(b->o.journal, b->o.school, b->o.class_name, is_claimed, b, &p, &err);
+        if (r == 0) {
+                s->abort_kind = BATCH_NO_PUPIL;
+                return 0;
+        }
+        if (r > 0)
+                r = journal_pupil_get(b->o.journal, p, &s->info, &err);
+        if (r < 0) {
+                s->abort_kind = BATCH_JOURNAL_ERROR;
+                s->jerr = err;
+                s->jr = r;
+                return 0;
+        }
+        s->pupil = TAKE_PTR(p);
+        if (asprintf(&s->pupil_name, "%s %s", s->info->first_name, s->info->family_name) < 0)
+                s->pupil_name = NULL;
+        return 1;
+}
+
+/* Claim the pupil and record the start: from here the key may be written. */
+static bool slot_begin(struct batch *b, struct slot *s) {
+        if (!claim_pupil(b, s))
+                return false;
+        if (record_start(b, s) < 0) {
+                s->abort_kind = BATCH_JOURNAL_ERROR;
+                free(s->pupil);
+                s->pupil = NULL;
+                return false;
+        }
+        return true;
+}
+
+/*
+ * Start a key's worker. A key the journal says holds this release is first checked by its
+ * worker (read-only), and claims a pupil only if it must be written after all.
+ */
+static int slot_start(struct batch *b, struct slot *s) {
+        const struct manifest *m = release_manifest(station_release(b->o.station));
+        struct cart_error err = {};
+        pthread_attr_t attr;
+        int r;
+
+        b->n_queued--;
+        if (getrandom(&s->volume_id, sizeof(s->volume_id), 0) != sizeof(s->volume_id))
+                s->volume_id = (uint32_t) (mono() * 1e6);
+        if (!b->o.force) {
+                struct flash_report rep;
+                _cleanup_free_ char *uid = NULL;
+
+                start_report(s, &rep);
+                if (journal_key_uid(&rep, &uid) < 0)
+                        return -ENOMEM;
+                if (s->serial[0] || !s->is_device)
+                        r = journal_batch_last_flash(b->o.journal, uid, manifest_name(m), manifest_serial(m),
+                                                     &s->intact_volume_id, &err);
+                else
+                        r = 0;   /* a key without serial is known by its volume, unknown before reading it */
+                s->check_intact = r > 0;
+        }
+        if (!s->check_intact && !slot_begin(b, s)) {
+                s->state = SLOT_ENDED;
+                emit(b, s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
+                return 0;
+        }
+
+        s->state = SLOT_RUNNING;
+        s->seen_step = FLASH_STEP_CHECK;
+        s->step_started = mono();
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, BATCH_STACK_SIZE);
+        r = -pthread_create(&s->thread, &attr, worker, s);
+        pthread_attr_destroy(&attr);
+        if (r < 0) {
+                s->state = SLOT_ENDED;
+                return r;
+        }
+        s->has_thread = true;
+        b->n_running++;
+        b->last_activity = mono();
+        if (!s->check_intact)
+                emit(b, BATCH_STARTED, s, NULL, 0);
+        return 0;
+}
+
+int slot_queue(struct batch *b, struct slot *s) {
+        s->state = SLOT_QUEUED;
+        b->n_queued++;
+        b->last_activity = mono();
+        return 0;
+}
+
+const char *station_report_reason(const struct flash_report *r, bool is_removed) {
+        if (r->outcome == FLASH_OUTCOME_OK || r->outcome == FLASH_OUTCOME_NONE)
+                return NULL;
+        if (r->outcome == FLASH_OUTCOME_CANCELLED)
+                return is_removed ? cart_reason_to_string(CART_REASON_KEY_REMOVED) : "interrupted";
+        return cart_reason_to_string(r->reason != CART_REASON_NONE ? r->reason : cart_error_reason(&r->failure, r->error));
+}
+
+static void slot_ended(struct batch *b, struct slot *s) {
+        struct cart_error err = {};
+        enum batch_event_kind kind;
+        int r;
+
+        pthread_join(s->thread, NULL);
+        s->has_thread = false;
+        s->state = SLOT_ENDED;
+        b->n_running--;
+        b->last_activity = mono();
+        if (s->is_skipped || s->go < 0) {
+                if (s->is_skipped)
+                        b->summary.n_skipped++;
+                emit(b, s->is_skipped ? BATCH_SKIPPED : s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
+                return;
+        }
+        /* A key refused at open has a report without its identity: the journal must see the
+         * key its start event named, or that start would stay "interrupted" forever. */
+        if (!s->report.key.serial[0] && s->serial[0]) {
+                snprintf(s->report.key.serial, sizeof(s->report.key.serial), "%s", s->serial);
+                snprintf(s->report.key.vid_pid, sizeof(s->report.key.vid_pid), "%s", s->vid_pid);
+                snprintf(s->report.key.port, sizeof(s->report.key.port), "%s", s->port);
+        }
+        if (!s->report.key.device[0])
+                snprintf(s->report.key.device, sizeof(s->report.key.device), "%s", s->target);
+        if (s->report.outcome != FLASH_OUTCOME_OK)
+                s->report.volume_id = s->volume_id;
+        s->view.report = &s->report;
+        if (s->report.key.capacity)
+                s->view.capacity = s->report.key.capacity;
+        struct journal_flash f = {
+                .operator = b->o.operator, .pupil = s->pupil, .vendor = s->vendor, .product = s->product,
+                .reason = station_report_reason(&s->report, s->is_removed),
+        };
+        r = journal_record_flash(b->o.journal, &s->report, &f, &err);
+        if (s->report.outcome == FLASH_OUTCOME_OK) {
+                kind = BATCH_DONE;
+                b->summary.n_done++;
+        } else if (s->report.outcome == FLASH_OUTCOME_CANCELLED) {
+                kind = BATCH_CANCELLED;
+                b->summary.n_cancelled++;
+        } else {
+                kind = BATCH_FAILED;
+                b->summary.n_failed++;
+        }
+        count_without_key(b);
+        if (r < 0) {
+                s->jerr = err;
+                s->jr = r;
+                emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+        }
+        emit(b, kind, s, kind == BATCH_FAILED ? &s->report.failure : NULL, kind == BATCH_FAILED ? s->report.error : 0);
+}
+
+/* ---- The coordinator ---- */
+
+int batch_new(const struct batch_options *o, struct batch **ret, struct cart_error *err) {
+        _cleanup_free_ struct batch *b = calloc(1, sizeof(*b));
+
+        if (!b)
+                return -ENOMEM;
+        if (!o->station || !o->journal)
+                return cart_error_set(err, -EINVAL, "a batch needs a station and a journal");
+        if (o->class_name && !o->school)
+                return cart_error_set(err, -EINVAL, "a class needs its school");
+        if (!o->n_targets && !o->devices)
+                return cart_error_set(err, -EINVAL, "no targets and no device monitor");
+        b->o = *o;
+        if (!b->o.tick_msec)
+                b->o.tick_msec = 250;
+        b->wake[0] = b->wake[1] = -EBADF;
+        if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+                return cart_error_set(err, -errno, "pipe: %m");
+        b->summary.n_without_key = -1;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+struct batch *batch_free(struct batch *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n_slots; i++) {
+                struct slot *s = b->slots[i];
+                if (s->has_thread) {
+                        atomic_store(&s->cancel, true);
+                        pthread_mutex_lock(&s->lock);
+                        s->go = -1;
+                        pthread_cond_signal(&s->cond);
+                        pthread_mutex_unlock(&s->lock);
+                        pthread_join(s->thread, NULL);
+                }
+                slot_free(s);
+        }
+        free(b->slots);
+        device_monitor_free(b->monitor);
+        if (b->wake[0] >= 0)
+                close(b->wake[0]);
+        if (b->wake[1] >= 0)
+                close(b->wake[1]);
+        free(b);
+        return NULL;
+}
+
+void batch_stop(struct batch *b) {
+        int saved = errno;
+
+        b->n_stop++;
+        send_msg(b, UINT32_MAX, MSG_STOP);
+        errno = saved;
+}
+
+const struct batch_summary *batch_get_summary(const struct batch *b) {
+        return &b->summary;
+}
+
+static int on_interrupted(void *userdata, const struct journal_interrupted *k) {
+        struct batch *b = userdata;
+        struct cart_error err = {};
+        struct batch_event ev = { .kind = BATCH_INTERRUPTED_BEFORE, .summary = &b->summary, .interrupted = k };
+        int r;
+
+        r = journal_batch_close_interrupted(b->o.journal, k, b->o.operator, &err);
+        if (r < 0)
+                ev = (struct batch_event) { .kind = BATCH_JOURNAL_ERROR, .summary = &b->summary,
+                                            .error = &err, .error_r = r };
+        if (b->o.on_event)
+                b->o.on_event(b->o.userdata, &ev);
+        return 0;
+}
+
+static void handle_msg(struct batch *b, const struct msg *m) {
+        struct slot *s;
+
+        if (m->kind == MSG_STOP) {
+                b->stop_level = (unsigned) MIN(b->n_stop, 2);
+                return;
+        }
+        if (m->index >= b->n_slots)
+                return;
+        s = b->slots[m->index];
+        if (m->kind == MSG_WANT_START) {
+                int go = -1;
+                s->abort_kind = BATCH_CANCELLED;
+                if (b->stop_level < 2 && !atomic_load(&s->cancel) && slot_begin(b, s))
+                        go = 1;
+                pthread_mutex_lock(&s->lock);
+                s->go = go;
+                pthread_cond_signal(&s->cond);
+                pthread_mutex_unlock(&s->lock);
+                if (go > 0)
+                        emit(b, BATCH_STARTED, s, NULL, 0);
+        } else if (s->has_thread)
+                slot_ended(b, s);
+}
+
+static void progress(struct batch *b) {
+        double now = mono();
+
+        for (size_t i = 0; i < b->n_slots; i++) {
+                struct slot *s = b->slots[i];
+                enum flash_step step;
+                uint64_t done, total;
+                double dt;
+
+                if (s->state != SLOT_RUNNING)
+                        continue;
+                step = (enum flash_step) atomic_load_explicit(&s->step, memory_order_acquire);
+                done = atomic_load_explicit(&s->done, memory_order_relaxed);
+                total = atomic_load_explicit(&s->total, memory_order_relaxed);
+                if (step != s->seen_step) {
+                        s->seen_step = step;
+                        s->step_started = now;
+                        s->view.step = step;
+                        s->view.done = s->view.total = 0;
+                        s->view.rate = 0;
+                        s->view.eta = -1;
+                        emit(b, BATCH_STEP, s, NULL, 0);
+                        continue;
+                }
+                if (total == 0 || done == s->view.done)
+                        continue;
+                dt = now - s->step_started;
+                s->view.done = done;
+                s->view.total = total;
+                s->view.rate = dt > 0 ? (double) done / dt : 0;
+                s->view.eta = s->view.rate > 0 ? (double) (total - MIN(done, total)) / s->view.rate : -1;
+                emit(b, BATCH_PROGRESS, s, NULL, 0);
+        }
+}
+
+static bool may_start(const struct batch *b) {
+        if (b->stop_level > 0)
+                return false;
+        if (b->o.count && b->summary.n_done + b->n_running >= b->o.count)
+                return false;
+        return !b->o.jobs || b->n_running < b->o.jobs;
+}
+
+static bool is_finished(const struct batch *b, double now) {
+        if (b->n_running > 0)
+                return false;
+        if (b->stop_level > 0 || (b->o.count && b->summary.n_done >= b->o.count))
+                return true;
+        if (b->n_queued > 0)
+                return false;
+        if (b->o.n_targets)
+                return true;
+        return b->o.idle_exit && now - b->last_activity >= b->o.idle_exit;
+}
+
+/* Fixed targets: each one a key, queued at once. */
+static int add_targets(struct batch *b) {
+        for (size_t i = 0; i < b->o.n_targets; i++) {
+                struct slot *s;
+                struct stat st;
+                int r = slot_get(b, b->o.targets[i], NULL, &s);
+                if (r < 0)
+                        return r;
+                s->is_device = station_target_is_device(s->target);
+                if (stat(s->target, &st) == 0)
+                        s->view.capacity = S_ISREG(st.st_mode) ? MAX((uint64_t) st.st_size, b->o.image_size) : 0;
+                else
+                        s->view.capacity = b->o.image_size;
+                emit(b, BATCH_ADDED, s, NULL, 0);
+                slot_queue(b, s);
+        }
+        return 0;
+}
+
+int batch_run(struct batch *b, struct cart_error *err) {
+        double last_tick = 0;
+        int r;
+
+        b->started = b->last_activity = mono();
+        r = journal_batch_interrupted_list(b->o.journal, on_interrupted, b, err);
+        if (r < 0)
+                return r;
+        count_without_key(b);
+
+        r = b->o.n_targets ? add_targets(b) : 0;
+        if (r < 0)
+                return cart_error_set(err, r, "%s", strerror(-r));
+        if (!b->o.n_targets) {
+                r = device_monitor_new(b->o.devices, batch_on_device, b, &b->monitor, err);
+                if (r < 0)
+                        return r;
+                r = batch_scan_present(b, err);
+                if (r < 0)
+                        return r;
+        }
+
+        for (;;) {
+                double now = mono();
+                int timeout;
+
+                if (b->stop_level >= 2)
+                        for (size_t i = 0; i < b->n_slots; i++)
+                                if (b->slots[i]->state == SLOT_RUNNING)
+                                        atomic_store(&b->slots[i]->cancel, true);
+                if (b->stop_level > 0)
+                        for (size_t i = 0; i < b->n_slots; i++)
+                                if (b->slots[i]->state == SLOT_QUEUED) {
+                                        b->slots[i]->state = SLOT_ENDED;
+                                        b->n_queued--;
+                                }
+                for (size_t i = 0; i < b->n_slots && b->n_queued > 0 && may_start(b); i++)
+                        if (b->slots[i]->state == SLOT_QUEUED) {
+                                r = slot_start(b, b->slots[i]);
+                                if (r < 0)
+                                        return cart_error_set(err, r, "cannot start a worker: %s", strerror(-r));
+                        }
+                if (b->o.count && b->summary.n_done >= b->o.count && b->stop_level == 0)
+                        b->stop_level = 1;
+                if (is_finished(b, now))
+                        break;
+
+                struct pollfd p[2] = {
+                        { .fd = b->wake[0], .events = POLLIN },
+                        { .fd = b->monitor ? device_monitor_fd(b->monitor) : -1, .events = POLLIN },
+                };
+                timeout = (int) b->o.tick_msec;
+                if (poll(p, 2, timeout) < 0 && errno != EINTR)
+                        return cart_error_set(err, -errno, "poll: %m");
+                for (;;) {
+                        struct msg m;
+                        ssize_t n = read(b->wake[0], &m, sizeof(m));
+                        if (n != (ssize_t) sizeof(m))
+                                break;
+                        handle_msg(b, &m);
+                }
+                if (b->n_stop && b->stop_level < MIN((unsigned) b->n_stop, 2u))
+                        b->stop_level = MIN((unsigned) b->n_stop, 2u);
+                if (b->monitor && (p[1].revents & POLLIN)) {
+                        r = device_monitor_process(b->monitor, &b->monitor_err);
+                        if (r < 0) {
+                                *err = b->monitor_err;
+                                return cart_error_prefix(err, r, "device monitor");
+                        }
+                }
+                now = mono();
+                if (now - last_tick >= (double) b->o.tick_msec / 1000.0) {
+                        last_tick = now;
+                        progress(b);
+                        emit(b, BATCH_TICK, NULL, NULL, 0);
+                }
+        }
+        progress(b);
+        emit(b, BATCH_TICK, NULL, NULL, 0);
+        return 0;
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The batch engine driven by the device monitor, against umockdev test beds
+ * (tests/data/umockdev): a stick present at start and one plugged in later are taken (and,
+ * being umockdev's files and not block devices, fail at open: recorded with the identity of
+ * their start), a write-protected stick is refused and never started, its removal reaches
+ * the engine, and the same stick re-inserted with its switch off is taken. Runs under
+ * umockdev-wrapper (meson does that); exits 77 otherwise.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <sys/sysmacros.h>
+
+#pragma GCC diagnostic ignored "-Wunused-function"   /* release-fixture.h's fixture_image() */
+#include "release-fixture.h"
+#include "station/batch.h"
+/* After device.h: glib redefines MIN and MAX. */
+#include <umockdev.h>
+#include "umockdev-bed.h"
+
+#define RO_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb2/2-6/2-6:1.0/host12/target12:0:0/12:0:0:0/block/sdf"
+
+static UMockdevTestbed *tb;
+
+static void add_bed(const char *name) {
+        umockdev_bed_add(tb, name);
+}
+
+struct script {
+        unsigned ticks;
+        char log[64][96];
+        size_t n;
+        uint64_t refused;
+};
+
+static void note(struct script *s, const char *what, const char *name) {
+        assert_true(s->n < ELEMENTSOF(s->log));
+        snprintf(s->log[s->n++], sizeof(s->log[0]), "%s %s", name, what);
+}
+
+/* The technician, as the coordinator's ticks go by: plug, pull, plug again. */
+static void on_event(void *userdata, const struct batch_event *ev) {
+        struct script *s = userdata;
+
+        if (ev->slot && ev->kind != BATCH_TICK && ev->kind != BATCH_STEP && ev->kind != BATCH_PROGRESS)
+                note(s, batch_event_name(ev->kind), strrchr(ev->slot->target, '/') + 1);
+        if (ev->kind == BATCH_REFUSED)
+                assert_non_null(strstr(ev->slot->message, "write-protect"));
+        s->refused = ev->summary->n_refused;
+        if (ev->kind != BATCH_TICK)
+                return;
+        switch (++s->ticks) {
+        case 10:
+                add_bed("ro-stick");
+                break;
+        case 20:
+                umockdev_testbed_uevent(tb, RO_SYSPATH, "remove");
+                umockdev_testbed_remove_device(tb, "/sys/devices/pci0000:00/0000:00:14.0/usb2/2-6");
+                break;
+        case 30:
+                add_bed("reinserted");
+                break;
+        }
+}
+
+static int count_interrupted(void *userdata, const struct journal_interrupted *k) {
+        (*(int *) userdata)++;
+        return 0;
+}
+
+static void test_hotplug(void **state) {
+        struct fixture *f = NULL;
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(station_freep) struct station *st = NULL;
+        _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
+        _cleanup_(batch_freep) struct batch *b = NULL;
+        struct journal_options jo = { .station = "atelier", .create = true };
+        struct device_policy policy = { .min_size = CONFIG_DEFAULT_MIN_SIZE, .max_size = CONFIG_DEFAULT_MAX_SIZE };
+        struct cart_error err = {};
+        struct script s = {};
+        char path[256];
+        int n = 0;
+
+        tb = umockdev_testbed_new();
+        assert_non_null(tb);
+        add_bed("stick");
+        assert_int_equal(fixture_setup((void **) &f), 0);
+        snprintf(path, sizeof(path), "%s/j.db", f->dir);
+        assert_int_equal(journal_open(path, &jo, &j, &err), 0);
+        assert_int_equal(station_new(f->path, NULL, f->trust, 0, &st, &err), 0);
+        station_set_policy(st, &policy);
+
+        /* Nothing of the real machine: empty mountinfo and swaps, a system disk elsewhere. */
+        char mountinfo[] = "/tmp/cartable-batch-mi-XXXXXX", swaps[] = "/tmp/cartable-batch-sw-XXXXXX";
+        int fd = mkstemp(mountinfo);
+        assert_true(fd >= 0);
+        close(fd);
+        fd = mkstemp(swaps);
+        assert_true(fd >= 0);
+        assert_true(write(fd, "Filename\tType\tSize\tUsed\tPriority\n", 33) == 33);
+        close(fd);
+        struct device_env env = { .mountinfo_path = mountinfo, .swaps_path = swaps,
+                                  .system_devnums = (const dev_t[]) { makedev(254, 0) }, .n_system_devnums = 1 };
+        assert_int_equal(device_context_new(&policy, &env, &ctx, &err), 0);
+
+        struct batch_options o = {
+                .station = st, .journal = j, .trust = f->trust, .operator = "test",
+                .devices = ctx, .idle_exit = 2, .tick_msec = 20, .no_probe = true,
+                .on_event = on_event, .userdata = &s,
+        };
+        assert_int_equal(batch_new(&o, &b, &err), 0);
+        if (batch_run(b, &err) < 0)
+                fail_msg("batch_run: %s", err.msg);
+        unlink(mountinfo);
+        unlink(swaps);
+
+        /* Present at start: taken. Plugged write-protected: refused, never started; pulled;
+         * plugged again with the switch off (sdj): taken. */
+        size_t i = 0;
+        const char *want[] = { "sdb added", "sdb started", "sdb failed", "sdf refused", "sdf removed",
+                               "sdj added", "sdj started", "sdj failed" };
+        for (size_t w = 0; w < ELEMENTSOF(want); w++) {
+                while (i < s.n && !streq(s.log[i], want[w]))
+                        i++;
+                if (i == s.n) {
+                        for (size_t k = 0; k < s.n; k++)
+                                fprintf(stderr, "  %s\n", s.log[k]);
+                        fail_msg("\"%s\" not seen in order", want[w]);
+                }
+        }
+        for (size_t k = 0; k < s.n; k++)
+                assert_null(strstr(s.log[k], "sdf started"));
+        assert_int_equal(s.refused, 1);
+
+        /* The journal: two starts, each ended under the same key uid, nothing left open. */
+        assert_int_equal(journal_batch_interrupted_list(j, count_interrupted, &n, &err), 0);
+        assert_int_equal(n, 0);
+        uint32_t vol;
+        assert_int_equal(journal_batch_last_flash(j, "usb:1234:5678:ABC123", "college", 1, &vol, &err), 0);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        g_object_unref(tb);
+        void *fp = f;
+        fixture_teardown(&fp);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_hotplug),
+        };
+        const char *preload = getenv("LD_PRELOAD");
+
+        if (!preload || !strstr(preload, "libumockdev-preload")) {
+                fprintf(stderr, "test-batch-hotplug: run under umockdev-wrapper\n");
+                return 77;
+        }
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
