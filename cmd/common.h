@@ -22,6 +22,7 @@ enum {
         EXIT_USAGE       = 64,  /* bad command line */
         EXIT_DATA        = 65,  /* bad input: archive, recipe, manifest, name FAT cannot hold */
         EXIT_NOINPUT     = 66,  /* an input file is missing or unreadable */
+        EXIT_UNAVAILABLE = 69,  /* the journal server cannot be reached, or the connection was lost */
         EXIT_SOFTWARE    = 70,  /* internal error, out of memory */
         EXIT_CANTCREAT   = 73,  /* an output exists already or cannot be created */
         EXIT_CANCELLED   = 130, /* flash, image export: cancelled by SIGINT, SIGTERM or SIGHUP */

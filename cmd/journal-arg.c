@@ -19,6 +19,8 @@ int journal_exit_code(int r) {
                 return EXIT_USAGE;
         case ESRCH:
                 return EXIT_DATA;
+        case ECONNREFUSED: case ECONNRESET:   /* a PostgreSQL journal's server */
+                return EXIT_UNAVAILABLE;
         default:
                 return exit_code_for(r);
         }

@@ -6,7 +6,7 @@
 
 #include "journal/journal.h"
 
-/* --journal PATH, else [journal] path of the configuration, else STATE_DIR/journal.db. */
+/* --journal PATH or URL, else [journal] path or url of the configuration, else STATE_DIR/journal.db. */
 const char *journal_arg_path(const char *arg, char *buf, size_t len);
 
 /*

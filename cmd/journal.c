@@ -17,6 +17,8 @@ const struct command command_journal = {
         N_("Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
         "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
+        "       cartable journal merge SOURCE [--journal DB]\n"
+        "       cartable journal push SOURCE --to postgresql://...\n"
         "       cartable journal purge --left-before YYYY-MM-DD [--dry-run] [--journal DB]\n"
         "\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
@@ -26,12 +28,18 @@ const struct command command_journal = {
         "  verify  recompute each station's hash chain; name the first edited, inserted or\n"
         "          deleted event; print each chain's head (record it elsewhere, and give\n"
         "          it back with --head to prove that no tail was cut, no chain rewritten).\n"
+        "  merge   add SOURCE's events (a journal file or URL, say an offline station's)\n"
+        "          to the journal, by uuid: merging twice adds nothing, each station's\n"
+        "          chain verifies there; a pupil issued keys on two stations is reported.\n"
+        "  push    merge SOURCE into the PostgreSQL journal --to names.\n"
         "  purge   erase the personal data of pupils who left before the date (names, ids),\n"
         "          keep anonymous counts and key events; the chain stays verifiable.\n"
         "          --dry-run lists who would go.\n"
         "\n"
         "Options:\n"
-        "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
+        "  --journal DB     the journal: a file, or a postgresql:// URL without password\n"
+        "                   (default: [journal] url or path, or STATE_DIR/journal.db)\n"
+        "  --to URL         push: the PostgreSQL journal\n"
         "  --pupil ID       show: one pupil's events\n"
         "  --key SERIAL     show: one key's events\n"
         "  --format F       export: csv or json\n"
@@ -40,15 +48,18 @@ const struct command command_journal = {
         "  --head S:N:HASH  verify: station S's event N must still have that hash\n"
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
-        "64 usage; 65 not a journal, or from a newer cartable; 66 no journal, unknown pupil;\n"
+        "merge, push: merged, with conflicts to settle; 64 usage; 65 not a journal, from a\n"
+        "newer cartable, or (merge) a station's chain that does not continue the target's;\n"
+        "66 no journal, unknown pupil; 69 the journal server cannot be reached;\n"
         "73 output exists or cannot be created. See cartable-journal(1).\n"),
         .run = run_journal,
 };
 
-enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_JSON, OPT_FORMAT, OPT_OUTPUT, OPT_HEAD };
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_JSON, OPT_FORMAT, OPT_OUTPUT, OPT_HEAD, OPT_TO };
 
 struct journal_args {
-        const char *journal, *pupil, *key, *format, *output;
+        const char *journal, *pupil, *key, *format, *output, *to;
+        const char *source;        /* merge, push: the one argument */
         bool json;
         char **heads;              /* --head values, argv's strings */
         size_t n_heads;
@@ -63,6 +74,7 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 { "format", required_argument, NULL, OPT_FORMAT },
                 { "output", required_argument, NULL, OPT_OUTPUT },
                 { "head", required_argument, NULL, OPT_HEAD },
+                { "to", required_argument, NULL, OPT_TO },
                 {}
         };
         int c, i;
@@ -71,8 +83,9 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
         while ((c = getopt_long(argc, argv, "", options, &i)) >= 0) {
                 if (c == '?')
                         return usage_bad_option(&command_journal, argv);
-                /* allowed: one letter per option this sub-command takes, j p k J f o H. */
-                if (!strchr(allowed, "jpkJfoH"[c - OPT_JOURNAL]))
+                /* allowed: one letter per option this sub-command takes, j p k J f o H T;
+                 * S: it takes one argument, the source journal. */
+                if (!strchr(allowed, "jpkJfoHT"[c - OPT_JOURNAL]))
                         return usage_error(&command_journal, _("journal %s: --%s is not an option of it"),
                                            argv[0], options[c - OPT_JOURNAL].name);
                 switch (c) {
@@ -83,7 +96,13 @@ static int parse(int argc, char **argv, const char *allowed, struct journal_args
                 case OPT_FORMAT: a->format = optarg; break;
                 case OPT_OUTPUT: a->output = optarg; break;
                 case OPT_HEAD: a->heads[a->n_heads++] = optarg; break;
+                case OPT_TO: a->to = optarg; break;
                 }
+        }
+        if (strchr(allowed, 'S')) {
+                if (optind == argc)
+                        return usage_error(&command_journal, _("journal %s: which journal? (a file or a URL)"), argv[0]);
+                a->source = argv[optind++];
         }
         if (optind != argc)
                 return usage_error(&command_journal, _("journal %s: unexpected argument '%s'"), argv[0], argv[optind]);
@@ -466,9 +485,69 @@ static int run_verify(int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* ---- merge, push ---- */
+
+static int on_conflict(void *userdata, const struct journal_conflict *c) {
+        /* TRANSLATORS: keep CONFLICT at the start of the line: scripts match it. The
+         * placeholders are the pupil's school and id, the key, the station, the other key. */
+        printf(_("CONFLICT pupil %s/%s: key %s issued on station %s while holding key %s: both kept; "
+                 "return or replace one of them\n"),
+               esc(c->pupil_school), esc(c->pupil_id), esc(c->key_uid), esc(c->station), esc(c->other_key_uid));
+        return 0;
+}
+
+static int merge_into(const char *target_name, const char *source_name) {
+        _cleanup_(journal_closep) struct journal *target = NULL, *source = NULL;
+        struct journal_merge_counts c = {};
+        struct cart_error err = {};
+        int code, r;
+
+        code = journal_arg_open(source_name, false, &source);
+        if (code != EXIT_OK)
+                return code;
+        code = journal_arg_open(target_name, true, &target);
+        if (code != EXIT_OK)
+                return code;
+        r = journal_merge(target, source, on_conflict, NULL, &c, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        printf(_("merged %s into %s: %llu events added, %llu already there; %llu pupils added; "
+                 "%llu keys added, %llu updated; %llu conflicts\n"),
+               esc(journal_name(source)), esc(journal_name(target)), (unsigned long long) c.events_added,
+               (unsigned long long) c.events_present, (unsigned long long) c.pupils_added,
+               (unsigned long long) c.keys_added, (unsigned long long) c.keys_updated,
+               (unsigned long long) c.conflicts);
+        if (c.conflicts > 0) {
+                log_error(-EEXIST, ngettext("%llu pupil holds keys issued on two stations: settle it "
+                                            "(journal show --pupil ID)",
+                                            "%llu pupils hold keys issued on two stations: settle them "
+                                            "(journal show --pupil ID)", c.conflicts),
+                          (unsigned long long) c.conflicts);
+                return EXIT_MODIFIED;
+        }
+        return EXIT_OK;
+}
+
+static int run_merge(int argc, char **argv) {
+        struct journal_args a = {};
+        int code = parse(argc, argv, "jS", &a);
+        return code != EXIT_OK ? code : merge_into(a.journal, a.source);
+}
+
+static int run_push(int argc, char **argv) {
+        struct journal_args a = {};
+        int code = parse(argc, argv, "TS", &a);
+
+        if (code != EXIT_OK)
+                return code;
+        if (!a.to || !journal_is_url(a.to))
+                return usage_error(&command_journal, _("journal push: --to postgresql://... names the central journal"));
+        return merge_into(a.to, a.source);
+}
+
 static int run_journal(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_journal, _("missing sub-command (show, export, verify)"));
+                return usage_error(&command_journal, _("missing sub-command (show, export, verify, merge, push)"));
         if (streq(argv[1], "show"))
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))
@@ -477,5 +556,9 @@ static int run_journal(int argc, char **argv) {
                 return run_journal_purge(argc - 1, argv + 1);
         if (streq(argv[1], "verify"))
                 return run_verify(argc - 1, argv + 1);
+        if (streq(argv[1], "merge"))
+                return run_merge(argc - 1, argv + 1);
+        if (streq(argv[1], "push"))
+                return run_push(argc - 1, argv + 1);
         return usage_error(&command_journal, _("unknown sub-command '%s'"), argv[1]);
 }

@@ -235,7 +235,8 @@ static int run_import(int argc, char **argv) {
 
         /* A dry run against a journal that does not exist yet runs on an empty one in memory. */
         path = journal_arg_path(a.journal, buf, sizeof(buf));
-        code = journal_arg_open(a.dry_run && access(path, F_OK) < 0 ? ":memory:" : path, true, &j);
+        code = journal_arg_open(a.dry_run && !journal_is_url(path) && access(path, F_OK) < 0 ? ":memory:" : path,
+                                true, &j);
         if (code != EXIT_OK)
                 return code;
         st = (struct import_state) { .json = a.json };

@@ -81,8 +81,15 @@ static int handler(void *user, const char *section, const char *name, const char
                         r = -ENOMEM;
         } else if (streq(section, "station") && streq(name, "name"))
                 r = set_string(&c->station_name, value);
-        else if (streq(section, "journal") && streq(name, "path"))
-                r = set_string(&c->journal_path, value);
+        else if (streq(section, "journal") && (streq(name, "path") || streq(name, "url"))) {
+                bool is_url = strncmp(value, "postgresql://", 13) == 0 || strncmp(value, "postgres://", 11) == 0;
+                /* One journal: the last of path and url wins, as the example file lists both. */
+                if (streq(name, "url") && !is_url)
+                        r = cart_error_set(st->err, -EBADMSG, "%s:%d: url = %s: not a postgresql:// URL "
+                                           "(a file is path = FILE)", c->path, lineno, value);
+                else
+                        r = set_string(&c->journal_path, value);
+        }
         else
                 r = cart_error_set(st->err, -EBADMSG, "%s:%d: unknown setting \"%s\" in section [%s]",
                                    c->path, lineno, name, section);

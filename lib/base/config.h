@@ -15,6 +15,8 @@
  *   name = atelier-1         ; this station in the journal (default: the host name)
  *   [journal]
  *   path = /srv/cartable/journal.db ; default: STATE_DIR/journal.db
+ *   url = postgresql://journal.example/cartable?sslmode=verify-full ; or a PostgreSQL journal (last wins)
+ *                            ; (no password here: ~/.pgpass, PGPASSFILE or a service file)
  */
 #pragma once
 
@@ -31,7 +33,7 @@ struct cart_config {
         size_t n_allow, n_deny;
         char *state_dir;
         char *station_name;            /* NULL: the host name */
-        char *journal_path;            /* NULL: STATE_DIR/journal.db */
+        char *journal_path;            /* [journal] path or url; NULL: STATE_DIR/journal.db */
         char *path;                    /* the file read, NULL when none was */
 };
 

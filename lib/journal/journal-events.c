@@ -35,6 +35,20 @@ static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
         };
 }
 
+/* fn for each row of s, until it returns a negative errno. */
+static int each_event(struct journal *j, struct jstmt *s, journal_event_fn fn, void *userdata, struct cart_error *err) {
+        for (;;) {
+                struct journal_event_row e;
+                int r = jdb_step(j, s, err);
+                if (r <= 0)
+                        return r;
+                event_from_row(s, &e);
+                r = fn(userdata, &e);
+                if (r < 0)
+                        return r;
+        }
+}
+
 int journal_events_list(struct journal *j, const struct journal_event_filter *f,
                         journal_event_fn fn, void *userdata, struct cart_error *err) {
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
@@ -63,17 +77,17 @@ int journal_events_list(struct journal *j, const struct journal_event_filter *f,
                 if (r < 0)
                         return r;
         }
-        for (;;) {
-                struct journal_event_row e;
+        return each_event(j, s, fn, userdata, err);
+}
 
-                r = jdb_step(j, s, err);
-                if (r <= 0)
-                        return r;
-                event_from_row(s, &e);
-                r = fn(userdata, &e);
-                if (r < 0)
-                        return r;
-        }
+int journal_events_by_station(struct journal *j, journal_event_fn fn, void *userdata, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_prepare(j, EVENT_SELECT_BARE "ORDER BY e.station, e.station_seq, e.seq", &s, err);
+        if (r < 0)
+                return r;
+        return each_event(j, s, fn, userdata, err);
 }
 
 /* Append a line to err->msg (the problems of several chains). */

@@ -1,18 +1,60 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Inside the journal module: the database layer (journal-sqlite.c, the only file that
- * knows SQLite) under the portable parts (journal.c: chain, keys, events; journal-roster.c:
- * roster sync and pupils). Portable SQL only above this layer: '?' placeholders (a
- * PostgreSQL backend numbers them), standard types, INSERT ... ON CONFLICT, LIMIT.
+ * Inside the journal module: the database layer, jdb_* (journal-db.c dispatches to
+ * journal-sqlite.c or journal-pg.c, the only files that know SQLite and libpq), under the
+ * portable parts (journal.c: chain, keys, events; journal-roster.c: roster sync, pupils,
+ * claims; journal-events.c; journal-merge.c). Portable SQL only above this layer: '?'
+ * placeholders (the PostgreSQL backend numbers them), the types INTEGER, BIGINT, TEXT,
+ * INSERT ... ON CONFLICT, RETURNING, LIMIT; no boolean arithmetic (sum(a = b)), no
+ * group_concat, no PRAGMA: what differs goes through a jdb_ call.
  */
 #pragma once
 
 #include "journal/journal.h"
 
-struct jdb;        /* the connection */
-struct jstmt;      /* a prepared statement */
+struct jdb;        /* the connection, the backend's own */
+struct journal;
+
+/* A prepared statement: each backend's starts with this, so the calls below find their backend. */
+struct jstmt {
+        const struct jdb_ops *ops;
+};
+
+/*
+ * One backend: journal-sqlite.c (a file path) or journal-pg.c (a postgresql:// URL).
+ * The jdb_* calls below dispatch here; only journal.c's journal_open() picks one.
+ */
+struct jdb_ops {
+        const char *name;
+        int (*open)(struct journal *j, bool create, struct cart_error *err);
+        void (*close)(struct journal *j);
+        int (*begin)(struct journal *j, struct cart_error *err);
+        int (*secure_delete)(struct journal *j, struct cart_error *err);   /* NULL: nothing to do */
+        int (*checkpoint)(struct journal *j, struct cart_error *err);
+        /* The schema version: 0 for an empty journal; -EBADMSG when it is not a journal. */
+        int (*read_version)(struct journal *j, struct cart_error *err);
+        int (*lock_chain)(struct journal *j, const char *station, struct cart_error *err);
+        int (*exec)(struct journal *j, const char *sql, struct cart_error *err);
+        int (*prepare)(struct journal *j, const char *sql, bool is_cached, struct jstmt **ret,
+                       struct cart_error *err);
+        int (*cached)(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err);
+        void (*finalize)(struct jstmt *s);
+        int (*bind_text)(struct jstmt *s, int i, const char *v);
+        int (*bind_int64)(struct jstmt *s, int i, int64_t v);
+        int (*bind_null)(struct jstmt *s, int i);
+        int (*step)(struct journal *j, struct jstmt *s, struct cart_error *err);
+        int (*reset)(struct jstmt *s);
+        const char *(*text)(struct jstmt *s, int col);
+        bool (*is_null)(struct jstmt *s, int col);
+        int64_t (*int64)(struct jstmt *s, int col);
+        int64_t (*changes)(struct journal *j);
+        const char *lock_skip_locked;   /* appended to a SELECT that claims rows */
+};
+extern const struct jdb_ops jdb_sqlite_ops, jdb_pg_ops;
+
 
 struct journal {
+        const struct jdb_ops *ops;
         struct jdb *db;
         char *path;
         char *station;
@@ -25,8 +67,12 @@ struct journal_migration {
         int version;
         const char *sql;
 };
+/* The one logical schema, in SQLite's dialect (journal-sqlite.c); journal-pg.c translates it. */
 extern const struct journal_migration journal_migrations[];
 extern const size_t journal_n_migrations;
+
+/* -EPROTONOSUPPORT, the journal untouched, when its version is above this cartable's. */
+int journal_check_version(struct journal *j, struct cart_error *err);
 
 /* Apply the migrations above the journal's version, each in its own transaction. */
 int journal_migrate(struct journal *j, const struct journal_migration *m, size_t n,
@@ -60,6 +106,12 @@ int jdb_secure_delete(struct journal *j, struct cart_error *err);
 int jdb_checkpoint(struct journal *j, struct cart_error *err);
 /* Begin a write transaction (SQLite: BEGIN IMMEDIATE, so writers queue on busy_timeout). */
 int jdb_begin(struct journal *j, struct cart_error *err);
+/* Inside a transaction, before reading the station's last event to chain after it: SQLite's
+ * write transaction already excludes every other writer; PostgreSQL takes a transaction
+ * lock on the station's name, so two processes of one station never fork its chain. */
+int jdb_lock_chain(struct journal *j, const char *station, struct cart_error *err);
+/* " FOR UPDATE OF alias SKIP LOCKED" where rows can be locked (PostgreSQL), else "". */
+const char *jdb_lock_skip_locked(struct journal *j);
 
 /* Transactions that nest as savepoints (journal.c). */
 int journal_txn_begin(struct journal *j, struct cart_error *err);
@@ -76,6 +128,10 @@ int journal_pupil_resolve(struct journal *j, const char *pupil, char **ret_schoo
  * seq, uuid, station, station_seq, prev_hash and hash are filled here. */
 int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err);
 /* The hash of one event row, over its canonical content and its prev_hash. */
+/* Insert e as it is (uuid, chain fields and hash included). */
+int journal_event_insert(struct journal *j, const struct journal_event_row *e, struct cart_error *err);
+/* Every event, by station then station_seq (the chains' order), without pupil names. */
+int journal_events_by_station(struct journal *j, journal_event_fn fn, void *userdata, struct cart_error *err);
 int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_HEX_LEN + 1]);
 
 int64_t journal_now_usec(void);

@@ -70,13 +70,22 @@ const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 
 #define N_CACHED 32
 
+struct sqlite_stmt {
+        struct jstmt base;
+        sqlite3_stmt *s;
+};
+
+static sqlite3_stmt *ST(struct jstmt *s) {
+        return ((struct sqlite_stmt *) s)->s;
+}
+
 struct jdb {
         sqlite3 *db;
         /* Statements run once per key or pupil, prepared once per connection; keyed by
          * the address of their SQL text (a string literal of the caller). */
         struct {
                 const char *sql;
-                sqlite3_stmt *s;
+                struct jstmt *s;
         } cached[N_CACHED];
 };
 
@@ -116,10 +125,10 @@ static int db_fail(struct journal *j, int rc, struct cart_error *err) {
 
 static void reset_cached(struct journal *j) {
         for (size_t i = 0; i < N_CACHED && j->db->cached[i].s; i++)
-                sqlite3_reset(j->db->cached[i].s);
+                sqlite3_reset(ST(j->db->cached[i].s));
 }
 
-int jdb_exec(struct journal *j, const char *sql, struct cart_error *err) {
+static int sq_exec(struct journal *j, const char *sql, struct cart_error *err) {
         int rc;
 
         /* Transactions end with every statement done. */
@@ -128,57 +137,66 @@ int jdb_exec(struct journal *j, const char *sql, struct cart_error *err) {
         return rc == SQLITE_OK ? 0 : db_fail(j, rc, err);
 }
 
-int jdb_prepare(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
+static int sq_prepare(struct journal *j, const char *sql, bool is_cached _unused_, struct jstmt **ret,
+                      struct cart_error *err) {
+        struct sqlite_stmt *st;
         sqlite3_stmt *s;
         int rc = sqlite3_prepare_v2(handle(j), sql, -1, &s, NULL);
         if (rc != SQLITE_OK)
                 return db_fail(j, rc, err);
-        *ret = (struct jstmt *) s;
+        st = calloc(1, sizeof(*st));
+        if (!st) {
+                sqlite3_finalize(s);
+                return -ENOMEM;
+        }
+        st->base.ops = &jdb_sqlite_ops;
+        st->s = s;
+        *ret = &st->base;
         return 0;
 }
 
-int jdb_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
+static int sq_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
         size_t i;
         int r;
 
         for (i = 0; i < N_CACHED && j->db->cached[i].s; i++)
                 if (j->db->cached[i].sql == sql) {
-                        sqlite3_reset(j->db->cached[i].s);
-                        sqlite3_clear_bindings(j->db->cached[i].s);
-                        *ret = (struct jstmt *) j->db->cached[i].s;
+                        sqlite3_reset(ST(j->db->cached[i].s));
+                        sqlite3_clear_bindings(ST(j->db->cached[i].s));
+                        *ret = j->db->cached[i].s;
                         return 0;
                 }
         if (i == N_CACHED)
                 return cart_error_set(err, -E2BIG, "journal: more than %d cached statements", N_CACHED);
-        r = jdb_prepare(j, sql, ret, err);
+        r = sq_prepare(j, sql, true, ret, err);
         if (r < 0)
                 return r;
         j->db->cached[i].sql = sql;
-        j->db->cached[i].s = (sqlite3_stmt *) *ret;
+        j->db->cached[i].s = *ret;
         return 0;
 }
 
-struct jstmt *jdb_finalize(struct jstmt *s) {
-        sqlite3_finalize((sqlite3_stmt *) s);
-        return NULL;
+static void sq_finalize(struct jstmt *s) {
+        sqlite3_finalize(ST(s));
+        free(s);
 }
 
-int jdb_bind_text(struct jstmt *s, int i, const char *v) {
-        int rc = v ? sqlite3_bind_text((sqlite3_stmt *) s, i, v, -1, SQLITE_TRANSIENT)
-                   : sqlite3_bind_null((sqlite3_stmt *) s, i);
+static int sq_bind_text(struct jstmt *s, int i, const char *v) {
+        int rc = v ? sqlite3_bind_text(ST(s), i, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(ST(s), i);
         return sqlite_errno(rc);
 }
 
-int jdb_bind_int64(struct jstmt *s, int i, int64_t v) {
-        return sqlite_errno(sqlite3_bind_int64((sqlite3_stmt *) s, i, v));
+static int sq_bind_int64(struct jstmt *s, int i, int64_t v) {
+        return sqlite_errno(sqlite3_bind_int64(ST(s), i, v));
 }
 
-int jdb_bind_null(struct jstmt *s, int i) {
-        return sqlite_errno(sqlite3_bind_null((sqlite3_stmt *) s, i));
+static int sq_bind_null(struct jstmt *s, int i) {
+        return sqlite_errno(sqlite3_bind_null(ST(s), i));
 }
 
-int jdb_step(struct journal *j, struct jstmt *s, struct cart_error *err) {
-        int rc = sqlite3_step((sqlite3_stmt *) s);
+static int sq_step(struct journal *j, struct jstmt *s, struct cart_error *err) {
+        int rc = sqlite3_step(ST(s));
         if (rc == SQLITE_ROW)
                 return 1;
         if (rc == SQLITE_DONE)
@@ -186,37 +204,37 @@ int jdb_step(struct journal *j, struct jstmt *s, struct cart_error *err) {
         return db_fail(j, rc, err);
 }
 
-int jdb_reset(struct jstmt *s) {
-        sqlite3_reset((sqlite3_stmt *) s);
-        return sqlite_errno(sqlite3_clear_bindings((sqlite3_stmt *) s));
+static int sq_reset(struct jstmt *s) {
+        sqlite3_reset(ST(s));
+        return sqlite_errno(sqlite3_clear_bindings(ST(s)));
 }
 
-const char *jdb_text(struct jstmt *s, int col) {
-        return (const char *) sqlite3_column_text((sqlite3_stmt *) s, col);
+static const char *sq_text(struct jstmt *s, int col) {
+        return (const char *) sqlite3_column_text(ST(s), col);
 }
 
-bool jdb_is_null(struct jstmt *s, int col) {
-        return sqlite3_column_type((sqlite3_stmt *) s, col) == SQLITE_NULL;
+static bool sq_is_null(struct jstmt *s, int col) {
+        return sqlite3_column_type(ST(s), col) == SQLITE_NULL;
 }
 
-int64_t jdb_int64(struct jstmt *s, int col) {
-        return jdb_is_null(s, col) ? -1 : sqlite3_column_int64((sqlite3_stmt *) s, col);
+static int64_t sq_int64(struct jstmt *s, int col) {
+        return sq_is_null(s, col) ? -1 : sqlite3_column_int64(ST(s), col);
 }
 
-int64_t jdb_changes(struct journal *j) {
+static int64_t sq_changes(struct journal *j) {
         return sqlite3_changes64(handle(j));
 }
 
-int jdb_secure_delete(struct journal *j, struct cart_error *err) {
-        return jdb_exec(j, "PRAGMA secure_delete = ON", err);
+static int sq_secure_delete(struct journal *j, struct cart_error *err) {
+        return sq_exec(j, "PRAGMA secure_delete = ON", err);
 }
 
-int jdb_checkpoint(struct journal *j, struct cart_error *err) {
-        return jdb_exec(j, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+static int sq_checkpoint(struct journal *j, struct cart_error *err) {
+        return sq_exec(j, "PRAGMA wal_checkpoint(TRUNCATE)", err);
 }
 
-int jdb_begin(struct journal *j, struct cart_error *err) {
-        return jdb_exec(j, "BEGIN IMMEDIATE", err);
+static int sq_begin(struct journal *j, struct cart_error *err) {
+        return sq_exec(j, "BEGIN IMMEDIATE", err);
 }
 
 /* The journal's schema version: 0 for an empty file; -EBADMSG for a file that holds
@@ -250,39 +268,7 @@ static int read_version(struct journal *j, struct cart_error *err) {
         return (int) jdb_int64(s, 0);
 }
 
-int journal_migrate(struct journal *j, const struct journal_migration *m, size_t n, struct cart_error *err) {
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
-                int r;
-
-                if (m[i].version <= j->version)
-                        continue;
-                if (m[i].version != j->version + 1)
-                        return cart_error_set(err, -EPROTO, "%s: no migration from schema version %d to %d",
-                                              j->path, j->version, m[i].version);
-                r = jdb_begin(j, err);
-                if (r < 0)
-                        return r;
-                r = jdb_exec(j, m[i].sql, err);
-                if (r >= 0)
-                        r = jdb_prepare(j, "INSERT INTO schema_version (version, applied_usec) VALUES (?, ?)", &s, err);
-                if (r >= 0) {
-                        jdb_bind_int64(s, 1, m[i].version);
-                        jdb_bind_int64(s, 2, journal_now_usec());
-                        r = jdb_step(j, s, err);
-                }
-                if (r >= 0)
-                        r = jdb_exec(j, "COMMIT", err);
-                if (r < 0) {
-                        (void) jdb_exec(j, "ROLLBACK", NULL);
-                        return cart_error_prefix(err, r, "migration to schema version %d", m[i].version);
-                }
-                j->version = m[i].version;
-        }
-        return 0;
-}
-
-int jdb_open(struct journal *j, bool create, struct cart_error *err) {
+static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
         int rc, r;
 
@@ -310,11 +296,9 @@ int jdb_open(struct journal *j, bool create, struct cart_error *err) {
         if (r < 0)
                 return r;
         j->version = r;
-        if (j->version > JOURNAL_SCHEMA_VERSION)
-                return cart_error_set(err, -EPROTONOSUPPORT,
-                                      "%s: journal schema version %d is newer than this cartable's (%d): "
-                                      "use a newer cartable; the journal was left untouched",
-                                      j->path, j->version, JOURNAL_SCHEMA_VERSION);
+        r = journal_check_version(j, err);
+        if (r < 0)
+                return r;
         /* The first write: WAL is a property of the file. */
         r = jdb_exec(j, "PRAGMA journal_mode = WAL", err);
         if (r < 0)
@@ -322,12 +306,35 @@ int jdb_open(struct journal *j, bool create, struct cart_error *err) {
         return journal_migrate(j, journal_migrations, journal_n_migrations, err);
 }
 
-void jdb_close(struct journal *j) {
-        if (!j->db)
-                return;
+static void sq_close(struct journal *j) {
         for (size_t i = 0; i < N_CACHED; i++)
-                sqlite3_finalize(j->db->cached[i].s);
+                if (j->db->cached[i].s)
+                        sq_finalize(j->db->cached[i].s);
         sqlite3_close(j->db->db);
         free(j->db);
         j->db = NULL;
 }
+
+const struct jdb_ops jdb_sqlite_ops = {
+        .name = "sqlite",
+        .open = sq_open,
+        .close = sq_close,
+        .begin = sq_begin,
+        .secure_delete = sq_secure_delete,
+        .checkpoint = sq_checkpoint,
+        .read_version = read_version,
+        .exec = sq_exec,
+        .prepare = sq_prepare,
+        .cached = sq_cached,
+        .finalize = sq_finalize,
+        .bind_text = sq_bind_text,
+        .bind_int64 = sq_bind_int64,
+        .bind_null = sq_bind_null,
+        .step = sq_step,
+        .reset = sq_reset,
+        .text = sq_text,
+        .is_null = sq_is_null,
+        .int64 = sq_int64,
+        .changes = sq_changes,
+        .lock_skip_locked = "",    /* BEGIN IMMEDIATE: one writer at a time already */
+};

@@ -39,7 +39,8 @@ int journal_open(const char *path, const struct journal_options *o, struct journ
         }
         if (!j->path || !j->station)
                 return -ENOMEM;
-        if (o && o->create) {
+        j->ops = journal_is_url(path) ? &jdb_pg_ops : &jdb_sqlite_ops;
+        if (o && o->create && j->ops == &jdb_sqlite_ops) {
                 _cleanup_free_ char *dir = strdup(path);
                 if (!dir)
                         return -ENOMEM;
@@ -68,6 +69,10 @@ struct journal *journal_close(struct journal *j) {
 
 int journal_schema_version(struct journal *j) {
         return j->version;
+}
+
+const char *journal_name(const struct journal *j) {
+        return j->path;
 }
 
 const char *journal_station(const struct journal *j) {
@@ -312,13 +317,62 @@ static void bind_int_or_null(struct jstmt *s, int i, int64_t v) {
                 jdb_bind_int64(s, i, v);
 }
 
+/* One event row as given, hashes included (appending, or merging another journal's). */
+int journal_event_insert(struct journal *j, const struct journal_event_row *e, struct cart_error *err) {
+        struct jstmt *ins = NULL;
+        int r;
+
+        r = jdb_cached(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
+                        "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
+                        "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
+                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, pupil_commit) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        &ins, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(ins, 1, e->uuid);
+        jdb_bind_text(ins, 2, e->station);
+        jdb_bind_int64(ins, 3, e->station_seq);
+        jdb_bind_text(ins, 4, e->kind);
+        jdb_bind_int64(ins, 5, e->time_usec);
+        jdb_bind_text(ins, 6, e->operator);
+        jdb_bind_text(ins, 7, e->pupil_school);
+        jdb_bind_text(ins, 8, e->pupil_id);
+        jdb_bind_text(ins, 9, e->key_uid);
+        jdb_bind_text(ins, 10, e->key_serial);
+        jdb_bind_text(ins, 11, e->release_name);
+        jdb_bind_text(ins, 12, e->release_version);
+        bind_int_or_null(ins, 13, e->release_serial);
+        jdb_bind_text(ins, 14, e->release_key_id);
+        jdb_bind_text(ins, 15, e->outcome);
+        jdb_bind_text(ins, 16, e->reason);
+        jdb_bind_text(ins, 17, e->step);
+        jdb_bind_text(ins, 18, e->message);
+        jdb_bind_text(ins, 19, e->volume_id);
+        bind_int_or_null(ins, 20, e->bytes_written);
+        bind_int_or_null(ins, 21, e->bytes_read);
+        bind_int_or_null(ins, 22, e->started_usec);
+        bind_int_or_null(ins, 23, e->write_usec);
+        bind_int_or_null(ins, 24, e->read_usec);
+        jdb_bind_text(ins, 25, e->prev_hash);
+        jdb_bind_text(ins, 26, e->hash);
+        jdb_bind_int64(ins, 27, e->format);
+        jdb_bind_text(ins, 28, e->pupil_commit);
+        r = jdb_step(j, ins, err);
+        return r < 0 ? r : 0;
+}
+
 int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
-        struct jstmt *last = NULL, *ins = NULL;
+        struct jstmt *last = NULL;
         char uuid[JOURNAL_UUID_LEN + 1], prev[JOURNAL_HASH_HEX_LEN + 1], hash[JOURNAL_HASH_HEX_LEN + 1];
         char commit[JOURNAL_HASH_HEX_LEN + 1];
         int r;
 
-        /* The caller holds a write transaction, so nobody else appends between these. */
+        /* The caller holds a write transaction and the chain's lock, so nobody else appends
+         * to this station's chain between these. */
+        r = jdb_lock_chain(j, j->station, err);
+        if (r < 0)
+                return r;
         r = jdb_cached(j, "SELECT station_seq, hash FROM events WHERE station = ? "
                         "ORDER BY station_seq DESC LIMIT 1", &last, err);
         if (r < 0)
@@ -358,46 +412,10 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
                 return r;
         e->hash = hash;
 
-        r = jdb_cached(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
-                        "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
-                        "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
-                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, pupil_commit) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        &ins, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(ins, 1, e->uuid);
-        jdb_bind_text(ins, 2, e->station);
-        jdb_bind_int64(ins, 3, e->station_seq);
-        jdb_bind_text(ins, 4, e->kind);
-        jdb_bind_int64(ins, 5, e->time_usec);
-        jdb_bind_text(ins, 6, e->operator);
-        jdb_bind_text(ins, 7, e->pupil_school);
-        jdb_bind_text(ins, 8, e->pupil_id);
-        jdb_bind_text(ins, 9, e->key_uid);
-        jdb_bind_text(ins, 10, e->key_serial);
-        jdb_bind_text(ins, 11, e->release_name);
-        jdb_bind_text(ins, 12, e->release_version);
-        bind_int_or_null(ins, 13, e->release_serial);
-        jdb_bind_text(ins, 14, e->release_key_id);
-        jdb_bind_text(ins, 15, e->outcome);
-        jdb_bind_text(ins, 16, e->reason);
-        jdb_bind_text(ins, 17, e->step);
-        jdb_bind_text(ins, 18, e->message);
-        jdb_bind_text(ins, 19, e->volume_id);
-        bind_int_or_null(ins, 20, e->bytes_written);
-        bind_int_or_null(ins, 21, e->bytes_read);
-        bind_int_or_null(ins, 22, e->started_usec);
-        bind_int_or_null(ins, 23, e->write_usec);
-        bind_int_or_null(ins, 24, e->read_usec);
-        jdb_bind_text(ins, 25, e->prev_hash);
-        jdb_bind_text(ins, 26, e->hash);
-        jdb_bind_int64(ins, 27, e->format);
-        jdb_bind_text(ins, 28, e->pupil_commit);
-        r = jdb_step(j, ins, err);
+        r = journal_event_insert(j, e, err);
         /* The strings above live on this stack frame. */
         e->uuid = e->station = e->prev_hash = e->hash = e->pupil_commit = NULL;
-        return r < 0 ? r : 0;
+        return r;
 }
 
 /* ---- Keys and flashes ---- */

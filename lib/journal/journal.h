@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The key journal: schools, pupils (synced from rosters), keys and the events of their
- * lives, in one embedded SQLite file (WAL, synchronous=FULL, foreign keys). Every SQL
+ * lives, in one embedded SQLite file (WAL, synchronous=FULL, foreign keys), or in one
+ * PostgreSQL database that a département's stations share (a postgresql:// URL). Every SQL
  * statement lives in this module; callers see an opaque struct journal and plain structs,
- * so that a second backend (PostgreSQL) can come without touching them.
+ * and never know which backend they talk to.
  *
  * Events form a hash chain per station: each row's SHA-256 covers its canonical content
  * and the previous row's hash (journal_verify). Since schema version 2, an event's hash
@@ -34,6 +35,10 @@ struct journal_options {
 };
 
 /*
+ * path: an SQLite file, or a postgresql:// (postgres://) URL naming a PostgreSQL database,
+ * whose credentials come from libpq's password or service file: a URL holding a password is
+ * refused (-EINVAL). -ECONNREFUSED: the server cannot be reached; -ECONNRESET later: the
+ * connection was lost (what was not committed was not recorded).
  * -ENOENT: no such file (and !create); -EBADMSG: not a cartable journal (not SQLite, or
  * other tables); -EPROTONOSUPPORT: written by a newer cartable (schema version above
  * JOURNAL_SCHEMA_VERSION). A refused file is never written to.
@@ -41,6 +46,8 @@ struct journal_options {
 int journal_open(const char *path, const struct journal_options *o, struct journal **ret,
                  struct cart_error *err);
 struct journal *journal_close(struct journal *j);
+/* Whether name is a PostgreSQL journal's URL rather than a file. */
+bool journal_is_url(const char *name);
 DEFINE_POINTER_CLEANUP(struct journal, journal_close);
 
 int journal_schema_version(struct journal *j);
@@ -219,6 +226,52 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
  */
 int journal_verify_head(struct journal *j, const struct journal_head *h, struct cart_error *err);
 
+/* ---- Several stations on one journal ---- */
+
+/*
+ * The next pupil of school's class_name to give a key, claimed for the caller's transaction
+ * (journal_begin() first; -EINVAL otherwise): active, holding no issued key, in roster
+ * order, and not claimed by another station's open transaction (PostgreSQL: the pupil's row
+ * is locked FOR UPDATE SKIP LOCKED; SQLite: the write transaction excludes every other
+ * station). Record the pupil's key (journal_record_flash) in the same transaction, then
+ * commit: two stations running a class at once never give one pupil two keys, and a
+ * pupil whose transaction rolls back is claimed again. ret gets "UAI/ID" (malloc'd).
+ * 0: nobody left; 1: found.
+ */
+int journal_claim_next_pupil(struct journal *j, const char *school, const char *class_name, char **ret,
+                             struct cart_error *err);
+
+/* ---- Merging journals (an offline station's into the central one, or any into any) ---- */
+
+struct journal_merge_counts {
+        uint64_t events_added, events_present;   /* present: the same uuid and hash already there */
+        uint64_t pupils_added, keys_added, keys_updated;
+        uint64_t conflicts;
+};
+
+/* The same pupil holding keys issued on two stations (offline at the time): both issues are
+ * kept; this says which to settle (return or replace one of them). */
+struct journal_conflict {
+        const char *pupil_school, *pupil_id;
+        const char *key_uid, *station;           /* the issue just merged */
+        const char *other_key_uid;               /* the key the pupil already held in the target */
+};
+typedef int (*journal_conflict_fn)(void *userdata, const struct journal_conflict *c);
+
+/*
+ * Merge source's events into target by uuid, in one transaction of target: an event already
+ * there (same uuid, same hash) is skipped, so merging twice adds nothing; each station's
+ * chain goes on in target exactly as in source (rows copied verbatim), so journal verify
+ * holds there. The schools, pupils and keys the events name come along (a pupil target
+ * does not know is added; a key's state is the most recent of both). -EBADMSG, nothing
+ * merged, when a station's chain in source does not continue target's (two journals
+ * that call themselves one station, or a source with a gap): err names the event.
+ * Conflicts are kept, counted and passed to fn.
+ */
+int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,
+                  struct journal_merge_counts *ret, struct cart_error *err);
+/* The journal's name as given to journal_open() (a path, or a URL without password). */
+const char *journal_name(const struct journal *j);
 /* ---- Batch provisioning (lib/station/batch.c; journal-batch.c) ----
  *
  * A batch records a key's start before its first byte is written: a "flashed" event whose

@@ -42,6 +42,28 @@ static void test_full_file(void **state) {
         unlink(path);
 }
 
+/* [journal] url: a PostgreSQL journal, anything else there refused; the last of path and url wins. */
+static void test_journal_url(void **state) {
+        static const struct { const char *text; int r; const char *journal, *msg; } cases[] = {
+                { "[journal]\nurl = postgresql://db.example/cartable?sslmode=verify-full\n", 0,
+                  "postgresql://db.example/cartable?sslmode=verify-full", NULL },
+                { "[journal]\nurl = /srv/j.db\n", -EBADMSG, NULL, "url = /srv/j.db: not a postgresql:// URL" },
+                { "[journal]\npath = /srv/j.db\nurl = postgres://db/c\n", 0, "postgres://db/c", NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) struct cart_config *c = NULL;
+                struct cart_error err = {};
+                _cleanup_free_ char *path = write_temp(cases[i].text);
+
+                assert_int_equal(config_load(path, &c, &err), cases[i].r);
+                if (cases[i].journal)
+                        assert_string_equal(c->journal_path, cases[i].journal);
+                else
+                        assert_non_null(strstr(err.msg, cases[i].msg));
+                unlink(path);
+        }
+}
+
 static void test_defaults_without_file(void **state) {
         _cleanup_(config_freep) struct cart_config *c = NULL;
         struct cart_error err = {};
@@ -80,6 +102,7 @@ static void test_bad_lines_name_file_and_line(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full_file),
+                cmocka_unit_test(test_journal_url),
                 cmocka_unit_test(test_defaults_without_file),
                 cmocka_unit_test(test_bad_lines_name_file_and_line),
         };

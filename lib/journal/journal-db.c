@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The database seam: each jdb_* call goes to the journal's backend (journal-sqlite.c or
+ * journal-pg.c), and a statement to the backend that prepared it, so that one process can
+ * hold journals of both kinds at once (journal merge).
+ */
+#include "journal/journal-internal.h"
+
+bool journal_is_url(const char *name) {
+        return name && (strncmp(name, "postgresql://", 13) == 0 || strncmp(name, "postgres://", 11) == 0);
+}
+
+int jdb_exec(struct journal *j, const char *sql, struct cart_error *err) {
+        return j->ops->exec(j, sql, err);
+}
+
+int jdb_prepare(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
+        return j->ops->prepare(j, sql, false, ret, err);
+}
+
+int jdb_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
+        return j->ops->cached(j, sql, ret, err);
+}
+
+struct jstmt *jdb_finalize(struct jstmt *s) {
+        if (s)
+                s->ops->finalize(s);
+        return NULL;
+}
+
+int jdb_bind_text(struct jstmt *s, int i, const char *v) {
+        return s->ops->bind_text(s, i, v);
+}
+
+int jdb_bind_int64(struct jstmt *s, int i, int64_t v) {
+        return s->ops->bind_int64(s, i, v);
+}
+
+int jdb_bind_null(struct jstmt *s, int i) {
+        return s->ops->bind_null(s, i);
+}
+
+int jdb_step(struct journal *j, struct jstmt *s, struct cart_error *err) {
+        return s->ops->step(j, s, err);
+}
+
+int jdb_reset(struct jstmt *s) {
+        return s->ops->reset(s);
+}
+
+const char *jdb_text(struct jstmt *s, int col) {
+        return s->ops->text(s, col);
+}
+
+bool jdb_is_null(struct jstmt *s, int col) {
+        return s->ops->is_null(s, col);
+}
+
+int64_t jdb_int64(struct jstmt *s, int col) {
+        return s->ops->int64(s, col);
+}
+
+int64_t jdb_changes(struct journal *j) {
+        return j->ops->changes(j);
+}
+
+int jdb_begin(struct journal *j, struct cart_error *err) {
+        return j->ops->begin(j, err);
+}
+
+/* PostgreSQL: a purged row's old version stays in the table's files until VACUUM (run by
+ * the owner, see cartable-journal(1)); nothing to set per connection. */
+int jdb_secure_delete(struct journal *j, struct cart_error *err) {
+        return j->ops->secure_delete ? j->ops->secure_delete(j, err) : 0;
+}
+
+int jdb_checkpoint(struct journal *j, struct cart_error *err) {
+        return j->ops->checkpoint ? j->ops->checkpoint(j, err) : 0;
+}
+
+int jdb_lock_chain(struct journal *j, const char *station, struct cart_error *err) {
+        return j->ops->lock_chain ? j->ops->lock_chain(j, station, err) : 0;
+}
+
+const char *jdb_lock_skip_locked(struct journal *j) {
+        return j->ops->lock_skip_locked;
+}
+
+int jdb_open(struct journal *j, bool create, struct cart_error *err) {
+        return j->ops->open(j, create, err);
+}
+
+void jdb_close(struct journal *j) {
+        if (j->db)
+                j->ops->close(j);
+}
+
+int journal_migrate(struct journal *j, const struct journal_migration *m, size_t n, struct cart_error *err) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+                int r;
+
+                if (m[i].version <= j->version)
+                        continue;
+                if (m[i].version != j->version + 1)
+                        return cart_error_set(err, -EPROTO, "%s: no migration from schema version %d to %d",
+                                              j->path, j->version, m[i].version);
+                r = jdb_begin(j, err);
+                if (r < 0)
+                        return r;
+                /* Another process may have migrated the journal since it was opened (two
+                 * stations creating one journal at once): look again inside the transaction. */
+                r = j->ops->read_version(j, err);
+                if (r >= m[i].version) {
+                        j->version = r;
+                        r = jdb_exec(j, "ROLLBACK", err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r >= 0)
+                        r = jdb_exec(j, m[i].sql, err);
+                if (r >= 0)
+                        r = jdb_prepare(j, "INSERT INTO schema_version (version, applied_usec) VALUES (?, ?)", &s, err);
+                if (r >= 0) {
+                        jdb_bind_int64(s, 1, m[i].version);
+                        jdb_bind_int64(s, 2, journal_now_usec());
+                        r = jdb_step(j, s, err);
+                }
+                jdb_finalize(TAKE_PTR(s));
+                if (r >= 0)
+                        r = jdb_exec(j, "COMMIT", err);
+                if (r < 0) {
+                        (void) jdb_exec(j, "ROLLBACK", NULL);
+                        return cart_error_prefix(err, r, "migration to schema version %d", m[i].version);
+                }
+                j->version = m[i].version;
+        }
+        return 0;
+}
+
+int journal_check_version(struct journal *j, struct cart_error *err) {
+        if (j->version > JOURNAL_SCHEMA_VERSION)
+                return cart_error_set(err, -EPROTONOSUPPORT,
+                                      "%s: journal schema version %d is newer than this cartable's (%d): "
+                                      "use a newer cartable; the journal was left untouched",
+                                      j->path, j->version, JOURNAL_SCHEMA_VERSION);
+        return 0;
+}

@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lib/journal on either backend: an SQLite file, or the PostgreSQL server whose URL is in
+ * CARTABLE_TEST_PG_URL (tests/pg-server.sh starts one). Each test gets a fresh journal (a new
+ * file, or a new database). Several stations on one class, merging an offline journal, and
+ * on PostgreSQL: its schema against manifests/schemas/journal-pg.sql, a station's role that
+ * cannot rewrite events, a password in the URL, a server stopped mid-run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "journal/journal-internal.h"
+
+static const char *pg_url;             /* NULL: SQLite */
+static char dir[] = "/tmp/cartable-jb-XXXXXX";
+static char name[1024];                /* this test's journal */
+static char db_name[32];
+
+/* pg_url with another database name: postgresql:///cartable?... to postgresql:///DB?... */
+static void pg_url_for(const char *db, char *buf, size_t len) {
+        const char *q = strchr(pg_url, '?');
+        assert_non_null(q);
+        snprintf(buf, len, "postgresql:///%s%s", db, q);
+}
+
+static void pg_admin(const char *sql) {
+        PGconn *c = PQconnectdb(pg_url);
+        PGresult *res;
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        res = PQexec(c, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+                fail_msg("%s: %s", sql, PQerrorMessage(c));
+        PQclear(res);
+        PQfinish(c);
+}
+
+static int setup(void **state) {
+        static int n;
+        static bool has_dir;
+        if (!has_dir)
+                assert_non_null(mkdtemp(dir));
+        has_dir = true;
+        n++;
+        if (pg_url) {
+                char sql[128];
+                snprintf(db_name, sizeof(db_name), "t%d_%d", (int) getpid(), n);
+                snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db_name);
+                pg_admin(sql);
+                pg_url_for(db_name, name, sizeof(name));
+        } else
+                snprintf(name, sizeof(name), "%s/j%d.db", dir, n);
+        return 0;
+}
+
+static struct journal *open_as(const char *journal, const char *station) {
+        struct journal_options o = { .station = station, .create = true };
+        struct cart_error err = {};
+        struct journal *j = NULL;
+        if (journal_open(journal, &o, &j, &err) < 0)
+                fail_msg("journal_open %s: %s", journal, err.msg);
+        return j;
+}
+
+static struct journal *open_new(const char *station) {
+        return open_as(name, station);
+}
+
+static int64_t count(struct journal *j, const char *sql) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct cart_error err = {};
+        if (jdb_prepare(j, sql, &s, &err) < 0 || jdb_step(j, s, &err) != 1)
+                fail_msg("%s: %s", sql, err.msg);
+        return jdb_int64(s, 0);
+}
+
+#define PUPIL(i, cls) \
+        { .id = i, .school = "0750001A", .family_name = "Nom" i, .first_name = "Prénom", .class_name = cls, .line = 1 }
+static const struct journal_pupil roster[] = {
+        PUPIL("1", "6A"), PUPIL("2", "6A"), PUPIL("3", "6A"), PUPIL("4", "6A"), PUPIL("5", "6A"),
+        PUPIL("6", "6A"), PUPIL("7", "6A"), PUPIL("8", "6A"), PUPIL("9", "6A"), PUPIL("10", "6A"),
+        PUPIL("11", "6A"), PUPIL("12", "6A"), PUPIL("13", "6A"), PUPIL("14", "6A"), PUPIL("15", "6A"),
+        PUPIL("16", "6A"), PUPIL("17", "6A"), PUPIL("18", "6A"), PUPIL("19", "6A"), PUPIL("20", "6A"),
+        PUPIL("21", "5B"), PUPIL("22", "5B"),
+};
+
+static void import(struct journal *j) {
+        _cleanup_(journal_sync_freep) struct journal_sync *s = NULL;
+        struct journal_sync_counts c;
+        struct cart_error err = {};
+        assert_int_equal(journal_sync_begin(j, "roster.csv", NULL, NULL, &s, &err), 0);
+        for (size_t i = 0; i < ELEMENTSOF(roster); i++)
+                assert_int_equal(journal_sync_pupil(s, &roster[i], &err), 0);
+        if (journal_sync_finish(s, false, &c, &err) < 0)
+                fail_msg("sync: %s", err.msg);
+        assert_int_equal(c.added, ELEMENTSOF(roster));
+}
+
+static struct flash_report report(const char *serial) {
+        struct flash_report r = {
+                .key = { .vid_pid = "0781:5581", .capacity = 8ULL << 30 },
+                .volume_id = 0x1234abcd, .release_name = "ent-college", .release_version = "2026.1",
+                .release_key_id = "0123456789ABCDEF", .release_serial = 7, .bytes_written = 1000,
+                .bytes_read = 1000, .outcome = FLASH_OUTCOME_OK, .step = FLASH_STEP_DONE,
+        };
+        snprintf(r.key.serial, sizeof(r.key.serial), "%s", serial);
+        return r;
+}
+
+static int flash(struct journal *j, const char *serial, const char *pupil, struct cart_error *err) {
+        struct flash_report r = report(serial);
+        struct journal_flash f = { .operator = "test", .pupil = pupil };
+        return journal_record_flash(j, &r, &f, err);
+}
+
+/* ---- Both backends ---- */
+
+static void test_roundtrip_and_tamper(void **state) {
+        _cleanup_(journal_closep) struct journal *j = open_new("s1");
+        struct cart_error err = {};
+
+        import(j);
+        assert_int_equal(flash(j, "K1", "1", &err), 0);
+        assert_int_equal(flash(j, "K2", "0750001A/2", &err), 0);
+        /* Pupil 1 holds K1: a second key without --replace is recorded, not issued. */
+        assert_int_equal(flash(j, "K3", "1", &err), -EEXIST);
+        assert_non_null(strstr(err.msg, "already holds key usb:0781:5581:K1"));
+        assert_int_equal(count(j, "SELECT count(*) FROM events WHERE kind = 'issued'"), 2);
+        assert_int_equal(count(j, "SELECT count(*) FROM events WHERE station = 's1'"), 5);
+        assert_int_equal(count(j, "SELECT max(station_seq) FROM events"), 5);
+        assert_int_equal(count(j, "SELECT count(*) FROM keys WHERE status = 'stock'"), 1);
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        /* An edit made behind cartable's back (as the journal's owner) is found. */
+        assert_int_equal(jdb_exec(j, "UPDATE events SET operator = 'mallory' WHERE station_seq = 2", &err), 0);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "station s1: event 2 "));
+        assert_non_null(strstr(err.msg, "was edited"));
+}
+
+static int on_event(void *userdata, const struct journal_event_row *e) {
+        char *log = userdata;
+        size_t n = strlen(log);
+        snprintf(log + n, 512 - n, "%" PRId64 ":%s:%s:%s;", e->station_seq, e->kind, e->pupil_id ? e->pupil_id : "-",
+                 e->family_name ? e->family_name : "-");
+        return 0;
+}
+
+/* What commands read, by pupil and by key (serial, volume ID in either case), a re-import
+ * dry run and for real, and a head recorded earlier. */
+static void test_lists_sync_and_head(void **state) {
+        _cleanup_(journal_closep) struct journal *j = open_new("s1");
+        _cleanup_(journal_sync_freep) struct journal_sync *sync = NULL;
+        struct journal_event_filter f = {};
+        struct journal_sync_counts c;
+        struct journal_pupil p = roster[1];
+        struct journal_head h = { .station = "s1", .n_events = 2 };
+        struct cart_error err = {};
+        char log[512] = "", hash[65];
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+
+        import(j);
+        assert_int_equal(flash(j, "K1", "1", &err), 0);
+        assert_int_equal(flash(j, "K2", "2", &err), 0);
+        f.pupil = "2";
+        assert_int_equal(journal_events_list(j, &f, on_event, log, &err), 0);
+        assert_string_equal(log, "3:flashed:2:Nom2;4:issued:2:Nom2;");
+        memset(log, 0, sizeof(log));
+        f = (struct journal_event_filter) { .key = "1234abcd" };      /* the volume ID, in lower case */
+        assert_int_equal(journal_events_list(j, &f, on_event, log, &err), 0);
+        assert_string_equal(log, "1:flashed:1:Nom1;2:issued:1:Nom1;3:flashed:2:Nom2;4:issued:2:Nom2;");
+        memset(log, 0, sizeof(log));
+        f = (struct journal_event_filter) { .key = "K2" };
+        assert_int_equal(journal_events_list(j, &f, on_event, log, &err), 0);
+        assert_string_equal(log, "3:flashed:2:Nom2;4:issued:2:Nom2;");
+
+        /* Pupil 2 moves to 5B: the dry run changes nothing, the import does. */
+        p.class_name = "5B";
+        for (int dry = 1; dry >= 0; dry--) {
+                assert_int_equal(journal_sync_begin(j, "r2.csv", NULL, NULL, &sync, &err), 0);
+                for (size_t i = 0; i < ELEMENTSOF(roster); i++)
+                        assert_int_equal(journal_sync_pupil(sync, i == 1 ? &p : &roster[i], &err), 0);
+                assert_int_equal(journal_sync_finish(sync, dry, &c, &err), 0);
+                sync = journal_sync_free(sync);
+                assert_int_equal(c.moved, 1);
+                assert_int_equal(count(j, "SELECT count(*) FROM pupils WHERE class_name = '5B'"), dry ? 2 : 3);
+        }
+        assert_int_equal(count(j, "SELECT count(*) FROM imports"), 2);
+
+        assert_int_equal(jdb_prepare(j, "SELECT hash FROM events WHERE station = 's1' AND station_seq = 2", &s, &err), 0);
+        assert_int_equal(jdb_step(j, s, &err), 1);
+        snprintf(hash, sizeof(hash), "%s", jdb_text(s, 0));
+        h.hash = hash;
+        assert_int_equal(journal_verify_head(j, &h, &err), 0);
+        h.n_events = 9;
+        assert_int_equal(journal_verify_head(j, &h, &err), 1);
+        assert_non_null(strstr(err.msg, "its tail was cut"));
+}
+
+/* Four stations creating one new journal at once: one creates the schema, the others find
+ * it done (no "table exists" failure), and each records its key. */
+static void test_created_by_four_at_once(void **state) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        struct cart_error err = {};
+        pid_t pid[4];
+        int status;
+
+        for (int i = 0; i < 4; i++) {
+                pid[i] = fork();
+                assert_true(pid[i] >= 0);
+                if (pid[i] == 0) {
+                        struct journal_options o = { .station = NULL, .create = true };
+                        struct journal *c = NULL;
+                        char station[16];
+                        snprintf(station, sizeof(station), "st%d", i);
+                        o.station = station;
+                        if (journal_open(name, &o, &c, &err) < 0) {
+                                fprintf(stderr, "%s: %s\n", station, err.msg);
+                                _exit(1);
+                        }
+                        _exit(flash(c, station, NULL, &err) < 0 ? 2 : 0);
+                }
+        }
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        j = open_new("admin");
+        assert_int_equal(count(j, "SELECT count(*) FROM schema_version"), JOURNAL_SCHEMA_VERSION);
+        assert_int_equal(count(j, "SELECT count(DISTINCT station) FROM events"), 4);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
+/* Two processes, two stations, one class: each claims the next pupil without a key and
+ * issues it a key in the same transaction, until nobody is left. */
+static void claimer(const char *station, int ready_fd) {
+        _cleanup_(journal_closep) struct journal *j = open_as(name, station);
+        struct cart_error err = {};
+        char c;
+
+        if (read(ready_fd, &c, 1) != 1)
+                _exit(2);
+        for (int n = 0;; n++) {
+                _cleanup_free_ char *pupil = NULL;
+                char serial[32];
+                int r;
+
+                if (journal_begin(j, &err) < 0)
+                        _exit(3);
+                r = journal_claim_next_pupil(j, "0750001A", "6A", &pupil, &err);
+                if (r < 0) {
+                        fprintf(stderr, "%s: claim: %s\n", station, err.msg);
+                        _exit(4);
+                }
+                if (r == 0) {
+                        journal_rollback(j);
+                        break;
+                }
+                usleep(2000);          /* the key being written, the pupil claimed */
+                snprintf(serial, sizeof(serial), "%s-%d", station, n);
+                r = flash(j, serial, pupil, &err);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s: %s\n", station, pupil, err.msg);
+                        _exit(5);
+                }
+                if (journal_commit(j, &err) < 0)
+                        _exit(6);
+                usleep(1000);          /* the next key plugged in */
+        }
+        _exit(0);
+}
+
+static void test_two_stations_claim_each_pupil_once(void **state) {
+        _cleanup_(journal_closep) struct journal *j = open_new("admin");
+        struct cart_error err = {};
+        int fds[2], status;
+        pid_t pid[2];
+
+        import(j);
+        assert_int_equal(pipe(fds), 0);
+        for (int i = 0; i < 2; i++) {
+                pid[i] = fork();
+                assert_true(pid[i] >= 0);
+                if (pid[i] == 0) {
+                        close(fds[1]);
+                        claimer(i == 0 ? "station-a" : "station-b", fds[0]);
+                }
+        }
+        close(fds[0]);
+        assert_int_equal(write(fds[1], "go", 2), 2);
+        close(fds[1]);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        /* Each of the 20 pupils of 6A got exactly one key; 5B none. */
+        assert_int_equal(count(j, "SELECT count(*) FROM events WHERE kind = 'issued'"), 20);
+        assert_int_equal(count(j, "SELECT count(DISTINCT pupil_id) FROM events WHERE kind = 'issued'"), 20);
+        assert_int_equal(count(j, "SELECT count(*) FROM keys WHERE status = 'issued' AND pupil_id IN "
+                                  "(SELECT id FROM pupils WHERE class_name = '6A')"), 20);
+        assert_int_equal(count(j, "SELECT count(*) FROM keys WHERE status = 'issued'"), 20);
+        /* On PostgreSQL both stations worked at once (SQLite lets one writer in at a time,
+         * and its busy wait may well leave one station all the pupils). */
+        if (pg_url) {
+                assert_true(count(j, "SELECT count(*) FROM events WHERE kind = 'issued' AND station = 'station-a'") >= 3);
+                assert_true(count(j, "SELECT count(*) FROM events WHERE kind = 'issued' AND station = 'station-b'") >= 3);
+        }
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
+struct conflicts {
+        int n;
+        char log[512];
+};
+
+static int on_conflict(void *userdata, const struct journal_conflict *c) {
+        struct conflicts *x = userdata;
+        size_t n = strlen(x->log);
+        snprintf(x->log + n, sizeof(x->log) - n, "%s/%s %s@%s vs %s;", c->pupil_school, c->pupil_id, c->key_uid,
+                 c->station, c->other_key_uid);
+        x->n++;
+        return 0;
+}
+
+struct heads {
+        char log[512];
+};
+
+static void on_head(void *userdata, const struct journal_head *h) {
+        struct heads *x = userdata;
+        size_t n = strlen(x->log);
+        snprintf(x->log + n, sizeof(x->log) - n, "%s:%" PRId64 ":%s;", h->station, h->n_events, h->hash);
+}
+
+/* An offline station's SQLite journal pushed into the journal under test, twice. */
+static void test_merge_offline_twice(void **state) {
+        _cleanup_(journal_closep) struct journal *t = open_new("atelier");
+        _cleanup_(journal_closep) struct journal *off = NULL, *fork_j = NULL;
+        struct journal_merge_counts c;
+        struct conflicts x = {};
+        struct heads h_off = {}, h_t = {};
+        struct cart_error err = {};
+        char off_path[512], fork_path[512];
+        int64_t n_off;
+
+        snprintf(off_path, sizeof(off_path), "%s/offline-%s.db", dir, db_name[0] ? db_name : "sqlite");
+        unlink(off_path);
+        off = open_as(off_path, "college-1");
+        import(off);
+        import(t);
+        /* Pupil 3 gets a key at the workshop and another at the collège, offline: each
+         * journal salted pupil 3's commitments its own way (journal purge), so one journal
+         * cannot verify both: the merge is refused, naming the pupil, and adds nothing. */
+        assert_int_equal(flash(t, "A1", "3", &err), 0);
+        assert_int_equal(flash(off, "C1", "3", &err), 0);
+        assert_int_equal(journal_merge(t, off, on_conflict, &x, &c, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "pupil 0750001A/3 has events in both journals under different salts"));
+        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2);
+        assert_int_equal(x.n, 0);
+        off = journal_close(off);
+        unlink(off_path);
+
+        off = open_as(off_path, "college-1");
+        import(off);
+        assert_int_equal(flash(off, "C1", "5", &err), 0);
+        assert_int_equal(flash(off, "C2", "4", &err), 0);
+        assert_int_equal(flash(off, "C3", NULL, &err), 0);
+        n_off = count(off, "SELECT count(*) FROM events");
+        assert_int_equal(n_off, 5);        /* flashed and issued twice, flashed (stock) once */
+
+        assert_int_equal(journal_merge(t, off, on_conflict, &x, &c, &err), 0);
+        assert_int_equal(c.events_added, 5);
+        assert_int_equal(c.events_present, 0);
+        assert_int_equal(c.keys_added, 3);
+        assert_int_equal(c.conflicts, 0);
+        assert_int_equal(count(t, "SELECT count(*) FROM keys WHERE pupil_id = '5' AND status = 'issued'"), 1);
+
+        /* Twice: nothing added. */
+        memset(&x, 0, sizeof(x));
+        assert_int_equal(journal_merge(t, off, on_conflict, &x, &c, &err), 0);
+        assert_int_equal(c.events_added, 0);
+        assert_int_equal(c.events_present, 5);
+        assert_int_equal(c.keys_added + c.keys_updated + c.pupils_added, 0);
+        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2 + 5);
+
+        /* The collège's chain verifies in the target (its pupils' salts came along), with the
+         * head it has at home. */
+        assert_int_equal(journal_verify(off, on_head, &h_off, &err), 0);
+        if (journal_verify(t, on_head, &h_t, &err) != 0)
+                fail_msg("%s", err.msg);
+        assert_non_null(strstr(h_t.log, h_off.log));
+
+        /* Another journal that calls itself college-1: refused, nothing merged. */
+        snprintf(fork_path, sizeof(fork_path), "%s/fork-%s.db", dir, db_name[0] ? db_name : "sqlite");
+        unlink(fork_path);
+        fork_j = open_as(fork_path, "college-1");
+        import(fork_j);
+        assert_int_equal(flash(fork_j, "F1", NULL, &err), 0);
+        assert_int_equal(journal_merge(t, fork_j, NULL, NULL, &c, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "station college-1: event 1 "));
+        assert_non_null(strstr(err.msg, "two journals call themselves station college-1"));
+        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2 + 5);
+        assert_int_equal(count(t, "SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:F1'"), 0);
+}
+
+/* ---- PostgreSQL only ---- */
+
+#define NEEDS_PG() do { if (!pg_url) skip(); } while (0)
+
+static char *read_file(const char *path) {
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        assert_int_equal(read_small_file(path, 1 << 20, &data, &len), 0);
+        return TAKE_PTR(data);
+}
+
+/* The catalogue of a database: columns, constraints, indexes, triggers, functions. */
+static char *catalogue(const char *url) {
+        static const char sql[] =
+                "SELECT string_agg(l, E'\\n' ORDER BY l) FROM ("
+                " SELECT format('column %s.%s %s null=%s default=%s identity=%s', table_name, column_name, data_type,"
+                "  is_nullable, coalesce(column_default, '-'), coalesce(identity_generation, '-')) AS l"
+                "  FROM information_schema.columns WHERE table_schema = 'public'"
+                " UNION ALL SELECT format('constraint %s %s', conrelid::regclass, pg_get_constraintdef(oid))"
+                "  FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+                " UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'"
+                " UNION ALL SELECT 'trigger ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal"
+                " UNION ALL SELECT format('function %s %s', proname, md5(prosrc)) FROM pg_proc"
+                "  WHERE pronamespace = 'public'::regnamespace) c";
+        PGconn *conn = PQconnectdb(url);
+        PGresult *res;
+        char *out;
+
+        assert_int_equal(PQstatus(conn), CONNECTION_OK);
+        res = PQexec(conn, sql);
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        out = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        PQfinish(conn);
+        return out;
+}
+
+static void test_pg_schema_matches_file(void **state) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_free_ char *file = NULL, *live = NULL, *documented = NULL;
+        char url[1024], sql[128];
+        PGconn *conn;
+        PGresult *res;
+
+        NEEDS_PG();
+        j = open_new("s1");
+        live = catalogue(name);
+
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s_doc", db_name);
+        pg_admin(sql);
+        snprintf(sql, sizeof(sql), "%s_doc", db_name);
+        pg_url_for(sql, url, sizeof(url));
+        file = read_file(SOURCE_ROOT "/manifests/schemas/journal-pg.sql");
+        conn = PQconnectdb(url);
+        assert_int_equal(PQstatus(conn), CONNECTION_OK);
+        res = PQexec(conn, file);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                fail_msg("journal-pg.sql: %s", PQerrorMessage(conn));
+        PQclear(res);
+        PQfinish(conn);
+        documented = catalogue(url);
+
+        assert_non_null(strstr(live, "column events.seq bigint null=NO default=- identity=BY DEFAULT"));
+        assert_non_null(strstr(live, "trigger CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON public.events"));
+        assert_string_equal(live, documented);
+}
+
+static void test_pg_url_with_password_refused(void **state) {
+        struct journal_options o = { .station = "s1" };
+        struct cart_error err = {};
+        struct journal *j = NULL;
+
+        NEEDS_PG();
+        assert_int_equal(journal_open("postgresql://cartable_admin:hunter2@localhost/cartable", &o, &j, &err), -EINVAL);
+        assert_null(j);
+        assert_non_null(strstr(err.msg, "holds a password"));
+        assert_non_null(strstr(err.msg, "PGPASSFILE"));
+        assert_null(strstr(err.msg, "hunter2"));
+        assert_int_equal(journal_open("postgresql:///cartable?host=/tmp&password=hunter2", &o, &j, &err), -EINVAL);
+        assert_null(strstr(err.msg, "hunter2"));
+}
+
+/* A station's role, with the GRANTs the man page documents, cannot rewrite events. */
+static void test_pg_station_role_cannot_rewrite(void **state) {
+        _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
+        _cleanup_free_ char *grants = NULL;
+        struct cart_error err = {};
+        char url[1024];
+        const char *q;
+
+        NEEDS_PG();
+        admin = open_as(pg_url, "admin");      /* the database "cartable", created by its owner */
+        import(admin);
+        grants = read_file(SOURCE_ROOT "/manifests/schemas/journal-pg-grants.sql");
+        assert_int_equal(jdb_exec(admin, grants, &err), 0);
+
+        q = strstr(pg_url, "user=cartable_admin");
+        assert_non_null(q);
+        snprintf(url, sizeof(url), "%.*suser=cartable_station%s", (int) (q - pg_url), pg_url,
+                 q + strlen("user=cartable_admin"));
+        st = open_as(url, "college-2");
+        assert_int_equal(flash(st, "S1", "5", &err), 0);
+        assert_int_equal(count(st, "SELECT count(*) FROM events WHERE station = 'college-2'"), 2);
+
+        assert_int_equal(jdb_exec(st, "UPDATE events SET operator = 'mallory'", &err), -EACCES);
+        assert_non_null(strstr(err.msg, "permission denied for table events"));
+        assert_int_equal(jdb_exec(st, "DELETE FROM events", &err), -EACCES);
+        assert_int_equal(jdb_exec(st, "TRUNCATE events", &err), -EACCES);
+        /* Granted by mistake: the trigger still refuses. */
+        assert_int_equal(jdb_exec(admin, "GRANT UPDATE, DELETE ON events TO cartable_station", &err), 0);
+        assert_int_equal(jdb_exec(st, "UPDATE events SET operator = 'mallory'", &err), -EACCES);
+        assert_non_null(strstr(err.msg, "events are append-only: UPDATE by cartable_station refused"));
+        assert_int_equal(jdb_exec(st, "DELETE FROM events", &err), -EACCES);
+        assert_non_null(strstr(err.msg, "events are append-only: DELETE by cartable_station refused"));
+        assert_int_equal(count(admin, "SELECT count(*) FROM events WHERE operator = 'mallory'"), 0);
+        assert_int_equal(count(admin, "SELECT count(*) FROM events"), 2);
+        assert_int_equal(jdb_exec(admin, "REVOKE UPDATE, DELETE ON events FROM cartable_station", &err), 0);
+        assert_int_equal(journal_verify(admin, NULL, NULL, &err), 0);
+}
+
+static void pg_ctl(const char *action) {
+        char cmd[2048];
+        snprintf(cmd, sizeof(cmd), "%s %s >/dev/null", getenv("CARTABLE_TEST_PG_CTL"), action);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* The server stops mid-run: the next record fails clearly; what was committed stays, the
+ * open transaction's records are not half there. */
+static void test_pg_server_stopped(void **state) {
+        int r;
+        _cleanup_(journal_closep) struct journal *j = NULL, *again = NULL;
+        struct cart_error err = {};
+        char start[1024];
+
+        NEEDS_PG();
+        j = open_new("s1");
+        import(j);
+        for (int i = 0; i < 5; i++) {
+                char serial[8];
+                snprintf(serial, sizeof(serial), "K%d", i);
+                assert_int_equal(flash(j, serial, NULL, &err), 0);
+        }
+        assert_int_equal(journal_begin(j, &err), 0);
+        assert_int_equal(flash(j, "IN1", "1", &err), 0);
+
+        pg_ctl("-m immediate stop");
+        r = flash(j, "IN2", "2", &err);
+        if (r != -ECONNRESET)
+                fail_msg("%d: %s", r, err.msg);
+        assert_non_null(strstr(err.msg, "the journal server is unreachable"));
+        assert_non_null(strstr(err.msg, "what was not committed was not recorded"));
+        assert_true(journal_commit(j, &err) < 0);
+
+        snprintf(start, sizeof(start), "-o \"%s\" start", getenv("CARTABLE_TEST_PG_OPTS"));
+        pg_ctl(start);
+        again = open_new("s1");
+        assert_int_equal(count(again, "SELECT count(*) FROM events"), 5);
+        assert_int_equal(count(again, "SELECT count(*) FROM keys WHERE uid LIKE '%IN%'"), 0);
+        assert_int_equal(journal_verify(again, NULL, NULL, &err), 0);
+        /* The station goes on where it was: its chain continues. */
+        assert_int_equal(flash(again, "IN1", "1", &err), 0);
+        assert_int_equal(count(again, "SELECT max(station_seq) FROM events"), 7);
+        assert_int_equal(journal_verify(again, NULL, NULL, &err), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup(test_roundtrip_and_tamper, setup),
+                cmocka_unit_test_setup(test_lists_sync_and_head, setup),
+                cmocka_unit_test_setup(test_created_by_four_at_once, setup),
+                cmocka_unit_test_setup(test_two_stations_claim_each_pupil_once, setup),
+                cmocka_unit_test_setup(test_merge_offline_twice, setup),
+                cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
+                cmocka_unit_test_setup(test_pg_url_with_password_refused, setup),
+                cmocka_unit_test_setup(test_pg_station_role_cannot_rewrite, setup),
+                cmocka_unit_test_setup(test_pg_server_stopped, setup),
+        };
+        pg_url = getenv("CARTABLE_TEST_PG_URL");
+        if (pg_url && !*pg_url)
+                pg_url = NULL;
+        return cmocka_run_group_tests_name(pg_url ? "journal on PostgreSQL" : "journal on SQLite", tests, NULL, NULL);
+}
