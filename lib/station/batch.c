@@ -621,7 +621,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
 
         r = b->o.n_targets ? add_targets(b) : 0;
         if (r < 0)
-                return cart_error_set(err, r, "%s", strerror(-r));
+                return cart_error_errno(err, r, NULL, "adding the targets");
         if (!b->o.n_targets) {
                 r = device_monitor_new(b->o.devices, batch_on_device, b, &b->monitor, err);
                 if (r < 0)
@@ -649,7 +649,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
                         if (b->slots[i]->state == SLOT_QUEUED) {
                                 r = slot_start(b, b->slots[i]);
                                 if (r < 0)
-                                        return cart_error_set(err, r, "cannot start a worker: %s", strerror(-r));
+                                        return cart_error_errno(err, r, NULL, "cannot start a worker");
                         }
                 if (b->o.count && b->summary.n_done >= b->o.count && b->stop_level == 0)
                         b->stop_level = 1;
