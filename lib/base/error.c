@@ -138,6 +138,13 @@ int cart_error_errno(struct cart_error *err, int r, const char *subject, const c
         return r;
 }
 
+int cart_error_errno_as(struct cart_error *err, int r, int errnum, const char *subject, const char *what) {
+        cart_error_errno(err, r, subject, what);
+        if (err)
+                err->errnum = errnum;
+        return r;
+}
+
 int cart_error_io(struct cart_error *err, int r, const char *subject, uint64_t offset, const char *label) {
         enum cart_reason reason = r == -ENODEV || r == -ENOMEDIUM ? CART_REASON_KEY_REMOVED :
                                   r == -EBADE ? CART_REASON_READBACK_MISMATCH : CART_REASON_IO_ERROR;

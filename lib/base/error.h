@@ -111,6 +111,9 @@ int cart_error_reason_set(struct cart_error *err, int r, enum cart_reason reason
  * (words come from cmd/). what (may be NULL) says which operation: "flock", "cannot open
  * for writing". */
 int cart_error_errno(struct cart_error *err, int r, const char *subject, const char *what);
+/* The same where the code returned is not the system call's: r is what the caller reports
+ * (a refusal's -EPERM, -EIO for a full file system), errnum the errno whose words cmd/ shows. */
+int cart_error_errno_as(struct cart_error *err, int r, int errnum, const char *subject, const char *what);
 /* A failure at an offset of a key, in the extent label: reason io-error, key-removed for
  * -ENODEV/-ENOMEDIUM, readback-mismatch for -EBADE. */
 int cart_error_io(struct cart_error *err, int r, const char *subject, uint64_t offset, const char *label);

@@ -88,20 +88,12 @@ int output_file_open(const char *path, unsigned flags, struct output_file *o, st
         return 0;
 }
 
-/* r is what the caller reports (-EIO for a full file system), e the errno for the words. */
-static int fail_errno(struct cart_error *err, int r, int e, const char *path, const char *what) {
-        cart_error_errno(err, r, path, what);
-        if (err)
-                err->errnum = e;
-        return r;
-}
-
 int output_file_link(struct output_file *o, mode_t mode, struct cart_error *err) {
         char proc[64];
         int r = 0;
 
         if (fchmod(o->fd, mode) < 0 || fsync(o->fd) < 0)
-                return fail_errno(err, output_write_error(-errno), errno, o->path, "cannot write");
+                return cart_error_errno_as(err, output_write_error(-errno), errno, o->path, "cannot write");
         if (o->temp_path)
                 r = renameat2(AT_FDCWD, o->temp_path, AT_FDCWD, o->path, RENAME_NOREPLACE);
         else {
@@ -115,7 +107,7 @@ int output_file_link(struct output_file *o, mode_t mode, struct cart_error *err)
         if (r < 0 && errno == EEXIST)
                 return cart_error_reason_set(err, -EEXIST, CART_REASON_OUTPUT_EXISTS, o->path);
         if (r < 0)
-                return fail_errno(err, output_write_error(-errno), errno, o->path, "cannot link");
+                return cart_error_errno_as(err, output_write_error(-errno), errno, o->path, "cannot link");
         o->is_linked = true;
         return 0;
 }

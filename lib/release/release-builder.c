@@ -195,12 +195,8 @@ int builder_spool_write(struct builder *b, struct build_entry *e, const void *bu
         if (r < 0)
                 return r;
         r = pwrite_full(b->spool_fd, buf, len, b->spool_end);
-        if (r < 0) {
-                cart_error_errno(b->err, output_write_error(r), e->path, "cannot stage content");
-                if (b->err)
-                        b->err->errnum = -r;    /* the words of the cause (no space), not of EIO */
-                return output_write_error(r);
-        }
+        if (r < 0)      /* reported as EIO, worded by its cause (no space) */
+                return cart_error_errno_as(b->err, output_write_error(r), -r, e->path, "cannot stage content");
         b->spool_end += len;
         e->size += len;
         return 0;

@@ -57,12 +57,12 @@ static void _printf_(4, 5) set_error(struct doctor_check *k, const struct cart_e
                 k->error = *err;
 }
 
-/* A failed system call on path: its errno, worded by cmd/. */
-static void fail_errno(struct doctor_check *k, int e, const char *path, const char *what) {
+/* A failed system call on path: its errno, worded by cmd/ after context ("" for none). */
+static void fail_errno(struct doctor_check *k, int e, const char *path, const char *context) {
         struct cart_error err = {};
 
-        cart_error_errno(&err, -e, path, what);
-        set_error(k, &err, -e, "%s", "");
+        cart_error_errno(&err, -e, path, NULL);
+        set_error(k, &err, -e, "%s", context);
 }
 
 static void _printf_(2, 3) set_fix(struct doctor_check *k, const char *fmt, ...) {
@@ -202,7 +202,7 @@ static int check_state_dir(struct checker *c) {
                 return -ENOMEM;
         if (lstat(dir, &st) < 0) {
                 if (errno != ENOENT) {
-                        fail_errno(k, errno, dir, NULL);
+                        fail_errno(k, errno, dir, "");
                         set_fix(k, "make %s a directory this user can write, mode 0700", dir);
                 } else {
                         set(k, DOCTOR_WARN, "%s does not exist: the first flash creates it", dir);
@@ -320,9 +320,7 @@ static int check_space(struct checker *c, const char *name, const char *what, co
         while (statvfs(p, &sv) < 0) {
                 char *slash = strrchr(p, '/');
                 if (errno != ENOENT || !slash) {
-                        struct cart_error e = {};
-                        cart_error_errno(&e, -errno, path, NULL);
-                        set_error(k, &e, e.errnum ? -e.errnum : -EIO, "%s", what);
+                        fail_errno(k, errno, path, what);
                         set_fix(k, "make %s reachable", path);
                         return 0;
                 }

@@ -105,10 +105,7 @@ static int sys_fail(struct cart_error *err, int r, int e, const char *path, cons
                 vsnprintf(label, sizeof(label), what, ap);
                 va_end(ap);
         }
-        cart_error_errno(err, r, path, what ? label : NULL);
-        if (err)
-                err->errnum = e;
-        return r;
+        return cart_error_errno_as(err, r, e, path, what ? label : NULL);
 }
 
 static const char *file_kind(mode_t mode) {
