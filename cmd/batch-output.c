@@ -4,17 +4,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "batch-output.h"
 #include "common.h"
+#include "flash-output.h"
 #include "reason.h"
 
+#define P_(ctx, s) i18n_pgettext(ctx "\004" s, s)
+
 struct batch_row {
-        char target[160], serial[48], pupil[64], phase[24], result[300];
+        char target[160], serial[48], pupil[64], phase[64], result[300];
         uint64_t capacity, done, total;
         double rate, eta;
+        bool is_moving;                /* writing or reading back: percent, rate, ETA shown */
         int color;                     /* 0 none, 1 green, 2 red */
 };
+
+/* A batch event in words, for people: what a plain line and the table's PHASE column
+ * show. --json keeps batch_event_name(). */
+static const char *event_name_words(enum batch_event_kind k) {
+        switch (k) {
+        /* TRANSLATORS: what happened to a key in a batch (the key is the subject: "key added"),
+         * shown after the key's name in plain lines ("k1.img: done: ...") and in the table. */
+        case BATCH_INTERRUPTED_BEFORE: return P_("batch event", "interrupted-before");
+        case BATCH_ADDED: return P_("batch event", "added");
+        case BATCH_REFUSED: return P_("batch event", "refused");
+        case BATCH_STARTED: return P_("batch event", "started");
+        case BATCH_STEP: return P_("batch event", "step");
+        case BATCH_PROGRESS: return P_("batch event", "progress");
+        case BATCH_SKIPPED: return P_("batch event", "skipped");
+        case BATCH_DONE: return P_("batch event", "done");
+        case BATCH_FAILED: return P_("batch event", "failed");
+        case BATCH_CANCELLED: return P_("batch event", "interrupted");
+        case BATCH_REMOVED: return P_("batch event", "removed");
+        case BATCH_NO_PUPIL: return P_("batch event", "no-pupil");
+        case BATCH_JOURNAL_ERROR: return P_("batch event", "journal-error");
+        case BATCH_TICK: break;
+        }
+        return batch_event_name(k);
+}
+
 
 void batch_output_init(struct batch_output *out, bool is_json, FILE *f, const char *release) {
         const char *term = getenv("TERM");
@@ -57,10 +87,29 @@ static const char *pupil_words(const struct batch_slot *s, char *buf, size_t len
         return buf;
 }
 
-/* What an event says in words (the one place for batch's sentences); "" when nothing. */
-static const char *event_words(const struct batch_event *ev, char *buf, size_t n) {
+/* The sentence of a key cancelled at its step, in buf: pulled out or interrupted, before or
+ * after its first byte was written. */
+static void cancelled_words(const struct batch_slot *s, bool is_people, char *buf, size_t n) {
+        const char *step = is_people ? flash_step_words(s->report->step) : flash_step_to_string(s->report->step);
+        bool is_written = s->report->step >= FLASH_STEP_WRITE;
+
+        /* TRANSLATORS: %s is the step of the flash where the key stopped ("write"). */
+        if (s->is_removed && is_written)
+                snprintf(buf, n, i18n_say(is_people, N_("pulled out at step %s: not usable, flash it again")), step);
+        else if (s->is_removed)
+                snprintf(buf, n, i18n_say(is_people, N_("pulled out at step %s: nothing was written")), step);
+        else if (is_written)
+                snprintf(buf, n, i18n_say(is_people, N_("interrupted at step %s: not usable, flash it again")), step);
+        else
+                snprintf(buf, n, i18n_say(is_people, N_("interrupted at step %s: nothing was written")), step);
+}
+
+/* What an event says in words (the one place for batch's sentences); "" when nothing.
+ * For people, translated; for --json (is_people false), English whatever the locale. */
+static const char *event_words(const struct batch_event *ev, bool is_people, char *buf, size_t n) {
         const struct batch_slot *s = ev->slot;
         char e[1280];
+        int r = ev->error_r ? ev->error_r : -EIO;
 
         buf[0] = 0;
         switch (ev->kind) {
@@ -68,23 +117,26 @@ static const char *event_words(const struct batch_event *ev, char *buf, size_t n
                 snprintf(buf, n, "%s", s ? s->message : "");
                 break;
         case BATCH_FAILED:
+                snprintf(buf, n, "%s", is_people ? error_sentence(ev->error, r, e, sizeof(e)) :
+                                       error_sentence_untranslated(ev->error, r, e, sizeof(e)));
+                break;
         case BATCH_JOURNAL_ERROR:
-                snprintf(buf, n, "%s%s", ev->kind == BATCH_JOURNAL_ERROR ? "journal: " : "",
-                         error_sentence(ev->error, ev->error_r ? ev->error_r : -EIO, e, sizeof(e)));
+                /* TRANSLATORS: %s says why the journal refused a record. */
+                snprintf(buf, n, i18n_say(is_people, N_("journal: %s")), is_people ? error_sentence(ev->error, r, e, sizeof(e)) :
+                                      error_sentence_untranslated(ev->error, r, e, sizeof(e)));
                 break;
         case BATCH_CANCELLED:
                 if (s && s->report)
-                        snprintf(buf, n, "%s at step %s%s", s->is_removed ? "pulled out" : "interrupted",
-                                 flash_step_to_string(s->report->step), s->report->step < FLASH_STEP_WRITE ?
-                                 ": nothing was written" : ": not usable, flash it again");
+                        cancelled_words(s, is_people, buf, n);
                 else
-                        snprintf(buf, n, "stopped before it was written");
+                        snprintf(buf, n, "%s", i18n_say(is_people, N_("stopped before it was written")));
                 break;
         case BATCH_SKIPPED:
-                snprintf(buf, n, "already holds this release intact: left alone (--force to flash it)");
+                snprintf(buf, n, "%s", i18n_say(is_people, N_("already holds this release intact: left alone "
+                                                          "(--force to flash it)")));
                 break;
         case BATCH_NO_PUPIL:
-                snprintf(buf, n, "every pupil of the class has a key: not touched");
+                snprintf(buf, n, "%s", i18n_say(is_people, N_("every pupil of the class has a key: not touched")));
                 break;
         default:
                 break;
@@ -185,7 +237,7 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
         }
         char words[1536];
         json_add_str(o, "reason", event_reason(ev));
-        json_add_str(o, "message", event_words(ev, words, sizeof(words)));
+        json_add_str(o, "message", event_words(ev, false, words, sizeof(words)));
         if (ev->kind == BATCH_DONE || ev->kind == BATCH_FAILED || ev->kind == BATCH_CANCELLED)
                 json_summary(o, ev->summary);
         json_print(out, o);
@@ -193,56 +245,81 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
 
 /* ---- Plain lines ---- */
 
+/* The "done" line: sizes and time in the locale's words, and the pupil when there is one. */
+static void line_done(struct batch_output *out, const struct batch_slot *s, const char *who) {
+        const struct flash_report *r = s->report;
+        const char *secs = HUMAN_DECIMAL((double) (r->finished_usec - r->started_usec) / 1e6);
+        char p[256];
+
+        if (s->pupil)
+                /* TRANSLATORS: the key, bytes written, bytes read back, seconds ("2.5"), the pupil. */
+                fprintf(out->f, _("%s: done: %s written, %s read back in %s s, issued to %s; unplug"), who,
+                        HUMAN_SIZE(r->bytes_written), HUMAN_SIZE(r->bytes_read), secs, pupil_words(s, p, sizeof(p)));
+        else
+                /* TRANSLATORS: the key, bytes written, bytes read back, seconds ("2.5"). */
+                fprintf(out->f, _("%s: done: %s written, %s read back in %s s; unplug"), who,
+                        HUMAN_SIZE(r->bytes_written), HUMAN_SIZE(r->bytes_read), secs);
+}
+
 static void line_event(struct batch_output *out, const struct batch_event *ev) {
         const struct batch_slot *s = ev->slot;
-        char who[200] = "", p[1536], a[32], t[200], w[1536];
+        char who[400], p[1536], t[200], w[1536];
 
         switch (ev->kind) {
         case BATCH_TICK: case BATCH_PROGRESS:
                 return;
         case BATCH_INTERRUPTED_BEFORE:
-                fprintf(out->f, "%s: left interrupted by an earlier batch (started %" PRId64 "), recorded interrupted\n",
-                        ev->interrupted->key_uid, ev->interrupted->time_usec / 1000000);
+                /* TRANSLATORS: a key's journal uid, the time its flash started (seconds since 1970). */
+                fprintf(out->f, _("%s: left interrupted by an earlier batch (started %" PRId64 "), recorded "
+                                  "interrupted\n"), ev->interrupted->key_uid, ev->interrupted->time_usec / 1000000);
                 fflush(out->f);
                 return;
         default:
                 break;
         }
         if (!s) {
-                fprintf(out->f, "batch: %s: %s\n", batch_event_name(ev->kind), event_words(ev, p, sizeof(p)));
+                /* TRANSLATORS: what happened ("journal-error"), then why. */
+                fprintf(out->f, _("batch: %s: %s\n"), event_name_words(ev->kind), event_words(ev, true, p, sizeof(p)));
                 fflush(out->f);
                 return;
         }
         copy_safe(t, sizeof(t), s->target);
         if (s->port[0] || s->serial[0])
-                snprintf(who, sizeof(who), " (port %s, serial %s)", s->port[0] ? s->port : "?",
+                /* TRANSLATORS: a key in a batch: its target, USB port path and serial ("?" unknown). */
+                snprintf(who, sizeof(who), _("%s (port %s, serial %s)"), t, s->port[0] ? s->port : "?",
                          s->serial[0] ? s->serial : "?");
-        fprintf(out->f, "%s%s: %s", t, who, batch_event_name(ev->kind));
+        else
+                snprintf(who, sizeof(who), "%s", t);
         switch (ev->kind) {
         case BATCH_ADDED:
                 if (s->capacity)
-                        fprintf(out->f, ": %s", format_size(s->capacity, a, sizeof(a)));
+                        /* TRANSLATORS: a key arrived: the key, its capacity ("7.5 GiB"). */
+                        fprintf(out->f, _("%s: added: %s"), who, HUMAN_SIZE(s->capacity));
+                else
+                        fprintf(out->f, _("%s: added"), who);
                 break;
         case BATCH_STARTED:
                 if (s->pupil)
-                        fprintf(out->f, ": for %s", pupil_words(s, p, sizeof(p)));
+                        /* TRANSLATORS: a key starts: the key, the pupil it is for (names and UAI/ID). */
+                        fprintf(out->f, _("%s: started: for %s"), who, pupil_words(s, p, sizeof(p)));
+                else
+                        fprintf(out->f, _("%s: started"), who);
                 break;
         case BATCH_STEP:
-                fprintf(out->f, ": %s", flash_step_to_string(s->step));
+                /* TRANSLATORS: the key, the step of the flash it entered ("write"). */
+                fprintf(out->f, _("%s: step: %s"), who, flash_step_words(s->step));
                 break;
         case BATCH_DONE:
-                fprintf(out->f, ": %s written, %s read back in %.1f s%s%s; unplug",
-                        format_size(s->report->bytes_written, a, sizeof(a)),
-                        format_size(s->report->bytes_read, t, sizeof(t)),
-                        (double) (s->report->finished_usec - s->report->started_usec) / 1e6,
-                        s->pupil ? ", issued to " : "", s->pupil ? pupil_words(s, p, sizeof(p)) : "");
+                line_done(out, s, who);
                 break;
         default:
-                if (event_words(ev, w, sizeof(w))[0]) {
-                        fputs(": ", out->f);
+                if (event_words(ev, true, w, sizeof(w))[0]) {
                         copy_safe(w, sizeof(w), w);
-                        fputs(w, out->f);
-                }
+                        /* TRANSLATORS: the key, what happened to it ("failed"), why. */
+                        fprintf(out->f, _("%s: %s: %s"), who, event_name_words(ev->kind), w);
+                } else
+                        /* TRANSLATORS: the key, what happened to it ("removed"). */
+                        fprintf(out->f, _("%s: %s"), who, event_name_words(ev->kind));
                 break;
         }
         fputc('\n', out->f);
@@ -278,37 +355,46 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
         row->total = s->total;
         row->rate = s->rate;
         row->eta = s->eta;
+        row->is_moving = false;
         switch (ev->kind) {
         case BATCH_ADDED: case BATCH_STARTED:
-                snprintf(row->phase, sizeof(row->phase), "%s", ev->kind == BATCH_ADDED ? "waiting" : "check");
+                /* TRANSLATORS: the PHASE of a key that waits for a worker (the table's column is
+                 * 10 characters wide). */
+                snprintf(row->phase, sizeof(row->phase), "%s", ev->kind == BATCH_ADDED ? _("waiting") :
+                         flash_step_words(FLASH_STEP_CHECK));
                 row->result[0] = 0;
                 row->color = 0;
                 row->done = row->total = 0;
                 break;
         case BATCH_STEP: case BATCH_PROGRESS:
-                snprintf(row->phase, sizeof(row->phase), "%s", flash_step_to_string(s->step));
+                snprintf(row->phase, sizeof(row->phase), "%s", flash_step_words(s->step));
+                row->is_moving = s->step == FLASH_STEP_WRITE || s->step == FLASH_STEP_READBACK;
                 break;
         case BATCH_DONE:
-                snprintf(row->phase, sizeof(row->phase), "done");
-                snprintf(row->result, sizeof(row->result), "ok, unplug");
+                snprintf(row->phase, sizeof(row->phase), "%s", event_name_words(ev->kind));
+                /* TRANSLATORS: the RESULT of a good key in the table: take it out of the hub. */
+                snprintf(row->result, sizeof(row->result), "%s", _("ok, unplug"));
                 row->color = 1;
                 break;
         case BATCH_SKIPPED:
-                snprintf(row->phase, sizeof(row->phase), "intact");
-                snprintf(row->result, sizeof(row->result), "already flashed, unplug");
+                /* TRANSLATORS: the PHASE of a key that already holds the release intact. */
+                snprintf(row->phase, sizeof(row->phase), "%s", _("intact"));
+                snprintf(row->result, sizeof(row->result), "%s", _("already flashed, unplug"));
                 row->color = 1;
                 break;
         case BATCH_FAILED: case BATCH_CANCELLED: case BATCH_REFUSED: case BATCH_NO_PUPIL:
         case BATCH_JOURNAL_ERROR:
-                snprintf(row->phase, sizeof(row->phase), "%s", batch_event_name(ev->kind));
-                event_words(ev, w, sizeof(w));
+                snprintf(row->phase, sizeof(row->phase), "%s", event_name_words(ev->kind));
+                event_words(ev, true, w, sizeof(w));
                 copy_safe(p, sizeof(p), w);
-                snprintf(row->result, sizeof(row->result), "%s, unplug", p);
+                /* TRANSLATORS: the RESULT of a key that did not end well: why, then take it out. */
+                snprintf(row->result, sizeof(row->result), _("%s, unplug"), p);
                 row->color = 2;
                 break;
         case BATCH_REMOVED:
                 if (!s->is_running) {
-                        snprintf(row->phase, sizeof(row->phase), "empty");
+                        /* TRANSLATORS: the PHASE of a port whose key was pulled out. */
+                        snprintf(row->phase, sizeof(row->phase), "%s", _("empty"));
                         row->result[0] = 0;
                         row->color = 0;
                 }
@@ -319,37 +405,97 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
         out->is_dirty = true;
 }
 
-static char *row_text(const struct batch_output *out, const struct batch_row *row) {
-        char cap[32] = "", pct[8] = "", rate[16] = "", eta[16] = "", *s = NULL;
-        bool is_moving = row->total > 0 && (streq(row->phase, "write") || streq(row->phase, "read-back") ||
-                                            streq(row->phase, "readback"));
+/* s in a column of width characters (not bytes: French headers and pupils' names are
+ * UTF-8), cut or padded with spaces on the right (or on the left when is_right). */
+static void put_cell(FILE *f, const char *s, int width, bool is_right) {
+        mbstate_t st = {};
+        const char *p = s;
+        int w = 0;
 
-        if (row->capacity)
-                format_size(row->capacity, cap, sizeof(cap));
-        if (is_moving) {
-                snprintf(pct, sizeof(pct), "%3.0f%%", 100.0 * (double) row->done / (double) row->total);
-                snprintf(rate, sizeof(rate), "%.1f", row->rate / 1e6);
-                if (row->eta >= 0)
-                        snprintf(eta, sizeof(eta), "%.0fs", row->eta);
+        while (*p && w < width) {
+                wchar_t wc;
+                size_t k = mbrtowc(&wc, p, MB_CUR_MAX, &st);
+                if (k == 0 || k == (size_t) -1 || k == (size_t) -2)
+                        k = 1;
+                int cw = k == 1 && (unsigned char) *p < 0x80 ? 1 : wcwidth(wc);
+                if (cw < 0)
+                        cw = 1;
+                if (w + cw > width)
+                        break;
+                w += cw;
+                p += k;
         }
-        if (asprintf(&s, "%-14.14s %-16.16s %8s %-24.24s %-10.10s %4s %6s %5s %s%s%s", row->target, row->serial,
-                     cap, row->pupil, row->phase, pct, rate, eta,
-                     out->has_color && row->color ? (row->color == 1 ? "\033[32m" : "\033[31m") : "",
-                     row->result, out->has_color && row->color ? "\033[0m" : "") < 0)
+        if (is_right)
+                fprintf(f, "%*s", width - w, "");
+        fwrite(s, 1, (size_t) (p - s), f);
+        if (!is_right)
+                fprintf(f, "%*s", width - w, "");
+        fputc(' ', f);
+}
+
+/* One line of the table: the cells, then the result (coloured), ended without a newline. */
+static char *table_line(const struct batch_output *out, const char *const cells[8], const char *result, int color) {
+        static const int width[8] = { 14, 16, 8, 24, 10, 4, 6, 5 };
+        static const bool is_right[8] = { false, false, true, false, false, true, true, true };
+        char *s = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&s, &len);
+
+        if (!f)
                 return NULL;
+        for (size_t i = 0; i < 8; i++)
+                put_cell(f, cells[i], width[i], is_right[i]);
+        fprintf(f, "%s%s%s", out->has_color && color ? (color == 1 ? "\033[32m" : "\033[31m") : "", result,
+                out->has_color && color ? "\033[0m" : "");
+        if (fclose(f) != 0) {
+                free(s);
+                return NULL;
+        }
         return s;
 }
 
-static char *summary_text(const struct batch_summary *s) {
-        char *t = NULL, w[48] = "";
+static char *row_text(const struct batch_output *out, const struct batch_row *row) {
+        char cap[48] = "", pct[8] = "", rate[48] = "", eta[16] = "";
+        bool is_moving = row->is_moving && row->total > 0;
 
+        if (row->capacity)
+                human_size(row->capacity, cap, sizeof(cap));
+        if (is_moving) {
+                snprintf(pct, sizeof(pct), "%3.0f%%", 100.0 * (double) row->done / (double) row->total);
+                human_decimal(row->rate / 1e6, rate, sizeof(rate));
+                if (row->eta >= 0)
+                        /* TRANSLATORS: seconds left, in the table's ETA column (5 characters wide). */
+                        snprintf(eta, sizeof(eta), _("%.0fs"), row->eta);
+        }
+        return table_line(out, (const char *const[8]) { row->target, row->serial, cap, row->pupil, row->phase, pct,
+                                                         rate, eta }, row->result, row->color);
+}
+
+/* The summary's counters, one item each (a list, each with its plural), then time and rate. */
+static char *summary_text(const struct batch_summary *s) {
+        char items[5][96], *t = NULL;
+
+        /* TRANSLATORS: counters of a batch's summary line, of keys. */
+        snprintf(items[0], sizeof(items[0]), ngettext("%" PRIu64 " done", "%" PRIu64 " done", s->n_done), s->n_done);
+        snprintf(items[1], sizeof(items[1]), ngettext("%" PRIu64 " failed", "%" PRIu64 " failed", s->n_failed),
+                 s->n_failed);
+        snprintf(items[2], sizeof(items[2]), ngettext("%" PRIu64 " interrupted", "%" PRIu64 " interrupted",
+                                                      s->n_cancelled), s->n_cancelled);
+        snprintf(items[3], sizeof(items[3]), ngettext("%" PRIu64 " running", "%" PRIu64 " running", s->n_running),
+                 s->n_running);
+        items[4][0] = 0;
         if (s->n_without_key >= 0)
-                snprintf(w, sizeof(w), ", %" PRId64 " pupils without a key", s->n_without_key);
-        if (asprintf(&t, "%" PRIu64 " done, %" PRIu64 " failed, %" PRIu64 " interrupted, %" PRIu64 " running%s, "
-                     "%.0f s, %.0f keys/hour%s", s->n_done, s->n_failed, s->n_cancelled, s->n_running, w,
-                     s->elapsed, s->keys_per_hour,
-                     s->stop_level == 1 ? " (stopping: Ctrl-C again cancels the keys in progress)" :
-                     s->stop_level >= 2 ? " (cancelling)" : "") < 0)
+                /* TRANSLATORS: pupils of the class who hold no key yet (roster mode), after a comma. */
+                snprintf(items[4], sizeof(items[4]), ngettext(", %" PRId64 " pupil without a key",
+                                                              ", %" PRId64 " pupils without a key",
+                                                              (unsigned long) s->n_without_key), s->n_without_key);
+        /* TRANSLATORS: a batch's summary: done, failed, interrupted and running keys, the pupils
+         * without a key (", 3 pupils without a key" or nothing), seconds since the start, keys
+         * done per hour, and the state of a stopping batch (" (stopping: ...)" or nothing). */
+        if (asprintf(&t, _("%s, %s, %s, %s%s, %.0f s, %.0f keys/hour%s"), items[0], items[1], items[2], items[3],
+                     items[4], s->elapsed, s->keys_per_hour,
+                     s->stop_level == 1 ? _(" (stopping: Ctrl-C again cancels the keys in progress)") :
+                     s->stop_level >= 2 ? _(" (cancelling)") : "") < 0)
                 return NULL;
         return t;
 }
@@ -362,9 +508,11 @@ static void table_draw(struct batch_output *out, const struct batch_summary *sum
 
         if (!lines)
                 return;
-        if (asprintf(&lines[0], "%-14s %-16s %8s %-24s %-10s %4s %6s %5s %s", "PORT", "SERIAL", "SIZE", "PUPIL",
-                     "PHASE", "%", "MB/s", "ETA", "RESULT") < 0)
-                lines[0] = NULL;
+        /* TRANSLATORS: the batch table's column headers, in capitals; each column is as wide
+         * as the number in its comment: PORT 14, SERIAL 16, SIZE 8, PUPIL 24, PHASE 10, MB/s 6,
+         * ETA 5 (a longer header is cut). */
+        lines[0] = table_line(out, (const char *const[8]) { _("PORT"), _("SERIAL"), _("SIZE"), _("PUPIL"),
+                                                            _("PHASE"), "%", _("MB/s"), _("ETA") }, _("RESULT"), 0);
         for (size_t i = 0; i < out->n_rows; i++)
                 lines[i + 1] = row_text(out, &out->rows[i]);
         lines[n - 1] = summary_text(sum);
@@ -387,14 +535,14 @@ static void table_draw(struct batch_output *out, const struct batch_summary *sum
 
 static void table_event(struct batch_output *out, const struct batch_event *ev) {
         if (ev->kind == BATCH_INTERRUPTED_BEFORE) {
-                fprintf(out->f, "%s: left interrupted by an earlier batch, recorded interrupted\n",
+                fprintf(out->f, _("%s: left interrupted by an earlier batch, recorded interrupted\n"),
                         ev->interrupted->key_uid);
                 return;
         }
         if (ev->slot)
                 row_update(out, ev);
         else if (ev->kind == BATCH_JOURNAL_ERROR)
-                log_error(ev->error_r, "journal: %s", ERROR_TEXT(ev->error, ev->error_r));
+                log_error(ev->error_r, _("journal: %s"), ERROR_TEXT(ev->error, ev->error_r));
         if (ev->kind == BATCH_DONE || ev->kind == BATCH_FAILED || ev->kind == BATCH_CANCELLED)
                 fputc('\a', out->f);     /* swap the key */
         if (ev->kind == BATCH_TICK)
@@ -429,6 +577,7 @@ void batch_output_summary(struct batch_output *out, const struct batch_summary *
         }
         t = summary_text(s);
         if (t)
-                fprintf(out->f, "summary: %s\n", t);
+                /* TRANSLATORS: the last line of a batch without a terminal. */
+                fprintf(out->f, _("summary: %s\n"), t);
         fflush(out->f);
 }

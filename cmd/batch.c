@@ -10,7 +10,7 @@
 #include "trust.h"
 
 static const char help[] =
-        "Usage: cartable batch RELEASE --journal DB (--school UAI --class C | --stock)\n"
+        N_("Usage: cartable batch RELEASE --journal DB (--school UAI --class C | --stock)\n"
         "                      [--trust KEY]... [--jobs N] [--count N] [--idle-exit SECONDS]\n"
         "                      [--operator NAME] [--target PATH]... [--size SIZE] [--force] [--json]\n"
         "\n"
@@ -48,7 +48,7 @@ static const char help[] =
         "Exit codes: 0 every key started ended done or was left intact; 3 bad signature or\n"
         "rollback; 5 a key failed or was interrupted (each recorded in the journal); 64 usage;\n"
         "65 unknown class or bad journal; 66 missing release or journal; 130 keys cancelled by a\n"
-        "second Ctrl-C. See cartable-batch(1).\n";
+        "second Ctrl-C. See cartable-batch(1).\n");
 
 struct args {
         const char *release, *journal, *school, *class_name, *operator;
@@ -66,7 +66,7 @@ static int parse_count(const char *opt, const char *arg, uint64_t *ret) {
         errno = 0;
         v = strtoull(arg, &end, 10);
         if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > UINT32_MAX)
-                return usage_error(&command_batch, "--%s %s: expected a positive whole number", opt, arg);
+                return usage_error(&command_batch, _("--%s %s: expected a positive whole number"), opt, arg);
         *ret = v;
         return 0;
 }
@@ -119,7 +119,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 }
                 case OPT_SIZE:
                         if (parse_size(optarg, &a->size) < 0 || a->size == 0)
-                                return usage_error(&command_batch, "invalid size '%s'", optarg);
+                                return usage_error(&command_batch, _("invalid size '%s'"), optarg);
                         break;
                 case OPT_FORCE: a->force = true; break;
                 case OPT_JSON: a->json = true; break;
@@ -128,16 +128,16 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 default: return usage_bad_option(&command_batch, argv);
                 }
         if (argc - optind != 1)
-                return usage_error(&command_batch, "expected RELEASE");
+                return usage_error(&command_batch, _("expected RELEASE"));
         a->release = argv[optind];
         if (a->stock == !!a->class_name)
-                return usage_error(&command_batch, "give either --class C (with --school UAI) or --stock");
+                return usage_error(&command_batch, _("give either --class C (with --school UAI) or --stock"));
         if (a->class_name && !a->school)
-                return usage_error(&command_batch, "--class needs --school UAI");
+                return usage_error(&command_batch, _("--class needs --school UAI"));
         if (a->stock && a->school)
-                return usage_error(&command_batch, "--school goes with --class, not --stock");
+                return usage_error(&command_batch, _("--school goes with --class, not --stock"));
         if (a->size && !a->n_targets)
-                return usage_error(&command_batch, "--size applies to --target image files");
+                return usage_error(&command_batch, _("--size applies to --target image files"));
         if (!a->operator)
                 a->operator = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
         return 0;
@@ -176,7 +176,7 @@ static int class_exists(struct journal *j, const struct args *a) {
         if (r < 0)
                 return journal_fail(r, &err);
         if (n == 0) {
-                log_error(-ENOENT, "class %s of school %s: no pupil in the journal (cartable roster import first)",
+                log_error(-ENOENT, _("class %s of school %s: no pupil in the journal (cartable roster import first)"),
                           a->class_name, a->school);
                 return EXIT_DATA;
         }
@@ -222,7 +222,7 @@ static int run(int argc, char **argv) {
                 if (k >= 0)
                         k = device_context_new(&policy, NULL, &ctx, &err);
                 if (k < 0)
-                        r = log_fail_error(&err, k, "devices");
+                        r = log_fail_error(&err, k, _("devices"));
         }
         if (r != EXIT_OK) {
                 free(a.targets);
@@ -262,7 +262,7 @@ static int run(int argc, char **argv) {
 
 const struct command command_batch = {
         .name = "batch",
-        .summary = "flash many keys at once, each logged to its pupil",
+        .summary = N_("flash many keys at once, each logged to its pupil"),
         .help = help,
         .run = run,
 };

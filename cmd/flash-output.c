@@ -32,7 +32,7 @@ static void print_json(struct json_object *o) {
 }
 
 /* A step of the flash in words (--json and the journal keep flash_step_to_string()). */
-static const char *step_words(enum flash_step step) {
+const char *flash_step_words(enum flash_step step) {
         switch (step) {
         /* TRANSLATORS: the steps of a flash, shown in progress lines and when it stops. */
         case FLASH_STEP_CHECK: return _("check");
@@ -60,9 +60,9 @@ static void step_started(struct flash_output *out, enum flash_step step, uint64_
         } else if (step != FLASH_STEP_DONE && (!stderr_is_tty || total == 0)) {
                 if (total)
                         /* TRANSLATORS: the key, the step of the flash, the bytes it will handle. */
-                        fprintf(stderr, _("%s: %s: %s\n"), out->target, step_words(step), human_size(total, a, sizeof(a)));
+                        fprintf(stderr, _("%s: %s: %s\n"), out->target, flash_step_words(step), human_size(total, a, sizeof(a)));
                 else
-                        fprintf(stderr, "%s: %s\n", out->target, step_words(step));
+                        fprintf(stderr, "%s: %s\n", out->target, flash_step_words(step));
         }
 }
 
@@ -91,15 +91,15 @@ int flash_output_cancelled(const struct flash_output *out, const struct flash_re
         if (sig && r->step < FLASH_STEP_WRITE)
                 /* TRANSLATORS: the key, the signal's name ("INT", "TERM"), the step of the flash. */
                 log_error(r->error, _("%s: cancelled by SIG%s at step %s: nothing was written"), out->target, sig,
-                          step_words(r->step));
+                          flash_step_words(r->step));
         else if (sig)
                 log_error(r->error, _("%s: cancelled by SIG%s at step %s: the key is not usable (its partition table "
-                                      "is cleared); flash it again"), out->target, sig, step_words(r->step));
+                                      "is cleared); flash it again"), out->target, sig, flash_step_words(r->step));
         else if (r->step < FLASH_STEP_WRITE)
-                log_error(r->error, _("%s: cancelled at step %s: nothing was written"), out->target, step_words(r->step));
+                log_error(r->error, _("%s: cancelled at step %s: nothing was written"), out->target, flash_step_words(r->step));
         else
                 log_error(r->error, _("%s: cancelled at step %s: the key is not usable (its partition table is "
-                                      "cleared); flash it again"), out->target, step_words(r->step));
+                                      "cleared); flash it again"), out->target, flash_step_words(r->step));
         return EXIT_CANCELLED;
 }
 
@@ -130,7 +130,7 @@ int flash_output_event(void *userdata, const struct flash_report *r, enum flash_
         /* TRANSLATORS: a progress bar: the key, the step, percent done, bytes done, bytes in all,
          * megabytes per second, seconds left. */
         fprintf(stderr, _("%s: %s %5s%%  %s / %s  %s MB/s  ETA %.0f s"),
-                out->target, step_words(step), HUMAN_DECIMAL(100.0 * (double) done / (double) total),
+                out->target, flash_step_words(step), HUMAN_DECIMAL(100.0 * (double) done / (double) total),
                 human_size(done, a, sizeof(a)), human_size(total, b, sizeof(b)), HUMAN_DECIMAL(rate / 1e6),
                 rate > 0 ? (double) (total - done) / rate : 0.0);
         out->has_bar = true;

@@ -15,6 +15,9 @@ struct flash_output {
         bool has_bar;
 };
 
+/* A step of the flash in words, for people (translated); machines get flash_step_to_string(). */
+const char *flash_step_words(enum flash_step step);
+
 void flash_output_init(struct flash_output *out, bool is_json, const char *target);
 /* A flash_event_fn: userdata is the struct flash_output. Returns -ECANCELED once one of
  * the signals flash_output_catch_signals() catches has arrived, which stops the key. */

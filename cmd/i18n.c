@@ -29,6 +29,11 @@ void i18n_init(void) {
         textdomain("cartable");
 }
 
+const char *i18n_pgettext(const char *ctx_msgid, const char *msgid) {
+        const char *t = gettext(ctx_msgid);
+        return t == ctx_msgid ? msgid : t;
+}
+
 const char *human_size(uint64_t bytes, char *buf, size_t len) {
         uint64_t tenths;
         unsigned u = 0;

@@ -8,11 +8,22 @@
 #pragma once
 
 #include <libintl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define _(s) gettext(s)
 #define N_(s) s
+
+/* pgettext(): ctx_msgid is "CONTEXT\004MSGID"; msgid when it has no translation. Files
+ * define P_(ctx, s) as i18n_pgettext(ctx "\004" s, s) (xgettext's --keyword=P_:1c,2). */
+const char *i18n_pgettext(const char *ctx_msgid, const char *msgid) __attribute__((format_arg(2)));
+
+/* s for people (translated) or for machines (the English msgid: --json, the journal). Mark
+ * s with N_(). */
+__attribute__((format_arg(2))) static inline const char *i18n_say(bool is_people, const char *s) {
+        return is_people ? gettext(s) : s;
+}
 
 /* setlocale(LC_ALL, ""), a UTF-8 LC_CTYPE, LC_NUMERIC back to "C", bindtextdomain. */
 void i18n_init(void);

@@ -14,6 +14,8 @@
 #include "journal/journal-purge.h"
 #include "trust.h"
 
+#define P_(ctx, s) i18n_pgettext(ctx "\004" s, s)
+
 const char *lifecycle_operator(const char *arg) {
         const char *s = arg;
 
@@ -24,15 +26,36 @@ const char *lifecycle_operator(const char *arg) {
         return s && *s ? s : "root";
 }
 
-int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
-                       struct journal_key_info **ret, char *swapped, size_t swapped_len,
-                       struct cart_error *err) {
+/* Why a key looks swapped: its volume and its record's serial name two keys, or the
+ * journal's holder of the volume is not the owner its record names. */
+struct swap {
+        enum { SWAP_NONE, SWAP_TWO_KEYS, SWAP_OTHER_OWNER } kind;
+        char vid[16];
+        char a[256], b[256];    /* two keys' uids; or the holder's school and pupil id */
+};
+
+/* The swap in words: for people (translated), or for the journal (English, is_people false). */
+static const char *swap_words(const struct swap *w, bool is_people, char *buf, size_t n) {
+        buf[0] = 0;
+        if (w->kind == SWAP_TWO_KEYS)
+                /* TRANSLATORS: a volume ID, then the uids of the two keys it and the key record name. */
+                snprintf(buf, n, i18n_say(is_people, N_("its volume %s is key %s's in the journal but its key "
+                                                          "record names key %s")),
+                         w->vid, w->a, w->b);
+        else if (w->kind == SWAP_OTHER_OWNER)
+                /* TRANSLATORS: a volume ID, then the school (UAI) and id of the pupil the journal gives it to. */
+                snprintf(buf, n, i18n_say(is_people, N_("the journal gives volume %s to %s/%s, not to the owner its "
+                                                          "key record names")),
+                         w->vid, w->a, w->b);
+        return buf;
+}
+
+static int find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
+                    struct journal_key_info **ret, struct swap *swap, struct cart_error *err) {
         _cleanup_(journal_key_info_freep) struct journal_key_info *by_vol = NULL, *by_serial = NULL;
         char vid[16];
         int r;
 
-        if (swapped)
-                swapped[0] = 0;
         snprintf(vid, sizeof(vid), "%08" PRIX32, volume_id);
         r = journal_key_find(j, vid, &by_vol, err);
         if (r < 0 && r != -ENOENT)
@@ -42,20 +65,41 @@ int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_r
                 if (r < 0 && r != -ENOENT)
                         return r;
         }
-        if (!by_vol && !by_serial)
-                return cart_error_set(err, -ENOENT, "volume %s%s%s is not in the journal", vid,
-                                      rec && rec->key_serial[0] ? " and key serial " : "",
-                                      rec && rec->key_serial[0] ? rec->key_serial : "");
-        if (swapped && by_vol && by_serial && !streq(by_vol->uid, by_serial->uid))
-                snprintf(swapped, swapped_len, "its volume %s is key %s's in the journal but its key record names "
-                         "key %s", vid, by_vol->uid, by_serial->uid);
-        else if (swapped && by_vol && by_vol->family_name && rec && rec->has_owner &&
-                 (strcasecmp(rec->owner_last_name, by_vol->family_name) != 0 ||
-                  strcasecmp(rec->owner_first_name, by_vol->first_name) != 0))
-                snprintf(swapped, swapped_len, "the journal gives volume %s to %s/%s, not to the owner its "
-                         "key record names", vid, by_vol->school, by_vol->pupil_id);
+        if (!by_vol && !by_serial) {
+                if (rec && rec->key_serial[0])
+                        return cart_error_set(err, -ENOENT, _("volume %s and key serial %s are not in the journal"),
+                                              vid, rec->key_serial);
+                return cart_error_set(err, -ENOENT, _("volume %s is not in the journal"), vid);
+        }
+        *swap = (struct swap) { .kind = SWAP_NONE };
+        snprintf(swap->vid, sizeof(swap->vid), "%s", vid);
+        if (by_vol && by_serial && !streq(by_vol->uid, by_serial->uid)) {
+                swap->kind = SWAP_TWO_KEYS;
+                snprintf(swap->a, sizeof(swap->a), "%s", by_vol->uid);
+                snprintf(swap->b, sizeof(swap->b), "%s", by_serial->uid);
+        } else if (by_vol && by_vol->family_name && rec && rec->has_owner &&
+                   (strcasecmp(rec->owner_last_name, by_vol->family_name) != 0 ||
+                    strcasecmp(rec->owner_first_name, by_vol->first_name) != 0)) {
+                swap->kind = SWAP_OTHER_OWNER;
+                snprintf(swap->a, sizeof(swap->a), "%s", by_vol->school);
+                snprintf(swap->b, sizeof(swap->b), "%s", by_vol->pupil_id);
+        }
         *ret = by_vol ? TAKE_PTR(by_vol) : TAKE_PTR(by_serial);
         return 0;
+}
+
+int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
+                       struct journal_key_info **ret, char *swapped, size_t swapped_len,
+                       struct cart_error *err) {
+        struct swap w;
+        int r;
+
+        if (swapped)
+                swapped[0] = 0;
+        r = find_key(j, volume_id, rec, ret, &w, err);
+        if (r >= 0 && swapped)
+                swap_words(&w, false, swapped, swapped_len);
+        return r;
 }
 
 enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_KEY, OPT_OPERATOR };
@@ -66,20 +110,42 @@ static const char *verify_outcome(const struct verify_result *v, bool swapped) {
         return verify_result_is_intact(v) ? "intact" : "modified";
 }
 
+/* A key's status in the journal (stock, issued, lost...), or the outcome of its last
+ * verification (intact, modified, swapped), for people; an unknown value as it is. */
+static const char *status_words(const char *status) {
+        const struct { const char *value, *words; } t[] = {
+                /* TRANSLATORS: a verified key's outcome, as the journal records it (of a key). */
+                { "intact", P_("key outcome", "intact") }, { "modified", P_("key outcome", "modified") },
+                { "swapped", P_("key outcome", "swapped") },
+                /* TRANSLATORS: the status of a key in the journal (of a key). */
+                { "stock", P_("key status", "stock") }, { "issued", P_("key status", "issued") },
+                { "lost", P_("key status", "lost") }, { "stolen", P_("key status", "stolen") },
+                { "replaced", P_("key status", "replaced") }, { "returned", P_("key status", "returned") },
+                { "failed", P_("key status", "failed") }, { "retired", P_("key status", "retired") },
+        };
+
+        for (size_t i = 0; status && i < ELEMENTSOF(t); i++)
+                if (streq(status, t[i].value))
+                        return t[i].words;
+        return status;
+}
+
 static int record_verify(struct journal *j, const char *operator, const struct verify_result *v,
                          bool *ret_swapped, char **ret_uid) {
         _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
-        char swapped[512], vid[16], msg[600] = "";
+        char swapped[512], vid[16], msg[600] = "", words[512];
         struct cart_error err = {};
         struct journal_verification jv;
+        struct swap swap;
         int r;
 
-        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, swapped,
-                               sizeof(swapped), &err);
+        r = find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, &swap, &err);
         if (r < 0) {
-                log_error(r, "%s: nothing recorded", ERROR_TEXT(&err, r));
+                /* TRANSLATORS: why the key is not in the journal. */
+                log_error(r, _("%s: nothing recorded"), ERROR_TEXT(&err, r));
                 return journal_exit_code(r);
         }
+        swap_words(&swap, false, swapped, sizeof(swapped));
         if (!verify_result_is_intact(v))
                 snprintf(msg, sizeof(msg), "%zu missing, %zu modified, %zu sealed, %zu attributes%s%s", v->n_missing,
                          v->n_modified, v->n_sealed, v->n_attributes, v->table_problem[0] ? "; table: " : "",
@@ -96,16 +162,21 @@ static int record_verify(struct journal *j, const char *operator, const struct v
                 return journal_fail(r, &err);
         /* On stderr: stdout may be verify's JSON. */
         if (swapped[0])
-                log_warn("SWAPPED: %s", swapped);
+                /* TRANSLATORS: why a key looks swapped (another pupil's, or two keys in one). */
+                log_warn(_("SWAPPED: %s"), swap_words(&swap, true, words, sizeof(words)));
         if (k->pupil_id && streq(k->status, "issued"))
-                log_info("journal: %s recorded for key %s of %s/%s", jv.outcome, k->uid, k->school, k->pupil_id);
+                /* TRANSLATORS: the outcome ("intact"), the key's uid, its pupil's school and id. */
+                log_info(_("journal: %s recorded for key %s of %s/%s"), status_words(verify_outcome(v, swapped[0])), k->uid,
+                         k->school, k->pupil_id);
         else
-                log_info("journal: %s recorded for key %s (%s)", jv.outcome, k->uid, k->status);
+                /* TRANSLATORS: the outcome ("intact"), the key's uid, its status ("stock"). */
+                log_info(_("journal: %s recorded for key %s (%s)"), status_words(verify_outcome(v, swapped[0])), k->uid,
+                         status_words(k->status));
         *ret_swapped = swapped[0];
         if (ret_uid) {
                 *ret_uid = strdup(k->uid);
                 if (!*ret_uid)
-                        return log_fail(-ENOMEM, "out of memory");
+                        return log_fail(-ENOMEM, _("out of memory"));
         }
         return EXIT_OK;
 }
@@ -150,9 +221,11 @@ static int run_mark(const struct command *cmd, int argc, char **argv) {
                 default: return usage_bad_option(cmd, argv);
                 }
         if (optind != argc)
-                return usage_error(cmd, "%s: unexpected argument '%s'", cmd->name, argv[optind]);
+                /* TRANSLATORS: the command ("lost"), the argument. */
+                return usage_error(cmd, _("%s: unexpected argument '%s'"), cmd->name, argv[optind]);
         if (!m.pupil == !m.key)
-                return usage_error(cmd, "%s needs --pupil ID or --key SERIAL, one of them", cmd->name);
+                /* TRANSLATORS: the command ("lost", "stolen"). */
+                return usage_error(cmd, _("%s needs --pupil ID or --key SERIAL, one of them"), cmd->name);
         m.operator = lifecycle_operator(op);
         code = journal_arg_open(journal, false, &j);
         if (code != EXIT_OK)
@@ -163,11 +236,17 @@ static int run_mark(const struct command *cmd, int argc, char **argv) {
         r = journal_key_find(j, uid, &k, &err);
         if (r < 0)
                 return journal_fail(r, &err);
-        printf("%s %s: key %s of %s/%s (", cmd->name, k->serial ? k->serial : k->uid, k->uid, k->school, k->pupil_id);
-        fput_safe(k->family_name, stdout);
-        putchar(' ');
-        fput_safe(k->first_name, stdout);
-        printf(", %s); the pupil may be given a new key (cartable replace)\n", k->class_name ? k->class_name : "");
+        _cleanup_free_ char *family = safe_text(k->family_name), *first = safe_text(k->first_name);
+        const char *serial = k->serial ? k->serial : k->uid, *class_name = k->class_name ? k->class_name : "";
+        if (streq(cmd->name, "lost"))
+                /* TRANSLATORS: the key's serial, its journal uid, the pupil's school and id, family
+                 * name, first name and class. */
+                printf(_("lost %s: key %s of %s/%s (%s %s, %s); the pupil may be given a new key (cartable replace)\n"),
+                       serial, k->uid, k->school, k->pupil_id, family ? family : "", first ? first : "", class_name);
+        else
+                printf(_("stolen %s: key %s of %s/%s (%s %s, %s); the pupil may be given a new key (cartable "
+                         "replace)\n"), serial, k->uid, k->school, k->pupil_id, family ? family : "", first ? first : "",
+                       class_name);
         return EXIT_OK;
 }
 
@@ -181,17 +260,17 @@ static int run_stolen(int argc, char **argv) {
 
 const struct command command_lost = {
         .name = "lost",
-        .summary = "mark a pupil's key lost in the journal",
-        .help = "Usage: cartable lost (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
-                "Mark a pupil's issued key lost. See cartable-lifecycle(1).\n",
+        .summary = N_("mark a pupil's key lost in the journal"),
+        .help = N_("Usage: cartable lost (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
+                   "Mark a pupil's issued key lost. See cartable-lifecycle(1).\n"),
         .run = run_lost,
 };
 
 const struct command command_stolen = {
         .name = "stolen",
-        .summary = "mark a pupil's key stolen in the journal",
-        .help = "Usage: cartable stolen (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
-                "Mark a pupil's issued key stolen. See cartable-lifecycle(1).\n",
+        .summary = N_("mark a pupil's key stolen in the journal"),
+        .help = N_("Usage: cartable stolen (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
+                   "Mark a pupil's issued key stolen. See cartable-lifecycle(1).\n"),
         .run = run_stolen,
 };
 
@@ -211,12 +290,32 @@ static int buf_sink(void *userdata, const void *p, size_t len) {
         return 0;
 }
 
-static void print_time(const char *what, int64_t usec) {
-        char t[32];
-        if (usec < 0)
-                return;
+/* A journal time (microseconds) as text in t. */
+static const char *time_text(int64_t usec, char t[32]) {
         time_format(usec / 1000000, t);
-        printf("%s: %s\n", what, t);
+        return t;
+}
+#define TIME_TEXT(usec) time_text((usec), (char[32]) {})
+
+/* identify's pupil line: names and class, or what is left of them. */
+static void print_pupil(const struct journal_key_info *k) {
+        _cleanup_free_ char *family = safe_text(k->family_name), *first = safe_text(k->first_name);
+
+        if (k->pupil_id && family && k->is_active)
+                /* TRANSLATORS: the pupil's school (UAI) and id, family name, first name, class. */
+                printf(_("pupil: %s/%s %s %s, class %s\n"), k->school, k->pupil_id, family, first ? first : "",
+                       k->class_name);
+        else if (k->pupil_id && family)
+                printf(_("pupil: %s/%s %s %s, class %s (has left)\n"), k->school, k->pupil_id, family,
+                       first ? first : "", k->class_name);
+        else if (k->pupil_id && k->is_active)
+                printf(_("pupil: %s/%s (personal data purged)\n"), k->school, k->pupil_id);
+        else if (k->pupil_id)
+                printf(_("pupil: %s/%s (personal data purged) (has left)\n"), k->school, k->pupil_id);
+        else if (k->school && !streq(k->status, "stock"))
+                printf(_("pupil: personal data purged (school %s)\n"), k->school);
+        else
+                puts(_("pupil: none (stock key)"));
 }
 
 static int run_identify(int argc, char **argv) {
@@ -236,6 +335,7 @@ static int run_identify(int argc, char **argv) {
         struct buf *b = NULL;
         bool has_record = false;
         char vid[16], swapped[512];
+        struct swap swap;
         int c, code, r;
 
         optind = 0;
@@ -245,7 +345,7 @@ static int run_identify(int argc, char **argv) {
                 default: return usage_bad_option(&command_identify, argv);
                 }
         if (argc - optind != 1)
-                return usage_error(&command_identify, "expected TARGET");
+                return usage_error(&command_identify, _("expected TARGET"));
         code = journal_arg_open(journal, false, &j);
         if (code != EXIT_OK)
                 return code;
@@ -264,50 +364,39 @@ static int run_identify(int argc, char **argv) {
         /* The key record may be gone or edited: it only helps when the volume ID is unknown. */
         b = calloc(1, sizeof(*b));
         if (!b)
-                return log_fail(-ENOMEM, "out of memory");
+                return log_fail(-ENOMEM, _("out of memory"));
         if (fat_reader_read_file(fr, KEY_RECORD_PATH, buf_sink, b, NULL) >= 0 &&
             key_record_parse(b->data, b->len, &rec, NULL) >= 0)
                 has_record = true;
         free(b);
-        r = lifecycle_find_key(j, vi.volume_id, has_record ? &rec : NULL, &k, swapped, sizeof(swapped), &err);
+        r = find_key(j, vi.volume_id, has_record ? &rec : NULL, &k, &swap, &err);
         if (r < 0)
                 return journal_fail(r, &err);
         key_format_volume_id(vi.volume_id, vid);
-        printf("key: %s\nvolume: %s \"", k->uid, vid);
-        fput_safe(vi.label, stdout);
-        printf("\"\nstatus: %s\n", k->status);
-        if (k->pupil_id) {
-                printf("pupil: %s/%s ", k->school, k->pupil_id);
-                if (k->family_name) {
-                        fput_safe(k->family_name, stdout);
-                        putchar(' ');
-                        fput_safe(k->first_name, stdout);
-                        printf(", class %s", k->class_name);
-                } else
-                        fputs("(personal data purged)", stdout);
-                printf("%s\n", k->is_active ? "" : " (has left)");
-        } else if (k->school && !streq(k->status, "stock"))
-                printf("pupil: personal data purged (school %s)\n", k->school);
-        else
-                puts("pupil: none (stock key)");
+        /* TRANSLATORS: identify's lines: "label: value", the labels aligned by nothing. */
+        printf(_("key: %s\n"), k->uid);
+        printf(_("volume: %s \"%s\"\n"), vid, esc(vi.label));
+        printf(_("status: %s\n"), status_words(k->status));
+        print_pupil(k);
         if (k->release_serial >= 0)
-                printf("release: %s %s (serial %" PRId64 ")\n", k->release_name, k->release_version, k->release_serial);
-        print_time("flashed", k->flashed_usec);
+                printf(_("release: %s %s (serial %" PRId64 ")\n"), k->release_name, k->release_version, k->release_serial);
+        if (k->flashed_usec >= 0)
+                printf(_("flashed: %s\n"), TIME_TEXT(k->flashed_usec));
         if (k->verified_usec >= 0) {
-                print_time("last verified", k->verified_usec);
-                printf("last verification: %s\n", k->verified_outcome ? k->verified_outcome : "");
+                printf(_("last verified: %s\n"), TIME_TEXT(k->verified_usec));
+                printf(_("last verification: %s\n"), k->verified_outcome ? status_words(k->verified_outcome) : "");
         } else
-                puts("last verified: never");
-        printf("key record: %s\n", has_record ? "present" : "missing or unreadable (identified by its volume ID)");
-        if (swapped[0])
-                printf("warning: %s\n", swapped);
+                puts(_("last verified: never"));
+        puts(has_record ? _("key record: present") : _("key record: missing or unreadable (identified by its volume ID)"));
+        if (swap.kind != SWAP_NONE)
+                printf(_("warning: %s\n"), swap_words(&swap, true, swapped, sizeof(swapped)));
         return EXIT_OK;
 }
 
 const struct command command_identify = {
         .name = "identify",
-        .summary = "say whose a found key is, offline, from the journal",
-        .help = "Usage: cartable identify TARGET [--journal DB]\n"
+        .summary = N_("say whose a found key is, offline, from the journal"),
+        .help = N_("Usage: cartable identify TARGET [--journal DB]\n"
                 "\n"
                 "Read a found key or image (never mounted, never written): its FAT volume ID, then\n"
                 "the USB serial in /.cartable/key.json, and say from the journal whose it is\n"
@@ -315,7 +404,7 @@ const struct command command_identify = {
                 "volume or a deleted key record does not hide it.\n"
                 "\n"
                 "Exit codes: 0 found; 2 not a FAT32 key; 66 not in the journal, no journal.\n"
-                "See cartable-lifecycle(1).\n",
+                "See cartable-lifecycle(1).\n"),
         .run = run_identify,
 };
 
@@ -328,6 +417,49 @@ static bool is_reason(const char *s) {
                 if (!((*s >= 'a' && *s <= 'z') || *s == '-'))
                         return false;
         return true;
+}
+
+/* What return says: the key and its outcome, the release files that are not intact, then
+ * the pupil's own files by name and size, never their content. */
+static void print_returned(const struct journal_key_info *k, const char *reason, const struct verify_result *v,
+                           bool swapped) {
+        const char *serial = k->serial ? k->serial : k->uid;
+        size_t n_own = 0, n;
+
+        if (verify_result_is_intact(v))
+                /* TRANSLATORS: the key's serial, the --reason word ("left"), its uid, the pupil's school
+                 * and id, the outcome ("intact", "swapped"). */
+                printf(_("returned %s (%s): key %s of %s/%s, %s: every release file intact\n"), serial, reason,
+                       k->uid, k->school, k->pupil_id, status_words(verify_outcome(v, swapped)));
+        else
+                printf(_("returned %s (%s): key %s of %s/%s, %s: release files missing or changed\n"), serial, reason,
+                       k->uid, k->school, k->pupil_id, status_words(verify_outcome(v, swapped)));
+        for (size_t i = 0; i < v->n_entries; i++) {
+                const struct verify_entry *e = &v->entries[i];
+                if (e->status == VERIFY_EXTRA) {
+                        n_own++;
+                        continue;
+                }
+                printf("  %-9s %s\n", verify_status_words(e->status), esc(e->path));
+        }
+        n = n_own + v->n_unlisted;
+        if (n_own)
+                printf(ngettext("pupil's own files: %zu (give them back or erase them)\n",
+                                "pupil's own files: %zu (give them back or erase them)\n", n), n);
+        else
+                printf(ngettext("pupil's own files: %zu\n", "pupil's own files: %zu\n", n), n);
+        for (size_t i = 0; i < v->n_entries; i++) {
+                const struct verify_entry *e = &v->entries[i];
+                if (e->status != VERIFY_EXTRA)
+                        continue;
+                if (e->is_dir)
+                        /* TRANSLATORS: a folder the pupil added (its path). */
+                        printf(_("  dir  %s\n"), esc(e->path));
+                else
+                        /* TRANSLATORS: a file the pupil added: its path, its size in bytes. */
+                        printf(ngettext("  file %s (%" PRIu64 " byte)\n", "  file %s (%" PRIu64 " bytes)\n",
+                                        (unsigned long) e->actual_size), esc(e->path), e->actual_size);
+        }
 }
 
 static int run_return(int argc, char **argv) {
@@ -348,7 +480,6 @@ static int run_return(int argc, char **argv) {
         const char *journal = NULL, *op = NULL, *reason = "returned";
         struct cart_error err = {};
         bool swapped = false;
-        size_t n_own = 0;
         uint64_t size;
         int c, code, r;
 
@@ -360,14 +491,15 @@ static int run_return(int argc, char **argv) {
                 case 'r': reason = optarg; break;
                 case 't':
                         if (trust_args_add(&trust_args, optarg) < 0)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         break;
                 default: return usage_bad_option(&command_return, argv);
                 }
         if (argc - optind != 1)
-                return usage_error(&command_return, "expected TARGET");
+                return usage_error(&command_return, _("expected TARGET"));
         if (!is_reason(reason))
-                return usage_error(&command_return, "--reason is a word of a-z and '-' (left, broken...), not '%s'", reason);
+                return usage_error(&command_return, _("--reason is a word of a-z and '-' (left, broken...), not '%s'"),
+                                   reason);
         code = journal_arg_open(journal, false, &j);
         if (code != EXIT_OK)
                 return code;
@@ -382,7 +514,8 @@ static int run_return(int argc, char **argv) {
         const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
         r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);
         if (r < 0) {
-                log_error(r, "%s: %s: nothing recorded", argv[optind], ERROR_TEXT(&err, r));
+                /* TRANSLATORS: the key, why it could not be verified. */
+                log_error(r, _("%s: %s: nothing recorded"), argv[optind], ERROR_TEXT(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
         /* Refuse before writing anything: only an issued key comes back. */
@@ -390,8 +523,9 @@ static int run_return(int argc, char **argv) {
         if (r < 0)
                 return journal_fail(r, &err);
         if (!streq(k->status, "issued"))
-                return log_fail(-EINVAL, "key %s is %s, not issued to a pupil: it cannot be returned; nothing recorded",
-                                k->uid, k->status);
+                /* TRANSLATORS: the key's uid, its status ("stock", "lost"). */
+                return log_fail(-EINVAL, _("key %s is %s, not issued to a pupil: it cannot be returned; nothing "
+                                           "recorded"), k->uid, status_words(k->status));
         code = record_verify(j, lifecycle_operator(op), v, &swapped, &uid);
         if (code != EXIT_OK)
                 return code;
@@ -400,34 +534,14 @@ static int run_return(int argc, char **argv) {
                                  .outcome = verify_outcome(v, swapped) }, NULL, &err);
         if (r < 0)
                 return journal_fail(r, &err);
-        printf("returned %s (%s): key %s of %s/%s, %s: %s\n", k->serial ? k->serial : k->uid, reason, k->uid,
-               k->school, k->pupil_id, verify_outcome(v, swapped),
-               verify_result_is_intact(v) ? "every release file intact" : "release files missing or changed");
-        for (size_t i = 0; i < v->n_entries; i++) {
-                const struct verify_entry *e = &v->entries[i];
-                if (e->status == VERIFY_EXTRA) {
-                        n_own++;
-                        continue;
-                }
-                printf("  %s %s\n", verify_status_to_string(e->status), e->path);
-        }
-        /* The pupil's own files: names and sizes, never their content. */
-        printf("pupil's own files: %zu%s\n", n_own + v->n_unlisted, n_own ? " (give them back or erase them)" : "");
-        for (size_t i = 0; i < v->n_entries; i++)
-                if (v->entries[i].status == VERIFY_EXTRA) {
-                        printf("  %s", v->entries[i].is_dir ? "dir  " : "file ");
-                        fput_safe(v->entries[i].path, stdout);
-                        if (!v->entries[i].is_dir)
-                                printf(" (%" PRIu64 " bytes)", v->entries[i].actual_size);
-                        putchar('\n');
-                }
+        print_returned(k, reason, v, swapped);
         return verify_result_is_intact(v) && !swapped ? EXIT_OK : EXIT_MODIFIED;
 }
 
 const struct command command_return = {
         .name = "return",
-        .summary = "take a key back: verify it, record it returned",
-        .help = "Usage: cartable return TARGET [--reason left|broken|end-of-year|...] [--trust KEY]...\n"
+        .summary = N_("take a key back: verify it, record it returned"),
+        .help = N_("Usage: cartable return TARGET [--reason left|broken|end-of-year|...] [--trust KEY]...\n"
                 "                       [--journal DB] [--operator NAME]\n"
                 "\n"
                 "A key comes back: it is verified (missing, modified and extra files, sealed\n"
@@ -437,7 +551,7 @@ const struct command command_return = {
                 "\n"
                 "Exit codes: 0 returned intact; 1 returned, modified or swapped; 2 not a cartable\n"
                 "key; 3 untrusted signature; 64 usage; 65 the key is not issued; 66 unknown key,\n"
-                "no journal. See cartable-lifecycle(1).\n",
+                "no journal. See cartable-lifecycle(1).\n"),
         .run = run_return,
 };
 
@@ -446,11 +560,12 @@ const struct command command_return = {
 static int on_purged(void *userdata, const char *school, const char *id, const char *class_name, int64_t left_usec) {
         char t[32];
 
+        _cleanup_free_ char *c = safe_text(class_name);
+
         time_format(left_usec / 1000000, t);
         t[10] = 0;
-        printf("would purge %s/%s, class ", school, id);
-        fput_safe(class_name, stdout);
-        printf(", left %s\n", t);
+        /* TRANSLATORS: a pupil's school (UAI) and id, class, the day the pupil left (YYYY-MM-DD). */
+        printf(_("would purge %s/%s, class %s, left %s\n"), school, id, c ? c : "", t);
         return 0;
 }
 
@@ -481,12 +596,12 @@ int run_journal_purge(int argc, char **argv) {
                 default: return usage_bad_option(&command_journal, argv);
                 }
         if (optind != argc)
-                return usage_error(&command_journal, "journal purge: unexpected argument '%s'", argv[optind]);
+                return usage_error(&command_journal, _("journal purge: unexpected argument '%s'"), argv[optind]);
         if (!date)
-                return usage_error(&command_journal, "journal purge needs --left-before YYYY-MM-DD");
+                return usage_error(&command_journal, _("journal purge needs --left-before YYYY-MM-DD"));
         end = strptime(date, "%Y-%m-%d", &tm);
         if (!end || *end)
-                return usage_error(&command_journal, "journal purge: '%s' is not a date YYYY-MM-DD", date);
+                return usage_error(&command_journal, _("journal purge: '%s' is not a date YYYY-MM-DD"), date);
         code = journal_arg_open(journal, false, &j);
         if (code != EXIT_OK)
                 return code;
@@ -495,12 +610,21 @@ int run_journal_purge(int argc, char **argv) {
         if (r < 0)
                 return journal_fail(r, &err);
         if (dry_run)
-                printf("dry run: %" PRIu64 " pupils who left before %s: names and ids would be erased", n.pupils, date);
-        else
-                printf("%" PRIu64 " pupils who left before %s: names and ids erased; %" PRIu64 " events lost their "
-                       "pupil id", n.pupils, date, n.events);
+                /* TRANSLATORS: a count of pupils, a date (YYYY-MM-DD). */
+                printf(ngettext("dry run: %" PRIu64 " pupil who left before %s: names and ids would be erased\n",
+                                "dry run: %" PRIu64 " pupils who left before %s: names and ids would be erased\n",
+                                (unsigned long) n.pupils), n.pupils, date);
+        else {
+                /* TRANSLATORS: a count of pupils, a date (YYYY-MM-DD); then a count of journal events. */
+                printf(ngettext("%" PRIu64 " pupil who left before %s: names and ids erased\n",
+                                "%" PRIu64 " pupils who left before %s: names and ids erased\n",
+                                (unsigned long) n.pupils), n.pupils, date);
+                printf(ngettext("%" PRIu64 " event lost its pupil id\n", "%" PRIu64 " events lost their pupil id\n",
+                                (unsigned long) n.events), n.events);
+        }
         if (n.kept_v1)
-                printf("; %" PRIu64 " ids kept, named by events written before journal schema v2", n.kept_v1);
-        putchar('\n');
+                printf(ngettext("%" PRIu64 " id kept, named by events written before journal schema v2\n",
+                                "%" PRIu64 " ids kept, named by events written before journal schema v2\n",
+                                (unsigned long) n.kept_v1), n.kept_v1);
         return EXIT_OK;
 }

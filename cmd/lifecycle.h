@@ -3,6 +3,7 @@
 #pragma once
 
 #include "flash/key-record.h"
+#include "flash/verify.h"
 #include "journal/journal-life.h"
 
 /* --operator, else $SUDO_USER, else $USER, else "root". */
@@ -18,7 +19,9 @@ int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_r
                        struct journal_key_info **ret, char *swapped, size_t swapped_len,
                        struct cart_error *err);
 
-struct verify_result;
+/* A file's verify status (missing, modified...) in words, for people; defined in verify.c,
+ * shared with return. */
+const char *verify_status_words(enum verify_status st);
 /*
  * verify --journal, return: record verification v of the key in the journal at
  * journal_arg. A key the journal gives to another pupil than its record names (or whose

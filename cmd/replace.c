@@ -46,31 +46,31 @@ static int parse(int argc, char **argv, struct replace_args *a) {
                 case OPT_OPERATOR: a->op = optarg; break;
                 case OPT_SIZE:
                         if (parse_size(optarg, &a->size) < 0 || a->size == 0)
-                                return usage_error(&command_replace, "--size: '%s' is not a size", optarg);
+                                return usage_error(&command_replace, _("--size: '%s' is not a size"), optarg);
                         break;
                 case OPT_VOLUME_ID:
                         if (key_parse_volume_id(optarg, &a->volume_id) < 0)
-                                return usage_error(&command_replace, "--volume-id: '%s' is not XXXX-XXXX", optarg);
+                                return usage_error(&command_replace, _("--volume-id: '%s' is not XXXX-XXXX"), optarg);
                         a->has_volume_id = true;
                         break;
                 case OPT_YES: a->yes = true; break;
                 case 't':
                         if (trust_args_add(&a->trust, optarg) < 0)
-                                return log_fail(-ENOMEM, "out of memory");
+                                return log_fail(-ENOMEM, _("out of memory"));
                         break;
                 default: return usage_bad_option(&command_replace, argv);
                 }
         if (argc - optind != 2)
-                return usage_error(&command_replace, "expected RELEASE TARGET");
+                return usage_error(&command_replace, _("expected RELEASE TARGET"));
         if (!a->pupil)
-                return usage_error(&command_replace, "replace needs --pupil ID");
+                return usage_error(&command_replace, _("replace needs --pupil ID"));
         a->release = argv[optind];
         a->target = argv[optind + 1];
         if (station_target_is_device(a->target) && a->size)
-                return usage_error(&command_replace, "--size applies to image files, not to USB keys");
+                return usage_error(&command_replace, _("--size applies to image files, not to USB keys"));
         if (station_target_is_device(a->target) && !a->yes)
-                return usage_error(&command_replace, "replace writes %s: add --yes (cartable flash without --yes "
-                                   "shows what it would write)", a->target);
+                return usage_error(&command_replace, _("replace writes %s: add --yes (cartable flash without --yes "
+                                                       "shows what it would write)"), a->target);
         return EXIT_OK;
 }
 
@@ -99,7 +99,7 @@ static int run_replace(int argc, char **argv) {
         if (p->key_uid) {
                 old = strdup(p->key_uid);
                 if (!old)
-                        return log_fail(-ENOMEM, "out of memory");
+                        return log_fail(-ENOMEM, _("out of memory"));
         } else {
                 /* A pupil without a key may have lost it: that key is the one replaced. */
                 r = journal_pupil_lost_key(j, a.pupil, &lost, &err);
@@ -113,7 +113,7 @@ static int run_replace(int argc, char **argv) {
         if (r < 0)
                 return log_fail(r, "%s", ERROR_TEXT(&err, r));
         if (!manifest_is_personalised(release_manifest(station_release(st))))
-                log_info("note: %s is not personalised: the key carries no owner file", a.release);
+                log_info(_("note: %s is not personalised: the key carries no owner file"), a.release);
 
         const struct station_key k = {
                 .target = a.target, .image_size = a.size, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
@@ -137,7 +137,8 @@ static int run_replace(int argc, char **argv) {
         if (report.outcome == FLASH_OUTCOME_CANCELLED)
                 return flash_output_cancelled(&out, &report);
         if (r < 0)
-                return log_fail(r, "%s: %s (the pupil keeps the key held before, if any)", a.target,
+                /* TRANSLATORS: the target, why its flash failed. */
+                return log_fail(r, _("%s: %s (the pupil keeps the key held before, if any)"), a.target,
                                 ERROR_TEXT(&err, r));
         if (lost) {
                 r = journal_key_mark(j, &(struct journal_mark) { .kind = "replaced", .key = lost,
@@ -145,21 +146,23 @@ static int run_replace(int argc, char **argv) {
                 if (r < 0)
                         return journal_fail(r, &err);
         }
-        printf("issued to %s/%s (", p->school, p->id);
-        fput_safe(p->family_name, stdout);
-        putchar(' ');
-        fput_safe(p->first_name, stdout);
-        printf(", %s)", p->class_name);
+        _cleanup_free_ char *family = safe_text(p->family_name), *first = safe_text(p->first_name);
         if (old || lost)
-                printf("; key %s marked replaced", old ? old : lost);
-        putchar('\n');
+                /* TRANSLATORS: the pupil's school (UAI) and id, family name, first name, class, then the
+                 * journal uid of the key the new one replaces. */
+                printf(_("issued to %s/%s (%s %s, %s); key %s marked replaced\n"), p->school, p->id,
+                       family ? family : "", first ? first : "", p->class_name, old ? old : lost);
+        else
+                /* TRANSLATORS: the pupil's school (UAI) and id, family name, first name, class. */
+                printf(_("issued to %s/%s (%s %s, %s)\n"), p->school, p->id, family ? family : "", first ? first : "",
+                       p->class_name);
         return EXIT_OK;
 }
 
 const struct command command_replace = {
         .name = "replace",
-        .summary = "flash a new key for a pupil and issue it; the old one is marked replaced",
-        .help = "Usage: cartable replace --pupil ID RELEASE TARGET [--trust KEY]... [--size SIZE]\n"
+        .summary = N_("flash a new key for a pupil and issue it; the old one is marked replaced"),
+        .help = N_("Usage: cartable replace --pupil ID RELEASE TARGET [--trust KEY]... [--size SIZE]\n"
                 "                        [--volume-id XXXX-XXXX] [--yes] [--journal DB] [--operator NAME]\n"
                 "\n"
                 "Flash RELEASE onto TARGET through the station (signature, rollback, capacity probe,\n"
@@ -171,6 +174,6 @@ const struct command command_replace = {
                 "\n"
                 "Exit codes: as cartable flash (0 issued; 3 trust; 4 target refused; 5 I/O;\n"
                 "130 cancelled); 64 usage; 65 the pupil has left; 66 unknown pupil, no journal.\n"
-                "See cartable-lifecycle(1).\n",
+                "See cartable-lifecycle(1).\n"),
         .run = run_replace,
 };

@@ -11,8 +11,8 @@ static int run_report(int argc, char **argv);
 
 const struct command command_report = {
         .name = "report",
-        .summary = "report keys per school and class (CSV, JSON, HTML); receipts sheets",
-        .help =
+        .summary = N_("report keys per school and class (CSV, JSON, HTML); receipts sheets"),
+        .help = N_(
         "Usage: cartable report [--school UAI] [--class C] [--format csv|json|html] [--output FILE]\n"
         "       cartable report receipts --school UAI --class C [--output FILE.html]\n"
         "\n"
@@ -26,6 +26,9 @@ const struct command command_report = {
         "  receipts  the feuille d'emargement of one class: a row per pupil with family\n"
         "            name, first name, class, key serial and a box to sign, on A4.\n"
         "\n"
+        "HTML (the report and the receipts sheet) is in the user's language; CSV and JSON,\n"
+        "meant for scripts, do not change with it.\n"
+        "\n"
         "Options:\n"
         "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
         "  --school UAI     one school\n"
@@ -34,11 +37,21 @@ const struct command command_report = {
         "  --output FILE    write FILE (never overwritten) instead of stdout\n"
         "\n"
         "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, no pupil in the\n"
-        "class; 73 output exists or cannot be created. See cartable-report(1).\n",
+        "class; 73 output exists or cannot be created. See cartable-report(1).\n"),
         .run = run_report,
 };
 
 enum { OPT_JOURNAL = 0x100, OPT_SCHOOL, OPT_CLASS, OPT_FORMAT, OPT_OUTPUT };
+
+/* The HTML documents are for the school's staff: their words follow the locale. lib/report
+ * holds them in English (marked for xgettext); each is translated here, with its context
+ * when it has one ("key status\004lost"). CSV and JSON have no words to translate. */
+static void translate_words(const char *words[_REPORT_WORD_MAX]) {
+        for (size_t i = 0; i < _REPORT_WORD_MAX; i++) {
+                const char *en = report_words_english[i], *ctx_end = strchr(en, '\004');
+                words[i] = ctx_end ? i18n_pgettext(en, ctx_end + 1) : gettext(en);
+        }
+}
 
 static int run_report(int argc, char **argv) {
         static const struct option options[] = {
@@ -54,6 +67,7 @@ static int run_report(int argc, char **argv) {
         struct report_options o = { .format = REPORT_CSV };
         const char *journal = NULL, *output = NULL, *format = NULL;
         struct cart_error err = {};
+        const char *words[_REPORT_WORD_MAX];
         bool receipts = false;
         int c, code, r, fd;
 
@@ -73,14 +87,16 @@ static int run_report(int argc, char **argv) {
                 default: return usage_bad_option(&command_report, argv);
                 }
         if (optind != argc)
-                return usage_error(&command_report, "report: unexpected argument '%s'", argv[optind]);
+                return usage_error(&command_report, _("report: unexpected argument '%s'"), argv[optind]);
         if (format && report_format_from_string(format, &o.format) < 0)
-                return usage_error(&command_report, "report: --format is csv, json or html, not '%s'", format);
+                return usage_error(&command_report, _("report: --format is csv, json or html, not '%s'"), format);
         if (receipts && (!o.school || !o.class_name))
-                return usage_error(&command_report, "report receipts needs --school and --class");
+                return usage_error(&command_report, _("report receipts needs --school and --class"));
         if (receipts && format && o.format != REPORT_HTML)
-                return usage_error(&command_report, "report receipts is HTML only");
+                return usage_error(&command_report, _("report receipts is HTML only"));
         o.now_usec = (int64_t) time(NULL) * 1000000;
+        translate_words(words);
+        o.words = words;
 
         code = journal_arg_open(journal, false, &j);
         if (code != EXIT_OK)
@@ -94,7 +110,7 @@ static int run_report(int argc, char **argv) {
                 out = fdopen(fd, "w");
                 if (!out) {
                         close(fd);
-                        return log_fail(-ENOMEM, "out of memory");
+                        return log_fail(-ENOMEM, _("out of memory"));
                 }
         }
         r = receipts ? report_receipts_write(j, &o, out ? out : stdout, &err)

@@ -138,7 +138,7 @@ static void print_failure_json(const char *target, const struct cart_error *err,
 }
 
 /* The status column, for people: the words of lib/'s status codes (--json keeps the codes). */
-static const char *status_words(enum verify_status st) {
+const char *verify_status_words(enum verify_status st) {
         switch (st) {
         /* TRANSLATORS: verify's status column (9 characters wide): a file of the release absent from the key. */
         case VERIFY_MISSING: return _("missing");
@@ -200,7 +200,7 @@ static void print_text(const char *target, const struct verify_result *v) {
 
         for (size_t i = 0; i < v->n_entries; i++) {
                 const struct verify_entry *e = &v->entries[i];
-                printf("%-9s %s%s", status_words(e->status), esc(e->path), e->is_dir ? "/" : "");
+                printf("%-9s %s%s", verify_status_words(e->status), esc(e->path), e->is_dir ? "/" : "");
                 if (e->collides_with)
                         /* TRANSLATORS: another entry of the same directory whose name FAT takes for this one. */
                         printf(_(" (same name on FAT as \"%s\" in its directory)"), esc(e->collides_with));

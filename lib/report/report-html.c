@@ -41,10 +41,26 @@ static const char css[] =
         "@media print{body{margin:0;max-width:none;font-size:9pt}.charts{display:block}"
         "figure{page-break-inside:avoid;margin-bottom:.5em}h2{page-break-after:avoid}}";
 
-static void head(FILE *f, const char *title, const struct report_options *o, const char *extra_css) {
-        fputs("<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-              "<meta name=\"viewport\" content=\"width=device-width\"><title>", f);
-        html_put(f, title);
+/* A word of the documents, escaped: translations are text like any other. */
+static void put_word(FILE *f, const struct report_options *o, enum report_word w) {
+        html_put(f, report_word(o, w));
+}
+#define PUT(f, o, w) put_word((f), (o), REPORT_WORD_##w)
+
+/* <th>word</th> for each word, in order. */
+static void put_headers(FILE *f, const struct report_options *o, const enum report_word *w, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                fputs("<th>", f);
+                put_word(f, o, w[i]);
+                fputs("</th>", f);
+        }
+}
+
+static void head(FILE *f, enum report_word title, const struct report_options *o, const char *extra_css) {
+        fputs("<!DOCTYPE html>\n<html lang=\"", f);
+        PUT(f, o, LANG);
+        fputs("\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>", f);
+        put_word(f, o, title);
         if (o->school) {
                 fputs(" ", f);
                 html_put(f, o->school);
@@ -87,9 +103,10 @@ static void chart_roster(FILE *f, struct report *r) {
         }
         for (k = 0; k < n; k++)
                 max = MAX(max, bars[k].pupils);
-        fprintf(f, "<figure><figcaption>Clés remises / effectif, par %s</figcaption>"
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"460\" height=\"%zu\" role=\"img\">",
-                by_school ? "établissement" : "classe", 14 * n + 20);
+        fputs("<figure><figcaption>", f);
+        put_word(f, r->o, by_school ? REPORT_WORD_CHART_PER_SCHOOL : REPORT_WORD_CHART_PER_CLASS);
+        fprintf(f, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"460\" height=\"%zu\" role=\"img\">",
+                14 * n + 20);
         for (k = 0; k < n; k++) {
                 double wp = 300.0 * (double) bars[k].pupils / (double) max;
                 double wi = 300.0 * (double) bars[k].issued / (double) max;
@@ -105,8 +122,9 @@ static void chart_roster(FILE *f, struct report *r) {
                         "<text x=\"%.1f\" y=\"%zu\">%" PRId64 "/%" PRId64 "</text>",
                         14 * k + 2, wp, 14 * k + 2, wi, 114 + wp, 14 * k + 11, bars[k].issued, bars[k].pupils);
         }
-        fprintf(f, "<text x=\"0\" y=\"%zu\">bleu foncé : clés remises ; clair : effectif</text></svg></figure>\n",
-                14 * n + 14);
+        fprintf(f, "<text x=\"0\" y=\"%zu\">", 14 * n + 14);
+        PUT(f, r->o, CHART_ROSTER_LEGEND);
+        fputs("</text></svg></figure>\n", f);
         free(bars);
 }
 
@@ -117,11 +135,15 @@ static void chart_months(FILE *f, struct report *r) {
 
         for (size_t i = first; i < r->n_months; i++)
                 max = MAX(max, MAX(r->months[i].lost + r->months[i].stolen, r->months[i].replaced));
-        fprintf(f, "<figure><figcaption>Clés perdues ou volées, et remplacées, par mois</figcaption>"
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%zu\" height=\"150\" role=\"img\">",
+        fputs("<figure><figcaption>", f);
+        PUT(f, r->o, CHART_MONTHS);
+        fprintf(f, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%zu\" height=\"150\" role=\"img\">",
                 MAX((size_t) 200, 30 * (r->n_months - first) + 20));
-        if (r->n_months == 0)
-                fputs("<text x=\"0\" y=\"20\">aucune</text>", f);
+        if (r->n_months == 0) {
+                fputs("<text x=\"0\" y=\"20\">", f);
+                PUT(f, r->o, CHART_NONE);
+                fputs("</text>", f);
+        }
         for (size_t i = first; i < r->n_months; i++) {
                 size_t x = 30 * (i - first);
                 double hl = 110.0 * (double) (r->months[i].lost + r->months[i].stolen) / (double) max;
@@ -133,8 +155,11 @@ static void chart_months(FILE *f, struct report *r) {
                         x, 115 - hl, hl, x + 12, 115 - hr, hr, x, r->months[i].month, r->months[i].year % 100,
                         x, r->months[i].lost + r->months[i].stolen, r->months[i].replaced);
         }
-        fputs("</svg><div class=\"legend\"><span style=\"background:#b3261e\"></span>perdues ou volées"
-              "<span style=\"background:#1f5fa8\"></span>remplacées</div></figure>\n", f);
+        fputs("</svg><div class=\"legend\"><span style=\"background:#b3261e\"></span>", f);
+        PUT(f, r->o, CHART_LOST);
+        fputs("<span style=\"background:#1f5fa8\"></span>", f);
+        PUT(f, r->o, CHART_REPLACED);
+        fputs("</div></figure>\n", f);
 }
 
 static void chart_releases(FILE *f, struct report *r) {
@@ -142,11 +167,15 @@ static void chart_releases(FILE *f, struct report *r) {
 
         for (size_t i = 0; i < r->n_releases; i++)
                 max = MAX(max, r->releases[i].keys);
-        fprintf(f, "<figure><figcaption>Versions en circulation (clés remises)</figcaption>"
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"420\" height=\"%zu\" role=\"img\">",
+        fputs("<figure><figcaption>", f);
+        PUT(f, r->o, CHART_RELEASES);
+        fprintf(f, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"420\" height=\"%zu\" role=\"img\">",
                 16 * r->n_releases + 20);
-        if (r->n_releases == 0)
-                fputs("<text x=\"0\" y=\"12\">aucune</text>", f);
+        if (r->n_releases == 0) {
+                fputs("<text x=\"0\" y=\"12\">", f);
+                PUT(f, r->o, CHART_NONE);
+                fputs("</text>", f);
+        }
         for (size_t i = 0; i < r->n_releases; i++) {
                 double w = 220.0 * (double) r->releases[i].keys / (double) max;
                 fprintf(f, "<text x=\"0\" y=\"%zu\">", 16 * i + 11);
@@ -171,8 +200,30 @@ static void counts_cells(FILE *f, const struct journal_class_counts *c) {
         td_int(f, c->left);
 }
 
+/* A key's status or last verification outcome in words; an unknown value as it is. */
+static const char *value_words(const struct report_options *o, const char *v) {
+        static const struct { const char *value; enum report_word word; } words[] = {
+                { "stock", REPORT_WORD_STATUS_STOCK }, { "issued", REPORT_WORD_STATUS_ISSUED },
+                { "lost", REPORT_WORD_STATUS_LOST }, { "stolen", REPORT_WORD_STATUS_STOLEN },
+                { "replaced", REPORT_WORD_STATUS_REPLACED }, { "returned", REPORT_WORD_STATUS_RETURNED },
+                { "failed", REPORT_WORD_STATUS_FAILED }, { "retired", REPORT_WORD_STATUS_RETIRED },
+                { "intact", REPORT_WORD_OUTCOME_INTACT }, { "modified", REPORT_WORD_OUTCOME_MODIFIED },
+                { "swapped", REPORT_WORD_OUTCOME_SWAPPED },
+        };
+        for (size_t i = 0; v && i < ELEMENTSOF(words); i++)
+                if (streq(v, words[i].value))
+                        return report_word(o, words[i].word);
+        return v;
+}
+
+struct html_keys {
+        FILE *f;
+        const struct report_options *o;
+};
+
 static int html_key(void *userdata, const struct journal_report_key *k) {
-        FILE *f = userdata;
+        struct html_keys *h = userdata;
+        FILE *f = h->f;
         char t[32] = "";
 
         fputs("<tr>", f);
@@ -184,7 +235,7 @@ static int html_key(void *userdata, const struct journal_report_key *k) {
         fputs("<td class=\"s-", f);
         html_put(f, k->status);
         fputs("\">", f);
-        html_put(f, k->status);
+        html_put(f, value_words(h->o, k->status));
         fputs("</td><td>", f);
         if (k->release_serial >= 0) {
                 html_put(f, k->release_name);
@@ -197,19 +248,48 @@ static int html_key(void *userdata, const struct journal_report_key *k) {
                 time_format(k->verified_usec / 1000000, t);
                 t[10] = 0;
                 fprintf(f, "%s ", t);
-                html_put(f, k->verified_outcome);
+                html_put(f, value_words(h->o, k->verified_outcome));
         }
         fputs("</td></tr>\n", f);
         return ferror(f) ? -EIO : 0;
 }
 
+/* "Pupils: 30; keys issued: 28; ...": each total after its label. */
+static void put_totals(FILE *f, const struct report_options *o, const struct journal_class_counts *n) {
+        const struct { enum report_word word; int64_t v; } totals[] = {
+                { REPORT_WORD_N_PUPILS, n->pupils }, { REPORT_WORD_N_ISSUED, n->issued },
+                { REPORT_WORD_N_WITHOUT_KEY, n->without_key }, { REPORT_WORD_N_LOST, n->lost },
+                { REPORT_WORD_N_STOLEN, n->stolen }, { REPORT_WORD_N_REPLACED, n->replaced },
+                { REPORT_WORD_N_RETURNED, n->returned },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(totals); i++) {
+                if (i > 0)
+                        PUT(f, o, SEPARATOR);
+                put_word(f, o, totals[i].word);
+                fprintf(f, " %" PRId64, totals[i].v);
+        }
+}
+
 int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
+        static const enum report_word class_headers[] = {
+                REPORT_WORD_COL_SCHOOL, REPORT_WORD_COL_CLASS, REPORT_WORD_COL_PUPILS, REPORT_WORD_COL_ISSUED,
+                REPORT_WORD_COL_WITHOUT_KEY, REPORT_WORD_COL_LOST, REPORT_WORD_COL_STOLEN, REPORT_WORD_COL_REPLACED,
+                REPORT_WORD_COL_RETURNED, REPORT_WORD_COL_LEFT,
+        }, release_headers[] = {
+                REPORT_WORD_COL_RELEASE, REPORT_WORD_COL_SERIAL, REPORT_WORD_COL_ISSUED,
+        }, key_headers[] = {
+                REPORT_WORD_COL_SCHOOL, REPORT_WORD_COL_CLASS, REPORT_WORD_COL_FAMILY_NAME,
+                REPORT_WORD_COL_FIRST_NAME, REPORT_WORD_COL_KEY, REPORT_WORD_COL_STATUS, REPORT_WORD_COL_RELEASE,
+                REPORT_WORD_COL_VERIFIED,
+        };
+        struct html_keys h = { .f = f, .o = r->o };
         char t[32];
         int k;
 
-        head(f, "Clés cartable", r->o, "");
+        head(f, REPORT_WORD_TITLE, r->o, "");
         time_format(r->o->now_usec / 1000000, t);
-        fputs("<h1>Clés USB des élèves", f);
+        fputs("<h1>", f);
+        PUT(f, r->o, HEADING);
         if (r->o->school) {
                 fputs(" — ", f);
                 html_put(f, r->o->school);
@@ -218,17 +298,19 @@ int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
                 fputs(" — ", f);
                 html_put(f, r->o->class_name);
         }
-        fprintf(f, "</h1><p class=\"meta\">Rapport du %s. %" PRId64 " élèves, %" PRId64 " clés remises, %" PRId64
-                " sans clé ; %" PRId64 " perdues, %" PRId64 " volées, %" PRId64 " remplacées, %" PRId64 " rendues.</p>\n",
-                t, r->total.pupils, r->total.issued, r->total.without_key, r->total.lost, r->total.stolen,
-                r->total.replaced, r->total.returned);
-        fputs("<div class=\"charts\">\n", f);
+        fputs("</h1><p class=\"meta\">", f);
+        PUT(f, r->o, REPORT_OF);
+        fprintf(f, " %s. ", t);
+        put_totals(f, r->o, &r->total);
+        fputs(".</p>\n<div class=\"charts\">\n", f);
         chart_roster(f, r);
         chart_months(f, r);
         chart_releases(f, r);
-        fputs("</div>\n<h2>Par établissement et classe</h2><table><thead><tr><th>Établissement</th><th>Classe</th>"
-              "<th>Élèves</th><th>Clés remises</th><th>Sans clé</th><th>Perdues</th><th>Volées</th>"
-              "<th>Remplacées</th><th>Rendues</th><th>Partis</th></tr></thead><tbody>\n", f);
+        fputs("</div>\n<h2>", f);
+        PUT(f, r->o, H_CLASSES);
+        fputs("</h2><table><thead><tr>", f);
+        put_headers(f, r->o, class_headers, ELEMENTSOF(class_headers));
+        fputs("</tr></thead><tbody>\n", f);
         for (size_t i = 0; i < r->n_classes; i++) {
                 fputs("<tr>", f);
                 td_text(f, r->classes[i].school);
@@ -236,10 +318,15 @@ int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
                 counts_cells(f, &r->classes[i].n);
                 fputs("</tr>\n", f);
         }
-        fputs("<tr><th colspan=\"2\">Total</th>", f);
+        fputs("<tr><th colspan=\"2\">", f);
+        PUT(f, r->o, TOTAL);
+        fputs("</th>", f);
         counts_cells(f, &r->total);
-        fputs("</tr></tbody></table>\n<h2>Versions en circulation</h2><table><thead><tr><th>Version</th>"
-              "<th>N° de série</th><th>Clés remises</th></tr></thead><tbody>\n", f);
+        fputs("</tr></tbody></table>\n<h2>", f);
+        PUT(f, r->o, H_RELEASES);
+        fputs("</h2><table><thead><tr>", f);
+        put_headers(f, r->o, release_headers, ELEMENTSOF(release_headers));
+        fputs("</tr></thead><tbody>\n", f);
         for (size_t i = 0; i < r->n_releases; i++) {
                 fputs("<tr><td>", f);
                 html_put(f, r->releases[i].name);
@@ -250,10 +337,12 @@ int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
                 td_int(f, r->releases[i].keys);
                 fputs("</tr>\n", f);
         }
-        fputs("</tbody></table>\n<h2>Clés</h2><table><thead><tr><th>Établissement</th><th>Classe</th><th>Nom</th>"
-              "<th>Prénom</th><th>Clé</th><th>État</th><th>Version</th><th>Dernière vérification</th></tr></thead>"
-              "<tbody>\n", f);
-        k = report_keys(r, html_key, f, err);
+        fputs("</tbody></table>\n<h2>", f);
+        PUT(f, r->o, H_KEYS);
+        fputs("</h2><table><thead><tr>", f);
+        put_headers(f, r->o, key_headers, ELEMENTSOF(key_headers));
+        fputs("</tr></thead><tbody>\n", f);
+        k = report_keys(r, html_key, &h, err);
         if (k < 0)
                 return k;
         fputs("</tbody></table>\n</body></html>\n", f);
@@ -286,24 +375,40 @@ int report_receipts_html(struct journal *j, const struct report_options *o, FILE
         char t[32];
         int k;
 
-        head(f, "Feuille d'émargement", o,
+        static const enum report_word headers[] = {
+                REPORT_WORD_COL_FAMILY_NAME, REPORT_WORD_COL_FIRST_NAME, REPORT_WORD_COL_CLASS,
+                REPORT_WORD_COL_KEY_NUMBER, REPORT_WORD_COL_SIGNATURE,
+        };
+
+        head(f, REPORT_WORD_RECEIPTS_TITLE, o,
              "td.sig{width:38%}tbody tr{height:12mm}td{vertical-align:middle}"
              ".sign{margin-top:1.5em}@media print{body{font-size:10pt}}");
         time_format(o->now_usec / 1000000, t);
         t[10] = 0;
-        fputs("<h1>Feuille d'émargement — remise des clés USB</h1><p class=\"meta\">Établissement ", f);
+        fputs("<h1>", f);
+        PUT(f, o, RECEIPTS_HEADING);
+        fputs("</h1><p class=\"meta\">", f);
+        PUT(f, o, RECEIPTS_SCHOOL);
+        fputc(' ', f);
         html_put(f, o->school);
-        fputs(", classe ", f);
+        fputs(". ", f);
+        PUT(f, o, RECEIPTS_CLASS);
+        fputc(' ', f);
         html_put(f, o->class_name);
-        fprintf(f, ", le %s. En signant, l'élève atteste avoir reçu la clé dont le numéro figure sur sa ligne.</p>\n"
-                "<table><thead><tr><th>Nom</th><th>Prénom</th><th>Classe</th><th>N° de clé</th>"
-                "<th>Signature</th></tr></thead><tbody>\n", t);
+        fputs(". ", f);
+        PUT(f, o, RECEIPTS_DATE);
+        fprintf(f, " %s.</p>\n<p>", t);
+        PUT(f, o, RECEIPTS_ATTEST);
+        fputs("</p>\n<table><thead><tr>", f);
+        put_headers(f, o, headers, ELEMENTSOF(headers));
+        fputs("</tr></thead><tbody>\n", f);
         k = journal_report_receipts(j, &rf, receipt_row, &rc, err);
         if (k < 0)
                 return k;
         if (rc.n == 0)
                 return cart_error_set(err, -ENOENT, "no pupil in class %s of school %s", o->class_name, o->school);
-        fputs("</tbody></table>\n<p class=\"sign\">Nom et signature de la personne qui a remis les clés :</p>\n"
-              "</body></html>\n", f);
+        fputs("</tbody></table>\n<p class=\"sign\">", f);
+        PUT(f, o, RECEIPTS_SIGNER);
+        fputs("</p>\n</body></html>\n", f);
         return 0;
 }

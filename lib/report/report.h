@@ -25,11 +25,87 @@ enum report_format {
 /* "csv", "json", "html": 0 and *ret set, or -EINVAL. */
 int report_format_from_string(const char *s, enum report_format *ret);
 
+/* The words of the HTML report and the receipts sheet, for people: report_words_english[]
+ * holds them in English (marked for translation, lib/report/report-words.c is in
+ * po/POTFILES); cmd/ passes each through gettext() and gives the result in
+ * report_options.words, so the documents follow the reader's locale while lib/ never
+ * translates. CSV and JSON have no words: their keys and values never change. */
+enum report_word {
+        REPORT_WORD_LANG,
+        REPORT_WORD_TITLE,
+        REPORT_WORD_HEADING,
+        REPORT_WORD_REPORT_OF,
+        REPORT_WORD_N_PUPILS,
+        REPORT_WORD_N_ISSUED,
+        REPORT_WORD_N_WITHOUT_KEY,
+        REPORT_WORD_N_LOST,
+        REPORT_WORD_N_STOLEN,
+        REPORT_WORD_N_REPLACED,
+        REPORT_WORD_N_RETURNED,
+        REPORT_WORD_SEPARATOR,
+        REPORT_WORD_CHART_PER_CLASS,
+        REPORT_WORD_CHART_PER_SCHOOL,
+        REPORT_WORD_CHART_ROSTER_LEGEND,
+        REPORT_WORD_CHART_MONTHS,
+        REPORT_WORD_CHART_LOST,
+        REPORT_WORD_CHART_REPLACED,
+        REPORT_WORD_CHART_RELEASES,
+        REPORT_WORD_CHART_NONE,
+        REPORT_WORD_H_CLASSES,
+        REPORT_WORD_H_RELEASES,
+        REPORT_WORD_H_KEYS,
+        REPORT_WORD_COL_SCHOOL,
+        REPORT_WORD_COL_CLASS,
+        REPORT_WORD_COL_PUPILS,
+        REPORT_WORD_COL_ISSUED,
+        REPORT_WORD_COL_WITHOUT_KEY,
+        REPORT_WORD_COL_LOST,
+        REPORT_WORD_COL_STOLEN,
+        REPORT_WORD_COL_REPLACED,
+        REPORT_WORD_COL_RETURNED,
+        REPORT_WORD_COL_LEFT,
+        REPORT_WORD_TOTAL,
+        REPORT_WORD_COL_RELEASE,
+        REPORT_WORD_COL_SERIAL,
+        REPORT_WORD_COL_FAMILY_NAME,
+        REPORT_WORD_COL_FIRST_NAME,
+        REPORT_WORD_COL_KEY,
+        REPORT_WORD_COL_STATUS,
+        REPORT_WORD_COL_VERIFIED,
+        REPORT_WORD_STATUS_STOCK,
+        REPORT_WORD_STATUS_ISSUED,
+        REPORT_WORD_STATUS_LOST,
+        REPORT_WORD_STATUS_STOLEN,
+        REPORT_WORD_STATUS_REPLACED,
+        REPORT_WORD_STATUS_RETURNED,
+        REPORT_WORD_STATUS_FAILED,
+        REPORT_WORD_STATUS_RETIRED,
+        REPORT_WORD_OUTCOME_INTACT,
+        REPORT_WORD_OUTCOME_MODIFIED,
+        REPORT_WORD_OUTCOME_SWAPPED,
+        REPORT_WORD_RECEIPTS_TITLE,
+        REPORT_WORD_RECEIPTS_HEADING,
+        REPORT_WORD_RECEIPTS_SCHOOL,
+        REPORT_WORD_RECEIPTS_CLASS,
+        REPORT_WORD_RECEIPTS_DATE,
+        REPORT_WORD_RECEIPTS_ATTEST,
+        REPORT_WORD_COL_KEY_NUMBER,
+        REPORT_WORD_COL_SIGNATURE,
+        REPORT_WORD_RECEIPTS_SIGNER,
+        _REPORT_WORD_MAX,
+};
+extern const char *const report_words_english[_REPORT_WORD_MAX];
+
 struct report_options {
         const char *school, *class_name;     /* NULL: every school, every class */
         enum report_format format;
         int64_t now_usec;                    /* the report's date */
+        /* The HTML documents' words, _REPORT_WORD_MAX of them (translated by cmd/); NULL:
+         * report_words_english. */
+        const char *const *words;
 };
+/* A word of the HTML documents: o->words[w], or the English one without its context. */
+const char *report_word(const struct report_options *o, enum report_word w);
 
 /* Write the report to out. -EIO when out fails; journal errors as lib/journal's. */
 int report_write(struct journal *j, const struct report_options *o, FILE *out, struct cart_error *err);
