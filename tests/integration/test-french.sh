@@ -84,4 +84,159 @@ for args in "verify pupil.img --trust dep.pub --json" "verify key.img --trust de
         cmp -s a b || { diff a b | head; fail "$args: --json differs between English and French"; }
         expect_not_in json.fr 'Mio|octets|refusée|modifié'
 done
+# --- the commands of a key's life and of batches: their help in French, English under C
+for c in batch lost stolen identify return replace report; do
+        expect_exit 0 fr "$CARTABLE" help "$c"
+        expect_in out "^Usage : cartable $c "
+        expect_not_in out '^Usage:|Exit codes'
+        cp out help1
+        expect_exit 0 fr "$CARTABLE" "$c" --help
+        cmp -s out help1 || fail "cartable help $c and $c --help differ in French"
+        expect_exit 0 en "$CARTABLE" help "$c"
+        expect_in out "^Usage: cartable $c "
+        expect_not_in out 'Codes de sortie'
+done
+expect_exit 0 fr "$CARTABLE" help batch
+expect_in out '^  --stock +mode stock : clés écrites sans être attribuées, remises plus tard$'
+expect_exit 0 fr "$CARTABLE" --help
+expect_in out '^  batch +écrire beaucoup de clés à la fois, chacune inscrite au nom de son élève$'
+expect_in out '^  identify +dire à qui appartient une clé trouvée'
+expect_exit 64 fr "$CARTABLE" batch rel.cart --stock --class 6A
+expect_in err '^cartable: donnez soit --class C \(avec --school UAI\), soit --stock$'
+expect_exit 64 fr "$CARTABLE" return
+expect_in err '^cartable: CIBLE attendue$'
+expect_exit 64 fr "$CARTABLE" report --format pdf
+expect_in err "^cartable: report : --format vaut csv, json ou html, pas « pdf »$"
+
+# --- batch without a terminal: one French line per event, the summary with its plurals
+expect_exit 0 fr "$CARTABLE" batch rel.cart --stock --journal stock.db --trust dep.pub --target b1.img --target b2.img --size 64M
+expect_in out '^b1\.img : ajoutée : 64,0 Mio$'
+expect_in out '^b2\.img : commencée$'
+expect_in out '^b1\.img : terminée : [0-9]+,[0-9] [KM]io écrits, [0-9]+,[0-9] [KM]io relus en [0-9]+,[0-9] s ; débranchez-la$'
+expect_in out '^bilan : 2 terminées, 0 en échec, 0 interrompue, 0 en cours, [0-9]+ s, [0-9]+ clés/heure$'
+expect_not_in out 'added|done|unplug|summary'
+# Already flashed: left alone, in French; the same in English under C.
+expect_exit 0 fr "$CARTABLE" batch rel.cart --stock --journal stock.db --trust dep.pub --target b1.img
+expect_in out '^b1\.img : laissée : contient déjà cette version intacte : laissée telle quelle \(--force pour l.écrire\)$'
+expect_in out '^bilan : 0 terminée, '
+expect_exit 0 en "$CARTABLE" batch rel.cart --stock --journal stock.db --trust dep.pub --target b1.img
+expect_in out '^b1\.img: skipped: already holds this release intact: left alone \(--force to flash it\)$'
+expect_in out '^summary: 0 done, 0 failed, 0 interrupted, 0 running, '
+# A key too small fails, its reason in French words (sizes with a decimal comma).
+expect_exit 5 fr "$CARTABLE" batch rel.cart --stock --journal stock.db --trust dep.pub --target tiny.img --size 32M
+expect_in out '^tiny\.img : échec : .*32,0 Mio.*64,0 Mio'
+expect_in out '^bilan : 0 terminée, 1 en échec, '
+# Disks the target policy refuses (umockdev beds): each rule in French words.
+if command -v umockdev-run >/dev/null; then
+        beds=$SOURCE_ROOT/tests/data/umockdev
+        expect_exit 0 env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" LC_ALL=fr_FR.UTF-8 \
+                LANGUAGE=fr umockdev-run -d "$beds/ro-stick.umockdev" -d "$beds/usb-hdd.umockdev" -- "$CARTABLE" batch \
+                "$SCRATCH/rel.cart" --stock --journal "$SCRATCH/stock.db" --trust "$SCRATCH/dep.pub" --idle-exit 1
+        expect_in out '^/dev/sdf \(port 2-6, n° de série RO00001\) : refusée : lecture seule \(protégée en écriture\)$'
+        expect_in out '^/dev/sdi \(port 2-4, n° de série WXA1HDD2TB\) : refusée : trop grande '
+else
+        skip_part "needs umockdev-run for the refused disks of a batch"
+fi
+
+# batch --json: the same NDJSON in both locales. What varies from run to run is left out:
+# times, rates, the random volume ID, and progress events (as many as the time allows).
+# Each run flashes a fresh journal and image files of the same names, in its own folder.
+ndjson_same() {    # ndjson_same ARGS...: run batch --json ARGS in English and in French, compare
+        local lang rc rc_en rc_fr
+        for lang in en fr; do
+                rm -rf "run-$lang"; mkdir "run-$lang"
+                rc=0
+                (cd "run-$lang" && $lang "$CARTABLE" batch ../rel.cart --stock --journal j.db --trust ../dep.pub \
+                        --json "$@" > ../nd.$lang 2>/dev/null) || rc=$?
+                if [ $lang = en ]; then rc_en=$rc; else rc_fr=$rc; fi
+                python3 - "nd.$lang" > "nd.$lang.cmp" <<'PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    o = json.loads(line)
+    if o["event"] == "progress":
+        continue
+    for k in ("elapsed", "keys_per_hour", "seconds", "rate", "eta", "started_usec", "volume_id"):
+        o.pop(k, None)
+    print(json.dumps(o, sort_keys=True, ensure_ascii=False))
+PY
+        done
+        [ "$rc_en" = "$rc_fr" ] || fail "batch --json $*: exit $rc_en in English, $rc_fr in French"
+        cmp -s nd.en.cmp nd.fr.cmp || { diff nd.en.cmp nd.fr.cmp | head; fail "batch --json $*: NDJSON differs between English and French"; }
+        expect_not_in nd.fr 'Mio|octets|terminée|laissée|échec|débranchez'
+}
+ndjson_same --target k.img --size 64M
+expect_in nd.fr '"event":"done"'
+ndjson_same --target tiny.img --size 32M
+expect_in nd.fr '"event":"failed".*"reason":"too-small".*"message":".*32\.0 MiB'
+# Skipped: the message of a key left alone (the journal knows it flashed it).
+for lang in en fr; do (cd "run-$lang" && rm -f tiny.img*; $lang "$CARTABLE" batch ../rel.cart --stock --journal j.db \
+        --trust ../dep.pub --target k2.img --size 64M --json >/dev/null); done
+(cd run-en && LC_ALL=C.UTF-8 LANGUAGE= "$CARTABLE" batch ../rel.cart --stock --journal j.db --trust ../dep.pub --target k2.img --json) > sk.en
+(cd run-fr && LC_ALL=fr_FR.UTF-8 LANGUAGE=fr "$CARTABLE" batch ../rel.cart --stock --journal j.db --trust ../dep.pub --target k2.img --json) > sk.fr
+grep '"event":"skipped"' sk.en > a; grep '"event":"skipped"' sk.fr > b
+[ -s a ] && cmp -s a b || { cat a b; fail "batch --json: the skipped event differs between English and French"; }
+
+# --- a class, its keys' life in French: batch in roster mode, lost, identify, return, replace
+expect_exit 0 en "$CARTABLE" roster import --journal life.db "$SOURCE_ROOT/manifests/rosters/demo-roster.csv"
+expect_exit 0 fr "$CARTABLE" batch rel.cart --journal life.db --school 0750001A --class 6A --trust dep.pub --target p1.img --size 64M
+expect_in out '^p1\.img : commencée : pour Adam MERCIER 0750001A/D1001$|^p1\.img : commencée : pour .*0750001A/D1001$'
+expect_in out '^p1\.img : terminée : .* relus en [0-9]+,[0-9] s, remise à .*0750001A/D1001 ; débranchez-la$'
+expect_in out '^bilan : 1 terminée, 0 en échec, 0 interrompue, 0 en cours, 9 élèves sans clé, '
+cp p1.img found.img
+expect_exit 0 fr "$CARTABLE" identify found.img --journal life.db
+expect_in out '^clé : file:p1\.img$'
+expect_in out '^volume : [0-9A-F]{4}-[0-9A-F]{4} « COLLEGE »$'
+expect_in out '^état : remise$'
+expect_in out '^élève : 0750001A/D1001 Mercier Adam, classe 6A$'
+expect_in out '^dernière vérification : jamais$'
+expect_in out '^fiche de la clé : présente$'
+expect_exit 0 en "$CARTABLE" identify found.img --journal life.db
+expect_in out '^status: issued$'
+expect_in out '^pupil: 0750001A/D1001 Mercier Adam, class 6A$'
+# return: verified, recorded, the pupil's own files listed (never printed), in French.
+echo "mes notes" > notes.txt
+mcopy -i p1.img@@1M notes.txt ::/notes.txt
+expect_exit 0 fr "$CARTABLE" return p1.img --journal life.db --trust dep.pub --reason left
+expect_in out '^rendue file:p1\.img \(left\) : clé file:p1\.img de 0750001A/D1001, intacte : tous les fichiers de la version intacts$'
+expect_in out "^fichiers de l'élève : 1 \(à lui rendre ou à effacer\)$"
+expect_in out '^  fichier  notes\.txt \(10 octets\)$'
+expect_in err '^cartable: journal : « intacte » inscrit pour la clé file:p1\.img de 0750001A/D1001$'
+expect_exit 65 fr "$CARTABLE" return p1.img --journal life.db --trust dep.pub
+expect_in err "^cartable: la clé file:p1\.img est rendue, elle n'est pas remise à un élève : elle ne peut pas être rendue ; rien n'a été inscrit$"
+# A second key for D1004, then lost and replaced, in French.
+expect_exit 0 fr "$CARTABLE" flash rel.cart p2.img --size 64M --trust dep.pub --journal life.db --pupil D1004
+expect_exit 0 fr "$CARTABLE" lost --pupil D1004 --journal life.db --operator vie-scolaire
+expect_in out "^perdue file:p2\.img : clé file:p2\.img de 0750001A/D1004 \(Denis Manon, 6A\) ; l'élève peut recevoir une nouvelle clé \(cartable replace\)$"
+expect_exit 0 fr "$CARTABLE" replace --pupil D1004 rel.cart p3.img --size 64M --journal life.db --trust dep.pub
+expect_in out '^remise à 0750001A/D1004 \(Denis Manon, 6A\) ; clé file:p2\.img marquée remplacée$'
+
+# --- report: the HTML report and the receipts sheet in the reader's language; CSV and
+# JSON, for scripts, byte for byte the same (the report's date aside)
+sixa="--school 0750001A --class 6A"
+# shellcheck disable=SC2086
+expect_exit 0 fr "$CARTABLE" report --journal life.db $sixa --format html --output r-fr.html
+# shellcheck disable=SC2086
+expect_exit 0 en "$CARTABLE" report --journal life.db $sixa --format html --output r-en.html
+expect_in r-fr.html '<html lang="fr">'
+expect_in r-fr.html '<h1>Clés USB des élèves — 0750001A — 6A</h1><p class="meta">Rapport du [0-9TZ:-]+\. Élèves : 10 ; clés remises : 1 ; sans clé : 9 ; perdues : 1 ; volées : 0 ; remplacées : 1 ; rendues : 1\.</p>$'
+expect_in r-fr.html '<th>Établissement</th><th>Classe</th><th>Élèves</th><th>Clés remises</th>'
+expect_in r-fr.html '<td class="s-replaced">remplacée</td>'
+expect_in r-fr.html '<td class="s-returned">rendue</td>.*intacte</td>'
+expect_not_in r-fr.html "Pupils|Keys issued|Receipts"
+expect_in r-en.html '<html lang="en">'
+expect_in r-en.html '<h1>Pupils&#39; USB keys — 0750001A — 6A</h1><p class="meta">Report of [0-9TZ:-]+\. Pupils: 10; keys issued: 1; without a key: 9; lost: 1; stolen: 0; replaced: 1; returned: 1\.</p>$'
+expect_in r-en.html '<td class="s-replaced">replaced</td>'
+expect_not_in r-en.html 'Élèves|Clés|émargement'
+expect_exit 0 fr "$CARTABLE" report receipts --journal life.db --school 0750001A --class 6A --output rc-fr.html
+expect_in rc-fr.html "<h1>Feuille d&#39;émargement : remise des clés USB</h1>"
+expect_in rc-fr.html '<th>Nom</th><th>Prénom</th><th>Classe</th><th>N° de clé</th><th>Signature</th>'
+expect_exit 0 en "$CARTABLE" report receipts --journal life.db --school 0750001A --class 6A --output rc-en.html
+expect_in rc-en.html '<th>Family name</th><th>First name</th><th>Class</th><th>Key number</th><th>Signature</th>'
+for f in csv json; do
+        en "$CARTABLE" report --journal life.db --format $f > rep.en
+        fr "$CARTABLE" report --journal life.db --format $f > rep.fr
+        sed -E 's/"generated(_at)?": ?"[^"]*"//' rep.en > a; sed -E 's/"generated(_at)?": ?"[^"]*"//' rep.fr > b
+        cmp -s a b || { diff a b | head; fail "report --format $f differs between English and French"; }
+done
+
 echo "French output and locale-independent JSON: ok"

@@ -18,6 +18,20 @@ for page in "$SOURCE_ROOT"/man/*.scd; do
         p=$(basename "$page" .scd)
         [ -s "$r$prefix/share/man/man1/$p" ] || fail "man page $p not installed"
 done
+# ...each with its French page, and the alias pages (cartable-lost.1...) in both
+# hierarchies, each pointing to a page installed beside it.
+for page in "$SOURCE_ROOT"/man/*.scd; do
+        p=$(basename "$page" .scd)
+        [ -s "$r$prefix/share/man/fr/man1/$p" ] || fail "French man page $p not installed"
+done
+for alias in lost stolen identify return replace; do
+        for dir in man1 fr/man1; do
+                f=$r$prefix/share/man/$dir/cartable-$alias.1
+                [ -s "$f" ] || fail "alias page $dir/cartable-$alias.1 not installed"
+                target=$(sed -n 's/^\.so //p' "$f")
+                [ -s "$r$prefix/share/man/${dir%man1}$target" ] || fail "$dir/cartable-$alias.1 points to a missing $target"
+        done
+done
 # Each command of --help has its page.
 for c in $("$CARTABLE" --help | awk '/^Commands:/{f=1;next} /^$/{f=0} f && $1 != "help" {print $1}'); do
         case $c in cat) p=cartable-ls.1 ;; *) p=cartable-$c.1 ;; esac
