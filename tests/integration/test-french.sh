@@ -138,6 +138,20 @@ else
         skip_part "needs umockdev-run for the refused disks of a batch"
 fi
 
+# On a terminal (script(1) gives a pty), the live table in French: headers as wide as
+# their columns in characters, not bytes (N° SÉRIE, ÉLÈVE hold two-byte letters).
+if command -v script >/dev/null; then
+        TERM=xterm fr script -qec "$CARTABLE batch rel.cart --trust dep.pub --journal $SCRATCH/tty.db --stock \
+                --target tt1.img --size 64M" /dev/null > tty.out
+        sed -E $'s/\e\\[[0-9;]*[A-Za-z]//g; s/[\r\a]//g' tty.out > tty.txt
+        expect_in tty.txt '^PORT {11}N° SÉRIE {11}TAILLE ÉLÈVE {20}PHASE {9}% {3}Mo/s RESTE RÉSULTAT$'
+        expect_in tty.txt '^tt1\.img {8}.{16} 64,0 Mio .{24} terminée {2}.* ok, débranchez$'
+        expect_in tty.txt '^1 terminée, 0 en échec, 0 interrompue, 0 en cours, [0-9]+ s, [0-9]+ clés/heure$'
+        expect_in tty.out $'\e\\[32mok, débranchez\e\\[0m'
+else
+        skip_part "needs script(1) for the live table"
+fi
+
 # batch --json: the same NDJSON in both locales. What varies from run to run is left out:
 # times, rates, the random volume ID, and progress events (as many as the time allows).
 # Each run flashes a fresh journal and image files of the same names, in its own folder.
