@@ -148,13 +148,16 @@ static const char *event_words(const struct batch_event *ev, bool is_people, cha
                         snprintf(buf, n, "%s", s ? s->message : "");
                 break;
         case BATCH_FAILED:
-                snprintf(buf, n, "%s", is_people ? error_sentence(ev->error, r, e, sizeof(e)) :
-                                       error_sentence_untranslated(ev->error, r, e, sizeof(e)));
-                break;
         case BATCH_JOURNAL_ERROR:
-                /* TRANSLATORS: %s says why the journal refused a record. */
-                snprintf(buf, n, i18n_say(is_people, N_("journal: %s")), is_people ? error_sentence(ev->error, r, e, sizeof(e)) :
-                                      error_sentence_untranslated(ev->error, r, e, sizeof(e)));
+                if (is_people)
+                        error_sentence(ev->error, r, e, sizeof(e));
+                else
+                        error_sentence_untranslated(ev->error, r, e, sizeof(e));
+                if (ev->kind == BATCH_FAILED)
+                        snprintf(buf, n, "%s", e);
+                else
+                        /* TRANSLATORS: %s says why the journal refused a record. */
+                        snprintf(buf, n, i18n_say(is_people, N_("journal: %s")), e);
                 break;
         case BATCH_CANCELLED:
                 if (s && s->report)

@@ -166,12 +166,12 @@ static int record_verify(struct journal *j, const char *operator, const struct v
                 log_warn(_("SWAPPED: %s"), swap_words(&swap, true, words, sizeof(words)));
         if (k->pupil_id && streq(k->status, "issued"))
                 /* TRANSLATORS: the outcome ("intact"), the key's uid, its pupil's school and id. */
-                log_info(_("journal: %s recorded for key %s of %s/%s"), status_words(verify_outcome(v, swapped[0])), k->uid,
-                         k->school, k->pupil_id);
+                log_info(_("journal: %s recorded for key %s of %s/%s"), status_words(verify_outcome(v, swapped[0])),
+                         k->uid, k->school, k->pupil_id);
         else
                 /* TRANSLATORS: the outcome ("intact"), the key's uid, its status ("stock"). */
-                log_info(_("journal: %s recorded for key %s (%s)"), status_words(verify_outcome(v, swapped[0])), k->uid,
-                         status_words(k->status));
+                log_info(_("journal: %s recorded for key %s (%s)"), status_words(verify_outcome(v, swapped[0])),
+                         k->uid, status_words(k->status));
         *ret_swapped = swapped[0];
         if (ret_uid) {
                 *ret_uid = strdup(k->uid);
@@ -245,8 +245,8 @@ static int run_mark(const struct command *cmd, int argc, char **argv) {
                        serial, k->uid, k->school, k->pupil_id, family ? family : "", first ? first : "", class_name);
         else
                 printf(_("stolen %s: key %s of %s/%s (%s %s, %s); the pupil may be given a new key (cartable "
-                         "replace)\n"), serial, k->uid, k->school, k->pupil_id, family ? family : "", first ? first : "",
-                       class_name);
+                         "replace)\n"), serial, k->uid, k->school, k->pupil_id, family ? family : "",
+                       first ? first : "", class_name);
         return EXIT_OK;
 }
 
@@ -379,7 +379,8 @@ static int run_identify(int argc, char **argv) {
         printf(_("status: %s\n"), status_words(k->status));
         print_pupil(k);
         if (k->release_serial >= 0)
-                printf(_("release: %s %s (serial %" PRId64 ")\n"), k->release_name, k->release_version, k->release_serial);
+                printf(_("release: %s %s (serial %" PRId64 ")\n"), k->release_name, k->release_version,
+                       k->release_serial);
         if (k->flashed_usec >= 0)
                 printf(_("flashed: %s\n"), TIME_TEXT(k->flashed_usec));
         if (k->verified_usec >= 0) {
@@ -387,7 +388,8 @@ static int run_identify(int argc, char **argv) {
                 printf(_("last verification: %s\n"), k->verified_outcome ? status_words(k->verified_outcome) : "");
         } else
                 puts(_("last verified: never"));
-        puts(has_record ? _("key record: present") : _("key record: missing or unreadable (identified by its volume ID)"));
+        puts(has_record ? _("key record: present")
+                        : _("key record: missing or unreadable (identified by its volume ID)"));
         if (swap.kind != SWAP_NONE)
                 printf(_("warning: %s\n"), swap_words(&swap, true, swapped, sizeof(swapped)));
         return EXIT_OK;
