@@ -97,7 +97,7 @@ for c in batch lost stolen identify return replace report; do
         expect_not_in out 'Codes de sortie'
 done
 expect_exit 0 fr "$CARTABLE" help batch
-expect_in out '^  --stock +mode stock : clés écrites sans être attribuées, remises plus tard$'
+expect_in out '^  --stock +mode stock : clés écrites sans élève, remises plus tard$'
 expect_exit 0 fr "$CARTABLE" --help
 expect_in out '^  batch +écrire beaucoup de clés à la fois, chacune inscrite au nom de son élève$'
 expect_in out '^  identify +dire à qui appartient une clé trouvée'
