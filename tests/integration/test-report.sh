@@ -249,7 +249,17 @@ chrome() {
                 --disable-background-networking --disable-component-update --disable-sync \
                 --user-data-dir="$SCRATCH/chrome-$1" --enable-logging=stderr --v=0 "${@:2}"
 }
-for page in r receipts; do
+# The same documents in French (their words follow the locale): accents render too.
+pages="r receipts"
+if locale -a 2>/dev/null | grep -qiE '^fr_FR\.utf-?8$'; then
+        expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr "$C" report --format html --output r-fr.html
+        expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr "$C" report receipts --school 0750001A --class 6A \
+                --output receipts-fr.html
+        pages="$pages r-fr receipts-fr"
+else
+        skip_part "no fr_FR.UTF-8 locale: the French documents are not rendered"
+fi
+for page in $pages; do
         chrome "$page-dom" --dump-dom "file://$SCRATCH/$page.html" > "$page.dom" 2> "$page.log" || { cat "$page.log"; fail "chromium --dump-dom $page"; }
         expect_not_in "$page.log" 'CONSOLE|Uncaught|SyntaxError'
         expect_not_in "$page.dom" '<script'
@@ -263,6 +273,12 @@ for page in r receipts; do
 done
 # The name is text in the rendered DOM, and the page is A4 (595 x 842 points).
 expect_in r.dom '&lt;script&gt;alert\(1\)&lt;/script&gt;'
+case $pages in *r-fr*)
+        expect_in r-fr.dom '<html lang="fr">'
+        expect_in r-fr.dom '<h1>Clés USB des élèves</h1>'
+        expect_in receipts-fr.dom '<th>Prénom</th>.*<th>N° de clé</th>'
+        grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' receipts-fr.pdf || fail "French receipts PDF not A4" ;;
+esac
 grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' r.pdf || fail "report PDF not A4"
 grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' receipts.pdf || fail "receipts PDF not A4"
 exit 0
