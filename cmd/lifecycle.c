@@ -235,7 +235,7 @@ static int run_identify(int argc, char **argv) {
         uint64_t size, off, vsize;
         struct buf *b = NULL;
         bool has_record = false;
-        char vid[16], swapped[512];
+        char vid[16], swapped[512], usb[128];
         int c, code, r;
 
         optind = 0;
@@ -269,7 +269,9 @@ static int run_identify(int argc, char **argv) {
             key_record_parse(b->data, b->len, &rec, NULL) >= 0)
                 has_record = true;
         free(b);
-        r = lifecycle_find_key(j, vi.volume_id, has_record ? &rec : NULL, &k, swapped, sizeof(swapped), &err);
+        /* A key's own USB serial, as flash reads it: a deleted or edited record does not hide it. */
+        key_usb_serial(fd, usb, sizeof(usb));
+        r = lifecycle_find_key_usb(j, vi.volume_id, has_record ? &rec : NULL, usb, &k, swapped, sizeof(swapped), &err);
         if (r < 0)
                 return journal_fail(r, &err);
         key_format_volume_id(vi.volume_id, vid);
@@ -298,6 +300,8 @@ static int run_identify(int argc, char **argv) {
                 printf("last verification: %s\n", k->verified_outcome ? k->verified_outcome : "");
         } else
                 puts("last verified: never");
+        if (usb[0])
+                printf(_("USB serial: %s\n"), esc(usb));
         printf("key record: %s\n", has_record ? "present" : "missing or unreadable (identified by its volume ID)");
         if (swapped[0])
                 printf("warning: %s\n", swapped);
@@ -309,10 +313,10 @@ const struct command command_identify = {
         .summary = "say whose a found key is, offline, from the journal",
         .help = "Usage: cartable identify TARGET [--journal DB]\n"
                 "\n"
-                "Read a found key or image (never mounted, never written): its FAT volume ID, then\n"
-                "the USB serial in /.cartable/key.json, and say from the journal whose it is\n"
-                "(name, class, school), its status, release and last verification. A renamed\n"
-                "volume or a deleted key record does not hide it.\n"
+                "Read a found key or image (never mounted, never written): its FAT volume ID, the\n"
+                "USB serial the key reports and the one in /.cartable/key.json, and say from the\n"
+                "journal whose it is (name, class, school), its status, release and last\n"
+                "verification. A renamed volume or a deleted key record does not hide it.\n"
                 "\n"
                 "Exit codes: 0 found; 2 not a FAT32 key; 66 not in the journal, no journal.\n"
                 "See cartable-lifecycle(1).\n",

@@ -18,6 +18,19 @@ int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_r
                        struct journal_key_info **ret, char *swapped, size_t swapped_len,
                        struct cart_error *err);
 
+/*
+ * lifecycle_find_key, with the USB serial the device reports (usb_serial, "" or NULL for
+ * an image file) beside the volume ID and key record: a key found by its serial alone is
+ * found; a serial that names another key than the volume, or a key the journal knows
+ * under another serial, is swapped as above (cmd/issue.c).
+ */
+int lifecycle_find_key_usb(struct journal *j, uint32_t volume_id, const struct key_record *rec,
+                           const char *usb_serial, struct journal_key_info **ret, char *swapped,
+                           size_t swapped_len, struct cart_error *err);
+/* The USB serial of the key an open descriptor is (a block device, through lib/device as
+ * flash reads it) into buf: 1, or 0 with "" for an image file or a key without serial. */
+int key_usb_serial(int fd, char *buf, size_t len);
+
 struct verify_result;
 /*
  * verify --journal, return: record verification v of the key in the journal at
