@@ -293,7 +293,8 @@ static int run_issue(int argc, char **argv) {
                 log_error(r, _("%s: the key now names %s/%s, but the journal did not record the issue: %s. Run the "
                                "same cartable issue again: it records it without writing the key again"),
                           a.target, p->school, p->id, ERROR_TEXT(&err, r));
-                return journal_exit_code(r);
+                /* One code for "written, not recorded", whatever the journal's reason: 69 when its server went away. */
+                return journal_exit_code(r) == EXIT_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_SOFTWARE;
         }
         print_result(&a, k, p, v, was_written);
         return EXIT_OK;
@@ -302,20 +303,21 @@ static int run_issue(int argc, char **argv) {
 const struct command command_issue = {
         .name = "issue",
         .summary = N_("hand a stock key to a pupil: its owner file rewritten in place, recorded"),
-        .help = N_("Usage: cartable issue TARGET --pupil ID [--trust KEY]... [--journal DB] [--operator NAME]\n"
-                   "                      [--json] [--yes]\n"
+        .help = N_("Usage: cartable issue TARGET --pupil ID [--trust KEY]... [--journal DB]\n"
+                   "                      [--operator NAME] [--json] [--yes]\n"
                    "\n"
-                   "Give a stock key (flashed for nobody) to a pupil: the key is verified (signature,\n"
-                   "every release file, its key record), the journal must know it as stock and the pupil\n"
-                   "as present and holding no key; then the owner file of a personalised release and\n"
-                   "/.cartable/key.json are rewritten in place for the pupil (nothing else on the key\n"
-                   "changes), read back and verified, and the issue is recorded with the operator and\n"
-                   "the station. Anything refused writes nothing. A USB key needs --yes.\n"
+                   "Give a stock key (flashed for nobody) to a pupil: the key is verified\n"
+                   "(signature, every release file, its key record), the journal must know it as\n"
+                   "stock and the pupil as present and holding no key; then the owner file of a\n"
+                   "personalised release and /.cartable/key.json are rewritten in place for the\n"
+                   "pupil (nothing else on the key changes), read back and verified, and the issue\n"
+                   "is recorded with the operator and the station. Anything refused writes\n"
+                   "nothing. A USB key needs --yes.\n"
                    "\n"
                    "Exit codes: 0 issued; 1 the key is not intact, or swapped; 2 not a cartable key;\n"
                    "3 untrusted signature; 4 target refused, or no room for the owner file; 5 I/O;\n"
-                   "64 usage; 65 the key is not stock, or the pupil left or holds a key; 66 unknown key\n"
-                   "or pupil, no journal; 69, 70 the journal failed after the key was written (run the\n"
-                   "same command again to record it). See cartable-lifecycle(1).\n"),
+                   "64 usage; 65 the key is not stock, or the pupil left or holds a key; 66 unknown\n"
+                   "key or pupil, no journal; 69, 70 the journal failed after the key was written\n"
+                   "(run the same command again to record it). See cartable-lifecycle(1).\n"),
         .run = run_issue,
 };
