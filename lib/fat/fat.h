@@ -241,8 +241,10 @@ DEFINE_POINTER_CLEANUP(struct fat_editor, fat_editor_free);
  *   directory grown: its new cluster, then the link from its last one), the commit;
  *   4. the old chain freed, in every FAT;  5. FSInfo's free count and next-free hint.
  * A cut before 3 leaves the new clusters allocated and unreachable, a cut in 4 the rest
- * of the old chain: fsck.fat reports either as lost clusters ("free cluster summary
- * wrong" too when FSInfo was not updated); nothing reachable is ever wrong.
+ * of the old chain: fsck.fat reports them as lost clusters, with a free count that
+ * FSInfo does not match, and, for a cut between the two FATs' copies of one entry, FATs
+ * that differ there; nothing reachable is ever wrong. (Each FAT entry is written to the
+ * first FAT, then the second.)
  * Errors, nothing written: -ENOSPC (with the clusters missing), -EISDIR, -ENOENT (no
  * parent), -ENOTUNIQ (two entries answer to the name), -EFBIG, the name's own (-EINVAL...).
  * A write error midway is returned as is (-EIO...), with what step it reached in err.

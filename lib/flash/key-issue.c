@@ -155,8 +155,10 @@ int key_issue_write(struct key_issue *k, const struct owner_fields *owner, int64
                 if (r < 0)
                         return r;
                 if (r > 0) {
-                        *ret_was_written = false;
-                        return read_back(k, &rec, text, len, err);
+                        r = read_back(k, &rec, text, len, err);
+                        if (r >= 0)
+                                *ret_was_written = false;
+                        return r;
                 }
         }
         /* The owner file first: until key.json names the owner, verify shows the key as
@@ -174,6 +176,8 @@ int key_issue_write(struct key_issue *k, const struct owner_fields *owner, int64
                 if (r < 0)
                         return cart_error_io(err, r, NULL, 0, "flush");
         }
-        *ret_was_written = true;
-        return read_back(k, &rec, text, len, err);
+        r = read_back(k, &rec, text, len, err);
+        if (r >= 0)
+                *ret_was_written = true;
+        return r;
 }

@@ -108,7 +108,11 @@ expect_exit 0 "$C" journal verify
 expect_exit 0 "$C" identify stock.img
 expect_in out '^pupil: 0750001A/D1001 Mercier Adam, class 6A$'
 expect_in out '^status: issued$'
-# Twice is refused; so is a returned key.
+# verify --journal: the key record's owner is the journal's holder, nothing swapped.
+expect_exit 0 "$C" verify stock.img "${T[@]}" --journal "${CARTABLE_TEST_PG_URL:-$SCRATCH/j.db}"
+expect_in err 'journal: intact recorded for key file:stock.img of 0750001A/D1001'
+expect_not_in err 'SWAPPED'
+# Twice is refused.
 refused 65 stock.img --pupil D1001 "${T[@]}"
 refused 65 stock.img --pupil D1004 "${T[@]}"
 expect_in err 'is issued already, to 0750001A/D1001'
