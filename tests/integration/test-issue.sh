@@ -167,6 +167,11 @@ if [ "$(id -u)" = 0 ] && command -v losetup > /dev/null; then
         expect_in err 'add --yes'
         expect_exit 4 "$C" issue "$LOOP" --pupil D1005 "${T[@]}" --yes
         expect_in err 'not USB'
+        # identify reads a block device's USB serial through lib/device: a loop device has
+        # none, and the key is still found by its volume ID.
+        expect_exit 0 "$C" identify "$LOOP"
+        expect_in out '^pupil: 0750001A/D1004 Denis Manon, class 6A$'
+        expect_not_in out '^USB serial:'
         losetup -d "$LOOP"
         trap 'rm -rf "$SCRATCH"' EXIT
         [ "$(sha256sum < loop.img)" = "$sum" ] || fail "a refused loop device was written"

@@ -449,6 +449,46 @@ static void test_cuts(void **state) {
         cut_at_every_write("Full/A new file with a long name.txt", NULL, 0, data, 600);
 }
 
+/*
+ * Damage at random where the editor reads (FAT, directories, boot sector): it refuses or
+ * it edits, and what it edits reads back whole. Under ASan, any out-of-bounds access fails.
+ */
+static void test_random_damage(void **state) {
+        uint32_t seed = 12345;
+        char data[1500];
+        unsigned n_edited = 0;
+
+        (void) state;
+        pattern(data, sizeof(data), 9);
+        for (int round = 0; round < 300; round++) {
+                struct cart_error err = {};
+                const char *path = round % 2 ? "a.txt" : "Full/Another long name.txt";
+                int k;
+
+                reset(NULL);
+                for (int i = 0; i < 1 + round % 4; i++) {
+                        uint64_t at;
+
+                        seed = seed * 1103515245u + 12345u;
+                        switch (seed >> 30) {
+                        case 0: at = seed % 512; break;                                               /* boot sector */
+                        case 1: at = (uint64_t) info.reserved_sectors * 512 + (seed >> 8) % 1024; break; /* FAT */
+                        default: at = info.data_offset + (seed >> 8) % (24 * 512); break;            /* directories */
+                        }
+                        seed = seed * 1103515245u + 12345u;
+                        m.buf[at] ^= (uint8_t) (1u << ((seed >> 16) % 8));
+                }
+                k = put(path, data, sizeof(data), &err);
+                if (k < 0)
+                        continue;
+                n_edited++;
+                count_files();
+                check_content(path, data, sizeof(data));
+        }
+        /* Some damage is harmless (a date, a free FAT entry): those volumes were edited. */
+        assert_true(n_edited > 0 && n_edited < 300);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_replace_sizes, reset),
@@ -459,6 +499,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_enospc, reset),
                 cmocka_unit_test_setup(test_hostile, reset),
                 cmocka_unit_test_setup(test_cuts, reset),
+                cmocka_unit_test_setup(test_random_damage, reset),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
