@@ -178,4 +178,53 @@ if [ "$(id -u)" = 0 ] && command -v losetup > /dev/null; then
 else
         skip_part "the loop-device refusal needs root and losetup"
 fi
+
+# ---- a USB key: a loop device that a umockdev bed describes as a USB stick (serial $1),
+# so that the target policy, the device's own serial and the write path all run ----
+usb_bed() { # SERIAL LOOP SIZE
+        local u=/devices/pci0000:00/0000:00:14.0/usb2/2-7 n=${2#/dev/loop}
+        printf 'P: %s\nE: DEVTYPE=usb_device\nE: DRIVER=usb\nE: SUBSYSTEM=usb\nA: idVendor=1234\nA: idProduct=5678\nA: serial=%s\nA: manufacturer=Feas\nA: product=Stick\nA: busnum=2\nA: devnum=9\nA: speed=480\nA: removable=removable\n\n' "$u" "$1"
+        printf 'P: %s/2-7:1.0\nE: DEVTYPE=usb_interface\nE: DRIVER=usb-storage\nE: SUBSYSTEM=usb\n\n' "$u"
+        printf 'P: %s/2-7:1.0/host20\nE: DEVTYPE=scsi_host\nE: SUBSYSTEM=scsi\n\n' "$u"
+        printf 'P: %s/2-7:1.0/host20/target20:0:0\nE: DEVTYPE=scsi_target\nE: SUBSYSTEM=scsi\n\n' "$u"
+        printf 'P: %s/2-7:1.0/host20/target20:0:0/20:0:0:0\nE: DEVTYPE=scsi_device\nE: DRIVER=sd\nE: SUBSYSTEM=scsi\n\n' "$u"
+        printf 'P: %s/2-7:1.0/host20/target20:0:0/20:0:0:0/block/loop%s\nE: DEVNAME=%s\nE: DEVTYPE=disk\nE: SUBSYSTEM=block\nE: MAJOR=7\nE: MINOR=%s\nA: removable=1\nA: size=%s\nA: ro=0\nA: dev=7:%s\nA: queue/logical_block_size=512\nA: queue/physical_block_size=512\n' \
+                "$u" "$n" "$2" "$n" $(($3 / 512)) "$n"
+}
+if [ "$(id -u)" = 0 ] && command -v losetup > /dev/null && command -v umockdev-run > /dev/null; then
+        : "${TOOL_JOURNAL_RECORD:?}"
+        # umockdev's preload library comes before ASan's runtime (ASan builds).
+        export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+        J=(--journal "${CARTABLE_TEST_PG_URL:-$SCRATCH/j.db}")
+        # A key the journal knows by its USB serial only (usb:0781:5581:atelier-9-000000).
+        "$TOOL_JOURNAL_RECORD" "${CARTABLE_TEST_PG_URL:-$SCRATCH/j.db}" 1 atelier-9 > /dev/null || fail "journal-record"
+        expect_exit 0 "$C" flash rel.cart usb.img --size 64M "${T[@]}" "${J[@]}"
+        expect_exit 0 "$C" flash rel.cart usb2.img --size 64M "${T[@]}" "${J[@]}"
+        LOOP=$(losetup -f --show usb.img)
+        LOOP2=$(losetup -f --show usb2.img)
+        trap 'losetup -d "$LOOP" "$LOOP2" 2>/dev/null || true; rm -rf "$SCRATCH"' EXIT
+        usb_bed ISSUE001 "$LOOP" $((64 << 20)) > ok.umockdev
+        usb_bed atelier-9-000000 "$LOOP2" $((64 << 20)) > swapped.umockdev
+        U=(umockdev-run -d ok.umockdev --)
+        expect_exit 0 "${U[@]}" "$C" identify "$LOOP"
+        expect_in out '^USB serial: ISSUE001$'
+        expect_in out '^status: stock$'
+        expect_exit 0 "${U[@]}" "$C" issue "$LOOP" --pupil D1005 "${T[@]}" --yes
+        expect_in out '^issued key file:usb.img \(volume .*\) to 0750001A/D1005 '
+        [ "$(q "SELECT status || ' ' || pupil_id FROM keys WHERE uid = 'file:usb.img'")" = "issued D1005" ] || fail "USB key not issued"
+        # The key's volume is one key's in the journal, its USB serial another's: swapped.
+        US=(umockdev-run -d swapped.umockdev --)
+        expect_exit 0 "${US[@]}" "$C" identify "$LOOP2"
+        expect_in out "^warning: its volume [0-9A-F]{8} is key file:usb2.img's in the journal but its USB serial is key usb:0781:5581:atelier-9-000000's$"
+        before=$(state usb2.img)
+        expect_exit 1 "${US[@]}" "$C" issue "$LOOP2" --pupil D1006 "${T[@]}" --yes
+        expect_in err '^cartable: SWAPPED: /dev/loop[0-9]+: its volume .* but its USB serial is key usb:0781:5581:atelier-9-000000.s; nothing written$'
+        losetup -d "$LOOP" "$LOOP2"
+        trap 'rm -rf "$SCRATCH"' EXIT
+        [ "$(state usb2.img)" = "$before" ] || fail "a swapped key was written"
+        fsck_clean usb.img
+        M mtype -i usb.img@@1M "::$OWNER" | grep -q '^    Yanis$' || fail "owner file of the USB key"
+else
+        skip_part "the USB key (umockdev bed over a loop device) needs root, losetup and umockdev-run"
+fi
 echo "ok"
