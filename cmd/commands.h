@@ -19,6 +19,7 @@ extern const struct command command_journal;
 extern const struct command command_report;
 extern const struct command command_lost;
 extern const struct command command_stolen;
+extern const struct command command_issue;
 extern const struct command command_identify;
 extern const struct command command_return;
 extern const struct command command_replace;

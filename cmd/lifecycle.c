@@ -90,7 +90,7 @@ static int find_key(struct journal *j, uint32_t volume_id, const struct key_reco
 
 int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
                        struct journal_key_info **ret, char *swapped, size_t swapped_len,
-                       struct cart_error *err) {
+                       bool for_people, struct cart_error *err) {
         struct swap w;
         int r;
 
@@ -98,7 +98,7 @@ int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_r
                 swapped[0] = 0;
         r = find_key(j, volume_id, rec, ret, &w, err);
         if (r >= 0 && swapped)
-                swap_words(&w, false, swapped, swapped_len);
+                swap_words(&w, for_people, swapped, swapped_len);
         return r;
 }
 
@@ -334,8 +334,7 @@ static int run_identify(int argc, char **argv) {
         uint64_t size, off, vsize;
         struct buf *b = NULL;
         bool has_record = false;
-        char vid[16], swapped[512];
-        struct swap swap;
+        char vid[16], swapped[512], usb[128];
         int c, code, r;
 
         optind = 0;
@@ -369,7 +368,9 @@ static int run_identify(int argc, char **argv) {
             key_record_parse(b->data, b->len, &rec, NULL) >= 0)
                 has_record = true;
         free(b);
-        r = find_key(j, vi.volume_id, has_record ? &rec : NULL, &k, &swap, &err);
+        /* A key's own USB serial, as flash reads it: a deleted or edited record does not hide it. */
+        key_usb_serial(fd, usb, sizeof(usb));
+        r = lifecycle_find_key_usb(j, vi.volume_id, has_record ? &rec : NULL, usb, &k, swapped, sizeof(swapped), &err);
         if (r < 0)
                 return journal_fail(r, &err);
         key_format_volume_id(vi.volume_id, vid);
@@ -388,10 +389,12 @@ static int run_identify(int argc, char **argv) {
                 printf(_("last verification: %s\n"), k->verified_outcome ? status_words(k->verified_outcome) : "");
         } else
                 puts(_("last verified: never"));
+        if (usb[0])
+                printf(_("USB serial: %s\n"), esc(usb));
         puts(has_record ? _("key record: present")
                         : _("key record: missing or unreadable (identified by its volume ID)"));
-        if (swap.kind != SWAP_NONE)
-                printf(_("warning: %s\n"), swap_words(&swap, true, swapped, sizeof(swapped)));
+        if (swapped[0])
+                printf(_("warning: %s\n"), swapped);
         return EXIT_OK;
 }
 
@@ -400,10 +403,10 @@ const struct command command_identify = {
         .summary = N_("say whose a found key is, offline, from the journal"),
         .help = N_("Usage: cartable identify TARGET [--journal DB]\n"
                 "\n"
-                "Read a found key or image (never mounted, never written): its FAT volume ID, then\n"
-                "the USB serial in /.cartable/key.json, and say from the journal whose it is\n"
-                "(name, class, school), its status, release and last verification. A renamed\n"
-                "volume or a deleted key record does not hide it.\n"
+                "Read a found key or image (never mounted, never written): its FAT volume ID, the\n"
+                "USB serial the key reports and the one in /.cartable/key.json, and say from the\n"
+                "journal whose it is (name, class, school), its status, release and last\n"
+                "verification. A renamed volume or a deleted key record does not hide it.\n"
                 "\n"
                 "Exit codes: 0 found; 2 not a FAT32 key; 66 not in the journal, no journal.\n"
                 "See cartable-lifecycle(1).\n"),
@@ -521,7 +524,7 @@ static int run_return(int argc, char **argv) {
                 return EXIT_NOT_CARTABLE;
         }
         /* Refuse before writing anything: only an issued key comes back. */
-        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, NULL, 0, &err);
+        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, NULL, 0, false, &err);
         if (r < 0)
                 return journal_fail(r, &err);
         if (!streq(k->status, "issued"))

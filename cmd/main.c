@@ -18,6 +18,7 @@ static const struct command *const commands[] = {
         &command_report,
         &command_lost,
         &command_stolen,
+        &command_issue,
         &command_identify,
         &command_return,
         &command_replace,

@@ -105,7 +105,7 @@ _cartable() {
         local what=
         case $cmd${sub:+ $sub}:${#pos[@]} in
         "flash:0"|"batch:0"|"image verify:0"|"image show:0"|"image export:0") what=release ;;
-        "flash:1"|"verify:0"|"ls:0"|"cat:0") what=target ;;
+        "flash:1"|"verify:0"|"ls:0"|"cat:0"|"issue:0") what=target ;;
         "image build:"*|"key show:0"|"key verify:0") what=file ;;
         esac
         case $what in

@@ -49,6 +49,10 @@ int fd_read_at(void *userdata, void *buf, size_t len, uint64_t offset) {
         return pread_full((int) (intptr_t) userdata, buf, len, offset);
 }
 
+int fd_write_at(void *userdata, const void *buf, size_t len, uint64_t offset) {
+        return pwrite_full((int) (intptr_t) userdata, buf, len, offset);
+}
+
 int read_small_file(const char *path, size_t max, char **ret, size_t *ret_len) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_free_ char *buf = NULL;

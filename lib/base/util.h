@@ -64,6 +64,9 @@ int pread_full(int fd, void *buf, size_t len, uint64_t offset);
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t offset);
 /* cart_read_fn over a file descriptor passed as (void *)(intptr_t) fd. */
 int fd_read_at(void *userdata, void *buf, size_t len, uint64_t offset);
+/* The other way: writes exactly len bytes at offset, 0 or a negative errno. */
+typedef int (*cart_write_fn)(void *userdata, const void *buf, size_t len, uint64_t offset);
+int fd_write_at(void *userdata, const void *buf, size_t len, uint64_t offset);
 
 /*
  * The whole of a small regular file, NUL-terminated (the NUL is not counted in *ret_len).

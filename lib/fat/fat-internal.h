@@ -52,6 +52,33 @@ unsigned fat_lfn_entries(const uint16_t *name, size_t n);
 void fat_time_encode(int64_t t, uint16_t *ret_date, uint16_t *ret_time, uint8_t *ret_tenths);
 int64_t fat_time_decode(uint16_t date, uint16_t time);
 
+/* fatgen103 §6: one short entry (creation, access and write times all mtime). */
+void fat_put_short_entry(uint8_t *e, const uint8_t name[11], uint8_t attrs, int64_t mtime,
+                         uint32_t cluster, uint32_t size);
+/* The fields of a short entry that say where its content is, how long, and when it was written. */
+void fat_entry_set_content(uint8_t *e, int64_t mtime, uint32_t cluster, uint32_t size);
+/* fatgen103 §7: the lfn_count LFN entries of name16, last part first; returns the bytes written. */
+size_t fat_put_lfn_entries(uint8_t *e, const uint16_t *name16, size_t len16, unsigned lfn_count,
+                           const uint8_t short_name[11]);
+
+/* ---- what the in-place editor (fat-edit.c) takes from an open reader ---- */
+
+struct fat_geometry {
+        uint64_t offset, size;          /* of the volume in the target */
+        uint32_t sector_size, cluster_size, clusters, root_cluster;
+        uint32_t reserved_sectors, n_fats, fsinfo_sector, backup_boot_sector;
+        uint64_t fat_bytes;             /* of one FAT */
+        uint64_t data_offset;           /* of cluster 2, from the volume's start */
+        bool is_mirrored;               /* BPB_ExtFlags bit 7 clear: every FAT is kept */
+};
+void fat_reader_geometry(const struct fat_reader *r, struct fat_geometry *ret);
+/* FAT entry of cluster c (2 to clusters + 1, -ERANGE otherwise), upper 4 bits masked. */
+int fat_reader_entry(struct fat_reader *r, uint32_t c, uint32_t *ret, struct cart_error *err);
+/* len bytes at byte at of the volume (-ERANGE past its end). */
+int fat_reader_read_raw(struct fat_reader *r, void *buf, size_t len, uint64_t at, struct cart_error *err);
+/* Forget the cached FAT: the editor wrote it. */
+void fat_reader_forget(struct fat_reader *r);
+
 /* ---- the tree being written (fat-tree.c), laid out by fat-layout.c ---- */
 
 struct fat_node {

@@ -125,9 +125,21 @@ uint32_t fat_choose_cluster_size(struct fat_tree *t, uint64_t volume_size, uint3
         return best;
 }
 
-/* fatgen103 §6: one short entry. */
-static void put_short_entry(uint8_t *e, const uint8_t name[11], uint8_t attrs, int64_t mtime,
-                            uint32_t cluster, uint32_t size) {
+void fat_entry_set_content(uint8_t *e, int64_t mtime, uint32_t cluster, uint32_t size) {
+        uint16_t date, time;
+        uint8_t tenths;
+
+        fat_time_encode(mtime, &date, &time, &tenths);
+        put_le16(e + 18, date);          /* last access */
+        put_le16(e + 20, (uint16_t) (cluster >> 16));
+        put_le16(e + 22, time);          /* last write */
+        put_le16(e + 24, date);
+        put_le16(e + 26, (uint16_t) cluster);
+        put_le32(e + 28, size);
+}
+
+void fat_put_short_entry(uint8_t *e, const uint8_t name[11], uint8_t attrs, int64_t mtime,
+                         uint32_t cluster, uint32_t size) {
         uint16_t date, time;
         uint8_t tenths;
 
@@ -137,30 +149,25 @@ static void put_short_entry(uint8_t *e, const uint8_t name[11], uint8_t attrs, i
         e[13] = tenths;
         put_le16(e + 14, time);          /* creation */
         put_le16(e + 16, date);
-        put_le16(e + 18, date);          /* last access */
-        put_le16(e + 20, (uint16_t) (cluster >> 16));
-        put_le16(e + 22, time);          /* last write */
-        put_le16(e + 24, date);
-        put_le16(e + 26, (uint16_t) cluster);
-        put_le32(e + 28, size);
+        fat_entry_set_content(e, mtime, cluster, size);
 }
 
-/* fatgen103 §7: the LFN entries of x, last part first; returns the bytes written. */
-static size_t put_lfn_entries(uint8_t *e, const struct fat_node *x) {
+size_t fat_put_lfn_entries(uint8_t *e, const uint16_t *name16, size_t len16, unsigned lfn_count,
+                           const uint8_t short_name[11]) {
         static const uint8_t at[FAT_LFN_CHARS] = { 1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30 };
-        uint8_t sum = fat_lfn_checksum(x->short_name);
+        uint8_t sum = fat_lfn_checksum(short_name);
 
-        for (unsigned k = x->lfn_count; k >= 1; k--, e += FAT_DIRENT_SIZE) {
-                e[0] = (uint8_t) (k | (k == x->lfn_count ? 0x40 : 0));
+        for (unsigned k = lfn_count; k >= 1; k--, e += FAT_DIRENT_SIZE) {
+                e[0] = (uint8_t) (k | (k == lfn_count ? 0x40 : 0));
                 e[11] = FAT_ATTR_LFN;
                 e[13] = sum;
                 for (unsigned j = 0; j < FAT_LFN_CHARS; j++) {
                         size_t i = (size_t) (k - 1) * FAT_LFN_CHARS + j;
                         /* After the name: one NUL, then 0xFFFF padding. */
-                        put_le16(e + at[j], i < x->len16 ? x->name16[i] : i == x->len16 ? 0 : 0xFFFF);
+                        put_le16(e + at[j], i < len16 ? name16[i] : i == len16 ? 0 : 0xFFFF);
                 }
         }
-        return (size_t) x->lfn_count * FAT_DIRENT_SIZE;
+        return (size_t) lfn_count * FAT_DIRENT_SIZE;
 }
 
 static void build_dir(const struct fat_tree *t, const struct fat_node *d, const struct fat_params *params,
@@ -169,24 +176,24 @@ static void build_dir(const struct fat_tree *t, const struct fat_node *d, const 
 
         if (d == &t->nodes[0]) {
                 if (params->label[0]) {
-                        put_short_entry(e, label, FAT_ATTR_VOLUME_ID, params->time, 0, 0);
+                        fat_put_short_entry(e, label, FAT_ATTR_VOLUME_ID, params->time, 0, 0);
                         e += FAT_DIRENT_SIZE;
                 }
         } else {
                 const struct fat_node *p = &t->nodes[d->parent];
                 static const uint8_t dot[11] = ".          ", dotdot[11] = "..         ";
 
-                put_short_entry(e, dot, FAT_ATTR_DIRECTORY | d->attrs, d->mtime, d->first_cluster, 0);
+                fat_put_short_entry(e, dot, FAT_ATTR_DIRECTORY | d->attrs, d->mtime, d->first_cluster, 0);
                 e += FAT_DIRENT_SIZE;
                 /* fatgen103 §6.3: ".." of a first-level directory points to cluster 0. */
-                put_short_entry(e, dotdot, FAT_ATTR_DIRECTORY, d->mtime, d->parent == 0 ? 0 : p->first_cluster, 0);
+                fat_put_short_entry(e, dotdot, FAT_ATTR_DIRECTORY, d->mtime, d->parent == 0 ? 0 : p->first_cluster, 0);
                 e += FAT_DIRENT_SIZE;
         }
         for (uint32_t i = 0; i < d->n_children; i++) {
                 const struct fat_node *x = &t->nodes[t->child_index[d->children + i]];
 
-                e += put_lfn_entries(e, x);
-                put_short_entry(e, x->short_name,
+                e += fat_put_lfn_entries(e, x->name16, x->len16, x->lfn_count, x->short_name);
+                fat_put_short_entry(e, x->short_name,
                                 x->attrs | (x->is_dir ? FAT_ATTR_DIRECTORY : FAT_ATTR_ARCHIVE),
                                 x->mtime, x->first_cluster, x->is_dir ? 0 : (uint32_t) x->size);
                 e += FAT_DIRENT_SIZE;

@@ -34,6 +34,8 @@ struct fat_reader {
         uint64_t offset, size;
         uint32_t sector_size, cluster_size, clusters, root_cluster;
         uint64_t fat_offset, fat_bytes, data_offset;
+        uint32_t reserved_sectors, n_fats, fsinfo_sector, backup_boot_sector;
+        bool is_mirrored;
         char label[FAT_LABEL_MAX + 1];
         uint32_t volume_id;
         struct cache_slot { uint64_t chunk; bool is_valid; uint8_t *buf; } cache[CACHE_SLOTS];
@@ -127,6 +129,11 @@ static int check_boot_sector(struct fat_reader *r, const uint8_t *b, struct cart
         r->fat_offset = ((uint64_t) rs + ((flags & 0x80) ? (flags & 0xF) * (uint64_t) fatsz : 0)) * ss;
         r->fat_bytes = (uint64_t) fatsz * ss;
         r->data_offset = meta * ss;
+        r->reserved_sectors = rs;
+        r->n_fats = nfats;
+        r->is_mirrored = !(flags & 0x80);
+        r->fsinfo_sector = get_le16(b + 48);
+        r->backup_boot_sector = get_le16(b + 50);
         r->root_cluster = get_le32(b + 44);
         if (r->root_cluster < 2 || r->root_cluster > r->clusters + 1)
                 return corrupt_at(err, "boot sector", "root cluster %u out of range", r->root_cluster);
@@ -543,9 +550,12 @@ static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const
                         allocated = a;
                 }
                 v[n] = (struct fat_dirent) {};
+                unsigned n_lfn = s.is_complete ? s.total : 0;
                 k = parse_entry(r, &s, e, path, &v[n], &skip, err);
                 if (k < 0)
                         goto fail;
+                v[n].slot = (uint32_t) (off / FAT_DIRENT_SIZE);
+                v[n].n_lfn = (uint8_t) n_lfn;
                 if (!skip)
                         n++;
         }
@@ -829,6 +839,36 @@ int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret) {
         };
         memcpy(ret->label, r->label, sizeof(ret->label));
         return 0;
+}
+
+/* ---- for the editor (fat-edit.c) ---- */
+
+void fat_reader_geometry(const struct fat_reader *r, struct fat_geometry *ret) {
+        *ret = (struct fat_geometry) {
+                .offset = r->offset, .size = r->size, .sector_size = r->sector_size,
+                .cluster_size = r->cluster_size, .clusters = r->clusters, .root_cluster = r->root_cluster,
+                .reserved_sectors = r->reserved_sectors, .n_fats = r->n_fats,
+                .fat_bytes = r->fat_bytes, .fsinfo_sector = r->fsinfo_sector,
+                .backup_boot_sector = r->backup_boot_sector, .is_mirrored = r->is_mirrored,
+                .data_offset = r->data_offset,
+        };
+}
+
+int fat_reader_entry(struct fat_reader *r, uint32_t c, uint32_t *ret, struct cart_error *err) {
+        if (c < 2 || c > r->clusters + 1)
+                return -ERANGE;
+        return fat_get(r, c, ret, err);
+}
+
+int fat_reader_read_raw(struct fat_reader *r, void *buf, size_t len, uint64_t at, struct cart_error *err) {
+        if (at > r->size || len > r->size - at)
+                return -ERANGE;
+        return read_at(r, buf, len, at, err);
+}
+
+void fat_reader_forget(struct fat_reader *r) {
+        for (size_t i = 0; i < CACHE_SLOTS; i++)
+                r->cache[i].is_valid = false;
 }
 
 /* ---- the whole volume ---- */

@@ -171,6 +171,8 @@ struct fat_dirent {
         uint64_t size;
         int64_t mtime;
         uint32_t first_cluster;
+        uint32_t slot;                   /* of the short entry in its directory (32-byte units) */
+        uint8_t n_lfn;                   /* long-name entries just before it */
 };
 
 /* Opens the FAT32 volume at [offset, offset + size) of the source and checks its boot
@@ -213,3 +215,42 @@ int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct f
  */
 typedef int (*fat_walk_fn)(void *userdata, const char *path, const struct fat_dirent *e);
 int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct cart_error *err);
+
+/* ---- editing one file in place ---- */
+
+/*
+ * An existing FAT32 volume (a key a pupil brought back: hostile until checked) opened for
+ * small in-place changes: fat_editor_open() checks it whole first, as fat_reader_walk()
+ * does (chains, cross-links, loops, names), and refuses a volume whose FATs are not
+ * mirrored (-EUCLEAN). Everything else on the volume keeps its bytes.
+ */
+struct fat_editor;
+
+int fat_editor_open(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t offset, uint64_t size,
+                    struct fat_editor **ret, struct cart_error *err);
+struct fat_editor *fat_editor_free(struct fat_editor *e);
+DEFINE_POINTER_CLEANUP(struct fat_editor, fat_editor_free);
+
+/*
+ * Give the file at path (its parent directory must exist) the content data[0..len):
+ * replaced when an entry answers to path (its attributes kept), created with attrs
+ * otherwise (long and 8.3 names as the writer gives them; the directory grows by a
+ * cluster when it is full). New clusters (contiguous when the volume has such a run) are
+ * written in this order, so that a cut leaves either the old file or the new one:
+ *   1. the data clusters;  2. their chain, in every FAT;  3. the directory entry (a
+ *   directory grown: its new cluster, then the link from its last one), the commit;
+ *   4. the old chain freed, in every FAT;  5. FSInfo's free count and next-free hint.
+ * A cut before 3 leaves the new clusters allocated and unreachable, a cut in 4 the rest
+ * of the old chain: fsck.fat reports them as lost clusters, with a free count that
+ * FSInfo does not match, and, for a cut between the two FATs' copies of one entry, FATs
+ * that differ there; nothing reachable is ever wrong. (Each FAT entry is written to the
+ * first FAT, then the second.)
+ * Errors, nothing written: -ENOSPC (with the clusters missing), -EISDIR, -ENOENT (no
+ * parent), -ENOTUNIQ (two entries answer to the name), -EFBIG, the name's own (-EINVAL...).
+ * A write error midway is returned as is (-EIO...), with what step it reached in err.
+ */
+int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data, size_t len, uint8_t attrs,
+                        int64_t mtime, struct cart_error *err);
+
+/* The reader over the same volume, current after every put (the editor owns it). */
+struct fat_reader *fat_editor_reader(struct fat_editor *e);

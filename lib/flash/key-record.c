@@ -63,13 +63,17 @@ void key_record_from_report(const struct flash_report *r, const struct owner_fie
         copy_field(k.key_serial, sizeof(k.key_serial), r->key.serial);
         copy_field(k.key_vid_pid, sizeof(k.key_vid_pid), r->key.vid_pid);
         copy_field(k.key_port, sizeof(k.key_port), r->key.port);
-        if (owner) {
-                copy_field(k.owner_first_name, sizeof(k.owner_first_name), owner->first_name);
-                copy_field(k.owner_last_name, sizeof(k.owner_last_name), owner->last_name);
-                copy_field(k.owner_class, sizeof(k.owner_class), owner->class_name);
-                copy_field(k.owner_school, sizeof(k.owner_school), owner->school);
-        }
+        if (owner)
+                key_record_set_owner(&k, owner);
         *ret = k;
+}
+
+void key_record_set_owner(struct key_record *k, const struct owner_fields *owner) {
+        k->has_owner = true;
+        copy_field(k->owner_first_name, sizeof(k->owner_first_name), owner->first_name);
+        copy_field(k->owner_last_name, sizeof(k->owner_last_name), owner->last_name);
+        copy_field(k->owner_class, sizeof(k->owner_class), owner->class_name);
+        copy_field(k->owner_school, sizeof(k->owner_school), owner->school);
 }
 
 static int add(struct json_object *o, const char *key, struct json_object *v) {

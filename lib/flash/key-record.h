@@ -37,6 +37,9 @@ struct key_record {
 void key_record_from_report(const struct flash_report *r, const struct owner_fields *owner, int64_t time,
                             struct key_record *ret);
 
+/* Give the record an owner (cartable issue), its fields cut and cleaned as above. */
+void key_record_set_owner(struct key_record *k, const struct owner_fields *owner);
+
 /* As stored on the key: pretty-printed JSON, malloc'd, NUL-terminated. */
 int key_record_to_json(const struct key_record *k, char **ret, struct cart_error *err);
 

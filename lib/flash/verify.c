@@ -29,6 +29,8 @@ struct verify_result *verify_result_free(struct verify_result *r) {
                 free(r->entries[i].collides_with);
         }
         free(r->entries);
+        free(r->owner_path);
+        free(r->owner_template);
         free(r);
         return NULL;
 }
@@ -468,6 +470,12 @@ int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const stru
         snprintf(res->release_version, sizeof(res->release_version), "%s", manifest_version(m));
         snprintf(res->release_key_id, sizeof(res->release_key_id), "%s", manifest_key_id(m));
         res->release_serial = manifest_serial(m);
+        if (manifest_owner_path(m)) {
+                res->owner_path = strdup(manifest_owner_path(m));
+                res->owner_template = strdup(manifest_owner_template(m));
+                if (!res->owner_path || !res->owner_template)
+                        return -ENOMEM;
+        }
         r = check_table(read, userdata, size, m, res, err);
         if (r < 0)
                 return r;

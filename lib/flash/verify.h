@@ -68,6 +68,9 @@ struct verify_result {
         bool is_outdated;
         uint64_t station_serial;        /* the highest flashed here; 0 when unknown */
         char state_problem[256];        /* why the state could not be read; "" when it was */
+        /* The signed manifest's personalisation: where the owner file goes and its template
+         * (release_render_owner's); NULL when the release is not personalised. */
+        char *owner_path, *owner_template;
         size_t n_files_checked;
         uint64_t bytes_checked;
         struct verify_entry *entries;   /* problems and extras, sorted by path */

@@ -222,3 +222,90 @@ int journal_record_verification(struct journal *j, const struct journal_verifica
         }
         return journal_txn_commit(j, err);
 }
+
+/* The checks of an issue, inside the caller's transaction (or none: a dry run). */
+static int issue_check(struct journal *j, const struct journal_issue *is, struct journal_key_info **ret_key,
+                       struct journal_pupil_info **ret_pupil, struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
+        int r;
+
+        r = journal_key_find(j, is->key, &k, err);
+        if (r < 0)
+                return r;
+        if (streq(k->status, "issued"))
+                return cart_error_set(err, -EINVAL, "key %s is issued already, to %s/%s: it cannot be issued again",
+                                      k->uid, k->school ?: "?", k->pupil_id ?: "?");
+        if (!streq(k->status, "stock"))
+                return cart_error_set(err, -EINVAL, "key %s is %s, not a stock key: only a key flashed for nobody "
+                                      "can be issued", k->uid, k->status);
+        /* Active (-ESRCH otherwise); a key held is refused below, in this command's words. */
+        r = journal_pupil_for_issue(j, is->pupil, true, &p, err);
+        if (r < 0)
+                return r;
+        if (p->key_uid)
+                return cart_error_set(err, -EEXIST, "pupil %s/%s (%s %s, %s) already holds key %s: mark it lost, "
+                                      "stolen or returned first", p->school, p->id, p->first_name, p->family_name,
+                                      p->class_name, p->key_uid);
+        *ret_key = TAKE_PTR(k);
+        if (ret_pupil)
+                *ret_pupil = TAKE_PTR(p);
+        return 0;
+}
+
+static int issue(struct journal *j, const struct journal_issue *is, struct journal_pupil_info **ret_pupil,
+                 struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct journal_event_row e;
+        int64_t now = journal_now_usec();
+        int r;
+
+        r = issue_check(j, is, &k, &p, err);
+        if (r < 0)
+                return r;
+        r = jdb_prepare(j, "UPDATE keys SET status = 'issued', pupil_school = ?, pupil_id = ?, updated_usec = ? "
+                        "WHERE uid = ? AND status = 'stock'", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, p->school);
+        jdb_bind_text(s, 2, p->id);
+        jdb_bind_int64(s, 3, now);
+        jdb_bind_text(s, 4, k->uid);
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        e = (struct journal_event_row) { .kind = "issued", .time_usec = now, .operator = is->operator,
+                .pupil_school = p->school, .pupil_id = p->id, .key_uid = k->uid, .key_serial = k->serial,
+                .release_name = is->release_name, .release_version = is->release_version,
+                .release_serial = is->release_serial, .release_key_id = is->release_key_id,
+                .volume_id = k->volume_id, .bytes_written = -1, .bytes_read = -1, .started_usec = -1,
+                .write_usec = -1, .read_usec = -1 };
+        r = journal_event_append(j, &e, err);
+        if (r < 0)
+                return r;
+        if (ret_pupil)
+                *ret_pupil = TAKE_PTR(p);
+        return 0;
+}
+
+int journal_key_issue(struct journal *j, const struct journal_issue *is, bool dry_run,
+                      struct journal_pupil_info **ret_pupil, struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        int r;
+
+        if (!is->key || !is->pupil)
+                return cart_error_set(err, -EINVAL, "an issue names a key and a pupil");
+        if (dry_run)
+                return issue_check(j, is, &k, ret_pupil, err);
+        r = journal_txn_begin(j, err);
+        if (r < 0)
+                return r;
+        r = issue(j, is, ret_pupil, err);
+        if (r < 0) {
+                journal_txn_rollback(j);
+                return r;
+        }
+        return journal_txn_commit(j, err);
+}

@@ -63,3 +63,21 @@ struct journal_verification {
 /* A "verified" event for a key the journal knows (-ENOENT otherwise). */
 int journal_record_verification(struct journal *j, const struct journal_verification *v,
                                 struct cart_error *err);
+
+struct journal_issue {
+        const char *key;           /* the key's uid */
+        const char *pupil;         /* "ID" or "UAI/ID" */
+        const char *operator;
+        const char *release_name, *release_version, *release_key_id;   /* as the key holds them */
+        int64_t release_serial;    /* -1: unknown */
+};
+/*
+ * Hand a stock key to a pupil (cartable issue). Refused, nothing changed: a key unknown
+ * (-ENOENT) or not stock (-EINVAL naming its status, and its holder when issued), a pupil
+ * unknown (-ENOENT), who left (-ESRCH) or who holds a key (-EEXIST naming it). With
+ * dry_run only these checks run. Otherwise, in one transaction, the key becomes the
+ * pupil's and an "issued" event is appended to the station's chain.
+ * ret_pupil (optional): the pupil, with the owner fields the key's files are written with.
+ */
+int journal_key_issue(struct journal *j, const struct journal_issue *is, bool dry_run,
+                      struct journal_pupil_info **ret_pupil, struct cart_error *err);

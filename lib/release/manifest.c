@@ -595,6 +595,7 @@ int64_t manifest_created(const struct manifest *m) { return m->created; }
 const char *manifest_key_id(const struct manifest *m) { return m->key_id; }
 bool manifest_is_personalised(const struct manifest *m) { return m->owner_path != NULL; }
 const char *manifest_owner_path(const struct manifest *m) { return m->owner_path; }
+const char *manifest_owner_template(const struct manifest *m) { return m->owner_template; }
 const struct release_layout *manifest_layout(const struct manifest *m) { return &m->layout; }
 size_t manifest_n_files(const struct manifest *m) { return m->n_files; }
 bool manifest_is_verified(const struct manifest *m) { return m->is_verified; }

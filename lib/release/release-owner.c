@@ -23,3 +23,8 @@ int release_render_owner(const struct release *rel, const struct owner_fields *f
         *ret_text = TAKE_PTR(text);
         return 0;
 }
+
+int owner_render(const char *template, const char *where, const struct owner_fields *f,
+                 char **ret_text, size_t *ret_len, struct cart_error *err) {
+        return owner_template_render(template, where, f, ret_text, ret_len, err);
+}

@@ -59,6 +59,7 @@ int64_t manifest_created(const struct manifest *m);
 const char *manifest_key_id(const struct manifest *m);    /* hex */
 bool manifest_is_personalised(const struct manifest *m);
 const char *manifest_owner_path(const struct manifest *m);   /* NULL when not personalised */
+const char *manifest_owner_template(const struct manifest *m);   /* NULL when not personalised */
 const struct release_layout *manifest_layout(const struct manifest *m);
 size_t manifest_n_files(const struct manifest *m);
 const struct release_file *manifest_file(const struct manifest *m, size_t i);
@@ -108,6 +109,10 @@ struct owner_fields {
  * release is not personalised; -EINVAL naming a field the template needs and was not given. */
 int release_render_owner(const struct release *r, const struct owner_fields *f,
                          char **ret_path, char **ret_text, size_t *ret_len, struct cart_error *err);
+/* The same from a signed manifest's template already in hand (a verified key's): where
+ * names the file in messages. */
+int owner_render(const char *template, const char *where, const struct owner_fields *f,
+                 char **ret_text, size_t *ret_len, struct cart_error *err);
 
 /*
  * Rollback protection: the station records the highest serial it flashed for each release

@@ -73,6 +73,7 @@ expect_completion "cartable flash " "ent.cart"
 expect_completion "cartable image verify " "ent.cart"
 expect_completion "cartable flash --trust k.pub ent.cart " "$SCRATCH/devices/usb-SanDisk_Cruzer_4C53-0:0 ent.cart notes.txt"
 expect_completion "cartable verify $SCRATCH/devices/u" "$SCRATCH/devices/usb-SanDisk_Cruzer_4C53-0:0"
+expect_completion "cartable issue --pupil D1001 " "$SCRATCH/devices/usb-SanDisk_Cruzer_4C53-0:0 ent.cart notes.txt"
 expect_completion "cartable devices " ""
 # --pupil: the journal's pupils, from the configuration's journal or --journal's.
 printf '[station]\nstate-dir = %s/state\n' "$SCRATCH" > work/c.conf
