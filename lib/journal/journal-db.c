@@ -78,6 +78,17 @@ int jdb_checkpoint(struct journal *j, struct cart_error *err) {
         return j->ops->checkpoint ? j->ops->checkpoint(j, err) : 0;
 }
 
+int journal_reconnect(struct journal *j, struct cart_error *err) {
+        int r;
+
+        if (!j->ops->reconnect)
+                return -EOPNOTSUPP;
+        /* Whatever was open died with the connection. */
+        j->depth = 0;
+        r = j->ops->reconnect(j, err);
+        return r;
+}
+
 int jdb_lock_chain(struct journal *j, const char *station, struct cart_error *err) {
         return j->ops->lock_chain ? j->ops->lock_chain(j, station, err) : 0;
 }

@@ -545,6 +545,8 @@ static int record_flash_events(struct journal *j, const struct flash_report *rep
         if (r < 0)
                 return r;
         r = upsert_key(j, rep, f, uid, volume_id, now, err);
+        if (r >= 0)
+                r = journal_claim_release(j, uid, err);
         if (r < 0)
                 return r;
 

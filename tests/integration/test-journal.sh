@@ -27,7 +27,7 @@ expect_in out '^added    0750001A 6A  Mercier Adam  \[D1001\]$'
 [ "$(q 'SELECT count(*) FROM pupils WHERE is_active = 1')" = 59 ] || fail "59 active pupils expected"
 [ "$(q 'SELECT count(*) FROM schools')" = 2 ] || fail "two schools expected"
 [ "$(q 'PRAGMA journal_mode')" = wal ] || fail "journal not in WAL mode"
-[ "$(q 'SELECT max(version) FROM schema_version')" = 2 ] || fail "schema version"
+[ "$(q 'SELECT max(version) FROM schema_version')" = 3 ] || fail "schema version"
 
 # The configuration's [journal] path is the default journal.
 printf '[journal]\npath = %s/j.db\n' "$SCRATCH" >> cartable.conf
@@ -155,10 +155,10 @@ sqlite3 j.db 'PRAGMA integrity_check' | grep -qx ok || fail "integrity_check"
 
 # A journal from a newer cartable is refused and left byte for byte as it was.
 cp pristine.db j.db; rm -f j.db-wal j.db-shm
-q "PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (3, 0)" > /dev/null
+q "PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (4, 0)" > /dev/null
 sum=$(sha256sum j.db)
 expect_exit 65 "$C" roster import changed.csv
-expect_in err 'schema version 3 is newer than this cartable'
+expect_in err 'schema version 4 is newer than this cartable'
 expect_exit 65 "$C" journal verify
 [ "$(sha256sum j.db)" = "$sum" ] || fail "a refused journal was modified"
 echo "not a database, only text that goes on for a while......................................................" > j.db

@@ -138,12 +138,12 @@ static void test_newer_version_refused_untouched(void **state) {
 
         journal_close(j);
         /* Back to rollback mode, so that a reader leaves no -wal file and the bytes say it all. */
-        raw("PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (3, 0)");
+        raw("PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (4, 0)");
         file_digest(before);
         j = NULL;
         assert_int_equal(journal_open(path, &o, &j, &err), -EPROTONOSUPPORT);
         assert_null(j);
-        assert_non_null(strstr(err.msg, "schema version 3 is newer"));
+        assert_non_null(strstr(err.msg, "schema version 4 is newer"));
         assert_non_null(strstr(err.msg, "left untouched"));
         file_digest(after);
         assert_memory_equal(before, after, sizeof(before));
@@ -181,30 +181,31 @@ static void test_migration_runner(void **state) {
         static const struct journal_migration good[] = {
                 { 1, "unused: already applied" },
                 { 2, "unused: already applied" },
-                { 3, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
+                { 3, "unused: already applied" },
+                { 4, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
         };
         static const struct journal_migration bad[] = {
-                { 3, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
+                { 4, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
         };
-        static const struct journal_migration gap[] = { { 4, "SELECT 1" } };
+        static const struct journal_migration gap[] = { { 5, "SELECT 1" } };
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         struct cart_error err = {};
 
         /* A failing step leaves the journal at the version before it, schema unchanged. */
         assert_true(journal_migrate(j, bad, ELEMENTSOF(bad), &err) < 0);
-        assert_non_null(strstr(err.msg, "migration to schema version 3"));
-        assert_int_equal(journal_schema_version(j), 2);
+        assert_non_null(strstr(err.msg, "migration to schema version 4"));
+        assert_int_equal(journal_schema_version(j), 3);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 0);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 2);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 3);
         /* Versions come one after the other. */
         assert_int_equal(journal_migrate(j, gap, ELEMENTSOF(gap), &err), -EPROTO);
-        /* A v2 journal goes to v3, and only the missing step runs. */
+        /* A v3 journal goes to v4, and only the missing step runs. */
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(journal_schema_version(j), 3);
+        assert_int_equal(journal_schema_version(j), 4);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 1);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 3);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 4);
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 3);
+        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 4);
 }
 
 static void test_reopen_keeps_version(void **state) {
