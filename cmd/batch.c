@@ -269,8 +269,8 @@ static int run(int argc, char **argv) {
         }
         if (sum->is_journal_lost) {
                 log_error(-ECONNRESET, _("the journal server %s went away during the batch and came back: every "
-                                         "key that ended was recorded; keys shown \"journal-error\" were not "
-                                         "flashed"), journal_name(j));
+                                         "key that ended was recorded once it was back; a key whose start could "
+                                         "not be recorded was not flashed"), journal_name(j));
                 return EXIT_UNAVAILABLE;
         }
         if (sum->stop_level >= 2 && sum->n_cancelled)

@@ -18,30 +18,11 @@ J=(--journal "$SCRATCH/j.db")
 q() { sqlite3 -batch j.db "$1"; }
 OWNER="CETTE CLE APPARTIENT A.txt"
 
-PIDS=()
-MOUNTS=()
 cleanup() {
-        for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
-        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-        wait 2>/dev/null || true
+        nbd_cleanup
         rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
-# nbd_key NAME FILTER PARAMS...: a 1 GiB key image at $SCRATCH/NAME/nbd served by nbdkit
-# through FILTER.
-nbd_key() {
-        local name=$1 filter=$2; shift 2
-        mkdir -p "$name"
-        truncate -s 1G "$name.img"
-        nbdkit -f -U "$SCRATCH/$name.sock" --filter="$filter" file file="$SCRATCH/$name.img" "$@" 2>"$name.log" &
-        PIDS+=($!)
-        for _ in $(seq 200); do [ -S "$name.sock" ] && break; sleep 0.1; done
-        nbdfuse "$SCRATCH/$name" --unix "$SCRATCH/$name.sock" 2>>"$name.log" &
-        PIDS+=($!)
-        MOUNTS+=("$SCRATCH/$name")
-        for _ in $(seq 200); do [ -e "$name/nbd" ] && break; sleep 0.1; done
-        [ -e "$name/nbd" ] || fail "nbdfuse did not start for $name"
-}
 
 "$C" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
 "$C" image build "$SOURCE_ROOT/images/ent-college" --key dep.key --output rel.cart >/dev/null 2>&1
