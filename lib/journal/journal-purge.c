@@ -75,6 +75,10 @@ static int purge(struct journal *j, int64_t before, const char *operator, struct
         r = exec_before(j, "UPDATE keys SET pupil_id = NULL WHERE pupil_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
                         "pupils p WHERE p.school = keys.pupil_school AND p.id = keys.pupil_id AND " PURGED ")",
                         before, NULL, err);
+        /* The salts of other journals merged in go with the pupil's own. */
+        if (r >= 0)
+                r = exec_before(j, "DELETE FROM pupil_salts WHERE school || '/' || id IN (SELECT p.school || '/' || "
+                                "p.id FROM pupils p WHERE " PURGED ")", before, NULL, err);
         if (r >= 0)
                 r = exec_before(j, "UPDATE pupils SET family_name = '', first_name = '', ine_hmac = NULL, salt = NULL "
                                 "WHERE school || '/' || id IN (SELECT p.school || '/' || p.id FROM pupils p WHERE "

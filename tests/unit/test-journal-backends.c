@@ -357,39 +357,37 @@ static void test_merge_offline_twice(void **state) {
         import(off);
         import(t);
         /* Pupil 3 gets a key at the workshop and another at the collège, offline: each
-         * journal salted pupil 3's commitments its own way (journal purge), so one journal
-         * cannot verify both: the merge is refused, naming the pupil, and adds nothing. */
+         * journal salted pupil 3's commitments its own way (journal purge). Both issues are
+         * kept and the conflict reported; the collège's salt joins pupil 3's other salts in
+         * the target, so both stations' events verify there. */
         assert_int_equal(flash(t, "A1", "3", &err), 0);
-        assert_int_equal(flash(off, "C1", "3", &err), 0);
-        assert_int_equal(journal_merge(t, off, on_conflict, &x, &c, &err), -EBADMSG);
-        assert_non_null(strstr(err.msg, "pupil 0750001A/3 has events in both journals under different salts"));
-        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2);
-        assert_int_equal(x.n, 0);
-        off = journal_close(off);
-        unlink(off_path);
-
-        off = open_as(off_path, "college-1");
-        import(off);
+        assert_int_equal(flash(off, "C0", "3", &err), 0);
         assert_int_equal(flash(off, "C1", "5", &err), 0);
         assert_int_equal(flash(off, "C2", "4", &err), 0);
         assert_int_equal(flash(off, "C3", NULL, &err), 0);
         n_off = count(off, "SELECT count(*) FROM events");
-        assert_int_equal(n_off, 5);        /* flashed and issued twice, flashed (stock) once */
+        assert_int_equal(n_off, 7);        /* flashed and issued three times, flashed (stock) once */
 
         assert_int_equal(journal_merge(t, off, on_conflict, &x, &c, &err), 0);
-        assert_int_equal(c.events_added, 5);
+        assert_int_equal(c.events_added, 7);
         assert_int_equal(c.events_present, 0);
-        assert_int_equal(c.keys_added, 3);
-        assert_int_equal(c.conflicts, 0);
+        assert_int_equal(c.keys_added, 4);
+        assert_int_equal(c.conflicts, 1);
+        assert_int_equal(x.n, 1);
+        assert_string_equal(x.log, "0750001A/3 usb:0781:5581:C0@college-1 vs usb:0781:5581:A1;");
+        assert_int_equal(count(t, "SELECT count(*) FROM keys WHERE pupil_id = '3' AND status = 'issued'"), 2);
         assert_int_equal(count(t, "SELECT count(*) FROM keys WHERE pupil_id = '5' AND status = 'issued'"), 1);
+        assert_int_equal(count(t, "SELECT count(*) FROM pupil_salts WHERE id = '3'"), 1);
 
         /* Twice: nothing added. */
         memset(&x, 0, sizeof(x));
         assert_int_equal(journal_merge(t, off, on_conflict, &x, &c, &err), 0);
         assert_int_equal(c.events_added, 0);
-        assert_int_equal(c.events_present, 5);
-        assert_int_equal(c.keys_added + c.keys_updated + c.pupils_added, 0);
-        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2 + 5);
+        assert_int_equal(c.events_present, 7);
+        assert_int_equal(c.keys_added + c.keys_updated + c.pupils_added + c.conflicts, 0);
+        assert_int_equal(x.n, 0);
+        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2 + 7);
+        assert_int_equal(count(t, "SELECT count(*) FROM pupil_salts"), 1);
 
         /* The collège's chain verifies in the target (its pupils' salts came along), with the
          * head it has at home. */
@@ -407,7 +405,7 @@ static void test_merge_offline_twice(void **state) {
         assert_int_equal(journal_merge(t, fork_j, NULL, NULL, &c, &err), -EBADMSG);
         assert_non_null(strstr(err.msg, "station college-1: event 1 "));
         assert_non_null(strstr(err.msg, "two journals call themselves station college-1"));
-        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2 + 5);
+        assert_int_equal(count(t, "SELECT count(*) FROM events"), 2 + 7);
         assert_int_equal(count(t, "SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:F1'"), 0);
 }
 
