@@ -102,7 +102,9 @@ int64_t jdb_changes(struct journal *j);
 int jdb_open(struct journal *j, bool create, struct cart_error *err);
 void jdb_close(struct journal *j);
 /* Before a purge: freed pages are overwritten with zeros (SQLite: secure_delete). After
- * it: the write-ahead log is copied back and emptied, so no erased byte stays on disk. */
+ * it: the write-ahead log is copied back and emptied, so no erased byte stays on disk
+ * (PostgreSQL: VACUUM FULL of the tables a purge changes; the server's WAL keeps the old
+ * rows until it is recycled). */
 int jdb_secure_delete(struct journal *j, struct cart_error *err);
 int jdb_checkpoint(struct journal *j, struct cart_error *err);
 /* Begin a write transaction (SQLite: BEGIN IMMEDIATE, so writers queue on busy_timeout). */

@@ -590,6 +590,15 @@ static int pg_open(struct journal *j, bool create _unused_, struct cart_error *e
         return r;
 }
 
+/* After a purge: a deleted or updated row's old version stays in the table's files until
+ * VACUUM; VACUUM FULL rewrites each table into new files without them (it runs outside a
+ * transaction, as the tables' owner, and holds each table exclusively while it runs).
+ * The server's write-ahead log, its archive and backups keep the old versions until
+ * recycled (cartable-journal(1), RETENTION). */
+static int pg_checkpoint(struct journal *j, struct cart_error *err) {
+        return pg_exec(j, "VACUUM FULL pupils, pupil_salts, keys, events", err);
+}
+
 /* The connection's server-side state (prepared statements, the transaction) is gone with it:
  * the cached statements are prepared again on first use. */
 static int pg_reconnect(struct journal *j, struct cart_error *err) {
@@ -615,6 +624,7 @@ const struct jdb_ops jdb_pg_ops = {
         .open = pg_open,
         .close = pg_close,
         .reconnect = pg_reconnect,
+        .checkpoint = pg_checkpoint,
         .begin = pg_begin,
         .read_version = read_version,
         .lock_chain = pg_lock_chain,

@@ -127,6 +127,9 @@ int journal_purge(struct journal *j, int64_t left_before_usec, const char *opera
         r = list_purged(j, left_before_usec, fn, userdata, &c, err);
         if (r >= 0 && !dry_run && c.pupils > 0)
                 r = purge(j, left_before_usec, operator, &c, err);
+        if (r == -EACCES)
+                cart_error_prefix(err, r, "journal purge runs as the journal's owner role (a station's role "
+                                  "cannot change events)");
         if (r < 0 || dry_run) {
                 journal_txn_rollback(j);
                 if (r < 0)

@@ -83,8 +83,31 @@ expect_in out "^station college-1: $n_off events, intact; $head_off$"
 
 # A purge of D1001 (left) erases both its salts; the chains still verify.
 q "UPDATE pupils SET is_active = 0, left_usec = 1 WHERE id = 'D1001'" >/dev/null
+# A station's role cannot purge (events are append-only for it): refused, nothing changed.
+"$CARTABLE_TEST_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$URL" -f "$SOURCE_ROOT/manifests/schemas/journal-pg-grants.sql" \
+        >/dev/null || fail "the station's GRANTs"
+SURL=${URL/user=cartable_admin/user=cartable_station}
+expect_exit 73 "$C" journal purge --left-before 2000-01-01 --journal "$SURL"
+expect_in err "journal purge runs as the journal's owner role .*permission denied"
+[ "$(q "SELECT count(*) FROM pupils WHERE id = 'D1001'")" = 1 ] || fail "a refused purge changed the journal"
+# As the owner: purged, and VACUUM FULL leaves no old version of D1001's row in the table's
+# file (CHECKPOINT, as the test server's superuser, puts the pages on disk before and after).
+q "CHECKPOINT" >/dev/null
+pupils_file=$CARTABLE_TEST_PG_DIR/data/$(q "SELECT pg_relation_filepath('pupils')")
+can_read=false
+if [ -r "$pupils_file" ]; then
+        can_read=true
+        grep -aq Mercier "$pupils_file" || fail "D1001's name not in $pupils_file before the purge: the check below sees nothing"
+fi
 expect_exit 0 "$C" journal purge --left-before 2000-01-01
 [ "$(q "SELECT count(*) FROM pupil_salts")" = 0 ] || fail "the purge left D1001's other salt"
+q "CHECKPOINT" >/dev/null
+if $can_read; then
+        ! grep -aq Mercier "$CARTABLE_TEST_PG_DIR/data/$(q "SELECT pg_relation_filepath('pupils')")" "$pupils_file" \
+                2>/dev/null || fail "D1001's name is still in the pupils table's files after the purge"
+else
+        skip_part "cannot read the server's files (not root)"
+fi
 [ "$(q "SELECT count(*) FROM pupils WHERE id = 'D1001'")" = 0 ] || fail "the purge left D1001"
 expect_exit 0 "$C" journal verify
 expect_in out '^station ecole-b: 2 events, intact'
