@@ -158,7 +158,8 @@ DEFINE_POINTER_CLEANUP(struct journal_pupil_info, journal_pupil_info_free);
 
 /*
  * The key's identity in the journal: "usb:VID:PID:SERIAL" for a key with a serial,
- * "file:PATH" for an image file, "volume:XXXXXXXX" for a key without serial.
+ * "file:PATH" for an image file (PATH absolute, its directory resolved: the same file named
+ * from anywhere is one key), "volume:XXXXXXXX" for a key without serial.
  */
 int journal_key_uid(const struct flash_report *r, char **ret);
 
