@@ -32,7 +32,9 @@ static int list_purged(struct journal *j, int64_t before, journal_purge_fn fn, v
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
         int r;
 
-        r = jdb_prepare(j, "SELECT p.school, p.id, p.class_name, p.left_usec, " HAS_V1 " FROM pupils p WHERE " PURGED
+        /* CASE: a boolean column reads 1 on SQLite, "t" on PostgreSQL. */
+        r = jdb_prepare(j, "SELECT p.school, p.id, p.class_name, p.left_usec, CASE WHEN " HAS_V1 " THEN 1 ELSE 0 END "
+                        "FROM pupils p WHERE " PURGED
                         " ORDER BY p.school, p.class_name, p.roster_rank", &s, err);
         if (r < 0)
                 return r;

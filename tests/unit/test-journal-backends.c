@@ -15,30 +15,11 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include "journal/journal-internal.h"
+#include "journal-test.h"
 
-static const char *pg_url;             /* NULL: SQLite */
 static char dir[] = "/tmp/cartable-jb-XXXXXX";
 static char name[1024];                /* this test's journal */
 static char db_name[32];
-
-/* pg_url with another database name: postgresql:///cartable?... to postgresql:///DB?... */
-static void pg_url_for(const char *db, char *buf, size_t len) {
-        const char *q = strchr(pg_url, '?');
-        assert_non_null(q);
-        snprintf(buf, len, "postgresql:///%s%s", db, q);
-}
-
-static void pg_admin(const char *sql) {
-        PGconn *c = PQconnectdb(pg_url);
-        PGresult *res;
-        assert_int_equal(PQstatus(c), CONNECTION_OK);
-        res = PQexec(c, sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-                fail_msg("%s: %s", sql, PQerrorMessage(c));
-        PQclear(res);
-        PQfinish(c);
-}
 
 static int setup(void **state) {
         static int n;
@@ -46,15 +27,7 @@ static int setup(void **state) {
         if (!has_dir)
                 assert_non_null(mkdtemp(dir));
         has_dir = true;
-        n++;
-        if (pg_url) {
-                char sql[128];
-                snprintf(db_name, sizeof(db_name), "t%d_%d", (int) getpid(), n);
-                snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db_name);
-                pg_admin(sql);
-                pg_url_for(db_name, name, sizeof(name));
-        } else
-                snprintf(name, sizeof(name), "%s/j%d.db", dir, n);
+        journal_test_name(dir, ++n, name, sizeof(name), db_name, sizeof(db_name));
         return 0;
 }
 
@@ -72,11 +45,7 @@ static struct journal *open_new(const char *station) {
 }
 
 static int64_t count(struct journal *j, const char *sql) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
-        struct cart_error err = {};
-        if (jdb_prepare(j, sql, &s, &err) < 0 || jdb_step(j, s, &err) != 1)
-                fail_msg("%s: %s", sql, err.msg);
-        return jdb_int64(s, 0);
+        return raw_count(j, sql);
 }
 
 #define PUPIL(i, cls) \
@@ -586,8 +555,6 @@ int main(void) {
                 cmocka_unit_test_setup(test_pg_station_role_cannot_rewrite, setup),
                 cmocka_unit_test_setup(test_pg_server_stopped, setup),
         };
-        pg_url = getenv("CARTABLE_TEST_PG_URL");
-        if (pg_url && !*pg_url)
-                pg_url = NULL;
+        journal_test_backend();
         return cmocka_run_group_tests_name(pg_url ? "journal on PostgreSQL" : "journal on SQLite", tests, NULL, NULL);
 }

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/journal: schema and migrations, roster sync, flashes and issues, the hash chain. */
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include "base/hash.h"
-#include "journal/journal-internal.h"
+#include "journal-test.h"
 
 static char dir[] = "/tmp/cartable-journal-XXXXXX";
 static char path[256];
@@ -35,25 +38,11 @@ static struct journal *open_new(const char *station) {
 
 /* Raw SQL on the file, as someone holding it could run. */
 static void raw(const char *sql) {
-        sqlite3 *db;
-        char *msg = NULL;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-                fail_msg("%s: %s", sql, msg);
-        sqlite3_close(db);
+        raw_file_exec(path, sql);
 }
 
 static int64_t raw_int(const char *sql) {
-        sqlite3 *db;
-        sqlite3_stmt *s;
-        int64_t v;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-        v = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-        sqlite3_close(db);
-        return v;
+        return raw_file_int(path, sql);
 }
 
 static void file_digest(uint8_t d[HASH_SHA256_LEN]) {
@@ -505,6 +494,44 @@ static void test_key_uid(void **state) {
         snprintf(r.key.device, sizeof(r.key.device), "/srv/keys/k1.img");
         assert_int_equal(journal_key_uid(&r, &b), 0);
         assert_string_equal(b, "file:/srv/keys/k1.img");
+
+        /* An image file named from its directory, from elsewhere, through a symlinked
+         * directory, before and after it exists: one identity, the absolute path. */
+        char tmp[] = "/tmp/cartable-uid-XXXXXX", old[PATH_MAX], want[PATH_MAX + 16], link[64];
+        _cleanup_free_ char *real = NULL;
+        const char *names[] = { "k2.img", "./k2.img", "sub/../k2.img", NULL, "lnk/k2.img" };
+        assert_non_null(mkdtemp(tmp));
+        assert_non_null(getcwd(old, sizeof(old)));
+        real = realpath(tmp, NULL);
+        assert_non_null(real);
+        snprintf(want, sizeof(want), "file:%s/k2.img", real);
+        assert_int_equal(chdir(tmp), 0);
+        assert_int_equal(mkdir("sub", 0700), 0);
+        assert_int_equal(symlink(".", "lnk"), 0);
+        snprintf(link, sizeof(link), "%s/k2.img", tmp);
+        names[3] = link;
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        _cleanup_free_ char *c = NULL;
+                        snprintf(r.key.device, sizeof(r.key.device), "%s", names[i]);
+                        assert_int_equal(journal_key_uid(&r, &c), 0);
+                        if (!streq(c, want))
+                                fail_msg("%s: %s, expected %s", names[i], c, want);
+                }
+                assert_int_equal(close(open("k2.img", O_CREAT | O_WRONLY | O_CLOEXEC, 0600)), 0);
+        }
+        /* A symlinked image is its own key, not its target's. */
+        assert_int_equal(symlink("k2.img", "other.img"), 0);
+        snprintf(r.key.device, sizeof(r.key.device), "other.img");
+        _cleanup_free_ char *c = NULL;
+        assert_int_equal(journal_key_uid(&r, &c), 0);
+        assert_non_null(strstr(c, "/other.img"));
+        unlink("other.img");
+        unlink("k2.img");
+        unlink("lnk");
+        rmdir("sub");
+        assert_int_equal(chdir(old), 0);
+        rmdir(tmp);
 }
 
 /* ---- The chain ---- */
