@@ -4,7 +4,7 @@
  * SQLite file, or a database of its own on the PostgreSQL server that tests/pg-server.sh
  * started and named in CARTABLE_TEST_PG_URL), and raw SQL beside lib/journal's API, as
  * someone holding the file or the database's owner role could run it. Include after
- * cmocka.h; the including file links libpq (and sqlite3 for the raw_file_* helpers).
+ * cmocka.h; the including file links libpq and sqlite3.
  */
 #pragma once
 
@@ -30,9 +30,9 @@ static inline void pg_url_for(const char *db, char *buf, size_t len) {
         snprintf(buf, len, "postgresql:///%s%s", db, q);
 }
 
-/* SQL as the server's administrator (CREATE DATABASE...). */
-static inline void pg_admin(const char *sql) {
-        PGconn *c = PQconnectdb(pg_url);
+/* SQL on a PostgreSQL database, as the role its URL names. */
+static inline void pg_exec_on(const char *url, const char *sql) {
+        PGconn *c = PQconnectdb(url);
         PGresult *res;
         assert_int_equal(PQstatus(c), CONNECTION_OK);
         res = PQexec(c, sql);
@@ -40,6 +40,11 @@ static inline void pg_admin(const char *sql) {
                 fail_msg("%s: %s", sql, PQerrorMessage(c));
         PQclear(res);
         PQfinish(c);
+}
+
+/* SQL as the server's administrator (CREATE DATABASE...). */
+static inline void pg_admin(const char *sql) {
+        pg_exec_on(pg_url, sql);
 }
 
 /* The name of a new, empty journal for test n: DIR/jN.db, or a new database on the server
@@ -76,21 +81,41 @@ static inline int64_t raw_count(struct journal *j, const char *sql) {
         return jdb_int64(s, 0);
 }
 
-/* Raw SQL on an SQLite journal's file, with no journal open (the file as it lies). */
-static inline void raw_file_exec(const char *path, const char *sql) {
+/* Raw SQL on the journal named, with no journal open: an SQLite file as it lies, or a
+ * PostgreSQL database as its owner (the append-only trigger lets the owner through). */
+static inline void raw_name_exec(const char *name, const char *sql) {
+        if (journal_is_url(name)) {
+                pg_exec_on(name, sql);
+                return;
+        }
         sqlite3 *db;
         char *msg = NULL;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_open(name, &db), SQLITE_OK);
         if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
                 fail_msg("%s: %s", sql, msg);
         sqlite3_close(db);
 }
 
-static inline int64_t raw_file_int(const char *path, const char *sql) {
+/* The first column of the first row of sql (a whole number or a comparison), read the
+ * same way. */
+static inline int64_t raw_name_int(const char *name, const char *sql) {
+        int64_t v;
+        if (journal_is_url(name)) {
+                PGconn *c = PQconnectdb(name);
+                PGresult *res;
+                assert_int_equal(PQstatus(c), CONNECTION_OK);
+                res = PQexec(c, sql);
+                if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+                        fail_msg("%s: %s", sql, PQerrorMessage(c));
+                /* A comparison reads t or f on PostgreSQL, 1 or 0 on SQLite. */
+                v = streq(PQgetvalue(res, 0, 0), "t") ? 1 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+                PQclear(res);
+                PQfinish(c);
+                return v;
+        }
         sqlite3 *db;
         sqlite3_stmt *s;
-        int64_t v;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_open(name, &db), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(s), SQLITE_ROW);
         v = sqlite3_column_int64(s, 0);
@@ -98,3 +123,6 @@ static inline int64_t raw_file_int(const char *path, const char *sql) {
         sqlite3_close(db);
         return v;
 }
+
+/* In a test that holds for SQLite files only (PRAGMAs, the file's bytes, sqlite_master). */
+#define SQLITE_ONLY() do { if (pg_url) skip(); } while (0)

@@ -14,7 +14,7 @@
 #include "journal-test.h"
 
 static char dir[] = "/tmp/cartable-journal-XXXXXX";
-static char path[256];
+static char path[1024];
 
 static int setup(void **state) {
         static int n;
@@ -22,7 +22,7 @@ static int setup(void **state) {
         if (!has_dir)
                 assert_non_null(mkdtemp(dir));
         has_dir = true;
-        snprintf(path, sizeof(path), "%s/j%d.db", dir, n++);
+        journal_test_name(dir, n++, path, sizeof(path), NULL, 0);
         return 0;
 }
 
@@ -38,11 +38,11 @@ static struct journal *open_new(const char *station) {
 
 /* Raw SQL on the file, as someone holding it could run. */
 static void raw(const char *sql) {
-        raw_file_exec(path, sql);
+        raw_name_exec(path, sql);
 }
 
 static int64_t raw_int(const char *sql) {
-        return raw_file_int(path, sql);
+        return raw_name_int(path, sql);
 }
 
 static void file_digest(uint8_t d[HASH_SHA256_LEN]) {
@@ -81,6 +81,7 @@ static char *normalise(const char *sql) {
 }
 
 static void test_schema_matches_file(void **state) {
+        SQLITE_ONLY();
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         _cleanup_free_ char *file = NULL, *want = NULL, *live = NULL;
         char sqlfile[512];
@@ -108,6 +109,7 @@ static void test_schema_matches_file(void **state) {
 }
 
 static void test_pragmas(void **state) {
+        SQLITE_ONLY();
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         /* WAL is a property of the file; the others of the connection (checked by their effect). */
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
@@ -120,6 +122,7 @@ static void test_pragmas(void **state) {
 }
 
 static void test_newer_version_refused_untouched(void **state) {
+        SQLITE_ONLY();
         uint8_t before[HASH_SHA256_LEN], after[HASH_SHA256_LEN];
         struct journal_options o = { .create = true };
         struct journal *j = open_new("s1");
@@ -140,6 +143,7 @@ static void test_newer_version_refused_untouched(void **state) {
 }
 
 static void test_not_a_journal(void **state) {
+        SQLITE_ONLY();
         struct journal_options o = { .create = true };
         struct journal *j = NULL;
         struct cart_error err = {};
@@ -167,6 +171,7 @@ static void test_not_a_journal(void **state) {
 }
 
 static void test_migration_runner(void **state) {
+        SQLITE_ONLY();
         static const struct journal_migration good[] = {
                 { 1, "unused: already applied" },
                 { 2, "unused: already applied" },
@@ -594,6 +599,7 @@ static void test_chain_edit(void **state) {
 }
 
 static void test_chain_edit_rehashed(void **state) {
+        SQLITE_ONLY();
         _cleanup_(journal_closep) struct journal *j = open_new("alpha");
         struct journal_event_row e = {};
         char hash[JOURNAL_HASH_HEX_LEN + 1], sql[512];
@@ -681,7 +687,9 @@ int main(void) {
                 cmocka_unit_test_setup(test_chain_delete_and_insert, setup),
                 cmocka_unit_test_setup(test_chain_insert_replayed_row, setup),
         };
-        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        journal_test_backend();
+        int r = cmocka_run_group_tests_name(pg_url ? "journal API on PostgreSQL" : "journal API on SQLite",
+                                            tests, NULL, NULL);
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         if (system(cmd) != 0)
