@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${CARTABLE_TEST_PG_URL:?run under tests/pg-server.sh}"
 : "${TOOL_JOURNAL_RECORD:?}"
+need_tool jq
 ROSTERS=$SOURCE_ROOT/manifests/rosters
 URL=$CARTABLE_TEST_PG_URL
 C=$CARTABLE
@@ -50,9 +51,17 @@ expect_in out ': 4 events added, 0 already there; 60 pupils added; 2 keys added,
 expect_exit 0 "$C" journal verify --journal "$SCRATCH/clash.db"
 [ "$(sqlite3 clash.db "SELECT count(*) FROM keys WHERE pupil_id = 'D1001' AND status = 'issued'")" = 2 ] \
         || fail "both issues in the SQLite copy"
-# The report lists D1001 with both keys.
+# The report lists D1001 with both keys, each flagged as a conflict (CSV, JSON, HTML); no
+# other key is.
 expect_exit 0 "$C" report --journal "$URL" --school 0750001A --format csv --output "$SCRATCH/clash.csv"
-[ "$(grep -c 'D1001' clash.csv)" -ge 2 ] || { cat clash.csv; fail "the report does not show D1001's two keys"; }
+[ "$(grep -c $'^0750001A;6A;D1001;.*;1\r$' clash.csv)" = 2 ] || { cat clash.csv; fail "the CSV report does not flag D1001's two keys"; }
+[ "$(grep -c $';1\r$' clash.csv)" = 2 ] || { cat clash.csv; fail "the CSV report flags another key"; }
+expect_exit 0 "$C" report --journal "$URL" --school 0750001A --format json --output "$SCRATCH/clash.json"
+[ "$(jq '[.keys[] | select(.conflict)] | map(.pupil_id) | unique' -c clash.json)" = '["D1001"]' ] \
+        || fail "the JSON report does not flag exactly D1001"
+[ "$(jq '[.keys[] | select(.conflict)] | length' clash.json)" = 2 ] || fail "the JSON report: two keys flagged expected"
+expect_exit 0 "$C" report --journal "$URL" --school 0750001A --format html --output "$SCRATCH/clash.html"
+[ "$(grep -o "l'élève a une autre clé remise" clash.html | wc -l)" = 2 ] || fail "the HTML report does not flag D1001's two keys"
 n_base=$(q 'SELECT count(*) FROM events')
 
 # The collège, offline, issues D1004 and D1005 keys, and a third key fails.
