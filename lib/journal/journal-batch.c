@@ -145,20 +145,6 @@ fail:
         "AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_school = p.school AND k.pupil_id = p.id " \
         "AND k.status = 'issued') "
 
-int journal_claim_release(struct journal *j, const char *uid, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
-
-        r = jdb_cached(j, "UPDATE pupils SET claim_station = NULL, claim_key = NULL, claim_usec = NULL "
-                       "WHERE claim_station = ? AND claim_key = ?", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, j->station);
-        jdb_bind_text(s, 2, uid);
-        r = jdb_step(j, s, err);
-        return r < 0 ? r : 0;
-}
-
 int journal_batch_start_next(struct journal *j, const struct flash_report *rep, const char *operator,
                              const char *school, const char *class_name, struct journal_pupil_info **ret,
                              struct cart_error *err) {

@@ -608,3 +608,17 @@ int journal_claim_next_pupil(struct journal *j, const char *school, const char *
                 return -ENOMEM;
         return 1;
 }
+
+int journal_claim_release(struct journal *j, const char *uid, struct cart_error *err) {
+        struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_cached(j, "UPDATE pupils SET claim_station = NULL, claim_key = NULL, claim_usec = NULL "
+                       "WHERE claim_station = ? AND claim_key = ?", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, j->station);
+        jdb_bind_text(s, 2, uid);
+        r = jdb_step(j, s, err);
+        return r < 0 ? r : 0;
+}
