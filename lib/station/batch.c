@@ -581,8 +581,9 @@ static bool is_finished(const struct batch *b, double now) {
         if (b->n_running > 0)
                 return false;
         /* The journal server is away: wait for it (the keys that ended are to be recorded,
-         * the queued ones to be started), at most journal_wait seconds. */
-        if (b->journal_lost_at > 0)
+         * the queued ones to be started), at most journal_wait seconds, or until a second
+         * Ctrl-C. */
+        if (b->journal_lost_at > 0 && b->stop_level < 2)
                 return now - b->journal_lost_at >= (double) b->o.journal_wait;
         if (b->stop_level > 0 || (b->o.count && b->summary.n_done >= b->o.count))
                 return true;

@@ -99,7 +99,7 @@ wait_for() {
         cat "$1"
         fail "no event $2 in $1"
 }
-for k in s1 s2 s3 s4; do nbd_key "$k" delay delay-read=40ms delay-write=40ms; done
+for k in s1 s2 s3 s4 s5; do nbd_key "$k" delay delay-read=40ms delay-write=40ms; done
 q "UPDATE keys SET status = 'returned' WHERE pupil_school = '0750001A' AND pupil_id IN (SELECT id FROM pupils WHERE class_name = '6A')" >/dev/null
 n_ok_before=$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")
 
@@ -155,3 +155,25 @@ jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 1' out >/de
 [ "$(q "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL")" = 0 ] || fail "claims left"
 expect_exit 0 "$C" journal verify --journal "$URL"
 echo "batch-pg: server stopped and not back: ok"
+
+# While the batch waits for the server, a second Ctrl-C stops the wait at once: exit 69,
+# the key's end unrecorded (its start kept, closed by the next batch as above).
+station atelier-1 60
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
+        --target s5/nbd --json > stop3.json 2> stop3.err &
+pid=$!
+wait_for stop3.json '.event == "started"'
+pg_stop
+wait_for stop3.json '.event == "journal-error"'
+kill -INT "$pid"; sleep 0.5; kill -INT "$pid"
+t0=$(date +%s)
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 69 ] || { cat stop3.err; fail "second Ctrl-C while waiting: exit $rc, 69 expected"; }
+[ $(($(date +%s) - t0)) -lt 10 ] || fail "the second Ctrl-C did not end the wait"
+expect_in stop3.err "1 key's end is not recorded"
+pg_start
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" --stock \
+        --target stock.img --size 1G --json
+jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 1' out >/dev/null || fail "s5 not closed interrupted"
+expect_exit 0 "$C" journal verify --journal "$URL"
+echo "batch-pg: a second Ctrl-C ends the wait for the server: ok"
