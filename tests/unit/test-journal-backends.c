@@ -496,6 +496,21 @@ static void test_pg_station_role_cannot_rewrite(void **state) {
         assert_int_equal(count(admin, "SELECT count(*) FROM events"), 2);
         assert_int_equal(jdb_exec(admin, "REVOKE UPDATE, DELETE ON events FROM cartable_station", &err), 0);
         assert_int_equal(journal_verify(admin, NULL, NULL, &err), 0);
+
+        /* What a station's batch does, with the GRANTs only: claim a pupil with the key's
+         * start, record its end (the claim released), verify (which reads pupil_salts). */
+        struct flash_report rep = report("S2");
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
+        _cleanup_free_ char *pupil = NULL;
+        assert_int_equal(journal_batch_start_next(st, &rep, "tech", "0750001A", "6A", &p, &err), 1);
+        assert_string_equal(p->id, "1");
+        assert_int_equal(count(admin, "SELECT count(*) FROM pupils WHERE claim_station = 'college-2'"), 1);
+        assert_true(asprintf(&pupil, "%s/%s", p->school, p->id) > 0);
+        if (journal_record_flash(st, &rep, &(struct journal_flash) { .operator = "tech", .pupil = pupil }, &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_int_equal(count(admin, "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL"), 0);
+        assert_int_equal(count(admin, "SELECT count(*) FROM keys WHERE pupil_id = '1' AND status = 'issued'"), 1);
+        assert_int_equal(journal_verify(st, NULL, NULL, &err), 0);
 }
 
 static void pg_ctl(const char *action) {
