@@ -3,10 +3,13 @@
 # imported by `roster import`) and 300,000 key events (flashed, issued, verified, lost,
 # stolen, replaced, returned; written by SQLite's shell straight into the journal, since
 # only the reports are measured here). Then `cartable report` in CSV, JSON and HTML over
-# everything, and for one collège of about 600 pupils (the HTML size to e-mail). Run once;
-# prints wall and CPU seconds and peak memory of each, and peak memory for one school
-# (memory flat: the key list is streamed, only per-class tables are held).
-# Usage: bench/report-bench.sh [BUILD_DIR]
+# everything, and for one collège of about 600 pupils (the HTML size to e-mail). Then the
+# same journal, row for row, in a PostgreSQL server (started by tests/pg-server.sh on a Unix
+# socket; the tables copied with psql's \copy), and the same reports from it. Run once;
+# prints wall and CPU seconds and peak memory of each (cartable's own: the server's work
+# shows in the wall time), and peak memory for one school (memory flat: the key list is
+# streamed, only per-class tables are held).
+# Usage: bench/report-bench.sh [BUILD_DIR]   (NO_PG=1: SQLite only)
 set -euo pipefail
 BUILD=$(realpath "${1:-build}")
 SRC=$(dirname "$(realpath "$0")")/..
@@ -69,6 +72,39 @@ for f in csv json html; do
 done
 run receipts "$CARTABLE" report receipts --school "$school" --class "$(sqlite3 j.db "SELECT class_name FROM pupils WHERE school = '$school' LIMIT 1")" --output receipts.html --journal j.db
 
+# The same rows in PostgreSQL: the schema made by cartable, the tables copied as they are.
+pg_done=false
+if [ -z "${NO_PG:-}" ]; then
+        for t in schools imports pupils keys events; do
+                sqlite3 -batch -separator $'\t' -nullvalue '\N' j.db "SELECT * FROM $t" > "$t.tsv"
+        done
+        export CARTABLE W school
+        "$SRC/tests/pg-server.sh" bash -c '
+                set -euo pipefail
+                cd "$W"
+                "$CARTABLE" roster list --journal "$CARTABLE_TEST_PG_URL" > /dev/null
+                for t in schools imports pupils keys events; do
+                        "$CARTABLE_TEST_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$CARTABLE_TEST_PG_URL" -c "\\copy $t FROM $W/$t.tsv"
+                done
+                "$CARTABLE_TEST_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$CARTABLE_TEST_PG_URL" -c "VACUUM ANALYZE"
+                pg() { local name=$1; shift
+                        /usr/bin/time -f "%e %U %S %M" -o "time.$name" "$@" >"out.$name" 2>"err.$name" || { cat "err.$name" >&2; exit 1; }; }
+                for f in csv json html; do
+                        pg "pg-all-$f" "$CARTABLE" report --format "$f" --output "pg-all.$f" --journal "$CARTABLE_TEST_PG_URL"
+                        pg "pg-one-$f" "$CARTABLE" report --school "$school" --format "$f" --output "pg-one.$f" --journal "$CARTABLE_TEST_PG_URL"
+                done
+                # The same report from both journals, byte for byte (JSON and HTML carry the time
+                # they were made).
+                nodate() { sed "s/\"generated\":\"[^\"]*\"//" "$1"; }
+                cmp all.csv pg-all.csv && cmp one.csv pg-one.csv && cmp <(nodate all.json) <(nodate pg-all.json)' \
+                || { echo "the PostgreSQL part failed" >&2; exit 1; }
+        for s in pg-all-csv pg-all-json pg-all-html pg-one-csv pg-one-json pg-one-html; do
+                read -r w u c m < "time.$s"
+                wall[$s]=$w; cpu[$s]=$(echo "$u + $c" | bc); mem[$s]=$m
+        done
+        pg_done=true
+fi
+
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wall times under load; CPU = user + sys)"
 printf 'journal: %s pupils, %s keys, %s events over %s schools\n' "$(sqlite3 j.db 'SELECT count(*) FROM pupils')" \
         "$(sqlite3 j.db 'SELECT count(*) FROM keys')" "$(sqlite3 j.db 'SELECT count(*) FROM events')" \
@@ -78,5 +114,12 @@ for s in all-csv all-json all-html one-csv one-json one-html receipts; do
         case $s in all-*) out=all.${s#all-};; one-*) out=one.${s#one-};; *) out=receipts.html;; esac
         printf '%-14s %8s %8s %10s %12s\n' "$s" "${wall[$s]}" "${cpu[$s]}" "${mem[$s]}" "$(stat -c %s "$out")"
 done
+if $pg_done; then
+        echo "the same reports from PostgreSQL (same rows; CSV and JSON identical to SQLite's):"
+        for s in pg-all-csv pg-all-json pg-all-html pg-one-csv pg-one-json pg-one-html; do
+                out=${s#pg-}; out=pg-${out%-*}.${s##*-}
+                printf '%-14s %8s %8s %10s %12s\n' "$s" "${wall[$s]}" "${cpu[$s]}" "${mem[$s]}" "$(stat -c %s "$out")"
+        done
+fi
 echo "one school: $school, $n_school active pupils"
 gzip -9 < one.html | wc -c | xargs printf 'its HTML report gzipped: %s bytes\n'

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable batch: many keys at once, each started as it is plugged in, logged to its pupil. */
+#include <inttypes.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -235,7 +236,7 @@ static int run(int argc, char **argv) {
                 .school = a.school, .class_name = a.class_name, .operator = a.operator,
                 .jobs = (unsigned) a.jobs, .count = a.count, .idle_exit = (unsigned) a.idle_exit,
                 .force = a.force, .targets = a.targets, .n_targets = a.n_targets, .image_size = a.size,
-                .devices = ctx, .no_probe = a.no_probe,
+                .devices = ctx, .no_probe = a.no_probe, .journal_wait = arg_config->journal_wait,
                 .on_event = batch_output_event, .userdata = &out,
         };
         r = batch_new(&o, &b, &err);
@@ -251,8 +252,27 @@ static int run(int argc, char **argv) {
         batch_output_done(&out);
         running_batch = NULL;
         free(a.targets);
+        if (r == -ECONNRESET || r == -ECONNREFUSED)
+                return journal_fail(r, &err);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
+        if (sum->n_unrecorded) {
+                log_error(-ECONNRESET, ngettext("the journal server %s went away and did not come back: %" PRIu64
+                                                " key's end is not recorded (its start is: the next batch of this "
+                                                "station records it interrupted, and its pupil gets a new key)",
+                                                "the journal server %s went away and did not come back: %" PRIu64
+                                                " keys' ends are not recorded (their starts are: the next batch of "
+                                                "this station records them interrupted, and their pupils get new "
+                                                "keys)", sum->n_unrecorded),
+                          journal_name(j), sum->n_unrecorded);
+                return EXIT_UNAVAILABLE;
+        }
+        if (sum->is_journal_lost) {
+                log_error(-ECONNRESET, _("the journal server %s went away during the batch and came back: every "
+                                         "key that ended was recorded once it was back; a key whose start could "
+                                         "not be recorded was not flashed"), journal_name(j));
+                return EXIT_UNAVAILABLE;
+        }
         if (sum->stop_level >= 2 && sum->n_cancelled)
                 return EXIT_CANCELLED;
         if (sum->n_failed || sum->n_cancelled)

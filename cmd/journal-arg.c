@@ -21,6 +21,8 @@ int journal_exit_code(int r) {
                 return EXIT_DATA;
         case ECONNREFUSED: case ECONNRESET:   /* a PostgreSQL journal's server */
                 return EXIT_UNAVAILABLE;
+        case EACCES:            /* a PostgreSQL role without the right (a station's, purging) */
+                return EXIT_CANTCREAT;
         default:
                 return exit_code_for(r);
         }

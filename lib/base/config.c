@@ -81,7 +81,17 @@ static int handler(void *user, const char *section, const char *name, const char
                         r = -ENOMEM;
         } else if (streq(section, "station") && streq(name, "name"))
                 r = set_string(&c->station_name, value);
-        else if (streq(section, "journal") && (streq(name, "path") || streq(name, "url"))) {
+        else if (streq(section, "journal") && streq(name, "wait")) {
+                char *end;
+                unsigned long v;
+                errno = 0;
+                v = strtoul(value, &end, 10);
+                if (errno || end == value || *end || value[0] == '-' || v == 0 || v > 86400)
+                        r = cart_error_set(st->err, -EBADMSG, "%s:%d: wait = %s: not a number of seconds "
+                                           "(1 to 86400)", c->path, lineno, value);
+                else
+                        c->journal_wait = (unsigned) v;
+        } else if (streq(section, "journal") && (streq(name, "path") || streq(name, "url"))) {
                 bool is_url = strncmp(value, "postgresql://", 13) == 0 || strncmp(value, "postgres://", 11) == 0;
                 /* One journal: the last of path and url wins, as the example file lists both. */
                 if (streq(name, "url") && !is_url)

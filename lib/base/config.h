@@ -17,6 +17,7 @@
  *   path = /srv/cartable/journal.db ; default: STATE_DIR/journal.db
  *   url = postgresql://journal.example/cartable?sslmode=verify-full ; or a PostgreSQL journal (last wins)
  *                            ; (no password here: ~/.pgpass, PGPASSFILE or a service file)
+ *   wait = 60                ; seconds a batch waits for a journal server that went away
  */
 #pragma once
 
@@ -34,6 +35,7 @@ struct cart_config {
         char *state_dir;
         char *station_name;            /* NULL: the host name */
         char *journal_path;            /* [journal] path or url; NULL: STATE_DIR/journal.db */
+        unsigned journal_wait;         /* [journal] wait: seconds a batch waits for a lost server; 0: default */
         char *path;                    /* the file read, NULL when none was */
 };
 

@@ -1,37 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * What a batch asks of the journal: a key's start recorded before it is written, the keys
- * a crashed batch left interrupted, the next pupil of a class in roster order, and whether
- * a key already holds a release. Written from the batch's coordinator thread only.
+ * What a batch asks of the journal: a key's start recorded before it is written (with, in
+ * roster mode, the claim of the class's next pupil), the keys a crashed batch left
+ * interrupted, and whether a key already holds a release. Written from the batch's
+ * coordinator thread only.
  */
 #include <inttypes.h>
 
 #include "journal/journal-internal.h"
 
-int journal_batch_started(struct journal *j, const struct flash_report *rep, const char *operator,
-                          const char *pupil, struct cart_error *err) {
-        _cleanup_free_ char *uid = NULL, *school = NULL, *id = NULL;
+/* The key's row (created "failed" when new: its old content is being destroyed) and its
+ * start event, inside the caller's transaction. */
+static int record_started(struct journal *j, const struct flash_report *rep, const char *uid, const char *operator,
+                          const char *school, const char *id, int64_t now, struct cart_error *err) {
         struct jstmt *s = NULL;
-        int64_t now = journal_now_usec();
         struct journal_event_row e;
         int r;
 
-        r = journal_key_uid(rep, &uid);
-        if (r < 0)
-                return r;
-        r = journal_txn_begin(j, err);
-        if (r < 0)
-                return r;
-        if (pupil) {
-                r = journal_pupil_resolve(j, pupil, &school, &id, err);
-                if (r < 0)
-                        goto fail;
-        }
         /* Known keys keep their row until their end is recorded. */
         r = jdb_cached(j, "INSERT INTO keys (uid, serial, vid_pid, capacity, status, created_usec, updated_usec) "
                         "VALUES (?, ?, ?, ?, 'failed', ?, ?) ON CONFLICT (uid) DO NOTHING", &s, err);
         if (r < 0)
-                goto fail;
+                return r;
         jdb_bind_text(s, 1, uid);
         jdb_bind_text(s, 2, rep->key.serial[0] ? rep->key.serial : NULL);
         jdb_bind_text(s, 3, rep->key.vid_pid[0] ? rep->key.vid_pid : NULL);
@@ -40,7 +30,7 @@ int journal_batch_started(struct journal *j, const struct flash_report *rep, con
         jdb_bind_int64(s, 6, now);
         r = jdb_step(j, s, err);
         if (r < 0)
-                goto fail;
+                return r;
         e = (struct journal_event_row) {
                 .kind = "flashed", .time_usec = now, .operator = operator,
                 .pupil_school = school, .pupil_id = id, .key_uid = uid,
@@ -54,13 +44,32 @@ int journal_batch_started(struct journal *j, const struct flash_report *rep, con
                 .started_usec = rep->started_usec > 0 ? rep->started_usec : now,
                 .write_usec = -1, .read_usec = -1,
         };
-        r = journal_event_append(j, &e, err);
+        return journal_event_append(j, &e, err);
+}
+
+/* The key's uid, and a transaction begun. */
+static int start_txn(struct journal *j, const struct flash_report *rep, char **ret_uid, struct cart_error *err) {
+        int r = journal_key_uid(rep, ret_uid);
+        return r < 0 ? r : journal_txn_begin(j, err);
+}
+
+int journal_batch_started(struct journal *j, const struct flash_report *rep, const char *operator,
+                          const char *pupil, struct cart_error *err) {
+        _cleanup_free_ char *uid = NULL, *school = NULL, *id = NULL;
+        int r;
+
+        r = start_txn(j, rep, &uid, err);
         if (r < 0)
-                goto fail;
+                return r;
+        if (pupil)
+                r = journal_pupil_resolve(j, pupil, &school, &id, err);
+        if (r >= 0)
+                r = record_started(j, rep, uid, operator, school, id, journal_now_usec(), err);
+        if (r < 0) {
+                journal_txn_rollback(j);
+                return r;
+        }
         return journal_txn_commit(j, err);
-fail:
-        journal_txn_rollback(j);
-        return r;
 }
 
 int journal_batch_interrupted_list(struct journal *j, journal_interrupted_fn fn, void *userdata,
@@ -110,6 +119,8 @@ int journal_batch_close_interrupted(struct journal *j, const struct journal_inte
         jdb_bind_int64(s, 1, now);
         jdb_bind_text(s, 2, k->key_uid);
         r = jdb_step(j, s, err);
+        if (r >= 0)
+                r = journal_claim_release(j, k->key_uid, err);
         if (r < 0)
                 goto fail;
         e = (struct journal_event_row) {
@@ -134,30 +145,47 @@ fail:
         "AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_school = p.school AND k.pupil_id = p.id " \
         "AND k.status = 'issued') "
 
-int journal_batch_next_pupil(struct journal *j, const char *school, const char *class_name,
-                             bool (*is_claimed)(void *userdata, const char *pupil), void *userdata,
-                             char **ret, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+int journal_batch_start_next(struct journal *j, const struct flash_report *rep, const char *operator,
+                             const char *school, const char *class_name, struct journal_pupil_info **ret,
+                             struct cart_error *err) {
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *info = NULL;
+        _cleanup_free_ char *uid = NULL, *p_school = NULL, *p_id = NULL, *name = NULL;
+        int64_t now = journal_now_usec();
+        struct jstmt *s = NULL;
         int r;
 
-        r = jdb_prepare(j, "SELECT p.school, p.id " WITHOUT_KEY "ORDER BY p.roster_rank, p.id", &s, err);
+        r = start_txn(j, rep, &uid, err);
         if (r < 0)
                 return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, class_name);
-        for (;;) {
-                _cleanup_free_ char *name = NULL;
-
-                r = jdb_step(j, s, err);
-                if (r <= 0)
-                        return r;
-                if (asprintf(&name, "%s/%s", jdb_text(s, 0), jdb_text(s, 1)) < 0)
-                        return -ENOMEM;
-                if (is_claimed && is_claimed(userdata, name))
-                        continue;
-                *ret = TAKE_PTR(name);
-                return 1;
-        }
+        r = journal_claim_row(j, school, class_name, now - JOURNAL_CLAIM_EXPIRY_USEC, &p_school, &p_id, err);
+        if (r <= 0)
+                goto fail;
+        r = jdb_cached(j, "UPDATE pupils SET claim_station = ?, claim_key = ?, claim_usec = ? "
+                       "WHERE school = ? AND id = ?", &s, err);
+        if (r < 0)
+                goto fail;
+        jdb_bind_text(s, 1, j->station);
+        jdb_bind_text(s, 2, uid);
+        jdb_bind_int64(s, 3, now);
+        jdb_bind_text(s, 4, p_school);
+        jdb_bind_text(s, 5, p_id);
+        r = jdb_step(j, s, err);
+        if (r >= 0 && asprintf(&name, "%s/%s", p_school, p_id) < 0)
+                r = -ENOMEM;
+        if (r >= 0)
+                r = journal_pupil_get(j, name, &info, err);
+        if (r >= 0)
+                r = record_started(j, rep, uid, operator, p_school, p_id, now, err);
+        if (r < 0)
+                goto fail;
+        r = journal_txn_commit(j, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(info);
+        return 1;
+fail:
+        journal_txn_rollback(j);
+        return r;
 }
 
 int journal_batch_count_without_key(struct journal *j, const char *school, const char *class_name,

@@ -68,14 +68,25 @@ int jdb_begin(struct journal *j, struct cart_error *err) {
         return j->ops->begin(j, err);
 }
 
-/* PostgreSQL: a purged row's old version stays in the table's files until VACUUM (run by
- * the owner, see cartable-journal(1)); nothing to set per connection. */
+/* PostgreSQL: nothing to set per connection; its checkpoint (VACUUM FULL) rewrites the
+ * tables without the purged rows' old versions. */
 int jdb_secure_delete(struct journal *j, struct cart_error *err) {
         return j->ops->secure_delete ? j->ops->secure_delete(j, err) : 0;
 }
 
 int jdb_checkpoint(struct journal *j, struct cart_error *err) {
         return j->ops->checkpoint ? j->ops->checkpoint(j, err) : 0;
+}
+
+int journal_reconnect(struct journal *j, struct cart_error *err) {
+        int r;
+
+        if (!j->ops->reconnect)
+                return -EOPNOTSUPP;
+        /* Whatever was open died with the connection. */
+        j->depth = 0;
+        r = j->ops->reconnect(j, err);
+        return r;
 }
 
 int jdb_lock_chain(struct journal *j, const char *station, struct cart_error *err) {

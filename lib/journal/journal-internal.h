@@ -31,6 +31,7 @@ struct jdb_ops {
         int (*begin)(struct journal *j, struct cart_error *err);
         int (*secure_delete)(struct journal *j, struct cart_error *err);   /* NULL: nothing to do */
         int (*checkpoint)(struct journal *j, struct cart_error *err);
+        int (*reconnect)(struct journal *j, struct cart_error *err);     /* NULL: no connection */
         /* The schema version: 0 for an empty journal; -EBADMSG when it is not a journal. */
         int (*read_version)(struct journal *j, struct cart_error *err);
         int (*lock_chain)(struct journal *j, const char *station, struct cart_error *err);
@@ -101,7 +102,9 @@ int64_t jdb_changes(struct journal *j);
 int jdb_open(struct journal *j, bool create, struct cart_error *err);
 void jdb_close(struct journal *j);
 /* Before a purge: freed pages are overwritten with zeros (SQLite: secure_delete). After
- * it: the write-ahead log is copied back and emptied, so no erased byte stays on disk. */
+ * it: the write-ahead log is copied back and emptied, so no erased byte stays on disk
+ * (PostgreSQL: VACUUM FULL of the tables a purge changes; the server's WAL keeps the old
+ * rows until it is recycled). */
 int jdb_secure_delete(struct journal *j, struct cart_error *err);
 int jdb_checkpoint(struct journal *j, struct cart_error *err);
 /* Begin a write transaction (SQLite: BEGIN IMMEDIATE, so writers queue on busy_timeout). */
@@ -120,6 +123,17 @@ void journal_txn_rollback(struct journal *j);
 
 /* 0: no such pupil; 1: active; 2: has left. */
 int journal_pupil_state(struct journal *j, const char *school, const char *id, struct cart_error *err);
+/* Whether the pupil holds an issued key, seen from a new statement (on PostgreSQL, from what
+ * was committed up to now, not from the snapshot a row lock was taken in). */
+int journal_pupil_has_key(struct journal *j, const char *school, const char *id, struct cart_error *err);
+/* The next pupil of the class to give a key (active, no issued key, in roster order, no claim
+ * newer than expired_before), its row locked on PostgreSQL until the transaction ends.
+ * 1 found; 0 nobody left. */
+int journal_claim_row(struct journal *j, const char *school, const char *class_name, int64_t expired_before,
+                      char **ret_school, char **ret_id, struct cart_error *err);
+/* The end of a key's flash (recorded, or closed as interrupted): this station's claim on the
+ * pupil the key was for, if any, is released. Inside the caller's transaction. */
+int journal_claim_release(struct journal *j, const char *uid, struct cart_error *err);
 /* Resolve "ID" or "UAI/ID" to the pupil's school and id (malloc'd). */
 int journal_pupil_resolve(struct journal *j, const char *pupil, char **ret_school, char **ret_id,
                           struct cart_error *err);

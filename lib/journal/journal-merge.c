@@ -55,11 +55,28 @@ static int merge_import_row(struct merge *m) {
         return jdb_step(m->target, s, m->err) < 0 ? -EIO : 0;
 }
 
+/* One more salt of a pupil, from another journal (pupil_salts, schema v3). */
+static int add_other_salt(struct merge *m, const char *school, const char *id, const char *salt) {
+        struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_cached(m->target, "INSERT INTO pupil_salts (school, id, salt) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                       &s, m->err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, school);
+        jdb_bind_text(s, 2, id);
+        jdb_bind_text(s, 3, salt);
+        r = jdb_step(m->target, s, m->err);
+        return r < 0 ? r : 0;
+}
+
 /*
  * A pupil's salt opens the commitments its events carry (journal purge): the pupil's events
- * in source verify in target only under source's salt. Target without one adopts it; two
- * different salts (the pupil given events on both sides since they parted) cannot both open
- * one pupil's commitments in one journal: refused, nothing merged.
+ * in source verify in target only under source's salt. Target without one adopts it; a
+ * target that salted the pupil its own way (the pupil given events on both sides since they
+ * parted: keys issued twice, a conflict to settle) keeps its salt and adds source's to the
+ * pupil's other salts, under which journal verify opens those events.
  */
 static int merge_salt(struct merge *m, struct jstmt *src, const char *theirs) {
         const char *ours = jdb_text(src, 14);
@@ -69,10 +86,7 @@ static int merge_salt(struct merge *m, struct jstmt *src, const char *theirs) {
         if (!ours || (theirs && streq(ours, theirs)))
                 return 0;
         if (theirs)
-                return cart_error_set(m->err, -EBADMSG, "pupil %s/%s has events in both journals under different "
-                                      "salts: its events from %s would not verify in %s; nothing was merged "
-                                      "(settle that pupil's keys on one side first)", jdb_text(src, 0),
-                                      jdb_text(src, 1), m->source->path, m->target->path);
+                return add_other_salt(m, jdb_text(src, 0), jdb_text(src, 1), ours);
         r = jdb_cached(m->target, "UPDATE pupils SET salt = ? WHERE school = ? AND id = ? AND salt IS NULL", &up, m->err);
         if (r < 0)
                 return r;
@@ -81,6 +95,24 @@ static int merge_salt(struct merge *m, struct jstmt *src, const char *theirs) {
         jdb_bind_text(up, 3, jdb_text(src, 1));
         r = jdb_step(m->target, up, m->err);
         return r < 0 ? r : 0;
+}
+
+/* The other salts source holds (from its own merges) come along. */
+static int merge_other_salts(struct merge *m) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_prepare(m->source, "SELECT school, id, salt FROM pupil_salts ORDER BY school, id, salt", &s, m->err);
+        if (r < 0)
+                return r;
+        for (;;) {
+                r = jdb_step(m->source, s, m->err);
+                if (r <= 0)
+                        return r;
+                r = add_other_salt(m, jdb_text(s, 0), jdb_text(s, 1), jdb_text(s, 2));
+                if (r < 0)
+                        return r;
+        }
 }
 
 /* The schools and pupils target does not know; target's own rows win (its roster is newer). */
@@ -326,6 +358,8 @@ int journal_merge(struct journal *target, struct journal *source, journal_confli
         if (r < 0)
                 return r;
         r = merge_pupils(&m);
+        if (r >= 0)
+                r = merge_other_salts(&m);
         if (r >= 0)
                 r = merge_keys(&m);
         if (r >= 0)

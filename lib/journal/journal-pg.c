@@ -532,19 +532,11 @@ static int check_url(const char *url, struct cart_error *err) {
 static void ignore_notice(void *userdata _unused_, const char *message _unused_) {
 }
 
-static int pg_open(struct journal *j, bool create _unused_, struct cart_error *err) {
+/* A connection just made (or made again): did it succeed, and the session's settings. */
+static int connected(struct journal *j, struct cart_error *err) {
         PGresult *res;
         int r;
 
-        r = check_url(j->path, err);
-        if (r < 0)
-                return r;
-        j->db = calloc(1, sizeof(*j->db));
-        if (!j->db)
-                return -ENOMEM;
-        j->db->conn = PQconnectdb(j->path);
-        if (!j->db->conn)
-                return -ENOMEM;
         if (PQstatus(j->db->conn) != CONNECTION_OK) {
                 const char *m = PQerrorMessage(j->db->conn);
                 size_t n = strlen(m);
@@ -558,6 +550,22 @@ static int pg_open(struct journal *j, bool create _unused_, struct cart_error *e
         res = PQexec(j->db->conn, "SET client_encoding = 'UTF8'; SET synchronous_commit = on");
         r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : db_fail(j, res, err);
         PQclear(res);
+        return r;
+}
+
+static int pg_open(struct journal *j, bool create _unused_, struct cart_error *err) {
+        int r;
+
+        r = check_url(j->path, err);
+        if (r < 0)
+                return r;
+        j->db = calloc(1, sizeof(*j->db));
+        if (!j->db)
+                return -ENOMEM;
+        j->db->conn = PQconnectdb(j->path);
+        if (!j->db->conn)
+                return -ENOMEM;
+        r = connected(j, err);
         if (r < 0)
                 return r;
         r = read_version(j, err);
@@ -582,6 +590,27 @@ static int pg_open(struct journal *j, bool create _unused_, struct cart_error *e
         return r;
 }
 
+/* After a purge: a deleted or updated row's old version stays in the table's files until
+ * VACUUM; VACUUM FULL rewrites each table into new files without them (it runs outside a
+ * transaction, as the tables' owner, and holds each table exclusively while it runs).
+ * The server's write-ahead log, its archive and backups keep the old versions until
+ * recycled (cartable-journal(1), RETENTION). */
+static int pg_checkpoint(struct journal *j, struct cart_error *err) {
+        return pg_exec(j, "VACUUM FULL pupils, pupil_salts, keys, events", err);
+}
+
+/* The connection's server-side state (prepared statements, the transaction) is gone with it:
+ * the cached statements are prepared again on first use. */
+static int pg_reconnect(struct journal *j, struct cart_error *err) {
+        for (size_t i = 0; i < N_CACHED; i++)
+                pg_finalize_stmt(j->db->cached[i].s);
+        memset(j->db->cached, 0, sizeof(j->db->cached));
+        j->db->streaming = NULL;
+        j->db->n_prepared = 0;
+        PQreset(j->db->conn);
+        return connected(j, err);
+}
+
 static void pg_close(struct journal *j) {
         for (size_t i = 0; i < N_CACHED; i++)
                 pg_finalize_stmt(j->db->cached[i].s);
@@ -594,6 +623,8 @@ const struct jdb_ops jdb_pg_ops = {
         .name = "postgresql",
         .open = pg_open,
         .close = pg_close,
+        .reconnect = pg_reconnect,
+        .checkpoint = pg_checkpoint,
         .begin = pg_begin,
         .read_version = read_version,
         .lock_chain = pg_lock_chain,

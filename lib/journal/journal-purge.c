@@ -32,7 +32,9 @@ static int list_purged(struct journal *j, int64_t before, journal_purge_fn fn, v
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
         int r;
 
-        r = jdb_prepare(j, "SELECT p.school, p.id, p.class_name, p.left_usec, " HAS_V1 " FROM pupils p WHERE " PURGED
+        /* CASE: a boolean column reads 1 on SQLite, "t" on PostgreSQL. */
+        r = jdb_prepare(j, "SELECT p.school, p.id, p.class_name, p.left_usec, CASE WHEN " HAS_V1 " THEN 1 ELSE 0 END "
+                        "FROM pupils p WHERE " PURGED
                         " ORDER BY p.school, p.class_name, p.roster_rank", &s, err);
         if (r < 0)
                 return r;
@@ -75,6 +77,10 @@ static int purge(struct journal *j, int64_t before, const char *operator, struct
         r = exec_before(j, "UPDATE keys SET pupil_id = NULL WHERE pupil_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
                         "pupils p WHERE p.school = keys.pupil_school AND p.id = keys.pupil_id AND " PURGED ")",
                         before, NULL, err);
+        /* The salts of other journals merged in go with the pupil's own. */
+        if (r >= 0)
+                r = exec_before(j, "DELETE FROM pupil_salts WHERE school || '/' || id IN (SELECT p.school || '/' || "
+                                "p.id FROM pupils p WHERE " PURGED ")", before, NULL, err);
         if (r >= 0)
                 r = exec_before(j, "UPDATE pupils SET family_name = '', first_name = '', ine_hmac = NULL, salt = NULL "
                                 "WHERE school || '/' || id IN (SELECT p.school || '/' || p.id FROM pupils p WHERE "
@@ -123,6 +129,9 @@ int journal_purge(struct journal *j, int64_t left_before_usec, const char *opera
         r = list_purged(j, left_before_usec, fn, userdata, &c, err);
         if (r >= 0 && !dry_run && c.pupils > 0)
                 r = purge(j, left_before_usec, operator, &c, err);
+        if (r == -EACCES)
+                cart_error_prefix(err, r, "journal purge runs as the journal's owner role (a station's role "
+                                  "cannot change events)");
         if (r < 0 || dry_run) {
                 journal_txn_rollback(j);
                 if (r < 0)

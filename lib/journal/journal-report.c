@@ -136,7 +136,9 @@ int journal_report_keys(struct journal *j, const struct journal_report_filter *f
         r = prepare_filtered(j,
                 "SELECT k.uid, k.serial, k.volume_id, k.status, k.updated_usec, p.school, p.class_name, p.id, "
                 "p.family_name, p.first_name, p.is_active, fl.release_name, fl.release_version, "
-                "fl.release_serial, v.time_usec, v.outcome FROM pupils p "
+                "fl.release_serial, v.time_usec, v.outcome, CASE WHEN k.status = 'issued' AND EXISTS (SELECT 1 "
+                "FROM keys k2 WHERE k2.pupil_school = p.school AND k2.pupil_id = p.id AND k2.status = 'issued' "
+                "AND k2.uid <> k.uid) THEN 1 ELSE 0 END FROM pupils p "
                 "JOIN keys k ON k.pupil_school = p.school AND k.pupil_id = p.id "
                 "LEFT JOIN events fl ON fl.seq = " LAST_FLASH " "
                 "LEFT JOIN events v ON v.seq = " LAST_VERIFY " WHERE 1 = 1",
@@ -156,7 +158,7 @@ int journal_report_keys(struct journal *j, const struct journal_report_filter *f
                         .first_name = jdb_text(s, 9), .is_active = jdb_int64(s, 10) == 1,
                         .release_name = jdb_text(s, 11), .release_version = jdb_text(s, 12),
                         .release_serial = jdb_int64(s, 13), .verified_usec = jdb_int64(s, 14),
-                        .verified_outcome = jdb_text(s, 15),
+                        .verified_outcome = jdb_text(s, 15), .is_conflict = jdb_int64(s, 16) == 1,
                 };
                 r = fn(userdata, &k);
                 if (r < 0)

@@ -51,6 +51,8 @@ struct journal_report_key {
         int64_t release_serial;   /* -1: never flashed well here */
         int64_t verified_usec;    /* -1: never verified */
         const char *verified_outcome;
+        bool is_conflict;         /* issued, and the pupil holds another issued key too (two
+                                   * stations issued one each while apart: journal merge) */
 };
 typedef int (*journal_report_key_fn)(void *userdata, const struct journal_report_key *k);
 /* Keys that were ever issued (they name a pupil), in roster order of their pupil. */

@@ -531,9 +531,7 @@ int journal_pupil_for_issue(struct journal *j, const char *pupil, bool replace,
 
 /* ---- Several stations on one class ---- */
 
-/* Whether the pupil holds an issued key, seen from a new statement (so, on PostgreSQL, from
- * what was committed up to now, not from the snapshot the claim's lock was taken in). */
-static int pupil_has_key(struct journal *j, const char *school, const char *id, struct cart_error *err) {
+int journal_pupil_has_key(struct journal *j, const char *school, const char *id, struct cart_error *err) {
         struct jstmt *s = NULL;
         int r;
 
@@ -551,20 +549,20 @@ static int pupil_has_key(struct journal *j, const char *school, const char *id, 
         return r;
 }
 
-int journal_claim_next_pupil(struct journal *j, const char *school, const char *class_name, char **ret,
-                             struct cart_error *err) {
+/* On PostgreSQL a row whose claim another station committed after this statement's snapshot
+ * is re-read under its lock and skipped (the claim is on the row itself); an issue committed
+ * meanwhile is not on the row, so it is checked again, and the search goes on. */
+int journal_claim_row(struct journal *j, const char *school, const char *class_name, int64_t expired_before,
+                      char **ret_school, char **ret_id, struct cart_error *err) {
         _cleanup_free_ char *sql = NULL;
         int r;
 
-        if (j->depth == 0)
-                return cart_error_set(err, -EINVAL, "journal: claiming a pupil needs the caller's transaction");
         if (asprintf(&sql, "SELECT p.school, p.id FROM pupils p WHERE p.school = ? AND p.class_name = ? "
-                     "AND p.is_active = 1 AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_school = p.school "
-                     "AND k.pupil_id = p.id AND k.status = 'issued') ORDER BY p.roster_rank LIMIT 1%s",
+                     "AND p.is_active = 1 AND (p.claim_station IS NULL OR p.claim_usec < ?) "
+                     "AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_school = p.school "
+                     "AND k.pupil_id = p.id AND k.status = 'issued') ORDER BY p.roster_rank, p.id LIMIT 1%s",
                      jdb_lock_skip_locked(j)) < 0)
                 return -ENOMEM;
-        /* A row locked after its issuer committed was read from an older snapshot: check it
-         * again, and look further when it got its key meanwhile (the next query sees it). */
         for (unsigned tries = 0; tries < 1000; tries++) {
                 _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
                 _cleanup_free_ char *p_school = NULL, *p_id = NULL;
@@ -574,6 +572,7 @@ int journal_claim_next_pupil(struct journal *j, const char *school, const char *
                         return r;
                 jdb_bind_text(s, 1, school);
                 jdb_bind_text(s, 2, class_name);
+                jdb_bind_int64(s, 3, expired_before);
                 r = jdb_step(j, s, err);
                 if (r <= 0)
                         return r;
@@ -582,14 +581,44 @@ int journal_claim_next_pupil(struct journal *j, const char *school, const char *
                 if (!p_school || !p_id)
                         return -ENOMEM;
                 jdb_finalize(TAKE_PTR(s));
-                r = pupil_has_key(j, p_school, p_id, err);
+                r = journal_pupil_has_key(j, p_school, p_id, err);
                 if (r < 0)
                         return r;
                 if (r == 0) {
-                        if (asprintf(ret, "%s/%s", p_school, p_id) < 0)
-                                return -ENOMEM;
+                        *ret_school = TAKE_PTR(p_school);
+                        *ret_id = TAKE_PTR(p_id);
                         return 1;
                 }
         }
         return cart_error_set(err, -EBUSY, "journal: no pupil of %s/%s could be claimed", school, class_name);
+}
+
+int journal_claim_next_pupil(struct journal *j, const char *school, const char *class_name, char **ret,
+                             struct cart_error *err) {
+        _cleanup_free_ char *p_school = NULL, *p_id = NULL;
+        int r;
+
+        if (j->depth == 0)
+                return cart_error_set(err, -EINVAL, "journal: claiming a pupil needs the caller's transaction");
+        r = journal_claim_row(j, school, class_name, journal_now_usec() - JOURNAL_CLAIM_EXPIRY_USEC,
+                              &p_school, &p_id, err);
+        if (r <= 0)
+                return r;
+        if (asprintf(ret, "%s/%s", p_school, p_id) < 0)
+                return -ENOMEM;
+        return 1;
+}
+
+int journal_claim_release(struct journal *j, const char *uid, struct cart_error *err) {
+        struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_cached(j, "UPDATE pupils SET claim_station = NULL, claim_key = NULL, claim_usec = NULL "
+                       "WHERE claim_station = ? AND claim_key = ?", &s, err);
+        if (r < 0)
+                return r;
+        jdb_bind_text(s, 1, j->station);
+        jdb_bind_text(s, 2, uid);
+        r = jdb_step(j, s, err);
+        return r < 0 ? r : 0;
 }

@@ -62,9 +62,20 @@ static const char schema_v2[] =
         "CREATE TABLE purged_counts (school TEXT NOT NULL, class_name TEXT NOT NULL, n_pupils BIGINT NOT NULL,"
         " PRIMARY KEY (school, class_name));\n";
 
+/* Version 3: several stations on one class claim pupils in the journal (a claim is
+ * committed with the key's start and released with its end); a pupil may carry the salts of
+ * other journals it was merged from, so that both stations' events verify (journal merge). */
+static const char schema_v3[] =
+        "ALTER TABLE pupils ADD COLUMN claim_station TEXT;\n"
+        "ALTER TABLE pupils ADD COLUMN claim_key TEXT;\n"
+        "ALTER TABLE pupils ADD COLUMN claim_usec BIGINT;\n"
+        "CREATE TABLE pupil_salts (school TEXT NOT NULL, id TEXT NOT NULL, salt TEXT NOT NULL,"
+        " PRIMARY KEY (school, id, salt), FOREIGN KEY (school, id) REFERENCES pupils (school, id));\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
         { 2, schema_v2 },
+        { 3, schema_v3 },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 

@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/hash.h"
 #include "journal/journal-internal.h"
@@ -420,15 +421,46 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
 
 /* ---- Keys and flashes ---- */
 
+/* An image file is one key whatever directory it was named from: its path made absolute,
+ * its directory resolved (realpath) and its own name kept, so that the identity is the same
+ * before the file exists (a batch records a key's start, then creates the image) and after,
+ * and does not follow a symlinked image to its target. A directory that cannot be resolved
+ * (gone, unreadable) leaves the path as given, made absolute. */
+static int image_path(const char *path, char **ret) {
+        _cleanup_free_ char *dir = NULL, *name = NULL, *real = NULL, *cwd = NULL;
+        const char *slash = strrchr(path, '/');
+
+        if (slash && !slash[1])
+                return asprintf(ret, "%s", path) < 0 ? -ENOMEM : 0;
+        dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+        name = strdup(slash ? slash + 1 : path);
+        if (!dir || !name)
+                return -ENOMEM;
+        real = realpath(dir, NULL);
+        if (real)
+                return asprintf(ret, "%s%s%s", real, streq(real, "/") ? "" : "/", name) < 0 ? -ENOMEM : 0;
+        if (path[0] == '/')
+                return asprintf(ret, "%s", path) < 0 ? -ENOMEM : 0;
+        cwd = getcwd(NULL, 0);
+        if (!cwd)
+                return asprintf(ret, "%s", path) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
+}
+
 int journal_key_uid(const struct flash_report *r, char **ret) {
+        _cleanup_free_ char *path = NULL;
         int n;
 
         if (r->key.serial[0])
                 n = asprintf(ret, "usb:%s:%s", r->key.vid_pid[0] ? r->key.vid_pid : "0000:0000", r->key.serial);
         else if (r->key.vid_pid[0] || !r->key.device[0])
                 n = asprintf(ret, "volume:%08" PRIX32, r->volume_id);
-        else
-                n = asprintf(ret, "file:%s", r->key.device);
+        else {
+                n = image_path(r->key.device, &path);
+                if (n < 0)
+                        return n;
+                n = asprintf(ret, "file:%s", path);
+        }
         return n < 0 ? -ENOMEM : 0;
 }
 
@@ -545,6 +577,8 @@ static int record_flash_events(struct journal *j, const struct flash_report *rep
         if (r < 0)
                 return r;
         r = upsert_key(j, rep, f, uid, volume_id, now, err);
+        if (r >= 0)
+                r = journal_claim_release(j, uid, err);
         if (r < 0)
                 return r;
 

@@ -23,7 +23,7 @@
 #include "flash/flash.h"
 #include "release/release.h"
 
-#define JOURNAL_SCHEMA_VERSION 2
+#define JOURNAL_SCHEMA_VERSION 3
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -46,6 +46,12 @@ struct journal_options {
 int journal_open(const char *path, const struct journal_options *o, struct journal **ret,
                  struct cart_error *err);
 struct journal *journal_close(struct journal *j);
+/*
+ * After -ECONNRESET (a PostgreSQL journal's server went away): connect again, with the
+ * same URL and station. 0: connected (no transaction open); -ECONNREFUSED: not yet.
+ * An SQLite journal has no connection to lose: -EOPNOTSUPP.
+ */
+int journal_reconnect(struct journal *j, struct cart_error *err);
 /* Whether name is a PostgreSQL journal's URL rather than a file. */
 bool journal_is_url(const char *name);
 DEFINE_POINTER_CLEANUP(struct journal, journal_close);
@@ -152,7 +158,8 @@ DEFINE_POINTER_CLEANUP(struct journal_pupil_info, journal_pupil_info_free);
 
 /*
  * The key's identity in the journal: "usb:VID:PID:SERIAL" for a key with a serial,
- * "file:PATH" for an image file, "volume:XXXXXXXX" for a key without serial.
+ * "file:PATH" for an image file (PATH absolute, its directory resolved: the same file named
+ * from anywhere is one key), "volume:XXXXXXXX" for a key without serial.
  */
 int journal_key_uid(const struct flash_report *r, char **ret);
 
@@ -299,13 +306,22 @@ int journal_batch_close_interrupted(struct journal *j, const struct journal_inte
                                     const char *operator, struct cart_error *err);
 
 /*
- * The next pupil of school's class_name to give a key: active, holding no issued key, in
- * roster order, skipping those for whom is_claimed returns true (keys already running for
- * them). ret gets "UAI/ID" (malloc'd). 0: nobody left; 1: found.
+ * Roster mode, several stations on one class: claim the next pupil of school's class_name
+ * (active, holding no issued key, in roster order, claimed by nobody) for the key of rep,
+ * and record the key's start for that pupil, in one transaction: the claim is committed in
+ * the journal (pupils.claim_*), so another station's batch, or another process, never takes
+ * the same pupil (PostgreSQL: the row is locked FOR UPDATE SKIP LOCKED while it is claimed;
+ * SQLite: the write transaction excludes every other writer). The key's end
+ * (journal_record_flash: issued, failed or cancelled) or its closing as interrupted
+ * (journal_batch_close_interrupted, by this station's next batch) releases the claim, so a
+ * pupil whose key failed goes back to the class. A claim older than
+ * JOURNAL_CLAIM_EXPIRY_USEC is taken over by other stations (its station crashed and has
+ * not run a batch since). 1 with the pupil in ret; 0: nobody left.
  */
-int journal_batch_next_pupil(struct journal *j, const char *school, const char *class_name,
-                             bool (*is_claimed)(void *userdata, const char *pupil), void *userdata,
-                             char **ret, struct cart_error *err);
+#define JOURNAL_CLAIM_EXPIRY_USEC (INT64_C(2) * 3600 * 1000000)
+int journal_batch_start_next(struct journal *j, const struct flash_report *rep, const char *operator,
+                             const char *school, const char *class_name, struct journal_pupil_info **ret,
+                             struct cart_error *err);
 /* How many active pupils of the class hold no issued key. */
 int journal_batch_count_without_key(struct journal *j, const char *school, const char *class_name,
                                     uint64_t *ret, struct cart_error *err);

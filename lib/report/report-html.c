@@ -36,7 +36,7 @@ static const char css[] =
         ".meta{color:#444}.charts{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}"
         "figcaption{font-weight:bold;font-size:10pt}svg text{font-size:9px;font-family:inherit}"
         ".legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em}"
-        ".s-issued{color:#1a7f37}.s-lost,.s-stolen{color:#b3261e;font-weight:bold}"
+        ".s-issued{color:#1a7f37}.s-lost,.s-stolen,.conflict{color:#b3261e;font-weight:bold}"
         "@page{size:A4;margin:14mm 12mm}"
         "@media print{body{margin:0;max-width:none;font-size:9pt}.charts{display:block}"
         "figure{page-break-inside:avoid;margin-bottom:.5em}h2{page-break-after:avoid}}";
@@ -236,6 +236,12 @@ static int html_key(void *userdata, const struct journal_report_key *k) {
         html_put(f, k->status);
         fputs("\">", f);
         html_put(f, value_words(h->o, k->status));
+        /* Issued on two stations while apart (journal merge): to settle. */
+        if (k->is_conflict) {
+                fputs(" <span class=\"conflict\">⚠ ", f);
+                html_put(f, report_word(h->o, REPORT_WORD_CONFLICT));
+                fputs("</span>", f);
+        }
         fputs("</td><td>", f);
         if (k->release_serial >= 0) {
                 html_put(f, k->release_name);

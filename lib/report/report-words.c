@@ -86,6 +86,9 @@ const char *const report_words_english[_REPORT_WORD_MAX] = {
         [REPORT_WORD_COL_KEY_NUMBER] = N_("Key number"),
         [REPORT_WORD_COL_SIGNATURE] = N_("Signature"),
         [REPORT_WORD_RECEIPTS_SIGNER] = N_("Name and signature of the person who handed out the keys:"),
+        /* TRANSLATORS: the report's list of keys, next to a key's status: its pupil was issued
+         * keys on two stations while they were apart (journal merge), to settle. */
+        [REPORT_WORD_CONFLICT] = N_("the pupil holds another issued key"),
 };
 
 const char *report_word(const struct report_options *o, enum report_word w) {

@@ -192,7 +192,8 @@ static int csv_key(void *userdata, const struct journal_report_key *k) {
         csv_int(f, k->release_serial, false);
         iso_time(k->verified_usec, t);
         csv_cell(f, t, false);
-        csv_cell(f, k->verified_outcome, true);
+        csv_cell(f, k->verified_outcome, false);
+        csv_int(f, k->is_conflict, true);
         return ferror(f) ? -EIO : 0;
 }
 
@@ -224,7 +225,7 @@ static int write_csv(struct report *r, FILE *f, struct cart_error *err) {
                 csv_int(f, r->months[i].replaced, true);
         }
         fputs("\r\nschool;class;pupil_id;family_name;first_name;key_serial;volume_id;status;release;"
-              "release_version;release_serial;last_verified;last_verification\r\n", f);
+              "release_version;release_serial;last_verified;last_verification;conflict\r\n", f);
         return report_keys(r, csv_key, f, err);
 }
 
@@ -295,13 +296,14 @@ static int json_key(void *userdata, const struct journal_report_key *k) {
         }
         fputs(",\"last_verification\":", f);
         if (k->verified_usec < 0)
-                fputs("null}", f);
+                fputs("null", f);
         else {
                 iso_time(k->verified_usec, t);
                 fprintf(f, "{\"time\":\"%s\",\"result\":", t);
                 json_str(f, k->verified_outcome);
-                fputs("}}", f);
+                fputs("}", f);
         }
+        fprintf(f, ",\"conflict\":%s}", k->is_conflict ? "true" : "false");
         return ferror(f) ? -EIO : 0;
 }
 

@@ -92,6 +92,7 @@ enum report_word {
         REPORT_WORD_COL_KEY_NUMBER,
         REPORT_WORD_COL_SIGNATURE,
         REPORT_WORD_RECEIPTS_SIGNER,
+        REPORT_WORD_CONFLICT,
         _REPORT_WORD_MAX,
 };
 extern const char *const report_words_english[_REPORT_WORD_MAX];

@@ -54,6 +54,8 @@ struct slot {
         struct cart_error jerr;         /* the journal's refusal, or the claim's */
         int jr;
         enum batch_event_kind abort_kind;   /* why a key ended without being written */
+        bool is_unrecorded;             /* ended while the journal server was away */
+        struct journal_flash flash;     /* what to record then (strings: the slot's) */
 };
 
 struct batch {
@@ -68,6 +70,7 @@ struct batch {
         double started, last_activity;
         uint64_t n_running, n_queued;
         struct cart_error monitor_err;
+        double journal_lost_at, journal_retry_at;   /* mono(); 0: connected */
 };
 
 double mono(void);

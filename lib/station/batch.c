@@ -177,7 +177,7 @@ int slot_get(struct batch *b, const char *target, const char *port, struct slot 
 
         for (size_t i = 0; i < b->n_slots; i++) {
                 struct slot *x = b->slots[i];
-                if (x->state != SLOT_ENDED || x->has_thread)
+                if (x->state != SLOT_ENDED || x->has_thread || x->is_unrecorded)
                         continue;
                 if ((port && port[0] && x->port && streq(x->port, port)) || streq(x->target, target)) {
                         s = x;
@@ -224,15 +224,6 @@ int slot_get(struct batch *b, const char *target, const char *port, struct slot 
         return 0;
 }
 
-static bool is_claimed(void *userdata, const char *pupil) {
-        struct batch *b = userdata;
-
-        for (size_t i = 0; i < b->n_slots; i++)
-                if (b->slots[i]->state == SLOT_RUNNING && b->slots[i]->pupil && streq(b->slots[i]->pupil, pupil))
-                        return true;
-        return false;
-}
-
 static void count_without_key(struct batch *b) {
         struct cart_error err = {};
         uint64_t n;
@@ -257,58 +248,56 @@ static void start_report(struct slot *s, struct flash_report *rep) {
         rep->volume_id = s->volume_id;
 }
 
-static int record_start(struct batch *b, struct slot *s) {
+static bool is_connection_lost(int r) {
+        return r == -ECONNRESET || r == -ECONNREFUSED;
+}
+
+/* The journal server went away: no new key starts until it is back (journal_retry). */
+static void journal_failed(struct batch *b, int r) {
+        if (!is_connection_lost(r) || b->journal_lost_at > 0)
+                return;
+        b->journal_lost_at = b->journal_retry_at = mono();
+        b->summary.is_journal_lost = true;
+}
+
+/* Record the key's start, which in roster mode claims the class's next pupil in the journal
+ * (journal_batch_start_next: no other station or process takes that pupil until the key's
+ * end is recorded). From here the key may be written. false: nobody left, or the journal
+ * failed (s->abort_kind and s->jerr say which). */
+static bool slot_begin(struct batch *b, struct slot *s) {
         struct flash_report rep;
         struct cart_error err = {};
         int r;
 
         start_report(s, &rep);
-        r = journal_batch_started(b->o.journal, &rep, b->o.operator, s->pupil, &err);
-        if (r < 0) {
-                s->jerr = err;
-                s->jr = r;
-                emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
-        }
-        return r;
-}
-
-/* Roster mode: the next pupil of the class, claimed for this key. 1 claimed (or stock
- * mode), 0 nobody left or the journal failed (s->abort_kind and s->message say which). */
-static int claim_pupil(struct batch *b, struct slot *s) {
-        _cleanup_free_ char *p = NULL;
-        struct cart_error err = {};
-        int r;
-
         if (!b->o.class_name)
-                return 1;
-        r = journal_batch_next_pupil(b->o.journal, b->o.school, b->o.class_name, is_claimed, b, &p, &err);
-        if (r == 0) {
+                r = journal_batch_started(b->o.journal, &rep, b->o.operator, NULL, &err);
+        else
+                r = journal_batch_start_next(b->o.journal, &rep, b->o.operator, b->o.school, b->o.class_name,
+                                             &s->info, &err);
+        if (r == 0 && b->o.class_name) {
                 s->abort_kind = BATCH_NO_PUPIL;
-                return 0;
+                return false;
         }
-        if (r > 0)
-                r = journal_pupil_get(b->o.journal, p, &s->info, &err);
         if (r < 0) {
                 s->abort_kind = BATCH_JOURNAL_ERROR;
                 s->jerr = err;
                 s->jr = r;
-                return 0;
+                journal_failed(b, r);
+                return false;
         }
-        s->pupil = TAKE_PTR(p);
-        if (asprintf(&s->pupil_name, "%s %s", s->info->first_name, s->info->family_name) < 0)
-                s->pupil_name = NULL;
-        return 1;
-}
-
-/* Claim the pupil and record the start: from here the key may be written. */
-static bool slot_begin(struct batch *b, struct slot *s) {
-        if (!claim_pupil(b, s))
-                return false;
-        if (record_start(b, s) < 0) {
-                s->abort_kind = BATCH_JOURNAL_ERROR;
-                free(s->pupil);
-                s->pupil = NULL;
-                return false;
+        if (s->info) {
+                if (asprintf(&s->pupil, "%s/%s", s->info->school, s->info->id) < 0)
+                        s->pupil = NULL;
+                if (asprintf(&s->pupil_name, "%s %s", s->info->first_name, s->info->family_name) < 0)
+                        s->pupil_name = NULL;
+                if (!s->pupil) {
+                        /* Without its pupil's name the key's end could not release the claim: the
+                         * batch stops, and its next run closes the key as interrupted. */
+                        s->abort_kind = BATCH_JOURNAL_ERROR;
+                        s->jr = cart_error_set(&s->jerr, -ENOMEM, "out of memory");
+                        return false;
+                }
         }
         return true;
 }
@@ -410,11 +399,19 @@ static void slot_ended(struct batch *b, struct slot *s) {
         s->view.report = &s->report;
         if (s->report.key.capacity)
                 s->view.capacity = s->report.key.capacity;
-        struct journal_flash f = {
+        s->flash = (struct journal_flash) {
                 .operator = b->o.operator, .pupil = s->pupil, .vendor = s->vendor, .product = s->product,
                 .reason = station_report_reason(&s->report, s->is_removed),
         };
-        r = journal_record_flash(b->o.journal, &s->report, &f, &err);
+        r = b->journal_lost_at > 0 ? -ECONNRESET : journal_record_flash(b->o.journal, &s->report, &s->flash, &err);
+        if (r == -ECONNRESET && b->journal_lost_at > 0 && !err.msg[0])
+                cart_error_set(&err, r, "%s: the journal server is away: this key's end will be recorded when it "
+                               "comes back", journal_name(b->o.journal));
+        if (is_connection_lost(r)) {
+                journal_failed(b, r);
+                s->is_unrecorded = true;
+                b->summary.n_unrecorded++;
+        }
         if (s->report.outcome == FLASH_OUTCOME_OK) {
                 kind = BATCH_DONE;
                 b->summary.n_done++;
@@ -450,6 +447,8 @@ int batch_new(const struct batch_options *o, struct batch **ret, struct cart_err
         b->o = *o;
         if (!b->o.tick_msec)
                 b->o.tick_msec = 250;
+        if (!b->o.journal_wait)
+                b->o.journal_wait = BATCH_JOURNAL_WAIT;
         b->wake[0] = b->wake[1] = -EBADF;
         if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) < 0)
                 return cart_error_set(err, -errno, "pipe: %m");
@@ -571,7 +570,7 @@ static void progress(struct batch *b) {
 }
 
 static bool may_start(const struct batch *b) {
-        if (b->stop_level > 0)
+        if (b->stop_level > 0 || b->journal_lost_at > 0)
                 return false;
         if (b->o.count && b->summary.n_done + b->n_running >= b->o.count)
                 return false;
@@ -581,6 +580,11 @@ static bool may_start(const struct batch *b) {
 static bool is_finished(const struct batch *b, double now) {
         if (b->n_running > 0)
                 return false;
+        /* The journal server is away: wait for it (the keys that ended are to be recorded,
+         * the queued ones to be started), at most journal_wait seconds, or until a second
+         * Ctrl-C. */
+        if (b->journal_lost_at > 0 && b->stop_level < 2)
+                return now - b->journal_lost_at >= (double) b->o.journal_wait;
         if (b->stop_level > 0 || (b->o.count && b->summary.n_done >= b->o.count))
                 return true;
         if (b->n_queued > 0)
@@ -607,6 +611,73 @@ static int add_targets(struct batch *b) {
                 slot_queue(b, s);
         }
         return 0;
+}
+
+struct open_start {
+        const char *uid;
+        bool is_open;
+};
+
+static int find_open_start(void *userdata, const struct journal_interrupted *k) {
+        struct open_start *o = userdata;
+
+        if (streq(k->key_uid, o->uid))
+                o->is_open = true;
+        return 0;
+}
+
+/* Record the end of a key that ended while the server was away, unless the commit that the
+ * lost connection left in doubt did record it (its start is no longer open). */
+static int record_late(struct batch *b, struct slot *s, struct cart_error *err) {
+        _cleanup_free_ char *uid = NULL;
+        struct open_start o = {};
+        int r;
+
+        r = journal_key_uid(&s->report, &uid);
+        if (r < 0)
+                return r;
+        o.uid = uid;
+        r = journal_batch_interrupted_list(b->o.journal, find_open_start, &o, err);
+        if (r < 0)
+                return r;
+        if (o.is_open) {
+                r = journal_record_flash(b->o.journal, &s->report, &s->flash, err);
+                if (r < 0 && r != -EEXIST && r != -ESRCH)
+                        return r;
+        }
+        s->is_unrecorded = false;
+        b->summary.n_unrecorded--;
+        b->summary.n_recorded_late++;
+        return 0;
+}
+
+/* Once a second while the journal server is away: connect again, then record what ended. */
+static void journal_retry(struct batch *b, double now) {
+        struct cart_error err = {};
+        int r;
+
+        if (b->journal_lost_at == 0 || now < b->journal_retry_at)
+                return;
+        b->journal_retry_at = now + 1;
+        if (journal_reconnect(b->o.journal, &err) < 0)
+                return;
+        for (size_t i = 0; i < b->n_slots; i++) {
+                struct slot *s = b->slots[i];
+                if (!s->is_unrecorded)
+                        continue;
+                r = record_late(b, s, &err);
+                if (is_connection_lost(r))
+                        return;
+                if (r < 0) {
+                        /* Refused for another reason: said once, the key stays unrecorded. */
+                        s->is_unrecorded = false;
+                        s->jerr = err;
+                        s->jr = r;
+                        emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+                }
+        }
+        b->journal_lost_at = 0;
+        count_without_key(b);
 }
 
 int batch_run(struct batch *b, struct cart_error *err) {
@@ -653,6 +724,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
                         }
                 if (b->o.count && b->summary.n_done >= b->o.count && b->stop_level == 0)
                         b->stop_level = 1;
+                journal_retry(b, now);
                 if (is_finished(b, now))
                         break;
 

@@ -28,6 +28,7 @@
 #include "station/station.h"
 
 #define BATCH_STACK_SIZE (512 * 1024)
+#define BATCH_JOURNAL_WAIT 60
 
 enum batch_event_kind {
         BATCH_INTERRUPTED_BEFORE,  /* a key a previous batch left interrupted (journal), now closed */
@@ -72,6 +73,12 @@ struct batch_summary {
         double elapsed;                /* seconds */
         double keys_per_hour;          /* done keys */
         unsigned stop_level;           /* 0 running, 1 no new keys, 2 cancelling */
+        /* A journal server that went away (PostgreSQL): the batch takes no new key until it is
+         * back; keys that ended meanwhile are recorded when it comes back (n_recorded_late),
+         * or, after journal_wait seconds, left unrecorded (their start stays in the journal:
+         * the station's next batch closes them as interrupted). */
+        bool is_journal_lost;          /* the connection was lost during the batch */
+        uint64_t n_recorded_late, n_unrecorded;
 };
 
 struct batch_event {
@@ -104,6 +111,9 @@ struct batch_options {
         struct device_context *devices;
         bool no_probe;
         unsigned tick_msec;                    /* BATCH_TICK and progress period; 0: 250 */
+        /* Seconds to wait for a journal server that went away, to record the keys that ended
+         * meanwhile; 0: BATCH_JOURNAL_WAIT. */
+        unsigned journal_wait;
         batch_event_fn on_event;
         void *userdata;
 };

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 2: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 3: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates SQLite's migrations
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -58,6 +58,9 @@ CREATE TABLE pupils (
     left_usec BIGINT,
     salt TEXT,                            -- v2: 32 random hex digits, made when an event first
                                           -- names the pupil; erased by a purge (see events)
+    claim_station TEXT,                   -- v3: the station flashing a key for this pupil (batch):
+    claim_key TEXT,                       -- its key uid and when it claimed the pupil; set with
+    claim_usec BIGINT,                    -- the key's start, cleared with its end
     PRIMARY KEY (school, id)
 );
 CREATE INDEX pupils_by_id ON pupils (id);
@@ -152,3 +155,14 @@ CREATE TABLE purged_counts (
 CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF pg_has_role(current_user, (SELECT tableowner FROM pg_tables WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME), 'MEMBER') THEN RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END; END IF; RAISE EXCEPTION 'events are append-only: % by % refused', TG_OP, current_user USING ERRCODE = 'insufficient_privilege'; END $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_append_only();
+
+-- Version 3. Salts of this pupil made by other journals merged into this one (two stations
+-- that named the pupil while apart): their events' commitments verify under them. A purge
+-- erases them with the pupil's own salt.
+CREATE TABLE pupil_salts (
+    school TEXT NOT NULL,
+    id TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    PRIMARY KEY (school, id, salt),
+    FOREIGN KEY (school, id) REFERENCES pupils (school, id)
+);

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (SQLite backend), version 2: what `cartable` creates in a new
+-- The key journal's schema (SQLite backend), version 3: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
 -- a change is a new migration in lib/journal/journal-sqlite.c and an edit here.
@@ -56,6 +56,9 @@ CREATE TABLE pupils (
     left_usec BIGINT,
     salt TEXT,                            -- v2: 32 random hex digits, made when an event first
                                           -- names the pupil; erased by a purge (see events)
+    claim_station TEXT,                   -- v3: the station flashing a key for this pupil (batch):
+    claim_key TEXT,                       -- its key uid and when it claimed the pupil; set with
+    claim_usec BIGINT,                    -- the key's start, cleared with its end
     PRIMARY KEY (school, id)
 );
 CREATE INDEX pupils_by_id ON pupils (id);
@@ -142,4 +145,15 @@ CREATE TABLE purged_counts (
     class_name TEXT NOT NULL,
     n_pupils BIGINT NOT NULL,
     PRIMARY KEY (school, class_name)
+);
+
+-- Version 3. Salts of this pupil made by other journals merged into this one (two stations
+-- that named the pupil while apart): their events' commitments verify under them. A purge
+-- erases them with the pupil's own salt.
+CREATE TABLE pupil_salts (
+    school TEXT NOT NULL,
+    id TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    PRIMARY KEY (school, id, salt),
+    FOREIGN KEY (school, id) REFERENCES pupils (school, id)
 );

@@ -4,6 +4,7 @@
 # sqlite3), a second batch leaving intact keys alone, Ctrl-C once and twice on slow keys
 # (nbdkit's delay filter), --count, --jobs, and a crashed batch's key reported interrupted.
 . "$(dirname "$0")/lib.sh"
+D=$(pwd -P)   # image files are known by their absolute path: file:$D/NAME
 need_tool sqlite3
 need_tool jq
 need_tool mcopy
@@ -18,30 +19,11 @@ J=(--journal "$SCRATCH/j.db")
 q() { sqlite3 -batch j.db "$1"; }
 OWNER="CETTE CLE APPARTIENT A.txt"
 
-PIDS=()
-MOUNTS=()
 cleanup() {
-        for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
-        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-        wait 2>/dev/null || true
+        nbd_cleanup
         rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
-# nbd_key NAME FILTER PARAMS...: a 1 GiB key image at $SCRATCH/NAME/nbd served by nbdkit
-# through FILTER.
-nbd_key() {
-        local name=$1 filter=$2; shift 2
-        mkdir -p "$name"
-        truncate -s 1G "$name.img"
-        nbdkit -f -U "$SCRATCH/$name.sock" --filter="$filter" file file="$SCRATCH/$name.img" "$@" 2>"$name.log" &
-        PIDS+=($!)
-        for _ in $(seq 200); do [ -S "$name.sock" ] && break; sleep 0.1; done
-        nbdfuse "$SCRATCH/$name" --unix "$SCRATCH/$name.sock" 2>>"$name.log" &
-        PIDS+=($!)
-        MOUNTS+=("$SCRATCH/$name")
-        for _ in $(seq 200); do [ -e "$name/nbd" ] && break; sleep 0.1; done
-        [ -e "$name/nbd" ] || fail "nbdfuse did not start for $name"
-}
 
 "$C" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
 "$C" image build "$SOURCE_ROOT/images/ent-college" --key dep.key --output rel.cart >/dev/null 2>&1
@@ -77,20 +59,20 @@ jq -e -s 'last | .event == "summary" and .done == 7 and .failed == 1 and .withou
 # Every key started is in the journal with its outcome and reason.
 [ "$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'started'")" = 8 ] || fail "8 starts"
 [ "$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")" = 7 ] || fail "7 flashed ok"
-[ "$(q "SELECT outcome || ' ' || reason || ' ' || step FROM events WHERE kind = 'flashed' AND key_uid LIKE 'file:bad/nbd' AND outcome <> 'started'")" = "failed io-error write" ] \
+[ "$(q "SELECT outcome || ' ' || reason || ' ' || step FROM events WHERE kind = 'flashed' AND key_uid = 'file:$D/bad/nbd' AND outcome <> 'started'")" = "failed io-error write" ] \
         || fail "the failed key's outcome, reason and step"
 [ "$(q "SELECT operator FROM events GROUP BY operator")" = tech1 ] || fail "operator"
 # Pupils in roster order: target i went to the i-th pupil of the class, the failing key's
 # pupil stays without a key, no pupil holds two keys.
 for i in 1 2 3 5 6 7 8; do
         want=$(sed -n "${i}p" roster-order)
-        got=$(q "SELECT pupil_id FROM keys WHERE uid = 'file:k$i.img' AND status = 'issued'")
+        got=$(q "SELECT pupil_id FROM keys WHERE uid = 'file:$D/k$i.img' AND status = 'issued'")
         [ "$got" = "$want" ] || fail "k$i.img issued to '$got', expected the class's pupil $i ($want)"
 done
 bad_pupil=$(sed -n 4p roster-order)
 [ "$(q "SELECT count(*) FROM keys WHERE pupil_id = '$bad_pupil' AND status = 'issued'")" = 0 ] \
         || fail "the failed key's pupil got a key"
-[ "$(q "SELECT pupil_id FROM events WHERE key_uid = 'file:bad/nbd' AND outcome = 'failed'")" = "$bad_pupil" ] \
+[ "$(q "SELECT pupil_id FROM events WHERE key_uid = 'file:$D/bad/nbd' AND outcome = 'failed'")" = "$bad_pupil" ] \
         || fail "the failed key is recorded against the pupil it was for"
 [ -z "$(q "SELECT pupil_id FROM keys WHERE status = 'issued' GROUP BY pupil_school, pupil_id HAVING count(*) > 1")" ] \
         || fail "a pupil holds two keys"
@@ -122,7 +104,7 @@ expect_in out "^k2.img: started: for .*0750001A/$bad_pupil$"
 # --force flashes an intact key too (stock mode: the pupil it had gives it back).
 expect_exit 0 "$C" batch rel.cart "${T[@]}" "${J[@]}" --stock --target k3.img --force
 expect_in out '^k3.img: done'
-[ "$(q "SELECT status FROM keys WHERE uid = 'file:k3.img'")" = stock ] || fail "k3 is stock after --force --stock"
+[ "$(q "SELECT status FROM keys WHERE uid = 'file:$D/k3.img'")" = stock ] || fail "k3 is stock after --force --stock"
 echo "batch again: ok"
 
 # --- --count and --jobs: 2 keys done out of 4 targets, one at a time.
@@ -169,7 +151,7 @@ kill -INT "$batch_pid"
 code=0; wait "$batch_pid" || code=$?
 [ "$code" = 0 ] || { cat slow.json slow.err; fail "one Ctrl-C: exit $code, expected 0"; }
 [ "$(jq -s '[.[] | select(.event == "done")] | length' slow.json)" = 2 ] || { cat slow.json; fail "one Ctrl-C: 2 keys done"; }
-[ "$(q "SELECT count(*) FROM keys WHERE uid IN ('file:s1/nbd', 'file:s2/nbd') AND status = 'issued'")" = 2 ] \
+[ "$(q "SELECT count(*) FROM keys WHERE uid IN ('file:$D/s1/nbd', 'file:$D/s2/nbd') AND status = 'issued'")" = 2 ] \
         || fail "one Ctrl-C: both keys issued"
 # Twice: the keys are cancelled, recorded interrupted, their pupils stay without a key.
 without_before=$(q "SELECT count(*) FROM pupils p WHERE class_name = '5A' AND is_active = 1 AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_id = p.id AND k.status = 'issued')")
@@ -177,7 +159,7 @@ slow_batch s3 s4
 kill -INT "$batch_pid"; sleep 0.3; kill -INT "$batch_pid"
 code=0; wait "$batch_pid" || code=$?
 [ "$code" = 130 ] || { cat slow.json slow.err; fail "two Ctrl-C: exit $code, expected 130"; }
-[ "$(q "SELECT group_concat(outcome || ':' || reason, ' ') FROM events WHERE key_uid IN ('file:s3/nbd', 'file:s4/nbd') AND outcome <> 'started'")" = "cancelled:interrupted cancelled:interrupted" ] \
+[ "$(q "SELECT group_concat(outcome || ':' || reason, ' ') FROM events WHERE key_uid IN ('file:$D/s3/nbd', 'file:$D/s4/nbd') AND outcome <> 'started'")" = "cancelled:interrupted cancelled:interrupted" ] \
         || fail "two Ctrl-C: both keys recorded interrupted"
 [ "$(q "SELECT count(*) FROM pupils p WHERE class_name = '5A' AND is_active = 1 AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_id = p.id AND k.status = 'issued')")" = "$without_before" ] \
         || fail "two Ctrl-C: a pupil got an interrupted key"
@@ -188,11 +170,11 @@ echo "batch Ctrl-C: ok"
 done_before=$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")
 slow_batch s5
 kill -KILL "$batch_pid"; wait "$batch_pid" 2>/dev/null || true
-[ "$(q "SELECT outcome FROM events WHERE key_uid = 'file:s5/nbd' ORDER BY seq DESC LIMIT 1")" = started ] \
+[ "$(q "SELECT outcome FROM events WHERE key_uid = 'file:$D/s5/nbd' ORDER BY seq DESC LIMIT 1")" = started ] \
         || fail "the killed batch recorded its key's start"
 expect_exit 0 "$C" batch rel.cart "${T[@]}" "${J[@]}" --stock --target n1.img --size 1G
-expect_in out '^file:s5/nbd: left interrupted by an earlier batch'
-[ "$(q "SELECT outcome || ':' || reason FROM events WHERE key_uid = 'file:s5/nbd' ORDER BY seq DESC LIMIT 1")" = cancelled:interrupted ] \
+expect_in out "^file:$D/s5/nbd: left interrupted by an earlier batch"
+[ "$(q "SELECT outcome || ':' || reason FROM events WHERE key_uid = 'file:$D/s5/nbd' ORDER BY seq DESC LIMIT 1")" = cancelled:interrupted ] \
         || fail "the interrupted key is closed in the journal"
 [ "$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")" = $((done_before + 1)) ] \
         || fail "keys done before the crash are lost"

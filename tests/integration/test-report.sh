@@ -2,6 +2,7 @@
 # lost, stolen, identify and report (CSV, JSON, HTML in headless Chromium, receipts), on a
 # journal filled through lib/journal; counts checked against SQLite's own shell.
 . "$(dirname "$0")/lib.sh"
+D=$(pwd -P)   # image files are known by their absolute path: file:$D/NAME
 need_tool sqlite3
 need_tool jq
 : "${TOOL_JOURNAL_RECORD:?}" "${TOOL_FATIMG:?}"
@@ -217,7 +218,7 @@ expect_exit 0 "$C" journal verify
 expect_exit 0 "$C" replace --pupil D8888 rel.cart new.img --size 96M --trust dep.pub --operator cpe
 expect_in out '^issued to 0750001A/D8888 \(<script>alert\(1\)</script> Zoé, 6A\); key usb:0781:5581:atelier-1-000002 marked replaced$'
 [ "$(q "SELECT status FROM keys WHERE serial = 'atelier-1-000002'")" = replaced ] || fail "old key not replaced"
-[ "$(q "SELECT status || ' ' || pupil_id FROM keys WHERE uid = 'file:new.img'")" = "issued D8888" ] || fail "new key not issued"
+[ "$(q "SELECT status || ' ' || pupil_id FROM keys WHERE uid = 'file:$D/new.img'")" = "issued D8888" ] || fail "new key not issued"
 mtype -i new.img@@1M "::A MOI.txt" > owner.txt
 expect_in owner.txt '^Cette clé appartient à Zoé <script>alert\(1\)</script> \(6A\)\.$'
 expect_exit 0 "$C" verify new.img --trust dep.pub --journal j.db

@@ -213,11 +213,6 @@ static void test_stop_takes_no_new_key(void **state) {
         assert_int_equal(access(b->targets[1], F_OK), -1);
 }
 
-static bool is_p00(void *userdata, const char *pupil) {
-        (void) userdata;
-        return streq(pupil, "0750001A/P00");
-}
-
 static int on_interrupted(void *userdata, const struct journal_interrupted *k) {
         snprintf(userdata, 64, "%s %s", k->key_uid, k->pupil_id ? k->pupil_id : "-");
         return 0;
@@ -225,41 +220,55 @@ static int on_interrupted(void *userdata, const struct journal_interrupted *k) {
 
 static void test_journal_interrupted_and_next_pupil(void **state) {
         struct bed *b = *state;
-        struct flash_report r = {};
+        struct flash_report r = {}, r2 = {}, r3 = {};
         struct cart_error err = {};
         char seen[64] = "";
-        _cleanup_free_ char *p1 = NULL, *p2 = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+        _cleanup_free_ char *uid = NULL, *uid2 = NULL;
         uint32_t vol = 0;
 
-        snprintf(r.key.device, sizeof(r.key.device), "crashed.img");
+        snprintf(r.key.device, sizeof(r.key.device), "/tmp/crashed.img");
         snprintf(r.release_name, sizeof(r.release_name), "college");
         r.release_serial = 1;
         r.key.capacity = 64 * MIB;
-        assert_int_equal(journal_batch_next_pupil(b->j, "0750001A", "6A", NULL, NULL, &p1, &err), 1);
-        assert_string_equal(p1, "0750001A/P00");
-        assert_int_equal(journal_batch_started(b->j, &r, "test", p1, &err), 0);
-        /* The crash: no end. The next batch finds it, with its pupil. */
+        r2 = r3 = r;
+        snprintf(r2.key.device, sizeof(r2.key.device), "/tmp/second.img");
+        snprintf(r3.key.device, sizeof(r3.key.device), "/tmp/third.img");
+        assert_int_equal(journal_key_uid(&r, &uid), 0);
+        assert_int_equal(journal_key_uid(&r2, &uid2), 0);
+        /* The start claims the class's first pupil, in the journal. */
+        assert_int_equal(journal_batch_start_next(b->j, &r, "test", "0750001A", "6A", &p1, &err), 1);
+        assert_string_equal(p1->id, "P00");
+        /* The crash: no end. The next batch finds it, with its pupil, still claimed. */
         assert_int_equal(journal_batch_interrupted_list(b->j, on_interrupted, seen, &err), 1);
-        assert_string_equal(seen, "file:crashed.img P00");
-        assert_int_equal(journal_batch_last_flash(b->j, "file:crashed.img", "college", 1, &vol, &err), 0);
-        struct journal_interrupted k = { .key_uid = "file:crashed.img", .pupil_school = "0750001A", .pupil_id = "P00" };
+        assert_string_equal(seen, "file:/tmp/crashed.img P00");
+        assert_int_equal(journal_batch_last_flash(b->j, uid, "college", 1, &vol, &err), 0);
+        assert_int_equal(journal_batch_start_next(b->j, &r2, "test", "0750001A", "6A", &p2, &err), 1);
+        assert_string_equal(p2->id, "P07");
+        /* Closing it releases the claim: the pupil is the first without a key again. */
+        struct journal_interrupted k = { .key_uid = uid, .pupil_school = "0750001A", .pupil_id = "P00" };
         assert_int_equal(journal_batch_close_interrupted(b->j, &k, "test", &err), 0);
-        assert_int_equal(journal_batch_interrupted_list(b->j, NULL, NULL, &err), 0);
+        assert_int_equal(journal_batch_interrupted_list(b->j, NULL, NULL, &err), 1);   /* second.img */
         assert_int_equal(count_rows(b->j, "flashed", "cancelled"), 1);
-
-        /* The pupil is still the first without a key; a claimed pupil is passed over. */
-        assert_int_equal(journal_batch_next_pupil(b->j, "0750001A", "6A", is_p00, NULL, &p2, &err), 1);
-        assert_string_equal(p2, "0750001A/P07");
-        assert_int_equal(journal_batch_next_pupil(b->j, "0750001A", "9Z", NULL, NULL, &p1, &err), 0);
+        assert_int_equal(journal_batch_start_next(b->j, &r3, "test", "0750001A", "6A", &p3, &err), 1);
+        assert_string_equal(p3->id, "P00");
+        assert_int_equal(journal_batch_start_next(b->j, &r3, "test", "0750001A", "9Z", &p4, &err), 0);
+        assert_null(p4);
+        /* A failed key releases its pupil too. */
+        r2.outcome = FLASH_OUTCOME_FAILED;
+        assert_int_equal(journal_record_flash(b->j, &r2, &(struct journal_flash) { .operator = "test",
+                                                                                 .pupil = "0750001A/P07" }, &err), 0);
+        assert_int_equal(journal_batch_start_next(b->j, &r2, "test", "0750001A", "6A", &p4, &err), 1);
+        assert_string_equal(p4->id, "P07");
 
         /* A good flash of this release is what last_flash reports, with its volume. */
         r.outcome = FLASH_OUTCOME_OK;
         r.volume_id = 0x1234ABCD;
         r.finished_usec = r.started_usec = 1;
         assert_int_equal(journal_record_flash(b->j, &r, &(struct journal_flash) { .operator = "test" }, &err), 0);
-        assert_int_equal(journal_batch_last_flash(b->j, "file:crashed.img", "college", 1, &vol, &err), 1);
+        assert_int_equal(journal_batch_last_flash(b->j, uid, "college", 1, &vol, &err), 1);
         assert_int_equal(vol, 0x1234ABCD);
-        assert_int_equal(journal_batch_last_flash(b->j, "file:crashed.img", "college", 2, &vol, &err), 0);
+        assert_int_equal(journal_batch_last_flash(b->j, uid, "college", 2, &vol, &err), 0);
         assert_int_equal(journal_verify(b->j, NULL, NULL, &err), 0);
 }
 

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/journal: schema and migrations, roster sync, flashes and issues, the hash chain. */
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include "base/hash.h"
-#include "journal/journal-internal.h"
+#include "journal-test.h"
 
 static char dir[] = "/tmp/cartable-journal-XXXXXX";
-static char path[256];
+static char path[1024];
 
 static int setup(void **state) {
         static int n;
@@ -19,7 +22,7 @@ static int setup(void **state) {
         if (!has_dir)
                 assert_non_null(mkdtemp(dir));
         has_dir = true;
-        snprintf(path, sizeof(path), "%s/j%d.db", dir, n++);
+        journal_test_name(dir, n++, path, sizeof(path), NULL, 0);
         return 0;
 }
 
@@ -35,25 +38,11 @@ static struct journal *open_new(const char *station) {
 
 /* Raw SQL on the file, as someone holding it could run. */
 static void raw(const char *sql) {
-        sqlite3 *db;
-        char *msg = NULL;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-                fail_msg("%s: %s", sql, msg);
-        sqlite3_close(db);
+        raw_name_exec(path, sql);
 }
 
 static int64_t raw_int(const char *sql) {
-        sqlite3 *db;
-        sqlite3_stmt *s;
-        int64_t v;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-        v = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-        sqlite3_close(db);
-        return v;
+        return raw_name_int(path, sql);
 }
 
 static void file_digest(uint8_t d[HASH_SHA256_LEN]) {
@@ -92,6 +81,7 @@ static char *normalise(const char *sql) {
 }
 
 static void test_schema_matches_file(void **state) {
+        SQLITE_ONLY();
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         _cleanup_free_ char *file = NULL, *want = NULL, *live = NULL;
         char sqlfile[512];
@@ -119,6 +109,7 @@ static void test_schema_matches_file(void **state) {
 }
 
 static void test_pragmas(void **state) {
+        SQLITE_ONLY();
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         /* WAL is a property of the file; the others of the connection (checked by their effect). */
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
@@ -131,6 +122,7 @@ static void test_pragmas(void **state) {
 }
 
 static void test_newer_version_refused_untouched(void **state) {
+        SQLITE_ONLY();
         uint8_t before[HASH_SHA256_LEN], after[HASH_SHA256_LEN];
         struct journal_options o = { .create = true };
         struct journal *j = open_new("s1");
@@ -138,12 +130,12 @@ static void test_newer_version_refused_untouched(void **state) {
 
         journal_close(j);
         /* Back to rollback mode, so that a reader leaves no -wal file and the bytes say it all. */
-        raw("PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (3, 0)");
+        raw("PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (4, 0)");
         file_digest(before);
         j = NULL;
         assert_int_equal(journal_open(path, &o, &j, &err), -EPROTONOSUPPORT);
         assert_null(j);
-        assert_non_null(strstr(err.msg, "schema version 3 is newer"));
+        assert_non_null(strstr(err.msg, "schema version 4 is newer"));
         assert_non_null(strstr(err.msg, "left untouched"));
         file_digest(after);
         assert_memory_equal(before, after, sizeof(before));
@@ -151,6 +143,7 @@ static void test_newer_version_refused_untouched(void **state) {
 }
 
 static void test_not_a_journal(void **state) {
+        SQLITE_ONLY();
         struct journal_options o = { .create = true };
         struct journal *j = NULL;
         struct cart_error err = {};
@@ -178,33 +171,35 @@ static void test_not_a_journal(void **state) {
 }
 
 static void test_migration_runner(void **state) {
+        SQLITE_ONLY();
         static const struct journal_migration good[] = {
                 { 1, "unused: already applied" },
                 { 2, "unused: already applied" },
-                { 3, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
+                { 3, "unused: already applied" },
+                { 4, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
         };
         static const struct journal_migration bad[] = {
-                { 3, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
+                { 4, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
         };
-        static const struct journal_migration gap[] = { { 4, "SELECT 1" } };
+        static const struct journal_migration gap[] = { { 5, "SELECT 1" } };
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         struct cart_error err = {};
 
         /* A failing step leaves the journal at the version before it, schema unchanged. */
         assert_true(journal_migrate(j, bad, ELEMENTSOF(bad), &err) < 0);
-        assert_non_null(strstr(err.msg, "migration to schema version 3"));
-        assert_int_equal(journal_schema_version(j), 2);
+        assert_non_null(strstr(err.msg, "migration to schema version 4"));
+        assert_int_equal(journal_schema_version(j), 3);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 0);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 2);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 3);
         /* Versions come one after the other. */
         assert_int_equal(journal_migrate(j, gap, ELEMENTSOF(gap), &err), -EPROTO);
-        /* A v2 journal goes to v3, and only the missing step runs. */
+        /* A v3 journal goes to v4, and only the missing step runs. */
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(journal_schema_version(j), 3);
+        assert_int_equal(journal_schema_version(j), 4);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 1);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 3);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 4);
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 3);
+        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 4);
 }
 
 static void test_reopen_keeps_version(void **state) {
@@ -504,6 +499,44 @@ static void test_key_uid(void **state) {
         snprintf(r.key.device, sizeof(r.key.device), "/srv/keys/k1.img");
         assert_int_equal(journal_key_uid(&r, &b), 0);
         assert_string_equal(b, "file:/srv/keys/k1.img");
+
+        /* An image file named from its directory, from elsewhere, through a symlinked
+         * directory, before and after it exists: one identity, the absolute path. */
+        char tmp[] = "/tmp/cartable-uid-XXXXXX", old[PATH_MAX], want[PATH_MAX + 16], link[64];
+        _cleanup_free_ char *real = NULL;
+        const char *names[] = { "k2.img", "./k2.img", "sub/../k2.img", NULL, "lnk/k2.img" };
+        assert_non_null(mkdtemp(tmp));
+        assert_non_null(getcwd(old, sizeof(old)));
+        real = realpath(tmp, NULL);
+        assert_non_null(real);
+        snprintf(want, sizeof(want), "file:%s/k2.img", real);
+        assert_int_equal(chdir(tmp), 0);
+        assert_int_equal(mkdir("sub", 0700), 0);
+        assert_int_equal(symlink(".", "lnk"), 0);
+        snprintf(link, sizeof(link), "%s/k2.img", tmp);
+        names[3] = link;
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        _cleanup_free_ char *c = NULL;
+                        snprintf(r.key.device, sizeof(r.key.device), "%s", names[i]);
+                        assert_int_equal(journal_key_uid(&r, &c), 0);
+                        if (!streq(c, want))
+                                fail_msg("%s: %s, expected %s", names[i], c, want);
+                }
+                assert_int_equal(close(open("k2.img", O_CREAT | O_WRONLY | O_CLOEXEC, 0600)), 0);
+        }
+        /* A symlinked image is its own key, not its target's. */
+        assert_int_equal(symlink("k2.img", "other.img"), 0);
+        snprintf(r.key.device, sizeof(r.key.device), "other.img");
+        _cleanup_free_ char *c = NULL;
+        assert_int_equal(journal_key_uid(&r, &c), 0);
+        assert_non_null(strstr(c, "/other.img"));
+        unlink("other.img");
+        unlink("k2.img");
+        unlink("lnk");
+        rmdir("sub");
+        assert_int_equal(chdir(old), 0);
+        rmdir(tmp);
 }
 
 /* ---- The chain ---- */
@@ -566,6 +599,7 @@ static void test_chain_edit(void **state) {
 }
 
 static void test_chain_edit_rehashed(void **state) {
+        SQLITE_ONLY();
         _cleanup_(journal_closep) struct journal *j = open_new("alpha");
         struct journal_event_row e = {};
         char hash[JOURNAL_HASH_HEX_LEN + 1], sql[512];
@@ -653,7 +687,9 @@ int main(void) {
                 cmocka_unit_test_setup(test_chain_delete_and_insert, setup),
                 cmocka_unit_test_setup(test_chain_insert_replayed_row, setup),
         };
-        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        journal_test_backend();
+        int r = cmocka_run_group_tests_name(pg_url ? "journal API on PostgreSQL" : "journal API on SQLite",
+                                            tests, NULL, NULL);
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         if (system(cmd) != 0)

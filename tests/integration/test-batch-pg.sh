@@ -1,0 +1,179 @@
+#!/bin/bash
+# Several stations on one class: two `cartable batch` processes at once, 6 image files each,
+# for a class of 10 pupils, against one PostgreSQL server (the claim in the journal, FOR
+# UPDATE SKIP LOCKED), then against one SQLite file: every pupil gets exactly one key, none
+# is skipped, no key is flashed for nobody, each station's chain verifies. Then the server
+# stopped mid-batch (slow keys: nbdkit's delay filter under nbdfuse): back within [journal]
+# wait, the key that ended meanwhile is recorded and the batch goes on; not back, the batch
+# exits 69 naming the key left unrecorded, and the station's next batch closes it interrupted
+# and gives its pupil a key. Runs under tests/pg-server.sh; psql and sqlite3 are the oracles.
+. "$(dirname "$0")/lib.sh"
+: "${CARTABLE_TEST_PG_URL:?run under tests/pg-server.sh}"
+need_tool sqlite3
+need_tool jq
+URL=$CARTABLE_TEST_PG_URL
+C=$CARTABLE
+q() { "$CARTABLE_TEST_PG_BIN/psql" -X -A -t -q "$URL" -c "$1"; }
+cleanup() {
+        nbd_cleanup
+        [ -n "${KEEP_SCRATCH:-}" ] || rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+# station NAME [WAIT]: a configuration file for station NAME.
+station() {
+        printf '[station]\nstate-dir = %s/state-%s\nname = %s\n[journal]\nwait = %s\n' \
+                "$SCRATCH" "$1" "$1" "${2:-60}" > "$1.conf"
+}
+station atelier-1
+station atelier-2
+"$C" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
+"$C" image build "$SOURCE_ROOT/images/ent-college" --key dep.key --output rel.cart >/dev/null 2>&1
+T=(--trust dep.pub)
+CLASS=(--school 0750001A --class 6A)
+
+# two_batches JOURNAL PREFIX CHECK: both stations at once, 6 targets each, 3 at a time.
+two_batches() {
+        local journal=$1 p=$2 s
+        for s in 1 2; do
+                local targets=()
+                for i in 1 2 3 4 5 6; do targets+=(--target "$p$s-$i.img"); done
+                CARTABLE_CONFIG=$SCRATCH/atelier-$s.conf "$C" batch rel.cart "${T[@]}" --journal "$journal" \
+                        "${CLASS[@]}" "${targets[@]}" --size 1G --jobs 3 --json > "$p$s.json" 2> "$p$s.err" &
+                eval "pid$s=$!"
+        done
+        wait "$pid1" || { cat "${p}1.err"; fail "$journal: station 1's batch failed"; }
+        wait "$pid2" || { cat "${p}2.err"; fail "$journal: station 2's batch failed"; }
+        local done_keys no_pupil
+        done_keys=$(cat "${p}1.json" "${p}2.json" | jq -s '[.[] | select(.event == "done")] | length')
+        no_pupil=$(cat "${p}1.json" "${p}2.json" | jq -s '[.[] | select(.event == "no-pupil")] | length')
+        [ "$done_keys" = 10 ] && [ "$no_pupil" = 2 ] || fail "$journal: $done_keys keys done, $no_pupil no-pupil (10, 2 expected)"
+        # Each done key is for a different pupil, by both batches' own words.
+        [ "$(cat "${p}1.json" "${p}2.json" | jq -r 'select(.event == "done") | .pupil' | sort -u | wc -l)" = 10 ] \
+                || fail "$journal: two done keys for one pupil"
+}
+
+# check_journal QUERY-FN JOURNAL: every pupil of 6A holds one issued key, no pupil two, every
+# good flash issued, both chains intact.
+check_journal() {
+        local qf=$1 journal=$2
+        [ "$($qf "SELECT count(*) FROM pupils p WHERE p.school = '0750001A' AND p.class_name = '6A' AND p.is_active = 1 AND (SELECT count(*) FROM keys k WHERE k.pupil_school = p.school AND k.pupil_id = p.id AND k.status = 'issued') = 1")" = 10 ] \
+                || fail "$journal: not every pupil of 6A holds exactly one key"
+        [ "$($qf "SELECT count(*) FROM events WHERE kind = 'issued'")" = 10 ] || fail "$journal: 10 issued events expected"
+        [ "$($qf "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")" = 10 ] \
+                || fail "$journal: a key was flashed for nobody"
+        [ "$($qf "SELECT count(DISTINCT station) FROM events WHERE kind = 'issued'")" = 2 ] \
+                || fail "$journal: one station did all the work: no concurrency was tested"
+        [ "$($qf "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL")" = 0 ] || fail "$journal: claims left"
+        expect_exit 0 "$C" journal verify --journal "$journal"
+        expect_in out '^station atelier-1: [0-9]+ events, intact'
+        expect_in out '^station atelier-2: [0-9]+ events, intact'
+}
+
+# --- One PostgreSQL journal, two stations at once.
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" roster import "$SOURCE_ROOT/manifests/rosters/demo-roster.csv" --journal "$URL"
+[ "$(q "SELECT count(*) FROM pupils WHERE class_name = '6A' AND is_active = 1")" = 10 ] || fail "class 6A: 10 pupils"
+two_batches "$URL" pg
+check_journal q "$URL"
+echo "batch-pg: two stations on one class (PostgreSQL): ok"
+
+# --- The same on one SQLite file (two processes: the write transaction is the lock).
+sq() { sqlite3 -batch "$SCRATCH/j.db" "$1"; }
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" roster import "$SOURCE_ROOT/manifests/rosters/demo-roster.csv" --journal "$SCRATCH/j.db"
+two_batches "$SCRATCH/j.db" sq
+check_journal sq "$SCRATCH/j.db"
+echo "batch-pg: two stations on one class (SQLite): ok"
+
+# --- The server stopped mid-batch. Slow keys: each read and write waits (nbdkit delay).
+need_root
+need_tool nbdkit
+need_tool nbdfuse
+[ -c /dev/fuse ] || skip "needs /dev/fuse"
+pg_stop() { $CARTABLE_TEST_PG_CTL -m fast stop >/dev/null; }
+pg_start() { $CARTABLE_TEST_PG_CTL -o "$CARTABLE_TEST_PG_OPTS" start >/dev/null; }
+# wait_for FILE JQ-FILTER: until FILE holds an event that matches.
+wait_for() {
+        for _ in $(seq 600); do
+                jq -e -s "[.[] | select($2)] | length > 0" "$1" >/dev/null 2>&1 && return 0
+                sleep 0.1
+        done
+        cat "$1"
+        fail "no event $2 in $1"
+}
+for k in s1 s2 s3 s4 s5; do nbd_key "$k" delay delay-read=40ms delay-write=40ms; done
+q "UPDATE keys SET status = 'returned' WHERE pupil_school = '0750001A' AND pupil_id IN (SELECT id FROM pupils WHERE class_name = '6A')" >/dev/null
+n_ok_before=$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")
+
+# Back within [journal] wait: the key in progress is recorded when the server returns, the
+# batch then starts the next keys, and exits 69 saying what happened.
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
+        --target s1/nbd --target s2/nbd --target s3/nbd --jobs 1 --json > stop1.json 2> stop1.err &
+pid=$!
+wait_for stop1.json '.event == "done"'
+wait_for stop1.json '.event == "started" and .target == "s2/nbd"'
+pg_stop
+sleep 3     # s2 (about 2 s a key) ends meanwhile
+pg_start
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 69 ] || { cat stop1.err; fail "server back: exit $rc, 69 expected"; }
+expect_in stop1.err 'the journal server .* went away during the batch and came back: every key that ended was recorded once it was back'
+jq -e -s '[.[] | select(.event == "journal-error" and .target == "s2/nbd")] | length == 1' stop1.json >/dev/null \
+        || fail "s2 did not end while the server was away (or its lost record was not reported)"
+[ "$(jq -s '[.[] | select(.event == "done")] | length' stop1.json)" = 3 ] || fail "3 keys done expected (s3 after the server came back)"
+[ "$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")" = $((n_ok_before + 3)) ] \
+        || fail "the keys done are not all in the journal"
+[ "$(q "SELECT count(*) FROM keys WHERE uid LIKE 'file:%s2/nbd' AND status = 'issued'")" = 1 ] \
+        || fail "s2, in progress when the server stopped, is not recorded issued"
+expect_exit 0 "$C" journal verify --journal "$URL"
+echo "batch-pg: server stopped and back mid-batch: ok"
+
+# Not back within [journal] wait (2 s): exit 69, the key's end unrecorded, its start kept;
+# the next batch of the station closes it interrupted and its pupil gets the next key.
+station atelier-1 2
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
+        --target s4/nbd --json > stop2.json 2> stop2.err &
+pid=$!
+wait_for stop2.json '.event == "started"'
+pupil=$(jq -r -s '[.[] | select(.event == "started")][0].pupil' stop2.json)
+pg_stop
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 69 ] || { cat stop2.err; fail "server away: exit $rc, 69 expected"; }
+expect_in stop2.err "went away and did not come back: 1 key's end is not recorded"
+pg_start
+[ "$(q "SELECT outcome FROM events WHERE key_uid LIKE 'file:%s4/nbd' ORDER BY seq DESC LIMIT 1")" = started ] \
+        || fail "s4's start is not in the journal"
+[ "$(q "SELECT claim_station FROM pupils WHERE school || '/' || id = '$pupil'")" = atelier-1 ] \
+        || fail "$pupil is not claimed while its key is unrecorded"
+# Another station does not take that pupil while the claim holds.
+CARTABLE_CONFIG=$SCRATCH/atelier-2.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
+        --target other.img --size 1G --json
+[ "$(jq -r 'select(.event == "started") | .pupil' out)" != "$pupil" ] || fail "a claimed pupil was taken by another station"
+# The station's next batch: s4 closed interrupted, the claim released, the pupil served.
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
+        --target next.img --size 1G --json
+jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 1' out >/dev/null || fail "s4 not closed interrupted"
+[ "$(jq -r 'select(.event == "done") | .pupil' out)" = "$pupil" ] || fail "$pupil did not get the next key"
+[ "$(q "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL")" = 0 ] || fail "claims left"
+expect_exit 0 "$C" journal verify --journal "$URL"
+echo "batch-pg: server stopped and not back: ok"
+
+# While the batch waits for the server, a second Ctrl-C stops the wait at once: exit 69,
+# the key's end unrecorded (its start kept, closed by the next batch as above).
+station atelier-1 60
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
+        --target s5/nbd --json > stop3.json 2> stop3.err &
+pid=$!
+wait_for stop3.json '.event == "started"'
+pg_stop
+wait_for stop3.json '.event == "journal-error"'
+kill -INT "$pid"; sleep 0.5; kill -INT "$pid"
+t0=$(date +%s)
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 69 ] || { cat stop3.err; fail "second Ctrl-C while waiting: exit $rc, 69 expected"; }
+[ $(($(date +%s) - t0)) -lt 10 ] || fail "the second Ctrl-C did not end the wait"
+expect_in stop3.err "1 key's end is not recorded"
+pg_start
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" --stock \
+        --target stock.img --size 1G --json
+jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 1' out >/dev/null || fail "s5 not closed interrupted"
+expect_exit 0 "$C" journal verify --journal "$URL"
+echo "batch-pg: a second Ctrl-C ends the wait for the server: ok"
