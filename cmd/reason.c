@@ -127,6 +127,55 @@ const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size
         return buf;
 }
 
+/* A part of lib/'s words in the person's: its format translated (the catalogue has lib/'s
+ * formats, found by xgettext's keywords on cart_error_set() & co.) and filled with the
+ * arguments lib/ rendered. A part that is only "%s" (a path, a flash step, lib/'s N_()
+ * words such as "boot sector") shows its argument, translated when the catalogue has it. */
+static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {
+        const char *arg = e->args + p->arg;
+
+        if (streq(p->fmt, "%s") && p->n_args == 1) {
+                snprintf(buf, n, "%s", arg[0] ? gettext(arg) : arg);   /* gettext("") is the header */
+                return true;
+        }
+        return cart_error_part_format(e, p, gettext(p->fmt), buf, n) == 0 ||
+               cart_error_part_format(e, p, p->fmt, buf, n) == 0;
+}
+
+/* lib/'s msg (or context) in the person's words, joined as lib/ joined its parts ("prefix:
+ * sentence"); NULL when the parts do not say exactly what the English text says (written
+ * by hand, cut, a part lost): the caller then shows the text as lib/ wrote it. */
+static const char *parts_text(const struct cart_error *e, bool context, char *buf, size_t n) {
+        const char *text = context ? e->context : e->msg;
+        char en[1100], piece[1100];
+        struct out o_en = { .buf = en, .n = sizeof(en) }, o = { .buf = buf, .n = n };
+        bool any = false;
+
+        if (untranslated || e->parts_lost || !text[0] || n == 0)
+                return NULL;
+        en[0] = buf[0] = 0;
+        for (unsigned i = MIN(e->n_parts, (unsigned) CART_ERROR_MAX_PARTS); i-- > 0; ) {
+                const struct cart_error_part *p = &e->parts[i];
+
+                if (p->is_context != context)
+                        continue;
+                if (cart_error_part_format(e, p, p->fmt, piece, sizeof(piece)) < 0)
+                        return NULL;
+                put(&o_en, "%s%s", any ? ": " : "", piece);
+                if (!part_words(e, p, piece, sizeof(piece)))
+                        return NULL;
+                put(&o, "%s%s", any ? ": " : "", piece);
+                any = true;
+        }
+        return any && streq(en, text) ? buf : NULL;
+}
+
+const char *lib_words(const struct cart_error *e, char *buf, size_t n) {
+        const char *t = parts_text(e, false, buf, n);
+        return t ? t : e->msg;
+}
+#define MSG_WORDS(e) lib_words((e), (char[1100]) {}, 1100)
+
 static void put_subject(struct out *o, const struct cart_error *e) {
         if (e->subject[0])
                 put(o, "%s: ", e->subject);
@@ -135,7 +184,7 @@ static void put_subject(struct out *o, const struct cart_error *e) {
 /* The free text, or the errno's words when there is none. */
 static void put_detail(struct out *o, const struct cart_error *e, int errnum) {
         if (e->msg[0])
-                put(o, "%s", e->msg);
+                put(o, "%s", MSG_WORDS(e));
         else
                 put(o, "%s", errno_words(errnum));
 }
@@ -162,7 +211,7 @@ static void put_policy(struct out *o, const struct cart_error *e) {
                 first = 0;
         }
         if (!e->rules && e->msg[0])
-                put(o, "%s", e->msg);
+                put(o, "%s", MSG_WORDS(e));
 }
 
 /* The sentence of each reason code around lib/'s own words (%s): "%s" in English, where
@@ -229,7 +278,7 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                 if (e->label[0])
                         put(&d, "%s: ", e->label);
                 if (e->msg[0])
-                        put(&d, "%s: ", e->msg);
+                        put(&d, "%s: ", MSG_WORDS(e));
                 put(&d, "%s", errno_words(errnum));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -400,8 +449,15 @@ const char *error_sentence(const struct cart_error *err, int r, char *buf, size_
         if (n == 0)
                 return buf;
         buf[0] = 0;
-        if (e->context[0])
-                put_context(&o, e->context);
+        if (e->context[0]) {
+                char words[1100];
+                const char *context = parts_text(e, true, words, sizeof(words));
+
+                if (context)
+                        put(&o, "%s: ", context);
+                else
+                        put_context(&o, e->context);
+        }
         put_reason(&o, e, e->reason, cart_error_reason(err, r), errnum);
         return buf;
 }

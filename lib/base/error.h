@@ -81,6 +81,19 @@ enum cart_reason {
         _CART_REASON_MAX,
 };
 
+/* The words of msg and context, for cmd/ to translate: each part is a format of lib/ (a
+ * string literal, its msgid in po/; lib/ never translates) and its arguments rendered as
+ * text when it was set. Parts are kept in the order they were added: the first of msg is
+ * its sentence, later ones the prefixes before it, "prefix: sentence". */
+#define CART_ERROR_MAX_PARTS 8
+#define CART_ERROR_MAX_ARGS 8          /* per part */
+struct cart_error_part {
+        const char *fmt;            /* static storage: a literal, or N_() words */
+        uint16_t arg;               /* its first argument in args, each NUL-terminated */
+        uint8_t n_args;
+        bool is_context;            /* a part of context, not of msg */
+};
+
 /* The counterfeit verdicts of the capacity probe, in label: "counterfeit" and the kind. */
 struct cart_error {
         enum cart_reason reason;
@@ -96,11 +109,24 @@ struct cart_error {
         unsigned line;              /* parser diagnostics: the line of subject, 0 when none */
         char context[256];          /* "step: " prefixes added by callers, outermost first */
         char msg[1024];             /* free text: parser diagnostics, legacy messages */
+        /* msg and context as formats and arguments (see struct cart_error_part) */
+        struct cart_error_part parts[CART_ERROR_MAX_PARTS];
+        unsigned n_parts;
+        bool parts_lost;            /* a part did not fit: msg and context are shown as they are */
+        uint16_t args_used;
+        char args[1024];
 };
+
+/* Words lib/ hands to cmd/ for translation, without translating them (xgettext finds them). */
+#ifndef N_
+#define N_(s) s
+#endif
 
 /* Set err->msg (when err is not NULL) and return r, which must be a negative errno. The
  * reason is cleared: cart_error_reason() classifies the message by r. */
 int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
+/* The same with a va_list. r may be 0 for words that are not an error (doctor's findings). */
+int cart_error_vset(struct cart_error *err, int r, const char *fmt, va_list ap) _printf_(3, 0);
 /* Prefix the message with context ("context: old message"). A coded error keeps its
  * arguments and gathers the context apart. Returns r. */
 int cart_error_prefix(struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
@@ -128,6 +154,12 @@ int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, con
  * formatted text, then cart_error_where(). For the small wrappers each parser keeps. */
 int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
                      const char *label, const char *prefix, const char *fmt, va_list ap) _printf_(7, 0);
+
+/* The text of part p of err with fmt, p's own format or a translation of it (same
+ * conversions, in any order with %n$): its arguments as they were rendered, substituted
+ * in order. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
+int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
+                           char *buf, size_t n);
 
 /* Short text for a record lib/ keeps as a string (a verify result's problem): msg when it
  * has one, else "SUBJECT: REASON-CODE" (no words from the locale); in buf, returned. */

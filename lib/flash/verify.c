@@ -83,8 +83,8 @@ static int slurp(struct fat_reader *fr, const char *path, size_t max, struct mem
         if (r >= 0)
                 r = fat_reader_read_file(fr, path, membuf_sink, &m, err);
         if (r == -EFBIG)   /* the sink's refusal: the reader has no words for it */
-                r = cart_error_set(err, r, "\"/%s\": larger than %zu %s", path,
-                                   max >= MIB ? max / MIB : max / KIB, max >= MIB ? "MiB" : "KiB");
+                r = max >= MIB ? cart_error_set(err, r, "\"/%s\": larger than %zu MiB", path, max / MIB) :
+                                 cart_error_set(err, r, "\"/%s\": larger than %zu KiB", path, max / KIB);
         if (r < 0) {
                 free(m.data);
                 return r;

@@ -198,8 +198,8 @@ static int find_named(struct builder *b, const char *setting, const char *path, 
         struct build_entry *e = builder_find(b, path);
 
         if (!e || !streq(e->path, path))
-                return cart_error_set(b->err, -EINVAL, "%s %s: not in the bundles%s%s", setting, path,
-                                      e ? "; they spell it " : "", e ? e->path : "");
+                return e ? cart_error_set(b->err, -EINVAL, "%s %s: not in the bundles; they spell it %s", setting, path, e->path) :
+                           cart_error_set(b->err, -EINVAL, "%s %s: not in the bundles", setting, path);
         if (want_dir && !e->is_dir)
                 return cart_error_set(b->err, -EINVAL, "%s %s: a file, not a directory", setting, path);
         if (ret)
