@@ -68,9 +68,61 @@ static const char *policy_rule_words(enum cart_reason reason) {
         return i < ELEMENTSOF(words) ? _(words[i]) : _("refused");
 }
 
+/* One member of a disk as lib/device names it, "sdb1" or "dm-0 via sdb1", in words. */
+static void put_member(struct out *o, char *name) {
+        char *via = strstr(name, " via ");
+
+        if (via && !memchr(name, ' ', (size_t) (via - name))) {
+                *via = 0;
+                /* TRANSLATORS: a device and the partition or disk it holds ("dm-0 via sdb1"). */
+                put(o, _("%s via %s"), name, via + 5);
+        } else
+                put(o, "%s", name);
+}
+
+/* The lists lib/device writes with ", " between items: "sdb1 on /mnt, dm-0 via sdb2 on
+ * /srv" (mounted), "sdb2" (swap), "dm-0 holds sdb1" (held), "holds /, holds /boot"
+ * (system disk). Each item in words; an item of another shape (a mount point holding
+ * ", ") is shown as it is. */
+static void policy_list_words(unsigned bit, const char *found, char *buf, size_t n) {
+        struct out o = { .buf = buf, .n = n };
+
+        buf[0] = 0;
+        for (const char *p = found, *end; *p; p = end ? end + 2 : p + strlen(p)) {
+                char item[512], *on, *holds;
+
+                end = strstr(p, ", ");
+                snprintf(item, sizeof(item), "%.*s", (int) (end ? (size_t) (end - p) : strlen(p)), p);
+                if (p != found)
+                        put(&o, ", ");
+                on = strstr(item, " on ");
+                holds = strstr(item, " holds ");
+                if (bit == DEVICE_REFUSED_SYSTEM && strncmp(item, "holds ", 6) == 0)
+                        /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
+                        put(&o, _("holds %s"), streq(item + 6, "a system file system") ? _("a system file system") : item + 6);
+                else if (bit == DEVICE_REFUSED_HELD && holds && !memchr(item, ' ', (size_t) (holds - item))) {
+                        *holds = 0;
+                        /* TRANSLATORS: a device-mapper or md device holding a partition ("dm-0 holds sdb1"). */
+                        put(&o, _("%s holds %s"), item, holds + 7);
+                } else if (bit == DEVICE_REFUSED_MOUNTED && on) {
+                        char member[300];
+                        struct out m = { .buf = member, .n = sizeof(member) };
+
+                        *on = 0;
+                        member[0] = 0;
+                        put_member(&m, item);
+                        /* TRANSLATORS: a partition and where it is mounted ("sdb1 on /mnt"). */
+                        put(&o, _("%s on %s"), member, on + 4);
+                } else if (bit == DEVICE_REFUSED_SWAP)
+                        put_member(&o, item);
+                else
+                        put(&o, "%s", item);
+        }
+}
+
 /* The few details lib/device words the same way every time, in the person's words: the
- * write-protect switch, the allow and deny lists, the system file systems a disk holds.
- * Device names, mount points and sizes are shown as lib/ gives them. */
+ * write-protect switch, the allow and deny lists, the system file systems a disk holds,
+ * mounts and holders. Device names, mount points and sizes are shown as lib/ gives them. */
 static void policy_detail_words(unsigned bit, char *found, size_t n) {
         static const char not_listed[] = " is not on the allow list", listed[] = " is on the deny list";
         char out[512] = "";
@@ -91,10 +143,9 @@ static void policy_detail_words(unsigned bit, char *found, size_t n) {
                 found[len - strlen(listed)] = 0;
                 /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
                 snprintf(out, sizeof(out), _("%s is on the deny list"), found);
-        } else if (bit == DEVICE_REFUSED_SYSTEM && strncmp(found, "holds ", 6) == 0 && !strstr(found, ", ")) {
-                /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
-                snprintf(out, sizeof(out), _("holds %s"), found + 6);
-        }
+        } else if (bit == DEVICE_REFUSED_SYSTEM || bit == DEVICE_REFUSED_HELD || bit == DEVICE_REFUSED_MOUNTED ||
+                   bit == DEVICE_REFUSED_SWAP)
+                policy_list_words(bit, found, out, sizeof(out));
         if (out[0])
                 snprintf(found, n, "%s", out);
 }
@@ -275,8 +326,8 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
 
                 detail[0] = 0;
                 put_subject(&d, e);
-                if (e->label[0])
-                        put(&d, "%s: ", e->label);
+                if (e->label[0])        /* lib/'s words for the operation (cart_error_errno()'s what) */
+                        put(&d, "%s: ", _(e->label));
                 if (e->msg[0])
                         put(&d, "%s: ", MSG_WORDS(e));
                 put(&d, "%s", errno_words(errnum));

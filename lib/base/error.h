@@ -7,11 +7,13 @@
  * that into words, in one place (where translation happens); --json and the journal store
  * cart_reason_to_string(), which never changes once released.
  *
- * Still free text, in msg (the seam for translation): parser diagnostics (recipe and
- * manifest fields, archive entries, signature and key file lines, FAT corruption), whose
- * reason is their class (bad-input, corrupt-volume, not-a-key...), and the per-rule details
- * of a policy refusal ("sdb1 on /mnt"). A message set with cart_error_set() has no explicit
- * reason; cart_error_reason() then classifies it by its errno.
+ * Free text, in msg: parser diagnostics (recipe and manifest fields, archive entries,
+ * signature and key file lines, roster lines, FAT corruption), whose reason is their class
+ * (bad-input, corrupt-volume, not-a-key...). lib/ does not translate it: it keeps each
+ * part's format (a literal, a msgid xgettext finds through po/xgettext-args) and its
+ * arguments as text, and cmd/reason.c puts them into the translated format. A message set
+ * with cart_error_set() has no explicit reason; cart_error_reason() then classifies it by
+ * its errno.
  *
  * errno conventions shared by every module:
  *
@@ -156,8 +158,8 @@ int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, con
                      const char *label, const char *prefix, const char *fmt, va_list ap) _printf_(7, 0);
 
 /* The text of part p of err with fmt, p's own format or a translation of it (same
- * conversions, in any order with %n$): its arguments as they were rendered, substituted
- * in order. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
+ * conversions, in any order with %n$): its arguments as they were rendered (with the
+ * flags, width and precision of p's format), substituted in order. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
 int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
                            char *buf, size_t n);
 

@@ -318,9 +318,8 @@ static int check_journal(struct checker *c) {
 }
 
 /* Free space of the file system holding path, or of its nearest existing parent. */
-/* what names the place (N_() words for cmd/); low and ok are the sentences ("WHAT PATH: ..."). */
-static int check_space(struct checker *c, const char *name, const char *what, const char *low, const char *ok,
-                       const char *path) {
+/* what names the place (N_() words for cmd/); the state directory or TMPDIR. */
+static int check_space(struct checker *c, const char *name, const char *what, bool is_state, const char *path) {
         uint64_t min = c->o->min_free ? c->o->min_free : DOCTOR_DEFAULT_MIN_FREE;
         struct doctor_check *k = check_new(c, name);
         _cleanup_free_ char *p = strdup(path);
@@ -342,13 +341,15 @@ static int check_space(struct checker *c, const char *name, const char *what, co
         format_size(avail, have, sizeof(have));
         format_size(min, need, sizeof(need));
         if (avail < min) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-                check_said(k, DOCTOR_FAIL, low, path, have, need);
+                if (is_state)
+                        check_said(k, DOCTOR_FAIL, "state directory %s: %s free, less than %s", path, have, need);
+                else
+                        check_said(k, DOCTOR_FAIL, "TMPDIR %s: %s free, less than %s", path, have, need);
                 check_fix(k, "free space on the file system holding %s", path);
-        } else
-                check_said(k, DOCTOR_OK, ok, path, have);
-#pragma GCC diagnostic pop
+        } else if (is_state)
+                check_said(k, DOCTOR_OK, "state directory %s: %s free", path, have);
+        else
+                check_said(k, DOCTOR_OK, "TMPDIR %s: %s free", path, have);
         return 0;
 }
 
@@ -384,10 +385,8 @@ int doctor_run(const struct doctor_options *o, struct doctor_report **ret) {
         if ((k = check_usb_storage(&c)) < 0 || (k = check_udevd(&c)) < 0 ||
             (k = check_automounter(&c)) < 0 || (k = check_state_dir(&c)) < 0 ||
             (k = check_trust(&c)) < 0 || (k = check_journal(&c)) < 0 ||
-            (k = check_space(&c, "state-space", N_("state directory"), "state directory %s: %s free, less than %s",
-                             "state directory %s: %s free", state_dir(o))) < 0 ||
-            (k = check_space(&c, "tmp-space", "TMPDIR", "TMPDIR %s: %s free, less than %s", "TMPDIR %s: %s free",
-                             o->tmpdir ? o->tmpdir : "/tmp")) < 0 ||
+            (k = check_space(&c, "state-space", N_("state directory"), true, state_dir(o))) < 0 ||
+            (k = check_space(&c, "tmp-space", "TMPDIR", false, o->tmpdir ? o->tmpdir : "/tmp")) < 0 ||
             (k = check_serials(&c)) < 0)
                 return k;
         *ret = TAKE_PTR(r);
