@@ -180,8 +180,12 @@ const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size
 
 /* A part of lib/'s words in the person's: its format translated (the catalogue has lib/'s
  * formats, found by xgettext's keywords on cart_error_set() & co.) and filled with the
- * arguments lib/ rendered. A part that is only "%s" (a path, a flash step, lib/'s N_()
+ * arguments lib/ rendered, its W_() words translated too. A part that is only "%s" (a path, a flash step, lib/'s N_()
  * words such as "boot sector") shows its argument, translated when the catalogue has it. */
+static const char *words_of_lib(const char *words) {
+        return gettext(words);
+}
+
 static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {
         const char *arg = e->args + p->arg;
 
@@ -189,8 +193,8 @@ static bool part_words(const struct cart_error *e, const struct cart_error_part 
                 snprintf(buf, n, "%s", arg[0] ? gettext(arg) : arg);   /* gettext("") is the header */
                 return true;
         }
-        return cart_error_part_format(e, p, gettext(p->fmt), buf, n) == 0 ||
-               cart_error_part_format(e, p, p->fmt, buf, n) == 0;
+        return cart_error_part_format(e, p, gettext(p->fmt), words_of_lib, buf, n) == 0 ||
+               cart_error_part_format(e, p, p->fmt, words_of_lib, buf, n) == 0;
 }
 
 /* lib/'s msg (or context) in the person's words, joined as lib/ joined its parts ("prefix:
@@ -210,7 +214,7 @@ static const char *parts_text(const struct cart_error *e, bool context, char *bu
 
                 if (p->is_context != context)
                         continue;
-                if (cart_error_part_format(e, p, p->fmt, piece, sizeof(piece)) < 0)
+                if (cart_error_part_format(e, p, p->fmt, NULL, piece, sizeof(piece)) < 0)
                         return NULL;
                 put(&o_en, "%s%s", any ? ": " : "", piece);
                 if (!part_words(e, p, piece, sizeof(piece)))

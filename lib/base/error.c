@@ -163,8 +163,19 @@ static bool parse_conv(const char *s, struct conv *c) {
         return true;
 }
 
-/* The text conversion c at s prints for the next argument of ap, appended to args. */
-static bool render_arg(struct cart_error *err, const char *s, const struct conv *c, va_list *ap) {
+/* The bounds of the section of W_() words (the linker's; absent when none is used). */
+extern const char __start_cart_words[] __attribute__((weak));
+extern const char __stop_cart_words[] __attribute__((weak));
+
+static bool is_words(const char *p) {
+        return p && __start_cart_words && (uintptr_t) p >= (uintptr_t) __start_cart_words &&
+               (uintptr_t) p < (uintptr_t) __stop_cart_words;
+}
+
+/* The text conversion c at s prints for the next argument of ap, appended to args; the
+ * argument's bit in words is set for W_() words. */
+static bool render_arg(struct cart_error *err, const char *s, const struct conv *c, va_list *ap, unsigned bit,
+                       uint8_t *words) {
         char spec[64], *out = err->args + err->args_used;
         size_t room = sizeof(err->args) - err->args_used, n = 0;
         int k;
@@ -200,9 +211,13 @@ static bool render_arg(struct cart_error *err, const char *s, const struct conv 
         case 'c':
                 k = snprintf(out, room, spec, va_arg(*ap, int));
                 break;
-        case 's':
-                k = snprintf(out, room, spec, va_arg(*ap, const char *));
+        case 's': {
+                const char *arg = va_arg(*ap, const char *);
+                if (is_words(arg))
+                        *words |= (uint8_t) (1u << bit);
+                k = snprintf(out, room, spec, arg);
                 break;
+        }
         case 'p':
                 k = snprintf(out, room, spec, va_arg(*ap, void *));
                 break;
@@ -239,7 +254,8 @@ static void record(struct cart_error *err, bool is_context, const char *fmt, va_
                         s += 2;
                         continue;
                 }
-                ok = parse_conv(s, &c) && !c.pos && p->n_args < CART_ERROR_MAX_ARGS && render_arg(err, s, &c, &aq);
+                ok = parse_conv(s, &c) && !c.pos && p->n_args < CART_ERROR_MAX_ARGS &&
+                     render_arg(err, s, &c, &aq, p->n_args, &p->words);
                 p->n_args += ok;
                 s += c.len;
         }
@@ -280,7 +296,7 @@ int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) {
 }
 
 int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
-                           char *buf, size_t n) {
+                           const char *(*words)(const char *), char *buf, size_t n) {
         const char *args[CART_ERROR_MAX_ARGS];
         unsigned argno[CART_ERROR_MAX_ARGS], next = 0, k = 0;
         size_t used = 0;
@@ -322,7 +338,7 @@ int cart_error_part_format(const struct cart_error *err, const struct cart_error
                                 i = k++;
                         if (i >= p->n_args)
                                 return -EINVAL;
-                        text = args[i];
+                        text = words && (p->words & (1u << i)) && args[i][0] ? words(args[i]) : args[i];
                         len = strlen(text);
                         s += c.len;
                 }

@@ -93,6 +93,7 @@ struct cart_error_part {
         const char *fmt;            /* static storage: a literal, or N_() words */
         uint16_t arg;               /* its first argument in args, each NUL-terminated */
         uint8_t n_args;
+        uint8_t words;              /* bit i: argument i is lib/'s W_() words, not data */
         bool is_context;            /* a part of context, not of msg */
 };
 
@@ -123,6 +124,13 @@ struct cart_error {
 #ifndef N_
 #define N_(s) s
 #endif
+/* Words given as a %s argument of a message ("directory", "family name"): W_("words") in
+ * an expression, or a table declared _words_ with N_() strings. They live in the section
+ * cart_words, by which cart_error_set() & co. tell them from data (a path, a name from a
+ * file) and mark them for cmd/ to translate. Prefer a whole sentence per case; W_() is for
+ * a noun that names a thing lib/ speaks of. */
+#define _words_ __attribute__((section("cart_words"), used))
+#define W_(s) __extension__ ({ static const char _words_ w_[] = s; (const char *) w_; })
 
 /* Set err->msg (when err is not NULL) and return r, which must be a negative errno. The
  * reason is cleared: cart_error_reason() classifies the message by r. */
@@ -159,9 +167,10 @@ int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, con
 
 /* The text of part p of err with fmt, p's own format or a translation of it (same
  * conversions, in any order with %n$): its arguments as they were rendered (with the
- * flags, width and precision of p's format), substituted in order. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
+ * flags, width and precision of p's format), substituted in order; W_() words through
+ * words() (cmd/'s gettext) when it is not NULL. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
 int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
-                           char *buf, size_t n);
+                           const char *(*words)(const char *), char *buf, size_t n);
 
 /* Short text for a record lib/ keeps as a string (a verify result's problem): msg when it
  * has one, else "SUBJECT: REASON-CODE" (no words from the locale); in buf, returned. */

@@ -340,7 +340,7 @@ static int xml_failed(struct siecle *s, struct source *src, xmlTextReader *reade
         if (src->r < 0 && !src->msg[0])
                 return cart_error_errno(s->err, src->r, c->path, src->a ? "damaged zip" : NULL);
         if (src->r < 0)
-                return cart_error_set(s->err, src->r, "%s: %s%s", c->path, src->a ? "damaged zip: " : "", src->msg);
+                return cart_error_set(s->err, src->r, "%s: %s%s", c->path, src->a ? W_("damaged zip: ") : "", src->msg);
         if (s->has_xml_error)
                 return cart_error_set(s->err, s->xml_encoding_error ? -EILSEQ : -EBADMSG, "%s: line %u: %s",
                                       c->path, s->xml_line, s->xml_msg);

@@ -147,10 +147,21 @@ static int va_list_diag(struct cart_error *e, const char *prefix, const char *fm
         return r;
 }
 
+/* A stand-in for gettext: the words in capitals. */
+static const char *upper(const char *words) {
+        static char buf[64];
+        size_t i;
+
+        for (i = 0; words[i] && i + 1 < sizeof(buf); i++)
+                buf[i] = (char) toupper((unsigned char) words[i]);
+        buf[i] = 0;
+        return buf;
+}
+
 /* The text of part i with fmt, checked to succeed. */
 static const char *part_text(const struct cart_error *e, unsigned i, const char *fmt, char *buf, size_t n) {
         assert_true(i < e->n_parts);
-        assert_int_equal(cart_error_part_format(e, &e->parts[i], fmt, buf, n), 0);
+        assert_int_equal(cart_error_part_format(e, &e->parts[i], fmt, NULL, buf, n), 0);
         return buf;
 }
 
@@ -174,10 +185,10 @@ static void test_parts(void **state) {
         assert_string_equal(part_text(&e, 0, "%s %u %s %f %x %c %%%% %.*s %lu", buf, sizeof(buf)),
                             "f.csv 7 ab    1.50 ff z %% xyz 1099511627776");   /* widths as rendered */
         /* A format with other conversions does not fit. */
-        assert_int_equal(cart_error_part_format(&e, &e.parts[0], "%s %s", buf, sizeof(buf)), -EINVAL);
-        assert_int_equal(cart_error_part_format(&e, &e.parts[0], "%12$s", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], "%s %s", NULL, buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], "%12$s", NULL, buf, sizeof(buf)), -EINVAL);
         /* The output is cut to the buffer, never past it. */
-        assert_int_equal(cart_error_part_format(&e, &e.parts[0], e.parts[0].fmt, buf, 6), 0);
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], e.parts[0].fmt, NULL, buf, 6), 0);
         assert_string_equal(buf, "f.csv");
 
         /* Prefixes are parts too: of msg while the error is not coded, of context after. */
@@ -198,6 +209,14 @@ static void test_parts(void **state) {
         assert_int_equal(e.n_parts, 2);
         assert_string_equal(part_text(&e, 0, "%2$d, %1$s", buf, sizeof(buf)), "2, x");
         assert_string_equal(part_text(&e, 1, "%s", buf, sizeof(buf)), "bundle.tar: a.txt");
+
+        /* W_() words given as an argument are marked for translation; the same text copied
+         * from data is not. */
+        char copy[] = "directory";
+        cart_error_set(&e, -EBADMSG, "%s: %s, %s", "f", W_("directory"), copy);
+        assert_int_equal(e.parts[0].words, 1u << 1);
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], e.parts[0].fmt, upper, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "f: DIRECTORY, directory");
 
         /* More than 8 arguments, or arguments too long to keep: no parts, the English stays. */
         cart_error_set(&e, -EBADMSG, "%d%d%d%d%d%d%d%d%d", 1, 2, 3, 4, 5, 6, 7, 8, 9);

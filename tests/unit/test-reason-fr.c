@@ -140,6 +140,15 @@ static void test_roster_line_in_french(void **state) {
         assert_true(r < 0);
         expect_words(&e, r, "entrée invalide : reason-fr.csv : ligne 3 : 2 champs là où l'en-tête (ligne 1) en a 4",
                      "reason-fr.csv: line 3: 2 fields where the header (line 1) has 4");
+        /* lib/'s W_() words given as arguments (the field a column gives) are French too. */
+        r = roster_read(text_file("reason-fr.csv", "id;nom;prénom;nom de famille\n"), &o, no_pupil, NULL, NULL, &e);
+        assert_true(r < 0);
+        expect_words(&e, r, "entrée invalide : reason-fr.csv : ligne 1 : les colonnes 2 et 4 donnent toutes deux le champ "
+                     "nom de famille", "reason-fr.csv: line 1: columns 2 and 4 both give the family name");
+        r = roster_read(text_file("reason-fr.csv", "id;nom;prénom;classe\n1;Dupont;Je\001an;3A\n"), &o, no_pupil, NULL, NULL, &e);
+        assert_true(r < 0);
+        expect_words(&e, r, "entrée invalide : reason-fr.csv : ligne 2 : caractère de contrôle 0x01 dans le champ prénom",
+                     "reason-fr.csv: line 2: control character 0x01 in the first name");
         unlink("reason-fr.csv");
 }
 
