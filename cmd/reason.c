@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -34,6 +35,38 @@ static const char *errno_words(int errnum) {
 /* Sizes: the locale's for people, lib/'s "1.5 GiB" for machines. */
 static const char *size_words(uint64_t bytes, char *buf, size_t n) {
         return untranslated ? format_size(bytes, buf, n) : human_size(bytes, buf, n);
+}
+
+/* A size as lib/ writes it (format_size(): "1.5 GiB", "512 B") in the person's words
+ * ("1,5 Gio"); NULL for any other text. */
+static const char *lib_size_words(const char *s, char *buf, size_t n) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        uint64_t whole = 0, tenths;
+        const char *p = s;
+        bool has_tenth = false;
+        unsigned u;
+
+        if (!isdigit((unsigned char) *p))
+                return NULL;
+        for (; isdigit((unsigned char) *p) && whole < UINT64_C(1) << 40; p++)
+                whole = whole * 10 + (uint64_t) (*p - '0');
+        tenths = whole * 10;
+        if (p[0] == '.') {
+                if (!isdigit((unsigned char) p[1]))
+                        return NULL;
+                tenths += (uint64_t) (p[1] - '0');
+                p += 2;
+                has_tenth = true;
+        }
+        if (*p++ != ' ')
+                return NULL;
+        for (u = 0; u < ELEMENTSOF(units) && !streq(p, units[u]); u++)
+                ;
+        if (u == ELEMENTSOF(units) || has_tenth != (u > 0))     /* "512 B", "1.5 KiB" */
+                return NULL;
+        if (u > 0)
+                whole = (uint64_t) ((double) tenths / 10.0 * (double) (UINT64_C(1) << (10 * u)));
+        return human_size(whole, buf, n);
 }
 
 struct out {
@@ -146,6 +179,21 @@ static void policy_detail_words(unsigned bit, char *found, size_t n) {
         } else if (bit == DEVICE_REFUSED_SYSTEM || bit == DEVICE_REFUSED_HELD || bit == DEVICE_REFUSED_MOUNTED ||
                    bit == DEVICE_REFUSED_SWAP)
                 policy_list_words(bit, found, out, sizeof(out));
+        else if (!untranslated && (bit == DEVICE_REFUSED_TOO_SMALL || bit == DEVICE_REFUSED_TOO_LARGE) && len > 3 &&
+                 (strstr(found, " < ") || strstr(found, " > "))) {
+                /* "1.0 GiB < 2.0 GiB": the sizes in the locale's form */
+                char *op = strstr(found, bit == DEVICE_REFUSED_TOO_SMALL ? " < " : " > "), a[48], b[48];
+                const char *x, *y;
+
+                if (op) {
+                        *op = 0;
+                        x = lib_size_words(found, a, sizeof(a));
+                        y = lib_size_words(op + 3, b, sizeof(b));
+                        if (x && y)
+                                snprintf(out, sizeof(out), "%s %c %s", x, op[1], y);
+                        *op = ' ';
+                }
+        }
         if (out[0])
                 snprintf(found, n, "%s", out);
 }
@@ -182,8 +230,15 @@ const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size
  * formats, found by xgettext's keywords on cart_error_set() & co.) and filled with the
  * arguments lib/ rendered, its W_() words translated too. A part that is only "%s" (a path, a flash step, lib/'s N_()
  * words such as "boot sector") shows its argument, translated when the catalogue has it. */
-static const char *words_of_lib(const char *words) {
-        return gettext(words);
+/* An argument of lib/'s words for people: W_() words translated, sizes in the locale's
+ * form, anything else (paths, names, numbers) as it is. */
+static const char *words_of_lib(const char *arg, bool is_words, char *buf, size_t n) {
+        const char *size;
+
+        if (is_words)
+                return gettext(arg);
+        size = lib_size_words(arg, buf, n);
+        return size ? size : arg;
 }
 
 static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {

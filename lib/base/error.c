@@ -296,7 +296,7 @@ int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) {
 }
 
 int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
-                           const char *(*words)(const char *), char *buf, size_t n) {
+                           cart_error_words_fn words, char *buf, size_t n) {
         const char *args[CART_ERROR_MAX_ARGS];
         unsigned argno[CART_ERROR_MAX_ARGS], next = 0, k = 0;
         size_t used = 0;
@@ -324,6 +324,7 @@ int cart_error_part_format(const struct cart_error *err, const struct cart_error
                 const char *text = s;
                 size_t len = 1;
                 unsigned i;
+                char word[128];
 
                 if (*s == '%' && s[1] == '%')
                         s += 2;
@@ -338,7 +339,7 @@ int cart_error_part_format(const struct cart_error *err, const struct cart_error
                                 i = k++;
                         if (i >= p->n_args)
                                 return -EINVAL;
-                        text = words && (p->words & (1u << i)) && args[i][0] ? words(args[i]) : args[i];
+                        text = words && args[i][0] ? words(args[i], p->words & (1u << i), word, sizeof(word)) : args[i];
                         len = strlen(text);
                         s += c.len;
                 }

@@ -167,10 +167,12 @@ int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, con
 
 /* The text of part p of err with fmt, p's own format or a translation of it (same
  * conversions, in any order with %n$): its arguments as they were rendered (with the
- * flags, width and precision of p's format), substituted in order; W_() words through
- * words() (cmd/'s gettext) when it is not NULL. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
+ * flags, width and precision of p's format), substituted in order; each through words()
+ * when it is not NULL (cmd/: gettext for W_() words, is_words, the locale's sizes), which
+ * may use buf. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
+typedef const char *(*cart_error_words_fn)(const char *arg, bool is_words, char *buf, size_t n);
 int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
-                           const char *(*words)(const char *), char *buf, size_t n);
+                           cart_error_words_fn words, char *buf, size_t n);
 
 /* Short text for a record lib/ keeps as a string (a verify result's problem): msg when it
  * has one, else "SUBJECT: REASON-CODE" (no words from the locale); in buf, returned. */

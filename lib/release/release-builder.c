@@ -67,15 +67,15 @@ struct builder *builder_free(struct builder *b) {
 }
 
 void builder_note(struct builder *b, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
+        struct cart_error note;
         va_list ap;
 
         if (!b->note)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) >= 0)
-                b->note(b->userdata, msg);
+        cart_error_vset(&note, 0, fmt, ap);
         va_end(ap);
+        b->note(b->userdata, &note);
 }
 
 struct build_entry *builder_find(const struct builder *b, const char *path) {

@@ -106,7 +106,7 @@ fr "$CARTABLE" doctor --trust dep.pub > out 2>&1 || true
 expect_in out '^WARN  state-dir        .*/state a le mode 0755 : d.autres peuvent lire ce qui a été écrit ici$'
 expect_in out '^ +à faire : chmod 0700 .*/state$'
 expect_in out '^OK    trust            1 clé de confiance \(--trust\)$'
-expect_in out "^OK    state-space      dossier d'état .*/state : .* libres$"
+expect_in out "^OK    state-space      dossier d'état .*/state : [0-9]+,[0-9] [KMGT]io libres$"
 grep -vE '^ +à faire : ' out > findings
 expect_not_in findings "$english_words"
 en "$CARTABLE" doctor --trust dep.pub > out 2>&1 || true

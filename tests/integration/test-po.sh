@@ -35,9 +35,9 @@ grep -vxFf "$src/po/POTFILES" lib-with-messages > lib-missing || true
 [ ! -s lib-missing ] || { cat lib-missing; fail "these lib/ files have messages but are not in po/POTFILES"; }
 # A printf-like function of lib/ is a keyword of po/xgettext-args (its callers' formats are
 # msgids), or forwards its format to one that is (a va_list), or is listed here as words
-# not translated yet: builder notes, journal verify's problems, the policy's details (their
-# pieces are translated in cmd/reason.c), a station label.
-not_keywords='cart_error_vdiag|cart_error_vset|add_part|say|builder_note|problem|appendf|sys_fail'
+# not translated yet: journal verify's problems, the policy's details (their pieces are
+# translated in cmd/reason.c), a station label.
+not_keywords='cart_error_vdiag|cart_error_vset|add_part|say|problem|appendf|sys_fail'
 (cd "$src" && grep -rhoE '[a-z_]+\([^()]*(\([^()]*\))?[^()]*\) *_printf_|_printf_\([0-9], [0-9]\) [a-z_]+\(' lib) \
         | sed -E 's/_printf_\([0-9], [0-9]\) //; s/\(.*//' | sort -u > printf-like
 while read -r fn; do

@@ -147,13 +147,14 @@ static int va_list_diag(struct cart_error *e, const char *prefix, const char *fm
         return r;
 }
 
-/* A stand-in for gettext: the words in capitals. */
-static const char *upper(const char *words) {
-        static char buf[64];
+/* A stand-in for gettext: W_() words in capitals, other arguments as they are. */
+static const char *upper(const char *arg, bool is_words, char *buf, size_t n) {
         size_t i;
 
-        for (i = 0; words[i] && i + 1 < sizeof(buf); i++)
-                buf[i] = (char) toupper((unsigned char) words[i]);
+        if (!is_words)
+                return arg;
+        for (i = 0; arg[i] && i + 1 < n; i++)
+                buf[i] = (char) toupper((unsigned char) arg[i]);
         buf[i] = 0;
         return buf;
 }

@@ -191,6 +191,18 @@ static void test_policy_details_in_french(void **state) {
                      "contient un système de fichiers du système)",
                      "/dev/sdz: refused: mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv); held (dm-0 holds sdz2); "
                      "system disk (holds /, holds a system file system)");
+        /* Sizes as lib/ writes them, in the locale's form. */
+        fill(&e, CART_REASON_POLICY_TOO_SMALL);
+        snprintf(e.msg, sizeof(e.msg), "too small (1.0 GiB < 2.5 GiB)");
+        expect_words(&e, -EPERM, "/dev/sdz: refusée : trop petite (1,0 Gio < 2,5 Gio)",
+                     "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB)");
+        /* ... and in lib/'s sentences: a size argument, not a number or a name like it. */
+        cart_error_set(&e, -ENOSPC, "the content needs about %s but a %s key holds about %s (min-size)",
+                       "1.5 GiB", "512 B", "2.0 TiB");
+        expect_words(&e, -ENOSPC, "clé trop petite : le contenu demande environ 1,5 Gio mais une clé de 512 o contient environ 2,0 Tio (min-size)",
+                     "the content needs about 1.5 GiB but a 512 B key holds about 2.0 TiB (min-size)");
+        cart_error_set(&e, -EBADMSG, "%s: line %u: %s", "1.5 GiB.csv", 2u, "1.5 GiBs");
+        expect_words(&e, -EBADMSG, "entrée invalide : 1.5 GiB.csv : ligne 2 : 1.5 GiBs", "1.5 GiB.csv: line 2: 1.5 GiBs");
 }
 
 /* Text lib/ wrote by hand, or cut, is shown as it is: never a French sentence with other
