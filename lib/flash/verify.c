@@ -418,6 +418,7 @@ static void check_key_record(struct fat_reader *fr, struct verify_result *res) {
         free(key.data);
         if (r < 0) {
                 res->is_key_record_mismatch = true;
+                res->key_record_error = e;
                 cart_error_detail(&e, r, res->key_record_problem, sizeof(res->key_record_problem));
                 /* The message may quote the key's bytes (an unknown field's name): no C0, DEL
                  * or C1 control reaches a terminal. */
@@ -476,8 +477,10 @@ int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const stru
                 struct cart_error e = {};
                 /* The station's trouble, not the key's: said, and the rest is checked. */
                 r = release_recorded_serial(o->state_dir, manifest_name(m), &res->station_serial, &e);
-                if (r < 0)
+                if (r < 0) {
+                        res->state_error = e;
                         cart_error_detail(&e, r, res->state_problem, sizeof(res->state_problem));
+                }
                 res->is_outdated = r >= 0 && res->station_serial > res->release_serial;
         }
 

@@ -63,11 +63,13 @@ struct verify_result {
         struct key_record key_record;
         bool is_key_record_mismatch;    /* invalid, or its volume ID is not the volume's */
         char key_record_problem[512];
+        struct cart_error key_record_error;     /* the same as lib/'s words, for cmd/ to translate */
         /* The station's rollback state (verify_options.state_dir): a newer serial of this
          * release was flashed here. Reported; the key's content is still what it was. */
         bool is_outdated;
         uint64_t station_serial;        /* the highest flashed here; 0 when unknown */
         char state_problem[256];        /* why the state could not be read; "" when it was */
+        struct cart_error state_error;  /* the same as lib/'s words, for cmd/ to translate */
         size_t n_files_checked;
         uint64_t bytes_checked;
         struct verify_entry *entries;   /* problems and extras, sorted by path */

@@ -111,7 +111,16 @@ grep -vE '^ +à faire : ' out > findings
 expect_not_in findings "$english_words"
 en "$CARTABLE" doctor --trust dep.pub > out 2>&1 || true
 expect_in out '^WARN  state-dir        .*/state has mode 0755: others can read what was flashed here$'
-for args in "doctor --trust dep.pub --json" "roster import --school 0750001A --journal j.db bad.csv --json"; do
+# A damaged key record, as verify reports it.
+cp key.img record.img
+printf '{"volume_id": "nope"}' > k.json
+mcopy -o -i record.img@@1M k.json ::/.cartable/key.json
+fr "$CARTABLE" verify record.img --trust dep.pub > out 2>&1 || true
+expect_in out '^fiche-de-la-clé fiche de la clé: « key » manque$'
+en "$CARTABLE" verify record.img --trust dep.pub > out 2>&1 || true
+expect_in out '^key-record key record: missing "key"$'
+for args in "doctor --trust dep.pub --json" "roster import --school 0750001A --journal j.db bad.csv --json" \
+            "verify record.img --trust dep.pub --json"; do
         rc_en=0; rc_fr=0
         # shellcheck disable=SC2086
         en "$CARTABLE" $args > json.en 2>/dev/null || rc_en=$?
