@@ -312,7 +312,7 @@ static int check_fits(struct builder *b) {
                 if (dir_bytes[i] > (uint64_t) FAT_DIR_ENTRIES_MAX * 32) {
                         free(dir_bytes);
                         return cart_error_set(b->err, -E2BIG, "%s: too many entries for one FAT directory (at most %d, long names count several)",
-                                              i == b->n ? "the root directory" : b->entries[i].path, FAT_DIR_ENTRIES_MAX);
+                                              i == b->n ? W_("the root directory") : b->entries[i].path, FAT_DIR_ENTRIES_MAX);
                 }
                 clusters += MAX(DIV_ROUND_UP(dir_bytes[i], cs), 1);
         }

@@ -123,7 +123,7 @@ static int source_open(struct siecle *s, bool is_zip, struct source *src) {
         archive_read_support_format_zip(src->a);
         if (archive_read_open_filename(src->a, c->path, 64 * 1024) != ARCHIVE_OK) {
                 r = cart_error_set(s->err, -EBADMSG, "%s: not a readable zip: %s", c->path,
-                                   archive_error_string(src->a) ?: "unknown error");
+                                   archive_error_string(src->a) ?: W_("unknown error"));
                 source_close(src);
                 return r;
         }
@@ -135,7 +135,7 @@ static int source_open(struct siecle *s, bool is_zip, struct source *src) {
                 }
                 if (r < ARCHIVE_WARN) {
                         r = cart_error_set(s->err, -EBADMSG, "%s: damaged zip: %s", c->path,
-                                           archive_error_string(src->a) ?: "unknown error");
+                                           archive_error_string(src->a) ?: W_("unknown error"));
                         source_close(src);
                         return r;
                 }
