@@ -30,10 +30,14 @@ static const char help[] =
 
 /* What a check found: its detail, and the sentence of its error when it failed on one. */
 static const char *check_text(const struct doctor_check *k, bool is_json, char *buf, size_t n) {
-        if (!k->has_error)
-                return k->detail;
-        /* --json keeps English whatever the locale. */
-        snprintf(buf, n, "%s%s%s", k->detail, k->detail[0] ? ": " : "",
+        /* --json keeps lib/'s English whatever the locale; people read it in their words. */
+        const char *detail = is_json || !k->detail[0] ? k->detail : LIB_WORDS(&k->detail_words);
+
+        if (!k->has_error) {
+                snprintf(buf, n, "%s", detail);
+                return buf;
+        }
+        snprintf(buf, n, "%s%s%s", detail, detail[0] ? ": " : "",
                  is_json ? ERROR_TEXT_C(&k->error, k->error_r) : ERROR_TEXT(&k->error, k->error_r));
         return buf;
 }
@@ -69,7 +73,7 @@ static void print_text(const struct doctor_report *r) {
                 printf("%-4s  %-16s %s\n", doctor_status_to_string(k->status), k->name, esc(check_text(k, false, text, sizeof(text))));
                 if (k->fix[0])
                         /* TRANSLATORS: what to do about a check that warned or failed. */
-                        printf(_("      %-16s fix: %s\n"), "", k->fix);
+                        printf(_("      %-16s fix: %s\n"), "", LIB_WORDS(&k->fix_words));
                 n_warn += k->status == DOCTOR_WARN;
                 n_fail += k->status == DOCTOR_FAIL;
         }

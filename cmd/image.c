@@ -132,9 +132,9 @@ static void on_signal(int sig) {
         raise(sig);
 }
 
-static void note(void *userdata, const char *message) {
+static void note(void *userdata, const struct cart_error *message) {
         if (!*(bool *) userdata)
-                log_info("%s", message);
+                log_info("%s", LIB_WORDS(message));
 }
 
 static int parse_size_option(const char *name, const char *value, uint64_t *ret) {

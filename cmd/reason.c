@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -36,6 +37,38 @@ static const char *size_words(uint64_t bytes, char *buf, size_t n) {
         return untranslated ? format_size(bytes, buf, n) : human_size(bytes, buf, n);
 }
 
+/* A size as lib/ writes it (format_size(): "1.5 GiB", "512 B") in the person's words
+ * ("1,5 Gio"); NULL for any other text. */
+static const char *lib_size_words(const char *s, char *buf, size_t n) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        uint64_t whole = 0, tenths;
+        const char *p = s;
+        bool has_tenth = false;
+        unsigned u;
+
+        if (!isdigit((unsigned char) *p))
+                return NULL;
+        for (; isdigit((unsigned char) *p) && whole < UINT64_C(1) << 40; p++)
+                whole = whole * 10 + (uint64_t) (*p - '0');
+        tenths = whole * 10;
+        if (p[0] == '.') {
+                if (!isdigit((unsigned char) p[1]))
+                        return NULL;
+                tenths += (uint64_t) (p[1] - '0');
+                p += 2;
+                has_tenth = true;
+        }
+        if (*p++ != ' ')
+                return NULL;
+        for (u = 0; u < ELEMENTSOF(units) && !streq(p, units[u]); u++)
+                ;
+        if (u == ELEMENTSOF(units) || has_tenth != (u > 0))     /* "512 B", "1.5 KiB" */
+                return NULL;
+        if (u > 0)
+                whole = (uint64_t) ((double) tenths / 10.0 * (double) (UINT64_C(1) << (10 * u)));
+        return human_size(whole, buf, n);
+}
+
 struct out {
         char *buf;
         size_t n, used;
@@ -68,9 +101,61 @@ static const char *policy_rule_words(enum cart_reason reason) {
         return i < ELEMENTSOF(words) ? _(words[i]) : _("refused");
 }
 
+/* One member of a disk as lib/device names it, "sdb1" or "dm-0 via sdb1", in words. */
+static void put_member(struct out *o, char *name) {
+        char *via = strstr(name, " via ");
+
+        if (via && !memchr(name, ' ', (size_t) (via - name))) {
+                *via = 0;
+                /* TRANSLATORS: a device and the partition or disk it holds ("dm-0 via sdb1"). */
+                put(o, _("%s via %s"), name, via + 5);
+        } else
+                put(o, "%s", name);
+}
+
+/* The lists lib/device writes with ", " between items: "sdb1 on /mnt, dm-0 via sdb2 on
+ * /srv" (mounted), "sdb2" (swap), "dm-0 holds sdb1" (held), "holds /, holds /boot"
+ * (system disk). Each item in words; an item of another shape (a mount point holding
+ * ", ") is shown as it is. */
+static void policy_list_words(unsigned bit, const char *found, char *buf, size_t n) {
+        struct out o = { .buf = buf, .n = n };
+
+        buf[0] = 0;
+        for (const char *p = found, *end; *p; p = end ? end + 2 : p + strlen(p)) {
+                char item[512], *on, *holds;
+
+                end = strstr(p, ", ");
+                snprintf(item, sizeof(item), "%.*s", (int) (end ? (size_t) (end - p) : strlen(p)), p);
+                if (p != found)
+                        put(&o, ", ");
+                on = strstr(item, " on ");
+                holds = strstr(item, " holds ");
+                if (bit == DEVICE_REFUSED_SYSTEM && strncmp(item, "holds ", 6) == 0)
+                        /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
+                        put(&o, _("holds %s"), streq(item + 6, "a system file system") ? _("a system file system") : item + 6);
+                else if (bit == DEVICE_REFUSED_HELD && holds && !memchr(item, ' ', (size_t) (holds - item))) {
+                        *holds = 0;
+                        /* TRANSLATORS: a device-mapper or md device holding a partition ("dm-0 holds sdb1"). */
+                        put(&o, _("%s holds %s"), item, holds + 7);
+                } else if (bit == DEVICE_REFUSED_MOUNTED && on) {
+                        char member[300];
+                        struct out m = { .buf = member, .n = sizeof(member) };
+
+                        *on = 0;
+                        member[0] = 0;
+                        put_member(&m, item);
+                        /* TRANSLATORS: a partition and where it is mounted ("sdb1 on /mnt"). */
+                        put(&o, _("%s on %s"), member, on + 4);
+                } else if (bit == DEVICE_REFUSED_SWAP)
+                        put_member(&o, item);
+                else
+                        put(&o, "%s", item);
+        }
+}
+
 /* The few details lib/device words the same way every time, in the person's words: the
- * write-protect switch, the allow and deny lists, the system file systems a disk holds.
- * Device names, mount points and sizes are shown as lib/ gives them. */
+ * write-protect switch, the allow and deny lists, the system file systems a disk holds,
+ * mounts and holders. Device names, mount points and sizes are shown as lib/ gives them. */
 static void policy_detail_words(unsigned bit, char *found, size_t n) {
         static const char not_listed[] = " is not on the allow list", listed[] = " is on the deny list";
         char out[512] = "";
@@ -91,9 +176,23 @@ static void policy_detail_words(unsigned bit, char *found, size_t n) {
                 found[len - strlen(listed)] = 0;
                 /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
                 snprintf(out, sizeof(out), _("%s is on the deny list"), found);
-        } else if (bit == DEVICE_REFUSED_SYSTEM && strncmp(found, "holds ", 6) == 0 && !strstr(found, ", ")) {
-                /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
-                snprintf(out, sizeof(out), _("holds %s"), found + 6);
+        } else if (bit == DEVICE_REFUSED_SYSTEM || bit == DEVICE_REFUSED_HELD || bit == DEVICE_REFUSED_MOUNTED ||
+                   bit == DEVICE_REFUSED_SWAP)
+                policy_list_words(bit, found, out, sizeof(out));
+        else if (!untranslated && (bit == DEVICE_REFUSED_TOO_SMALL || bit == DEVICE_REFUSED_TOO_LARGE) && len > 3 &&
+                 (strstr(found, " < ") || strstr(found, " > "))) {
+                /* "1.0 GiB < 2.0 GiB": the sizes in the locale's form */
+                char *op = strstr(found, bit == DEVICE_REFUSED_TOO_SMALL ? " < " : " > "), a[48], b[48];
+                const char *x, *y;
+
+                if (op) {
+                        *op = 0;
+                        x = lib_size_words(found, a, sizeof(a));
+                        y = lib_size_words(op + 3, b, sizeof(b));
+                        if (x && y)
+                                snprintf(out, sizeof(out), "%s %c %s", x, op[1], y);
+                        *op = ' ';
+                }
         }
         if (out[0])
                 snprintf(found, n, "%s", out);
@@ -127,6 +226,66 @@ const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size
         return buf;
 }
 
+/* A part of lib/'s words in the person's: its format translated (the catalogue has lib/'s
+ * formats, found by xgettext's keywords on cart_error_set() & co.) and filled with the
+ * arguments lib/ rendered, its W_() words translated too. A part that is only "%s" (a path, a flash step, lib/'s N_()
+ * words such as "boot sector") shows its argument, translated when the catalogue has it. */
+/* An argument of lib/'s words for people: W_() words translated, sizes in the locale's
+ * form, anything else (paths, names, numbers) as it is. */
+static const char *words_of_lib(const char *arg, bool is_words, char *buf, size_t n) {
+        const char *size;
+
+        if (is_words)
+                return gettext(arg);
+        size = lib_size_words(arg, buf, n);
+        return size ? size : arg;
+}
+
+static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {
+        const char *arg = e->args + p->arg;
+
+        if (streq(p->fmt, "%s") && p->n_args == 1) {
+                snprintf(buf, n, "%s", arg[0] ? gettext(arg) : arg);   /* gettext("") is the header */
+                return true;
+        }
+        return cart_error_part_format(e, p, gettext(p->fmt), words_of_lib, buf, n) == 0 ||
+               cart_error_part_format(e, p, p->fmt, words_of_lib, buf, n) == 0;
+}
+
+/* lib/'s msg (or context) in the person's words, joined as lib/ joined its parts ("prefix:
+ * sentence"); NULL when the parts do not say exactly what the English text says (written
+ * by hand, cut, a part lost): the caller then shows the text as lib/ wrote it. */
+static const char *parts_text(const struct cart_error *e, bool context, char *buf, size_t n) {
+        const char *text = context ? e->context : e->msg;
+        char en[1100], piece[1100];
+        struct out o_en = { .buf = en, .n = sizeof(en) }, o = { .buf = buf, .n = n };
+        bool any = false;
+
+        if (untranslated || e->parts_lost || !text[0] || n == 0)
+                return NULL;
+        en[0] = buf[0] = 0;
+        for (unsigned i = MIN(e->n_parts, (unsigned) CART_ERROR_MAX_PARTS); i-- > 0; ) {
+                const struct cart_error_part *p = &e->parts[i];
+
+                if (p->is_context != context)
+                        continue;
+                if (cart_error_part_format(e, p, p->fmt, NULL, piece, sizeof(piece)) < 0)
+                        return NULL;
+                put(&o_en, "%s%s", any ? ": " : "", piece);
+                if (!part_words(e, p, piece, sizeof(piece)))
+                        return NULL;
+                put(&o, "%s%s", any ? ": " : "", piece);
+                any = true;
+        }
+        return any && streq(en, text) ? buf : NULL;
+}
+
+const char *lib_words(const struct cart_error *e, char *buf, size_t n) {
+        const char *t = parts_text(e, false, buf, n);
+        return t ? t : e->msg;
+}
+#define MSG_WORDS(e) lib_words((e), (char[1100]) {}, 1100)
+
 static void put_subject(struct out *o, const struct cart_error *e) {
         if (e->subject[0])
                 put(o, "%s: ", e->subject);
@@ -135,7 +294,7 @@ static void put_subject(struct out *o, const struct cart_error *e) {
 /* The free text, or the errno's words when there is none. */
 static void put_detail(struct out *o, const struct cart_error *e, int errnum) {
         if (e->msg[0])
-                put(o, "%s", e->msg);
+                put(o, "%s", MSG_WORDS(e));
         else
                 put(o, "%s", errno_words(errnum));
 }
@@ -162,7 +321,7 @@ static void put_policy(struct out *o, const struct cart_error *e) {
                 first = 0;
         }
         if (!e->rules && e->msg[0])
-                put(o, "%s", e->msg);
+                put(o, "%s", MSG_WORDS(e));
 }
 
 /* The sentence of each reason code around lib/'s own words (%s): "%s" in English, where
@@ -226,10 +385,10 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
 
                 detail[0] = 0;
                 put_subject(&d, e);
-                if (e->label[0])
-                        put(&d, "%s: ", e->label);
+                if (e->label[0])        /* lib/'s words for the operation (cart_error_errno()'s what) */
+                        put(&d, "%s: ", _(e->label));
                 if (e->msg[0])
-                        put(&d, "%s: ", e->msg);
+                        put(&d, "%s: ", MSG_WORDS(e));
                 put(&d, "%s", errno_words(errnum));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -400,8 +559,15 @@ const char *error_sentence(const struct cart_error *err, int r, char *buf, size_
         if (n == 0)
                 return buf;
         buf[0] = 0;
-        if (e->context[0])
-                put_context(&o, e->context);
+        if (e->context[0]) {
+                char words[1100];
+                const char *context = parts_text(e, true, words, sizeof(words));
+
+                if (context)
+                        put(&o, "%s: ", context);
+                else
+                        put_context(&o, e->context);
+        }
         put_reason(&o, e, e->reason, cart_error_reason(err, r), errnum);
         return buf;
 }

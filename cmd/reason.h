@@ -17,6 +17,11 @@ const char *error_sentence(const struct cart_error *err, int r, char *buf, size_
 const char *error_sentence_untranslated(const struct cart_error *err, int r, char *buf, size_t n);
 #define ERROR_TEXT_C(err, r) error_sentence_untranslated((err), (r), (char[1280]) {}, 1280)
 
+/* lib/'s free text of e (its msg) in the person's words: its formats translated and filled
+ * with their arguments, or msg as it is when they cannot say the same. In buf, or msg. */
+const char *lib_words(const struct cart_error *e, char *buf, size_t n);
+#define LIB_WORDS(e) lib_words((e), (char[1100]) {}, 1100)
+
 /* One rule of the target policy in words: bit is one enum device_refusal bit, lib_text
  * lib/'s "NAME (DETAIL)" for it (may be NULL). In buf, returned. */
 const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size_t n);

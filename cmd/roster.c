@@ -258,7 +258,8 @@ static int run_import(int argc, char **argv) {
                 r = journal_sync_finish(sync, a.dry_run, &counts, &err);
         explicit_bzero(secret, sizeof(secret));
         if (r < 0) {
-                log_error(r, "%s%s", ERROR_TEXT(&err, r), " (nothing was imported)");
+                /* TRANSLATORS: %s is why the roster import failed. */
+                log_error(r, _("%s (nothing was imported)"), ERROR_TEXT(&err, r));
                 return journal_exit_code(r);
         }
         print_summary(&a, &counts);

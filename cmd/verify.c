@@ -154,6 +154,14 @@ const char *verify_status_words(enum verify_status st) {
         return verify_status_to_string(st);
 }
 
+
+/* A problem verify keeps as text (lib/'s English, made safe for a terminal) in the person's
+ * words: lib/'s words translated and escaped when they say something else, else the text. */
+static const char *problem_words(const struct cart_error *e, const char *problem) {
+        const char *words = e->msg[0] && !e->context[0] ? LIB_WORDS(e) : e->msg;
+
+        return streq(words, e->msg) ? problem : esc(words);
+}
 static void print_key_record(const struct verify_result *v) {
         const struct key_record *k = &v->key_record;
         char vid[16], t[32], owner[512] = "";
@@ -190,7 +198,7 @@ static void print_key_record(const struct verify_result *v) {
         }
         if (v->key_record_problem[0])
                 /* TRANSLATORS: %s says what is wrong with the key record (lib/'s words or a code). */
-                printf(_("key-record %s\n"), v->key_record_problem);
+                printf(_("key-record %s\n"), problem_words(&v->key_record_error, v->key_record_problem));
 }
 
 static void print_text(const char *target, const struct verify_result *v) {
@@ -302,7 +310,8 @@ static int run(int argc, char **argv) {
                 return verify_exit_code(r);
         }
         if (v->state_problem[0])
-                log_warn(_("rollback state not read, outdated keys not told: %s"), v->state_problem);
+                log_warn(_("rollback state not read, outdated keys not told: %s"),
+                         problem_words(&v->state_error, v->state_problem));
         if (json)
                 print_json(argv[optind], v);
         else

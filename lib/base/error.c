@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 
@@ -109,16 +112,243 @@ static void clear(struct cart_error *err, int r) {
         *err = (struct cart_error) { .errnum = r < 0 ? -r : r };
 }
 
-int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) {
+/* One printf conversion ("%-8.*s", "%" PRIu64): what it takes and how long it is. */
+struct conv {
+        size_t len;             /* from '%' through the conversion letter */
+        unsigned pos;           /* n of "%n$", 0 without */
+        bool star_width, star_prec;
+        char length;            /* 'H' hh, 'h', 'l', 'q' ll, 'j', 'z', 't', 'L', 0 */
+        char type;
+};
+
+/* The conversion at s (a '%' that does not start "%%"); false for one this module does not
+ * carry (%n, wide characters, "*m$"). */
+static bool parse_conv(const char *s, struct conv *c) {
+        const char *p = s + 1;
+
+        *c = (struct conv) {};
+        if (*p >= '1' && *p <= '9') {
+                const char *q = p;
+                unsigned n = 0;
+                while (*q >= '0' && *q <= '9' && n < 100)
+                        n = n * 10 + (unsigned) (*q++ - '0');
+                if (*q == '$') {
+                        c->pos = n;
+                        p = q + 1;
+                }
+        }
+        p += strspn(p, "-+ #0'I");
+        if (*p == '*') {
+                c->star_width = true;
+                p++;
+        } else
+                p += strspn(p, "0123456789");
+        if (*p == '.') {
+                p++;
+                if (*p == '*') {
+                        c->star_prec = true;
+                        p++;
+                } else
+                        p += strspn(p, "0123456789");
+        }
+        if ((p[0] == 'h' && p[1] == 'h') || (p[0] == 'l' && p[1] == 'l')) {
+                c->length = p[0] == 'h' ? 'H' : 'q';
+                p += 2;
+        } else if (*p && strchr("hljztLq", *p))
+                c->length = *p++;
+        if (!*p || !strchr("diouxXcspfFeEgGaA", *p) || ((*p == 'c' || *p == 's') && c->length == 'l'))
+                return false;
+        c->type = *p++;
+        c->len = (size_t) (p - s);
+        return true;
+}
+
+/* The bounds of the section of W_() words (the linker's; absent when none is used). */
+extern const char __start_cart_words[] __attribute__((weak));
+extern const char __stop_cart_words[] __attribute__((weak));
+
+static bool is_words(const char *p) {
+        return p && __start_cart_words && (uintptr_t) p >= (uintptr_t) __start_cart_words &&
+               (uintptr_t) p < (uintptr_t) __stop_cart_words;
+}
+
+/* The text conversion c at s prints for the next argument of ap, appended to args; the
+ * argument's bit in words is set for W_() words. */
+static bool render_arg(struct cart_error *err, const char *s, const struct conv *c, va_list *ap, unsigned bit,
+                       uint8_t *words) {
+        char spec[64], *out = err->args + err->args_used;
+        size_t room = sizeof(err->args) - err->args_used, n = 0;
+        int k;
+
+        /* The conversion with its '*' width and precision taken now, as numbers. */
+        for (size_t i = 0; i < c->len && n + 12 < sizeof(spec); i++)
+                if (s[i] == '*')
+                        n += (size_t) snprintf(spec + n, sizeof(spec) - n, "%d", va_arg(*ap, int));
+                else
+                        spec[n++] = s[i];
+        spec[n] = 0;
+        if (n + 12 >= sizeof(spec) || room == 0)
+                return false;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        switch (c->type) {
+        case 'd': case 'i':
+                k = c->length == 'l' ? snprintf(out, room, spec, va_arg(*ap, long)) :
+                    c->length == 'q' ? snprintf(out, room, spec, va_arg(*ap, long long)) :
+                    c->length == 'j' ? snprintf(out, room, spec, va_arg(*ap, intmax_t)) :
+                    c->length == 'z' ? snprintf(out, room, spec, va_arg(*ap, ssize_t)) :
+                    c->length == 't' ? snprintf(out, room, spec, va_arg(*ap, ptrdiff_t)) :
+                                       snprintf(out, room, spec, va_arg(*ap, int));
+                break;
+        case 'o': case 'u': case 'x': case 'X':
+                k = c->length == 'l' ? snprintf(out, room, spec, va_arg(*ap, unsigned long)) :
+                    c->length == 'q' ? snprintf(out, room, spec, va_arg(*ap, unsigned long long)) :
+                    c->length == 'j' ? snprintf(out, room, spec, va_arg(*ap, uintmax_t)) :
+                    c->length == 'z' ? snprintf(out, room, spec, va_arg(*ap, size_t)) :
+                    c->length == 't' ? snprintf(out, room, spec, va_arg(*ap, ptrdiff_t)) :
+                                       snprintf(out, room, spec, va_arg(*ap, unsigned));
+                break;
+        case 'c':
+                k = snprintf(out, room, spec, va_arg(*ap, int));
+                break;
+        case 's': {
+                const char *arg = va_arg(*ap, const char *);
+                if (is_words(arg))
+                        *words |= (uint8_t) (1u << bit);
+                k = snprintf(out, room, spec, arg);
+                break;
+        }
+        case 'p':
+                k = snprintf(out, room, spec, va_arg(*ap, void *));
+                break;
+        default:
+                k = c->length == 'L' ? snprintf(out, room, spec, va_arg(*ap, long double)) :
+                                       snprintf(out, room, spec, va_arg(*ap, double));
+                break;
+        }
+#pragma GCC diagnostic pop
+        if (k < 0 || (size_t) k >= room)
+                return false;
+        err->args_used += (uint16_t) k + 1;
+        return true;
+}
+
+/* Keep fmt and its arguments as a part of msg or context. A part that does not fit (too
+ * many, too long, a conversion not carried) loses them all: cmd/ then shows the English. */
+static void record(struct cart_error *err, bool is_context, const char *fmt, va_list ap) {
+        struct cart_error_part *p = &err->parts[err->n_parts];
+        bool ok = !err->parts_lost && err->n_parts < CART_ERROR_MAX_PARTS;
+        uint16_t used = err->args_used;
+        va_list aq;
+
+        if (!ok) {
+                err->parts_lost = true;
+                return;
+        }
+        *p = (struct cart_error_part) { .fmt = fmt, .arg = used, .is_context = is_context };
+        va_copy(aq, ap);
+        for (const char *s = fmt; ok && (s = strchr(s, '%')); ) {
+                struct conv c;
+
+                if (s[1] == '%') {
+                        s += 2;
+                        continue;
+                }
+                ok = parse_conv(s, &c) && !c.pos && p->n_args < CART_ERROR_MAX_ARGS &&
+                     render_arg(err, s, &c, &aq, p->n_args, &p->words);
+                p->n_args += ok;
+                s += c.len;
+        }
+        va_end(aq);
+        if (ok)
+                err->n_parts++;
+        else {
+                err->args_used = used;
+                err->parts_lost = true;
+        }
+}
+
+static void add_part(struct cart_error *err, bool is_context, const char *fmt, ...) _printf_(3, 4);
+static void add_part(struct cart_error *err, bool is_context, const char *fmt, ...) {
         va_list ap;
 
+        va_start(ap, fmt);
+        record(err, is_context, fmt, ap);
+        va_end(ap);
+}
+
+int cart_error_vset(struct cart_error *err, int r, const char *fmt, va_list ap) {
         if (!err)
                 return r;
         clear(err, r);
-        va_start(ap, fmt);
+        record(err, false, fmt, ap);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        return r;
+}
+
+int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        cart_error_vset(err, r, fmt, ap);
         va_end(ap);
         return r;
+}
+
+int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
+                           cart_error_words_fn words, char *buf, size_t n) {
+        const char *args[CART_ERROR_MAX_ARGS];
+        unsigned argno[CART_ERROR_MAX_ARGS], next = 0, k = 0;
+        size_t used = 0;
+        struct conv c;
+
+        if (n == 0 || p->n_args > CART_ERROR_MAX_ARGS || p->arg >= sizeof(err->args))
+                return -EINVAL;
+        /* Each argument, and its number in a "%n$" (a '*' takes a number too). */
+        for (const char *s = p->fmt, *a = err->args + p->arg; (s = strchr(s, '%')); s += c.len) {
+                if (s[1] == '%') {
+                        c.len = 2;
+                        continue;
+                }
+                if (!parse_conv(s, &c) || k >= p->n_args || a >= err->args + sizeof(err->args))
+                        return -EINVAL;
+                next += c.star_width + c.star_prec;
+                argno[k] = ++next;
+                args[k++] = a;
+                a += strnlen(a, (size_t) (err->args + sizeof(err->args) - a)) + 1;
+        }
+        if (k != p->n_args)
+                return -EINVAL;
+        k = 0;
+        for (const char *s = fmt; *s; ) {
+                const char *text = s;
+                size_t len = 1;
+                unsigned i;
+                char word[128];
+
+                if (*s == '%' && s[1] == '%')
+                        s += 2;
+                else if (*s != '%')
+                        s++;
+                else {
+                        if (!parse_conv(s, &c))
+                                return -EINVAL;
+                        for (i = 0; c.pos && i < p->n_args && argno[i] != c.pos; i++)
+                                ;
+                        if (!c.pos)
+                                i = k++;
+                        if (i >= p->n_args)
+                                return -EINVAL;
+                        text = words && args[i][0] ? words(args[i], p->words & (1u << i), word, sizeof(word)) : args[i];
+                        len = strlen(text);
+                        s += c.len;
+                }
+                len = MIN(len, n - 1 - used);
+                memcpy(buf + used, text, len);
+                used += len;
+        }
+        buf[used] = 0;
+        return k == 0 || k == p->n_args ? 0 : -EINVAL;
 }
 
 int cart_error_reason_set(struct cart_error *err, int r, enum cart_reason reason, const char *subject) {
@@ -176,14 +406,18 @@ int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, con
 int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
                      const char *label, const char *prefix, const char *fmt, va_list ap) {
         char text[sizeof(err->msg)];
+        size_t k;
 
         if (!err)
                 return r;
+        clear(err, r);
+        record(err, false, fmt, ap);
         vsnprintf(text, sizeof(text), fmt, ap);
         if (prefix)
-                cart_error_set(err, r, "%s: %s", prefix, text);
-        else
-                cart_error_set(err, r, "%s", text);
+                add_part(err, false, "%s", prefix);
+        k = prefix ? (size_t) snprintf(err->msg, sizeof(err->msg), "%s: ", prefix) : 0;
+        if (k < sizeof(err->msg))
+                snprintf(err->msg + k, sizeof(err->msg) - k, "%s", text);
         return cart_error_where(err, r, reason, subject, label);
 }
 
@@ -218,18 +452,20 @@ static void prepend(char *buf, size_t size, const char *prefix) {
 }
 
 int cart_error_prefix(struct cart_error *err, int r, const char *fmt, ...) {
+        bool to_context = err && (err->reason != CART_REASON_NONE || !err->msg[0]);
         char prefix[1024];
         va_list ap;
 
         if (!err)
                 return r;
         va_start(ap, fmt);
+        record(err, to_context, fmt, ap);
         vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
         if (err->errnum == 0)
                 err->errnum = r < 0 ? -r : r;
         /* A bare errno or a coded error keeps its arguments; the words are cmd/'s. */
-        if (err->reason != CART_REASON_NONE || !err->msg[0])
+        if (to_context)
                 prepend(err->context, sizeof(err->context), prefix);
         else
                 prepend(err->msg, sizeof(err->msg), prefix);

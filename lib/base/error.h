@@ -7,11 +7,13 @@
  * that into words, in one place (where translation happens); --json and the journal store
  * cart_reason_to_string(), which never changes once released.
  *
- * Still free text, in msg (the seam for translation): parser diagnostics (recipe and
- * manifest fields, archive entries, signature and key file lines, FAT corruption), whose
- * reason is their class (bad-input, corrupt-volume, not-a-key...), and the per-rule details
- * of a policy refusal ("sdb1 on /mnt"). A message set with cart_error_set() has no explicit
- * reason; cart_error_reason() then classifies it by its errno.
+ * Free text, in msg: parser diagnostics (recipe and manifest fields, archive entries,
+ * signature and key file lines, roster lines, FAT corruption), whose reason is their class
+ * (bad-input, corrupt-volume, not-a-key...). lib/ does not translate it: it keeps each
+ * part's format (a literal, a msgid xgettext finds through po/xgettext-args) and its
+ * arguments as text, and cmd/reason.c puts them into the translated format. A message set
+ * with cart_error_set() has no explicit reason; cart_error_reason() then classifies it by
+ * its errno.
  *
  * errno conventions shared by every module:
  *
@@ -81,6 +83,20 @@ enum cart_reason {
         _CART_REASON_MAX,
 };
 
+/* The words of msg and context, for cmd/ to translate: each part is a format of lib/ (a
+ * string literal, its msgid in po/; lib/ never translates) and its arguments rendered as
+ * text when it was set. Parts are kept in the order they were added: the first of msg is
+ * its sentence, later ones the prefixes before it, "prefix: sentence". */
+#define CART_ERROR_MAX_PARTS 8
+#define CART_ERROR_MAX_ARGS 8          /* per part */
+struct cart_error_part {
+        const char *fmt;            /* static storage: a literal, or N_() words */
+        uint16_t arg;               /* its first argument in args, each NUL-terminated */
+        uint8_t n_args;
+        uint8_t words;              /* bit i: argument i is lib/'s W_() words, not data */
+        bool is_context;            /* a part of context, not of msg */
+};
+
 /* The counterfeit verdicts of the capacity probe, in label: "counterfeit" and the kind. */
 struct cart_error {
         enum cart_reason reason;
@@ -96,11 +112,31 @@ struct cart_error {
         unsigned line;              /* parser diagnostics: the line of subject, 0 when none */
         char context[256];          /* "step: " prefixes added by callers, outermost first */
         char msg[1024];             /* free text: parser diagnostics, legacy messages */
+        /* msg and context as formats and arguments (see struct cart_error_part) */
+        struct cart_error_part parts[CART_ERROR_MAX_PARTS];
+        unsigned n_parts;
+        bool parts_lost;            /* a part did not fit: msg and context are shown as they are */
+        uint16_t args_used;
+        char args[1024];
 };
+
+/* Words lib/ hands to cmd/ for translation, without translating them (xgettext finds them). */
+#ifndef N_
+#define N_(s) s
+#endif
+/* Words given as a %s argument of a message ("directory", "family name"): W_("words") in
+ * an expression, or a table declared _words_ with N_() strings. They live in the section
+ * cart_words, by which cart_error_set() & co. tell them from data (a path, a name from a
+ * file) and mark them for cmd/ to translate. Prefer a whole sentence per case; W_() is for
+ * a noun that names a thing lib/ speaks of. */
+#define _words_ __attribute__((section("cart_words"), used))
+#define W_(s) __extension__ ({ static const char _words_ w_[] = s; (const char *) w_; })
 
 /* Set err->msg (when err is not NULL) and return r, which must be a negative errno. The
  * reason is cleared: cart_error_reason() classifies the message by r. */
 int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
+/* The same with a va_list. r may be 0 for words that are not an error (doctor's findings). */
+int cart_error_vset(struct cart_error *err, int r, const char *fmt, va_list ap) _printf_(3, 0);
 /* Prefix the message with context ("context: old message"). A coded error keeps its
  * arguments and gathers the context apart. Returns r. */
 int cart_error_prefix(struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
@@ -128,6 +164,15 @@ int cart_error_where(struct cart_error *err, int r, enum cart_reason reason, con
  * formatted text, then cart_error_where(). For the small wrappers each parser keeps. */
 int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, const char *subject,
                      const char *label, const char *prefix, const char *fmt, va_list ap) _printf_(7, 0);
+
+/* The text of part p of err with fmt, p's own format or a translation of it (same
+ * conversions, in any order with %n$): its arguments as they were rendered (with the
+ * flags, width and precision of p's format), substituted in order; each through words()
+ * when it is not NULL (cmd/: gettext for W_() words, is_words, the locale's sizes), which
+ * may use buf. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
+typedef const char *(*cart_error_words_fn)(const char *arg, bool is_words, char *buf, size_t n);
+int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
+                           cart_error_words_fn words, char *buf, size_t n);
 
 /* Short text for a record lib/ keeps as a string (a verify result's problem): msg when it
  * has one, else "SUBJECT: REASON-CODE" (no words from the locale); in buf, returned. */

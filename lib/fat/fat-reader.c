@@ -56,8 +56,8 @@ struct fat_reader *fat_reader_free(struct fat_reader *r) {
         return NULL;
 }
 
-/* Damage found on the volume: corrupt-volume, where it is (a path, "boot sector") as the
- * label; the words stay in msg. */
+/* Damage found on the volume: corrupt-volume, where it is (N_("boot sector")) as the
+ * label; the words in msg, with their format for cmd/ to translate. */
 static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) _printf_(3, 4);
 static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) {
         va_list ap;
@@ -101,28 +101,28 @@ static int check_boot_sector(struct fat_reader *r, const uint8_t *b, struct cart
         if (get_le16(b + 22) != 0 || get_le16(b + 17) != 0)
                 return cart_error_set(err, -EMEDIUMTYPE, "FAT12 or FAT16, not FAT32 (root entries or 16-bit FAT size set)");
         if (ss != 512 && ss != 1024 && ss != 2048 && ss != 4096)
-                return corrupt_at(err, "boot sector", "%u bytes per sector", ss);
+                return corrupt_at(err, N_("boot sector"), "%u bytes per sector", ss);
         if (!is_pow2(spc) || ss * spc > 64 * 1024)
-                return corrupt_at(err, "boot sector", "%u sectors per cluster", spc);
+                return corrupt_at(err, N_("boot sector"), "%u sectors per cluster", spc);
         if (rs == 0 || nfats == 0 || nfats > 2 || tot == 0 || fatsz == 0 || get_le16(b + 19) != 0)
-                return corrupt_at(err, "boot sector", "zero or impossible field (reserved %u, FATs %u, sectors %u, FAT sectors %u)",
+                return corrupt_at(err, N_("boot sector"), "zero or impossible field (reserved %u, FATs %u, sectors %u, FAT sectors %u)",
                                       rs, nfats, tot, fatsz);
         if (get_le16(b + 42) != 0)
-                return corrupt_at(err, "boot sector", "unknown FAT32 version %u", get_le16(b + 42));
+                return corrupt_at(err, N_("boot sector"), "unknown FAT32 version %u", get_le16(b + 42));
         meta = rs + (uint64_t) nfats * fatsz;
         if (meta >= tot)
-                return corrupt_at(err, "boot sector", "the data region (sector %" PRIu64 ") starts past the last sector %u",
+                return corrupt_at(err, N_("boot sector"), "the data region (sector %" PRIu64 ") starts past the last sector %u",
                                       meta, tot);
         if ((uint64_t) tot * ss > r->size)
-                return corrupt_at(err, "boot sector", "%" PRIu64 " bytes of volume, past the %" PRIu64 " bytes available",
+                return corrupt_at(err, N_("boot sector"), "%" PRIu64 " bytes of volume, past the %" PRIu64 " bytes available",
                                       (uint64_t) tot * ss, r->size);
         clusters = (tot - meta) / spc;
         if (clusters < FAT32_MIN_CLUSTERS || clusters >= FAT32_MAX_CLUSTERS)
-                return corrupt_at(err, "boot sector", "%" PRIu64 " clusters, impossible for FAT32", clusters);
+                return corrupt_at(err, N_("boot sector"), "%" PRIu64 " clusters, impossible for FAT32", clusters);
         if ((uint64_t) fatsz * ss / 4 < clusters + 2)
-                return corrupt_at(err, "boot sector", "a FAT of %u sectors cannot map %" PRIu64 " clusters", fatsz, clusters);
+                return corrupt_at(err, N_("boot sector"), "a FAT of %u sectors cannot map %" PRIu64 " clusters", fatsz, clusters);
         if ((flags & 0x80) && (flags & 0xF) >= nfats)
-                return corrupt_at(err, "boot sector", "active FAT %u of %u", flags & 0xF, nfats);
+                return corrupt_at(err, N_("boot sector"), "active FAT %u of %u", flags & 0xF, nfats);
         r->sector_size = ss;
         r->cluster_size = ss * spc;
         r->clusters = (uint32_t) clusters;
@@ -136,7 +136,7 @@ static int check_boot_sector(struct fat_reader *r, const uint8_t *b, struct cart
         r->backup_boot_sector = get_le16(b + 50);
         r->root_cluster = get_le32(b + 44);
         if (r->root_cluster < 2 || r->root_cluster > r->clusters + 1)
-                return corrupt_at(err, "boot sector", "root cluster %u out of range", r->root_cluster);
+                return corrupt_at(err, N_("boot sector"), "root cluster %u out of range", r->root_cluster);
         r->volume_id = get_le32(b + 67);
         if (b[66] == 0x29) {
                 memcpy(r->label, b + 71, FAT_LABEL_MAX);
@@ -256,7 +256,8 @@ static int chain_follow(struct fat_reader *r, uint32_t first, uint64_t max, cons
                         chain_done(&c);
                         if (next == 0)
                                 return corrupt_path(err, path, "cluster %u points to a free cluster (chain truncated)", cl);
-                        return corrupt_path(err, path, "cluster %u points to %s cluster %u", cl, next == FAT32_BAD ? "a bad" : "an out-of-range", next);
+                        return next == FAT32_BAD ? corrupt_path(err, path, "cluster %u points to a bad cluster %u", cl, next) :
+                                                   corrupt_path(err, path, "cluster %u points to an out-of-range cluster %u", cl, next);
                 }
                 cl = next;
         }
@@ -378,8 +379,11 @@ static int parse_entry(struct fat_reader *r, struct lfn_state *s, const uint8_t 
         d->first_cluster = cluster;
         if ((cluster != 0 && (cluster < 2 || cluster > r->clusters + 1)) ||
             (cluster == 0 && (d->is_dir || d->size > 0)) || (cluster != 0 && !d->is_dir && d->size == 0)) {
-                k = cart_error_set(err, -EUCLEAN, "\"/%s%s%s\": first cluster %u does not fit a %s of %" PRIu64 " bytes",
-                                   path, path[0] ? "/" : "", d->name, cluster, d->is_dir ? "directory" : "file", d->size);
+                k = d->is_dir ?
+                        cart_error_set(err, -EUCLEAN, "\"/%s%s%s\": first cluster %u does not fit a directory of %" PRIu64 " bytes",
+                                       path, path[0] ? "/" : "", d->name, cluster, d->size) :
+                        cart_error_set(err, -EUCLEAN, "\"/%s%s%s\": first cluster %u does not fit a file of %" PRIu64 " bytes",
+                                       path, path[0] ? "/" : "", d->name, cluster, d->size);
                 fat_dirent_clear(d);
                 return k;
         }
@@ -528,8 +532,11 @@ static int parse_dir(struct fat_reader *r, const uint8_t *buf, size_t len, const
                 if (memcmp(e, ".          ", 11) == 0 || memcmp(e, "..         ", 11) == 0) {
                         size_t want = e[1] == '.' ? 1 : 0;
                         if (is_root || off / FAT_DIRENT_SIZE != want) {
-                                k = cart_error_set(err, -EUCLEAN, "\"/%s\": \"%s\" entry in slot %zu (only the %s of a subdirectory)",
-                                                   path, want ? ".." : ".", off / FAT_DIRENT_SIZE, want ? "second" : "first");
+                                k = want ?
+                                        cart_error_set(err, -EUCLEAN, "\"/%s\": \"%s\" entry in slot %zu (only the second of a subdirectory)",
+                                                       path, "..", off / FAT_DIRENT_SIZE) :
+                                        cart_error_set(err, -EUCLEAN, "\"/%s\": \"%s\" entry in slot %zu (only the first of a subdirectory)",
+                                                       path, ".", off / FAT_DIRENT_SIZE);
                                 goto fail;
                         }
                 }

@@ -258,7 +258,8 @@ static int cancel(const struct flash_target *t, struct flash_report *report, int
         _cleanup_free_ void *zero = NULL;
 
         if (report->step != FLASH_STEP_READBACK)
-                cart_error_set(err, r, "cancelled%s", report->step < FLASH_STEP_WRITE ? ": nothing was written" : "");
+                report->step < FLASH_STEP_WRITE ? cart_error_set(err, r, "cancelled: nothing was written") :
+                                                  cart_error_set(err, r, "cancelled");
         else if (!(zero = calloc(1, bs)) || pwrite(t->fd, zero, bs, 0) != (ssize_t) bs || fdatasync(t->fd) < 0) {
                 int e = zero ? errno : ENOMEM;
                 cart_error_errno(err, r, NULL, "cancelled, and clearing sector 0 failed");

@@ -43,9 +43,14 @@ static int check_result(const struct verify_result *v, struct cart_error *err) {
         if (!verify_result_is_intact(v)) {
                 if (v->is_key_record_mismatch)
                         return cart_error_set(err, -EBADE, "its key record does not fit the key: %s", v->key_record_problem);
+                if (v->table_problem[0])
+                        return cart_error_set(err, -EBADE, "not intact: %zu missing, %zu modified, %zu in sealed "
+                                              "directories, %zu attributes changed; partition table: %s",
+                                              v->n_missing, v->n_modified, v->n_sealed, v->n_attributes,
+                                              v->table_problem);
                 return cart_error_set(err, -EBADE, "not intact: %zu missing, %zu modified, %zu in sealed directories, "
-                                      "%zu attributes changed%s%s", v->n_missing, v->n_modified, v->n_sealed,
-                                      v->n_attributes, v->table_problem[0] ? "; partition table: " : "", v->table_problem);
+                                      "%zu attributes changed", v->n_missing, v->n_modified, v->n_sealed,
+                                      v->n_attributes);
         }
         if (!v->has_key_record)
                 return cart_error_set(err, -EBADMSG, "no key record /%s: flash the key again", KEY_RECORD_PATH);

@@ -85,8 +85,8 @@ static int slurp(struct fat_reader *fr, const char *path, size_t max, struct mem
         if (r >= 0)
                 r = fat_reader_read_file(fr, path, membuf_sink, &m, err);
         if (r == -EFBIG)   /* the sink's refusal: the reader has no words for it */
-                r = cart_error_set(err, r, "\"/%s\": larger than %zu %s", path,
-                                   max >= MIB ? max / MIB : max / KIB, max >= MIB ? "MiB" : "KiB");
+                r = max >= MIB ? cart_error_set(err, r, "\"/%s\": larger than %zu MiB", path, max / MIB) :
+                                 cart_error_set(err, r, "\"/%s\": larger than %zu KiB", path, max / KIB);
         if (r < 0) {
                 free(m.data);
                 return r;
@@ -420,6 +420,7 @@ static void check_key_record(struct fat_reader *fr, struct verify_result *res) {
         free(key.data);
         if (r < 0) {
                 res->is_key_record_mismatch = true;
+                res->key_record_error = e;
                 cart_error_detail(&e, r, res->key_record_problem, sizeof(res->key_record_problem));
                 /* The message may quote the key's bytes (an unknown field's name): no C0, DEL
                  * or C1 control reaches a terminal. */
@@ -484,8 +485,10 @@ int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const stru
                 struct cart_error e = {};
                 /* The station's trouble, not the key's: said, and the rest is checked. */
                 r = release_recorded_serial(o->state_dir, manifest_name(m), &res->station_serial, &e);
-                if (r < 0)
+                if (r < 0) {
+                        res->state_error = e;
                         cart_error_detail(&e, r, res->state_problem, sizeof(res->state_problem));
+                }
                 res->is_outdated = r >= 0 && res->station_serial > res->release_serial;
         }
 

@@ -63,6 +63,7 @@ struct verify_result {
         struct key_record key_record;
         bool is_key_record_mismatch;    /* invalid, or its volume ID is not the volume's */
         char key_record_problem[512];
+        struct cart_error key_record_error;     /* the same as lib/'s words, for cmd/ to translate */
         /* The station's rollback state (verify_options.state_dir): a newer serial of this
          * release was flashed here. Reported; the key's content is still what it was. */
         bool is_outdated;
@@ -71,6 +72,7 @@ struct verify_result {
         /* The signed manifest's personalisation: where the owner file goes and its template
          * (release_render_owner's); NULL when the release is not personalised. */
         char *owner_path, *owner_template;
+        struct cart_error state_error;  /* the same as lib/'s words, for cmd/ to translate */
         size_t n_files_checked;
         uint64_t bytes_checked;
         struct verify_entry *entries;   /* problems and extras, sorted by path */

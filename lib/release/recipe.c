@@ -315,12 +315,14 @@ int recipe_check(const struct recipe *rc, struct cart_error *err) {
         uint64_t floor;
         int r;
 
-        if (!rc->name || !is_token(rc->name))
-                return cart_error_set(err, -EINVAL, "%s: name: %s", where, rc->name ?
-                                      "letters, digits and . _ + - ~ only (at most 64)" : "missing (--name)");
-        if (!rc->version || !is_token(rc->version))
-                return cart_error_set(err, -EINVAL, "%s: version: %s", where, rc->version ?
-                                      "letters, digits and . _ + - ~ only (at most 64)" : "missing (--version)");
+        if (!rc->name)
+                return cart_error_set(err, -EINVAL, "%s: name: missing (--name)", where);
+        if (!is_token(rc->name))
+                return cart_error_set(err, -EINVAL, "%s: name: letters, digits and . _ + - ~ only (at most 64)", where);
+        if (!rc->version)
+                return cart_error_set(err, -EINVAL, "%s: version: missing (--version)", where);
+        if (!is_token(rc->version))
+                return cart_error_set(err, -EINVAL, "%s: version: letters, digits and . _ + - ~ only (at most 64)", where);
         if (rc->serial == 0)
                 return cart_error_set(err, -EINVAL, "%s: serial: missing (--serial)", where);
         if (rc->scheme && !streq(rc->scheme, "mbr") && !streq(rc->scheme, "gpt"))

@@ -67,15 +67,15 @@ struct builder *builder_free(struct builder *b) {
 }
 
 void builder_note(struct builder *b, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
+        struct cart_error note;
         va_list ap;
 
         if (!b->note)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) >= 0)
-                b->note(b->userdata, msg);
+        cart_error_vset(&note, 0, fmt, ap);
         va_end(ap);
+        b->note(b->userdata, &note);
 }
 
 struct build_entry *builder_find(const struct builder *b, const char *path) {
@@ -168,9 +168,8 @@ int builder_add(struct builder *b, const char *path, bool is_dir, int64_t mtime,
                 return cart_error_set(b->err, -EEXIST, "%s: %s: same name on FAT as %s (from %s); FAT ignores case",
                                       origin, path, e->path, e->origin);
         if (e->is_dir != is_dir)
-                return cart_error_set(b->err, -EEXIST, "%s: %s: a %s here, a %s in %s",
-                                      origin, path, is_dir ? "directory" : "file",
-                                      e->is_dir ? "directory" : "file", e->origin);
+                return is_dir ? cart_error_set(b->err, -EEXIST, "%s: %s: a directory here, a file in %s", origin, path, e->origin) :
+                                cart_error_set(b->err, -EEXIST, "%s: %s: a file here, a directory in %s", origin, path, e->origin);
         if (!is_dir && e->origin == origin)
                 return cart_error_set(b->err, -EEXIST, "%s: %s: listed twice", origin, path);
         if (!is_dir)

@@ -198,8 +198,8 @@ static int find_named(struct builder *b, const char *setting, const char *path, 
         struct build_entry *e = builder_find(b, path);
 
         if (!e || !streq(e->path, path))
-                return cart_error_set(b->err, -EINVAL, "%s %s: not in the bundles%s%s", setting, path,
-                                      e ? "; they spell it " : "", e ? e->path : "");
+                return e ? cart_error_set(b->err, -EINVAL, "%s %s: not in the bundles; they spell it %s", setting, path, e->path) :
+                           cart_error_set(b->err, -EINVAL, "%s %s: not in the bundles", setting, path);
         if (want_dir && !e->is_dir)
                 return cart_error_set(b->err, -EINVAL, "%s %s: a file, not a directory", setting, path);
         if (ret)
@@ -312,7 +312,7 @@ static int check_fits(struct builder *b) {
                 if (dir_bytes[i] > (uint64_t) FAT_DIR_ENTRIES_MAX * 32) {
                         free(dir_bytes);
                         return cart_error_set(b->err, -E2BIG, "%s: too many entries for one FAT directory (at most %d, long names count several)",
-                                              i == b->n ? "the root directory" : b->entries[i].path, FAT_DIR_ENTRIES_MAX);
+                                              i == b->n ? W_("the root directory") : b->entries[i].path, FAT_DIR_ENTRIES_MAX);
                 }
                 clusters += MAX(DIV_ROUND_UP(dir_bytes[i], cs), 1);
         }

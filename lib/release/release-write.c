@@ -15,7 +15,7 @@ static int archive_fail(struct archive *a, struct builder *b, const char *what) 
         int e = archive_errno(a);
 
         cart_error_set(b->err, -EIO, "writing the release: %s: %s", what,
-                       archive_error_string(a) ?: "libarchive error");
+                       archive_error_string(a) ?: W_("libarchive error"));
         /* libarchive says "Write error": the errno says why (a full file system), in cmd/'s words. */
         if (e > 0 && b->err) {
                 b->err->reason = CART_REASON_SYSTEM;

@@ -235,7 +235,7 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
                         return cart_error_set(err, -EBADMSG, "%s: %s: where the signed manifest has %s",
                                               rel->path, path, f->path);
                 if ((t.type == '5') != f->is_dir || (f->is_dir && t.size != 0))
-                        return tampered(err, rel, path, "not a %s as the signed manifest says", f->is_dir ? "directory" : "file");
+                        return tampered(err, rel, path, "not a %s as the signed manifest says", f->is_dir ? W_("directory") : W_("file"));
                 if (!f->is_dir && t.size != f->size)
                         return tampered(err, rel, path, "%" PRIu64 " bytes where the signed manifest has %" PRIu64, t.size, f->size);
                 f->data_offset = t.data_offset;

@@ -145,8 +145,9 @@ uint64_t release_layout_floor(uint64_t alignment, bool is_gpt);
 
 struct recipe;
 
-/* The build log: overlays ("bundle B replaces X of bundle A"), counts. */
-typedef void (*release_note_fn)(void *userdata, const char *message);
+/* The build log: overlays ("bundle B replaces X of bundle A"), counts. note->msg is the
+ * English, with its format and arguments for cmd/ to put in the person's words. */
+typedef void (*release_note_fn)(void *userdata, const struct cart_error *note);
 
 /*
  * Build a release from the recipe's bundles, signed with key, into out_fd (a new, empty

@@ -17,7 +17,7 @@ int sign_openssl_error(struct cart_error *err, const char *what) {
 
         ERR_clear_error();
         return cart_error_set(err, -ENOTRECOVERABLE, "%s failed in OpenSSL: %s", what,
-                              e ? ERR_reason_error_string(e) : "unknown error");
+                              e ? ERR_reason_error_string(e) : W_("unknown error"));
 }
 
 void sign_key_id_hex(const uint8_t id[SIGN_KEYID_LEN], char ret[2 * SIGN_KEYID_LEN + 1]) {

@@ -68,7 +68,7 @@ static int trust_add_file(struct sign_trust *t, const char *path, struct cart_er
         text_cursor_init(&c, text, len);
         r = text_cursor_comment(&c, &comment, &len, err);
         if (r >= 0)
-                r = text_cursor_base64(&c, block, sizeof(block), "a minisign public key", err);
+                r = text_cursor_base64(&c, block, sizeof(block), W_("a minisign public key"), err);
         if (r >= 0)
                 r = text_cursor_end(&c, err);
         if (r >= 0 && memcmp(block, SIG_ALG, 2) != 0)
@@ -191,7 +191,7 @@ static int parse_signature(const char *text, struct parsed_sig *ret, struct cart
         r = text_cursor_comment(&c, &line, &len, err);
         if (r < 0)
                 return r;
-        r = text_cursor_base64(&c, ret->block, sizeof(ret->block), "a minisign signature", err);
+        r = text_cursor_base64(&c, ret->block, sizeof(ret->block), W_("a minisign signature"), err);
         if (r < 0)
                 return r;
         if (memcmp(ret->block, SIG_ALG_HASHED, 2) != 0 && memcmp(ret->block, SIG_ALG, 2) != 0)
@@ -206,7 +206,7 @@ static int parse_signature(const char *text, struct parsed_sig *ret, struct cart
                 return cart_error_set(err, -EBADMSG, "line 3: a carriage return in the trusted comment");
         ret->trusted_comment = line + n;
         ret->trusted_comment_len = len - n;
-        r = text_cursor_base64(&c, ret->global, sizeof(ret->global), "a trusted comment signature", err);
+        r = text_cursor_base64(&c, ret->global, sizeof(ret->global), W_("a trusted comment signature"), err);
         if (r < 0)
                 return r;
         return text_cursor_end(&c, err);

@@ -35,9 +35,11 @@ static const struct {
         { ROLE_LEFT, "datedesortie" }, { ROLE_LEFT, "datesortie" }, { ROLE_LEFT, "sortie" },
 };
 
-static const char *const role_words[_ROLE_MAX] = {
-        [ROLE_ID] = "id", [ROLE_FAMILY] = "family name", [ROLE_FIRST] = "first name", [ROLE_CLASS] = "class",
-        [ROLE_UAI] = "school UAI", [ROLE_INE] = "INE", [ROLE_BIRTH] = "birth date", [ROLE_LEFT] = "leaving date",
+/* TRANSLATORS: the fields of a pupil in a roster, in "columns 2 and 5 both give the %s". */
+static const char role_words[_ROLE_MAX][16] _words_ = {
+        [ROLE_ID] = N_("id"), [ROLE_FAMILY] = N_("family name"), [ROLE_FIRST] = N_("first name"),
+        [ROLE_CLASS] = N_("class"), [ROLE_UAI] = N_("school UAI"), [ROLE_INE] = N_("INE"),
+        [ROLE_BIRTH] = N_("birth date"), [ROLE_LEFT] = N_("leaving date"),
 };
 
 enum encoding { ENC_UTF8, ENC_LATIN1, ENC_LATIN9 };
@@ -243,8 +245,8 @@ static int pupil(struct csv_reader *cr) {
         p.school_uai = uai;
 
         struct { const char *what, *value; } checks[] = {
-                { "id", p.id }, { "family name", p.family_name }, { "first name", p.first_name },
-                { "class", p.class_name },
+                { W_("id"), p.id }, { W_("family name"), p.family_name }, { W_("first name"), p.first_name },
+                { W_("class"), p.class_name },
         };
         for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
                 r = roster_check_value(c, checks[i].what, checks[i].value, cr->record_line, cr->err);

@@ -123,7 +123,7 @@ static int source_open(struct siecle *s, bool is_zip, struct source *src) {
         archive_read_support_format_zip(src->a);
         if (archive_read_open_filename(src->a, c->path, 64 * 1024) != ARCHIVE_OK) {
                 r = cart_error_set(s->err, -EBADMSG, "%s: not a readable zip: %s", c->path,
-                                   archive_error_string(src->a) ?: "unknown error");
+                                   archive_error_string(src->a) ?: W_("unknown error"));
                 source_close(src);
                 return r;
         }
@@ -135,7 +135,7 @@ static int source_open(struct siecle *s, bool is_zip, struct source *src) {
                 }
                 if (r < ARCHIVE_WARN) {
                         r = cart_error_set(s->err, -EBADMSG, "%s: damaged zip: %s", c->path,
-                                           archive_error_string(src->a) ?: "unknown error");
+                                           archive_error_string(src->a) ?: W_("unknown error"));
                         source_close(src);
                         return r;
                 }
@@ -340,7 +340,7 @@ static int xml_failed(struct siecle *s, struct source *src, xmlTextReader *reade
         if (src->r < 0 && !src->msg[0])
                 return cart_error_errno(s->err, src->r, c->path, src->a ? "damaged zip" : NULL);
         if (src->r < 0)
-                return cart_error_set(s->err, src->r, "%s: %s%s", c->path, src->a ? "damaged zip: " : "", src->msg);
+                return cart_error_set(s->err, src->r, "%s: %s%s", c->path, src->a ? W_("damaged zip: ") : "", src->msg);
         if (s->has_xml_error)
                 return cart_error_set(s->err, s->xml_encoding_error ? -EILSEQ : -EBADMSG, "%s: line %u: %s",
                                       c->path, s->xml_line, s->xml_msg);

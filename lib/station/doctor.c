@@ -32,24 +32,34 @@ static struct doctor_check *check_new(struct checker *c, const char *name) {
         return &l[r->n_checks++];
 }
 
-static void _printf_(3, 4) set(struct doctor_check *k, enum doctor_status s, const char *fmt, ...) {
+/* The English text and the words cmd/ translates (the format and its arguments), in one. */
+static void _printf_(4, 0) say(char *text, size_t n, struct cart_error *words, const char *fmt, va_list ap) {
+        va_list aq;
+
+        va_copy(aq, ap);
+        vsnprintf(text, n, fmt, ap);
+        cart_error_vset(words, 0, fmt, aq);
+        va_end(aq);
+}
+
+static void _printf_(3, 4) check_said(struct doctor_check *k, enum doctor_status s, const char *fmt, ...) {
         va_list ap;
 
         k->status = s;
         va_start(ap, fmt);
-        vsnprintf(k->detail, sizeof(k->detail), fmt, ap);
+        say(k->detail, sizeof(k->detail), &k->detail_words, fmt, ap);
         va_end(ap);
 }
 
 /* A failure that lib/ describes by code and arguments; cmd/ makes the sentence after the
  * context fmt (which may be ""). */
-static void _printf_(4, 5) set_error(struct doctor_check *k, const struct cart_error *err, int r,
+static void _printf_(4, 5) check_failed(struct doctor_check *k, const struct cart_error *err, int r,
                                      const char *fmt, ...) {
         va_list ap;
 
         k->status = DOCTOR_FAIL;
         va_start(ap, fmt);
-        vsnprintf(k->detail, sizeof(k->detail), fmt, ap);
+        say(k->detail, sizeof(k->detail), &k->detail_words, fmt, ap);
         va_end(ap);
         k->has_error = true;
         k->error_r = r;
@@ -62,14 +72,14 @@ static void fail_errno(struct doctor_check *k, int e, const char *path, const ch
         struct cart_error err = {};
 
         cart_error_errno(&err, -e, path, NULL);
-        set_error(k, &err, -e, "%s", context);
+        check_failed(k, &err, -e, "%s", context);
 }
 
-static void _printf_(2, 3) set_fix(struct doctor_check *k, const char *fmt, ...) {
+static void _printf_(2, 3) check_fix(struct doctor_check *k, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(k->fix, sizeof(k->fix), fmt, ap);
+        say(k->fix, sizeof(k->fix), &k->fix_words, fmt, ap);
         va_end(ap);
 }
 
@@ -124,15 +134,15 @@ static int check_usb_storage(struct checker *c) {
 
         if (rooted_exists(o, "/sys/module/usb_storage") || rooted_exists(o, "/sys/module/uas") ||
             file_has_line(modules, "usb_storage ", false) || file_has_line(modules, "uas ", false))
-                set(k, DOCTOR_OK, "usb_storage or uas is loaded");
+                check_said(k, DOCTOR_OK, "usb_storage or uas is loaded");
         else if (file_has_line(builtin, "/usb-storage.ko", true) || file_has_line(builtin, "/uas.ko", true))
-                set(k, DOCTOR_OK, "usb-storage is built into kernel %s", release);
+                check_said(k, DOCTOR_OK, "usb-storage is built into kernel %s", release);
         else if (file_has_line(dep, "/usb-storage.ko", true))
-                set(k, DOCTOR_OK, "usb-storage is not loaded yet; udev loads it when a key is plugged in");
+                check_said(k, DOCTOR_OK, "usb-storage is not loaded yet; udev loads it when a key is plugged in");
         else {
-                set(k, DOCTOR_FAIL, "kernel %s has no usb-storage driver (neither loaded, built in nor in %s)",
+                check_said(k, DOCTOR_FAIL, "kernel %s has no usb-storage driver (neither loaded, built in nor in %s)",
                     release, dep);
-                set_fix(k, "boot a kernel with USB mass storage (Debian's linux-image-amd64 has it), or modprobe usb_storage");
+                check_fix(k, "boot a kernel with USB mass storage (Debian's linux-image-amd64 has it), or modprobe usb_storage");
         }
         return 0;
 }
@@ -143,10 +153,10 @@ static int check_udevd(struct checker *c) {
         if (!k)
                 return -ENOMEM;
         if (rooted_exists(c->o, "/run/udev/control"))
-                set(k, DOCTOR_OK, "udevd is running (/run/udev/control)");
+                check_said(k, DOCTOR_OK, "udevd is running (/run/udev/control)");
         else {
-                set(k, DOCTOR_FAIL, "udevd is not running: no /run/udev/control, so keys are neither detected nor identified");
-                set_fix(k, "systemctl start systemd-udevd (package udev)");
+                check_said(k, DOCTOR_FAIL, "udevd is not running: no /run/udev/control, so keys are neither detected nor identified");
+                check_fix(k, "systemctl start systemd-udevd (package udev)");
         }
         return 0;
 }
@@ -179,12 +189,12 @@ static int check_automounter(struct checker *c) {
         if (!k)
                 return -ENOMEM;
         if (!rooted_exists(o, "/run/udisks2") && !udisksd_runs(o))
-                set(k, DOCTOR_OK, "no automounter running (udisks2)");
+                check_said(k, DOCTOR_OK, "no automounter running (udisks2)");
         else if (rooted_exists(o, "/etc/udev/rules.d/" UDEV_RULE_NAME))
-                set(k, DOCTOR_OK, "udisks2 runs; /etc/udev/rules.d/" UDEV_RULE_NAME " keeps it off USB keys");
+                check_said(k, DOCTOR_OK, "udisks2 runs; %s keeps it off USB keys", "/etc/udev/rules.d/" UDEV_RULE_NAME);
         else {
-                set(k, DOCTOR_WARN, "udisks2 runs: a desktop may mount a key while it is written (cartable then refuses the key)");
-                set_fix(k, "cp " CARTABLE_DATADIR "/udev/" UDEV_RULE_NAME " /etc/udev/rules.d/ && udevadm control --reload");
+                check_said(k, DOCTOR_WARN, "udisks2 runs: a desktop may mount a key while it is written (cartable then refuses the key)");
+                check_fix(k, "cp %s /etc/udev/rules.d/ && udevadm control --reload", CARTABLE_DATADIR "/udev/" UDEV_RULE_NAME);
         }
         return 0;
 }
@@ -203,29 +213,29 @@ static int check_state_dir(struct checker *c) {
         if (lstat(dir, &st) < 0) {
                 if (errno != ENOENT) {
                         fail_errno(k, errno, dir, "");
-                        set_fix(k, "make %s a directory this user can write, mode 0700", dir);
+                        check_fix(k, "make %s a directory this user can write, mode 0700", dir);
                 } else {
-                        set(k, DOCTOR_WARN, "%s does not exist: the first flash creates it", dir);
-                        set_fix(k, "install -d -m 0700 -o root -g root %s (the package does)", dir);
+                        check_said(k, DOCTOR_WARN, "%s does not exist: the first flash creates it", dir);
+                        check_fix(k, "install -d -m 0700 -o root -g root %s (the package does)", dir);
                 }
         } else if (!S_ISDIR(st.st_mode)) {
-                set(k, DOCTOR_FAIL, "%s is not a directory", dir);
-                set_fix(k, "move it away and run: install -d -m 0700 %s", dir);
+                check_said(k, DOCTOR_FAIL, "%s is not a directory", dir);
+                check_fix(k, "move it away and run: install -d -m 0700 %s", dir);
         } else if (st.st_uid != 0 && st.st_uid != geteuid()) {
-                set(k, DOCTOR_FAIL, "%s is owned by uid %u, neither root nor this user: its rollback state can be rewritten by another account",
+                check_said(k, DOCTOR_FAIL, "%s is owned by uid %u, neither root nor this user: its rollback state can be rewritten by another account",
                     dir, (unsigned) st.st_uid);
-                set_fix(k, "chown root:root %s && chmod 0700 %s", dir, dir);
+                check_fix(k, "chown root:root %s && chmod 0700 %s", dir, dir);
         } else if (st.st_mode & 0022) {
-                set(k, DOCTOR_FAIL, "%s has mode %04o: others can rewrite its rollback state", dir, st.st_mode & 07777);
-                set_fix(k, "chmod 0700 %s", dir);
+                check_said(k, DOCTOR_FAIL, "%s has mode %04o: others can rewrite its rollback state", dir, st.st_mode & 07777);
+                check_fix(k, "chmod 0700 %s", dir);
         } else if (access(dir, W_OK | X_OK) < 0) {
-                set(k, DOCTOR_FAIL, "%s is not writable by this user", dir);
-                set_fix(k, "run cartable as root, or give this user %s", dir);
+                check_said(k, DOCTOR_FAIL, "%s is not writable by this user", dir);
+                check_fix(k, "run cartable as root, or give this user %s", dir);
         } else if (st.st_mode & 0077) {
-                set(k, DOCTOR_WARN, "%s has mode %04o: others can read what was flashed here", dir, st.st_mode & 07777);
-                set_fix(k, "chmod 0700 %s", dir);
+                check_said(k, DOCTOR_WARN, "%s has mode %04o: others can read what was flashed here", dir, st.st_mode & 07777);
+                check_fix(k, "chmod 0700 %s", dir);
         } else
-                set(k, DOCTOR_OK, "%s: mode 0700, owner uid %u", dir, (unsigned) st.st_uid);
+                check_said(k, DOCTOR_OK, "%s: mode 0700, owner uid %u", dir, (unsigned) st.st_uid);
         return 0;
 }
 
@@ -242,11 +252,11 @@ static int check_trust(struct checker *c) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                set_error(k, &err, r, "%s", "");
-                set_fix(k, "put the département's public key in [trust] key = FILE|DIR of %s",
+                check_failed(k, &err, r, "%s", "");
+                check_fix(k, "put the département's public key in [trust] key = FILE|DIR of %s",
                         o->config && o->config->path ? o->config->path : CARTABLE_SYSCONFDIR "/cartable.conf");
         } else
-                set(k, DOCTOR_OK, "%zu trusted key%s (%s)", sign_trust_count(t), sign_trust_count(t) == 1 ? "" : "s",
+                check_said(k, DOCTOR_OK, "%zu trusted key%s (%s)", sign_trust_count(t), sign_trust_count(t) == 1 ? "" : "s",
                     o->n_trust_paths > 0 ? "--trust" : "[trust] key");
         return 0;
 }
@@ -286,29 +296,30 @@ static int check_journal(struct checker *c) {
         }
         r = journal_open(path, &jo, &j, &err);
         if (r == -ENOENT) {
-                set(k, DOCTOR_OK, "no journal yet at %s: the first roster import creates it", path);
+                check_said(k, DOCTOR_OK, "no journal yet at %s: the first roster import creates it", path);
                 return 0;
         }
         if (r < 0) {
-                set_error(k, &err, r, "%s", "");
-                set_fix(k, "restore the journal %s from a backup, or set [journal] path", path);
+                check_failed(k, &err, r, "%s", "");
+                check_fix(k, "restore the journal %s from a backup, or set [journal] path", path);
                 return r == -ENOMEM ? r : 0;
         }
         r = journal_verify(j, on_head, &t, &err);
         if (r < 0) {
-                set_error(k, &err, r, "%s", path);
-                set_fix(k, "cartable journal verify; restore the journal from a backup");
+                check_failed(k, &err, r, "%s", path);
+                check_fix(k, "cartable journal verify; restore the journal from a backup");
         } else if (r > 0) {
-                set_error(k, &err, -EBADMSG, "%s: hash chain broken", path);
-                set_fix(k, "cartable journal verify names the rows; investigate before provisioning more keys");
+                check_failed(k, &err, -EBADMSG, "%s: hash chain broken", path);
+                check_fix(k, "cartable journal verify names the rows; investigate before provisioning more keys");
         } else
-                set(k, DOCTOR_OK, "%s: %" PRId64 " event%s from %zu station%s, chain intact", path,
+                check_said(k, DOCTOR_OK, "%s: %" PRId64 " event%s from %zu station%s, chain intact", path,
                     t.n_events, t.n_events == 1 ? "" : "s", t.n_stations, t.n_stations == 1 ? "" : "s");
         return 0;
 }
 
 /* Free space of the file system holding path, or of its nearest existing parent. */
-static int check_space(struct checker *c, const char *name, const char *what, const char *path) {
+/* what names the place (N_() words for cmd/); the state directory or TMPDIR. */
+static int check_space(struct checker *c, const char *name, const char *what, bool is_state, const char *path) {
         uint64_t min = c->o->min_free ? c->o->min_free : DOCTOR_DEFAULT_MIN_FREE;
         struct doctor_check *k = check_new(c, name);
         _cleanup_free_ char *p = strdup(path);
@@ -321,7 +332,7 @@ static int check_space(struct checker *c, const char *name, const char *what, co
                 char *slash = strrchr(p, '/');
                 if (errno != ENOENT || !slash) {
                         fail_errno(k, errno, path, what);
-                        set_fix(k, "make %s reachable", path);
+                        check_fix(k, "make %s reachable", path);
                         return 0;
                 }
                 slash[slash == p] = '\0';    /* "/a/b" -> "/a" -> "/" */
@@ -330,10 +341,15 @@ static int check_space(struct checker *c, const char *name, const char *what, co
         format_size(avail, have, sizeof(have));
         format_size(min, need, sizeof(need));
         if (avail < min) {
-                set(k, DOCTOR_FAIL, "%s %s: %s free, less than %s", what, path, have, need);
-                set_fix(k, "free space on the file system holding %s", path);
-        } else
-                set(k, DOCTOR_OK, "%s %s: %s free", what, path, have);
+                if (is_state)
+                        check_said(k, DOCTOR_FAIL, "state directory %s: %s free, less than %s", path, have, need);
+                else
+                        check_said(k, DOCTOR_FAIL, "TMPDIR %s: %s free, less than %s", path, have, need);
+                check_fix(k, "free space on the file system holding %s", path);
+        } else if (is_state)
+                check_said(k, DOCTOR_OK, "state directory %s: %s free", path, have);
+        else
+                check_said(k, DOCTOR_OK, "TMPDIR %s: %s free", path, have);
         return 0;
 }
 
@@ -350,12 +366,12 @@ static int check_serials(struct checker *c) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                set_error(k, &err, r, "rollback state");
-                set_fix(k, "repair %s/release-serials (\"NAME SERIAL\" lines) or restore it from a backup", dir);
+                check_failed(k, &err, r, "rollback state");
+                check_fix(k, "repair %s/release-serials (\"NAME SERIAL\" lines) or restore it from a backup", dir);
         } else if (n == 0)
-                set(k, DOCTOR_OK, "rollback state: no release flashed here yet");
+                check_said(k, DOCTOR_OK, "rollback state: no release flashed here yet");
         else
-                set(k, DOCTOR_OK, "rollback state: %zu release%s recorded", n, n == 1 ? "" : "s");
+                check_said(k, DOCTOR_OK, "rollback state: %zu release%s recorded", n, n == 1 ? "" : "s");
         return 0;
 }
 
@@ -369,8 +385,8 @@ int doctor_run(const struct doctor_options *o, struct doctor_report **ret) {
         if ((k = check_usb_storage(&c)) < 0 || (k = check_udevd(&c)) < 0 ||
             (k = check_automounter(&c)) < 0 || (k = check_state_dir(&c)) < 0 ||
             (k = check_trust(&c)) < 0 || (k = check_journal(&c)) < 0 ||
-            (k = check_space(&c, "state-space", "state directory", state_dir(o))) < 0 ||
-            (k = check_space(&c, "tmp-space", "TMPDIR", o->tmpdir ? o->tmpdir : "/tmp")) < 0 ||
+            (k = check_space(&c, "state-space", N_("state directory"), true, state_dir(o))) < 0 ||
+            (k = check_space(&c, "tmp-space", "TMPDIR", false, o->tmpdir ? o->tmpdir : "/tmp")) < 0 ||
             (k = check_serials(&c)) < 0)
                 return k;
         *ret = TAKE_PTR(r);

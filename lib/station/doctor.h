@@ -27,6 +27,9 @@ struct doctor_check {
         int error_r;            /* the failure's negative errno, with has_error */
         struct cart_error error;   /* its reason code and arguments: cmd/ words them */
         char fix[512];          /* what to do; empty when OK */
+        /* detail and fix as lib/'s formats and arguments (their msg is the English text
+         * above), for cmd/ to put in the person's words; --json keeps the English */
+        struct cart_error detail_words, fix_words;
 };
 
 struct doctor_options {

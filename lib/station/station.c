@@ -108,10 +108,11 @@ static int sys_fail(struct cart_error *err, int r, int e, const char *path, cons
         return cart_error_errno_as(err, r, e, path, what ? label : NULL);
 }
 
+/* What is at a path, as words of a message ("%s: a FIFO, neither a USB key..."). */
 static const char *file_kind(mode_t mode) {
-        return S_ISDIR(mode) ? "a directory" : S_ISCHR(mode) ? "a character device" :
-               S_ISBLK(mode) ? "a block device" : S_ISFIFO(mode) ? "a FIFO" :
-               S_ISSOCK(mode) ? "a socket" : S_ISLNK(mode) ? "a symbolic link" : "a regular file";
+        return S_ISDIR(mode) ? W_("a directory") : S_ISCHR(mode) ? W_("a character device") :
+               S_ISBLK(mode) ? W_("a block device") : S_ISFIFO(mode) ? W_("a FIFO") :
+               S_ISSOCK(mode) ? W_("a socket") : S_ISLNK(mode) ? W_("a symbolic link") : W_("a regular file");
 }
 
 static bool is_under(const char *path, const char *root) {
@@ -190,7 +191,7 @@ static int check_image_path(const struct station *s, const char *path, struct st
                                       path);
         if (root)
                 return cart_error_set(err, -EPERM, "%s: %s under %s, not a USB key; an image file never goes there",
-                                      path, exists ? file_kind(ret_st->st_mode) : "a path", root);
+                                      path, exists ? file_kind(ret_st->st_mode) : W_("a path"), root);
         if (exists && S_ISLNK(ret_st->st_mode))
                 return cart_error_set(err, -EPERM, "%s: a symbolic link; give the image file's own path (cartable never writes through a link)",
                                       path);
@@ -409,7 +410,7 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
         snprintf(x.t.identity.device, sizeof(x.t.identity.device), "%s", out);
         if (root)
                 r = cart_error_set(err, -EPERM, "%s: %s under %s; image export writes a new regular file, never there",
-                                   out, exists ? file_kind(st.st_mode) : "a path", root);
+                                   out, exists ? file_kind(st.st_mode) : W_("a path"), root);
         else if (exists)
                 r = cart_error_reason_set(err, -EEXIST, CART_REASON_OUTPUT_EXISTS, out);
         else if (k->image_size == 0)

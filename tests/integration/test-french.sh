@@ -253,4 +253,53 @@ for f in csv json; do
         cmp -s a b || { diff a b | head; fail "report --format $f differs between English and French"; }
 done
 
+
+# --- lib/'s own words in French (their formats are in the catalogue, cmd/reason.c fills
+# them): a bad recipe line, a bad roster line, doctor's findings. No English sentence is
+# left, the English is unchanged, and --json is the same in both locales.
+english_words='\b(the|is|are|not|has|have|free|running|loaded|yet|was|from|than|this|with|which|cannot|missing|line|unknown|fields)\b'
+printf '[release]\nname = college\nbogus = 1\n' > bad.ini
+expect_exit 65 fr "$CARTABLE" image build bad.ini --key dep.key --output bad.cart
+expect_in err '^cartable: entrée invalide : bad\.ini:3: réglage inconnu « bogus » dans la section \[release\]$'
+expect_not_in err "$english_words"
+expect_exit 65 en "$CARTABLE" image build bad.ini --key dep.key --output bad.cart
+expect_in err '^cartable: bad\.ini:3: unknown setting "bogus" in section \[release\]$'
+printf 'id;nom;prénom;classe\n1;Dupont;Jean;3A\n2;Martin\n' > bad.csv
+expect_exit 65 fr "$CARTABLE" roster import --school 0750001A --journal j.db bad.csv
+expect_in err "^cartable: entrée invalide : bad\.csv : ligne 3 : 2 champs là où l'en-tête \(ligne 1\) en a 4 \(rien n'a été importé\)$"
+expect_not_in err "$english_words"
+expect_exit 65 en "$CARTABLE" roster import --school 0750001A --journal j.db bad.csv
+expect_in err '^cartable: bad\.csv: line 3: 2 fields where the header \(line 1\) has 4 \(nothing was imported\)$'
+# doctor: every finding and fix in French (state is 0755 here: a warning with its fix).
+fr "$CARTABLE" doctor --trust dep.pub > out 2>&1 || true
+expect_in out '^WARN  state-dir        .*/state a le mode 0755 : d.autres peuvent lire ce qui a été écrit ici$'
+expect_in out '^ +à faire : chmod 0700 .*/state$'
+expect_in out '^OK    trust            1 clé de confiance \(--trust\)$'
+expect_in out "^OK    state-space      dossier d'état .*/state : [0-9]+,[0-9] [KMGT]io libres$"
+grep -vE '^ +à faire : ' out > findings
+expect_not_in findings "$english_words"
+en "$CARTABLE" doctor --trust dep.pub > out 2>&1 || true
+expect_in out '^WARN  state-dir        .*/state has mode 0755: others can read what was flashed here$'
+# A damaged key record, as verify reports it.
+cp key.img record.img
+printf '{"volume_id": "nope"}' > k.json
+mcopy -o -i record.img@@1M k.json ::/.cartable/key.json
+fr "$CARTABLE" verify record.img --trust dep.pub > out 2>&1 || true
+expect_in out '^fiche-de-la-clé fiche de la clé: « key » manque$'
+en "$CARTABLE" verify record.img --trust dep.pub > out 2>&1 || true
+expect_in out '^key-record key record: missing "key"$'
+for args in "doctor --trust dep.pub --json" "roster import --school 0750001A --journal j.db bad.csv --json" \
+            "verify record.img --trust dep.pub --json"; do
+        rc_en=0; rc_fr=0
+        # shellcheck disable=SC2086
+        en "$CARTABLE" $args > json.en 2>/dev/null || rc_en=$?
+        # shellcheck disable=SC2086
+        fr "$CARTABLE" $args > json.fr 2>/dev/null || rc_fr=$?
+        [ "$rc_en" = "$rc_fr" ] || fail "$args: exit $rc_en in English, $rc_fr in French"
+        [ -s json.en ] || fail "$args: no JSON"
+        # Free space may move between the two runs (other tests write): only it is left out.
+        sed -E 's/[0-9.]+ [KMGT]?i?B free/S free/g' json.en > a
+        sed -E 's/[0-9.]+ [KMGT]?i?B free/S free/g' json.fr > b
+        cmp -s a b || { diff a b | head; fail "$args: --json differs between English and French"; }
+done
 echo "French output and locale-independent JSON: ok"

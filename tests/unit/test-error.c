@@ -2,6 +2,7 @@
 /* Reason codes: stable strings, arguments kept through prefixes, one sentence in cmd/. */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +136,105 @@ static void test_sentences(void **state) {
         assert_string_equal(ERROR_TEXT(NULL, -ENOENT), "No such file or directory");
 }
 
+static int va_list_diag(struct cart_error *e, const char *prefix, const char *fmt, ...) _printf_(3, 4);
+static int va_list_diag(struct cart_error *e, const char *prefix, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = cart_error_vdiag(e, -EBADMSG, CART_REASON_BAD_INPUT, NULL, NULL, prefix, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* A stand-in for gettext: W_() words in capitals, other arguments as they are. */
+static const char *upper(const char *arg, bool is_words, char *buf, size_t n) {
+        size_t i;
+
+        if (!is_words)
+                return arg;
+        for (i = 0; arg[i] && i + 1 < n; i++)
+                buf[i] = (char) toupper((unsigned char) arg[i]);
+        buf[i] = 0;
+        return buf;
+}
+
+/* The text of part i with fmt, checked to succeed. */
+static const char *part_text(const struct cart_error *e, unsigned i, const char *fmt, char *buf, size_t n) {
+        assert_true(i < e->n_parts);
+        assert_int_equal(cart_error_part_format(e, &e->parts[i], fmt, NULL, buf, n), 0);
+        return buf;
+}
+
+/* lib/'s words keep their format and arguments, for cmd/ to translate: a parser's sentence,
+ * the prefixes added to it, the arguments in another order (%n$), and what cannot be kept. */
+static void test_parts(void **state) {
+        struct cart_error e = {};
+        char buf[256], big[2000];
+        int r;
+
+        r = cart_error_set(&e, -EBADMSG, "%s:%u: %-4s|%5.2f|%x|%c|%%|%.*s|%" PRIu64, "f.csv", 7u, "ab", 1.5, 255u, 'z',
+                           3, "xyzzy", UINT64_C(1) << 40);
+        assert_int_equal(r, -EBADMSG);
+        assert_string_equal(e.msg, "f.csv:7: ab  | 1.50|ff|z|%|xyz|1099511627776");
+        assert_int_equal(e.n_parts, 1);
+        assert_int_equal(e.parts[0].n_args, 8);
+        assert_false(e.parts[0].is_context);
+        /* The same format gives the same text; a translation moves the arguments. */
+        assert_string_equal(part_text(&e, 0, e.parts[0].fmt, buf, sizeof(buf)), e.msg);
+        assert_string_equal(part_text(&e, 0, "%9$s <%2$u> %1$s", buf, sizeof(buf)), "1099511627776 <7> f.csv");
+        assert_string_equal(part_text(&e, 0, "%s %u %s %f %x %c %%%% %.*s %lu", buf, sizeof(buf)),
+                            "f.csv 7 ab    1.50 ff z %% xyz 1099511627776");   /* widths as rendered */
+        /* A format with other conversions does not fit. */
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], "%s %s", NULL, buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], "%12$s", NULL, buf, sizeof(buf)), -EINVAL);
+        /* The output is cut to the buffer, never past it. */
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], e.parts[0].fmt, NULL, buf, 6), 0);
+        assert_string_equal(buf, "f.csv");
+
+        /* Prefixes are parts too: of msg while the error is not coded, of context after. */
+        cart_error_prefix(&e, r, "line %d", 3);
+        assert_string_equal(e.msg, "line 3: f.csv:7: ab  | 1.50|ff|z|%|xyz|1099511627776");
+        cart_error_where(&e, r, CART_REASON_BAD_INPUT, "f.csv", NULL);
+        cart_error_prefix(&e, r, "%s", "import");
+        assert_string_equal(e.context, "import");
+        assert_int_equal(e.n_parts, 3);
+        assert_false(e.parts[1].is_context);
+        assert_string_equal(part_text(&e, 1, e.parts[1].fmt, buf, sizeof(buf)), "line 3");
+        assert_true(e.parts[2].is_context);
+        assert_string_equal(part_text(&e, 2, e.parts[2].fmt, buf, sizeof(buf)), "import");
+
+        /* A parser's diagnostic: the sentence, then its prefix. */
+        va_list_diag(&e, "bundle.tar: a.txt", "%s is %d", "x", 2);
+        assert_string_equal(e.msg, "bundle.tar: a.txt: x is 2");
+        assert_int_equal(e.n_parts, 2);
+        assert_string_equal(part_text(&e, 0, "%2$d, %1$s", buf, sizeof(buf)), "2, x");
+        assert_string_equal(part_text(&e, 1, "%s", buf, sizeof(buf)), "bundle.tar: a.txt");
+
+        /* W_() words given as an argument are marked for translation; the same text copied
+         * from data is not. */
+        char copy[] = "directory";
+        cart_error_set(&e, -EBADMSG, "%s: %s, %s", "f", W_("directory"), copy);
+        assert_int_equal(e.parts[0].words, 1u << 1);
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], e.parts[0].fmt, upper, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "f: DIRECTORY, directory");
+
+        /* More than 8 arguments, or arguments too long to keep: no parts, the English stays. */
+        cart_error_set(&e, -EBADMSG, "%d%d%d%d%d%d%d%d%d", 1, 2, 3, 4, 5, 6, 7, 8, 9);
+        assert_string_equal(e.msg, "123456789");
+        assert_true(e.parts_lost);
+        memset(big, 'a', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        cart_error_set(&e, -EBADMSG, "%s", big);
+        assert_true(e.parts_lost);
+        assert_int_equal(e.args_used, 0);
+        /* A new error starts clean. */
+        cart_error_set(&e, -EBADMSG, "plain");
+        assert_false(e.parts_lost);
+        assert_int_equal(e.n_parts, 1);
+        assert_int_equal(e.parts[0].n_args, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_reason_strings),
@@ -142,6 +242,7 @@ int main(void) {
                 cmocka_unit_test(test_prefix),
                 cmocka_unit_test(test_io_reasons),
                 cmocka_unit_test(test_sentences),
+                cmocka_unit_test(test_parts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Every reason code of lib/ has French words in cmd/ (no English leaks as a fallback), the
- * --json text stays English, and sizes for people follow the locale. Needs fr_FR.UTF-8 and
- * the build tree's catalogue ($CARTABLE_LOCALEDIR); skipped (77) without the locale. */
+ * --json text stays English, sizes for people follow the locale, and lib/'s own parser
+ * diagnostics (a recipe line, a roster line, FAT damage, a policy detail) come out in
+ * French with their arguments. Needs fr_FR.UTF-8 and the build tree's catalogue
+ * ($CARTABLE_LOCALEDIR); skipped (77) without the locale. */
 #include <errno.h>
 #include <locale.h>
 #include <setjmp.h>
@@ -10,11 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "base/error.h"
+#include "device/device.h"
+#include "fat/fat.h"
 #include "i18n.h"
 #include "reason.h"
+#include "release/recipe.h"
+#include "roster/roster.h"
 
 /* An error of each reason with every argument a sentence may use. */
 static void fill(struct cart_error *e, enum cart_reason reason) {
@@ -77,13 +84,142 @@ static void test_french_sentences(void **state) {
         e.rules |= 1u << (CART_REASON_POLICY_NOT_USB - CART_REASON_POLICY_NOT_USB);
         snprintf(e.msg, sizeof(e.msg), "not USB; mounted (sdz1 on /mnt)");
         error_sentence(&e, -EPERM, fr, sizeof(fr));
-        assert_string_equal(fr, "/dev/sdz: refusée : pas USB; montée (sdz1 on /mnt)");
+        assert_string_equal(fr, "/dev/sdz: refusée : pas USB; montée (sdz1 sur /mnt)");
         fill(&e, CART_REASON_POLICY_READ_ONLY);
         e.rules |= 1u << (CART_REASON_POLICY_NOT_ALLOWED - CART_REASON_POLICY_NOT_USB);
         snprintf(e.msg, sizeof(e.msg), "read-only (write-protected); not allowed (no VID:PID is not on the allow list)");
         error_sentence(&e, -EPERM, fr, sizeof(fr));
         assert_string_equal(fr, "/dev/sdz: refusée : lecture seule (protégée en écriture); non autorisée "
                             "(sans VID:PID, donc absente de la liste autorisée)");
+}
+
+/* Both sentences of one error: French for people, English for --json. */
+static void expect_words(const struct cart_error *e, int r, const char *fr, const char *en) {
+        char buf[1280];
+
+        error_sentence(e, r, buf, sizeof(buf));
+        assert_string_equal(buf, fr);
+        error_sentence_untranslated(e, r, buf, sizeof(buf));
+        assert_string_equal(buf, en);
+}
+
+/* A text file in the current directory (meson runs the test in the build tree). */
+static const char *text_file(const char *name, const char *text) {
+        FILE *f = fopen(name, "we");
+
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+        return name;
+}
+
+static void test_recipe_line_in_french(void **state) {
+        _cleanup_(recipe_freep) struct recipe *rc = NULL;
+        struct cart_error e = {};
+        int r;
+
+        assert_int_equal(recipe_new(&rc), 0);
+        r = recipe_load(rc, text_file("reason-fr.recipe", "[release]\nname = x\nbogus = 1\n"), &e);
+        assert_int_equal(r, -EBADMSG);
+        expect_words(&e, r, "entrée invalide : reason-fr.recipe:3: réglage inconnu « bogus » dans la section [release]",
+                     "reason-fr.recipe:3: unknown setting \"bogus\" in section [release]");
+        unlink("reason-fr.recipe");
+}
+
+static int no_pupil(void *userdata, const struct roster_pupil *p, struct cart_error *err) {
+        return 0;
+}
+
+static void test_roster_line_in_french(void **state) {
+        struct roster_options o = { .school_uai = "0750001A" };
+        struct cart_error e = {};
+        int r;
+
+        r = roster_read(text_file("reason-fr.csv", "id;nom;prénom;classe\n1;Dupont;Jean;3A\n2;Martin\n"),
+                        &o, no_pupil, NULL, NULL, &e);
+        assert_true(r < 0);
+        expect_words(&e, r, "entrée invalide : reason-fr.csv : ligne 3 : 2 champs là où l'en-tête (ligne 1) en a 4",
+                     "reason-fr.csv: line 3: 2 fields where the header (line 1) has 4");
+        /* lib/'s W_() words given as arguments (the field a column gives) are French too. */
+        r = roster_read(text_file("reason-fr.csv", "id;nom;prénom;nom de famille\n"), &o, no_pupil, NULL, NULL, &e);
+        assert_true(r < 0);
+        expect_words(&e, r, "entrée invalide : reason-fr.csv : ligne 1 : les colonnes 2 et 4 donnent toutes deux le champ "
+                     "nom de famille", "reason-fr.csv: line 1: columns 2 and 4 both give the family name");
+        r = roster_read(text_file("reason-fr.csv", "id;nom;prénom;classe\n1;Dupont;Je\001an;3A\n"), &o, no_pupil, NULL, NULL, &e);
+        assert_true(r < 0);
+        expect_words(&e, r, "entrée invalide : reason-fr.csv : ligne 2 : caractère de contrôle 0x01 dans le champ prénom",
+                     "reason-fr.csv: line 2: control character 0x01 in the first name");
+        unlink("reason-fr.csv");
+}
+
+static int read_sector(void *userdata, void *buf, size_t len, uint64_t offset) {
+        memset(buf, 0, len);
+        if (offset < 512)
+                memcpy(buf, (const uint8_t *) userdata + offset, MIN(len, 512 - offset));
+        return 0;
+}
+
+static void test_fat_damage_in_french(void **state) {
+        uint8_t boot[512] = { 0xEB, 0x58, 0x90 };
+        struct fat_reader *fr = NULL;
+        struct cart_error e = {};
+        int r;
+
+        boot[11] = 0x01;            /* 513 bytes per sector */
+        boot[12] = 0x02;
+        boot[510] = 0x55;
+        boot[511] = 0xAA;
+        r = fat_reader_open(read_sector, boot, 0, 64 * MIB, &fr, &e);
+        assert_int_equal(r, -EUCLEAN);
+        expect_words(&e, r, "volume FAT endommagé : secteur d'amorçage: 513 octets par secteur",
+                     "boot sector: 513 bytes per sector");
+        /* A caller's context is translated too, part by part. */
+        cart_error_prefix(&e, r, "directory \"/%s\"", "Cours");
+        expect_words(&e, r, "dossier « /Cours »: volume FAT endommagé : secteur d'amorçage: 513 octets par secteur",
+                     "directory \"/Cours\": boot sector: 513 bytes per sector");
+}
+
+static void test_policy_details_in_french(void **state) {
+        struct cart_error e;
+
+        fill(&e, CART_REASON_POLICY_MOUNTED);
+        e.rules |= DEVICE_REFUSED_HELD | DEVICE_REFUSED_SYSTEM;
+        snprintf(e.msg, sizeof(e.msg), "mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv); held (dm-0 holds sdz2); "
+                 "system disk (holds /, holds a system file system)");
+        expect_words(&e, -EPERM, "/dev/sdz: refusée : montée (sdz1 sur /mnt, dm-0 par sdz2 sur /srv); "
+                     "occupée (dm-0 occupe sdz2); disque système (contient /, "
+                     "contient un système de fichiers du système)",
+                     "/dev/sdz: refused: mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv); held (dm-0 holds sdz2); "
+                     "system disk (holds /, holds a system file system)");
+        /* Sizes as lib/ writes them, in the locale's form. */
+        fill(&e, CART_REASON_POLICY_TOO_SMALL);
+        snprintf(e.msg, sizeof(e.msg), "too small (1.0 GiB < 2.5 GiB)");
+        expect_words(&e, -EPERM, "/dev/sdz: refusée : trop petite (1,0 Gio < 2,5 Gio)",
+                     "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB)");
+        /* ... and in lib/'s sentences: a size argument, not a number or a name like it. */
+        cart_error_set(&e, -ENOSPC, "the content needs about %s but a %s key holds about %s (min-size)",
+                       "1.5 GiB", "512 B", "2.0 TiB");
+        expect_words(&e, -ENOSPC, "clé trop petite : le contenu demande environ 1,5 Gio mais une clé de 512 o contient environ 2,0 Tio (min-size)",
+                     "the content needs about 1.5 GiB but a 512 B key holds about 2.0 TiB (min-size)");
+        cart_error_set(&e, -EBADMSG, "%s: line %u: %s", "1.5 GiB.csv", 2u, "1.5 GiBs");
+        expect_words(&e, -EBADMSG, "entrée invalide : 1.5 GiB.csv : ligne 2 : 1.5 GiBs", "1.5 GiB.csv: line 2: 1.5 GiBs");
+}
+
+/* Text lib/ wrote by hand, or cut, is shown as it is: never a French sentence with other
+ * arguments than the English one. */
+static void test_untranslatable_text_stays_english(void **state) {
+        struct cart_error e = {};
+        char longpath[1100];
+
+        cart_error_set(&e, -EBADMSG, "unknown recipe setting \"%s\"", "bogus");
+        snprintf(e.msg, sizeof(e.msg), "edited by hand");
+        expect_words(&e, -EBADMSG, "entrée invalide : edited by hand", "edited by hand");
+        memset(longpath, 'a', sizeof(longpath) - 1);
+        longpath[sizeof(longpath) - 1] = 0;
+        cart_error_set(&e, -EBADMSG, "unknown recipe setting \"%s\"", longpath);
+        assert_true(e.parts_lost);
+        error_sentence(&e, -EBADMSG, longpath, sizeof(longpath));
+        assert_non_null(strstr(longpath, "entrée invalide : unknown recipe setting \"aaa"));
 }
 
 static void test_sizes_for_people(void **state) {
@@ -103,6 +239,11 @@ int main(void) {
                 cmocka_unit_test(test_untranslated_is_english),
                 cmocka_unit_test(test_french_sentences),
                 cmocka_unit_test(test_sizes_for_people),
+                cmocka_unit_test(test_recipe_line_in_french),
+                cmocka_unit_test(test_roster_line_in_french),
+                cmocka_unit_test(test_fat_damage_in_french),
+                cmocka_unit_test(test_policy_details_in_french),
+                cmocka_unit_test(test_untranslatable_text_stays_english),
         };
 
         if (!setlocale(LC_ALL, "fr_FR.UTF-8")) {

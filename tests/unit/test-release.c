@@ -38,7 +38,8 @@ static char *tmp_path(const char *name) {
         return p;
 }
 
-static void on_note(void *userdata, const char *msg) {
+static void on_note(void *userdata, const struct cart_error *note) {
+        const char *msg = note->msg;
         size_t n = notes ? strlen(notes) : 0;
         notes = realloc(notes, n + strlen(msg) + 2);
         sprintf(notes + n, "%s\n", msg);
