@@ -451,7 +451,7 @@ int batch_new(const struct batch_options *o, struct batch **ret, struct cart_err
                 b->o.journal_wait = BATCH_JOURNAL_WAIT;
         b->wake[0] = b->wake[1] = -EBADF;
         if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) < 0)
-                return cart_error_set(err, -errno, "pipe: %m");
+                return cart_error_errno(err, -errno, NULL, "pipe");
         b->summary.n_without_key = -1;
         *ret = TAKE_PTR(b);
         return 0;
@@ -734,7 +734,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
                 };
                 timeout = (int) b->o.tick_msec;
                 if (poll(p, 2, timeout) < 0 && errno != EINTR)
-                        return cart_error_set(err, -errno, "poll: %m");
+                        return cart_error_errno(err, -errno, NULL, "poll");
                 for (;;) {
                         struct msg m;
                         ssize_t n = read(b->wake[0], &m, sizeof(m));

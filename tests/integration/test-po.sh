@@ -50,6 +50,11 @@ grep -qx 'cart_error_set' printf-like || fail "the printf-like lint found no fun
 (cd "$src" && grep -rln 'Wformat-nonliteral' lib) | grep -vx 'lib/base/error.c' > nonliteral || true
 [ ! -s nonliteral ] || { cat nonliteral; fail "lib/ silences -Wformat-nonliteral: give its messages literal formats"; }
 
+# lib/ keeps a system error's errno (cart_error_errno) and never words it: strerror() and
+# %m would put the C library's words, in the process's locale, where cmd/ cannot translate.
+(cd "$src" && grep -rnE '(^|[^_a-z])strerror(_r)?\(|%m([" :;,)]|$)' lib) > errno_words || true
+[ ! -s errno_words ] || { cat errno_words; fail "lib/ words a system error itself: use cart_error_errno()"; }
+
 # 4. The lint: an English literal printed for a person must go through _(). Machine
 # output (JSON, CSV) and format-only literals are not words; neither is journal verify's
 # BROKEN, a keyword scripts match (cartable-journal(1)).
