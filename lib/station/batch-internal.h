@@ -54,6 +54,7 @@ struct slot {
         struct cart_error jerr;         /* the journal's refusal, or the claim's */
         int jr;
         enum batch_event_kind abort_kind;   /* why a key ended without being written */
+        double end_by;                  /* its worker failed as a pulled key does: ended by then */
 };
 
 struct batch {
