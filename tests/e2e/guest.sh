@@ -135,6 +135,36 @@ scenario_vfat() {
         dmesg >/tmp/dmesg-rw; block /tmp/dmesg-rw dmesg-rw
 }
 
+# 2. cartable batch through udevd: a class of the demo roster, three keys present at start,
+# one hot-plugged by the host, one pulled during its write step and plugged in again; then
+# a second batch finds the four keys intact and ends by --idle-exit.
+scenario_batch() {
+        sticks PULL0001 BATC0002 BATC0003 || return 1
+        j=/tmp/journal.db
+        run import cartable roster import /station/e2e/manifests/rosters/demo-roster.csv --journal $j
+        run roster-before cartable roster list --school 0750001A --class 6A --journal $j --json
+        # The events as they come: the host acts on them (@@ EV lines), and keeps them all.
+        mark BATCH_START
+        ( cartable batch "$release" --trust /station/e2e/test.pub --journal $j \
+                --school 0750001A --class 6A --count 4 --operator e2e --json 2>/tmp/batch.err
+          echo $? >/tmp/batch.rc ) |
+        while IFS= read -r l; do
+                printf '%s\n' "$l" >>/tmp/batch.json
+                case "$l" in *'"event":"progress"'*) ;; *) echo "@@ EV $l" ;; esac
+        done
+        mark BATCH_END
+        block /tmp/batch.json batch.json; block /tmp/batch.err batch.err; echo "@@ RC batch $(cat /tmp/batch.rc)"
+        run roster-after cartable roster list --school 0750001A --class 6A --journal $j --json
+        run journal-verify cartable journal verify --journal $j
+        udevadm settle -t 30
+        for s in PULL0001 BATC0002 BATC0003 BATC0004; do run verify-$s cartable verify "$(byid $s)"; done
+        # Again: every key holds the release intact, is left alone, and the batch ends idle.
+        run again cartable batch "$release" --trust /station/e2e/test.pub --journal $j \
+                --school 0750001A --class 6A --idle-exit 3 --operator e2e --json
+        # The journal itself, for the host's sqlite3 (written back whole by SQLite at close).
+        gzip -c $j | base64 >/tmp/journal.b64; block /tmp/journal.b64 journal.b64
+}
+
 # The rig benchmark (bench/rig-bench.sh), on 8 throttled keys: one key's flash with the
 # time of each step, then 1, 4 and 8 keys one after another, at once, and with dd.
 scenario_bench() {

@@ -110,6 +110,7 @@ stick() {
 
 # plug ID SERIAL [DRIVE_OPTS]: hot-plug (or re-plug) a key through the monitor.
 plug() {
+        [ -e "$RUN/$1.img" ] || [ -n "$REPLAY" ] || truncate -s 2G "$RUN/$1.img"
         mon "drive_add 0 if=none,id=d$1,file=$RUN/$1.img,format=raw,cache=unsafe,werror=report,rerror=report${3:+,$3}"
         mon "device_add usb-storage,bus=xhci.0,drive=d$1,id=$1,serial=$2,removable=on"
 }
@@ -154,7 +155,7 @@ mon() {
         [ -z "$REPLAY" ] || return 0
         out=$(echo "$1" | socat - "UNIX-CONNECT:$MON" | tr -d '\r' | grep -avE '^(QEMU [0-9]|\(qemu\))' || true)
         echo "$out" >>"$RUN/monitor.log"
-        [ -z "$(echo "$out" | grep -i error)" ] || fail "monitor: $1: $out"
+        [ -z "$(echo "$out" | grep -iE 'error|could not')" ] || fail "monitor: $1: $out"
 }
 
 rig_wait() {
