@@ -72,7 +72,7 @@ rig_prepare() {
                 mkdir -p "$g/manifests"
                 cp -r "$E2E_SRC/../../manifests/." "$g/manifests/"
         fi
-        if stale "$E2E_WORK/initrd.gz" "$CARTABLE" "$g/release.cart" "$E2E_SRC"/{guest-init,guest.sh,mkinitrd.sh}; then
+        if stale "$E2E_WORK/initrd.gz" "$CARTABLE" "$g"/*.cart "$E2E_SRC"/{guest-init,guest.sh,mkinitrd.sh}; then
                 "$E2E_SRC/mkinitrd.sh" "$E2E_WORK/initrd.gz.new" "$E2E_WORK/station.img" "$CARTABLE" "$g"
                 mv "$E2E_WORK/initrd.gz.new" "$E2E_WORK/initrd.gz"
         fi
@@ -124,6 +124,7 @@ rig_boot() {
                 -kernel "/boot/vmlinuz-$KVER" -initrd "$E2E_WORK/initrd.gz" \
                 -append "console=ttyS0 loglevel=1 panic=-1 e2e=$SCENARIO" \
                 -drive "if=none,id=sys,file=$RUN/system.img,format=raw" -device virtio-blk-pci,drive=sys \
+                -device virtio-rng-pci \
                 "${DEVS[@]}" >"$RUN/qemu.log" 2>&1 &
         QEMU_PID=$!
         trap 'rig_kill' EXIT
