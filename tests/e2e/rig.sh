@@ -143,8 +143,8 @@ console() { [ -e "$LOG" ] || return 0; tr -d '\r' <"$LOG" 2>/dev/null | grep -a 
 
 waitfor() {
         local pattern=$1 end=$(( $(date +%s) + $2 ))
-        [ -z "$REPLAY" ] || { console | grep -qE -- "$pattern" || fail "no '$pattern' in the log"; return 0; }
-        until console | grep -qE -- "$pattern"; do
+        [ -z "$REPLAY" ] || { console | grep -E -- "$pattern" >/dev/null || fail "no '$pattern' in the log"; return 0; }
+        until console | grep -E -- "$pattern" >/dev/null; do
                 kill -0 "$QEMU_PID" 2>/dev/null || { tail -30 "$LOG" >&2; fail "QEMU exited before '$pattern'"; }
                 [ "$(date +%s)" -lt "$end" ] || { tail -30 "$LOG" >&2; fail "timeout ($2 s) waiting for '$pattern'"; }
                 sleep 0.2
@@ -164,7 +164,7 @@ rig_wait() {
         [ -z "$QEMU_PID" ] || wait "$QEMU_PID" || true
         QEMU_PID=
         echo "[e2e] $SCENARIO: guest ran $(since "$BOOT_T0") s"
-        console | grep -q "^@@ GUEST_RC 0" || { console | tail -20 >&2; fail "the guest script failed"; }
+        console | grep "^@@ GUEST_RC 0" >/dev/null || { console | tail -20 >&2; fail "the guest script failed"; }
 }
 
 # block NAME: the lines the guest printed between @@ BEGIN NAME and @@ END NAME.
@@ -186,8 +186,9 @@ expect_rc() {
                                fail "$1: exit code $got, expected $2"; }
 }
 # expect_block NAME PATTERN: grep -E PATTERN in the block.
-expect_block() { block "$1" | grep -qE -- "$2" || { block "$1" >&2; fail "'$2' not in $1"; }; }
-expect_not_block() { ! block "$1" | grep -qE -- "$2" || { block "$1" >&2; fail "'$2' unexpectedly in $1"; }; }
+# (grep without -q: it reads all its input, so a long log never dies of SIGPIPE under pipefail)
+expect_block() { block "$1" | grep -E -- "$2" >/dev/null || { block "$1" >&2; fail "'$2' not in $1"; }; }
+expect_not_block() { ! block "$1" | grep -E -- "$2" >/dev/null || { block "$1" >&2; fail "'$2' unexpectedly in $1"; }; }
 
 # host_check_key IMG VERIFY_CODE: the key image judged by tools that are not cartable's:
 # its partition table (sfdisk), its file system (blkid, fsck.fat on an offset loop

@@ -98,7 +98,9 @@ e2e_batch() {
         plug b4 BATC0004 "$thr"
         echo "[e2e] hot-plugged BATC0004 while PULL0001 is written"
         waitfor '^@@ EV \{"event":"started".*"serial":"BATC0004"' 60
-        console | grep -qE '^@@ EV \{"event":"(step|done|failed)".*"serial":"PULL0001".*"(step":"read-back|outcome)' &&
+        # Up to its removal (the whole log when judged again), the key never left its write step.
+        console | awk '!gone { print } /^@@ EV \{"event":"removed".*"serial":"PULL0001"/ { gone = 1 }' |
+                grep -E '^@@ EV \{"event":"(step|done|failed)".*"serial":"PULL0001".*"(step":"read-back|outcome)' >/dev/null &&
                 fail "PULL0001 had finished writing before it could be pulled (slow it down)"
         mon "device_del p1"
         echo "[e2e] pulled PULL0001 during its write step"
