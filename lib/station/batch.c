@@ -400,9 +400,6 @@ static void slot_ended(struct batch *b, struct slot *s) {
                 s->is_removed = true;
                 s->report.outcome = FLASH_OUTCOME_CANCELLED;
         }
-
-        pthread_join(s->thread, NULL);
-        s->has_thread = false;
         s->state = SLOT_ENDED;
         b->n_running--;
         b->last_activity = mono();
@@ -548,6 +545,9 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                 if (go > 0)
                         emit(b, BATCH_STARTED, s, NULL, 0);
         } else if (s->has_thread) {
+                /* Its last act: the join is at once, and its report is ours from here. */
+                pthread_join(s->thread, NULL);
+                s->has_thread = false;
                 if (may_be_pulled(s) && !s->is_removed) {
                         s->end_by = mono() + PULL_GRACE;
                         return;
