@@ -91,8 +91,9 @@ e2e_discovery() {
 # ends by --idle-exit.
 e2e_batch() {
         local thr="throttling.bps-write=12582912,throttling.bps-read=25165824"
-        # The key pulled is slow (2 MiB/s): still writing when the hot-plugged key has started.
-        stick p1 PULL0001 "throttling.bps-write=2097152"; stick b2 BATC0002 "$thr"; stick b3 BATC0003 "$thr"
+        # The key pulled is slow (1 MiB/s, 13 s of writing): still writing when the hot-plugged
+        # key has started (2 MiB/s was not always enough on a loaded host).
+        stick p1 PULL0001 "throttling.bps-write=1048576"; stick b2 BATC0002 "$thr"; stick b3 BATC0003 "$thr"
         rig_boot
         waitfor '^@@ EV \{"event":"step".*"serial":"PULL0001".*"step":"write"' 240
         plug b4 BATC0004 "$thr"
