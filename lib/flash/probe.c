@@ -5,6 +5,9 @@
 #include "flash/probe.h"
 
 #define GRID 64
+/* Adjacent probe blocks (2^k - 1 and 2^k, the first few) go in one request: on a USB key
+ * each synchronous request is a round trip of milliseconds, whatever its size. */
+#define MAX_RUN 16
 #define TAG_MAGIC UINT64_C(0x424f5250544d4143)   /* "CAMTPROB" little-endian */
 
 struct touched {
@@ -16,7 +19,7 @@ struct probe {
         const struct probe_io *io;
         uint32_t bs;
         uint64_t n_blocks;
-        uint8_t *buf, *expect;
+        uint8_t *buf, *expect, *run;    /* run: MAX_RUN blocks */
         struct touched *touched;
         size_t n_touched, allocated;
         uint64_t bytes_written;
@@ -86,13 +89,18 @@ static int io_fail(struct probe *p, int r, const char *what, uint64_t b) {
         return cart_error_io(p->err, r, NULL, b * p->bs, what);
 }
 
-static int save_block(struct probe *p, uint64_t b) {
-        struct touched *t;
-        int r;
-
+static bool is_touched(const struct probe *p, uint64_t b) {
         for (size_t i = 0; i < p->n_touched; i++)
                 if (p->touched[i].block == b)
-                        return 0;
+                        return true;
+        return false;
+}
+
+/* Keep block b's bytes before the probe writes it: data already read, or read now (NULL). */
+static int keep_block(struct probe *p, uint64_t b, const uint8_t *data) {
+        struct touched *t;
+        int r = 0;
+
         if (p->n_touched == p->allocated) {
                 size_t n = p->allocated ? 2 * p->allocated : 256;
                 t = realloc(p->touched, n * sizeof(*t));
@@ -104,7 +112,10 @@ static int save_block(struct probe *p, uint64_t b) {
         t = &p->touched[p->n_touched];
         if (posix_memalign((void **) &t->saved, 4096, p->bs) != 0)
                 return -ENOMEM;
-        r = p->io->read(p->io->userdata, t->saved, p->bs, b * p->bs);
+        if (data)
+                memcpy(t->saved, data, p->bs);
+        else
+                r = p->io->read(p->io->userdata, t->saved, p->bs, b * p->bs);
         if (r < 0) {
                 free(t->saved);
                 return io_fail(p, r, "probe read", b);
@@ -112,6 +123,10 @@ static int save_block(struct probe *p, uint64_t b) {
         t->block = b;
         p->n_touched++;
         return 0;
+}
+
+static int save_block(struct probe *p, uint64_t b) {
+        return is_touched(p, b) ? 0 : keep_block(p, b, NULL);
 }
 
 static int write_tag(struct probe *p, uint64_t seed, uint64_t b) {
@@ -137,6 +152,63 @@ static int read_owner(struct probe *p, uint64_t seed, uint64_t b, uint64_t *ret)
         if (r < 0)
                 return io_fail(p, r, "probe read", b);
         *ret = tag_owner(p->buf, p->bs, seed, p->expect);
+        return 0;
+}
+
+/* How many positions from pos[i] on follow each other block by block (at most MAX_RUN). */
+static size_t run_length(const uint64_t *pos, size_t n, size_t i) {
+        size_t k = 1;
+
+        while (i + k < n && k < MAX_RUN && pos[i + k] == pos[i] + k)
+                k++;
+        return k;
+}
+
+/* Save k adjacent blocks from b with one read; block by block when it fails, to name the
+ * block that does. */
+static int save_run(struct probe *p, uint64_t b, size_t k) {
+        int r;
+
+        if (k > 1 && p->io->read(p->io->userdata, p->run, k * p->bs, b * p->bs) >= 0) {
+                for (size_t j = 0; j < k; j++)
+                        if (!is_touched(p, b + j) && (r = keep_block(p, b + j, p->run + j * p->bs)) < 0)
+                                return r;
+                return 0;
+        }
+        for (size_t j = 0; j < k; j++)
+                if ((r = save_block(p, b + j)) < 0)
+                        return r;
+        return 0;
+}
+
+/* Tags for k adjacent (saved) blocks from b in one write; block by block when it fails. */
+static int write_run(struct probe *p, uint64_t seed, uint64_t b, size_t k) {
+        int r;
+
+        for (size_t j = 0; j < k; j++)
+                make_tag(p->run + j * p->bs, p->bs, seed, b + j);
+        if (k > 1 && p->io->write(p->io->userdata, p->run, k * p->bs, b * p->bs) >= 0) {
+                p->bytes_written += k * p->bs;
+                return 0;
+        }
+        for (size_t j = 0; j < k; j++)
+                if ((r = write_tag(p, seed, b + j)) < 0)
+                        return r;
+        return 0;
+}
+
+/* The owners of k adjacent blocks from b, read at once; block by block when it fails. */
+static int read_run(struct probe *p, uint64_t seed, uint64_t b, size_t k, uint64_t *owners) {
+        int r;
+
+        if (k > 1 && p->io->read(p->io->userdata, p->run, k * p->bs, b * p->bs) >= 0) {
+                for (size_t j = 0; j < k; j++)
+                        owners[j] = tag_owner(p->run + j * p->bs, p->bs, seed, p->expect);
+                return 0;
+        }
+        for (size_t j = 0; j < k; j++)
+                if ((r = read_owner(p, seed, b + j, &owners[j])) < 0)
+                        return r;
         return 0;
 }
 
@@ -215,15 +287,36 @@ static int bisect(struct probe *p, uint64_t seed, int64_t lo, int64_t hi, uint64
  * the first tags were written may hold a tag of its alias, whose true bytes were saved
  * earlier and so are written last. Block 0 is saved first: it is restored last.
  */
+static int restore_block(struct probe *p, const struct touched *t) {
+        int k = p->io->write(p->io->userdata, t->saved, p->bs, t->block * p->bs);
+
+        p->bytes_written += p->bs;
+        return k < 0 ? io_fail(p, k, "probe restore", t->block) : 0;
+}
+
+/* Blocks saved one after the other and adjacent on the key are written back in one
+ * request, in their place in that order (adjacent blocks cannot alias each other). */
 static int restore(struct probe *p) {
-        int r = 0;
+        int r = 0, k;
 
         for (size_t i = p->n_touched; i-- > 0;) {
-                const struct touched *t = &p->touched[i];
-                int k = p->io->write(p->io->userdata, t->saved, p->bs, t->block * p->bs);
-                if (k < 0 && r >= 0)
-                        r = io_fail(p, k, "probe restore", t->block);
-                p->bytes_written += p->bs;
+                size_t j = i;
+                while (j > 0 && i - j + 1 < MAX_RUN && p->touched[j - 1].block + 1 == p->touched[j].block)
+                        j--;
+                if (j < i) {
+                        for (size_t m = j; m <= i; m++)
+                                memcpy(p->run + (m - j) * p->bs, p->touched[m].saved, p->bs);
+                        k = p->io->write(p->io->userdata, p->run, (i - j + 1) * p->bs, p->touched[j].block * p->bs);
+                        if (k >= 0) {
+                                p->bytes_written += (i - j + 1) * p->bs;
+                                i = j;
+                                continue;
+                        }
+                }
+                for (size_t m = i + 1; m-- > j;)
+                        if ((k = restore_block(p, &p->touched[m])) < 0 && r >= 0)
+                                r = k;
+                i = j;
         }
         if (r >= 0)
                 r = sync_io(p);
@@ -238,24 +331,31 @@ static int run(struct probe *p, uint64_t seed, struct probe_result *res) {
         int r;
 
         n = probe_positions(p->n_blocks, pos);
-        for (size_t i = 0; i < n; i++) {
-                r = save_block(p, pos[i]);
+        for (size_t i = 0, k; i < n; i += k) {
+                k = run_length(pos, n, i);
+                r = save_run(p, pos[i], k);
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; i < n; i++) {
-                r = write_tag(p, seed, pos[i]);
+        /* In ascending order: on a wrap-around fake the higher alias lands last. */
+        for (size_t i = 0, k; i < n; i += k) {
+                k = run_length(pos, n, i);
+                r = write_run(p, seed, pos[i], k);
                 if (r < 0)
                         return r;
         }
         r = sync_io(p);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                uint64_t owner;
-                r = read_owner(p, seed, pos[i], &owner);
+        uint64_t owners[ELEMENTSOF(pos)];
+        for (size_t i = 0, k; i < n; i += k) {
+                k = run_length(pos, n, i);
+                r = read_run(p, seed, pos[i], k, owners + i);
                 if (r < 0)
                         return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                uint64_t owner = owners[i];
                 if (owner == pos[i]) {
                         if (first_bad == UINT64_MAX)
                                 lo = (int64_t) pos[i];
@@ -302,6 +402,11 @@ int probe_capacity(const struct probe_io *io, uint64_t size, uint32_t block_size
                 free(p.buf);
                 return -ENOMEM;
         }
+        if (posix_memalign((void **) &p.run, 4096, (size_t) block_size * MAX_RUN) != 0) {
+                free(p.buf);
+                free(p.expect);
+                return -ENOMEM;
+        }
         r = run(&p, seed, &res);
         /* Restore even after a failure: the key must keep what it held. */
         k = restore(&p);
@@ -313,6 +418,7 @@ int probe_capacity(const struct probe_io *io, uint64_t size, uint32_t block_size
         free(p.touched);
         free(p.buf);
         free(p.expect);
+        free(p.run);
         if (r < 0)
                 return r;
         *ret = res;

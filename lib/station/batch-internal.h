@@ -56,6 +56,7 @@ struct slot {
         enum batch_event_kind abort_kind;   /* why a key ended without being written */
         bool is_unrecorded;             /* ended while the journal server was away */
         struct journal_flash flash;     /* what to record then (strings: the slot's) */
+        double end_by;                  /* its worker failed as a pulled key does: ended by then */
 };
 
 struct batch {

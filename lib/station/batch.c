@@ -369,13 +369,26 @@ const char *station_report_reason(const struct flash_report *r, bool is_removed)
         return cart_reason_to_string(r->reason != CART_REASON_NONE ? r->reason : cart_error_reason(&r->failure, r->error));
 }
 
+/* A key pulled out mid-write fails with EIO or ENODEV, often before its remove event
+ * arrives: such a failure waits that long for it, to be told from a failing key. */
+#define PULL_GRACE 1.5
+
+static bool may_be_pulled(const struct slot *s) {
+        return s->is_device && s->report.outcome == FLASH_OUTCOME_FAILED &&
+               (s->report.error == -EIO || cart_error_reason(&s->report.failure, s->report.error) == CART_REASON_KEY_REMOVED);
+}
+
 static void slot_ended(struct batch *b, struct slot *s) {
         struct cart_error err = {};
         enum batch_event_kind kind;
         int r;
 
-        pthread_join(s->thread, NULL);
-        s->has_thread = false;
+        s->end_by = 0;
+        /* Gone (its remove event came, or the kernel said ENODEV): the key was pulled out. */
+        if (may_be_pulled(s) && (s->is_removed || cart_error_reason(&s->report.failure, s->report.error) == CART_REASON_KEY_REMOVED)) {
+                s->is_removed = true;
+                s->report.outcome = FLASH_OUTCOME_CANCELLED;
+        }
         s->state = SLOT_ENDED;
         b->n_running--;
         b->last_activity = mono();
@@ -530,8 +543,16 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                 pthread_mutex_unlock(&s->lock);
                 if (go > 0)
                         emit(b, BATCH_STARTED, s, NULL, 0);
-        } else if (s->has_thread)
+        } else if (s->has_thread) {
+                /* Its last act: the join is at once, and its report is ours from here. */
+                pthread_join(s->thread, NULL);
+                s->has_thread = false;
+                if (may_be_pulled(s) && !s->is_removed) {
+                        s->end_by = mono() + PULL_GRACE;
+                        return;
+                }
                 slot_ended(b, s);
+        }
 }
 
 static void progress(struct batch *b) {
@@ -752,6 +773,9 @@ int batch_run(struct batch *b, struct cart_error *err) {
                         }
                 }
                 now = mono();
+                for (size_t i = 0; i < b->n_slots; i++)
+                        if (b->slots[i]->end_by > 0 && (b->slots[i]->is_removed || now >= b->slots[i]->end_by))
+                                slot_ended(b, b->slots[i]);
                 if (now - last_tick >= (double) b->o.tick_msec / 1000.0) {
                         last_tick = now;
                         progress(b);

@@ -135,51 +135,113 @@ scenario_vfat() {
         dmesg >/tmp/dmesg-rw; block /tmp/dmesg-rw dmesg-rw
 }
 
-# The rig benchmark (bench/rig-bench.sh), on 8 throttled keys: one key's flash with the
-# time of each step, then 1, 4 and 8 keys one after another, at once, and with dd.
+# 2. cartable batch through udevd: a class of the demo roster, three keys present at start,
+# one hot-plugged by the host, one pulled during its write step and plugged in again; then
+# a second batch finds the four keys intact and ends by --idle-exit.
+scenario_batch() {
+        sticks PULL0001 BATC0002 BATC0003 || return 1
+        j=/tmp/journal.db
+        run import cartable roster import /station/e2e/manifests/rosters/demo-roster.csv --journal $j
+        run roster-before cartable roster list --school 0750001A --class 6A --journal $j --json
+        # The events as they come: the host acts on them (@@ EV lines), and keeps them all.
+        mark BATCH_START
+        ( cartable batch "$release" --trust /station/e2e/test.pub --journal $j \
+                --school 0750001A --class 6A --count 4 --operator e2e --json 2>/tmp/batch.err
+          echo $? >/tmp/batch.rc ) |
+        while IFS= read -r l; do
+                printf '%s\n' "$l" >>/tmp/batch.json
+                case "$l" in *'"event":"progress"'*) ;; *) echo "@@ EV $l" ;; esac
+        done
+        mark BATCH_END
+        block /tmp/batch.json batch.json; block /tmp/batch.err batch.err; echo "@@ RC batch $(cat /tmp/batch.rc)"
+        run roster-after cartable roster list --school 0750001A --class 6A --journal $j --json
+        run journal-verify cartable journal verify --journal $j
+        udevadm settle -t 30
+        for s in PULL0001 BATC0002 BATC0003 BATC0004; do run verify-$s cartable verify "$(byid $s)"; done
+        # Again: every key holds the release intact, is left alone, and the batch ends idle.
+        run again cartable batch "$release" --trust /station/e2e/test.pub --journal $j \
+                --school 0750001A --class 6A --idle-exit 3 --operator e2e --json
+        # The journal itself, for the host's sqlite3 (written back whole by SQLite at close).
+        gzip -c $j | base64 >/tmp/journal.b64; block /tmp/journal.b64 journal.b64
+}
+
+# The rig benchmark (bench/rig-bench.sh), on 8 throttled keys. Every line of a block is
+# prefixed with the guest's uptime when it came, so the host can time each step.
+stamp() { while IFS= read -r l; do case "$l" in *'"event":"progress"'*) ;; *) echo "$(up) $l" ;; esac; done; }
+el() { awk "BEGIN { print $2 - $1 }"; }
+settle() { udevadm settle -t 30; }
+# bench_batch NAME RELEASE KEYS...: one cartable batch of those keys at once (release
+# checked once), a fresh journal; its events as block NAME, its wall time.
+bench_batch() {
+        name=$1 rel=$2; shift 2
+        t=""; for k in "$@"; do t="$t --target $(byid $k)"; done
+        rm -f /tmp/bench.db*; settle
+        a=$(up)
+        cartable batch "$rel" --trust /station/e2e/test.pub --journal /tmp/bench.db --stock --force \
+                --operator bench --json $t 2>/tmp/$name.err | stamp >/tmp/$name.tj
+        b=$(up)
+        grep -q '"event":"failed"\|"event":"interrupted"' /tmp/$name.tj && echo "@@ BENCH_FAIL $name $(grep -m1 '"event":"failed"\|"event":"interrupted"' /tmp/$name.tj)"
+        block /tmp/$name.tj $name; block /tmp/$name.err $name.err
+        echo "@@ BENCH $name start=$a wall=$(el $a $b)"
+}
+# bench_dd NAME MIB KEYS...: parallel dd of MIB MiB onto each key (O_DIRECT), no read-back.
+bench_dd() {
+        name=$1 mib=$2; shift 2
+        settle
+        a=$(up)
+        for k in "$@"; do
+                ( dd if=/dev/zero of=$(disk_of $k) bs=1M count=$mib oflag=direct 2>/dev/null ||
+                  echo "@@ BENCH_FAIL dd $k" ) &
+        done
+        wait
+        b=$(up)
+        echo "@@ BENCH $name wall=$(el $a $b)"
+}
 scenario_bench() {
         all="BENCH001 BENCH002 BENCH003 BENCH004 BENCH005 BENCH006 BENCH007 BENCH008"
         sticks $all || return 1
+        echo "@@ BENCH crng $(dmesg | grep -m1 'crng init done' | tr -s ' ' | tr ' ' _) uptime=$(up)"
+        # The cost of one synchronous 4 KiB round trip on a throttled key (the probe's unit).
+        d=$(disk_of BENCH008)
+        a=$(up); dd if=$d of=/dev/null bs=4096 count=200 iflag=direct 2>/dev/null
+        b=$(up); dd if=/dev/zero of=$d bs=4096 count=200 oflag=direct 2>/dev/null
+        c=$(up); dd if=$d of=/dev/null bs=4096 count=200 iflag=direct 2>/dev/null
+        e=$(up); dd if=/dev/zero of=$d bs=819200 count=1 oflag=direct 2>/dev/null
+        f=$(up)
+        # The same 200 reads from 4 processes at once: does queueing them save round trips?
+        for o in 0 1 2 3; do dd if=$d of=/dev/null bs=4096 count=50 skip=$((o * 1000)) iflag=direct 2>/dev/null & done
+        wait
+        g=$(up)
+        echo "@@ BENCH roundtrip read4k=$(el $a $b) write4k=$(el $b $c) reread4k=$(el $c $e) write800k=$(el $e $f) par4k=$(el $f $g)"
+        # One key with cartable flash: each step's time (the process checks the release too).
+        settle
         a=$(up)
-        cartable flash "$release" "$(byid BENCH001)" --yes --json 2>/tmp/one.err |
-                while IFS= read -r l; do echo "$(up) $l"; done >/tmp/one.tj
+        cartable flash "$release" "$(byid BENCH001)" --yes --json 2>/tmp/one.err | stamp >/tmp/one.tj
         b=$(up)
         block /tmp/one.tj one; block /tmp/one.err one.err
-        echo "@@ BENCH one start=$a wall=$(awk "BEGIN { print $b - $a }")"
+        echo "@@ BENCH one start=$a wall=$(el $a $b)"
         w=$(sed -n 's/.*"bytes_written":\([0-9]*\).*/\1/p' /tmp/one.tj)
-        r=$(sed -n 's/.*"bytes_read":\([0-9]*\).*/\1/p' /tmp/one.tj)
-        wm=$(( (w + 1048575) / 1048576 )); rm=$(( (r + 1048575) / 1048576 ))
+        wm=$(( (w + 1048575) / 1048576 ))
         for n in 1 4 8; do
                 keys=$(echo $all | cut -d' ' -f1-$n)
+                bench_batch batch-$n "$release" $keys
                 a=$(up)
-                # udev probes each key after its partition re-read: let it finish (a
-                # station waits for udev too), or O_EXCL finds the key busy.
                 for k in $keys; do
-                        udevadm settle -t 30
+                        settle
                         cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>/tmp/err ||
                                 echo "@@ BENCH_FAIL seq $k $(tail -1 /tmp/err)"
                 done
                 b=$(up)
-                udevadm settle -t 30
-                b=$(up)
-                for k in $keys; do
-                        ( cartable flash "$release" "$(byid $k)" --yes >/dev/null 2>/tmp/err.$k ||
-                          echo "@@ BENCH_FAIL par $k $(tail -1 /tmp/err.$k)" ) &
-                done
-                wait
-                c=$(up)
-                udevadm settle -t 30
-                c=$(up)
-                for k in $keys; do
-                        ( d=$(readlink -f "$(byid $k)")
-                          dd if=/dev/zero of=$d bs=1M count=$wm oflag=direct 2>/dev/null &&
-                          dd if=$d of=/dev/null bs=1M count=$rm iflag=direct 2>/dev/null ||
-                          echo "@@ BENCH_FAIL dd $k" ) &
-                done
-                wait
-                d=$(up)
-                echo "@@ BENCH n=$n seq=$(awk "BEGIN { print $b - $a }") par=$(awk "BEGIN { print $c - $b }") dd=$(awk "BEGIN { print $d - $c }") dd_mib=$wm+$rm"
+                echo "@@ BENCH seq-$n wall=$(el $a $b)"
+                bench_dd dd-$n $wm $keys
         done
+        # A realistic release (100+ MiB), when the host built one: one key, then eight.
+        if [ -f /station/e2e/big.cart ]; then
+                bench_batch big-1 /station/e2e/big.cart BENCH001
+                bench_batch big-8 /station/e2e/big.cart $all
+                w=$(sed -n 's/.*"event":"done".*"bytes_written":\([0-9]*\).*/\1/p' /tmp/big-1.tj)
+                bench_dd big-dd-8 $(( (w + 1048575) / 1048576 )) $all
+        fi
 }
 
 mark START "$1"

@@ -32,7 +32,7 @@ copy_with_libs() {
         done
 }
 
-mods="xhci_pci xhci_hcd usb_storage sd_mod virtio_pci virtio_blk ext4 dm_mod vfat
+mods="xhci_pci xhci_hcd usb_storage sd_mod virtio_pci virtio_blk virtio_rng ext4 dm_mod vfat
       nls_cp437 nls_iso8859_1 nls_utf8 nls_ascii"
 for m in $mods; do modprobe -S "$kver" -D "$m"; done | awk '$1 == "insmod" { print $2 }' | sort -u |
 while read -r ko; do mkdir -p "$root$(dirname "$ko")"; cp "$ko" "$root$ko"; done

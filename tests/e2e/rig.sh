@@ -72,7 +72,7 @@ rig_prepare() {
                 mkdir -p "$g/manifests"
                 cp -r "$E2E_SRC/../../manifests/." "$g/manifests/"
         fi
-        if stale "$E2E_WORK/initrd.gz" "$CARTABLE" "$g/release.cart" "$E2E_SRC"/{guest-init,guest.sh,mkinitrd.sh}; then
+        if stale "$E2E_WORK/initrd.gz" "$CARTABLE" "$g"/*.cart "$E2E_SRC"/{guest-init,guest.sh,mkinitrd.sh}; then
                 "$E2E_SRC/mkinitrd.sh" "$E2E_WORK/initrd.gz.new" "$E2E_WORK/station.img" "$CARTABLE" "$g"
                 mv "$E2E_WORK/initrd.gz.new" "$E2E_WORK/initrd.gz"
         fi
@@ -110,6 +110,7 @@ stick() {
 
 # plug ID SERIAL [DRIVE_OPTS]: hot-plug (or re-plug) a key through the monitor.
 plug() {
+        [ -e "$RUN/$1.img" ] || [ -n "$REPLAY" ] || truncate -s 2G "$RUN/$1.img"
         mon "drive_add 0 if=none,id=d$1,file=$RUN/$1.img,format=raw,cache=unsafe,werror=report,rerror=report${3:+,$3}"
         mon "device_add usb-storage,bus=xhci.0,drive=d$1,id=$1,serial=$2,removable=on"
 }
@@ -123,6 +124,7 @@ rig_boot() {
                 -kernel "/boot/vmlinuz-$KVER" -initrd "$E2E_WORK/initrd.gz" \
                 -append "console=ttyS0 loglevel=1 panic=-1 e2e=$SCENARIO" \
                 -drive "if=none,id=sys,file=$RUN/system.img,format=raw" -device virtio-blk-pci,drive=sys \
+                -device virtio-rng-pci \
                 "${DEVS[@]}" >"$RUN/qemu.log" 2>&1 &
         QEMU_PID=$!
         trap 'rig_kill' EXIT
@@ -141,8 +143,8 @@ console() { [ -e "$LOG" ] || return 0; tr -d '\r' <"$LOG" 2>/dev/null | grep -a 
 
 waitfor() {
         local pattern=$1 end=$(( $(date +%s) + $2 ))
-        [ -z "$REPLAY" ] || { console | grep -qE -- "$pattern" || fail "no '$pattern' in the log"; return 0; }
-        until console | grep -qE -- "$pattern"; do
+        [ -z "$REPLAY" ] || { console | grep -E -- "$pattern" >/dev/null || fail "no '$pattern' in the log"; return 0; }
+        until console | grep -E -- "$pattern" >/dev/null; do
                 kill -0 "$QEMU_PID" 2>/dev/null || { tail -30 "$LOG" >&2; fail "QEMU exited before '$pattern'"; }
                 [ "$(date +%s)" -lt "$end" ] || { tail -30 "$LOG" >&2; fail "timeout ($2 s) waiting for '$pattern'"; }
                 sleep 0.2
@@ -154,7 +156,7 @@ mon() {
         [ -z "$REPLAY" ] || return 0
         out=$(echo "$1" | socat - "UNIX-CONNECT:$MON" | tr -d '\r' | grep -avE '^(QEMU [0-9]|\(qemu\))' || true)
         echo "$out" >>"$RUN/monitor.log"
-        [ -z "$(echo "$out" | grep -i error)" ] || fail "monitor: $1: $out"
+        [ -z "$(echo "$out" | grep -iE 'error|could not')" ] || fail "monitor: $1: $out"
 }
 
 rig_wait() {
@@ -162,7 +164,7 @@ rig_wait() {
         [ -z "$QEMU_PID" ] || wait "$QEMU_PID" || true
         QEMU_PID=
         echo "[e2e] $SCENARIO: guest ran $(since "$BOOT_T0") s"
-        console | grep -q "^@@ GUEST_RC 0" || { console | tail -20 >&2; fail "the guest script failed"; }
+        console | grep "^@@ GUEST_RC 0" >/dev/null || { console | tail -20 >&2; fail "the guest script failed"; }
 }
 
 # block NAME: the lines the guest printed between @@ BEGIN NAME and @@ END NAME.
@@ -184,8 +186,9 @@ expect_rc() {
                                fail "$1: exit code $got, expected $2"; }
 }
 # expect_block NAME PATTERN: grep -E PATTERN in the block.
-expect_block() { block "$1" | grep -qE -- "$2" || { block "$1" >&2; fail "'$2' not in $1"; }; }
-expect_not_block() { ! block "$1" | grep -qE -- "$2" || { block "$1" >&2; fail "'$2' unexpectedly in $1"; }; }
+# (grep without -q: it reads all its input, so a long log never dies of SIGPIPE under pipefail)
+expect_block() { block "$1" | grep -E -- "$2" >/dev/null || { block "$1" >&2; fail "'$2' not in $1"; }; }
+expect_not_block() { ! block "$1" | grep -E -- "$2" >/dev/null || { block "$1" >&2; fail "'$2' unexpectedly in $1"; }; }
 
 # host_check_key IMG VERIFY_CODE: the key image judged by tools that are not cartable's:
 # its partition table (sfdisk), its file system (blkid, fsck.fat on an offset loop

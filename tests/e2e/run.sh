@@ -85,6 +85,120 @@ e2e_discovery() {
         [ "$(du -k "$RUN/ub.img" | cut -f1)" = 0 ] || fail "the key that was not flashed has blocks written"
 }
 
+# 2. cartable batch of class 6A (demo roster) through udevd: three keys present at start, one
+# hot-plugged (device_add) while they run, one pulled (device_del) during its write step and
+# plugged in again; --count 4 ends it. Then a second batch leaves the four keys alone and
+# ends by --idle-exit.
+e2e_batch() {
+        local thr="throttling.bps-write=12582912,throttling.bps-read=25165824"
+        # The key pulled is slow (1 MiB/s, 13 s of writing): still writing when the hot-plugged
+        # key has started (2 MiB/s was not always enough on a loaded host).
+        stick p1 PULL0001 "throttling.bps-write=1048576"; stick b2 BATC0002 "$thr"; stick b3 BATC0003 "$thr"
+        rig_boot
+        waitfor '^@@ EV \{"event":"step".*"serial":"PULL0001".*"step":"write"' 240
+        plug b4 BATC0004 "$thr"
+        echo "[e2e] hot-plugged BATC0004 while PULL0001 is written"
+        waitfor '^@@ EV \{"event":"started".*"serial":"BATC0004"' 60
+        # Up to its removal (the whole log when judged again), the key never left its write step.
+        console | awk '!gone { print } /^@@ EV \{"event":"removed".*"serial":"PULL0001"/ { gone = 1 }' |
+                grep -E '^@@ EV \{"event":"(step|done|failed)".*"serial":"PULL0001".*"(step":"read-back|outcome)' >/dev/null &&
+                fail "PULL0001 had finished writing before it could be pulled (slow it down)"
+        mon "device_del p1"
+        echo "[e2e] pulled PULL0001 during its write step"
+        waitfor '^@@ EV \{"event":"interrupted".*"serial":"PULL0001"' 60
+        # Its first sector, as the key was left (it is flashed again below).
+        [ -n "$REPLAY" ] || dd if="$RUN/p1.img" of="$RUN/pulled-sector0" bs=512 count=1 status=none
+        plug p1 PULL0001 "$thr"
+        echo "[e2e] plugged PULL0001 in again"
+        rig_wait
+
+        # The batch's events (NDJSON), and the class as the journal had it before.
+        local ev=$RUN/batch.json roster=$RUN/roster-before.json
+        block batch.json >"$ev"; block roster-before.out >"$roster"
+        expect_rc import 0
+        [ "$(jq length "$roster")" = 10 ] || fail "class 6A: $(jq length "$roster") pupils, expected 10"
+        expect_rc batch 5        # a key was interrupted
+        jq -e . "$ev" >/dev/null || fail "batch --json: not NDJSON"
+        n() { jq -s "[.[] | select($1)] | length" "$ev"; }
+        [ "$(n '.event == "added"')" = 5 ] || fail "batch: $(n '.event == "added"') keys added, expected 5 (3 present, 1 hot-plugged, 1 re-plugged)"
+        [ "$(n '.event == "started"')" = 5 ] || fail "batch: $(n '.event == "started"') keys started, expected 5"
+        [ "$(n '.event == "failed" or .event == "refused" or .event == "no-pupil" or .event == "journal-error"')" = 0 ] ||
+                fail "batch: unexpected events: $(grep -E '"event":"(failed|refused|no-pupil|journal-error)"' "$ev")"
+        local s
+        for s in PULL0001 BATC0002 BATC0003 BATC0004; do
+                [ "$(n ".event == \"done\" and .serial == \"$s\" and .outcome == \"ok\" and .bytes_read >= .bytes_written
+                        and .bytes_written > 13000000 and (.pupil | test(\"^0750001A/D10\"))")" = 1 ] ||
+                        fail "batch: $s not done once, read back whole, for a pupil: $(grep "\"serial\":\"$s\"" "$ev" | grep -v progress)"
+        done
+        # The pulled key: interrupted in its write step, recorded key-removed, then started over
+        # for the same pupil (the lowest without a key: the hot-plugged key had taken the next).
+        [ "$(n '.event == "removed" and .serial == "PULL0001"')" = 1 ] || fail "batch: no removed event for PULL0001"
+        jq -se '[.[] | select(.event == "interrupted")] | length == 1 and (.[0] | .serial == "PULL0001"
+                and .outcome == "cancelled" and .step == "write" and .reason == "key-removed")' "$ev" >/dev/null ||
+                fail "batch: the pulled key's event: $(grep '"event":"interrupted"' "$ev")"
+        local lost; lost=$(jq -sr '.[] | select(.event == "interrupted") | .pupil' "$ev")
+        [ "$(jq -sr '[.[] | select(.event == "done" and .serial == "PULL0001")][0].pupil' "$ev")" = "$lost" ] ||
+                fail "batch: the pupil of the pulled key ($lost) did not get it when it came back"
+        # Roster order: each key started goes to the first pupil of the class holding no key
+        # and claimed by no key in progress, at that moment (replayed from the events).
+        local order
+        order=$(jq -rn --slurpfile r "$roster" '($r[0] | map("\(.school)/\(.id)")) as $order |
+                reduce (inputs | select(.event != "progress")) as $e ({keyed: [], claimed: {}, errors: []};
+                        . as $st | ($e.slot | tostring) as $slot |
+                        if $e.event == "started" then
+                                ([$order[] | select(. as $p | ($st.keyed | any(. == $p) | not) and
+                                        ([$st.claimed[]] | any(. == $p) | not))][0]) as $want |
+                                (if $e.pupil == $want then . else .errors += ["\($e.serial) went to \($e.pupil), roster order gives \($want)"] end)
+                                | .claimed[$slot] = $e.pupil
+                        elif $e.event == "done" then .keyed += [$e.pupil] | del(.claimed[$slot])
+                        elif $e.event == "interrupted" or $e.event == "failed" then del(.claimed[$slot])
+                        else . end) | .errors[]' "$ev")
+        [ -z "$order" ] || fail "batch: not in roster order: $order"
+        jq -se '[.[] | select(.event == "done") | .pupil] | length == (unique | length)' "$ev" >/dev/null ||
+                fail "batch: a pupil got two keys"
+        jq -se '.[-1] | .event == "summary" and .done == 4 and .interrupted == 1 and .failed == 0 and .without_key == 6' "$ev" >/dev/null ||
+                fail "batch summary: $(tail -1 "$ev")"
+        # The class afterwards: its first four pupils hold the keys the events gave them.
+        local given after
+        given=$(jq -sr '.[] | select(.event == "done") | "\(.pupil) usb:46f4:0001:\(.serial)"' "$ev" | sort)
+        expect_rc roster-after 0
+        after=$(block roster-after.out | jq -r '.[] | "\(.school)/\(.id) \(.key)"')
+        [ "$(echo "$after" | head -4 | sort)" = "$given" ] && ! echo "$after" | tail -n +5 | grep -qv ' null$' ||
+                fail "roster list after the batch: $after; the events gave: $given"
+        expect_rc journal-verify 0
+        for s in PULL0001 BATC0002 BATC0003 BATC0004; do expect_rc verify-$s 0; expect_block verify-$s.out intact; done
+
+        # The journal itself, read by sqlite3 on the host.
+        local db=$RUN/journal.db q
+        block journal.b64 | base64 -d | gunzip >"$db" || fail "the guest's journal did not come through"
+        q() { sqlite3 -batch -noheader -separator ' ' "$db" "$1" || fail "sqlite3: $1"; }
+        [ "$(q "SELECT pupil_school || '/' || pupil_id || ' ' || uid FROM keys WHERE status = 'issued' ORDER BY 1")" = "$given" ] ||
+                fail "journal: issued keys $(q "SELECT pupil_id, uid, status FROM keys"), expected $given"
+        [ "$(q "SELECT count(*) FROM keys WHERE status != 'issued'")" = 0 ] || fail "journal: keys not issued: $(q "SELECT uid, status FROM keys WHERE status != 'issued'")"
+        [ "$(q "SELECT group_concat(coalesce(outcome, '') || ':' || coalesce(reason, '') || ':' || coalesce(step, '') || ':' || pupil_id, ' ')
+                FROM (SELECT * FROM events WHERE kind = 'flashed' AND key_serial = 'PULL0001' ORDER BY seq)")" = \
+             "started::check:${lost#*/} cancelled:key-removed:write:${lost#*/} started::check:${lost#*/} ok::done:${lost#*/}" ] ||
+                fail "journal: PULL0001's events: $(q "SELECT outcome, reason, step, pupil_id FROM events WHERE key_serial = 'PULL0001' ORDER BY seq")"
+        [ "$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'started'")" = 5 ] &&
+        [ "$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome != 'started'")" = 5 ] ||
+                fail "journal: flashed events $(q "SELECT key_serial, outcome FROM events WHERE kind = 'flashed' ORDER BY seq")"
+        [ "$(q "SELECT count(DISTINCT pupil_id) || ' ' || count(*) FROM events WHERE kind = 'issued'")" = "4 4" ] ||
+                fail "journal: issued events $(q "SELECT pupil_id, key_serial FROM events WHERE kind = 'issued'")"
+        local code=0 out
+        out=$("$CARTABLE" journal verify --journal "$db" 2>&1) || code=$?
+        [ $code = 0 ] || fail "journal verify on the host exited $code: $out"
+
+        # The pulled key's first sector stayed blank: nothing takes it for a key.
+        [ -f "$RUN/pulled-sector0" ] && cmp -s -n 512 "$RUN/pulled-sector0" /dev/zero || fail "the pulled key's first sector was written"
+        # The second batch: every key left alone (skipped), nobody claimed, ended idle.
+        expect_rc again 0
+        block again.out | jq -se '([.[] | select(.event == "skipped")] | length) == 4 and
+                ([.[] | select(.event == "started" or .event == "done")] | length) == 0 and
+                (.[-1] | .event == "summary" and .skipped == 4 and .done == 0 and .without_key == 6)' >/dev/null ||
+                fail "second batch: $(block again.out | grep -v progress)"
+        for s in p1 b2 b3 b4; do host_check_key "$RUN/$s.img" 0; done
+}
+
 # 3. A key pulled (device_del) while it is written; the two others finish; re-plugged, it flashes.
 e2e_pulled() {
         stick p1 PULL0001 "throttling.bps-write=4194304"; stick p2 KEEP0002; stick p3 KEEP0003
@@ -188,7 +302,7 @@ e2e_vfat() {
                 fail "mtools cannot read the pupil's file"
 }
 
-scenario=${1:?usage: run.sh discovery|pulled|ioerror|counterfeit|vfat}
+scenario=${1:?usage: run.sh discovery|batch|pulled|ioerror|counterfeit|vfat}
 declare -F "e2e_$scenario" >/dev/null || { echo "run.sh: no scenario '$scenario'" >&2; exit 64; }
 rig_prepare
 rig_scenario "$scenario"

@@ -22,6 +22,16 @@ try() { # try SCENARIO DESCRIPTION COMMAND...
         else echo "MISSED ($s): $d (exit $rc)"; missed=1; fi
 }
 log() { echo "sed -i '$1' console.log"; }
+# jedit SQL: the guest's journal, carried in the console log (gzip, base64), changed by SQL.
+jedit() {
+        local db; db=$(mktemp)
+        tr -d '\r' <console.log | awk '$0 == "@@ BEGIN journal.b64" { on = 1; next } $0 == "@@ END journal.b64" { on = 0 }
+                on { sub(/^@@\| ?/, ""); print }' | base64 -d | gunzip >"$db"
+        sqlite3 "$db" "$1"
+        { tr -d '\r' <console.log | sed '/^@@ BEGIN journal.b64$/,$d'; echo "@@ BEGIN journal.b64"
+          gzip -c "$db" | base64 | sed 's/^/@@| /'; tr -d '\r' <console.log | sed -n '/^@@ END journal.b64$/,$p'; } >console.new
+        mv console.new console.log; rm -f "$db"
+}
 try discovery "udev lacks ID_USB_DRIVER" "$(log 's/ID_USB_DRIVER=usb-storage/ID_USB_DRIVER=uas/')"
 try discovery "serial eligible=false" "$(log '0,/\"eligible\":true/s//\"eligible\":false/')"
 try discovery "held key flashed (rc 0)" "$(log 's/^@@ RC refuse-HELD0004 4/@@ RC refuse-HELD0004 0/')"
@@ -32,6 +42,23 @@ try discovery "mounted key changed" "printf x | dd of=um.img bs=1 seek=5000000 c
 try discovery "flashed key's file corrupted" "printf x | dd of=ua.img bs=1 seek=10485860 conv=notrunc status=none; true"
 try discovery "unflashed key written" "printf x | dd of=ub.img bs=1 seek=512 conv=notrunc status=none"
 try discovery "flash exit code" "$(log 's/^@@ RC flash 0/@@ RC flash 5/')"
+try batch "batch exit code" "$(log 's/^@@ RC batch 5/@@ RC batch 0/')"
+try batch "hot-plugged key never started" "$(log '/^@@| {"event":"started".*BATC0004/d')"
+try batch "a key given out of roster order" "$(log '/^@@| {"event":"started".*BATC0004/s/D1010/D1013/')"
+try batch "a pupil given two keys" "$(log '/^@@| {"event":"done".*BATC0003/s/D1007/D1004/')"
+try batch "pulled key recorded failed, not interrupted" "$(log '/^@@| /s/"event":"interrupted"/"event":"failed"/')"
+try batch "pulled key's reason not key-removed" "$(log '/^@@| {"event":"interrupted"/s/key-removed/io-error/')"
+try batch "pulled key's pupil not served when it came back" "$(log '/^@@| {"event":"done".*PULL0001/s/D1001/D1013/')"
+try batch "summary miscounts pupils without a key" "$(log 's/^\(@@| {"event":"summary","done":4.*\)"without_key":6/\1"without_key":7/')"
+try batch "roster list: a fifth pupil holds a key" "$(log '/^@@| .*"id":"D1013"/s/"key":null/"key":"usb:46f4:0001:X"/')"
+try batch "a key not intact for verify in the guest" "$(log 's/^@@ RC verify-BATC0004 0/@@ RC verify-BATC0004 1/')"
+try batch "second batch wrote a key" "$(log '0,/^@@| {"event":"skipped"/s/"event":"skipped"/"event":"started"/')"
+try batch "journal: a key issued to nobody" "jedit \"UPDATE keys SET status = 'failed' WHERE serial = 'BATC0003'\""
+try batch "journal: the pulled key's interruption missing" "jedit \"DELETE FROM events WHERE outcome = 'cancelled'\""
+try batch "journal: hash chain broken" "jedit \"UPDATE events SET pupil_id = 'D1013' WHERE kind = 'issued' AND key_serial = 'BATC0004'\""
+try batch "pulled key had left its write step when pulled" "$(log '/^@@ EV {"event":"removed".*PULL0001/i @@ EV {"event":"step","serial":"PULL0001","step":"read-back"}')"
+try batch "pulled key's first sector written" "printf '\\x55\\xaa' | dd of=pulled-sector0 bs=1 seek=510 conv=notrunc status=none"
+try batch "a batch key's boot sector broken" "printf xx | dd of=b3.img bs=1 seek=\$((1048576+510)) conv=notrunc status=none"
 try pulled "pulled key's flash succeeded" "$(log 's/^@@ RC f1 5/@@ RC f1 0/')"
 try pulled "message without the step" "$(log 's/: write: at byte/: at byte/')"
 try pulled "re-plugged key not verified" "$(log 's/^@@ RC reverify 0/@@ RC reverify 1/')"

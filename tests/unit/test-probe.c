@@ -17,18 +17,34 @@ struct fake {
         unsigned writes;
 };
 
+/* Each block of a request on its own, as a fake key's controller maps each sector: a
+ * request of several blocks may cross the real size. */
+static void fake_io(struct fake *f, uint8_t *buf, size_t len, uint64_t off, bool is_write) {
+        for (size_t done = 0; done < len;) {
+                uint64_t at = off + done, phys = at;
+                size_t n = MIN(len - done, 4096 - (size_t) (at % 4096));
+                if (at >= f->real) {
+                        if (!f->is_wrap) {
+                                if (!is_write)
+                                        memset(buf + done, 0, n);
+                                done += n;
+                                continue;
+                        }
+                        phys = at % f->real;
+                }
+                if (is_write)
+                        memcpy(f->mem + phys, buf + done, n);
+                else
+                        memcpy(buf + done, f->mem + phys, n);
+                done += n;
+        }
+}
+
 static int fake_read(void *userdata, void *buf, size_t len, uint64_t off) {
         struct fake *f = userdata;
         if (f->fail_at && off <= f->fail_at && f->fail_at < off + len)
                 return -EIO;
-        if (off >= f->real) {
-                if (!f->is_wrap) {
-                        memset(buf, 0, len);
-                        return 0;
-                }
-                off %= f->real;
-        }
-        memcpy(buf, f->mem + off, len);
+        fake_io(f, buf, len, off, false);
         return 0;
 }
 
@@ -37,12 +53,7 @@ static int fake_write(void *userdata, const void *buf, size_t len, uint64_t off)
         f->writes++;
         if (f->fail_at && off <= f->fail_at && f->fail_at < off + len)
                 return -EIO;
-        if (off >= f->real) {
-                if (!f->is_wrap)
-                        return 0;
-                off %= f->real;
-        }
-        memcpy(f->mem + off, buf, len);
+        fake_io(f, (uint8_t *) buf, len, off, true);
         return 0;
 }
 
@@ -175,6 +186,33 @@ static void test_io_error_names_offset(void **state) {
         fake_free(f);
 }
 
+static void test_adjacent_blocks_in_one_request(void **state) {
+        /* 85 probe blocks on 64 MiB, 70 runs of adjacent ones (2^k - 1 and 2^k, blocks 0-4):
+         * one write per run to tag them, one per run to restore them. */
+        struct fake *f = fake_new(64 * MIB, false);
+        struct probe_io io = { .read = fake_read, .write = fake_write, .userdata = f };
+        struct probe_result res;
+
+        assert_int_equal(probe_capacity(&io, 64 * MIB, 4096, 5, &res, NULL), 0);
+        assert_int_equal(res.verdict, PROBE_GOOD);
+        assert_int_equal(res.blocks_probed, 85);
+        assert_int_equal(f->writes, 2 * 70);
+        assert_int_equal(res.bytes_written, 2 * 85 * 4096);
+        assert_restored(f);
+        fake_free(f);
+
+        /* A request of several blocks that fails is retried block by block: the error names
+         * the block (1, inside the run of blocks 0-4), not the request. */
+        struct cart_error err = {};
+        f = fake_new(64 * MIB, false);
+        io.userdata = f;
+        f->fail_at = 4096 + 100;
+        assert_int_equal(probe_capacity(&io, 64 * MIB, 4096, 5, &res, &err), -EIO);
+        assert_int_equal(err.offset, 4096);
+        assert_string_equal(err.label, "probe read");
+        fake_free(f);
+}
+
 static void test_rejects_bad_block_size(void **state) {
         struct probe_io io = {};
         struct probe_result res;
@@ -186,6 +224,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_good_key),
                 cmocka_unit_test(test_wrap_around_fake),
+                cmocka_unit_test(test_adjacent_blocks_in_one_request),
                 cmocka_unit_test(test_wrap_not_power_of_two_restored),
                 cmocka_unit_test(test_lossy_fake_exact_size),
                 cmocka_unit_test(test_wrap_at_last_block_only),
