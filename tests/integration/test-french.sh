@@ -85,7 +85,7 @@ for args in "verify pupil.img --trust dep.pub --json" "verify key.img --trust de
         expect_not_in json.fr 'Mio|octets|refusée|modifié'
 done
 # --- the commands of a key's life and of batches: their help in French, English under C
-for c in batch lost stolen identify return replace report; do
+for c in batch issue lost stolen identify return replace report; do
         expect_exit 0 fr "$CARTABLE" help "$c"
         expect_in out "^Usage : cartable $c "
         expect_not_in out '^Usage:|Exit codes'
