@@ -76,8 +76,9 @@ struct batch_summary {
         unsigned stop_level;           /* 0 running, 1 no new keys, 2 cancelling */
         /* A journal server that went away (PostgreSQL): the batch takes no new key until it is
          * back; keys that ended meanwhile are recorded when it comes back (n_recorded_late),
-         * or, after journal_wait seconds, left unrecorded (their start stays in the journal:
-         * the station's next batch closes them as interrupted). */
+         * or, after journal_wait seconds, left unrecorded (their start stays in the journal)
+         * and kept in spool_dir, from which the station's next batch records them (spool.h);
+         * one that could not be spooled is closed as interrupted by that batch. */
         bool is_journal_lost;          /* the connection was lost during the batch */
         uint64_t n_recorded_late, n_unrecorded;
         /* Of n_unrecorded, those kept in spool_dir (spool.h): the next batch records them. */
