@@ -266,10 +266,12 @@ static int run(int argc, char **argv) {
         if (sum->n_unrecorded && sum->n_spooled == sum->n_unrecorded) {
                 log_error(-ECONNRESET, ngettext("the journal server %s went away and did not come back: %" PRIu64
                                                 " key's end is kept locally in %s, and the next batch of this "
-                                                "station against this journal records it",
+                                                "station against this journal records it (or cartable journal "
+                                                "push-spool)",
                                                 "the journal server %s went away and did not come back: %" PRIu64
                                                 " keys' ends are kept locally in %s, and the next batch of this "
-                                                "station against this journal records them", sum->n_spooled),
+                                                "station against this journal records them (or cartable journal "
+                                                "push-spool)", sum->n_spooled),
                           journal_name(j), sum->n_spooled, spool_dir);
                 return EXIT_UNAVAILABLE;
         }

@@ -709,6 +709,8 @@ static void on_spooled(void *userdata, const struct spool_entry *e, int r, const
                 if (r < 0 && r != -EEXIST && r != -ESRCH)
                         return;
         }
+        if (e->is_present)
+                return;   /* the commit in doubt had recorded it: nothing to say */
         if (slash && (size_t) (slash - e->pupil) < sizeof(school)) {
                 memcpy(school, e->pupil, (size_t) (slash - e->pupil));
                 school[slash - e->pupil] = 0;

@@ -426,6 +426,7 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
                 /* The commit that the lost connection left in doubt may have gone through: then
                  * the key's start is no longer open, and its end is not recorded twice. */
                 r = journal_start_is_open(j, sp->key_uid, &e);
+                ent.is_present = r == 0;
                 if (r > 0) {
                         f = (struct journal_flash) {
                                 .operator = sp->has_operator ? sp->operator : NULL, .pupil = sp->has_pupil ? sp->pupil : NULL,
@@ -454,7 +455,8 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
                                 fn(userdata, &ent, k, &e);
                         continue;
                 }
-                replayed++;
+                if (!ent.is_present)
+                        replayed++;
                 if (fn)
                         fn(userdata, &ent, r, &e);
         }

@@ -26,6 +26,7 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
 struct spool_entry {
         const char *path, *key_uid, *key_serial, *pupil, *operator;
         int64_t time_usec;
+        bool is_present;   /* r == 0: the journal held it already, nothing recorded (file removed) */
 };
 typedef void (*spool_fn)(void *userdata, const struct spool_entry *e, int r, const struct cart_error *err);
 
@@ -33,7 +34,7 @@ typedef void (*spool_fn)(void *userdata, const struct spool_entry *e, int r, con
  * Record every end spooled in dir for this journal and station, oldest first, each in its
  * own transaction; an end the journal already holds (the commit in doubt went through) is
  * not recorded twice. Files for another journal are left for it. A missing dir is empty.
- * Returns how many were replayed, or -ECONNRESET/-ECONNREFUSED (the server went away
+ * Returns how many were recorded, or -ECONNRESET/-ECONNREFUSED (the server went away
  * again: what is left stays spooled), or another negative errno when dir cannot be read.
  */
 int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata, struct cart_error *err);

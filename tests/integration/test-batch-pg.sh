@@ -183,8 +183,19 @@ CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@
 [ "$(q "SELECT count(*) FROM events WHERE key_uid NOT LIKE 'file:%again.img'")" = "$n_events" ] \
         || fail "a spooled end replayed twice was recorded twice"
 [ -z "$(ls -A "$SPOOL")" ] || fail "the spool is not empty after the second replay"
+# The same by hand (cartable journal push-spool): nothing recorded twice either.
+cp spooled-s4.json "$SPOOL/"
+n_events=$(q "SELECT count(*) FROM events")
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" journal push-spool --journal "$URL"
+expect_in out "s4/nbd: its end, kept locally in .* was in the journal already: nothing recorded"
+expect_in out "^0 key ends recorded from $SPOOL"
+[ "$(q "SELECT count(*) FROM events")" = "$n_events" ] || fail "journal push-spool recorded an end twice"
+[ -z "$(ls -A "$SPOOL")" ] || fail "the spool is not empty after journal push-spool"
 # A corrupt spool file: refused, named, left in place; nothing recorded from it.
 echo '{"format": "cartable-journal-spool/1", "journal": ' > "$SPOOL/end-1-00000000.json"
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 65 "$C" journal push-spool --journal "$URL"
+expect_in err "$SPOOL/end-1-00000000.json: refused, left in place"
+[ -f "$SPOOL/end-1-00000000.json" ] || fail "the corrupt spool file was not left in place"
 CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 65 "$C" batch rel.cart "${T[@]}" --journal "$URL" --stock \
         --target corrupt.img --size 1G
 expect_in out "$SPOOL/end-1-00000000.json: refused, left in place"
