@@ -263,7 +263,9 @@ static int run(int argc, char **argv) {
                 return journal_fail(r, &err);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
-        if (sum->n_unrecorded && sum->n_spooled == sum->n_unrecorded) {
+        /* Each end is either kept in the spool or, if that failed (said above), left to the
+         * next batch to close as interrupted. */
+        if (sum->n_spooled)
                 log_error(-ECONNRESET, ngettext("the journal server %s went away and did not come back: %" PRIu64
                                                 " key's end is kept locally in %s, and the next batch of this "
                                                 "station against this journal records it (or cartable journal "
@@ -273,19 +275,17 @@ static int run(int argc, char **argv) {
                                                 "station against this journal records them (or cartable journal "
                                                 "push-spool)", sum->n_spooled),
                           journal_name(j), sum->n_spooled, spool_dir);
-                return EXIT_UNAVAILABLE;
-        }
-        if (sum->n_unrecorded) {
+        if (sum->n_unrecorded > sum->n_spooled)
                 log_error(-ECONNRESET, ngettext("the journal server %s went away and did not come back: %" PRIu64
                                                 " key's end is not recorded (its start is: the next batch of this "
                                                 "station records it interrupted, and its pupil gets a new key)",
                                                 "the journal server %s went away and did not come back: %" PRIu64
                                                 " keys' ends are not recorded (their starts are: the next batch of "
                                                 "this station records them interrupted, and their pupils get new "
-                                                "keys)", sum->n_unrecorded),
-                          journal_name(j), sum->n_unrecorded);
+                                                "keys)", sum->n_unrecorded - sum->n_spooled),
+                          journal_name(j), sum->n_unrecorded - sum->n_spooled);
+        if (sum->n_unrecorded)
                 return EXIT_UNAVAILABLE;
-        }
         if (sum->is_journal_lost) {
                 log_error(-ECONNRESET, _("the journal server %s went away during the batch and came back: every "
                                          "key that ended was recorded once it was back; a key whose start could "

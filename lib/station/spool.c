@@ -16,8 +16,8 @@
 
 /* What a spool file holds, parsed: the report and the journal_flash it was recorded with. */
 struct spooled {
-        char journal[1024], station[256], key_uid[512];
-        char operator[256], pupil[256], vendor[256], product[256], reason[64], message[1024];
+        char journal[4096], station[256], key_uid[512];
+        char operator[1024], pupil[1024], vendor[1024], product[1024], reason[256];
         bool has_operator, has_pupil, has_vendor, has_product, has_reason;
         struct flash_report rep;
 };
@@ -129,7 +129,7 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
         json_object_put(o);
         if (r >= 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
                 r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
                 r = -errno;
         if (r >= 0)
                 r = fsync_dir(dir);
@@ -162,11 +162,10 @@ static int get_str(struct json_object *o, const char *key, bool nullable, char *
                 return json_field_error(err, "journal spool", key, "\"%s\" has the wrong type", key);
         s = json_object_get_string(v);
         n = (size_t) json_object_get_string_len(v);
+        /* Bounded, no NUL byte; any other character is data the journal took live too (a
+         * USB vendor string, a failure's words). */
         if (n >= size || memchr(s, 0, n))
                 return json_field_error(err, "journal spool", key, "\"%s\" is out of range", key);
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7F)
-                        return json_field_error(err, "journal spool", key, "\"%s\" is out of range", key);
         memcpy(dst, s, n);
         dst[n] = 0;
         if (ret_set)

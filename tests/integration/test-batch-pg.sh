@@ -202,6 +202,15 @@ expect_in out "$SPOOL/end-1-00000000.json: refused, left in place"
 expect_in err "1 file of the journal spool $SPOOL was refused"
 [ -f "$SPOOL/end-1-00000000.json" ] || fail "the corrupt spool file was not left in place"
 rm "$SPOOL/end-1-00000000.json"
+# A foreign one (another station's): refused with its name, kept, nothing recorded.
+n_events=$(q "SELECT count(*) FROM events")
+jq '.station = "atelier-9"' spooled-s4.json > "$SPOOL/end-2-00000000.json"
+chmod 600 "$SPOOL/end-2-00000000.json"
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 65 "$C" journal push-spool --journal "$URL"
+expect_in err "$SPOOL/end-2-00000000.json: refused, left in place: journal spool: written by station atelier-9, not atelier-1"
+[ -f "$SPOOL/end-2-00000000.json" ] || fail "the foreign spool file was not left in place"
+[ "$(q "SELECT count(*) FROM events")" = "$n_events" ] || fail "a foreign spool file was recorded"
+rm "$SPOOL/end-2-00000000.json"
 expect_exit 0 "$C" journal verify --journal "$URL"
 echo "batch-pg: server stopped and not back: the key's end spooled, then recorded: ok"
 
