@@ -277,14 +277,31 @@ out:
         return r;
 }
 
+/* Parse a file's content, and check that the key it names is the key its fields make. */
+static int parse_checked(const char *buf, size_t n, struct spooled *sp, struct cart_error *err) {
+        _cleanup_free_ char *uid = NULL;
+        int r;
+
+        if (n == 0 || n > SPOOL_FILE_MAX)
+                return cart_error_set(err, -EBADMSG, "journal spool: not a regular file of at most %zu KiB",
+                                      (size_t) (SPOOL_FILE_MAX / KIB));
+        r = parse(buf, n, sp, err);
+        if (r < 0)
+                return r;
+        r = journal_key_uid(&sp->rep, &uid);
+        if (r < 0)
+                return r;
+        if (!streq(uid, sp->key_uid))
+                return json_field_error(err, "journal spool", "key_uid", "\"%s\" is out of range", "key_uid");
+        return 0;
+}
+
 /* Read and parse one file: a regular file of at most SPOOL_FILE_MAX bytes. */
 static int load(int dfd, const char *name, struct spooled *sp, struct cart_error *err) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *uid = NULL;
         char buf[SPOOL_FILE_MAX + 1];
         struct stat st;
         ssize_t n;
-        int r;
 
         fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
@@ -297,19 +314,15 @@ static int load(int dfd, const char *name, struct spooled *sp, struct cart_error
         n = read(fd, buf, sizeof(buf));
         if (n < 0)
                 return cart_error_errno(err, -errno, name, "cannot read");
-        if (n == 0 || (size_t) n > SPOOL_FILE_MAX)
-                return cart_error_set(err, -EBADMSG, "journal spool: not a regular file of at most %zu KiB",
-                                      (size_t) (SPOOL_FILE_MAX / KIB));
-        r = parse(buf, (size_t) n, sp, err);
-        if (r < 0)
-                return r;
-        /* The key the file names is the key its fields make. */
-        r = journal_key_uid(&sp->rep, &uid);
-        if (r < 0)
-                return r;
-        if (!streq(uid, sp->key_uid))
-                return json_field_error(err, "journal spool", "key_uid", "\"%s\" is out of range", "key_uid");
-        return 0;
+        return parse_checked(buf, (size_t) n, sp, err);
+}
+
+int spool_parse(const void *json, size_t len, struct cart_error *err) {
+        _cleanup_free_ struct spooled *sp = calloc(1, sizeof(*sp));
+
+        if (!sp)
+                return -ENOMEM;
+        return parse_checked(json, len, sp, err);
 }
 
 struct open_start {

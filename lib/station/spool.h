@@ -39,6 +39,10 @@ typedef void (*spool_fn)(void *userdata, const struct spool_entry *e, int r, con
  */
 int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata, struct cart_error *err);
 
+/* Parse a spool file's content as the replay does (bounded, strict, the key it names being
+ * the key its fields make): 0, or -EBADMSG naming the field. For tests and fuzzing. */
+int spool_parse(const void *json, size_t len, struct cart_error *err);
+
 /* Whether this station's start event of key uid is still open (no end recorded after it):
  * 1 open, 0 not (its end was recorded, the commit in doubt went through), or -errno. */
 int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err);
