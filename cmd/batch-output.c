@@ -41,6 +41,7 @@ static const char *event_name_words(enum batch_event_kind k) {
         case BATCH_REMOVED: return P_("batch event", "removed");
         case BATCH_NO_PUPIL: return P_("batch event", "no-pupil");
         case BATCH_JOURNAL_ERROR: return P_("batch event", "journal-error");
+        case BATCH_SPOOLED_BEFORE: return P_("batch event", "recorded-from-spool");
         case BATCH_TICK: break;
         }
         return batch_event_name(k);
@@ -234,8 +235,10 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
                         snprintf(p, sizeof(p), "%s/%s", ev->interrupted->pupil_school, ev->interrupted->pupil_id);
                         json_add_str(o, "pupil", p);
                 }
-                json_object_object_add(o, "started_usec", json_object_new_int64(ev->interrupted->time_usec));
+                json_object_object_add(o, ev->kind == BATCH_SPOOLED_BEFORE ? "ended_usec" : "started_usec",
+                                       json_object_new_int64(ev->interrupted->time_usec));
         }
+        json_add_str(o, "file", ev->spool_path);
         if (s) {
                 json_object_object_add(o, "slot", json_object_new_int64(s->index));
                 json_add_str(o, "target", s->target);
@@ -306,6 +309,12 @@ static void line_event(struct batch_output *out, const struct batch_event *ev) {
                 /* TRANSLATORS: a key's journal uid, the time its flash started (seconds since 1970). */
                 fprintf(out->f, _("%s: left interrupted by an earlier batch (started %" PRId64 "), recorded "
                                   "interrupted\n"), ev->interrupted->key_uid, ev->interrupted->time_usec / 1000000);
+                fflush(out->f);
+                return;
+        case BATCH_SPOOLED_BEFORE:
+                /* TRANSLATORS: a key's journal uid, the file it was kept in while the journal server was away. */
+                fprintf(out->f, _("%s: its end, kept locally in %s by an earlier batch, is recorded\n"),
+                        ev->interrupted->key_uid, ev->spool_path);
                 fflush(out->f);
                 return;
         default:
@@ -571,6 +580,11 @@ static void table_event(struct batch_output *out, const struct batch_event *ev) 
         if (ev->kind == BATCH_INTERRUPTED_BEFORE) {
                 fprintf(out->f, _("%s: left interrupted by an earlier batch, recorded interrupted\n"),
                         ev->interrupted->key_uid);
+                return;
+        }
+        if (ev->kind == BATCH_SPOOLED_BEFORE) {
+                fprintf(out->f, _("%s: its end, kept locally in %s by an earlier batch, is recorded\n"),
+                        ev->interrupted->key_uid, ev->spool_path);
                 return;
         }
         if (ev->slot)

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "journal-arg.h"
 #include "station/batch.h"
+#include "station/spool.h"
 #include "trust.h"
 
 static const char help[] =
@@ -194,6 +195,7 @@ static int run(int argc, char **argv) {
         struct batch_output out;
         struct cart_error err = {};
         const struct batch_summary *sum;
+        _cleanup_free_ char *spool_dir = NULL;
         int r;
 
         r = parse_args(argc, argv, &a);
@@ -230,6 +232,10 @@ static int run(int argc, char **argv) {
                 return r;
         }
 
+        if (arg_config->state_dir && asprintf(&spool_dir, "%s/%s", arg_config->state_dir, SPOOL_DIR_NAME) < 0) {
+                free(a.targets);
+                return log_fail(-ENOMEM, "%s", strerror(ENOMEM));
+        }
         batch_output_init(&out, a.json, stdout, a.release);
         struct batch_options o = {
                 .station = st, .journal = j, .trust = trust,
@@ -237,6 +243,7 @@ static int run(int argc, char **argv) {
                 .jobs = (unsigned) a.jobs, .count = a.count, .idle_exit = (unsigned) a.idle_exit,
                 .force = a.force, .targets = a.targets, .n_targets = a.n_targets, .image_size = a.size,
                 .devices = ctx, .no_probe = a.no_probe, .journal_wait = arg_config->journal_wait,
+                .spool_dir = spool_dir,
                 .on_event = batch_output_event, .userdata = &out,
         };
         r = batch_new(&o, &b, &err);
@@ -256,22 +263,42 @@ static int run(int argc, char **argv) {
                 return journal_fail(r, &err);
         if (r < 0)
                 return log_fail_error(&err, r, NULL);
-        if (sum->n_unrecorded) {
+        /* Each end is either kept in the spool or, if that failed (said above), left to the
+         * next batch to close as interrupted. */
+        if (sum->n_spooled)
+                log_error(-ECONNRESET, ngettext("the journal server %s went away and did not come back: %" PRIu64
+                                                " key's end is kept locally in %s, and the next batch of this "
+                                                "station against this journal records it (or cartable journal "
+                                                "push-spool)",
+                                                "the journal server %s went away and did not come back: %" PRIu64
+                                                " keys' ends are kept locally in %s, and the next batch of this "
+                                                "station against this journal records them (or cartable journal "
+                                                "push-spool)", sum->n_spooled),
+                          journal_name(j), sum->n_spooled, spool_dir);
+        if (sum->n_unrecorded > sum->n_spooled)
                 log_error(-ECONNRESET, ngettext("the journal server %s went away and did not come back: %" PRIu64
                                                 " key's end is not recorded (its start is: the next batch of this "
                                                 "station records it interrupted, and its pupil gets a new key)",
                                                 "the journal server %s went away and did not come back: %" PRIu64
                                                 " keys' ends are not recorded (their starts are: the next batch of "
                                                 "this station records them interrupted, and their pupils get new "
-                                                "keys)", sum->n_unrecorded),
-                          journal_name(j), sum->n_unrecorded);
+                                                "keys)", sum->n_unrecorded - sum->n_spooled),
+                          journal_name(j), sum->n_unrecorded - sum->n_spooled);
+        if (sum->n_unrecorded)
                 return EXIT_UNAVAILABLE;
-        }
         if (sum->is_journal_lost) {
                 log_error(-ECONNRESET, _("the journal server %s went away during the batch and came back: every "
                                          "key that ended was recorded once it was back; a key whose start could "
                                          "not be recorded was not flashed"), journal_name(j));
                 return EXIT_UNAVAILABLE;
+        }
+        if (sum->n_spool_refused) {
+                log_error(-EBADMSG, ngettext("%" PRIu64 " file of the journal spool %s was refused and left in "
+                                             "place (see above)",
+                                             "%" PRIu64 " files of the journal spool %s were refused and left in "
+                                             "place (see above)", sum->n_spool_refused),
+                          sum->n_spool_refused, spool_dir);
+                return EXIT_DATA;
         }
         if (sum->stop_level >= 2 && sum->n_cancelled)
                 return EXIT_CANCELLED;

@@ -7,6 +7,8 @@
 #include "commands.h"
 #include "journal-arg.h"
 #include "lifecycle.h"
+#include "station/spool.h"
+#include "reason.h"
 
 static int run_journal(int argc, char **argv);
 
@@ -19,6 +21,7 @@ const struct command command_journal = {
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
         "       cartable journal merge SOURCE [--journal DB]\n"
         "       cartable journal push SOURCE --to postgresql://...\n"
+        "       cartable journal push-spool [--journal DB]\n"
         "       cartable journal purge --left-before YYYY-MM-DD [--dry-run] [--journal DB]\n"
         "\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
@@ -32,6 +35,8 @@ const struct command command_journal = {
         "          to the journal, by uuid: merging twice adds nothing, each station's\n"
         "          chain verifies there; a pupil issued keys on two stations is reported.\n"
         "  push    merge SOURCE into the PostgreSQL journal --to names.\n"
+        "  push-spool  record the key ends a batch kept in STATE_DIR/journal-spool/ when\n"
+        "          the journal server went away (the next batch does it too).\n"
         "  purge   erase the personal data of pupils who left before the date (names, ids),\n"
         "          keep anonymous counts and key events; the chain stays verifiable.\n"
         "          --dry-run lists who would go.\n"
@@ -49,7 +54,8 @@ const struct command command_journal = {
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
         "merge, push: merged, with conflicts to settle; 64 usage; 65 not a journal, from a\n"
-        "newer cartable, or (merge) a station's chain that does not continue the target's;\n"
+        "newer cartable, (merge) a station's chain that does not continue the target's, or\n"
+        "(push-spool) a spool file refused;\n"
         "66 no journal, unknown pupil; 69 the journal server cannot be reached;\n"
         "73 output exists or cannot be created. See cartable-journal(1).\n"),
         .run = run_journal,
@@ -545,6 +551,56 @@ static int run_push(int argc, char **argv) {
         return merge_into(a.to, a.source);
 }
 
+/* ---- push-spool ---- */
+
+static void on_spooled(void *userdata, const struct spool_entry *e, int r, const struct cart_error *err) {
+        uint64_t *n_refused = userdata;
+
+        if (r < 0 || err->msg[0])
+                log_error(r, "%s", ERROR_TEXT(err, r));
+        if (r < 0 && r != -EEXIST && r != -ESRCH) {
+                (*n_refused)++;
+                return;
+        }
+        if (e->is_present)
+                /* TRANSLATORS: a key's journal uid, the spool file (removed). */
+                printf(_("%s: its end, kept locally in %s, was in the journal already: nothing recorded\n"),
+                       esc(e->key_uid), esc(e->path));
+        else
+                printf(_("%s: its end, kept locally in %s by an earlier batch, is recorded\n"), esc(e->key_uid),
+                       esc(e->path));
+}
+
+static int run_push_spool(int argc, char **argv) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_free_ char *dir = NULL;
+        struct journal_args a = {};
+        struct cart_error err = {};
+        uint64_t n_refused = 0;
+        int code, r;
+
+        code = parse(argc, argv, "j", &a);
+        if (code != EXIT_OK)
+                return code;
+        code = journal_arg_open(a.journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        if (asprintf(&dir, "%s/%s", arg_config->state_dir, SPOOL_DIR_NAME) < 0)
+                return log_fail(-ENOMEM, "%s", strerror(ENOMEM));
+        r = spool_replay(dir, j, on_spooled, &n_refused, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        printf(ngettext("%d key end recorded from %s\n", "%d key ends recorded from %s\n", r), r, esc(dir));
+        if (n_refused) {
+                log_error(-EBADMSG, ngettext("%" PRIu64 " file of the journal spool %s was refused and left in "
+                                             "place (see above)",
+                                             "%" PRIu64 " files of the journal spool %s were refused and left in "
+                                             "place (see above)", n_refused), n_refused, dir);
+                return EXIT_DATA;
+        }
+        return EXIT_OK;
+}
+
 static int run_journal(int argc, char **argv) {
         if (argc < 2)
                 return usage_error(&command_journal, _("missing sub-command (show, export, verify, merge, push)"));
@@ -560,5 +616,7 @@ static int run_journal(int argc, char **argv) {
                 return run_merge(argc - 1, argv + 1);
         if (streq(argv[1], "push"))
                 return run_push(argc - 1, argv + 1);
+        if (streq(argv[1], "push-spool"))
+                return run_push_spool(argc - 1, argv + 1);
         return usage_error(&command_journal, _("unknown sub-command '%s'"), argv[1]);
 }

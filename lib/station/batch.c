@@ -21,6 +21,7 @@
 
 #include "flash/verify.h"
 #include "station/batch-internal.h"
+#include "station/spool.h"
 
 const char *batch_event_name(enum batch_event_kind k) {
         static const char *const names[] = {
@@ -29,7 +30,7 @@ const char *batch_event_name(enum batch_event_kind k) {
                 [BATCH_PROGRESS] = "progress", [BATCH_SKIPPED] = "skipped", [BATCH_DONE] = "done",
                 [BATCH_FAILED] = "failed", [BATCH_CANCELLED] = "interrupted", [BATCH_REMOVED] = "removed",
                 [BATCH_NO_PUPIL] = "no-pupil", [BATCH_JOURNAL_ERROR] = "journal-error",
-                [BATCH_TICK] = "tick",
+                [BATCH_TICK] = "tick", [BATCH_SPOOLED_BEFORE] = "recorded-from-spool",
         };
         return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
 }
@@ -634,34 +635,19 @@ static int add_targets(struct batch *b) {
         return 0;
 }
 
-struct open_start {
-        const char *uid;
-        bool is_open;
-};
-
-static int find_open_start(void *userdata, const struct journal_interrupted *k) {
-        struct open_start *o = userdata;
-
-        if (streq(k->key_uid, o->uid))
-                o->is_open = true;
-        return 0;
-}
-
 /* Record the end of a key that ended while the server was away, unless the commit that the
  * lost connection left in doubt did record it (its start is no longer open). */
 static int record_late(struct batch *b, struct slot *s, struct cart_error *err) {
         _cleanup_free_ char *uid = NULL;
-        struct open_start o = {};
         int r;
 
         r = journal_key_uid(&s->report, &uid);
         if (r < 0)
                 return r;
-        o.uid = uid;
-        r = journal_batch_interrupted_list(b->o.journal, find_open_start, &o, err);
+        r = journal_start_is_open(b->o.journal, uid, err);
         if (r < 0)
                 return r;
-        if (o.is_open) {
+        if (r > 0) {
                 r = journal_record_flash(b->o.journal, &s->report, &s->flash, err);
                 if (r < 0 && r != -EEXIST && r != -ESRCH)
                         return r;
@@ -701,11 +687,76 @@ static void journal_retry(struct batch *b, double now) {
         count_without_key(b);
 }
 
+/* A key's end an earlier batch kept in the spool: recorded now (or refused: the file stays). */
+static void on_spooled(void *userdata, const struct spool_entry *e, int r, const struct cart_error *error) {
+        struct batch *b = userdata;
+        struct batch_event ev = { .summary = &b->summary, .spool_path = e->path };
+        struct journal_interrupted k = {
+                .seq = -1, .time_usec = e->time_usec, .key_uid = e->key_uid,
+                .key_serial = e->key_serial && e->key_serial[0] ? e->key_serial : NULL, .operator = e->operator,
+        };
+        char school[256] = "";
+        const char *slash = e->pupil ? strchr(e->pupil, '/') : NULL;
+
+        if (r < 0 || error->msg[0]) {
+                if (r < 0 && r != -EEXIST && r != -ESRCH)
+                        b->summary.n_spool_refused++;
+                ev.kind = BATCH_JOURNAL_ERROR;
+                ev.error = error;
+                ev.error_r = r;
+                if (b->o.on_event)
+                        b->o.on_event(b->o.userdata, &ev);
+                if (r < 0 && r != -EEXIST && r != -ESRCH)
+                        return;
+        }
+        if (e->is_present)
+                return;   /* the commit in doubt had recorded it: nothing to say */
+        if (slash && (size_t) (slash - e->pupil) < sizeof(school)) {
+                memcpy(school, e->pupil, (size_t) (slash - e->pupil));
+                school[slash - e->pupil] = 0;
+                k.pupil_school = school;
+                k.pupil_id = slash + 1;
+        }
+        b->summary.n_spool_replayed++;
+        ev = (struct batch_event) { .kind = BATCH_SPOOLED_BEFORE, .summary = &b->summary, .interrupted = &k,
+                                    .spool_path = e->path };
+        if (b->o.on_event)
+                b->o.on_event(b->o.userdata, &ev);
+}
+
+/* The server did not come back: keep the ends left unrecorded in the spool, durably. */
+static void spool_unrecorded(struct batch *b) {
+        for (size_t i = 0; i < b->n_slots; i++) {
+                struct slot *s = b->slots[i];
+                struct cart_error err = {};
+                int r;
+
+                if (!s->is_unrecorded)
+                        continue;
+                r = spool_write(b->o.spool_dir, b->o.journal, &s->report, &s->flash, NULL, &err);
+                if (r < 0) {
+                        s->jerr = err;
+                        s->jr = r;
+                        emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+                        continue;
+                }
+                s->is_unrecorded = false;
+                b->summary.n_spooled++;
+        }
+}
+
 int batch_run(struct batch *b, struct cart_error *err) {
         double last_tick = 0;
         int r;
 
         b->started = b->last_activity = mono();
+        /* First the ends an earlier batch kept locally: those keys are recorded with their
+         * real outcome, not closed as interrupted just below. */
+        if (b->o.spool_dir && journal_is_url(journal_name(b->o.journal))) {
+                r = spool_replay(b->o.spool_dir, b->o.journal, on_spooled, b, err);
+                if (r < 0)
+                        return r;
+        }
         r = journal_batch_interrupted_list(b->o.journal, on_interrupted, b, err);
         if (r < 0)
                 return r;
@@ -782,6 +833,8 @@ int batch_run(struct batch *b, struct cart_error *err) {
                         emit(b, BATCH_TICK, NULL, NULL, 0);
                 }
         }
+        if (b->journal_lost_at > 0 && b->o.spool_dir && journal_is_url(journal_name(b->o.journal)))
+                spool_unrecorded(b);
         progress(b);
         emit(b, BATCH_TICK, NULL, NULL, 0);
         return 0;

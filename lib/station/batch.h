@@ -45,6 +45,7 @@ enum batch_event_kind {
         BATCH_NO_PUPIL,            /* roster mode: every pupil of the class has a key; not touched */
         BATCH_JOURNAL_ERROR,       /* the journal refused a record: message says why */
         BATCH_TICK,                /* a few times a second: redraw */
+        BATCH_SPOOLED_BEFORE,      /* a key's end an earlier batch kept locally (spool.h), now recorded */
 };
 const char *batch_event_name(enum batch_event_kind k);
 
@@ -75,17 +76,23 @@ struct batch_summary {
         unsigned stop_level;           /* 0 running, 1 no new keys, 2 cancelling */
         /* A journal server that went away (PostgreSQL): the batch takes no new key until it is
          * back; keys that ended meanwhile are recorded when it comes back (n_recorded_late),
-         * or, after journal_wait seconds, left unrecorded (their start stays in the journal:
-         * the station's next batch closes them as interrupted). */
+         * or, after journal_wait seconds, left unrecorded (their start stays in the journal)
+         * and kept in spool_dir, from which the station's next batch records them (spool.h);
+         * one that could not be spooled is closed as interrupted by that batch. */
         bool is_journal_lost;          /* the connection was lost during the batch */
         uint64_t n_recorded_late, n_unrecorded;
+        /* Of n_unrecorded, those kept in spool_dir (spool.h): the next batch records them. */
+        uint64_t n_spooled;
+        /* At the start: key ends of earlier batches recorded from spool_dir, files refused. */
+        uint64_t n_spool_replayed, n_spool_refused;
 };
 
 struct batch_event {
         enum batch_event_kind kind;
         const struct batch_slot *slot;    /* NULL for BATCH_TICK and BATCH_INTERRUPTED_BEFORE */
         const struct batch_summary *summary;
-        const struct journal_interrupted *interrupted;   /* BATCH_INTERRUPTED_BEFORE */
+        const struct journal_interrupted *interrupted;   /* BATCH_INTERRUPTED_BEFORE, BATCH_SPOOLED_BEFORE */
+        const char *spool_path;                          /* BATCH_SPOOLED_BEFORE: the file it came from */
         /* BATCH_FAILED: the key's failure (its report's); BATCH_JOURNAL_ERROR: the journal's.
          * cmd/ makes the words (cmd/reason.c), --json and the journal store the reason code. */
         const struct cart_error *error;
@@ -114,6 +121,9 @@ struct batch_options {
         /* Seconds to wait for a journal server that went away, to record the keys that ended
          * meanwhile; 0: BATCH_JOURNAL_WAIT. */
         unsigned journal_wait;
+        /* A PostgreSQL journal: where the ends of keys left unrecorded after journal_wait are
+         * kept (spool.h), and replayed from at the start of the batch; NULL: nowhere. */
+        const char *spool_dir;
         batch_event_fn on_event;
         void *userdata;
 };

@@ -5,8 +5,8 @@
 # is skipped, no key is flashed for nobody, each station's chain verifies. Then the server
 # stopped mid-batch (slow keys: nbdkit's delay filter under nbdfuse): back within [journal]
 # wait, the key that ended meanwhile is recorded and the batch goes on; not back, the batch
-# exits 69 naming the key left unrecorded, and the station's next batch closes it interrupted
-# and gives its pupil a key. Runs under tests/pg-server.sh; psql and sqlite3 are the oracles.
+# exits 69 with the key's end kept in the station's journal spool, and the station's next
+# batch records it from there (replayed once only; a corrupt spool file refused and kept). Runs under tests/pg-server.sh; psql and sqlite3 are the oracles.
 . "$(dirname "$0")/lib.sh"
 : "${CARTABLE_TEST_PG_URL:?run under tests/pg-server.sh}"
 need_tool sqlite3
@@ -126,9 +126,11 @@ jq -e -s '[.[] | select(.event == "journal-error" and .target == "s2/nbd")] | le
 expect_exit 0 "$C" journal verify --journal "$URL"
 echo "batch-pg: server stopped and back mid-batch: ok"
 
-# Not back within [journal] wait (2 s): exit 69, the key's end unrecorded, its start kept;
-# the next batch of the station closes it interrupted and its pupil gets the next key.
+# Not back within [journal] wait (2 s): exit 69, the key's end kept locally in the station's
+# journal spool (its start and its pupil's claim stay in the journal); the station's next
+# batch records it from the spool, with its real outcome: the pupil keeps that key.
 station atelier-1 2
+SPOOL=$SCRATCH/state-atelier-1/journal-spool
 CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
         --target s4/nbd --json > stop2.json 2> stop2.err &
 pid=$!
@@ -137,27 +139,83 @@ pupil=$(jq -r -s '[.[] | select(.event == "started")][0].pupil' stop2.json)
 pg_stop
 rc=0; wait "$pid" || rc=$?
 [ "$rc" = 69 ] || { cat stop2.err; fail "server away: exit $rc, 69 expected"; }
-expect_in stop2.err "went away and did not come back: 1 key's end is not recorded"
+expect_in stop2.err "went away and did not come back: 1 key's end is kept locally in $SPOOL"
+spooled=("$SPOOL"/*.json)
+[ "${#spooled[@]}" = 1 ] && [ -f "${spooled[0]}" ] || fail "one spool file expected in $SPOOL"
+[ "$(stat -c %a "${spooled[0]}")" = 600 ] || fail "the spool file is not 0600"
+[ "$(jq -r .key_uid "${spooled[0]}")" = "file:$(realpath s4)/nbd" ] || fail "the spool file does not name s4"
+[ "$(jq -r .pupil "${spooled[0]}")" = "$pupil" ] || fail "the spool file does not name $pupil"
+cp "${spooled[0]}" spooled-s4.json
 pg_start
 [ "$(q "SELECT outcome FROM events WHERE key_uid LIKE 'file:%s4/nbd' ORDER BY seq DESC LIMIT 1")" = started ] \
         || fail "s4's start is not in the journal"
 [ "$(q "SELECT claim_station FROM pupils WHERE school || '/' || id = '$pupil'")" = atelier-1 ] \
         || fail "$pupil is not claimed while its key is unrecorded"
-# Another station does not take that pupil while the claim holds.
+# Another station does not take that pupil while the claim holds (nor touches the spool).
 CARTABLE_CONFIG=$SCRATCH/atelier-2.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
         --target other.img --size 1G --json
 [ "$(jq -r 'select(.event == "started") | .pupil' out)" != "$pupil" ] || fail "a claimed pupil was taken by another station"
-# The station's next batch: s4 closed interrupted, the claim released, the pupil served.
+[ -f "${spooled[0]}" ] || fail "another station's batch took this station's spool"
+# The station's next batch: s4 recorded from the spool (ok, issued to its pupil, at the
+# time it ended), not closed interrupted; the claim released; the next key to another pupil.
 CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
         --target next.img --size 1G --json
-jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 1' out >/dev/null || fail "s4 not closed interrupted"
-[ "$(jq -r 'select(.event == "done") | .pupil' out)" = "$pupil" ] || fail "$pupil did not get the next key"
+jq -e -s '[.[] | select(.event == "recorded-from-spool" and .pupil == "'"$pupil"'")] | length == 1' out >/dev/null \
+        || fail "s4 not recorded from the spool"
+jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 0' out >/dev/null || fail "s4 closed interrupted"
+[ "$(jq -r 'select(.event == "done") | .pupil' out)" != "$pupil" ] || fail "$pupil got a second key"
+[ "$(q "SELECT outcome FROM events WHERE kind = 'flashed' AND key_uid LIKE 'file:%s4/nbd' ORDER BY seq DESC LIMIT 1")" = ok ] \
+        || fail "s4 not recorded ok"
+[ "$(q "SELECT time_usec FROM events WHERE kind = 'flashed' AND key_uid LIKE 'file:%s4/nbd' ORDER BY seq DESC LIMIT 1")" \
+  = "$(jq -r .finished_usec spooled-s4.json)" ] || fail "s4's end not recorded at the time it ended"
+[ "$(q "SELECT count(*) FROM keys WHERE status = 'issued' AND pupil_school || '/' || pupil_id = '$pupil'")" = 1 ] \
+        || fail "$pupil does not hold exactly one key"
+[ "$(q "SELECT count(*) FROM keys WHERE uid LIKE 'file:%s4/nbd' AND status = 'issued' AND pupil_school || '/' || pupil_id = '$pupil'")" = 1 ] \
+        || fail "s4 is not issued to $pupil"
 [ "$(q "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL")" = 0 ] || fail "claims left"
+[ -z "$(ls -A "$SPOOL")" ] || fail "the spool is not empty after the replay"
 expect_exit 0 "$C" journal verify --journal "$URL"
-echo "batch-pg: server stopped and not back: ok"
+# Replayed twice (the file back, as if its removal had been lost): nothing recorded twice.
+n_events=$(q "SELECT count(*) FROM events")
+cp spooled-s4.json "$SPOOL/"
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" --stock \
+        --target again.img --size 1G --json
+[ "$(q "SELECT count(*) FROM events WHERE key_uid NOT LIKE 'file:%again.img'")" = "$n_events" ] \
+        || fail "a spooled end replayed twice was recorded twice"
+[ -z "$(ls -A "$SPOOL")" ] || fail "the spool is not empty after the second replay"
+# The same by hand (cartable journal push-spool): nothing recorded twice either.
+cp spooled-s4.json "$SPOOL/"
+n_events=$(q "SELECT count(*) FROM events")
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" journal push-spool --journal "$URL"
+expect_in out "s4/nbd: its end, kept locally in .* was in the journal already: nothing recorded"
+expect_in out "^0 key ends recorded from $SPOOL"
+[ "$(q "SELECT count(*) FROM events")" = "$n_events" ] || fail "journal push-spool recorded an end twice"
+[ -z "$(ls -A "$SPOOL")" ] || fail "the spool is not empty after journal push-spool"
+# A corrupt spool file: refused, named, left in place; nothing recorded from it.
+echo '{"format": "cartable-journal-spool/1", "journal": ' > "$SPOOL/end-1-00000000.json"
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 65 "$C" journal push-spool --journal "$URL"
+expect_in err "$SPOOL/end-1-00000000.json: refused, left in place"
+[ -f "$SPOOL/end-1-00000000.json" ] || fail "the corrupt spool file was not left in place"
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 65 "$C" batch rel.cart "${T[@]}" --journal "$URL" --stock \
+        --target corrupt.img --size 1G
+expect_in out "$SPOOL/end-1-00000000.json: refused, left in place"
+expect_in err "1 file of the journal spool $SPOOL was refused"
+[ -f "$SPOOL/end-1-00000000.json" ] || fail "the corrupt spool file was not left in place"
+rm "$SPOOL/end-1-00000000.json"
+# A foreign one (another station's): refused with its name, kept, nothing recorded.
+n_events=$(q "SELECT count(*) FROM events")
+jq '.station = "atelier-9"' spooled-s4.json > "$SPOOL/end-2-00000000.json"
+chmod 600 "$SPOOL/end-2-00000000.json"
+CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 65 "$C" journal push-spool --journal "$URL"
+expect_in err "$SPOOL/end-2-00000000.json: refused, left in place: journal spool: written by station atelier-9, not atelier-1"
+[ -f "$SPOOL/end-2-00000000.json" ] || fail "the foreign spool file was not left in place"
+[ "$(q "SELECT count(*) FROM events")" = "$n_events" ] || fail "a foreign spool file was recorded"
+rm "$SPOOL/end-2-00000000.json"
+expect_exit 0 "$C" journal verify --journal "$URL"
+echo "batch-pg: server stopped and not back: the key's end spooled, then recorded: ok"
 
 # While the batch waits for the server, a second Ctrl-C stops the wait at once: exit 69,
-# the key's end unrecorded (its start kept, closed by the next batch as above).
+# the key's end kept in the spool, recorded by the next batch as above.
 station atelier-1 60
 CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$URL" "${CLASS[@]}" \
         --target s5/nbd --json > stop3.json 2> stop3.err &
@@ -170,10 +228,12 @@ t0=$(date +%s)
 rc=0; wait "$pid" || rc=$?
 [ "$rc" = 69 ] || { cat stop3.err; fail "second Ctrl-C while waiting: exit $rc, 69 expected"; }
 [ $(($(date +%s) - t0)) -lt 10 ] || fail "the second Ctrl-C did not end the wait"
-expect_in stop3.err "1 key's end is not recorded"
+expect_in stop3.err "1 key's end is kept locally in $SPOOL"
 pg_start
 CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$URL" --stock \
         --target stock.img --size 1G --json
-jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 1' out >/dev/null || fail "s5 not closed interrupted"
+jq -e -s '[.[] | select(.event == "recorded-from-spool")] | length == 1' out >/dev/null || fail "s5 not recorded from the spool"
+jq -e -s '[.[] | select(.event == "interrupted-before")] | length == 0' out >/dev/null || fail "s5 closed interrupted"
+[ -z "$(ls -A "$SPOOL")" ] || fail "the spool is not empty after the replay"
 expect_exit 0 "$C" journal verify --journal "$URL"
 echo "batch-pg: a second Ctrl-C ends the wait for the server: ok"
