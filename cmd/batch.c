@@ -49,8 +49,9 @@ static const char help[] =
         "\n"
         "Exit codes: 0 every key started ended done or was left intact; 3 bad signature or\n"
         "rollback; 5 a key failed or was interrupted (each recorded in the journal); 64 usage;\n"
-        "65 unknown class or bad journal; 66 missing release or journal; 130 keys cancelled by a\n"
-        "second Ctrl-C. See cartable-batch(1).\n");
+        "65 unknown class, bad journal, or a spooled key end refused; 66 missing release or\n"
+        "journal; 69 the journal's server went away (key ends recorded when it came back, or\n"
+        "kept in the spool); 130 keys cancelled by a second Ctrl-C. See cartable-batch(1).\n");
 
 struct args {
         const char *release, *journal, *school, *class_name, *operator;
