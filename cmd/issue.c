@@ -36,39 +36,6 @@ int key_usb_serial(int fd, char *buf, size_t len) {
         return 1;
 }
 
-int lifecycle_find_key_usb(struct journal *j, uint32_t volume_id, const struct key_record *rec,
-                           const char *usb_serial, struct journal_key_info **ret, char *swapped,
-                           size_t swapped_len, struct cart_error *err) {
-        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL, *by_usb = NULL;
-        char vid[16];
-        int r;
-
-        r = lifecycle_find_key(j, volume_id, rec, &k, swapped, swapped_len, true, err);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        if (usb_serial && usb_serial[0]) {
-                struct cart_error e = {};
-                r = journal_key_find(j, usb_serial, &by_usb, &e);
-                if (r < 0 && r != -ENOENT)
-                        return r;
-        }
-        if (!k && !by_usb)
-                return cart_error_set(err, -ENOENT, _("volume %08" PRIX32 "%s%s is not in the journal"), volume_id,
-                                      usb_serial && usb_serial[0] ? _(" and USB serial ") : "",
-                                      usb_serial && usb_serial[0] ? usb_serial : "");
-        snprintf(vid, sizeof(vid), "%08" PRIX32, volume_id);
-        /* As verify --journal's swapped check: the device's serial must name the same key. */
-        if (swapped && !swapped[0] && k && by_usb && !streq(k->uid, by_usb->uid))
-                snprintf(swapped, swapped_len, _("its volume %s is key %s's in the journal but its USB serial is "
-                         "key %s's"), vid, k->uid, by_usb->uid);
-        else if (swapped && !swapped[0] && k && !by_usb && k->serial && usb_serial && usb_serial[0] &&
-                 !streq(k->serial, usb_serial))
-                snprintf(swapped, swapped_len, _("its volume %s is key %s's in the journal, whose USB serial is %s, "
-                         "not %s"), vid, k->uid, k->serial, usb_serial);
-        *ret = k ? TAKE_PTR(k) : TAKE_PTR(by_usb);
-        return 0;
-}
-
 /* ---- the target, opened for writing ---- */
 
 struct target {
@@ -237,7 +204,7 @@ static int check(const struct issue_args *a, struct journal *j, struct target *t
                 return EXIT_MODIFIED;
         }
         v = key_issue_verification(ki);
-        r = lifecycle_find_key_usb(j, v->volume_id, &v->key_record, t->serial, ret_key, swapped, sizeof(swapped), &err);
+        r = lifecycle_find_key(j, v->volume_id, &v->key_record, t->serial, ret_key, swapped, sizeof(swapped), true, &err);
         if (r < 0)
                 return log_fail(r, _("%s: %s: nothing written"), a->target, ERROR_TEXT(&err, r));
         if (swapped[0]) {

@@ -29,9 +29,11 @@ const char *lifecycle_operator(const char *arg) {
 /* Why a key looks swapped: its volume and its record's serial name two keys, or the
  * journal's holder of the volume is not the owner its record names. */
 struct swap {
-        enum { SWAP_NONE, SWAP_TWO_KEYS, SWAP_OTHER_OWNER } kind;
+        enum { SWAP_NONE, SWAP_TWO_KEYS, SWAP_OTHER_OWNER, SWAP_USB_OTHER_KEY, SWAP_USB_SERIAL } kind;
         char vid[16];
-        char a[256], b[256];    /* two keys' uids; or the holder's school and pupil id */
+        char a[256], b[256];    /* two keys' uids; or the holder's school and pupil id; or the
+                                 * volume's key's uid and the serial the journal knows it by */
+        char c[256];            /* SWAP_USB_SERIAL: the serial the device reports */
 };
 
 /* The swap in words: for people (translated), or for the journal (English, is_people false). */
@@ -47,12 +49,22 @@ static const char *swap_words(const struct swap *w, bool is_people, char *buf, s
                 snprintf(buf, n, i18n_say(is_people, N_("the journal gives volume %s to %s/%s, not to the owner its "
                                                           "key record names")),
                          w->vid, w->a, w->b);
+        else if (w->kind == SWAP_USB_OTHER_KEY)
+                /* TRANSLATORS: a volume ID, then the uids of the keys it and the device's USB serial name. */
+                snprintf(buf, n, i18n_say(is_people, N_("its volume %s is key %s's in the journal but its USB serial "
+                                                          "is key %s's")),
+                         w->vid, w->a, w->b);
+        else if (w->kind == SWAP_USB_SERIAL)
+                /* TRANSLATORS: a volume ID, the key's uid, the USB serial the journal knows, the device's. */
+                snprintf(buf, n, i18n_say(is_people, N_("its volume %s is key %s's in the journal, whose USB serial "
+                                                          "is %s, not %s")),
+                         w->vid, w->a, w->b, w->c);
         return buf;
 }
 
-static int find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
+static int find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec, const char *usb_serial,
                     struct journal_key_info **ret, struct swap *swap, struct cart_error *err) {
-        _cleanup_(journal_key_info_freep) struct journal_key_info *by_vol = NULL, *by_serial = NULL;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *by_vol = NULL, *by_serial = NULL, *by_usb = NULL;
         char vid[16];
         int r;
 
@@ -65,7 +77,15 @@ static int find_key(struct journal *j, uint32_t volume_id, const struct key_reco
                 if (r < 0 && r != -ENOENT)
                         return r;
         }
-        if (!by_vol && !by_serial) {
+        if (usb_serial && usb_serial[0]) {
+                r = journal_key_find(j, usb_serial, &by_usb, err);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        if (!by_vol && !by_serial && !by_usb) {
+                if (usb_serial && usb_serial[0])
+                        return cart_error_set(err, -ENOENT, _("volume %s and USB serial %s are not in the journal"),
+                                              vid, usb_serial);
                 if (rec && rec->key_serial[0])
                         return cart_error_set(err, -ENOENT, _("volume %s and key serial %s are not in the journal"),
                                               vid, rec->key_serial);
@@ -83,20 +103,36 @@ static int find_key(struct journal *j, uint32_t volume_id, const struct key_reco
                 swap->kind = SWAP_OTHER_OWNER;
                 snprintf(swap->a, sizeof(swap->a), "%s", by_vol->school);
                 snprintf(swap->b, sizeof(swap->b), "%s", by_vol->pupil_id);
+        } else if (by_vol && by_usb && !streq(by_vol->uid, by_usb->uid)) {
+                /* The serial the device itself reports (a block device) names another key. */
+                swap->kind = SWAP_USB_OTHER_KEY;
+                snprintf(swap->a, sizeof(swap->a), "%s", by_vol->uid);
+                snprintf(swap->b, sizeof(swap->b), "%s", by_usb->uid);
+        } else if (by_vol && !by_usb && by_vol->serial && usb_serial && usb_serial[0] &&
+                   !streq(by_vol->serial, usb_serial)) {
+                swap->kind = SWAP_USB_SERIAL;
+                snprintf(swap->a, sizeof(swap->a), "%s", by_vol->uid);
+                snprintf(swap->b, sizeof(swap->b), "%s", by_vol->serial);
+                snprintf(swap->c, sizeof(swap->c), "%s", usb_serial);
         }
-        *ret = by_vol ? TAKE_PTR(by_vol) : TAKE_PTR(by_serial);
+        if (by_vol)
+                *ret = TAKE_PTR(by_vol);
+        else if (by_serial)
+                *ret = TAKE_PTR(by_serial);
+        else
+                *ret = TAKE_PTR(by_usb);
         return 0;
 }
 
 int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
-                       struct journal_key_info **ret, char *swapped, size_t swapped_len,
+                       const char *usb_serial, struct journal_key_info **ret, char *swapped, size_t swapped_len,
                        bool for_people, struct cart_error *err) {
         struct swap w;
         int r;
 
         if (swapped)
                 swapped[0] = 0;
-        r = find_key(j, volume_id, rec, ret, &w, err);
+        r = find_key(j, volume_id, rec, usb_serial, ret, &w, err);
         if (r >= 0 && swapped)
                 swap_words(&w, for_people, swapped, swapped_len);
         return r;
@@ -131,7 +167,7 @@ static const char *status_words(const char *status) {
 }
 
 static int record_verify(struct journal *j, const char *operator, const struct verify_result *v,
-                         bool *ret_swapped, char **ret_uid) {
+                         const char *usb_serial, bool *ret_swapped, char **ret_uid) {
         _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
         char swapped[512], vid[16], msg[600] = "", words[512];
         struct cart_error err = {};
@@ -139,7 +175,7 @@ static int record_verify(struct journal *j, const char *operator, const struct v
         struct swap swap;
         int r;
 
-        r = find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, &swap, &err);
+        r = find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, usb_serial, &k, &swap, &err);
         if (r < 0) {
                 /* TRANSLATORS: why the key is not in the journal. */
                 log_error(r, _("%s: nothing recorded"), ERROR_TEXT(&err, r));
@@ -182,14 +218,14 @@ static int record_verify(struct journal *j, const char *operator, const struct v
 }
 
 int lifecycle_record_verify(const char *journal_arg, const char *operator, const struct verify_result *v,
-                            bool *ret_swapped, char **ret_uid) {
+                            const char *usb_serial, bool *ret_swapped, char **ret_uid) {
         _cleanup_(journal_closep) struct journal *j = NULL;
         int code;
 
         code = journal_arg_open(journal_arg, false, &j);
         if (code != EXIT_OK)
                 return code;
-        return record_verify(j, lifecycle_operator(operator), v, ret_swapped, ret_uid);
+        return record_verify(j, lifecycle_operator(operator), v, usb_serial, ret_swapped, ret_uid);
 }
 
 /* ---- lost, stolen ---- */
@@ -370,7 +406,7 @@ static int run_identify(int argc, char **argv) {
         free(b);
         /* A key's own USB serial, as flash reads it: a deleted or edited record does not hide it. */
         key_usb_serial(fd, usb, sizeof(usb));
-        r = lifecycle_find_key_usb(j, vi.volume_id, has_record ? &rec : NULL, usb, &k, swapped, sizeof(swapped), &err);
+        r = lifecycle_find_key(j, vi.volume_id, has_record ? &rec : NULL, usb, &k, swapped, sizeof(swapped), true, &err);
         if (r < 0)
                 return journal_fail(r, &err);
         key_format_volume_id(vi.volume_id, vid);
@@ -481,6 +517,7 @@ static int run_return(int argc, char **argv) {
         _cleanup_(verify_result_freep) struct verify_result *v = NULL;
         _cleanup_(trust_args_done) struct trust_args trust_args = {};
         _cleanup_free_ char *uid = NULL;
+        char usb[128];
         _cleanup_close_ int fd = -EBADF;
         const char *journal = NULL, *op = NULL, *reason = "returned";
         struct cart_error err = {};
@@ -524,14 +561,16 @@ static int run_return(int argc, char **argv) {
                 return EXIT_NOT_CARTABLE;
         }
         /* Refuse before writing anything: only an issued key comes back. */
-        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, &k, NULL, 0, false, &err);
+        key_usb_serial(fd, usb, sizeof(usb));
+        r = lifecycle_find_key(j, v->volume_id, v->is_key_record_valid ? &v->key_record : NULL, usb, &k, NULL, 0, false,
+                               &err);
         if (r < 0)
                 return journal_fail(r, &err);
         if (!streq(k->status, "issued"))
                 /* TRANSLATORS: the key's uid, its status ("stock", "lost"). */
                 return log_fail(-EINVAL, _("key %s is %s, not issued to a pupil: it cannot be returned; nothing "
                                            "recorded"), k->uid, status_words(k->status));
-        code = record_verify(j, lifecycle_operator(op), v, &swapped, &uid);
+        code = record_verify(j, lifecycle_operator(op), v, usb, &swapped, &uid);
         if (code != EXIT_OK)
                 return code;
         r = journal_key_mark(j, &(struct journal_mark) { .kind = "returned", .key = uid,

@@ -11,28 +11,22 @@ const char *lifecycle_operator(const char *arg);
 
 /*
  * The journal's key for what a target shows: its FAT volume ID first (the volume proves
- * it), then the USB serial of its key record. -ENOENT when neither is known. When both
- * name keys and they differ, or the record's owner is not the journal's holder, swapped
- * (when not NULL) gets why, in words ("" when they agree): translated for people when
- * for_people, else English (what the journal records).
+ * it), then the USB serial of its key record, then the USB serial the device itself
+ * reports (usb_serial: key_usb_serial(); "" or NULL for an image file). -ENOENT when none
+ * is known. When two of them name different keys, when the device's serial is not the one
+ * the journal knows the volume's key by, or when the record's owner is not the journal's
+ * holder, swapped (when not NULL) gets why, in words ("" when they agree): translated for
+ * people when for_people, else English (what the journal records). Used by identify,
+ * issue, return and verify --journal.
  */
 int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_record *rec,
-                       struct journal_key_info **ret, char *swapped, size_t swapped_len,
+                       const char *usb_serial, struct journal_key_info **ret, char *swapped, size_t swapped_len,
                        bool for_people, struct cart_error *err);
 
 /* A file's verify status (missing, modified...) in words, for people; defined in verify.c,
  * shared with return. */
 const char *verify_status_words(enum verify_status st);
 
-/*
- * lifecycle_find_key, with the USB serial the device reports (usb_serial, "" or NULL for
- * an image file) beside the volume ID and key record: a key found by its serial alone is
- * found; a serial that names another key than the volume, or a key the journal knows
- * under another serial, is swapped as above, in words for people (cmd/issue.c).
- */
-int lifecycle_find_key_usb(struct journal *j, uint32_t volume_id, const struct key_record *rec,
-                           const char *usb_serial, struct journal_key_info **ret, char *swapped,
-                           size_t swapped_len, struct cart_error *err);
 /* The USB serial of the key an open descriptor is (a block device, through lib/device as
  * flash reads it) into buf: 1, or 0 with "" for an image file or a key without serial. */
 int key_usb_serial(int fd, char *buf, size_t len);
@@ -41,13 +35,14 @@ struct verify_result;
 /*
  * verify --journal, return: record verification v of the key in the journal at
  * journal_arg. A key the journal gives to another pupil than its record names (or whose
- * volume and serial name two keys) is recorded and reported "swapped", never intact.
+ * volume and serials name two keys, see lifecycle_find_key) is recorded and reported
+ * "swapped", never intact.
  * Logs its errors once. Returns an exit code: EXIT_OK recorded (*ret_swapped tells),
  * EXIT_NOINPUT a key unknown to the journal (nothing recorded), others as the journal's.
  * ret_uid (optional) gets the key's journal uid.
  */
 int lifecycle_record_verify(const char *journal_arg, const char *operator, const struct verify_result *v,
-                            bool *ret_swapped, char **ret_uid);
+                            const char *usb_serial, bool *ret_swapped, char **ret_uid);
 
 /* cartable journal purge (dispatched by cmd/journal.c): argv[0] is "purge". */
 int run_journal_purge(int argc, char **argv);

@@ -317,7 +317,12 @@ static int run(int argc, char **argv) {
         else
                 print_text(argv[optind], v);
         if (journal) {
-                int code = lifecycle_record_verify(journal, operator, v, &swapped, NULL);
+                char usb[128];
+                int code;
+
+                /* A USB key's own serial, beside its volume ID and key record (a swapped key). */
+                key_usb_serial(fd, usb, sizeof(usb));
+                code = lifecycle_record_verify(journal, operator, v, usb, &swapped, NULL);
                 if (code != EXIT_OK)
                         return code;
         }

@@ -219,9 +219,17 @@ if [ "$(id -u)" = 0 ] && command -v losetup > /dev/null && command -v umockdev-r
         before=$(state usb2.img)
         expect_exit 1 "${US[@]}" "$C" issue "$LOOP2" --pupil D1006 "${T[@]}" --yes
         expect_in err '^cartable: SWAPPED: /dev/loop[0-9]+: its volume .* but its USB serial is key usb:0781:5581:atelier-9-000000.s; nothing written$'
+        after=$(state usb2.img)
+        # verify --journal and return read the device's serial too: never intact, recorded swapped.
+        expect_exit 1 "${US[@]}" "$C" verify "$LOOP2" "${T[@]}" "${J[@]}"
+        expect_in err "^cartable: warning: SWAPPED: its volume [0-9A-F]{8} is key file:.*/usb2.img's in the journal but its USB serial is key usb:0781:5581:atelier-9-000000's$"
+        [ "$(q "SELECT outcome FROM events WHERE kind = 'verified' AND key_uid LIKE 'file:%/usb2.img' ORDER BY seq DESC LIMIT 1")" = swapped ] \
+                || fail "verify --journal did not record the swapped USB key"
+        # The same key seen as an image file (no USB serial): intact.
+        expect_exit 0 "$C" verify usb2.img "${T[@]}" "${J[@]}"
         losetup -d "$LOOP" "$LOOP2"
         trap 'rm -rf "$SCRATCH"' EXIT
-        [ "$(state usb2.img)" = "$before" ] || fail "a swapped key was written"
+        [ "$after" = "$before" ] || fail "a swapped key was written"
         fsck_clean usb.img
         M mtype -i usb.img@@1M "::$OWNER" | grep -q '^    Yanis$' || fail "owner file of the USB key"
 else
