@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/json-util.h"
+#include "base/output-file.h"
 #include "station/spool.h"
 
 #define SPOOL_FORMAT "cartable-journal-spool/1"
@@ -48,8 +49,8 @@ static int fsync_dir(const char *dir) {
 
 int spool_write(const char *dir, struct journal *j, const struct flash_report *rep, const struct journal_flash *f,
                 char **ret_path, struct cart_error *err) {
-        _cleanup_free_ char *uid = NULL, *path = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *uid = NULL, *path = NULL;
+        _cleanup_(output_file_done) struct output_file of = { .fd = -EBADF };
         struct json_object *o;
         struct flash_report r2 = *rep;
         char detail[sizeof(rep->failure.msg)];
@@ -110,7 +111,6 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         n = s ? strlen(s) : 0;
         if (asprintf(&path, "%s/end-%" PRId64 "-%08" PRIX32 ".json", dir, MAX(r2.finished_usec, 0), r2.volume_id) < 0 ||
-            asprintf(&tmp, "%s/.end-%" PRId64 "-%08" PRIX32 ".tmp", dir, MAX(r2.finished_usec, 0), r2.volume_id) < 0 ||
             !s) {
                 json_object_put(o);
                 return -ENOMEM;
@@ -119,24 +119,23 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
                 json_object_put(o);
                 return cart_error_set(err, -EFBIG, "%s: a key's end too large to spool", path);
         }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-                r = -errno;
-                json_object_put(o);
-                return cart_error_errno(err, r, tmp, "cannot create");
-        }
-        r = pwrite_full(fd, s, n, 0);
-        json_object_put(o);
-        if (r >= 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
-                r = -errno;
-        if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r >= 0)
-                r = fsync_dir(dir);
+        /* Complete under its name or not there at all, never replacing a file (output-file.h);
+         * the replay skips the hidden temporary a killed run may leave. */
+        r = output_file_open(path, 0, &of, err);
         if (r < 0) {
-                (void) unlink(tmp);
-                return cart_error_errno(err, r, path, "cannot write");
+                json_object_put(o);
+                return r;
         }
+        r = pwrite_full(of.fd, s, n, 0);
+        json_object_put(o);
+        if (r < 0)
+                return cart_error_errno(err, r, path, "cannot write");
+        r = output_file_link(&of, 0600, err);
+        if (r < 0)
+                return r;
+        r = fsync_dir(dir);
+        if (r < 0)
+                return cart_error_errno(err, r, path, "cannot write");
         if (ret_path)
                 *ret_path = TAKE_PTR(path);
         return 0;
