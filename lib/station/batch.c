@@ -639,19 +639,15 @@ static int add_targets(struct batch *b) {
  * lost connection left in doubt did record it (its start is no longer open). */
 static int record_late(struct batch *b, struct slot *s, struct cart_error *err) {
         _cleanup_free_ char *uid = NULL;
+        bool present;
         int r;
 
         r = journal_key_uid(&s->report, &uid);
         if (r < 0)
                 return r;
-        r = journal_start_is_open(b->o.journal, uid, err);
-        if (r < 0)
+        r = spool_record_end(b->o.journal, uid, &s->report, &s->flash, &present, err);
+        if (r < 0 && r != -EEXIST && r != -ESRCH)
                 return r;
-        if (r > 0) {
-                r = journal_record_flash(b->o.journal, &s->report, &s->flash, err);
-                if (r < 0 && r != -EEXIST && r != -ESRCH)
-                        return r;
-        }
         s->is_unrecorded = false;
         b->summary.n_unrecorded--;
         b->summary.n_recorded_late++;

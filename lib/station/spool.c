@@ -344,6 +344,19 @@ int journal_start_is_open(struct journal *j, const char *uid, struct cart_error 
         return r < 0 ? r : o.is_open;
 }
 
+int spool_record_end(struct journal *j, const char *uid, const struct flash_report *rep, const struct journal_flash *f,
+                     bool *ret_present, struct cart_error *err) {
+        int r;
+
+        /* The commit that the lost connection left in doubt may have gone through: then the
+         * key's start is no longer open, and its end is not recorded twice. */
+        r = journal_start_is_open(j, uid, err);
+        *ret_present = r == 0;
+        if (r <= 0)
+                return r;
+        return journal_record_flash(j, rep, f, err);
+}
+
 static int cmp_names(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -434,19 +447,13 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
                         .pupil = sp->has_pupil ? sp->pupil : NULL, .operator = sp->has_operator ? sp->operator : NULL,
                         .time_usec = sp->rep.finished_usec,
                 };
-                /* The commit that the lost connection left in doubt may have gone through: then
-                 * the key's start is no longer open, and its end is not recorded twice. */
-                r = journal_start_is_open(j, sp->key_uid, &e);
-                ent.is_present = r == 0;
-                if (r > 0) {
-                        f = (struct journal_flash) {
-                                .operator = sp->has_operator ? sp->operator : NULL, .pupil = sp->has_pupil ? sp->pupil : NULL,
-                                .vendor = sp->has_vendor ? sp->vendor : NULL,
-                                .product = sp->has_product ? sp->product : NULL,
-                                .reason = sp->has_reason ? sp->reason : NULL,
-                        };
-                        r = journal_record_flash(j, &sp->rep, &f, &e);
-                }
+                f = (struct journal_flash) {
+                        .operator = sp->has_operator ? sp->operator : NULL, .pupil = sp->has_pupil ? sp->pupil : NULL,
+                        .vendor = sp->has_vendor ? sp->vendor : NULL,
+                        .product = sp->has_product ? sp->product : NULL,
+                        .reason = sp->has_reason ? sp->reason : NULL,
+                };
+                r = spool_record_end(j, sp->key_uid, &sp->rep, &f, &ent.is_present, &e);
                 if (r == -ECONNRESET || r == -ECONNREFUSED) {
                         *err = e;
                         free_names(names, n);

@@ -46,3 +46,13 @@ int spool_parse(const void *json, size_t len, struct cart_error *err);
 /* Whether this station's start event of key uid is still open (no end recorded after it):
  * 1 open, 0 not (its end was recorded, the commit in doubt went through), or -errno. */
 int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err);
+
+/*
+ * Record the end of key uid (rep, f) that was held back while the journal server was away
+ * (batch) or kept in the spool: unless the commit the lost connection left in doubt did
+ * record it, its start being no longer open (*ret_present, and 0). Otherwise as
+ * journal_record_flash (a pupil who left or holds a key: -ESRCH or -EEXIST, recorded all
+ * the same).
+ */
+int spool_record_end(struct journal *j, const char *uid, const struct flash_report *rep, const struct journal_flash *f,
+                     bool *ret_present, struct cart_error *err);
