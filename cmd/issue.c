@@ -18,24 +18,6 @@
 
 enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_OPERATOR, OPT_JSON, OPT_YES };
 
-/* ---- the key's USB serial, beside its volume ID and key record (issue, identify) ---- */
-
-int key_usb_serial(int fd, char *buf, size_t len) {
-        _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
-        _cleanup_(device_info_unrefp) struct device_info *info = NULL;
-        struct device_policy policy;
-        struct stat st;
-
-        buf[0] = 0;
-        if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
-                return 0;
-        if (device_policy_from_config(arg_config, &policy) < 0 || device_context_new(&policy, NULL, &ctx, NULL) < 0 ||
-            device_info_new_from_devnum(ctx, st.st_rdev, DEVICE_SCAN_NO_PROBE, &info, NULL) < 0 || !info->serial)
-                return 0;
-        snprintf(buf, len, "%s", info->serial);
-        return 1;
-}
-
 /* ---- the target, opened for writing ---- */
 
 struct target {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "device/device.h"
 #include "key-io.h"
 
 int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err) {
@@ -68,4 +69,20 @@ int key_parse_time(const char *s, int64_t *ret) {
                 return 0;
         }
         return time_parse(s, ret);
+}
+
+int key_usb_serial(int fd, char *buf, size_t len) {
+        _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
+        _cleanup_(device_info_unrefp) struct device_info *info = NULL;
+        struct device_policy policy;
+        struct stat st;
+
+        buf[0] = 0;
+        if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
+                return 0;
+        if (device_policy_from_config(arg_config, &policy) < 0 || device_context_new(&policy, NULL, &ctx, NULL) < 0 ||
+            device_info_new_from_devnum(ctx, st.st_rdev, DEVICE_SCAN_NO_PROBE, &info, NULL) < 0 || !info->serial)
+                return 0;
+        snprintf(buf, len, "%s", info->serial);
+        return 1;
 }

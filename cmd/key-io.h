@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What flash, verify, ls, cat and image export share: targets read-only, volume IDs, times. */
+/* What flash, verify, ls, cat, image export and a key's life share: targets read-only, a key's
+ * USB serial, volume IDs, times. */
 #pragma once
 
 #include <stdint.h>
@@ -9,6 +10,11 @@
 /* A key or image file opened read-only, with its size; the page cache is dropped for it
  * so that what is read is what the key holds. -EMEDIUMTYPE for anything else. */
 int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err);
+
+/* The USB serial of the key an open descriptor is (a block device, through lib/device as
+ * flash reads it) into buf: 1, or 0 with "" for an image file or a key without serial
+ * (identify, issue, return, verify --journal). */
+int key_usb_serial(int fd, char *buf, size_t len);
 
 /* "ABCD-1234" into ret (at least 10 bytes); parse the same (hex, dash optional). */
 void key_format_volume_id(uint32_t id, char *ret);

@@ -27,10 +27,6 @@ int lifecycle_find_key(struct journal *j, uint32_t volume_id, const struct key_r
  * shared with return. */
 const char *verify_status_words(enum verify_status st);
 
-/* The USB serial of the key an open descriptor is (a block device, through lib/device as
- * flash reads it) into buf: 1, or 0 with "" for an image file or a key without serial. */
-int key_usb_serial(int fd, char *buf, size_t len);
-
 struct verify_result;
 /*
  * verify --journal, return: record verification v of the key in the journal at
