@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "station/batch.h"
+#include "batch/batch.h"
 
 enum batch_output_mode { BATCH_OUTPUT_LINES, BATCH_OUTPUT_TABLE, BATCH_OUTPUT_JSON };
 

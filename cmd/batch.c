@@ -7,8 +7,8 @@
 #include "batch-output.h"
 #include "commands.h"
 #include "journal-arg.h"
-#include "station/batch.h"
-#include "station/spool.h"
+#include "batch/batch.h"
+#include "batch/spool.h"
 #include "trust.h"
 
 static const char help[] =

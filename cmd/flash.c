@@ -6,7 +6,7 @@
 #include "flash-output.h"
 #include "journal-arg.h"
 #include "key-io.h"
-#include "station/batch.h"
+#include "batch/batch.h"
 #include "station/station.h"
 #include "trust.h"
 

@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "journal-arg.h"
 #include "lifecycle.h"
-#include "station/spool.h"
+#include "batch/spool.h"
 #include "reason.h"
 
 static int run_journal(int argc, char **argv);

@@ -437,3 +437,11 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
         }
         return r;
 }
+
+const char *station_report_reason(const struct flash_report *r, bool is_removed) {
+        if (r->outcome == FLASH_OUTCOME_OK || r->outcome == FLASH_OUTCOME_NONE)
+                return NULL;
+        if (r->outcome == FLASH_OUTCOME_CANCELLED)
+                return is_removed ? cart_reason_to_string(CART_REASON_KEY_REMOVED) : "interrupted";
+        return cart_reason_to_string(r->reason != CART_REASON_NONE ? r->reason : cart_error_reason(&r->failure, r->error));
+}

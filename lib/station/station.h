@@ -113,3 +113,11 @@ int station_plan(struct station *s, const struct station_key *k, struct flash_re
  */
 int station_export(struct station *s, const struct station_key *k, struct flash_report *report,
                    struct cart_error *err);
+
+/*
+ * The reason code a journal stores for a key that did not end well ("io-error",
+ * "too-small", "counterfeit"... from the report's reason, lib/base/error.h), "key-removed"
+ * for a key pulled out mid-write, "interrupted" for a key stopped on request; NULL for a
+ * good key. The one place where flash and batch choose it.
+ */
+const char *station_report_reason(const struct flash_report *r, bool is_removed);

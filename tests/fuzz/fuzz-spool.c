@@ -5,7 +5,7 @@
  * never a crash.
  */
 #include "fuzz.h"
-#include "station/spool.h"
+#include "batch/spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct cart_error err = {};

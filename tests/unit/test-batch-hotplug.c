@@ -16,7 +16,7 @@
 
 #pragma GCC diagnostic ignored "-Wunused-function"   /* release-fixture.h's fixture_image() */
 #include "release-fixture.h"
-#include "station/batch.h"
+#include "batch/batch.h"
 /* After device.h: glib redefines MIN and MAX. */
 #include <umockdev.h>
 #include "umockdev-bed.h"

@@ -16,7 +16,7 @@
 #include "flash/verify.h"
 #pragma GCC diagnostic ignored "-Wunused-function"   /* release-fixture.h's fixture_image() */
 #include "release-fixture.h"
-#include "station/batch.h"
+#include "batch/batch.h"
 
 #define N_KEYS 8
 

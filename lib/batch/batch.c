@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "flash/verify.h"
-#include "station/batch-internal.h"
-#include "station/spool.h"
+#include "batch/batch-internal.h"
+#include "batch/spool.h"
 
 const char *batch_event_name(enum batch_event_kind k) {
         static const char *const names[] = {
@@ -35,7 +35,7 @@ const char *batch_event_name(enum batch_event_kind k) {
         return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
 }
 
-double mono(void) {
+double batch_mono(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
@@ -154,10 +154,10 @@ static void slot_refresh_view(struct slot *s) {
         s->view.is_removed = s->is_removed;
 }
 
-void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r) {
+void batch_emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r) {
         struct batch_event ev = { .kind = kind, .summary = &b->summary, .error = error, .error_r = r };
 
-        b->summary.elapsed = mono() - b->started;
+        b->summary.elapsed = batch_mono() - b->started;
         b->summary.n_running = b->n_running;
         b->summary.stop_level = b->stop_level;
         b->summary.keys_per_hour = b->summary.elapsed > 0 ?
@@ -173,7 +173,7 @@ void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const str
 }
 
 /* A slot for a new key: the port's slot again once its previous key ended, else a new one. */
-int slot_get(struct batch *b, const char *target, const char *port, struct slot **ret) {
+int batch_slot_get(struct batch *b, const char *target, const char *port, struct slot **ret) {
         struct slot *s = NULL;
 
         for (size_t i = 0; i < b->n_slots; i++) {
@@ -257,7 +257,7 @@ static bool is_connection_lost(int r) {
 static void journal_failed(struct batch *b, int r) {
         if (!is_connection_lost(r) || b->journal_lost_at > 0)
                 return;
-        b->journal_lost_at = b->journal_retry_at = mono();
+        b->journal_lost_at = b->journal_retry_at = batch_mono();
         b->summary.is_journal_lost = true;
 }
 
@@ -315,7 +315,7 @@ static int slot_start(struct batch *b, struct slot *s) {
 
         b->n_queued--;
         if (getrandom(&s->volume_id, sizeof(s->volume_id), 0) != sizeof(s->volume_id))
-                s->volume_id = (uint32_t) (mono() * 1e6);
+                s->volume_id = (uint32_t) (batch_mono() * 1e6);
         if (!b->o.force) {
                 struct flash_report rep;
                 _cleanup_free_ char *uid = NULL;
@@ -332,13 +332,13 @@ static int slot_start(struct batch *b, struct slot *s) {
         }
         if (!s->check_intact && !slot_begin(b, s)) {
                 s->state = SLOT_ENDED;
-                emit(b, s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
+                batch_emit(b, s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
                 return 0;
         }
 
         s->state = SLOT_RUNNING;
         s->seen_step = FLASH_STEP_CHECK;
-        s->step_started = mono();
+        s->step_started = batch_mono();
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, BATCH_STACK_SIZE);
         r = -pthread_create(&s->thread, &attr, worker, s);
@@ -349,25 +349,17 @@ static int slot_start(struct batch *b, struct slot *s) {
         }
         s->has_thread = true;
         b->n_running++;
-        b->last_activity = mono();
+        b->last_activity = batch_mono();
         if (!s->check_intact)
-                emit(b, BATCH_STARTED, s, NULL, 0);
+                batch_emit(b, BATCH_STARTED, s, NULL, 0);
         return 0;
 }
 
-int slot_queue(struct batch *b, struct slot *s) {
+int batch_slot_queue(struct batch *b, struct slot *s) {
         s->state = SLOT_QUEUED;
         b->n_queued++;
-        b->last_activity = mono();
+        b->last_activity = batch_mono();
         return 0;
-}
-
-const char *station_report_reason(const struct flash_report *r, bool is_removed) {
-        if (r->outcome == FLASH_OUTCOME_OK || r->outcome == FLASH_OUTCOME_NONE)
-                return NULL;
-        if (r->outcome == FLASH_OUTCOME_CANCELLED)
-                return is_removed ? cart_reason_to_string(CART_REASON_KEY_REMOVED) : "interrupted";
-        return cart_reason_to_string(r->reason != CART_REASON_NONE ? r->reason : cart_error_reason(&r->failure, r->error));
 }
 
 /* A key pulled out mid-write fails with EIO or ENODEV, often before its remove event
@@ -392,11 +384,11 @@ static void slot_ended(struct batch *b, struct slot *s) {
         }
         s->state = SLOT_ENDED;
         b->n_running--;
-        b->last_activity = mono();
+        b->last_activity = batch_mono();
         if (s->is_skipped || s->go < 0) {
                 if (s->is_skipped)
                         b->summary.n_skipped++;
-                emit(b, s->is_skipped ? BATCH_SKIPPED : s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
+                batch_emit(b, s->is_skipped ? BATCH_SKIPPED : s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
                 return;
         }
         /* A key refused at open has a report without its identity: the journal must see the
@@ -440,9 +432,9 @@ static void slot_ended(struct batch *b, struct slot *s) {
         if (r < 0) {
                 s->jerr = err;
                 s->jr = r;
-                emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+                batch_emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
         }
-        emit(b, kind, s, kind == BATCH_FAILED ? &s->report.failure : NULL, kind == BATCH_FAILED ? s->report.error : 0);
+        batch_emit(b, kind, s, kind == BATCH_FAILED ? &s->report.failure : NULL, kind == BATCH_FAILED ? s->report.error : 0);
 }
 
 /* ---- The coordinator ---- */
@@ -543,13 +535,13 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                 pthread_cond_signal(&s->cond);
                 pthread_mutex_unlock(&s->lock);
                 if (go > 0)
-                        emit(b, BATCH_STARTED, s, NULL, 0);
+                        batch_emit(b, BATCH_STARTED, s, NULL, 0);
         } else if (s->has_thread) {
                 /* Its last act: the join is at once, and its report is ours from here. */
                 pthread_join(s->thread, NULL);
                 s->has_thread = false;
                 if (may_be_pulled(s) && !s->is_removed) {
-                        s->end_by = mono() + PULL_GRACE;
+                        s->end_by = batch_mono() + PULL_GRACE;
                         return;
                 }
                 slot_ended(b, s);
@@ -557,7 +549,7 @@ static void handle_msg(struct batch *b, const struct msg *m) {
 }
 
 static void progress(struct batch *b) {
-        double now = mono();
+        double now = batch_mono();
 
         for (size_t i = 0; i < b->n_slots; i++) {
                 struct slot *s = b->slots[i];
@@ -577,7 +569,7 @@ static void progress(struct batch *b) {
                         s->view.done = s->view.total = 0;
                         s->view.rate = 0;
                         s->view.eta = -1;
-                        emit(b, BATCH_STEP, s, NULL, 0);
+                        batch_emit(b, BATCH_STEP, s, NULL, 0);
                         continue;
                 }
                 if (total == 0 || done == s->view.done)
@@ -587,7 +579,7 @@ static void progress(struct batch *b) {
                 s->view.total = total;
                 s->view.rate = dt > 0 ? (double) done / dt : 0;
                 s->view.eta = s->view.rate > 0 ? (double) (total - MIN(done, total)) / s->view.rate : -1;
-                emit(b, BATCH_PROGRESS, s, NULL, 0);
+                batch_emit(b, BATCH_PROGRESS, s, NULL, 0);
         }
 }
 
@@ -621,7 +613,7 @@ static int add_targets(struct batch *b) {
         for (size_t i = 0; i < b->o.n_targets; i++) {
                 struct slot *s;
                 struct stat st;
-                int r = slot_get(b, b->o.targets[i], NULL, &s);
+                int r = batch_slot_get(b, b->o.targets[i], NULL, &s);
                 if (r < 0)
                         return r;
                 s->is_device = station_target_is_device(s->target);
@@ -629,8 +621,8 @@ static int add_targets(struct batch *b) {
                         s->view.capacity = S_ISREG(st.st_mode) ? MAX((uint64_t) st.st_size, b->o.image_size) : 0;
                 else
                         s->view.capacity = b->o.image_size;
-                emit(b, BATCH_ADDED, s, NULL, 0);
-                slot_queue(b, s);
+                batch_emit(b, BATCH_ADDED, s, NULL, 0);
+                batch_slot_queue(b, s);
         }
         return 0;
 }
@@ -676,7 +668,7 @@ static void journal_retry(struct batch *b, double now) {
                         s->is_unrecorded = false;
                         s->jerr = err;
                         s->jr = r;
-                        emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+                        batch_emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
                 }
         }
         b->journal_lost_at = 0;
@@ -733,7 +725,7 @@ static void spool_unrecorded(struct batch *b) {
                 if (r < 0) {
                         s->jerr = err;
                         s->jr = r;
-                        emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+                        batch_emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
                         continue;
                 }
                 s->is_unrecorded = false;
@@ -745,7 +737,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
         double last_tick = 0;
         int r;
 
-        b->started = b->last_activity = mono();
+        b->started = b->last_activity = batch_mono();
         /* First the ends an earlier batch kept locally: those keys are recorded with their
          * real outcome, not closed as interrupted just below. */
         if (b->o.spool_dir && journal_is_url(journal_name(b->o.journal))) {
@@ -771,7 +763,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
         }
 
         for (;;) {
-                double now = mono();
+                double now = batch_mono();
                 int timeout;
 
                 if (b->stop_level >= 2)
@@ -819,19 +811,19 @@ int batch_run(struct batch *b, struct cart_error *err) {
                                 return cart_error_prefix(err, r, "device monitor");
                         }
                 }
-                now = mono();
+                now = batch_mono();
                 for (size_t i = 0; i < b->n_slots; i++)
                         if (b->slots[i]->end_by > 0 && (b->slots[i]->is_removed || now >= b->slots[i]->end_by))
                                 slot_ended(b, b->slots[i]);
                 if (now - last_tick >= (double) b->o.tick_msec / 1000.0) {
                         last_tick = now;
                         progress(b);
-                        emit(b, BATCH_TICK, NULL, NULL, 0);
+                        batch_emit(b, BATCH_TICK, NULL, NULL, 0);
                 }
         }
         if (b->journal_lost_at > 0 && b->o.spool_dir && journal_is_url(journal_name(b->o.journal)))
                 spool_unrecorded(b);
         progress(b);
-        emit(b, BATCH_TICK, NULL, NULL, 0);
+        batch_emit(b, BATCH_TICK, NULL, NULL, 0);
         return 0;
 }

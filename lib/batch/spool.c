@@ -10,7 +10,7 @@
 
 #include "base/json-util.h"
 #include "base/output-file.h"
-#include "station/spool.h"
+#include "batch/spool.h"
 
 #define SPOOL_FORMAT "cartable-journal-spool/1"
 #define SPOOL_MAX_FILES 4096

@@ -12,8 +12,8 @@
  *
  * Memory per key in flight: the writer's aligned buffers (3 chunks of 4 MiB, plus a 4 MiB
  * comparison chunk during read-back: 16 MiB, flash/writer.c), its write plan (O(files) of
- * the release, which is shared), its report and slot (under 4 KiB) and a worker stack of
- * BATCH_STACK_SIZE. Measured: 15.4 MB of peak RSS per extra key (1 key 29 MB, 8 keys 137 MB).
+ * the release, which is shared), its slot (about 12 KiB: the report and two error records)
+ * and a worker stack of BATCH_STACK_SIZE. Measured: 15.4 MB of peak RSS per extra key (1 key 29 MB, 8 keys 137 MB).
  */
 #pragma once
 
@@ -149,10 +149,3 @@ void batch_stop(struct batch *b);
 
 const struct batch_summary *batch_get_summary(const struct batch *b);
 
-/*
- * The reason code a journal stores for a key that did not end well ("io-error",
- * "too-small", "counterfeit"... from the report's reason, lib/base/error.h), "key-removed"
- * for a key pulled out mid-write, "interrupted" for a key stopped on request; NULL for a
- * good key. The one place where flash and batch choose it.
- */
-const char *station_report_reason(const struct flash_report *r, bool is_removed);

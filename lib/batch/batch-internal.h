@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#include "station/batch.h"
+#include "batch/batch.h"
 
 enum slot_state { SLOT_QUEUED, SLOT_RUNNING, SLOT_ENDED };
 
@@ -71,14 +71,14 @@ struct batch {
         double started, last_activity;
         uint64_t n_running, n_queued;
         struct cart_error monitor_err;
-        double journal_lost_at, journal_retry_at;   /* mono(); 0: connected */
+        double journal_lost_at, journal_retry_at;   /* batch_mono(); 0: connected */
 };
 
-double mono(void);
-void emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r);
+double batch_mono(void);
+void batch_emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r);
 /* A slot for a new key: the port's slot again once its previous key ended, else a new one. */
-int slot_get(struct batch *b, const char *target, const char *port, struct slot **ret);
-int slot_queue(struct batch *b, struct slot *s);
+int batch_slot_get(struct batch *b, const char *target, const char *port, struct slot **ret);
+int batch_slot_queue(struct batch *b, struct slot *s);
 
 /* Hot-plug (batch-device.c): the monitor's callback, and the keys present at start. */
 int batch_on_device(const struct device_event *ev, void *userdata);

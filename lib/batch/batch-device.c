@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The batch engine's hot-plug side: keys arriving and leaving through the device monitor,
  * on the coordinator's thread. */
-#include "station/batch-internal.h"
+#include "batch/batch-internal.h"
 
 static struct slot *slot_by_devnum(struct batch *b, dev_t devnum) {
         for (size_t i = 0; i < b->n_slots; i++)
@@ -19,8 +19,8 @@ static int key_added(struct batch *b, const struct device_info *d) {
 
         if (s && s->state != SLOT_ENDED)
                 return 0;          /* known and in progress: a change, not a new key */
-        b->last_activity = mono();     /* any key plugged in, even refused, is activity */
-        r = slot_get(b, d->devnode, d->port, &s);
+        b->last_activity = batch_mono();     /* any key plugged in, even refused, is activity */
+        r = batch_slot_get(b, d->devnode, d->port, &s);
         if (r < 0)
                 return r;
         s->is_device = true;
@@ -43,12 +43,12 @@ static int key_added(struct batch *b, const struct device_info *d) {
                                                sizeof(s->message) - MIN(n, sizeof(s->message) - 1), "%s%s",
                                                i ? "; " : "", d->reasons[i]);
                 b->summary.n_refused++;
-                emit(b, BATCH_REFUSED, s, NULL, 0);
+                batch_emit(b, BATCH_REFUSED, s, NULL, 0);
                 return 0;
         }
-        emit(b, BATCH_ADDED, s, NULL, 0);
+        batch_emit(b, BATCH_ADDED, s, NULL, 0);
         if (b->stop_level == 0)
-                slot_queue(b, s);
+                batch_slot_queue(b, s);
         return 0;
 }
 
@@ -75,7 +75,7 @@ int batch_on_device(const struct device_event *ev, void *userdata) {
                         b->n_queued--;
                 }
                 s->is_device = s->state == SLOT_RUNNING;   /* a re-inserted key is a new one */
-                emit(b, BATCH_REMOVED, s, NULL, 0);
+                batch_emit(b, BATCH_REMOVED, s, NULL, 0);
                 return 0;
         }
         return 0;
