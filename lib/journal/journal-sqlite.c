@@ -6,6 +6,7 @@
  * and a busy timeout, and runs the forward migrations.
  */
 #include <sqlite3.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "journal/journal-internal.h"
@@ -279,6 +280,40 @@ static int read_version(struct journal *j, struct cart_error *err) {
         return (int) jdb_int64(s, 0);
 }
 
+/*
+ * The first write: WAL is a property of the file. The switch reads the header under a
+ * shared lock, then upgrades to write it; two processes switching a new file at once each
+ * hold the shared lock the other must wait out, so SQLite answers one of them SQLITE_BUSY
+ * at once, without calling the busy handler (waiting there would deadlock). It then gives
+ * up its lock, the other switches the file, and the switch tried again finds it done: so it
+ * is retried for as long as the busy timeout. SQLite refusing WAL (a file system without
+ * shared memory) answers the mode it kept: refused too.
+ */
+static int set_wal(struct journal *j, struct cart_error *err) {
+        for (int waited = 0;; waited += 10) {
+                sqlite3_stmt *s;
+                int rc = sqlite3_prepare_v2(handle(j), "PRAGMA journal_mode = WAL", -1, &s, NULL);
+                const char *mode;
+                bool is_wal;
+
+                if (rc != SQLITE_OK)
+                        return db_fail(j, rc, err);
+                rc = sqlite3_step(s);
+                mode = rc == SQLITE_ROW ? (const char *) sqlite3_column_text(s, 0) : NULL;
+                /* An in-memory journal (a dry run's) has no file to log beside. */
+                is_wal = mode && (strcasecmp(mode, "wal") == 0 || strcasecmp(mode, "memory") == 0);
+                if (rc != SQLITE_ROW && ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS))
+                        rc = db_fail(j, rc, err);
+                sqlite3_finalize(s);
+                if (rc < 0)
+                        return rc;
+                if (rc == SQLITE_ROW)
+                        return is_wal ? 0 : cart_error_set(err, -EIO, "%s: the file cannot be put in write-ahead "
+                                                           "log mode (WAL)", j->path);
+                sqlite3_sleep(10);
+        }
+}
+
 static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
         int rc, r;
@@ -310,8 +345,7 @@ static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         r = journal_check_version(j, err);
         if (r < 0)
                 return r;
-        /* The first write: WAL is a property of the file. */
-        r = jdb_exec(j, "PRAGMA journal_mode = WAL", err);
+        r = set_wal(j, err);
         if (r < 0)
                 return r;
         return journal_migrate(j, journal_migrations, journal_n_migrations, err);

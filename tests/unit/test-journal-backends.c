@@ -172,39 +172,66 @@ static void test_lists_sync_and_head(void **state) {
         assert_non_null(strstr(err.msg, "its tail was cut"));
 }
 
-/* Four stations creating one new journal at once: one creates the schema, the others find
- * it done (no "table exists" failure), and each records its key. */
-static void test_created_by_four_at_once(void **state) {
+/* Stations creating one new journal at once: one creates the schema (and, on SQLite, turns
+ * the file to WAL), the others find it done (no "table exists", no "database is locked"),
+ * and each records its key. Many processes released together, in several rounds, each on
+ * a journal of its own, so that the creation races are actually run. */
+#define CREATORS 12
+#define CREATE_ROUNDS 10
+
+static void create_at_once(const char *journal) {
         _cleanup_(journal_closep) struct journal *j = NULL;
         struct cart_error err = {};
-        pid_t pid[4];
-        int status;
+        int go[2], status;
+        pid_t pid[CREATORS];
 
-        for (int i = 0; i < 4; i++) {
+        assert_int_equal(pipe(go), 0);
+        for (int i = 0; i < CREATORS; i++) {
                 pid[i] = fork();
                 assert_true(pid[i] >= 0);
                 if (pid[i] == 0) {
-                        struct journal_options o = { .station = NULL, .create = true };
+                        struct journal_options o = { .create = true };
                         struct journal *c = NULL;
-                        char station[16];
+                        char station[16], x;
+                        close(go[1]);
+                        if (read(go[0], &x, 1) != 0)     /* released together: the pipe closes */
+                                _exit(3);
                         snprintf(station, sizeof(station), "st%d", i);
                         o.station = station;
-                        if (journal_open(name, &o, &c, &err) < 0) {
+                        if (journal_open(journal, &o, &c, &err) < 0) {
                                 fprintf(stderr, "%s: %s\n", station, err.msg);
                                 _exit(1);
                         }
-                        _exit(flash(c, station, NULL, &err) < 0 ? 2 : 0);
+                        if (flash(c, station, NULL, &err) < 0) {
+                                fprintf(stderr, "%s: %s\n", station, err.msg);
+                                _exit(2);
+                        }
+                        journal_close(c);
+                        _exit(0);
                 }
         }
-        for (int i = 0; i < 4; i++) {
+        close(go[0]);
+        close(go[1]);
+        for (int i = 0; i < CREATORS; i++) {
                 assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
                 assert_true(WIFEXITED(status));
                 assert_int_equal(WEXITSTATUS(status), 0);
         }
-        j = open_new("admin");
+        j = open_as(journal, "admin");
         assert_int_equal(count(j, "SELECT count(*) FROM schema_version"), JOURNAL_SCHEMA_VERSION);
-        assert_int_equal(count(j, "SELECT count(DISTINCT station) FROM events"), 4);
+        assert_int_equal(count(j, "SELECT count(DISTINCT station) FROM events"), CREATORS);
         assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
+static void test_created_by_many_at_once(void **state) {
+        for (int round = 0; round < CREATE_ROUNDS; round++) {
+                char journal[1024];
+                if (round == 0)
+                        snprintf(journal, sizeof(journal), "%s", name);
+                else
+                        journal_test_name(dir, 1000 + round, journal, sizeof(journal), NULL, 0);
+                create_at_once(journal);
+        }
 }
 
 /* Two processes, two stations, one class: each claims the next pupil without a key and
@@ -562,7 +589,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_roundtrip_and_tamper, setup),
                 cmocka_unit_test_setup(test_lists_sync_and_head, setup),
-                cmocka_unit_test_setup(test_created_by_four_at_once, setup),
+                cmocka_unit_test_setup(test_created_by_many_at_once, setup),
                 cmocka_unit_test_setup(test_two_stations_claim_each_pupil_once, setup),
                 cmocka_unit_test_setup(test_merge_offline_twice, setup),
                 cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
