@@ -41,6 +41,11 @@ int jdb_bind_null(struct jstmt *s, int i) {
 }
 
 int jdb_step(struct journal *j, struct jstmt *s, struct cart_error *err) {
+        if (j->trace) {
+                const char *const *params = NULL;
+                int n = s->ops->params(s, &params);
+                j->trace(j->trace_userdata, s->ops->sql(s), n, params);
+        }
         return s->ops->step(j, s, err);
 }
 

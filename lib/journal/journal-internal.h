@@ -49,10 +49,17 @@ struct jdb_ops {
         bool (*is_null)(struct jstmt *s, int col);
         int64_t (*int64)(struct jstmt *s, int col);
         int64_t (*changes)(struct journal *j);
+        /* The statement's SQL as the server runs it, and its parameters (NULL for SQL NULL;
+         * a backend that binds in place, SQLite, reports none): for jdb_trace. */
+        const char *(*sql)(struct jstmt *s);
+        int (*params)(struct jstmt *s, const char *const **ret);
         const char *lock_skip_locked;   /* appended to a SELECT that claims rows */
 };
 extern const struct jdb_ops jdb_sqlite_ops, jdb_pg_ops;
 
+/* Tests: each statement as it is stepped, its SQL and parameters (jdb_step), to check the
+ * query plan of every statement a key's life runs. */
+typedef void (*jdb_trace_fn)(void *userdata, const char *sql, int n_params, const char *const *params);
 
 struct journal {
         const struct jdb_ops *ops;
@@ -61,6 +68,8 @@ struct journal {
         char *station;
         int version;
         unsigned depth;        /* open transactions: 0 none, 1 a transaction, more savepoints */
+        jdb_trace_fn trace;    /* tests: sees each statement run (jdb_step), NULL: none */
+        void *trace_userdata;
 };
 
 /* Schema migrations: version N's SQL takes a journal at N-1 to N (v1 from an empty file). */

@@ -451,6 +451,15 @@ static int64_t pg_col_int64(struct jstmt *st, int col) {
         return v ? strtoll(v, NULL, 10) : -1;
 }
 
+static const char *pg_sql(struct jstmt *s) {
+        return PS(s)->sql;
+}
+
+static int pg_params(struct jstmt *s, const char *const **ret) {
+        *ret = (const char *const *) PS(s)->values;
+        return PS(s)->n_params;
+}
+
 static int64_t pg_changes(struct journal *j) {
         return j->db->changes;
 }
@@ -641,5 +650,7 @@ const struct jdb_ops jdb_pg_ops = {
         .is_null = pg_is_null,
         .int64 = pg_col_int64,
         .changes = pg_changes,
+        .sql = pg_sql,
+        .params = pg_params,
         .lock_skip_locked = " FOR UPDATE SKIP LOCKED",
 };

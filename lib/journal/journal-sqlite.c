@@ -73,10 +73,19 @@ static const char schema_v3[] =
         "CREATE TABLE pupil_salts (school TEXT NOT NULL, id TEXT NOT NULL, salt TEXT NOT NULL,"
         " PRIMARY KEY (school, id, salt), FOREIGN KEY (school, id) REFERENCES pupils (school, id));\n";
 
+/* Version 4: what a key's life runs finds its rows through an index, whatever the size of
+ * the roster and of the history: a key's end releases its claim by key (a partial index:
+ * only claimed pupils are in it), and a batch lists the keys its station left started
+ * among the starts alone. */
+static const char schema_v4[] =
+        "CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;\n"
+        "CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
         { 2, schema_v2 },
         { 3, schema_v3 },
+        { 4, schema_v4 },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 
@@ -233,6 +242,15 @@ static int64_t sq_int64(struct jstmt *s, int col) {
         return sq_is_null(s, col) ? -1 : sqlite3_column_int64(ST(s), col);
 }
 
+static const char *sq_sql(struct jstmt *s) {
+        return sqlite3_sql(ST(s));
+}
+
+static int sq_params(struct jstmt *s _unused_, const char *const **ret) {
+        *ret = NULL;
+        return 0;
+}
+
 static int64_t sq_changes(struct journal *j) {
         return sqlite3_changes64(handle(j));
 }
@@ -381,5 +399,7 @@ const struct jdb_ops jdb_sqlite_ops = {
         .is_null = sq_is_null,
         .int64 = sq_int64,
         .changes = sq_changes,
+        .sql = sq_sql,
+        .params = sq_params,
         .lock_skip_locked = "",    /* BEGIN IMMEDIATE: one writer at a time already */
 };

@@ -23,7 +23,7 @@
 #include "flash/flash.h"
 #include "release/release.h"
 
-#define JOURNAL_SCHEMA_VERSION 3
+#define JOURNAL_SCHEMA_VERSION 4
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 3: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 4: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates SQLite's migrations
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -166,3 +166,9 @@ CREATE TABLE pupil_salts (
     PRIMARY KEY (school, id, salt),
     FOREIGN KEY (school, id) REFERENCES pupils (school, id)
 );
+
+-- Version 4. A key's end releases its pupil's claim by key, among the claimed pupils only;
+-- a batch finds the keys its station left started among the starts only: what a key's
+-- life runs reads no whole table, whatever the size of the roster and of the history.
+CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;
+CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (SQLite backend), version 3: what `cartable` creates in a new
+-- The key journal's schema (SQLite backend), version 4: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
 -- a change is a new migration in lib/journal/journal-sqlite.c and an edit here.
@@ -157,3 +157,9 @@ CREATE TABLE pupil_salts (
     PRIMARY KEY (school, id, salt),
     FOREIGN KEY (school, id) REFERENCES pupils (school, id)
 );
+
+-- Version 4. A key's end releases its pupil's claim by key, among the claimed pupils only;
+-- a batch finds the keys its station left started among the starts only: what a key's
+-- life runs reads no whole table, whatever the size of the roster and of the history.
+CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;
+CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';

@@ -130,12 +130,16 @@ static void test_newer_version_refused_untouched(void **state) {
 
         journal_close(j);
         /* Back to rollback mode, so that a reader leaves no -wal file and the bytes say it all. */
-        raw("PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (4, 0)");
+        char sql[128], newer[64];
+        snprintf(sql, sizeof(sql), "PRAGMA journal_mode = DELETE; INSERT INTO schema_version VALUES (%d, 0)",
+                 JOURNAL_SCHEMA_VERSION + 1);
+        snprintf(newer, sizeof(newer), "schema version %d is newer", JOURNAL_SCHEMA_VERSION + 1);
+        raw(sql);
         file_digest(before);
         j = NULL;
         assert_int_equal(journal_open(path, &o, &j, &err), -EPROTONOSUPPORT);
         assert_null(j);
-        assert_non_null(strstr(err.msg, "schema version 4 is newer"));
+        assert_non_null(strstr(err.msg, newer));
         assert_non_null(strstr(err.msg, "left untouched"));
         file_digest(after);
         assert_memory_equal(before, after, sizeof(before));
@@ -172,34 +176,35 @@ static void test_not_a_journal(void **state) {
 
 static void test_migration_runner(void **state) {
         SQLITE_ONLY();
+        /* The versions this cartable knows are applied already: only the next one runs. */
         static const struct journal_migration good[] = {
-                { 1, "unused: already applied" },
-                { 2, "unused: already applied" },
-                { 3, "unused: already applied" },
-                { 4, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
+                { JOURNAL_SCHEMA_VERSION, "unused: already applied" },
+                { JOURNAL_SCHEMA_VERSION + 1, "ALTER TABLE keys ADD COLUMN colour TEXT; UPDATE keys SET colour = 'blue'" },
         };
         static const struct journal_migration bad[] = {
-                { 4, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
+                { JOURNAL_SCHEMA_VERSION + 1, "ALTER TABLE keys ADD COLUMN colour TEXT; THIS IS NOT SQL" },
         };
-        static const struct journal_migration gap[] = { { 5, "SELECT 1" } };
+        static const struct journal_migration gap[] = { { JOURNAL_SCHEMA_VERSION + 2, "SELECT 1" } };
+        char next[64];
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         struct cart_error err = {};
 
         /* A failing step leaves the journal at the version before it, schema unchanged. */
         assert_true(journal_migrate(j, bad, ELEMENTSOF(bad), &err) < 0);
-        assert_non_null(strstr(err.msg, "migration to schema version 4"));
-        assert_int_equal(journal_schema_version(j), 3);
+        snprintf(next, sizeof(next), "migration to schema version %d", JOURNAL_SCHEMA_VERSION + 1);
+        assert_non_null(strstr(err.msg, next));
+        assert_int_equal(journal_schema_version(j), JOURNAL_SCHEMA_VERSION);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 0);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 3);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), JOURNAL_SCHEMA_VERSION);
         /* Versions come one after the other. */
         assert_int_equal(journal_migrate(j, gap, ELEMENTSOF(gap), &err), -EPROTO);
-        /* A v3 journal goes to v4, and only the missing step runs. */
+        /* The journal goes to the next version, and only the missing step runs. */
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(journal_schema_version(j), 4);
+        assert_int_equal(journal_schema_version(j), JOURNAL_SCHEMA_VERSION + 1);
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'colour'"), 1);
-        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), 4);
+        assert_int_equal(raw_int("SELECT max(version) FROM schema_version"), JOURNAL_SCHEMA_VERSION + 1);
         assert_int_equal(journal_migrate(j, good, ELEMENTSOF(good), &err), 0);
-        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), 4);
+        assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), JOURNAL_SCHEMA_VERSION + 1);
 }
 
 static void test_reopen_keeps_version(void **state) {
