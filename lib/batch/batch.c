@@ -500,16 +500,14 @@ const struct batch_summary *batch_get_summary(const struct batch *b) {
         return &b->summary;
 }
 
-static int on_interrupted(void *userdata, const struct journal_interrupted *k) {
+/* A key an earlier batch of this station left started, closed now (or refused: r, err). */
+static int on_interrupted(void *userdata, const struct journal_interrupted *k, int r, const struct cart_error *err) {
         struct batch *b = userdata;
-        struct cart_error err = {};
         struct batch_event ev = { .kind = BATCH_INTERRUPTED_BEFORE, .summary = &b->summary, .interrupted = k };
-        int r;
 
-        r = journal_batch_close_interrupted(b->o.journal, k, b->o.operator, &err);
         if (r < 0)
                 ev = (struct batch_event) { .kind = BATCH_JOURNAL_ERROR, .summary = &b->summary,
-                                            .error = &err, .error_r = r };
+                                            .error = err, .error_r = r };
         if (b->o.on_event)
                 b->o.on_event(b->o.userdata, &ev);
         return 0;
@@ -738,6 +736,11 @@ int batch_run(struct batch *b, struct cart_error *err) {
         int r;
 
         b->started = b->last_activity = batch_mono();
+        /* This run's identity and lock, before its first start: another batch of this station
+         * never closes this one's keys, and closes them once this process is gone. */
+        r = journal_run_begin(b->o.journal, err);
+        if (r < 0)
+                return r;
         /* First the ends an earlier batch kept locally: those keys are recorded with their
          * real outcome, not closed as interrupted just below. */
         if (b->o.spool_dir && journal_is_url(journal_name(b->o.journal))) {
@@ -745,7 +748,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
                 if (r < 0)
                         return r;
         }
-        r = journal_batch_interrupted_list(b->o.journal, on_interrupted, b, err);
+        r = journal_close_interrupted(b->o.journal, b->o.operator, on_interrupted, b, err);
         if (r < 0)
                 return r;
         count_without_key(b);

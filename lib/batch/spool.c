@@ -324,26 +324,6 @@ int spool_parse(const void *json, size_t len, struct cart_error *err) {
         return parse_checked(json, len, sp, err);
 }
 
-struct open_start {
-        const char *uid;
-        bool is_open;
-};
-
-static int find_open_start(void *userdata, const struct journal_interrupted *k) {
-        struct open_start *o = userdata;
-
-        if (streq(k->key_uid, o->uid))
-                o->is_open = true;
-        return 0;
-}
-
-int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err) {
-        struct open_start o = { .uid = uid };
-        int r = journal_batch_interrupted_list(j, find_open_start, &o, err);
-
-        return r < 0 ? r : o.is_open;
-}
-
 int spool_record_end(struct journal *j, const char *uid, const struct flash_report *rep, const struct journal_flash *f,
                      bool *ret_present, struct cart_error *err) {
         int r;

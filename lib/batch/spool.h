@@ -43,10 +43,6 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
  * the key its fields make): 0, or -EBADMSG naming the field. For tests and fuzzing. */
 int spool_parse(const void *json, size_t len, struct cart_error *err);
 
-/* Whether this station's start event of key uid is still open (no end recorded after it):
- * 1 open, 0 not (its end was recorded, the commit in doubt went through), or -errno. */
-int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err);
-
 /*
  * Record the end of key uid (rep, f) that was held back while the journal server was away
  * (batch) or kept in the spool: unless the commit the lost connection left in doubt did

@@ -42,7 +42,7 @@ static int record_started(struct journal *j, const struct flash_report *rep, con
                 .outcome = "started", .step = flash_step_to_string(FLASH_STEP_CHECK),
                 .bytes_written = -1, .bytes_read = -1,
                 .started_usec = rep->started_usec > 0 ? rep->started_usec : now,
-                .write_usec = -1, .read_usec = -1,
+                .write_usec = -1, .read_usec = -1, .run = j->run,
         };
         return journal_event_append(j, &e, err);
 }
@@ -70,75 +70,6 @@ int journal_batch_started(struct journal *j, const struct flash_report *rep, con
                 return r;
         }
         return journal_txn_commit(j, err);
-}
-
-int journal_batch_interrupted_list(struct journal *j, journal_interrupted_fn fn, void *userdata,
-                                   struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
-        int r, n = 0;
-
-        r = jdb_prepare(j, "SELECT e.seq, e.time_usec, e.key_uid, e.key_serial, e.pupil_school, e.pupil_id, "
-                        "e.operator FROM events e WHERE e.station = ? AND e.kind = 'flashed' "
-                        "AND e.outcome = 'started' AND NOT EXISTS (SELECT 1 FROM events f "
-                        "WHERE f.station = e.station AND f.key_uid = e.key_uid AND f.kind = 'flashed' "
-                        "AND f.seq > e.seq) ORDER BY e.seq", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, j->station);
-        for (;;) {
-                r = jdb_step(j, s, err);
-                if (r <= 0)
-                        return r < 0 ? r : n;
-                struct journal_interrupted k = {
-                        .seq = jdb_int64(s, 0), .time_usec = jdb_int64(s, 1), .key_uid = jdb_text(s, 2),
-                        .key_serial = jdb_text(s, 3), .pupil_school = jdb_text(s, 4),
-                        .pupil_id = jdb_text(s, 5), .operator = jdb_text(s, 6),
-                };
-                n++;
-                if (fn) {
-                        r = fn(userdata, &k);
-                        if (r < 0)
-                                return r;
-                }
-        }
-}
-
-int journal_batch_close_interrupted(struct journal *j, const struct journal_interrupted *k,
-                                    const char *operator, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int64_t now = journal_now_usec();
-        struct journal_event_row e;
-        int r;
-
-        r = journal_txn_begin(j, err);
-        if (r < 0)
-                return r;
-        r = jdb_cached(j, "UPDATE keys SET status = 'failed', updated_usec = ? WHERE uid = ?", &s, err);
-        if (r < 0)
-                goto fail;
-        jdb_bind_int64(s, 1, now);
-        jdb_bind_text(s, 2, k->key_uid);
-        r = jdb_step(j, s, err);
-        if (r >= 0)
-                r = journal_claim_release(j, k->key_uid, err);
-        if (r < 0)
-                goto fail;
-        e = (struct journal_event_row) {
-                .kind = "flashed", .time_usec = now, .operator = operator,
-                .pupil_school = k->pupil_school, .pupil_id = k->pupil_id, .key_uid = k->key_uid,
-                .key_serial = k->key_serial, .release_serial = -1,
-                .outcome = flash_outcome_to_string(FLASH_OUTCOME_CANCELLED), .reason = "interrupted",
-                .message = "left unfinished by a batch that stopped (crash or power cut)",
-                .bytes_written = -1, .bytes_read = -1, .started_usec = k->time_usec,
-                .write_usec = -1, .read_usec = -1,
-        };
-        r = journal_event_append(j, &e, err);
-        if (r < 0)
-                goto fail;
-        return journal_txn_commit(j, err);
-fail:
-        journal_txn_rollback(j);
-        return r;
 }
 
 #define WITHOUT_KEY "FROM pupils p WHERE p.is_active = 1 AND p.school = ? AND p.class_name = ? " \

@@ -91,6 +91,11 @@ int journal_reconnect(struct journal *j, struct cart_error *err) {
         /* Whatever was open died with the connection. */
         j->depth = 0;
         r = j->ops->reconnect(j, err);
+        /* The run's lock died with the connection: taken again at once. Not taken means the
+         * old connection's server process still holds it (it has not seen the loss yet):
+         * the run stays alive to others all the same. */
+        if (r >= 0 && j->run)
+                (void) j->ops->run_lock(j, j->run, NULL);
         return r;
 }
 

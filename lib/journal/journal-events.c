@@ -13,10 +13,10 @@
         "e.bytes_read, e.started_usec, e.write_usec, e.read_usec, e.prev_hash, e.hash, "
 /* Listing: with the pupil's names. Verifying: the event alone. */
 #define EVENT_SELECT EVENT_COLUMNS "p.family_name, p.first_name, p.class_name, e.format, e.pupil_commit, " \
-        "p.salt FROM events e " \
+        "p.salt, e.run FROM events e " \
         "LEFT JOIN pupils p ON p.school = e.pupil_school AND p.id = e.pupil_id "
 #define EVENT_SELECT_BARE EVENT_COLUMNS "NULL, NULL, NULL, e.format, e.pupil_commit, (SELECT ps.salt " \
-        "FROM pupils ps WHERE ps.school = e.pupil_school AND ps.id = e.pupil_id) FROM events e "
+        "FROM pupils ps WHERE ps.school = e.pupil_school AND ps.id = e.pupil_id), e.run FROM events e "
 
 static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
         *e = (struct journal_event_row) {
@@ -32,6 +32,7 @@ static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
                 .read_usec = jdb_int64(s, 24), .prev_hash = jdb_text(s, 25), .hash = jdb_text(s, 26),
                 .family_name = jdb_text(s, 27), .first_name = jdb_text(s, 28), .class_name = jdb_text(s, 29),
                 .format = (int) jdb_int64(s, 30), .pupil_commit = jdb_text(s, 31), .pupil_salt = jdb_text(s, 32),
+                .run = jdb_text(s, 33),
         };
 }
 

@@ -35,6 +35,10 @@ struct jdb_ops {
         /* The schema version: 0 for an empty journal; -EBADMSG when it is not a journal. */
         int (*read_version)(struct journal *j, struct cart_error *err);
         int (*lock_chain)(struct journal *j, const char *station, struct cart_error *err);
+        /* A batch run's lock, held by this connection (or process) until it closes: taken
+         * (1: held; 0: another holds it), and looked at for another run (1: its holder lives). */
+        int (*run_lock)(struct journal *j, const char *run, struct cart_error *err);
+        int (*run_is_alive)(struct journal *j, const char *run, struct cart_error *err);
         int (*exec)(struct journal *j, const char *sql, struct cart_error *err);
         int (*prepare)(struct journal *j, const char *sql, bool is_cached, struct jstmt **ret,
                        struct cart_error *err);
@@ -68,6 +72,7 @@ struct journal {
         char *station;
         int version;
         unsigned depth;        /* open transactions: 0 none, 1 a transaction, more savepoints */
+        char *run;             /* this process's batch run (journal_run_begin), NULL: none */
         jdb_trace_fn trace;    /* tests: sees each statement run (jdb_step), NULL: none */
         void *trace_userdata;
 };
@@ -158,6 +163,7 @@ int journal_events_by_station(struct journal *j, journal_event_fn fn, void *user
 int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_HEX_LEN + 1]);
 
 int64_t journal_now_usec(void);
+int journal_uuid_random(char ret[JOURNAL_UUID_LEN + 1]);
 
 /* A pupil's commitment (schema v2): SHA-256 over the canonical salt, school and id. */
 int journal_pupil_commit(const char *salt, const char *school, const char *id,

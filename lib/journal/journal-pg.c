@@ -484,6 +484,38 @@ static int pg_lock_chain(struct journal *j, const char *station, struct cart_err
         return r < 0 ? r : 0;
 }
 
+/* A batch run's lock: a session advisory lock, keyed by a 64-bit hash of its identity, which
+ * the server releases when the session ends (the station's process killed, its connection
+ * lost). t: taken, f: another session holds it. */
+static int try_run_lock(struct journal *j, const char *run, bool is_unlock, struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r;
+
+        r = pg_prepare(j, is_unlock ? "SELECT pg_advisory_unlock(hashtextextended('cartable run ' || ?, 0))"
+                                    : "SELECT pg_try_advisory_lock(hashtextextended('cartable run ' || ?, 0))",
+                       false, &s, err);
+        if (r < 0)
+                return r;
+        pg_bind_text(s, 1, run);
+        r = pg_step(j, s, err);
+        if (r < 0)
+                return r;
+        return r > 0 && pg_text(s, 0) && streq(pg_text(s, 0), "t");
+}
+
+static int pg_run_lock(struct journal *j, const char *run, struct cart_error *err) {
+        return try_run_lock(j, run, false, err);
+}
+
+/* Taken, it was free: given back at once. */
+static int pg_run_is_alive(struct journal *j, const char *run, struct cart_error *err) {
+        int r = try_run_lock(j, run, false, err);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = try_run_lock(j, run, true, err);
+        return r < 0 ? r : 0;
+}
+
 /* The journal's schema version: 0 for an empty database (schema), -EBADMSG for one that
  * holds tables but is not a journal. Reads only. */
 static int read_version(struct journal *j, struct cart_error *err) {
@@ -650,6 +682,8 @@ const struct jdb_ops jdb_pg_ops = {
         .is_null = pg_is_null,
         .int64 = pg_col_int64,
         .changes = pg_changes,
+        .run_lock = pg_run_lock,
+        .run_is_alive = pg_run_is_alive,
         .sql = pg_sql,
         .params = pg_params,
         .lock_skip_locked = " FOR UPDATE SKIP LOCKED",

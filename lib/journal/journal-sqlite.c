@@ -5,8 +5,10 @@
  * then sets WAL, synchronous=FULL (a committed event survives a power cut), foreign keys
  * and a busy timeout, and runs the forward migrations.
  */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "journal/journal-internal.h"
@@ -81,11 +83,18 @@ static const char schema_v4[] =
         "CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;\n"
         "CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';\n";
 
+/* Version 5: each batch run has an identity, recorded in its keys' start events (format 3
+ * hashes it), so that a batch closes as interrupted only the starts of runs that are gone
+ * (journal_close_interrupted), never those of another batch of the station still running. */
+static const char schema_v5[] =
+        "ALTER TABLE events ADD COLUMN run TEXT;\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
         { 2, schema_v2 },
         { 3, schema_v3 },
         { 4, schema_v4 },
+        { 5, schema_v5 },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 
@@ -102,6 +111,8 @@ static sqlite3_stmt *ST(struct jstmt *s) {
 
 struct jdb {
         sqlite3 *db;
+        int run_fd;                    /* the batch run's lock file, held (flock) while open */
+        char *run_file;
         /* Statements run once per key or pupil, prepared once per connection; keyed by
          * the address of their SQL text (a string literal of the caller). */
         struct {
@@ -339,6 +350,7 @@ static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         j->db = calloc(1, sizeof(*j->db));
         if (!j->db)
                 return -ENOMEM;
+        j->db->run_fd = -EBADF;
         if (!create && access(j->path, F_OK) < 0)
                 return cart_error_errno(err, -errno, j->path, "import a roster first, or give --journal");
         rc = sqlite3_open_v2(j->path, &j->db->db, flags, NULL);
@@ -369,7 +381,68 @@ static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         return journal_migrate(j, journal_migrations, journal_n_migrations, err);
 }
 
+/* A batch run's lock: the file RUN in the directory "PATH-runs" beside the journal, where
+ * every process that opens the journal looks, whatever its configuration; flock(2) holds it
+ * until the process ends, however it ends. Removed on close (a killed run's stays, free). */
+static int run_file(struct journal *j, const char *run, bool is_dir, char **ret) {
+        return asprintf(ret, "%s-runs%s%s", j->path, is_dir ? "" : "/", is_dir ? "" : run) < 0 ? -ENOMEM : 0;
+}
+
+static bool is_in_memory(const struct journal *j) {
+        return streq(j->path, ":memory:");
+}
+
+static int sq_run_lock(struct journal *j, const char *run, struct cart_error *err) {
+        _cleanup_free_ char *dir = NULL, *file = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (is_in_memory(j))
+                return 1;      /* no other process sees it */
+        r = run_file(j, run, true, &dir);
+        if (r >= 0)
+                r = run_file(j, run, false, &file);
+        if (r < 0)
+                return r;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return cart_error_errno(err, -errno, dir, "cannot create");
+        fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return errno == EEXIST ? 0 : cart_error_errno(err, -errno, file, "cannot create");
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? 0 : cart_error_errno(err, -errno, file, "flock");
+        j->db->run_fd = TAKE_FD(fd);
+        j->db->run_file = TAKE_PTR(file);
+        return 1;
+}
+
+/* Alive while its file is locked. A free file is a killed run's: it goes (a run never comes
+ * back, and one that has not locked its file yet has no start to be looked up by). */
+static int sq_run_is_alive(struct journal *j, const char *run, struct cart_error *err) {
+        _cleanup_free_ char *file = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (is_in_memory(j))
+                return 0;
+        r = run_file(j, run, false, &file);
+        if (r < 0)
+                return r;
+        fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : cart_error_errno(err, -errno, file, "cannot open");
+        if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? 1 : cart_error_errno(err, -errno, file, "flock");
+        (void) unlink(file);
+        return 0;
+}
+
 static void sq_close(struct journal *j) {
+        if (j->db->run_fd >= 0) {
+                (void) unlink(j->db->run_file);      /* before the lock goes: never seen free */
+                close(j->db->run_fd);
+        }
+        free(j->db->run_file);
         for (size_t i = 0; i < N_CACHED; i++)
                 if (j->db->cached[i].s)
                         sq_finalize(j->db->cached[i].s);
@@ -399,6 +472,8 @@ const struct jdb_ops jdb_sqlite_ops = {
         .is_null = sq_is_null,
         .int64 = sq_int64,
         .changes = sq_changes,
+        .run_lock = sq_run_lock,
+        .run_is_alive = sq_run_is_alive,
         .sql = sq_sql,
         .params = sq_params,
         .lock_skip_locked = "",    /* BEGIN IMMEDIATE: one writer at a time already */

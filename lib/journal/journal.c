@@ -64,6 +64,7 @@ struct journal *journal_close(struct journal *j) {
         jdb_close(j);
         free(j->path);
         free(j->station);
+        free(j->run);
         free(j);
         return NULL;
 }
@@ -129,7 +130,7 @@ int journal_rollback(struct journal *j) {
         return 0;
 }
 
-static int uuid_random(char ret[JOURNAL_UUID_LEN + 1]) {
+int journal_uuid_random(char ret[JOURNAL_UUID_LEN + 1]) {
         uint8_t b[16];
         ssize_t n = getrandom(b, sizeof(b), 0);
 
@@ -233,8 +234,10 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         int r;
 
         c.p = c.stack;
-        /* Form 2 differs in its first line and in pupil_commit standing for pupil_id. */
-        r = e->format == 1 ? canon_put(&c, "cartable-event-1\n", 17) : canon_put(&c, "cartable-event-2\n", 17);
+        /* Form 2 differs in its first line and in pupil_commit standing for pupil_id; form 3
+         * from form 2 in its first line and the batch run at the end. */
+        int form = e->format > 0 ? e->format : 3;
+        r = canon_put(&c, form == 1 ? "cartable-event-1\n" : form == 2 ? "cartable-event-2\n" : "cartable-event-3\n", 17);
         if (r >= 0) r = put_text(&c, "uuid", e->uuid);
         if (r >= 0) r = put_text(&c, "station", e->station);
         if (r >= 0) r = put_int(&c, "station_seq", e->station_seq);
@@ -242,7 +245,7 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         if (r >= 0) r = put_int(&c, "time_usec", e->time_usec);
         if (r >= 0) r = put_text(&c, "operator", e->operator);
         if (r >= 0) r = put_text(&c, "pupil_school", e->pupil_school);
-        if (r >= 0) r = e->format == 1 ? put_text(&c, "pupil_id", e->pupil_id)
+        if (r >= 0) r = form == 1 ? put_text(&c, "pupil_id", e->pupil_id)
                                        : put_text(&c, "pupil_commit", e->pupil_commit);
         if (r >= 0) r = put_text(&c, "key_uid", e->key_uid);
         if (r >= 0) r = put_text(&c, "key_serial", e->key_serial);
@@ -260,6 +263,7 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         if (r >= 0) r = put_int(&c, "started_usec", e->started_usec);
         if (r >= 0) r = put_int(&c, "write_usec", e->write_usec);
         if (r >= 0) r = put_int(&c, "read_usec", e->read_usec);
+        if (r >= 0 && form >= 3) r = put_text(&c, "run", e->run);
         if (r >= 0) r = put_text(&c, "prev_hash", e->prev_hash);
         return canon_finish(&c, r, ret);
 }
@@ -326,8 +330,8 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
         r = jdb_cached(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
                         "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
                         "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
-                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, pupil_commit) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, pupil_commit, run) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         &ins, err);
         if (r < 0)
                 return r;
@@ -359,6 +363,7 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
         jdb_bind_text(ins, 26, e->hash);
         jdb_bind_int64(ins, 27, e->format);
         jdb_bind_text(ins, 28, e->pupil_commit);
+        jdb_bind_text(ins, 29, e->run);
         r = jdb_step(j, ins, err);
         return r < 0 ? r : 0;
 }
@@ -390,13 +395,13 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
                 e->station_seq = 1;
                 memcpy(prev, zero_hash, sizeof(prev));
         }
-        r = uuid_random(uuid);
+        r = journal_uuid_random(uuid);
         if (r < 0)
                 return cart_error_errno(err, r, NULL, "no random UUID");
         e->uuid = uuid;
         e->station = j->station;
         e->prev_hash = prev;
-        e->format = 2;
+        e->format = 3;
         if (e->pupil_id) {
                 char salt[33];
                 r = pupil_salt(j, e->pupil_school, e->pupil_id, salt, err);

@@ -23,7 +23,7 @@
 #include "flash/flash.h"
 #include "release/release.h"
 
-#define JOURNAL_SCHEMA_VERSION 4
+#define JOURNAL_SCHEMA_VERSION 5
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -197,11 +197,14 @@ struct journal_event_row {
         const char *prev_hash, *hash;
         /* Not part of the event: the pupil's names as the journal holds them now (listing only). */
         const char *family_name, *first_name, *class_name;
-        /* Canonical form 1 (schema v1: pupil_id hashed) or 2 (pupil_commit hashed instead);
+        /* Canonical form 1 (schema v1: pupil_id hashed), 2 (pupil_commit hashed instead) or 3
+         * (form 2 and the batch run);
          * 0 on append: the current one. pupil_commit: SHA-256 of the pupil's salt, school and
          * id, kept when a purge erases the id. pupil_salt: not part of the event (verify). */
         int format;
         const char *pupil_commit, *pupil_salt;
+        /* Form 3 (schema v5): the batch run whose key's start this is (journal_run_begin), or NULL. */
+        const char *run;
 };
 struct journal_event_filter {
         const char *pupil;           /* "ID" or "UAI/ID" */
@@ -292,18 +295,42 @@ const char *journal_name(const struct journal *j);
 int journal_batch_started(struct journal *j, const struct flash_report *r, const char *operator,
                           const char *pupil, struct cart_error *err);
 
+/*
+ * A batch run: the keys a batch starts carry its identity (a random UUID, in the start
+ * event), and the run holds a lock for as long as it lives, released by the system when its
+ * process ends however it ends (SQLite: an flock on a file in the directory "JOURNAL-runs"
+ * beside the journal; PostgreSQL: a session advisory lock, also taken again after a
+ * reconnection). Several batches may so run at once under one station's name: each closes
+ * as interrupted only the starts of runs whose lock is free. Before the first start.
+ */
+int journal_run_begin(struct journal *j, struct cart_error *err);
+/* This handle's run, NULL before journal_run_begin(). */
+const char *journal_run(const struct journal *j);
+
 struct journal_interrupted {
         int64_t seq, time_usec;          /* of the start event */
         const char *key_uid, *key_serial, *pupil_school, *pupil_id, *operator;
+        const char *run;                 /* the batch run that started it (NULL: before schema v5) */
+        bool is_running;                 /* its run still lives (this process's, or its lock held) */
 };
-typedef int (*journal_interrupted_fn)(void *userdata, const struct journal_interrupted *k);
-/* The keys of this station left interrupted, oldest first. Returns how many, or a negative errno. */
-int journal_batch_interrupted_list(struct journal *j, journal_interrupted_fn fn, void *userdata,
-                                   struct cart_error *err);
-/* Close a key left interrupted: a "flashed" event, outcome "cancelled", reason "interrupted";
- * the key's status becomes "failed" (its first sector was cleared, or never written). */
-int journal_batch_close_interrupted(struct journal *j, const struct journal_interrupted *k,
-                                    const char *operator, struct cart_error *err);
+/* r and err: a key closed (journal_close_interrupted) or not; 0 and NULL when listing. */
+typedef int (*journal_interrupted_fn)(void *userdata, const struct journal_interrupted *k, int r,
+                                      const struct cart_error *err);
+/* The keys of this station whose last flash event is a start, oldest first, whether their run
+ * still lives or not. Returns how many, or a negative errno. */
+int journal_interrupted_list(struct journal *j, journal_interrupted_fn fn, void *userdata, struct cart_error *err);
+/*
+ * Close each key this station's gone runs left started (a crash, a power cut): a "flashed"
+ * event, outcome "cancelled", reason "interrupted", the key's status "failed" (its first
+ * sector was cleared, or never written), its pupil's claim released; each in its own
+ * transaction. The starts of runs still alive (another batch of this station) are left.
+ * fn sees each key closed, or refused (r < 0, err). Returns how many were closed.
+ */
+int journal_close_interrupted(struct journal *j, const char *operator, journal_interrupted_fn fn, void *userdata,
+                              struct cart_error *err);
+/* Whether this station's last flash event of key uid is a start (1), not one (0: its end is
+ * recorded, or the journal never saw it), or a negative errno. */
+int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err);
 
 /*
  * Roster mode, several stations on one class: claim the next pupil of school's class_name

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 4: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 5: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates SQLite's migrations
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -120,9 +120,12 @@ CREATE TABLE events (
     prev_hash TEXT NOT NULL,              -- hash of the station's previous event (64 zeros first)
     hash TEXT NOT NULL,                   -- SHA-256 of this event's canonical form
     format INTEGER NOT NULL DEFAULT 1,    -- canonical form: 1 hashes pupil_id (written by v1),
-                                          -- 2 hashes pupil_commit instead (v2 onwards)
+                                          -- 2 hashes pupil_commit instead (v2 onwards),
+                                          -- 3 hashes run too (v5 onwards)
     pupil_commit TEXT,                    -- v2: SHA-256 of the pupil's salt, school and id; a purge
                                           -- erases pupil_id and the salt, keeps this and the hash
+    run TEXT,                             -- v5: the batch run of a key's start (its lock held while
+                                          -- the run lives: only a gone run's starts are closed)
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );

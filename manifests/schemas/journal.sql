@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (SQLite backend), version 4: what `cartable` creates in a new
+-- The key journal's schema (SQLite backend), version 5: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
 -- a change is a new migration in lib/journal/journal-sqlite.c and an edit here.
@@ -118,9 +118,12 @@ CREATE TABLE events (
     prev_hash TEXT NOT NULL,              -- hash of the station's previous event (64 zeros first)
     hash TEXT NOT NULL,                   -- SHA-256 of this event's canonical form
     format INTEGER NOT NULL DEFAULT 1,    -- canonical form: 1 hashes pupil_id (written by v1),
-                                          -- 2 hashes pupil_commit instead (v2 onwards)
+                                          -- 2 hashes pupil_commit instead (v2 onwards),
+                                          -- 3 hashes run too (v5 onwards)
     pupil_commit TEXT,                    -- v2: SHA-256 of the pupil's salt, school and id; a purge
                                           -- erases pupil_id and the salt, keeps this and the hash
+    run TEXT,                             -- v5: the batch run of a key's start (its lock held while
+                                          -- the run lives: only a gone run's starts are closed)
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );

@@ -31,25 +31,33 @@ station atelier-2
 T=(--trust dep.pub)
 CLASS=(--school 0750001A --class 6A)
 
-# two_batches JOURNAL PREFIX CHECK: both stations at once, 6 targets each, 3 at a time.
-two_batches() {
-        local journal=$1 p=$2 s
-        for s in 1 2; do
+# batches JOURNAL PREFIX CONF...: one batch per station configuration, all at once, 12 image
+# files in all, 3 at a time each, on class 6A (10 pupils): 10 keys done, each for another
+# pupil, and no batch closed another's key as interrupted (none of them stopped).
+batches() {
+        local journal=$1 p=$2 i=0 pids=() conf k
+        shift 2
+        for conf in "$@"; do
+                i=$((i + 1))
                 local targets=()
-                for i in 1 2 3 4 5 6; do targets+=(--target "$p$s-$i.img"); done
-                CARTABLE_CONFIG=$SCRATCH/atelier-$s.conf "$C" batch rel.cart "${T[@]}" --journal "$journal" \
-                        "${CLASS[@]}" "${targets[@]}" --size 1G --jobs 3 --json > "$p$s.json" 2> "$p$s.err" &
-                eval "pid$s=$!"
+                for k in $(seq $((12 / $#))); do targets+=(--target "$p$i-$k.img"); done
+                CARTABLE_CONFIG=$SCRATCH/$conf.conf "$C" batch rel.cart "${T[@]}" --journal "$journal" \
+                        "${CLASS[@]}" "${targets[@]}" --size 1G --jobs 3 --json > "$p$i.json" 2> "$p$i.err" &
+                pids+=($!)
         done
-        wait "$pid1" || { cat "${p}1.err"; fail "$journal: station 1's batch failed"; }
-        wait "$pid2" || { cat "${p}2.err"; fail "$journal: station 2's batch failed"; }
-        local done_keys no_pupil
-        done_keys=$(cat "${p}1.json" "${p}2.json" | jq -s '[.[] | select(.event == "done")] | length')
-        no_pupil=$(cat "${p}1.json" "${p}2.json" | jq -s '[.[] | select(.event == "no-pupil")] | length')
-        [ "$done_keys" = 10 ] && [ "$no_pupil" = 2 ] || fail "$journal: $done_keys keys done, $no_pupil no-pupil (10, 2 expected)"
-        # Each done key is for a different pupil, by both batches' own words.
-        [ "$(cat "${p}1.json" "${p}2.json" | jq -r 'select(.event == "done") | .pupil' | sort -u | wc -l)" = 10 ] \
+        i=0
+        for k in "${pids[@]}"; do
+                i=$((i + 1))
+                wait "$k" || { cat "$p$i.err"; fail "$journal: batch $i of $# failed"; }
+        done
+        local done_keys
+        done_keys=$(cat "$p"[0-9].json | jq -s '[.[] | select(.event == "done")] | length')
+        [ "$done_keys" = 10 ] || fail "$journal: $done_keys keys done (10 expected)"
+        # Each done key is for a different pupil, by the batches' own words.
+        [ "$(cat "$p"[0-9].json | jq -r 'select(.event == "done") | .pupil' | sort -u | wc -l)" = 10 ] \
                 || fail "$journal: two done keys for one pupil"
+        [ "$(cat "$p"[0-9].json | jq -s '[.[] | select(.event == "interrupted-before" or .event == "interrupted")] | length')" = 0 ] \
+                || fail "$journal: a batch closed or lost a key of another that was running"
 }
 
 # check_journal QUERY-FN JOURNAL: every pupil of 6A holds one issued key, no pupil two, every
@@ -72,22 +80,121 @@ check_journal() {
 # --- One PostgreSQL journal, two stations at once.
 CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" roster import "$SOURCE_ROOT/manifests/rosters/demo-roster.csv" --journal "$URL"
 [ "$(q "SELECT count(*) FROM pupils WHERE class_name = '6A' AND is_active = 1")" = 10 ] || fail "class 6A: 10 pupils"
-two_batches "$URL" pg
+batches "$URL" pg atelier-1 atelier-2
 check_journal q "$URL"
 echo "batch-pg: two stations on one class (PostgreSQL): ok"
 
 # --- The same on one SQLite file (two processes: the write transaction is the lock).
 sq() { sqlite3 -batch "$SCRATCH/j.db" "$1"; }
 CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" roster import "$SOURCE_ROOT/manifests/rosters/demo-roster.csv" --journal "$SCRATCH/j.db"
-two_batches "$SCRATCH/j.db" sq
+batches "$SCRATCH/j.db" sq atelier-1 atelier-2
 check_journal sq "$SCRATCH/j.db"
 echo "batch-pg: two stations on one class (SQLite): ok"
+
+# --- Two and three batches of one station (two hubs, one name) on one class, at once: each
+# run has its own identity and lock, so none takes another's keys for a crash's leftovers
+# and releases their pupils (which gave those pupils two keys). On a new journal each time.
+# check_one_station QUERY-FN JOURNAL: every pupil of 6A holds exactly one key, none
+# cancelled, no claim left, the station's chain intact.
+check_one_station() {
+        local qf=$1 journal=$2
+        [ "$($qf "SELECT count(*) FROM pupils p WHERE p.class_name = '6A' AND p.is_active = 1 AND (SELECT count(*) FROM keys k WHERE k.pupil_school = p.school AND k.pupil_id = p.id AND k.status = 'issued') = 1")" = 10 ] \
+                || fail "$journal: not every pupil of 6A holds exactly one key"
+        [ "$($qf "SELECT count(*) FROM events WHERE kind = 'issued'")" = 10 ] || fail "$journal: 10 issued events expected"
+        [ "$($qf "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")" = 10 ] \
+                || fail "$journal: a key was flashed for nobody"
+        [ "$($qf "SELECT count(*) FROM events WHERE outcome = 'cancelled'")" = 0 ] || fail "$journal: a key closed interrupted"
+        [ "$($qf "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL")" = 0 ] || fail "$journal: claims left"
+        expect_exit 0 "$C" journal verify --journal "$journal"
+        expect_in out '^station atelier-1: [0-9]+ events, intact'
+}
+# new_journal NAME BACKEND: a new journal of class 6A (a database on the server, or an
+# SQLite file) in $journal; qj SQL queries it.
+new_journal() {
+        if [ "$2" = pg ]; then
+                q "CREATE DATABASE $1" >/dev/null
+                journal=${URL/\/cartable?//$1?}
+        else
+                journal=$SCRATCH/$1.db
+        fi
+        CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" roster import \
+                "$SOURCE_ROOT/manifests/rosters/demo-roster.csv" --journal "$journal"
+}
+qj() {
+        if journal_is_url "$journal"; then "$CARTABLE_TEST_PG_BIN/psql" -X -A -t -q "$journal" -c "$1"
+        else sqlite3 -batch "$journal" "$1"; fi
+}
+journal_is_url() { [[ $1 == postgresql://* ]]; }
+for backend in pg sq; do
+        for n in 2 3; do
+                new_journal one${n}$backend $backend
+                confs=()
+                for _ in $(seq $n); do confs+=(atelier-1); done
+                batches "$journal" "one$n$backend-" "${confs[@]}"
+                check_one_station qj "$journal"
+                echo "batch-pg: $n batches of one station on one class ($backend): ok"
+        done
+done
 
 # --- The server stopped mid-batch. Slow keys: each read and write waits (nbdkit delay).
 need_root
 need_tool nbdkit
 need_tool nbdfuse
 [ -c /dev/fuse ] || skip "needs /dev/fuse"
+
+# --- A batch killed (-9) while another batch of the same station runs: its keys stay
+# started, and the next batch of the station closes them (interrupted), never those of the
+# batch still running. Slow keys (each write delayed) keep A's and B's keys in flight.
+# wait_started FILE N: until FILE holds N "started" events.
+wait_started() {
+        for _ in $(seq 600); do
+                [ "$(jq -s '[.[] | select(.event == "started")] | length' "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+                sleep 0.1
+        done
+        cat "$1"
+        fail "no $2 started events in $1"
+}
+for backend in pg sq; do
+        new_journal killed$backend $backend
+        qk=qj
+        for k in ${backend}b ${backend}a1 ${backend}a2; do nbd_key "$k" delay delay-write=3; done
+        CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$journal" "${CLASS[@]}" \
+                --target ${backend}b/nbd --json > ${backend}B.json 2> ${backend}B.err &
+        pid_b=$!
+        wait_started ${backend}B.json 1
+        CARTABLE_CONFIG=$SCRATCH/atelier-1.conf "$C" batch rel.cart "${T[@]}" --journal "$journal" "${CLASS[@]}" \
+                --target ${backend}a1/nbd --target ${backend}a2/nbd --json > ${backend}A.json 2> ${backend}A.err &
+        pid_a=$!
+        wait_started ${backend}A.json 2
+        kill -9 $pid_a
+        wait $pid_a 2>/dev/null || true
+        open_starts="SELECT count(*) FROM events e WHERE e.outcome = 'started' AND e.key_uid LIKE 'file:%/${backend}a_/nbd' AND NOT EXISTS (SELECT 1 FROM events f WHERE f.key_uid = e.key_uid AND f.kind = 'flashed' AND f.seq > e.seq)"
+        [ "$($qk "$open_starts")" = 2 ] || fail "$backend: the killed batch's two keys are not left started"
+        # C, while B writes its key: closes A's two keys, not B's.
+        targets=()
+        for k in $(seq 9); do targets+=(--target "${backend}c$k.img"); done
+        CARTABLE_CONFIG=$SCRATCH/atelier-1.conf expect_exit 0 "$C" batch rel.cart "${T[@]}" --journal "$journal" \
+                "${CLASS[@]}" "${targets[@]}" --size 1G --jobs 3 --json
+        cp out ${backend}C.json
+        kill -0 $pid_b 2>/dev/null || echo "note: batch B ended before C (slow host): B's key was not running"
+        [ "$(jq -r 'select(.event == "interrupted-before") | .key' ${backend}C.json | sort | tr '\n' ' ')" = \
+          "file:$(realpath ${backend}a1)/nbd file:$(realpath ${backend}a2)/nbd " ] \
+                || { cat ${backend}C.json; fail "$backend: C did not close exactly the killed batch's keys"; }
+        [ "$($qk "$open_starts")" = 0 ] || fail "$backend: the killed batch's keys are still open"
+        wait $pid_b || { cat ${backend}B.err; fail "$backend: batch B failed"; }
+        [ "$(jq -s '[.[] | select(.event == "done")] | length' ${backend}B.json)" = 1 ] || fail "$backend: B's key not done"
+        check_journal_killed() {
+                [ "$($qk "SELECT count(*) FROM pupils p WHERE p.class_name = '6A' AND p.is_active = 1 AND (SELECT count(*) FROM keys k WHERE k.pupil_school = p.school AND k.pupil_id = p.id AND k.status = 'issued') = 1")" = 10 ] \
+                        || fail "$backend: not every pupil of 6A holds exactly one key"
+                [ "$($qk "SELECT count(*) FROM events WHERE kind = 'issued'")" = 10 ] || fail "$backend: 10 issued events expected"
+                [ "$($qk "SELECT count(*) FROM events WHERE outcome = 'cancelled'")" = 2 ] \
+                        || fail "$backend: only the killed batch's two keys are closed"
+                [ "$($qk "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL")" = 0 ] || fail "$backend: claims left"
+                expect_exit 0 "$C" journal verify --journal "$journal"
+        }
+        check_journal_killed
+        echo "batch-pg: a batch killed while another of its station runs ($backend): ok"
+done
 pg_stop() { $CARTABLE_TEST_PG_CTL -m fast stop >/dev/null; }
 pg_start() { $CARTABLE_TEST_PG_CTL -o "$CARTABLE_TEST_PG_OPTS" start >/dev/null; }
 # wait_for FILE JQ-FILTER: until FILE holds an event that matches.

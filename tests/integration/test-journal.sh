@@ -104,13 +104,14 @@ import hashlib, json, sys
 fields = ["uuid", "station", "station_seq", "kind", "time_usec", "operator", "pupil_school", "pupil_id",
           "key_uid", "key_serial", "release_name", "release_version", "release_serial", "release_key_id",
           "outcome", "reason", "step", "message", "volume_id", "bytes_written", "bytes_read", "started_usec",
-          "write_usec", "read_usec", "prev_hash"]
+          "write_usec", "read_usec", "run", "prev_hash"]
 prev = {}
 for e in json.load(open(sys.argv[1])):
     e["key_uid"] = e["key"]
-    # Form 2 (schema v2): pupil_commit, the salted commitment, stands for pupil_id.
-    assert e["format"] == 2 and (e["pupil_id"] is None) == (e["pupil_commit"] is None), e["seq"]
-    b = b"cartable-event-2\n"
+    # Form 3 (schema v5): pupil_commit, the salted commitment, stands for pupil_id (form 2),
+    # and the batch run is hashed.
+    assert e["format"] == 3 and (e["pupil_id"] is None) == (e["pupil_commit"] is None), e["seq"]
+    b = b"cartable-event-3\n"
     for f in ["pupil_commit" if f == "pupil_id" else f for f in fields]:
         v = e[f]
         if v is None:

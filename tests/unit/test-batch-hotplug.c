@@ -66,7 +66,7 @@ static void on_event(void *userdata, const struct batch_event *ev) {
         }
 }
 
-static int count_interrupted(void *userdata, const struct journal_interrupted *k) {
+static int count_interrupted(void *userdata, const struct journal_interrupted *k, int r, const struct cart_error *e) {
         (*(int *) userdata)++;
         return 0;
 }
@@ -136,7 +136,7 @@ static void test_hotplug(void **state) {
         assert_int_equal(s.refused, 1);
 
         /* The journal: two starts, each ended under the same key uid, nothing left open. */
-        assert_int_equal(journal_batch_interrupted_list(j, count_interrupted, &n, &err), 0);
+        assert_int_equal(journal_interrupted_list(j, count_interrupted, &n, &err), 0);
         assert_int_equal(n, 0);
         uint32_t vol;
         assert_int_equal(journal_batch_last_flash(j, "usb:1234:5678:ABC123", "college", 1, &vol, &err), 0);

@@ -400,6 +400,51 @@ static void test_merge_offline_twice(void **state) {
         assert_int_equal(count(t, "SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:F1'"), 0);
 }
 
+/* Two batch runs of one station at once (two processes, or two handles: each its own lock):
+ * neither closes the other's keys while it lives; once a run is gone, the next closes its
+ * keys, and only its own. */
+static void test_runs_of_one_station(void **state) {
+        _cleanup_(journal_closep) struct journal *a = open_new("atelier"), *b = open_new("atelier");
+        _cleanup_(journal_closep) struct journal *c = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *pa = NULL, *pb = NULL;
+        struct flash_report ra = report("RA"), rb = report("RB");
+        struct cart_error err = {};
+        int64_t n;
+
+        import(a);
+        assert_int_equal(journal_run_begin(a, &err), 0);
+        assert_int_equal(journal_run_begin(b, &err), 0);
+        assert_non_null(journal_run(a));
+        assert_string_not_equal(journal_run(a), journal_run(b));
+        assert_int_equal(journal_batch_start_next(a, &ra, "tech", "0750001A", "6A", &pa, &err), 1);
+        assert_int_equal(journal_batch_start_next(b, &rb, "tech", "0750001A", "6A", &pb, &err), 1);
+        assert_string_not_equal(pa->id, pb->id);
+        /* The start carries its run, in the chain. */
+        assert_int_equal(count(a, "SELECT count(DISTINCT run) FROM events WHERE outcome = 'started'"), 2);
+
+        /* Both alive: nothing closed, by either; both listed as running. */
+        assert_int_equal(journal_close_interrupted(b, "tech", NULL, NULL, &err), 0);
+        assert_int_equal(journal_close_interrupted(a, "tech", NULL, NULL, &err), 0);
+        assert_int_equal(journal_start_is_open(b, "usb:0781:5581:RA", &err), 1);
+        assert_int_equal(count(a, "SELECT count(*) FROM pupils WHERE claim_key IS NOT NULL"), 2);
+
+        /* Run a ends without its key's end (a crash): a third batch closes a's key, never b's. */
+        a = journal_close(a);
+        c = open_new("atelier");
+        assert_int_equal(journal_run_begin(c, &err), 0);
+        n = journal_close_interrupted(c, "tech", NULL, NULL, &err);
+        assert_int_equal(n, 1);
+        assert_int_equal(journal_start_is_open(c, "usb:0781:5581:RA", &err), 0);
+        assert_int_equal(journal_start_is_open(c, "usb:0781:5581:RB", &err), 1);
+        assert_int_equal(count(c, "SELECT count(*) FROM pupils WHERE claim_key IS NOT NULL"), 1);
+        /* b's key ends as usual, its pupil issued; the chain verifies. */
+        if (flash(b, "RB", pb->id, &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_int_equal(count(c, "SELECT count(*) FROM keys WHERE status = 'issued'"), 1);
+        assert_int_equal(journal_interrupted_list(c, NULL, NULL, &err), 0);
+        assert_int_equal(journal_verify(c, NULL, NULL, &err), 0);
+}
+
 /* ---- Every statement a key's life runs finds its rows through an index ---- */
 
 #define BIG_PUPILS 130000
@@ -530,9 +575,9 @@ static void test_per_key_statements_use_indexes(void **state) {
                 fail_msg("%s", err.msg);
         assert_int_equal(journal_batch_count_without_key(j, "0750001A", "6A", &left, &err), 0);
         assert_int_equal(journal_batch_started(j, &r2, "tech", NULL, &err), 0);
-        assert_int_equal(journal_batch_interrupted_list(j, NULL, NULL, &err), 1);
-        assert_int_equal(journal_batch_close_interrupted(j, &(struct journal_interrupted) {
-                .key_uid = "usb:0781:5581:L2", .time_usec = 1 }, "tech", &err), 0);
+        assert_int_equal(journal_interrupted_list(j, NULL, NULL, &err), 1);
+        assert_int_equal(journal_close_interrupted(j, "tech", NULL, NULL, &err), 1);
+        assert_int_equal(journal_start_is_open(j, "usb:0781:5581:L2", &err), 0);
         /* flash --pupil --replace: the pupil's key replaced, a key of another pupil reflashed. */
         assert_int_equal(journal_pupil_for_issue(j, pupil, true, &q, &err), 0);
         if (journal_record_flash(j, &r3, &(struct journal_flash) { .operator = "tech", .pupil = pupil,
@@ -743,6 +788,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_two_stations_claim_each_pupil_once, setup),
                 cmocka_unit_test_setup(test_merge_offline_twice, setup),
                 cmocka_unit_test_setup(test_per_key_statements_use_indexes, setup),
+                cmocka_unit_test_setup(test_runs_of_one_station, setup),
                 cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
                 cmocka_unit_test_setup(test_pg_url_with_password_refused, setup),
                 cmocka_unit_test_setup(test_pg_station_role_cannot_rewrite, setup),
