@@ -181,10 +181,14 @@ static const char *event_words(const struct batch_event *ev, bool is_people, cha
 
 /* The reason code --json gives for a key that did not end well. */
 static const char *event_reason(const struct batch_event *ev) {
+        enum cart_reason r = CART_REASON_NONE;
+
         if (ev->kind == BATCH_FAILED && ev->slot && ev->slot->report)
-                return station_report_reason(ev->slot->report, false);
+                r = station_report_reason(ev->slot->report, false);
         if (ev->kind == BATCH_CANCELLED && ev->slot && ev->slot->report)
-                return station_report_reason(ev->slot->report, ev->slot->is_removed);
+                r = station_report_reason(ev->slot->report, ev->slot->is_removed);
+        if (r != CART_REASON_NONE)
+                return cart_reason_to_string(r);
         if (ev->kind == BATCH_JOURNAL_ERROR)
                 return cart_reason_to_string(cart_error_reason(ev->error, ev->error_r));
         return NULL;

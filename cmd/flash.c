@@ -256,6 +256,7 @@ static int run(int argc, char **argv) {
         }
 
         const struct manifest *m = release_manifest(station_release(st));
+        struct owner_fields owner = pupil ? station_owner(pupil) : (struct owner_fields) {};
         if (a.has_owner && !manifest_is_personalised(m))
                 return usage_error(&command_flash, _("--owner: release %s %s is not personalised (it has no owner file)"),
                                    manifest_name(m), manifest_version(m));
@@ -266,7 +267,7 @@ static int run(int argc, char **argv) {
         struct station_key k = {
                 .target = a.target, .serial = a.serial, .image_size = a.size, .force = a.force,
                 .no_probe = a.no_probe, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
-                .time = a.time, .owner = pupil ? &pupil->owner : a.has_owner ? &a.owner : NULL,
+                .time = a.time, .owner = pupil ? &owner : a.has_owner ? &a.owner : NULL,
                 .on_event = flash_output_event, .userdata = &out,
         };
         if (is_device && !a.yes)
@@ -280,12 +281,15 @@ static int run(int argc, char **argv) {
                 flash_output_result(&out, &report);
         /* The journal records the key whatever r is: a failed key is part of its history. */
         if (j && report.outcome != FLASH_OUTCOME_NONE) {
+                _cleanup_(station_record_done) struct station_record rec = {};
                 struct cart_error jerr = {};
-                struct journal_flash f = {
-                        .operator = a.operator, .pupil = a.pupil, .replace = a.replace,
-                        .reason = station_report_reason(&report, false),
-                };
-                int jr = journal_record_flash(j, &report, &f, &jerr);
+                int jr = station_record_end(&rec, &report, false);
+
+                rec.end.operator = a.operator;
+                rec.end.pupil = a.pupil;
+                rec.end.replace = a.replace;
+                if (jr >= 0)
+                        jr = journal_key_end(j, &rec.end, NULL, &jerr);
                 if (jr < 0 && r >= 0 && report.outcome != FLASH_OUTCOME_CANCELLED)
                         return journal_fail(jr, &jerr);
                 if (jr < 0)

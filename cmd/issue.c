@@ -229,7 +229,8 @@ static int run_issue(int argc, char **argv) {
         v = key_issue_verification(ki);
 
         /* The key first: a key that cannot be written is issued to nobody. */
-        r = key_issue_write(ki, &p->owner, (int64_t) time(NULL), target_sync, &was_written, &err);
+        struct owner_fields owner = station_owner(p);
+        r = key_issue_write(ki, &owner, (int64_t) time(NULL), target_sync, &was_written, &err);
         if (r < 0)
                 return log_fail_error(&err, r, _("%s: the key was not issued"), a.target);
         const struct journal_issue is = {

@@ -368,6 +368,9 @@ static const char *reason_sentence(enum cart_reason reason) {
         case CART_REASON_CANCELLED:            return P_("cancelled", "%s");
         case CART_REASON_TAMPERED:             return P_("tampered", "%s");
         case CART_REASON_REFUSED:              return P_("refused", "%s");
+        case CART_REASON_INTERRUPTED:          return P_("interrupted", "%s");
+        case CART_REASON_REFLASHED:            return P_("reflashed", "%s");
+        case CART_REASON_REPLACED:             return P_("replaced", "%s");
         case _CART_REASON_MAX:                 break;
         }
         return "%s";

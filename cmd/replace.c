@@ -115,22 +115,28 @@ static int run_replace(int argc, char **argv) {
         if (!manifest_is_personalised(release_manifest(station_release(st))))
                 log_info(_("note: %s is not personalised: the key carries no owner file"), a.release);
 
+        const struct owner_fields owner = station_owner(p);
         const struct station_key k = {
                 .target = a.target, .image_size = a.size, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
-                .owner = manifest_is_personalised(release_manifest(station_release(st))) ? &p->owner : NULL,
+                .owner = manifest_is_personalised(release_manifest(station_release(st))) ? &owner : NULL,
                 .on_event = flash_output_event, .userdata = &out,
         };
         flash_output_catch_signals();
         flash_output_init(&out, false, a.target);
         r = station_flash(st, &k, &report, &err);
         if (report.outcome != FLASH_OUTCOME_NONE) {
-                struct journal_flash f = { .operator = lifecycle_operator(a.op), .pupil = a.pupil, .replace = true };
+                _cleanup_(station_record_done) struct station_record rec = {};
                 struct cart_error jerr = {};
                 int k2;
 
                 flash_output_result(&out, &report);
                 /* Recorded whatever the outcome: a failed key is in the journal too, issued to nobody. */
-                k2 = journal_record_flash(j, &report, &f, &jerr);
+                k2 = station_record_end(&rec, &report, false);
+                rec.end.operator = lifecycle_operator(a.op);
+                rec.end.pupil = a.pupil;
+                rec.end.replace = true;
+                if (k2 >= 0)
+                        k2 = journal_key_end(j, &rec.end, NULL, &jerr);
                 if (k2 < 0)
                         return journal_fail(k2, &jerr);
         }

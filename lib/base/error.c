@@ -47,6 +47,9 @@ static const char *const reason_names[_CART_REASON_MAX] = {
         [CART_REASON_CANCELLED]            = "cancelled",
         [CART_REASON_TAMPERED]             = "tampered",
         [CART_REASON_REFUSED]              = "refused",
+        [CART_REASON_INTERRUPTED]          = "interrupted",
+        [CART_REASON_REFLASHED]            = "reflashed",
+        [CART_REASON_REPLACED]             = "replaced",
 };
 
 const char *cart_reason_to_string(enum cart_reason reason) {

@@ -80,6 +80,10 @@ enum cart_reason {
         CART_REASON_CANCELLED,             /* cancelled: stopped on request */
         CART_REASON_TAMPERED,              /* tampered: a release's content is not what it signed */
         CART_REASON_REFUSED,               /* refused: a target refused for a reason without its own code */
+        /* What the journal stores beside a key's outcome (stored words, as before they were codes). */
+        CART_REASON_INTERRUPTED,           /* interrupted: a key stopped on request, or left started by a gone batch */
+        CART_REASON_REFLASHED,             /* reflashed: a returned key, because it was written for someone else */
+        CART_REASON_REPLACED,              /* replaced: a pupil's key, because a new one was issued */
         _CART_REASON_MAX,
 };
 

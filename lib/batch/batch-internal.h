@@ -28,7 +28,7 @@ struct slot {
         dev_t devnum;
         bool is_removed;
         uint32_t volume_id;
-        struct journal_pupil_info *info;
+        struct journal_pupil_info *info;   /* roster mode: the pupil claimed, with its names */
 
         /* The worker's side. */
         pthread_t thread;
@@ -55,7 +55,7 @@ struct slot {
         int jr;
         enum batch_event_kind abort_kind;   /* why a key ended without being written */
         bool is_unrecorded;             /* ended while the journal server was away */
-        struct journal_flash flash;     /* what to record then (strings: the slot's) */
+        struct owner_fields owner;      /* the pupil's, for the owner file (strings: info's) */
         double end_by;                  /* its worker failed as a pulled key does: ended by then */
 };
 

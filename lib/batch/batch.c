@@ -110,7 +110,7 @@ static void *worker(void *userdata) {
                 .image_size = s->is_device ? 0 : b->o.image_size,
                 .no_probe = b->o.no_probe,
                 .has_volume_id = true, .volume_id = s->volume_id,
-                .owner = s->info ? &s->info->owner : NULL,
+                .owner = s->info ? &s->owner : NULL,
                 .on_event = worker_event, .userdata = s,
         };
         s->r = station_flash(b->o.station, &k, &s->report, &s->err);
@@ -266,16 +266,19 @@ static void journal_failed(struct batch *b, int r) {
  * end is recorded). From here the key may be written. false: nobody left, or the journal
  * failed (s->abort_kind and s->jerr say which). */
 static bool slot_begin(struct batch *b, struct slot *s) {
+        _cleanup_(station_record_done) struct station_record rec = {};
         struct flash_report rep;
         struct cart_error err = {};
         int r;
 
         start_report(s, &rep);
-        if (!b->o.class_name)
-                r = journal_batch_started(b->o.journal, &rep, b->o.operator, NULL, &err);
-        else
-                r = journal_batch_start_next(b->o.journal, &rep, b->o.operator, b->o.school, b->o.class_name,
-                                             &s->info, &err);
+        r = station_record_start(&rec, &rep);
+        if (r >= 0) {
+                rec.start.operator = b->o.operator;
+                rec.start.school = b->o.class_name ? b->o.school : NULL;
+                rec.start.class_name = b->o.class_name;
+                r = journal_key_start(b->o.journal, &rec.start, &s->info, &err);
+        }
         if (r == 0 && b->o.class_name) {
                 s->abort_kind = BATCH_NO_PUPIL;
                 return false;
@@ -288,6 +291,7 @@ static bool slot_begin(struct batch *b, struct slot *s) {
                 return false;
         }
         if (s->info) {
+                s->owner = station_owner(s->info);
                 if (asprintf(&s->pupil, "%s/%s", s->info->school, s->info->id) < 0)
                         s->pupil = NULL;
                 if (asprintf(&s->pupil_name, "%s %s", s->info->first_name, s->info->family_name) < 0)
@@ -321,7 +325,7 @@ static int slot_start(struct batch *b, struct slot *s) {
                 _cleanup_free_ char *uid = NULL;
 
                 start_report(s, &rep);
-                if (journal_key_uid(&rep, &uid) < 0)
+                if (station_key_uid(&rep, &uid) < 0)
                         return -ENOMEM;
                 if (s->serial[0] || !s->is_device)
                         r = journal_batch_last_flash(b->o.journal, uid, manifest_name(m), manifest_serial(m),
@@ -371,6 +375,38 @@ static bool may_be_pulled(const struct slot *s) {
                (s->report.error == -EIO || cart_error_reason(&s->report.failure, s->report.error) == CART_REASON_KEY_REMOVED);
 }
 
+/* The key's end record: its report's, for its pupil, with its USB strings. */
+static int end_record(const struct batch *b, const struct slot *s, struct station_record *rec) {
+        int r = station_record_end(rec, &s->report, s->is_removed);
+        if (r < 0)
+                return r;
+        rec->end.operator = b->o.operator;
+        rec->end.pupil = s->pupil;
+        rec->end.key.vendor = s->vendor;
+        rec->end.key.product = s->product;
+        rec->end.school = b->o.class_name ? b->o.school : NULL;
+        rec->end.class_name = b->o.class_name;
+        return 0;
+}
+
+/* Record the key's end, in one call: its claim released, its pupil issued the key, the
+ * class counted. late: held back while the journal server was away, so recorded only if
+ * the commit the lost connection left in doubt did not record it already. */
+static int record_end(struct batch *b, struct slot *s, bool late, struct cart_error *err) {
+        _cleanup_(station_record_done) struct station_record rec = {};
+        struct journal_key_ended ended = { .n_without_key = -1 };
+        int r;
+
+        r = end_record(b, s, &rec);
+        if (r < 0)
+                return r;
+        rec.end.only_if_started = late;
+        r = journal_key_end(b->o.journal, &rec.end, &ended, err);
+        if (ended.n_without_key >= 0)
+                b->summary.n_without_key = ended.n_without_key;
+        return r;
+}
+
 static void slot_ended(struct batch *b, struct slot *s) {
         struct cart_error err = {};
         enum batch_event_kind kind;
@@ -405,11 +441,7 @@ static void slot_ended(struct batch *b, struct slot *s) {
         s->view.report = &s->report;
         if (s->report.key.capacity)
                 s->view.capacity = s->report.key.capacity;
-        s->flash = (struct journal_flash) {
-                .operator = b->o.operator, .pupil = s->pupil, .vendor = s->vendor, .product = s->product,
-                .reason = station_report_reason(&s->report, s->is_removed),
-        };
-        r = b->journal_lost_at > 0 ? -ECONNRESET : journal_record_flash(b->o.journal, &s->report, &s->flash, &err);
+        r = b->journal_lost_at > 0 ? -ECONNRESET : record_end(b, s, false, &err);
         if (r == -ECONNRESET && b->journal_lost_at > 0 && !err.msg[0])
                 cart_error_set(&err, r, "%s: the journal server is away: this key's end will be recorded when it "
                                "comes back", journal_name(b->o.journal));
@@ -428,7 +460,6 @@ static void slot_ended(struct batch *b, struct slot *s) {
                 kind = BATCH_FAILED;
                 b->summary.n_failed++;
         }
-        count_without_key(b);
         if (r < 0) {
                 s->jerr = err;
                 s->jr = r;
@@ -628,14 +659,8 @@ static int add_targets(struct batch *b) {
 /* Record the end of a key that ended while the server was away, unless the commit that the
  * lost connection left in doubt did record it (its start is no longer open). */
 static int record_late(struct batch *b, struct slot *s, struct cart_error *err) {
-        _cleanup_free_ char *uid = NULL;
-        bool present;
-        int r;
+        int r = record_end(b, s, true, err);
 
-        r = journal_key_uid(&s->report, &uid);
-        if (r < 0)
-                return r;
-        r = spool_record_end(b->o.journal, uid, &s->report, &s->flash, &present, err);
         if (r < 0 && r != -EEXIST && r != -ESRCH)
                 return r;
         s->is_unrecorded = false;
@@ -719,7 +744,11 @@ static void spool_unrecorded(struct batch *b) {
 
                 if (!s->is_unrecorded)
                         continue;
-                r = spool_write(b->o.spool_dir, b->o.journal, &s->report, &s->flash, NULL, &err);
+                _cleanup_(station_record_done) struct station_record rec = {};
+
+                r = end_record(b, s, &rec);
+                if (r >= 0)
+                        r = spool_write(b->o.spool_dir, b->o.journal, &s->report, &rec.end, NULL, &err);
                 if (r < 0) {
                         s->jerr = err;
                         s->jr = r;

@@ -11,6 +11,7 @@
 #include "base/json-util.h"
 #include "base/output-file.h"
 #include "batch/spool.h"
+#include "station/station.h"
 
 #define SPOOL_FORMAT "cartable-journal-spool/1"
 #define SPOOL_MAX_FILES 4096
@@ -47,9 +48,10 @@ static int fsync_dir(const char *dir) {
         return 0;
 }
 
-int spool_write(const char *dir, struct journal *j, const struct flash_report *rep, const struct journal_flash *f,
+int spool_write(const char *dir, struct journal *j, const struct flash_report *rep, const struct journal_key_end *end,
                 char **ret_path, struct cart_error *err) {
-        _cleanup_free_ char *uid = NULL, *path = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *uid = end->key.uid;
         _cleanup_(output_file_done) struct output_file of = { .fd = -EBADF };
         struct json_object *o;
         struct flash_report r2 = *rep;
@@ -61,9 +63,6 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
 
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return cart_error_errno(err, -errno, dir, "cannot create");
-        r = journal_key_uid(rep, &uid);
-        if (r < 0)
-                return r;
         /* An image file's key is known by its absolute path: the same wherever the replay runs. */
         if (strncmp(uid, "file:", 5) == 0 && strlen(uid + 5) < sizeof(r2.key.device))
                 snprintf(r2.key.device, sizeof(r2.key.device), "%s", uid + 5);
@@ -75,12 +74,12 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
         add_str(o, "journal", journal_name(j), &r);
         add_str(o, "station", journal_station(j), &r);
         add_str(o, "key_uid", uid, &r);
-        add_str(o, "operator", f->operator, &r);
-        add_str(o, "pupil", f->pupil, &r);
-        add(o, "replace", json_object_new_boolean(f->replace), &r);
-        add_str(o, "vendor", f->vendor, &r);
-        add_str(o, "product", f->product, &r);
-        add_str(o, "reason", f->reason, &r);
+        add_str(o, "operator", end->operator, &r);
+        add_str(o, "pupil", end->pupil, &r);
+        add(o, "replace", json_object_new_boolean(end->replace), &r);
+        add_str(o, "vendor", end->key.vendor, &r);
+        add_str(o, "product", end->key.product, &r);
+        add_str(o, "reason", end->reason != CART_REASON_NONE ? cart_reason_to_string(end->reason) : NULL, &r);
         add_str(o, "serial", r2.key.serial, &r);
         add_str(o, "vid_pid", r2.key.vid_pid, &r);
         add_str(o, "port", r2.key.port, &r);
@@ -287,9 +286,11 @@ static int parse_checked(const char *buf, size_t n, struct spooled *sp, struct c
         r = parse(buf, n, sp, err);
         if (r < 0)
                 return r;
-        r = journal_key_uid(&sp->rep, &uid);
+        r = station_key_uid(&sp->rep, &uid);
         if (r < 0)
                 return r;
+        if (sp->has_reason && cart_reason_from_string(sp->reason) < 0)
+                return json_field_error(err, "journal spool", "reason", "\"%s\" is out of range", "reason");
         if (!streq(uid, sp->key_uid))
                 return json_field_error(err, "journal spool", "key_uid", "\"%s\" is out of range", "key_uid");
         return 0;
@@ -324,17 +325,27 @@ int spool_parse(const void *json, size_t len, struct cart_error *err) {
         return parse_checked(json, len, sp, err);
 }
 
-int spool_record_end(struct journal *j, const char *uid, const struct flash_report *rep, const struct journal_flash *f,
-                     bool *ret_present, struct cart_error *err) {
+/* A spooled end recorded, unless the commit the lost connection left in doubt recorded it
+ * (its start is no longer open: *ret_present). */
+static int record(struct journal *j, const struct spooled *sp, bool *ret_present, struct cart_error *err) {
+        _cleanup_(station_record_done) struct station_record rec = {};
+        struct journal_key_ended ended = {};
         int r;
 
-        /* The commit that the lost connection left in doubt may have gone through: then the
-         * key's start is no longer open, and its end is not recorded twice. */
-        r = journal_start_is_open(j, uid, err);
-        *ret_present = r == 0;
-        if (r <= 0)
+        r = station_record_end(&rec, &sp->rep, false);
+        if (r < 0)
                 return r;
-        return journal_record_flash(j, rep, f, err);
+        rec.end.operator = sp->has_operator ? sp->operator : NULL;
+        rec.end.pupil = sp->has_pupil ? sp->pupil : NULL;
+        rec.end.key.vendor = sp->has_vendor ? sp->vendor : NULL;
+        rec.end.key.product = sp->has_product ? sp->product : NULL;
+        /* The reason chosen when it ended (a key pulled out says so), checked on parsing. */
+        if (sp->has_reason)
+                rec.end.reason = (enum cart_reason) cart_reason_from_string(sp->reason);
+        rec.end.only_if_started = true;
+        r = journal_key_end(j, &rec.end, &ended, err);
+        *ret_present = ended.is_present;
+        return r;
 }
 
 static int cmp_names(const void *a, const void *b) {
@@ -402,7 +413,6 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
                 _cleanup_free_ char *path = NULL;
                 _cleanup_free_ struct spooled *sp = calloc(1, sizeof(*sp));
                 struct cart_error e = {};
-                struct journal_flash f;
                 struct spool_entry ent;
 
                 if (!sp || asprintf(&path, "%s/%s", dir, names[i]) < 0) {
@@ -427,13 +437,7 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
                         .pupil = sp->has_pupil ? sp->pupil : NULL, .operator = sp->has_operator ? sp->operator : NULL,
                         .time_usec = sp->rep.finished_usec,
                 };
-                f = (struct journal_flash) {
-                        .operator = sp->has_operator ? sp->operator : NULL, .pupil = sp->has_pupil ? sp->pupil : NULL,
-                        .vendor = sp->has_vendor ? sp->vendor : NULL,
-                        .product = sp->has_product ? sp->product : NULL,
-                        .reason = sp->has_reason ? sp->reason : NULL,
-                };
-                r = spool_record_end(j, sp->key_uid, &sp->rep, &f, &ent.is_present, &e);
+                r = record(j, sp, &ent.is_present, &e);
                 if (r == -ECONNRESET || r == -ECONNREFUSED) {
                         *err = e;
                         free_names(names, n);

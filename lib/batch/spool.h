@@ -3,21 +3,23 @@
  * The journal spool: the ends of keys that a batch could not record because its PostgreSQL
  * journal server went away and did not come back within [journal] wait. Each end is one
  * JSON file in STATE_DIR/journal-spool/ (mode 0600, written to a temporary, fsync'd, renamed,
- * the directory fsync'd), holding all that journal_record_flash() needs: the report's fields
- * the journal stores, the journal_flash fields, the journal's name and the station's, and
- * the key's end time. The station's next batch against that journal replays them before it
+ * the directory fsync'd), holding all that the key's end record needs: the report's fields
+ * the journal stores, who and for whom (operator, pupil, USB strings, reason), the journal's
+ * name and the station's, and the key's end time. The station's next batch against that journal replays them before it
  * closes the keys left interrupted, so those keys are recorded with their real outcome.
  */
 #pragma once
 
 #include "base/error.h"
+#include "flash/flash.h"
 #include "journal/journal.h"
 
 #define SPOOL_DIR_NAME "journal-spool"
 #define SPOOL_FILE_MAX (16 * KIB)       /* larger is refused unread */
 
-/* Keep one key's end in dir (created, 0700, when missing). ret_path: the file (malloc'd). */
-int spool_write(const char *dir, struct journal *j, const struct flash_report *rep, const struct journal_flash *f,
+/* Keep one key's end in dir (created, 0700, when missing): its report, and the rest of its
+ * end record (station_record_end()'s, completed by the batch). ret_path: the file (malloc'd). */
+int spool_write(const char *dir, struct journal *j, const struct flash_report *rep, const struct journal_key_end *end,
                 char **ret_path, struct cart_error *err);
 
 /* One spooled end replayed (r == 0, recorded or found already recorded: the file is gone;
@@ -42,13 +44,3 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
 /* Parse a spool file's content as the replay does (bounded, strict, the key it names being
  * the key its fields make): 0, or -EBADMSG naming the field. For tests and fuzzing. */
 int spool_parse(const void *json, size_t len, struct cart_error *err);
-
-/*
- * Record the end of key uid (rep, f) that was held back while the journal server was away
- * (batch) or kept in the spool: unless the commit the lost connection left in doubt did
- * record it, its start being no longer open (*ret_present, and 0). Otherwise as
- * journal_record_flash (a pupil who left or holds a key: -ESRCH or -EEXIST, recorded all
- * the same).
- */
-int spool_record_end(struct journal *j, const char *uid, const struct flash_report *rep, const struct journal_flash *f,
-                     bool *ret_present, struct cart_error *err);

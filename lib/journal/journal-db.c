@@ -4,13 +4,37 @@
  * journal-pg.c), and a statement to the backend that prepared it, so that one process can
  * hold journals of both kinds at once (journal merge).
  */
+#include <time.h>
+
 #include "journal/journal-internal.h"
+
+int64_t journal_now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 bool journal_is_url(const char *name) {
         return name && (strncmp(name, "postgresql://", 13) == 0 || strncmp(name, "postgres://", 11) == 0);
 }
 
+/* Transactions end with every statement done: the cached ones are reset first. */
+static void reset_cached(struct journal *j) {
+        for (size_t i = 0; i < JDB_N_CACHED && j->cached[i].s; i++)
+                j->ops->reset(j->cached[i].s);
+}
+
+/* A lost connection's statements went with it (PostgreSQL), and a closing one's go. */
+static void finalize_cached(struct journal *j) {
+        for (size_t i = 0; i < JDB_N_CACHED; i++) {
+                jdb_finalize(j->cached[i].s);
+                j->cached[i].s = NULL;
+                j->cached[i].sql = NULL;
+        }
+}
+
 int jdb_exec(struct journal *j, const char *sql, struct cart_error *err) {
+        reset_cached(j);
         return j->ops->exec(j, sql, err);
 }
 
@@ -19,7 +43,23 @@ int jdb_prepare(struct journal *j, const char *sql, struct jstmt **ret, struct c
 }
 
 int jdb_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
-        return j->ops->cached(j, sql, ret, err);
+        size_t i;
+        int r;
+
+        for (i = 0; i < JDB_N_CACHED && j->cached[i].s; i++)
+                if (j->cached[i].sql == sql) {
+                        j->ops->reset(j->cached[i].s);
+                        *ret = j->cached[i].s;
+                        return 0;
+                }
+        if (i == JDB_N_CACHED)
+                return cart_error_set(err, -E2BIG, "journal: more than %d cached statements", JDB_N_CACHED);
+        r = j->ops->prepare(j, sql, true, ret, err);
+        if (r < 0)
+                return r;
+        j->cached[i].sql = sql;
+        j->cached[i].s = *ret;
+        return 0;
 }
 
 struct jstmt *jdb_finalize(struct jstmt *s) {
@@ -53,6 +93,79 @@ int jdb_reset(struct jstmt *s) {
         return s->ops->reset(s);
 }
 
+int jdb_bind_args(struct jstmt *s, const struct jdb_arg *a, size_t n) {
+        int r = 0;
+
+        if ((size_t) s->ops->n_params(s) != n)
+                return -EINVAL;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                int at = (int) i + 1;
+                if (a[i].type == JDB_ARG_TEXT)
+                        r = s->ops->bind_text(s, at, a[i].text);
+                else if (a[i].type == JDB_ARG_INT_OR_NULL && a[i].i < 0)
+                        r = s->ops->bind_null(s, at);
+                else
+                        r = s->ops->bind_int64(s, at, a[i].i);
+        }
+        return r;
+}
+
+int jdb_query_args(struct journal *j, struct cart_error *err, struct jstmt **ret, const char *sql,
+                   const struct jdb_arg *a, size_t n) {
+        struct jstmt *s = NULL;
+        int r;
+
+        r = jdb_cached(j, sql, &s, err);
+        if (r < 0)
+                return r;
+        r = jdb_bind_args(s, a, n);
+        if (r < 0)
+                return cart_error_set(err, r, "journal: %zu parameters for: %s", n, sql);
+        *ret = s;
+        return jdb_step(j, s, err);
+}
+
+int jdb_run_args(struct journal *j, struct cart_error *err, const char *sql, const struct jdb_arg *a, size_t n) {
+        struct jstmt *s = NULL;
+        int r = jdb_query_args(j, err, &s, sql, a, n);
+
+        if (r > 0)
+                jdb_reset(s);
+        return r < 0 ? r : 0;
+}
+
+int jdb_dup(struct jstmt *s, int col, char **ret) {
+        const char *v = jdb_text(s, col);
+
+        *ret = v ? strdup(v) : NULL;
+        return !v || *ret ? 0 : -ENOMEM;
+}
+
+int jdb_query_text_args(struct journal *j, struct cart_error *err, char **ret, const char *sql,
+                        const struct jdb_arg *a, size_t n) {
+        struct jstmt *s = NULL;
+        int r = jdb_query_args(j, err, &s, sql, a, n);
+
+        *ret = NULL;
+        if (r <= 0)
+                return r;
+        r = jdb_dup(s, 0, ret);
+        jdb_reset(s);       /* holds no read snapshot once read */
+        return r < 0 ? r : 1;
+}
+
+int jdb_query_int_args(struct journal *j, struct cart_error *err, int64_t *ret, const char *sql,
+                       const struct jdb_arg *a, size_t n) {
+        struct jstmt *s = NULL;
+        int r = jdb_query_args(j, err, &s, sql, a, n);
+
+        if (r <= 0)
+                return r;
+        *ret = jdb_int64(s, 0);
+        jdb_reset(s);
+        return 1;
+}
+
 const char *jdb_text(struct jstmt *s, int col) {
         return s->ops->text(s, col);
 }
@@ -70,16 +183,19 @@ int64_t jdb_changes(struct journal *j) {
 }
 
 int jdb_begin(struct journal *j, struct cart_error *err) {
+        reset_cached(j);
         return j->ops->begin(j, err);
 }
 
 /* PostgreSQL: nothing to set per connection; its checkpoint (VACUUM FULL) rewrites the
  * tables without the purged rows' old versions. */
 int jdb_secure_delete(struct journal *j, struct cart_error *err) {
+        reset_cached(j);
         return j->ops->secure_delete ? j->ops->secure_delete(j, err) : 0;
 }
 
 int jdb_checkpoint(struct journal *j, struct cart_error *err) {
+        reset_cached(j);
         return j->ops->checkpoint ? j->ops->checkpoint(j, err) : 0;
 }
 
@@ -90,6 +206,7 @@ int journal_reconnect(struct journal *j, struct cart_error *err) {
                 return -EOPNOTSUPP;
         /* Whatever was open died with the connection. */
         j->depth = 0;
+        finalize_cached(j);
         r = j->ops->reconnect(j, err);
         /* The run's lock died with the connection: taken again at once. Not taken means the
          * old connection's server process still holds it (it has not seen the loss yet):
@@ -112,6 +229,7 @@ int jdb_open(struct journal *j, bool create, struct cart_error *err) {
 }
 
 void jdb_close(struct journal *j) {
+        finalize_cached(j);
         if (j->db)
                 j->ops->close(j);
 }

@@ -40,9 +40,9 @@ struct jdb_ops {
         int (*run_lock)(struct journal *j, const char *run, struct cart_error *err);
         int (*run_is_alive)(struct journal *j, const char *run, struct cart_error *err);
         int (*exec)(struct journal *j, const char *sql, struct cart_error *err);
+        /* is_cached: kept for the connection's life (PostgreSQL prepares it on the server). */
         int (*prepare)(struct journal *j, const char *sql, bool is_cached, struct jstmt **ret,
                        struct cart_error *err);
-        int (*cached)(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err);
         void (*finalize)(struct jstmt *s);
         int (*bind_text)(struct jstmt *s, int i, const char *v);
         int (*bind_int64)(struct jstmt *s, int i, int64_t v);
@@ -56,6 +56,7 @@ struct jdb_ops {
         /* The statement's SQL as the server runs it, and its parameters (NULL for SQL NULL;
          * a backend that binds in place, SQLite, reports none): for jdb_trace. */
         const char *(*sql)(struct jstmt *s);
+        int (*n_params)(struct jstmt *s);
         int (*params)(struct jstmt *s, const char *const **ret);
         const char *lock_skip_locked;   /* appended to a SELECT that claims rows */
 };
@@ -65,9 +66,17 @@ extern const struct jdb_ops jdb_sqlite_ops, jdb_pg_ops;
  * query plan of every statement a key's life runs. */
 typedef void (*jdb_trace_fn)(void *userdata, const char *sql, int n_params, const char *const *params);
 
+#define JDB_N_CACHED 64
+
 struct journal {
         const struct jdb_ops *ops;
         struct jdb *db;
+        /* The statements run per key or pupil, prepared once per connection (jdb_cached),
+         * keyed by the address of their SQL text (a string literal of the caller). */
+        struct {
+                const char *sql;
+                struct jstmt *s;
+        } cached[JDB_N_CACHED];
         char *path;
         char *station;
         int version;
@@ -82,9 +91,12 @@ struct journal_migration {
         int version;
         const char *sql;
 };
-/* The one logical schema, in SQLite's dialect (journal-sqlite.c); journal-pg.c translates it. */
+/* The one logical schema, in SQLite's dialect (journal-schema.c); journal-pg.c translates it
+ * and adds, after version N's migration, journal_pg_extras[N] (NULL: nothing). */
 extern const struct journal_migration journal_migrations[];
 extern const size_t journal_n_migrations;
+extern const char *const journal_pg_extras[];
+extern const size_t journal_n_pg_extras;
 
 /* -EPROTONOSUPPORT, the journal untouched, when its version is above this cartable's. */
 int journal_check_version(struct journal *j, struct cart_error *err);
@@ -106,6 +118,51 @@ int jdb_bind_int64(struct jstmt *s, int i, int64_t v);
 int jdb_bind_null(struct jstmt *s, int i);
 /* 1: a row; 0: done; negative errno with err filled. */
 int jdb_step(struct journal *j, struct jstmt *s, struct cart_error *err);
+
+/*
+ * The binder: a statement's parameters given at the call, each typed by a tag, bound in
+ * the order of its '?'s (their number must match: -EINVAL otherwise). Tags, not a format
+ * string, so that the compiler checks each argument where it is written:
+ *   JT(s)   text (const char *); a NULL pointer binds SQL NULL
+ *   JI(v)   an integer, as int64_t
+ *   JN(v)   an integer, or SQL NULL when negative (an unknown size or time: -1)
+ *
+ *   r = jdb_run(j, err, "UPDATE keys SET status = ? WHERE uid = ?", JT(status), JT(uid));
+ *   r = jdb_query(j, err, &s, "SELECT hash FROM events WHERE uuid = ?", JT(uuid));
+ *   r = jdb_query_text(j, err, &uid, "SELECT uid FROM keys WHERE serial = ?", JT(serial));
+ *
+ * jdb_run: a cached statement (jdb_cached: sql a string literal) run to its end; 0 or
+ * -errno. jdb_query: the same stepped once; 1 with its first row in *ret (read it with
+ * jdb_text() and co., then jdb_reset()), 0 no row. jdb_query_text/int: its first column of
+ * its first row (text malloc'd, NULL for SQL NULL), the statement reset; 1 or 0 as
+ * jdb_query. jdb_bind: a statement of one's own (jdb_prepare), bound once.
+ */
+enum jdb_arg_type { JDB_ARG_TEXT, JDB_ARG_INT, JDB_ARG_INT_OR_NULL };
+struct jdb_arg {
+        enum jdb_arg_type type;
+        const char *text;
+        int64_t i;
+};
+#define JT(v) ((struct jdb_arg) { .type = JDB_ARG_TEXT, .text = (v) })
+#define JI(v) ((struct jdb_arg) { .type = JDB_ARG_INT, .i = (v) })
+#define JN(v) ((struct jdb_arg) { .type = JDB_ARG_INT_OR_NULL, .i = (v) })
+#define JDB_ARGS(...) (const struct jdb_arg[]) { __VA_ARGS__ }, \
+        sizeof((const struct jdb_arg[]) { __VA_ARGS__ }) / sizeof(struct jdb_arg)
+int jdb_bind_args(struct jstmt *s, const struct jdb_arg *a, size_t n);
+int jdb_query_args(struct journal *j, struct cart_error *err, struct jstmt **ret, const char *sql,
+                   const struct jdb_arg *a, size_t n);
+int jdb_run_args(struct journal *j, struct cart_error *err, const char *sql, const struct jdb_arg *a, size_t n);
+int jdb_query_text_args(struct journal *j, struct cart_error *err, char **ret, const char *sql,
+                        const struct jdb_arg *a, size_t n);
+int jdb_query_int_args(struct journal *j, struct cart_error *err, int64_t *ret, const char *sql,
+                       const struct jdb_arg *a, size_t n);
+#define jdb_bind(s, ...) jdb_bind_args(s, JDB_ARGS(__VA_ARGS__))
+#define jdb_query(j, err, ret, sql, ...) jdb_query_args(j, err, ret, sql, JDB_ARGS(__VA_ARGS__))
+#define jdb_run(j, err, sql, ...) jdb_run_args(j, err, sql, JDB_ARGS(__VA_ARGS__))
+#define jdb_query_text(j, err, ret, sql, ...) jdb_query_text_args(j, err, ret, sql, JDB_ARGS(__VA_ARGS__))
+#define jdb_query_int(j, err, ret, sql, ...) jdb_query_int_args(j, err, ret, sql, JDB_ARGS(__VA_ARGS__))
+/* Column col of the current row, malloc'd (NULL for SQL NULL). */
+int jdb_dup(struct jstmt *s, int col, char **ret);
 int jdb_reset(struct jstmt *s);
 const char *jdb_text(struct jstmt *s, int col);        /* NULL for SQL NULL */
 int64_t jdb_int64(struct jstmt *s, int col);           /* -1 for SQL NULL */

@@ -77,7 +77,7 @@ struct journal_issue {
  * unknown (-ENOENT), who left (-ESRCH) or who holds a key (-EEXIST naming it). With
  * dry_run only these checks run. Otherwise, in one transaction, the key becomes the
  * pupil's and an "issued" event is appended to the station's chain.
- * ret_pupil (optional): the pupil, with the owner fields the key's files are written with.
+ * ret_pupil (optional): the pupil, whose names the key's files are written with.
  */
 int journal_key_issue(struct journal *j, const struct journal_issue *is, bool dry_run,
                       struct journal_pupil_info **ret_pupil, struct cart_error *err);

@@ -15,91 +15,6 @@
 
 #define BUSY_TIMEOUT_MS 10000
 
-/* Version 1, as manifests/schemas/journal.sql documents it (comments live there). */
-static const char schema_v1[] =
-        "CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_usec BIGINT NOT NULL);\n"
-        "CREATE TABLE schools (uai TEXT NOT NULL PRIMARY KEY, year TEXT, created_usec BIGINT NOT NULL,"
-        " updated_usec BIGINT NOT NULL);\n"
-        "CREATE TABLE imports (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, source TEXT NOT NULL,"
-        " station TEXT NOT NULL, n_pupils BIGINT NOT NULL, n_added BIGINT NOT NULL, n_moved BIGINT NOT NULL,"
-        " n_renamed BIGINT NOT NULL, n_left BIGINT NOT NULL, n_rejoined BIGINT NOT NULL);\n"
-        "CREATE TABLE pupils (school TEXT NOT NULL REFERENCES schools (uai), id TEXT NOT NULL,"
-        " family_name TEXT NOT NULL, first_name TEXT NOT NULL, class_name TEXT NOT NULL,"
-        " is_active INTEGER NOT NULL CHECK (is_active IN (0, 1)), ine_hmac TEXT,"
-        " has_derived_id INTEGER NOT NULL CHECK (has_derived_id IN (0, 1)),"
-        " roster_rank BIGINT NOT NULL, roster_line BIGINT NOT NULL,"
-        " import_id BIGINT NOT NULL REFERENCES imports (id), created_usec BIGINT NOT NULL,"
-        " updated_usec BIGINT NOT NULL, left_usec BIGINT, PRIMARY KEY (school, id));\n"
-        "CREATE INDEX pupils_by_id ON pupils (id);\n"
-        "CREATE INDEX pupils_by_class ON pupils (school, class_name, roster_rank);\n"
-        "CREATE TABLE keys (uid TEXT NOT NULL PRIMARY KEY, serial TEXT, vid_pid TEXT, vendor TEXT,"
-        " product TEXT, capacity BIGINT NOT NULL, real_capacity BIGINT, volume_id TEXT,"
-        " status TEXT NOT NULL CHECK (status IN ('failed', 'stock', 'issued', 'returned', 'lost',"
-        " 'stolen', 'replaced', 'retired')), pupil_school TEXT, pupil_id TEXT,"
-        " created_usec BIGINT NOT NULL, updated_usec BIGINT NOT NULL,"
-        " FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));\n"
-        "CREATE INDEX keys_by_pupil ON keys (pupil_school, pupil_id);\n"
-        "CREATE INDEX keys_by_serial ON keys (serial);\n"
-        "CREATE INDEX keys_by_volume ON keys (volume_id);\n"
-        "CREATE TABLE events (seq INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, station TEXT NOT NULL,"
-        " station_seq BIGINT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('flashed', 'issued',"
-        " 'verified', 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged')),"
-        " time_usec BIGINT NOT NULL, operator TEXT, pupil_school TEXT, pupil_id TEXT,"
-        " key_uid TEXT REFERENCES keys (uid), key_serial TEXT, release_name TEXT, release_version TEXT,"
-        " release_serial BIGINT, release_key_id TEXT, outcome TEXT, reason TEXT, step TEXT, message TEXT,"
-        " volume_id TEXT, bytes_written BIGINT, bytes_read BIGINT, started_usec BIGINT, write_usec BIGINT,"
-        " read_usec BIGINT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (station, station_seq),"
-        " FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));\n"
-        "CREATE INDEX events_by_pupil ON events (pupil_school, pupil_id);\n"
-        "CREATE INDEX events_by_key ON events (key_uid);\n";
-
-/* Version 2: events hash a salted commitment of the pupil's id (format 2), so that a
- * retention purge erases ids and salts and keeps the chain; purges and what they leave. */
-static const char schema_v2[] =
-        "ALTER TABLE pupils ADD COLUMN salt TEXT;\n"
-        "ALTER TABLE events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;\n"
-        "ALTER TABLE events ADD COLUMN pupil_commit TEXT;\n"
-        "CREATE TABLE purges (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, station TEXT NOT NULL,"
-        " operator TEXT, left_before_usec BIGINT NOT NULL, n_pupils BIGINT NOT NULL, n_events BIGINT NOT NULL,"
-        " n_kept_v1 BIGINT NOT NULL);\n"
-        "CREATE TABLE purged_counts (school TEXT NOT NULL, class_name TEXT NOT NULL, n_pupils BIGINT NOT NULL,"
-        " PRIMARY KEY (school, class_name));\n";
-
-/* Version 3: several stations on one class claim pupils in the journal (a claim is
- * committed with the key's start and released with its end); a pupil may carry the salts of
- * other journals it was merged from, so that both stations' events verify (journal merge). */
-static const char schema_v3[] =
-        "ALTER TABLE pupils ADD COLUMN claim_station TEXT;\n"
-        "ALTER TABLE pupils ADD COLUMN claim_key TEXT;\n"
-        "ALTER TABLE pupils ADD COLUMN claim_usec BIGINT;\n"
-        "CREATE TABLE pupil_salts (school TEXT NOT NULL, id TEXT NOT NULL, salt TEXT NOT NULL,"
-        " PRIMARY KEY (school, id, salt), FOREIGN KEY (school, id) REFERENCES pupils (school, id));\n";
-
-/* Version 4: what a key's life runs finds its rows through an index, whatever the size of
- * the roster and of the history: a key's end releases its claim by key (a partial index:
- * only claimed pupils are in it), and a batch lists the keys its station left started
- * among the starts alone. */
-static const char schema_v4[] =
-        "CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;\n"
-        "CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';\n";
-
-/* Version 5: each batch run has an identity, recorded in its keys' start events (format 3
- * hashes it), so that a batch closes as interrupted only the starts of runs that are gone
- * (journal_close_interrupted), never those of another batch of the station still running. */
-static const char schema_v5[] =
-        "ALTER TABLE events ADD COLUMN run TEXT;\n";
-
-const struct journal_migration journal_migrations[] = {
-        { 1, schema_v1 },
-        { 2, schema_v2 },
-        { 3, schema_v3 },
-        { 4, schema_v4 },
-        { 5, schema_v5 },
-};
-const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
-
-#define N_CACHED 32
-
 struct sqlite_stmt {
         struct jstmt base;
         sqlite3_stmt *s;
@@ -113,12 +28,6 @@ struct jdb {
         sqlite3 *db;
         int run_fd;                    /* the batch run's lock file, held (flock) while open */
         char *run_file;
-        /* Statements run once per key or pupil, prepared once per connection; keyed by
-         * the address of their SQL text (a string literal of the caller). */
-        struct {
-                const char *sql;
-                struct jstmt *s;
-        } cached[N_CACHED];
 };
 
 static sqlite3 *handle(struct journal *j) {
@@ -155,17 +64,9 @@ static int db_fail(struct journal *j, int rc, struct cart_error *err) {
         return cart_error_set(err, r < 0 ? r : -EPROTO, "%s: %s", j->path, sqlite3_errmsg(handle(j)));
 }
 
-static void reset_cached(struct journal *j) {
-        for (size_t i = 0; i < N_CACHED && j->db->cached[i].s; i++)
-                sqlite3_reset(ST(j->db->cached[i].s));
-}
-
 static int sq_exec(struct journal *j, const char *sql, struct cart_error *err) {
-        int rc;
+        int rc = sqlite3_exec(handle(j), sql, NULL, NULL, NULL);
 
-        /* Transactions end with every statement done. */
-        reset_cached(j);
-        rc = sqlite3_exec(handle(j), sql, NULL, NULL, NULL);
         return rc == SQLITE_OK ? 0 : db_fail(j, rc, err);
 }
 
@@ -184,27 +85,6 @@ static int sq_prepare(struct journal *j, const char *sql, bool is_cached _unused
         st->base.ops = &jdb_sqlite_ops;
         st->s = s;
         *ret = &st->base;
-        return 0;
-}
-
-static int sq_cached(struct journal *j, const char *sql, struct jstmt **ret, struct cart_error *err) {
-        size_t i;
-        int r;
-
-        for (i = 0; i < N_CACHED && j->db->cached[i].s; i++)
-                if (j->db->cached[i].sql == sql) {
-                        sqlite3_reset(ST(j->db->cached[i].s));
-                        sqlite3_clear_bindings(ST(j->db->cached[i].s));
-                        *ret = j->db->cached[i].s;
-                        return 0;
-                }
-        if (i == N_CACHED)
-                return cart_error_set(err, -E2BIG, "journal: more than %d cached statements", N_CACHED);
-        r = sq_prepare(j, sql, true, ret, err);
-        if (r < 0)
-                return r;
-        j->db->cached[i].sql = sql;
-        j->db->cached[i].s = *ret;
         return 0;
 }
 
@@ -255,6 +135,10 @@ static int64_t sq_int64(struct jstmt *s, int col) {
 
 static const char *sq_sql(struct jstmt *s) {
         return sqlite3_sql(ST(s));
+}
+
+static int sq_n_params(struct jstmt *s) {
+        return sqlite3_bind_parameter_count(ST(s));
 }
 
 static int sq_params(struct jstmt *s _unused_, const char *const **ret) {
@@ -443,9 +327,6 @@ static void sq_close(struct journal *j) {
                 close(j->db->run_fd);
         }
         free(j->db->run_file);
-        for (size_t i = 0; i < N_CACHED; i++)
-                if (j->db->cached[i].s)
-                        sq_finalize(j->db->cached[i].s);
         sqlite3_close(j->db->db);
         free(j->db);
         j->db = NULL;
@@ -461,7 +342,6 @@ const struct jdb_ops jdb_sqlite_ops = {
         .read_version = read_version,
         .exec = sq_exec,
         .prepare = sq_prepare,
-        .cached = sq_cached,
         .finalize = sq_finalize,
         .bind_text = sq_bind_text,
         .bind_int64 = sq_bind_int64,
@@ -475,6 +355,7 @@ const struct jdb_ops jdb_sqlite_ops = {
         .run_lock = sq_run_lock,
         .run_is_alive = sq_run_is_alive,
         .sql = sq_sql,
+        .n_params = sq_n_params,
         .params = sq_params,
         .lock_skip_locked = "",    /* BEGIN IMMEDIATE: one writer at a time already */
 };

@@ -13,6 +13,10 @@
  * forward migrations and refuses a journal newer than this cartable without writing to it.
  *
  * A pupil is named "ID" (when only one school has that id) or "UAI/ID".
+ *
+ * The journal takes records (struct journal_key_start, struct journal_key_end) and knows no
+ * flash report: lib/station makes them from its reports (station_record_*). It depends on
+ * lib/base only.
  */
 #pragma once
 
@@ -20,8 +24,6 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "flash/flash.h"
-#include "release/release.h"
 
 #define JOURNAL_SCHEMA_VERSION 5
 #define JOURNAL_HASH_HEX_LEN 64
@@ -140,7 +142,6 @@ struct journal_pupil_info {
         char *id, *school, *family_name, *first_name, *class_name;
         bool is_active;
         char *key_uid;               /* NULL: holds no key */
-        struct owner_fields owner;   /* points into the strings above, for the owner file */
 };
 int journal_pupil_get(struct journal *j, const char *pupil, struct journal_pupil_info **ret,
                       struct cart_error *err);
@@ -154,33 +155,103 @@ int journal_pupil_for_issue(struct journal *j, const char *pupil, bool replace,
 struct journal_pupil_info *journal_pupil_info_free(struct journal_pupil_info *p);
 DEFINE_POINTER_CLEANUP(struct journal_pupil_info, journal_pupil_info_free);
 
-/* ---- Keys and events ---- */
+/* ---- A key's flash: its start (a batch's) and its end ---- */
 
-/*
- * The key's identity in the journal: "usb:VID:PID:SERIAL" for a key with a serial,
- * "file:PATH" for an image file (PATH absolute, its directory resolved: the same file named
- * from anywhere is one key), "volume:XXXXXXXX" for a key without serial.
- */
-int journal_key_uid(const struct flash_report *r, char **ret);
+/* A flash's outcome as the journal stores it ("flashed" events' outcome column). */
+enum journal_outcome {
+        JOURNAL_OUTCOME_NONE,        /* not a flash's */
+        JOURNAL_OUTCOME_OK,          /* ok */
+        JOURNAL_OUTCOME_REFUSED,     /* refused: nothing written (too small, counterfeit...) */
+        JOURNAL_OUTCOME_FAILED,      /* failed: I/O error, read-back mismatch */
+        JOURNAL_OUTCOME_CANCELLED,   /* cancelled: stopped, pulled out, or left interrupted */
+        JOURNAL_OUTCOME_STARTED,     /* started: a batch's key, before its first byte */
+};
+/* The stored word ("ok", "started"...), NULL for NONE. */
+const char *journal_outcome_to_string(enum journal_outcome o);
 
-struct journal_flash {
-        const char *operator;        /* who ran it */
-        const char *pupil;           /* issue a successful key to this pupil; NULL: stock */
-        bool replace;                /* the pupil's previous key is marked replaced */
-        const char *vendor, *product;   /* USB strings, when known */
-        const char *reason;          /* stable reason code of a failure, when known */
+/* Who a key is and what was written on it, as its station knows them. */
+struct journal_key {
+        /* The key's identity (station_key_uid): "usb:VID:PID:SERIAL", "file:PATH" for an image
+         * file, "volume:XXXXXXXX" for a key without serial. */
+        const char *uid;
+        const char *serial, *vid_pid;          /* NULL when unknown */
+        const char *vendor, *product;          /* USB strings, NULL when unknown */
+        uint64_t capacity;                     /* advertised, bytes */
+        const char *release_name, *release_version, *release_key_id;   /* NULL: no release */
+        int64_t release_serial;                /* with release_name */
 };
 
 /*
- * Record a finished flash, success or failure, in one transaction: the key's row, a
- * "flashed" event, and for a successful key with a pupil an "issued" event (and
- * "replaced" for the pupil's previous key). A failed or refused key issues nothing.
- * If the pupil already holds another key and !replace, or has left, the flash is still
- * recorded but nothing is issued: -EEXIST or -ESRCH, with words in err. -ENOENT for an
- * unknown pupil (then nothing is recorded: check with journal_pupil_get() first).
+ * A batch records a key's start before its first byte is written: a "flashed" event whose
+ * outcome is "started", carrying the batch's run (journal_run_begin); the key's row is
+ * created, status "failed", if the journal does not know it yet (its old content is being
+ * destroyed). The key's end is the "flashed" event journal_key_end() appends. A start
+ * without a later "flashed" event of the same key on the same station is a key left
+ * interrupted (a crash, a power cut): journal_close_interrupted().
  */
-int journal_record_flash(struct journal *j, const struct flash_report *r,
-                         const struct journal_flash *f, struct cart_error *err);
+struct journal_key_start {
+        struct journal_key key;
+        const char *operator;
+        const char *pupil;                     /* "ID" or "UAI/ID"; NULL: stock (or class below) */
+        /* Roster mode, several stations on one class: claim the next pupil of school's
+         * class_name (active, holding no issued key, in roster order, claimed by nobody) and
+         * record the start for that pupil, in one transaction: the claim is committed in the
+         * journal (pupils.claim_*), so another station's batch, or another process, never takes
+         * the same pupil (PostgreSQL: the row is locked FOR UPDATE SKIP LOCKED while it is
+         * claimed; SQLite: the write transaction excludes every other writer). The key's end
+         * or its closing as interrupted releases the claim, so a pupil whose key failed goes
+         * back to the class. A claim older than JOURNAL_CLAIM_EXPIRY_USEC is taken over by
+         * other stations (its station crashed and has not run a batch since). */
+        const char *school, *class_name;
+        int64_t started_usec;                  /* <= 0: now */
+};
+#define JOURNAL_CLAIM_EXPIRY_USEC (INT64_C(2) * 3600 * 1000000)
+/*
+ * Record a key's start. 1: recorded, ret_pupil (optional) the pupil claimed or named, with
+ * its names (NULL for a stock key); 0: roster mode and nobody of the class is left (nothing
+ * recorded).
+ */
+int journal_key_start(struct journal *j, const struct journal_key_start *k, struct journal_pupil_info **ret_pupil,
+                      struct cart_error *err);
+
+/* A key's end: a flash finished, success or failure (a refused target included). */
+struct journal_key_end {
+        struct journal_key key;
+        const char *operator;
+        const char *pupil;           /* issue a good key to this pupil ("ID" or "UAI/ID"); NULL: stock */
+        bool replace;                /* the pupil's previous key is marked replaced */
+        enum journal_outcome outcome;        /* OK, REFUSED, FAILED or CANCELLED */
+        enum cart_reason reason;     /* a key that did not end well; CART_REASON_NONE when unknown */
+        const char *step;            /* the step it ended in ("write", "done"...) */
+        const char *message;         /* the failure's words, NULL */
+        uint32_t volume_id;          /* the FAT volume's, stored for a good key */
+        bool is_probed;
+        uint64_t real_capacity;      /* from the capacity probe, when is_probed */
+        int64_t bytes_written, bytes_read;
+        int64_t started_usec, finished_usec;  /* <= 0: unknown (finished: now) */
+        int64_t write_usec, read_usec;
+        /* The end of a key held back while the journal server was away, or spooled: recorded
+         * only if this station's start of the key is still open (the commit the lost connection
+         * left in doubt may have recorded it already). */
+        bool only_if_started;
+        /* Roster mode: the class the key's batch runs, counted in ret (journal_key_ended). */
+        const char *school, *class_name;
+};
+struct journal_key_ended {
+        bool is_present;             /* only_if_started and its end was there: nothing recorded */
+        int64_t n_without_key;       /* the class's active pupils holding no issued key; -1: no class */
+};
+/*
+ * Record a key's end in one transaction: the key's row, a "flashed" event, this station's
+ * claim on a pupil for it released, and for a good key with a pupil an "issued" event (and
+ * "replaced" for the pupil's previous key, "returned", reason "reflashed", for the key's
+ * previous holder). A failed or refused key issues nothing. If the pupil already holds
+ * another key and !replace, or has left, the end is still recorded but nothing is issued:
+ * -EEXIST or -ESRCH, with words in err. -ENOENT for an unknown pupil (then nothing is
+ * recorded: check with journal_pupil_get() first). ret (optional): see journal_key_ended.
+ */
+int journal_key_end(struct journal *j, const struct journal_key_end *k, struct journal_key_ended *ret,
+                    struct cart_error *err);
 
 /* An event as stored (times in microseconds since 1970, UTC; -1 or NULL when unset). */
 struct journal_event_row {
@@ -282,18 +353,7 @@ int journal_merge(struct journal *target, struct journal *source, journal_confli
                   struct journal_merge_counts *ret, struct cart_error *err);
 /* The journal's name as given to journal_open() (a path, or a URL without password). */
 const char *journal_name(const struct journal *j);
-/* ---- Batch provisioning (lib/station/batch.c; journal-batch.c) ----
- *
- * A batch records a key's start before its first byte is written: a "flashed" event whose
- * outcome is "started" (the key's row is created, status "failed", if the journal does not
- * know it yet: its old content is being destroyed). The key's end is the "flashed" event
- * journal_record_flash() appends. A start without a later "flashed" event of the same key
- * on the same station is a key left interrupted (a crash, a power cut).
- */
-
-/* Record that the key of r (identity and release filled) starts, for pupil (NULL: stock). */
-int journal_batch_started(struct journal *j, const struct flash_report *r, const char *operator,
-                          const char *pupil, struct cart_error *err);
+/* ---- Batch provisioning: runs, keys left interrupted, counts ---- */
 
 /*
  * A batch run: the keys a batch starts carry its identity (a random UUID, in the start
@@ -332,23 +392,6 @@ int journal_close_interrupted(struct journal *j, const char *operator, journal_i
  * recorded, or the journal never saw it), or a negative errno. */
 int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err);
 
-/*
- * Roster mode, several stations on one class: claim the next pupil of school's class_name
- * (active, holding no issued key, in roster order, claimed by nobody) for the key of rep,
- * and record the key's start for that pupil, in one transaction: the claim is committed in
- * the journal (pupils.claim_*), so another station's batch, or another process, never takes
- * the same pupil (PostgreSQL: the row is locked FOR UPDATE SKIP LOCKED while it is claimed;
- * SQLite: the write transaction excludes every other writer). The key's end
- * (journal_record_flash: issued, failed or cancelled) or its closing as interrupted
- * (journal_batch_close_interrupted, by this station's next batch) releases the claim, so a
- * pupil whose key failed goes back to the class. A claim older than
- * JOURNAL_CLAIM_EXPIRY_USEC is taken over by other stations (its station crashed and has
- * not run a batch since). 1 with the pupil in ret; 0: nobody left.
- */
-#define JOURNAL_CLAIM_EXPIRY_USEC (INT64_C(2) * 3600 * 1000000)
-int journal_batch_start_next(struct journal *j, const struct flash_report *rep, const char *operator,
-                             const char *school, const char *class_name, struct journal_pupil_info **ret,
-                             struct cart_error *err);
 /* How many active pupils of the class hold no issued key. */
 int journal_batch_count_without_key(struct journal *j, const char *school, const char *class_name,
                                     uint64_t *ret, struct cart_error *err);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "device/device.h"
 #include "fat/fat.h"
@@ -438,10 +439,117 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
         return r;
 }
 
-const char *station_report_reason(const struct flash_report *r, bool is_removed) {
+enum cart_reason station_report_reason(const struct flash_report *r, bool is_removed) {
         if (r->outcome == FLASH_OUTCOME_OK || r->outcome == FLASH_OUTCOME_NONE)
-                return NULL;
+                return CART_REASON_NONE;
         if (r->outcome == FLASH_OUTCOME_CANCELLED)
-                return is_removed ? cart_reason_to_string(CART_REASON_KEY_REMOVED) : "interrupted";
-        return cart_reason_to_string(r->reason != CART_REASON_NONE ? r->reason : cart_error_reason(&r->failure, r->error));
+                return is_removed ? CART_REASON_KEY_REMOVED : CART_REASON_INTERRUPTED;
+        return r->reason != CART_REASON_NONE ? r->reason : cart_error_reason(&r->failure, r->error);
+}
+
+/* ---- Records for the journal ---- */
+
+/* An image file is one key whatever directory it was named from: its path made absolute,
+ * its directory resolved (realpath) and its own name kept, so that the identity is the same
+ * before the file exists (a batch records a key's start, then creates the image) and after,
+ * and does not follow a symlinked image to its target. A directory that cannot be resolved
+ * (gone, unreadable) leaves the path as given, made absolute. */
+static int image_path(const char *path, char **ret) {
+        _cleanup_free_ char *dir = NULL, *name = NULL, *real = NULL, *cwd = NULL;
+        const char *slash = strrchr(path, '/');
+
+        if (slash && !slash[1])
+                return asprintf(ret, "%s", path) < 0 ? -ENOMEM : 0;
+        dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+        name = strdup(slash ? slash + 1 : path);
+        if (!dir || !name)
+                return -ENOMEM;
+        real = realpath(dir, NULL);
+        if (real)
+                return asprintf(ret, "%s%s%s", real, streq(real, "/") ? "" : "/", name) < 0 ? -ENOMEM : 0;
+        if (path[0] == '/')
+                return asprintf(ret, "%s", path) < 0 ? -ENOMEM : 0;
+        cwd = getcwd(NULL, 0);
+        if (!cwd)
+                return asprintf(ret, "%s", path) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
+}
+
+int station_key_uid(const struct flash_report *r, char **ret) {
+        _cleanup_free_ char *path = NULL;
+        int n;
+
+        if (r->key.serial[0])
+                n = asprintf(ret, "usb:%s:%s", r->key.vid_pid[0] ? r->key.vid_pid : "0000:0000", r->key.serial);
+        else if (r->key.vid_pid[0] || !r->key.device[0])
+                n = asprintf(ret, "volume:%08" PRIX32, r->volume_id);
+        else {
+                n = image_path(r->key.device, &path);
+                if (n < 0)
+                        return n;
+                n = asprintf(ret, "file:%s", path);
+        }
+        return n < 0 ? -ENOMEM : 0;
+}
+
+static const char *or_null(const char *s) {
+        return s[0] ? s : NULL;
+}
+
+static int record_key(struct station_record *rec, const struct flash_report *r, struct journal_key *k) {
+        if (!rec->uid) {
+                int n = station_key_uid(r, &rec->uid);
+                if (n < 0)
+                        return n;
+        }
+        *k = (struct journal_key) {
+                .uid = rec->uid, .serial = or_null(r->key.serial), .vid_pid = or_null(r->key.vid_pid),
+                .capacity = r->key.capacity, .release_name = or_null(r->release_name),
+                .release_version = or_null(r->release_version), .release_key_id = or_null(r->release_key_id),
+                .release_serial = (int64_t) r->release_serial,
+        };
+        return 0;
+}
+
+int station_record_start(struct station_record *rec, const struct flash_report *r) {
+        rec->start = (struct journal_key_start) { .started_usec = r->started_usec };
+        return record_key(rec, r, &rec->start.key);
+}
+
+static enum journal_outcome journal_outcome(enum flash_outcome o) {
+        switch (o) {
+        case FLASH_OUTCOME_OK:        return JOURNAL_OUTCOME_OK;
+        case FLASH_OUTCOME_REFUSED:   return JOURNAL_OUTCOME_REFUSED;
+        case FLASH_OUTCOME_FAILED:    return JOURNAL_OUTCOME_FAILED;
+        case FLASH_OUTCOME_CANCELLED: return JOURNAL_OUTCOME_CANCELLED;
+        case FLASH_OUTCOME_NONE:      break;
+        }
+        return JOURNAL_OUTCOME_NONE;
+}
+
+int station_record_end(struct station_record *rec, const struct flash_report *r, bool is_removed) {
+        bool ok = r->outcome == FLASH_OUTCOME_OK;
+
+        rec->message[0] = 0;
+        if (!ok && (r->error < 0 || r->failure.msg[0]))
+                cart_error_detail(&r->failure, r->error, rec->message, sizeof(rec->message));
+        rec->end = (struct journal_key_end) {
+                .outcome = journal_outcome(r->outcome), .reason = station_report_reason(r, is_removed),
+                .step = flash_step_to_string(r->step), .message = rec->message[0] ? rec->message : NULL,
+                .volume_id = r->volume_id, .is_probed = r->is_probed, .real_capacity = r->real_capacity,
+                .bytes_written = (int64_t) r->bytes_written, .bytes_read = (int64_t) r->bytes_read,
+                .started_usec = r->started_usec, .finished_usec = r->finished_usec,
+                .write_usec = (int64_t) (r->write_seconds * 1e6), .read_usec = (int64_t) (r->read_seconds * 1e6),
+        };
+        return record_key(rec, r, &rec->end.key);
+}
+
+void station_record_done(struct station_record *rec) {
+        free(rec->uid);
+        rec->uid = NULL;
+}
+
+struct owner_fields station_owner(const struct journal_pupil_info *p) {
+        return (struct owner_fields) { .first_name = p->first_name, .last_name = p->family_name,
+                                       .class_name = p->class_name, .school = p->school };
 }

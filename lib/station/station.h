@@ -28,6 +28,7 @@
 #include "base/error.h"
 #include "device/device.h"
 #include "flash/flash.h"
+#include "journal/journal.h"
 #include "release/release.h"
 #include "release/sign.h"
 
@@ -115,9 +116,37 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
                    struct cart_error *err);
 
 /*
- * The reason code a journal stores for a key that did not end well ("io-error",
- * "too-small", "counterfeit"... from the report's reason, lib/base/error.h), "key-removed"
- * for a key pulled out mid-write, "interrupted" for a key stopped on request; NULL for a
- * good key. The one place where flash and batch choose it.
+ * The reason code a journal stores for a key that did not end well (io-error, too-small,
+ * counterfeit... from the report's reason, lib/base/error.h), key-removed for a key pulled
+ * out mid-write, interrupted for a key stopped on request; CART_REASON_NONE for a good key.
+ * The one place where flash and batch choose it.
  */
-const char *station_report_reason(const struct flash_report *r, bool is_removed);
+enum cart_reason station_report_reason(const struct flash_report *r, bool is_removed);
+
+/* ---- What the journal records of a key (it takes records, and knows no flash report) ---- */
+
+/*
+ * The key's identity in the journal: "usb:VID:PID:SERIAL" for a key with a serial,
+ * "file:PATH" for an image file (PATH absolute, its directory resolved: the same file named
+ * from anywhere is one key), "volume:XXXXXXXX" for a key without serial.
+ */
+int station_key_uid(const struct flash_report *r, char **ret);
+
+/* A key's start and end records, made from its report: they point into the report and into
+ * this holder, which must outlive them. The caller adds who and for whom (operator, pupil,
+ * class, USB strings) before handing one to the journal. */
+struct station_record {
+        char *uid;
+        char message[sizeof(((struct flash_report *) 0)->failure.msg)];
+        struct journal_key_start start;
+        struct journal_key_end end;
+};
+/* The start of the key of r (identity and release filled, as flash_report_start() does). */
+int station_record_start(struct station_record *rec, const struct flash_report *r);
+/* The end of the key of r: outcome, reason (station_report_reason()), step, the failure's
+ * words, figures. */
+int station_record_end(struct station_record *rec, const struct flash_report *r, bool is_removed);
+void station_record_done(struct station_record *rec);
+
+/* The owner file's fields of a pupil as the journal holds them (pointing into p). */
+struct owner_fields station_owner(const struct journal_pupil_info *p);

@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 -- The key journal's schema (PostgreSQL backend), version 5: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
--- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates SQLite's migrations
+-- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates the migrations of journal-schema.c
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
 -- PostgreSQL has: the trigger that keeps events append-only for every role but the owner.
 -- The unit test `journal-pg` creates a journal and loads this file into another database,

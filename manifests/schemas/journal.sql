@@ -2,7 +2,7 @@
 -- The key journal's schema (SQLite backend), version 5: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
--- a change is a new migration in lib/journal/journal-sqlite.c and an edit here.
+-- a change is a new migration in lib/journal/journal-schema.c and an edit here.
 --
 -- Types are portable (TEXT, INTEGER, BIGINT): times are microseconds since 1970 UTC,
 -- booleans are 0/1. `INTEGER PRIMARY KEY` is SQLite's row id; a PostgreSQL backend

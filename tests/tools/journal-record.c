@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * journal-record DB COUNT [STATION [PUPIL...]]: record COUNT hand-built flash reports
- * through lib/journal, as `flash --journal` will, each in its own transaction, printing
+ * through lib/journal, as `flash --journal` does (station_record_end, journal_key_end), each in its own transaction, printing
  * "done N" once the Nth is committed. With COUNT given as +N, all N go in one
  * transaction (the bench). Pupils are issued keys in turn (the first COUNT calls).
  * Every fifth flash fails, so failures are in the chain too.
@@ -11,6 +11,7 @@
 
 #include "reason.h"
 #include "journal/journal.h"
+#include "station/station.h"
 
 int main(int argc, char **argv) {
         struct journal_options o = { .create = true };
@@ -45,14 +46,20 @@ int main(int argc, char **argv) {
                         .read_seconds = 0.33, .outcome = i % 5 == 4 ? FLASH_OUTCOME_FAILED : FLASH_OUTCOME_OK,
                         .step = i % 5 == 4 ? FLASH_STEP_READBACK : FLASH_STEP_DONE,
                 };
-                struct journal_flash f = { .operator = "technicien", .reason = i % 5 == 4 ? "readback-mismatch" : NULL };
+                struct station_record rec = {};
 
                 snprintf(rep.key.serial, sizeof(rep.key.serial), "%s-%06ld", o.station, i);
-                if (i % 5 == 4)
+                if (i % 5 == 4) {
                         rep.error = cart_error_set(&rep.failure, -EBADE, "read-back: bytes differ at offset %ld", i * 4096);
+                        rep.reason = CART_REASON_READBACK_MISMATCH;
+                }
+                r = station_record_end(&rec, &rep, false);
+                rec.end.operator = "technicien";
                 if (4 + i < argc)
-                        f.pupil = argv[4 + i];
-                r = journal_record_flash(j, &rep, &f, &err);
+                        rec.end.pupil = argv[4 + i];
+                if (r >= 0)
+                        r = journal_key_end(j, &rec.end, NULL, &err);
+                station_record_done(&rec);
                 if (r < 0)
                         goto fail;
                 if (!one_txn) {

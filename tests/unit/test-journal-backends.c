@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include "journal-test.h"
+#include "record-test.h"
 
 static char dir[] = "/tmp/cartable-jb-XXXXXX";
 static char name[1024];                /* this test's journal */
@@ -84,8 +85,8 @@ static struct flash_report report(const char *serial) {
 
 static int flash(struct journal *j, const char *serial, const char *pupil, struct cart_error *err) {
         struct flash_report r = report(serial);
-        struct journal_flash f = { .operator = "test", .pupil = pupil };
-        return journal_record_flash(j, &r, &f, err);
+        struct test_flash f = { .operator = "test", .pupil = pupil };
+        return record_flash(j, &r, &f, err);
 }
 
 /* ---- Both backends ---- */
@@ -416,8 +417,8 @@ static void test_runs_of_one_station(void **state) {
         assert_int_equal(journal_run_begin(b, &err), 0);
         assert_non_null(journal_run(a));
         assert_string_not_equal(journal_run(a), journal_run(b));
-        assert_int_equal(journal_batch_start_next(a, &ra, "tech", "0750001A", "6A", &pa, &err), 1);
-        assert_int_equal(journal_batch_start_next(b, &rb, "tech", "0750001A", "6A", &pb, &err), 1);
+        assert_int_equal(start_flash(a, &ra, "tech", NULL, "0750001A", "6A", &pa, &err), 1);
+        assert_int_equal(start_flash(b, &rb, "tech", NULL, "0750001A", "6A", &pb, &err), 1);
         assert_string_not_equal(pa->id, pb->id);
         /* The start carries its run, in the chain. */
         assert_int_equal(count(a, "SELECT count(DISTINCT run) FROM events WHERE outcome = 'started'"), 2);
@@ -569,18 +570,18 @@ static void test_per_key_statements_use_indexes(void **state) {
         /* A batch's key in roster mode: is it intact already, its start claiming a pupil, its
          * end issuing the key; the class's count; a stock key's start closed as interrupted. */
         assert_int_equal(journal_batch_last_flash(j, "usb:0781:5581:L1", "ent-college", 7, &vol, &err), 0);
-        assert_int_equal(journal_batch_start_next(j, &r1, "tech", "0750001A", "6A", &p, &err), 1);
+        assert_int_equal(start_flash(j, &r1, "tech", NULL, "0750001A", "6A", &p, &err), 1);
         assert_true(asprintf(&pupil, "%s/%s", p->school, p->id) > 0);
-        if (journal_record_flash(j, &r1, &(struct journal_flash) { .operator = "tech", .pupil = pupil }, &err) < 0)
+        if (record_flash(j, &r1, &(struct test_flash) { .operator = "tech", .pupil = pupil }, &err) < 0)
                 fail_msg("%s", err.msg);
         assert_int_equal(journal_batch_count_without_key(j, "0750001A", "6A", &left, &err), 0);
-        assert_int_equal(journal_batch_started(j, &r2, "tech", NULL, &err), 0);
+        assert_int_equal(start_flash(j, &r2, "tech", NULL, NULL, NULL, NULL, &err), 1);
         assert_int_equal(journal_interrupted_list(j, NULL, NULL, &err), 1);
         assert_int_equal(journal_close_interrupted(j, "tech", NULL, NULL, &err), 1);
         assert_int_equal(journal_start_is_open(j, "usb:0781:5581:L2", &err), 0);
         /* flash --pupil --replace: the pupil's key replaced, a key of another pupil reflashed. */
         assert_int_equal(journal_pupil_for_issue(j, pupil, true, &q, &err), 0);
-        if (journal_record_flash(j, &r3, &(struct journal_flash) { .operator = "tech", .pupil = pupil,
+        if (record_flash(j, &r3, &(struct test_flash) { .operator = "tech", .pupil = pupil,
                                                                    .replace = true }, &err) < 0)
                 fail_msg("%s", err.msg);
         assert_int_equal(flash(j, "L3", "0750001A/2", &err), 0);
@@ -724,11 +725,11 @@ static void test_pg_station_role_cannot_rewrite(void **state) {
         struct flash_report rep = report("S2");
         _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
         _cleanup_free_ char *pupil = NULL;
-        assert_int_equal(journal_batch_start_next(st, &rep, "tech", "0750001A", "6A", &p, &err), 1);
+        assert_int_equal(start_flash(st, &rep, "tech", NULL, "0750001A", "6A", &p, &err), 1);
         assert_string_equal(p->id, "1");
         assert_int_equal(count(admin, "SELECT count(*) FROM pupils WHERE claim_station = 'college-2'"), 1);
         assert_true(asprintf(&pupil, "%s/%s", p->school, p->id) > 0);
-        if (journal_record_flash(st, &rep, &(struct journal_flash) { .operator = "tech", .pupil = pupil }, &err) < 0)
+        if (record_flash(st, &rep, &(struct test_flash) { .operator = "tech", .pupil = pupil }, &err) < 0)
                 fail_msg("%s", err.msg);
         assert_int_equal(count(admin, "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL"), 0);
         assert_int_equal(count(admin, "SELECT count(*) FROM keys WHERE pupil_id = '1' AND status = 'issued'"), 1);

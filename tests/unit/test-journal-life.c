@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "journal-test.h"
+#include "record-test.h"
 #include "journal/journal-life.h"
 #include "journal/journal-purge.h"
 #include "journal/journal-report.h"
@@ -44,10 +45,10 @@ static void flash(unsigned i, const char *pupil) {
                 .release_serial = 3 + (i == 2), .finished_usec = 1780000000000000, .outcome = FLASH_OUTCOME_OK,
                 .step = FLASH_STEP_DONE,
         };
-        struct journal_flash f = { .operator = "tech", .pupil = pupil };
+        struct test_flash f = { .operator = "tech", .pupil = pupil };
         struct cart_error err = {};
         snprintf(rep.key.serial, sizeof(rep.key.serial), "K%u", i);
-        if (journal_record_flash(j, &rep, &f, &err) < 0)
+        if (record_flash(j, &rep, &f, &err) < 0)
                 fail_msg("%s", err.msg);
 }
 

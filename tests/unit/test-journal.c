@@ -12,6 +12,7 @@
 
 #include "base/hash.h"
 #include "journal-test.h"
+#include "record-test.h"
 
 static char dir[] = "/tmp/cartable-journal-XXXXXX";
 static char path[1024];
@@ -367,12 +368,12 @@ static void test_list_order_and_filters(void **state) {
                 PUPIL("5", "Marin", "Théo", "6A"), PUPIL("4", "Bach", "Léon", "5A"),
         };
         struct flash_report k = report("AA01", FLASH_OUTCOME_OK);
-        struct journal_flash f = { .operator = "tech", .pupil = "9" };
+        struct test_flash f = { .operator = "tech", .pupil = "9" };
 
         assert_int_equal(import(j, r, ELEMENTSOF(r), false, NULL, NULL, &err), 0);
         assert_string_equal(list(j, NULL, &l), "4 9 5 3 ");
         assert_string_equal(list(j, &(struct journal_pupil_filter) { .class_name = "6A" }, &l), "9 5 ");
-        assert_int_equal(journal_record_flash(j, &k, &f, &err), 0);
+        assert_int_equal(record_flash(j, &k, &f, &err), 0);
         assert_string_equal(list(j, NULL, &l), "4 9* 5 3 ");
         assert_string_equal(list(j, &(struct journal_pupil_filter) { .class_name = "6A", .without_key = true }, &l), "5 ");
         assert_string_equal(list(j, &(struct journal_pupil_filter) { .school = "0930002B" }, &l), "");
@@ -385,24 +386,25 @@ static void test_record_flash_and_issue(void **state) {
         _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
         struct flash_report a = report("AA01", FLASH_OUTCOME_OK), b = report("BB02", FLASH_OUTCOME_OK);
         struct flash_report bad = report("CC03", FLASH_OUTCOME_FAILED);
-        struct journal_flash f = { .operator = "Mme Technicienne", .pupil = "1001", .reason = "io-error" };
+        struct test_flash f = { .operator = "Mme Technicienne", .pupil = "1001", .reason = "io-error" };
         struct cart_error err = {};
 
         assert_int_equal(import(j, roster1, ELEMENTSOF(roster1), false, NULL, NULL, &err), 0);
 
-        /* The owner fields come from the roster. */
+        /* The owner fields come from the roster (the station makes them of the pupil). */
         assert_int_equal(journal_pupil_get(j, "1001", &p, &err), 0);
-        assert_string_equal(p->owner.first_name, "Léa");
-        assert_string_equal(p->owner.last_name, "Martin");
-        assert_string_equal(p->owner.class_name, "6A");
-        assert_string_equal(p->owner.school, "0750001A");
+        struct owner_fields owner = station_owner(p);
+        assert_string_equal(owner.first_name, "Léa");
+        assert_string_equal(owner.last_name, "Martin");
+        assert_string_equal(owner.class_name, "6A");
+        assert_string_equal(owner.school, "0750001A");
         assert_null(p->key_uid);
         p = journal_pupil_info_free(p);
 
         assert_int_equal(journal_pupil_for_issue(j, "1001", false, &p, &err), 0);
-        assert_string_equal(p->owner.first_name, "Léa");
+        assert_string_equal(p->first_name, "Léa");
         p = journal_pupil_info_free(p);
-        assert_int_equal(journal_record_flash(j, &a, &f, &err), 0);
+        assert_int_equal(record_flash(j, &a, &f, &err), 0);
         assert_int_equal(journal_pupil_for_issue(j, "1001", false, &p, &err), -EEXIST);
         assert_null(p);
         assert_string_equal(err.msg, "pupil 0750001A/1001 (Léa Martin, 6A) already holds key usb:0781:5581:AA01 "
@@ -419,14 +421,14 @@ static void test_record_flash_and_issue(void **state) {
                                  "AND key_uid = 'usb:0781:5581:AA01'"), 1);
 
         /* A second key for Léa without --replace: recorded as stock, not issued. */
-        assert_int_equal(journal_record_flash(j, &b, &f, &err), -EEXIST);
+        assert_int_equal(record_flash(j, &b, &f, &err), -EEXIST);
         assert_non_null(strstr(err.msg, "already holds key usb:0781:5581:AA01"));
         assert_int_equal(raw_int("SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:BB02' AND status = 'stock'"), 1);
         assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'issued'"), 1);
 
         /* With --replace, the old key is marked replaced and the new one issued. */
         f.replace = true;
-        assert_int_equal(journal_record_flash(j, &b, &f, &err), 0);
+        assert_int_equal(record_flash(j, &b, &f, &err), 0);
         assert_int_equal(raw_int("SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:AA01' AND status = 'replaced'"), 1);
         assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'replaced' AND key_uid = 'usb:0781:5581:AA01'"), 1);
         assert_int_equal(journal_pupil_get(j, "1001", &p, &err), 0);
@@ -435,7 +437,7 @@ static void test_record_flash_and_issue(void **state) {
 
         /* A failed key is recorded with its words and reason, and issues nothing. */
         f.pupil = "1002";
-        assert_int_equal(journal_record_flash(j, &bad, &f, &err), 0);
+        assert_int_equal(record_flash(j, &bad, &f, &err), 0);
         assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'failed' AND "
                                  "step = 'write' AND reason = 'io-error' AND message LIKE '%Input/output%'"), 1);
         assert_int_equal(raw_int("SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:CC03' AND status = 'failed'"), 1);
@@ -445,13 +447,13 @@ static void test_record_flash_and_issue(void **state) {
 
         /* Key AA01, reflashed for Hugo: Léa's replaced key changes hands. */
         f.replace = false;
-        assert_int_equal(journal_record_flash(j, &a, &f, &err), 0);
+        assert_int_equal(record_flash(j, &a, &f, &err), 0);
         assert_int_equal(raw_int("SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:AA01' AND status = 'issued' "
                                  "AND pupil_id = '1002'"), 1);
 
         /* A stock key (no pupil) that was issued goes back to stock, with a returned event. */
         f.pupil = NULL;
-        assert_int_equal(journal_record_flash(j, &a, &f, &err), 0);
+        assert_int_equal(record_flash(j, &a, &f, &err), 0);
         assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'returned' AND pupil_id = '1002' "
                                  "AND reason = 'reflashed'"), 1);
         assert_int_equal(raw_int("SELECT count(*) FROM keys WHERE uid = 'usb:0781:5581:AA01' AND status = 'stock' "
@@ -460,7 +462,7 @@ static void test_record_flash_and_issue(void **state) {
         /* An unknown pupil records nothing. */
         int64_t n = raw_int("SELECT count(*) FROM events");
         f.pupil = "nobody";
-        assert_int_equal(journal_record_flash(j, &a, &f, &err), -ENOENT);
+        assert_int_equal(record_flash(j, &a, &f, &err), -ENOENT);
         assert_int_equal(raw_int("SELECT count(*) FROM events"), n);
         assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
 }
@@ -469,7 +471,7 @@ static void test_left_pupil_and_ambiguous_id(void **state) {
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         struct journal_pupil r[] = { roster1[0], roster1[1] };
         struct flash_report a = report("AA01", FLASH_OUTCOME_OK);
-        struct journal_flash f = { .pupil = "1002" };
+        struct test_flash f = { .pupil = "1002" };
         struct cart_error err = {};
         _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
 
@@ -479,7 +481,7 @@ static void test_left_pupil_and_ambiguous_id(void **state) {
         assert_null(p);
         assert_non_null(strstr(err.msg, "pupil 0750001A/1002 (Hugo Bernard, 6A) has left"));
         assert_int_equal(journal_pupil_for_issue(j, "nobody", false, &p, &err), -ENOENT);
-        assert_int_equal(journal_record_flash(j, &a, &f, &err), -ESRCH);
+        assert_int_equal(record_flash(j, &a, &f, &err), -ESRCH);
         assert_non_null(strstr(err.msg, "has left"));
         assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'flashed'"), 1);
         assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'issued'"), 0);
@@ -498,11 +500,11 @@ static void test_key_uid(void **state) {
         struct flash_report r = report("", FLASH_OUTCOME_OK);
         _cleanup_free_ char *a = NULL, *b = NULL;
 
-        assert_int_equal(journal_key_uid(&r, &a), 0);
+        assert_int_equal(station_key_uid(&r, &a), 0);
         assert_string_equal(a, "volume:1234ABCD");
         r.key.vid_pid[0] = 0;
         snprintf(r.key.device, sizeof(r.key.device), "/srv/keys/k1.img");
-        assert_int_equal(journal_key_uid(&r, &b), 0);
+        assert_int_equal(station_key_uid(&r, &b), 0);
         assert_string_equal(b, "file:/srv/keys/k1.img");
 
         /* An image file named from its directory, from elsewhere, through a symlinked
@@ -524,7 +526,7 @@ static void test_key_uid(void **state) {
                 for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                         _cleanup_free_ char *c = NULL;
                         snprintf(r.key.device, sizeof(r.key.device), "%s", names[i]);
-                        assert_int_equal(journal_key_uid(&r, &c), 0);
+                        assert_int_equal(station_key_uid(&r, &c), 0);
                         if (!streq(c, want))
                                 fail_msg("%s: %s, expected %s", names[i], c, want);
                 }
@@ -534,7 +536,7 @@ static void test_key_uid(void **state) {
         assert_int_equal(symlink("k2.img", "other.img"), 0);
         snprintf(r.key.device, sizeof(r.key.device), "other.img");
         _cleanup_free_ char *c = NULL;
-        assert_int_equal(journal_key_uid(&r, &c), 0);
+        assert_int_equal(station_key_uid(&r, &c), 0);
         assert_non_null(strstr(c, "/other.img"));
         unlink("other.img");
         unlink("k2.img");
@@ -553,7 +555,7 @@ static void fill(struct journal *j, int n) {
         for (int i = 0; i < n; i++) {
                 snprintf(serial, sizeof(serial), "K%04d", i);
                 struct flash_report r = report(serial, i % 3 ? FLASH_OUTCOME_OK : FLASH_OUTCOME_FAILED);
-                assert_int_equal(journal_record_flash(j, &r, NULL, &err), 0);
+                assert_int_equal(record_flash(j, &r, NULL, &err), 0);
         }
 }
 
@@ -619,7 +621,7 @@ static void test_chain_edit_rehashed(void **state) {
         assert_int_equal(sqlite3_prepare_v2(db, "SELECT uuid, station, station_seq, kind, time_usec, key_uid, "
                                             "key_serial, release_name, release_version, release_serial, "
                                             "release_key_id, outcome, step, message, volume_id, bytes_written, "
-                                            "bytes_read, started_usec, write_usec, read_usec, prev_hash FROM events "
+                                            "bytes_read, started_usec, write_usec, read_usec, prev_hash, reason FROM events "
                                             "WHERE station_seq = 4", -1, &s, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 #define T(i) ((const char *) sqlite3_column_text(s, i))
@@ -628,7 +630,8 @@ static void test_chain_edit_rehashed(void **state) {
                 .time_usec = I(4), .key_uid = T(5), .key_serial = T(6), .release_name = T(7),
                 .release_version = T(8), .release_serial = I(9), .release_key_id = T(10), .outcome = "ok",
                 .step = "done", .message = NULL, .volume_id = T(14), .bytes_written = I(15), .bytes_read = I(16),
-                .started_usec = I(17), .write_usec = I(18), .read_usec = I(19), .prev_hash = T(20) };
+                .started_usec = I(17), .write_usec = I(18), .read_usec = I(19), .prev_hash = T(20),
+                .reason = T(21) };
         assert_int_equal(journal_event_hash(&e, hash), 0);
         sqlite3_finalize(s);
         snprintf(sql, sizeof(sql), "UPDATE events SET outcome = 'ok', step = 'done', message = NULL, hash = '%s' "

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The journal's one logical schema, for both backends: each version's migration in SQLite's
+ * dialect (journal-pg.c translates it), and what only PostgreSQL has. A change is a new
+ * version here, and an edit of manifests/schemas/journal.sql and journal-pg.sql, which the
+ * tests compare with the live schemas.
+ */
+#include "journal/journal-internal.h"
+
+/* Version 1, as manifests/schemas/journal.sql documents it (comments live there). */
+static const char schema_v1[] =
+        "CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_usec BIGINT NOT NULL);\n"
+        "CREATE TABLE schools (uai TEXT NOT NULL PRIMARY KEY, year TEXT, created_usec BIGINT NOT NULL,"
+        " updated_usec BIGINT NOT NULL);\n"
+        "CREATE TABLE imports (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, source TEXT NOT NULL,"
+        " station TEXT NOT NULL, n_pupils BIGINT NOT NULL, n_added BIGINT NOT NULL, n_moved BIGINT NOT NULL,"
+        " n_renamed BIGINT NOT NULL, n_left BIGINT NOT NULL, n_rejoined BIGINT NOT NULL);\n"
+        "CREATE TABLE pupils (school TEXT NOT NULL REFERENCES schools (uai), id TEXT NOT NULL,"
+        " family_name TEXT NOT NULL, first_name TEXT NOT NULL, class_name TEXT NOT NULL,"
+        " is_active INTEGER NOT NULL CHECK (is_active IN (0, 1)), ine_hmac TEXT,"
+        " has_derived_id INTEGER NOT NULL CHECK (has_derived_id IN (0, 1)),"
+        " roster_rank BIGINT NOT NULL, roster_line BIGINT NOT NULL,"
+        " import_id BIGINT NOT NULL REFERENCES imports (id), created_usec BIGINT NOT NULL,"
+        " updated_usec BIGINT NOT NULL, left_usec BIGINT, PRIMARY KEY (school, id));\n"
+        "CREATE INDEX pupils_by_id ON pupils (id);\n"
+        "CREATE INDEX pupils_by_class ON pupils (school, class_name, roster_rank);\n"
+        "CREATE TABLE keys (uid TEXT NOT NULL PRIMARY KEY, serial TEXT, vid_pid TEXT, vendor TEXT,"
+        " product TEXT, capacity BIGINT NOT NULL, real_capacity BIGINT, volume_id TEXT,"
+        " status TEXT NOT NULL CHECK (status IN ('failed', 'stock', 'issued', 'returned', 'lost',"
+        " 'stolen', 'replaced', 'retired')), pupil_school TEXT, pupil_id TEXT,"
+        " created_usec BIGINT NOT NULL, updated_usec BIGINT NOT NULL,"
+        " FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));\n"
+        "CREATE INDEX keys_by_pupil ON keys (pupil_school, pupil_id);\n"
+        "CREATE INDEX keys_by_serial ON keys (serial);\n"
+        "CREATE INDEX keys_by_volume ON keys (volume_id);\n"
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, station TEXT NOT NULL,"
+        " station_seq BIGINT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('flashed', 'issued',"
+        " 'verified', 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged')),"
+        " time_usec BIGINT NOT NULL, operator TEXT, pupil_school TEXT, pupil_id TEXT,"
+        " key_uid TEXT REFERENCES keys (uid), key_serial TEXT, release_name TEXT, release_version TEXT,"
+        " release_serial BIGINT, release_key_id TEXT, outcome TEXT, reason TEXT, step TEXT, message TEXT,"
+        " volume_id TEXT, bytes_written BIGINT, bytes_read BIGINT, started_usec BIGINT, write_usec BIGINT,"
+        " read_usec BIGINT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (station, station_seq),"
+        " FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));\n"
+        "CREATE INDEX events_by_pupil ON events (pupil_school, pupil_id);\n"
+        "CREATE INDEX events_by_key ON events (key_uid);\n";
+
+/* Version 2: events hash a salted commitment of the pupil's id (format 2), so that a
+ * retention purge erases ids and salts and keeps the chain; purges and what they leave. */
+static const char schema_v2[] =
+        "ALTER TABLE pupils ADD COLUMN salt TEXT;\n"
+        "ALTER TABLE events ADD COLUMN format INTEGER NOT NULL DEFAULT 1;\n"
+        "ALTER TABLE events ADD COLUMN pupil_commit TEXT;\n"
+        "CREATE TABLE purges (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, station TEXT NOT NULL,"
+        " operator TEXT, left_before_usec BIGINT NOT NULL, n_pupils BIGINT NOT NULL, n_events BIGINT NOT NULL,"
+        " n_kept_v1 BIGINT NOT NULL);\n"
+        "CREATE TABLE purged_counts (school TEXT NOT NULL, class_name TEXT NOT NULL, n_pupils BIGINT NOT NULL,"
+        " PRIMARY KEY (school, class_name));\n";
+
+/* Version 3: several stations on one class claim pupils in the journal (a claim is
+ * committed with the key's start and released with its end); a pupil may carry the salts of
+ * other journals it was merged from, so that both stations' events verify (journal merge). */
+static const char schema_v3[] =
+        "ALTER TABLE pupils ADD COLUMN claim_station TEXT;\n"
+        "ALTER TABLE pupils ADD COLUMN claim_key TEXT;\n"
+        "ALTER TABLE pupils ADD COLUMN claim_usec BIGINT;\n"
+        "CREATE TABLE pupil_salts (school TEXT NOT NULL, id TEXT NOT NULL, salt TEXT NOT NULL,"
+        " PRIMARY KEY (school, id, salt), FOREIGN KEY (school, id) REFERENCES pupils (school, id));\n";
+
+/* Version 4: what a key's life runs finds its rows through an index, whatever the size of
+ * the roster and of the history: a key's end releases its claim by key (a partial index:
+ * only claimed pupils are in it), and a batch lists the keys its station left started
+ * among the starts alone. */
+static const char schema_v4[] =
+        "CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;\n"
+        "CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';\n";
+
+/* Version 5: each batch run has an identity, recorded in its keys' start events (format 3
+ * hashes it), so that a batch closes as interrupted only the starts of runs that are gone
+ * (journal_close_interrupted), never those of another batch of the station still running. */
+static const char schema_v5[] =
+        "ALTER TABLE events ADD COLUMN run TEXT;\n";
+
+const struct journal_migration journal_migrations[] = {
+        { 1, schema_v1 },
+        { 2, schema_v2 },
+        { 3, schema_v3 },
+        { 4, schema_v4 },
+        { 5, schema_v5 },
+};
+const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
+
+/*
+ * What only PostgreSQL has, after the migration of that version (journal-pg.c translates the
+ * migrations above into its dialect). manifests/schemas/journal-pg.sql documents the result;
+ * the journal-pg test checks the live schema against it.
+ */
+const char *const journal_pg_extras[] = {
+        /* v1: append-only events for every role but the table's owner (migrations, purge): a
+         * station's role has no UPDATE or DELETE grant on events, and this holds even if one
+         * is granted by mistake (cartable-journal(1), GRANTs for a station). */
+        [1] = "CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF pg_has_role(current_user, (SELECT tableowner FROM pg_tables WHERE schemaname = TG_TABLE_SCHEMA"
+        " AND tablename = TG_TABLE_NAME), 'MEMBER') THEN"
+        " RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END; END IF;"
+        " RAISE EXCEPTION 'events are append-only: % by % refused', TG_OP, current_user"
+        " USING ERRCODE = 'insufficient_privilege'; END $$;\n"
+        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+        " FOR EACH ROW EXECUTE FUNCTION events_append_only();\n",
+};
+const size_t journal_n_pg_extras = ELEMENTSOF(journal_pg_extras);
