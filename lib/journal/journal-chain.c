@@ -167,88 +167,38 @@ int journal_pupil_commit(const char *salt, const char *school, const char *id,
 /* The pupil's salt, made (128 random bits) the first time an event names the pupil. */
 static int pupil_salt(struct journal *j, const char *school, const char *id, char ret[33],
                       struct cart_error *err) {
-        struct jstmt *s = NULL;
+        _cleanup_free_ char *salt = NULL;
         uint8_t b[16];
         int r;
 
-        r = jdb_cached(j, "SELECT salt FROM pupils WHERE school = ? AND id = ?", &s, err);
+        r = jdb_query_text(j, err, &salt, "SELECT salt FROM pupils WHERE school = ? AND id = ?", JT(school), JT(id));
         if (r < 0)
                 return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, id);
-        r = jdb_step(j, s, err);
-        if (r < 0)
-                return r;
-        if (r > 0 && jdb_text(s, 0)) {
-                snprintf(ret, 33, "%s", jdb_text(s, 0));
-                jdb_reset(s);
+        if (salt) {
+                snprintf(ret, 33, "%s", salt);
                 return 0;
         }
-        jdb_reset(s);
         if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
                 return cart_error_errno(err, -errno, NULL, "no random salt");
         hash_to_hex(b, sizeof(b), ret);
-        r = jdb_cached(j, "UPDATE pupils SET salt = ? WHERE school = ? AND id = ?", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, ret);
-        jdb_bind_text(s, 2, school);
-        jdb_bind_text(s, 3, id);
-        r = jdb_step(j, s, err);
-        return r < 0 ? r : 0;
-}
-
-static void bind_int_or_null(struct jstmt *s, int i, int64_t v) {
-        if (v < 0)
-                jdb_bind_null(s, i);
-        else
-                jdb_bind_int64(s, i, v);
+        return jdb_run(j, err, "UPDATE pupils SET salt = ? WHERE school = ? AND id = ?", JT(ret), JT(school), JT(id));
 }
 
 /* One event row as given, hashes included (appending, or merging another journal's). */
 int journal_event_insert(struct journal *j, const struct journal_event_row *e, struct cart_error *err) {
-        struct jstmt *ins = NULL;
-        int r;
-
-        r = jdb_cached(j, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
-                        "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
-                        "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
-                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, pupil_commit, run) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        &ins, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(ins, 1, e->uuid);
-        jdb_bind_text(ins, 2, e->station);
-        jdb_bind_int64(ins, 3, e->station_seq);
-        jdb_bind_text(ins, 4, e->kind);
-        jdb_bind_int64(ins, 5, e->time_usec);
-        jdb_bind_text(ins, 6, e->operator);
-        jdb_bind_text(ins, 7, e->pupil_school);
-        jdb_bind_text(ins, 8, e->pupil_id);
-        jdb_bind_text(ins, 9, e->key_uid);
-        jdb_bind_text(ins, 10, e->key_serial);
-        jdb_bind_text(ins, 11, e->release_name);
-        jdb_bind_text(ins, 12, e->release_version);
-        bind_int_or_null(ins, 13, e->release_serial);
-        jdb_bind_text(ins, 14, e->release_key_id);
-        jdb_bind_text(ins, 15, e->outcome);
-        jdb_bind_text(ins, 16, e->reason);
-        jdb_bind_text(ins, 17, e->step);
-        jdb_bind_text(ins, 18, e->message);
-        jdb_bind_text(ins, 19, e->volume_id);
-        bind_int_or_null(ins, 20, e->bytes_written);
-        bind_int_or_null(ins, 21, e->bytes_read);
-        bind_int_or_null(ins, 22, e->started_usec);
-        bind_int_or_null(ins, 23, e->write_usec);
-        bind_int_or_null(ins, 24, e->read_usec);
-        jdb_bind_text(ins, 25, e->prev_hash);
-        jdb_bind_text(ins, 26, e->hash);
-        jdb_bind_int64(ins, 27, e->format);
-        jdb_bind_text(ins, 28, e->pupil_commit);
-        jdb_bind_text(ins, 29, e->run);
-        r = jdb_step(j, ins, err);
-        return r < 0 ? r : 0;
+        return jdb_run(j, err, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, operator, "
+                       "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
+                       "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
+                       "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, "
+                       "pupil_commit, run) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       JT(e->uuid), JT(e->station), JI(e->station_seq), JT(e->kind), JI(e->time_usec),
+                       JT(e->operator), JT(e->pupil_school), JT(e->pupil_id), JT(e->key_uid), JT(e->key_serial),
+                       JT(e->release_name), JT(e->release_version), JN(e->release_serial), JT(e->release_key_id),
+                       JT(e->outcome), JT(e->reason), JT(e->step), JT(e->message), JT(e->volume_id),
+                       JN(e->bytes_written), JN(e->bytes_read), JN(e->started_usec), JN(e->write_usec),
+                       JN(e->read_usec), JT(e->prev_hash), JT(e->hash), JI(e->format), JT(e->pupil_commit),
+                       JT(e->run));
 }
 
 int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
@@ -262,12 +212,8 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
         r = jdb_lock_chain(j, j->station, err);
         if (r < 0)
                 return r;
-        r = jdb_cached(j, "SELECT station_seq, hash FROM events WHERE station = ? "
-                        "ORDER BY station_seq DESC LIMIT 1", &last, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(last, 1, j->station);
-        r = jdb_step(j, last, err);
+        r = jdb_query(j, err, &last, "SELECT station_seq, hash FROM events WHERE station = ? "
+                      "ORDER BY station_seq DESC LIMIT 1", JT(j->station));
         if (r < 0)
                 return r;
         if (r > 0) {

@@ -24,13 +24,11 @@ static const char *or_null(const char *s) {
 
 static int upsert_key(struct journal *j, const struct journal_key_end *k, const char *volume_id, int64_t now,
                       struct cart_error *err) {
-        struct jstmt *s = NULL;
         bool ok = k->outcome == JOURNAL_OUTCOME_OK;
-        int r;
 
         /* A good flash makes the key stock (issuing comes next); a failed one says so; the
          * holder is kept until the key is issued to someone else or marked. */
-        r = jdb_cached(j, "INSERT INTO keys (uid, serial, vid_pid, vendor, product, capacity, real_capacity, "
+        return jdb_run(j, err, "INSERT INTO keys (uid, serial, vid_pid, vendor, product, capacity, real_capacity, "
                         "volume_id, status, created_usec, updated_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT (uid) DO UPDATE SET vendor = coalesce(excluded.vendor, keys.vendor), "
                         "product = coalesce(excluded.product, keys.product), capacity = excluded.capacity, "
@@ -38,61 +36,23 @@ static int upsert_key(struct journal *j, const struct journal_key_end *k, const 
                         "volume_id = coalesce(excluded.volume_id, keys.volume_id), status = excluded.status, "
                         "pupil_school = CASE WHEN excluded.status = 'stock' THEN NULL ELSE keys.pupil_school END, "
                         "pupil_id = CASE WHEN excluded.status = 'stock' THEN NULL ELSE keys.pupil_id END, "
-                        "updated_usec = excluded.updated_usec", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, k->key.uid);
-        jdb_bind_text(s, 2, or_null(k->key.serial));
-        jdb_bind_text(s, 3, or_null(k->key.vid_pid));
-        jdb_bind_text(s, 4, k->key.vendor);
-        jdb_bind_text(s, 5, k->key.product);
-        jdb_bind_int64(s, 6, (int64_t) k->key.capacity);
-        if (k->is_probed)
-                jdb_bind_int64(s, 7, (int64_t) k->real_capacity);
-        jdb_bind_text(s, 8, ok ? volume_id : NULL);
-        jdb_bind_text(s, 9, ok ? "stock" : "failed");
-        jdb_bind_int64(s, 10, now);
-        jdb_bind_int64(s, 11, now);
-        r = jdb_step(j, s, err);
-        return r < 0 ? r : 0;
+                        "updated_usec = excluded.updated_usec", JT(k->key.uid), JT(or_null(k->key.serial)),
+                        JT(or_null(k->key.vid_pid)), JT(k->key.vendor), JT(k->key.product), JI(k->key.capacity),
+                        JN(k->is_probed ? (int64_t) k->real_capacity : -1), JT(ok ? volume_id : NULL),
+                        JT(ok ? "stock" : "failed"), JI(now), JI(now));
 }
+
 static int key_set_status(struct journal *j, const char *uid, const char *status, const char *school,
                           const char *id, int64_t now, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
-
-        r = jdb_cached(j, "UPDATE keys SET status = ?, pupil_school = ?, pupil_id = ?, updated_usec = ? "
-                        "WHERE uid = ?", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, status);
-        jdb_bind_text(s, 2, school);
-        jdb_bind_text(s, 3, id);
-        jdb_bind_int64(s, 4, now);
-        jdb_bind_text(s, 5, uid);
-        r = jdb_step(j, s, err);
-        return r < 0 ? r : 0;
+        return jdb_run(j, err, "UPDATE keys SET status = ?, pupil_school = ?, pupil_id = ?, updated_usec = ? "
+                       "WHERE uid = ?", JT(status), JT(school), JT(id), JI(now), JT(uid));
 }
 
 /* The key a pupil holds (status issued), or NULL. */
 static int pupil_held_key(struct journal *j, const char *school, const char *id, char **ret,
                           struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
-
-        *ret = NULL;
-        r = jdb_cached(j, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? AND status = 'issued' "
-                        "ORDER BY updated_usec DESC LIMIT 1", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, id);
-        r = jdb_step(j, s, err);
-        if (r <= 0)
-                return r;
-        *ret = strdup(jdb_text(s, 0));
-        jdb_reset(s);      /* holds no read snapshot once done */
-        return *ret ? 1 : -ENOMEM;
+        return jdb_query_text(j, err, ret, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? "
+                              "AND status = 'issued' ORDER BY updated_usec DESC LIMIT 1", JT(school), JT(id));
 }
 
 /* The current holder of a key, when it is issued. */
@@ -102,17 +62,19 @@ static int key_holder(struct journal *j, const char *uid, char **ret_school, cha
         int r;
 
         *ret_school = *ret_id = NULL;
-        r = jdb_cached(j, "SELECT pupil_school, pupil_id FROM keys WHERE uid = ? AND status = 'issued'", &s, err);
-        if (r < 0)
+        r = jdb_query(j, err, &s, "SELECT pupil_school, pupil_id FROM keys WHERE uid = ? AND status = 'issued'",
+                      JT(uid));
+        if (r > 0 && jdb_is_null(s, 0)) {
+                jdb_reset(s);
+                r = 0;
+        }
+        if (r <= 0)
                 return r;
-        jdb_bind_text(s, 1, uid);
-        r = jdb_step(j, s, err);
-        if (r <= 0 || jdb_is_null(s, 0))
-                return r < 0 ? r : 0;
-        *ret_school = strdup(jdb_text(s, 0));
-        *ret_id = strdup(jdb_text(s, 1));
+        r = jdb_dup(s, 0, ret_school);
+        if (r >= 0)
+                r = jdb_dup(s, 1, ret_id);
         jdb_reset(s);
-        return *ret_school && *ret_id ? 1 : -ENOMEM;
+        return r < 0 ? r : 1;
 }
 
 /* The events of one finished flash, inside the caller's transaction. */
@@ -224,19 +186,12 @@ static int record_end_events(struct journal *j, const struct journal_key_end *k,
 
 int journal_batch_count_without_key(struct journal *j, const char *school, const char *class_name,
                                     uint64_t *ret, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
+        int64_t n = 0;
+        int r = jdb_query_int(j, err, &n, "SELECT count(*) " WITHOUT_KEY, JT(school), JT(class_name));
 
-        r = jdb_cached(j, "SELECT count(*) " WITHOUT_KEY, &s, err);
         if (r < 0)
                 return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, class_name);
-        r = jdb_step(j, s, err);
-        if (r < 0)
-                return r;
-        *ret = r > 0 ? (uint64_t) jdb_int64(s, 0) : 0;
-        jdb_reset(s);
+        *ret = (uint64_t) MAX(n, 0);
         return 0;
 }
 
@@ -308,22 +263,13 @@ done:
  * start event, inside the caller's transaction. */
 static int record_started(struct journal *j, const struct journal_key_start *k, const char *school, const char *id,
                           int64_t now, struct cart_error *err) {
-        struct jstmt *s = NULL;
         struct journal_event_row e;
         int r;
 
         /* Known keys keep their row until their end is recorded. */
-        r = jdb_cached(j, "INSERT INTO keys (uid, serial, vid_pid, capacity, status, created_usec, updated_usec) "
-                        "VALUES (?, ?, ?, ?, 'failed', ?, ?) ON CONFLICT (uid) DO NOTHING", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, k->key.uid);
-        jdb_bind_text(s, 2, or_null(k->key.serial));
-        jdb_bind_text(s, 3, or_null(k->key.vid_pid));
-        jdb_bind_int64(s, 4, (int64_t) k->key.capacity);
-        jdb_bind_int64(s, 5, now);
-        jdb_bind_int64(s, 6, now);
-        r = jdb_step(j, s, err);
+        r = jdb_run(j, err, "INSERT INTO keys (uid, serial, vid_pid, capacity, status, created_usec, updated_usec) "
+                    "VALUES (?, ?, ?, ?, 'failed', ?, ?) ON CONFLICT (uid) DO NOTHING", JT(k->key.uid),
+                    JT(or_null(k->key.serial)), JT(or_null(k->key.vid_pid)), JI(k->key.capacity), JI(now), JI(now));
         if (r < 0)
                 return r;
         e = (struct journal_event_row) {
@@ -345,22 +291,13 @@ static int record_started(struct journal *j, const struct journal_key_start *k, 
 /* Roster mode: the class's next pupil, claimed for this key (see struct journal_key_start). */
 static int claim(struct journal *j, const struct journal_key_start *k, int64_t now, char **ret_school, char **ret_id,
                  struct cart_error *err) {
-        struct jstmt *s = NULL;
         int r;
 
         r = journal_claim_row(j, k->school, k->class_name, now - JOURNAL_CLAIM_EXPIRY_USEC, ret_school, ret_id, err);
         if (r <= 0)
                 return r;
-        r = jdb_cached(j, "UPDATE pupils SET claim_station = ?, claim_key = ?, claim_usec = ? "
-                       "WHERE school = ? AND id = ?", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, j->station);
-        jdb_bind_text(s, 2, k->key.uid);
-        jdb_bind_int64(s, 3, now);
-        jdb_bind_text(s, 4, *ret_school);
-        jdb_bind_text(s, 5, *ret_id);
-        r = jdb_step(j, s, err);
+        r = jdb_run(j, err, "UPDATE pupils SET claim_station = ?, claim_key = ?, claim_usec = ? WHERE school = ? AND id = ?",
+                    JT(j->station), JT(k->key.uid), JI(now), JT(*ret_school), JT(*ret_id));
         return r < 0 ? r : 1;
 }
 
@@ -407,24 +344,21 @@ done:
 
 int journal_batch_last_flash(struct journal *j, const char *uid, const char *release_name,
                              uint64_t release_serial, uint32_t *ret_volume_id, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        struct jstmt *s = NULL;
         const char *outcome, *name, *vol;
         int r;
 
-        r = jdb_prepare(j, "SELECT outcome, release_name, release_serial, volume_id FROM events "
-                        "WHERE key_uid = ? AND kind = 'flashed' ORDER BY seq DESC LIMIT 1", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, uid);
-        r = jdb_step(j, s, err);
+        r = jdb_query(j, err, &s, "SELECT outcome, release_name, release_serial, volume_id FROM events "
+                      "WHERE key_uid = ? AND kind = 'flashed' ORDER BY seq DESC LIMIT 1", JT(uid));
         if (r <= 0)
                 return r;
         outcome = jdb_text(s, 0);
         name = jdb_text(s, 1);
         vol = jdb_text(s, 3);
-        if (!outcome || !streq(outcome, journal_outcome_to_string(JOURNAL_OUTCOME_OK)) || !name ||
-            !streq(name, release_name) || jdb_int64(s, 2) != (int64_t) release_serial || !vol)
-                return 0;
-        *ret_volume_id = (uint32_t) strtoul(vol, NULL, 16);
-        return 1;
+        r = outcome && streq(outcome, journal_outcome_to_string(JOURNAL_OUTCOME_OK)) && name &&
+            streq(name, release_name) && jdb_int64(s, 2) == (int64_t) release_serial && vol;
+        if (r)
+                *ret_volume_id = (uint32_t) strtoul(vol, NULL, 16);
+        jdb_reset(s);
+        return r;
 }

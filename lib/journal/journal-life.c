@@ -22,16 +22,6 @@ struct journal_key_info *journal_key_info_free(struct journal_key_info *k) {
         return NULL;
 }
 
-static int dup_col(struct jstmt *s, int col, char **ret) {
-        const char *v = jdb_text(s, col);
-        if (!v) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(v);
-        return *ret ? 0 : -ENOMEM;
-}
-
 int journal_key_find(struct journal *j, const char *key, struct journal_key_info **ret,
                      struct cart_error *err) {
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
@@ -61,18 +51,18 @@ int journal_key_find(struct journal *j, const char *key, struct journal_key_info
         k = calloc(1, sizeof(*k));
         if (!k)
                 return -ENOMEM;
-        r = dup_col(s, 0, &k->uid);
-        if (r >= 0) r = dup_col(s, 1, &k->serial);
-        if (r >= 0) r = dup_col(s, 2, &k->volume_id);
-        if (r >= 0) r = dup_col(s, 3, &k->status);
-        if (r >= 0) r = dup_col(s, 4, &k->school);
-        if (r >= 0) r = dup_col(s, 5, &k->pupil_id);
-        if (r >= 0) r = dup_col(s, 6, &k->family_name);
-        if (r >= 0) r = dup_col(s, 7, &k->first_name);
-        if (r >= 0) r = dup_col(s, 8, &k->class_name);
-        if (r >= 0) r = dup_col(s, 10, &k->release_name);
-        if (r >= 0) r = dup_col(s, 11, &k->release_version);
-        if (r >= 0) r = dup_col(s, 15, &k->verified_outcome);
+        r = jdb_dup(s, 0, &k->uid);
+        if (r >= 0) r = jdb_dup(s, 1, &k->serial);
+        if (r >= 0) r = jdb_dup(s, 2, &k->volume_id);
+        if (r >= 0) r = jdb_dup(s, 3, &k->status);
+        if (r >= 0) r = jdb_dup(s, 4, &k->school);
+        if (r >= 0) r = jdb_dup(s, 5, &k->pupil_id);
+        if (r >= 0) r = jdb_dup(s, 6, &k->family_name);
+        if (r >= 0) r = jdb_dup(s, 7, &k->first_name);
+        if (r >= 0) r = jdb_dup(s, 8, &k->class_name);
+        if (r >= 0) r = jdb_dup(s, 10, &k->release_name);
+        if (r >= 0) r = jdb_dup(s, 11, &k->release_version);
+        if (r >= 0) r = jdb_dup(s, 15, &k->verified_outcome);
         if (r < 0)
                 return r;
         k->is_active = jdb_int64(s, 9) == 1;
@@ -84,18 +74,9 @@ int journal_key_find(struct journal *j, const char *key, struct journal_key_info
 }
 
 static int set_status(struct journal *j, const char *uid, const char *status, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
-        int r;
-
         /* The holder stays on the key: reports count a lost key in its pupil's class. */
-        r = jdb_prepare(j, "UPDATE keys SET status = ?, updated_usec = ? WHERE uid = ?", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, status);
-        jdb_bind_int64(s, 2, journal_now_usec());
-        jdb_bind_text(s, 3, uid);
-        r = jdb_step(j, s, err);
-        return r < 0 ? r : 0;
+        return jdb_run(j, err, "UPDATE keys SET status = ?, updated_usec = ? WHERE uid = ?", JT(status),
+                       JI(journal_now_usec()), JT(uid));
 }
 
 static int held_key_uid(struct journal *j, const char *pupil, char **ret, struct cart_error *err) {
@@ -174,7 +155,6 @@ int journal_key_mark(struct journal *j, const struct journal_mark *m, char **ret
 }
 
 int journal_pupil_lost_key(struct journal *j, const char *pupil, char **ret, struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
         _cleanup_free_ char *school = NULL, *id = NULL;
         int r;
 
@@ -182,17 +162,8 @@ int journal_pupil_lost_key(struct journal *j, const char *pupil, char **ret, str
         r = journal_pupil_resolve(j, pupil, &school, &id, err);
         if (r < 0)
                 return r;
-        r = jdb_prepare(j, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? AND status IN ('lost', 'stolen') "
-                        "ORDER BY updated_usec DESC LIMIT 1", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, id);
-        r = jdb_step(j, s, err);
-        if (r <= 0)
-                return r;
-        *ret = strdup(jdb_text(s, 0));
-        return *ret ? 1 : -ENOMEM;
+        return jdb_query_text(j, err, ret, "SELECT uid FROM keys WHERE pupil_school = ? AND pupil_id = ? "
+                              "AND status IN ('lost', 'stolen') ORDER BY updated_usec DESC LIMIT 1", JT(school), JT(id));
 }
 
 int journal_record_verification(struct journal *j, const struct journal_verification *v,
@@ -257,7 +228,6 @@ static int issue(struct journal *j, const struct journal_issue *is, struct journ
                  struct cart_error *err) {
         _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
         _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
         struct journal_event_row e;
         int64_t now = journal_now_usec();
         int r;
@@ -265,15 +235,8 @@ static int issue(struct journal *j, const struct journal_issue *is, struct journ
         r = issue_check(j, is, &k, &p, err);
         if (r < 0)
                 return r;
-        r = jdb_prepare(j, "UPDATE keys SET status = 'issued', pupil_school = ?, pupil_id = ?, updated_usec = ? "
-                        "WHERE uid = ? AND status = 'stock'", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, p->school);
-        jdb_bind_text(s, 2, p->id);
-        jdb_bind_int64(s, 3, now);
-        jdb_bind_text(s, 4, k->uid);
-        r = jdb_step(j, s, err);
+        r = jdb_run(j, err, "UPDATE keys SET status = 'issued', pupil_school = ?, pupil_id = ?, updated_usec = ? "
+                    "WHERE uid = ? AND status = 'stock'", JT(p->school), JT(p->id), JI(now), JT(k->uid));
         if (r < 0)
                 return r;
         e = (struct journal_event_row) { .kind = "issued", .time_usec = now, .operator = is->operator,

@@ -57,18 +57,8 @@ static int merge_import_row(struct merge *m) {
 
 /* One more salt of a pupil, from another journal (pupil_salts, schema v3). */
 static int add_other_salt(struct merge *m, const char *school, const char *id, const char *salt) {
-        struct jstmt *s = NULL;
-        int r;
-
-        r = jdb_cached(m->target, "INSERT INTO pupil_salts (school, id, salt) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                       &s, m->err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, id);
-        jdb_bind_text(s, 3, salt);
-        r = jdb_step(m->target, s, m->err);
-        return r < 0 ? r : 0;
+        return jdb_run(m->target, m->err, "INSERT INTO pupil_salts (school, id, salt) VALUES (?, ?, ?) "
+                       "ON CONFLICT DO NOTHING", JT(school), JT(id), JT(salt));
 }
 
 /*
@@ -80,21 +70,13 @@ static int add_other_salt(struct merge *m, const char *school, const char *id, c
  */
 static int merge_salt(struct merge *m, struct jstmt *src, const char *theirs) {
         const char *ours = jdb_text(src, 14);
-        struct jstmt *up = NULL;
-        int r;
 
         if (!ours || (theirs && streq(ours, theirs)))
                 return 0;
         if (theirs)
                 return add_other_salt(m, jdb_text(src, 0), jdb_text(src, 1), ours);
-        r = jdb_cached(m->target, "UPDATE pupils SET salt = ? WHERE school = ? AND id = ? AND salt IS NULL", &up, m->err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(up, 1, ours);
-        jdb_bind_text(up, 2, jdb_text(src, 0));
-        jdb_bind_text(up, 3, jdb_text(src, 1));
-        r = jdb_step(m->target, up, m->err);
-        return r < 0 ? r : 0;
+        return jdb_run(m->target, m->err, "UPDATE pupils SET salt = ? WHERE school = ? AND id = ? AND salt IS NULL",
+                       JT(ours), JT(jdb_text(src, 0)), JT(jdb_text(src, 1)));
 }
 
 /* The other salts source holds (from its own merges) come along. */

@@ -8,20 +8,11 @@
 #include "journal/journal-internal.h"
 
 int journal_pupil_state(struct journal *j, const char *school, const char *id, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
+        int64_t is_active = 0;
+        int r = jdb_query_int(j, err, &is_active, "SELECT is_active FROM pupils WHERE school = ? AND id = ?",
+                              JT(school), JT(id));
 
-        r = jdb_cached(j, "SELECT is_active FROM pupils WHERE school = ? AND id = ?", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, id);
-        r = jdb_step(j, s, err);
-        if (r <= 0)
-                return r;
-        r = jdb_int64(s, 0) == 1 ? 1 : 2;
-        jdb_reset(s);
-        return r;
+        return r <= 0 ? r : is_active == 1 ? 1 : 2;
 }
 
 int journal_pupil_resolve(struct journal *j, const char *pupil, char **ret_school, char **ret_id,
@@ -189,21 +180,11 @@ int journal_pupil_for_issue(struct journal *j, const char *pupil, bool replace,
 /* ---- Several stations on one class ---- */
 
 int journal_pupil_has_key(struct journal *j, const char *school, const char *id, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
+        int64_t n = 0;
+        int r = jdb_query_int(j, err, &n, "SELECT count(*) FROM keys WHERE pupil_school = ? AND pupil_id = ? "
+                              "AND status = 'issued'", JT(school), JT(id));
 
-        r = jdb_cached(j, "SELECT count(*) FROM keys WHERE pupil_school = ? AND pupil_id = ? AND status = 'issued'",
-                       &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, school);
-        jdb_bind_text(s, 2, id);
-        r = jdb_step(j, s, err);
-        if (r < 0)
-                return r;
-        r = r > 0 && jdb_int64(s, 0) > 0;
-        jdb_reset(s);
-        return r;
+        return r < 0 ? r : n > 0;
 }
 
 /* On PostgreSQL a row whose claim another station committed after this statement's snapshot
@@ -267,15 +248,6 @@ int journal_claim_next_pupil(struct journal *j, const char *school, const char *
 }
 
 int journal_claim_release(struct journal *j, const char *uid, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
-
-        r = jdb_cached(j, "UPDATE pupils SET claim_station = NULL, claim_key = NULL, claim_usec = NULL "
-                       "WHERE claim_station = ? AND claim_key = ?", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, j->station);
-        jdb_bind_text(s, 2, uid);
-        r = jdb_step(j, s, err);
-        return r < 0 ? r : 0;
+        return jdb_run(j, err, "UPDATE pupils SET claim_station = NULL, claim_key = NULL, claim_usec = NULL "
+                       "WHERE claim_station = ? AND claim_key = ?", JT(j->station), JT(uid));
 }

@@ -56,7 +56,6 @@ static int list_purged(struct journal *j, int64_t before, journal_purge_fn fn, v
 
 static int purge(struct journal *j, int64_t before, const char *operator, struct journal_purge_counts *c,
                  struct cart_error *err) {
-        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
         struct journal_event_row e;
         char msg[160];
         int64_t n;
@@ -98,19 +97,9 @@ static int purge(struct journal *j, int64_t before, const char *operator, struct
         r = journal_event_append(j, &e, err);
         if (r < 0)
                 return r;
-        r = jdb_prepare(j, "INSERT INTO purges (time_usec, station, operator, left_before_usec, n_pupils, n_events, "
-                        "n_kept_v1) VALUES (?, ?, ?, ?, ?, ?, ?)", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_int64(s, 1, journal_now_usec());
-        jdb_bind_text(s, 2, journal_station(j));
-        jdb_bind_text(s, 3, operator);
-        jdb_bind_int64(s, 4, before);
-        jdb_bind_int64(s, 5, (int64_t) c->pupils);
-        jdb_bind_int64(s, 6, (int64_t) c->events);
-        jdb_bind_int64(s, 7, (int64_t) c->kept_v1);
-        r = jdb_step(j, s, err);
-        return r < 0 ? r : 0;
+        return jdb_run(j, err, "INSERT INTO purges (time_usec, station, operator, left_before_usec, n_pupils, n_events, "
+                       "n_kept_v1) VALUES (?, ?, ?, ?, ?, ?, ?)", JI(journal_now_usec()), JT(journal_station(j)),
+                       JT(operator), JI(before), JI(c->pupils), JI(c->events), JI(c->kept_v1));
 }
 
 int journal_purge(struct journal *j, int64_t left_before_usec, const char *operator, bool dry_run,

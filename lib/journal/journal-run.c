@@ -33,20 +33,11 @@ const char *journal_run(const struct journal *j) {
 }
 
 int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err) {
-        struct jstmt *s = NULL;
-        int r;
+        _cleanup_free_ char *outcome = NULL;
+        int r = jdb_query_text(j, err, &outcome, "SELECT outcome FROM events WHERE key_uid = ? AND station = ? "
+                               "AND kind = 'flashed' ORDER BY seq DESC LIMIT 1", JT(uid), JT(j->station));
 
-        r = jdb_cached(j, "SELECT outcome FROM events WHERE key_uid = ? AND station = ? AND kind = 'flashed' "
-                       "ORDER BY seq DESC LIMIT 1", &s, err);
-        if (r < 0)
-                return r;
-        jdb_bind_text(s, 1, uid);
-        jdb_bind_text(s, 2, j->station);
-        r = jdb_step(j, s, err);
-        if (r > 0)
-                r = jdb_text(s, 0) && streq(jdb_text(s, 0), "started");
-        jdb_reset(s);
-        return r;
+        return r <= 0 ? r : outcome && streq(outcome, journal_outcome_to_string(JOURNAL_OUTCOME_STARTED));
 }
 
 /* The open starts, copied: closing them writes while a PostgreSQL listing would still stream. */
@@ -82,9 +73,10 @@ static int list_started(struct journal *j, struct started *a, struct cart_error 
                         "AND e.outcome = 'started' AND NOT EXISTS (SELECT 1 FROM events f "
                         "WHERE f.key_uid = e.key_uid AND f.station = e.station AND f.kind = 'flashed' "
                         "AND f.seq > e.seq) ORDER BY e.seq", &s, err);
+        if (r >= 0)
+                r = jdb_bind(s, JT(j->station));
         if (r < 0)
                 return r;
-        jdb_bind_text(s, 1, j->station);
         for (;;) {
                 struct journal_interrupted *k;
 
@@ -146,7 +138,6 @@ int journal_interrupted_list(struct journal *j, journal_interrupted_fn fn, void 
  * pupil's claim released, a "flashed" event, outcome "cancelled", reason "interrupted". */
 static int close_one(struct journal *j, const struct journal_interrupted *k, const char *operator,
                      struct cart_error *err) {
-        struct jstmt *s = NULL;
         int64_t now = journal_now_usec();
         struct journal_event_row e;
         int r;
@@ -154,12 +145,7 @@ static int close_one(struct journal *j, const struct journal_interrupted *k, con
         r = journal_txn_begin(j, err);
         if (r < 0)
                 return r;
-        r = jdb_cached(j, "UPDATE keys SET status = 'failed', updated_usec = ? WHERE uid = ?", &s, err);
-        if (r < 0)
-                goto fail;
-        jdb_bind_int64(s, 1, now);
-        jdb_bind_text(s, 2, k->key_uid);
-        r = jdb_step(j, s, err);
+        r = jdb_run(j, err, "UPDATE keys SET status = 'failed', updated_usec = ? WHERE uid = ?", JI(now), JT(k->key_uid));
         if (r >= 0)
                 r = journal_claim_release(j, k->key_uid, err);
         if (r < 0)

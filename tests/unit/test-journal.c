@@ -208,6 +208,31 @@ static void test_migration_runner(void **state) {
         assert_int_equal(raw_int("SELECT count(*) FROM schema_version"), JOURNAL_SCHEMA_VERSION + 1);
 }
 
+/* The binder: parameters bound in order, each typed by its tag; a count that does not
+ * match the statement's placeholders is refused. */
+static void test_binder(void **state) {
+        _cleanup_(journal_closep) struct journal *j = open_new("s1");
+        _cleanup_free_ char *year = NULL, *uai = NULL;
+        struct cart_error err = {};
+        int64_t n = 0;
+
+        assert_int_equal(jdb_run(j, &err, "INSERT INTO schools (uai, year, created_usec, updated_usec) VALUES (?, ?, ?, ?)",
+                                 JT("0750009X"), JT(NULL), JI(5), JN(7)), 0);
+        assert_int_equal(jdb_query_text(j, &err, &year, "SELECT year FROM schools WHERE uai = ?", JT("0750009X")), 1);
+        assert_null(year);
+        assert_int_equal(jdb_query_int(j, &err, &n, "SELECT created_usec + updated_usec FROM schools WHERE uai = ?",
+                                       JT("0750009X")), 1);
+        assert_int_equal(n, 12);
+        assert_int_equal(jdb_query_text(j, &err, &uai, "SELECT uai FROM schools WHERE created_usec = ?", JI(6)), 0);
+        assert_null(uai);
+        /* JN: a negative value is SQL NULL. */
+        assert_int_equal(jdb_run(j, &err, "UPDATE schools SET year = ? WHERE uai = ?", JT("2026"), JT("0750009X")), 0);
+        assert_int_equal(jdb_query_int(j, &err, &n, "SELECT count(*) FROM schools WHERE ? IS NULL", JN(-1)), 1);
+        assert_int_equal(n, 1);
+        assert_int_equal(jdb_run(j, &err, "UPDATE schools SET year = ? WHERE uai = ?", JT("2026")), -EINVAL);
+        assert_non_null(strstr(err.msg, "1 parameters for: UPDATE schools"));
+}
+
 static void test_reopen_keeps_version(void **state) {
         struct journal *j = open_new("s1");
         journal_close(j);
@@ -682,6 +707,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_newer_version_refused_untouched, setup),
                 cmocka_unit_test_setup(test_not_a_journal, setup),
                 cmocka_unit_test_setup(test_migration_runner, setup),
+                cmocka_unit_test_setup(test_binder, setup),
                 cmocka_unit_test_setup(test_reopen_keeps_version, setup),
                 cmocka_unit_test_setup(test_sync, setup),
                 cmocka_unit_test_setup(test_sync_duplicates_change_nothing, setup),
