@@ -262,7 +262,7 @@ static void journal_failed(struct batch *b, int r) {
 }
 
 /* Record the key's start, which in roster mode claims the class's next pupil in the journal
- * (journal_batch_start_next: no other station or process takes that pupil until the key's
+ * (journal_key_start: no other station or process takes that pupil until the key's
  * end is recorded). From here the key may be written. false: nobody left, or the journal
  * failed (s->abort_kind and s->jerr say which). */
 static bool slot_begin(struct batch *b, struct slot *s) {

@@ -16,7 +16,7 @@
 #define SPOOL_FORMAT "cartable-journal-spool/1"
 #define SPOOL_MAX_FILES 4096
 
-/* What a spool file holds, parsed: the report and the journal_flash it was recorded with. */
+/* What a spool file holds, parsed: the report and who and for whom its end was recorded. */
 struct spooled {
         char journal[4096], station[256], key_uid[512];
         char operator[1024], pupil[1024], vendor[1024], product[1024], reason[256];

@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Inside the journal module: the database layer, jdb_* (journal-db.c dispatches to
- * journal-sqlite.c or journal-pg.c, the only files that know SQLite and libpq), under the
- * portable parts (journal.c: chain, keys, events; journal-roster.c: roster sync, pupils,
- * claims; journal-events.c; journal-merge.c). Portable SQL only above this layer: '?'
- * placeholders (the PostgreSQL backend numbers them), the types INTEGER, BIGINT, TEXT,
- * INSERT ... ON CONFLICT, RETURNING, LIMIT; no boolean arithmetic (sum(a = b)), no
- * group_concat, no PRAGMA: what differs goes through a jdb_ call.
+ * Inside the journal module, in layers; each file calls only the layers below it:
+ *   journal-db.c       the database seam (jdb_*: dispatch to a backend, the statement cache,
+ *                      the binder, migrations) and the clock
+ *   journal-sqlite.c,  the backends, the only files that know SQLite and libpq; they call
+ *   journal-pg.c       journal-db.c and take the schema from journal-schema.c
+ *   journal.c          the object: opening (it picks the backend), transactions
+ *   journal-chain.c    canonical form, hashes, and the one place an event is appended
+ *   journal-pupils.c   pupils by name, their claims;  journal-roster.c  roster sync
+ *   journal-key.c      a key's start and end (the records of journal.h)
+ *   journal-run.c      batch runs and the keys gone runs left started
+ *   journal-events.c, journal-life.c, journal-merge.c, journal-purge.c, journal-report.c
+ * Portable SQL only above the backends: '?' placeholders (the PostgreSQL backend numbers
+ * them), the types INTEGER, BIGINT, TEXT, INSERT ... ON CONFLICT, RETURNING, LIMIT; no
+ * boolean arithmetic (sum(a = b)), no group_concat, no PRAGMA: what differs goes through a
+ * jdb_ call.
  */
 #pragma once
 

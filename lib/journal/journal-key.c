@@ -259,6 +259,14 @@ done:
 
 /* ---- A key's start ---- */
 
+int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err) {
+        _cleanup_free_ char *outcome = NULL;
+        int r = jdb_query_text(j, err, &outcome, "SELECT outcome FROM events WHERE key_uid = ? AND station = ? "
+                               "AND kind = 'flashed' ORDER BY seq DESC LIMIT 1", JT(uid), JT(j->station));
+
+        return r <= 0 ? r : outcome && streq(outcome, journal_outcome_to_string(JOURNAL_OUTCOME_STARTED));
+}
+
 /* The key's row (created "failed" when new: its old content is being destroyed) and its
  * start event, inside the caller's transaction. */
 static int record_started(struct journal *j, const struct journal_key_start *k, const char *school, const char *id,

@@ -32,14 +32,6 @@ const char *journal_run(const struct journal *j) {
         return j->run;
 }
 
-int journal_start_is_open(struct journal *j, const char *uid, struct cart_error *err) {
-        _cleanup_free_ char *outcome = NULL;
-        int r = jdb_query_text(j, err, &outcome, "SELECT outcome FROM events WHERE key_uid = ? AND station = ? "
-                               "AND kind = 'flashed' ORDER BY seq DESC LIMIT 1", JT(uid), JT(j->station));
-
-        return r <= 0 ? r : outcome && streq(outcome, journal_outcome_to_string(JOURNAL_OUTCOME_STARTED));
-}
-
 /* The open starts, copied: closing them writes while a PostgreSQL listing would still stream. */
 struct started {
         struct journal_interrupted *k;

@@ -314,7 +314,7 @@ int journal_verify_head(struct journal *j, const struct journal_head *h, struct 
  * (journal_begin() first; -EINVAL otherwise): active, holding no issued key, in roster
  * order, and not claimed by another station's open transaction (PostgreSQL: the pupil's row
  * is locked FOR UPDATE SKIP LOCKED; SQLite: the write transaction excludes every other
- * station). Record the pupil's key (journal_record_flash) in the same transaction, then
+ * station). Record the pupil's key (journal_key_end) in the same transaction, then
  * commit: two stations running a class at once never give one pupil two keys, and a
  * pupil whose transaction rolls back is claimed again. ret gets "UAI/ID" (malloc'd).
  * 0: nobody left; 1: found.

@@ -65,6 +65,16 @@ static inline void journal_test_name(const char *dir, int n, char *buf, size_t l
         }
 }
 
+/* The next test's new journal, in dir (a mkdtemp template, made the first time). */
+static inline void journal_test_next(char *dir, char *buf, size_t len, char *ret_db, size_t db_len) {
+        static int n;
+        static bool has_dir;
+        if (!has_dir)
+                assert_non_null(mkdtemp(dir));
+        has_dir = true;
+        journal_test_name(dir, ++n, buf, len, ret_db, db_len);
+}
+
 /* Raw SQL on an open journal's connection (outside any transaction of the API). */
 static inline void raw_exec(struct journal *j, const char *sql) {
         struct cart_error err = {};

@@ -24,12 +24,7 @@ static char name[1024];                /* this test's journal */
 static char db_name[32];
 
 static int setup(void **state) {
-        static int n;
-        static bool has_dir;
-        if (!has_dir)
-                assert_non_null(mkdtemp(dir));
-        has_dir = true;
-        journal_test_name(dir, ++n, name, sizeof(name), db_name, sizeof(db_name));
+        journal_test_next(dir, name, sizeof(name), db_name, sizeof(db_name));
         return 0;
 }
 

@@ -60,15 +60,10 @@ static const struct journal_pupil roster[] = {
 };
 
 static int setup(void **state) {
-        static int n;
-        static bool has_dir;
         struct journal_options o = { .station = "st-1", .create = true };
         struct cart_error err = {};
 
-        if (!has_dir)
-                assert_non_null(mkdtemp(dir));
-        has_dir = true;
-        journal_test_name(dir, n++, path, sizeof(path), NULL, 0);
+        journal_test_next(dir, path, sizeof(path), NULL, 0);
         if (journal_open(path, &o, &j, &err) < 0)
                 fail_msg("%s", err.msg);
         sync_pupils(roster, ELEMENTSOF(roster));

@@ -18,12 +18,7 @@ static char dir[] = "/tmp/cartable-journal-XXXXXX";
 static char path[1024];
 
 static int setup(void **state) {
-        static int n;
-        static bool has_dir;
-        if (!has_dir)
-                assert_non_null(mkdtemp(dir));
-        has_dir = true;
-        journal_test_name(dir, n++, path, sizeof(path), NULL, 0);
+        journal_test_next(dir, path, sizeof(path), NULL, 0);
         return 0;
 }
 
@@ -227,8 +222,12 @@ static void test_binder(void **state) {
         assert_null(uai);
         /* JN: a negative value is SQL NULL. */
         assert_int_equal(jdb_run(j, &err, "UPDATE schools SET year = ? WHERE uai = ?", JT("2026"), JT("0750009X")), 0);
-        assert_int_equal(jdb_query_int(j, &err, &n, "SELECT count(*) FROM schools WHERE ? IS NULL", JN(-1)), 1);
+        assert_int_equal(jdb_query_int(j, &err, &n, "SELECT count(*) FROM schools WHERE created_usec = coalesce(?, 5)",
+                                       JN(-1)), 1);
         assert_int_equal(n, 1);
+        assert_int_equal(jdb_query_int(j, &err, &n, "SELECT count(*) FROM schools WHERE created_usec = coalesce(?, 5)",
+                                       JN(6)), 1);
+        assert_int_equal(n, 0);
         assert_int_equal(jdb_run(j, &err, "UPDATE schools SET year = ? WHERE uai = ?", JT("2026")), -EINVAL);
         assert_non_null(strstr(err.msg, "1 parameters for: UPDATE schools"));
 }
