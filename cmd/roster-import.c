@@ -35,7 +35,8 @@ struct school {
         enum roster_id_scheme scheme;
         uint64_t n_in_files, n_by_id;        /* pupils of the files; of which the journal knew the id */
         size_t file;                         /* the last file that listed it */
-        uint64_t *added;                     /* hashes of the added pupils' ids and keys, in pairs */
+        bool was_known;                      /* the journal held the school before this import */
+        uint64_t *added_ids, *added_keys;    /* hashes of the added pupils' ids and keys (sorted at the end) */
         size_t n_added, added_cap;
         struct match *matches;               /* --match-names: the journal's active pupils, by key */
         size_t n_matches;
@@ -83,7 +84,8 @@ static uint64_t hash_key(const char *key) {
 }
 
 static void school_free(struct school *s) {
-        free(s->added);
+        free(s->added_ids);
+        free(s->added_keys);
         for (size_t i = 0; i < s->n_matches; i++) {
                 free(s->matches[i].key);
                 free(s->matches[i].id);
@@ -91,19 +93,29 @@ static void school_free(struct school *s) {
         free(s->matches);
 }
 
-static struct school *school_get(struct import *im, const char *uai) {
+static int school_get(struct import *im, const char *uai, struct school **ret, struct cart_error *err) {
         struct school *s;
+        int r;
 
         for (size_t i = 0; i < im->n_schools; i++)
-                if (streq(im->schools[i].uai, uai))
-                        return &im->schools[i];
+                if (streq(im->schools[i].uai, uai)) {
+                        *ret = &im->schools[i];
+                        return 0;
+                }
         s = reallocarray(im->schools, im->n_schools + 1, sizeof(*s));
         if (!s)
-                return NULL;
+                return -ENOMEM;
         im->schools = s;
         s = &im->schools[im->n_schools++];
         *s = (struct school) { .file = im->file_index };
         snprintf(s->uai, sizeof(s->uai), "%s", uai);
+        /* Asked before its first pupil is synced: a school new to the journal has no ids to change. */
+        r = journal_school_known(im->j, uai, NULL, err);
+        if (r < 0) {
+                im->n_schools--;
+                return r;
+        }
+        s->was_known = r > 0;
 
         char letter;
         if (roster_uai_is_valid(uai) && !roster_uai_check_letter(uai, &letter)) {
@@ -114,7 +126,8 @@ static struct school *school_get(struct import *im, const char *uai) {
                         log_warn(_("school %s: the check letter of this UAI should be %c: a typing error "
                                    "(or a test school's invented UAI)?"), s->uai, letter);
         }
-        return s;
+        *ret = s;
+        return 0;
 }
 
 /* ---- Output ---- */
@@ -193,16 +206,20 @@ static int note_added(struct school *s, const struct journal_pupil *jp) {
 
         if (!key)
                 return -ENOMEM;
-        if (s->n_added + 2 > s->added_cap) {
+        if (s->n_added + 1 > s->added_cap) {
                 size_t cap = MAX(s->added_cap * 2, (size_t) 64);
-                uint64_t *v = reallocarray(s->added, cap, sizeof(*v));
-                if (!v)
+                uint64_t *ids = reallocarray(s->added_ids, cap, sizeof(*ids));
+                if (!ids)
                         return -ENOMEM;
-                s->added = v;
+                s->added_ids = ids;
+                uint64_t *keys = reallocarray(s->added_keys, cap, sizeof(*keys));
+                if (!keys)
+                        return -ENOMEM;
+                s->added_keys = keys;
                 s->added_cap = cap;
         }
-        s->added[s->n_added++] = fnv(UINT64_C(0xcbf29ce484222325), jp->id);
-        s->added[s->n_added++] = hash_key(key);
+        s->added_ids[s->n_added] = fnv(UINT64_C(0xcbf29ce484222325), jp->id);
+        s->added_keys[s->n_added++] = hash_key(key);
         return 0;
 }
 
@@ -351,13 +368,14 @@ static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_er
                 .class_name = p->class_name, .has_left = p->has_left, .ine_hmac = p->ine_hmac,
                 .has_derived_id = p->has_derived_id, .line = p->line,
         };
-        struct school *s = school_get(im, p->school_uai);
+        struct school *s;
         const char *mapped = NULL;
         bool was_known = true;
         int r;
 
-        if (!s)
-                return -ENOMEM;
+        r = school_get(im, p->school_uai, &s, err);
+        if (r < 0)
+                return r;
         s->file = im->file_index;
         if (im->a->match_names) {
                 r = match_id(im, s, &jp, &mapped, err);
@@ -394,7 +412,9 @@ static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_er
                 im->n.renamed++;
         else if (!p->has_left)
                 im->n.unchanged++;
-        if ((c & CHANGED(JOURNAL_ADDED)) || !was_known) {
+        if (!s->was_known)
+                ;                      /* new school: nothing to compare with */
+        else if ((c & CHANGED(JOURNAL_ADDED)) || !was_known) {
                 r = note_added(s, &jp);
                 if (r < 0)
                         return r;
@@ -480,24 +500,26 @@ struct old_pupils {
         uint64_t n_old, n_same;
 };
 
-static bool has_u64_pair(const uint64_t *v, size_t n, size_t at, uint64_t x) {
-        for (size_t i = at; i < n; i += 2)
-                if (v[i] == x)
-                        return true;
-        return false;
+static int u64_cmp(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return (x > y) - (x < y);
+}
+
+static bool has_u64(const uint64_t *v, size_t n, uint64_t x) {
+        return bsearch(&x, v, n, sizeof(x), u64_cmp) != NULL;
 }
 
 static int count_old(void *userdata, const struct journal_pupil_row *p) {
         struct old_pupils *o = userdata;
         _cleanup_free_ char *key = NULL;
 
-        if (has_u64_pair(o->s->added, o->s->n_added, 0, fnv(UINT64_C(0xcbf29ce484222325), p->id)))
+        if (has_u64(o->s->added_ids, o->s->n_added, fnv(UINT64_C(0xcbf29ce484222325), p->id)))
                 return 0;              /* added by this import */
         key = pupil_key(p->family_name, p->first_name, p->class_name);
         if (!key)
                 return -ENOMEM;
         o->n_old++;
-        o->n_same += has_u64_pair(o->s->added, o->s->n_added, 1, hash_key(key));
+        o->n_same += has_u64(o->s->added_keys, o->s->n_added, hash_key(key));
         return 0;
 }
 
@@ -512,8 +534,10 @@ static int check_id_scheme(struct import *im, struct cart_error *err) {
                 struct old_pupils o = { .s = s };
                 int r;
 
-                if (s->n_by_id > 0 || s->n_added == 0 || im->a->match_names)
+                if (!s->was_known || s->n_by_id > 0 || s->n_added == 0 || im->a->match_names)
                         continue;
+                qsort(s->added_ids, s->n_added, sizeof(uint64_t), u64_cmp);
+                qsort(s->added_keys, s->n_added, sizeof(uint64_t), u64_cmp);
                 r = journal_pupils_list(im->j, &(struct journal_pupil_filter) { .school = s->uai }, count_old, &o, err);
                 if (r < 0)
                         return r;
