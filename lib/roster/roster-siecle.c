@@ -335,7 +335,7 @@ static void record_field_end(struct record *rec) {
 
 /* DD/MM/YYYY[ HH:MM:SS] into "YYYY-MM-DD HH:MM:SS". */
 static int export_time(const char *s, char ret[static 24]) {
-        char date[11], rest[16] = "";
+        char date[11];
         unsigned h = 0, m = 0, sec = 0;
         int n = 0;
 
@@ -347,8 +347,7 @@ static int export_time(const char *s, char ret[static 24]) {
                 return -EBADMSG;
         if (s[10] && (sscanf(s + 10, " %2u:%2u:%2u%n", &h, &m, &sec, &n) != 3 || s[10 + n] || h > 23 || m > 59 || sec > 60))
                 return -EBADMSG;
-        snprintf(rest, sizeof(rest), " %02u:%02u:%02u", h, m, sec);
-        snprintf(ret, 24, "%s%s", date, rest);
+        snprintf(ret, 24, "%.10s %02u:%02u:%02u", date, h % 100, m % 100, sec % 100);
         return 0;
 }
 

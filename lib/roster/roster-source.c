@@ -157,7 +157,7 @@ static int guard_byte(struct roster_xml_guard *g, unsigned char c) {
                 /* "<!--" a comment, "<![CDATA[" a CDATA section, else a declaration (a
                  * DOCTYPE, which the reader refuses), read as a tag. */
                 g->bang[g->bang_len++] = (char) c;
-                if (memcmp(g->bang, "--", g->bang_len) == 0) {
+                if (g->bang_len <= 2 && memcmp(g->bang, "--", g->bang_len) == 0) {
                         if (g->bang_len == 2)
                                 g->state = GUARD_COMMENT, g->run = 0, g->prev = g->prev2 = 0;
                         return 0;
