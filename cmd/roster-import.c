@@ -280,7 +280,7 @@ static int match_id(struct import *im, struct school *s, const struct journal_pu
         return 0;
 }
 
-/* What the file says of a pupil beyond the change: notes for people, warnings. */
+/* What the file says of a pupil beyond the change: mapped, already gone, inactive, leaving. */
 static void pupil_notes(struct import *im, const struct roster_pupil *p, const struct journal_pupil_row *row,
                         bool is_already_left, const char *file_id) {
         const struct roster_args *a = im->a;
@@ -336,6 +336,12 @@ static void pupil_notes(struct import *im, const struct roster_pupil *p, const s
                         print_line(_("leaves"), row, NULL, tail ? tail : "");
                 }
         }
+}
+
+/* What the file holds that someone should fix: a pupil in no class, SIECLE's anomalies. */
+static void pupil_warnings(struct import *im, const struct roster_pupil *p, const struct journal_pupil_row *row) {
+        const struct roster_args *a = im->a;
+
         if (!p->has_left && !*p->class_name) {
                 im->n.no_class++;
                 if (a->json)
@@ -425,6 +431,7 @@ static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_er
                                          .first_name = jp.first_name, .class_name = jp.class_name,
                                          .is_active = !jp.has_left };
         pupil_notes(im, p, &row, p->has_left && c == 0, mapped ? p->id : NULL);
+        pupil_warnings(im, p, &row);
         return 0;
 }
 

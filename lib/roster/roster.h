@@ -96,11 +96,13 @@ typedef int (*roster_pupil_fn)(void *userdata, const struct roster_pupil *p, str
 
 /*
  * Detect the format (SIECLE XML, SIECLE zip, CSV) from the bytes, stream the file, call fn
- * per pupil. Memory does not grow with the number of pupils beyond what a SIECLE join of
- * class to pupil needs: SIECLE lists STRUCTURES after ELEVES, so a first pass keeps only
- * ELEVE_ID -> class (ids in one buffer, classes interned), and a second pass streams the
- * pupils one <ELEVE> at a time (a .zip is reopened for each pass). A CSV is read twice too:
- * once to decide its encoding from the bytes, once to parse it, one record at a time.
+ * per pupil. Memory is bounded by constants whatever the file holds, and time is linear in
+ * its size: SIECLE lists STRUCTURES after ELEVES, so a first pass keeps only ELEVE_ID ->
+ * class (ids in one buffer, classes interned; at most 500,000 structures, 8 MiB of ids),
+ * and a second pass streams the pupils node by node, never expanding an element (a .zip
+ * is reopened for each pass); tags, texts and names past roster-source.c's bounds are
+ * refused before libxml2 holds them. A CSV is read twice too: once to decide its encoding
+ * from the bytes, once to parse it, one record (at most ROSTER_CSV_MAX_RECORD) at a time.
  *
  * Every pupil must end up with a school UAI (the file's or o->school_uai): a file naming
  * none, read without o->school_uai, is -EBADMSG before any callback. A secret is needed
