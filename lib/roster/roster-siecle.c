@@ -666,7 +666,7 @@ static int pass_loop(struct siecle *s, struct pass *ps) {
 /* An encoding whose every byte is a character: UTF-8 bytes read through it make mojibake. */
 static bool is_single_byte_latin(const char *enc) {
         static const char *const names[] = { "ISO885915", "ISO88591", "LATIN1", "LATIN9", "L1", "L9",
-                                             "WINDOWS1252", "CP1252", "ISOLATIN1", "ISO885915ISO" };
+                                             "WINDOWS1252", "CP1252", "ISOLATIN1" };
         char folded[32];
         size_t k = 0;
 
