@@ -4,6 +4,7 @@
 
     bench/gen-siecle.py OUTDIR [--pupils 100000] [--schools 150] [--seed 1]
                                [--change-percent 0] [--zip]
+    bench/gen-siecle.py OUTDIR --hostile-children N [--zip]
 
 Writes one ISO-8859-15 export per school, OUTDIR/ElevesSansAdresses-<UAI>.xml (or .zip),
 shaped as SIECLE writes them: PARAMETRES, then every ELEVE (with the INE, birth date and
@@ -14,6 +15,10 @@ accents, hyphens and ligatures. The same arguments give the same bytes.
 --change-percent P writes the same population with P % of the pupils changed, for a
 re-import: a third move to another class, a third leave (DATE_SORTIE), a third are
 replaced by new pupils (new ELEVE_ID). It prints the counts on stderr.
+
+--hostile-children N writes one export, ElevesSansAdresses-hostile.xml (or .zip), whose
+only ELEVE has N empty children (<ADRESSE/>): the shape of issue 22's 280 KB zip that took
+3 GB to read, for measuring that memory stays flat.
 """
 import argparse
 import os
@@ -94,6 +99,33 @@ def school_xml(code, pupils):
     return "\n".join(out).encode("iso-8859-15")
 
 
+def write_hostile(outdir, children, as_zip):
+    head = ('<?xml version="1.0" encoding="ISO-8859-15"?>\n<BEE_ELEVES VERSION="3.1"><PARAMETRES>'
+            f'<UAJ>{uai(0)}</UAJ><ANNEE_SCOLAIRE>2026</ANNEE_SCOLAIRE></PARAMETRES><DONNEES><ELEVES>\n'
+            '<ELEVE ELEVE_ID="1"><NOM_DE_FAMILLE>HOSTILE</NOM_DE_FAMILLE><PRENOM>Un</PRENOM>').encode()
+    tail = ('</ELEVE>\n</ELEVES><STRUCTURES><STRUCTURES_ELEVE ELEVE_ID="1"><STRUCTURE><CODE_STRUCTURE>6A'
+            '</CODE_STRUCTURE><TYPE_STRUCTURE>D</TYPE_STRUCTURE></STRUCTURE></STRUCTURES_ELEVE></STRUCTURES>'
+            '</DONNEES></BEE_ELEVES>\n').encode()
+    name = "ElevesSansAdresses-hostile"
+    if as_zip:
+        with zipfile.ZipFile(os.path.join(outdir, name + ".zip"), "w", zipfile.ZIP_DEFLATED) as z:
+            info = zipfile.ZipInfo(name + ".xml", date_time=(2026, 9, 1, 8, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(info, "w") as f:
+                f.write(head)
+                for _ in range(children // 100000):
+                    f.write(b"<ADRESSE/>" * 100000)
+                f.write(b"<ADRESSE/>" * (children % 100000))
+                f.write(tail)
+        return
+    with open(os.path.join(outdir, name + ".xml"), "wb") as f:
+        f.write(head)
+        for _ in range(children // 100000):
+            f.write(b"<ADRESSE/>" * 100000)
+        f.write(b"<ADRESSE/>" * (children % 100000))
+        f.write(tail)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
@@ -102,7 +134,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--change-percent", type=float, default=0)
     ap.add_argument("--zip", action="store_true")
+    ap.add_argument("--hostile-children", type=int, default=0)
     a = ap.parse_args()
+    if a.hostile_children > 0:
+        os.makedirs(a.outdir, exist_ok=True)
+        write_hostile(a.outdir, a.hostile_children, a.zip)
+        return
     if a.schools < 1 or a.pupils < 0:
         ap.error("--schools must be at least 1")
 
@@ -128,7 +165,7 @@ def main():
                     p["class"] = change.choice([c for c in classes if c != p["class"]] or classes)
                     moved += 1
                 elif kind == 1:
-                    p["left"] = "15/01/2027"
+                    p["left"] = "20/11/2026"   # past: the pupil has left
                     left += 1
                 else:
                     pupils[i] = pupil(change, code, 10_000_000 + replaced, classes)

@@ -13,36 +13,60 @@
 
 #define CHUNK (64 * 1024)
 
-enum role { ROLE_ID, ROLE_FAMILY, ROLE_FIRST, ROLE_CLASS, ROLE_UAI, ROLE_INE, ROLE_BIRTH, ROLE_LEFT, _ROLE_MAX };
+enum role {
+        ROLE_ID, ROLE_FAMILY, ROLE_FIRST, ROLE_NAMES, ROLE_CLASS, ROLE_UAI, ROLE_INE, ROLE_BIRTH, ROLE_LEFT,
+        _ROLE_MAX
+};
 
-/* Header names after roster_fold(): no accents, no case, no spaces or punctuation. */
+/*
+ * Every header name read, after roster_fold() (no accents, case, spaces or punctuation:
+ * "Né(e) le" is "neele"), with the field it gives and where it is written that way.
+ * cartable-roster(1) lists this table: add a name to both. rank: when two columns give
+ * one field, the lower rank wins (ONDE's "Libellé classe" over its "Identifiant classe");
+ * two columns of the same rank are refused.
+ */
 static const struct {
-        enum role role;
         const char *name;
+        enum role role;
+        uint8_t rank;
 } header_names[] = {
-        { ROLE_ID, "id" }, { ROLE_ID, "identifiant" }, { ROLE_ID, "ideleve" }, { ROLE_ID, "identifianteleve" },
-        { ROLE_ID, "eleveid" }, { ROLE_ID, "numeleve" }, { ROLE_ID, "numeroeleve" },
-        { ROLE_FAMILY, "nom" }, { ROLE_FAMILY, "nomdefamille" }, { ROLE_FAMILY, "nomfamille" },
-        { ROLE_FAMILY, "nomeleve" }, { ROLE_FAMILY, "nomdeleleve" },
-        { ROLE_FIRST, "prenom" }, { ROLE_FIRST, "prenom1" }, { ROLE_FIRST, "prenomeleve" },
-        { ROLE_FIRST, "prenomdeleleve" }, { ROLE_FIRST, "premierprenom" },
-        { ROLE_CLASS, "classe" }, { ROLE_CLASS, "division" }, { ROLE_CLASS, "classes" }, { ROLE_CLASS, "div" },
-        { ROLE_UAI, "uai" }, { ROLE_UAI, "rne" }, { ROLE_UAI, "uaj" }, { ROLE_UAI, "codeuai" },
-        { ROLE_UAI, "uaietablissement" },
-        { ROLE_INE, "ine" }, { ROLE_INE, "idnational" }, { ROLE_INE, "numeroine" }, { ROLE_INE, "identifiantnational" },
-        { ROLE_BIRTH, "datedenaissance" }, { ROLE_BIRTH, "datenaissance" }, { ROLE_BIRTH, "naissance" },
-        { ROLE_BIRTH, "nele" }, { ROLE_BIRTH, "datenaiss" },
-        { ROLE_LEFT, "datedesortie" }, { ROLE_LEFT, "datesortie" }, { ROLE_LEFT, "sortie" },
+        /* Generic names, and ENTs' exports (Open ENT NG, spreadsheets). */
+        { "id", ROLE_ID, 0 }, { "identifiant", ROLE_ID, 0 }, { "ideleve", ROLE_ID, 0 },
+        { "identifianteleve", ROLE_ID, 0 }, { "eleveid", ROLE_ID, 0 }, { "numeleve", ROLE_ID, 0 },
+        { "numeroeleve", ROLE_ID, 0 },
+        { "nom", ROLE_FAMILY, 0 }, { "nomdefamille", ROLE_FAMILY, 0 }, { "nomfamille", ROLE_FAMILY, 0 },
+        { "nomdeleleve", ROLE_FAMILY, 0 },
+        { "prenom", ROLE_FIRST, 0 }, { "prenom1", ROLE_FIRST, 0 }, { "prenomdeleleve", ROLE_FIRST, 0 },
+        { "premierprenom", ROLE_FIRST, 0 },
+        { "classe", ROLE_CLASS, 0 }, { "division", ROLE_CLASS, 0 }, { "classes", ROLE_CLASS, 0 },
+        { "div", ROLE_CLASS, 0 },
+        { "uai", ROLE_UAI, 0 }, { "rne", ROLE_UAI, 0 }, { "uaj", ROLE_UAI, 0 }, { "codeuai", ROLE_UAI, 0 },
+        { "uaietablissement", ROLE_UAI, 0 },
+        { "ine", ROLE_INE, 0 }, { "idnational", ROLE_INE, 0 }, { "numeroine", ROLE_INE, 0 },
+        { "identifiantnational", ROLE_INE, 0 },
+        { "datedenaissance", ROLE_BIRTH, 0 }, { "datenaissance", ROLE_BIRTH, 0 }, { "naissance", ROLE_BIRTH, 0 },
+        { "nele", ROLE_BIRTH, 0 }, { "datenaiss", ROLE_BIRTH, 0 },
+        { "datedesortie", ROLE_LEFT, 0 }, { "datesortie", ROLE_LEFT, 0 }, { "sortie", ROLE_LEFT, 0 },
+        /* Pronote's lists of pupils: "Élèves" (or "Élève") holds "NOM Prénom"; "Né(e) le". */
+        { "eleves", ROLE_NAMES, 0 }, { "eleve", ROLE_NAMES, 0 }, { "neele", ROLE_BIRTH, 0 },
+        /* ONDE (primary schools): "Nom élève", "Prénom élève", "Libellé classe", "Identifiant
+         * classe", "Date naissance" (YYYY-MM-DD). */
+        { "nomeleve", ROLE_FAMILY, 0 }, { "prenomeleve", ROLE_FIRST, 0 },
+        { "libelleclasse", ROLE_CLASS, 0 }, { "identifiantclasse", ROLE_CLASS, 1 },
+        /* Pix's CSV template for schools without SIECLE (required columns end in "*"):
+         * "Identifiant unique*", "Premier prénom*", "Nom de famille*", "Date de naissance
+         * (jj/mm/aaaa)*", "Division*". */
+        { "identifiantunique", ROLE_ID, 0 }, { "datedenaissancejjmmaaaa", ROLE_BIRTH, 0 },
 };
 
 /* TRANSLATORS: the fields of a pupil in a roster, in "columns 2 and 5 both give the %s". */
-static const char role_words[_ROLE_MAX][16] _words_ = {
+static const char role_words[_ROLE_MAX][24] _words_ = {
         [ROLE_ID] = N_("id"), [ROLE_FAMILY] = N_("family name"), [ROLE_FIRST] = N_("first name"),
-        [ROLE_CLASS] = N_("class"), [ROLE_UAI] = N_("school UAI"), [ROLE_INE] = N_("INE"),
-        [ROLE_BIRTH] = N_("birth date"), [ROLE_LEFT] = N_("leaving date"),
+        [ROLE_NAMES] = N_("family and first names"), [ROLE_CLASS] = N_("class"), [ROLE_UAI] = N_("school UAI"),
+        [ROLE_INE] = N_("INE"), [ROLE_BIRTH] = N_("birth date"), [ROLE_LEFT] = N_("leaving date"),
 };
 
-enum encoding { ENC_UTF8, ENC_LATIN1, ENC_LATIN9 };
+enum encoding { ENC_UTF8, ENC_LATIN1, ENC_LATIN9, ENC_CP1252 };
 
 struct csv_reader {
         struct roster_ctx *c;
@@ -64,8 +88,20 @@ struct csv_reader {
 
         bool has_header;
         unsigned header_line;
+        unsigned first_line, n_titles;  /* the first record, and title records skipped before the header */
+        bool use_names;                 /* the names come from one "NOM Prénom" column */
+        bool may_be_header_row;         /* the next record may be the header's second row */
         size_t n_columns;
         ssize_t col[_ROLE_MAX];
+};
+
+/* Windows-1252's 0x80-0x9F (where ISO-8859-1 has C1 controls); 0 for the five bytes it
+ * leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D): those are no text. */
+static const uint16_t cp1252[32] = {
+        0x20ac, 0, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+        0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017d, 0,
+        0, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+        0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
 };
 
 /* ISO-8859-15's eight code points that are not ISO-8859-1's. */
@@ -105,6 +141,8 @@ static void on_field(void *field, size_t n, void *data) {
                 }
                 if (cr->enc == ENC_LATIN9)
                         u = latin9(s[i]);
+                else if (cr->enc == ENC_CP1252 && u < 0xa0)
+                        u = cp1252[u - 0x80];     /* never 0: decide_encoding() refused those */
                 if (u < 0x800) {
                         cr->buf[cr->len++] = (char) (0xc0 | (u >> 6));
                 } else {
@@ -135,56 +173,100 @@ static char *unwrap(char *s) {
         return roster_strip(s + 2);
 }
 
-static int header(struct csv_reader *cr) {
+/* Whether a field is empty, without unwrapping it (unwrap() works in place, once):
+ * spaces, and ="" or ="  ", count as empty. */
+static bool is_blank(const char *s) {
+        for (;; s++) {
+                if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+                        continue;
+                if ((unsigned char) s[0] == 0xc2 && (unsigned char) s[1] == 0xa0) {
+                        s++;
+                        continue;
+                }
+                if (s[0] == '=' && s[1] == '"') {
+                        const char *end = strrchr(s + 2, '"');
+                        if (!end || strspn(end + 1, " \t") != strlen(end + 1))
+                                return false;
+                        for (const char *p = s + 2; p < end; p++)
+                                if (*p != ' ' && *p != '\t')
+                                        return false;
+                        return true;
+                }
+                return *s == 0;
+        }
+}
+
+/* How many of the record's fields are not empty. */
+static size_t n_filled(struct csv_reader *cr) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < cr->n_fields; i++)
+                n += !is_blank(cr->buf + cr->offs[i]);
+        return n;
+}
+
+/* The record's columns matched against header_names: 0, or -EBADMSG. */
+static int header_columns(struct csv_reader *cr) {
         struct roster_ctx *c = cr->c;
-        _cleanup_free_ char *folded = NULL;
-
-        folded = malloc(cr->len + 1);
-        if (!folded)
-                return cart_error_set(cr->err, -ENOMEM, "out of memory");
-        /* The folded names, one after another, to find duplicates. */
-        size_t *fo = calloc(cr->n_fields, sizeof(size_t));
-        if (!fo)
-                return cart_error_set(cr->err, -ENOMEM, "out of memory");
+        _cleanup_free_ char *folded = malloc(cr->len + 1);
+        _cleanup_free_ size_t *fo = calloc(cr->n_fields ?: 1, sizeof(size_t));   /* where each folded name starts */
+        uint8_t rank[_ROLE_MAX];
         size_t at = 0;
-        int r = 0;
 
+        if (!folded || !fo)
+                return cart_error_set(cr->err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < _ROLE_MAX; i++)
                 cr->col[i] = -1;
-        for (size_t i = 0; i < cr->n_fields && r == 0; i++) {
+        for (size_t i = 0; i < cr->n_fields; i++) {
                 char *name = unwrap(cr->buf + cr->offs[i]);
 
                 fo[i] = at;
                 roster_fold(name, false, folded + at);
                 for (size_t j = 0; j < i; j++)
-                        if (folded[at] && streq(folded + fo[j], folded + at)) {
-                                r = cart_error_set(cr->err, -EBADMSG,
-                                                   "%s: line %u: columns %zu and %zu have the same name \"%s\"",
-                                                   c->path, cr->record_line, j + 1, i + 1, name);
-                                break;
-                        }
-                for (size_t k = 0; r == 0 && k < ELEMENTSOF(header_names); k++) {
+                        if (folded[at] && streq(folded + fo[j], folded + at))
+                                return cart_error_set(cr->err, -EBADMSG,
+                                                      "%s: line %u: columns %zu and %zu have the same name \"%s\"",
+                                                      c->path, cr->record_line, j + 1, i + 1, name);
+                for (size_t k = 0; k < ELEMENTSOF(header_names); k++) {
                         if (!streq(header_names[k].name, folded + at))
                                 continue;
                         enum role role = header_names[k].role;
-                        if (cr->col[role] >= 0)
-                                r = cart_error_set(cr->err, -EBADMSG,
-                                                   "%s: line %u: columns %zd and %zu both give the %s",
-                                                   c->path, cr->record_line, cr->col[role] + 1, i + 1,
-                                                   role_words[role]);
-                        else
+                        if (cr->col[role] >= 0 && rank[role] == header_names[k].rank)
+                                return cart_error_set(cr->err, -EBADMSG,
+                                                      "%s: line %u: columns %zd and %zu both give the %s",
+                                                      c->path, cr->record_line, cr->col[role] + 1, i + 1,
+                                                      role_words[role]);
+                        if (cr->col[role] < 0 || header_names[k].rank < rank[role]) {
                                 cr->col[role] = (ssize_t) i;
+                                rank[role] = header_names[k].rank;
+                        }
                 }
                 at += strlen(folded + at) + 1;
         }
-        free(fo);
+        return 0;
+}
+
+/* A record before the header: the header, or (a few, with one cell filled at most) a
+ * title above it, skipped. */
+static int header(struct csv_reader *cr) {
+        struct roster_ctx *c = cr->c;
+        int r;
+
+        r = header_columns(cr);
         if (r < 0)
                 return r;
-        if (cr->col[ROLE_FAMILY] < 0)
+        if (cr->col[ROLE_FAMILY] < 0 && cr->col[ROLE_NAMES] < 0) {
+                if (!cr->first_line)
+                        cr->first_line = cr->record_line;
+                if (n_filled(cr) <= 1 && ++cr->n_titles <= 4)
+                        return 0;
                 return cart_error_set(cr->err, -EBADMSG,
                                       "%s: line %u: no family name column (\"nom\" or \"nom de famille\") in the header",
-                                      c->path, cr->record_line);
-        if (cr->col[ROLE_FIRST] < 0)
+                                      c->path, cr->first_line);
+        }
+        /* Pronote's "Élèves" column holds "NOM Prénom": used when no other column gives them. */
+        cr->use_names = cr->col[ROLE_NAMES] >= 0 && (cr->col[ROLE_FAMILY] < 0 || cr->col[ROLE_FIRST] < 0);
+        if (!cr->use_names && cr->col[ROLE_FIRST] < 0)
                 return cart_error_set(cr->err, -EBADMSG, "%s: line %u: no first name column (\"prénom\") in the header",
                                       c->path, cr->record_line);
         if (cr->col[ROLE_ID] < 0 && (!c->o->secret || c->o->secret_len < 16))
@@ -198,18 +280,63 @@ static int header(struct csv_reader *cr) {
         cr->n_columns = cr->n_fields;
         cr->header_line = cr->record_line;
         cr->has_header = true;
+        cr->may_be_header_row = true;
+        c->info.header_line = cr->record_line;
+        c->info.id_scheme = cr->col[ROLE_ID] >= 0 ? ROSTER_IDS_COLUMN : ROSTER_IDS_DERIVED;
         return 0;
 }
 
-static const char *field(struct csv_reader *cr, enum role role) {
+/* Whether a word holds a lower-case letter: ASCII, Latin-1 (U+00DF-U+00FF), Latin
+ * Extended-A (U+0100-U+017F, pairs where the lower case is odd, but for two runs). */
+static bool has_lower(const unsigned char *w, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (w[i] >= 'a' && w[i] <= 'z')
+                        return true;
+                if (i + 1 < n && w[i] == 0xc3 && w[i + 1] >= 0x9f && w[i + 1] != 0xb7)
+                        return true;
+                if (i + 1 < n && (w[i] == 0xc4 || w[i] == 0xc5) && (w[i + 1] & 0xc0) == 0x80) {
+                        unsigned u = ((w[i] & 0x1fu) << 6) | (w[i + 1] & 0x3fu);
+                        bool flipped = (u >= 0x139 && u <= 0x148) || (u >= 0x179 && u <= 0x17e);
+                        if (u == 0x138 || u == 0x149 || u == 0x17f || (u & 1) != flipped)
+                                return true;
+                }
+        }
+        return false;
+}
+
+/* "NOM Prénom" (Pronote writes the family name in capitals) split in place at the first
+ * word with a lower-case letter; -EBADMSG when either part would be empty. */
+static int split_names(struct csv_reader *cr, char *names, const char **ret_family, const char **ret_first) {
+        char *w = names;
+
+        for (;;) {
+                w += strspn(w, " ");
+                size_t n = strcspn(w, " ");
+                if (n == 0)
+                        break;
+                if (has_lower((const unsigned char *) w, n)) {
+                        if (w == names)
+                                break;
+                        w[-1] = 0;
+                        *ret_family = roster_strip(names);
+                        *ret_first = roster_strip(w);
+                        return 0;
+                }
+                w += n;
+        }
+        return cart_error_set(cr->err, -EBADMSG, "%s: line %u: \"%.60s\": the family name (in capitals) cannot be "
+                              "told from the first name", cr->c->path, cr->record_line, names);
+}
+
+static char *field(struct csv_reader *cr, enum role role) {
         if (cr->col[role] < 0)
-                return "";
+                return (char *) "";
         return unwrap(cr->buf + cr->offs[cr->col[role]]);
 }
 
 static int pupil(struct csv_reader *cr) {
         struct roster_ctx *c = cr->c;
-        char derived[ROSTER_DERIVED_ID_LEN + 1], uai[16] = "", where[32];
+        char derived[ROSTER_DERIVED_ID_LEN + 1], uai[16] = "", where[32], leave[11];
         struct roster_pupil p = {
                 .line = cr->record_line,
         };
@@ -220,13 +347,21 @@ static int pupil(struct csv_reader *cr) {
                 return cart_error_set(cr->err, -EBADMSG, "%s: line %u: %zu fields where the header (line %u) has %zu",
                                       c->path, cr->record_line, cr->n_fields, cr->header_line, cr->n_columns);
         p.id = field(cr, ROLE_ID);
-        p.family_name = field(cr, ROLE_FAMILY);
-        p.first_name = field(cr, ROLE_FIRST);
         p.class_name = field(cr, ROLE_CLASS);
-        p.has_left = *field(cr, ROLE_LEFT) != 0;
         ine = field(cr, ROLE_INE);
         birth = field(cr, ROLE_BIRTH);
         row_uai = field(cr, ROLE_UAI);
+        if (cr->use_names) {
+                char *names = field(cr, ROLE_NAMES);
+                if (!*names)
+                        return cart_error_set(cr->err, -EBADMSG, "%s: line %u: no name", c->path, cr->record_line);
+                r = split_names(cr, names, &p.family_name, &p.first_name);
+                if (r < 0)
+                        return r;
+        } else {
+                p.family_name = field(cr, ROLE_FAMILY);
+                p.first_name = field(cr, ROLE_FIRST);
+        }
 
         if (!*p.family_name && !*p.first_name)
                 return cart_error_set(cr->err, -EBADMSG, "%s: line %u: no name", c->path, cr->record_line);
@@ -243,6 +378,10 @@ static int pupil(struct csv_reader *cr) {
                         cr->has_many_uai = true;
         }
         p.school_uai = uai;
+
+        r = roster_leave_date(c, field(cr, ROLE_LEFT), true, W_("leaving date"), cr->record_line, &p, leave, cr->err);
+        if (r < 0)
+                return r;
 
         struct { const char *what, *value; } checks[] = {
                 { W_("id"), p.id }, { W_("family name"), p.family_name }, { W_("first name"), p.first_name },
@@ -264,13 +403,30 @@ static int pupil(struct csv_reader *cr) {
         return roster_emit(c, &p, ine, cr->err);
 }
 
+/* The record right after the header that fills none of the columns read, only others:
+ * the header's second row (Pronote writes the sub-columns of a merged heading there), not
+ * a pupil. */
+static bool is_header_row(struct csv_reader *cr) {
+        for (size_t i = 0; i < _ROLE_MAX; i++)
+                if (cr->col[i] >= 0 && (size_t) cr->col[i] < cr->n_fields && !is_blank(cr->buf + cr->offs[cr->col[i]]))
+                        return false;
+        return true;
+}
+
 static void on_record(int term, void *data) {
         struct csv_reader *cr = data;
 
-        if (cr->r >= 0) {
-                /* A line of spaces is one empty field: a blank line, not a record. */
-                if (cr->n_fields > 1 || (cr->n_fields == 1 && *roster_strip(cr->buf)))
-                        cr->r = cr->has_header ? pupil(cr) : header(cr);
+        /* A blank line, a line of spaces, or of separators only (what a spreadsheet leaves
+         * below the table) is no record. */
+        if (cr->r >= 0 && n_filled(cr) > 0) {
+                if (!cr->has_header)
+                        cr->r = header(cr);
+                else if (cr->may_be_header_row && is_header_row(cr))
+                        cr->may_be_header_row = false;          /* Pronote's second header row */
+                else {
+                        cr->may_be_header_row = false;
+                        cr->r = pupil(cr);
+                }
         }
         cr->len = 0;
         cr->n_fields = 0;
@@ -326,8 +482,8 @@ static int feed(struct csv_reader *cr, struct csv_parser *p, const unsigned char
 /* Pass 1: the encoding, from every byte of the file. */
 static int decide_encoding(struct roster_ctx *c, int fd, bool has_bom, enum encoding *ret, struct cart_error *err) {
         _cleanup_free_ unsigned char *b = malloc(CHUNK);
-        unsigned line = 1, bad_line = 0, c1_line = 0;
-        unsigned char c1 = 0, prev = 0;
+        unsigned line = 1, bad_line = 0, c1_line = 0, undefined_line = 0;
+        unsigned char undefined = 0, prev = 0;
         bool latin9_bytes = false;
         unsigned need = 0;
         unsigned char lo = 0x80, hi = 0xbf;
@@ -352,7 +508,9 @@ static int decide_encoding(struct roster_ctx *c, int fd, bool has_bom, enum enco
                         if (x == 0)
                                 return cart_error_set(err, -EILSEQ, "%s: line %u: a NUL byte: not a text file", c->path, line);
                         if (x >= 0x80 && x < 0xa0 && !c1_line)
-                                c1_line = line, c1 = x;
+                                c1_line = line;
+                        if (x >= 0x80 && x < 0xa0 && cp1252[x - 0x80] == 0 && !undefined_line)
+                                undefined_line = line, undefined = x;
                         if (x == 0xa4 || x == 0xa6 || x == 0xa8 || x == 0xb4 || x == 0xb8 || (x >= 0xbc && x <= 0xbe))
                                 latin9_bytes = true;
                         if (bad_line)
@@ -384,11 +542,16 @@ static int decide_encoding(struct roster_ctx *c, int fd, bool has_bom, enum enco
         if (has_bom)
                 return cart_error_set(err, -EILSEQ, "%s: line %u: invalid UTF-8 in a file that starts with a UTF-8 BOM",
                                       c->path, bad_line);
-        if (c1_line)
+        /* Bytes 0x80-0x9F are C1 controls in ISO-8859-1/15, never in a name: Windows-1252's
+         * ’ « » Œ œ € … (Excel's "CSV" on Windows), unless one of its five holes is there. */
+        if (undefined_line)
                 return cart_error_set(err, -EILSEQ,
-                                      "%s: line %u: byte 0x%02x is neither UTF-8 nor ISO-8859-1/15 text: save the file as UTF-8",
-                                      c->path, c1_line, c1);
-        *ret = latin9_bytes ? ENC_LATIN9 : ENC_LATIN1;
+                                      "%s: line %u: byte 0x%02x is neither UTF-8, ISO-8859-1/15 nor Windows-1252 text: "
+                                      "save the file as UTF-8", c->path, undefined_line, undefined);
+        if (c1_line)
+                *ret = ENC_CP1252;
+        else
+                *ret = latin9_bytes ? ENC_LATIN9 : ENC_LATIN1;
         return 0;
 }
 
@@ -420,7 +583,7 @@ int roster_csv_read(struct roster_ctx *c, struct cart_error *err) {
         struct csv_reader cr = { .c = c, .err = err, .line = 0 };
         struct csv_parser p;
         bool has_bom, first = true;
-        enum encoding enc;
+        enum encoding enc = ENC_UTF8;
         size_t skip = 0;
         ssize_t n;
         int r;
@@ -441,7 +604,8 @@ int roster_csv_read(struct roster_ctx *c, struct cart_error *err) {
                 return r;
         cr.enc = enc;
         snprintf(c->info.encoding, sizeof(c->info.encoding), "%s",
-                 enc == ENC_UTF8 ? "UTF-8" : enc == ENC_LATIN9 ? "ISO-8859-15" : "ISO-8859-1");
+                 enc == ENC_UTF8 ? "UTF-8" : enc == ENC_LATIN9 ? "ISO-8859-15" : enc == ENC_CP1252 ? "Windows-1252" :
+                 "ISO-8859-1");
         if (has_bom)
                 skip = 3;
 
@@ -479,6 +643,10 @@ int roster_csv_read(struct roster_ctx *c, struct cart_error *err) {
         }
         csv_fini(&p, on_field, on_record, &cr);
         r = cr.r;
+        if (r >= 0 && !cr.has_header && cr.first_line)
+                r = cart_error_set(err, -EBADMSG,
+                                   "%s: line %u: no family name column (\"nom\" or \"nom de famille\") in the header",
+                                   c->path, cr.first_line);
         if (r >= 0 && !cr.has_header)
                 r = cart_error_set(err, -EBADMSG, "%s: no header line", c->path);
         if (r >= 0 && !*c->info.school_uai && !cr.has_many_uai)

@@ -17,6 +17,16 @@ bool roster_uai_is_valid(const char *uai) {
         return isalpha((unsigned char) uai[7]);
 }
 
+bool roster_uai_check_letter(const char *uai, char *ret_letter) {
+        static const char letters[] = "ABCDEFGHJKLMNPRSTUVWXYZ";
+        unsigned long n = 0;
+
+        for (int i = 0; i < 7; i++)
+                n = n * 10 + (unsigned long) (uai[i] - '0');
+        *ret_letter = letters[n % 23];
+        return toupper((unsigned char) uai[7]) == *ret_letter;
+}
+
 char *roster_strip(char *s) {
         size_t n;
 
@@ -138,6 +148,10 @@ void roster_fold(const char *s, bool keep_spaces, char *ret) {
         *q = 0;
 }
 
+void roster_fold_name(const char *s, char *ret) {
+        roster_fold(s, true, ret);
+}
+
 int roster_check_uai(struct roster_ctx *c, const char *uai, const char *where, char ret[16], struct cart_error *err) {
         const char *want = c->o->school_uai;
 
@@ -191,6 +205,25 @@ static int hmac_sha256(const uint8_t *key, size_t key_len, const void *msg, size
         return 0;
 }
 
+int roster_leave_date(struct roster_ctx *c, const char *value, bool is_mark_ok, const char *what, unsigned line,
+                      struct roster_pupil *p, char buf[static 11], struct cart_error *err) {
+        p->leave_date = "";
+        p->has_left = false;
+        if (!value || !*value)
+                return 0;
+        if (roster_date_normalise(value, buf) == 0) {
+                /* Left on the day itself, as GEPI reads DATE_SORTIE: the first day out of school. */
+                p->leave_date = buf;
+                p->has_left = strcmp(buf, c->today) <= 0;
+                return 0;
+        }
+        if (!is_mark_ok)
+                return cart_error_set(err, -EBADMSG, "%s: line %u: %s \"%.40s\" is not a date (DD/MM/YYYY)",
+                                      c->path, line, what, value);
+        p->has_left = true;
+        return 0;
+}
+
 int roster_emit(struct roster_ctx *c, struct roster_pupil *p, const char *ine, struct cart_error *err) {
         int r;
 
@@ -199,6 +232,8 @@ int roster_emit(struct roster_ctx *c, struct roster_pupil *p, const char *ine, s
         if (!*p->school_uai)
                 return cart_error_set(err, -EBADMSG, "%s: line %u: the file names no school UAI: give the school (--school)",
                                       c->path, p->line);
+        p->leave_date = p->leave_date ?: "";
+        p->other_class = p->other_class ?: "";
         p->ine_hmac = NULL;
         if (c->o->keep_ine && ine && *ine) {
                 char buf[64];
@@ -224,8 +259,8 @@ int roster_emit(struct roster_ctx *c, struct roster_pupil *p, const char *ine, s
         return 0;
 }
 
-/* DD/MM/YYYY (or with - or .) or YYYY-MM-DD into YYYY-MM-DD. */
-static int birth_normalise(const char *s, char ret[11]) {
+int roster_date_normalise(const char *s, char ret[static 11]) {
+        static const unsigned days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
         unsigned d, m, y;
         int n = 0;
 
@@ -235,9 +270,11 @@ static int birth_normalise(const char *s, char ret[11]) {
                 ;
         else
                 return -EBADMSG;
-        if (s[n] || y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > 31)
+        if (s[n] || y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
                 return -EBADMSG;
-        snprintf(ret, 11, "%04u-%02u-%02u", y, m, d);
+        if (m == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
+                return -EBADMSG;
+        snprintf(ret, 11, "%04u-%02u-%02u", y % 10000, m % 100, d % 100);
         return 0;
 }
 
@@ -254,7 +291,7 @@ int roster_derive_id(const uint8_t *secret, size_t secret_len, const char *uai, 
         uai = uai ?: "";
         family = family ?: "";
         first = first ?: "";
-        if (birth_date && *birth_date && birth_normalise(birth_date, birth) < 0)
+        if (birth_date && *birth_date && roster_date_normalise(birth_date, birth) < 0)
                 return cart_error_set(err, -EBADMSG, "birth date \"%.40s\" is neither DD/MM/YYYY nor YYYY-MM-DD",
                                       birth_date);
 

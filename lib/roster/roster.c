@@ -3,8 +3,21 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "roster/roster-internal.h"
+
+const char *roster_id_scheme_to_string(enum roster_id_scheme s) {
+        switch (s) {
+        case ROSTER_IDS_SIECLE:
+                return "siecle";
+        case ROSTER_IDS_COLUMN:
+                return "column";
+        case ROSTER_IDS_DERIVED:
+                return "derived";
+        }
+        return "unknown";
+}
 
 const char *roster_format_to_string(enum roster_format f) {
         switch (f) {
@@ -138,6 +151,15 @@ int roster_read(const char *path, const struct roster_options *o, roster_pupil_f
 
         if (c.o->keep_ine && (!c.o->secret || c.o->secret_len < 16))
                 return cart_error_set(err, -EINVAL, "keeping INEs (as HMAC) needs the station secret");
+        if (c.o->today) {
+                if (roster_date_normalise(c.o->today, c.today) < 0)
+                        return cart_error_set(err, -EINVAL, "\"%.20s\" is not a date (YYYY-MM-DD)", c.o->today);
+        } else {
+                time_t now = time(NULL);
+                struct tm tm;
+                localtime_r(&now, &tm);
+                strftime(c.today, sizeof(c.today), "%Y-%m-%d", &tm);
+        }
         r = detect(path, &format, &is_zip, err);
         if (r < 0)
                 return r;

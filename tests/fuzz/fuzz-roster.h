@@ -37,6 +37,11 @@ static int fuzz_roster_pupil(void *userdata, const struct roster_pupil *p, struc
         FUZZ_ASSERT(roster_uai_is_valid(p->school_uai));
         FUZZ_ASSERT(!p->has_derived_id || strlen(p->id) == ROSTER_DERIVED_ID_LEN);
         FUZZ_ASSERT(!p->ine_hmac || strlen(p->ine_hmac) == ROSTER_INE_HMAC_LEN);
+        /* A leave date is YYYY-MM-DD; an inactive pupil is not active and in no class. */
+        FUZZ_ASSERT(p->leave_date && (!*p->leave_date || strlen(p->leave_date) == 10));
+        FUZZ_ASSERT(p->other_class && fuzz_is_utf8(p->other_class) && strlen(p->other_class) <= ROSTER_MAX_VALUE);
+        FUZZ_ASSERT(!p->is_inactive || (p->has_left && !*p->class_name));
+        FUZZ_ASSERT(!(p->anomalies & ROSTER_ANOMALY_CLASSES) || *p->other_class);
         (*(size_t *) userdata)++;
         return 0;
 }
@@ -56,7 +61,7 @@ static void fuzz_roster_run(const uint8_t *data, size_t size, const char *school
         int fd, r;
 
         fd = fuzz_memfd(data, size, path);
-        struct roster_ctx c = { .path = path, .o = &o, .fn = fuzz_roster_pupil, .userdata = &n };
+        struct roster_ctx c = { .path = path, .o = &o, .fn = fuzz_roster_pupil, .userdata = &n, .today = "2026-12-07" };
         r = reader(&c, data, size, &err);
         fuzz_note("read", r, err.msg);
         if (r == 0)

@@ -19,7 +19,7 @@ expect_in err 'j.db: .*No such file'
 # A dry run on a missing journal prints the changes and still creates nothing.
 expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" "${J[@]}" --dry-run
 expect_in out 'demo-roster.csv: 60 pupils \(csv, UTF-8\)$'
-expect_in out '^60 pupils: 59 added, 0 moved, 0 renamed, 0 left, 0 rejoined, 0 unchanged \(dry run: nothing was written\)$'
+expect_in out '^60 pupils: 59 added, 0 moved, 0 renamed, 0 left, 0 rejoined, 0 unchanged, 1 already left \(dry run: nothing was written\)$'
 [ ! -e j.db ] || fail "a dry run created the journal"
 
 expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" "${J[@]}"
@@ -47,7 +47,7 @@ expect_exit 0 "$C" roster import changed.csv --dry-run --json
 expect_in out '"change":"moved".*"id":"D1001".*"class":"5B","old_class":"6A"'
 expect_in out '"change":"left".*"id":"D1002"'
 expect_in out '"change":"added".*"id":"D9999"'
-expect_in out '"summary":.*"dry_run":true.*"added":1,"moved":1,"renamed":0,"left":1'
+expect_in out '"summary":.*"dry_run":true.*"added":1,"moved":1,"renamed":0,"left":0,"rejoined":0,"unchanged":57,"already_left":1,"no_longer_listed":1'
 [ "$(q 'SELECT group_concat(id || class_name || is_active) FROM pupils')" = "$before" ] || fail "the dry run wrote"
 expect_exit 0 "$C" roster import changed.csv
 [ "$(q "SELECT class_name FROM pupils WHERE id = 'D1001'")" = 5B ] || fail "D1001 did not move"

@@ -14,6 +14,8 @@
 #include "roster/roster.h"
 
 static const uint8_t secret[32] = "0123456789abcdef0123456789abcdef";
+/* Leave dates are compared with this day, not the clock: the tests give the same answers in 2030. */
+#define TODAY "2026-12-07"
 
 /* Every pupil as one line of text, so a test asserts on the whole content. */
 struct seen {
@@ -37,9 +39,15 @@ static int collect(void *userdata, const struct roster_pupil *p, struct cart_err
         assert_non_null(p->first_name);
         assert_non_null(p->class_name);
         assert_non_null(p->school_uai);
-        n = asprintf(&line, "%u|%s|%s|%s|%s|%s|%s%s%s\n", p->line, p->id, p->family_name, p->first_name,
-                     p->class_name, p->school_uai, p->has_left ? "left" : "active",
-                     p->has_derived_id ? "|derived" : "", p->ine_hmac ? "|ine" : "");
+        assert_non_null(p->leave_date);
+        assert_non_null(p->other_class);
+        assert_true(!p->is_inactive || p->has_left);
+        n = asprintf(&line, "%u|%s|%s|%s|%s|%s|%s%s%s%s%s%s%s%s%s\n", p->line, p->id, p->family_name, p->first_name,
+                     p->class_name, p->school_uai, p->is_inactive ? "inactive" : p->has_left ? "left" : "active",
+                     *p->leave_date ? "|date:" : "", p->leave_date,
+                     p->anomalies & ROSTER_ANOMALY_STRUCTURES ? "|two-blocks" : "",
+                     p->anomalies & ROSTER_ANOMALY_CLASSES ? "|other:" : "", p->other_class,
+                     p->has_derived_id ? "|derived" : "", p->ine_hmac ? "|ine" : "", "");
         assert_true(n > 0);
         s->text = realloc(s->text, s->len + (size_t) n + 1);
         memcpy(s->text + s->len, line, (size_t) n + 1);
@@ -67,9 +75,18 @@ static char *write_temp(const void *data, size_t len) {
 
 static int read_path(const char *path, const struct roster_options *o, struct seen *s, struct roster_info *info,
                      struct cart_error *err) {
+        struct roster_options dated = o ? *o : (struct roster_options) {};
+
+        dated.today = dated.today ?: TODAY;
         *s = (struct seen) { .stop_after = s->stop_after };
         *err = (struct cart_error) {};
-        return roster_read(path, o, collect, s, info, err);
+        return roster_read(path, &dated, collect, s, info, err);
+}
+
+static char *quirk(const char *name) {
+        char *p;
+        assert_true(asprintf(&p, "%s/%s", ROSTER_QUIRKS, name) > 0);
+        return p;
 }
 
 /* roster_read() of a temporary file holding text, which is removed after. */
@@ -90,7 +107,7 @@ static const char siecle_expected[] =
         "11|4001|MARTIN-LEFÈVRE|Jean-Baptiste|6A|0750001A|active\n"
         "21|4002|CŒURDEROY|Chloé|6A|0750001A|active\n"
         "31|4003|NGUYEN|Éloïse|6B|0750001A|active\n"
-        "41|4004|BRUNET|Noël|5A|0750001A|left\n"
+        "41|4004|BRUNET|Noël|5A|0750001A|left|date:2026-11-20\n"
         "52|4005|DA SILVA|Inès|4A|0750001A|active\n"
         "62|4006|LEFORT|Gaëlle|3A|0750001A|active\n"
         "72|4007|ŠEBESTA|Zoé||0750001A|active\n"
@@ -194,7 +211,7 @@ static void test_siecle_minimisation(void **state) {
         assert_null(strstr(all, "070123456AB"));     /* INE */
         assert_null(strstr(all, "14/02/2014"));      /* DATE_NAISS */
         assert_null(strstr(all, "2014"));
-        assert_null(strstr(all, "15/01/2027"));      /* DATE_SORTIE itself */
+        assert_null(strstr(all, "20/11/2026"));      /* DATE_SORTIE as written (its date is handed on) */
         assert_null(strstr(all, "6A_LATIN"));        /* groups */
         free(all);
 }
@@ -480,10 +497,18 @@ static void test_csv_encodings(void **state) {
         assert_string_equal(s.text, "2|1|Cœur|Zélie|6A|0750001A|active\n3|2|Šimon|Léo|6A|0750001A|active\n");
         free(s.text);
 
-        /* Windows-1252's 0x92 (a curly apostrophe) is neither: refused, with its line. */
-        static const char cp1252[] = "id;nom;pr\xe9nom\n1;Dupont;Anne\n2;O\x92Neil;Sean\n";
-        assert_int_equal(read_text(cp1252, sizeof(cp1252) - 1, &o, &s, &info, &err), -EILSEQ);
-        assert_contains(err.msg, ": line 3: byte 0x92 is neither UTF-8 nor ISO-8859-1/15");
+        /* Windows-1252's 0x92 (a curly apostrophe) and 0x9C (œ): Windows-1252, which ISO-8859-1
+         * text is a subset of (0xE9 is é in both). */
+        static const char cp1252[] = "id;nom;pr\xe9nom\n1;Dupont;Anne\n2;O\x92Neil;S\x9cur\n";
+        assert_int_equal(read_text(cp1252, sizeof(cp1252) - 1, &o, &s, &info, &err), 0);
+        assert_string_equal(info.encoding, "Windows-1252");
+        assert_string_equal(s.text, "2|1|Dupont|Anne||0750001A|active\n3|2|O’Neil|Sœur||0750001A|active\n");
+        free(s.text);
+
+        /* 0x81 is a hole of Windows-1252 too: no text, refused with its line. */
+        static const char hole[] = "id;nom;pr\xe9nom\n1;Dupont;Anne\n2;O\x92Neil;S\x81n\n";
+        assert_int_equal(read_text(hole, sizeof(hole) - 1, &o, &s, &info, &err), -EILSEQ);
+        assert_contains(err.msg, ": line 3: byte 0x81 is neither UTF-8, ISO-8859-1/15 nor Windows-1252 text");
         assert_int_equal(s.n, 0);
 
         /* A BOM promises UTF-8. */
@@ -575,7 +600,7 @@ static void test_csv_quoting_and_text(void **state) {
                 "N\xc2\xb0 \xc3\x89l\xc3\xa8ve\tNOM\tPr\xc3\xa9nom\tDivision\tDate de sortie\r\n"
                 "\r\n"
                 "1\t\"Le \"\"Grand\"\"\tDuc\"\t=\"Ana\"\"\u00efs\"\t=\"03\"\t\r\n"
-                "2\t=cmd|' /C calc'!A0\t<img src=x onerror=alert(1)>\t3B\t01/02/2027\r\n";
+                "2\t=cmd|' /C calc'!A0\t<img src=x onerror=alert(1)>\t3B\t01/12/2026\r\n";
         struct roster_options o = { .school_uai = "0750001A", .secret = secret, .secret_len = 32 };
         struct roster_info info;
         struct cart_error err;
@@ -587,7 +612,7 @@ static void test_csv_quoting_and_text(void **state) {
         assert_contains(s.text, "3|");
         assert_contains(s.text, "|Le \"Grand\" Duc|Ana\"ïs|03|0750001A|active|derived\n");
         assert_contains(s.text, "\n4|");
-        assert_contains(s.text, "|=cmd|' /C calc'!A0|<img src=x onerror=alert(1)>|3B|0750001A|left|derived\n");
+        assert_contains(s.text, "|=cmd|' /C calc'!A0|<img src=x onerror=alert(1)>|3B|0750001A|left|date:2026-12-01|derived\n");
         free(s.text);
 }
 
@@ -680,6 +705,323 @@ static void test_secret(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+
+/* ---- The quirks of real exports (issue 22), from make-samples.py --quirks ---- */
+
+/* SIECLE's "Inactifs" is no class: its pupils are handed on as not active (GEPI and Pix
+ * leave them out), with no class; a pupil in no structure at all stays active, classless. */
+static void test_siecle_inactifs(void **state) {
+        _cleanup_free_ char *path = quirk("siecle-inactifs.xml");
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, NULL, &s, &info, &err), 0);
+        assert_contains(s.text, "21|4002|CŒURDEROY|Chloé||0750001A|inactive\n");
+        assert_contains(s.text, "52|4005|DA SILVA|Inès||0750001A|inactive\n");
+        assert_contains(s.text, "72|4007|ŠEBESTA|Zoé||0750001A|active\n");
+        assert_null(strstr(s.text, "Inactifs"));
+        assert_int_equal(info.n_pupils, 8);
+        free(s.text);
+}
+
+/* A DATE_SORTIE still to come leaves the pupil active, with the date; from that day on
+ * (GEPI's rule: the date is the first day out), the pupil has left. */
+static void test_siecle_leave_dates(void **state) {
+        _cleanup_free_ char *path = quirk("siecle-date-sortie.xml");
+        struct roster_options o = { .today = "2026-11-19" };
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, &o, &s, NULL, &err), 0);
+        assert_contains(s.text, "41|4004|BRUNET|Noël|5A|0750001A|active|date:2026-11-20\n");
+        assert_contains(s.text, "82|4008|FERRAND|François|3A|0750001A|active|date:2099-08-31\n");
+        free(s.text);
+        o.today = "2026-11-20";
+        assert_int_equal(read_path(path, &o, &s, NULL, &err), 0);
+        assert_contains(s.text, "41|4004|BRUNET|Noël|5A|0750001A|left|date:2026-11-20\n");
+        assert_contains(s.text, "82|4008|FERRAND|François|3A|0750001A|active|date:2099-08-31\n");
+        free(s.text);
+        o.today = "2099-09-01";
+        assert_int_equal(read_path(path, &o, &s, NULL, &err), 0);
+        assert_contains(s.text, "82|4008|FERRAND|François|3A|0750001A|left|date:2099-08-31\n");
+        free(s.text);
+
+        o.today = "tomorrow";
+        assert_int_equal(read_path(path, &o, &s, NULL, &err), -EINVAL);
+        /* A DATE_SORTIE that is no date is refused, not taken as "left now". */
+        static const char xml[] = SIECLE_HEAD("<UAJ>0750001A</UAJ>")
+                "<ELEVE ELEVE_ID=\"7\"><NOM_DE_FAMILLE>A</NOM_DE_FAMILLE><DATE_SORTIE>31/02/2027</DATE_SORTIE></ELEVE>\n"
+                SIECLE_TAIL;
+        assert_int_equal(read_text(xml, sizeof(xml) - 1, NULL, &s, NULL, &err), -EBADMSG);
+        assert_contains(err.msg, ": line 6: DATE_SORTIE \"31/02/2027\" is not a date (DD/MM/YYYY)");
+        assert_int_equal(s.n, 0);
+}
+
+/* The prolog says ISO-8859-15, an editor saved UTF-8: read as UTF-8, and said. */
+static void test_siecle_utf8_under_latin9_prolog(void **state) {
+        _cleanup_free_ char *path = quirk("siecle-utf8-latin9-prolog.xml");
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, NULL, &s, &info, &err), 0);
+        assert_contains(s.text, "|4004|BRUNET|Noël|5°2|0750001A|active\n");
+        assert_contains(s.text, "|4009|LEFÈVRE|Anaëlle|5°2|0750001A|active\n");
+        assert_contains(s.text, "|4002|CŒURDEROY|Chloé|6A|");
+        assert_null(strstr(s.text, "Ã"));
+        assert_null(strstr(s.text, "Â"));
+        assert_string_equal(info.encoding, "UTF-8");
+        assert_string_equal(info.declared_encoding, "ISO-8859-15");
+        free(s.text);
+
+        /* A true ISO-8859-15 file is not touched. */
+        _cleanup_free_ char *latin = sample("ElevesSansAdresses.xml");
+        assert_int_equal(read_path(latin, NULL, &s, &info, &err), 0);
+        assert_string_equal(info.encoding, "ISO-8859-15");
+        assert_string_equal(info.declared_encoding, "");
+        free(s.text);
+}
+
+/* Zips as they come: macOS's AppleDouble and dot files are skipped, the one pupils export
+ * is taken (a nomenclature next to it is not), two exports or a cut zip are refused. */
+static void test_siecle_zip_members(void **state) {
+        static const char *const good[] = { "siecle-macos.zip", "siecle-with-nomenclature.zip" };
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ char *path = quirk(good[i]);
+                if (read_path(path, NULL, &s, &info, &err) != 0)
+                        fail_msg("%s: %s", good[i], err.msg);
+                assert_string_equal(s.text, siecle_expected);
+                assert_string_equal(info.zip_member, "ElevesSansAdresses.xml");
+                free(s.text);
+        }
+
+        _cleanup_free_ char *two = quirk("siecle-two-exports.zip");
+        assert_int_equal(read_path(two, NULL, &s, &info, &err), -EBADMSG);
+        assert_contains(err.msg, "siecle-two-exports.zip: 2 SIECLE pupils exports in one zip "
+                        "(ElevesSansAdresses.xml, ElevesAvecAdresses.xml)");
+        assert_int_equal(s.n, 0);
+
+        _cleanup_free_ char *cut = quirk("siecle-truncated.zip");
+        assert_int_equal(read_path(cut, NULL, &s, &info, &err), -EBADMSG);
+        assert_contains(err.msg, "siecle-truncated.zip: not a readable zip (damaged or truncated?)");
+        assert_int_equal(s.n, 0);
+}
+
+/* Two STRUCTURES_ELEVE blocks for one pupil: the first block's class, flagged, and the
+ * other division named when they disagree. */
+static void test_siecle_two_structures(void **state) {
+        _cleanup_free_ char *path = quirk("siecle-two-structures.xml");
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, NULL, &s, NULL, &err), 0);
+        assert_contains(s.text, "31|4003|NGUYEN|Éloïse|6B|0750001A|active|two-blocks\n");
+        assert_contains(s.text, "52|4005|DA SILVA|Inès|4A|0750001A|active|two-blocks|other:4B\n");
+        assert_contains(s.text, "11|4001|MARTIN-LEFÈVRE|Jean-Baptiste|6A|0750001A|active\n");
+        free(s.text);
+}
+
+/* PARAMETRES' dates are handed on, for the caller to refuse a stale export. */
+static void test_siecle_export_date(void **state) {
+        _cleanup_free_ char *path = quirk("siecle-older.xml"), *last = quirk("siecle-2025.xml");
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, NULL, &s, &info, &err), 0);
+        assert_string_equal(info.exported, "2026-08-25 09:30:00");
+        assert_string_equal(info.year, "2026");
+        free(s.text);
+        assert_int_equal(read_path(last, NULL, &s, &info, &err), 0);
+        assert_string_equal(info.year, "2025");
+        free(s.text);
+
+        static const char bad[] = "<?xml version=\"1.0\"?>\n<BEE_ELEVES><PARAMETRES><UAJ>0750001A</UAJ>"
+                "<HORODATAGE>hier soir</HORODATAGE></PARAMETRES><DONNEES/></BEE_ELEVES>\n";
+        assert_int_equal(read_text(bad, sizeof(bad) - 1, NULL, &s, NULL, &err), -EBADMSG);
+        assert_contains(err.msg, "<HORODATAGE> \"hier soir\" is not a date");
+        /* Only DATE_EXPORT: the day, at midnight. */
+        static const char day[] = "<?xml version=\"1.0\"?>\n<BEE_ELEVES><PARAMETRES><UAJ>0750001A</UAJ>"
+                "<DATE_EXPORT>03/09/2026</DATE_EXPORT></PARAMETRES><DONNEES/></BEE_ELEVES>\n";
+        assert_int_equal(read_text(day, sizeof(day) - 1, NULL, &s, &info, &err), 0);
+        assert_string_equal(info.exported, "2026-09-03 00:00:00");
+}
+
+/* One ELEVE with 300,000 children is read, node by node (bench/roster-read.sh measures
+ * its memory); what libxml2 would have to hold whole is refused before it does. */
+static void test_siecle_hostile(void **state) {
+        _cleanup_free_ char *path = quirk("siecle-hostile-eleve.zip");
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, NULL, &s, NULL, &err), 0);
+        assert_string_equal(s.text, "3|1|HOSTILE|Un|6A|0750001A|active\n");
+        free(s.text);
+
+        /* Each: an opening, a run of one byte (or of numbered names), a closing. */
+        static const struct {
+                const char *open, *numbered, *close, *msg;
+                char fill;
+                size_t n;
+        } cases[] = {
+                { "", "<n%zu/>", "", "more than 512 distinct element and attribute names", 0, 600 },
+                { "<X ", "a%zu=\"\" ", "/>", "more than 512 distinct element and attribute names", 0, 600 },
+                { "<X>", NULL, "</X>", "a text longer than 65536 bytes", 'x', 70000 },
+                { "<X a=\"", NULL, "\"/>", "a tag longer than 4096 bytes", 'x', 5000 },
+                { "<!--", NULL, "-->", "a comment longer than 65536 bytes", 'x', 70000 },
+                { "<X><![CDATA[", NULL, "]]></X>", "a text longer than 65536 bytes", 'y', 70000 },
+                { "<", NULL, "/>", "a name longer than 64 bytes", 'N', 70 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                FILE *f;
+                char *xml = NULL;
+                size_t len = 0;
+
+                f = open_memstream(&xml, &len);
+                fputs(SIECLE_HEAD("<UAJ>0750001A</UAJ>") "<ELEVE ELEVE_ID=\"1\"><NOM>A</NOM>", f);
+                fputs(cases[i].open, f);
+                for (size_t k = 0; k < cases[i].n; k++) {
+                        if (cases[i].numbered)
+                                fprintf(f, cases[i].open[0] ? "a%zu=\"\" " : "<n%zu/>", k);
+                        else
+                                fputc(cases[i].fill, f);
+                }
+                fputs(cases[i].close, f);
+                fputs("</ELEVE>\n" SIECLE_TAIL, f);
+                fclose(f);
+                int r = read_text(xml, len, NULL, &s, NULL, &err);
+                if (r != -EBADMSG)
+                        fail_msg("case %zu: %d (%s)", i, r, err.msg);
+                assert_contains(err.msg, ": line 6: ");
+                assert_contains(err.msg, cases[i].msg);
+                assert_int_equal(s.n, 0);
+                free(xml);
+        }
+}
+
+/* Pronote: "Élèves" holds "NOM Prénom", "Né(e) le" keeps homonyms apart, the header's
+ * second row and the separator-only rows at the end are skipped. */
+static void test_csv_pronote(void **state) {
+        _cleanup_free_ char *path = quirk("pronote.csv");
+        struct roster_options o = { .school_uai = "0750001A", .secret = secret, .secret_len = sizeof(secret) };
+        char id[33], expected[256];
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, &o, &s, &info, &err), 0);
+        assert_int_equal(info.n_pupils, 4);
+        assert_int_equal(info.id_scheme, ROSTER_IDS_DERIVED);
+        assert_int_equal(info.header_line, 1);
+        assert_int_equal(roster_derive_id(secret, sizeof(secret), "0750001A", "N'DIAYE", "Awa Marie", "21/12/2013",
+                                          id, &err), 0);
+        snprintf(expected, sizeof(expected), "5|%s|N'DIAYE|Awa Marie|5A|0750001A|active|derived\n", id);
+        assert_contains(s.text, expected);
+        assert_contains(s.text, "|MARTIN-LEFÈVRE|Jean-Baptiste|6A|");
+        assert_contains(s.text, "|DA SILVA|Inès|4A|");
+        free(s.text);
+
+        static const struct {
+                const char *csv, *msg;
+        } bad[] = {
+                { "Élèves;Classe\nDUPONT ANNE;6A\n", ": line 2: \"DUPONT ANNE\": the family name (in capitals) cannot be told" },
+                { "Élèves;Classe\nAnne Dupont;6A\n", ": line 2: \"Anne Dupont\": the family name" },
+                { "Élèves;Classe\nDUPONT Anne;6A\n;6B\n", ": line 3: no name" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int r = read_text(bad[i].csv, strlen(bad[i].csv), &o, &s, NULL, &err);
+                if (r != -EBADMSG)
+                        fail_msg("case %zu: %d (%s)", i, r, err.msg);
+                assert_contains(err.msg, bad[i].msg);
+                free(s.text);
+        }
+}
+
+/* ONDE: "Libellé classe" wins over "Identifiant classe"; Pix's template: "Identifiant
+ * unique*", "Division*", "Date de naissance (jj/mm/aaaa)*". */
+static void test_csv_onde_and_pix(void **state) {
+        _cleanup_free_ char *onde = quirk("onde.csv"), *pix = quirk("pix-template.csv");
+        struct roster_options o = { .school_uai = "0750001A", .secret = secret, .secret_len = sizeof(secret) };
+        char id[33], expected[256];
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(onde, &o, &s, &info, &err), 0);
+        assert_string_equal(info.encoding, "ISO-8859-1");
+        assert_int_equal(roster_derive_id(secret, sizeof(secret), "0750001A", "BRUNET", "Noël", "2015-01-30", id, &err), 0);
+        snprintf(expected, sizeof(expected), "2|%s|BRUNET|Noël|CM2 Mme Roux|0750001A|active|derived\n", id);
+        assert_contains(s.text, expected);
+        assert_contains(s.text, "|NGUYEN|Éloïse|CM1-CM2 M. Faure|");
+        assert_null(strstr(s.text, "31254"));
+        free(s.text);
+
+        assert_int_equal(read_path(pix, &o, &s, &info, &err), 0);
+        assert_int_equal(info.id_scheme, ROSTER_IDS_COLUMN);
+        assert_string_equal(s.text, "2|123F|Cœurderoy|Chloé|6A|0750001A|active\n"
+                                    "3|456G|Šebesta|Zoé|5B|0750001A|active\n");
+        free(s.text);
+}
+
+/* Excel's Windows-1252: ’ Œ œ decoded, the comment column (« » € …) dropped. */
+static void test_csv_excel_cp1252(void **state) {
+        _cleanup_free_ char *path = quirk("excel-cp1252.csv");
+        struct roster_options o = { .secret = secret, .secret_len = sizeof(secret) };
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_path(path, &o, &s, &info, &err), 0);
+        assert_string_equal(info.encoding, "Windows-1252");
+        assert_contains(s.text, "|O’Neil|Seán|6A|0750001A|");
+        assert_contains(s.text, "|Œillet|Cœline|6A|");
+        assert_contains(s.text, "|D’Arc|Jeanne|5A|");
+        assert_null(strstr(s.text, "€"));
+        free(s.text);
+}
+
+/* A title above the header, blank and separator-only rows anywhere: skipped. */
+static void test_csv_titles_and_empty_rows(void **state) {
+        static const char csv[] =
+                "Liste des élèves;;;\n"
+                ";;;\n"
+                "id;nom;prénom;classe\n"
+                "1;A;B;6A\n"
+                ";;;\n"
+                ";  ;=\"\";\n"
+                "2;C;D;6B\n"
+                ";;;;;;\n";
+        struct roster_options o = { .school_uai = "0750001A" };
+        struct roster_info info;
+        struct cart_error err;
+        struct seen s = {};
+
+        assert_int_equal(read_text(csv, sizeof(csv) - 1, &o, &s, &info, &err), 0);
+        assert_string_equal(s.text, "4|1|A|B|6A|0750001A|active\n7|2|C|D|6B|0750001A|active\n");
+        assert_int_equal(info.header_line, 3);
+        free(s.text);
+}
+
+static void test_uai_check_letter(void **state) {
+        char letter = 0;
+
+        assert_true(roster_uai_check_letter("0750001U", &letter));
+        assert_int_equal(letter, 'U');
+        assert_true(roster_uai_check_letter("0750001u", &letter));
+        assert_false(roster_uai_check_letter("0750001A", &letter));
+        assert_int_equal(letter, 'U');
+        /* 0 modulo 23 is A; the letters skip I, O and Q. */
+        assert_true(roster_uai_check_letter("0000000A", &letter));
+        assert_true(roster_uai_check_letter("0000008J", &letter));
+        assert_true(roster_uai_check_letter("0000013P", &letter));
+        assert_true(roster_uai_check_letter("0000022Z", &letter));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_siecle_sample),
@@ -703,6 +1045,18 @@ int main(void) {
                 cmocka_unit_test(test_callback_stops),
                 cmocka_unit_test(test_missing_and_empty),
                 cmocka_unit_test(test_secret),
+                cmocka_unit_test(test_siecle_inactifs),
+                cmocka_unit_test(test_siecle_leave_dates),
+                cmocka_unit_test(test_siecle_utf8_under_latin9_prolog),
+                cmocka_unit_test(test_siecle_zip_members),
+                cmocka_unit_test(test_siecle_two_structures),
+                cmocka_unit_test(test_siecle_export_date),
+                cmocka_unit_test(test_siecle_hostile),
+                cmocka_unit_test(test_csv_pronote),
+                cmocka_unit_test(test_csv_onde_and_pix),
+                cmocka_unit_test(test_csv_excel_cp1252),
+                cmocka_unit_test(test_csv_titles_and_empty_rows),
+                cmocka_unit_test(test_uai_check_letter),
         };
 
         setlocale(LC_CTYPE, "C.UTF-8");
