@@ -36,8 +36,9 @@ const struct command command_report = {
         "  --format F       csv (default), json or html\n"
         "  --output FILE    write FILE (never overwritten) instead of stdout\n"
         "\n"
-        "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, no pupil in the\n"
-        "class; 73 output exists or cannot be created. See cartable-report(1).\n"),
+        "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, a school or class\n"
+        "the journal does not hold, no pupil in the class; 73 output exists or cannot be\n"
+        "created. See cartable-report(1).\n"),
         .run = run_report,
 };
 
@@ -99,6 +100,9 @@ static int run_report(int argc, char **argv) {
         o.words = words;
 
         code = journal_arg_open(journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        code = journal_arg_check_known(j, o.school, o.class_name);
         if (code != EXIT_OK)
                 return code;
         if (output) {

@@ -161,7 +161,15 @@ expect_in receipts.html '<tr><td>Denis</td><td>Manon</td><td>6A</td><td></td><td
 expect_in receipts.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td><td>6A</td><td>atelier-1-000002</td>'
 expect_exit 64 "$C" report receipts --school 0750001A
 expect_exit 66 "$C" report receipts --school 0750001A --class 9Z
-expect_in err 'no pupil in class 9Z of school 0750001A'
+expect_in err 'no class 9Z at school 0750001A in the journal \(its classes: .*6A'
+[ ! -e receipts-9z.html ] || fail "a refused report left a file"
+# An unknown school or class is an error naming the known ones, never an empty report.
+expect_exit 66 "$C" report --school 0759999Z --output unknown.csv
+expect_in err 'no school 0759999Z in the journal \(it holds: .*0750001A'
+[ ! -e unknown.csv ] || fail "a report of an unknown school wrote its output"
+expect_exit 66 "$C" report --class 9Z --format json
+expect_in err 'no class 9Z in the journal'
+expect_exit 66 "$C" report --school 0750001A --class 9Z --format html
 
 # ---- journal purge: personal data of pupils who left go, the chain stays verifiable ----
 # Swapping an event's pupil is caught: the hash covers the pupil's salted commitment.
