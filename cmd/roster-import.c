@@ -468,28 +468,42 @@ static void print_file(struct import *im, const char *file, const struct roster_
                            "an editor): read as UTF-8"), file, info->declared_encoding);
 }
 
-/* A SIECLE export of an earlier school year than the last one applied to its school moves
- * pupils back to last year's classes: refused, unless --force. The year applied is kept. */
+/* A SIECLE export of an earlier school year than the last one applied to its school, or of
+ * the same year but written before it (HORODATAGE, or DATE_EXPORT), moves pupils back to
+ * last year's classes or undoes later changes: refused, unless --force. What is applied is
+ * kept; a forced older export is kept as the last one applied. */
 static int check_year(struct import *im, const char *file, const struct roster_info *info, struct cart_error *err) {
-        _cleanup_free_ char *last = NULL;
+        _cleanup_free_ char *last = NULL, *last_exported = NULL;
+        const char *exported = info->exported;
         char year[16];
         unsigned y;
         int r;
 
         if (!*info->year || !*info->school_uai || sscanf(info->year, "%4u", &y) != 1)
                 return 0;
-        r = journal_school_year(im->j, info->school_uai, &last, err);
+        r = journal_school_export(im->j, info->school_uai, &last, &last_exported, err);
         if (r < 0)
                 return r;
         snprintf(year, sizeof(year), "%04u-%04u", y % 10000, (y + 1) % 10000);
-        if (last && strcmp(year, last) < 0 && !im->a->force)
-                return cart_error_set(err, -ESTALE, "%s: an export of school year %s, older than the last one "
-                                      "imported for school %s (%s): export the roster from SIECLE again, or "
-                                      "import it anyway with --force", file, year, info->school_uai, last);
-        if (last && strcmp(year, last) < 0)
+        if (last && strcmp(year, last) < 0) {
+                if (!im->a->force)
+                        return cart_error_set(err, -ESTALE, "%s: an export of school year %s, older than the last "
+                                              "one imported for school %s (%s): export the roster from SIECLE "
+                                              "again, or import it anyway with --force", file, year,
+                                              info->school_uai, last);
                 log_warn(_("%s: an export of school year %s, older than the last one imported for school %s (%s): "
                            "imported anyway (--force)"), file, year, info->school_uai, last);
-        r = journal_school_set_year(im->j, info->school_uai, year, err);
+        } else if (last && strcmp(year, last) == 0 && *exported && last_exported &&
+                   strcmp(exported, last_exported) < 0) {
+                if (!im->a->force)
+                        return cart_error_set(err, -ESTALE, "%s: exported on %s, before the export already "
+                                              "imported for school %s (exported on %s): export the roster "
+                                              "from SIECLE again, or import it anyway with --force", file,
+                                              exported, info->school_uai, last_exported);
+                log_warn(_("%s: exported on %s, before the export already imported for school %s (exported on "
+                           "%s): imported anyway (--force)"), file, exported, info->school_uai, last_exported);
+        }
+        r = journal_school_set_export(im->j, info->school_uai, year, exported, err);
         return r == -ENOENT ? 0 : r;           /* a file without pupils leaves no school */
 }
 

@@ -81,12 +81,18 @@ static const char schema_v4[] =
 static const char schema_v5[] =
         "ALTER TABLE events ADD COLUMN run TEXT;\n";
 
+/* Version 6: when the last SIECLE export applied to a school was written (HORODATAGE, or
+ * DATE_EXPORT), so that an older export of the same year is refused as stale. */
+static const char schema_v6[] =
+        "ALTER TABLE schools ADD COLUMN exported TEXT;\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
         { 2, schema_v2 },
         { 3, schema_v3 },
         { 4, schema_v4 },
         { 5, schema_v5 },
+        { 6, schema_v6 },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 5: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 6: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates the migrations of journal-schema.c
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -22,7 +22,8 @@ CREATE TABLE schools (
     uai TEXT NOT NULL PRIMARY KEY,
     year TEXT,                            -- school year of the last roster, "2025-2026"
     created_usec BIGINT NOT NULL,
-    updated_usec BIGINT NOT NULL
+    updated_usec BIGINT NOT NULL,
+    exported TEXT                         -- when that SIECLE export was written, "2026-09-01 08:15:00"
 );
 
 -- One row per `roster import` that was committed (dry runs leave none).

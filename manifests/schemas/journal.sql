@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (SQLite backend), version 5: what `cartable` creates in a new
+-- The key journal's schema (SQLite backend), version 6: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
 -- a change is a new migration in lib/journal/journal-schema.c and an edit here.
@@ -20,7 +20,8 @@ CREATE TABLE schools (
     uai TEXT NOT NULL PRIMARY KEY,
     year TEXT,                            -- school year of the last roster, "2025-2026"
     created_usec BIGINT NOT NULL,
-    updated_usec BIGINT NOT NULL
+    updated_usec BIGINT NOT NULL,
+    exported TEXT                         -- when that SIECLE export was written, "2026-09-01 08:15:00"
 );
 
 -- One row per `roster import` that was committed (dry runs leave none).

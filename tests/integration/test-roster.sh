@@ -55,6 +55,16 @@ expect_in err '--force \(nothing was imported\)$'
 [ "$(q 'SELECT group_concat(id || class_name || is_active) FROM pupils')" = "$before" ] || fail "a stale export wrote"
 expect_exit 0 "$C" roster import q/siecle-2025.xml "${J[@]}" --force --dry-run
 expect_in err 'imported anyway \(--force\)$'
+# This year's, but exported before the one already applied: refused too, naming both times.
+[ "$(q "SELECT exported FROM schools WHERE uai = '0750001A'")" = "2026-09-01 08:00:00" ] \
+        || fail "the export time is not recorded"
+expect_exit 65 "$C" roster import q/siecle-older.xml "${J[@]}"
+expect_in err 'siecle-older.xml: exported on 2026-08-25 09:30:00, before the export already imported for school 0750001A \(exported on 2026-09-01 08:00:00\)'
+[ "$(q 'SELECT group_concat(id || class_name || is_active) FROM pupils')" = "$before" ] || fail "an older export wrote"
+expect_exit 0 "$C" roster import q/siecle-older.xml "${J[@]}" --force --dry-run
+expect_in err 'siecle-older.xml: exported on 2026-08-25 09:30:00, .*imported anyway \(--force\)$'
+[ "$(q "SELECT exported FROM schools WHERE uai = '0750001A'")" = "2026-09-01 08:00:00" ] \
+        || fail "a dry run recorded its export time"
 
 # --- The same children from an ENT's CSV, under logins: refused, then mapped onto the
 # journal's pupils by names and class, on request.

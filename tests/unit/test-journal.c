@@ -109,7 +109,7 @@ static void test_pragmas(void **state) {
         _cleanup_(journal_closep) struct journal *j = open_new("s1");
         /* WAL is a property of the file; the others of the connection (checked by their effect). */
         assert_int_equal(raw_int("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
-        raw("INSERT INTO schools VALUES ('0750001A', NULL, 1, 1)");
+        raw("INSERT INTO schools (uai, year, created_usec, updated_usec) VALUES ('0750001A', NULL, 1, 1)");
         struct cart_error err = {};
         assert_true(jdb_exec(j, "INSERT INTO pupils (school, id, family_name, first_name, class_name, is_active, "
                              "has_derived_id, roster_rank, roster_line, import_id, created_usec, updated_usec) "
