@@ -7,6 +7,7 @@
  * applied), an id scheme change (the same children under other ids), the UAI's check letter.
  */
 #include <inttypes.h>
+#include <time.h>
 #include <json-c/json.h>
 
 #include "commands.h"
@@ -367,11 +368,26 @@ static void pupil_warnings(struct import *im, const struct roster_pupil *p, cons
         }
 }
 
+/* A leave date to come ("YYYY-MM-DD") as the time the pupil leaves: 00:00 that day, local
+ * time (the day a station sees); 0 when there is none or it cannot be read. */
+static int64_t leaves_usec(const char *date) {
+        struct tm tm = { .tm_isdst = -1 };
+        time_t t;
+
+        if (!date || sscanf(date, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+                return 0;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        t = mktime(&tm);
+        return t == (time_t) -1 ? 0 : (int64_t) t * 1000000;
+}
+
 static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_error *err) {
         struct import *im = userdata;
         struct journal_pupil jp = {
                 .id = p->id, .school = p->school_uai, .family_name = p->family_name, .first_name = p->first_name,
-                .class_name = p->class_name, .has_left = p->has_left, .ine_hmac = p->ine_hmac,
+                .class_name = p->class_name, .has_left = p->has_left,
+                .leaves_usec = p->has_left ? 0 : leaves_usec(p->leave_date), .ine_hmac = p->ine_hmac,
                 .has_derived_id = p->has_derived_id, .line = p->line,
         };
         struct school *s;

@@ -82,9 +82,12 @@ static const char schema_v5[] =
         "ALTER TABLE events ADD COLUMN run TEXT;\n";
 
 /* Version 6: when the last SIECLE export applied to a school was written (HORODATAGE, or
- * DATE_EXPORT), so that an older export of the same year is refused as stale. */
+ * DATE_EXPORT), so that an older export of the same year is refused as stale; and when a
+ * pupil still there leaves (a DATE_SORTIE to come), so that no key is given once it has come. */
 static const char schema_v6[] =
-        "ALTER TABLE schools ADD COLUMN exported TEXT;\n";
+        "ALTER TABLE schools ADD COLUMN exported TEXT;\n"
+        "ALTER TABLE pupils ADD COLUMN leaves_usec BIGINT;\n"
+        "CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;\n";
 
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },

@@ -60,6 +60,9 @@ CREATE TABLE pupils (
     claim_station TEXT,                   -- v3: the station flashing a key for this pupil (batch):
     claim_key TEXT,                       -- its key uid and when it claimed the pupil; set with
     claim_usec BIGINT,                    -- the key's start, cleared with its end
+    leaves_usec BIGINT,                   -- v6: still there, leaves then (a DATE_SORTIE to come,
+                                          -- 00:00 local time); when it has come, the pupil is
+                                          -- marked left before any key is given
     PRIMARY KEY (school, id)
 );
 CREATE INDEX pupils_by_id ON pupils (id);
@@ -167,3 +170,6 @@ CREATE TABLE pupil_salts (
 -- life runs reads no whole table, whatever the size of the roster and of the history.
 CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;
 CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';
+
+-- Version 6. The pupils whose leave date is to come, found without reading every pupil.
+CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;

@@ -33,6 +33,9 @@ expect_exit 0 "$C" roster import q/siecle-date-sortie.xml "${J[@]}"
 expect_in out '^leaves   0750001A 3A  FERRAND François  \[4008\] on 2099-08-31$'
 expect_in out '^8 pupils: 0 added, 0 moved, 0 renamed, 0 left, 0 rejoined, 7 unchanged, 1 already left$'
 [ "$(q "SELECT is_active FROM pupils WHERE id = '4008'")" = 1 ] || fail "4008 left before its date"
+# The date is kept (00:00 local time that day), for the day it comes without another import.
+[ "$(q "SELECT leaves_usec = $(date -d 2099-08-31 +%s)000000 FROM pupils WHERE id = '4008'")" = 1 ] \
+        || fail "4008's leave date is not kept"
 
 # --- "Inactifs" is no class: those pupils are not active, and can get no key.
 expect_exit 0 "$C" roster import q/siecle-inactifs.xml "${J[@]}" --dry-run
