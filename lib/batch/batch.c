@@ -149,6 +149,9 @@ static void slot_refresh_view(struct slot *s) {
         s->view.serial = s->serial ? s->serial : "";
         s->view.pupil = s->pupil;
         s->view.pupil_name = s->pupil_name;
+        s->view.family_name = s->info ? s->info->family_name : NULL;
+        s->view.first_name = s->info ? s->info->first_name : NULL;
+        s->view.class_name = s->info ? s->info->class_name : NULL;
         s->view.is_running = s->state == SLOT_RUNNING;
         s->view.message = s->message;
         s->view.is_removed = s->is_removed;

@@ -57,6 +57,7 @@ struct batch_slot {
         uint64_t capacity;
         const char *pupil;             /* "UAI/ID" or NULL */
         const char *pupil_name;        /* "First LAST" or NULL */
+        const char *family_name, *first_name, *class_name;   /* the pupil's, or NULL */
         bool is_running;
         enum flash_step step;
         uint64_t done, total;          /* bytes of the running step */
