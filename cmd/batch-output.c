@@ -709,11 +709,17 @@ static char *summary_text(const struct batch_summary *s) {
                 snprintf(items[4], sizeof(items[4]), ngettext(", %" PRId64 " pupil without a key",
                                                               ", %" PRId64 " pupils without a key",
                                                               (unsigned long) s->n_without_key), s->n_without_key);
+        /* A rate over less than a minute, or over no key, means nothing: it is left out. */
+        char rate[96] = "", secs[48];
+        human_decimal(s->elapsed, secs, sizeof(secs));
+        if (s->elapsed >= 60 && s->n_done > 0)
+                /* TRANSLATORS: keys done per hour, after a comma (batches of a minute or more). */
+                snprintf(rate, sizeof(rate), _(", %.0f keys/hour"), s->keys_per_hour);
         /* TRANSLATORS: a batch's summary: done, failed, interrupted and running keys, the pupils
-         * without a key (", 3 pupils without a key" or nothing), seconds since the start, keys
-         * done per hour, and the state of a stopping batch (" (stopping: ...)" or nothing). */
-        if (asprintf(&t, _("%s, %s, %s, %s%s, %.0f s, %.0f keys/hour%s"), items[0], items[1], items[2], items[3],
-                     items[4], s->elapsed, s->keys_per_hour,
+         * without a key (", 3 pupils without a key" or nothing), seconds since the start ("2.5"),
+         * keys done per hour (", 410 keys/hour" or nothing), and the state of a stopping batch
+         * (" (stopping: ...)" or nothing). */
+        if (asprintf(&t, _("%s, %s, %s, %s%s, %s s%s%s"), items[0], items[1], items[2], items[3], items[4], secs, rate,
                      s->stop_level == 1 ? _(" (stopping: Ctrl-C again cancels the keys in progress)") :
                      s->stop_level >= 2 ? _(" (cancelling)") : "") < 0)
                 return NULL;
