@@ -111,7 +111,7 @@ want=$(q "SELECT count(*) FROM pupils WHERE school = '0750001A' AND class_name =
 expect_in r.csv "^0750001A;6A;$want;2;$((want - 2));1;1;0;0;0"$'\r$'
 expect_in r.csv $'^ent-college;2026.1;3;2\r$'   # D8888, D7777 (D1006 returned hers)
 # Formula cells start with a quote; a cell with ';' or '"' is quoted.
-expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";\'@SUM\\(A1\\);atelier-1-000003;C0000003;issued;'
+expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";"\'@SUM\\(A1\\)";atelier-1-000003;C0000003;issued;'
 expect_not_in r.csv ';=HYPERLINK'
 expect_exit 73 "$C" report --output r.csv
 expect_exit 64 "$C" report --format pdf
