@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable journal: show a pupil's or a key's history, export every event, verify the chain. */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 
@@ -8,6 +7,7 @@
 #include "base/csv.h"
 #include "journal-arg.h"
 #include "lifecycle.h"
+#include "output-arg.h"
 #include "batch/spool.h"
 #include "reason.h"
 
@@ -344,11 +344,11 @@ static int run_show(int argc, char **argv) {
 
 static int run_export(int argc, char **argv) {
         _cleanup_(journal_closep) struct journal *j = NULL;
-        _cleanup_fclose_ FILE *out = NULL;
+        _cleanup_(output_arg_done) struct output_arg out = {};
         struct journal_args a = {};
         struct out_state st = {};
         struct cart_error err = {};
-        int code, r, fd;
+        int code, r;
 
         code = parse(argc, argv, "jfo", &a);
         if (code != EXIT_OK)
@@ -358,39 +358,21 @@ static int run_export(int argc, char **argv) {
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
-        if (a.output) {
-                fd = open(a.output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-                if (fd < 0) {
-                        log_error(-errno, "%s: %m", a.output);
-                        return EXIT_CANTCREAT;
-                }
-                out = fdopen(fd, "w");
-                if (!out) {
-                        close(fd);
-                        return log_fail(-ENOMEM, _("out of memory"));
-                }
-        }
-        st.f = out ? out : stdout;
+        code = output_arg_open(&out, a.output);
+        if (code != EXIT_OK)
+                return code;
+        st.f = out.f;
         st.csv = csv_writer_make(st.f, ',');
         if (streq(a.format, "csv"))
                 csv_row(&st.csv, csv_header, ELEMENTSOF(csv_header));
         r = journal_events_list(j, NULL, streq(a.format, "csv") ? on_event_csv : on_event_json, &st, &err);
         if (r >= 0 && streq(a.format, "json"))
                 fputs(st.n ? "\n]\n" : "[]\n", st.f);
-        if (r >= 0 && (fflush(st.f) != 0 || ferror(st.f)))
-                r = -EIO;
-        if (r >= 0 && out && fsync(fileno(out)) < 0)
-                r = -errno;
-        if (r < 0) {
-                if (a.output)
-                        unlink(a.output);
-                if (r == -EIO && !err.msg[0]) {
-                        log_error(r, _("%s: write failed"), a.output ? a.output : "stdout");
-                        return EXIT_CANTCREAT;
-                }
+        if (r == -EIO && ferror(st.f))
+                return output_arg_fail(&out, r, &err);
+        if (r < 0)
                 return journal_fail(r, &err);
-        }
-        return EXIT_OK;
+        return output_arg_finish(&out);
 }
 
 /* ---- verify ---- */

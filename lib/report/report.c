@@ -355,8 +355,9 @@ int report_write(struct journal *j, const struct report_options *o, FILE *out, s
                         k = report_write_html(&r, out, err);
         }
         report_done(&r);
-        if (k >= 0 && (fflush(out) != 0 || ferror(out)))
-                return cart_error_errno(err, errno ? -errno : -EIO, NULL, "writing the report");
+        /* A failed write (a full disk too) is the output's -EIO, not a key too small. */
+        if ((k >= 0 || k == -EIO) && (fflush(out) != 0 || ferror(out)))
+                return cart_error_errno(err, -EIO, NULL, "writing the report");
         return k;
 }
 
@@ -366,7 +367,7 @@ int report_receipts_write(struct journal *j, const struct report_options *o, FIL
         if (!o->school || !o->class_name)
                 return cart_error_set(err, -EINVAL, "a receipts sheet is for one class: give its school and class");
         k = report_receipts_html(j, o, out, err);
-        if (k >= 0 && (fflush(out) != 0 || ferror(out)))
-                return cart_error_errno(err, errno ? -errno : -EIO, NULL, "writing the receipts");
+        if ((k >= 0 || k == -EIO) && (fflush(out) != 0 || ferror(out)))
+                return cart_error_errno(err, -EIO, NULL, "writing the receipts");
         return k;
 }

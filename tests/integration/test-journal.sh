@@ -94,6 +94,7 @@ head -1 events.csv | grep -qx $'seq,uuid,station,station_seq,kind,time,operator,
 [ "$(grep -c '' events.csv)" = "$(( $(q 'SELECT count(*) FROM events') + 1 ))" ] || fail "CSV rows"
 expect_in events.csv ',D7777,"'"'"'=HYPERLINK\(""http://x""\)","'"'"'@SUM\(A1\)",6A,'
 expect_exit 73 "$C" journal export --format csv --output events.csv
+[ "$(stat -c %a events.csv)" = 600 ] || fail "the export's mode is $(stat -c %a events.csv), not 600"
 expect_exit 64 "$C" journal export --format xml
 expect_exit 0 "$C" journal export --format json
 jq -e 'length == 9 and (map(select(.kind == "issued")) | length == 3) and .[0].station == "atelier-1"' out > /dev/null \
