@@ -127,7 +127,7 @@ static int run_clean(const char *const argv[], char *out, size_t len) {
 
 static bool loop_key_new(struct loop_key *k) {
         char backing[] = "/tmp/cartable-loop-XXXXXX";
-        int bfd, n;
+        int bfd, n = -1;        /* clang: fail_msg() is not marked noreturn */
 
         k->fd = -1;
         if (geteuid() != 0)
