@@ -535,36 +535,27 @@ static void on_statement(void *userdata, const char *sql, int n_params, const ch
 /* The plan of one statement, one line per step: SQLite's EXPLAIN QUERY PLAN details, or
  * PostgreSQL's EXPLAIN with the parameters the statement ran with. */
 static char *plan_of(struct traced *t, size_t i) {
-        char *out = calloc(1, 8192);
+        char explain[8192], *out;
         size_t n = 0;
 
-        assert_non_null(out);
-        if (pg_url) {
-                char explain[8192];
-                PGconn *c = PQconnectdb(name);
-                PGresult *res;
-                assert_int_equal(PQstatus(c), CONNECTION_OK);
-                snprintf(explain, sizeof(explain), "EXPLAIN %s", t->sql[i]);
-                res = PQexecParams(c, explain, t->n_params[i], NULL, (const char *const *) t->params[i], NULL, NULL, 0);
-                if (PQresultStatus(res) != PGRES_TUPLES_OK)
-                        fail_msg("%s: %s", explain, PQerrorMessage(c));
-                for (int row = 0; row < PQntuples(res); row++)
-                        n += (size_t) snprintf(out + n, 8192 - MIN(n, 8191), "%s\n", PQgetvalue(res, row, 0));
-                PQclear(res);
-                PQfinish(c);
-        } else {
-                sqlite3 *db;
-                sqlite3_stmt *s;
-                char explain[8192];
-                assert_int_equal(sqlite3_open(name, &db), SQLITE_OK);
+        if (!pg_url) {
                 snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", t->sql[i]);
-                if (sqlite3_prepare_v2(db, explain, -1, &s, NULL) != SQLITE_OK)
-                        fail_msg("%s: %s", explain, sqlite3_errmsg(db));
-                while (sqlite3_step(s) == SQLITE_ROW)
-                        n += (size_t) snprintf(out + n, 8192 - MIN(n, 8191), "%s\n", sqlite3_column_text(s, 3));
-                sqlite3_finalize(s);
-                sqlite3_close(db);
+                return raw_name_rows(name, explain, 3, "\n");
         }
+        /* EXPLAIN with the statement's parameters: not raw_name_rows()'s plain query. */
+        PGconn *c = PQconnectdb(name);
+        PGresult *res;
+        out = calloc(1, 8192);
+        assert_non_null(out);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        snprintf(explain, sizeof(explain), "EXPLAIN %s", t->sql[i]);
+        res = PQexecParams(c, explain, t->n_params[i], NULL, (const char *const *) t->params[i], NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                fail_msg("%s: %s", explain, PQerrorMessage(c));
+        for (int row = 0; row < PQntuples(res); row++)
+                n += (size_t) snprintf(out + n, 8192 - MIN(n, 8191), "%s\n", PQgetvalue(res, row, 0));
+        PQclear(res);
+        PQfinish(c);
         return out;
 }
 
@@ -672,8 +663,6 @@ static void test_pg_schema_matches_file(void **state) {
         _cleanup_(journal_closep) struct journal *j = NULL;
         _cleanup_free_ char *file = NULL, *live = NULL, *documented = NULL;
         char url[1024], sql[128];
-        PGconn *conn;
-        PGresult *res;
 
         NEEDS_PG();
         j = open_new("s1");
@@ -684,13 +673,7 @@ static void test_pg_schema_matches_file(void **state) {
         snprintf(sql, sizeof(sql), "%s_doc", db_name);
         pg_url_for(sql, url, sizeof(url));
         file = read_file(SOURCE_ROOT "/manifests/schemas/journal-pg.sql");
-        conn = PQconnectdb(url);
-        assert_int_equal(PQstatus(conn), CONNECTION_OK);
-        res = PQexec(conn, file);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                fail_msg("journal-pg.sql: %s", PQerrorMessage(conn));
-        PQclear(res);
-        PQfinish(conn);
+        pg_exec_on(url, file);
         documented = catalogue(url);
 
         assert_non_null(strstr(live, "column events.seq bigint null=NO default=- identity=BY DEFAULT"));
