@@ -79,6 +79,23 @@ CARTABLE_TEST_SIGN_KEY=$SCRATCH/state-b/station.key "$TOOL_JOURNAL_RECORD" "$URL
 expect_exit 0 "$C" journal verify
 expect_in out '^station college-a: 4 events, intact'
 expect_in out '^station college-b: 4 events, intact'
+# Both stations' batches at once, each on a class of its own school, as registered roles:
+# claims, starts, ends and issues go through the server's checks; every event is signed.
+"$C" key generate --secret dep.key --public dep.pub --unencrypted >/dev/null
+"$C" image build "$SOURCE_ROOT/images/ent-college" --key dep.key --output rel.cart >/dev/null 2>&1
+CARTABLE_CONFIG=$SCRATCH/a.conf "$C" batch rel.cart --trust dep.pub --school 0750001A --class 6A \
+        --target a1.img --target a2.img --size 1G --jobs 2 --json > batch-a.json 2> batch-a.err & pa=$!
+CARTABLE_CONFIG=$SCRATCH/b.conf "$C" batch rel.cart --trust dep.pub --school 0750002B --class 6B \
+        --target b1.img --target b2.img --size 1G --jobs 2 --json > batch-b.json 2> batch-b.err & pb=$!
+wait $pa || { cat batch-a.err; fail "station a's batch"; }
+wait $pb || { cat batch-b.err; fail "station b's batch"; }
+[ "$(q "SELECT count(*) FROM keys WHERE uid LIKE 'file:%' AND status = 'issued' AND pupil_school = '0750001A'")" = 2 ] \
+        || fail "station a's batch did not issue its 2 keys in its school"
+[ "$(q "SELECT count(*) FROM keys WHERE uid LIKE 'file:%' AND status = 'issued' AND pupil_school = '0750002B'")" = 2 ] \
+        || fail "station b's batch did not issue its 2 keys in its school"
+[ "$(q "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL")" = 0 ] || fail "claims left"
+[ "$(q "SELECT count(*) FROM events WHERE signature IS NULL")" = 0 ] || fail "a batch's events are unsigned"
+expect_exit 0 "$C" journal verify
 n_b=$(q "SELECT count(*) FROM events WHERE station = 'college-b'")
 
 # --- Case 1: a station's role writes under its registered name only.
