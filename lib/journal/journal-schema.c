@@ -127,7 +127,9 @@ const char *const journal_pg_extras[] = {
          * of its schools only, and its own imports (row-level security; the tables' owner is
          * not subject to it). A key no pupil holds (stock, returned, lost...) is the
          * département's: any station sees it, and issuing it moves it to that station's school.
-         * cartable_station_grant() gives a role what a station needs, and no more. */
+         * cartable_station_grant() gives a role what a station needs, and no more. The policies
+ * call the station's functions in a subquery, which the server runs once per statement
+ * (an InitPlan), not once per row. */
         [6] = "CREATE FUNCTION cartable_station_name() RETURNS text LANGUAGE sql STABLE AS $$"
         " SELECT name FROM stations WHERE role = session_user AND removed_usec IS NULL $$;\n"
         "CREATE FUNCTION cartable_station_schools() RETURNS text[] LANGUAGE sql STABLE AS $$"
@@ -147,20 +149,20 @@ const char *const journal_pg_extras[] = {
         "CREATE TRIGGER events_station BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_station();\n"
         "ALTER TABLE schools ENABLE ROW LEVEL SECURITY;\n"
         "CREATE POLICY schools_read ON schools FOR SELECT USING (true);\n"
-        "CREATE POLICY schools_add ON schools FOR INSERT WITH CHECK (uai = ANY (cartable_station_schools()));\n"
-        "CREATE POLICY schools_change ON schools FOR UPDATE USING (uai = ANY (cartable_station_schools()));\n"
+        "CREATE POLICY schools_add ON schools FOR INSERT WITH CHECK (uai = ANY ((SELECT cartable_station_schools())::text[]));\n"
+        "CREATE POLICY schools_change ON schools FOR UPDATE USING (uai = ANY ((SELECT cartable_station_schools())::text[]));\n"
         "ALTER TABLE pupils ENABLE ROW LEVEL SECURITY;\n"
-        "CREATE POLICY pupils_of_station ON pupils USING (school = ANY (cartable_station_schools()))"
-        " WITH CHECK (school = ANY (cartable_station_schools())"
-        " AND (claim_station IS NULL OR claim_station = cartable_station_name()));\n"
+        "CREATE POLICY pupils_of_station ON pupils USING (school = ANY ((SELECT cartable_station_schools())::text[]))"
+        " WITH CHECK (school = ANY ((SELECT cartable_station_schools())::text[])"
+        " AND (claim_station IS NULL OR claim_station = (SELECT cartable_station_name())));\n"
         "ALTER TABLE pupil_salts ENABLE ROW LEVEL SECURITY;\n"
-        "CREATE POLICY pupil_salts_of_station ON pupil_salts USING (school = ANY (cartable_station_schools()));\n"
+        "CREATE POLICY pupil_salts_of_station ON pupil_salts USING (school = ANY ((SELECT cartable_station_schools())::text[]));\n"
         "ALTER TABLE keys ENABLE ROW LEVEL SECURITY;\n"
         "CREATE POLICY keys_of_station ON keys USING (pupil_school IS NULL OR status <> 'issued'"
-        " OR pupil_school = ANY (cartable_station_schools()))"
-        " WITH CHECK (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY (cartable_station_schools()));\n"
+        " OR pupil_school = ANY ((SELECT cartable_station_schools())::text[]))"
+        " WITH CHECK (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY ((SELECT cartable_station_schools())::text[]));\n"
         "ALTER TABLE imports ENABLE ROW LEVEL SECURITY;\n"
-        "CREATE POLICY imports_of_station ON imports USING (station = cartable_station_name());\n"
+        "CREATE POLICY imports_of_station ON imports USING (station = (SELECT cartable_station_name()));\n"
         "CREATE FUNCTION cartable_station_grant(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
         " EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), station_role);"
         " EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), station_role);"

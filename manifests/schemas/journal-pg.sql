@@ -214,16 +214,16 @@ CREATE TRIGGER events_station BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCT
 -- school records the key returned, the new one issues it).
 ALTER TABLE schools ENABLE ROW LEVEL SECURITY;
 CREATE POLICY schools_read ON schools FOR SELECT USING (true);
-CREATE POLICY schools_add ON schools FOR INSERT WITH CHECK (uai = ANY (cartable_station_schools()));
-CREATE POLICY schools_change ON schools FOR UPDATE USING (uai = ANY (cartable_station_schools()));
+CREATE POLICY schools_add ON schools FOR INSERT WITH CHECK (uai = ANY ((SELECT cartable_station_schools())::text[]));
+CREATE POLICY schools_change ON schools FOR UPDATE USING (uai = ANY ((SELECT cartable_station_schools())::text[]));
 ALTER TABLE pupils ENABLE ROW LEVEL SECURITY;
-CREATE POLICY pupils_of_station ON pupils USING (school = ANY (cartable_station_schools())) WITH CHECK (school = ANY (cartable_station_schools()) AND (claim_station IS NULL OR claim_station = cartable_station_name()));
+CREATE POLICY pupils_of_station ON pupils USING (school = ANY ((SELECT cartable_station_schools())::text[])) WITH CHECK (school = ANY ((SELECT cartable_station_schools())::text[]) AND (claim_station IS NULL OR claim_station = (SELECT cartable_station_name())));
 ALTER TABLE pupil_salts ENABLE ROW LEVEL SECURITY;
-CREATE POLICY pupil_salts_of_station ON pupil_salts USING (school = ANY (cartable_station_schools()));
+CREATE POLICY pupil_salts_of_station ON pupil_salts USING (school = ANY ((SELECT cartable_station_schools())::text[]));
 ALTER TABLE keys ENABLE ROW LEVEL SECURITY;
-CREATE POLICY keys_of_station ON keys USING (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY (cartable_station_schools())) WITH CHECK (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY (cartable_station_schools()));
+CREATE POLICY keys_of_station ON keys USING (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY ((SELECT cartable_station_schools())::text[])) WITH CHECK (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY ((SELECT cartable_station_schools())::text[]));
 ALTER TABLE imports ENABLE ROW LEVEL SECURITY;
-CREATE POLICY imports_of_station ON imports USING (station = cartable_station_name());
+CREATE POLICY imports_of_station ON imports USING (station = (SELECT cartable_station_name()));
 -- What a station's role needs, and no more: `cartable journal station add` runs
 -- cartable_station_grant(ROLE) as the owner, `journal station remove` cartable_station_revoke.
 -- Events can be inserted and read, never updated or deleted (events_append_only).
