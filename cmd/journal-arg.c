@@ -34,12 +34,20 @@ int journal_fail(int r, const struct cart_error *err) {
         return journal_exit_code(r);
 }
 
+char *journal_arg_sign_key(void) {
+        char *path = NULL;
+        return asprintf(&path, "%s/station.key", arg_config->state_dir) < 0 ? NULL : path;
+}
+
 int journal_arg_open(const char *arg, bool create, struct journal **ret) {
-        struct journal_options o = { .station = arg_config->station_name, .create = create };
+        _cleanup_free_ char *key = journal_arg_sign_key();
+        struct journal_options o = { .station = arg_config->station_name, .create = create, .sign_key = key };
         struct cart_error err = {};
         char buf[4096];
         int r;
 
+        if (!key)
+                return log_fail(-ENOMEM, _("out of memory"));
         r = journal_open(journal_arg_path(arg, buf, sizeof(buf)), &o, ret, &err);
         return r < 0 ? journal_fail(r, &err) : EXIT_OK;
 }

@@ -20,6 +20,12 @@ int journal_arg_open(const char *arg, bool create, struct journal **ret);
  * the known ones, logged once: EXIT_NOINPUT, not an empty result. EXIT_OK when known. */
 int journal_arg_check_known(struct journal *j, const char *school, const char *class_name);
 
+/* The station's Ed25519 secret key, STATE_DIR/station.key (malloc'd; NULL: out of memory). */
+char *journal_arg_sign_key(void);
+
+/* cartable journal station (dispatched by cmd/journal.c, cmd/journal-station.c): argv[0] is "station". */
+int run_journal_station(int argc, char **argv);
+
 /* The exit code for a negative errno from lib/journal. */
 int journal_exit_code(int r);
 /* Log err's message once and return journal_exit_code(r). */

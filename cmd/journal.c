@@ -24,6 +24,10 @@ const struct command command_journal = {
         "       cartable journal push SOURCE --to postgresql://...\n"
         "       cartable journal push-spool [--journal DB]\n"
         "       cartable journal purge --left-before YYYY-MM-DD [--dry-run] [--journal DB]\n"
+        "       cartable journal station add NAME --role ROLE --school UAI... [--public-key FILE]\n"
+        "                                [--journal DB]\n"
+        "       cartable journal station list|remove NAME [--journal DB]\n"
+        "       cartable journal station key\n"
         "\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
         "          (its USB serial, FAT volume ID or journal key id).\n"
@@ -41,6 +45,12 @@ const struct command command_journal = {
         "  purge   erase the personal data of pupils who left before the date (names, ids),\n"
         "          keep anonymous counts and key events; the chain stays verifiable.\n"
         "          --dry-run lists who would go.\n"
+        "  station add  (the journal's owner) register a station: its name, its PostgreSQL\n"
+        "          role (held by the server to that name and to its schools' pupils and\n"
+        "          keys), the schools it serves, its public key (its events' signatures\n"
+        "          are checked by verify). list, remove: the registered stations.\n"
+        "  station key  print this station's public key (PEM; the pair is made in\n"
+        "          STATE_DIR/station.key, 0600, on first use), for station add.\n"
         "\n"
         "Options:\n"
         "  --journal DB     the journal: a file, or a postgresql:// URL without password\n"
@@ -52,6 +62,9 @@ const struct command command_journal = {
         "  --output FILE    export: write FILE (never overwritten) instead of stdout\n"
         "  --json           show: a JSON array\n"
         "  --head S:N:HASH  verify: station S's event N must still have that hash\n"
+        "  --role ROLE      station add: the station's PostgreSQL role (it must exist)\n"
+        "  --school UAI     station add: a school the station serves (repeat it)\n"
+        "  --public-key F   station add: the station's public key (journal station key)\n"
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
         "merge, push: merged, with conflicts to settle; 64 usage; 65 not a journal, from a\n"
@@ -564,7 +577,7 @@ static int run_push_spool(int argc, char **argv) {
 
 static int run_journal(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_journal, _("missing sub-command (show, export, verify, merge, push)"));
+                return usage_error(&command_journal, _("missing sub-command (show, export, verify, merge, push, station)"));
         if (streq(argv[1], "show"))
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))
@@ -579,5 +592,7 @@ static int run_journal(int argc, char **argv) {
                 return run_push(argc - 1, argv + 1);
         if (streq(argv[1], "push-spool"))
                 return run_push_spool(argc - 1, argv + 1);
+        if (streq(argv[1], "station"))
+                return run_journal_station(argc - 1, argv + 1);
         return usage_error(&command_journal, _("unknown sub-command '%s'"), argv[1]);
 }

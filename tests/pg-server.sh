@@ -6,7 +6,8 @@
 #   CARTABLE_TEST_PG_URL   postgresql:///cartable?host=DIR&user=cartable_admin (no password)
 #   CARTABLE_TEST_PG_CTL   "pg_ctl -D DATA" run as postgres, to stop or start the server
 #   CARTABLE_TEST_PG_DIR   the socket directory
-#   PGPASSFILE             the passwords of cartable_admin and of the station role cartable_station
+#   PGPASSFILE             the passwords of cartable_admin and of the station roles cartable_station
+#                          and cartable_station2
 # CARTABLE_PG_FSYNC=on: a server that syncs its commits (the bench); tests run with fsync off.
 # Without PostgreSQL's binaries: skip (77), or fail when CI=true.
 set -euo pipefail
@@ -48,12 +49,14 @@ station_pw="station-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 {
         echo "*:*:*:cartable_admin:$(cat "$dir/pw")"
         echo "*:*:*:cartable_station:$station_pw"
+        echo "*:*:*:cartable_station2:$station_pw-2"
 } >"$dir/pgpass"
 chmod 0600 "$dir/pgpass"
 export PGPASSFILE="$dir/pgpass"
 "$bindir/psql" -q -X -v ON_ERROR_STOP=1 -h "$dir" -U cartable_admin -d postgres \
         -c "CREATE DATABASE cartable" \
-        -c "CREATE ROLE cartable_station LOGIN PASSWORD '$station_pw'" >/dev/null
+        -c "CREATE ROLE cartable_station LOGIN PASSWORD '$station_pw'" \
+        -c "CREATE ROLE cartable_station2 LOGIN PASSWORD '$station_pw-2'" >/dev/null
 
 export CARTABLE_TEST_PG_URL="postgresql:///cartable?host=$dir&user=cartable_admin"
 export CARTABLE_TEST_PG_CTL="${runas[*]} $bindir/pg_ctl -D $dir/data -l $dir/server.log -w"

@@ -190,21 +190,21 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
                        "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
                        "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, "
-                       "pupil_commit, run) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "pupil_commit, run, signature) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        JT(e->uuid), JT(e->station), JI(e->station_seq), JT(e->kind), JI(e->time_usec),
                        JT(e->operator), JT(e->pupil_school), JT(e->pupil_id), JT(e->key_uid), JT(e->key_serial),
                        JT(e->release_name), JT(e->release_version), JN(e->release_serial), JT(e->release_key_id),
                        JT(e->outcome), JT(e->reason), JT(e->step), JT(e->message), JT(e->volume_id),
                        JN(e->bytes_written), JN(e->bytes_read), JN(e->started_usec), JN(e->write_usec),
                        JN(e->read_usec), JT(e->prev_hash), JT(e->hash), JI(e->format), JT(e->pupil_commit),
-                       JT(e->run));
+                       JT(e->run), JT(e->signature));
 }
 
 int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
         struct jstmt *last = NULL;
         char uuid[JOURNAL_UUID_LEN + 1], prev[JOURNAL_HASH_HEX_LEN + 1], hash[JOURNAL_HASH_HEX_LEN + 1];
-        char commit[JOURNAL_HASH_HEX_LEN + 1];
+        char commit[JOURNAL_HASH_HEX_LEN + 1], signature[129];
         int r;
 
         /* The caller holds a write transaction and the chain's lock, so nobody else appends
@@ -246,9 +246,16 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
         if (r < 0)
                 return r;
         e->hash = hash;
+        e->signature = NULL;
+        if (j->sign_key_path) {
+                r = journal_event_sign(j, hash, signature, err);
+                if (r < 0)
+                        return r;
+                e->signature = signature;
+        }
 
         r = journal_event_insert(j, e, err);
         /* The strings above live on this stack frame. */
-        e->uuid = e->station = e->prev_hash = e->hash = e->pupil_commit = NULL;
+        e->uuid = e->station = e->prev_hash = e->hash = e->pupil_commit = e->signature = NULL;
         return r;
 }

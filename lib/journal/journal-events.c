@@ -13,10 +13,10 @@
         "e.bytes_read, e.started_usec, e.write_usec, e.read_usec, e.prev_hash, e.hash, "
 /* Listing: with the pupil's names. Verifying: the event alone. */
 #define EVENT_SELECT EVENT_COLUMNS "p.family_name, p.first_name, p.class_name, e.format, e.pupil_commit, " \
-        "p.salt, e.run FROM events e " \
+        "p.salt, e.run, e.signature FROM events e " \
         "LEFT JOIN pupils p ON p.school = e.pupil_school AND p.id = e.pupil_id "
 #define EVENT_SELECT_BARE EVENT_COLUMNS "NULL, NULL, NULL, e.format, e.pupil_commit, (SELECT ps.salt " \
-        "FROM pupils ps WHERE ps.school = e.pupil_school AND ps.id = e.pupil_id), e.run FROM events e "
+        "FROM pupils ps WHERE ps.school = e.pupil_school AND ps.id = e.pupil_id), e.run, e.signature FROM events e "
 
 static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
         *e = (struct journal_event_row) {
@@ -32,7 +32,7 @@ static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
                 .read_usec = jdb_int64(s, 24), .prev_hash = jdb_text(s, 25), .hash = jdb_text(s, 26),
                 .family_name = jdb_text(s, 27), .first_name = jdb_text(s, 28), .class_name = jdb_text(s, 29),
                 .format = (int) jdb_int64(s, 30), .pupil_commit = jdb_text(s, 31), .pupil_salt = jdb_text(s, 32),
-                .run = jdb_text(s, 33),
+                .run = jdb_text(s, 33), .signature = jdb_text(s, 34),
         };
 }
 
@@ -234,9 +234,12 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
         bool has_chain = false, is_broken = false;
         struct cart_error problems = {};
         _cleanup_(other_salts_free) struct other_salts salts = {};
+        _cleanup_(journal_signers_freep) struct journal_signers *signers = NULL;
         int r;
 
         r = other_salts_load(j, &salts, err);
+        if (r >= 0)
+                r = journal_signers_load(j, &signers, err);
         if (r < 0)
                 return r;
         /* Within a station, by the order the chain claims; a row renumbered to hide a
@@ -269,6 +272,14 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
                         r = check_row(&c, &salts, &e, &problems);
                         if (r < 0)
                                 return r;
+                }
+                /* Signed by the station's registered key (journal-sign.c). */
+                if (!c.is_broken) {
+                        struct cart_error bad = {};
+                        if (journal_signature_check(signers, &e, &bad) > 0) {
+                                problem(&problems, "%s", bad.msg);
+                                c.is_broken = true;
+                        }
                 }
         }
         if (!is_broken)

@@ -67,6 +67,9 @@ struct jdb_ops {
         int (*n_params)(struct jstmt *s);
         int (*params)(struct jstmt *s, const char *const **ret);
         const char *lock_skip_locked;   /* appended to a SELECT that claims rows */
+        /* The role the session logged in as (PostgreSQL: session_user); NULL: a backend
+         * without roles, whose file's owner is the journal's (SQLite). */
+        const char *session_role_sql;
 };
 extern const struct jdb_ops jdb_sqlite_ops, jdb_pg_ops;
 
@@ -90,6 +93,8 @@ struct journal {
         int version;
         unsigned depth;        /* open transactions: 0 none, 1 a transaction, more savepoints */
         char *run;             /* this process's batch run (journal_run_begin), NULL: none */
+        char *sign_key_path;   /* journal_options.sign_key, NULL: events are not signed */
+        struct evp_pkey_st *sign_key;   /* loaded (or made) at the first event appended */
         jdb_trace_fn trace;    /* tests: sees each statement run (jdb_step), NULL: none */
         void *trace_userdata;
 };
@@ -231,6 +236,23 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
 /* Every event, by station then station_seq (the chains' order), without pupil names. */
 int journal_events_by_station(struct journal *j, journal_event_fn fn, void *userdata, struct cart_error *err);
 int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_HEX_LEN + 1]);
+
+/* Registered stations (journal-station.c): on a backend with roles, a session whose role is
+ * a registered station's writes as that station (-EPERM when o_station names another). */
+int journal_station_bind(struct journal *j, const char *o_station, struct cart_error *err);
+
+/* Signatures (journal-sign.c): an event's, by this handle's station key (its hash signed;
+ * ret 129 bytes, hex), loaded or made at first use. */
+int journal_event_sign(struct journal *j, const char *hash, char ret[129], struct cart_error *err);
+void journal_sign_key_free(struct evp_pkey_st *k);
+/* The registered stations' public keys, read before a walk over the chains; then each event
+ * checked against its station's (a problem appended to problems, 1, when it fails). */
+struct journal_signers;
+int journal_signers_load(struct journal *j, struct journal_signers **ret, struct cart_error *err);
+struct journal_signers *journal_signers_free(struct journal_signers *s);
+DEFINE_POINTER_CLEANUP(struct journal_signers, journal_signers_free);
+int journal_signature_check(const struct journal_signers *s, const struct journal_event_row *e,
+                            struct cart_error *problems);
 
 int64_t journal_now_usec(void);
 int journal_uuid_random(char ret[JOURNAL_UUID_LEN + 1]);

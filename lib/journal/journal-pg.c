@@ -639,4 +639,5 @@ const struct jdb_ops jdb_pg_ops = {
         .n_params = pg_n_params,
         .params = pg_params,
         .lock_skip_locked = " FOR UPDATE SKIP LOCKED",
+        .session_role_sql = "SELECT session_user",
 };

@@ -89,6 +89,19 @@ static const char schema_v6[] =
         "ALTER TABLE pupils ADD COLUMN leaves_usec BIGINT;\n"
         "CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;\n";
 
+/* Version 7: stations are registered by the journal's owner (journal station add), with
+ * their database role, the schools they serve and their public key; each event carries its
+ * station's Ed25519 signature of its hash (journal-sign.c), checked by journal verify from
+ * the station's signed_from event on. On PostgreSQL the server holds each station's role to
+ * its name and its schools (journal_pg_extras[7]). */
+static const char schema_v7[] =
+        "CREATE TABLE stations (name TEXT NOT NULL PRIMARY KEY, role TEXT, public_key TEXT,"
+        " signed_from BIGINT NOT NULL, added_usec BIGINT NOT NULL, removed_usec BIGINT);\n"
+        "CREATE UNIQUE INDEX stations_by_role ON stations (role) WHERE removed_usec IS NULL;\n"
+        "CREATE TABLE station_schools (station TEXT NOT NULL REFERENCES stations (name), school TEXT NOT NULL,"
+        " PRIMARY KEY (station, school));\n"
+        "ALTER TABLE events ADD COLUMN signature TEXT;\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
         { 2, schema_v2 },
@@ -96,6 +109,7 @@ const struct journal_migration journal_migrations[] = {
         { 4, schema_v4 },
         { 5, schema_v5 },
         { 6, schema_v6 },
+        { 7, schema_v7 },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 
@@ -116,5 +130,61 @@ const char *const journal_pg_extras[] = {
         " USING ERRCODE = 'insufficient_privilege'; END $$;\n"
         "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
         " FOR EACH ROW EXECUTE FUNCTION events_append_only();\n",
+        /* v7: the server holds each station's role to its registered name and schools
+         * (cartable-journal(1), STATIONS): its events carry its name and its schools' pupils
+         * only (events_station); it reads and changes the pupils, salts, claims and issued keys
+         * of its schools only, and its own imports (row-level security; the tables' owner is
+         * not subject to it). A key no pupil holds (stock, returned, lost...) is the
+         * département's: any station sees it, and issuing it moves it to that station's school.
+         * cartable_station_grant() gives a role what a station needs, and no more. The policies
+ * call the station's functions in a subquery, which the server runs once per statement
+ * (an InitPlan), not once per row. */
+        [7] = "CREATE FUNCTION cartable_station_name() RETURNS text LANGUAGE sql STABLE AS $$"
+        " SELECT name FROM stations WHERE role = session_user AND removed_usec IS NULL $$;\n"
+        "CREATE FUNCTION cartable_station_schools() RETURNS text[] LANGUAGE sql STABLE AS $$"
+        " SELECT coalesce(array_agg(ss.school), '{}') FROM station_schools ss JOIN stations s ON s.name = ss.station"
+        " WHERE s.role = session_user AND s.removed_usec IS NULL $$;\n"
+        "CREATE FUNCTION events_station() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE me text; BEGIN"
+        " IF pg_has_role(session_user, (SELECT tableowner FROM pg_tables WHERE schemaname = TG_TABLE_SCHEMA"
+        " AND tablename = TG_TABLE_NAME), 'MEMBER') THEN RETURN NEW; END IF;"
+        " me := cartable_station_name();"
+        " IF me IS NULL THEN RAISE EXCEPTION 'role % is not a registered station (cartable journal station add)',"
+        " session_user USING ERRCODE = 'insufficient_privilege'; END IF;"
+        " IF NEW.station IS DISTINCT FROM me THEN RAISE EXCEPTION 'role % is station %: it cannot write events of"
+        " station %', session_user, me, NEW.station USING ERRCODE = 'insufficient_privilege'; END IF;"
+        " IF NEW.pupil_school IS NOT NULL AND NOT NEW.pupil_school = ANY (cartable_station_schools()) THEN"
+        " RAISE EXCEPTION 'station % does not serve school %', me, NEW.pupil_school"
+        " USING ERRCODE = 'insufficient_privilege'; END IF; RETURN NEW; END $$;\n"
+        "CREATE TRIGGER events_station BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_station();\n"
+        "ALTER TABLE schools ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY schools_read ON schools FOR SELECT USING (true);\n"
+        "CREATE POLICY schools_add ON schools FOR INSERT WITH CHECK (uai = ANY ((SELECT cartable_station_schools())::text[]));\n"
+        "CREATE POLICY schools_change ON schools FOR UPDATE USING (uai = ANY ((SELECT cartable_station_schools())::text[]));\n"
+        "ALTER TABLE pupils ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY pupils_of_station ON pupils USING (school = ANY ((SELECT cartable_station_schools())::text[]))"
+        " WITH CHECK (school = ANY ((SELECT cartable_station_schools())::text[])"
+        " AND (claim_station IS NULL OR claim_station = (SELECT cartable_station_name())));\n"
+        "ALTER TABLE pupil_salts ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY pupil_salts_of_station ON pupil_salts USING (school = ANY ((SELECT cartable_station_schools())::text[]));\n"
+        "ALTER TABLE keys ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY keys_of_station ON keys USING (pupil_school IS NULL OR status <> 'issued'"
+        " OR pupil_school = ANY ((SELECT cartable_station_schools())::text[]))"
+        " WITH CHECK (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY ((SELECT cartable_station_schools())::text[]));\n"
+        "ALTER TABLE imports ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY imports_of_station ON imports USING (station = (SELECT cartable_station_name()));\n"
+        "CREATE FUNCTION cartable_station_grant(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+        " EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), station_role);"
+        " EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), station_role);"
+        " EXECUTE format('GRANT SELECT ON schema_version, schools, imports, pupils, pupil_salts, keys, events,"
+        " stations, station_schools TO %I', station_role);"
+        " EXECUTE format('GRANT INSERT, UPDATE ON schools, pupils, keys TO %I', station_role);"
+        " EXECUTE format('GRANT INSERT ON imports, events, pupil_salts TO %I', station_role);"
+        " EXECUTE format('GRANT USAGE ON SEQUENCE imports_id_seq, events_seq_seq TO %I', station_role);"
+        " EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON events FROM %I', station_role); END $$;\n"
+        "CREATE FUNCTION cartable_station_revoke(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+        " EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), station_role);"
+        " EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', current_schema(), station_role);"
+        " END $$;\n",
 };
+
 const size_t journal_n_pg_extras = ELEMENTSOF(journal_pg_extras);

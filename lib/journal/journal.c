@@ -28,6 +28,8 @@ int journal_open(const char *path, const struct journal_options *o, struct journ
         }
         if (!j->path || !j->station)
                 return -ENOMEM;
+        if (o && o->sign_key && !(j->sign_key_path = strdup(o->sign_key)))
+                return -ENOMEM;
         j->ops = journal_is_url(path) ? &jdb_pg_ops : &jdb_sqlite_ops;
         if (o && o->create && j->ops == &jdb_sqlite_ops) {
                 _cleanup_free_ char *dir = strdup(path);
@@ -38,6 +40,9 @@ int journal_open(const char *path, const struct journal_options *o, struct journ
                         return cart_error_errno(err, r, path, "cannot create its directory");
         }
         r = jdb_open(j, o && o->create, err);
+        if (r < 0)
+                return r;
+        r = journal_station_bind(j, o && o->station && *o->station ? o->station : NULL, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(j);
@@ -53,6 +58,8 @@ struct journal *journal_close(struct journal *j) {
         free(j->path);
         free(j->station);
         free(j->run);
+        free(j->sign_key_path);
+        journal_sign_key_free(j->sign_key);
         free(j);
         return NULL;
 }

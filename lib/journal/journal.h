@@ -25,7 +25,7 @@
 
 #include "base/error.h"
 
-#define JOURNAL_SCHEMA_VERSION 6
+#define JOURNAL_SCHEMA_VERSION 7
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -34,6 +34,10 @@ struct journal;
 struct journal_options {
         const char *station;     /* this station's name, which owns a chain; NULL: host name */
         bool create;             /* create the file (and its directory) when missing */
+        /* The station's Ed25519 secret key (PEM, 0600, its owner's), made on the first event
+         * this handle appends when missing; each appended event is signed with it. NULL: the
+         * events appended carry no signature. */
+        const char *sign_key;
 };
 
 /*
@@ -278,6 +282,9 @@ struct journal_event_row {
         const char *pupil_commit, *pupil_salt;
         /* Form 3 (schema v5): the batch run whose key's start this is (journal_run_begin), or NULL. */
         const char *run;
+        /* Schema v7: the station's Ed25519 signature of hash (128 hex digits), or NULL. Not
+         * hashed: it signs the hash, which covers the chain up to this event. */
+        const char *signature;
 };
 struct journal_event_filter {
         const char *pupil;           /* "ID" or "UAI/ID" */
@@ -353,6 +360,44 @@ typedef int (*journal_conflict_fn)(void *userdata, const struct journal_conflict
  */
 int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,
                   struct journal_merge_counts *ret, struct cart_error *err);
+/* ---- Registered stations ---- */
+
+/*
+ * A station as the journal's owner registers it (schema v7): its name (which owns a chain),
+ * its database role (PostgreSQL: the role it logs in as, held by the server to that name
+ * and those schools), the schools it serves and its Ed25519 public key (64 hex digits; NULL:
+ * none, its events' signatures are not checked). Events of the station from signed_from on
+ * (its next event at registration) must carry a signature its key verifies.
+ */
+struct journal_station {
+        const char *name, *role, *public_key;
+        const char *const *schools;
+        size_t n_schools;
+        int64_t signed_from, added_usec, removed_usec;   /* removed_usec -1: registered */
+};
+/*
+ * Register a station, in one transaction; on PostgreSQL the role (which must exist) is
+ * granted what a station needs (cartable_station_grant, manifests/schemas/journal-pg.sql).
+ * -EEXIST: a station of that name, or a registered station with that role, exists;
+ * -EACCES: not the journal's owner.
+ */
+int journal_station_add(struct journal *j, const struct journal_station *s, struct cart_error *err);
+/* The station no longer writes: its role loses its rights, its events stay and verify
+ * against its key. -ENOENT: no registered station of that name. */
+int journal_station_remove(struct journal *j, const char *name, struct cart_error *err);
+typedef int (*journal_station_fn)(void *userdata, const struct journal_station *s);
+/* Every station ever registered, removed ones included, by name. */
+int journal_stations_list(struct journal *j, journal_station_fn fn, void *userdata, struct cart_error *err);
+
+/* The station's public key (64 hex digits) from its secret key file, the pair made (0600)
+ * when the file is missing. -EPERM: the file is a symlink, not its user's, or readable by
+ * others. */
+int journal_sign_key_public(const char *sign_key, char ret[65], struct cart_error *err);
+/* The public key (64 hex digits) a PEM file holds (what journal_sign_key_pem() wrote). */
+int journal_public_key_read(const char *path, char ret[65], struct cart_error *err);
+/* The PEM text (SubjectPublicKeyInfo) of a public key given in hex, malloc'd. */
+int journal_public_key_pem(const char *public_key, char **ret);
+
 /* The journal's name as given to journal_open() (a path, or a URL without password). */
 const char *journal_name(const struct journal *j);
 /* ---- Batch provisioning: runs, keys left interrupted, counts ---- */

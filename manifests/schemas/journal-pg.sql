@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 6: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 7: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates the migrations of journal-schema.c
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -8,7 +8,7 @@
 -- and checks that both catalogues (columns, constraints, indexes, triggers, functions) are
 -- equal: a change to journal.sql or journal-pg.c shows here.
 --
--- A station's role gets the rights of journal-pg-grants.sql only.
+-- A station's role gets the rights of cartable_station_grant() only (version 7).
 
 -- One row per migration applied; the journal's version is the highest. A journal whose
 -- version is above what this cartable knows is refused, untouched.
@@ -130,6 +130,8 @@ CREATE TABLE events (
                                           -- erases pupil_id and the salt, keeps this and the hash
     run TEXT,                             -- v5: the batch run of a key's start (its lock held while
                                           -- the run lives: only a gone run's starts are closed)
+    signature TEXT,                       -- v7: the station's Ed25519 signature of hash (hex), checked
+                                          -- against its registered key from its signed_from event on
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );
@@ -157,7 +159,7 @@ CREATE TABLE purged_counts (
 );
 
 -- Events are append-only for every role but the table's owner (migrations, purge). A station's
--- role has no UPDATE or DELETE grant on events (journal-pg-grants.sql); this refuses them even
+-- role has no UPDATE or DELETE grant on events (cartable_station_grant); this refuses them even
 -- if one is granted by mistake.
 CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF pg_has_role(current_user, (SELECT tableowner FROM pg_tables WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME), 'MEMBER') THEN RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END; END IF; RAISE EXCEPTION 'events are append-only: % by % refused', TG_OP, current_user USING ERRCODE = 'insufficient_privilege'; END $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
@@ -182,3 +184,55 @@ CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND 
 
 -- Version 6. The pupils whose leave date is to come, found without reading every pupil.
 CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;
+
+-- Version 7. Stations registered by the journal's owner (`cartable journal station add`):
+-- the database role each logs in as (PostgreSQL), the schools it serves and its Ed25519
+-- public key (64 hex digits), which its events' signatures must verify against from its
+-- signed_from event on. A removed station stays, so that its events still verify.
+CREATE TABLE stations (
+    name TEXT NOT NULL PRIMARY KEY,       -- the station's name, which owns a chain
+    role TEXT,
+    public_key TEXT,
+    signed_from BIGINT NOT NULL,          -- its first event that must be signed
+    added_usec BIGINT NOT NULL,
+    removed_usec BIGINT
+);
+CREATE UNIQUE INDEX stations_by_role ON stations (role) WHERE removed_usec IS NULL;
+CREATE TABLE station_schools (
+    station TEXT NOT NULL REFERENCES stations (name),
+    school TEXT NOT NULL,                 -- a UAI the station serves
+    PRIMARY KEY (station, school)
+);
+
+-- Version 7, what only PostgreSQL has: the server holds each station's role to its registered
+-- name and schools, whatever the station's configuration says (cartable-journal(1),
+-- STATIONS). The role a session logged in as (session_user) is the station's; the tables'
+-- owner (migrations, station add, purge) is subject to none of this.
+-- The station's name, and the schools it serves, for the session's role.
+CREATE FUNCTION cartable_station_name() RETURNS text LANGUAGE sql STABLE AS $$ SELECT name FROM stations WHERE role = session_user AND removed_usec IS NULL $$;
+CREATE FUNCTION cartable_station_schools() RETURNS text[] LANGUAGE sql STABLE AS $$ SELECT coalesce(array_agg(ss.school), '{}') FROM station_schools ss JOIN stations s ON s.name = ss.station WHERE s.role = session_user AND s.removed_usec IS NULL $$;
+-- A station's events carry its registered name, and name its schools' pupils only.
+CREATE FUNCTION events_station() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE me text; BEGIN IF pg_has_role(session_user, (SELECT tableowner FROM pg_tables WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME), 'MEMBER') THEN RETURN NEW; END IF; me := cartable_station_name(); IF me IS NULL THEN RAISE EXCEPTION 'role % is not a registered station (cartable journal station add)', session_user USING ERRCODE = 'insufficient_privilege'; END IF; IF NEW.station IS DISTINCT FROM me THEN RAISE EXCEPTION 'role % is station %: it cannot write events of station %', session_user, me, NEW.station USING ERRCODE = 'insufficient_privilege'; END IF; IF NEW.pupil_school IS NOT NULL AND NOT NEW.pupil_school = ANY (cartable_station_schools()) THEN RAISE EXCEPTION 'station % does not serve school %', me, NEW.pupil_school USING ERRCODE = 'insufficient_privilege'; END IF; RETURN NEW; END $$;
+CREATE TRIGGER events_station BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_station();
+-- Row-level security: a station's role reads and changes its schools' pupils, claims (its own
+-- only), salts and issued keys, and its own imports; every school's name is readable. A key
+-- no pupil holds (stock, returned, lost...) is the département's: any station sees it, and
+-- issuing it to a pupil moves it to that pupil's school (a pupil changing collège: the old
+-- school records the key returned, the new one issues it).
+ALTER TABLE schools ENABLE ROW LEVEL SECURITY;
+CREATE POLICY schools_read ON schools FOR SELECT USING (true);
+CREATE POLICY schools_add ON schools FOR INSERT WITH CHECK (uai = ANY ((SELECT cartable_station_schools())::text[]));
+CREATE POLICY schools_change ON schools FOR UPDATE USING (uai = ANY ((SELECT cartable_station_schools())::text[]));
+ALTER TABLE pupils ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pupils_of_station ON pupils USING (school = ANY ((SELECT cartable_station_schools())::text[])) WITH CHECK (school = ANY ((SELECT cartable_station_schools())::text[]) AND (claim_station IS NULL OR claim_station = (SELECT cartable_station_name())));
+ALTER TABLE pupil_salts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pupil_salts_of_station ON pupil_salts USING (school = ANY ((SELECT cartable_station_schools())::text[]));
+ALTER TABLE keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY keys_of_station ON keys USING (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY ((SELECT cartable_station_schools())::text[])) WITH CHECK (pupil_school IS NULL OR status <> 'issued' OR pupil_school = ANY ((SELECT cartable_station_schools())::text[]));
+ALTER TABLE imports ENABLE ROW LEVEL SECURITY;
+CREATE POLICY imports_of_station ON imports USING (station = (SELECT cartable_station_name()));
+-- What a station's role needs, and no more: `cartable journal station add` runs
+-- cartable_station_grant(ROLE) as the owner, `journal station remove` cartable_station_revoke.
+-- Events can be inserted and read, never updated or deleted (events_append_only).
+CREATE FUNCTION cartable_station_grant(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), station_role); EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), station_role); EXECUTE format('GRANT SELECT ON schema_version, schools, imports, pupils, pupil_salts, keys, events, stations, station_schools TO %I', station_role); EXECUTE format('GRANT INSERT, UPDATE ON schools, pupils, keys TO %I', station_role); EXECUTE format('GRANT INSERT ON imports, events, pupil_salts TO %I', station_role); EXECUTE format('GRANT USAGE ON SEQUENCE imports_id_seq, events_seq_seq TO %I', station_role); EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON events FROM %I', station_role); END $$;
+CREATE FUNCTION cartable_station_revoke(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), station_role); EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', current_schema(), station_role); END $$;

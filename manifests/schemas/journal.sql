@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (SQLite backend), version 6: what `cartable` creates in a new
+-- The key journal's schema (SQLite backend), version 7: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
 -- a change is a new migration in lib/journal/journal-schema.c and an edit here.
@@ -128,6 +128,8 @@ CREATE TABLE events (
                                           -- erases pupil_id and the salt, keeps this and the hash
     run TEXT,                             -- v5: the batch run of a key's start (its lock held while
                                           -- the run lives: only a gone run's starts are closed)
+    signature TEXT,                       -- v7: the station's Ed25519 signature of hash (hex), checked
+                                          -- against its registered key from its signed_from event on
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );
@@ -173,3 +175,22 @@ CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND 
 
 -- Version 6. The pupils whose leave date is to come, found without reading every pupil.
 CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;
+
+-- Version 7. Stations registered by the journal's owner (`cartable journal station add`):
+-- the database role each logs in as (PostgreSQL), the schools it serves and its Ed25519
+-- public key (64 hex digits), which its events' signatures must verify against from its
+-- signed_from event on. A removed station stays, so that its events still verify.
+CREATE TABLE stations (
+    name TEXT NOT NULL PRIMARY KEY,       -- the station's name, which owns a chain
+    role TEXT,
+    public_key TEXT,
+    signed_from BIGINT NOT NULL,          -- its first event that must be signed
+    added_usec BIGINT NOT NULL,
+    removed_usec BIGINT
+);
+CREATE UNIQUE INDEX stations_by_role ON stations (role) WHERE removed_usec IS NULL;
+CREATE TABLE station_schools (
+    station TEXT NOT NULL REFERENCES stations (name),
+    school TEXT NOT NULL,                 -- a UAI the station serves
+    PRIMARY KEY (station, school)
+);

@@ -93,8 +93,7 @@ expect_in out "^station college-1: $n_off events, intact; $head_off$"
 # A purge of D1001 (left) erases both its salts; the chains still verify.
 q "UPDATE pupils SET is_active = 0, left_usec = 1 WHERE id = 'D1001'" >/dev/null
 # A station's role cannot purge (events are append-only for it): refused, nothing changed.
-"$CARTABLE_TEST_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$URL" -f "$SOURCE_ROOT/manifests/schemas/journal-pg-grants.sql" \
-        >/dev/null || fail "the station's GRANTs"
+expect_exit 0 "$C" journal station add atelier-1 --role cartable_station --school 0750001A
 SURL=${URL/user=cartable_admin/user=cartable_station}
 expect_exit 73 "$C" journal purge --left-before 2000-01-01 --journal "$SURL"
 expect_in err "journal purge runs as the journal's owner role .*permission denied"
@@ -129,8 +128,16 @@ expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" --journal "$V2URL"
 "$TOOL_JOURNAL_RECORD" "$V2URL" 3 atelier-1 D1001 D1004 >/dev/null || fail "journal-record (v2)"
 expect_exit 0 "$C" journal verify --journal "$V2URL"
 head2=$(grep -o 'head atelier-1:[0-9]*:[0-9a-f]*' out)
-"$CARTABLE_TEST_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$V2URL" -c "ALTER TABLE pupils DROP COLUMN claim_station, \
-        DROP COLUMN claim_key, DROP COLUMN claim_usec; DROP TABLE pupil_salts; DROP INDEX events_started; ALTER TABLE events DROP COLUMN run; ALTER TABLE schools DROP COLUMN exported; ALTER TABLE pupils DROP COLUMN leaves_usec; \
+"$CARTABLE_TEST_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$V2URL" -c "DROP TRIGGER events_station ON events; \
+        DROP FUNCTION events_station, cartable_station_grant, cartable_station_revoke; \
+        DROP POLICY schools_read ON schools; DROP POLICY schools_add ON schools; DROP POLICY schools_change ON schools; \
+        DROP POLICY pupils_of_station ON pupils; DROP POLICY keys_of_station ON keys; DROP POLICY imports_of_station ON imports; DROP POLICY pupil_salts_of_station ON pupil_salts; \
+        ALTER TABLE schools DISABLE ROW LEVEL SECURITY; ALTER TABLE pupils DISABLE ROW LEVEL SECURITY; \
+        ALTER TABLE keys DISABLE ROW LEVEL SECURITY; ALTER TABLE imports DISABLE ROW LEVEL SECURITY; \
+        DROP FUNCTION cartable_station_name, cartable_station_schools; DROP TABLE station_schools, stations; \
+        ALTER TABLE events DROP COLUMN signature; ALTER TABLE pupils DROP COLUMN claim_station, \
+        DROP COLUMN claim_key, DROP COLUMN claim_usec; DROP TABLE pupil_salts; DROP INDEX events_started; ALTER TABLE events DROP COLUMN run; \
+        ALTER TABLE schools DROP COLUMN exported; ALTER TABLE pupils DROP COLUMN leaves_usec; \
         DELETE FROM schema_version WHERE version >= 3" \
         || fail "taking the journal back to v2"
 expect_exit 0 "$C" journal verify --journal "$V2URL" --head "${head2#head }"

@@ -4,7 +4,8 @@
  * through lib/journal, as `flash --journal` does (station_record_end, journal_key_end), each in its own transaction, printing
  * "done N" once the Nth is committed. With COUNT given as +N, all N go in one
  * transaction (the bench). Pupils are issued keys in turn (the first COUNT calls).
- * Every fifth flash fails, so failures are in the chain too.
+ * Every fifth flash fails, so failures are in the chain too. CARTABLE_TEST_SIGN_KEY: the
+ * station's secret key file, its events signed (made there when missing).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
         one_txn = argv[2][0] == '+';
         count = strtol(argv[2] + one_txn, NULL, 10);
         o.station = argc > 3 ? argv[3] : "test-station";
+        o.sign_key = getenv("CARTABLE_TEST_SIGN_KEY");
         r = journal_open(argv[1], &o, &j, &err);
         if (r < 0) {
                 fprintf(stderr, "journal-record: %s\n", ERROR_TEXT(&err, r));

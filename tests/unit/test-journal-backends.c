@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "journal-test.h"
@@ -645,7 +646,11 @@ static char *catalogue(const char *url) {
                 " UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'"
                 " UNION ALL SELECT 'trigger ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal"
                 " UNION ALL SELECT format('function %s %s', proname, md5(prosrc)) FROM pg_proc"
-                "  WHERE pronamespace = 'public'::regnamespace) c";
+                "  WHERE pronamespace = 'public'::regnamespace"
+                " UNION ALL SELECT format('policy %s.%s %s %s %s', tablename, policyname, cmd, qual, with_check)"
+                "  FROM pg_policies WHERE schemaname = 'public'"
+                " UNION ALL SELECT 'row-level security ' || relname FROM pg_class"
+                "  WHERE relrowsecurity AND relnamespace = 'public'::regnamespace) c";
         PGconn *conn = PQconnectdb(url);
         PGresult *res;
         char *out;
@@ -696,10 +701,11 @@ static void test_pg_url_with_password_refused(void **state) {
         assert_null(strstr(err.msg, "hunter2"));
 }
 
-/* A station's role, with the GRANTs the man page documents, cannot rewrite events. */
+/* A station's role, registered by the owner (journal station add grants it what a station
+ * needs), cannot rewrite events. */
 static void test_pg_station_role_cannot_rewrite(void **state) {
         _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
-        _cleanup_free_ char *grants = NULL;
+        static const char *const schools[] = { "0750001A" };
         struct cart_error err = {};
         char url[1024];
         const char *q;
@@ -707,8 +713,9 @@ static void test_pg_station_role_cannot_rewrite(void **state) {
         NEEDS_PG();
         admin = open_as(pg_url, "admin");      /* the database "cartable", created by its owner */
         import(admin);
-        grants = read_file(SOURCE_ROOT "/manifests/schemas/journal-pg-grants.sql");
-        assert_int_equal(jdb_exec(admin, grants, &err), 0);
+        if (journal_station_add(admin, &(struct journal_station) { .name = "college-2", .role = "cartable_station",
+                                                                    .schools = schools, .n_schools = 1 }, &err) < 0)
+                fail_msg("station add: %s", err.msg);
 
         q = strstr(pg_url, "user=cartable_admin");
         assert_non_null(q);
@@ -733,7 +740,7 @@ static void test_pg_station_role_cannot_rewrite(void **state) {
         assert_int_equal(jdb_exec(admin, "REVOKE UPDATE, DELETE ON events FROM cartable_station", &err), 0);
         assert_int_equal(journal_verify(admin, NULL, NULL, &err), 0);
 
-        /* What a station's batch does, with the GRANTs only: claim a pupil with the key's
+        /* What a station's batch does, with its grants only: claim a pupil with the key's
          * start, record its end (the claim released), verify (which reads pupil_salts). */
         struct flash_report rep = report("S2");
         _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
@@ -747,6 +754,59 @@ static void test_pg_station_role_cannot_rewrite(void **state) {
         assert_int_equal(count(admin, "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL"), 0);
         assert_int_equal(count(admin, "SELECT count(*) FROM keys WHERE pupil_id = '1' AND status = 'issued'"), 1);
         assert_int_equal(journal_verify(st, NULL, NULL, &err), 0);
+}
+
+/* Each station signs its events; verify checks them against its registered key from its
+ * signed_from event on, and names a forged or missing signature's station and event. */
+static void test_signatures(void **state) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        struct journal_options o = { .station = "s1", .create = true };
+        static const char *const schools[] = { "0750001A" };
+        struct cart_error err = {};
+        char keyfile[1100], pub[65];
+        struct stat st;
+
+        snprintf(keyfile, sizeof(keyfile), "%s/%s-station.key", dir, db_name[0] ? db_name : "sqlite");
+        (void) unlink(keyfile);
+        o.sign_key = keyfile;
+        if (journal_open(name, &o, &j, &err) < 0)
+                fail_msg("journal_open: %s", err.msg);
+        import(j);
+        /* Before its registration: signed, but nobody checks. */
+        assert_int_equal(flash(j, "G1", NULL, &err), 0);
+        assert_int_equal(stat(keyfile, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(count(j, "SELECT count(*) FROM events WHERE signature IS NULL"), 0);
+        assert_int_equal(journal_sign_key_public(keyfile, pub, &err), 0);
+        assert_int_equal(journal_station_add(j, &(struct journal_station) { .name = "s1", .role = "cartable_station2",
+                                                                             .public_key = pub, .schools = schools,
+                                                                             .n_schools = 1 }, &err), 0);
+        assert_int_equal(count(j, "SELECT signed_from FROM stations WHERE name = 's1'"), 2);
+        assert_int_equal(flash(j, "G2", NULL, &err), 0);
+        assert_int_equal(flash(j, "G3", NULL, &err), 0);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        /* Another key registered for s1: its signed events are broken (the first named: a
+         * signature, even before signed_from, must be the station's). */
+        assert_int_equal(jdb_exec(j, "UPDATE stations SET public_key = "
+                                  "'3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c'", &err), 0);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "station s1: event 1 (row"));
+        assert_int_equal(jdb_run(j, &err, "UPDATE stations SET public_key = ?", JT(pub)), 0);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+        /* Event 2 carries event 3's signature: forged. */
+        assert_int_equal(jdb_exec(j, "UPDATE events SET signature = (SELECT signature FROM events WHERE "
+                                  "station_seq = 3) WHERE station_seq = 2", &err), 0);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "station s1: event 2 (row"));
+        assert_non_null(strstr(err.msg, "its signature is not the station's registered key's"));
+        /* Without a signature, from signed_from on: broken; before it: not checked. */
+        assert_int_equal(jdb_exec(j, "UPDATE events SET signature = NULL WHERE station_seq IN (1, 2)", &err), 0);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "station s1: event 2 (row"));
+        assert_non_null(strstr(err.msg, "is not signed, though the station signs its events from event 2"));
+        assert_null(strstr(err.msg, "event 1 "));
+        unlink(keyfile);
 }
 
 static void pg_ctl(const char *action) {
@@ -804,6 +864,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_per_key_statements_use_indexes, setup),
                 cmocka_unit_test_setup(test_leave_date_comes, setup),
                 cmocka_unit_test_setup(test_runs_of_one_station, setup),
+                cmocka_unit_test_setup(test_signatures, setup),
                 cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
                 cmocka_unit_test_setup(test_pg_url_with_password_refused, setup),
                 cmocka_unit_test_setup(test_pg_station_role_cannot_rewrite, setup),
