@@ -331,11 +331,31 @@ static int find_conflicts(struct merge *m, journal_conflict_fn fn, void *userdat
         return 0;
 }
 
+/* Every chain of source verifies, or nothing of it is inserted: a broken source would leave
+ * target failing journal verify for good, and no station can delete events to repair it. */
+static int merge_check_source(struct merge *m) {
+        struct cart_error problems = {};
+        int r;
+
+        r = journal_verify(m->source, NULL, NULL, &problems);
+        if (r < 0) {
+                *m->err = problems;
+                return r;
+        }
+        if (r == 0)
+                return 0;
+        return cart_error_set(m->err, -EBADMSG, "%s is refused, nothing was merged: a chain of it does not verify:\n%s",
+                              m->source->path, problems.msg);
+}
+
 int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,
                   struct journal_merge_counts *ret, struct cart_error *err) {
         struct merge m = { .target = target, .source = source, .err = err };
         int r;
 
+        r = merge_check_source(&m);
+        if (r < 0)
+                return r;
         r = journal_txn_begin(target, err);
         if (r < 0)
                 return r;

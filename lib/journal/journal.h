@@ -345,8 +345,9 @@ typedef int (*journal_conflict_fn)(void *userdata, const struct journal_conflict
  * chain goes on in target exactly as in source (rows copied verbatim), so journal verify
  * holds there. The schools, pupils and keys the events name come along (a pupil target
  * does not know is added; a key's state is the most recent of both). -EBADMSG, nothing
- * merged, when a station's chain in source does not continue target's (two journals
- * that call themselves one station, or a source with a gap): err names the event.
+ * merged, when a chain of source does not verify (journal_verify: err names each broken
+ * station and event), or when a station's chain in source does not continue target's (two
+ * journals that call themselves one station, or a source with a gap): err names the event.
  * Conflicts are kept, counted and passed to fn.
  */
 int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the journal refuses or catches when a station or a file is hostile (issue 21): a
+ * source whose chain is broken is not merged, a purged pupil does not come back from an older
+ * journal, detached history is broken, a purge that cannot finish says so and leaves no id
+ * in an event's message. On an SQLite file, and on a PostgreSQL server of its own.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "journal-test.h"
+#include "record-test.h"
+#include "journal/journal-purge.h"
+
+static char dir[] = "/tmp/cartable-journal-trust-XXXXXX";
+static char path[1024];
+static struct journal *j;
+
+static struct journal *open_as(const char *name, const char *station) {
+        struct journal_options o = { .station = station, .create = true };
+        struct cart_error err = {};
+        struct journal *x = NULL;
+        if (journal_open(name, &o, &x, &err) < 0)
+                fail_msg("journal_open %s: %s", name, err.msg);
+        return x;
+}
+
+/* An offline station's SQLite journal beside the one under test. */
+static struct journal *open_offline(const char *what, const char *station) {
+        char p[1100];
+        snprintf(p, sizeof(p), "%s/%s-%d.db", dir, what, (int) getpid());
+        unlink(p);
+        return open_as(p, station);
+}
+
+static void sync_pupils(struct journal *x, const struct journal_pupil *p, size_t n) {
+        _cleanup_(journal_sync_freep) struct journal_sync *s = NULL;
+        struct cart_error err = {};
+        assert_int_equal(journal_sync_begin(x, "test.csv", NULL, NULL, &s, &err), 0);
+        for (size_t i = 0; i < n; i++)
+                if (journal_sync_pupil(s, &p[i], &err) < 0)
+                        fail_msg("%s", err.msg);
+        assert_int_equal(journal_sync_finish(s, false, NULL, &err), 0);
+}
+
+static void flash(struct journal *x, unsigned i, const char *pupil) {
+        struct flash_report rep = {
+                .key = { .vid_pid = "0781:5581", .capacity = 8 * GIB }, .volume_id = 0xC0000000u + i,
+                .release_name = "ent-college", .release_version = "2026.1", .release_key_id = "0123456789ABCDEF",
+                .release_serial = 3, .finished_usec = 1780000000000000, .outcome = FLASH_OUTCOME_OK,
+                .step = FLASH_STEP_DONE,
+        };
+        struct test_flash f = { .operator = "tech", .pupil = pupil };
+        struct cart_error err = {};
+        snprintf(rep.key.serial, sizeof(rep.key.serial), "K%u", i);
+        if (record_flash(x, &rep, &f, &err) < 0)
+                fail_msg("%s", err.msg);
+}
+
+static const struct journal_pupil roster[] = {
+        { .id = "P1", .school = "0750001A", .family_name = "Martin", .first_name = "Léa", .class_name = "6A", .line = 2 },
+        { .id = "P2", .school = "0750001A", .family_name = "Durand", .first_name = "Théo", .class_name = "6A", .line = 3 },
+        { .id = "P3", .school = "0750001A", .family_name = "Petit", .first_name = "Lina", .class_name = "5A", .line = 4 },
+};
+
+static int setup(void **state) {
+        journal_test_next(dir, path, sizeof(path), NULL, 0);
+        j = open_as(path, "central");
+        sync_pupils(j, roster, ELEMENTSOF(roster));
+        return 0;
+}
+
+static int teardown(void **state) {
+        j = journal_close(j);
+        return 0;
+}
+
+/* Case 3: a source whose chain was edited is refused before anything of it is inserted. */
+static void test_push_verifies_source(void **state) {
+        _cleanup_(journal_closep) struct journal *off = open_offline("edited", "college-1");
+        struct journal_merge_counts c = {};
+        struct cart_error err = {};
+        int64_t events = raw_count(j, "SELECT count(*) FROM events");
+        int64_t keys = raw_count(j, "SELECT count(*) FROM keys");
+
+        sync_pupils(off, roster, ELEMENTSOF(roster));
+        sync_pupils(off, (const struct journal_pupil[]) {
+                { .id = "N9", .school = "0750002B", .family_name = "Neuf", .first_name = "Ana", .class_name = "6B", .line = 2 },
+        }, 1);
+        flash(off, 1, "0750001A/P1");
+        flash(off, 2, NULL);
+        flash(off, 3, "0750002B/N9");
+        raw_exec(off, "UPDATE events SET operator = 'mallory' WHERE station_seq = 3");
+
+        assert_int_equal(journal_merge(j, off, NULL, NULL, &c, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "nothing was merged"));
+        assert_non_null(strstr(err.msg, "station college-1: event 3 "));
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM events"), events);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM keys"), keys);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM pupils WHERE id = 'N9'"), 0);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM schools WHERE uai = '0750002B'"), 0);
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        /* Repaired, it goes in. */
+        raw_exec(off, "UPDATE events SET operator = 'tech' WHERE station_seq = 3");
+        assert_int_equal(journal_merge(j, off, NULL, NULL, &c, &err), 0);
+        assert_int_equal(c.events_added, 5);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_push_verifies_source, setup, teardown),
+        };
+        journal_test_backend();
+        return cmocka_run_group_tests_name(pg_url ? "journal trust on PostgreSQL" : "journal trust on SQLite", tests,
+                                           NULL, NULL);
+}
