@@ -371,6 +371,7 @@ static const char *reason_sentence(enum cart_reason reason) {
         case CART_REASON_INTERRUPTED:          return P_("interrupted", "%s");
         case CART_REASON_REFLASHED:            return P_("reflashed", "%s");
         case CART_REASON_REPLACED:             return P_("replaced", "%s");
+        case CART_REASON_CHECKPOINT_INCOMPLETE: return P_("checkpoint-incomplete", "%s");
         case _CART_REASON_MAX:                 break;
         }
         return "%s";
@@ -503,6 +504,12 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
         case CART_REASON_OUTPUT_EXISTS:
                 put_subject(o, e);
                 put(o, _("already exists, not overwritten"));
+                return;
+        case CART_REASON_CHECKPOINT_INCOMPLETE:
+                put_subject(o, e);
+                put(o, _("another program holds the journal open in a transaction: %" PRIu64 " pages of its "
+                         "write-ahead log (the file ending in -wal) still hold what was erased; close it and run "
+                         "the purge again"), e->value);
                 return;
         default:
                 if (cart_reason_is_policy(reason)) {

@@ -84,6 +84,8 @@ enum cart_reason {
         CART_REASON_INTERRUPTED,           /* interrupted: a key stopped on request, or left started by a gone batch */
         CART_REASON_REFLASHED,             /* reflashed: a returned key, because it was written for someone else */
         CART_REASON_REPLACED,              /* replaced: a pupil's key, because a new one was issued */
+        /* Files and journals handed over by another user or station (issue 21). */
+        CART_REASON_CHECKPOINT_INCOMPLETE, /* checkpoint-incomplete: a reader kept the write-ahead log (subject) */
         _CART_REASON_MAX,
 };
 

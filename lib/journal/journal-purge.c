@@ -126,8 +126,10 @@ int journal_purge(struct journal *j, int64_t left_before_usec, const char *opera
                 if (r < 0)
                         return r;
         } else {
+                /* Even with nobody left to purge: a purge whose checkpoint a reader blocked is
+                 * finished by running it again. */
                 r = journal_txn_commit(j, err);
-                if (r >= 0 && c.pupils > 0)
+                if (r >= 0)
                         r = jdb_checkpoint(j, err);
                 if (r < 0)
                         return r;

@@ -26,7 +26,10 @@ typedef int (*journal_purge_fn)(void *userdata, const char *school, const char *
  * Purge the pupils who left before left_before_usec (not those who left after, nor
  * active ones), in one transaction that also appends a "purged" event (no pupil, the
  * counts in its message) to the station's chain. dry_run: fn sees each pupil, nothing
- * is written. fn may be NULL.
+ * is written. fn may be NULL. Then the erased bytes leave the disk (jdb_checkpoint): -EBUSY,
+ * reason checkpoint-incomplete (value: the log's pages not copied back), when a reader's open
+ * transaction keeps them in an SQLite journal's write-ahead log: the purge is recorded, and
+ * running it again once the reader is gone finishes it.
  */
 int journal_purge(struct journal *j, int64_t left_before_usec, const char *operator, bool dry_run,
                   journal_purge_fn fn, void *userdata, struct journal_purge_counts *ret,

@@ -154,8 +154,18 @@ static int sq_secure_delete(struct journal *j, struct cart_error *err) {
         return sq_exec(j, "PRAGMA secure_delete = ON", err);
 }
 
+/* A reader's open transaction holds pages of the log that the checkpoint may not copy back:
+ * the erased bytes then stay in PATH-wal, and the purge must not say they are gone. */
 static int sq_checkpoint(struct journal *j, struct cart_error *err) {
-        return sq_exec(j, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+        int n_log = -1, n_copied = -1;
+        int rc = sqlite3_wal_checkpoint_v2(handle(j), NULL, SQLITE_CHECKPOINT_TRUNCATE, &n_log, &n_copied);
+
+        if ((rc & 0xff) == SQLITE_BUSY || (rc == SQLITE_OK && n_log > 0 && n_copied < n_log)) {
+                cart_error_reason_set(err, -EBUSY, CART_REASON_CHECKPOINT_INCOMPLETE, j->path);
+                err->value = (uint64_t) MAX(n_log - n_copied, 0);
+                return -EBUSY;
+        }
+        return rc == SQLITE_OK ? 0 : db_fail(j, rc, err);
 }
 
 static int sq_begin(struct journal *j, struct cart_error *err) {
