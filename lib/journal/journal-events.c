@@ -172,15 +172,65 @@ static bool other_salt_opens(const struct other_salts *o, const struct journal_e
         return false;
 }
 
+/* What tells a purged event from detached history: the tombstones of purges, and (read only
+ * when some event has lost its pupil id) the commitments of the pupils that exist. */
+struct detached {
+        struct journal_commit_set tombstones, pupils;
+};
+
+static void detached_free(struct detached *d) {
+        journal_commit_set_free(&d->tombstones);
+        journal_commit_set_free(&d->pupils);
+}
+
+static int detached_load(struct journal *j, struct detached *d, struct cart_error *err) {
+        int64_t n = 0;
+        int r;
+
+        r = jdb_query_int(j, err, &n, "SELECT count(*) FROM events WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL");
+        if (r < 0 || n == 0)
+                return r < 0 ? r : 0;
+        r = journal_commit_set_load(j, false, &d->tombstones, err);
+        if (r < 0)
+                return r;
+        return journal_commit_set_load(j, true, &d->pupils, err);
+}
+
+/* An event that names no pupil but commits to one: only a purge may have taken its id, and
+ * then the pupil is gone and its tombstone covers the commitment. */
+static bool is_detached(struct chain *c, const struct detached *d, const struct journal_event_row *e,
+                        struct cart_error *err) {
+        const struct journal_commit_entry *who;
+
+        if (e->format == 1 || e->pupil_id || !e->pupil_commit)
+                return false;
+        who = journal_commit_set_find(&d->pupils, e->pupil_commit);
+        if (who)
+                problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) was detached: its pupil id "
+                        "was erased, but pupil %s still exists and its salt opens the event's commitment", c->station,
+                        e->station_seq, e->seq, e->uuid ? e->uuid : "-", who->who);
+        else if (!journal_commit_set_find(&d->tombstones, e->pupil_commit))
+                problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) was detached: its pupil id "
+                        "was erased, and no recorded purge took it", c->station, e->station_seq, e->seq,
+                        e->uuid ? e->uuid : "-");
+        else
+                return false;
+        c->is_broken = true;
+        return true;
+}
+
 /*
  * One row against its chain. Its own hash tells an edit (content no longer matches);
  * its station_seq tells a deletion (a gap); its link to the previous hash tells an
  * insertion, or an edit whose author recomputed that row's hash.
  */
-static int check_row(struct chain *c, const struct other_salts *o, const struct journal_event_row *e,
-                     struct cart_error *err) {
+static int check_row(struct chain *c, const struct other_salts *o, const struct detached *d,
+                     const struct journal_event_row *e, struct cart_error *err) {
         char hash[JOURNAL_HASH_HEX_LEN + 1];
         int r;
+
+        if (is_detached(c, d, e, err))
+                return 0;
 
         r = journal_event_hash(e, hash);
         if (r < 0)
@@ -234,9 +284,12 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
         bool has_chain = false, is_broken = false;
         struct cart_error problems = {};
         _cleanup_(other_salts_free) struct other_salts salts = {};
+        _cleanup_(detached_free) struct detached detached = {};
         int r;
 
         r = other_salts_load(j, &salts, err);
+        if (r >= 0)
+                r = detached_load(j, &detached, err);
         if (r < 0)
                 return r;
         /* Within a station, by the order the chain claims; a row renumbered to hide a
@@ -266,7 +319,7 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
                         has_chain = true;
                 }
                 if (!c.is_broken) {
-                        r = check_row(&c, &salts, &e, &problems);
+                        r = check_row(&c, &salts, &detached, &e, &problems);
                         if (r < 0)
                                 return r;
                 }

@@ -73,6 +73,11 @@ static int purge(struct journal *j, int64_t before, const char *operator, struct
         if (r < 0)
                 return r;
         c->events = (uint64_t) n;
+        /* Tombstones before the salts go: the purged stay purged (merge), their events stay
+         * told apart from detached history (verify). */
+        r = journal_tombstones_bury(j, PURGED " AND NOT " HAS_V1, before, err);
+        if (r < 0)
+                return r;
         r = exec_before(j, "UPDATE keys SET pupil_id = NULL WHERE pupil_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
                         "pupils p WHERE p.school = keys.pupil_school AND p.id = keys.pupil_id AND " PURGED ")",
                         before, NULL, err);

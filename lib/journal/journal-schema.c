@@ -81,12 +81,22 @@ static const char schema_v4[] =
 static const char schema_v5[] =
         "ALTER TABLE events ADD COLUMN run TEXT;\n";
 
+/* Version 6 (issue 21: renumbered after the stations' migration at merge): a purge leaves
+ * tombstones, salted commitments that keep its pupils purged (journal-tombstone.c). Events a
+ * purge detached before tombstones existed are buried here, if a purge was recorded. */
+static const char schema_tombstones[] =
+        "CREATE TABLE purged_pupils (commitment TEXT NOT NULL PRIMARY KEY);\n"
+        "CREATE TABLE purge_salt (salt TEXT NOT NULL PRIMARY KEY);\n"
+        "INSERT INTO purged_pupils (commitment) SELECT DISTINCT pupil_commit FROM events"
+        " WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL AND EXISTS (SELECT 1 FROM purges);\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
         { 2, schema_v2 },
         { 3, schema_v3 },
         { 4, schema_v4 },
         { 5, schema_v5 },
+        { 6, schema_tombstones },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 

@@ -25,7 +25,7 @@
 
 #include "base/error.h"
 
-#define JOURNAL_SCHEMA_VERSION 5
+#define JOURNAL_SCHEMA_VERSION 6
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -328,6 +328,7 @@ struct journal_merge_counts {
         uint64_t events_added, events_present;   /* present: the same uuid and hash already there */
         uint64_t pupils_added, keys_added, keys_updated;
         uint64_t conflicts;
+        uint64_t pupils_purged;   /* source's pupils purged in target: kept out (their tombstones) */
 };
 
 /* The same pupil holding keys issued on two stations (offline at the time): both issues are
@@ -348,7 +349,9 @@ typedef int (*journal_conflict_fn)(void *userdata, const struct journal_conflict
  * merged, when a chain of source does not verify (journal_verify: err names each broken
  * station and event), or when a station's chain in source does not continue target's (two
  * journals that call themselves one station, or a source with a gap): err names the event.
- * Conflicts are kept, counted and passed to fn.
+ * A pupil purged in target stays purged (its tombstone): not added, its keys and events
+ * come without its id, as the purge left the pupil's own. Conflicts are kept, counted and
+ * passed to fn.
  */
 int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,
                   struct journal_merge_counts *ret, struct cart_error *err);

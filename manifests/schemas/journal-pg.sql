@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 5: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 6: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates the migrations of journal-schema.c
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -175,3 +175,15 @@ CREATE TABLE pupil_salts (
 -- life runs reads no whole table, whatever the size of the roster and of the history.
 CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;
 CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';
+
+-- Version 6. What a purge leaves so that its pupils stay purged (tombstones): the salted
+-- commitments their events carry, by which `journal verify` tells a purged event from
+-- history detached behind cartable's back, and each pupil's identity under the purge salt,
+-- by which a merge or push keeps out a purged pupil that an older journal still lists.
+CREATE TABLE purged_pupils (
+    commitment TEXT NOT NULL PRIMARY KEY  -- SHA-256 of a salt, the school and the id
+);
+-- One random value, made by the first purge: the salt of the pupils' identities above.
+CREATE TABLE purge_salt (
+    salt TEXT NOT NULL PRIMARY KEY
+);

@@ -166,10 +166,89 @@ static void test_purge_blocked_checkpoint(void **state) {
         assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
 }
 
+/* Case 4: a pupil purged here does not come back when an older journal listing them is
+ * merged (pushed); their events come without the id, and every chain still verifies. */
+static void test_purged_pupil_stays_purged(void **state) {
+        _cleanup_(journal_closep) struct journal *off = open_offline("older", "college-1");
+        struct journal_purge_counts n = {};
+        struct journal_merge_counts c = {};
+        struct cart_error err = {};
+
+        sync_pupils(off, roster, ELEMENTSOF(roster));
+        flash(off, 1, "P3");
+        flash(off, 2, "P1");
+        assert_int_equal(journal_merge(j, off, NULL, NULL, &c, &err), 0);
+        flash(off, 3, "P2");              /* the older journal goes on, offline */
+
+        sync_pupils(j, roster, 2);         /* P3 leaves; purged here */
+        assert_int_equal(journal_purge(j, INT64_MAX, "dpo", false, NULL, NULL, &n, &err), 0);
+        assert_int_equal(n.pupils, 1);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM pupils WHERE id = 'P3'"), 0);
+
+        assert_int_equal(journal_merge(j, off, NULL, NULL, &c, &err), 0);
+        assert_int_equal(c.pupils_purged, 1);
+        assert_int_equal(c.events_added, 2);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM pupils WHERE id = 'P3'"), 0);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM events WHERE pupil_id = 'P3'"), 0);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM keys WHERE pupil_id = 'P3'"), 0);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM keys WHERE pupil_id = 'P2' AND status = 'issued'"), 1);
+        if (journal_verify(j, NULL, NULL, &err) != 0)
+                fail_msg("%s", err.msg);
+
+        /* A pupil the older journal salted its own way (never merged before the purge): its
+         * identity still keeps it out, and its events verify here. */
+        _cleanup_(journal_closep) struct journal *other = open_offline("other", "college-2");
+        sync_pupils(other, roster, ELEMENTSOF(roster));
+        flash(other, 4, "P3");
+        assert_int_equal(journal_merge(j, other, NULL, NULL, &c, &err), 0);
+        assert_int_equal(c.pupils_purged, 1);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM pupils WHERE id = 'P3'"), 0);
+        if (journal_verify(j, NULL, NULL, &err) != 0)
+                fail_msg("%s", err.msg);
+}
+
+/* Case 5: history detached behind cartable's back is broken, with its event number. */
+static void test_detached_history_is_broken(void **state) {
+        struct journal_purge_counts n = {};
+        struct cart_error err = {};
+
+        flash(j, 1, "P1");                 /* events 1, 2 */
+        flash(j, 2, "P2");                 /* events 3, 4 */
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        /* The pupil still exists: its salt opens the commitment. */
+        raw_exec(j, "UPDATE events SET pupil_id = NULL WHERE pupil_id = 'P2'");
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "station central: event 3 "));
+        assert_non_null(strstr(err.msg, "was detached"));
+        assert_non_null(strstr(err.msg, "pupil 0750001A/P2 still exists"));
+        raw_exec(j, "UPDATE events SET pupil_id = 'P2' WHERE station_seq IN (3, 4)");
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        /* A real purge of P2 detaches events 3 and 4: its tombstones cover them. */
+        sync_pupils(j, (const struct journal_pupil[]) { roster[0], roster[2] }, 2);
+        assert_int_equal(journal_purge(j, INT64_MAX, "dpo", false, NULL, NULL, &n, &err), 0);
+        assert_int_equal(n.pupils, 1);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM events WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL"), 2);
+        if (journal_verify(j, NULL, NULL, &err) != 0)
+                fail_msg("%s", err.msg);
+
+        /* P1, its salt and its row gone too, with no purge to say so: broken. */
+        raw_exec(j, "UPDATE events SET pupil_id = NULL WHERE pupil_id = 'P1'");
+        raw_exec(j, "UPDATE keys SET pupil_id = NULL WHERE pupil_id = 'P1'");
+        raw_exec(j, "DELETE FROM pupils WHERE id = 'P1'");
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "station central: event 1 "));
+        assert_non_null(strstr(err.msg, "no recorded purge took it"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_push_verifies_source, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_purge_blocked_checkpoint, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_purged_pupil_stays_purged, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_detached_history_is_broken, setup, teardown),
         };
         journal_test_backend();
         return cmocka_run_group_tests_name(pg_url ? "journal trust on PostgreSQL" : "journal trust on SQLite", tests,
