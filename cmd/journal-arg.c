@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+
+#include "base/file-trust.h"
 #include "common.h"
 #include "journal-arg.h"
 
@@ -63,4 +66,28 @@ char *safe_text(const char *text) {
         fput_safe(text, f);
         fclose(f);
         return buf;
+}
+
+int output_create(const char *path, mode_t mode, int *ret_fd) {
+        struct cart_error err = {};
+        int fd = file_create_private(path, O_WRONLY, mode, &err);
+
+        if (fd < 0) {
+                log_error(fd, "%s", ERROR_TEXT(&err, fd));
+                return EXIT_CANTCREAT;
+        }
+        *ret_fd = fd;
+        return EXIT_OK;
+}
+
+int output_mode_parse(const char *arg, mode_t *ret) {
+        char *end;
+        unsigned long m;
+
+        errno = 0;
+        m = strtoul(arg, &end, 8);
+        if (errno || end == arg || *end || (m & ~0666UL) || !(m & 0600UL))
+                return -EINVAL;
+        *ret = (mode_t) m;
+        return 0;
 }

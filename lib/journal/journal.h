@@ -232,7 +232,9 @@ struct journal_key_end {
         int64_t write_usec, read_usec;
         /* The end of a key held back while the journal server was away, or spooled: recorded
          * only if this station's start of the key is still open (the commit the lost connection
-         * left in doubt may have recorded it already). */
+         * left in doubt may have recorded it already), and then only if it names the pupil that
+         * start was for (-EBADMSG, reason spool-mismatch, have: the end's pupil, want: the
+         * start's, nothing recorded). */
         bool only_if_started;
         /* Roster mode: the class the key's batch runs, counted in ret (journal_key_ended). */
         const char *school, *class_name;
