@@ -176,6 +176,7 @@ static struct json_object *event_json(const struct journal_event_row *e) {
         json_object_object_add(o, "format", json_object_new_int(e->format));
         json_object_object_add(o, "pupil_commit", jstr(e->pupil_commit));
         json_object_object_add(o, "run", jstr(e->run));
+        json_object_object_add(o, "message_commit", jstr(e->message_commit));
         return o;
 }
 

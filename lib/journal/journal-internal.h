@@ -230,6 +230,8 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
 int64_t journal_now_usec(void);
 int journal_uuid_random(char ret[JOURNAL_UUID_LEN + 1]);
 
+/* A message's commitment (form 4, schema v6): SHA-256 over the canonical salt and message. */
+int journal_message_commit(const char *salt, const char *message, char ret[JOURNAL_HASH_HEX_LEN + 1]);
 /* A pupil's commitment (schema v2): SHA-256 over the canonical salt, school and id. */
 int journal_pupil_commit(const char *salt, const char *school, const char *id,
                          char ret[JOURNAL_HASH_HEX_LEN + 1]);

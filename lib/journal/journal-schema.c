@@ -83,12 +83,17 @@ static const char schema_v5[] =
 
 /* Version 6 (issue 21: renumbered after the stations' migration at merge): a purge leaves
  * tombstones, salted commitments that keep its pupils purged (journal-tombstone.c). Events a
- * purge detached before tombstones existed are buried here, if a purge was recorded. */
+ * purge detached before tombstones existed are buried here, if a purge was recorded. Events
+ * of form 4 commit to their message, which a purge may then erase. */
 static const char schema_tombstones[] =
         "CREATE TABLE purged_pupils (commitment TEXT NOT NULL PRIMARY KEY);\n"
         "CREATE TABLE purge_salt (salt TEXT NOT NULL PRIMARY KEY);\n"
         "INSERT INTO purged_pupils (commitment) SELECT DISTINCT pupil_commit FROM events"
-        " WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL AND EXISTS (SELECT 1 FROM purges);\n";
+        " WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL AND EXISTS (SELECT 1 FROM purges);\n"
+        /* Form 4 hashes a salted commitment of the message instead of the message, so that a
+         * purge erases the words that name a pupil (an id in a swap's message) and keeps the chain. */
+        "ALTER TABLE events ADD COLUMN message_salt TEXT;\n"
+        "ALTER TABLE events ADD COLUMN message_commit TEXT;\n";
 
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },

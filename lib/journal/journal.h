@@ -270,14 +270,17 @@ struct journal_event_row {
         const char *prev_hash, *hash;
         /* Not part of the event: the pupil's names as the journal holds them now (listing only). */
         const char *family_name, *first_name, *class_name;
-        /* Canonical form 1 (schema v1: pupil_id hashed), 2 (pupil_commit hashed instead) or 3
-         * (form 2 and the batch run);
+        /* Canonical form 1 (schema v1: pupil_id hashed), 2 (pupil_commit hashed instead), 3
+         * (form 2 and the batch run) or 4 (form 3, message_commit hashed instead of message);
          * 0 on append: the current one. pupil_commit: SHA-256 of the pupil's salt, school and
          * id, kept when a purge erases the id. pupil_salt: not part of the event (verify). */
         int format;
         const char *pupil_commit, *pupil_salt;
         /* Form 3 (schema v5): the batch run whose key's start this is (journal_run_begin), or NULL. */
         const char *run;
+        /* Form 4 (schema v6): the message's salted commitment, hashed instead of the message, and
+         * its salt (NULL, with message, once a purge erased a message naming a purged pupil). */
+        const char *message_salt, *message_commit;
 };
 struct journal_event_filter {
         const char *pupil;           /* "ID" or "UAI/ID" */

@@ -9,7 +9,7 @@
 -- The unit test journal-pg runs this file and checks each refusal with a restricted role.
 GRANT CONNECT ON DATABASE cartable TO cartable_station;
 GRANT USAGE ON SCHEMA public TO cartable_station;
-GRANT SELECT ON schema_version, schools, imports, pupils, pupil_salts, keys, events, purged_pupils, purge_salt TO cartable_station;
+GRANT SELECT ON schema_version, schools, imports, pupils, pupil_salts, keys, events, purges, purged_pupils, purge_salt TO cartable_station;
 GRANT INSERT, UPDATE ON schools, pupils, keys TO cartable_station;
 GRANT INSERT ON imports, events, pupil_salts, purged_pupils TO cartable_station;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO cartable_station;

@@ -121,11 +121,16 @@ CREATE TABLE events (
     hash TEXT NOT NULL,                   -- SHA-256 of this event's canonical form
     format INTEGER NOT NULL DEFAULT 1,    -- canonical form: 1 hashes pupil_id (written by v1),
                                           -- 2 hashes pupil_commit instead (v2 onwards),
-                                          -- 3 hashes run too (v5 onwards)
+                                          -- 3 hashes run too (v5 onwards), 4 hashes
+                                          -- message_commit instead of message (v6 onwards)
     pupil_commit TEXT,                    -- v2: SHA-256 of the pupil's salt, school and id; a purge
                                           -- erases pupil_id and the salt, keeps this and the hash
     run TEXT,                             -- v5: the batch run of a key's start (its lock held while
                                           -- the run lives: only a gone run's starts are closed)
+    message_salt TEXT,                    -- v6: 128 random bits, hex; erased with the message
+    message_commit TEXT,                  -- v6: form 4 hashes this, SHA-256 of the salt and the
+                                          -- message, instead of the message: a purge erases a
+                                          -- message naming a purged pupil, keeps this
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );

@@ -243,12 +243,69 @@ static void test_detached_history_is_broken(void **state) {
         assert_non_null(strstr(err.msg, "no recorded purge took it"));
 }
 
+/* An event appended with a message, as lib/journal's callers append them. */
+static void append_message(const char *kind, const char *pupil_id, const char *message) {
+        struct journal_event_row e = { .kind = kind, .time_usec = journal_now_usec(), .operator = "tech",
+                .pupil_school = "0750001A", .pupil_id = pupil_id, .message = message, .release_serial = -1,
+                .bytes_written = -1, .bytes_read = -1, .started_usec = -1, .write_usec = -1, .read_usec = -1 };
+        struct cart_error err = {};
+
+        assert_int_equal(journal_begin(j, &err), 0);
+        if (journal_event_append(j, &e, &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_int_equal(journal_commit(j, &err), 0);
+}
+
+/* Case 9: after a purge, no event message holds a purged pupil's id or name, and every chain
+ * still verifies; an edited or erased message is caught. */
+static void test_purge_leaves_no_id_in_messages(void **state) {
+        struct journal_purge_counts n = {};
+        struct cart_error err = {};
+
+        flash(j, 1, "P3");
+        /* A swap found on P1's key names the holder of another volume: P3. */
+        append_message("verified", "P1", "the journal gives volume C0000001 to 0750001A/P3, not to the owner its "
+                       "key record names");
+        append_message("returned", "P3", "rendue par Lina Petit");
+        append_message("verified", "P2", "all good");
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        sync_pupils(j, roster, 2);         /* P3 leaves */
+        assert_int_equal(journal_purge(j, INT64_MAX, "dpo", false, NULL, NULL, &n, &err), 0);
+        assert_int_equal(n.pupils, 1);
+        assert_int_equal(n.messages, 2);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM events WHERE message LIKE '%P3%' OR message LIKE '%Petit%'"),
+                         0);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM events WHERE message = 'all good'"), 1);
+        if (journal_verify(j, NULL, NULL, &err) != 0)
+                fail_msg("%s", err.msg);
+        if (!pg_url) {
+                char wal[1100];
+                snprintf(wal, sizeof(wal), "%s-wal", path);
+                assert_false(file_holds(path, "0750001A/P3"));
+                assert_false(file_holds(wal, "0750001A/P3"));
+        }
+
+        /* A message edited, or erased without a purge after it, is caught. */
+        raw_exec(j, "UPDATE events SET message = 'all bad' WHERE message = 'all good'");
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "its message is not the one its hash commits to"));
+        raw_exec(j, "UPDATE events SET message = 'all good' WHERE message = 'all bad'");
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+        append_message("verified", "P2", "later");
+        raw_exec(j, "UPDATE events SET message = NULL WHERE message = 'later'");
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 1);
+        assert_non_null(strstr(err.msg, "lost its message, and no purge since took it"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_push_verifies_source, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_purge_blocked_checkpoint, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_purged_pupil_stays_purged, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_detached_history_is_broken, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_purge_leaves_no_id_in_messages, setup, teardown),
         };
         journal_test_backend();
         return cmocka_run_group_tests_name(pg_url ? "journal trust on PostgreSQL" : "journal trust on SQLite", tests,
