@@ -5,8 +5,9 @@
  * pupil's events carry (under its own salt and its other journals' salts), by which journal
  * verify tells a purged event from history detached behind cartable's back; and the pupil's
  * identity under this journal's purge salt (purge_salt: one random value, made by the first
- * purge), by which a merge knows a pupil that an older journal still lists. Their salts are
- * gone with the pupil, or are not the pupil's: no tombstone gives an id back by itself.
+ * purge), by which a merge knows a pupil that an older journal still lists. The events'
+ * salts are gone with the pupil; the purge salt stays, so a guessed id can be tested
+ * against an identity tombstone: it tells that the id was purged, never a name.
  * Portable SQL only.
  */
 #include <sys/random.h>
