@@ -60,6 +60,7 @@ target_n() { if [ ${#DEVICES[@]} -gt 0 ]; then echo "${DEVICES[$2 - 1]} --yes"; 
 run_batch() {
         local t0 t1
         mapfile -t T < <(targets "$1")
+        [ -e j.db ] || "$C" journal init --journal j.db >/dev/null
         quiesce; t0=$(now)
         "$C" batch rel.cart --trust b.pub --journal j.db --stock "${T[@]}" --force --json > batch.json
         t1=$(now)

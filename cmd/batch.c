@@ -217,7 +217,7 @@ static int run(int argc, char **argv) {
                 free(a.targets);
                 return log_fail_error(&err, r, NULL);
         }
-        r = journal_arg_open(a.journal, true, &j);
+        r = journal_arg_open(a.journal, false, &j);
         if (r == EXIT_OK && a.class_name)
                 r = class_exists(j, &a);
         if (r == EXIT_OK && !a.n_targets) {

@@ -245,7 +245,7 @@ static int run(int argc, char **argv) {
 
         /* The pupil before the key: one who left or holds a key already is refused unwritten. */
         if (a.journal || a.pupil) {
-                r = journal_arg_open(a.journal, true, &j);
+                r = journal_arg_open(a.journal, false, &j);
                 if (r != EXIT_OK)
                         return r;
         }

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+
+#include "base/file-trust.h"
 #include "common.h"
 #include "journal-arg.h"
 #include "journal/journal-import.h"
@@ -128,4 +131,16 @@ int journal_arg_check_known(struct journal *j, const char *school, const char *c
                 }
         }
         return EXIT_OK;
+}
+
+int output_mode_parse(const char *arg, mode_t *ret) {
+        char *end;
+        unsigned long m;
+
+        errno = 0;
+        m = strtoul(arg, &end, 8);
+        if (errno || end == arg || *end || (m & ~0666UL) || !(m & 0600UL))
+                return -EINVAL;
+        *ret = (mode_t) m;
+        return 0;
 }

@@ -11,7 +11,7 @@ const char *journal_arg_path(const char *arg, char *buf, size_t len);
 
 /*
  * Open the journal for a command, station named by [station] name (or the host name).
- * create: make it when missing (roster import, flash). Logs its own error once and
+ * create: make it when missing (roster import, journal init only). Logs its own error once and
  * returns the exit code (EXIT_OK on success).
  */
 int journal_arg_open(const char *arg, bool create, struct journal **ret);
@@ -36,3 +36,6 @@ int journal_fail(int r, const struct cart_error *err);
 void fput_safe(const char *s, FILE *f);
 /* The same text as a new string, for a whole sentence (free it); NULL for NULL. */
 char *safe_text(const char *text);
+
+/* --mode: octal, read and write bits only, the owner's read and write included. */
+int output_mode_parse(const char *arg, mode_t *ret);

@@ -17,7 +17,8 @@ const struct command command_journal = {
         .name = "journal",
         .summary = N_("show, export and verify the key journal"),
         .help =
-        N_("Usage: cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
+        N_("Usage: cartable journal init [--journal DB]\n"
+        "       cartable journal show [--pupil ID | --key SERIAL] [--journal DB] [--json]\n"
         "       cartable journal export --format csv|json [--output FILE] [--journal DB]\n"
         "       cartable journal verify [--head STATION:N:HASH]... [--journal DB]\n"
         "       cartable journal merge SOURCE [--journal DB]\n"
@@ -29,6 +30,8 @@ const struct command command_journal = {
         "       cartable journal station list|remove NAME [--journal DB]\n"
         "       cartable journal station key\n"
         "\n"
+        "  init    create a new journal (a file 0600, or a PostgreSQL database's schema);\n"
+        "          roster import creates one too, no other command does.\n"
         "  show    events in journal order: all, one pupil's (ID or UAI/ID), or one key's\n"
         "          (its USB serial, FAT volume ID or journal key id).\n"
         "  export  every event, for auditors and scripts: CSV with a fixed header (cells\n"
@@ -67,11 +70,13 @@ const struct command command_journal = {
         "  --public-key F   station add: the station's public key (journal station key)\n"
         "\n"
         "Exit codes: 0 success (verify: every chain intact); 1 verify: a chain is broken;\n"
-        "merge, push: merged, with conflicts to settle; 64 usage; 65 not a journal, from a\n"
-        "newer cartable, (merge) a station's chain that does not continue the target's, or\n"
-        "(push-spool) a spool file refused;\n"
-        "66 no journal, unknown pupil; 69 the journal server cannot be reached;\n"
-        "73 output exists or cannot be created. See cartable-journal(1).\n"),
+        "merge, push: merged, with conflicts to settle; 4 a journal file or spool refused\n"
+        "(a symbolic link, another user's, writable by others), or a purge not finished;\n"
+        "64 usage; 65 not a journal, from a newer cartable, (merge, push) a source whose\n"
+        "chain does not verify or does not continue the target's, or (push-spool) a spool\n"
+        "file refused; 66 no journal (it names the path), unknown pupil; 69 the journal\n"
+        "server cannot be reached; 73 output exists or cannot be created.\n"
+        "See cartable-journal(1).\n"),
         .run = run_journal,
 };
 
@@ -185,6 +190,7 @@ static struct json_object *event_json(const struct journal_event_row *e) {
         json_object_object_add(o, "format", json_object_new_int(e->format));
         json_object_object_add(o, "pupil_commit", jstr(e->pupil_commit));
         json_object_object_add(o, "run", jstr(e->run));
+        json_object_object_add(o, "message_commit", jstr(e->message_commit));
         return o;
 }
 
@@ -485,7 +491,7 @@ static int merge_into(const char *target_name, const char *source_name) {
         code = journal_arg_open(source_name, false, &source);
         if (code != EXIT_OK)
                 return code;
-        code = journal_arg_open(target_name, true, &target);
+        code = journal_arg_open(target_name, false, &target);
         if (code != EXIT_OK)
                 return code;
         r = journal_merge(target, source, on_conflict, NULL, &c, &err);
@@ -497,6 +503,11 @@ static int merge_into(const char *target_name, const char *source_name) {
                (unsigned long long) c.events_present, (unsigned long long) c.pupils_added,
                (unsigned long long) c.keys_added, (unsigned long long) c.keys_updated,
                (unsigned long long) c.conflicts);
+        if (c.pupils_purged > 0)
+                printf(ngettext("%llu pupil purged here stays purged: not added, their keys and events kept without "
+                                "their id\n",
+                                "%llu pupils purged here stay purged: not added, their keys and events kept without "
+                                "their id\n", c.pupils_purged), (unsigned long long) c.pupils_purged);
         if (c.conflicts > 0) {
                 log_error(-EEXIST, ngettext("%llu pupil holds keys issued on two stations: settle it "
                                             "(journal show --pupil ID)",
@@ -523,6 +534,34 @@ static int run_push(int argc, char **argv) {
         if (!a.to || !journal_is_url(a.to))
                 return usage_error(&command_journal, _("journal push: --to postgresql://... names the central journal"));
         return merge_into(a.to, a.source);
+}
+
+/* ---- init ---- */
+
+/* The one command beside roster import that creates a journal: every other refuses one that
+ * does not exist (a typo would otherwise start a stray journal). */
+static int run_init(int argc, char **argv) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        struct journal_args a = {};
+        char buf[4096];
+        const char *path;
+        int code;
+
+        code = parse(argc, argv, "j", &a);
+        if (code != EXIT_OK)
+                return code;
+        path = journal_arg_path(a.journal, buf, sizeof(buf));
+        if (!journal_is_url(path) && access(path, F_OK) == 0) {
+                struct cart_error err = {};
+                cart_error_reason_set(&err, -EEXIST, CART_REASON_OUTPUT_EXISTS, path);
+                return journal_fail(-EEXIST, &err);
+        }
+        code = journal_arg_open(path, true, &j);
+        if (code != EXIT_OK)
+                return code;
+        /* TRANSLATORS: the journal's path or URL, then its schema version. */
+        printf(_("journal %s ready (schema version %d)\n"), esc(journal_name(j)), journal_schema_version(j));
+        return EXIT_OK;
 }
 
 /* ---- push-spool ---- */
@@ -577,7 +616,10 @@ static int run_push_spool(int argc, char **argv) {
 
 static int run_journal(int argc, char **argv) {
         if (argc < 2)
-                return usage_error(&command_journal, _("missing sub-command (show, export, verify, merge, push, station)"));
+                return usage_error(&command_journal,
+                                   _("missing sub-command (init, show, export, verify, merge, push, station)"));
+        if (streq(argv[1], "init"))
+                return run_init(argc - 1, argv + 1);
         if (streq(argv[1], "show"))
                 return run_show(argc - 1, argv + 1);
         if (streq(argv[1], "export"))

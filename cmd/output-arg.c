@@ -6,7 +6,7 @@ int output_arg_open(struct output_arg *o, const char *path) {
         struct cart_error err = {};
         int r;
 
-        *o = (struct output_arg) { .path = path, .file = { .fd = -EBADF }, .f = stdout };
+        *o = (struct output_arg) { .path = path, .file = { .fd = -EBADF }, .f = stdout, .mode = 0600 };
         if (!path)
                 return EXIT_OK;
         r = output_file_open(path, 0, &o->file, &err);
@@ -26,7 +26,7 @@ int output_arg_finish(struct output_arg *o) {
         int r;
 
         if (o->path) {
-                r = output_file_link(&o->file, 0600, &err);
+                r = output_file_link(&o->file, o->mode, &err);
                 if (r < 0) {
                         log_error(r, "%s", ERROR_TEXT(&err, r));
                         return EXIT_CANTCREAT;

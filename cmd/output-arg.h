@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "base/output-file.h"
 
@@ -10,6 +11,7 @@ struct output_arg {
         const char *path;              /* NULL: stdout */
         struct output_file file;
         FILE *f;                       /* where to write */
+        mode_t mode;                   /* the file's, 0600 unless the caller says (report --mode) */
 };
 
 /*

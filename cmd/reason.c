@@ -371,6 +371,11 @@ static const char *reason_sentence(enum cart_reason reason) {
         case CART_REASON_INTERRUPTED:          return P_("interrupted", "%s");
         case CART_REASON_REFLASHED:            return P_("reflashed", "%s");
         case CART_REASON_REPLACED:             return P_("replaced", "%s");
+        case CART_REASON_CHECKPOINT_INCOMPLETE: return P_("checkpoint-incomplete", "%s");
+        case CART_REASON_FILE_SYMLINK:         return P_("file-symlink", "%s");
+        case CART_REASON_FILE_FOREIGN_OWNER:   return P_("file-foreign-owner", "%s");
+        case CART_REASON_FILE_WRITABLE_BY_OTHERS: return P_("file-writable-by-others", "%s");
+        case CART_REASON_SPOOL_MISMATCH:       return P_("spool-mismatch", "%s");
         case _CART_REASON_MAX:                 break;
         }
         return "%s";
@@ -503,6 +508,29 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
         case CART_REASON_OUTPUT_EXISTS:
                 put_subject(o, e);
                 put(o, _("already exists, not overwritten"));
+                return;
+        case CART_REASON_CHECKPOINT_INCOMPLETE:
+                put_subject(o, e);
+                put(o, _("another program holds the journal open in a transaction: %" PRIu64 " pages of its "
+                         "write-ahead log (the file ending in -wal) still hold what was erased; close it and run "
+                         "the purge again"), e->value);
+                return;
+        case CART_REASON_SPOOL_MISMATCH:
+                put_subject(o, e);
+                put(o, _("refused: its end names pupil %s, but the start it would close was for %s"), e->have,
+                    e->want);
+                return;
+        case CART_REASON_FILE_SYMLINK:
+                put_subject(o, e);
+                put(o, _("refused: reached through a symbolic link"));
+                return;
+        case CART_REASON_FILE_FOREIGN_OWNER:
+                put_subject(o, e);
+                put(o, _("refused: owned by another user (uid %" PRIu64 ")"), e->value);
+                return;
+        case CART_REASON_FILE_WRITABLE_BY_OTHERS:
+                put_subject(o, e);
+                put(o, _("refused: other users may write it (mode %04" PRIo64 ")"), e->value);
                 return;
         default:
                 if (cart_reason_is_policy(reason)) {

@@ -14,7 +14,8 @@ const struct command command_report = {
         .summary = N_("report keys per school and class (CSV, JSON, HTML); receipts sheets"),
         .help = N_(
         "Usage: cartable report [--school UAI] [--class C] [--format csv|json|html] [--output FILE]\n"
-        "       cartable report receipts --school UAI --class C [--output FILE.html]\n"
+        "                       [--mode MODE]\n"
+        "       cartable report receipts --school UAI --class C [--output FILE.html] [--mode MODE]\n"
         "\n"
         "  report    per school and class: pupils, keys issued, pupils without a key, lost,\n"
         "            stolen, replaced, returned; releases in the field; lost and replaced\n"
@@ -34,7 +35,8 @@ const struct command command_report = {
         "  --school UAI     one school\n"
         "  --class C        one class (with --school when several schools have it)\n"
         "  --format F       csv (default), json or html\n"
-        "  --output FILE    write FILE (never overwritten) instead of stdout\n"
+        "  --output FILE    write FILE (never overwritten) instead of stdout, mode 0600\n"
+        "  --mode MODE      --output's mode, for a shared folder (0640: the group reads it)\n"
         "\n"
         "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, a school or class\n"
         "the journal does not hold, no pupil in the class; 73 output exists or cannot be\n"
@@ -42,7 +44,7 @@ const struct command command_report = {
         .run = run_report,
 };
 
-enum { OPT_JOURNAL = 0x100, OPT_SCHOOL, OPT_CLASS, OPT_FORMAT, OPT_OUTPUT };
+enum { OPT_JOURNAL = 0x100, OPT_SCHOOL, OPT_CLASS, OPT_FORMAT, OPT_OUTPUT, OPT_MODE };
 
 /* The HTML documents are for the school's staff: their words follow the locale. lib/report
  * holds them in English (marked for xgettext); each is translated here, with its context
@@ -61,6 +63,7 @@ static int run_report(int argc, char **argv) {
                 { "class", required_argument, NULL, OPT_CLASS },
                 { "format", required_argument, NULL, OPT_FORMAT },
                 { "output", required_argument, NULL, OPT_OUTPUT },
+                { "mode", required_argument, NULL, OPT_MODE },
                 {}
         };
         _cleanup_(journal_closep) struct journal *j = NULL;
@@ -70,6 +73,7 @@ static int run_report(int argc, char **argv) {
         struct cart_error err = {};
         const char *words[_REPORT_WORD_MAX];
         bool receipts = false;
+        mode_t mode = 0600;
         int c, code, r;
 
         if (argc > 1 && streq(argv[1], "receipts")) {
@@ -85,6 +89,12 @@ static int run_report(int argc, char **argv) {
                 case OPT_CLASS: o.class_name = optarg; break;
                 case OPT_FORMAT: format = optarg; break;
                 case OPT_OUTPUT: output = optarg; break;
+                case OPT_MODE:
+                        if (output_mode_parse(optarg, &mode) < 0)
+                                return usage_error(&command_report, _("report: --mode is an octal mode such as "
+                                                                      "0640, read and write bits only, not '%s'"),
+                                                   optarg);
+                        break;
                 default: return usage_bad_option(&command_report, argv);
                 }
         if (optind != argc)
@@ -108,6 +118,7 @@ static int run_report(int argc, char **argv) {
         code = output_arg_open(&out, output);
         if (code != EXIT_OK)
                 return code;
+        out.mode = mode;
         r = receipts ? report_receipts_write(j, &o, out.f, &err) : report_write(j, &o, out.f, &err);
         if (r == -EIO)
                 return output_arg_fail(&out, r, &err);

@@ -50,6 +50,11 @@ static const char *const reason_names[_CART_REASON_MAX] = {
         [CART_REASON_INTERRUPTED]          = "interrupted",
         [CART_REASON_REFLASHED]            = "reflashed",
         [CART_REASON_REPLACED]             = "replaced",
+        [CART_REASON_CHECKPOINT_INCOMPLETE] = "checkpoint-incomplete",
+        [CART_REASON_FILE_SYMLINK]         = "file-symlink",
+        [CART_REASON_FILE_FOREIGN_OWNER]   = "file-foreign-owner",
+        [CART_REASON_FILE_WRITABLE_BY_OTHERS] = "file-writable-by-others",
+        [CART_REASON_SPOOL_MISMATCH]       = "spool-mismatch",
 };
 
 const char *cart_reason_to_string(enum cart_reason reason) {

@@ -84,6 +84,12 @@ enum cart_reason {
         CART_REASON_INTERRUPTED,           /* interrupted: a key stopped on request, or left started by a gone batch */
         CART_REASON_REFLASHED,             /* reflashed: a returned key, because it was written for someone else */
         CART_REASON_REPLACED,              /* replaced: a pupil's key, because a new one was issued */
+        /* Files and journals handed over by another user or station (issue 21). */
+        CART_REASON_CHECKPOINT_INCOMPLETE, /* checkpoint-incomplete: a reader kept the write-ahead log (subject) */
+        CART_REASON_FILE_SYMLINK,          /* file-symlink: reached through a symbolic link (subject) */
+        CART_REASON_FILE_FOREIGN_OWNER,    /* file-foreign-owner: owned by another user (subject, value: uid) */
+        CART_REASON_FILE_WRITABLE_BY_OTHERS, /* file-writable-by-others: group or others may write (subject, value: mode) */
+        CART_REASON_SPOOL_MISMATCH,        /* spool-mismatch: a spool file is not the end of the start it closes */
         _CART_REASON_MAX,
 };
 

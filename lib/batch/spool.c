@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file-trust.h"
 #include "base/json-util.h"
 #include "base/output-file.h"
 #include "batch/spool.h"
@@ -63,6 +64,12 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
 
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return cart_error_errno(err, -errno, dir, "cannot create");
+        /* Minors' names go in there: a directory another user holds or may write is refused. */
+        r = file_open_trusted(dir, O_RDONLY, S_IFDIR, err);
+        if (r < 0)
+                return r;
+        close(r);
+        r = 0;
         /* An image file's key is known by its absolute path: the same wherever the replay runs. */
         if (strncmp(uid, "file:", 5) == 0 && strlen(uid + 5) < sizeof(r2.key.device))
                 snprintf(r2.key.device, sizeof(r2.key.device), "%s", uid + 5);
@@ -304,10 +311,17 @@ static int load(int dfd, const char *name, struct spooled *sp, struct cart_error
         ssize_t n;
 
         fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 && errno == ELOOP)
+                return cart_error_reason_set(err, -EPERM, CART_REASON_FILE_SYMLINK, name);
         if (fd < 0)
                 return cart_error_errno(err, -errno, name, "cannot open");
         if (fstat(fd, &st) < 0)
                 return cart_error_errno(err, -errno, name, "cannot read");
+        if (S_ISREG(st.st_mode)) {
+                int r = file_check_trusted(fd, name, S_IFREG, err);
+                if (r < 0)
+                        return r;
+        }
         if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > (off_t) SPOOL_FILE_MAX)
                 return cart_error_set(err, -EBADMSG, "journal spool: not a regular file of at most %zu KiB",
                                       (size_t) (SPOOL_FILE_MAX / KIB));
@@ -358,17 +372,22 @@ static void free_names(char **names, size_t n) {
         free(names);
 }
 
-/* The spool's file names, sorted (oldest first: end-TIME-...). */
-static int list(const char *dir, char ***ret, size_t *ret_n) {
-        DIR *d = opendir(dir);
+/* The spool's file names, sorted (oldest first: end-TIME-...), from the directory dfd. */
+static int list(int dfd, char ***ret, size_t *ret_n) {
+        int fd = dup(dfd);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
         struct dirent *de;
         char **names = NULL;
         size_t n = 0;
 
         *ret = NULL;
         *ret_n = 0;
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
+        if (!d) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
         while ((de = readdir(d))) {
                 char **t;
                 if (de->d_name[0] == '.' || strlen(de->d_name) < 6 || !streq(de->d_name + strlen(de->d_name) - 5, ".json"))
@@ -398,17 +417,21 @@ int spool_replay(const char *dir, struct journal *j, spool_fn fn, void *userdata
         size_t n;
         int r, replayed = 0;
 
-        r = list(dir, &names, &n);
+        /* A spool directory or file another user holds, or may write, could name any pupil:
+         * refused (file-trust.h), nothing replayed from it. */
+        dfd = file_open_trusted(dir, O_RDONLY, S_IFDIR, err);
+        if (dfd == -ENOENT) {
+                if (err)
+                        memset(err, 0, sizeof(*err));
+                return 0;
+        }
+        if (dfd < 0)
+                return dfd;
+        r = list(dfd, &names, &n);
         if (r < 0)
                 return cart_error_errno(err, r, dir, "cannot read");
         if (n == 0)
                 return 0;
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                r = -errno;
-                free_names(names, n);
-                return cart_error_errno(err, r, dir, "cannot read");
-        }
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL;
                 _cleanup_free_ struct spooled *sp = calloc(1, sizeof(*sp));

@@ -119,8 +119,9 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         c.p = c.stack;
         /* Form 2 differs in its first line and in pupil_commit standing for pupil_id; form 3
          * from form 2 in its first line and the batch run at the end. */
-        int form = e->format > 0 ? e->format : 3;
-        r = canon_put(&c, form == 1 ? "cartable-event-1\n" : form == 2 ? "cartable-event-2\n" : "cartable-event-3\n", 17);
+        int form = e->format > 0 ? e->format : 4;
+        r = canon_put(&c, form == 1 ? "cartable-event-1\n" : form == 2 ? "cartable-event-2\n" :
+                      form == 3 ? "cartable-event-3\n" : "cartable-event-4\n", 17);
         if (r >= 0) r = put_text(&c, "uuid", e->uuid);
         if (r >= 0) r = put_text(&c, "station", e->station);
         if (r >= 0) r = put_int(&c, "station_seq", e->station_seq);
@@ -139,7 +140,8 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         if (r >= 0) r = put_text(&c, "outcome", e->outcome);
         if (r >= 0) r = put_text(&c, "reason", e->reason);
         if (r >= 0) r = put_text(&c, "step", e->step);
-        if (r >= 0) r = put_text(&c, "message", e->message);
+        if (r >= 0) r = form >= 4 ? put_text(&c, "message_commit", e->message_commit)
+                                       : put_text(&c, "message", e->message);
         if (r >= 0) r = put_text(&c, "volume_id", e->volume_id);
         if (r >= 0) r = put_int(&c, "bytes_written", e->bytes_written);
         if (r >= 0) r = put_int(&c, "bytes_read", e->bytes_read);
@@ -148,6 +150,17 @@ int journal_event_hash(const struct journal_event_row *e, char ret[JOURNAL_HASH_
         if (r >= 0) r = put_int(&c, "read_usec", e->read_usec);
         if (r >= 0 && form >= 3) r = put_text(&c, "run", e->run);
         if (r >= 0) r = put_text(&c, "prev_hash", e->prev_hash);
+        return canon_finish(&c, r, ret);
+}
+
+int journal_message_commit(const char *salt, const char *message, char ret[JOURNAL_HASH_HEX_LEN + 1]) {
+        struct canon c = { .cap = sizeof(c.stack) };
+        int r;
+
+        c.p = c.stack;
+        r = canon_put(&c, "cartable-message-1\n", 19);
+        if (r >= 0) r = put_text(&c, "salt", salt);
+        if (r >= 0) r = put_text(&c, "message", message);
         return canon_finish(&c, r, ret);
 }
 
@@ -190,21 +203,22 @@ int journal_event_insert(struct journal *j, const struct journal_event_row *e, s
                        "pupil_school, pupil_id, key_uid, key_serial, release_name, release_version, "
                        "release_serial, release_key_id, outcome, reason, step, message, volume_id, "
                        "bytes_written, bytes_read, started_usec, write_usec, read_usec, prev_hash, hash, format, "
-                       "pupil_commit, run, signature) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "pupil_commit, run, signature, message_salt, message_commit) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        JT(e->uuid), JT(e->station), JI(e->station_seq), JT(e->kind), JI(e->time_usec),
                        JT(e->operator), JT(e->pupil_school), JT(e->pupil_id), JT(e->key_uid), JT(e->key_serial),
                        JT(e->release_name), JT(e->release_version), JN(e->release_serial), JT(e->release_key_id),
                        JT(e->outcome), JT(e->reason), JT(e->step), JT(e->message), JT(e->volume_id),
                        JN(e->bytes_written), JN(e->bytes_read), JN(e->started_usec), JN(e->write_usec),
                        JN(e->read_usec), JT(e->prev_hash), JT(e->hash), JI(e->format), JT(e->pupil_commit),
-                       JT(e->run), JT(e->signature));
+                       JT(e->run), JT(e->signature), JT(e->message_salt), JT(e->message_commit));
 }
 
 int journal_event_append(struct journal *j, struct journal_event_row *e, struct cart_error *err) {
         struct jstmt *last = NULL;
         char uuid[JOURNAL_UUID_LEN + 1], prev[JOURNAL_HASH_HEX_LEN + 1], hash[JOURNAL_HASH_HEX_LEN + 1];
-        char commit[JOURNAL_HASH_HEX_LEN + 1], signature[129];
+        char commit[JOURNAL_HASH_HEX_LEN + 1], message_commit[JOURNAL_HASH_HEX_LEN + 1];
+        char signature[129], message_salt[33];
         int r;
 
         /* The caller holds a write transaction and the chain's lock, so nobody else appends
@@ -230,7 +244,19 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
         e->uuid = uuid;
         e->station = j->station;
         e->prev_hash = prev;
-        e->format = 3;
+        e->format = 4;
+        e->message_salt = e->message_commit = NULL;
+        if (e->message) {
+                uint8_t b[16];
+                if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
+                        return cart_error_errno(err, -errno, NULL, "no random salt");
+                hash_to_hex(b, sizeof(b), message_salt);
+                r = journal_message_commit(message_salt, e->message, message_commit);
+                if (r < 0)
+                        return r;
+                e->message_salt = message_salt;
+                e->message_commit = message_commit;
+        }
         if (e->pupil_id) {
                 char salt[33];
                 r = pupil_salt(j, e->pupil_school, e->pupil_id, salt, err);
@@ -256,6 +282,7 @@ int journal_event_append(struct journal *j, struct journal_event_row *e, struct 
 
         r = journal_event_insert(j, e, err);
         /* The strings above live on this stack frame. */
-        e->uuid = e->station = e->prev_hash = e->hash = e->pupil_commit = e->signature = NULL;
+        e->uuid = e->station = e->prev_hash = e->hash = e->pupil_commit = e->signature = e->message_salt =
+                e->message_commit = NULL;
         return r;
 }

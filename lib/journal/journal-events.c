@@ -13,10 +13,11 @@
         "e.bytes_read, e.started_usec, e.write_usec, e.read_usec, e.prev_hash, e.hash, "
 /* Listing: with the pupil's names. Verifying: the event alone. */
 #define EVENT_SELECT EVENT_COLUMNS "p.family_name, p.first_name, p.class_name, e.format, e.pupil_commit, " \
-        "p.salt, e.run, e.signature FROM events e " \
+        "p.salt, e.run, e.signature, e.message_salt, e.message_commit FROM events e " \
         "LEFT JOIN pupils p ON p.school = e.pupil_school AND p.id = e.pupil_id "
 #define EVENT_SELECT_BARE EVENT_COLUMNS "NULL, NULL, NULL, e.format, e.pupil_commit, (SELECT ps.salt " \
-        "FROM pupils ps WHERE ps.school = e.pupil_school AND ps.id = e.pupil_id), e.run, e.signature FROM events e "
+        "FROM pupils ps WHERE ps.school = e.pupil_school AND ps.id = e.pupil_id), e.run, e.signature, " \
+        "e.message_salt, e.message_commit FROM events e "
 
 static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
         *e = (struct journal_event_row) {
@@ -32,7 +33,8 @@ static void event_from_row(struct jstmt *s, struct journal_event_row *e) {
                 .read_usec = jdb_int64(s, 24), .prev_hash = jdb_text(s, 25), .hash = jdb_text(s, 26),
                 .family_name = jdb_text(s, 27), .first_name = jdb_text(s, 28), .class_name = jdb_text(s, 29),
                 .format = (int) jdb_int64(s, 30), .pupil_commit = jdb_text(s, 31), .pupil_salt = jdb_text(s, 32),
-                .run = jdb_text(s, 33), .signature = jdb_text(s, 34),
+                .run = jdb_text(s, 33), .signature = jdb_text(s, 34), .message_salt = jdb_text(s, 35),
+                .message_commit = jdb_text(s, 36),
         };
 }
 
@@ -172,15 +174,99 @@ static bool other_salt_opens(const struct other_salts *o, const struct journal_e
         return false;
 }
 
+/* What tells a purged event from detached history: the tombstones of purges, and (read only
+ * when some event has lost its pupil id) the commitments of the pupils that exist. */
+struct detached {
+        struct journal_commit_set tombstones, pupils;
+        int64_t last_purge_usec;       /* -1: never purged */
+};
+
+static void detached_free(struct detached *d) {
+        journal_commit_set_free(&d->tombstones);
+        journal_commit_set_free(&d->pupils);
+}
+
+static int detached_load(struct journal *j, struct detached *d, struct cart_error *err) {
+        int64_t n = 0;
+        int r;
+
+        d->last_purge_usec = -1;
+        r = jdb_query_int(j, err, &d->last_purge_usec, "SELECT max(time_usec) FROM purges");
+        if (r < 0)
+                return r;
+        r = jdb_query_int(j, err, &n, "SELECT count(*) FROM events WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL");
+        if (r < 0 || n == 0)
+                return r < 0 ? r : 0;
+        r = journal_commit_set_load(j, false, &d->tombstones, err);
+        if (r < 0)
+                return r;
+        return journal_commit_set_load(j, true, &d->pupils, err);
+}
+
+/* An event that names no pupil but commits to one: only a purge may have taken its id, and
+ * then the pupil is gone and its tombstone covers the commitment. */
+static bool is_detached(struct chain *c, const struct detached *d, const struct journal_event_row *e,
+                        struct cart_error *err) {
+        const struct journal_commit_entry *who;
+
+        if (e->format == 1 || e->pupil_id || !e->pupil_commit)
+                return false;
+        who = journal_commit_set_find(&d->pupils, e->pupil_commit);
+        if (who)
+                problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) was detached: its pupil id "
+                        "was erased, but pupil %s still exists and its salt opens the event's commitment", c->station,
+                        e->station_seq, e->seq, e->uuid ? e->uuid : "-", who->who);
+        else if (!journal_commit_set_find(&d->tombstones, e->pupil_commit))
+                problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) was detached: its pupil id "
+                        "was erased, and no recorded purge took it", c->station, e->station_seq, e->seq,
+                        e->uuid ? e->uuid : "-");
+        else
+                return false;
+        c->is_broken = true;
+        return true;
+}
+
+/* Form 4 hashes the message's commitment: the message beside it must open it, or have been
+ * erased by a purge made after the event. */
+static int message_is_broken(struct chain *c, const struct detached *d, const struct journal_event_row *e,
+                             struct cart_error *err) {
+        char commit[JOURNAL_HASH_HEX_LEN + 1] = "";
+        int r;
+
+        if (e->format < 4 || (!e->message && !e->message_commit))
+                return 0;
+        if (e->message && e->message_salt) {
+                r = journal_message_commit(e->message_salt, e->message, commit);
+                if (r < 0)
+                        return r;
+        }
+        if (e->message && (!e->message_commit || !streq(commit, e->message_commit)))
+                problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) was edited: its message is "
+                        "not the one its hash commits to", c->station, e->station_seq, e->seq, e->uuid ? e->uuid : "-");
+        else if (!e->message && d->last_purge_usec < e->time_usec)
+                problem(err, "station %s: event %" PRId64 " (row %" PRId64 ", uuid %s) lost its message, and no "
+                        "purge since took it", c->station, e->station_seq, e->seq, e->uuid ? e->uuid : "-");
+        else
+                return 0;
+        c->is_broken = true;
+        return 1;
+}
+
 /*
  * One row against its chain. Its own hash tells an edit (content no longer matches);
  * its station_seq tells a deletion (a gap); its link to the previous hash tells an
  * insertion, or an edit whose author recomputed that row's hash.
  */
-static int check_row(struct chain *c, const struct other_salts *o, const struct journal_event_row *e,
-                     struct cart_error *err) {
+static int check_row(struct chain *c, const struct other_salts *o, const struct detached *d,
+                     const struct journal_event_row *e, struct cart_error *err) {
         char hash[JOURNAL_HASH_HEX_LEN + 1];
         int r;
+
+        if (is_detached(c, d, e, err))
+                return 0;
+        r = message_is_broken(c, d, e, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         r = journal_event_hash(e, hash);
         if (r < 0)
@@ -235,11 +321,14 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
         struct cart_error problems = {};
         _cleanup_(other_salts_free) struct other_salts salts = {};
         _cleanup_(journal_signers_freep) struct journal_signers *signers = NULL;
+        _cleanup_(detached_free) struct detached detached = {};
         int r;
 
         r = other_salts_load(j, &salts, err);
         if (r >= 0)
                 r = journal_signers_load(j, &signers, err);
+        if (r >= 0)
+                r = detached_load(j, &detached, err);
         if (r < 0)
                 return r;
         /* Within a station, by the order the chain claims; a row renumbered to hide a
@@ -269,7 +358,7 @@ int journal_verify(struct journal *j, journal_head_fn fn, void *userdata, struct
                         has_chain = true;
                 }
                 if (!c.is_broken) {
-                        r = check_row(&c, &salts, &e, &problems);
+                        r = check_row(&c, &salts, &detached, &e, &problems);
                         if (r < 0)
                                 return r;
                 }

@@ -257,6 +257,34 @@ int journal_signature_check(const struct journal_signers *s, const struct journa
 int64_t journal_now_usec(void);
 int journal_uuid_random(char ret[JOURNAL_UUID_LEN + 1]);
 
+/* A message's commitment (form 4, schema v8): SHA-256 over the canonical salt and message. */
+int journal_message_commit(const char *salt, const char *message, char ret[JOURNAL_HASH_HEX_LEN + 1]);
 /* A pupil's commitment (schema v2): SHA-256 over the canonical salt, school and id. */
 int journal_pupil_commit(const char *salt, const char *school, const char *id,
                          char ret[JOURNAL_HASH_HEX_LEN + 1]);
+
+/* ---- Tombstones: what a purge leaves so that a pupil stays purged (journal-tombstone.c) ---- */
+
+/* Bury the pupils of pupils p matching condition (an SQL condition on p with one '?', bound
+ * to before): each one's identity under this journal's purge salt, and the commitments its
+ * salts open, into purged_pupils. Before their salts are erased. */
+int journal_tombstones_bury(struct journal *j, const char *condition, int64_t before, struct cart_error *err);
+/* One commitment more (a purged pupil's event merged from another journal). */
+int journal_tombstone_add(struct journal *j, const char *commitment, struct cart_error *err);
+/* Whether the pupil was purged here: its identity, or its commitment under salt (may be
+ * NULL), is a tombstone. 1 yes, 0 no. */
+int journal_is_purged(struct journal *j, const char *school, const char *id, const char *salt, struct cart_error *err);
+
+/* Commitments read at once, looked up by bsearch: the tombstones, or each salted pupil's
+ * commitments (who: "UAI/ID"). */
+struct journal_commit_entry {
+        char commit[JOURNAL_HASH_HEX_LEN + 1];
+        char *who;
+};
+struct journal_commit_set {
+        struct journal_commit_entry *v;
+        size_t n;
+};
+int journal_commit_set_load(struct journal *j, bool want_pupils, struct journal_commit_set *ret, struct cart_error *err);
+const struct journal_commit_entry *journal_commit_set_find(const struct journal_commit_set *set, const char *commit);
+void journal_commit_set_free(struct journal_commit_set *set);

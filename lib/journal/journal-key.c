@@ -207,6 +207,31 @@ static int end_unless_recorded(struct journal *j, const struct journal_key_end *
         return r;
 }
 
+/* A late end (spooled, or held back) closes the open start of its key only if it names the
+ * pupil that start claimed or was for: a spool file cannot give the key to someone else. */
+static int end_matches_start(struct journal *j, const struct journal_key_end *k, const char *school, const char *id,
+                             struct cart_error *err) {
+        struct jstmt *s = NULL;
+        bool is_same;
+        int r;
+
+        r = jdb_query(j, err, &s, "SELECT pupil_school, pupil_id FROM events WHERE key_uid = ? AND station = ? AND "
+                      "kind = 'flashed' ORDER BY seq DESC LIMIT 1", JT(k->key.uid), JT(j->station));
+        if (r <= 0)
+                return r < 0 ? r : -ENOENT;
+        is_same = !jdb_text(s, 1) == !id && (!id || (streq(jdb_text(s, 1), id) && jdb_text(s, 0) && school &&
+                                                     streq(jdb_text(s, 0), school)));
+        if (!is_same) {
+                cart_error_reason_set(err, -EBADMSG, CART_REASON_SPOOL_MISMATCH, k->key.uid);
+                snprintf(err->have, sizeof(err->have), "%s%s%s", school ? school : "", school ? "/" : "",
+                         id ? id : "-");
+                snprintf(err->want, sizeof(err->want), "%s%s%s", jdb_text(s, 0) ? jdb_text(s, 0) : "",
+                         jdb_text(s, 0) ? "/" : "", jdb_text(s, 1) ? jdb_text(s, 1) : "-");
+        }
+        jdb_reset(s);
+        return is_same ? 0 : -EBADMSG;
+}
+
 int journal_key_end(struct journal *j, const struct journal_key_end *k, struct journal_key_ended *ret,
                     struct cart_error *err) {
         _cleanup_free_ char *school = NULL, *id = NULL;
@@ -225,6 +250,11 @@ int journal_key_end(struct journal *j, const struct journal_key_end *k, struct j
         }
         if (k->pupil) {
                 r = journal_pupil_resolve(j, k->pupil, &school, &id, err);
+                if (r < 0)
+                        goto done;
+        }
+        if (k->only_if_started) {
+                r = end_matches_start(j, k, school, id, err);
                 if (r < 0)
                         goto done;
         }

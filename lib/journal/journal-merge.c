@@ -57,8 +57,18 @@ static int merge_import_row(struct merge *m) {
 
 /* One more salt of a pupil, from another journal (pupil_salts, schema v3). */
 static int add_other_salt(struct merge *m, const char *school, const char *id, const char *salt) {
-        return jdb_run(m->target, m->err, "INSERT INTO pupil_salts (school, id, salt) VALUES (?, ?, ?) "
-                       "ON CONFLICT DO NOTHING", JT(school), JT(id), JT(salt));
+        return jdb_run(m->target, m->err, "INSERT INTO pupil_salts (school, id, salt) SELECT ?, ?, ? WHERE EXISTS "
+                       "(SELECT 1 FROM pupils WHERE school = ? AND id = ?) ON CONFLICT DO NOTHING",
+                       JT(school), JT(id), JT(salt), JT(school), JT(id));
+}
+
+/* Whether target holds the pupil: after merge_pupils, a pupil of source that target lacks
+ * was purged in target (a tombstone kept it out). */
+static int target_has_pupil(struct merge *m, const char *school, const char *id) {
+        int64_t n = 0;
+        int r = jdb_query_int(m->target, m->err, &n, "SELECT count(*) FROM pupils WHERE school = ? AND id = ?",
+                              JT(school), JT(id));
+        return r < 0 ? r : n > 0;
 }
 
 /*
@@ -79,22 +89,31 @@ static int merge_salt(struct merge *m, struct jstmt *src, const char *theirs) {
                        JT(ours), JT(jdb_text(src, 0)), JT(jdb_text(src, 1)));
 }
 
-/* The other salts source holds (from its own merges) come along. */
-static int merge_other_salts(struct merge *m) {
+/* fn for each row of a query of source. */
+static int each_source_row(struct merge *m, const char *sql, int (*fn)(struct merge *m, struct jstmt *s)) {
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
         int r;
 
-        r = jdb_prepare(m->source, "SELECT school, id, salt FROM pupil_salts ORDER BY school, id, salt", &s, m->err);
+        r = jdb_prepare(m->source, sql, &s, m->err);
         if (r < 0)
                 return r;
         for (;;) {
                 r = jdb_step(m->source, s, m->err);
                 if (r <= 0)
                         return r;
-                r = add_other_salt(m, jdb_text(s, 0), jdb_text(s, 1), jdb_text(s, 2));
+                r = fn(m, s);
                 if (r < 0)
                         return r;
         }
+}
+
+static int merge_other_salt(struct merge *m, struct jstmt *s) {
+        return add_other_salt(m, jdb_text(s, 0), jdb_text(s, 1), jdb_text(s, 2));
+}
+
+/* The other salts source holds (from its own merges) come along. */
+static int merge_other_salts(struct merge *m) {
+        return each_source_row(m, "SELECT school, id, salt FROM pupil_salts ORDER BY school, id, salt", merge_other_salt);
 }
 
 /* The schools and pupils target does not know; target's own rows win (its roster is newer). */
@@ -130,6 +149,14 @@ static int merge_pupils(struct merge *m) {
                         continue;
                 }
                 jdb_reset(has);
+                r = journal_is_purged(m->target, jdb_text(s, 0), jdb_text(s, 1), jdb_is_null(s, 14) ? NULL :
+                                      jdb_text(s, 14), m->err);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        m->counts.pupils_purged++;
+                        continue;
+                }
                 r = merge_import_row(m);
                 if (r < 0)
                         return r;
@@ -204,8 +231,13 @@ static int merge_keys(struct merge *m) {
                                "updated_usec = excluded.updated_usec", &up, m->err);
                 if (r < 0)
                         return r;
+                r = jdb_is_null(s, 10) ? 1 : target_has_pupil(m, jdb_text(s, 9), jdb_text(s, 10));
+                if (r < 0)
+                        return r;
+                /* A purged pupil's key stays, without the pupil (as the purge left it). */
                 for (int i = 0; i < 13; i++)
-                        jdb_bind_text(up, i + 1, jdb_is_null(s, i) ? NULL : jdb_text(s, i));
+                        jdb_bind_text(up, i + 1, jdb_is_null(s, i) || (r == 0 && (i == 9 || i == 10)) ? NULL :
+                                      jdb_text(s, i));
                 r = jdb_step(m->target, up, m->err);
                 if (r < 0)
                         return r;
@@ -228,6 +260,39 @@ static int remember_issue(struct merge *m, const struct journal_event_row *e) {
         p = &m->issues[m->n_issues++];
         *p = (struct issue) { strdup(e->pupil_school), strdup(e->pupil_id), strdup(e->key_uid), strdup(e->station) };
         return p->school && p->id && p->key && p->station ? 0 : -ENOMEM;
+}
+
+/* An event of a pupil purged in target comes in as the purge left that pupil's own: without
+ * its id, its commitment buried (a form-1 event hashes the id: target kept that pupil). */
+static int merge_insert_event(struct merge *m, const struct journal_event_row *e) {
+        struct journal_event_row copy = *e;
+        int r;
+
+        if (e->format != 1 && e->pupil_id) {
+                r = target_has_pupil(m, e->pupil_school, e->pupil_id);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        copy.pupil_id = NULL;
+                        r = journal_tombstone_add(m->target, e->pupil_commit, m->err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = journal_event_insert(m->target, &copy, m->err);
+        if (r < 0)
+                return r;
+        m->counts.events_added++;
+        return remember_issue(m, &copy);
+}
+
+static int merge_tombstone(struct merge *m, struct jstmt *s) {
+        return journal_tombstone_add(m->target, jdb_text(s, 0), m->err);
+}
+
+/* Source's tombstones come along: the events its purges detached verify in target too. */
+static int merge_tombstones(struct merge *m) {
+        return each_source_row(m, "SELECT commitment FROM purged_pupils ORDER BY commitment", merge_tombstone);
 }
 
 /* One event of source: already in target (same uuid, same hash), or the next link of its
@@ -280,11 +345,7 @@ static int merge_event(void *userdata, const struct journal_event_row *e) {
                                       m->source->path);
         }
         jdb_reset(s);
-        r = journal_event_insert(m->target, e, m->err);
-        if (r < 0)
-                return r;
-        m->counts.events_added++;
-        return remember_issue(m, e);
+        return merge_insert_event(m, e);
 }
 
 static bool is_merged_issue(const struct merge *m, const char *school, const char *id, const char *key) {
@@ -331,15 +392,37 @@ static int find_conflicts(struct merge *m, journal_conflict_fn fn, void *userdat
         return 0;
 }
 
+/* Every chain of source verifies, or nothing of it is inserted: a broken source would leave
+ * target failing journal verify for good, and no station can delete events to repair it. */
+static int merge_check_source(struct merge *m) {
+        struct cart_error problems = {};
+        int r;
+
+        r = journal_verify(m->source, NULL, NULL, &problems);
+        if (r < 0) {
+                *m->err = problems;
+                return r;
+        }
+        if (r == 0)
+                return 0;
+        return cart_error_set(m->err, -EBADMSG, "%s is refused, nothing was merged: a chain of it does not verify:\n%s",
+                              m->source->path, problems.msg);
+}
+
 int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,
                   struct journal_merge_counts *ret, struct cart_error *err) {
         struct merge m = { .target = target, .source = source, .err = err };
         int r;
 
+        r = merge_check_source(&m);
+        if (r < 0)
+                return r;
         r = journal_txn_begin(target, err);
         if (r < 0)
                 return r;
-        r = merge_pupils(&m);
+        r = merge_tombstones(&m);
+        if (r >= 0)
+                r = merge_pupils(&m);
         if (r >= 0)
                 r = merge_other_salts(&m);
         if (r >= 0)

@@ -65,6 +65,17 @@ static int purge(struct journal *j, int64_t before, const char *operator, struct
                         "count(*) FROM pupils p WHERE " PURGED " GROUP BY p.school, p.class_name "
                         "ON CONFLICT (school, class_name) DO UPDATE SET n_pupils = purged_counts.n_pupils + "
                         "excluded.n_pupils", before, NULL, err);
+        /* Messages of form 4 that name a purged pupil (its id, or its family name), or belong to
+         * its events, go with their salt; their commitment stays, so does the hash. */
+        if (r >= 0)
+                r = exec_before(j, "UPDATE events SET message = NULL, message_salt = NULL WHERE format >= 4 AND "
+                                "message IS NOT NULL AND EXISTS (SELECT 1 FROM pupils p WHERE " PURGED " AND "
+                                "((p.school = events.pupil_school AND p.id = events.pupil_id) OR events.message LIKE "
+                                "'%' || p.id || '%' OR (p.family_name <> '' AND events.message LIKE '%' || "
+                                "p.family_name || '%')))", before, &n, err);
+        if (r < 0)
+                return r;
+        c->messages = (uint64_t) n;
         /* Events of form 2 keep their commitment; their id and the pupil's salt go. */
         if (r >= 0)
                 r = exec_before(j, "UPDATE events SET pupil_id = NULL WHERE format >= 2 AND pupil_id IS NOT NULL AND "
@@ -73,6 +84,11 @@ static int purge(struct journal *j, int64_t before, const char *operator, struct
         if (r < 0)
                 return r;
         c->events = (uint64_t) n;
+        /* Tombstones before the salts go: the purged stay purged (merge), their events stay
+         * told apart from detached history (verify). */
+        r = journal_tombstones_bury(j, PURGED " AND NOT " HAS_V1, before, err);
+        if (r < 0)
+                return r;
         r = exec_before(j, "UPDATE keys SET pupil_id = NULL WHERE pupil_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
                         "pupils p WHERE p.school = keys.pupil_school AND p.id = keys.pupil_id AND " PURGED ")",
                         before, NULL, err);
@@ -126,8 +142,10 @@ int journal_purge(struct journal *j, int64_t left_before_usec, const char *opera
                 if (r < 0)
                         return r;
         } else {
+                /* Even with nobody left to purge: a purge whose checkpoint a reader blocked is
+                 * finished by running it again. */
                 r = journal_txn_commit(j, err);
-                if (r >= 0 && c.pupils > 0)
+                if (r >= 0)
                         r = jdb_checkpoint(j, err);
                 if (r < 0)
                         return r;

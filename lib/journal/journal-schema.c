@@ -102,6 +102,20 @@ static const char schema_v7[] =
         " PRIMARY KEY (station, school));\n"
         "ALTER TABLE events ADD COLUMN signature TEXT;\n";
 
+/* Version 8: a purge leaves
+ * tombstones, salted commitments that keep its pupils purged (journal-tombstone.c). Events a
+ * purge detached before tombstones existed are buried here, if a purge was recorded. Events
+ * of form 4 commit to their message, which a purge may then erase. */
+static const char schema_v8[] =
+        "CREATE TABLE purged_pupils (commitment TEXT NOT NULL PRIMARY KEY);\n"
+        "CREATE TABLE purge_salt (salt TEXT NOT NULL PRIMARY KEY);\n"
+        "INSERT INTO purged_pupils (commitment) SELECT DISTINCT pupil_commit FROM events"
+        " WHERE pupil_id IS NULL AND pupil_commit IS NOT NULL AND EXISTS (SELECT 1 FROM purges);\n"
+        /* Form 4 hashes a salted commitment of the message instead of the message, so that a
+         * purge erases the words that name a pupil (an id in a swap's message) and keeps the chain. */
+        "ALTER TABLE events ADD COLUMN message_salt TEXT;\n"
+        "ALTER TABLE events ADD COLUMN message_commit TEXT;\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1 },
         { 2, schema_v2 },
@@ -110,6 +124,7 @@ const struct journal_migration journal_migrations[] = {
         { 5, schema_v5 },
         { 6, schema_v6 },
         { 7, schema_v7 },
+        { 8, schema_v8 },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 
@@ -185,6 +200,22 @@ const char *const journal_pg_extras[] = {
         " EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), station_role);"
         " EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', current_schema(), station_role);"
         " END $$;\n",
+        /* v8: a station reads the purges' tombstones (journal verify tells a purge from
+         * detached history; push and merge keep a purged pupil out) and adds those a pushed
+         * journal carries: cartable_station_grant() gives it that too, and the stations
+         * registered before get it now. */
+        [8] = "CREATE OR REPLACE FUNCTION cartable_station_grant(station_role text) RETURNS void LANGUAGE plpgsql"
+        " AS $$ BEGIN"
+        " EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), station_role);"
+        " EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), station_role);"
+        " EXECUTE format('GRANT SELECT ON schema_version, schools, imports, pupils, pupil_salts, keys, events,"
+        " stations, station_schools, purges, purged_pupils, purge_salt TO %I', station_role);"
+        " EXECUTE format('GRANT INSERT, UPDATE ON schools, pupils, keys TO %I', station_role);"
+        " EXECUTE format('GRANT INSERT ON imports, events, pupil_salts, purged_pupils TO %I', station_role);"
+        " EXECUTE format('GRANT USAGE ON SEQUENCE imports_id_seq, events_seq_seq TO %I', station_role);"
+        " EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON events FROM %I', station_role); END $$;\n"
+        "DO $$ DECLARE r record; BEGIN FOR r IN SELECT role FROM stations WHERE removed_usec IS NULL"
+        " AND role IS NOT NULL LOOP PERFORM cartable_station_grant(r.role); END LOOP; END $$;\n",
 };
 
 const size_t journal_n_pg_extras = ELEMENTSOF(journal_pg_extras);

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "base/file-trust.h"
 #include "journal/journal-internal.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -154,8 +155,18 @@ static int sq_secure_delete(struct journal *j, struct cart_error *err) {
         return sq_exec(j, "PRAGMA secure_delete = ON", err);
 }
 
+/* A reader's open transaction holds pages of the log that the checkpoint may not copy back:
+ * the erased bytes then stay in PATH-wal, and the purge must not say they are gone. */
 static int sq_checkpoint(struct journal *j, struct cart_error *err) {
-        return sq_exec(j, "PRAGMA wal_checkpoint(TRUNCATE)", err);
+        int n_log = -1, n_copied = -1;
+        int rc = sqlite3_wal_checkpoint_v2(handle(j), NULL, SQLITE_CHECKPOINT_TRUNCATE, &n_log, &n_copied);
+
+        if ((rc & 0xff) == SQLITE_BUSY || (rc == SQLITE_OK && n_log > 0 && n_copied < n_log)) {
+                cart_error_reason_set(err, -EBUSY, CART_REASON_CHECKPOINT_INCOMPLETE, j->path);
+                err->value = (uint64_t) MAX(n_log - n_copied, 0);
+                return -EBUSY;
+        }
+        return rc == SQLITE_OK ? 0 : db_fail(j, rc, err);
 }
 
 static int sq_begin(struct journal *j, struct cart_error *err) {
@@ -227,6 +238,49 @@ static int set_wal(struct journal *j, struct cart_error *err) {
         }
 }
 
+/* The journal file, and the log files SQLite keeps beside it, are this user's, reached
+ * without a symbolic link and writable by nobody else (file-trust.h); a new journal is
+ * created 0600 here, never through a link, before SQLite opens it. */
+static int check_file(struct journal *j, bool create, struct cart_error *err) {
+        static const char *const suffixes[] = { "-wal", "-shm" };
+        int fd;
+
+        if (streq(j->path, ":memory:"))
+                return 0;
+        fd = file_open_trusted(j->path, O_RDONLY, S_IFREG, err);
+        if (fd == -ENOENT && create) {
+                if (err)
+                        memset(err, 0, sizeof(*err));
+                fd = file_create_private(j->path, O_RDWR, 0600, err);
+                if (fd == -EEXIST) {       /* another process created it meanwhile */
+                        if (err)
+                                memset(err, 0, sizeof(*err));
+                        fd = file_open_trusted(j->path, O_RDONLY, S_IFREG, err);
+                }
+        }
+        if (fd == -ENOENT)
+                return cart_error_errno(err, fd, j->path, "no such journal: create it with cartable journal init, "
+                                        "or import a roster");
+        if (fd < 0)
+                return fd;
+        close(fd);
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "%s%s", j->path, suffixes[i]) < 0)
+                        return -ENOMEM;
+                fd = file_open_trusted(p, O_RDONLY, S_IFREG, err);
+                if (fd == -ENOENT) {
+                        if (err)
+                                memset(err, 0, sizeof(*err));
+                        continue;
+                }
+                if (fd < 0)
+                        return fd;
+                close(fd);
+        }
+        return 0;
+}
+
 static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
         int rc, r;
@@ -235,8 +289,9 @@ static int sq_open(struct journal *j, bool create, struct cart_error *err) {
         if (!j->db)
                 return -ENOMEM;
         j->db->run_fd = -EBADF;
-        if (!create && access(j->path, F_OK) < 0)
-                return cart_error_errno(err, -errno, j->path, "import a roster first, or give --journal");
+        r = check_file(j, create, err);
+        if (r < 0)
+                return r;
         rc = sqlite3_open_v2(j->path, &j->db->db, flags, NULL);
         if (rc != SQLITE_OK) {
                 r = sqlite_errno(rc);

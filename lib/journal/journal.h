@@ -25,7 +25,7 @@
 
 #include "base/error.h"
 
-#define JOURNAL_SCHEMA_VERSION 7
+#define JOURNAL_SCHEMA_VERSION 8
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -238,7 +238,9 @@ struct journal_key_end {
         int64_t write_usec, read_usec;
         /* The end of a key held back while the journal server was away, or spooled: recorded
          * only if this station's start of the key is still open (the commit the lost connection
-         * left in doubt may have recorded it already). */
+         * left in doubt may have recorded it already), and then only if it names the pupil that
+         * start was for (-EBADMSG, reason spool-mismatch, have: the end's pupil, want: the
+         * start's, nothing recorded). */
         bool only_if_started;
         /* Roster mode: the class the key's batch runs, counted in ret (journal_key_ended). */
         const char *school, *class_name;
@@ -274,8 +276,8 @@ struct journal_event_row {
         const char *prev_hash, *hash;
         /* Not part of the event: the pupil's names as the journal holds them now (listing only). */
         const char *family_name, *first_name, *class_name;
-        /* Canonical form 1 (schema v1: pupil_id hashed), 2 (pupil_commit hashed instead) or 3
-         * (form 2 and the batch run);
+        /* Canonical form 1 (schema v1: pupil_id hashed), 2 (pupil_commit hashed instead), 3
+         * (form 2 and the batch run) or 4 (form 3, message_commit hashed instead of message);
          * 0 on append: the current one. pupil_commit: SHA-256 of the pupil's salt, school and
          * id, kept when a purge erases the id. pupil_salt: not part of the event (verify). */
         int format;
@@ -285,6 +287,9 @@ struct journal_event_row {
         /* Schema v7: the station's Ed25519 signature of hash (128 hex digits), or NULL. Not
          * hashed: it signs the hash, which covers the chain up to this event. */
         const char *signature;
+        /* Form 4 (schema v8): the message's salted commitment, hashed instead of the message, and
+         * its salt (NULL, with message, once a purge erased a message naming a purged pupil). */
+        const char *message_salt, *message_commit;
 };
 struct journal_event_filter {
         const char *pupil;           /* "ID" or "UAI/ID" */
@@ -337,6 +342,7 @@ struct journal_merge_counts {
         uint64_t events_added, events_present;   /* present: the same uuid and hash already there */
         uint64_t pupils_added, keys_added, keys_updated;
         uint64_t conflicts;
+        uint64_t pupils_purged;   /* source's pupils purged in target: kept out (their tombstones) */
 };
 
 /* The same pupil holding keys issued on two stations (offline at the time): both issues are
@@ -354,9 +360,12 @@ typedef int (*journal_conflict_fn)(void *userdata, const struct journal_conflict
  * chain goes on in target exactly as in source (rows copied verbatim), so journal verify
  * holds there. The schools, pupils and keys the events name come along (a pupil target
  * does not know is added; a key's state is the most recent of both). -EBADMSG, nothing
- * merged, when a station's chain in source does not continue target's (two journals
- * that call themselves one station, or a source with a gap): err names the event.
- * Conflicts are kept, counted and passed to fn.
+ * merged, when a chain of source does not verify (journal_verify: err names each broken
+ * station and event), or when a station's chain in source does not continue target's (two
+ * journals that call themselves one station, or a source with a gap): err names the event.
+ * A pupil purged in target stays purged (its tombstone): not added, its keys and events
+ * come without its id, as the purge left the pupil's own. Conflicts are kept, counted and
+ * passed to fn.
  */
 int journal_merge(struct journal *target, struct journal *source, journal_conflict_fn fn, void *userdata,
                   struct journal_merge_counts *ret, struct cart_error *err);

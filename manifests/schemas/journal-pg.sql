@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 7: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 8: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates the migrations of journal-schema.c
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -125,13 +125,18 @@ CREATE TABLE events (
     hash TEXT NOT NULL,                   -- SHA-256 of this event's canonical form
     format INTEGER NOT NULL DEFAULT 1,    -- canonical form: 1 hashes pupil_id (written by v1),
                                           -- 2 hashes pupil_commit instead (v2 onwards),
-                                          -- 3 hashes run too (v5 onwards)
+                                          -- 3 hashes run too (v5 onwards), 4 hashes
+                                          -- message_commit instead of message (v8 onwards)
     pupil_commit TEXT,                    -- v2: SHA-256 of the pupil's salt, school and id; a purge
                                           -- erases pupil_id and the salt, keeps this and the hash
     run TEXT,                             -- v5: the batch run of a key's start (its lock held while
                                           -- the run lives: only a gone run's starts are closed)
     signature TEXT,                       -- v7: the station's Ed25519 signature of hash (hex), checked
                                           -- against its registered key from its signed_from event on
+    message_salt TEXT,                    -- v8: 128 random bits, hex; erased with the message
+    message_commit TEXT,                  -- v8: form 4 hashes this, SHA-256 of the salt and the
+                                          -- message, instead of the message: a purge erases a
+                                          -- message naming a purged pupil, keeps this
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );
@@ -236,3 +241,21 @@ CREATE POLICY imports_of_station ON imports USING (station = (SELECT cartable_st
 -- Events can be inserted and read, never updated or deleted (events_append_only).
 CREATE FUNCTION cartable_station_grant(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), station_role); EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), station_role); EXECUTE format('GRANT SELECT ON schema_version, schools, imports, pupils, pupil_salts, keys, events, stations, station_schools TO %I', station_role); EXECUTE format('GRANT INSERT, UPDATE ON schools, pupils, keys TO %I', station_role); EXECUTE format('GRANT INSERT ON imports, events, pupil_salts TO %I', station_role); EXECUTE format('GRANT USAGE ON SEQUENCE imports_id_seq, events_seq_seq TO %I', station_role); EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON events FROM %I', station_role); END $$;
 CREATE FUNCTION cartable_station_revoke(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', current_schema(), station_role); EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', current_schema(), station_role); END $$;
+
+-- Version 8. What a purge leaves so that its pupils stay purged (tombstones): the salted
+-- commitments their events carry, by which `journal verify` tells a purged event from
+-- history detached behind cartable's back, and each pupil's identity under the purge salt,
+-- by which a merge or push keeps out a purged pupil that an older journal still lists.
+CREATE TABLE purged_pupils (
+    commitment TEXT NOT NULL PRIMARY KEY  -- SHA-256 of a salt, the school and the id
+);
+-- One random value, made by the first purge: the salt of the pupils' identities above.
+CREATE TABLE purge_salt (
+    salt TEXT NOT NULL PRIMARY KEY
+);
+
+-- Version 8, what only PostgreSQL has: a station reads the purges' tombstones (journal verify,
+-- push and merge) and adds those a pushed journal carries; the stations registered before
+-- get it at the migration.
+CREATE OR REPLACE FUNCTION cartable_station_grant(station_role text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), station_role); EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), station_role); EXECUTE format('GRANT SELECT ON schema_version, schools, imports, pupils, pupil_salts, keys, events, stations, station_schools, purges, purged_pupils, purge_salt TO %I', station_role); EXECUTE format('GRANT INSERT, UPDATE ON schools, pupils, keys TO %I', station_role); EXECUTE format('GRANT INSERT ON imports, events, pupil_salts, purged_pupils TO %I', station_role); EXECUTE format('GRANT USAGE ON SEQUENCE imports_id_seq, events_seq_seq TO %I', station_role); EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON events FROM %I', station_role); END $$;
+DO $$ DECLARE r record; BEGIN FOR r IN SELECT role FROM stations WHERE removed_usec IS NULL AND role IS NOT NULL LOOP PERFORM cartable_station_grant(r.role); END LOOP; END $$;

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (SQLite backend), version 7: what `cartable` creates in a new
+-- The key journal's schema (SQLite backend), version 8: what `cartable` creates in a new
 -- journal file. The unit test `journal` checks that a new journal's live schema equals
 -- this file statement by statement (comments and spacing aside), so keep both in step:
 -- a change is a new migration in lib/journal/journal-schema.c and an edit here.
@@ -123,13 +123,18 @@ CREATE TABLE events (
     hash TEXT NOT NULL,                   -- SHA-256 of this event's canonical form
     format INTEGER NOT NULL DEFAULT 1,    -- canonical form: 1 hashes pupil_id (written by v1),
                                           -- 2 hashes pupil_commit instead (v2 onwards),
-                                          -- 3 hashes run too (v5 onwards)
+                                          -- 3 hashes run too (v5 onwards), 4 hashes
+                                          -- message_commit instead of message (v8 onwards)
     pupil_commit TEXT,                    -- v2: SHA-256 of the pupil's salt, school and id; a purge
                                           -- erases pupil_id and the salt, keeps this and the hash
     run TEXT,                             -- v5: the batch run of a key's start (its lock held while
                                           -- the run lives: only a gone run's starts are closed)
     signature TEXT,                       -- v7: the station's Ed25519 signature of hash (hex), checked
                                           -- against its registered key from its signed_from event on
+    message_salt TEXT,                    -- v8: 128 random bits, hex; erased with the message
+    message_commit TEXT,                  -- v8: form 4 hashes this, SHA-256 of the salt and the
+                                          -- message, instead of the message: a purge erases a
+                                          -- message naming a purged pupil, keeps this
     UNIQUE (station, station_seq),
     FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id)
 );
@@ -193,4 +198,16 @@ CREATE TABLE station_schools (
     station TEXT NOT NULL REFERENCES stations (name),
     school TEXT NOT NULL,                 -- a UAI the station serves
     PRIMARY KEY (station, school)
+);
+
+-- Version 8. What a purge leaves so that its pupils stay purged (tombstones): the salted
+-- commitments their events carry, by which `journal verify` tells a purged event from
+-- history detached behind cartable's back, and each pupil's identity under the purge salt,
+-- by which a merge or push keeps out a purged pupil that an older journal still lists.
+CREATE TABLE purged_pupils (
+    commitment TEXT NOT NULL PRIMARY KEY  -- SHA-256 of a salt, the school and the id
+);
+-- One random value, made by the first purge: the salt of the pupils' identities above.
+CREATE TABLE purge_salt (
+    salt TEXT NOT NULL PRIMARY KEY
 );

@@ -175,7 +175,7 @@ settle() { udevadm settle -t 30; }
 bench_batch() {
         name=$1 rel=$2; shift 2
         t=""; for k in "$@"; do t="$t --target $(byid $k)"; done
-        rm -f /tmp/bench.db*; settle
+        rm -f /tmp/bench.db*; cartable journal init --journal /tmp/bench.db >/dev/null; settle
         a=$(up)
         cartable batch "$rel" --trust /station/e2e/test.pub --journal /tmp/bench.db --stock --force \
                 --operator bench --json $t 2>/tmp/$name.err | stamp >/tmp/$name.tj

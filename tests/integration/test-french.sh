@@ -109,6 +109,12 @@ expect_exit 64 fr "$CARTABLE" report --format pdf
 expect_in err "^cartable: report : --format vaut csv, json ou html, pas « pdf »$"
 
 # --- batch without a terminal: one French line per event, the summary with its plurals
+# (only roster import and journal init create a journal: a typo never starts a new one)
+expect_exit 66 fr "$CARTABLE" batch rel.cart --stock --journal stock.db --trust dep.pub --target b1.img --size 64M
+expect_in err "stock\.db: pas de journal : créez-le avec cartable journal init"
+expect_exit 0 fr "$CARTABLE" journal init --journal stock.db
+expect_in out "^journal stock\.db prêt \(schéma version [0-9]+\)$"
+expect_exit 0 fr "$CARTABLE" journal init --journal tty.db
 expect_exit 0 fr "$CARTABLE" batch rel.cart --stock --journal stock.db --trust dep.pub --target b1.img --target b2.img --size 64M
 expect_in out '^b1\.img : ajoutée : 64,0 Mio$'
 expect_in out '^b2\.img : commencée$'
@@ -161,7 +167,8 @@ ndjson_same() {    # ndjson_same ARGS...: run batch --json ARGS in English and i
         for lang in en fr; do
                 rm -rf "run-$lang"; mkdir "run-$lang"
                 rc=0
-                (cd "run-$lang" && $lang "$CARTABLE" batch ../rel.cart --stock --journal j.db --trust ../dep.pub \
+                (cd "run-$lang" && $lang "$CARTABLE" journal init --journal j.db >/dev/null &&
+                 $lang "$CARTABLE" batch ../rel.cart --stock --journal j.db --trust ../dep.pub \
                         --json "$@" > ../nd.$lang 2>/dev/null) || rc=$?
                 if [ $lang = en ]; then rc_en=$rc; else rc_fr=$rc; fi
                 python3 - "nd.$lang" > "nd.$lang.cmp" <<'PY'

@@ -46,6 +46,7 @@ expect_in out '^station ecole-a: 2 events, intact'
 expect_in out '^station ecole-b: 2 events, intact'
 # The server merged into a new SQLite journal: the conflict it holds is reported once, and
 # everything verifies there too.
+expect_exit 0 "$C" journal init --journal "$SCRATCH/clash.db"
 expect_exit 1 "$C" journal merge "$URL" --journal "$SCRATCH/clash.db"
 expect_in out ': 4 events added, 0 already there; 60 pupils added; 2 keys added, 0 updated; 1 conflicts$'
 expect_exit 0 "$C" journal verify --journal "$SCRATCH/clash.db"
@@ -85,6 +86,7 @@ expect_in out "^station college-1: $n_off events, intact; $head_off$"
 expect_in out "^journal intact: $((n_off + n_base)) events$"
 
 # Any backend to any: the server's journal merged into a new SQLite file.
+expect_exit 0 "$C" journal init --journal "$SCRATCH/copy.db"
 expect_exit 1 "$C" journal merge "$URL" --journal "$SCRATCH/copy.db"
 expect_in out ": $((n_off + n_base)) events added, 0 already there; 60 pupils added; 5 keys added, 0 updated; 1 conflicts$"
 expect_exit 0 "$C" journal verify --journal "$SCRATCH/copy.db"
@@ -138,6 +140,8 @@ head2=$(grep -o 'head atelier-1:[0-9]*:[0-9a-f]*' out)
         ALTER TABLE events DROP COLUMN signature; ALTER TABLE pupils DROP COLUMN claim_station, \
         DROP COLUMN claim_key, DROP COLUMN claim_usec; DROP TABLE pupil_salts; DROP INDEX events_started; ALTER TABLE events DROP COLUMN run; \
         ALTER TABLE schools DROP COLUMN exported; ALTER TABLE pupils DROP COLUMN leaves_usec; \
+        DROP TABLE purged_pupils; DROP TABLE purge_salt; ALTER TABLE events DROP COLUMN message_salt, \
+        DROP COLUMN message_commit; \
         DELETE FROM schema_version WHERE version >= 3" \
         || fail "taking the journal back to v2"
 expect_exit 0 "$C" journal verify --journal "$V2URL" --head "${head2#head }"

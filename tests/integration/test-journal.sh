@@ -109,11 +109,13 @@ fields = ["uuid", "station", "station_seq", "kind", "time_usec", "operator", "pu
 prev = {}
 for e in json.load(open(sys.argv[1])):
     e["key_uid"] = e["key"]
-    # Form 3 (schema v5): pupil_commit, the salted commitment, stands for pupil_id (form 2),
-    # and the batch run is hashed.
-    assert e["format"] == 3 and (e["pupil_id"] is None) == (e["pupil_commit"] is None), e["seq"]
-    b = b"cartable-event-3\n"
-    for f in ["pupil_commit" if f == "pupil_id" else f for f in fields]:
+    # Form 4 (schema v8): pupil_commit, the salted commitment, stands for pupil_id (form 2),
+    # the batch run is hashed (form 3), and message_commit stands for the message.
+    assert e["format"] == 4 and (e["pupil_id"] is None) == (e["pupil_commit"] is None), e["seq"]
+    assert (e["message"] is None) == (e["message_commit"] is None), e["seq"]
+    b = b"cartable-event-4\n"
+    stand_for = {"pupil_id": "pupil_commit", "message": "message_commit"}
+    for f in [stand_for.get(f, f) for f in fields]:
         v = e[f]
         if v is None:
             b += f.encode() + b"=-\n"

@@ -649,7 +649,8 @@ static void test_chain_edit_rehashed(void **state) {
                 .reason = T(21) };
         assert_int_equal(journal_event_hash(&e, hash), 0);
         sqlite3_finalize(s);
-        snprintf(sql, sizeof(sql), "UPDATE events SET outcome = 'ok', step = 'done', message = NULL, hash = '%s' "
+        snprintf(sql, sizeof(sql), "UPDATE events SET outcome = 'ok', step = 'done', message = NULL, message_salt = NULL, "
+                 "message_commit = NULL, hash = '%s' "
                  "WHERE station_seq = 4", hash);
         assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
