@@ -1,14 +1,13 @@
 #!/bin/bash
 # cartable batch on image files: 8 keys at once, one failing (nbdkit's error filter under
 # nbdfuse), pupils in roster order, the journal holding every outcome (checked with
-# sqlite3), a second batch leaving intact keys alone, Ctrl-C once and twice on keys held
-# mid-flash (nbdkit's pause filter), --count, --jobs, and a crashed batch's key reported
-# interrupted.
+# sqlite3), a second batch leaving intact keys alone, Ctrl-C once and twice on keys whose
+# writes wait at a gate (nbdkit's error and retry-request filters), --count, --jobs, and a
+# crashed batch's key reported interrupted.
 . "$(dirname "$0")/lib.sh"
 D=$(pwd -P)   # image files are known by their absolute path: file:$D/NAME
 need_tool sqlite3
 need_tool jq
-need_tool python3
 need_tool mcopy
 need_root
 need_tool nbdkit
@@ -138,41 +137,39 @@ if command -v script >/dev/null; then
         echo "batch terminal: ok"
 fi
 
-# --- Ctrl-C on held keys. Each key is served through nbdkit's pause filter: once the
-# batch has started it (its "started" event, never dropped), the key is paused, so its job,
-# which still has I/O to do, cannot end and the batch provably runs while it is signalled;
-# each signal is seen delivered before the next is sent; then the key is resumed.
-held_batch() {   # held_batch NAME... : a batch on held keys, its pid in $batch_pid
+# --- Ctrl-C on keys whose writes wait at a shut gate (nbd_gated_key): once the batch said
+# "started" for each, their jobs cannot end, so the batch provably runs while it is
+# signalled; each signal is seen delivered before the next is sent; then the gates open.
+gated_batch() {   # gated_batch NAME... : a batch on gated keys, its pid in $batch_pid
         local t=() n
-        for n in "$@"; do nbd_key "$n" pause,delay pause-control="$SCRATCH/$n.ctl" wdelay=1; t+=(--target "$n/nbd"); done
-        "$C" batch rel.cart "${T[@]}" "${J[@]}" --school 0750001A --class 5A "${t[@]}" --json >held.json 2>held.err &
+        for n in "$@"; do nbd_gated_key "$n"; t+=(--target "$n/nbd"); done
+        "$C" batch rel.cart "${T[@]}" "${J[@]}" --school 0750001A --class 5A "${t[@]}" --json >gated.json 2>gated.err &
         batch_pid=$!
         for _ in $(seq 1200); do
-                [ "$(grep -c '"event":"started"' held.json 2>/dev/null || true)" -ge "$#" ] && break
+                [ "$(grep -c '"event":"started"' gated.json || true)" -ge "$#" ] && return 0
                 kill -0 "$batch_pid" 2>/dev/null || break
                 sleep 0.05
         done
-        [ "$(grep -c '"event":"started"' held.json || true)" -ge "$#" ] || { cat held.json held.err; fail "held batch: $# keys not started"; }
-        for n in "$@"; do nbd_hold "$n"; done
+        cat gated.json gated.err; fail "gated batch: $# keys not started"
 }
-release_keys() { local n; for n in "$@"; do nbd_resume "$n"; done; }
+open_gates() { local n; for n in "$@"; do nbd_open_gate "$n"; done; }
 # Once: the keys in progress finish and are issued.
-held_batch s1 s2
+gated_batch s1 s2
 kill -INT "$batch_pid"; wait_delivered "$batch_pid" 2
-release_keys s1 s2
+open_gates s1 s2
 code=0; wait "$batch_pid" || code=$?
-[ "$code" = 0 ] || { cat held.json held.err; fail "one Ctrl-C: exit $code, expected 0"; }
-[ "$(jq -s '[.[] | select(.event == "done")] | length' held.json)" = 2 ] || { cat held.json; fail "one Ctrl-C: 2 keys done"; }
+[ "$code" = 0 ] || { cat gated.json gated.err; fail "one Ctrl-C: exit $code, expected 0"; }
+[ "$(jq -s '[.[] | select(.event == "done")] | length' gated.json)" = 2 ] || { cat gated.json; fail "one Ctrl-C: 2 keys done"; }
 [ "$(q "SELECT count(*) FROM keys WHERE uid IN ('file:$D/s1/nbd', 'file:$D/s2/nbd') AND status = 'issued'")" = 2 ] \
         || fail "one Ctrl-C: both keys issued"
 # Twice: the keys are cancelled, recorded interrupted, their pupils stay without a key.
 without_before=$(q "SELECT count(*) FROM pupils p WHERE class_name = '5A' AND is_active = 1 AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_id = p.id AND k.status = 'issued')")
-held_batch s3 s4
+gated_batch s3 s4
 kill -INT "$batch_pid"; wait_delivered "$batch_pid" 2
 kill -INT "$batch_pid"; wait_delivered "$batch_pid" 2
-release_keys s3 s4
+open_gates s3 s4
 code=0; wait "$batch_pid" || code=$?
-[ "$code" = 130 ] || { cat held.json held.err; fail "two Ctrl-C: exit $code, expected 130"; }
+[ "$code" = 130 ] || { cat gated.json gated.err; fail "two Ctrl-C: exit $code, expected 130"; }
 [ "$(q "SELECT group_concat(outcome || ':' || reason, ' ') FROM events WHERE key_uid IN ('file:$D/s3/nbd', 'file:$D/s4/nbd') AND outcome <> 'started'")" = "cancelled:interrupted cancelled:interrupted" ] \
         || fail "two Ctrl-C: both keys recorded interrupted"
 [ "$(q "SELECT count(*) FROM pupils p WHERE class_name = '5A' AND is_active = 1 AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_id = p.id AND k.status = 'issued')")" = "$without_before" ] \
@@ -183,10 +180,10 @@ echo "batch Ctrl-C: ok"
 # --- A crash (SIGKILL) mid-write: the next batch reports the key left interrupted, and
 # nothing recorded as done is lost.
 done_before=$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")
-held_batch s5
-# Its I/O held, the killed process ends once the key is resumed (a FUSE request already
+gated_batch s5
+# Its write waiting, the killed process ends once the gate opens (a FUSE request already
 # sent is waited for).
-kill -KILL "$batch_pid"; release_keys s5; wait "$batch_pid" 2>/dev/null || true
+kill -KILL "$batch_pid"; open_gates s5; wait "$batch_pid" 2>/dev/null || true
 [ "$(q "SELECT outcome FROM events WHERE key_uid = 'file:$D/s5/nbd' ORDER BY seq DESC LIMIT 1")" = started ] \
         || fail "the killed batch recorded its key's start"
 expect_exit 0 "$C" batch rel.cart "${T[@]}" "${J[@]}" --stock --target n1.img --size 1G
