@@ -41,11 +41,11 @@ nbd_key() {
         truncate -s 1G "$name.img"
         nbdkit -f -U "$SCRATCH/$name.sock" "${filters[@]}" file file="$SCRATCH/$name.img" "$@" 2>"$name.log" &
         NBD_PIDS+=($!)
-        for _ in $(seq 200); do [ -S "$name.sock" ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -S "$name.sock" ] && break; sleep 0.1; done
         nbdfuse "$SCRATCH/$name" --unix "$SCRATCH/$name.sock" 2>>"$name.log" &
         NBD_PIDS+=($!)
         NBD_MOUNTS+=("$SCRATCH/$name")
-        for _ in $(seq 200); do [ -e "$name/nbd" ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -e "$name/nbd" ] && break; sleep 0.1; done
         [ -e "$name/nbd" ] || fail "nbdfuse did not start for $name"
 }
 nbd_cleanup() {

@@ -88,7 +88,7 @@ mkfifo hold
 "$TOOL_DEVICE_OPEN" --waive-usb --hold "$LOOP" < hold > holder.out &
 HOLDER=$!
 exec 3> hold
-for _ in $(seq 50); do grep -q opened holder.out && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q opened holder.out && break; sleep 0.1; done
 expect_in holder.out "^opened $LOOP"
 expect_exit 5 "$TOOL_DEVICE_OPEN" --waive-usb "$LOOP"
 expect_in err "$LOOP: refused: in use"
