@@ -46,7 +46,7 @@ nbd_key() {
         NBD_PIDS+=($!)
         NBD_MOUNTS+=("$SCRATCH/$name")
         for _ in $(seq 600); do [ -e "$name/nbd" ] && break; sleep 0.1; done
-        [ -e "$name/nbd" ] || fail "nbdfuse did not start for $name"
+        [ -e "$name/nbd" ] || { cat "$name.log" >&2; fail "nbdfuse did not start for $name"; }
 }
 nbd_cleanup() {
         local m p
