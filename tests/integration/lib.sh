@@ -39,13 +39,17 @@ nbd_key() {
         for f in "${f[@]}"; do filters+=(--filter="$f"); done
         mkdir -p "$name"
         truncate -s 1G "$name.img"
-        nbdkit -f -U "$SCRATCH/$name.sock" "${filters[@]}" file file="$SCRATCH/$name.img" "$@" 2>"$name.log" &
+        # The pid file, not the socket: nbdkit writes it once it accepts connections (the
+        # socket exists from bind(), before listen(): a loaded host showed the gap).
+        nbdkit -f -U "$SCRATCH/$name.sock" -P "$SCRATCH/$name.pid" "${filters[@]}" file file="$SCRATCH/$name.img" \
+                "$@" 2>"$name.log" &
         NBD_PIDS+=($!)
-        for _ in $(seq 600); do [ -S "$name.sock" ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -s "$name.pid" ] && break; sleep 0.1; done
+        [ -s "$name.pid" ] || { cat "$name.log" >&2; fail "nbdkit did not start for $name"; }
         nbdfuse "$SCRATCH/$name" --unix "$SCRATCH/$name.sock" 2>>"$name.log" &
         NBD_PIDS+=($!)
         NBD_MOUNTS+=("$SCRATCH/$name")
-        for _ in $(seq 600); do [ -e "$name/nbd" ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -e "$name/nbd" ] && break; kill -0 $! 2>/dev/null || break; sleep 0.1; done
         [ -e "$name/nbd" ] || { cat "$name.log" >&2; fail "nbdfuse did not start for $name"; }
 }
 nbd_cleanup() {

@@ -150,10 +150,11 @@ fi
 if command -v nbdkit >/dev/null && command -v nbdfuse >/dev/null; then
         mkdir mnt2
         truncate -s 256M nbd.img
-        nbdkit -f -U "$SCRATCH/nbd.sock" --filter=error file file="$SCRATCH/nbd.img" \
+        nbdkit -f -U "$SCRATCH/nbd.sock" -P "$SCRATCH/nbd.pid" --filter=error file file="$SCRATCH/nbd.img" \
                 error=EIO error-pwrite-rate=100% 2>nbdkit.log &
         PIDS+=($!)
-        for _ in $(seq 600); do [ -S nbd.sock ] && break; sleep 0.1; done
+        # The pid file is written once nbdkit accepts connections (the socket, before).
+        for _ in $(seq 600); do [ -s nbd.pid ] && break; sleep 0.1; done
         nbdfuse "$SCRATCH/mnt2" --unix "$SCRATCH/nbd.sock" 2>nbdfuse.log &
         PIDS+=($!)
         for _ in $(seq 600); do [ -e mnt2/nbd ] && break; sleep 0.1; done
