@@ -25,6 +25,10 @@ static inline uint32_t get_le32(const uint8_t *p) { return get_le16(p) | ((uint3
 
 static inline bool is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 
+/* A path component of len bytes that is "." or "..": it names a folder, never an entry, and
+ * ".." climbs out of the tree. Its own rule, apart from the trailing-dot one that refuses
+ * ".." too, so that each is tested for itself. */
+bool fat_is_dot_component(const char *name, size_t len);
 /* UTF-8 (already checked by fat_check_name) to UTF-16; returns the unit count or -errno. */
 int fat_utf8_to_utf16(const char *s, size_t len, uint16_t *out, size_t max);
 /* UTF-16 to a malloc'ed UTF-8 string; -EILSEQ on an unpaired surrogate. */

@@ -20,6 +20,10 @@ static bool is_reserved_device(const char *name, size_t len) {
         return false;
 }
 
+bool fat_is_dot_component(const char *name, size_t len) {
+        return (len == 1 || len == 2) && name[0] == '.' && name[len - 1] == '.';
+}
+
 /* Checks one component of len bytes; adds its UTF-16 length to *units. */
 static int check_component(const char *name, size_t len, const char *path, size_t *units,
                            struct cart_error *err) {
@@ -28,7 +32,7 @@ static int check_component(const char *name, size_t len, const char *path, size_
 
         if (len == 0)
                 return cart_error_set(err, -EINVAL, "\"%s\": empty path component", what);
-        if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+        if (fat_is_dot_component(name, len))
                 return cart_error_set(err, -EINVAL, "\"%s\": \".\" and \"..\" are not allowed", what);
         for (size_t i = 0; i < len;) {
                 uint32_t c;

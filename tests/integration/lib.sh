@@ -28,27 +28,60 @@ expect_exit() {
 expect_in() { grep -qE -- "$2" "$1" || { cat "$1"; fail "'$2' not in $1"; }; }
 expect_not_in() { ! grep -qE -- "$2" "$1" || { cat "$1"; fail "'$2' unexpectedly in $1"; }; }
 
-# nbd_key NAME FILTER PARAMS...: a 1 GiB key image at $SCRATCH/NAME/nbd served by nbdkit
-# through FILTER, under nbdfuse (a key that fails or is slow on demand); nbd_cleanup stops
-# them all (call it from the script's EXIT trap).
+# nbd_key NAME FILTER[,FILTER...] PARAMS...: a 1 GiB key image at $SCRATCH/NAME/nbd served
+# by nbdkit through the filters (the first outermost), under nbdfuse (a key that fails or is
+# slow on demand); nbd_cleanup stops them all (call it from the script's EXIT trap).
 NBD_PIDS=()
 NBD_MOUNTS=()
 nbd_key() {
-        local name=$1 filter=$2; shift 2
+        local name=$1 f filters=(); shift
+        IFS=, read -ra f <<< "$1"; shift
+        for f in "${f[@]}"; do filters+=(--filter="$f"); done
         mkdir -p "$name"
         truncate -s 1G "$name.img"
-        nbdkit -f -U "$SCRATCH/$name.sock" --filter="$filter" file file="$SCRATCH/$name.img" "$@" 2>"$name.log" &
+        # The pid file, not the socket: nbdkit writes it once it accepts connections (the
+        # socket exists from bind(), before listen(): a loaded host showed the gap).
+        nbdkit -f -U "$SCRATCH/$name.sock" -P "$SCRATCH/$name.pid" "${filters[@]}" file file="$SCRATCH/$name.img" \
+                "$@" 2>"$name.log" &
         NBD_PIDS+=($!)
-        for _ in $(seq 200); do [ -S "$name.sock" ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -s "$name.pid" ] && break; sleep 0.1; done
+        [ -s "$name.pid" ] || { cat "$name.log" >&2; fail "nbdkit did not start for $name"; }
         nbdfuse "$SCRATCH/$name" --unix "$SCRATCH/$name.sock" 2>>"$name.log" &
         NBD_PIDS+=($!)
         NBD_MOUNTS+=("$SCRATCH/$name")
-        for _ in $(seq 200); do [ -e "$name/nbd" ] && break; sleep 0.1; done
-        [ -e "$name/nbd" ] || fail "nbdfuse did not start for $name"
+        for _ in $(seq 600); do [ -e "$name/nbd" ] && break; kill -0 $! 2>/dev/null || break; sleep 0.1; done
+        [ -e "$name/nbd" ] || { cat "$name.log" >&2; fail "nbdfuse did not start for $name"; }
 }
 nbd_cleanup() {
         local m p
+        rm -f "$SCRATCH"/*.gate   # a gate left shut (a test that failed midway) would keep its batch waiting
         for m in "${NBD_MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
         for p in "${NBD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
         wait 2>/dev/null || true
+}
+
+# nbd_gated_key NAME: a key as nbd_key makes, whose writes wait while $SCRATCH/NAME.gate
+# exists (nbdkit's error filter fails them, its retry-request filter retries each one every
+# second, for up to 1000 s); reads pass. Made with its gate shut: a batch on it reads it,
+# records the key's start, says "started", then waits at the key's first write, so the
+# key's job cannot end and the batch provably runs until nbd_open_gate NAME.
+nbd_gated_key() {
+        touch "$SCRATCH/$1.gate"
+        nbd_key "$1" retry-request,error error-pwrite=EIO error-pwrite-rate=100% \
+                error-pwrite-file="$SCRATCH/$1.gate" retry-request-retries=1000 retry-request-delay=1
+}
+nbd_open_gate() { rm -f "$SCRATCH/$1.gate"; }
+# wait_delivered PID SIG: until no signal SIG (a number) is pending for PID, that is, until
+# its handler has been entered (two signals sent back to back could merge into one), or PID
+# is gone (what it did with the signal is then for its exit status to say).
+wait_delivered() {
+        local bit=$((1 << ($2 - 1))) pending a b
+        for _ in $(seq 1200); do
+                pending=$(awk '$1 == "SigPnd:" || $1 == "ShdPnd:" { printf "%s ", $2 }' "/proc/$1/status" 2>/dev/null) \
+                        || return 0
+                read -r a b <<< "$pending"
+                (( (16#$a & bit) == 0 && (16#$b & bit) == 0 )) && return 0
+                sleep 0.05
+        done
+        fail "signal $2 still pending for process $1 after 60 s"
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # cartable batch on image files: 8 keys at once, one failing (nbdkit's error filter under
 # nbdfuse), pupils in roster order, the journal holding every outcome (checked with
-# sqlite3), a second batch leaving intact keys alone, Ctrl-C once and twice on slow keys
-# (nbdkit's delay filter), --count, --jobs, and a crashed batch's key reported interrupted.
+# sqlite3), a second batch leaving intact keys alone, Ctrl-C once and twice on keys whose
+# writes wait at a gate (nbdkit's error and retry-request filters), --count, --jobs, and a
+# crashed batch's key reported interrupted.
 . "$(dirname "$0")/lib.sh"
 D=$(pwd -P)   # image files are known by their absolute path: file:$D/NAME
 need_tool sqlite3
@@ -19,7 +20,9 @@ J=(--journal "$SCRATCH/j.db")
 q() { sqlite3 -batch j.db "$1"; }
 OWNER="CETTE CLE APPARTIENT A.txt"
 
+batch_pid=
 cleanup() {
+        [ -z "$batch_pid" ] || kill -9 "$batch_pid" 2>/dev/null || true
         nbd_cleanup
         rm -rf "$SCRATCH"
 }
@@ -134,42 +137,53 @@ if command -v script >/dev/null; then
         echo "batch terminal: ok"
 fi
 
-# --- Ctrl-C on slow keys (every NBD write delayed).
-slow_batch() {   # slow_batch NAME... : starts a batch on slow keys, leaves its pid in $batch_pid
-        local t=()
-        for n in "$@"; do nbd_key "$n" delay wdelay=1; t+=(--target "$n/nbd"); done
-        "$C" batch rel.cart "${T[@]}" "${J[@]}" --school 0750001A --class 5A "${t[@]}" --json >slow.json 2>slow.err &
+# --- Ctrl-C on keys whose writes wait at a shut gate (nbd_gated_key): once the batch said
+# "started" for each, their jobs cannot end, so the batch provably runs while it is
+# signalled; each signal is seen delivered before the next is sent; then the gates open.
+gated_batch() {   # gated_batch NAME... : a batch on gated keys, its pid in $batch_pid
+        local t=() n
+        for n in "$@"; do nbd_gated_key "$n"; t+=(--target "$n/nbd"); done
+        "$C" batch rel.cart "${T[@]}" "${J[@]}" --school 0750001A --class 5A "${t[@]}" --json >gated.json 2>gated.err &
         batch_pid=$!
-        for _ in $(seq 100); do
-                [ "$(grep -c '"step":"write"' slow.json 2>/dev/null || true)" -ge "$#" ] && break
-                sleep 0.1
+        for _ in $(seq 1200); do
+                [ "$(grep -c '"event":"started"' gated.json || true)" -ge "$#" ] && return 0
+                kill -0 "$batch_pid" 2>/dev/null || break
+                sleep 0.05
         done
+        cat gated.json gated.err; fail "gated batch: $# keys not started"
 }
+open_gates() { local n; for n in "$@"; do nbd_open_gate "$n"; done; }
 # Once: the keys in progress finish and are issued.
-slow_batch s1 s2
-kill -INT "$batch_pid"
+gated_batch s1 s2
+kill -INT "$batch_pid"; wait_delivered "$batch_pid" 2
+open_gates s1 s2
 code=0; wait "$batch_pid" || code=$?
-[ "$code" = 0 ] || { cat slow.json slow.err; fail "one Ctrl-C: exit $code, expected 0"; }
-[ "$(jq -s '[.[] | select(.event == "done")] | length' slow.json)" = 2 ] || { cat slow.json; fail "one Ctrl-C: 2 keys done"; }
+[ "$code" = 0 ] || { cat gated.json gated.err; fail "one Ctrl-C: exit $code, expected 0"; }
+[ "$(jq -s '[.[] | select(.event == "done")] | length' gated.json)" = 2 ] || { cat gated.json; fail "one Ctrl-C: 2 keys done"; }
 [ "$(q "SELECT count(*) FROM keys WHERE uid IN ('file:$D/s1/nbd', 'file:$D/s2/nbd') AND status = 'issued'")" = 2 ] \
         || fail "one Ctrl-C: both keys issued"
 # Twice: the keys are cancelled, recorded interrupted, their pupils stay without a key.
 without_before=$(q "SELECT count(*) FROM pupils p WHERE class_name = '5A' AND is_active = 1 AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_id = p.id AND k.status = 'issued')")
-slow_batch s3 s4
-kill -INT "$batch_pid"; sleep 0.3; kill -INT "$batch_pid"
+gated_batch s3 s4
+kill -INT "$batch_pid"; wait_delivered "$batch_pid" 2
+kill -INT "$batch_pid"; wait_delivered "$batch_pid" 2
+open_gates s3 s4
 code=0; wait "$batch_pid" || code=$?
-[ "$code" = 130 ] || { cat slow.json slow.err; fail "two Ctrl-C: exit $code, expected 130"; }
+[ "$code" = 130 ] || { cat gated.json gated.err; fail "two Ctrl-C: exit $code, expected 130"; }
 [ "$(q "SELECT group_concat(outcome || ':' || reason, ' ') FROM events WHERE key_uid IN ('file:$D/s3/nbd', 'file:$D/s4/nbd') AND outcome <> 'started'")" = "cancelled:interrupted cancelled:interrupted" ] \
         || fail "two Ctrl-C: both keys recorded interrupted"
 [ "$(q "SELECT count(*) FROM pupils p WHERE class_name = '5A' AND is_active = 1 AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.pupil_id = p.id AND k.status = 'issued')")" = "$without_before" ] \
         || fail "two Ctrl-C: a pupil got an interrupted key"
+for n in s3 s4; do cmp -s -n 512 "$n.img" /dev/zero || fail "two Ctrl-C: $n's sector 0 is not clear"; done
 echo "batch Ctrl-C: ok"
 
 # --- A crash (SIGKILL) mid-write: the next batch reports the key left interrupted, and
 # nothing recorded as done is lost.
 done_before=$(q "SELECT count(*) FROM events WHERE kind = 'flashed' AND outcome = 'ok'")
-slow_batch s5
-kill -KILL "$batch_pid"; wait "$batch_pid" 2>/dev/null || true
+gated_batch s5
+# Its write waiting, the killed process ends once the gate opens (a FUSE request already
+# sent is waited for).
+kill -KILL "$batch_pid"; open_gates s5; wait "$batch_pid" 2>/dev/null || true
 [ "$(q "SELECT outcome FROM events WHERE key_uid = 'file:$D/s5/nbd' ORDER BY seq DESC LIMIT 1")" = started ] \
         || fail "the killed batch recorded its key's start"
 expect_exit 0 "$C" batch rel.cart "${T[@]}" "${J[@]}" --stock --target n1.img --size 1G

@@ -24,9 +24,31 @@ trap cleanup EXIT
 head -c 8M /dev/urandom > img
 sum=$(sha256sum < img)
 # Watch events while the loop device appears and goes (kernel uevents, no udevd needed).
+# watch_ready PID: until PID holds a netlink uevent socket (protocol 15) bound to a group:
+# from then on the kernel queues every uevent for it.
+watch_ready() {
+        local i
+        for _ in $(seq 1200); do
+                for i in $(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n'); do
+                        awk -v i="$i" '$2 == 15 && $4 != "00000000" && $10 == i { found = 1 } END { exit !found }' \
+                                /proc/net/netlink && return 0
+                done
+                kill -0 "$1" 2>/dev/null || fail "devices --watch ended: $(cat watch.err)"
+                sleep 0.05
+        done
+        fail "devices --watch does not listen to uevents after 60 s"
+}
+# wait_event JQ-FILTER: until watch.json holds an event that matches.
+wait_event() {
+        for _ in $(seq 1200); do
+                jq -s -e "any(.[]; $1)" watch.json >/dev/null 2>&1 && return 0
+                sleep 0.05
+        done
+        cat watch.json; fail "no event $1 after 60 s"
+}
 "$CARTABLE" devices --watch --all --json > watch.json 2> watch.err &
 WATCH=$!
-sleep 0.5
+watch_ready "$WATCH"
 LOOP=$(losetup -f --show img)
 blockdev --setrw "$LOOP"     # a read-only flag left by an earlier run outlives detaching
 name=${LOOP#/dev/}
@@ -66,7 +88,7 @@ mkfifo hold
 "$TOOL_DEVICE_OPEN" --waive-usb --hold "$LOOP" < hold > holder.out &
 HOLDER=$!
 exec 3> hold
-for _ in $(seq 50); do grep -q opened holder.out && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q opened holder.out && break; sleep 0.1; done
 expect_in holder.out "^opened $LOOP"
 expect_exit 5 "$TOOL_DEVICE_OPEN" --waive-usb "$LOOP"
 expect_in err "$LOOP: refused: in use"
@@ -107,7 +129,7 @@ fi
 
 losetup -d "$LOOP"
 path=$LOOP LOOP=     # detached: the number may be someone else's from now on
-sleep 0.5
+wait_event '.event == "remove" and .device.path == "'"$path"'"'
 kill -INT "$WATCH"
 wait "$WATCH" || fail "devices --watch exited $?: $(cat watch.err)"
 WATCH=

@@ -53,7 +53,7 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
                 truncate -s 32M backing.img
                 "$TOOL_FAKE_KEY" --backing="$SCRATCH/backing.img" --size=268435456 --mode=$mode "$SCRATCH/mnt" -f 2>/dev/null &
                 FUSE_PID=$!
-                for _ in $(seq 50); do [ -e mnt/key ] && break; sleep 0.1; done
+                for _ in $(seq 600); do [ -e mnt/key ] && break; sleep 0.1; done
                 [ -e mnt/key ] || fail "fake-key did not start"
                 attach L mnt/key
                 expect_exit 4 "$TOOL_FLASH_DEVICE" probe "$L"

@@ -107,7 +107,7 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
         truncate -s 32M backing.img
         "$TOOL_FAKE_KEY" --backing="$SCRATCH/backing.img" --size=268435456 --mode=wrap "$SCRATCH/mnt" -f 2>/dev/null &
         PIDS+=($!)
-        for _ in $(seq 50); do [ -e mnt/key ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -e mnt/key ] && break; sleep 0.1; done
         attach L mnt/key
         expect_exit 4 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub
         expect_in err 'capacity probe: counterfeit key: it announces 256.0 MiB but holds 32.0 MiB'
@@ -126,7 +126,7 @@ if [ -n "${TOOL_FAKE_KEY:-}" ] && command -v fusermount3 >/dev/null && [ -e /dev
         truncate -s 128M liar.img
         "$TOOL_FAKE_KEY" --backing="$SCRATCH/liar.img" --size=134217728 --mode=liar --flip-at=1048579 "$SCRATCH/mnt3" -f 2>/dev/null &
         PIDS+=($!)
-        for _ in $(seq 50); do [ -e mnt3/key ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -e mnt3/key ] && break; sleep 0.1; done
         # The command line, on the same lying file: exit 5, the JSON report says failed.
         expect_exit 5 "$CARTABLE" flash rel.cart mnt3/key --trust dep.pub --json
         expect_in err 'read-back: at byte 1048579 \(".+"\): the key holds other bytes than were written'
@@ -150,13 +150,14 @@ fi
 if command -v nbdkit >/dev/null && command -v nbdfuse >/dev/null; then
         mkdir mnt2
         truncate -s 256M nbd.img
-        nbdkit -f -U "$SCRATCH/nbd.sock" --filter=error file file="$SCRATCH/nbd.img" \
+        nbdkit -f -U "$SCRATCH/nbd.sock" -P "$SCRATCH/nbd.pid" --filter=error file file="$SCRATCH/nbd.img" \
                 error=EIO error-pwrite-rate=100% 2>nbdkit.log &
         PIDS+=($!)
-        for _ in $(seq 50); do [ -S nbd.sock ] && break; sleep 0.1; done
+        # The pid file is written once nbdkit accepts connections (the socket, before).
+        for _ in $(seq 600); do [ -s nbd.pid ] && break; sleep 0.1; done
         nbdfuse "$SCRATCH/mnt2" --unix "$SCRATCH/nbd.sock" 2>nbdfuse.log &
         PIDS+=($!)
-        for _ in $(seq 50); do [ -e mnt2/nbd ] && break; sleep 0.1; done
+        for _ in $(seq 600); do [ -e mnt2/nbd ] && break; sleep 0.1; done
         attach L mnt2/nbd
         expect_exit 5 "$TOOL_FLASH_DEVICE" flash rel.cart "$L" dep.pub --no-probe
         expect_in err 'write: at byte [0-9]+ \(".+"\): Input/output error'

@@ -160,7 +160,9 @@ else
 fi
 
 # batch --json: the same NDJSON in both locales. What varies from run to run is left out:
-# times, rates, the random volume ID, and progress events (as many as the time allows).
+# times, rates, the random volume ID, and the progress and step events (sampled at each
+# tick: as many as the time allows); a step event's step is checked apart, as a word that is
+# not translated.
 # Each run flashes a fresh journal and image files of the same names, in its own folder.
 ndjson_same() {    # ndjson_same ARGS...: run batch --json ARGS in English and in French, compare
         local lang rc rc_en rc_fr
@@ -171,11 +173,13 @@ ndjson_same() {    # ndjson_same ARGS...: run batch --json ARGS in English and i
                  $lang "$CARTABLE" batch ../rel.cart --stock --journal j.db --trust ../dep.pub \
                         --json "$@" > ../nd.$lang 2>/dev/null) || rc=$?
                 if [ $lang = en ]; then rc_en=$rc; else rc_fr=$rc; fi
-                python3 - "nd.$lang" > "nd.$lang.cmp" <<'PY'
-import json, sys
+                python3 - "nd.$lang" > "nd.$lang.cmp" <<'PY' || fail "batch --json $*: a step event without its step word"
+import json, re, sys
 for line in open(sys.argv[1], encoding="utf-8"):
     o = json.loads(line)
-    if o["event"] == "progress":
+    if o["event"] in ("progress", "step"):
+        if o["event"] == "step" and not re.fullmatch(r"[a-z][a-z -]*", str(o.get("step"))):
+            sys.exit("a step event without a step word: " + line)
         continue
     for k in ("elapsed", "keys_per_hour", "seconds", "rate", "eta", "started_usec", "volume_id"):
         o.pop(k, None)

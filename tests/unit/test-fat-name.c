@@ -50,6 +50,27 @@ static void test_trailing_dots_and_spaces(void **state) {
         expect_name("", -EINVAL, "empty");
 }
 
+/* The "." and ".." rule itself: the trailing-dot rule refuses ".." too, so a test through
+ * fat_check_name() alone could not tell that this one went missing. */
+static void test_dot_component_rule(void **state) {
+        assert_true(fat_is_dot_component(".", 1));
+        assert_true(fat_is_dot_component("..", 2));
+        assert_true(fat_is_dot_component("../evil.txt", 2));       /* the first component of a path */
+        assert_false(fat_is_dot_component("a/..", 4));
+        assert_false(fat_is_dot_component("...", 3));
+        assert_false(fat_is_dot_component(".a", 2));
+        assert_false(fat_is_dot_component("a.", 2));
+        assert_false(fat_is_dot_component("..a", 3));
+        assert_false(fat_is_dot_component(".hidden", 7));
+        /* And the paths refuse it under its own words, at any depth. */
+        static const char *const paths[] = { "..", "../x", "a/..", "a/../b", "a/b/../../..", "./a", "a/./b" };
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                struct cart_error err = {};
+                if (fat_check_path(paths[i], &err) != -EINVAL || !strstr(err.msg, "\".\" and \"..\" are not allowed"))
+                        fail_msg("fat_check_path(\"%s\"): \"%s\", not the dot-component rule", paths[i], err.msg);
+        }
+}
+
 static void test_reserved_devices(void **state) {
         const char *bad[] = { "CON", "con", "Prn", "AUX", "nul", "COM1", "com9", "LPT1", "lpt9",
                               "CON.txt", "nul.tar.gz", "Aux.html" };
@@ -216,6 +237,7 @@ int main(void) {
                 cmocka_unit_test(test_valid_names),
                 cmocka_unit_test(test_forbidden_characters),
                 cmocka_unit_test(test_trailing_dots_and_spaces),
+                cmocka_unit_test(test_dot_component_rule),
                 cmocka_unit_test(test_reserved_devices),
                 cmocka_unit_test(test_bad_utf8),
                 cmocka_unit_test(test_lengths),
