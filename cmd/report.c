@@ -4,7 +4,10 @@
 #include <time.h>
 
 #include "commands.h"
+#include "config-paths.h"
 #include "journal-arg.h"
+#include "journal/journal-report.h"
+#include "lifecycle.h"
 #include "report/report.h"
 
 static int run_report(int argc, char **argv);
@@ -14,34 +17,45 @@ const struct command command_report = {
         .summary = N_("report keys per school and class (CSV, JSON, HTML); receipts sheets"),
         .help = N_(
         "Usage: cartable report [--school UAI] [--class C] [--format csv|json|html] [--output FILE]\n"
-        "       cartable report receipts --school UAI --class C [--output FILE.html]\n"
+        "       cartable report receipts --school UAI --class C [--since DATE] [--batch RUN]\n"
+        "                                [--output FILE.html]\n"
         "\n"
-        "  report    per school and class: pupils, keys issued, pupils without a key, lost,\n"
-        "            stolen, replaced, returned; releases in the field; lost and replaced\n"
-        "            keys per month; every key with its pupil, status, release and last\n"
-        "            verification. CSV is UTF-8 with a BOM and ';' (a French spreadsheet\n"
-        "            opens it as is; cells that would be formulas start with a quote);\n"
-        "            JSON follows manifests/schemas/report.schema.json; HTML is one\n"
-        "            self-contained page with charts, printable on A4.\n"
-        "  receipts  the feuille d'emargement of one class: a row per pupil with family\n"
-        "            name, first name, class, key serial and a box to sign, on A4.\n"
+        "  report    per school and class: pupils, keys issued, pupils without a key (by\n"
+        "            name in HTML), lost, stolen, replaced, returned; releases in the field;\n"
+        "            lost and replaced keys per month; every key with its pupil, short id,\n"
+        "            status, release and last verification. CSV is UTF-8 with a BOM and ';'\n"
+        "            (a French spreadsheet opens it as is; cells that would be formulas\n"
+        "            start with a quote); JSON follows manifests/schemas/report.schema.json;\n"
+        "            HTML is one self-contained page with charts, printable on A4.\n"
+        "  receipts  the feuille d'emargement of one class: a row per key handed over to a\n"
+        "            pupil still there, with family name, first name, class, date of issue,\n"
+        "            the key's short id and a box to sign, on A4.\n"
         "\n"
-        "HTML (the report and the receipts sheet) is in the user's language; CSV and JSON,\n"
-        "meant for scripts, do not change with it.\n"
+        "HTML (the report and the receipts sheet) is in the user's language, its dates in\n"
+        "the user's time zone; each printed page names the school (its name from [schools]\n"
+        "of the configuration), the class, the station, the operator, cartable's version,\n"
+        "the journal (verified: intact or BROKEN) and its page number. CSV and JSON, meant\n"
+        "for scripts, do not change with the language.\n"
         "\n"
         "Options:\n"
         "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
         "  --school UAI     one school\n"
         "  --class C        one class (with --school when several schools have it)\n"
         "  --format F       csv (default), json or html\n"
-        "  --output FILE    write FILE (never overwritten) instead of stdout\n"
+        "  --output FILE    write FILE instead of stdout (an existing FILE is refused)\n"
+        "  --force          replace an existing FILE\n"
+        "  --operator NAME  who prints it (default: $SUDO_USER, $USER)\n"
+        "  --since DATE     receipts: only keys issued since DATE (YYYY-MM-DD, or today)\n"
+        "  --batch RUN      receipts: only keys of this batch run (its id, as journal show\n"
+        "                   gives it, or last: the newest run that started a key of the class)\n"
         "\n"
-        "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, no pupil in the\n"
-        "class; 73 output exists or cannot be created. See cartable-report(1).\n"),
+        "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, no key handed\n"
+        "over in the class; 73 output exists or cannot be created. See cartable-report(1).\n"),
         .run = run_report,
 };
 
-enum { OPT_JOURNAL = 0x100, OPT_SCHOOL, OPT_CLASS, OPT_FORMAT, OPT_OUTPUT };
+enum { OPT_JOURNAL = 0x100, OPT_SCHOOL, OPT_CLASS, OPT_FORMAT, OPT_OUTPUT, OPT_OPERATOR, OPT_FORCE, OPT_SINCE,
+       OPT_BATCH };
 
 /* The HTML documents are for the school's staff: their words follow the locale. lib/report
  * holds them in English (marked for xgettext); each is translated here, with its context
@@ -53,6 +67,109 @@ static void translate_words(const char *words[_REPORT_WORD_MAX]) {
         }
 }
 
+/* The documents' dates in the reader's language and time zone (TZ): French readers see
+ * "7 décembre 2026, 15 h 16 CET", not 2026-12-07T14:16:58Z. */
+static void format_time(enum report_time_form form, int64_t usec, char *buf, size_t len) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+        size_t n = 0;
+
+        if (!localtime_r(&t, &tm)) {
+                buf[0] = 0;
+                return;
+        }
+        switch (form) {
+        /* TRANSLATORS: strftime(3) formats of the report's and receipts' dates: a date and
+         * time (French: "%-d %B %Y, %H h %M %Z", 7 décembre 2026, 15 h 16 CET), a date
+         * ("%-d %B %Y") and a date in a table ("%d/%m/%Y"). */
+        case REPORT_TIME_FULL: n = strftime(buf, len, _("%B %-d, %Y, %H:%M %Z"), &tm); break;
+        case REPORT_TIME_DATE: n = strftime(buf, len, _("%B %-d, %Y"), &tm); break;
+        case REPORT_TIME_SHORT: n = strftime(buf, len, _("%Y-%m-%d"), &tm); break;
+        }
+        if (n == 0)
+                buf[0] = 0;
+}
+
+/* Each station's chain head, kept past journal_verify's callback. */
+struct heads {
+        struct journal_head *v;
+        size_t n;
+        int r;
+};
+
+static void add_head(void *userdata, const struct journal_head *h) {
+        struct heads *hs = userdata;
+        struct journal_head *n;
+
+        if (hs->r < 0)
+                return;
+        n = reallocarray(hs->v, hs->n + 1, sizeof(*n));
+        if (!n) {
+                hs->r = -ENOMEM;
+                return;
+        }
+        hs->v = n;
+        n[hs->n] = (struct journal_head) { .station = strdup(h->station), .n_events = h->n_events,
+                                           .hash = strdup(h->hash) };
+        if (!n[hs->n].station || !n[hs->n].hash)
+                hs->r = -ENOMEM;
+        hs->n++;
+}
+
+static void heads_done(struct heads *hs) {
+        for (size_t i = 0; i < hs->n; i++) {
+                free((char *) hs->v[i].station);
+                free((char *) hs->v[i].hash);
+        }
+        free(hs->v);
+}
+
+/* Where the documents come from: the school's name from the configuration ([schools]: the
+ * rosters carry only its UAI), this station, the operator, this cartable, and the journal
+ * with its heads, verified now. A broken chain is printed on every page, not refused: the
+ * auditor must see it. */
+static int provenance(struct journal *j, const char *school, const char *operator, struct heads *hs,
+                      struct report_provenance *ret) {
+        struct cart_error err = {};
+        int r;
+
+        r = journal_verify(j, add_head, hs, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (hs->r < 0)
+                return log_fail(hs->r, _("out of memory"));
+        *ret = (struct report_provenance) {
+                .school_name = config_school_name(arg_config, school), .station = journal_station(j),
+                .operator = lifecycle_operator(operator), .version = CARTABLE_VERSION, .journal = journal_name(j),
+                .heads = hs->v, .n_heads = hs->n, .is_broken = r == 1,
+        };
+        return EXIT_OK;
+}
+
+/* --since: YYYY-MM-DD or "today", from local midnight. */
+static int parse_since(const char *s, int64_t *ret) {
+        struct tm tm = {};
+        time_t t;
+        char *end;
+
+        if (streq(s, "today")) {
+                t = time(NULL);
+                if (!localtime_r(&t, &tm))
+                        return -EINVAL;
+        } else {
+                end = strptime(s, "%Y-%m-%d", &tm);
+                if (!end || *end)
+                        return -EINVAL;
+        }
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+        if (t == (time_t) -1)
+                return -EINVAL;
+        *ret = (int64_t) t * 1000000;
+        return 0;
+}
+
 static int run_report(int argc, char **argv) {
         static const struct option options[] = {
                 { "journal", required_argument, NULL, OPT_JOURNAL },
@@ -60,15 +177,22 @@ static int run_report(int argc, char **argv) {
                 { "class", required_argument, NULL, OPT_CLASS },
                 { "format", required_argument, NULL, OPT_FORMAT },
                 { "output", required_argument, NULL, OPT_OUTPUT },
+                { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "since", required_argument, NULL, OPT_SINCE },
+                { "batch", required_argument, NULL, OPT_BATCH },
                 {}
         };
         _cleanup_(journal_closep) struct journal *j = NULL;
         _cleanup_fclose_ FILE *out = NULL;
+        _cleanup_free_ char *last_run = NULL;
         struct report_options o = { .format = REPORT_CSV };
-        const char *journal = NULL, *output = NULL, *format = NULL;
+        struct report_provenance prov;
+        struct heads hs = {};
+        const char *journal = NULL, *output = NULL, *format = NULL, *operator = NULL, *since = NULL;
         struct cart_error err = {};
         const char *words[_REPORT_WORD_MAX];
-        bool receipts = false;
+        bool receipts = false, force = false;
         int c, code, r, fd;
 
         if (argc > 1 && streq(argv[1], "receipts")) {
@@ -84,6 +208,10 @@ static int run_report(int argc, char **argv) {
                 case OPT_CLASS: o.class_name = optarg; break;
                 case OPT_FORMAT: format = optarg; break;
                 case OPT_OUTPUT: output = optarg; break;
+                case OPT_OPERATOR: operator = optarg; break;
+                case OPT_FORCE: force = true; break;
+                case OPT_SINCE: since = optarg; break;
+                case OPT_BATCH: o.run = optarg; break;
                 default: return usage_bad_option(&command_report, argv);
                 }
         if (optind != argc)
@@ -94,27 +222,58 @@ static int run_report(int argc, char **argv) {
                 return usage_error(&command_report, _("report receipts needs --school and --class"));
         if (receipts && format && o.format != REPORT_HTML)
                 return usage_error(&command_report, _("report receipts is HTML only"));
+        if (!receipts && (since || o.run))
+                return usage_error(&command_report, _("report: --since and --batch are options of report receipts"));
+        if (since && parse_since(since, &o.since_usec) < 0)
+                return usage_error(&command_report, _("report: --since is a date YYYY-MM-DD or today, not '%s'"), since);
         o.now_usec = (int64_t) time(NULL) * 1000000;
         translate_words(words);
         o.words = words;
+        o.format_time = format_time;
 
         code = journal_arg_open(journal, false, &j);
         if (code != EXIT_OK)
                 return code;
+        if (receipts || o.format == REPORT_HTML) {
+                code = provenance(j, o.school, operator, &hs, &prov);
+                if (code != EXIT_OK) {
+                        heads_done(&hs);
+                        return code;
+                }
+                o.provenance = &prov;
+        }
+        /* --batch last: the newest batch run that started a key of the class. */
+        if (o.run && streq(o.run, "last")) {
+                struct journal_report_filter f = { .school = o.school, .class_name = o.class_name };
+                r = journal_report_last_run(j, &f, &last_run, &err);
+                if (r == -ENOENT) {
+                        heads_done(&hs);
+                        log_error(r, _("no batch run started a key of class %s of school %s"), o.class_name, o.school);
+                        return EXIT_NOINPUT;
+                }
+                if (r < 0) {
+                        heads_done(&hs);
+                        return journal_fail(r, &err);
+                }
+                o.run = last_run;
+        }
         if (output) {
-                fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                fd = open(output, O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0644);
                 if (fd < 0) {
+                        heads_done(&hs);
                         log_error(-errno, "%s: %m", output);
                         return EXIT_CANTCREAT;
                 }
                 out = fdopen(fd, "w");
                 if (!out) {
                         close(fd);
+                        heads_done(&hs);
                         return log_fail(-ENOMEM, _("out of memory"));
                 }
         }
         r = receipts ? report_receipts_write(j, &o, out ? out : stdout, &err)
                      : report_write(j, &o, out ? out : stdout, &err);
+        heads_done(&hs);
         if (r >= 0 && out && fsync(fileno(out)) < 0)
                 r = cart_error_set(&err, -errno, "%s: %m", output);
         if (r < 0) {
