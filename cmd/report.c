@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable report: keys per school and class, in CSV, JSON or HTML; the receipts sheet. */
 #include <fcntl.h>
+#include <strings.h>
 #include <time.h>
 
 #include "commands.h"
@@ -14,11 +15,13 @@ static int run_report(int argc, char **argv);
 
 const struct command command_report = {
         .name = "report",
-        .summary = N_("report keys per school and class (CSV, JSON, HTML); receipts sheets"),
+        .summary = N_("report keys per school and class (CSV, JSON, HTML, PDF); receipts sheets, key labels"),
         .help = N_(
-        "Usage: cartable report [--school UAI] [--class C] [--format csv|json|html] [--output FILE]\n"
+        "Usage: cartable report [--school UAI] [--class C] [--format csv|json|html|pdf] [--output FILE]\n"
         "       cartable report receipts --school UAI --class C [--since DATE] [--batch RUN]\n"
-        "                                [--output FILE.html]\n"
+        "                                [--format html|pdf] [--output FILE]\n"
+        "       cartable report labels --school UAI --class C [--layout L7159|L7163]\n"
+        "                              [--since DATE] [--batch RUN] [--format html|pdf] [--output FILE]\n"
         "\n"
         "  report    per school and class: pupils, keys issued, pupils without a key (by\n"
         "            name in HTML), lost, stolen, replaced, returned; releases in the field;\n"
@@ -30,32 +33,40 @@ const struct command command_report = {
         "  receipts  the feuille d'emargement of one class: a row per key handed over to a\n"
         "            pupil still there, with family name, first name, class, date of issue,\n"
         "            the key's short id and a box to sign, on A4.\n"
+        "  labels    an A4 sheet of sticker labels, one per key handed over: first name,\n"
+        "            family name, class, the key's short id and a QR code of that id only.\n"
+        "            L7159: 3 x 8 labels of 63.5 x 33.9 mm (default); L7163: 2 x 7 of\n"
+        "            99.1 x 38.1 mm.\n"
         "\n"
-        "HTML (the report and the receipts sheet) is in the user's language, its dates in\n"
-        "the user's time zone; each printed page names the school (its name from [schools]\n"
-        "of the configuration), the class, the station, the operator, cartable's version,\n"
-        "the journal (verified: intact or BROKEN) and its page number. CSV and JSON, meant\n"
-        "for scripts, do not change with the language.\n"
+        "HTML (the report, the receipts sheet, the labels) is in the user's language, its\n"
+        "dates in the user's time zone; each printed page of the report and the receipts\n"
+        "names the school (its name from [schools] of the configuration), the class, the\n"
+        "station, the operator, cartable's version, the journal (verified: intact or\n"
+        "BROKEN) and its page number. PDF (--format pdf, or an output FILE.pdf) is that\n"
+        "HTML printed by headless Chromium. CSV and JSON, meant for scripts, do not change\n"
+        "with the language.\n"
         "\n"
         "Options:\n"
         "  --journal DB     the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
         "  --school UAI     one school\n"
         "  --class C        one class (with --school when several schools have it)\n"
-        "  --format F       csv (default), json or html\n"
+        "  --format F       csv (default), json, html or pdf\n"
         "  --output FILE    write FILE instead of stdout (an existing FILE is refused)\n"
         "  --force          replace an existing FILE\n"
         "  --operator NAME  who prints it (default: $SUDO_USER, $USER)\n"
-        "  --since DATE     receipts: only keys issued since DATE (YYYY-MM-DD, or today)\n"
-        "  --batch RUN      receipts: only keys of this batch run (its id, as journal show\n"
-        "                   gives it, or last: the newest run that started a key of the class)\n"
+        "  --since DATE     receipts, labels: only keys issued since DATE (YYYY-MM-DD, or today)\n"
+        "  --batch RUN      receipts, labels: only keys of this batch run (its id, as journal\n"
+        "                   show gives it, or last: the newest run that started a key of the class)\n"
+        "  --layout NAME    labels: the sheet, L7159 or L7163\n"
         "\n"
         "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, no key handed\n"
-        "over in the class; 73 output exists or cannot be created. See cartable-report(1).\n"),
+        "over in the class; 69 PDF without Chromium; 73 output exists or cannot be\n"
+        "created. See cartable-report(1).\n"),
         .run = run_report,
 };
 
 enum { OPT_JOURNAL = 0x100, OPT_SCHOOL, OPT_CLASS, OPT_FORMAT, OPT_OUTPUT, OPT_OPERATOR, OPT_FORCE, OPT_SINCE,
-       OPT_BATCH };
+       OPT_BATCH, OPT_LAYOUT };
 
 /* The HTML documents are for the school's staff: their words follow the locale. lib/report
  * holds them in English (marked for xgettext); each is translated here, with its context
@@ -170,7 +181,17 @@ static int parse_since(const char *s, int64_t *ret) {
         return 0;
 }
 
-static int run_report(int argc, char **argv) {
+enum mode { MODE_REPORT, MODE_RECEIPTS, MODE_LABELS };
+
+struct args {
+        enum mode mode;
+        const char *journal, *output, *format, *operator, *since, *layout;
+        bool force, pdf;
+        const struct report_layout *l;
+        struct report_options o;
+};
+
+static int parse_args(int argc, char **argv, struct args *a) {
         static const struct option options[] = {
                 { "journal", required_argument, NULL, OPT_JOURNAL },
                 { "school", required_argument, NULL, OPT_SCHOOL },
@@ -181,87 +202,136 @@ static int run_report(int argc, char **argv) {
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "since", required_argument, NULL, OPT_SINCE },
                 { "batch", required_argument, NULL, OPT_BATCH },
+                { "layout", required_argument, NULL, OPT_LAYOUT },
                 {}
         };
-        _cleanup_(journal_closep) struct journal *j = NULL;
-        _cleanup_fclose_ FILE *out = NULL;
-        _cleanup_free_ char *last_run = NULL;
-        struct report_options o = { .format = REPORT_CSV };
-        struct report_provenance prov;
-        struct heads hs = {};
-        const char *journal = NULL, *output = NULL, *format = NULL, *operator = NULL, *since = NULL;
-        struct cart_error err = {};
-        const char *words[_REPORT_WORD_MAX];
-        bool receipts = false, force = false;
-        int c, code, r, fd;
+        struct report_options *o = &a->o;
+        size_t n;
+        int c;
 
-        if (argc > 1 && streq(argv[1], "receipts")) {
-                receipts = true;
-                argc--;
-                argv++;
-        }
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
-                case OPT_JOURNAL: journal = optarg; break;
-                case OPT_SCHOOL: o.school = optarg; break;
-                case OPT_CLASS: o.class_name = optarg; break;
-                case OPT_FORMAT: format = optarg; break;
-                case OPT_OUTPUT: output = optarg; break;
-                case OPT_OPERATOR: operator = optarg; break;
-                case OPT_FORCE: force = true; break;
-                case OPT_SINCE: since = optarg; break;
-                case OPT_BATCH: o.run = optarg; break;
+                case OPT_JOURNAL: a->journal = optarg; break;
+                case OPT_SCHOOL: o->school = optarg; break;
+                case OPT_CLASS: o->class_name = optarg; break;
+                case OPT_FORMAT: a->format = optarg; break;
+                case OPT_OUTPUT: a->output = optarg; break;
+                case OPT_OPERATOR: a->operator = optarg; break;
+                case OPT_FORCE: a->force = true; break;
+                case OPT_SINCE: a->since = optarg; break;
+                case OPT_BATCH: o->run = optarg; break;
+                case OPT_LAYOUT: a->layout = optarg; break;
                 default: return usage_bad_option(&command_report, argv);
                 }
         if (optind != argc)
                 return usage_error(&command_report, _("report: unexpected argument '%s'"), argv[optind]);
-        if (format && report_format_from_string(format, &o.format) < 0)
-                return usage_error(&command_report, _("report: --format is csv, json or html, not '%s'"), format);
-        if (receipts && (!o.school || !o.class_name))
-                return usage_error(&command_report, _("report receipts needs --school and --class"));
-        if (receipts && format && o.format != REPORT_HTML)
-                return usage_error(&command_report, _("report receipts is HTML only"));
-        if (!receipts && (since || o.run))
-                return usage_error(&command_report, _("report: --since and --batch are options of report receipts"));
-        if (since && parse_since(since, &o.since_usec) < 0)
-                return usage_error(&command_report, _("report: --since is a date YYYY-MM-DD or today, not '%s'"), since);
-        o.now_usec = (int64_t) time(NULL) * 1000000;
-        translate_words(words);
-        o.words = words;
-        o.format_time = format_time;
+        /* PDF: the HTML document, printed; asked for by --format pdf or an output FILE.pdf. */
+        n = a->output ? strlen(a->output) : 0;
+        a->pdf = a->format ? streq(a->format, "pdf") : n > 4 && strcasecmp(a->output + n - 4, ".pdf") == 0;
+        o->format = a->mode == MODE_REPORT ? REPORT_CSV : REPORT_HTML;
+        if (a->pdf)
+                o->format = REPORT_HTML;
+        else if (a->format && report_format_from_string(a->format, &o->format) < 0)
+                return usage_error(&command_report, _("report: --format is csv, json, html or pdf, not '%s'"), a->format);
+        if (a->mode != MODE_REPORT && (!o->school || !o->class_name))
+                return usage_error(&command_report, _("report receipts and report labels need --school and --class"));
+        if (a->mode != MODE_REPORT && o->format != REPORT_HTML)
+                return usage_error(&command_report, _("report receipts and report labels are HTML or PDF"));
+        if (a->mode == MODE_REPORT && (a->since || o->run))
+                return usage_error(&command_report, _("report: --since and --batch are options of report receipts and labels"));
+        if (a->since && parse_since(a->since, &o->since_usec) < 0)
+                return usage_error(&command_report, _("report: --since is a date YYYY-MM-DD or today, not '%s'"), a->since);
+        if (a->mode != MODE_LABELS && a->layout)
+                return usage_error(&command_report, _("report: --layout is an option of report labels"));
+        if (a->mode == MODE_LABELS && report_layout_from_string(a->layout, &a->l) < 0)
+                return usage_error(&command_report, _("report labels: --layout is L7159 (3 x 8) or L7163 (2 x 7), not '%s'"),
+                                   a->layout);
+        return EXIT_OK;
+}
 
-        code = journal_arg_open(journal, false, &j);
+/* The document, for report_pdf() or straight to a file. */
+struct document {
+        struct journal *j;
+        const struct args *a;
+};
+
+static int write_document(void *userdata, FILE *out, struct cart_error *err) {
+        const struct document *d = userdata;
+
+        switch (d->a->mode) {
+        case MODE_RECEIPTS: return report_receipts_write(d->j, &d->a->o, out, err);
+        case MODE_LABELS: return report_labels_write(d->j, &d->a->o, d->a->l, out, err);
+        default: return report_write(d->j, &d->a->o, out, err);
+        }
+}
+
+/* --batch last: the newest batch run that started a key of the class. */
+static int resolve_last_run(struct journal *j, struct report_options *o, char **ret) {
+        struct journal_report_filter f = { .school = o->school, .class_name = o->class_name };
+        struct cart_error err = {};
+        int r;
+
+        if (!o->run || !streq(o->run, "last"))
+                return EXIT_OK;
+        r = journal_report_last_run(j, &f, ret, &err);
+        if (r == -ENOENT) {
+                log_error(r, _("no batch run started a key of class %s of school %s"), o->class_name, o->school);
+                return EXIT_NOINPUT;
+        }
+        if (r < 0)
+                return journal_fail(r, &err);
+        o->run = *ret;
+        return EXIT_OK;
+}
+
+static int run_report(int argc, char **argv) {
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_fclose_ FILE *out = NULL;
+        _cleanup_free_ char *last_run = NULL;
+        struct args a = {};
+        struct report_provenance prov;
+        struct heads hs = {};
+        struct document d = { .a = &a };
+        struct cart_error err = {};
+        const char *words[_REPORT_WORD_MAX];
+        int code, r, fd;
+
+        if (argc > 1 && (streq(argv[1], "receipts") || streq(argv[1], "labels"))) {
+                a.mode = streq(argv[1], "receipts") ? MODE_RECEIPTS : MODE_LABELS;
+                argc--;
+                argv++;
+        }
+        code = parse_args(argc, argv, &a);
         if (code != EXIT_OK)
                 return code;
-        if (receipts || o.format == REPORT_HTML) {
-                code = provenance(j, o.school, operator, &hs, &prov);
+        a.o.now_usec = (int64_t) time(NULL) * 1000000;
+        translate_words(words);
+        a.o.words = words;
+        a.o.format_time = format_time;
+
+        code = journal_arg_open(a.journal, false, &j);
+        if (code != EXIT_OK)
+                return code;
+        d.j = j;
+        if (a.o.format == REPORT_HTML) {
+                code = provenance(j, a.o.school, a.operator, &hs, &prov);
                 if (code != EXIT_OK) {
                         heads_done(&hs);
                         return code;
                 }
-                o.provenance = &prov;
+                a.o.provenance = &prov;
         }
-        /* --batch last: the newest batch run that started a key of the class. */
-        if (o.run && streq(o.run, "last")) {
-                struct journal_report_filter f = { .school = o.school, .class_name = o.class_name };
-                r = journal_report_last_run(j, &f, &last_run, &err);
-                if (r == -ENOENT) {
-                        heads_done(&hs);
-                        log_error(r, _("no batch run started a key of class %s of school %s"), o.class_name, o.school);
-                        return EXIT_NOINPUT;
-                }
-                if (r < 0) {
-                        heads_done(&hs);
-                        return journal_fail(r, &err);
-                }
-                o.run = last_run;
+        code = resolve_last_run(j, &a.o, &last_run);
+        if (code != EXIT_OK) {
+                heads_done(&hs);
+                return code;
         }
-        if (output) {
-                fd = open(output, O_WRONLY | O_CREAT | (force ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0644);
+        if (a.output) {
+                fd = open(a.output, O_WRONLY | O_CREAT | (a.force ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0644);
                 if (fd < 0) {
                         heads_done(&hs);
-                        log_error(-errno, "%s: %m", output);
+                        log_error(-errno, "%s: %m", a.output);
                         return EXIT_CANTCREAT;
                 }
                 out = fdopen(fd, "w");
@@ -271,16 +341,18 @@ static int run_report(int argc, char **argv) {
                         return log_fail(-ENOMEM, _("out of memory"));
                 }
         }
-        r = receipts ? report_receipts_write(j, &o, out ? out : stdout, &err)
-                     : report_write(j, &o, out ? out : stdout, &err);
+        r = a.pdf ? report_pdf(write_document, &d, out ? out : stdout, &err)
+                  : write_document(&d, out ? out : stdout, &err);
         heads_done(&hs);
         if (r >= 0 && out && fsync(fileno(out)) < 0)
-                r = cart_error_set(&err, -errno, "%s: %m", output);
+                r = cart_error_set(&err, -errno, "%s: %m", a.output);
         if (r < 0) {
-                if (output)
-                        unlink(output);
+                if (a.output)
+                        unlink(a.output);
                 if (r == -EIO)
-                        return log_error(r, "%s: %s", output ? output : "stdout", err.msg), EXIT_CANTCREAT;
+                        return log_error(r, "%s: %s", a.output ? a.output : "stdout", err.msg), EXIT_CANTCREAT;
+                if (r == -ENOPKG)
+                        return log_error(r, "%s", err.msg), EXIT_UNAVAILABLE;
                 return journal_fail(r, &err);
         }
         return EXIT_OK;

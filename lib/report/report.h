@@ -158,6 +158,30 @@ int report_write(struct journal *j, const struct report_options *o, FILE *out, s
 int report_receipts_write(struct journal *j, const struct report_options *o, FILE *out,
                           struct cart_error *err);
 
+/* A sheet of sticker labels on A4, in millimetres: its maker's name, columns and rows,
+ * a label's size, the first label's top left corner, and the step to the next one. */
+struct report_layout {
+        const char *name;
+        int columns, rows;
+        double width, height, top, left, pitch_x, pitch_y;
+};
+/* By name, in any case: "L7159" (3 x 8, 63.5 x 33.9 mm) or "L7163" (2 x 7, 99.1 x 38.1 mm);
+ * NULL: the first. 0 and *ret, or -EINVAL. */
+int report_layout_from_string(const char *s, const struct report_layout **ret);
+
+/* The labels of one class's keys handed over (the receipts' filters apply), as HTML: one
+ * A4 sheet per page. -EINVAL without school and class_name; -ENOENT when no key. */
+int report_labels_write(struct journal *j, const struct report_options *o, const struct report_layout *l, FILE *out,
+                        struct cart_error *err);
+
+/* A document as HTML into out (report_write, report_receipts_write, report_labels_write
+ * with their arguments bound). */
+typedef int (*report_html_fn)(void *userdata, FILE *out, struct cart_error *err);
+/* The document write_html makes, printed to PDF by headless Chromium (the first of chromium,
+ * chromium-browser, google-chrome on $PATH) and copied to out: the same content, page
+ * margins and numbers as printing the HTML. -ENOPKG: no browser; -EIO: it failed. */
+int report_pdf(report_html_fn write_html, void *userdata, FILE *out, struct cart_error *err);
+
 /* A key's short printed id, the same on the report, the receipts and its label: its FAT
  * volume ID (8 hex digits, which lost, stolen and return accept), else its USB serial;
  * never a journal uid (which may be a file path). "" when it has neither. */

@@ -105,8 +105,8 @@ expect_exit 64 fr "$CARTABLE" batch rel.cart --stock --class 6A
 expect_in err '^cartable: donnez soit --class C \(avec --school UAI\), soit --stock$'
 expect_exit 64 fr "$CARTABLE" return
 expect_in err '^cartable: CIBLE attendue$'
-expect_exit 64 fr "$CARTABLE" report --format pdf
-expect_in err "^cartable: report : --format vaut csv, json ou html, pas « pdf »$"
+expect_exit 64 fr "$CARTABLE" report --format docx
+expect_in err "^cartable: report : --format vaut csv, json, html ou pdf, pas « docx »$"
 
 # --- batch without a terminal: one French line per event, the summary with its plurals
 expect_exit 0 fr "$CARTABLE" batch rel.cart --stock --journal stock.db --trust dep.pub --target b1.img --target b2.img --size 64M

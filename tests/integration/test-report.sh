@@ -115,7 +115,7 @@ expect_in r.csv $'^ent-college;2026.1;3;2\r$'   # D8888, D7777 (D1006 returned h
 expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";\'@SUM\\(A1\\);atelier-1-000003;C0000003;issued;'
 expect_not_in r.csv ';=HYPERLINK'
 expect_exit 73 "$C" report --output r.csv
-expect_exit 64 "$C" report --format pdf
+expect_exit 64 "$C" report --format docx
 
 # ---- report: JSON, against its schema ----
 expect_exit 0 "$C" report --format json --output r.json
@@ -211,6 +211,21 @@ expect_in err 'no key handed over to a pupil of class 9Z of school 0750001A'
 # --force replaces an output; without it an existing one is refused.
 expect_exit 73 "$C" report receipts --school 0750001A --class 6A --output run.html
 expect_in run.html 'C0000003'
+
+# ---- labels: one per key handed over, its short id in a QR code of that id alone ----
+expect_exit 0 "$C" report labels --school 0750001A --class 6A --output labels.html
+[ "$(grep -c '<div class="label"' labels.html)" = "$want_keys" ] || fail "one label per key handed over in 6A"
+[ "$(grep -c '<svg class="qr"' labels.html)" = "$want_keys" ] || fail "one QR code per label"
+expect_in labels.html '<b>Zoé</b><b>&lt;script&gt;alert\(1\)&lt;/script&gt;</b><span>6A</span><code>C0000002</code>'
+expect_in labels.html '\.label\{position:absolute;box-sizing:border-box;width:63\.50mm;height:33\.90mm'
+expect_exit 0 "$C" report labels --school 0750001A --class 6A --layout l7163 --force --output labels.html
+expect_in labels.html 'width:99\.10mm;height:38\.10mm'
+expect_exit 64 "$C" report labels --school 0750001A --class 6A --layout L7160
+expect_exit 64 "$C" report labels --school 0750001A
+expect_exit 64 "$C" report --layout L7159
+expect_exit 66 "$C" report labels --school 0750001A --class 9Z
+expect_exit 0 "$C" report labels --school 0750001A --class 6A --since "$(date +%F)"
+[ "$(grep -c '<div class="label"' out)" = "$want_keys" ] || fail "labels --since today"
 
 # ---- journal purge: personal data of pupils who left go, the chain stays verifiable ----
 # Swapping an event's pupil is caught: the hash covers the pupil's salted commitment.
@@ -330,6 +345,39 @@ case $pages in *r-fr*)
         grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' receipts-fr.pdf || fail "French receipts PDF not A4" ;;
 esac
 grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' r.pdf || fail "report PDF not A4"
+# The labels' QR codes, decoded by a real reader from a screenshot of the sheet, are the
+# keys' short ids (volume ID, else serial) of the class's keys handed over, and nothing else.
+if command -v zbarimg > /dev/null; then
+        expect_exit 0 "$C" report labels --school 0750001A --class 6A --force --output labels.html
+        chrome labels-png --screenshot="$SCRATCH/labels.png" --hide-scrollbars --force-device-scale-factor=2 \
+                --window-size=794,1123 "file://$SCRATCH/labels.html" > /dev/null 2> labels-png.log \
+                || { cat labels-png.log; fail "chromium --screenshot labels"; }
+        zbarimg --raw -q labels.png | sort > decoded || true
+        q "SELECT CASE WHEN coalesce(k.volume_id, '') <> '' THEN k.volume_id ELSE k.serial END FROM keys k
+           JOIN pupils p ON p.school = k.pupil_school AND p.id = k.pupil_id WHERE k.status = 'issued'
+           AND p.is_active = 1 AND p.school = '0750001A' AND p.class_name = '6A'" | sort > wanted
+        [ -s wanted ] || fail "no key handed over in 6A: the QR check proves nothing"
+        cmp -s decoded wanted || { diff decoded wanted; fail "the labels' QR codes are not the keys' ids"; }
+        cp labels.png "$BUILD_ROOT/test-output/"
+else
+        skip_part "no zbarimg (zbar-tools): the labels' QR codes are not decoded"
+fi
+# PDF straight from cartable (headless Chromium): the same document, printed.
+expect_exit 0 "$C" report receipts --school 0750001A --class 6A --output receipts-direct.pdf
+[ "$(head -c 5 receipts-direct.pdf)" = "%PDF-" ] || fail "report receipts --output x.pdf is not a PDF"
+expect_exit 0 "$C" report --school 0750001A --format pdf --output report-direct.bin
+[ "$(head -c 5 report-direct.bin)" = "%PDF-" ] || fail "report --format pdf is not a PDF"
+if command -v pdftotext > /dev/null; then
+        pdftotext -layout receipts-direct.pdf receipts-direct.txt
+        expect_in receipts-direct.txt 'Zoé'
+        expect_in receipts-direct.txt 'page 1 / [0-9]+'
+fi
+# Without Chromium: exit 69, and no file left.
+mkdir nobrowser
+ln -s "$(command -v sqlite3)" nobrowser/sqlite3
+expect_exit 69 env PATH="$SCRATCH/nobrowser" "$C" report --school 0750001A --format pdf --output none.pdf
+expect_in err 'PDF needs headless Chromium'
+[ ! -e none.pdf ] || fail "a failed PDF left its file"
 # No horizontal overflow on a 640 px wide screen: the page measures itself (a script added
 # to a copy only; the documents have none).
 for page in $pages; do
