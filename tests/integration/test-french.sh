@@ -250,6 +250,10 @@ expect_exit 0 fr "$CARTABLE" report receipts --journal life.db --school 0750001A
 expect_in rc-fr.html "<h1>Feuille d&#39;émargement : remise des clés USB</h1>"
 expect_in rc-fr.html '<th>Nom</th><th>Prénom</th><th>Classe</th><th>Remise le</th><th>N° de clé</th><th>Signature</th>'
 expect_in rc-fr.html '<td>[0-3][0-9]/[01][0-9]/20[0-9]{2}</td>'
+expect_in rc-fr.html 'Date : [1-9][0-9]? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) 20[0-9]{2}\.'
+expect_exit 0 fr "$CARTABLE" report labels --journal life.db --school 0750001A --class 6A --output lb-fr.html
+expect_in lb-fr.html '<html lang="fr">.*<title>Étiquettes des clés 0750001A 6A</title>'
+[ "$(grep -c '<svg class="qr"' lb-fr.html)" = 1 ] || fail "French labels: one key handed over in 6A"
 expect_exit 0 en "$CARTABLE" report receipts --journal life.db --school 0750001A --class 6A --output rc-en.html
 expect_in rc-en.html '<th>Family name</th><th>First name</th><th>Class</th><th>Issued on</th><th>Key number</th><th>Signature</th>'
 for f in csv json; do
