@@ -314,7 +314,8 @@ static int run_report(int argc, char **argv) {
         if (code != EXIT_OK)
                 return code;
         d.j = j;
-        if (a.o.format == REPORT_HTML) {
+        /* The report and the receipts say where they come from; a label has no room for it. */
+        if (a.o.format == REPORT_HTML && a.mode != MODE_LABELS) {
                 code = provenance(j, a.o.school, a.operator, &hs, &prov);
                 if (code != EXIT_OK) {
                         heads_done(&hs);
