@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+#include <sys/stat.h>
+
 #include "commands.h"
 #include "output-arg.h"
 
@@ -19,6 +22,16 @@ int output_arg_open(struct output_arg *o, const char *path) {
                 return EXIT_CANTCREAT;
         }
         return EXIT_OK;
+}
+
+int output_arg_open_forced(struct output_arg *o, const char *path, bool force) {
+        struct stat st;
+
+        if (force && path && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) < 0) {
+                log_error(-errno, "%s: %s", path, strerror(errno));
+                return EXIT_CANTCREAT;
+        }
+        return output_arg_open(o, path);
 }
 
 int output_arg_finish(struct output_arg *o) {

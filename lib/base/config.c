@@ -99,8 +99,16 @@ static int handler(void *user, const char *section, const char *name, const char
                                            "(a file is path = FILE)", c->path, lineno, value);
                 else
                         r = set_string(&c->journal_path, value);
-        }
-        else
+        } else if (streq(section, "schools")) {
+                /* The rosters give a school's UAI, never its name: the station says it. */
+                r = push(&c->school_uai, &c->n_schools, name);
+                if (r >= 0) {
+                        size_t n = c->n_schools - 1;
+                        r = push(&c->school_name, &n, value);
+                        if (r < 0)
+                                free(c->school_uai[--c->n_schools]);
+                }
+        } else
                 r = cart_error_set(st->err, -EBADMSG, "%s:%d: unknown setting \"%s\" in section [%s]",
                                    c->path, lineno, name, section);
         if (r < 0) {
@@ -168,7 +176,16 @@ struct cart_config *config_free(struct cart_config *c) {
         free(c->state_dir);
         free(c->station_name);
         free(c->journal_path);
+        strv_free(c->school_uai, c->n_schools);
+        strv_free(c->school_name, c->n_schools);
         free(c->path);
         free(c);
+        return NULL;
+}
+
+const char *config_school_name(const struct cart_config *c, const char *uai) {
+        for (size_t i = c && uai ? c->n_schools : 0; i > 0; i--)
+                if (streq(c->school_uai[i - 1], uai))
+                        return c->school_name[i - 1];
         return NULL;
 }

@@ -18,6 +18,8 @@
  *   url = postgresql://journal.example/cartable?sslmode=verify-full ; or a PostgreSQL journal (last wins)
  *                            ; (no password here: ~/.pgpass, PGPASSFILE or a service file)
  *   wait = 60                ; seconds a batch waits for a journal server that went away
+ *   [schools]
+ *   0750001A = Collège Jean Moulin   ; a school's name, printed on reports, receipts, labels
  */
 #pragma once
 
@@ -36,6 +38,8 @@ struct cart_config {
         char *station_name;            /* NULL: the host name */
         char *journal_path;            /* [journal] path or url; NULL: STATE_DIR/journal.db */
         unsigned journal_wait;         /* [journal] wait: seconds a batch waits for a lost server; 0: default */
+        char **school_uai, **school_name; /* [schools]: UAI = name, n_schools of each */
+        size_t n_schools;
         char *path;                    /* the file read, NULL when none was */
 };
 
@@ -46,4 +50,6 @@ struct cart_config {
  */
 int config_load(const char *path, struct cart_config **ret, struct cart_error *err);
 struct cart_config *config_free(struct cart_config *c);
+/* The name [schools] gives the school uai (the last line for it wins), or NULL. */
+const char *config_school_name(const struct cart_config *c, const char *uai);
 DEFINE_POINTER_CLEANUP(struct cart_config, config_free);

@@ -78,6 +78,8 @@ int journal_report_classes(struct journal *j, const struct journal_report_filter
 /* The last good flash of key k (an events row), for the release a key carries. */
 #define LAST_FLASH "(SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid AND x.kind = 'flashed' AND x.outcome = 'ok')"
 #define LAST_VERIFY "(SELECT max(y.seq) FROM events y WHERE y.key_uid = k.uid AND y.kind = 'verified')"
+#define LAST_ISSUE "(SELECT max(z.seq) FROM events z WHERE z.key_uid = k.uid AND z.kind = 'issued')"
+#define LAST_RUN "(SELECT x.run FROM events x WHERE x.key_uid = k.uid AND x.run IS NOT NULL ORDER BY x.seq DESC LIMIT 1)"
 
 int journal_report_releases(struct journal *j, const struct journal_report_filter *f,
                             journal_release_fn fn, void *userdata, struct cart_error *err) {
@@ -138,10 +140,11 @@ int journal_report_keys(struct journal *j, const struct journal_report_filter *f
                 "p.family_name, p.first_name, p.is_active, fl.release_name, fl.release_version, "
                 "fl.release_serial, v.time_usec, v.outcome, CASE WHEN k.status = 'issued' AND EXISTS (SELECT 1 "
                 "FROM keys k2 WHERE k2.pupil_school = p.school AND k2.pupil_id = p.id AND k2.status = 'issued' "
-                "AND k2.uid <> k.uid) THEN 1 ELSE 0 END FROM pupils p "
+                "AND k2.uid <> k.uid) THEN 1 ELSE 0 END, iss.time_usec, " LAST_RUN " FROM pupils p "
                 "JOIN keys k ON k.pupil_school = p.school AND k.pupil_id = p.id "
                 "LEFT JOIN events fl ON fl.seq = " LAST_FLASH " "
-                "LEFT JOIN events v ON v.seq = " LAST_VERIFY " WHERE 1 = 1",
+                "LEFT JOIN events v ON v.seq = " LAST_VERIFY " "
+                "LEFT JOIN events iss ON iss.seq = " LAST_ISSUE " WHERE 1 = 1",
                 " ORDER BY p.school, p.class_name, p.roster_rank, k.updated_usec", f, &s, err);
         if (r < 0)
                 return r;
@@ -159,11 +162,30 @@ int journal_report_keys(struct journal *j, const struct journal_report_filter *f
                         .release_name = jdb_text(s, 11), .release_version = jdb_text(s, 12),
                         .release_serial = jdb_int64(s, 13), .verified_usec = jdb_int64(s, 14),
                         .verified_outcome = jdb_text(s, 15), .is_conflict = jdb_int64(s, 16) == 1,
+                        .issued_usec = jdb_int64(s, 17), .run = jdb_text(s, 18),
                 };
                 r = fn(userdata, &k);
                 if (r < 0)
                         return r;
         }
+}
+
+int journal_report_last_run(struct journal *j, const struct journal_report_filter *f, char **ret,
+                            struct cart_error *err) {
+        _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
+        int r;
+
+        r = prepare_filtered(j,
+                "SELECT e.run FROM events e JOIN pupils p ON p.school = e.pupil_school AND p.id = e.pupil_id "
+                "WHERE e.run IS NOT NULL", " ORDER BY e.seq DESC LIMIT 1", f, &s, err);
+        if (r < 0)
+                return r;
+        r = jdb_step(j, s, err);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return jdb_dup(s, 0, ret);
 }
 
 int journal_report_receipts(struct journal *j, const struct journal_report_filter *f,

@@ -53,11 +53,18 @@ struct journal_report_key {
         const char *verified_outcome;
         bool is_conflict;         /* issued, and the pupil holds another issued key too (two
                                    * stations issued one each while apart: journal merge) */
+        int64_t issued_usec;      /* its last issue to a pupil; -1: none recorded */
+        const char *run;          /* the batch run of its last start (schema v5), or NULL */
 };
 typedef int (*journal_report_key_fn)(void *userdata, const struct journal_report_key *k);
 /* Keys that were ever issued (they name a pupil), in roster order of their pupil. */
 int journal_report_keys(struct journal *j, const struct journal_report_filter *f,
                         journal_report_key_fn fn, void *userdata, struct cart_error *err);
+
+/* The batch run of the newest key start among the filter's pupils: 0 and *ret (free it),
+ * or -ENOENT when none was recorded by a batch. */
+int journal_report_last_run(struct journal *j, const struct journal_report_filter *f, char **ret,
+                            struct cart_error *err);
 
 /* The receipts sheet: active pupils in roster order, with the serial of the key held. */
 int journal_report_receipts(struct journal *j, const struct journal_report_filter *f,

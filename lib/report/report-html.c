@@ -31,20 +31,24 @@ static const char css[] =
         "h1{font-size:16pt;margin:0 0 .2em}h2{font-size:13pt;margin:1.2em 0 .4em;border-bottom:1px solid #888}"
         "table{border-collapse:collapse;width:100%;margin:.3em 0}"
         "th,td{border:1px solid #999;padding:2px 5px;text-align:left;vertical-align:top}"
-        "th{background:#e8e8e8}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+        "th{background:#e8e8e8}td.n{text-align:right;font-variant-numeric:tabular-nums}td,th{overflow-wrap:anywhere}"
         "thead{display:table-header-group}tr{page-break-inside:avoid}"
         ".meta{color:#444}.charts{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}"
-        "figcaption{font-weight:bold;font-size:10pt}svg text{font-size:9px;font-family:inherit}"
+        "figcaption{font-weight:bold;font-size:10pt}svg{max-width:100%;height:auto}svg text{font-size:12px;font-family:inherit}"
+        ".prov{display:grid;grid-template-columns:max-content 1fr;gap:0 .6em;font-size:9pt;color:#333;margin:.4em 0}"
+        ".prov dt{font-weight:bold}.prov dd{margin:0;overflow-wrap:anywhere}.prov code{font-size:8pt}"
+        ".intact{color:#1a7f37}.broken{color:#b3261e}ul.nokey{columns:14em;padding-left:1.2em}"
         ".legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em}"
         ".s-issued{color:#1a7f37}.s-lost,.s-stolen,.conflict{color:#b3261e;font-weight:bold}"
         "@page{size:A4;margin:14mm 12mm}"
-        "@media print{body{margin:0;max-width:none;font-size:9pt}.charts{display:block}"
+        "@media print{body{margin:0;max-width:none;font-size:9pt}.charts{display:block}svg{max-width:none}"
         "figure{page-break-inside:avoid;margin-bottom:.5em}h2{page-break-after:avoid}}";
 
 /* A word of the documents, escaped: translations are text like any other. */
-static void put_word(FILE *f, const struct report_options *o, enum report_word w) {
+void html_word(FILE *f, const struct report_options *o, enum report_word w) {
         html_put(f, report_word(o, w));
 }
+#define put_word html_word
 #define PUT(f, o, w) put_word((f), (o), REPORT_WORD_##w)
 
 /* <th>word</th> for each word, in order. */
@@ -56,7 +60,71 @@ static void put_headers(FILE *f, const struct report_options *o, const enum repo
         }
 }
 
-static void head(FILE *f, enum report_word title, const struct report_options *o, const char *extra_css) {
+void report_time(const struct report_options *o, enum report_time_form form, int64_t usec, char *buf, size_t len) {
+        char t[32];
+
+        buf[0] = 0;
+        if (usec < 0)
+                return;
+        if (o->format_time) {
+                o->format_time(form, usec, buf, len);
+                return;
+        }
+        time_format(usec / 1000000, t);
+        if (form != REPORT_TIME_FULL)
+                t[10] = 0;
+        snprintf(buf, len, "%s", t);
+}
+
+/* A CSS string for a page margin's content: every character that could end the string or
+ * the <style> element (" \ < > &, controls) as a CSS escape. */
+static void css_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (; s && *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (c < 0x20 || c == 0x7f || strchr("\"\\<>&'", c))
+                        fprintf(f, "\\%x ", c);
+                else
+                        fputc(c, f);
+        }
+        fputc('"', f);
+}
+
+/* The school as people name it: "Collège Jean Moulin (0750001A)", or its UAI. */
+static void school_text(const struct report_options *o, char *buf, size_t len) {
+        const struct report_provenance *p = o->provenance;
+
+        if (p && p->school_name && o->school)
+                snprintf(buf, len, "%s (%s)", p->school_name, o->school);
+        else
+                snprintf(buf, len, "%s", o->school ? o->school : "");
+}
+
+/* Every printed page carries the school and class, the journal's state, where and when it
+ * was made, and its number (CSS paged media margin boxes, which Chromium prints). */
+static void page_margins(FILE *f, const struct report_options *o) {
+        const struct report_provenance *p = o->provenance;
+        char school[512], when[128], line[1024];
+
+        school_text(o, school, sizeof(school));
+        report_time(o, REPORT_TIME_FULL, o->now_usec, when, sizeof(when));
+        fputs("@page{size:A4;margin:16mm 12mm;@top-left{font-size:8pt;color:#333;content:", f);
+        snprintf(line, sizeof(line), "%s%s%s", school, o->class_name ? " — " : "", o->class_name ? o->class_name : "");
+        css_string(f, line);
+        fprintf(f, "}@top-right{font-size:8pt;%scontent:", p->is_broken ? "color:#b3261e;font-weight:bold;" : "color:#333;");
+        css_string(f, report_word(o, p->is_broken ? REPORT_WORD_P_BROKEN : REPORT_WORD_P_INTACT));
+        fputs("}@bottom-left{font-size:8pt;color:#333;content:", f);
+        snprintf(line, sizeof(line), "cartable %s — %s %s — %s %s — %s", p->version ? p->version : "",
+                 report_word(o, REPORT_WORD_P_STATION), p->station ? p->station : "",
+                 report_word(o, REPORT_WORD_P_OPERATOR), p->operator ? p->operator : "", when);
+        css_string(f, line);
+        fputs("}@bottom-right{font-size:8pt;color:#333;content:", f);
+        snprintf(line, sizeof(line), "%s ", report_word(o, REPORT_WORD_P_PAGE));
+        css_string(f, line);
+        fputs(" counter(page) \" / \" counter(pages)}}", f);
+}
+
+void html_head(FILE *f, enum report_word title, const struct report_options *o, const char *extra_css) {
         fputs("<!DOCTYPE html>\n<html lang=\"", f);
         PUT(f, o, LANG);
         fputs("\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>", f);
@@ -69,7 +137,57 @@ static void head(FILE *f, enum report_word title, const struct report_options *o
                 fputs(" ", f);
                 html_put(f, o->class_name);
         }
-        fprintf(f, "</title><style>%s%s</style></head><body>\n", css, extra_css);
+        fprintf(f, "</title><style>%s%s", css, extra_css);
+        if (o->provenance)
+                page_margins(f, o);
+        fputs("</style></head><body>\n", f);
+}
+
+/* <dt>word</dt><dd>value, escaped (the <dd> left open). */
+static void dl_open(FILE *f, const struct report_options *o, enum report_word w, const char *value) {
+        fputs("<dt>", f);
+        put_word(f, o, w);
+        fputs("</dt><dd>", f);
+        html_put(f, value);
+}
+
+void html_provenance(FILE *f, const struct report_options *o) {
+        const struct report_provenance *p = o->provenance;
+        char school[512], when[128];
+
+        if (!p)
+                return;
+        school_text(o, school, sizeof(school));
+        report_time(o, REPORT_TIME_FULL, o->now_usec, when, sizeof(when));
+        fputs("<dl class=\"prov\">", f);
+        if (o->school) {
+                dl_open(f, o, REPORT_WORD_RECEIPTS_SCHOOL, school);
+                fputs("</dd>", f);
+        }
+        dl_open(f, o, REPORT_WORD_RECEIPTS_DATE, when);
+        fputs("</dd>", f);
+        dl_open(f, o, REPORT_WORD_P_STATION, p->station);
+        fputs(" (cartable ", f);
+        html_put(f, p->version);
+        fputs(")</dd>", f);
+        dl_open(f, o, REPORT_WORD_P_OPERATOR, p->operator);
+        fputs("</dd>", f);
+        dl_open(f, o, REPORT_WORD_P_JOURNAL, p->journal);
+        fprintf(f, " — <b class=\"%s\">", p->is_broken ? "broken" : "intact");
+        put_word(f, o, p->is_broken ? REPORT_WORD_P_BROKEN : REPORT_WORD_P_INTACT);
+        fputs("</b>", f);
+        for (size_t i = 0; i < p->n_heads; i++) {
+                fputs("<br><span class=\"head\">", f);
+                html_put(f, p->heads[i].station);
+                fprintf(f, ": %" PRId64 " ", p->heads[i].n_events);
+                PUT(f, o, P_EVENTS);
+                fputs(", ", f);
+                PUT(f, o, P_LAST_HASH);
+                fputs(" <code>", f);
+                html_put(f, p->heads[i].hash);
+                fputs("</code></span>", f);
+        }
+        fputs("</dd></dl>\n", f);
 }
 
 static void td_int(FILE *f, int64_t v) {
@@ -82,10 +200,15 @@ static void td_text(FILE *f, const char *s) {
         fputs("</td>", f);
 }
 
+/* The charts: SVG in CSS pixels with a viewBox (they shrink to a narrow screen), text at
+ * 12 px, 9 pt when printed at their size: nothing under 8 pt on paper. */
+#define SVG_OPEN "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %zu %zu\" width=\"%zu\" height=\"%zu\" role=\"img\">"
+#define ROW 18
+
 /* Keys issued against roster size: one pair of bars per class (per school when many). */
 static void chart_roster(FILE *f, struct report *r) {
         bool by_school = r->n_classes > CHART_MAX_CLASSES;
-        size_t n = 0, i, k;
+        size_t n = 0, i, k, w = 520, h;
         int64_t max = 1;
         struct { const char *school, *label; int64_t pupils, issued; } *bars;
 
@@ -103,57 +226,77 @@ static void chart_roster(FILE *f, struct report *r) {
         }
         for (k = 0; k < n; k++)
                 max = MAX(max, bars[k].pupils);
+        h = ROW * n + 24;
         fputs("<figure><figcaption>", f);
         put_word(f, r->o, by_school ? REPORT_WORD_CHART_PER_SCHOOL : REPORT_WORD_CHART_PER_CLASS);
-        fprintf(f, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"460\" height=\"%zu\" role=\"img\">",
-                14 * n + 20);
+        fprintf(f, "</figcaption>" SVG_OPEN, w, h, w, h);
         for (k = 0; k < n; k++) {
                 double wp = 300.0 * (double) bars[k].pupils / (double) max;
                 double wi = 300.0 * (double) bars[k].issued / (double) max;
-                fprintf(f, "<text x=\"0\" y=\"%zu\">", 14 * k + 11);
+                fprintf(f, "<text x=\"0\" y=\"%zu\">", ROW * k + 13);
                 /* Classes of several schools: each named with its school. */
                 if (!by_school && !r->o->school) {
                         html_put(f, bars[k].school);
                         fputc(' ', f);
                 }
                 html_put(f, bars[k].label);
-                fprintf(f, "</text><rect x=\"110\" y=\"%zu\" width=\"%.1f\" height=\"11\" fill=\"#c9d4e3\"/>"
-                        "<rect x=\"110\" y=\"%zu\" width=\"%.1f\" height=\"11\" fill=\"#1f5fa8\"/>"
+                fprintf(f, "</text><rect x=\"140\" y=\"%zu\" width=\"%.1f\" height=\"14\" fill=\"#c9d4e3\"/>"
+                        "<rect x=\"140\" y=\"%zu\" width=\"%.1f\" height=\"14\" fill=\"#1f5fa8\"/>"
                         "<text x=\"%.1f\" y=\"%zu\">%" PRId64 "/%" PRId64 "</text>",
-                        14 * k + 2, wp, 14 * k + 2, wi, 114 + wp, 14 * k + 11, bars[k].issued, bars[k].pupils);
+                        ROW * k + 2, wp, ROW * k + 2, wi, 145 + wp, ROW * k + 13, bars[k].issued, bars[k].pupils);
         }
-        fprintf(f, "<text x=\"0\" y=\"%zu\">", 14 * n + 14);
+        fprintf(f, "<text x=\"0\" y=\"%zu\">", ROW * n + 18);
         PUT(f, r->o, CHART_ROSTER_LEGEND);
         fputs("</text></svg></figure>\n", f);
         free(bars);
 }
 
-/* Lost, stolen and replaced keys per month: the last CHART_MAX_MONTHS months that had any. */
+/* Lost, stolen and replaced keys per month: the last CHART_MAX_MONTHS months that had any,
+ * on a vertical axis of keys (0, half, most) and a time axis of months, each year named
+ * under its first month. */
 static void chart_months(FILE *f, struct report *r) {
         size_t first = r->n_months > CHART_MAX_MONTHS ? r->n_months - CHART_MAX_MONTHS : 0;
+        const size_t left = 44, top = 10, plot = 110, slot = 26;
+        size_t w = MAX((size_t) 240, left + slot * (r->n_months - first) + 10), h = top + plot + 40;
         int64_t max = 1;
 
         for (size_t i = first; i < r->n_months; i++)
                 max = MAX(max, MAX(r->months[i].lost + r->months[i].stolen, r->months[i].replaced));
         fputs("<figure><figcaption>", f);
         PUT(f, r->o, CHART_MONTHS);
-        fprintf(f, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%zu\" height=\"150\" role=\"img\">",
-                MAX((size_t) 200, 30 * (r->n_months - first) + 20));
+        fprintf(f, "</figcaption>" SVG_OPEN, w, h, w, h);
         if (r->n_months == 0) {
                 fputs("<text x=\"0\" y=\"20\">", f);
                 PUT(f, r->o, CHART_NONE);
-                fputs("</text>", f);
+                fputs("</text></svg></figure>\n", f);
+                return;
         }
+        /* The axes, the ticks of the key axis and its name. */
+        fprintf(f, "<path d=\"M%zu %zuV%zuH%zu\" stroke=\"#333\" fill=\"none\"/>", left, top, top + plot, w - 4);
+        const int64_t ticks[] = { 0, max / 2, max };
+        for (size_t t = 0; t < ELEMENTSOF(ticks); t++) {
+                double y = (double) (top + plot) - (double) plot * (double) ticks[t] / (double) max;
+                if (t == 1 && max < 2)
+                        continue;
+                fprintf(f, "<path d=\"M%zu %.1fH%zu\" stroke=\"#ccc\"/><text x=\"%zu\" y=\"%.1f\" "
+                        "text-anchor=\"end\">%" PRId64 "</text>", left - 3, y, w - 4, left - 6, y + 4, ticks[t]);
+        }
+        fprintf(f, "<text transform=\"rotate(-90)\" x=\"%d\" y=\"11\" text-anchor=\"middle\">",
+                -(int) (top + plot / 2));
+        PUT(f, r->o, CHART_AXIS_KEYS);
+        fputs("</text>", f);
         for (size_t i = first; i < r->n_months; i++) {
-                size_t x = 30 * (i - first);
-                double hl = 110.0 * (double) (r->months[i].lost + r->months[i].stolen) / (double) max;
-                double hr = 110.0 * (double) r->months[i].replaced / (double) max;
-                fprintf(f, "<rect x=\"%zu\" y=\"%.1f\" width=\"11\" height=\"%.1f\" fill=\"#b3261e\"/>"
-                        "<rect x=\"%zu\" y=\"%.1f\" width=\"11\" height=\"%.1f\" fill=\"#1f5fa8\"/>"
-                        "<text x=\"%zu\" y=\"128\">%02d/%02d</text>"
-                        "<text x=\"%zu\" y=\"140\">%" PRId64 "/%" PRId64 "</text>",
-                        x, 115 - hl, hl, x + 12, 115 - hr, hr, x, r->months[i].month, r->months[i].year % 100,
-                        x, r->months[i].lost + r->months[i].stolen, r->months[i].replaced);
+                const struct report_month *m = &r->months[i];
+                size_t x = left + 4 + slot * (i - first);
+                double hl = (double) plot * (double) (m->lost + m->stolen) / (double) max;
+                double hr = (double) plot * (double) m->replaced / (double) max;
+                fprintf(f, "<rect x=\"%zu\" y=\"%.1f\" width=\"10\" height=\"%.1f\" fill=\"#b3261e\"/>"
+                        "<rect x=\"%zu\" y=\"%.1f\" width=\"10\" height=\"%.1f\" fill=\"#1f5fa8\"/>"
+                        "<text x=\"%zu\" y=\"%zu\" text-anchor=\"middle\">%02d</text>",
+                        x, (double) (top + plot) - hl, hl, x + 10, (double) (top + plot) - hr, hr,
+                        x + 10, top + plot + 15, m->month);
+                if (i == first || m->month == 1)
+                        fprintf(f, "<text x=\"%zu\" y=\"%zu\">%04d</text>", x, top + plot + 31, m->year);
         }
         fputs("</svg><div class=\"legend\"><span style=\"background:#b3261e\"></span>", f);
         PUT(f, r->o, CHART_LOST);
@@ -163,28 +306,28 @@ static void chart_months(FILE *f, struct report *r) {
 }
 
 static void chart_releases(FILE *f, struct report *r) {
+        size_t w = 520, h = ROW * r->n_releases + 24;
         int64_t max = 1;
 
         for (size_t i = 0; i < r->n_releases; i++)
                 max = MAX(max, r->releases[i].keys);
         fputs("<figure><figcaption>", f);
         PUT(f, r->o, CHART_RELEASES);
-        fprintf(f, "</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"420\" height=\"%zu\" role=\"img\">",
-                16 * r->n_releases + 20);
+        fprintf(f, "</figcaption>" SVG_OPEN, w, h, w, h);
         if (r->n_releases == 0) {
-                fputs("<text x=\"0\" y=\"12\">", f);
+                fputs("<text x=\"0\" y=\"14\">", f);
                 PUT(f, r->o, CHART_NONE);
                 fputs("</text>", f);
         }
         for (size_t i = 0; i < r->n_releases; i++) {
-                double w = 220.0 * (double) r->releases[i].keys / (double) max;
-                fprintf(f, "<text x=\"0\" y=\"%zu\">", 16 * i + 11);
+                double bw = 240.0 * (double) r->releases[i].keys / (double) max;
+                fprintf(f, "<text x=\"0\" y=\"%zu\">", ROW * i + 13);
                 html_put(f, r->releases[i].name);
                 fputc(' ', f);
                 html_put(f, r->releases[i].version);
-                fprintf(f, " #%" PRId64 "</text><rect x=\"150\" y=\"%zu\" width=\"%.1f\" height=\"12\" fill=\"#1a7f37\"/>"
+                fprintf(f, " #%" PRId64 "</text><rect x=\"200\" y=\"%zu\" width=\"%.1f\" height=\"14\" fill=\"#1a7f37\"/>"
                         "<text x=\"%.1f\" y=\"%zu\">%" PRId64 "</text>",
-                        r->releases[i].serial, 16 * i + 2, w, 154 + w, 16 * i + 11, r->releases[i].keys);
+                        r->releases[i].serial, ROW * i + 2, bw, 205 + bw, ROW * i + 13, r->releases[i].keys);
         }
         fputs("</svg></figure>\n", f);
 }
@@ -219,19 +362,20 @@ static const char *value_words(const struct report_options *o, const char *v) {
 struct html_keys {
         FILE *f;
         const struct report_options *o;
+        int64_t n_issued, n_never_verified;
 };
 
 static int html_key(void *userdata, const struct journal_report_key *k) {
         struct html_keys *h = userdata;
         FILE *f = h->f;
-        char t[32] = "";
+        char t[64];
 
         fputs("<tr>", f);
         td_text(f, k->school);
         td_text(f, k->class_name);
         td_text(f, k->family_name);
         td_text(f, k->first_name);
-        td_text(f, k->serial ? k->serial : k->volume_id);
+        td_text(f, report_key_id(k->volume_id, k->serial));
         fputs("<td class=\"s-", f);
         html_put(f, k->status);
         fputs("\">", f);
@@ -251,22 +395,34 @@ static int html_key(void *userdata, const struct journal_report_key *k) {
         }
         fputs("</td><td>", f);
         if (k->verified_usec >= 0) {
-                time_format(k->verified_usec / 1000000, t);
-                t[10] = 0;
-                fprintf(f, "%s ", t);
+                report_time(h->o, REPORT_TIME_SHORT, k->verified_usec, t, sizeof(t));
+                html_put(f, t);
+                fputc(' ', f);
                 html_put(f, value_words(h->o, k->verified_outcome));
         }
         fputs("</td></tr>\n", f);
         return ferror(f) ? -EIO : 0;
 }
 
+/* The first pass over the keys: how many issued keys were never verified. */
+static int count_key(void *userdata, const struct journal_report_key *k) {
+        struct html_keys *h = userdata;
+
+        if (k->status && streq(k->status, "issued")) {
+                h->n_issued++;
+                h->n_never_verified += k->verified_usec < 0;
+        }
+        return 0;
+}
+
 /* "Pupils: 30; keys issued: 28; ...": each total after its label. */
-static void put_totals(FILE *f, const struct report_options *o, const struct journal_class_counts *n) {
+static void put_totals(FILE *f, const struct report_options *o, const struct journal_class_counts *n,
+                       int64_t n_never_verified) {
         const struct { enum report_word word; int64_t v; } totals[] = {
                 { REPORT_WORD_N_PUPILS, n->pupils }, { REPORT_WORD_N_ISSUED, n->issued },
                 { REPORT_WORD_N_WITHOUT_KEY, n->without_key }, { REPORT_WORD_N_LOST, n->lost },
                 { REPORT_WORD_N_STOLEN, n->stolen }, { REPORT_WORD_N_REPLACED, n->replaced },
-                { REPORT_WORD_N_RETURNED, n->returned },
+                { REPORT_WORD_N_RETURNED, n->returned }, { REPORT_WORD_N_NEVER_VERIFIED, n_never_verified },
         };
         for (size_t i = 0; i < ELEMENTSOF(totals); i++) {
                 if (i > 0)
@@ -274,6 +430,67 @@ static void put_totals(FILE *f, const struct report_options *o, const struct jou
                 put_word(f, o, totals[i].word);
                 fprintf(f, " %" PRId64, totals[i].v);
         }
+}
+
+/* The pupils of the report still without a key, by name, class after class. */
+struct without_key {
+        FILE *f;
+        const struct report_options *o;
+        char *school, *class_name;      /* of the open list */
+        size_t n;
+};
+
+static int without_key_row(void *userdata, const struct journal_pupil_row *p) {
+        struct without_key *w = userdata;
+        FILE *f = w->f;
+
+        if (!p->is_active || p->key_uid)
+                return 0;
+        if (!w->class_name || !streq(w->class_name, p->class_name) || !streq(w->school, p->school)) {
+                if (w->class_name)
+                        fputs("</ul>\n", f);
+                free(w->school);
+                free(w->class_name);
+                w->school = strdup(p->school);
+                w->class_name = strdup(p->class_name);
+                if (!w->school || !w->class_name)
+                        return -ENOMEM;
+                fputs("<h3>", f);
+                if (!w->o->school) {
+                        html_put(f, p->school);
+                        fputs(" — ", f);
+                }
+                html_put(f, p->class_name);
+                fputs("</h3><ul class=\"nokey\">", f);
+        }
+        fputs("<li>", f);
+        html_put(f, p->family_name);
+        fputc(' ', f);
+        html_put(f, p->first_name);
+        fputs("</li>", f);
+        w->n++;
+        return ferror(f) ? -EIO : 0;
+}
+
+static int put_without_key(FILE *f, struct report *r, struct cart_error *err) {
+        struct journal_report_filter rf = { .school = r->o->school, .class_name = r->o->class_name };
+        struct without_key w = { .f = f, .o = r->o };
+        int k;
+
+        fputs("<h2>", f);
+        PUT(f, r->o, H_WITHOUT_KEY);
+        fprintf(f, " (%" PRId64 ")</h2>\n", r->total.without_key);
+        k = journal_report_receipts(r->j, &rf, without_key_row, &w, err);
+        if (w.class_name)
+                fputs("</ul>\n", f);
+        else if (k >= 0) {
+                fputs("<p>", f);
+                PUT(f, r->o, NOBODY);
+                fputs("</p>\n", f);
+        }
+        free(w.school);
+        free(w.class_name);
+        return k;
 }
 
 int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
@@ -289,25 +506,33 @@ int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
                 REPORT_WORD_COL_VERIFIED,
         };
         struct html_keys h = { .f = f, .o = r->o };
-        char t[32];
+        char t[128];
         int k;
 
-        head(f, REPORT_WORD_TITLE, r->o, "");
-        time_format(r->o->now_usec / 1000000, t);
+        k = report_keys(r, count_key, &h, err);
+        if (k < 0)
+                return k;
+        html_head(f, REPORT_WORD_TITLE, r->o, "");
+        report_time(r->o, REPORT_TIME_FULL, r->o->now_usec, t, sizeof(t));
         fputs("<h1>", f);
         PUT(f, r->o, HEADING);
         if (r->o->school) {
                 fputs(" — ", f);
-                html_put(f, r->o->school);
+                html_put(f, r->o->provenance && r->o->provenance->school_name ? r->o->provenance->school_name
+                                                                             : r->o->school);
         }
         if (r->o->class_name) {
                 fputs(" — ", f);
                 html_put(f, r->o->class_name);
         }
-        fputs("</h1><p class=\"meta\">", f);
+        fputs("</h1>\n", f);
+        html_provenance(f, r->o);
+        fputs("<p class=\"meta\">", f);
         PUT(f, r->o, REPORT_OF);
-        fprintf(f, " %s. ", t);
-        put_totals(f, r->o, &r->total);
+        fputc(' ', f);
+        html_put(f, t);
+        fputs(". ", f);
+        put_totals(f, r->o, &r->total, h.n_never_verified);
         fputs(".</p>\n<div class=\"charts\">\n", f);
         chart_roster(f, r);
         chart_months(f, r);
@@ -328,7 +553,11 @@ int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
         PUT(f, r->o, TOTAL);
         fputs("</th>", f);
         counts_cells(f, &r->total);
-        fputs("</tr></tbody></table>\n<h2>", f);
+        fputs("</tr></tbody></table>\n", f);
+        k = put_without_key(f, r, err);
+        if (k < 0)
+                return k;
+        fputs("<h2>", f);
         PUT(f, r->o, H_RELEASES);
         fputs("</h2><table><thead><tr>", f);
         put_headers(f, r->o, release_headers, ELEMENTSOF(release_headers));
@@ -355,64 +584,102 @@ int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
         return 0;
 }
 
-/* ---- The receipts sheet ---- */
+/* ---- The receipts sheet: one line per key handed over ---- */
+
+bool report_key_is_handed_over(const struct report_options *o, const struct journal_report_key *k) {
+        if (!k->is_active || !k->status || !streq(k->status, "issued"))
+                return false;
+        if (o->since_usec > 0 && k->issued_usec < o->since_usec)
+                return false;
+        return !o->run || (k->run && streq(k->run, o->run));
+}
 
 struct receipts {
         FILE *f;
+        const struct report_options *o;
         size_t n;
 };
 
-static int receipt_row(void *userdata, const struct journal_pupil_row *p) {
+static int receipt_row(void *userdata, const struct journal_report_key *k) {
         struct receipts *rc = userdata;
+        char t[64];
 
+        if (!report_key_is_handed_over(rc->o, k))
+                return 0;
         rc->n++;
         fputs("<tr>", rc->f);
-        td_text(rc->f, p->family_name);
-        td_text(rc->f, p->first_name);
-        td_text(rc->f, p->class_name);
-        td_text(rc->f, p->key_serial ? p->key_serial : p->key_uid ? p->key_uid : "");
+        td_text(rc->f, k->family_name);
+        td_text(rc->f, k->first_name);
+        td_text(rc->f, k->class_name);
+        report_time(rc->o, REPORT_TIME_SHORT, k->issued_usec, t, sizeof(t));
+        td_text(rc->f, t);
+        td_text(rc->f, report_key_id(k->volume_id, k->serial));
         fputs("<td class=\"sig\"></td></tr>\n", rc->f);
         return ferror(rc->f) ? -EIO : 0;
 }
 
 int report_receipts_html(struct journal *j, const struct report_options *o, FILE *f, struct cart_error *err) {
         struct journal_report_filter rf = { .school = o->school, .class_name = o->class_name };
-        struct receipts rc = { .f = f };
-        char t[32];
+        struct receipts rc = { .f = f, .o = o };
+        char t[128], school[512];
         int k;
 
         static const enum report_word headers[] = {
                 REPORT_WORD_COL_FAMILY_NAME, REPORT_WORD_COL_FIRST_NAME, REPORT_WORD_COL_CLASS,
-                REPORT_WORD_COL_KEY_NUMBER, REPORT_WORD_COL_SIGNATURE,
+                REPORT_WORD_COL_ISSUED_ON, REPORT_WORD_COL_KEY_NUMBER, REPORT_WORD_COL_SIGNATURE,
         };
 
-        head(f, REPORT_WORD_RECEIPTS_TITLE, o,
-             "td.sig{width:38%}tbody tr{height:12mm}td{vertical-align:middle}"
-             ".sign{margin-top:1.5em}@media print{body{font-size:10pt}}");
-        time_format(o->now_usec / 1000000, t);
-        t[10] = 0;
+        html_head(f, REPORT_WORD_RECEIPTS_TITLE, o,
+                  "td.sig{width:34%}tbody tr{height:12mm}td{vertical-align:middle}"
+                  ".sign{margin-top:1.5em}@media print{body{font-size:10pt}}");
+        report_time(o, REPORT_TIME_DATE, o->now_usec, t, sizeof(t));
+        school_text(o, school, sizeof(school));
         fputs("<h1>", f);
         PUT(f, o, RECEIPTS_HEADING);
         fputs("</h1><p class=\"meta\">", f);
         PUT(f, o, RECEIPTS_SCHOOL);
         fputc(' ', f);
-        html_put(f, o->school);
+        html_put(f, school);
         fputs(". ", f);
         PUT(f, o, RECEIPTS_CLASS);
         fputc(' ', f);
         html_put(f, o->class_name);
         fputs(". ", f);
         PUT(f, o, RECEIPTS_DATE);
-        fprintf(f, " %s.</p>\n<p>", t);
+        fputc(' ', f);
+        html_put(f, t);
+        fputc('.', f);
+        if (o->since_usec > 0) {
+                report_time(o, REPORT_TIME_DATE, o->since_usec, t, sizeof(t));
+                fputc(' ', f);
+                PUT(f, o, RECEIPTS_SINCE);
+                fputc(' ', f);
+                html_put(f, t);
+                fputc('.', f);
+        }
+        if (o->run) {
+                fputc(' ', f);
+                PUT(f, o, RECEIPTS_RUN);
+                fputs(" <code>", f);
+                html_put(f, o->run);
+                fputs("</code>.", f);
+        }
+        fputs("</p>\n", f);
+        html_provenance(f, o);
+        fputs("<p>", f);
         PUT(f, o, RECEIPTS_ATTEST);
         fputs("</p>\n<table><thead><tr>", f);
         put_headers(f, o, headers, ELEMENTSOF(headers));
         fputs("</tr></thead><tbody>\n", f);
-        k = journal_report_receipts(j, &rf, receipt_row, &rc, err);
+        k = journal_report_keys(j, &rf, receipt_row, &rc, err);
         if (k < 0)
                 return k;
+        if (rc.n == 0 && (o->since_usec > 0 || o->run))
+                return cart_error_set(err, -ENOENT, "no key handed over to a pupil of class %s of school %s "
+                                      "since that date or in that batch run", o->class_name, o->school);
         if (rc.n == 0)
-                return cart_error_set(err, -ENOENT, "no pupil in class %s of school %s", o->class_name, o->school);
+                return cart_error_set(err, -ENOENT, "no key handed over to a pupil of class %s of school %s",
+                                      o->class_name, o->school);
         fputs("</tbody></table>\n<p class=\"sign\">", f);
         PUT(f, o, RECEIPTS_SIGNER);
         fputs("</p>\n</body></html>\n", f);

@@ -41,3 +41,14 @@ int report_receipts_html(struct journal *j, const struct report_options *o, FILE
 
 /* HTML text and attribute escaping: & < > " ' become entities. */
 void html_put(FILE *f, const char *s);
+/* A word of the documents, escaped. */
+void html_word(FILE *f, const struct report_options *o, enum report_word w);
+/* usec by o->format_time, else ISO 8601 in UTC ("" for a negative usec). */
+void report_time(const struct report_options *o, enum report_time_form form, int64_t usec, char *buf, size_t len);
+/* The document's head up to <body>: title, the common CSS and extra_css, and the printed
+ * pages' margins (the school and class, the provenance, page N / M) when o has a provenance. */
+void html_head(FILE *f, enum report_word title, const struct report_options *o, const char *extra_css);
+/* The provenance block of a document's first page (nothing without one). */
+void html_provenance(FILE *f, const struct report_options *o);
+/* Does key k pass the receipts' and labels' filters (handed over, holder present, since, run)? */
+bool report_key_is_handed_over(const struct report_options *o, const struct journal_report_key *k);

@@ -89,7 +89,40 @@ const char *const report_words_english[_REPORT_WORD_MAX] = {
         /* TRANSLATORS: the report's list of keys, next to a key's status: its pupil was issued
          * keys on two stations while they were apart (journal merge), to settle. */
         [REPORT_WORD_CONFLICT] = N_("the pupil holds another issued key"),
+        /* TRANSLATORS: where a report comes from, on each page: the station (computer) that
+         * made it, who ran it, the journal, and each station's chain in it ("atelier-1: 12
+         * events, last hash 3f2a..."). */
+        [REPORT_WORD_P_STATION] = N_("Station:"),
+        [REPORT_WORD_P_OPERATOR] = N_("Operator:"),
+        [REPORT_WORD_P_JOURNAL] = N_("Journal:"),
+        [REPORT_WORD_P_EVENTS] = N_("events"),
+        [REPORT_WORD_P_LAST_HASH] = N_("last hash"),
+        [REPORT_WORD_P_INTACT] = N_("journal intact"),
+        [REPORT_WORD_P_BROKEN] = N_("JOURNAL BROKEN: run cartable journal verify"),
+        /* TRANSLATORS: a printed page's number: "page 2 / 5". */
+        [REPORT_WORD_P_PAGE] = N_("page"),
+        [REPORT_WORD_H_WITHOUT_KEY] = N_("Pupils without a key"),
+        /* TRANSLATORS: the list of pupils without a key, when it is empty. */
+        [REPORT_WORD_NOBODY] = N_("nobody"),
+        /* TRANSLATORS: followed by a number, like the report's totals. */
+        [REPORT_WORD_N_NEVER_VERIFIED] = N_("issued keys never verified:"),
+        /* TRANSLATORS: the month chart's vertical axis: a number of keys. */
+        [REPORT_WORD_CHART_AXIS_KEYS] = N_("keys"),
+        /* TRANSLATORS: the receipts sheet: the date a key was handed over. */
+        [REPORT_WORD_COL_ISSUED_ON] = N_("Issued on"),
+        /* TRANSLATORS: the receipts sheet, printed for the keys of a day or a batch: followed
+         * by a date, or by a batch run's identifier. */
+        [REPORT_WORD_RECEIPTS_SINCE] = N_("Keys issued since"),
+        [REPORT_WORD_RECEIPTS_RUN] = N_("Batch run:"),
+        /* TRANSLATORS: the title of a sheet of key labels (stickers). */
+        [REPORT_WORD_LABELS_TITLE] = N_("Key labels"),
 };
+
+const char *report_key_id(const char *volume_id, const char *serial) {
+        if (volume_id && *volume_id)
+                return volume_id;
+        return serial ? serial : "";
+}
 
 const char *report_word(const struct report_options *o, enum report_word w) {
         const char *s, *ctx_end;

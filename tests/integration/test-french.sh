@@ -105,8 +105,8 @@ expect_exit 64 fr "$CARTABLE" batch rel.cart --stock --class 6A
 expect_in err '^cartable: donnez soit --class C \(avec --school UAI\), soit --stock$'
 expect_exit 64 fr "$CARTABLE" return
 expect_in err '^cartable: CIBLE attendue$'
-expect_exit 64 fr "$CARTABLE" report --format pdf
-expect_in err "^cartable: report : --format vaut csv, json ou html, pas « pdf »$"
+expect_exit 64 fr "$CARTABLE" report --format docx
+expect_in err "^cartable: report : --format vaut csv, json, html ou pdf, pas « docx »$"
 
 # --- batch without a terminal: one French line per event, the summary with its plurals
 # (only roster import and journal init create a journal: a typo never starts a new one)
@@ -240,24 +240,34 @@ expect_in out '^remise à 0750001A/D1004 \(Denis Manon, 6A\) ; clé file:.*/p2\.
 # JSON, for scripts, byte for byte the same (the report's date aside)
 sixa="--school 0750001A --class 6A"
 # shellcheck disable=SC2086
-expect_exit 0 fr "$CARTABLE" report --journal life.db $sixa --format html --output r-fr.html
+expect_exit 0 fr env TZ=Europe/Paris "$CARTABLE" report --journal life.db $sixa --format html --output r-fr.html
 # shellcheck disable=SC2086
 expect_exit 0 en "$CARTABLE" report --journal life.db $sixa --format html --output r-en.html
 expect_in r-fr.html '<html lang="fr">'
-expect_in r-fr.html '<h1>Clés USB des élèves — 0750001A — 6A</h1><p class="meta">Rapport du [0-9TZ:-]+\. Élèves : 10 ; clés remises : 1 ; sans clé : 9 ; perdues : 1 ; volées : 0 ; remplacées : 1 ; rendues : 1\.</p>$'
+expect_in r-fr.html '^<h1>Clés USB des élèves — 0750001A — 6A</h1>$'
+# The date in French words and the reader's time zone: "7 décembre 2026, 15 h 16 CET".
+expect_in r-fr.html '<p class="meta">Rapport du [1-9][0-9]? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) 20[0-9]{2}, [0-9]{2} h [0-9]{2} CES?T\. Élèves : 10 ; clés remises : 1 ; sans clé : 9 ; perdues : 1 ; volées : 0 ; remplacées : 1 ; rendues : 1 ; clés remises jamais vérifiées : [01]\.</p>$'
+expect_in r-fr.html '<dt>Poste :</dt>.*<dt>Opérateur :</dt>.*<dt>Journal :</dt>.*journal intact.*événements, dernière empreinte'
+expect_in r-fr.html '<h2>Élèves sans clé \(9\)</h2>'
 expect_in r-fr.html '<th>Établissement</th><th>Classe</th><th>Élèves</th><th>Clés remises</th>'
 expect_in r-fr.html '<td class="s-replaced">remplacée</td>'
 expect_in r-fr.html '<td class="s-returned">rendue</td>.*intacte</td>'
 expect_not_in r-fr.html "Pupils|Keys issued|Receipts"
 expect_in r-en.html '<html lang="en">'
-expect_in r-en.html '<h1>Pupils&#39; USB keys — 0750001A — 6A</h1><p class="meta">Report of [0-9TZ:-]+\. Pupils: 10; keys issued: 1; without a key: 9; lost: 1; stolen: 0; replaced: 1; returned: 1\.</p>$'
+expect_in r-en.html '^<h1>Pupils&#39; USB keys — 0750001A — 6A</h1>$'
+expect_in r-en.html '<p class="meta">Report of [A-Z][a-z]+ [1-9][0-9]?, 20[0-9]{2}, [0-9]{2}:[0-9]{2} [A-Z]+\. Pupils: 10; keys issued: 1; without a key: 9; lost: 1; stolen: 0; replaced: 1; returned: 1; issued keys never verified: [01]\.</p>$'
 expect_in r-en.html '<td class="s-replaced">replaced</td>'
 expect_not_in r-en.html 'Élèves|Clés|émargement'
 expect_exit 0 fr "$CARTABLE" report receipts --journal life.db --school 0750001A --class 6A --output rc-fr.html
 expect_in rc-fr.html "<h1>Feuille d&#39;émargement : remise des clés USB</h1>"
-expect_in rc-fr.html '<th>Nom</th><th>Prénom</th><th>Classe</th><th>N° de clé</th><th>Signature</th>'
+expect_in rc-fr.html '<th>Nom</th><th>Prénom</th><th>Classe</th><th>Remise le</th><th>N° de clé</th><th>Signature</th>'
+expect_in rc-fr.html '<td>[0-3][0-9]/[01][0-9]/20[0-9]{2}</td>'
+expect_in rc-fr.html 'Date : [1-9][0-9]? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) 20[0-9]{2}\.'
+expect_exit 0 fr "$CARTABLE" report labels --journal life.db --school 0750001A --class 6A --output lb-fr.html
+expect_in lb-fr.html '<html lang="fr">.*<title>Étiquettes des clés 0750001A 6A</title>'
+[ "$(grep -c '<svg class="qr"' lb-fr.html)" = 1 ] || fail "French labels: one key handed over in 6A"
 expect_exit 0 en "$CARTABLE" report receipts --journal life.db --school 0750001A --class 6A --output rc-en.html
-expect_in rc-en.html '<th>Family name</th><th>First name</th><th>Class</th><th>Key number</th><th>Signature</th>'
+expect_in rc-en.html '<th>Family name</th><th>First name</th><th>Class</th><th>Issued on</th><th>Key number</th><th>Signature</th>'
 for f in csv json; do
         en "$CARTABLE" report --journal life.db --format $f > rep.en
         fr "$CARTABLE" report --journal life.db --format $f > rep.fr

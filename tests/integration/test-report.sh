@@ -6,7 +6,8 @@ D=$(pwd -P)   # image files are known by their absolute path: file:$D/NAME
 need_tool sqlite3
 need_tool jq
 : "${TOOL_JOURNAL_RECORD:?}" "${TOOL_FATIMG:?}"
-printf '[station]\nstate-dir = %s/state\nname = atelier-1\n[journal]\npath = %s/j.db\n' "$SCRATCH" "$SCRATCH" > cartable.conf
+printf '[station]\nstate-dir = %s/state\nname = atelier-1\n[journal]\npath = %s/j.db\n[schools]\n0750001A = Collège <Jean> Moulin\n' \
+        "$SCRATCH" "$SCRATCH" > cartable.conf
 export CARTABLE_CONFIG=$SCRATCH/cartable.conf
 C=$CARTABLE
 q() { sqlite3 -batch j.db "$1"; }
@@ -123,6 +124,7 @@ mkdir failed
 expect_exit 66 "$C" report receipts --school 0750001A --class 9Z --output failed/r.html
 expect_exit 73 "$C" report --output nosuch/r.csv
 [ -z "$(ls -A failed)" ] || fail "a failed report left $(ls -A failed)"
+expect_exit 64 "$C" report --format docx
 
 # ---- report: JSON, against its schema ----
 expect_exit 0 "$C" report --format json --output r.json
@@ -152,7 +154,7 @@ if $PY -c 'import jsonschema' 2>/dev/null; then
 fi
 
 # ---- report: HTML ----
-expect_exit 0 "$C" report --format html --output r.html
+expect_exit 0 "$C" report --school 0750001A --format html --operator auditeur --output r.html
 expect_not_in r.html '<script'
 expect_in r.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td>'
 # Self-contained: no link, no src, no url(), no @import; inline SVG charts; A4 print CSS.
@@ -160,13 +162,58 @@ expect_not_in r.html ' (src|href)=|url\(|@import'
 [ "$(grep -o '<svg ' r.html | wc -l)" = 3 ] || fail "three inline SVG charts expected"
 expect_in r.html '@page\{size:A4'
 expect_in r.html '@media print'
+# Provenance: the school's name from [schools], station, operator, version, journal and heads.
+expect_in r.html '<h1>Pupils&#39; USB keys — Collège &lt;Jean&gt; Moulin</h1>'
+expect_in r.html '@top-left\{[^}]*content:"Collège \\3c Jean\\3e  Moulin \(0750001A\)"'
+expect_in r.html '<dt>Operator:</dt><dd>auditeur</dd>'
+expect_in r.html "<dt>Station:</dt><dd>atelier-1 \\(cartable [0-9.]+\\)</dd>"
+expect_in r.html "atelier-1: $(q "SELECT count(*) FROM events WHERE station = 'atelier-1'") events, last hash <code>$(q "SELECT hash FROM events WHERE station = 'atelier-1' ORDER BY station_seq DESC LIMIT 1")</code>"
+expect_in r.html '<b class="intact">journal intact</b>'
+# The pupils without a key by name (D1007's flash failed), the short key id, the verified key.
+expect_in r.html '<h2>Pupils without a key \([0-9]+\)</h2>'
+expect_in r.html "<li>$(q "SELECT family_name || ' ' || first_name FROM pupils WHERE id = 'D1007'")</li>"
+expect_in r.html '<li>Denis Manon</li>'                # her key was stolen
+expect_not_in r.html '<li>&lt;script&gt;'              # D8888 holds one
+expect_in r.html '<td>Brunet</td><td>Léa</td><td>C0000005</td><td class="s-returned">returned</td><td>[^<]*</td><td>20[0-9]{2}-[01][0-9]-[0-3][0-9] intact</td>'
+never=$(q "SELECT count(*) FROM keys k WHERE k.status = 'issued' AND k.pupil_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.key_uid = k.uid AND e.kind = 'verified')")
+expect_in r.html "issued keys never verified: $never\\."
 
-# ---- receipts ----
+# ---- receipts: a line per key handed over (not a pupil without a key, not one who left) ----
 expect_exit 0 "$C" report receipts --school 0750001A --class 6A --output receipts.html
-[ "$(grep -c '<td class="sig">' receipts.html)" = "$want" ] || fail "one receipt row per pupil of 6A"
-# Denis's key was stolen: the cell is empty, for the new key's number.
-expect_in receipts.html '<tr><td>Denis</td><td>Manon</td><td>6A</td><td></td><td class="sig"></td></tr>'
-expect_in receipts.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td><td>6A</td><td>atelier-1-000002</td>'
+want_keys=$(q "SELECT count(*) FROM keys k JOIN pupils p ON p.school = k.pupil_school AND p.id = k.pupil_id
+               WHERE k.status = 'issued' AND p.is_active = 1 AND p.school = '0750001A' AND p.class_name = '6A'")
+[ "$want_keys" -ge 2 ] || fail "6A should hold at least two issued keys: the checks below prove nothing"
+[ "$(grep -c '<td class="sig">' receipts.html)" = "$want_keys" ] || fail "one receipt row per key handed over in 6A"
+# Denis's key was stolen, Mercier's lost, Perrin (D1007) never got one: no line for them.
+expect_not_in receipts.html '<td>Denis</td>|<td>Mercier</td>|<td>Perrin</td>'
+# The date of issue and the short key id (its volume ID, as the report and the label show it), never a path.
+expect_in receipts.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td><td>6A</td><td>20[0-9]{2}-[01][0-9]-[0-3][0-9]</td><td>C0000002</td><td class="sig">'
+expect_not_in receipts.html "<td>[^<]*(file:|$D)"
+# The school, class and journal on every printed page (page margins), the page number too.
+expect_in receipts.html '@top-left\{[^}]*content:"Collège [^"]*\(0750001A\) — 6A"'
+expect_in receipts.html '@bottom-right\{[^}]*content:"page " counter\(page\) " / " counter\(pages\)'
+expect_in receipts.html '@top-right\{[^}]*content:"journal intact"'
+# --since: today's keys are all of them, tomorrow's none.
+expect_exit 0 "$C" report receipts --school 0750001A --class 6A --since today --force --output receipts.html
+[ "$(grep -c '<td class="sig">' receipts.html)" = "$want_keys" ] || fail "--since today: every key of today"
+expect_exit 66 "$C" report receipts --school 0750001A --class 6A --since "$(date -d tomorrow +%F)"
+expect_in err 'no key handed over to a pupil of class 6A of school 0750001A since that date or in that batch run'
+expect_exit 64 "$C" report receipts --school 0750001A --class 6A --since 31/12/2026
+expect_exit 64 "$C" report --since today
+expect_exit 66 "$C" report receipts --school 0750001A --class 6A --batch last
+expect_in err 'no batch run started a key of class 6A of school 0750001A'
+# --batch: only the keys a run started. The run is set by hand on a copy, which breaks its
+# chain: the sheet says so, in red, on every page.
+cp j.db runs.db
+sqlite3 -batch runs.db "UPDATE events SET run = 'run-d7777' WHERE kind = 'flashed' AND pupil_id = 'D7777'"
+expect_exit 0 "$C" report receipts --journal runs.db --school 0750001A --class 6A --batch run-d7777 --output run.html
+[ "$(grep -c '<td class="sig">' run.html)" = 1 ] || fail "--batch: one key of that run"
+expect_in run.html '<td>C0000003</td><td class="sig">'
+expect_exit 0 "$C" report receipts --journal runs.db --school 0750001A --class 6A --batch last --force --output run.html
+expect_in run.html '<td>C0000003</td><td class="sig">'
+expect_in run.html '@top-right\{[^}]*color:#b3261e[^}]*content:"JOURNAL BROKEN: run cartable journal verify"'
+expect_in run.html '<b class="broken">JOURNAL BROKEN'
 expect_exit 64 "$C" report receipts --school 0750001A
 expect_exit 66 "$C" report receipts --school 0750001A --class 9Z
 expect_in err 'no class 9Z at school 0750001A in the journal \(its classes: .*6A'
@@ -178,6 +225,24 @@ expect_in err 'no school 0759999Z in the journal \(it holds: .*0750001A'
 expect_exit 66 "$C" report --class 9Z --format json
 expect_in err 'no class 9Z in the journal'
 expect_exit 66 "$C" report --school 0750001A --class 9Z --format html
+# --force replaces an output; without it an existing one is refused.
+expect_exit 73 "$C" report receipts --school 0750001A --class 6A --output run.html
+expect_in run.html 'C0000003'
+
+# ---- labels: one per key handed over, its short id in a QR code of that id alone ----
+expect_exit 0 "$C" report labels --school 0750001A --class 6A --output labels.html
+[ "$(grep -c '<div class="label"' labels.html)" = "$want_keys" ] || fail "one label per key handed over in 6A"
+[ "$(grep -c '<svg class="qr"' labels.html)" = "$want_keys" ] || fail "one QR code per label"
+expect_in labels.html '<b>Zoé</b><b>&lt;script&gt;alert\(1\)&lt;/script&gt;</b><span>6A</span><code>C0000002</code>'
+expect_in labels.html '\.label\{position:absolute;box-sizing:border-box;width:63\.50mm;height:33\.90mm'
+expect_exit 0 "$C" report labels --school 0750001A --class 6A --layout l7163 --force --output labels.html
+expect_in labels.html 'width:99\.10mm;height:38\.10mm'
+expect_exit 64 "$C" report labels --school 0750001A --class 6A --layout L7160
+expect_exit 64 "$C" report labels --school 0750001A
+expect_exit 64 "$C" report --layout L7159
+expect_exit 66 "$C" report labels --school 0750001A --class 9Z
+expect_exit 0 "$C" report labels --school 0750001A --class 6A --since "$(date +%F)"
+[ "$(grep -c '<div class="label"' out)" = "$want_keys" ] || fail "labels --since today"
 
 # ---- journal purge: personal data of pupils who left go, the chain stays verifiable ----
 # Swapping an event's pupil is caught: the hash covers the pupil's salted commitment.
@@ -269,7 +334,7 @@ chrome() {
 # The same documents in French (their words follow the locale): accents render too.
 pages="r receipts"
 if locale -a 2>/dev/null | grep -qiE '^fr_FR\.utf-?8$'; then
-        expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr "$C" report --format html --output r-fr.html
+        expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr TZ=Europe/Paris "$C" report --format html --output r-fr.html
         expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr "$C" report receipts --school 0750001A --class 6A \
                 --output receipts-fr.html
         pages="$pages r-fr receipts-fr"
@@ -297,5 +362,69 @@ case $pages in *r-fr*)
         grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' receipts-fr.pdf || fail "French receipts PDF not A4" ;;
 esac
 grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' r.pdf || fail "report PDF not A4"
+# The labels' QR codes, decoded by a real reader from a screenshot of the sheet, are the
+# keys' short ids (volume ID, else serial) of the class's keys handed over, and nothing else.
+if command -v zbarimg > /dev/null; then
+        expect_exit 0 "$C" report labels --school 0750001A --class 6A --force --output labels.html
+        chrome labels-png --screenshot="$SCRATCH/labels.png" --hide-scrollbars --force-device-scale-factor=2 \
+                --window-size=794,1123 "file://$SCRATCH/labels.html" > /dev/null 2> labels-png.log \
+                || { cat labels-png.log; fail "chromium --screenshot labels"; }
+        zbarimg --raw -q labels.png | sort > decoded || true
+        q "SELECT CASE WHEN coalesce(k.volume_id, '') <> '' THEN k.volume_id ELSE k.serial END FROM keys k
+           JOIN pupils p ON p.school = k.pupil_school AND p.id = k.pupil_id WHERE k.status = 'issued'
+           AND p.is_active = 1 AND p.school = '0750001A' AND p.class_name = '6A'" | sort > wanted
+        [ -s wanted ] || fail "no key handed over in 6A: the QR check proves nothing"
+        cmp -s decoded wanted || { diff decoded wanted; fail "the labels' QR codes are not the keys' ids"; }
+        cp labels.png "$BUILD_ROOT/test-output/"
+else
+        skip_part "no zbarimg (zbar-tools): the labels' QR codes are not decoded"
+fi
+# PDF straight from cartable (headless Chromium): the same document, printed.
+expect_exit 0 "$C" report receipts --school 0750001A --class 6A --output receipts-direct.pdf
+[ "$(head -c 5 receipts-direct.pdf)" = "%PDF-" ] || fail "report receipts --output x.pdf is not a PDF"
+expect_exit 0 "$C" report --school 0750001A --format pdf --output report-direct.bin
+[ "$(head -c 5 report-direct.bin)" = "%PDF-" ] || fail "report --format pdf is not a PDF"
+if command -v pdftotext > /dev/null; then
+        pdftotext -layout receipts-direct.pdf receipts-direct.txt
+        expect_in receipts-direct.txt 'Zoé'
+        expect_in receipts-direct.txt 'page 1 / [0-9]+'
+fi
+# Without Chromium: exit 69, and no file left.
+mkdir nobrowser
+ln -s "$(command -v sqlite3)" nobrowser/sqlite3
+expect_exit 69 env PATH="$SCRATCH/nobrowser" "$C" report --school 0750001A --format pdf --output none.pdf
+expect_in err 'PDF needs headless Chromium'
+[ ! -e none.pdf ] || fail "a failed PDF left its file"
+# No horizontal overflow on a 640 px wide screen: the page measures itself (a script added
+# to a copy only; the documents have none).
+for page in $pages; do
+        sed 's|</body>|<script>document.body.setAttribute("data-w", document.documentElement.scrollWidth + "/" + window.innerWidth)</script></body>|' \
+                "$page.html" > "$page-640.html"
+        chrome "$page-640" --window-size=640,900 --dump-dom "file://$SCRATCH/$page-640.html" > "$page-640.dom" 2> /dev/null
+        w=$(grep -oE 'data-w="[0-9]+/[0-9]+"' "$page-640.dom" | tr -dc '0-9/')
+        [ -n "$w" ] && [ "${w%/*}" -le "${w#*/}" ] || fail "$page.html overflows a 640 px screen (scroll width/window: $w)"
+done
+# Printed: every page numbered "page N / M" and carrying the journal's state (pdftotext reads
+# what Chromium printed in the page margins); the French date in words.
+if command -v pdftotext > /dev/null; then
+        for page in $pages; do
+                pdftotext -layout "$page.pdf" "$page.txt"
+                m=$(tr -cd '\f' < "$page.txt" | wc -c)
+                [ "$m" -ge 1 ] || fail "$page.pdf: no page"
+                for i in $(seq 1 "$m"); do
+                        grep -q "page $i / $m" "$page.txt" || fail "$page.pdf: no 'page $i / $m'"
+                done
+                [ "$(grep -c 'journal intact' "$page.txt")" -ge "$m" ] || fail "$page.pdf: the journal's state is not on every page"
+                [ "$(grep -c 'atelier-1' "$page.txt")" -ge "$m" ] || fail "$page.pdf: the station is not on every page"
+        done
+        [ "$(grep -c 'Collège <Jean> Moulin (0750001A) — 6A' receipts.txt)" -ge "$(tr -cd '\f' < receipts.txt | wc -c)" ] \
+                || fail "receipts.pdf: the school and class are not on every page"
+        case $pages in *r-fr*)
+                grep -qE '[1-9][0-9]? (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) 20[0-9]{2}, [0-9]{2} h [0-9]{2} CES?T' \
+                        r-fr.txt || fail "r-fr.pdf: no French date" ;;
+        esac
+else
+        skip_part "no pdftotext (poppler-utils): the printed pages' margins are not read"
+fi
 grep -aqE 'MediaBox \[0 0 59[45]\.[0-9]* 84[12]' receipts.pdf || fail "receipts PDF not A4"
 exit 0

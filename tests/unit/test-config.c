@@ -18,6 +18,24 @@ static char *write_temp(const char *text) {
         return path;
 }
 
+/* [schools]: a school's name by its UAI, the last line for one UAI winning. */
+static void test_school_names(void **state) {
+        _cleanup_(config_freep) struct cart_config *c = NULL;
+        struct cart_error err = {};
+        _cleanup_free_ char *path = write_temp(
+                "[schools]\n0750001A = Collège Jean Moulin\n0750002B = Lycée Victor Hugo\n"
+                "0750001A = Collège Jean-Moulin\n");
+
+        assert_int_equal(config_load(path, &c, &err), 0);
+        unlink(path);
+        assert_int_equal(c->n_schools, 3);
+        assert_string_equal(config_school_name(c, "0750001A"), "Collège Jean-Moulin");
+        assert_string_equal(config_school_name(c, "0750002B"), "Lycée Victor Hugo");
+        assert_null(config_school_name(c, "0750003C"));
+        assert_null(config_school_name(c, NULL));
+        assert_null(config_school_name(NULL, "0750001A"));
+}
+
 static void test_full_file(void **state) {
         _cleanup_(config_freep) struct cart_config *c = NULL;
         struct cart_error err = {};
@@ -102,6 +120,7 @@ static void test_bad_lines_name_file_and_line(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full_file),
+                cmocka_unit_test(test_school_names),
                 cmocka_unit_test(test_journal_url),
                 cmocka_unit_test(test_defaults_without_file),
                 cmocka_unit_test(test_bad_lines_name_file_and_line),

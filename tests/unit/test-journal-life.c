@@ -231,6 +231,7 @@ static void test_report_formats(void **state) {
         _cleanup_free_ char *json = report_text(REPORT_JSON, false);
         _cleanup_free_ char *html = report_text(REPORT_HTML, false);
         _cleanup_free_ char *rc = report_text(REPORT_HTML, true);
+        const char *row;
 
         assert_memory_equal(csv, "\xEF\xBB\xBFschool;class;pupils;", 23);
         /* Quoted (a '"'), and the formula neutralised (quoted, an apostrophe first). */
@@ -241,7 +242,14 @@ static void test_report_formats(void **state) {
         assert_null(strstr(html, "<b>"));
         assert_non_null(strstr(html, "<td>&lt;b&gt;&quot;O&#39;Brien&quot;&amp;</td><td>=1+1</td>"));
         assert_null(strstr(html, "<script"));
-        assert_non_null(strstr(rc, "<tr><td>Martin</td><td>Léa</td><td>6A</td><td>K0</td><td class=\"sig\"></td></tr>"));
+        /* A line per key handed over: its date of issue (ISO 8601 without a format_time) and
+         * its short id, the volume ID; never the journal's uid. */
+        row = strstr(rc, "<tr><td>Martin</td><td>Léa</td><td>6A</td><td>");
+        assert_non_null(row);
+        row += strlen("<tr><td>Martin</td><td>Léa</td><td>6A</td><td>");
+        assert_true(strlen(row) > 10 && row[4] == '-' && row[7] == '-');
+        assert_memory_equal(row + 10, "</td><td>C0000000</td><td class=\"sig\"></td></tr>", 48);
+        assert_null(strstr(rc, "<td>K0</td>"));
         assert_null(strstr(rc, "Durand"));     /* 5A */
 }
 
