@@ -16,9 +16,7 @@ const char *journal_arg_path(const char *arg, char *buf, size_t len);
  */
 int journal_arg_open(const char *arg, bool create, struct journal **ret);
 
-/* The exit code for a negative errno from lib/journal. */
-int journal_exit_code(int r);
-/* Log err's message once and return journal_exit_code(r). */
+/* Log err's message once and return exit_code_for(r). */
 int journal_fail(int r, const struct cart_error *err);
 
 /* Roster values (names, classes) on a terminal, escaped by esc() (common.h) like every

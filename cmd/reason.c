@@ -371,6 +371,7 @@ static const char *reason_sentence(enum cart_reason reason) {
         case CART_REASON_INTERRUPTED:          return P_("interrupted", "%s");
         case CART_REASON_REFLASHED:            return P_("reflashed", "%s");
         case CART_REASON_REPLACED:             return P_("replaced", "%s");
+        case CART_REASON_SWAPPED:              return P_("swapped", "%s");
         case _CART_REASON_MAX:                 break;
         }
         return "%s";

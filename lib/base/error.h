@@ -84,6 +84,7 @@ enum cart_reason {
         CART_REASON_INTERRUPTED,           /* interrupted: a key stopped on request, or left started by a gone batch */
         CART_REASON_REFLASHED,             /* reflashed: a returned key, because it was written for someone else */
         CART_REASON_REPLACED,              /* replaced: a pupil's key, because a new one was issued */
+        CART_REASON_SWAPPED,               /* swapped: another pupil's key, or two keys in one (label: the kind) */
         _CART_REASON_MAX,
 };
 
