@@ -243,7 +243,7 @@ static int parse_owner(struct json_object *o, struct key_record *k, struct cart_
 
 static int parse_root(struct json_object *root, struct key_record *k, struct cart_error *err) {
         static const char *const keys[] = { "key", "volume_id", "release", "flashed_at", "owner", NULL };
-        const char *w = "key record";
+        const char *w = W_("key record");
         struct json_object *key, *rel, *own;
         char vid[16], t[32];
         int r;
@@ -275,7 +275,7 @@ int key_record_parse(const void *json, size_t len, struct key_record *ret, struc
                 return cart_error_set(err, -EBADMSG, "key record: empty, larger than %zu KiB or holding NUL bytes",
                                       (size_t) (KEY_RECORD_MAX / KIB));
         /* root, key, release, owner: nothing deeper */
-        r = json_parse_strict(json, len, 4, "key record", &root, err);
+        r = json_parse_strict(json, len, 4, W_("key record"), &root, err);
         if (r < 0)
                 return r;
         r = parse_root(root, &k, err);
