@@ -288,7 +288,9 @@ const struct journal_pupil_info *keylife_issue_pupil(const struct keylife_issue 
 int keylife_issue_write(struct keylife_issue *ki, const char *operator, int64_t mtime, bool *ret_was_written,
                         enum keylife_issue_step *ret_step, struct cart_error *err) {
         const struct verify_result *v = key_issue_verification(ki->key_issue);
-        struct owner_fields owner = station_owner(ki->pupil);
+        struct owner_fields pupil = station_owner(ki->pupil);
+        /* The key record carries only what the owner file prints (none without one). */
+        struct owner_fields owner = owner_fields_only(&pupil, owner_template_fields(v->owner_template));
         bool was_written = false;
         int r;
 

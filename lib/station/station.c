@@ -385,10 +385,16 @@ int station_target_sync(void *userdata) {
         return 0;
 }
 
-static struct flash_options flash_options_for(const struct station *s, const struct station_key *k) {
+/* k's flash options; the owner's fields only those the release's template prints (in
+ * owner), so that the key record carries no more of the pupil than the owner file. */
+static struct flash_options flash_options_for(const struct station *s, const struct station_key *k,
+                                              struct owner_fields *owner) {
+        if (k->owner)
+                *owner = owner_fields_only(k->owner,
+                                           owner_template_fields(manifest_owner_template(release_manifest(s->release))));
         return (struct flash_options) {
                 .release = s->release, .no_probe = k->no_probe, .has_volume_id = k->has_volume_id,
-                .volume_id = k->volume_id, .time = k->time, .owner = k->owner,
+                .volume_id = k->volume_id, .time = k->time, .owner = k->owner ? owner : NULL,
                 .chunk_size = k->chunk_size, .on_event = k->on_event, .userdata = k->userdata,
         };
 }
@@ -420,7 +426,8 @@ static int record_serial(struct station *s, struct cart_error *err) {
 
 int station_flash(struct station *s, const struct station_key *k, struct flash_report *report,
                   struct cart_error *err) {
-        struct flash_options o = flash_options_for(s, k);
+        struct owner_fields owner;
+        struct flash_options o = flash_options_for(s, k, &owner);
         struct target x;
         int r;
 
@@ -438,7 +445,8 @@ int station_flash(struct station *s, const struct station_key *k, struct flash_r
 int station_plan(struct station *s, const struct station_key *k, struct flash_report *report,
                  size_t *ret_n_extents, struct cart_error *err) {
         _cleanup_(flash_plan_freep) struct flash_plan *fp = NULL;
-        struct flash_options o = flash_options_for(s, k);
+        struct owner_fields owner;
+        struct flash_options o = flash_options_for(s, k, &owner);
         struct target x;
         int r;
 
@@ -463,7 +471,8 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
                    struct cart_error *err) {
         const char *out = k->target, *root = system_root(out);
         _cleanup_(output_file_done) struct output_file img = { .fd = -EBADF };
-        struct flash_options o = flash_options_for(s, k);
+        struct owner_fields owner;
+        struct flash_options o = flash_options_for(s, k, &owner);
         struct target x = { .path = out };
         struct stat st;
         bool exists = lstat(out, &st) == 0;
