@@ -10,20 +10,6 @@
 
 enum { OPT_JOURNAL = 0x100 };
 
-struct buf {
-        char data[KEY_RECORD_MAX];
-        size_t len;
-};
-
-static int buf_sink(void *userdata, const void *p, size_t len) {
-        struct buf *b = userdata;
-        if (len > sizeof(b->data) - b->len)
-                return -EFBIG;
-        memcpy(b->data + b->len, p, len);
-        b->len += len;
-        return 0;
-}
-
 /* A journal time (microseconds) as text in t. */
 static const char *time_text(int64_t usec, char t[32]) {
         time_format(usec / 1000000, t);
@@ -59,14 +45,12 @@ static int run_identify(int argc, char **argv) {
         };
         _cleanup_(journal_closep) struct journal *j = NULL;
         _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
-        _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct key_record rec = {};
         struct fat_volume_info vi;
         struct cart_error err = {};
         const char *journal = NULL;
-        uint64_t size, off, vsize;
-        struct buf *b = NULL;
+        uint64_t size;
         bool has_record = false, is_swapped;
         char vid[16], usb[128];
         struct cart_error swap;
@@ -88,21 +72,13 @@ static int run_identify(int argc, char **argv) {
                 log_error(r, "%s", ERROR_TEXT(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
-        r = verify_open_volume(fd_read_at, (void *) (intptr_t) fd, size, &fr, &off, &vsize, &err);
-        if (r >= 0)
-                r = fat_reader_info(fr, &vi);
+        r = keylife_read(fd_read_at, (void *) (intptr_t) fd, size, &vi, &rec, &has_record, &err);
+        if (r == -ENOMEM)
+                return log_fail(r, _("out of memory"));
         if (r < 0) {
                 log_error(r, "%s: %s", argv[optind], ERROR_TEXT(&err, r));
                 return EXIT_NOT_CARTABLE;
         }
-        /* The key record may be gone or edited: it only helps when the volume ID is unknown. */
-        b = calloc(1, sizeof(*b));
-        if (!b)
-                return log_fail(-ENOMEM, _("out of memory"));
-        if (fat_reader_read_file(fr, KEY_RECORD_PATH, buf_sink, b, NULL) >= 0 &&
-            key_record_parse(b->data, b->len, &rec, NULL) >= 0)
-                has_record = true;
-        free(b);
         /* A key's own USB serial, as flash reads it: a deleted or edited record does not hide it. */
         key_usb_serial(fd, usb, sizeof(usb));
         r = keylife_find(j, &(struct keylife_target) { .volume_id = vi.volume_id, .record = has_record ? &rec : NULL,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "fat/fat.h"
 #include "flash/key-issue.h"
 #include "station/keylife.h"
 #include "station/station.h"
@@ -16,6 +17,50 @@ const char *keylife_operator(const char *name) {
         if (!s || !*s)
                 s = getenv("USER");
         return s && *s ? s : "root";
+}
+
+/* ---- what a target shows ---- */
+
+struct record_buf {
+        char data[KEY_RECORD_MAX];
+        size_t len;
+};
+
+static int record_sink(void *userdata, const void *p, size_t len) {
+        struct record_buf *b = userdata;
+
+        if (len > sizeof(b->data) - b->len)
+                return -EFBIG;
+        memcpy(b->data + b->len, p, len);
+        b->len += len;
+        return 0;
+}
+
+int keylife_read(cart_read_fn read, void *userdata, uint64_t size, struct fat_volume_info *ret_volume,
+                 struct key_record *ret_record, bool *ret_has_record, struct cart_error *err) {
+        _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
+        _cleanup_free_ struct record_buf *b = NULL;
+        struct fat_volume_info vi;
+        struct key_record rec = {};
+        bool has_record = false;
+        int r;
+
+        r = verify_open_volume(read, userdata, size, &fr, NULL, NULL, err);
+        if (r >= 0)
+                r = fat_reader_info(fr, &vi);
+        if (r < 0)
+                return r;
+        /* The key record may be gone or edited: it only helps when the volume ID is unknown. */
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        if (fat_reader_read_file(fr, KEY_RECORD_PATH, record_sink, b, NULL) >= 0 &&
+            key_record_parse(b->data, b->len, &rec, NULL) >= 0)
+                has_record = true;
+        *ret_volume = vi;
+        *ret_record = rec;
+        *ret_has_record = has_record;
+        return 0;
 }
 
 /* ---- which key, and is it swapped ---- */

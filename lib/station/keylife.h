@@ -47,6 +47,16 @@ struct keylife_target {
 };
 
 /*
+ * What a key or image file of size bytes (read through read) shows of itself, never
+ * mounted nor verified, for identify: its first FAT volume (ID, label) and its key record
+ * when there is one that parses (*ret_has_record). A renamed volume or a deleted or edited
+ * record does not stop it. -EMEDIUMTYPE no FAT volume, -EUCLEAN a damaged one.
+ */
+struct fat_volume_info;
+int keylife_read(cart_read_fn read, void *userdata, uint64_t size, struct fat_volume_info *ret_volume,
+                 struct key_record *ret_record, bool *ret_has_record, struct cart_error *err);
+
+/*
  * The journal's key for t: by its volume ID first (the volume proves it), then the USB
  * serial of its record, then the device's. -ENOENT (err says what was looked for) when
  * none is known. Returns 0 when what t shows agrees, 1 when it is swapped: swap (may be

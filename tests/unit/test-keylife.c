@@ -14,6 +14,8 @@
 
 #include "journal-test.h"
 #include "record-test.h"
+#include "release-fixture.h"
+#include "fat/fat.h"
 #include "station/keylife.h"
 
 static char dir[] = "/tmp/cartable-keylife-XXXXXX";
@@ -64,6 +66,20 @@ static int setup(void **state) {
         flash(2, "P3");
         flash(3, NULL);      /* stock */
         return 0;
+}
+
+/* A fourth pupil, without a key. */
+static void sync_more(void) {
+        _cleanup_(journal_sync_freep) struct journal_sync *s = NULL;
+        const struct journal_pupil p4 = { .id = "P4", .school = "0750001A", .family_name = "Petit", .first_name = "Lina",
+                                          .class_name = "5A", .line = 5 };
+        struct cart_error err = {};
+
+        assert_int_equal(journal_sync_begin(j, "test.csv", NULL, NULL, &s, &err), 0);
+        for (size_t i = 0; i < ELEMENTSOF(roster); i++)
+                assert_int_equal(journal_sync_pupil(s, &roster[i], &err), 0);
+        assert_int_equal(journal_sync_pupil(s, &p4, &err), 0);
+        assert_int_equal(journal_sync_finish(s, false, NULL, &err), 0);
 }
 
 static int teardown(void **state) {
@@ -266,6 +282,87 @@ static void test_target_open(void **state) {
         unlink(file);
 }
 
+/* A stock key of the fixture's release flashed as an image file, recorded in the journal;
+ * then read as identify reads it, issued to a pupil through the station's opener, and read
+ * again: its record names the pupil, only as far as the release prints names (none here). */
+static void test_read_and_issue(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(station_freep) struct station *st = NULL;
+        _cleanup_(keylife_issue_freep) struct keylife_issue *ki = NULL;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        struct flash_report rep = {};
+        struct cart_error err = {};
+        struct fat_volume_info vi;
+        struct key_record rec;
+        enum keylife_issue_step step;
+        bool has_record, was_written;
+        char img[256], other[256];
+        int fd;
+
+        snprintf(img, sizeof(img), "%s/stock.img", f->dir);
+        snprintf(other, sizeof(other), "%s/not-a-key.img", f->dir);
+        close(fixture_image(f, "stock.img", 64 * MIB));
+        assert_int_equal(station_new(f->path, NULL, f->trust, STATION_NO_ROLLBACK, &st, &err), 0);
+        const struct station_key key = { .target = img, .has_volume_id = true, .volume_id = 0xC0FFEE01, .time = 1788249600 };
+        if (station_flash(st, &key, &rep, &err) < 0)
+                fail_msg("%s", err.msg);
+        if (record_flash(j, &rep, NULL, &err) < 0)
+                fail_msg("%s", err.msg);
+
+        fd = open(img, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(keylife_read(fd_read_at, (void *) (intptr_t) fd, 64 * MIB, &vi, &rec, &has_record, &err), 0);
+        close(fd);
+        assert_int_equal(vi.volume_id, 0xC0FFEE01);
+        assert_true(has_record);
+        assert_int_equal(rec.volume_id, 0xC0FFEE01);
+        assert_false(rec.has_owner);
+        close(fixture_image(f, "not-a-key.img", 4 * MIB));
+        fd = open(other, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(keylife_read(fd_read_at, (void *) (intptr_t) fd, 4 * MIB, &vi, &rec, &has_record, &err),
+                         -EMEDIUMTYPE);
+        close(fd);
+
+        const struct verify_options vo = { .trust = f->trust };
+        /* Not a key: refused at the key step, nothing written. */
+        assert_true(keylife_issue_open(j, other, NULL, &vo, "P4", &ki, &step, &err) < 0);
+        assert_int_equal(step, KEYLIFE_ISSUE_KEY);
+        /* A pupil who holds a key already: refused by the journal before a write. */
+        assert_int_equal(keylife_issue_open(j, img, NULL, &vo, "P1", &ki, &step, &err), -EEXIST);
+        assert_int_equal(step, KEYLIFE_ISSUE_PUPIL);
+        assert_int_equal(keylife_issue_open(j, img, NULL, &vo, "P4", &ki, &step, &err), -ENOENT);   /* not on the roster */
+        assert_int_equal(step, KEYLIFE_ISSUE_PUPIL);
+        sync_more();
+        assert_int_equal(keylife_issue_open(j, img, NULL, &vo, "P4", &ki, &step, &err), 0);
+        /* Locked while open: a second opener is refused at the target. */
+        _cleanup_(keylife_issue_freep) struct keylife_issue *second = NULL;
+        assert_int_equal(keylife_issue_open(j, img, NULL, &vo, "P4", &second, &step, &err), -EBUSY);
+        assert_int_equal(step, KEYLIFE_ISSUE_TARGET);
+        assert_int_equal(keylife_issue_write(ki, "cpe", 1788249600, &was_written, &step, &err), 0);
+        assert_true(was_written);
+        assert_int_equal(journal_key_find(j, "C0FFEE01", &k, &err), 0);
+        assert_string_equal(k->status, "issued");
+        assert_string_equal(k->pupil_id, "P4");
+        ki = keylife_issue_free(ki);
+
+        fd = open(img, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(keylife_read(fd_read_at, (void *) (intptr_t) fd, 64 * MIB, &vi, &rec, &has_record, &err), 0);
+        close(fd);
+        assert_true(rec.has_owner);            /* issued, but the release prints no name: */
+        assert_string_equal(rec.owner_first_name, "");
+        assert_string_equal(rec.owner_last_name, "");
+}
+
+static int setup_with_release(void **state) {
+        fixture_setup(state);
+        return setup(NULL);
+}
+
+static int teardown_with_release(void **state) {
+        teardown(NULL);
+        return fixture_teardown(state);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_find_agrees, setup, teardown),
@@ -276,6 +373,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_return, setup, teardown),
                 cmocka_unit_test(test_operator),
                 cmocka_unit_test_setup_teardown(test_target_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_and_issue, setup_with_release, teardown_with_release),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
