@@ -9,6 +9,7 @@
 #include "journal-arg.h"
 #include "batch/batch.h"
 #include "batch/spool.h"
+#include "station/keylife.h"
 #include "trust.h"
 
 static const char help[] =
@@ -141,8 +142,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 return usage_error(&command_batch, _("--school goes with --class, not --stock"));
         if (a->size && !a->n_targets)
                 return usage_error(&command_batch, _("--size applies to --target image files"));
-        if (!a->operator)
-                a->operator = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+        a->operator = keylife_operator(a->operator);
         return 0;
 }
 

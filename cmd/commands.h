@@ -9,6 +9,7 @@ extern const struct command command_verify;
 extern const struct command command_ls;
 extern const struct command command_cat;
 extern const struct command image_export_command;   /* a sub-command of 'cartable image' */
+int run_journal_purge(int argc, char **argv);        /* 'cartable journal purge' (cmd/journal-purge.c) */
 
 extern const struct command command_devices;
 extern const struct command command_doctor;

@@ -117,53 +117,8 @@ int usage_bad_option(const struct command *c, char **argv) {
         return usage_error(c, _("%s: unknown option or missing argument '%s'"), argv[0], arg);
 }
 
-int exit_code_for(int r) {
-        switch (r < 0 ? -r : r) {
-        case 0:
-                return EXIT_OK;
-        case ENOENT:
-                return EXIT_NOINPUT;
-        case EEXIST:
-                return EXIT_CANTCREAT;
-        case EBADMSG: case EILSEQ: case ENAMETOOLONG: case EFBIG: case E2BIG: case EINVAL:
-        case EUCLEAN: case ELOOP:
-                return EXIT_DATA;
-        case ENOKEY: case EKEYREJECTED: case EKEYEXPIRED: case EKEYREVOKED: case ESTALE:
-                return EXIT_TRUST;
-        case EPERM: case ENOSPC: case EBUSY: case EROFS: case EMEDIUMTYPE:
-                return EXIT_REFUSED;
-        case EIO: case ENODEV: case ENXIO: case EBADE: case ENOMEDIUM:
-                return EXIT_IO;
-        case ECANCELED:
-                return EXIT_CANCELLED;
-        default:
-                return EXIT_SOFTWARE;
-        }
-}
-
 void command_print_help(const struct command *c) {
         fputs(_(c->help), stdout);
-}
-
-int exit_code_for_error(const struct cart_error *err, int r) {
-        enum cart_reason reason = cart_error_reason(err, r);
-
-        if (cart_reason_is_policy(reason))
-                return EXIT_REFUSED;
-        switch (reason) {
-        case CART_REASON_NOT_BLOCK_DEVICE: case CART_REASON_NOT_WHOLE_DISK: case CART_REASON_IN_USE:
-        case CART_REASON_IDENTITY_CHANGED: case CART_REASON_SERIAL_MISMATCH: case CART_REASON_COUNTERFEIT:
-                return EXIT_REFUSED;
-        case CART_REASON_IO_ERROR: case CART_REASON_KEY_REMOVED: case CART_REASON_READBACK_MISMATCH:
-                return EXIT_IO;
-        case CART_REASON_BAD_SIGNATURE: case CART_REASON_UNTRUSTED_SIGNER: case CART_REASON_WRONG_PASSPHRASE:
-        case CART_REASON_ROLLBACK: case CART_REASON_NO_TRUST: case CART_REASON_TAMPERED:
-                return EXIT_TRUST;
-        case CART_REASON_OUTPUT_EXISTS:
-                return EXIT_CANTCREAT;
-        default:
-                return exit_code_for(r);
-        }
 }
 
 int log_fail_error(const struct cart_error *err, int r, const char *fmt, ...) {

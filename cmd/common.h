@@ -7,26 +7,9 @@
 
 #include "base/config.h"
 #include "base/error.h"
+#include "exit-code.h"
 #include "i18n.h"
 #include "reason.h"
-
-/* Exit codes, documented in cartable(1). Keep both in step. */
-enum {
-        EXIT_OK          = 0,
-        EXIT_MODIFIED    = 1,   /* verify: the key differs from its release */
-        EXIT_DOCTOR_BLOCKED = 1, /* doctor: a check failed, provisioning is blocked */
-        EXIT_NOT_CARTABLE = 2,  /* verify: not a cartable key, or unreadable */
-        EXIT_TRUST       = 3,   /* bad or untrusted signature, wrong passphrase, rollback */
-        EXIT_REFUSED     = 4,   /* target refused: safety policy, too small, counterfeit */
-        EXIT_IO          = 5,   /* I/O error or read-back mismatch on a key */
-        EXIT_USAGE       = 64,  /* bad command line */
-        EXIT_DATA        = 65,  /* bad input: archive, recipe, manifest, name FAT cannot hold */
-        EXIT_NOINPUT     = 66,  /* an input file is missing or unreadable */
-        EXIT_UNAVAILABLE = 69,  /* the journal server cannot be reached, or the connection was lost */
-        EXIT_SOFTWARE    = 70,  /* internal error, out of memory */
-        EXIT_CANTCREAT   = 73,  /* an output exists already or cannot be created */
-        EXIT_CANCELLED   = 130, /* flash, image export: cancelled by SIGINT, SIGTERM or SIGHUP */
-};
 
 struct command {
         const char *name;
@@ -63,11 +46,6 @@ int usage_error(const struct command *c, const char *fmt, ...) _printf_(2, 3);
 /* After getopt_long() returned '?' (opterr is 0): names the bad argument, EXIT_USAGE. */
 int usage_bad_option(const struct command *c, char **argv);
 
-/* The exit code for a negative errno from lib/ (see lib/base/error.h for the conventions). */
-int exit_code_for(int r);
-
-/* The exit code for a failure: the reason's where it is more precise than the errno's. */
-int exit_code_for_error(const struct cart_error *err, int r);
 /* Print "cartable: CONTEXT: SENTENCE" (no context when fmt is NULL); returns its exit code. */
 int log_fail_error(const struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
 

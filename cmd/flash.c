@@ -7,6 +7,7 @@
 #include "journal-arg.h"
 #include "key-io.h"
 #include "batch/batch.h"
+#include "station/keylife.h"
 #include "station/station.h"
 #include "trust.h"
 
@@ -166,8 +167,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 return usage_error(&command_flash, "--replace goes with --pupil");
         if (a->operator && !a->journal && !a->pupil)
                 return usage_error(&command_flash, "--operator goes with --journal or --pupil");
-        if (!a->operator)
-                a->operator = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+        a->operator = keylife_operator(a->operator);
         return 0;
 }
 

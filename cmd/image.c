@@ -277,7 +277,7 @@ static int load_key(const struct build_args *a, struct sign_secret_key **ret) {
         if (r > 0) {
                 r = passphrase_get(a->passphrase_file, false, "Passphrase for the signing key: ", &passphrase);
                 if (r < 0)
-                        return passphrase_exit_code(r);
+                        return exit_code_for(r);
         }
         r = sign_secret_key_load(a->key, passphrase, ret, &err);
         if (r < 0)

@@ -1,82 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable issue: hand a stock key to a pupil, its owner file and key record rewritten in place. */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "commands.h"
-#include "device/device.h"
-#include "flash/key-issue.h"
 #include "journal-arg.h"
 #include "key-io.h"
-#include "lifecycle.h"
+#include "station/keylife.h"
 #include "station/station.h"
 #include "trust.h"
 
 enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_OPERATOR, OPT_JSON, OPT_YES };
-
-/* ---- the target, opened for writing ---- */
-
-struct target {
-        struct device_target *dt;
-        int fd;
-        uint64_t size;
-        char serial[128];
-};
-
-static void target_done(struct target *t) {
-        if (t->dt)
-                device_target_close(t->dt);
-        else if (t->fd >= 0)
-                close(t->fd);
-}
-
-/* A USB key through the target policy (as flash: O_EXCL, flock, identity checked again), or
- * an image file (a regular file, not a link, locked). */
-static int target_open(const char *path, struct target *t, struct cart_error *err) {
-        struct stat st;
-
-        t->fd = -EBADF;
-        if (station_target_is_device(path)) {
-                struct device_policy policy;
-                int r = device_policy_from_config(arg_config, &policy);
-
-                if (r >= 0)
-                        r = device_target_open(path, &policy, NULL, &t->dt, err);
-                if (r < 0)
-                        return r;
-                t->fd = t->dt->fd;
-                t->size = t->dt->size;
-                if (t->dt->info->serial)
-                        snprintf(t->serial, sizeof(t->serial), "%s", t->dt->info->serial);
-                return 0;
-        }
-        t->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        if (t->fd < 0)
-                return cart_error_errno(err, -errno, path, NULL);
-        if (fstat(t->fd, &st) < 0)
-                return cart_error_errno(err, -errno, path, NULL);
-        if (!S_ISREG(st.st_mode))
-                return cart_error_set(err, -EPERM, _("%s: not a USB key or an image file"), path);
-        if (flock(t->fd, LOCK_EX | LOCK_NB) < 0)
-                return cart_error_errno(err, -errno, path, "flock");
-        t->size = (uint64_t) st.st_size;
-        (void) posix_fadvise(t->fd, 0, 0, POSIX_FADV_DONTNEED);
-        return 0;
-}
-
-/* Between the writes and their read-back: on the key, and out of the page cache. */
-static int target_sync(void *userdata) {
-        int fd = (int) (intptr_t) userdata;
-
-        if (fsync(fd) < 0)
-                return -errno;
-        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        return 0;
-}
 
 /* ---- cartable issue ---- */
 
@@ -156,97 +91,74 @@ static void print_result(const struct issue_args *a, const struct journal_key_in
                 puts(_("written in place: the key record (the release has no owner file); read back intact"));
 }
 
-/* The key, verified, and the journal's word on it: everything that can refuse, before a write. */
-static int check(const struct issue_args *a, struct journal *j, struct target *t, struct sign_trust **trust,
-                 struct key_issue **ret_ki, struct journal_key_info **ret_key, struct journal_pupil_info **ret_pupil) {
-        _cleanup_(key_issue_freep) struct key_issue *ki = NULL;
-        const struct verify_result *v;
-        struct cart_error err = {};
-        char swapped[512];
-        int r;
-
-        r = trust_load(&a->trust, trust);
-        if (r < 0)
-                return exit_code_for(r);
-        r = target_open(a->target, t, &err);
-        if (r < 0)
-                return log_fail_error(&err, r, _("%s: nothing written"), a->target);
-        const struct verify_options vo = { .trust = *trust, .state_dir = arg_config->state_dir };
-        r = key_issue_open(fd_read_at, fd_write_at, (void *) (intptr_t) t->fd, t->size, &vo, &ki, &err);
-        if (r == -EMEDIUMTYPE || r == -EUCLEAN) {
-                log_error(r, _("%s: %s: nothing written"), a->target, ERROR_TEXT(&err, r));
+/* Why the key was not issued, said once; its exit code. */
+static int issue_failed(const struct issue_args *a, enum keylife_issue_step step, int r, const struct cart_error *err,
+                        const struct journal_pupil_info *p) {
+        switch (step) {
+        case KEYLIFE_ISSUE_TARGET:
+                return log_fail_error(err, r, _("%s: nothing written"), a->target);
+        case KEYLIFE_ISSUE_KEY:
+                if (exit_code_for_error(err, r) != EXIT_NOT_CARTABLE)
+                        return log_fail_error(err, r, _("%s: nothing written"), a->target);
+                log_error(r, _("%s: %s: nothing written"), a->target, ERROR_TEXT(err, r));
                 return EXIT_NOT_CARTABLE;
-        }
-        if (r < 0)
-                return log_fail_error(&err, r, _("%s: nothing written"), a->target);
-        r = key_issue_check(ki, &err);
-        if (r < 0) {
+        case KEYLIFE_ISSUE_INTACT:
                 log_error(r, _("%s: %s: it cannot be issued (cartable verify says more); nothing written"),
-                          a->target, ERROR_TEXT(&err, r));
+                          a->target, ERROR_TEXT(err, r));
                 return EXIT_MODIFIED;
-        }
-        v = key_issue_verification(ki);
-        r = lifecycle_find_key(j, v->volume_id, &v->key_record, t->serial, ret_key, swapped, sizeof(swapped), true, &err);
-        if (r < 0)
-                return log_fail(r, _("%s: %s: nothing written"), a->target, ERROR_TEXT(&err, r));
-        if (swapped[0]) {
-                log_error(-EBADE, _("SWAPPED: %s: %s; nothing written"), a->target, swapped);
+        case KEYLIFE_ISSUE_FIND:
+                return log_fail(r, _("%s: %s: nothing written"), a->target, ERROR_TEXT(err, r));
+        case KEYLIFE_ISSUE_SWAPPED:
+                log_error(r, _("SWAPPED: %s: %s; nothing written"), a->target, LIB_WORDS(err));
                 return EXIT_MODIFIED;
+        case KEYLIFE_ISSUE_PUPIL:
+                if (r == -EEXIST || r == -EINVAL) {
+                        log_error(r, _("%s; nothing written"), ERROR_TEXT(err, r));
+                        return EXIT_DATA;
+                }
+                return journal_fail(r, err);
+        case KEYLIFE_ISSUE_WRITE:
+                return log_fail_error(err, r, _("%s: the key was not issued"), a->target);
+        case KEYLIFE_ISSUE_RECORD:
+                log_error(r, _("%s: the key now names %s/%s, but the journal did not record the issue: %s. Run the "
+                               "same cartable issue again: it records it without writing the key again"),
+                          a->target, p->school, p->id, ERROR_TEXT(err, r));
+                /* One code for "written, not recorded", whatever the journal's reason: 69 when its server went away. */
+                return exit_code_for(r) == EXIT_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_SOFTWARE;
         }
-        const struct journal_issue is = { .key = (*ret_key)->uid, .pupil = a->pupil };
-        r = journal_key_issue(j, &is, true, ret_pupil, &err);
-        if (r == -EEXIST || r == -EINVAL) {
-                log_error(r, _("%s; nothing written"), ERROR_TEXT(&err, r));
-                return EXIT_DATA;
-        }
-        if (r < 0)
-                return journal_fail(r, &err);
-        *ret_ki = TAKE_PTR(ki);
-        return EXIT_OK;
+        return EXIT_SOFTWARE;
 }
 
 static int run_issue(int argc, char **argv) {
         _cleanup_(journal_closep) struct journal *j = NULL;
         _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
-        _cleanup_(key_issue_freep) struct key_issue *ki = NULL;
-        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
-        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
-        _cleanup_(target_done) struct target t = { .fd = -EBADF };
+        _cleanup_(keylife_issue_freep) struct keylife_issue *ki = NULL;
+        enum keylife_issue_step step;
+        struct device_policy policy;
         struct issue_args a = {};
         struct cart_error err = {};
-        const struct verify_result *v;
         bool was_written = false;
         int code, r;
 
         code = parse(argc, argv, &a);
         if (code == EXIT_OK)
                 code = journal_arg_open(a.journal, false, &j);
-        if (code == EXIT_OK)
-                code = check(&a, j, &t, &trust, &ki, &k, &p);
+        if (code == EXIT_OK && (r = trust_load(&a.trust, &trust)) < 0)
+                code = exit_code_for(r);
         trust_args_done(&a.trust);
         if (code != EXIT_OK)
                 return code;
-        v = key_issue_verification(ki);
-
-        /* The key first: a key that cannot be written is issued to nobody. */
-        struct owner_fields owner = station_owner(p);
-        r = key_issue_write(ki, &owner, (int64_t) time(NULL), target_sync, &was_written, &err);
+        /* A policy that does not hold (min-size above max-size) refuses every USB key. */
+        const struct device_policy *pp = device_policy_from_config(arg_config, &policy) >= 0 ? &policy : NULL;
+        /* Everything that can refuse, before a write: the target, the key verified, the journal's word. */
+        const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
+        r = keylife_issue_open(j, a.target, pp, &vo, a.pupil, &ki, &step, &err);
         if (r < 0)
-                return log_fail_error(&err, r, _("%s: the key was not issued"), a.target);
-        const struct journal_issue is = {
-                .key = k->uid, .pupil = a.pupil, .operator = lifecycle_operator(a.op),
-                .release_name = v->release_name, .release_version = v->release_version,
-                .release_key_id = v->release_key_id, .release_serial = (int64_t) v->release_serial,
-        };
-        r = journal_key_issue(j, &is, false, NULL, &err);
-        if (r < 0) {
-                log_error(r, _("%s: the key now names %s/%s, but the journal did not record the issue: %s. Run the "
-                               "same cartable issue again: it records it without writing the key again"),
-                          a.target, p->school, p->id, ERROR_TEXT(&err, r));
-                /* One code for "written, not recorded", whatever the journal's reason: 69 when its server went away. */
-                return journal_exit_code(r) == EXIT_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_SOFTWARE;
-        }
-        print_result(&a, k, p, v, was_written);
+                return issue_failed(&a, step, r, &err, NULL);
+        r = keylife_issue_write(ki, keylife_operator(a.op), (int64_t) time(NULL), &was_written, &step, &err);
+        if (r < 0)
+                return issue_failed(&a, step, r, &err, keylife_issue_pupil(ki));
+        print_result(&a, keylife_issue_key(ki), keylife_issue_pupil(ki), keylife_issue_verification(ki), was_written);
         return EXIT_OK;
 }
 

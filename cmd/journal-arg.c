@@ -15,26 +15,9 @@ const char *journal_arg_path(const char *arg, char *buf, size_t len) {
         return buf;
 }
 
-int journal_exit_code(int r) {
-        switch (-r) {
-        case EPROTONOSUPPORT:   /* a journal from a newer cartable: not ours to read */
-                return EXIT_DATA;
-        case ENOTUNIQ:          /* a pupil id that needs its school */
-                return EXIT_USAGE;
-        case ESRCH:
-                return EXIT_DATA;
-        case ECONNREFUSED: case ECONNRESET:   /* a PostgreSQL journal's server */
-                return EXIT_UNAVAILABLE;
-        case EACCES:            /* a PostgreSQL role without the right (a station's, purging) */
-                return EXIT_CANTCREAT;
-        default:
-                return exit_code_for(r);
-        }
-}
-
 int journal_fail(int r, const struct cart_error *err) {
         log_error(r, "%s", ERROR_TEXT(err, r));
-        return journal_exit_code(r);
+        return exit_code_for(r);
 }
 
 char *journal_arg_sign_key(void) {

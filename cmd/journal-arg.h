@@ -26,9 +26,7 @@ char *journal_arg_sign_key(void);
 /* cartable journal station (dispatched by cmd/journal.c, cmd/journal-station.c): argv[0] is "station". */
 int run_journal_station(int argc, char **argv);
 
-/* The exit code for a negative errno from lib/journal. */
-int journal_exit_code(int r);
-/* Log err's message once and return journal_exit_code(r). */
+/* Log err's message once and return exit_code_for(r). */
 int journal_fail(int r, const struct cart_error *err);
 
 /* Roster values (names, classes) on a terminal, escaped by esc() (common.h) like every

@@ -6,7 +6,6 @@
 #include "commands.h"
 #include "base/csv.h"
 #include "journal-arg.h"
-#include "lifecycle.h"
 #include "output-arg.h"
 #include "batch/spool.h"
 #include "reason.h"

@@ -150,7 +150,7 @@ static int key_generate(struct key_args *a) {
                 r = passphrase_get(a->passphrase_file, true, _("Passphrase for the new secret key: "),
                                    &pass);
                 if (r < 0)
-                        return passphrase_exit_code(r);
+                        return exit_code_for(r);
         }
         r = sign_key_generate(&k);
         if (r >= 0)
@@ -217,7 +217,7 @@ static int key_show(struct key_args *a) {
         if (info.is_secret && info.is_encrypted && (a->is_unlock || a->passphrase_file)) {
                 r = passphrase_get(a->passphrase_file, false, _("Passphrase: "), &pass);
                 if (r < 0)
-                        return passphrase_exit_code(r);
+                        return exit_code_for(r);
                 r = sign_secret_key_load(path, pass, &k, &err);
                 if (r < 0)
                         return log_fail_error(&err, r, NULL);

@@ -14,9 +14,6 @@ char *passphrase_free(char *p) {
         return NULL;
 }
 
-int passphrase_exit_code(int r) {
-        return r == -ENOTTY ? EXIT_USAGE : exit_code_for(r);
-}
 
 bool passphrase_can_ask(void) {
         int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);

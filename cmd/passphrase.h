@@ -16,10 +16,9 @@ bool passphrase_can_ask(void);
  * refused. Logs its own error once and returns a negative errno: -ENOENT for a missing
  * file, -EINVAL for an empty, too long or mismatched passphrase, -ENOTTY when there is
  * no file and no terminal (the message says to give --passphrase-file).
- * passphrase_exit_code() gives the exit code for those.
+ * exit_code_for() gives the exit code for those (-ENOTTY: 64, usage).
  */
 int passphrase_get(const char *passphrase_file, bool confirm, const char *prompt, char **ret);
-int passphrase_exit_code(int r);
 
 /* Erase, then free. */
 char *passphrase_free(char *p);

@@ -228,8 +228,7 @@ const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size
 
 /* A part of lib/'s words in the person's: its format translated (the catalogue has lib/'s
  * formats, found by xgettext's keywords on cart_error_set() & co.) and filled with the
- * arguments lib/ rendered, its W_() words translated too. A part that is only "%s" (a path, a flash step, lib/'s N_()
- * words such as "boot sector") shows its argument, translated when the catalogue has it. */
+ * arguments lib/ rendered, its W_() words translated too. */
 /* An argument of lib/'s words for people: W_() words translated, sizes in the locale's
  * form, anything else (paths, names, numbers) as it is. */
 static const char *words_of_lib(const char *arg, bool is_words, char *buf, size_t n) {
@@ -241,11 +240,29 @@ static const char *words_of_lib(const char *arg, bool is_words, char *buf, size_
         return size ? size : arg;
 }
 
-static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {
-        const char *arg = e->args + p->arg;
+/* The flash steps lib/ prefixes as context (flash_step_to_string()), in words. */
+static const char *const flash_steps[] = {
+        N_("check"), N_("capacity probe"), N_("layout"), N_("write"), N_("read-back"),
+        N_("partition re-read"), N_("done"),
+};
 
+/* The step named by the len bytes at s, translated; NULL when s names none. */
+static const char *step_words(const char *s, size_t len) {
+        for (size_t i = 0; i < ELEMENTSOF(flash_steps); i++)
+                if (strlen(flash_steps[i]) == len && strncmp(s, flash_steps[i], len) == 0)
+                        return _(flash_steps[i]);
+        return NULL;
+}
+
+static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {
+        const char *arg = e->args + p->arg, *step;
+
+        /* A part that is only "%s" is data (a path, a name), shown as it is even when it
+         * equals a msgid: translated only when lib/ marked it W_(), or a flash step's name
+         * as a context. */
         if (streq(p->fmt, "%s") && p->n_args == 1) {
-                snprintf(buf, n, "%s", arg[0] ? gettext(arg) : arg);   /* gettext("") is the header */
+                step = p->is_context ? step_words(arg, strlen(arg)) : NULL;
+                snprintf(buf, n, "%s", arg[0] && (p->words & 1) ? gettext(arg) : step ? step : arg);
                 return true;
         }
         return cart_error_part_format(e, p, gettext(p->fmt), words_of_lib, buf, n) == 0 ||
@@ -376,6 +393,7 @@ static const char *reason_sentence(enum cart_reason reason) {
         case CART_REASON_FILE_FOREIGN_OWNER:   return P_("file-foreign-owner", "%s");
         case CART_REASON_FILE_WRITABLE_BY_OTHERS: return P_("file-writable-by-others", "%s");
         case CART_REASON_SPOOL_MISMATCH:       return P_("spool-mismatch", "%s");
+        case CART_REASON_SWAPPED:              return P_("swapped", "%s");
         case _CART_REASON_MAX:                 break;
         }
         return "%s";
@@ -559,20 +577,13 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
 /* The contexts lib/ prefixes, outermost first and ": " between them, are paths or a flash
  * step's name (flash_step_to_string()): the steps are words, translated here. */
 static void put_context(struct out *o, const char *context) {
-        static const char *const steps[] = {
-                N_("check"), N_("capacity probe"), N_("layout"), N_("write"), N_("read-back"),
-                N_("partition re-read"), N_("done"),
-        };
         const char *p = context;
 
         while (*p) {
                 const char *end = strstr(p, ": ");
                 size_t len = end ? (size_t) (end - p) : strlen(p);
-                const char *word = NULL;
+                const char *word = step_words(p, len);
 
-                for (size_t i = 0; i < ELEMENTSOF(steps) && !word; i++)
-                        if (strlen(steps[i]) == len && strncmp(p, steps[i], len) == 0)
-                                word = _(steps[i]);
                 if (word)
                         put(o, "%s: ", word);
                 else

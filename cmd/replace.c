@@ -7,7 +7,7 @@
 #include "flash-output.h"
 #include "journal-arg.h"
 #include "key-io.h"
-#include "lifecycle.h"
+#include "station/keylife.h"
 #include "station/station.h"
 #include "trust.h"
 
@@ -132,7 +132,7 @@ static int run_replace(int argc, char **argv) {
                 flash_output_result(&out, &report);
                 /* Recorded whatever the outcome: a failed key is in the journal too, issued to nobody. */
                 k2 = station_record_end(&rec, &report, false);
-                rec.end.operator = lifecycle_operator(a.op);
+                rec.end.operator = keylife_operator(a.op);
                 rec.end.pupil = a.pupil;
                 rec.end.replace = true;
                 if (k2 >= 0)
@@ -148,7 +148,7 @@ static int run_replace(int argc, char **argv) {
                                 ERROR_TEXT(&err, r));
         if (lost) {
                 r = journal_key_mark(j, &(struct journal_mark) { .kind = "replaced", .key = lost,
-                                         .operator = lifecycle_operator(a.op) }, NULL, &err);
+                                         .operator = keylife_operator(a.op) }, NULL, &err);
                 if (r < 0)
                         return journal_fail(r, &err);
         }

@@ -704,7 +704,7 @@ int roster_import_run(const struct roster_args *a) {
         if (r < 0) {
                 /* TRANSLATORS: %s is why the roster import failed. */
                 log_error(r, _("%s (nothing was imported)"), ERROR_TEXT(&err, r));
-                code = r == -ESTALE ? EXIT_DATA : journal_exit_code(r);
+                code = r == -ESTALE ? EXIT_DATA : exit_code_for(r);
                 goto fail;
         }
         print_summary(&im);

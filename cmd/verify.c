@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "key-io.h"
-#include "lifecycle.h"
+#include "key-life.h"
 #include "trust.h"
 #include "flash/verify.h"
 
@@ -136,24 +136,6 @@ static void print_failure_json(const char *target, const struct cart_error *err,
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
 }
-
-/* The status column, for people: the words of lib/'s status codes (--json keeps the codes). */
-const char *verify_status_words(enum verify_status st) {
-        switch (st) {
-        /* TRANSLATORS: verify's status column (9 characters wide): a file of the release absent from the key. */
-        case VERIFY_MISSING: return _("missing");
-        /* TRANSLATORS: verify's status column: a file of the release changed on the key. */
-        case VERIFY_MODIFIED: return _("modified");
-        /* TRANSLATORS: verify's status column: a file added by the pupil (allowed). */
-        case VERIFY_EXTRA: return _("extra");
-        /* TRANSLATORS: verify's status column: a file added inside a sealed directory (not allowed). */
-        case VERIFY_SEALED: return _("sealed");
-        /* TRANSLATORS: verify's status column: read-only, hidden or system attribute changed. */
-        case VERIFY_ATTRIBUTES: return _("attributes");
-        }
-        return verify_status_to_string(st);
-}
-
 
 /* A problem verify keeps as text (lib/'s English, made safe for a terminal) in the person's
  * words: lib/'s words translated and escaped when they say something else, else the text. */
@@ -322,7 +304,7 @@ static int run(int argc, char **argv) {
 
                 /* A USB key's own serial, beside its volume ID and key record (a swapped key). */
                 key_usb_serial(fd, usb, sizeof(usb));
-                code = lifecycle_record_verify(journal, operator, v, usb, &swapped, NULL);
+                code = key_life_record_verify(journal, operator, v, usb, &swapped);
                 if (code != EXIT_OK)
                         return code;
         }

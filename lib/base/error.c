@@ -55,6 +55,7 @@ static const char *const reason_names[_CART_REASON_MAX] = {
         [CART_REASON_FILE_FOREIGN_OWNER]   = "file-foreign-owner",
         [CART_REASON_FILE_WRITABLE_BY_OTHERS] = "file-writable-by-others",
         [CART_REASON_SPOOL_MISMATCH]       = "spool-mismatch",
+        [CART_REASON_SWAPPED]              = "swapped",
 };
 
 const char *cart_reason_to_string(enum cart_reason reason) {

@@ -90,6 +90,7 @@ enum cart_reason {
         CART_REASON_FILE_FOREIGN_OWNER,    /* file-foreign-owner: owned by another user (subject, value: uid) */
         CART_REASON_FILE_WRITABLE_BY_OTHERS, /* file-writable-by-others: group or others may write (subject, value: mode) */
         CART_REASON_SPOOL_MISMATCH,        /* spool-mismatch: a spool file is not the end of the start it closes */
+        CART_REASON_SWAPPED,               /* swapped: another pupil's key, or two keys in one (label: the kind) */
         _CART_REASON_MAX,
 };
 

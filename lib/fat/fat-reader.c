@@ -56,7 +56,7 @@ struct fat_reader *fat_reader_free(struct fat_reader *r) {
         return NULL;
 }
 
-/* Damage found on the volume: corrupt-volume, where it is (N_("boot sector")) as the
+/* Damage found on the volume: corrupt-volume, where it is (W_("boot sector")) as the
  * label; the words in msg, with their format for cmd/ to translate. */
 static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) _printf_(3, 4);
 static int corrupt_at(struct cart_error *err, const char *where, const char *fmt, ...) {
@@ -101,28 +101,28 @@ static int check_boot_sector(struct fat_reader *r, const uint8_t *b, struct cart
         if (get_le16(b + 22) != 0 || get_le16(b + 17) != 0)
                 return cart_error_set(err, -EMEDIUMTYPE, "FAT12 or FAT16, not FAT32 (root entries or 16-bit FAT size set)");
         if (ss != 512 && ss != 1024 && ss != 2048 && ss != 4096)
-                return corrupt_at(err, N_("boot sector"), "%u bytes per sector", ss);
+                return corrupt_at(err, W_("boot sector"), "%u bytes per sector", ss);
         if (!is_pow2(spc) || ss * spc > 64 * 1024)
-                return corrupt_at(err, N_("boot sector"), "%u sectors per cluster", spc);
+                return corrupt_at(err, W_("boot sector"), "%u sectors per cluster", spc);
         if (rs == 0 || nfats == 0 || nfats > 2 || tot == 0 || fatsz == 0 || get_le16(b + 19) != 0)
-                return corrupt_at(err, N_("boot sector"), "zero or impossible field (reserved %u, FATs %u, sectors %u, FAT sectors %u)",
+                return corrupt_at(err, W_("boot sector"), "zero or impossible field (reserved %u, FATs %u, sectors %u, FAT sectors %u)",
                                       rs, nfats, tot, fatsz);
         if (get_le16(b + 42) != 0)
-                return corrupt_at(err, N_("boot sector"), "unknown FAT32 version %u", get_le16(b + 42));
+                return corrupt_at(err, W_("boot sector"), "unknown FAT32 version %u", get_le16(b + 42));
         meta = rs + (uint64_t) nfats * fatsz;
         if (meta >= tot)
-                return corrupt_at(err, N_("boot sector"), "the data region (sector %" PRIu64 ") starts past the last sector %u",
+                return corrupt_at(err, W_("boot sector"), "the data region (sector %" PRIu64 ") starts past the last sector %u",
                                       meta, tot);
         if ((uint64_t) tot * ss > r->size)
-                return corrupt_at(err, N_("boot sector"), "%" PRIu64 " bytes of volume, past the %" PRIu64 " bytes available",
+                return corrupt_at(err, W_("boot sector"), "%" PRIu64 " bytes of volume, past the %" PRIu64 " bytes available",
                                       (uint64_t) tot * ss, r->size);
         clusters = (tot - meta) / spc;
         if (clusters < FAT32_MIN_CLUSTERS || clusters >= FAT32_MAX_CLUSTERS)
-                return corrupt_at(err, N_("boot sector"), "%" PRIu64 " clusters, impossible for FAT32", clusters);
+                return corrupt_at(err, W_("boot sector"), "%" PRIu64 " clusters, impossible for FAT32", clusters);
         if ((uint64_t) fatsz * ss / 4 < clusters + 2)
-                return corrupt_at(err, N_("boot sector"), "a FAT of %u sectors cannot map %" PRIu64 " clusters", fatsz, clusters);
+                return corrupt_at(err, W_("boot sector"), "a FAT of %u sectors cannot map %" PRIu64 " clusters", fatsz, clusters);
         if ((flags & 0x80) && (flags & 0xF) >= nfats)
-                return corrupt_at(err, N_("boot sector"), "active FAT %u of %u", flags & 0xF, nfats);
+                return corrupt_at(err, W_("boot sector"), "active FAT %u of %u", flags & 0xF, nfats);
         r->sector_size = ss;
         r->cluster_size = ss * spc;
         r->clusters = (uint32_t) clusters;
@@ -136,7 +136,7 @@ static int check_boot_sector(struct fat_reader *r, const uint8_t *b, struct cart
         r->backup_boot_sector = get_le16(b + 50);
         r->root_cluster = get_le32(b + 44);
         if (r->root_cluster < 2 || r->root_cluster > r->clusters + 1)
-                return corrupt_at(err, N_("boot sector"), "root cluster %u out of range", r->root_cluster);
+                return corrupt_at(err, W_("boot sector"), "root cluster %u out of range", r->root_cluster);
         r->volume_id = get_le32(b + 67);
         if (b[66] == 0x29) {
                 memcpy(r->label, b + 71, FAT_LABEL_MAX);

@@ -86,11 +86,12 @@ static int add(struct json_object *o, const char *key, struct json_object *v) {
         return 0;
 }
 
-static struct json_object *new_object(const char *const *keys, const char *const *values) {
+/* An object of string members; with skip_empty, an empty value is left out. */
+static struct json_object *new_object(const char *const *keys, const char *const *values, bool skip_empty) {
         struct json_object *o = json_object_new_object();
 
         for (size_t i = 0; o && keys[i]; i++)
-                if (add(o, keys[i], json_object_new_string(values[i])) < 0) {
+                if ((!skip_empty || values[i][0]) && add(o, keys[i], json_object_new_string(values[i])) < 0) {
                         json_object_put(o);
                         return NULL;
                 }
@@ -110,20 +111,21 @@ struct json_object *key_record_to_json_object(const struct key_record *k) {
 
         if (!root)
                 return NULL;
-        key = new_object(key_keys, key_values);
+        key = new_object(key_keys, key_values, false);
         r = add(root, "key", key);
         if (r >= 0) r = add(key, "capacity", json_object_new_int64((int64_t) k->key_capacity));
         if (r >= 0) r = add(key, "real_capacity", json_object_new_int64((int64_t) k->key_real_capacity));
         snprintf(vid, sizeof(vid), "%04X-%04X", k->volume_id >> 16, k->volume_id & 0xFFFF);
         if (r >= 0) r = add(root, "volume_id", json_object_new_string(vid));
-        rel = new_object(rel_keys, rel_values);
+        rel = new_object(rel_keys, rel_values, false);
         if (r >= 0) r = add(root, "release", rel);
         if (r >= 0) r = add(rel, "serial", json_object_new_int64((int64_t) k->release_serial));
         if (r >= 0) r = add(rel, "key_id", json_object_new_string(k->release_key_id));
         time_format(k->flashed_at, t);
         if (r >= 0) r = add(root, "flashed_at", json_object_new_string(t));
         if (r >= 0 && k->has_owner)
-                r = add(root, "owner", new_object(own_keys, own_values));
+                /* Only the fields given (the release's template's): nothing more of the pupil. */
+                r = add(root, "owner", new_object(own_keys, own_values, true));
         if (r < 0) {
                 json_object_put(root);
                 return NULL;
@@ -154,16 +156,19 @@ int flash_key_json(const struct flash_report *r, const struct owner_fields *owne
 
 /* ---- parsing: the key is hostile, every field is checked ---- */
 
-/* A string field into its array: the length is bounded, NUL bytes and controls refused. */
-static int get_string(struct json_object *o, const char *key, char *dst, size_t size, const char *where,
-                      struct cart_error *err) {
+/* A string field into its array: the length is bounded, NUL bytes and controls refused.
+ * An optional field that is absent is "". */
+static int get_field(struct json_object *o, const char *key, bool required, char *dst, size_t size,
+                     const char *where, struct cart_error *err) {
         struct json_object *v;
         const char *s;
         size_t n;
-        int r = json_get(o, key, json_type_string, true, &v, where, err);
+        int r = json_get(o, key, json_type_string, required, &v, where, err);
 
-        if (r < 0)
+        if (r <= 0) {
+                dst[0] = 0;
                 return r;
+        }
         s = json_object_get_string(v);
         n = (size_t) json_object_get_string_len(v);
         if (n >= size)
@@ -176,6 +181,11 @@ static int get_string(struct json_object *o, const char *key, char *dst, size_t 
         memcpy(dst, s, n);
         dst[n] = 0;
         return 0;
+}
+
+static int get_string(struct json_object *o, const char *key, char *dst, size_t size, const char *where,
+                      struct cart_error *err) {
+        return get_field(o, key, true, dst, size, where, err);
 }
 
 static bool is_hex(const char *s, size_t n) {
@@ -232,10 +242,10 @@ static int parse_owner(struct json_object *o, struct key_record *k, struct cart_
         int r;
 
         if ((r = json_only_keys(o, keys, w, err)) < 0 ||
-            (r = get_string(o, "first_name", k->owner_first_name, sizeof(k->owner_first_name), w, err)) < 0 ||
-            (r = get_string(o, "last_name", k->owner_last_name, sizeof(k->owner_last_name), w, err)) < 0 ||
-            (r = get_string(o, "class", k->owner_class, sizeof(k->owner_class), w, err)) < 0 ||
-            (r = get_string(o, "school", k->owner_school, sizeof(k->owner_school), w, err)) < 0)
+            (r = get_field(o, "first_name", false, k->owner_first_name, sizeof(k->owner_first_name), w, err)) < 0 ||
+            (r = get_field(o, "last_name", false, k->owner_last_name, sizeof(k->owner_last_name), w, err)) < 0 ||
+            (r = get_field(o, "class", false, k->owner_class, sizeof(k->owner_class), w, err)) < 0 ||
+            (r = get_field(o, "school", false, k->owner_school, sizeof(k->owner_school), w, err)) < 0)
                 return r;
         k->has_owner = true;
         return 0;
@@ -243,7 +253,7 @@ static int parse_owner(struct json_object *o, struct key_record *k, struct cart_
 
 static int parse_root(struct json_object *root, struct key_record *k, struct cart_error *err) {
         static const char *const keys[] = { "key", "volume_id", "release", "flashed_at", "owner", NULL };
-        const char *w = "key record";
+        const char *w = W_("key record");
         struct json_object *key, *rel, *own;
         char vid[16], t[32];
         int r;
@@ -275,7 +285,7 @@ int key_record_parse(const void *json, size_t len, struct key_record *ret, struc
                 return cart_error_set(err, -EBADMSG, "key record: empty, larger than %zu KiB or holding NUL bytes",
                                       (size_t) (KEY_RECORD_MAX / KIB));
         /* root, key, release, owner: nothing deeper */
-        r = json_parse_strict(json, len, 4, "key record", &root, err);
+        r = json_parse_strict(json, len, 4, W_("key record"), &root, err);
         if (r < 0)
                 return r;
         r = parse_root(root, &k, err);

@@ -126,3 +126,18 @@ int owner_template_render(const char *t, const char *where, const struct owner_f
         *ret_text = TAKE_PTR(out);
         return 0;
 }
+
+unsigned owner_template_fields(const char *template) {
+        int r = template ? owner_template_check(template, strlen(template), "", NULL) : 0;
+
+        return r > 0 ? (unsigned) r : 0;
+}
+
+struct owner_fields owner_fields_only(const struct owner_fields *f, unsigned mask) {
+        return (struct owner_fields) {
+                .first_name = mask & (1u << 0) ? f->first_name : NULL,
+                .last_name = mask & (1u << 1) ? f->last_name : NULL,
+                .class_name = mask & (1u << 2) ? f->class_name : NULL,
+                .school = mask & (1u << 3) ? f->school : NULL,
+        };
+}

@@ -105,6 +105,14 @@ struct owner_fields {
         const char *class_name;
         const char *school;
 };
+/* The fields an owner template prints, as bits (bit 0 first name, 1 last name, 2 class,
+ * 3 school); 0 for none (NULL: a release that is not personalised) or a template that does
+ * not check. */
+unsigned owner_template_fields(const char *template);
+/* f with only the fields of mask (owner_template_fields()), the others NULL: what a key's
+ * own record may carry, so that a lost key tells a finder no more than its owner file. */
+struct owner_fields owner_fields_only(const struct owner_fields *f, unsigned mask);
+
 /* Render the owner file for this key: its path on the key and its bytes. -ENOENT when the
  * release is not personalised; -EINVAL naming a field the template needs and was not given. */
 int release_render_owner(const struct release *r, const struct owner_fields *f,

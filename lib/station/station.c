@@ -179,7 +179,8 @@ static int check_key_image(int fd, uint64_t size, const char *path, struct cart_
                               "with /.cartable); give --force to overwrite it", path);
 }
 
-/* The checks every image path gets, before anything is opened: ret_st when it exists. */
+/* The checks every image path gets, before anything is opened: ret_st when it exists.
+ * s NULL: no release to keep apart (an edit in place). */
 static int check_image_path(const struct station *s, const char *path, struct stat *ret_st, bool *ret_exists,
                             struct cart_error *err) {
         const char *root = system_root(path);
@@ -198,9 +199,20 @@ static int check_image_path(const struct station *s, const char *path, struct st
                                       path);
         if (exists && !S_ISREG(ret_st->st_mode))
                 return cart_error_set(err, -EPERM, "%s: %s, neither a USB key nor an image file", path, file_kind(ret_st->st_mode));
-        if (exists && ret_st->st_dev == s->release_dev && ret_st->st_ino == s->release_ino)
+        if (exists && s && ret_st->st_dev == s->release_dev && ret_st->st_ino == s->release_ino)
                 return cart_error_set(err, -EPERM, "%s: this is the release being flashed", path);
         *ret_exists = exists;
+        return 0;
+}
+
+/* An image file just opened: locked, and still the regular file lst was (when not NULL). */
+static int lock_image(int fd, const char *path, const struct stat *lst, struct stat *ret_st, struct cart_error *err) {
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return cart_error_set(err, -EBUSY, "%s: in use by another program", path);
+        if (fstat(fd, ret_st) < 0)
+                return cart_error_errno(err, -errno, path, NULL);
+        if (!S_ISREG(ret_st->st_mode) || (lst && (ret_st->st_dev != lst->st_dev || ret_st->st_ino != lst->st_ino)))
+                return cart_error_set(err, -EPERM, "%s: replaced while it was opened", path);
         return 0;
 }
 
@@ -227,12 +239,9 @@ static int open_image(const struct station *s, const struct station_key *k, bool
                 return sys_fail(err, errno == EISDIR || errno == ELOOP ? -EPERM : -errno, errno, path, NULL);
         x->path = path;
         if (fd >= 0) {
-                if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-                        return cart_error_set(err, -EBUSY, "%s: in use by another program", path);
-                if (fstat(fd, &st) < 0)
-                        return cart_error_errno(err, -errno, path, NULL);
-                if (!S_ISREG(st.st_mode) || (exists && (st.st_dev != lst.st_dev || st.st_ino != lst.st_ino)))
-                        return cart_error_set(err, -EPERM, "%s: replaced while it was opened", path);
+                r = lock_image(fd, path, exists ? &lst : NULL, &st, err);
+                if (r < 0)
+                        return r;
         } else
                 st = (struct stat) {};
         if (exists && !k->force) {
@@ -322,10 +331,70 @@ static int target_open(struct station *s, const struct station_key *k, bool is_d
         return 0;
 }
 
-static struct flash_options flash_options_for(const struct station *s, const struct station_key *k) {
+int station_target_open(const char *path, const struct device_policy *policy, struct station_target *ret,
+                        struct cart_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat lst, st;
+        bool exists = false;
+        int r;
+
+        *ret = (struct station_target) { .fd = -EBADF };
+        if (station_target_is_device(path)) {
+                if (!policy)
+                        return cart_error_set(err, -EPERM, "%s: no target policy to judge this disk by", path);
+                r = device_target_open(path, policy, NULL, &ret->dt, err);
+                if (r < 0)
+                        return r;
+                ret->fd = ret->dt->fd;
+                ret->size = ret->dt->size;
+                if (ret->dt->info && ret->dt->info->serial)
+                        snprintf(ret->serial, sizeof(ret->serial), "%s", ret->dt->info->serial);
+                return 0;
+        }
+        r = check_image_path(NULL, path, &lst, &exists, err);
+        if (r < 0)
+                return r;
+        if (!exists)
+                return cart_error_errno(err, -ENOENT, path, NULL);
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return sys_fail(err, errno == EISDIR || errno == ELOOP ? -EPERM : -errno, errno, path, NULL);
+        r = lock_image(fd, path, &lst, &st, err);
+        if (r < 0)
+                return r;
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        ret->size = (uint64_t) st.st_size;
+        ret->fd = TAKE_FD(fd);
+        return 0;
+}
+
+void station_target_close(struct station_target *t) {
+        if (t->dt)
+                t->dt = device_target_close(t->dt);
+        else if (t->fd >= 0)
+                close(t->fd);
+        t->fd = -EBADF;
+}
+
+int station_target_sync(void *userdata) {
+        int fd = (int) (intptr_t) userdata;
+
+        if (fsync(fd) < 0)
+                return -errno;
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        return 0;
+}
+
+/* k's flash options; the owner's fields only those the release's template prints (in
+ * owner), so that the key record carries no more of the pupil than the owner file. */
+static struct flash_options flash_options_for(const struct station *s, const struct station_key *k,
+                                              struct owner_fields *owner) {
+        if (k->owner)
+                *owner = owner_fields_only(k->owner,
+                                           owner_template_fields(manifest_owner_template(release_manifest(s->release))));
         return (struct flash_options) {
                 .release = s->release, .no_probe = k->no_probe, .has_volume_id = k->has_volume_id,
-                .volume_id = k->volume_id, .time = k->time, .owner = k->owner,
+                .volume_id = k->volume_id, .time = k->time, .owner = k->owner ? owner : NULL,
                 .chunk_size = k->chunk_size, .on_event = k->on_event, .userdata = k->userdata,
         };
 }
@@ -357,7 +426,8 @@ static int record_serial(struct station *s, struct cart_error *err) {
 
 int station_flash(struct station *s, const struct station_key *k, struct flash_report *report,
                   struct cart_error *err) {
-        struct flash_options o = flash_options_for(s, k);
+        struct owner_fields owner;
+        struct flash_options o = flash_options_for(s, k, &owner);
         struct target x;
         int r;
 
@@ -375,7 +445,8 @@ int station_flash(struct station *s, const struct station_key *k, struct flash_r
 int station_plan(struct station *s, const struct station_key *k, struct flash_report *report,
                  size_t *ret_n_extents, struct cart_error *err) {
         _cleanup_(flash_plan_freep) struct flash_plan *fp = NULL;
-        struct flash_options o = flash_options_for(s, k);
+        struct owner_fields owner;
+        struct flash_options o = flash_options_for(s, k, &owner);
         struct target x;
         int r;
 
@@ -400,7 +471,8 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
                    struct cart_error *err) {
         const char *out = k->target, *root = system_root(out);
         _cleanup_(output_file_done) struct output_file img = { .fd = -EBADF };
-        struct flash_options o = flash_options_for(s, k);
+        struct owner_fields owner;
+        struct flash_options o = flash_options_for(s, k, &owner);
         struct target x = { .path = out };
         struct stat st;
         bool exists = lstat(out, &st) == 0;

@@ -88,6 +88,27 @@ bool station_target_is_device(const char *path);
  */
 
 /*
+ * A key or image file opened for an edit in place (cartable issue), by the checks a flash
+ * opens it with: a block device through device_target_open() and policy (O_EXCL, flock,
+ * its identity checked again; policy NULL refuses it), or an existing image file (a
+ * regular file, never a link nor under /dev, /proc or /sys, flock'ed, the same file after
+ * open; whether it is a key is the caller's to verify). serial: the USB serial the device reports, "" for
+ * an image file. station_target_close() accepts a target never opened (fd -EBADF).
+ */
+struct station_target {
+        int fd;
+        uint64_t size;
+        char serial[128];
+        struct device_target *dt;
+};
+int station_target_open(const char *path, const struct device_policy *policy, struct station_target *ret,
+                        struct cart_error *err);
+void station_target_close(struct station_target *t);
+/* Between writes and their read-back (userdata: the target's fd, as fd_read_at() takes it):
+ * fsync, and the page cache dropped, so that what is read again is what the key holds. */
+int station_target_sync(void *userdata);
+
+/*
  * Flash one key: open k->target (a block device through device_target_open() and the
  * configuration's policy, or an image file, created or grown to k->image_size and removed
  * again if it was created and the flash fails), probe, lay out, write, read back. Fills

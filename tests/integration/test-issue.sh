@@ -93,14 +93,18 @@ M mtype -i stock.img@@1M "::$OWNER" > owner.txt
 expect_in owner.txt '^    Adam$'
 expect_in owner.txt '^    classe de 6A$'
 M mtype -i stock.img@@1M ::.cartable/key.json > key.json
-[ "$(jq -r '[.owner.first_name, .owner.last_name, .owner.class, .owner.school] | join(" ")' key.json)" = \
-  "Adam Mercier 6A 0750001A" ] || fail "key.json owner"
+# The key record holds only what the owner file prints (first name, class, school), never
+# the family name the journal knows: a lost key tells a finder no more than its owner file.
+[ "$(jq -r '.owner | keys | join(" ")' key.json)" = "class first_name school" ] || { cat key.json; fail "key.json owner fields"; }
+[ "$(jq -r '[.owner.first_name, .owner.class, .owner.school] | join(" ")' key.json)" = "Adam 6A 0750001A" ] || fail "key.json owner"
+expect_not_in key.json 'Mercier'
+
 for f in manifest.json manifest.json.minisig; do
         M mtype -i stock.img@@1M "::.cartable/$f" | cmp -s - "before-$f" || fail "$f changed"
 done
 expect_exit 0 "$C" verify stock.img "${T[@]}"
 expect_in out 'stock.img: intact: ent-college'
-expect_in out 'owner Adam Mercier, 6A, 0750001A'
+expect_in out 'owner Adam, 6A, 0750001A'
 [ "$(q "SELECT status || ' ' || pupil_id FROM keys WHERE uid LIKE 'file:%/stock.img'")" = "issued D1001" ] || fail "key status"
 [ "$(q "SELECT kind || ' ' || operator || ' ' || station || ' ' || pupil_id || ' ' || release_name || ' ' || volume_id FROM events ORDER BY seq DESC LIMIT 1")" = \
   "issued cpe atelier-1 D1001 ent-college $(q "SELECT volume_id FROM keys WHERE uid LIKE 'file:%/stock.img'")" ] || fail "issued event"
@@ -227,7 +231,34 @@ if [ "$(id -u)" = 0 ] && command -v losetup > /dev/null && command -v umockdev-r
                 || fail "verify --journal did not record the swapped USB key"
         # The same key seen as an image file (no USB serial): intact.
         expect_exit 0 "$C" verify usb2.img "${T[@]}" "${J[@]}"
-        losetup -d "$LOOP" "$LOOP2"
+        # A key flashed as a USB stick (the journal knows its serial), then cloned: its
+        # volume ID and key record copied byte for byte onto another stick. identify,
+        # verify --journal and return read the clone's own serial: swapped, wherever the
+        # stick reports one; the same image file alone cannot tell (no serial).
+        truncate -s 64M genuine.img
+        LOOP3=$(losetup -f --show genuine.img)
+        trap 'losetup -d "$LOOP" "$LOOP2" "$LOOP3" 2>/dev/null || true; rm -rf "$SCRATCH"' EXIT
+        usb_bed GENUINE01 "$LOOP3" $((64 << 20)) > genuine.umockdev
+        expect_exit 0 umockdev-run -d genuine.umockdev -- "$C" flash rel.cart "$LOOP3" --yes "${T[@]}" "${J[@]}" --pupil D1006
+        losetup -d "$LOOP3"
+        cp --sparse=always genuine.img clone.img
+        LOOP3=$(losetup -f --show clone.img)
+        usb_bed CLONE0001 "$LOOP3" $((64 << 20)) > clone.umockdev
+        UC=(umockdev-run -d clone.umockdev --)
+        expect_exit 0 umockdev-run -d genuine.umockdev -- "$C" identify "$LOOP3"
+        expect_not_in out '^warning:'
+        expect_exit 0 "${UC[@]}" "$C" identify "$LOOP3"
+        expect_in out '^pupil: 0750001A/D1006 '
+        expect_in out "^warning: its volume [0-9A-F]{8} is key usb:1234:5678:GENUINE01's in the journal, whose USB serial is GENUINE01, not CLONE0001$"
+        expect_exit 1 "${UC[@]}" "$C" verify "$LOOP3" "${T[@]}" "${J[@]}"
+        expect_in err "^cartable: warning: SWAPPED: its volume [0-9A-F]{8} is key usb:1234:5678:GENUINE01's in the journal, whose USB serial is GENUINE01, not CLONE0001$"
+        [ "$(q "SELECT outcome FROM events WHERE kind = 'verified' AND key_uid = 'usb:1234:5678:GENUINE01' ORDER BY seq DESC LIMIT 1")" = swapped ] \
+                || fail "verify --journal did not record the clone swapped"
+        expect_exit 1 "${UC[@]}" "$C" return "$LOOP3" "${T[@]}" "${J[@]}" --reason left
+        expect_in out '^returned GENUINE01 \(left\): key usb:1234:5678:GENUINE01 of 0750001A/D1006, swapped: '
+        expect_in err 'SWAPPED: its volume .* whose USB serial is GENUINE01, not CLONE0001$'
+        expect_exit 0 "$C" verify clone.img "${T[@]}"
+        losetup -d "$LOOP" "$LOOP2" "$LOOP3"
         trap 'rm -rf "$SCRATCH"' EXIT
         [ "$after" = "$before" ] || fail "a swapped key was written"
         fsck_clean usb.img

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "flash/key-record.h"
+#include "release/release.h"
 
 static const struct flash_report report = {
         .key = { .serial = "4C530001", .vid_pid = "0781:5581", .port = "2-1.3", .capacity = 8 * GIB },
@@ -39,6 +40,44 @@ static void test_round_trip(void **state) {
 }
 
 /* An owner field longer than the record holds is cut, never in the middle of a character. */
+/* The record of a personalised key holds only the fields its owner template prints: the
+ * family name of a template without @LAST_NAME@ is not on the key, and reads back as "". */
+static void test_only_template_fields(void **state) {
+        const struct owner_fields pupil = { .first_name = "Léa", .last_name = "Martin", .class_name = "6e B",
+                                            .school = "0750001A" };
+        const char *tpl = "Cette clé appartient à @FIRST_NAME@, classe @CLASS@, @SCHOOL@.\n";
+        struct owner_fields owner;
+        struct key_record k, back;
+        _cleanup_free_ char *json = NULL, *again = NULL;
+        struct cart_error err = {};
+
+        assert_int_equal(owner_template_fields(tpl), 1u << 0 | 1u << 2 | 1u << 3);
+        assert_int_equal(owner_template_fields(NULL), 0);
+        assert_int_equal(owner_template_fields("@DATE_NAISSANCE@"), 0);   /* refused: nothing */
+        owner = owner_fields_only(&pupil, owner_template_fields(tpl));
+        assert_null(owner.last_name);
+        key_record_from_report(&report, &owner, 1788249600, &k);
+        assert_int_equal(key_record_to_json(&k, &json, &err), 0);
+        assert_null(strstr(json, "last_name"));
+        assert_null(strstr(json, "Martin"));
+        assert_non_null(strstr(json, "\"first_name\":\"Léa\""));
+        assert_int_equal(key_record_parse(json, strlen(json), &back, &err), 0);
+        assert_true(back.has_owner);
+        assert_string_equal(back.owner_last_name, "");
+        assert_string_equal(back.owner_class, "6e B");
+        assert_int_equal(key_record_to_json(&back, &again, &err), 0);
+        assert_string_equal(json, again);
+        /* A release without an owner file: an owner, of no field. */
+        free(TAKE_PTR(json));
+        owner = owner_fields_only(&pupil, 0);
+        key_record_from_report(&report, &owner, 1788249600, &k);
+        assert_int_equal(key_record_to_json(&k, &json, &err), 0);
+        assert_null(strstr(json, "Léa"));
+        assert_int_equal(key_record_parse(json, strlen(json), &back, &err), 0);
+        assert_true(back.has_owner);
+        assert_string_equal(back.owner_first_name, "");
+}
+
 static void test_cut_at_character(void **state) {
         char name[200];
         struct owner_fields owner = { .first_name = name };
@@ -139,6 +178,7 @@ static void test_bounds(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_only_template_fields),
                 cmocka_unit_test(test_cut_at_character),
                 cmocka_unit_test(test_sanitised),
                 cmocka_unit_test(test_strict),

@@ -207,6 +207,25 @@ static void test_policy_details_in_french(void **state) {
 
 /* Text lib/ wrote by hand, or cut, is shown as it is: never a French sentence with other
  * arguments than the English one. */
+/* A part that is only "%s" is data: a path that equals a msgid stays as it is; W_() words
+ * and a flash step's name as context are translated. */
+static void test_data_part_not_translated(void **state) {
+        struct cart_error e = {};
+        char buf[1100];
+
+        cart_error_set(&e, -EBADMSG, "%s", "missing");
+        assert_string_equal(lib_words(&e, buf, sizeof(buf)), "missing");
+        cart_error_set(&e, -EBADMSG, "%s", W_("a directory"));
+        assert_string_equal(lib_words(&e, buf, sizeof(buf)), gettext("a directory"));
+        assert_string_not_equal(gettext("a directory"), "a directory");
+        cart_error_io(&e, -EIO, "/dev/sdz", 4096, "missing");
+        cart_error_prefix(&e, -EIO, "%s", "write");
+        error_sentence(&e, -EIO, buf, sizeof(buf));
+        assert_non_null(strstr(buf, gettext("write")));
+        assert_string_not_equal(gettext("write"), "write");
+        assert_null(strstr(buf, gettext("missing")));
+}
+
 static void test_untranslatable_text_stays_english(void **state) {
         struct cart_error e = {};
         char longpath[1100];
@@ -244,6 +263,7 @@ int main(void) {
                 cmocka_unit_test(test_fat_damage_in_french),
                 cmocka_unit_test(test_policy_details_in_french),
                 cmocka_unit_test(test_untranslatable_text_stays_english),
+                cmocka_unit_test(test_data_part_not_translated),
         };
 
         if (!setlocale(LC_ALL, "fr_FR.UTF-8")) {
