@@ -116,7 +116,6 @@ expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";"\'@SUM\\(
 expect_not_in r.csv ';=HYPERLINK'
 expect_exit 73 "$C" report --output r.csv
 expect_in err 'r\.csv: already exists, not overwritten'
-expect_exit 64 "$C" report --format pdf
 # Written through lib/base/output-file: 0600 (pupils' names); a report that fails, and one
 # that cannot be written, leave nothing in the directory, not even a temporary.
 [ "$(stat -c %a r.csv)" = 600 ] || fail "the report's mode is $(stat -c %a r.csv), not 600"
