@@ -46,6 +46,11 @@ static const int reason_exits[_CART_REASON_MAX] = {
         [CART_REASON_INTERRUPTED]          = EXIT_CANCELLED,
         [CART_REASON_REFLASHED]            = -1,       /* stored beside an outcome, never a failure */
         [CART_REASON_REPLACED]             = -1,
+        [CART_REASON_CHECKPOINT_INCOMPLETE] = EXIT_REFUSED,
+        [CART_REASON_FILE_SYMLINK]         = EXIT_REFUSED,
+        [CART_REASON_FILE_FOREIGN_OWNER]   = EXIT_REFUSED,
+        [CART_REASON_FILE_WRITABLE_BY_OTHERS] = EXIT_REFUSED,
+        [CART_REASON_SPOOL_MISMATCH]       = EXIT_DATA,
         [CART_REASON_SWAPPED]              = EXIT_MODIFIED,
 };
 

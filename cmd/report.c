@@ -8,7 +8,7 @@
 #include "journal-arg.h"
 #include "output-arg.h"
 #include "journal/journal-report.h"
-#include "lifecycle.h"
+#include "station/keylife.h"
 #include "report/report.h"
 
 static int run_report(int argc, char **argv);
@@ -155,7 +155,7 @@ static int provenance(struct journal *j, const char *school, const char *operato
                 return log_fail(hs->r, _("out of memory"));
         *ret = (struct report_provenance) {
                 .school_name = config_school_name(arg_config, school), .station = journal_station(j),
-                .operator = lifecycle_operator(operator), .version = CARTABLE_VERSION, .journal = journal_name(j),
+                .operator = keylife_operator(operator), .version = CARTABLE_VERSION, .journal = journal_name(j),
                 .heads = hs->v, .n_heads = hs->n, .is_broken = r == 1,
         };
         return EXIT_OK;
