@@ -124,39 +124,12 @@ static int chain_set(struct fat_editor *e, const uint32_t *c, size_t n, struct c
         return 0;
 }
 
-/* The clusters of a chain the walk checked; at most max of them. */
-static int chain_get(struct fat_editor *e, uint32_t first, size_t max, uint32_t **ret, size_t *ret_n,
-                     struct cart_error *err) {
-        _cleanup_free_ uint32_t *v = NULL;
-        size_t n = 0;
-        uint32_t c = first;
-
-        v = malloc(MAX(max, (size_t) 1) * sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        while (c >= 2 && c <= e->g.clusters + 1) {
-                int k;
-
-                if (n == max)
-                        return cart_error_set(err, -EUCLEAN, "a chain from cluster %u longer than %zu clusters", first, max);
-                v[n++] = c;
-                k = fat_reader_entry(e->r, c, &c, err);
-                if (k < 0)
-                        return k;
-        }
-        if (c < FAT32_EOC_MIN)
-                return cart_error_set(err, -EUCLEAN, "a chain from cluster %u ends on entry %#x", first, c);
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
-}
-
-static int dir_load(struct fat_editor *e, uint32_t first, struct dir *ret, struct cart_error *err) {
+static int dir_load(struct fat_editor *e, uint32_t first, const char *path, struct dir *ret, struct cart_error *err) {
         struct dir d = {};
         size_t max = MAX((size_t) 1, (size_t) SLOTS_MAX * FAT_DIRENT_SIZE / e->g.cluster_size);
         int k;
 
-        k = chain_get(e, first, max, &d.clusters, &d.n, err);
+        k = fat_reader_chain(e->r, first, max, path, &d.clusters, &d.n, err);
         if (k < 0)
                 return k;
         d.buf = malloc(d.n * e->g.cluster_size);
@@ -422,7 +395,7 @@ static int put_prepare(struct put *p, struct cart_error *err) {
         k = fat_reader_list(p->e->r, parent, &p->entries, &p->n_entries, err);
         if (k < 0)
                 return k;
-        k = dir_load(p->e, p->parent.first_cluster, &p->dir, err);
+        k = dir_load(p->e, p->parent.first_cluster, parent, &p->dir, err);
         if (k < 0)
                 return k;
         if (p->has_old)
@@ -511,7 +484,7 @@ int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data
         n_data = DIV_ROUND_UP(len, (size_t) e->g.cluster_size);
         n_new = n_data + (!p.has_old && p.slot == SIZE_MAX);
         if (p.has_old && p.old.size > 0) {
-                k = chain_get(e, p.old.first_cluster, DIV_ROUND_UP(p.old.size, e->g.cluster_size), &old, &n_old, err);
+                k = fat_reader_chain(e->r, p.old.first_cluster, DIV_ROUND_UP(p.old.size, e->g.cluster_size), path, &old, &n_old, err);
                 if (k < 0)
                         return k;
         }

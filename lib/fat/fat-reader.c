@@ -873,6 +873,27 @@ int fat_reader_read_raw(struct fat_reader *r, void *buf, size_t len, uint64_t at
         return read_at(r, buf, len, at, err);
 }
 
+int fat_reader_chain(struct fat_reader *r, uint32_t first, uint64_t max, const char *path,
+                     uint32_t **ret, size_t *ret_n, struct cart_error *err) {
+        _cleanup_(chain_done) struct chain c = {};
+        _cleanup_free_ uint32_t *v = NULL;
+        size_t n = 0;
+        int k;
+
+        k = chain_follow(r, first, max, path, NULL, &c, err);
+        if (k < 0)
+                return k;
+        v = malloc((size_t) c.clusters * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < c.n; i++)
+                for (uint32_t j = 0; j < c.runs[i].count; j++)
+                        v[n++] = c.runs[i].first + j;
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
 void fat_reader_forget(struct fat_reader *r) {
         for (size_t i = 0; i < CACHE_SLOTS; i++)
                 r->cache[i].is_valid = false;
