@@ -11,6 +11,7 @@
 
 #define SLOTS_MAX     FAT_DIR_ENTRIES_MAX
 #define SHORT_TAIL_MAX 999999u
+#define WRITE_CHUNK   (1024 * 1024)
 
 struct fat_editor {
         struct fat_reader *r;
@@ -209,32 +210,38 @@ static int allocate(struct fat_editor *e, size_t n, uint32_t **ret, struct cart_
         return 0;
 }
 
-/* The content, one write per run of consecutive clusters, the last cluster padded with zeros. */
-static int write_data(struct fat_editor *e, const uint32_t *c, size_t n, const uint8_t *data, size_t len,
-                      struct cart_error *err) {
-        size_t cs = e->g.cluster_size, whole = len / cs;
+/*
+ * The content, read through read(userdata, ..., offset) and written one run of
+ * consecutive clusters at a time (at most WRITE_CHUNK per write), the last cluster padded
+ * with zeros.
+ */
+static int write_data(struct fat_editor *e, const uint32_t *c, size_t n, uint64_t len, cart_read_fn read,
+                      void *userdata, struct cart_error *err) {
+        size_t cs = e->g.cluster_size, per = MAX((size_t) 1, (size_t) WRITE_CHUNK / cs);
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t pos = 0;
         int k;
 
+        if (n == 0)
+                return 0;
+        buf = malloc(MIN(n, per) * cs);
+        if (!buf)
+                return -ENOMEM;
         for (size_t i = 0, j; i < n; i = j) {
-                size_t end;
+                size_t want, got;
 
-                for (j = i + 1; j < n && c[j] == c[j - 1] + 1; j++)
+                for (j = i + 1; j < n && j - i < per && c[j] == c[j - 1] + 1; j++)
                         ;
-                end = MIN(j, whole);
-                if (end > i) {
-                        k = write_at(e, data + i * cs, (end - i) * cs, cluster_at(e, c[i]), "file content", err);
-                        if (k < 0)
-                                return k;
-                }
-                if (end < j) {      /* only the file's last cluster is partial */
-                        _cleanup_free_ uint8_t *tail = calloc(1, cs);
-                        if (!tail)
-                                return -ENOMEM;
-                        memcpy(tail, data + end * cs, len - end * cs);
-                        k = write_at(e, tail, cs, cluster_at(e, c[end]), "file content", err);
-                        if (k < 0)
-                                return k;
-                }
+                want = (j - i) * cs;
+                got = (size_t) MIN((uint64_t) want, len - pos);
+                k = read(userdata, buf, got, pos);
+                if (k < 0)
+                        return cart_error_set(err, k, "reading the content at byte %" PRIu64, pos);
+                memset(buf + got, 0, want - got);
+                k = write_at(e, buf, want, cluster_at(e, c[i]), "file content", err);
+                if (k < 0)
+                        return k;
+                pos += got;
         }
         return 0;
 }
@@ -364,6 +371,7 @@ struct put {
         uint8_t short_name[11];
         unsigned n_lfn;
         size_t slot;                    /* first slot of the new entries; SIZE_MAX: a new cluster */
+        bool is_new_only;               /* a directory or a move: an existing entry is -EEXIST */
 };
 
 static void put_done(struct put *p) {
@@ -387,6 +395,8 @@ static int put_prepare(struct put *p, struct cart_error *err) {
         if (!p->parent.is_dir)
                 return cart_error_set(err, -ENOTDIR, "\"/%s\": not a directory", parent);
         k = fat_reader_stat(p->e->r, p->path, &p->old, err);
+        if (k >= 0 && p->is_new_only)
+                return cart_error_set(err, -EEXIST, "\"/%s\": exists already", p->path);
         if (k >= 0 && p->old.is_dir)
                 return cart_error_set(err, -EISDIR, "\"/%s\": is a directory", p->path);
         if (k < 0 && k != -ENOENT)
@@ -422,13 +432,14 @@ static void put_entries(const struct put *p, uint8_t *buf, size_t slots, size_t 
 
         memset(x, 0, (p->n_lfn + 1) * FAT_DIRENT_SIZE);
         x += fat_put_lfn_entries(x, p->name16, p->len16, p->n_lfn, p->short_name);
-        fat_put_short_entry(x, p->short_name, attrs | FAT_ATTR_ARCHIVE, mtime, first, size);
+        fat_put_short_entry(x, p->short_name, attrs, mtime, first, size);
         /* Slots used from the end marker on: the one after them ends the directory again. */
         if (s + p->n_lfn + 1 < slots)
                 buf[(s + p->n_lfn + 1) * FAT_DIRENT_SIZE] = 0;
 }
 
-/* Step 3, the commit: the entry replaced or added (in a new cluster linked last). */
+/* Step 3, the commit: the entry replaced or added (in a new cluster linked last). attrs is
+ * the whole attribute byte of a new entry. */
 static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t first, uint32_t size,
                       uint32_t new_dir_cluster, struct cart_error *err) {
         struct fat_editor *e = p->e;
@@ -463,28 +474,54 @@ static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t firs
         return k;
 }
 
-int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data, size_t len, uint8_t attrs,
-                        int64_t mtime, struct cart_error *err) {
-        _cleanup_(put_done) struct put p = { .e = e, .path = path };
+/* Steps 4 and 5: the chain an entry no longer reaches freed, then FSInfo. */
+static int release_chain(struct fat_editor *e, const uint32_t *c, size_t n, uint32_t next_free,
+                         const char *path, struct cart_error *err) {
+        int k;
+
+        for (size_t i = 0; i < n; i++) {
+                k = fat_set(e, c[i], 0, err);
+                if (k < 0)
+                        return cart_error_prefix(err, k, "\"/%s\": freeing its old clusters", path);
+                e->free_clusters++;
+        }
+        fat_reader_forget(e->r);
+        k = fsinfo_update(e, next_free, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\": FSInfo", path);
+        return 0;
+}
+
+static int check_edit_path(struct fat_editor *e, const char **path, struct cart_error *err) {
+        if (!e || !*path)
+                return -EINVAL;
+        *path += (*path)[0] == '/';
+        return fat_check_path(*path, err);
+}
+
+int fat_editor_put_stream(struct fat_editor *e, const char *path, uint64_t len, cart_read_fn read, void *userdata,
+                          uint8_t attrs, int64_t mtime, struct cart_error *err) {
+        _cleanup_(put_done) struct put p = { .e = e };
         _cleanup_free_ uint32_t *alloc = NULL, *old = NULL;
         size_t n_data, n_new, n_old = 0;
         int k;
 
-        if (!e || !path || (!data && len > 0))
-                return -EINVAL;
-        path += path[0] == '/';
-        k = fat_check_path(path, err);
+        k = check_edit_path(e, &path, err);
         if (k < 0)
                 return k;
-        if ((uint64_t) len > FAT_FILE_MAX)
-                return cart_error_set(err, -EFBIG, "\"/%s\": %zu bytes, more than a FAT file holds", path, len);
+        if (!read && len > 0)
+                return -EINVAL;
+        p.path = path;
+        if (len > FAT_FILE_MAX)
+                return cart_error_set(err, -EFBIG, "\"/%s\": %" PRIu64 " bytes, more than a FAT file holds", path, len);
         k = put_prepare(&p, err);
         if (k < 0)
                 return k;
-        n_data = DIV_ROUND_UP(len, (size_t) e->g.cluster_size);
+        n_data = (size_t) DIV_ROUND_UP(len, (uint64_t) e->g.cluster_size);
         n_new = n_data + (!p.has_old && p.slot == SIZE_MAX);
         if (p.has_old && p.old.size > 0) {
-                k = fat_reader_chain(e->r, p.old.first_cluster, DIV_ROUND_UP(p.old.size, e->g.cluster_size), path, &old, &n_old, err);
+                k = fat_reader_chain(e->r, p.old.first_cluster, DIV_ROUND_UP(p.old.size, e->g.cluster_size), path,
+                                     &old, &n_old, err);
                 if (k < 0)
                         return k;
         }
@@ -494,27 +531,229 @@ int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data
                 return cart_error_prefix(err, k, "\"/%s\"", path);
 
         /* 1. data, 2. its chain in every FAT */
-        k = write_data(e, alloc, n_data, data, len, err);
+        k = write_data(e, alloc, n_data, len, read, userdata, err);
         if (k >= 0)
                 k = chain_set(e, alloc, n_data, err);
         /* 3. the entry: from here on the new file is the file */
         if (k >= 0)
-                k = put_commit(&p, attrs, mtime, n_data ? alloc[0] : 0, (uint32_t) len,
+                k = put_commit(&p, attrs | FAT_ATTR_ARCHIVE, mtime, n_data ? alloc[0] : 0, (uint32_t) len,
                                n_new > n_data ? alloc[n_data] : 0, err);
         if (k < 0)
                 return cart_error_prefix(err, k, "\"/%s\"", path);
         e->free_clusters -= (uint32_t) n_new;
-        /* 4. the old chain freed */
-        for (size_t i = 0; i < n_old; i++) {
-                k = fat_set(e, old[i], 0, err);
-                if (k < 0)
-                        return cart_error_prefix(err, k, "\"/%s\": freeing its old clusters", path);
-                e->free_clusters++;
-        }
-        fat_reader_forget(e->r);
-        /* 5. FSInfo */
-        k = fsinfo_update(e, n_new && alloc[n_new - 1] <= e->g.clusters ? alloc[n_new - 1] + 1 : 0xFFFFFFFF, err);
-        if (k < 0)
-                return cart_error_prefix(err, k, "\"/%s\": FSInfo", path);
+        /* 4. the old chain freed, 5. FSInfo */
+        return release_chain(e, old, n_old, n_new && alloc[n_new - 1] <= e->g.clusters ? alloc[n_new - 1] + 1 : 0xFFFFFFFF,
+                             path, err);
+}
+
+static int read_memory(void *userdata, void *buf, size_t len, uint64_t offset) {
+        memcpy(buf, (const uint8_t *) userdata + offset, len);
         return 0;
+}
+
+int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data, size_t len, uint8_t attrs,
+                        int64_t mtime, struct cart_error *err) {
+        if (!data && len > 0)
+                return -EINVAL;
+        return fat_editor_put_stream(e, path, len, read_memory, (void *) data, attrs, mtime, err);
+}
+
+/* ---- directories, removal, attributes, moves ---- */
+
+int fat_editor_mkdir(struct fat_editor *e, const char *path, uint8_t attrs, int64_t mtime, struct cart_error *err) {
+        static const uint8_t dot[11] = ".          ", dotdot[11] = "..         ";
+        _cleanup_(put_done) struct put p = { .e = e, .is_new_only = true };
+        _cleanup_free_ uint32_t *alloc = NULL;
+        _cleanup_free_ uint8_t *c = NULL;
+        size_t n_new;
+        int k;
+
+        k = check_edit_path(e, &path, err);
+        if (k < 0)
+                return k;
+        p.path = path;
+        k = put_prepare(&p, err);
+        if (k < 0)
+                return k;
+        n_new = 1 + (p.slot == SIZE_MAX);
+        k = allocate(e, n_new, &alloc, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\"", path);
+        c = calloc(1, e->g.cluster_size);
+        if (!c)
+                return -ENOMEM;
+        /* fatgen103 §6.3: "." and "..", the latter 0 for a directory of the root. */
+        fat_put_short_entry(c, dot, FAT_ATTR_DIRECTORY | attrs, mtime, alloc[0], 0);
+        fat_put_short_entry(c + FAT_DIRENT_SIZE, dotdot, FAT_ATTR_DIRECTORY, mtime,
+                            p.parent.first_cluster == e->g.root_cluster ? 0 : p.parent.first_cluster, 0);
+        /* 1. its cluster, 2. its chain, 3. its entry */
+        k = write_at(e, c, e->g.cluster_size, cluster_at(e, alloc[0]), "directory", err);
+        if (k >= 0)
+                k = chain_set(e, alloc, 1, err);
+        if (k >= 0)
+                k = put_commit(&p, FAT_ATTR_DIRECTORY | attrs, mtime, alloc[0], 0, n_new > 1 ? alloc[1] : 0, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\"", path);
+        e->free_clusters -= (uint32_t) n_new;
+        return release_chain(e, NULL, 0, alloc[n_new - 1] <= e->g.clusters ? alloc[n_new - 1] + 1 : 0xFFFFFFFF, path, err);
+}
+
+/* The entry at path and its parent directory as on disk; the root is -EBUSY. */
+static int entry_load(struct fat_editor *e, const char *path, struct fat_dirent *ret_d, struct dir *ret_dir,
+                      struct cart_error *err) {
+        _cleanup_free_ char *parent = NULL;
+        struct fat_dirent pd = {}, d = {};
+        const char *name;
+        int k;
+
+        if (!path[0])
+                return cart_error_set(err, -EBUSY, "the root directory cannot be changed");
+        split_path(path, &parent, &name);
+        if (!parent)
+                return -ENOMEM;
+        k = fat_reader_stat(e->r, path, &d, err);
+        if (k < 0)
+                return k;
+        k = fat_reader_stat(e->r, parent, &pd, err);
+        if (k >= 0)
+                k = dir_load(e, pd.first_cluster, parent, ret_dir, err);
+        fat_dirent_clear(&pd);
+        if (k >= 0 && (d.slot >= ret_dir->slots || d.n_lfn > d.slot)) {
+                dir_done(ret_dir);
+                k = cart_error_set(err, -EUCLEAN, "\"/%s\": entry beyond its directory", path);
+        }
+        if (k < 0) {
+                fat_dirent_clear(&d);
+                return k;
+        }
+        *ret_d = d;
+        return 0;
+}
+
+int fat_editor_remove(struct fat_editor *e, const char *path, struct cart_error *err) {
+        _cleanup_(fat_dirent_clear) struct fat_dirent d = {};
+        _cleanup_(dir_done) struct dir dir = {};
+        _cleanup_free_ uint32_t *chain = NULL;
+        size_t n_chain = 0, first;
+        int k;
+
+        k = check_edit_path(e, &path, err);
+        if (k < 0)
+                return k;
+        k = entry_load(e, path, &d, &dir, err);
+        if (k < 0)
+                return k;
+        if (d.is_dir) {
+                struct fat_dirent *v = NULL;
+                size_t n = 0;
+
+                k = fat_reader_list(e->r, path, &v, &n, err);
+                fat_dirents_free(v, n);
+                if (k < 0)
+                        return k;
+                if (n > 0)
+                        return cart_error_set(err, -ENOTEMPTY, "\"/%s\": directory not empty", path);
+        }
+        if (d.first_cluster != 0 && (d.is_dir || d.size > 0)) {
+                uint64_t max = d.is_dir ? MAX((uint64_t) 1, (uint64_t) SLOTS_MAX * FAT_DIRENT_SIZE / e->g.cluster_size) :
+                                          DIV_ROUND_UP(d.size, e->g.cluster_size);
+                k = fat_reader_chain(e->r, d.first_cluster, max, path, &chain, &n_chain, err);
+                if (k < 0)
+                        return k;
+        }
+        /* 3. the entries marked deleted, long-name ones first: a cut between them leaves the
+         * entry under its 8.3 name, never an orphaned long name. 4. its chain freed, 5. FSInfo. */
+        first = d.slot - d.n_lfn;
+        for (size_t i = first; i <= d.slot; i++)
+                dir.buf[i * FAT_DIRENT_SIZE] = 0xE5;
+        k = dir_write_slots(e, &dir, first, d.slot + 1 - first, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\"", path);
+        return release_chain(e, chain, n_chain, 0xFFFFFFFF, path, err);
+}
+
+int fat_editor_set_attrs(struct fat_editor *e, const char *path, uint8_t attrs, struct cart_error *err) {
+        _cleanup_(fat_dirent_clear) struct fat_dirent d = {};
+        _cleanup_(dir_done) struct dir dir = {};
+        uint8_t *x;
+        int k;
+
+        k = check_edit_path(e, &path, err);
+        if (k < 0)
+                return k;
+        if (attrs & ~(FAT_ATTR_READ_ONLY | FAT_ATTR_HIDDEN | FAT_ATTR_SYSTEM | FAT_ATTR_ARCHIVE))
+                return -EINVAL;
+        k = entry_load(e, path, &d, &dir, err);
+        if (k < 0)
+                return k;
+        x = dir.buf + (size_t) d.slot * FAT_DIRENT_SIZE;
+        if (x[11] == (attrs | (x[11] & FAT_ATTR_DIRECTORY)))
+                return 0;
+        x[11] = attrs | (x[11] & FAT_ATTR_DIRECTORY);
+        k = dir_write_slots(e, &dir, d.slot, 1, err);
+        return k < 0 ? cart_error_prefix(err, k, "\"/%s\"", path) : 0;
+}
+
+/* A file's bytes read at an offset through its chain (the source of a move). */
+struct chain_source {
+        struct fat_editor *e;
+        uint32_t *c;
+        size_t n;
+};
+
+static int read_chain(void *userdata, void *buf, size_t len, uint64_t offset) {
+        struct chain_source *s = userdata;
+        size_t cs = s->e->g.cluster_size;
+        uint8_t *p = buf;
+
+        while (len > 0) {
+                size_t i = (size_t) (offset / cs), in = (size_t) (offset % cs), n = MIN(len, cs - in);
+                int k;
+
+                if (i >= s->n)
+                        return -ERANGE;
+                k = fat_reader_read_raw(s->e->r, p, n, cluster_at(s->e, s->c[i]) - s->e->g.offset + in, NULL);
+                if (k < 0)
+                        return k;
+                p += n;
+                offset += n;
+                len -= n;
+        }
+        return 0;
+}
+
+int fat_editor_move(struct fat_editor *e, const char *from, const char *to, struct cart_error *err) {
+        _cleanup_(fat_dirent_clear) struct fat_dirent d = {}, t = {};
+        struct chain_source src = { .e = e };
+        int k;
+
+        k = check_edit_path(e, &from, err);
+        if (k >= 0)
+                k = check_edit_path(e, &to, err);
+        if (k < 0)
+                return k;
+        k = fat_reader_stat(e->r, from, &d, err);
+        if (k < 0)
+                return k;
+        if (d.is_dir)
+                return cart_error_set(err, -EISDIR, "\"/%s\": is a directory", from);
+        k = fat_reader_stat(e->r, to, &t, err);
+        if (k >= 0)
+                return cart_error_set(err, -EEXIST, "\"/%s\": exists already", to);
+        if (k != -ENOENT)
+                return k;
+        if (d.size > 0) {
+                k = fat_reader_chain(e->r, d.first_cluster, DIV_ROUND_UP(d.size, e->g.cluster_size), from,
+                                     &src.c, &src.n, err);
+                if (k < 0)
+                        return k;
+        }
+        /* A copy first, then the original removed: a cut leaves the file under one name or
+         * both, never a chain two entries share. */
+        k = fat_editor_put_stream(e, to, d.size, read_chain, &src,
+                                  d.attrs & (FAT_ATTR_READ_ONLY | FAT_ATTR_HIDDEN | FAT_ATTR_SYSTEM), d.mtime, err);
+        free(src.c);
+        if (k < 0)
+                return k;
+        return fat_editor_remove(e, from, err);
 }
