@@ -12,6 +12,7 @@
 #define SLOTS_MAX     FAT_DIR_ENTRIES_MAX
 #define SHORT_TAIL_MAX 999999u
 #define WRITE_CHUNK   (1024 * 1024)
+#define FAT_RUN_MAX   1024       /* FAT entries written at once */
 
 struct fat_editor {
         struct fat_reader *r;
@@ -115,14 +116,35 @@ static int fat_set(struct fat_editor *e, uint32_t c, uint32_t v, struct cart_err
         return 0;
 }
 
-static int chain_set(struct fat_editor *e, const uint32_t *c, size_t n, struct cart_error *err) {
-        for (size_t i = 0; i < n; i++) {
-                int k = fat_set(e, c[i], i + 1 < n ? c[i + 1] : FAT32_EOC, err);
-                if (k < 0)
-                        return k;
+/*
+ * The entries of clusters c[0..n) in every FAT: c[i] := c[i + 1], the last := EOC, or all
+ * := 0 when is_free. Consecutive clusters have consecutive entries: one write per run (at
+ * most FAT_RUN_MAX entries) and per FAT, first FAT first.
+ */
+static int fat_set_chain(struct fat_editor *e, const uint32_t *c, size_t n, bool is_free, struct cart_error *err) {
+        uint8_t b[FAT_RUN_MAX * 4];
+
+        for (size_t i = 0, j; i < n; i = j) {
+                uint64_t at = (uint64_t) e->g.reserved_sectors * e->g.sector_size + (uint64_t) c[i] * 4;
+
+                if (c[i] < 2 || c[i] > e->g.clusters + 1)
+                        return -ERANGE;
+                for (j = i + 1; j < n && j - i < FAT_RUN_MAX && c[j] == c[j - 1] + 1 && c[j] <= e->g.clusters + 1; j++)
+                        ;
+                for (size_t x = i; x < j; x++)
+                        put_le32(b + (x - i) * 4, is_free ? 0 : x + 1 < n ? c[x + 1] : FAT32_EOC);
+                for (uint32_t f = 0; f < e->g.n_fats; f++) {
+                        int k = write_at(e, b, (j - i) * 4, e->g.offset + at + f * e->g.fat_bytes, "FAT", err);
+                        if (k < 0)
+                                return k;
+                }
         }
         fat_reader_forget(e->r);
         return 0;
+}
+
+static int chain_set(struct fat_editor *e, const uint32_t *c, size_t n, struct cart_error *err) {
+        return fat_set_chain(e, c, n, false, err);
 }
 
 static int dir_load(struct fat_editor *e, uint32_t first, const char *path, struct dir *ret, struct cart_error *err) {
@@ -426,16 +448,21 @@ static int put_prepare(struct put *p, struct cart_error *err) {
 }
 
 /* The new entries of a created file at slot s of buf (a directory's bytes, slots long). */
-static void put_entries(const struct put *p, uint8_t *buf, size_t slots, size_t s, uint8_t attrs, int64_t mtime,
+static void put_entries(const struct put *p, uint8_t *buf, size_t s, uint8_t attrs, int64_t mtime,
                         uint32_t first, uint32_t size) {
         uint8_t *x = buf + s * FAT_DIRENT_SIZE;
 
         memset(x, 0, (p->n_lfn + 1) * FAT_DIRENT_SIZE);
         x += fat_put_lfn_entries(x, p->name16, p->len16, p->n_lfn, p->short_name);
         fat_put_short_entry(x, p->short_name, attrs, mtime, first, size);
-        /* Slots used from the end marker on: the one after them ends the directory again. */
-        if (s + p->n_lfn + 1 < slots)
-                buf[(s + p->n_lfn + 1) * FAT_DIRENT_SIZE] = 0;
+}
+
+/* Do the slots [s, s + n) reach the end marker (fatgen103 §6: nothing after it is read)? */
+static bool slots_reach_end(const struct dir *d, size_t s, size_t n) {
+        for (size_t i = s; i < s + n; i++)
+                if (d->buf[i * FAT_DIRENT_SIZE] == 0)
+                        return true;
+        return false;
 }
 
 /* Step 3, the commit: the entry replaced or added (in a new cluster linked last). attrs is
@@ -443,7 +470,6 @@ static void put_entries(const struct put *p, uint8_t *buf, size_t slots, size_t 
 static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t first, uint32_t size,
                       uint32_t new_dir_cluster, struct cart_error *err) {
         struct fat_editor *e = p->e;
-        size_t per = e->g.cluster_size / FAT_DIRENT_SIZE;
         int k;
 
         if (p->has_old) {
@@ -451,10 +477,13 @@ static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t firs
                 return dir_write_slots(e, &p->dir, p->old.slot, 1, err);
         }
         if (p->slot != SIZE_MAX) {
-                bool has_end = p->slot + p->n_lfn + 1 < p->dir.slots;
-                put_entries(p, p->dir.buf, p->dir.slots, p->slot, attrs, mtime, first, size);
+                /* Entries in deleted slots among others keep what follows; entries from the
+                 * end marker on are followed by a new one. */
+                bool has_end = slots_reach_end(&p->dir, p->slot, p->n_lfn + 1) && p->slot + p->n_lfn + 1 < p->dir.slots;
+                put_entries(p, p->dir.buf, p->slot, attrs, mtime, first, size);
                 /* The new end marker first: until the entries are written it hides nothing. */
                 if (has_end) {
+                        p->dir.buf[(p->slot + p->n_lfn + 1) * FAT_DIRENT_SIZE] = 0;
                         k = dir_write_slots(e, &p->dir, p->slot + p->n_lfn + 1, 1, err);
                         if (k < 0)
                                 return k;
@@ -464,7 +493,21 @@ static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t firs
         _cleanup_free_ uint8_t *c = calloc(1, e->g.cluster_size);
         if (!c)
                 return -ENOMEM;
-        put_entries(p, c, per, 0, attrs, mtime, first, size);
+        /* An end marker in the last cluster would hide the new one (fatgen103 §6: no entry
+         * follows it): the free slots from it on are marked deleted first, which hides nothing. */
+        for (size_t i = 0, end = SIZE_MAX; i < p->dir.slots; i++) {
+                if (end == SIZE_MAX && p->dir.buf[i * FAT_DIRENT_SIZE] == 0)
+                        end = i;
+                if (end == SIZE_MAX)
+                        continue;
+                p->dir.buf[i * FAT_DIRENT_SIZE] = 0xE5;
+                if (i + 1 == p->dir.slots) {
+                        k = dir_write_slots(e, &p->dir, end, i + 1 - end, err);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        put_entries(p, c, 0, attrs, mtime, first, size);
         k = write_at(e, c, e->g.cluster_size, cluster_at(e, new_dir_cluster), "directory", err);
         if (k >= 0)
                 k = fat_set(e, new_dir_cluster, FAT32_EOC, err);
@@ -479,13 +522,10 @@ static int release_chain(struct fat_editor *e, const uint32_t *c, size_t n, uint
                          const char *path, struct cart_error *err) {
         int k;
 
-        for (size_t i = 0; i < n; i++) {
-                k = fat_set(e, c[i], 0, err);
-                if (k < 0)
-                        return cart_error_prefix(err, k, "\"/%s\": freeing its old clusters", path);
-                e->free_clusters++;
-        }
-        fat_reader_forget(e->r);
+        k = fat_set_chain(e, c, n, true, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\": freeing its old clusters", path);
+        e->free_clusters += (uint32_t) n;
         k = fsinfo_update(e, next_free, err);
         if (k < 0)
                 return cart_error_prefix(err, k, "\"/%s\": FSInfo", path);

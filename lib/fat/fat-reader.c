@@ -822,6 +822,43 @@ int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sin
         return k;
 }
 
+struct small { char *data; size_t len, max; };
+
+static int small_sink(void *userdata, const void *buf, size_t len) {
+        struct small *s = userdata;
+        char *x;
+
+        if (len > s->max - s->len)
+                return -EFBIG;
+        x = realloc(s->data, s->len + len + 1);
+        if (!x)
+                return -ENOMEM;
+        memcpy(x + s->len, buf, len);
+        s->data = x;
+        s->len += len;
+        s->data[s->len] = 0;
+        return 0;
+}
+
+int fat_reader_read_small(struct fat_reader *r, const char *path, size_t max, char **ret, size_t *ret_len,
+                          struct cart_error *err) {
+        struct small s = { .data = calloc(1, 1), .max = max };
+        int k;
+
+        if (!s.data)
+                return -ENOMEM;
+        k = fat_reader_read_file(r, path, small_sink, &s, err);
+        if (k == -EFBIG)
+                k = cart_error_set(err, k, "\"/%s\": larger than %zu bytes", path[0] == '/' ? path + 1 : path, max);
+        if (k < 0) {
+                free(s.data);
+                return k;
+        }
+        *ret = s.data;
+        *ret_len = s.len;
+        return 0;
+}
+
 int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret) {
         uint32_t free_clusters = 0;
 

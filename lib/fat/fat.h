@@ -205,6 +205,11 @@ int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sin
 int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct fat_dirent *e,
                           fat_sink_fn sink, void *userdata, struct cart_error *err);
 
+/* A small file whole into memory, NUL-terminated (the NUL not counted in *ret_len):
+ * -EFBIG when it is larger than max, saying so in err. */
+int fat_reader_read_small(struct fat_reader *r, const char *path, size_t max, char **ret, size_t *ret_len,
+                          struct cart_error *err);
+
 /*
  * Walk every entry depth-first (parents before children), with its full path (long
  * names), colliding entries included with collides_with set. Checks the
@@ -243,8 +248,8 @@ DEFINE_POINTER_CLEANUP(struct fat_editor, fat_editor_free);
  * A cut before 3 leaves the new clusters allocated and unreachable, a cut in 4 the rest
  * of the old chain: fsck.fat reports them as lost clusters, with a free count that
  * FSInfo does not match, and, for a cut between the two FATs' copies of one entry, FATs
- * that differ there; nothing reachable is ever wrong. (Each FAT entry is written to the
- * first FAT, then the second.)
+ * that differ there; nothing reachable is ever wrong. (Each run of consecutive FAT
+ * entries is written to the first FAT, then the second.)
  * Errors, nothing written: -ENOSPC (with the clusters missing), -EISDIR, -ENOENT (no
  * parent), -ENOTUNIQ (two entries answer to the name), -EFBIG, the name's own (-EINVAL...).
  * A write error midway is returned as is (-EIO...), with what step it reached in err.

@@ -130,17 +130,6 @@ static void check_fsck(void) {
                 fail_msg("fsck.fat -n said more than its two lines:\n%s", out);
 }
 
-struct buf { uint8_t *data; size_t len; };
-
-static int buf_sink(void *userdata, const void *p, size_t len) {
-        struct buf *b = userdata;
-        b->data = realloc(b->data, b->len + len);
-        assert_non_null(b->data);
-        memcpy(b->data + b->len, p, len);
-        b->len += len;
-        return 0;
-}
-
 /* The engine's reader walks the whole volume and finds path holding data. */
 static void check_content(const char *path, const void *data, size_t len) {
         _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
@@ -689,6 +678,44 @@ static void test_move(void **state) {
         check_fsck();
 }
 
+/* Entries written into deleted slots in the middle of a directory hide nothing after them. */
+static void test_reuse_deleted_slots(void **state) {
+        char out[8192];
+
+        (void) state;
+        edit_ok(do_remove, "Full/F3.TXT");
+        edit_ok(do_remove, "Full/F4.TXT");
+        put_ok("Full/ab cd.txt", "new\n", 4);        /* one long-name entry and its short one */
+        check_content("Full/ab cd.txt", "new\n", 4);
+        for (unsigned i = 5; i < 14; i++) {
+                char p[32];
+                snprintf(p, sizeof(p), "Full/F%u.TXT", i);
+                check_small(p);
+        }
+        check_fsck();
+        assert_int_equal(run("MTOOLS_SKIP_CHECK=1 mdir -i", "::/Full", out, sizeof(out)), 0);
+        if (!strstr(out, "ab cd.txt") || !strstr(out, "F13      TXT"))
+                fail_msg("mdir:\n%s", out);
+}
+
+/* The end marker in a directory's last slot: a new entry that needs two grows it, and the
+ * marker no longer hides the new cluster. */
+static void test_grow_past_end_marker(void **state) {
+        char p[32];
+
+        (void) state;
+        /* Guide: ".", "..", guide.html's two entries, then 11 short ones: 15 slots of 16. */
+        for (unsigned i = 0; i < 11; i++) {
+                snprintf(p, sizeof(p), "Guide/G%u.TXT", i);
+                put_ok(p, "g\n", 2);
+        }
+        put_ok("Guide/a long name.txt", "long\n", 5);
+        check_content("Guide/a long name.txt", "long\n", 5);
+        check_content("Guide/G10.TXT", "g\n", 2);
+        check_fsck();
+        check_mtype("Guide/a long name.txt", "long\n", 5);
+}
+
 /*
  * A cut at every write of an edit: fn(arg) on a fresh copy, the n-th write failing;
  * is_before() or is_after() must hold of what is left, and fsck.fat -n says no more than
@@ -771,6 +798,8 @@ int main(void) {
                 cmocka_unit_test_setup(test_set_attrs, reset),
                 cmocka_unit_test_setup(test_move, reset),
                 cmocka_unit_test_setup(test_edit_cuts, reset),
+                cmocka_unit_test_setup(test_reuse_deleted_slots, reset),
+                cmocka_unit_test_setup(test_grow_past_end_marker, reset),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
