@@ -196,11 +196,12 @@ static uint64_t space_needed(const struct update_ctx *u, const struct key_files 
 
 /* ---- writing ---- */
 
-struct release_source { struct release *rel; uint64_t offset; };
+struct release_source { const struct release *rel; uint64_t offset; };
 
 static int read_release_at(void *userdata, void *buf, size_t len, uint64_t offset) {
         struct release_source *s = userdata;
-        return release_read(s->rel, buf, len, s->offset + offset);
+        /* release_read only reads: a cart_read_fn's userdata is not const. */
+        return release_read((void *) s->rel, buf, len, s->offset + offset);
 }
 
 static int mkdir_parents_fat(struct fat_editor *ed, const char *path, int64_t mtime, struct cart_error *err) {

@@ -73,7 +73,7 @@ struct update_report *update_report_free(struct update_report *r);
 DEFINE_POINTER_CLEANUP(struct update_report, update_report_free);
 
 struct update_options {
-        struct release *release;        /* B, opened with its signature checked */
+        const struct release *release;  /* B, opened with its signature checked */
         const struct sign_trust *trust; /* to check the key's own manifest */
         bool is_repair;                 /* B must be the key's own release */
         bool is_dry_run;                /* the report of what would be done; nothing written */
