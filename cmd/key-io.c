@@ -123,3 +123,12 @@ int key_target_open(const char *path, struct key_target *t, struct cart_error *e
         (void) posix_fadvise(t->fd, 0, 0, POSIX_FADV_DONTNEED);
         return 0;
 }
+
+int key_target_sync(void *userdata) {
+        int fd = (int) (intptr_t) userdata;
+
+        if (fsync(fd) < 0)
+                return -errno;
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        return 0;
+}

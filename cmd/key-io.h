@@ -21,6 +21,9 @@ struct key_target {
 };
 int key_target_open(const char *path, struct key_target *t, struct cart_error *err);
 void key_target_done(struct key_target *t);
+/* Between writes and their read-back, on the descriptor passed as (void *)(intptr_t) fd:
+ * fsync, then the page cache dropped, so that what is read back is what the key holds. */
+int key_target_sync(void *userdata);
 
 /* The USB serial of the key an open descriptor is (a block device, through lib/device as
  * flash reads it) into buf: 1, or 0 with "" for an image file or a key without serial

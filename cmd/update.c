@@ -126,7 +126,7 @@ static int run(const struct command *c, bool is_repair, int argc, char **argv) {
         if (r < 0)
                 return log_fail_error(&err, r, _("%s: nothing written"), a.target);
         const struct update_options o = { .release = station_release(st), .trust = trust, .is_repair = is_repair,
-                                          .is_dry_run = a.dry_run };
+                                          .is_dry_run = a.dry_run, .sync = key_target_sync };
         r = update_key(fd_read_at, fd_write_at, (void *) (intptr_t) t.fd, t.size, &o, &rep, &err);
         if (r < 0) {
                 log_error(r, _("%s: %s"), a.target, ERROR_TEXT(&err, r));

@@ -433,6 +433,8 @@ int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t 
                 rep->bytes_written = c.written;
                 if (r < 0)
                         return r;
+                if (o->sync && (r = o->sync(userdata)) < 0)
+                        return cart_error_set(err, r, "writing the key out before its read-back");
                 r = read_back(&u, read, userdata, size, err);
                 if (r < 0)
                         return r;

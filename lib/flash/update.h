@@ -78,6 +78,9 @@ struct update_options {
         bool is_repair;                 /* B must be the key's own release */
         bool is_dry_run;                /* the report of what would be done; nothing written */
         int64_t time;                   /* of new directories and the owner file; 0: now */
+        /* Between the writes and their read-back (the key's userdata): on the key, and out
+         * of the page cache, so that what is read back is what the key holds. NULL: none. */
+        int (*sync)(void *userdata);
 };
 
 /*
