@@ -107,11 +107,11 @@ static void print_json(const char *target, const struct verify_result *v) {
                 json_object_object_add(t, "problem", json_object_new_string(v->table_problem));
         json_object_object_add(o, "partition_table", t);
         json_object_object_add(o, "outdated", json_object_new_boolean(v->is_outdated));
+        if (v->station_serial)
+                json_object_object_add(o, "station_serial", json_object_new_int64((int64_t) v->station_serial));
         json_object_object_add(o, "update_interrupted", json_object_new_boolean(v->is_update_interrupted));
         if (v->pending_version[0])
                 json_object_object_add(o, "pending_version", json_object_new_string(v->pending_version));
-        if (v->station_serial)
-                json_object_object_add(o, "station_serial", json_object_new_int64((int64_t) v->station_serial));
         json_object_object_add(o, "files_checked", json_object_new_int64((int64_t) v->n_files_checked));
         json_object_object_add(o, "bytes_checked", json_object_new_int64((int64_t) v->bytes_checked));
         json_object_object_add(o, "missing", json_object_new_int64((int64_t) v->n_missing));
