@@ -6,6 +6,8 @@
 extern const struct command command_flash;
 extern const struct command command_batch;
 extern const struct command command_verify;
+extern const struct command command_update;
+extern const struct command command_repair;
 extern const struct command command_ls;
 extern const struct command command_cat;
 extern const struct command image_export_command;   /* a sub-command of 'cartable image' */

@@ -2,12 +2,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "device/device.h"
 #include "key-io.h"
+#include "station/station.h"
 
 int key_open_read(const char *path, int *ret_fd, uint64_t *ret_size, struct cart_error *err) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -85,4 +87,48 @@ int key_usb_serial(int fd, char *buf, size_t len) {
                 return 0;
         snprintf(buf, len, "%s", info->serial);
         return 1;
+}
+
+void key_target_done(struct key_target *t) {
+        if (t->dt)
+                device_target_close(t->dt);
+        else if (t->fd >= 0)
+                close(t->fd);
+}
+
+int key_target_open(const char *path, struct key_target *t, struct cart_error *err) {
+        struct stat st;
+
+        t->fd = -EBADF;
+        if (station_target_is_device(path)) {
+                struct device_policy policy;
+                int r = device_policy_from_config(arg_config, &policy);
+
+                if (r >= 0)
+                        r = device_target_open(path, &policy, NULL, &t->dt, err);
+                if (r < 0)
+                        return r;
+                t->fd = t->dt->fd;
+                t->size = t->dt->size;
+                return 0;
+        }
+        t->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (t->fd < 0 || fstat(t->fd, &st) < 0)
+                return cart_error_errno(err, -errno, path, NULL);
+        if (!S_ISREG(st.st_mode))
+                return cart_error_set(err, -EPERM, _("%s: not a USB key or an image file"), path);
+        if (flock(t->fd, LOCK_EX | LOCK_NB) < 0)
+                return cart_error_errno(err, -errno, path, "flock");
+        t->size = (uint64_t) st.st_size;
+        (void) posix_fadvise(t->fd, 0, 0, POSIX_FADV_DONTNEED);
+        return 0;
+}
+
+int key_target_sync(void *userdata) {
+        int fd = (int) (intptr_t) userdata;
+
+        if (fsync(fd) < 0)
+                return -errno;
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        return 0;
 }

@@ -13,6 +13,8 @@ static const struct command *const commands[] = {
         &command_ls,
         &command_cat,
         &command_verify,
+        &command_update,
+        &command_repair,
         &command_roster,
         &command_journal,
         &command_report,

@@ -109,6 +109,9 @@ static void print_json(const char *target, const struct verify_result *v) {
         json_object_object_add(o, "outdated", json_object_new_boolean(v->is_outdated));
         if (v->station_serial)
                 json_object_object_add(o, "station_serial", json_object_new_int64((int64_t) v->station_serial));
+        json_object_object_add(o, "update_interrupted", json_object_new_boolean(v->is_update_interrupted));
+        if (v->pending_version[0])
+                json_object_object_add(o, "pending_version", json_object_new_string(v->pending_version));
         json_object_object_add(o, "files_checked", json_object_new_int64((int64_t) v->n_files_checked));
         json_object_object_add(o, "bytes_checked", json_object_new_int64((int64_t) v->bytes_checked));
         json_object_object_add(o, "missing", json_object_new_int64((int64_t) v->n_missing));
@@ -211,8 +214,22 @@ static void print_text(const char *target, const struct verify_result *v) {
         if (v->is_outdated)
                 /* TRANSLATORS: a release serial number, then the release's name. */
                 printf(_("outdated: this station has flashed serial %" PRIu64 " of %s\n"), v->station_serial, esc(v->release_name));
+        if (v->is_update_interrupted && v->is_interrupted_repair)
+                printf(_("repair interrupted: run cartable repair with release %s %s again to finish it\n"),
+                       esc(v->release_name), esc(v->pending_version));
+        else if (v->is_update_interrupted)
+                /* TRANSLATORS: the release the interrupted update brings: name, version, serial. */
+                printf(_("update interrupted: run cartable update with release %s %s (serial %" PRIu64 ") again to "
+                         "finish it\n"), esc(v->release_name), v->pending_version[0] ? esc(v->pending_version) : "?",
+                       v->pending_serial);
         key_format_volume_id(v->volume_id, vid);
-        if (verify_result_is_intact(v))
+        if (v->is_update_interrupted)
+                /* TRANSLATORS: the same as the intact line, for a key whose update was cut. */
+                printf(ngettext("%s: UPDATE INTERRUPTED: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu file (%s) checked",
+                                "%s: UPDATE INTERRUPTED: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu files (%s) checked", n),
+                       esc(target), esc(v->release_name), esc(v->release_version), v->release_serial, v->release_key_id, vid,
+                       esc(v->label), n, size);
+        else if (verify_result_is_intact(v))
                 /* TRANSLATORS: the key checked, release name, version, serial, signing key id, FAT volume ID,
                  * volume label, number of files, their total size. */
                 printf(ngettext("%s: intact: %s %s (serial %" PRIu64 ", signed by %s), volume %s \"%s\", %lu file (%s) checked",

@@ -11,6 +11,8 @@
 
 #define SLOTS_MAX     FAT_DIR_ENTRIES_MAX
 #define SHORT_TAIL_MAX 999999u
+#define WRITE_CHUNK   (1024 * 1024)
+#define FAT_RUN_MAX   1024       /* FAT entries written at once */
 
 struct fat_editor {
         struct fat_reader *r;
@@ -114,49 +116,43 @@ static int fat_set(struct fat_editor *e, uint32_t c, uint32_t v, struct cart_err
         return 0;
 }
 
-static int chain_set(struct fat_editor *e, const uint32_t *c, size_t n, struct cart_error *err) {
-        for (size_t i = 0; i < n; i++) {
-                int k = fat_set(e, c[i], i + 1 < n ? c[i + 1] : FAT32_EOC, err);
-                if (k < 0)
-                        return k;
+/*
+ * The entries of clusters c[0..n) in every FAT: c[i] := c[i + 1], the last := EOC, or all
+ * := 0 when is_free. Consecutive clusters have consecutive entries: one write per run (at
+ * most FAT_RUN_MAX entries) and per FAT, first FAT first.
+ */
+static int fat_set_chain(struct fat_editor *e, const uint32_t *c, size_t n, bool is_free, struct cart_error *err) {
+        uint8_t b[FAT_RUN_MAX * 4];
+
+        for (size_t i = 0, j; i < n; i = j) {
+                uint64_t at = (uint64_t) e->g.reserved_sectors * e->g.sector_size + (uint64_t) c[i] * 4;
+
+                if (c[i] < 2 || c[i] > e->g.clusters + 1)
+                        return -ERANGE;
+                for (j = i + 1; j < n && j - i < FAT_RUN_MAX && c[j] == c[j - 1] + 1 && c[j] <= e->g.clusters + 1; j++)
+                        ;
+                for (size_t x = i; x < j; x++)
+                        put_le32(b + (x - i) * 4, is_free ? 0 : x + 1 < n ? c[x + 1] : FAT32_EOC);
+                for (uint32_t f = 0; f < e->g.n_fats; f++) {
+                        int k = write_at(e, b, (j - i) * 4, e->g.offset + at + f * e->g.fat_bytes, "FAT", err);
+                        if (k < 0)
+                                return k;
+                }
         }
         fat_reader_forget(e->r);
         return 0;
 }
 
-/* The clusters of a chain the walk checked; at most max of them. */
-static int chain_get(struct fat_editor *e, uint32_t first, size_t max, uint32_t **ret, size_t *ret_n,
-                     struct cart_error *err) {
-        _cleanup_free_ uint32_t *v = NULL;
-        size_t n = 0;
-        uint32_t c = first;
-
-        v = malloc(MAX(max, (size_t) 1) * sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        while (c >= 2 && c <= e->g.clusters + 1) {
-                int k;
-
-                if (n == max)
-                        return cart_error_set(err, -EUCLEAN, "a chain from cluster %u longer than %zu clusters", first, max);
-                v[n++] = c;
-                k = fat_reader_entry(e->r, c, &c, err);
-                if (k < 0)
-                        return k;
-        }
-        if (c < FAT32_EOC_MIN)
-                return cart_error_set(err, -EUCLEAN, "a chain from cluster %u ends on entry %#x", first, c);
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
+static int chain_set(struct fat_editor *e, const uint32_t *c, size_t n, struct cart_error *err) {
+        return fat_set_chain(e, c, n, false, err);
 }
 
-static int dir_load(struct fat_editor *e, uint32_t first, struct dir *ret, struct cart_error *err) {
+static int dir_load(struct fat_editor *e, uint32_t first, const char *path, struct dir *ret, struct cart_error *err) {
         struct dir d = {};
         size_t max = MAX((size_t) 1, (size_t) SLOTS_MAX * FAT_DIRENT_SIZE / e->g.cluster_size);
         int k;
 
-        k = chain_get(e, first, max, &d.clusters, &d.n, err);
+        k = fat_reader_chain(e->r, first, max, path, &d.clusters, &d.n, err);
         if (k < 0)
                 return k;
         d.buf = malloc(d.n * e->g.cluster_size);
@@ -236,32 +232,38 @@ static int allocate(struct fat_editor *e, size_t n, uint32_t **ret, struct cart_
         return 0;
 }
 
-/* The content, one write per run of consecutive clusters, the last cluster padded with zeros. */
-static int write_data(struct fat_editor *e, const uint32_t *c, size_t n, const uint8_t *data, size_t len,
-                      struct cart_error *err) {
-        size_t cs = e->g.cluster_size, whole = len / cs;
+/*
+ * The content, read through read(userdata, ..., offset) and written one run of
+ * consecutive clusters at a time (at most WRITE_CHUNK per write), the last cluster padded
+ * with zeros.
+ */
+static int write_data(struct fat_editor *e, const uint32_t *c, size_t n, uint64_t len, cart_read_fn read,
+                      void *userdata, struct cart_error *err) {
+        size_t cs = e->g.cluster_size, per = MAX((size_t) 1, (size_t) WRITE_CHUNK / cs);
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t pos = 0;
         int k;
 
+        if (n == 0)
+                return 0;
+        buf = malloc(MIN(n, per) * cs);
+        if (!buf)
+                return -ENOMEM;
         for (size_t i = 0, j; i < n; i = j) {
-                size_t end;
+                size_t want, got;
 
-                for (j = i + 1; j < n && c[j] == c[j - 1] + 1; j++)
+                for (j = i + 1; j < n && j - i < per && c[j] == c[j - 1] + 1; j++)
                         ;
-                end = MIN(j, whole);
-                if (end > i) {
-                        k = write_at(e, data + i * cs, (end - i) * cs, cluster_at(e, c[i]), "file content", err);
-                        if (k < 0)
-                                return k;
-                }
-                if (end < j) {      /* only the file's last cluster is partial */
-                        _cleanup_free_ uint8_t *tail = calloc(1, cs);
-                        if (!tail)
-                                return -ENOMEM;
-                        memcpy(tail, data + end * cs, len - end * cs);
-                        k = write_at(e, tail, cs, cluster_at(e, c[end]), "file content", err);
-                        if (k < 0)
-                                return k;
-                }
+                want = (j - i) * cs;
+                got = (size_t) MIN((uint64_t) want, len - pos);
+                k = read(userdata, buf, got, pos);
+                if (k < 0)
+                        return cart_error_set(err, k, "reading the content at byte %" PRIu64, pos);
+                memset(buf + got, 0, want - got);
+                k = write_at(e, buf, want, cluster_at(e, c[i]), "file content", err);
+                if (k < 0)
+                        return k;
+                pos += got;
         }
         return 0;
 }
@@ -391,6 +393,7 @@ struct put {
         uint8_t short_name[11];
         unsigned n_lfn;
         size_t slot;                    /* first slot of the new entries; SIZE_MAX: a new cluster */
+        bool is_new_only;               /* a directory or a move: an existing entry is -EEXIST */
 };
 
 static void put_done(struct put *p) {
@@ -414,6 +417,8 @@ static int put_prepare(struct put *p, struct cart_error *err) {
         if (!p->parent.is_dir)
                 return cart_error_set(err, -ENOTDIR, "\"/%s\": not a directory", parent);
         k = fat_reader_stat(p->e->r, p->path, &p->old, err);
+        if (k >= 0 && p->is_new_only)
+                return cart_error_set(err, -EEXIST, "\"/%s\": exists already", p->path);
         if (k >= 0 && p->old.is_dir)
                 return cart_error_set(err, -EISDIR, "\"/%s\": is a directory", p->path);
         if (k < 0 && k != -ENOENT)
@@ -422,7 +427,7 @@ static int put_prepare(struct put *p, struct cart_error *err) {
         k = fat_reader_list(p->e->r, parent, &p->entries, &p->n_entries, err);
         if (k < 0)
                 return k;
-        k = dir_load(p->e, p->parent.first_cluster, &p->dir, err);
+        k = dir_load(p->e, p->parent.first_cluster, parent, &p->dir, err);
         if (k < 0)
                 return k;
         if (p->has_old)
@@ -443,23 +448,28 @@ static int put_prepare(struct put *p, struct cart_error *err) {
 }
 
 /* The new entries of a created file at slot s of buf (a directory's bytes, slots long). */
-static void put_entries(const struct put *p, uint8_t *buf, size_t slots, size_t s, uint8_t attrs, int64_t mtime,
+static void put_entries(const struct put *p, uint8_t *buf, size_t s, uint8_t attrs, int64_t mtime,
                         uint32_t first, uint32_t size) {
         uint8_t *x = buf + s * FAT_DIRENT_SIZE;
 
         memset(x, 0, (p->n_lfn + 1) * FAT_DIRENT_SIZE);
         x += fat_put_lfn_entries(x, p->name16, p->len16, p->n_lfn, p->short_name);
-        fat_put_short_entry(x, p->short_name, attrs | FAT_ATTR_ARCHIVE, mtime, first, size);
-        /* Slots used from the end marker on: the one after them ends the directory again. */
-        if (s + p->n_lfn + 1 < slots)
-                buf[(s + p->n_lfn + 1) * FAT_DIRENT_SIZE] = 0;
+        fat_put_short_entry(x, p->short_name, attrs, mtime, first, size);
 }
 
-/* Step 3, the commit: the entry replaced or added (in a new cluster linked last). */
+/* Do the slots [s, s + n) reach the end marker (fatgen103 §6: nothing after it is read)? */
+static bool slots_reach_end(const struct dir *d, size_t s, size_t n) {
+        for (size_t i = s; i < s + n; i++)
+                if (d->buf[i * FAT_DIRENT_SIZE] == 0)
+                        return true;
+        return false;
+}
+
+/* Step 3, the commit: the entry replaced or added (in a new cluster linked last). attrs is
+ * the whole attribute byte of a new entry. */
 static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t first, uint32_t size,
                       uint32_t new_dir_cluster, struct cart_error *err) {
         struct fat_editor *e = p->e;
-        size_t per = e->g.cluster_size / FAT_DIRENT_SIZE;
         int k;
 
         if (p->has_old) {
@@ -467,10 +477,13 @@ static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t firs
                 return dir_write_slots(e, &p->dir, p->old.slot, 1, err);
         }
         if (p->slot != SIZE_MAX) {
-                bool has_end = p->slot + p->n_lfn + 1 < p->dir.slots;
-                put_entries(p, p->dir.buf, p->dir.slots, p->slot, attrs, mtime, first, size);
+                /* Entries in deleted slots among others keep what follows; entries from the
+                 * end marker on are followed by a new one. */
+                bool has_end = slots_reach_end(&p->dir, p->slot, p->n_lfn + 1) && p->slot + p->n_lfn + 1 < p->dir.slots;
+                put_entries(p, p->dir.buf, p->slot, attrs, mtime, first, size);
                 /* The new end marker first: until the entries are written it hides nothing. */
                 if (has_end) {
+                        p->dir.buf[(p->slot + p->n_lfn + 1) * FAT_DIRENT_SIZE] = 0;
                         k = dir_write_slots(e, &p->dir, p->slot + p->n_lfn + 1, 1, err);
                         if (k < 0)
                                 return k;
@@ -480,7 +493,21 @@ static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t firs
         _cleanup_free_ uint8_t *c = calloc(1, e->g.cluster_size);
         if (!c)
                 return -ENOMEM;
-        put_entries(p, c, per, 0, attrs, mtime, first, size);
+        /* An end marker in the last cluster would hide the new one (fatgen103 §6: no entry
+         * follows it): the free slots from it on are marked deleted first, which hides nothing. */
+        for (size_t i = 0, end = SIZE_MAX; i < p->dir.slots; i++) {
+                if (end == SIZE_MAX && p->dir.buf[i * FAT_DIRENT_SIZE] == 0)
+                        end = i;
+                if (end == SIZE_MAX)
+                        continue;
+                p->dir.buf[i * FAT_DIRENT_SIZE] = 0xE5;
+                if (i + 1 == p->dir.slots) {
+                        k = dir_write_slots(e, &p->dir, end, i + 1 - end, err);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        put_entries(p, c, 0, attrs, mtime, first, size);
         k = write_at(e, c, e->g.cluster_size, cluster_at(e, new_dir_cluster), "directory", err);
         if (k >= 0)
                 k = fat_set(e, new_dir_cluster, FAT32_EOC, err);
@@ -490,28 +517,51 @@ static int put_commit(struct put *p, uint8_t attrs, int64_t mtime, uint32_t firs
         return k;
 }
 
-int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data, size_t len, uint8_t attrs,
-                        int64_t mtime, struct cart_error *err) {
-        _cleanup_(put_done) struct put p = { .e = e, .path = path };
+/* Steps 4 and 5: the chain an entry no longer reaches freed, then FSInfo. */
+static int release_chain(struct fat_editor *e, const uint32_t *c, size_t n, uint32_t next_free,
+                         const char *path, struct cart_error *err) {
+        int k;
+
+        k = fat_set_chain(e, c, n, true, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\": freeing its old clusters", path);
+        e->free_clusters += (uint32_t) n;
+        k = fsinfo_update(e, next_free, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\": FSInfo", path);
+        return 0;
+}
+
+static int check_edit_path(struct fat_editor *e, const char **path, struct cart_error *err) {
+        if (!e || !*path)
+                return -EINVAL;
+        *path += (*path)[0] == '/';
+        return fat_check_path(*path, err);
+}
+
+int fat_editor_put_stream(struct fat_editor *e, const char *path, uint64_t len, cart_read_fn read, void *userdata,
+                          uint8_t attrs, int64_t mtime, struct cart_error *err) {
+        _cleanup_(put_done) struct put p = { .e = e };
         _cleanup_free_ uint32_t *alloc = NULL, *old = NULL;
         size_t n_data, n_new, n_old = 0;
         int k;
 
-        if (!e || !path || (!data && len > 0))
-                return -EINVAL;
-        path += path[0] == '/';
-        k = fat_check_path(path, err);
+        k = check_edit_path(e, &path, err);
         if (k < 0)
                 return k;
-        if ((uint64_t) len > FAT_FILE_MAX)
-                return cart_error_set(err, -EFBIG, "\"/%s\": %zu bytes, more than a FAT file holds", path, len);
+        if (!read && len > 0)
+                return -EINVAL;
+        p.path = path;
+        if (len > FAT_FILE_MAX)
+                return cart_error_set(err, -EFBIG, "\"/%s\": %" PRIu64 " bytes, more than a FAT file holds", path, len);
         k = put_prepare(&p, err);
         if (k < 0)
                 return k;
-        n_data = DIV_ROUND_UP(len, (size_t) e->g.cluster_size);
+        n_data = (size_t) DIV_ROUND_UP(len, (uint64_t) e->g.cluster_size);
         n_new = n_data + (!p.has_old && p.slot == SIZE_MAX);
         if (p.has_old && p.old.size > 0) {
-                k = chain_get(e, p.old.first_cluster, DIV_ROUND_UP(p.old.size, e->g.cluster_size), &old, &n_old, err);
+                k = fat_reader_chain(e->r, p.old.first_cluster, DIV_ROUND_UP(p.old.size, e->g.cluster_size), path,
+                                     &old, &n_old, err);
                 if (k < 0)
                         return k;
         }
@@ -521,27 +571,229 @@ int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data
                 return cart_error_prefix(err, k, "\"/%s\"", path);
 
         /* 1. data, 2. its chain in every FAT */
-        k = write_data(e, alloc, n_data, data, len, err);
+        k = write_data(e, alloc, n_data, len, read, userdata, err);
         if (k >= 0)
                 k = chain_set(e, alloc, n_data, err);
         /* 3. the entry: from here on the new file is the file */
         if (k >= 0)
-                k = put_commit(&p, attrs, mtime, n_data ? alloc[0] : 0, (uint32_t) len,
+                k = put_commit(&p, attrs | FAT_ATTR_ARCHIVE, mtime, n_data ? alloc[0] : 0, (uint32_t) len,
                                n_new > n_data ? alloc[n_data] : 0, err);
         if (k < 0)
                 return cart_error_prefix(err, k, "\"/%s\"", path);
         e->free_clusters -= (uint32_t) n_new;
-        /* 4. the old chain freed */
-        for (size_t i = 0; i < n_old; i++) {
-                k = fat_set(e, old[i], 0, err);
-                if (k < 0)
-                        return cart_error_prefix(err, k, "\"/%s\": freeing its old clusters", path);
-                e->free_clusters++;
-        }
-        fat_reader_forget(e->r);
-        /* 5. FSInfo */
-        k = fsinfo_update(e, n_new && alloc[n_new - 1] <= e->g.clusters ? alloc[n_new - 1] + 1 : 0xFFFFFFFF, err);
-        if (k < 0)
-                return cart_error_prefix(err, k, "\"/%s\": FSInfo", path);
+        /* 4. the old chain freed, 5. FSInfo */
+        return release_chain(e, old, n_old, n_new && alloc[n_new - 1] <= e->g.clusters ? alloc[n_new - 1] + 1 : 0xFFFFFFFF,
+                             path, err);
+}
+
+static int read_memory(void *userdata, void *buf, size_t len, uint64_t offset) {
+        memcpy(buf, (const uint8_t *) userdata + offset, len);
         return 0;
+}
+
+int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data, size_t len, uint8_t attrs,
+                        int64_t mtime, struct cart_error *err) {
+        if (!data && len > 0)
+                return -EINVAL;
+        return fat_editor_put_stream(e, path, len, read_memory, (void *) data, attrs, mtime, err);
+}
+
+/* ---- directories, removal, attributes, moves ---- */
+
+int fat_editor_mkdir(struct fat_editor *e, const char *path, uint8_t attrs, int64_t mtime, struct cart_error *err) {
+        static const uint8_t dot[11] = ".          ", dotdot[11] = "..         ";
+        _cleanup_(put_done) struct put p = { .e = e, .is_new_only = true };
+        _cleanup_free_ uint32_t *alloc = NULL;
+        _cleanup_free_ uint8_t *c = NULL;
+        size_t n_new;
+        int k;
+
+        k = check_edit_path(e, &path, err);
+        if (k < 0)
+                return k;
+        p.path = path;
+        k = put_prepare(&p, err);
+        if (k < 0)
+                return k;
+        n_new = 1 + (p.slot == SIZE_MAX);
+        k = allocate(e, n_new, &alloc, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\"", path);
+        c = calloc(1, e->g.cluster_size);
+        if (!c)
+                return -ENOMEM;
+        /* fatgen103 §6.3: "." and "..", the latter 0 for a directory of the root. */
+        fat_put_short_entry(c, dot, FAT_ATTR_DIRECTORY | attrs, mtime, alloc[0], 0);
+        fat_put_short_entry(c + FAT_DIRENT_SIZE, dotdot, FAT_ATTR_DIRECTORY, mtime,
+                            p.parent.first_cluster == e->g.root_cluster ? 0 : p.parent.first_cluster, 0);
+        /* 1. its cluster, 2. its chain, 3. its entry */
+        k = write_at(e, c, e->g.cluster_size, cluster_at(e, alloc[0]), "directory", err);
+        if (k >= 0)
+                k = chain_set(e, alloc, 1, err);
+        if (k >= 0)
+                k = put_commit(&p, FAT_ATTR_DIRECTORY | attrs, mtime, alloc[0], 0, n_new > 1 ? alloc[1] : 0, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\"", path);
+        e->free_clusters -= (uint32_t) n_new;
+        return release_chain(e, NULL, 0, alloc[n_new - 1] <= e->g.clusters ? alloc[n_new - 1] + 1 : 0xFFFFFFFF, path, err);
+}
+
+/* The entry at path and its parent directory as on disk; the root is -EBUSY. */
+static int entry_load(struct fat_editor *e, const char *path, struct fat_dirent *ret_d, struct dir *ret_dir,
+                      struct cart_error *err) {
+        _cleanup_free_ char *parent = NULL;
+        struct fat_dirent pd = {}, d = {};
+        const char *name;
+        int k;
+
+        if (!path[0])
+                return cart_error_set(err, -EBUSY, "the root directory cannot be changed");
+        split_path(path, &parent, &name);
+        if (!parent)
+                return -ENOMEM;
+        k = fat_reader_stat(e->r, path, &d, err);
+        if (k < 0)
+                return k;
+        k = fat_reader_stat(e->r, parent, &pd, err);
+        if (k >= 0)
+                k = dir_load(e, pd.first_cluster, parent, ret_dir, err);
+        fat_dirent_clear(&pd);
+        if (k >= 0 && (d.slot >= ret_dir->slots || d.n_lfn > d.slot)) {
+                dir_done(ret_dir);
+                k = cart_error_set(err, -EUCLEAN, "\"/%s\": entry beyond its directory", path);
+        }
+        if (k < 0) {
+                fat_dirent_clear(&d);
+                return k;
+        }
+        *ret_d = d;
+        return 0;
+}
+
+int fat_editor_remove(struct fat_editor *e, const char *path, struct cart_error *err) {
+        _cleanup_(fat_dirent_clear) struct fat_dirent d = {};
+        _cleanup_(dir_done) struct dir dir = {};
+        _cleanup_free_ uint32_t *chain = NULL;
+        size_t n_chain = 0, first;
+        int k;
+
+        k = check_edit_path(e, &path, err);
+        if (k < 0)
+                return k;
+        k = entry_load(e, path, &d, &dir, err);
+        if (k < 0)
+                return k;
+        if (d.is_dir) {
+                struct fat_dirent *v = NULL;
+                size_t n = 0;
+
+                k = fat_reader_list(e->r, path, &v, &n, err);
+                fat_dirents_free(v, n);
+                if (k < 0)
+                        return k;
+                if (n > 0)
+                        return cart_error_set(err, -ENOTEMPTY, "\"/%s\": directory not empty", path);
+        }
+        if (d.first_cluster != 0 && (d.is_dir || d.size > 0)) {
+                uint64_t max = d.is_dir ? MAX((uint64_t) 1, (uint64_t) SLOTS_MAX * FAT_DIRENT_SIZE / e->g.cluster_size) :
+                                          DIV_ROUND_UP(d.size, e->g.cluster_size);
+                k = fat_reader_chain(e->r, d.first_cluster, max, path, &chain, &n_chain, err);
+                if (k < 0)
+                        return k;
+        }
+        /* 3. the entries marked deleted, long-name ones first: a cut between them leaves the
+         * entry under its 8.3 name, never an orphaned long name. 4. its chain freed, 5. FSInfo. */
+        first = d.slot - d.n_lfn;
+        for (size_t i = first; i <= d.slot; i++)
+                dir.buf[i * FAT_DIRENT_SIZE] = 0xE5;
+        k = dir_write_slots(e, &dir, first, d.slot + 1 - first, err);
+        if (k < 0)
+                return cart_error_prefix(err, k, "\"/%s\"", path);
+        return release_chain(e, chain, n_chain, 0xFFFFFFFF, path, err);
+}
+
+int fat_editor_set_attrs(struct fat_editor *e, const char *path, uint8_t attrs, struct cart_error *err) {
+        _cleanup_(fat_dirent_clear) struct fat_dirent d = {};
+        _cleanup_(dir_done) struct dir dir = {};
+        uint8_t *x;
+        int k;
+
+        k = check_edit_path(e, &path, err);
+        if (k < 0)
+                return k;
+        if (attrs & ~(FAT_ATTR_READ_ONLY | FAT_ATTR_HIDDEN | FAT_ATTR_SYSTEM | FAT_ATTR_ARCHIVE))
+                return -EINVAL;
+        k = entry_load(e, path, &d, &dir, err);
+        if (k < 0)
+                return k;
+        x = dir.buf + (size_t) d.slot * FAT_DIRENT_SIZE;
+        if (x[11] == (attrs | (x[11] & FAT_ATTR_DIRECTORY)))
+                return 0;
+        x[11] = attrs | (x[11] & FAT_ATTR_DIRECTORY);
+        k = dir_write_slots(e, &dir, d.slot, 1, err);
+        return k < 0 ? cart_error_prefix(err, k, "\"/%s\"", path) : 0;
+}
+
+/* A file's bytes read at an offset through its chain (the source of a move). */
+struct chain_source {
+        struct fat_editor *e;
+        uint32_t *c;
+        size_t n;
+};
+
+static int read_chain(void *userdata, void *buf, size_t len, uint64_t offset) {
+        struct chain_source *s = userdata;
+        size_t cs = s->e->g.cluster_size;
+        uint8_t *p = buf;
+
+        while (len > 0) {
+                size_t i = (size_t) (offset / cs), in = (size_t) (offset % cs), n = MIN(len, cs - in);
+                int k;
+
+                if (i >= s->n)
+                        return -ERANGE;
+                k = fat_reader_read_raw(s->e->r, p, n, cluster_at(s->e, s->c[i]) - s->e->g.offset + in, NULL);
+                if (k < 0)
+                        return k;
+                p += n;
+                offset += n;
+                len -= n;
+        }
+        return 0;
+}
+
+int fat_editor_move(struct fat_editor *e, const char *from, const char *to, struct cart_error *err) {
+        _cleanup_(fat_dirent_clear) struct fat_dirent d = {}, t = {};
+        struct chain_source src = { .e = e };
+        int k;
+
+        k = check_edit_path(e, &from, err);
+        if (k >= 0)
+                k = check_edit_path(e, &to, err);
+        if (k < 0)
+                return k;
+        k = fat_reader_stat(e->r, from, &d, err);
+        if (k < 0)
+                return k;
+        if (d.is_dir)
+                return cart_error_set(err, -EISDIR, "\"/%s\": is a directory", from);
+        k = fat_reader_stat(e->r, to, &t, err);
+        if (k >= 0)
+                return cart_error_set(err, -EEXIST, "\"/%s\": exists already", to);
+        if (k != -ENOENT)
+                return k;
+        if (d.size > 0) {
+                k = fat_reader_chain(e->r, d.first_cluster, DIV_ROUND_UP(d.size, e->g.cluster_size), from,
+                                     &src.c, &src.n, err);
+                if (k < 0)
+                        return k;
+        }
+        /* A copy first, then the original removed: a cut leaves the file under one name or
+         * both, never a chain two entries share. */
+        k = fat_editor_put_stream(e, to, d.size, read_chain, &src,
+                                  d.attrs & (FAT_ATTR_READ_ONLY | FAT_ATTR_HIDDEN | FAT_ATTR_SYSTEM), d.mtime, err);
+        free(src.c);
+        if (k < 0)
+                return k;
+        return fat_editor_remove(e, from, err);
 }

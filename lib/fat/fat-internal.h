@@ -80,6 +80,10 @@ void fat_reader_geometry(const struct fat_reader *r, struct fat_geometry *ret);
 int fat_reader_entry(struct fat_reader *r, uint32_t c, uint32_t *ret, struct cart_error *err);
 /* len bytes at byte at of the volume (-ERANGE past its end). */
 int fat_reader_read_raw(struct fat_reader *r, void *buf, size_t len, uint64_t at, struct cart_error *err);
+/* The clusters of the chain from first, at most max of them, in order: the walker the reader
+ * itself follows (chain_follow), flattened; path names the chain in messages. */
+int fat_reader_chain(struct fat_reader *r, uint32_t first, uint64_t max, const char *path,
+                     uint32_t **ret, size_t *ret_n, struct cart_error *err);
 /* Forget the cached FAT: the editor wrote it. */
 void fat_reader_forget(struct fat_reader *r);
 

@@ -822,6 +822,43 @@ int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sin
         return k;
 }
 
+struct small { char *data; size_t len, max; };
+
+static int small_sink(void *userdata, const void *buf, size_t len) {
+        struct small *s = userdata;
+        char *x;
+
+        if (len > s->max - s->len)
+                return -EFBIG;
+        x = realloc(s->data, s->len + len + 1);
+        if (!x)
+                return -ENOMEM;
+        memcpy(x + s->len, buf, len);
+        s->data = x;
+        s->len += len;
+        s->data[s->len] = 0;
+        return 0;
+}
+
+int fat_reader_read_small(struct fat_reader *r, const char *path, size_t max, char **ret, size_t *ret_len,
+                          struct cart_error *err) {
+        struct small s = { .data = calloc(1, 1), .max = max };
+        int k;
+
+        if (!s.data)
+                return -ENOMEM;
+        k = fat_reader_read_file(r, path, small_sink, &s, err);
+        if (k == -EFBIG)
+                k = cart_error_set(err, k, "\"/%s\": larger than %zu bytes", path[0] == '/' ? path + 1 : path, max);
+        if (k < 0) {
+                free(s.data);
+                return k;
+        }
+        *ret = s.data;
+        *ret_len = s.len;
+        return 0;
+}
+
 int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret) {
         uint32_t free_clusters = 0;
 
@@ -871,6 +908,27 @@ int fat_reader_read_raw(struct fat_reader *r, void *buf, size_t len, uint64_t at
         if (at > r->size || len > r->size - at)
                 return -ERANGE;
         return read_at(r, buf, len, at, err);
+}
+
+int fat_reader_chain(struct fat_reader *r, uint32_t first, uint64_t max, const char *path,
+                     uint32_t **ret, size_t *ret_n, struct cart_error *err) {
+        _cleanup_(chain_done) struct chain c = {};
+        _cleanup_free_ uint32_t *v = NULL;
+        size_t n = 0;
+        int k;
+
+        k = chain_follow(r, first, max, path, NULL, &c, err);
+        if (k < 0)
+                return k;
+        v = malloc((size_t) c.clusters * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < c.n; i++)
+                for (uint32_t j = 0; j < c.runs[i].count; j++)
+                        v[n++] = c.runs[i].first + j;
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
 }
 
 void fat_reader_forget(struct fat_reader *r) {

@@ -205,6 +205,11 @@ int fat_reader_read_file(struct fat_reader *r, const char *path, fat_sink_fn sin
 int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct fat_dirent *e,
                           fat_sink_fn sink, void *userdata, struct cart_error *err);
 
+/* A small file whole into memory, NUL-terminated (the NUL not counted in *ret_len):
+ * -EFBIG when it is larger than max, saying so in err. */
+int fat_reader_read_small(struct fat_reader *r, const char *path, size_t max, char **ret, size_t *ret_len,
+                          struct cart_error *err);
+
 /*
  * Walk every entry depth-first (parents before children), with its full path (long
  * names), colliding entries included with collides_with set. Checks the
@@ -216,7 +221,7 @@ int fat_reader_read_entry(struct fat_reader *r, const char *path, const struct f
 typedef int (*fat_walk_fn)(void *userdata, const char *path, const struct fat_dirent *e);
 int fat_reader_walk(struct fat_reader *r, fat_walk_fn fn, void *userdata, struct cart_error *err);
 
-/* ---- editing one file in place ---- */
+/* ---- editing in place ---- */
 
 /*
  * An existing FAT32 volume (a key a pupil brought back: hostile until checked) opened for
@@ -243,14 +248,43 @@ DEFINE_POINTER_CLEANUP(struct fat_editor, fat_editor_free);
  * A cut before 3 leaves the new clusters allocated and unreachable, a cut in 4 the rest
  * of the old chain: fsck.fat reports them as lost clusters, with a free count that
  * FSInfo does not match, and, for a cut between the two FATs' copies of one entry, FATs
- * that differ there; nothing reachable is ever wrong. (Each FAT entry is written to the
- * first FAT, then the second.)
+ * that differ there; nothing reachable is ever wrong. (Each run of consecutive FAT
+ * entries is written to the first FAT, then the second.)
  * Errors, nothing written: -ENOSPC (with the clusters missing), -EISDIR, -ENOENT (no
  * parent), -ENOTUNIQ (two entries answer to the name), -EFBIG, the name's own (-EINVAL...).
  * A write error midway is returned as is (-EIO...), with what step it reached in err.
  */
 int fat_editor_put_file(struct fat_editor *e, const char *path, const void *data, size_t len, uint8_t attrs,
                         int64_t mtime, struct cart_error *err);
+
+/* The same with the content read through read(userdata, buf, len, offset), len bytes in
+ * all, a megabyte at a time: a file of any size without holding it in memory. A read
+ * error stops it before the commit (step 3) and is returned. */
+int fat_editor_put_stream(struct fat_editor *e, const char *path, uint64_t len, cart_read_fn read, void *userdata,
+                          uint8_t attrs, int64_t mtime, struct cart_error *err);
+
+/*
+ * A directory created at path (its parent must exist): its cluster with "." and "..",
+ * then its chain, then its entry (the commit). -EEXIST when an entry answers to path.
+ */
+int fat_editor_mkdir(struct fat_editor *e, const char *path, uint8_t attrs, int64_t mtime, struct cart_error *err);
+/*
+ * The file or empty directory at path removed: its entries marked deleted (long-name
+ * ones first, so a cut leaves it under its 8.3 name, never an orphaned long name), then
+ * its chain freed, then FSInfo. -ENOTEMPTY for a directory with entries.
+ */
+int fat_editor_remove(struct fat_editor *e, const char *path, struct cart_error *err);
+/* The attributes of the entry at path (READ_ONLY, HIDDEN, SYSTEM, ARCHIVE; DIRECTORY is
+ * kept): its short entry rewritten, one write, none when they are already so. */
+int fat_editor_set_attrs(struct fat_editor *e, const char *path, uint8_t attrs, struct cart_error *err);
+/*
+ * The file at from moved to to (another name, or another existing directory): copied to
+ * new clusters under to (attributes and time kept), then removed from from, so that a cut
+ * leaves it under one name or both, never one chain two entries share (which fsck.fat
+ * and this reader refuse). It needs its size in free space. -EEXIST when to exists,
+ * -EISDIR for a directory.
+ */
+int fat_editor_move(struct fat_editor *e, const char *from, const char *to, struct cart_error *err);
 
 /* The reader over the same volume, current after every put (the editor owns it). */
 struct fat_reader *fat_editor_reader(struct fat_editor *e);

@@ -19,6 +19,10 @@
 
 #define KEY_RECORD_PATH ".cartable/key.json"
 #define KEY_RECORD_MAX  (64 * KIB)      /* larger is refused unread */
+/* An update's intent (flash/update.h): the manifest it brings and its signature, beside the
+ * key's own until the update is finished. verify says "update interrupted" while it is there. */
+#define KEY_PENDING_PATH     ".cartable/pending.json"
+#define KEY_PENDING_SIG_PATH ".cartable/pending.json.minisig"
 
 struct key_record {
         char release_name[128], release_version[64], release_key_id[17];

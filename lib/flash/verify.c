@@ -186,6 +186,8 @@ static bool is_key_record(const char *path) {
                 KEY_CARTABLE_DIR "/" RELEASE_MANIFEST_PATH,
                 KEY_CARTABLE_DIR "/" RELEASE_SIGNATURE_PATH,
                 KEY_CARTABLE_DIR "/key.json",
+                KEY_PENDING_PATH,
+                KEY_PENDING_SIG_PATH,
         };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (strcasecmp(path, names[i]) == 0)
@@ -346,6 +348,19 @@ static int load_manifest(struct fat_reader *fr, const struct sign_trust *trust, 
                 r = manifest_load(trust, json.data, json.len, (const char *) sig.data, ret, err);
         free(json.data);
         free(sig.data);
+        /* An update cut between writing the manifest and its signature: the one it brings,
+         * signed, stands in (check_pending says the update was interrupted). */
+        if (r == -EKEYREJECTED || r == -EBADMSG) {
+                struct membuf pj = {}, ps = {};
+                struct cart_error e = {};
+
+                if (slurp(fr, KEY_PENDING_PATH, MANIFEST_MAX, &pj, &e) >= 0 &&
+                    slurp(fr, KEY_PENDING_SIG_PATH, MANIFEST_MAX, &ps, &e) >= 0 &&
+                    manifest_load(trust, pj.data, pj.len, (const char *) ps.data, ret, &e) >= 0)
+                        r = 0;
+                free(pj.data);
+                free(ps.data);
+        }
         return r;
 }
 
@@ -448,6 +463,26 @@ static void check_key_record(struct fat_reader *fr, struct verify_result *res) {
         }
 }
 
+/* An update's intent on the key: the release it brings, when its signature checks. */
+static void check_pending(struct fat_reader *fr, const struct sign_trust *trust, struct verify_result *res) {
+        _cleanup_(manifest_freep) struct manifest *m = NULL;
+        struct membuf json = {}, sig = {};
+        struct cart_error e = {};
+
+        if (slurp(fr, KEY_PENDING_PATH, MANIFEST_MAX, &json, &e) < 0)
+                return;
+        res->is_update_interrupted = true;
+        if (slurp(fr, KEY_PENDING_SIG_PATH, MANIFEST_MAX, &sig, &e) >= 0 &&
+            manifest_load(trust, json.data, json.len, (const char *) sig.data, &m, &e) >= 0) {
+                snprintf(res->pending_version, sizeof(res->pending_version), "%s", manifest_version(m));
+                res->pending_serial = manifest_serial(m);
+                res->is_interrupted_repair = streq(manifest_name(m), res->release_name) &&
+                                             manifest_serial(m) == res->release_serial;
+        }
+        free(json.data);
+        free(sig.data);
+}
+
 int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const struct verify_options *o,
                     struct verify_result **ret, struct cart_error *err) {
         _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
@@ -481,6 +516,7 @@ int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const stru
         if (r < 0)
                 return r;
         check_key_record(fr, res);
+        check_pending(fr, o->trust, res);
         if (o->state_dir) {
                 struct cart_error e = {};
                 /* The station's trouble, not the key's: said, and the rest is checked. */

@@ -73,6 +73,12 @@ struct verify_result {
          * (release_render_owner's); NULL when the release is not personalised. */
         char *owner_path, *owner_template;
         struct cart_error state_error;  /* the same as lib/'s words, for cmd/ to translate */
+        /* An update's intent is on the key (KEY_PENDING_PATH): it was cut before its end and
+         * is finished by running it again. The release it brings when its signature checks
+         * ("" otherwise); is_interrupted_repair when that is the key's own (a repair). */
+        bool is_update_interrupted, is_interrupted_repair;
+        char pending_version[64];
+        uint64_t pending_serial;
         size_t n_files_checked;
         uint64_t bytes_checked;
         struct verify_entry *entries;   /* problems and extras, sorted by path */
@@ -82,10 +88,10 @@ struct verify_result {
 };
 
 /* Intact: the table flash wrote, nothing missing, modified or added to a sealed directory,
- * no attribute changed there, and no key record that contradicts the volume. */
+ * no attribute changed there, no key record that contradicts the volume, no update cut. */
 static inline bool verify_result_is_intact(const struct verify_result *r) {
         return r->n_missing + r->n_modified + r->n_sealed + r->n_attributes == 0 && !r->table_problem[0] &&
-               !r->is_key_record_mismatch;
+               !r->is_key_record_mismatch && !r->is_update_interrupted;
 }
 
 /*

@@ -50,3 +50,15 @@ static inline void build_image(struct fat_tree *t, const struct fat_params *para
         if (ret_info)
                 *ret_info = info;
 }
+
+/* A file read back whole into memory (a fat_sink_fn). */
+struct buf { uint8_t *data; size_t len; };
+
+static inline int buf_sink(void *userdata, const void *p, size_t len) {
+        struct buf *b = userdata;
+        b->data = realloc(b->data, b->len + len);
+        assert_non_null(b->data);
+        memcpy(b->data + b->len, p, len);
+        b->len += len;
+        return 0;
+}

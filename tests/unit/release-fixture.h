@@ -16,7 +16,7 @@ struct fixture {
         struct release *release;
 };
 
-static void fixture_write(const char *dir, const char *name, const void *data, size_t len) {
+static inline void fixture_write(const char *dir, const char *name, const void *data, size_t len) {
         char path[256];
         int fd;
 
@@ -29,7 +29,7 @@ static void fixture_write(const char *dir, const char *name, const void *data, s
 
 /* content/Cours/intro.txt, content/Cours/fiche.pdf (70000 bytes), content/Outils/outil.bin
  * (1 MiB): a release "college" 2026.1, serial 1, Cours sealed, minimum 64 MiB. */
-static int fixture_setup(void **state) {
+static inline int fixture_setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
         _cleanup_(sign_secret_key_freep) struct sign_secret_key *k = NULL;
         _cleanup_(recipe_freep) struct recipe *rc = NULL;
@@ -83,7 +83,7 @@ static int fixture_setup(void **state) {
         return 0;
 }
 
-static int fixture_teardown(void **state) {
+static inline int fixture_teardown(void **state) {
         struct fixture *f = *state;
         char cmd[256];
 
@@ -98,7 +98,7 @@ static int fixture_teardown(void **state) {
 }
 
 /* A new sparse image file of size bytes in the fixture's directory. */
-static int fixture_image(const struct fixture *f, const char *name, uint64_t size) {
+static inline int fixture_image(const struct fixture *f, const char *name, uint64_t size) {
         char p[256];
         int fd;
 

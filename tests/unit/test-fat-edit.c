@@ -130,17 +130,6 @@ static void check_fsck(void) {
                 fail_msg("fsck.fat -n said more than its two lines:\n%s", out);
 }
 
-struct buf { uint8_t *data; size_t len; };
-
-static int buf_sink(void *userdata, const void *p, size_t len) {
-        struct buf *b = userdata;
-        b->data = realloc(b->data, b->len + len);
-        assert_non_null(b->data);
-        memcpy(b->data + b->len, p, len);
-        b->len += len;
-        return 0;
-}
-
 /* The engine's reader walks the whole volume and finds path holding data. */
 static void check_content(const char *path, const void *data, size_t len) {
         _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
@@ -510,6 +499,289 @@ static void test_random_damage(void **state) {
         assert_true(n_edited > 0 && n_edited < 300);
 }
 
+/* ---- directories, removal, attributes, moves ---- */
+
+typedef int (*edit_fn)(struct fat_editor *e, const void *arg, struct cart_error *err);
+
+static int edit(edit_fn fn, const void *arg, struct cart_error *err) {
+        _cleanup_(fat_editor_freep) struct fat_editor *e = NULL;
+        int k = fat_editor_open(mem_read, mem_write, &m, 0, m.size, &e, err);
+
+        return k < 0 ? k : fn(e, arg, err);
+}
+
+static void edit_ok(edit_fn fn, const void *arg) {
+        struct cart_error err = {};
+
+        if (edit(fn, arg, &err) < 0)
+                fail_msg("edit: %s", err.msg);
+}
+
+/* An edit refused with want: nothing written, every byte as it was. */
+static void edit_refused(edit_fn fn, const void *arg, int want) {
+        _cleanup_free_ char *before = malloc(m.size);
+        struct cart_error err = {};
+
+        assert_non_null(before);
+        memcpy(before, m.buf, m.size);
+        writes = 0;
+        assert_int_equal(edit(fn, arg, &err), want);
+        assert_int_equal(writes, 0);
+        assert_memory_equal(before, m.buf, m.size);
+}
+
+static int do_mkdir(struct fat_editor *e, const void *arg, struct cart_error *err) {
+        return fat_editor_mkdir(e, arg, 0, 1700000200, err);
+}
+
+static int do_remove(struct fat_editor *e, const void *arg, struct cart_error *err) {
+        return fat_editor_remove(e, arg, err);
+}
+
+static int do_hide(struct fat_editor *e, const void *arg, struct cart_error *err) {
+        return fat_editor_set_attrs(e, arg, FAT_ATTR_HIDDEN | FAT_ATTR_READ_ONLY, err);
+}
+
+struct move { const char *from, *to; };
+
+static int do_move(struct fat_editor *e, const void *arg, struct cart_error *err) {
+        const struct move *x = arg;
+        return fat_editor_move(e, x->from, x->to, err);
+}
+
+static int stat_path(const char *path, struct fat_dirent *ret) {
+        _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
+        struct cart_error err = {};
+
+        assert_int_equal(fat_reader_open(mem_read, &m, 0, m.size, &r, &err), 0);
+        return fat_reader_stat(r, path, ret, &err);
+}
+
+static bool exists(const char *path) {
+        struct fat_dirent d;
+        int k = stat_path(path, &d);
+
+        assert_true(k == 0 || k == -ENOENT);
+        if (k == 0)
+                fat_dirent_clear(&d);
+        return k == 0;
+}
+
+static void test_mkdir(void **state) {
+        struct fat_dirent d;
+        char data[2000], out[8192];
+        unsigned n = count_files();
+
+        (void) state;
+        edit_ok(do_mkdir, "Mes documents");
+        edit_ok(do_mkdir, "Mes documents/Année 2026");
+        edit_ok(do_mkdir, "Full/A directory with a long name");      /* "Full" grows */
+        pattern(data, sizeof(data), 2);
+        put_ok("Mes documents/Année 2026/notes.txt", data, sizeof(data));
+        put_ok("Full/A directory with a long name/x.txt", data, 10);
+        assert_int_equal(stat_path("mes documents/année 2026", &d), 0);
+        assert_true(d.is_dir);
+        fat_dirent_clear(&d);
+        check_content("Mes documents/Année 2026/notes.txt", data, sizeof(data));
+        check_small("Full/F13.TXT");
+        assert_int_equal(count_files(), n + 2);
+        check_fsck();
+        check_mtype("Mes documents/Année 2026/notes.txt", data, sizeof(data));
+        assert_int_equal(run("MTOOLS_SKIP_CHECK=1 mdir -i", "'::/Mes documents'", out, sizeof(out)), 0);
+        if (!strstr(out, "Année 2026") || !strstr(out, "<DIR>"))
+                fail_msg("mdir:\n%s", out);
+        edit_refused(do_mkdir, "MES DOCUMENTS", -EEXIST);
+        edit_refused(do_mkdir, "a.txt", -EEXIST);
+        edit_refused(do_mkdir, "Nowhere/x", -ENOENT);
+}
+
+static void test_remove(void **state) {
+        uint32_t before = free_bytes();
+        unsigned n = count_files();
+        char out[8192];
+
+        (void) state;
+        edit_refused(do_remove, "Guide", -ENOTEMPTY);
+        edit_refused(do_remove, "nothing.txt", -ENOENT);
+        put_ok("A long name to remove.txt", "x\n", 2);
+        edit_ok(do_remove, "a long name to remove.TXT");
+        edit_ok(do_remove, "a.txt");
+        edit_ok(do_remove, "Guide/guide.html");
+        edit_ok(do_remove, "Guide");
+        edit_ok(do_remove, "Full/F3.TXT");
+        assert_false(exists("a.txt"));
+        assert_false(exists("Guide"));
+        assert_false(exists("A long name to remove.txt"));
+        assert_int_equal(count_files(), n - 3);
+        /* 700 + 3000 + 10 bytes of content and Guide's cluster back. */
+        assert_int_equal(free_bytes(), before + (2 + 6 + 1 + 1) * 512);
+        check_small("Full/F13.TXT");
+        check_fsck();
+        assert_int_equal(run("MTOOLS_SKIP_CHECK=1 mdir -i", "::/", out, sizeof(out)), 0);
+        if (strstr(out, "Guide") || strstr(out, "a.txt") || strstr(out, "remove"))
+                fail_msg("mdir:\n%s", out);
+        /* A new entry takes the slots freed. */
+        put_ok("b.txt", "b\n", 2);
+        check_content("b.txt", "b\n", 2);
+        check_fsck();
+}
+
+static void test_set_attrs(void **state) {
+        struct fat_dirent d;
+        char out[8192];
+
+        (void) state;
+        edit_ok(do_hide, "Guide/guide.html");
+        edit_ok(do_hide, "Guide");
+        assert_int_equal(stat_path("Guide/guide.html", &d), 0);
+        assert_int_equal(d.attrs, FAT_ATTR_HIDDEN | FAT_ATTR_READ_ONLY);
+        fat_dirent_clear(&d);
+        assert_int_equal(stat_path("Guide", &d), 0);
+        assert_int_equal(d.attrs, FAT_ATTR_HIDDEN | FAT_ATTR_READ_ONLY | FAT_ATTR_DIRECTORY);
+        fat_dirent_clear(&d);
+        check_fsck();        /* saves the image for mtools */
+        assert_int_equal(run("MTOOLS_SKIP_CHECK=1 mattrib -i", "::/Guide/guide.html", out, sizeof(out)), 0);
+        if (!strstr(out, "R") || !strstr(out, "H"))
+                fail_msg("mattrib: %s", out);
+        /* Already so: nothing written. */
+        edit_refused(do_hide, "Guide", 0);
+}
+
+static void test_move(void **state) {
+        static const struct move to_dir = { "a.txt", "Guide/a moved with a long name.txt" };
+        static const struct move exists_already = { "Guide/guide.html", "Full/F1.TXT" };
+        static const struct move dir = { "Guide", "Other" };
+        uint8_t old[700], html[3000];
+        unsigned n = count_files();
+        struct fat_dirent d;
+        char out[8192];
+
+        (void) state;
+        pattern_read(NULL, old, sizeof(old), 0);
+        pattern_read(NULL, html, sizeof(html), 0);
+        edit_ok(do_move, &to_dir);
+        assert_false(exists("a.txt"));
+        check_content("Guide/a moved with a long name.txt", old, sizeof(old));
+        assert_int_equal(count_files(), n);
+        save();
+        assert_int_equal(run("MTOOLS_SKIP_CHECK=1 mdir -i", "::/Guide", out, sizeof(out)), 0);
+        if (!strstr(out, "a moved with a long name.txt") || !strstr(out, "  700 "))
+                fail_msg("mdir:\n%s", out);
+        edit_refused(do_move, &exists_already, -EEXIST);
+        edit_refused(do_move, &dir, -EISDIR);
+        /* Attributes kept. */
+        edit_ok(do_move, &(struct move) { "Guide/guide.html", "GUIDE.HTM" });
+        assert_int_equal(stat_path("GUIDE.HTM", &d), 0);
+        assert_int_equal(d.attrs, FAT_ATTR_READ_ONLY | FAT_ATTR_ARCHIVE);
+        fat_dirent_clear(&d);
+        check_content("GUIDE.HTM", html, sizeof(html));
+        check_fsck();
+}
+
+/* Entries written into deleted slots in the middle of a directory hide nothing after them. */
+static void test_reuse_deleted_slots(void **state) {
+        char out[8192];
+
+        (void) state;
+        edit_ok(do_remove, "Full/F3.TXT");
+        edit_ok(do_remove, "Full/F4.TXT");
+        put_ok("Full/ab cd.txt", "new\n", 4);        /* one long-name entry and its short one */
+        check_content("Full/ab cd.txt", "new\n", 4);
+        for (unsigned i = 5; i < 14; i++) {
+                char p[32];
+                snprintf(p, sizeof(p), "Full/F%u.TXT", i);
+                check_small(p);
+        }
+        check_fsck();
+        assert_int_equal(run("MTOOLS_SKIP_CHECK=1 mdir -i", "::/Full", out, sizeof(out)), 0);
+        if (!strstr(out, "ab cd.txt") || !strstr(out, "F13      TXT"))
+                fail_msg("mdir:\n%s", out);
+}
+
+/* The end marker in a directory's last slot: a new entry that needs two grows it, and the
+ * marker no longer hides the new cluster. */
+static void test_grow_past_end_marker(void **state) {
+        char p[32];
+
+        (void) state;
+        /* Guide: ".", "..", guide.html's two entries, then 11 short ones: 15 slots of 16. */
+        for (unsigned i = 0; i < 11; i++) {
+                snprintf(p, sizeof(p), "Guide/G%u.TXT", i);
+                put_ok(p, "g\n", 2);
+        }
+        put_ok("Guide/a long name.txt", "long\n", 5);
+        check_content("Guide/a long name.txt", "long\n", 5);
+        check_content("Guide/G10.TXT", "g\n", 2);
+        check_fsck();
+        check_mtype("Guide/a long name.txt", "long\n", 5);
+}
+
+/*
+ * A cut at every write of an edit: fn(arg) on a fresh copy, the n-th write failing;
+ * is_before() or is_after() must hold of what is left, and fsck.fat -n says no more than
+ * a cut may leave.
+ */
+static void cut_every_edit(const char *what, edit_fn fn, const void *arg, bool (*is_before)(void),
+                           bool (*is_after)(void)) {
+        for (int cut = 0;; cut++) {
+                struct cart_error err = {};
+
+                reset(NULL);
+                fail_at = cut;
+                edit(fn, arg, &err);
+                count_files();
+                if (!is_before() && !is_after())
+                        fail_msg("%s cut at write %d: neither before nor after", what, cut);
+                check_fsck_after_cut(what, cut);
+                if (writes <= cut)
+                        break;
+        }
+        assert_true(is_after());
+}
+
+static bool has_mes_documents(void) { return exists("Full/Mes documents"); }
+static bool no_mes_documents(void) { return !has_mes_documents(); }
+static bool has_guide(void) { return exists("Guide/guide.html"); }
+static bool no_guide(void) { return !has_guide(); }
+static bool has_a(void) { return exists("a.txt"); }
+static bool has_moved(void) {
+        uint8_t old[700];
+
+        pattern_read(NULL, old, sizeof(old), 0);
+        if (!exists("Full/a moved.txt"))
+                return false;
+        check_content("Full/a moved.txt", old, sizeof(old));
+        return true;
+}
+static bool moved_only(void) { return has_moved() && !has_a(); }
+static bool a_whole(void) {
+        uint8_t old[700];
+
+        pattern_read(NULL, old, sizeof(old), 0);
+        if (!has_a())
+                return false;
+        check_content("a.txt", old, sizeof(old));
+        return true;
+}
+static bool is_hidden(void) {
+        struct fat_dirent d;
+        bool is = stat_path("a.txt", &d) == 0 && (d.attrs & FAT_ATTR_HIDDEN);
+
+        fat_dirent_clear(&d);
+        return is;
+}
+static bool not_hidden(void) { return !is_hidden(); }
+
+static void test_edit_cuts(void **state) {
+        static const struct move mv = { "a.txt", "Full/a moved.txt" };
+
+        (void) state;
+        cut_every_edit("mkdir", do_mkdir, "Full/Mes documents", no_mes_documents, has_mes_documents);
+        cut_every_edit("remove", do_remove, "Guide/guide.html", has_guide, no_guide);
+        cut_every_edit("move", do_move, &mv, a_whole, moved_only);
+        cut_every_edit("attributes", do_hide, "a.txt", not_hidden, is_hidden);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_replace_sizes, reset),
@@ -521,6 +793,13 @@ int main(void) {
                 cmocka_unit_test_setup(test_hostile, reset),
                 cmocka_unit_test_setup(test_cuts, reset),
                 cmocka_unit_test_setup(test_random_damage, reset),
+                cmocka_unit_test_setup(test_mkdir, reset),
+                cmocka_unit_test_setup(test_remove, reset),
+                cmocka_unit_test_setup(test_set_attrs, reset),
+                cmocka_unit_test_setup(test_move, reset),
+                cmocka_unit_test_setup(test_edit_cuts, reset),
+                cmocka_unit_test_setup(test_reuse_deleted_slots, reset),
+                cmocka_unit_test_setup(test_grow_past_end_marker, reset),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cartable update, cartable repair: a key brought to a newer release, or back to its own, in place. */
+#include <getopt.h>
+#include <inttypes.h>
+
+#include "commands.h"
+#include "key-io.h"
+#include "station/station.h"
+#include "trust.h"
+#include "flash/update.h"
+
+enum { OPT_YES = 0x100, OPT_DRY_RUN };
+
+struct update_args {
+        const char *release, *target;
+        bool yes, dry_run;
+        struct trust_args trust;
+};
+
+static int parse(const struct command *c, int argc, char **argv, struct update_args *a) {
+        static const struct option options[] = {
+                { "yes", no_argument, NULL, OPT_YES },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                TRUST_OPTION('t'),
+                {}
+        };
+        int o;
+
+        optind = 0;
+        while ((o = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (o) {
+                case OPT_YES: a->yes = true; break;
+                case OPT_DRY_RUN: a->dry_run = true; break;
+                case 't':
+                        if (trust_args_add(&a->trust, optarg) < 0)
+                                return log_fail(-ENOMEM, _("out of memory"));
+                        break;
+                default: return usage_bad_option(c, argv);
+                }
+        if (argc - optind != 2)
+                return usage_error(c, _("expected RELEASE TARGET"));
+        a->release = argv[optind];
+        a->target = argv[optind + 1];
+        if (station_target_is_device(a->target) && !a->yes && !a->dry_run)
+                return usage_error(c, _("%s writes in place on %s: add --yes"), c->name, a->target);
+        return EXIT_OK;
+}
+
+static const char *kind_words(enum update_kind k) {
+        switch (k) {
+        case UPDATE_RESCUE: return _("moved");
+        case UPDATE_REMOVE: return _("removed");
+        case UPDATE_RMDIR: return _("directory removed");
+        case UPDATE_MKDIR: return _("directory created");
+        case UPDATE_PUT: return _("written");
+        case UPDATE_ATTRS: return _("attributes");
+        case UPDATE_OWNER: return _("owner file");
+        }
+        return "?";
+}
+
+static void print_report(const struct update_args *a, const struct update_report *rep) {
+        for (size_t i = 0; i < rep->n_actions; i++) {
+                const struct update_action *x = &rep->actions[i];
+
+                if (x->kind == UPDATE_RMDIR && x->is_kept)
+                        printf(_("  kept      /%s (the pupil's files are in it)\n"), esc(x->path));
+                else if (x->kind == UPDATE_RESCUE)
+                        printf(_("  moved     /%s -> /%s (a pupil's file in the release's way)\n"), esc(x->path),
+                               esc(x->to));
+                else
+                        printf("  %-9s /%s%s\n", kind_words(x->kind), esc(x->path), x->is_restore ? _(" (restored)") : "");
+        }
+        if (a->dry_run) {
+                printf(_("%s: %s %s -> %s: %zu changes, %" PRIu64 " bytes free needed of %" PRIu64 "; nothing written "
+                         "(--dry-run)\n"), a->target, esc(rep->release_name), esc(rep->from_version),
+                       esc(rep->to_version), rep->n_actions, rep->bytes_needed, rep->bytes_free);
+                return;
+        }
+        printf(_("%s: %s %s -> %s: %zu written, %zu restored, %zu removed, %zu moved, %zu directories created, "
+                 "%zu removed, %zu attributes; %" PRIu64 " bytes written, %" PRIu64 " read back; verified intact\n"),
+               a->target, esc(rep->release_name), esc(rep->from_version), esc(rep->to_version), rep->n_put,
+               rep->n_restored, rep->n_removed, rep->n_rescued, rep->n_dirs_created, rep->n_dirs_removed, rep->n_attrs,
+               rep->bytes_written, rep->bytes_read_back);
+        if (rep->n_rescued > 0)
+                printf(_("the pupil's files listed as moved are under /%s\n"), UPDATE_RESCUE_DIR);
+}
+
+static int update_exit_code(int r, const struct cart_error *err) {
+        switch (-r) {
+        case ENOKEY: case EKEYREJECTED: case ESTALE: case EXDEV:
+                return EXIT_TRUST;
+        case EMEDIUMTYPE: case EUCLEAN: case ENOTUNIQ: case EBADMSG: case EBUSY:
+                return EXIT_NOT_CARTABLE;
+        case ENOSPC:
+                return EXIT_REFUSED;
+        case EBADE:
+                return EXIT_IO;
+        default:
+                return exit_code_for_error(err, r);
+        }
+}
+
+static int run(const struct command *c, bool is_repair, int argc, char **argv) {
+        _cleanup_(sign_trust_freep) struct sign_trust *trust = NULL;
+        _cleanup_(station_freep) struct station *st = NULL;
+        _cleanup_(update_report_freep) struct update_report *rep = NULL;
+        _cleanup_(key_target_done) struct key_target t = { .fd = -EBADF };
+        struct update_args a = {};
+        struct cart_error err = {};
+        int code, r;
+
+        code = parse(c, argc, argv, &a);
+        if (code == EXIT_OK) {
+                r = trust_load(&a.trust, &trust);
+                code = r < 0 ? exit_code_for(r) : EXIT_OK;
+        }
+        trust_args_done(&a.trust);
+        if (code != EXIT_OK)
+                return code;
+        /* The release's signature, and the station's rollback state, as flash checks them. */
+        r = station_new(a.release, arg_config, trust, is_repair ? STATION_NO_ROLLBACK : 0, &st, &err);
+        if (r < 0)
+                return log_fail_error(&err, r, _("%s: nothing written"), a.release);
+        r = key_target_open(a.target, &t, &err);
+        if (r < 0)
+                return log_fail_error(&err, r, _("%s: nothing written"), a.target);
+        const struct update_options o = { .release = station_release(st), .trust = trust, .is_repair = is_repair,
+                                          .is_dry_run = a.dry_run, .sync = key_target_sync };
+        r = update_key(fd_read_at, fd_write_at, (void *) (intptr_t) t.fd, t.size, &o, &rep, &err);
+        if (r < 0) {
+                log_error(r, _("%s: %s"), a.target, ERROR_TEXT(&err, r));
+                if (r == -EBUSY || (r != -ENOSPC && r != -ESTALE && r != -EXDEV && r != -ENOKEY && r != -EKEYREJECTED &&
+                                    r != -EMEDIUMTYPE && r != -EBADMSG && r != -EUCLEAN && r != -ENOTUNIQ))
+                        log_info(_("if the key was written, it says \"update interrupted\": run the same command again "
+                                   "to finish"));
+                return update_exit_code(r, &err);
+        }
+        print_report(&a, rep);
+        return EXIT_OK;
+}
+
+static int run_update(int argc, char **argv) {
+        return run(&command_update, false, argc, argv);
+}
+
+static int run_repair(int argc, char **argv) {
+        return run(&command_repair, true, argc, argv);
+}
+
+const struct command command_update = {
+        .name = "update",
+        .summary = N_("bring a key to a newer release in place, keeping the pupil's files"),
+        .help = N_("Usage: cartable update RELEASE TARGET [--trust KEY]... [--dry-run] [--yes]\n"
+                   "\n"
+                   "Bring a key (or image file) that holds an older serial of the same release to\n"
+                   "RELEASE in place: only what differs is written (files added, changed or\n"
+                   "removed, directories, attributes, the owner file, the key record and the\n"
+                   "manifest). The pupil's files are kept; one that sits where the release needs\n"
+                   "the path, or in a sealed directory, is moved under\n"
+                   "\"Mes documents/Déplacés par cartable\" and listed. Nothing is written unless\n"
+                   "the whole update fits in the free space. The key is read back and verified.\n"
+                   "A cut key says \"update interrupted\" in cartable verify: run the same command\n"
+                   "again to finish.\n"
+                   "\n"
+                   "Options:\n"
+                   "  --trust KEY   trusted minisign public key, or a directory of them (repeatable)\n"
+                   "  --dry-run     say what would be done; nothing written\n"
+                   "  --yes         needed to write on a USB key\n"
+                   "  -h, --help    show this help\n"
+                   "\n"
+                   "Exit codes: 0 updated; 2 not a cartable key, or an interrupted update to another\n"
+                   "release; 3 signature not trusted, another release, not newer; 4 too little\n"
+                   "space; 5 I/O error or read-back mismatch; 64 usage. See cartable-update(1).\n"),
+        .run = run_update,
+};
+
+const struct command command_repair = {
+        .name = "repair",
+        .summary = N_("restore a key's missing and modified release files in place"),
+        .help = N_("Usage: cartable repair RELEASE TARGET [--trust KEY]... [--dry-run] [--yes]\n"
+                   "\n"
+                   "Restore a key against its own release (RELEASE must be the very release the\n"
+                   "key holds, which gives the content): missing and modified release files,\n"
+                   "attributes and the owner file are written again in place, the pupil's files\n"
+                   "kept as cartable update keeps them. The key is then read back and verified.\n"
+                   "\n"
+                   "Options: as cartable update.\n"
+                   "\n"
+                   "Exit codes: as cartable update; 3 also when RELEASE is not the key's own.\n"
+                   "See cartable-update(1).\n"),
+        .run = run_repair,
+};
