@@ -18,6 +18,8 @@
  *   url = postgresql://journal.example/cartable?sslmode=verify-full ; or a PostgreSQL journal (last wins)
  *                            ; (no password here: ~/.pgpass, PGPASSFILE or a service file)
  *   wait = 60                ; seconds a batch waits for a journal server that went away
+ *   [flash]
+ *   erase = auto             ; auto, always or never: erase what a key held (cartable-flash(1))
  */
 #pragma once
 
@@ -25,6 +27,15 @@
 
 #define CONFIG_DEFAULT_MAX_SIZE (256 * GIB)
 #define CONFIG_DEFAULT_MIN_SIZE (64 * MIB)
+
+/* Erasing what a key held before it is written (--erase, [flash] erase). */
+enum cart_erase {
+        CART_ERASE_AUTO,       /* unless the key is blank or holds only its pupil's key or a stock release */
+        CART_ERASE_ALWAYS,
+        CART_ERASE_NEVER,      /* asked explicitly; recorded */
+};
+int cart_erase_from_string(const char *s, enum cart_erase *ret);
+const char *cart_erase_to_string(enum cart_erase e);
 
 struct cart_config {
         char **trust;
@@ -36,6 +47,7 @@ struct cart_config {
         char *station_name;            /* NULL: the host name */
         char *journal_path;            /* [journal] path or url; NULL: STATE_DIR/journal.db */
         unsigned journal_wait;         /* [journal] wait: seconds a batch waits for a lost server; 0: default */
+        enum cart_erase erase;         /* [flash] erase */
         char *path;                    /* the file read, NULL when none was */
 };
 

@@ -50,6 +50,7 @@ static const char *const reason_names[_CART_REASON_MAX] = {
         [CART_REASON_INTERRUPTED]          = "interrupted",
         [CART_REASON_REFLASHED]            = "reflashed",
         [CART_REASON_REPLACED]             = "replaced",
+        [CART_REASON_ERASE_FAILED]         = "erase-failed",
 };
 
 const char *cart_reason_to_string(enum cart_reason reason) {

@@ -84,6 +84,7 @@ enum cart_reason {
         CART_REASON_INTERRUPTED,           /* interrupted: a key stopped on request, or left started by a gone batch */
         CART_REASON_REFLASHED,             /* reflashed: a returned key, because it was written for someone else */
         CART_REASON_REPLACED,              /* replaced: a pupil's key, because a new one was issued */
+        CART_REASON_ERASE_FAILED,          /* erase-failed: erasing what a key held failed, or left non-zero bytes (offset) */
         _CART_REASON_MAX,
 };
 

@@ -12,10 +12,12 @@
 #include "fat/fat.h"
 #include "flash/verify.h"
 #include "base/output-file.h"
+#include "station/held.h"
 #include "station/station.h"
 
 struct station {
         const struct cart_config *config;
+        const struct sign_trust *trust;  /* borrowed: judges the release a key carries (--erase auto) */
         struct device_policy policy;
         bool has_policy;
         struct release *release;
@@ -44,6 +46,7 @@ int station_new(const char *release_path, const struct cart_config *config, cons
         if (!s)
                 return -ENOMEM;
         s->config = config;
+        s->trust = trust;
         s->flags = flags;
         pthread_mutex_init(&s->lock, NULL);
         if (config) {
@@ -327,6 +330,7 @@ static struct flash_options flash_options_for(const struct station *s, const str
                 .release = s->release, .no_probe = k->no_probe, .has_volume_id = k->has_volume_id,
                 .volume_id = k->volume_id, .time = k->time, .owner = k->owner,
                 .chunk_size = k->chunk_size, .on_event = k->on_event, .userdata = k->userdata,
+                .erase_mode = k->erase, .held = k->journal_held,
         };
 }
 
@@ -364,6 +368,10 @@ int station_flash(struct station *s, const struct station_key *k, struct flash_r
         r = target_open(s, k, false, &x, report, err);
         if (r < 0)
                 return r;
+        /* What the key held, judged before its first byte is written: a key the journal does
+         * not place is read (its volume, its files against its signed release, its owner). */
+        if (k->erase == CART_ERASE_AUTO && (k->journal_held == FLASH_HELD_UNKNOWN || k->journal_held == FLASH_HELD_NOTHING))
+                o.held = held_combine(k->journal_held, held_judge_key(&x.t, s->trust, k->owner));
         r = flash_key(&x.t, &o, report, err);
         r = image_full(&x, report, r, err);
         target_close(&x, r < 0);

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <unistd.h>
+
+#include "fat/fat.h"
+#include "flash/key-record.h"
+#include "flash/verify.h"
+#include "journal/journal-life.h"
+#include "station/held.h"
+
+/* An image file whose every byte is a hole has never been written. */
+static bool is_all_holes(const struct flash_target *t) {
+        return !t->is_block_device && lseek(t->fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+}
+
+static int count_entry(void *userdata, const char *path, const struct fat_dirent *e) {
+        (void) path;
+        (void) e;
+        (*(size_t *) userdata)++;
+        return 0;
+}
+
+static bool field_differs(const char *on_key, const char *now) {
+        return on_key[0] && !streq(on_key, now);
+}
+
+/* The record's owner against the pupil's fields, cut and cleaned as the record stores them
+ * (only the fields the record holds: a release's template may use fewer). */
+static bool is_same_owner(const struct key_record *rec, const struct owner_fields *owner) {
+        struct key_record now = {};
+
+        if (!owner)
+                return false;
+        key_record_set_owner(&now, owner);
+        return !field_differs(rec->owner_first_name, now.owner_first_name) &&
+               !field_differs(rec->owner_last_name, now.owner_last_name) &&
+               !field_differs(rec->owner_class, now.owner_class) &&
+               !field_differs(rec->owner_school, now.owner_school);
+}
+
+enum flash_held held_judge_key(const struct flash_target *t, const struct sign_trust *trust,
+                               const struct owner_fields *owner) {
+        _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
+        _cleanup_(verify_result_freep) struct verify_result *res = NULL;
+        void *fd = (void *) (intptr_t) t->fd;
+        struct cart_error ignored = {};
+        struct fat_dirent de;
+        size_t n = 0;
+
+        if (t->is_new || is_all_holes(t))
+                return FLASH_HELD_NOTHING;
+        if (verify_open_volume(fd_read_at, fd, t->size, &fr, NULL, NULL, &ignored) < 0)
+                return FLASH_HELD_FOREIGN;
+        if (fat_reader_stat(fr, KEY_CARTABLE_DIR, &de, &ignored) < 0) {
+                /* Not a cartable key: blank only when its volume holds no file at all. */
+                if (fat_reader_walk(fr, count_entry, &n, &ignored) < 0 || n > 0)
+                        return FLASH_HELD_FOREIGN;
+                return FLASH_HELD_NOTHING;
+        }
+        fat_dirent_clear(&de);
+        if (!trust || verify_key(fd_read_at, fd, t->size, trust, &res, &ignored) < 0)
+                return FLASH_HELD_FOREIGN;
+        if (res->n_extra + res->n_modified + res->n_sealed + res->n_unlisted > 0)
+                return FLASH_HELD_FOREIGN;
+        if (res->is_key_record_valid && res->key_record.has_owner)
+                return is_same_owner(&res->key_record, owner) ? FLASH_HELD_SAME_PUPIL : FLASH_HELD_OTHER_PUPIL;
+        if (!res->is_key_record_valid)
+                return FLASH_HELD_FOREIGN;
+        return FLASH_HELD_RELEASE;
+}
+
+/* "ID" or "UAI/ID" against the holder's school and id. */
+static bool is_holder(const struct journal_key_info *k, const char *pupil) {
+        const char *slash = strchr(pupil, '/');
+
+        if (!k->pupil_id)
+                return false;
+        if (!slash)
+                return streq(k->pupil_id, pupil);
+        return k->school && strlen(k->school) == (size_t) (slash - pupil) &&
+               strncmp(k->school, pupil, (size_t) (slash - pupil)) == 0 && streq(k->pupil_id, slash + 1);
+}
+
+int held_in_journal(struct journal *j, const char *key, const char *pupil, enum flash_held *ret,
+                    struct cart_error *err) {
+        static const char *const came_back[] = { "returned", "lost", "stolen", "replaced", "retired" };
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        int r;
+
+        r = journal_key_find(j, key, &k, err);
+        if (r == -ENOENT) {
+                *ret = FLASH_HELD_UNKNOWN;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret = FLASH_HELD_UNKNOWN;
+        for (size_t i = 0; i < ELEMENTSOF(came_back); i++)
+                if (streq(k->status, came_back[i]))
+                        *ret = FLASH_HELD_RETURNED;
+        if (streq(k->status, "issued"))
+                *ret = pupil && is_holder(k, pupil) ? FLASH_HELD_SAME_PUPIL : FLASH_HELD_OTHER_PUPIL;
+        return 0;
+}
