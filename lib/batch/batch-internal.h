@@ -35,6 +35,7 @@ struct slot {
         bool has_thread;
         bool check_intact;
         uint32_t intact_volume_id;
+        enum flash_held journal_held;   /* what the journal says the key held (--erase auto) */
         bool is_skipped;
         atomic_int step;
         atomic_uint_fast64_t done, total;

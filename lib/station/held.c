@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "fat/fat.h"
@@ -10,6 +11,38 @@
 /* An image file whose every byte is a hole has never been written. */
 static bool is_all_holes(const struct flash_target *t) {
         return !t->is_block_device && lseek(t->fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+}
+
+#define ZERO_HEAD (4 * MIB)
+#define ZERO_SAMPLES 256
+#define ZERO_SAMPLE (64 * KIB)
+
+static bool is_zero(const uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
+/* A key without a FAT volume is blank when its first 4 MiB and 256 blocks of 64 KiB drawn
+ * at random across it read as zeros (16 MiB read, whatever its size); anything else is
+ * content cartable cannot read. */
+static bool reads_as_zeros(const struct flash_target *t) {
+        _cleanup_free_ uint8_t *buf = malloc(ZERO_HEAD);
+        uint64_t seed, n = MIN(t->size, (uint64_t) ZERO_HEAD);
+
+        if (!buf || getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+                return false;
+        if (pread_full(t->fd, buf, (size_t) n, 0) < 0 || !is_zero(buf, (size_t) n))
+                return false;
+        for (unsigned i = 0; i < ZERO_SAMPLES && t->size > ZERO_SAMPLE; i++) {
+                uint64_t at;
+                seed = seed * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+                at = (seed >> 11) % (t->size / ZERO_SAMPLE) * ZERO_SAMPLE;
+                if (pread_full(t->fd, buf, ZERO_SAMPLE, at) < 0 || !is_zero(buf, ZERO_SAMPLE))
+                        return false;
+        }
+        return true;
 }
 
 static int count_entry(void *userdata, const char *path, const struct fat_dirent *e) {
@@ -49,7 +82,7 @@ enum flash_held held_judge_key(const struct flash_target *t, const struct sign_t
         if (t->is_new || is_all_holes(t))
                 return FLASH_HELD_NOTHING;
         if (verify_open_volume(fd_read_at, fd, t->size, &fr, NULL, NULL, &ignored) < 0)
-                return FLASH_HELD_FOREIGN;
+                return reads_as_zeros(t) ? FLASH_HELD_NOTHING : FLASH_HELD_FOREIGN;
         if (fat_reader_stat(fr, KEY_CARTABLE_DIR, &de, &ignored) < 0) {
                 /* Not a cartable key: blank only when its volume holds no file at all. */
                 if (fat_reader_walk(fr, count_entry, &n, &ignored) < 0 || n > 0)
