@@ -132,5 +132,15 @@ int held_in_journal(struct journal *j, const char *key, const char *pupil, enum 
                         *ret = FLASH_HELD_RETURNED;
         if (streq(k->status, "issued"))
                 *ret = pupil && is_holder(k, pupil) ? FLASH_HELD_SAME_PUPIL : FLASH_HELD_OTHER_PUPIL;
+        if (*ret == FLASH_HELD_UNKNOWN || *ret == FLASH_HELD_SAME_PUPIL) {
+                /* Written over without an erase (--erase never), or an erase cut short: what the
+                 * key held before may still be in its free space, whatever its files say now. */
+                _cleanup_free_ char *last = NULL;
+                r = journal_key_last_erase(j, k->uid, &last, err);
+                if (r < 0)
+                        return r;
+                if (last && !streq(last, "ok"))
+                        *ret = FLASH_HELD_FOREIGN;
+        }
         return 0;
 }

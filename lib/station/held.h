@@ -22,9 +22,10 @@ enum flash_held held_judge_key(const struct flash_target *t, const struct sign_t
 
 /*
  * What the journal says of key (a journal uid, a USB serial or a volume ID): returned, lost,
- * stolen, replaced or retired, issued to pupil ("ID" or "UAI/ID") or to another; UNKNOWN when
- * the journal does not know the key or holds it as stock. pupil NULL: a stock key is being
- * made, any holder is another pupil.
+ * stolen, replaced or retired, issued to pupil ("ID" or "UAI/ID") or to another; FOREIGN when
+ * its last "erased" event is not "ok" (written over with --erase never, or an erase that
+ * failed or was cut short); UNKNOWN when the journal does not know the key or holds it as
+ * stock. pupil NULL: a stock key is being made, any holder is another pupil.
  */
 int held_in_journal(struct journal *j, const char *key, const char *pupil, enum flash_held *ret,
                     struct cart_error *err);

@@ -535,6 +535,15 @@ static enum journal_outcome journal_outcome(enum flash_outcome o) {
         return JOURNAL_OUTCOME_NONE;
 }
 
+/* The journal's "erased" event: an erase that ran, or --erase never on a key that was written. */
+static const char *erase_outcome(const struct flash_report *r) {
+        if (r->erase_method)
+                return r->is_erased ? "ok" : r->outcome == FLASH_OUTCOME_CANCELLED ? "cancelled" : "failed";
+        if (r->erase_mode == CART_ERASE_NEVER && r->step >= FLASH_STEP_WRITE)
+                return "skipped";
+        return NULL;
+}
+
 int station_record_end(struct station_record *rec, const struct flash_report *r, bool is_removed) {
         bool ok = r->outcome == FLASH_OUTCOME_OK;
 
@@ -548,6 +557,10 @@ int station_record_end(struct station_record *rec, const struct flash_report *r,
                 .bytes_written = (int64_t) r->bytes_written, .bytes_read = (int64_t) r->bytes_read,
                 .started_usec = r->started_usec, .finished_usec = r->finished_usec,
                 .write_usec = (int64_t) (r->write_seconds * 1e6), .read_usec = (int64_t) (r->read_seconds * 1e6),
+                .erase_outcome = erase_outcome(r), .erase_method = r->erase_method,
+                .erase_held = r->held != FLASH_HELD_UNKNOWN ? flash_held_to_string(r->held) : NULL,
+                .erase_bytes = (int64_t) r->erase_bytes, .erase_checked_bytes = (int64_t) r->erase_checked_bytes,
+                .erase_usec = (int64_t) (r->erase_seconds * 1e6),
         };
         return record_key(rec, r, &rec->end.key);
 }

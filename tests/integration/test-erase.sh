@@ -78,6 +78,11 @@ expect_in out '"step":"erase"'
 [ "$(jq -s '.[-1].erase.bytes' out)" -gt $((60 * 1024 * 1024)) ] || fail "flash: the erase wrote less than the free space"
 no_markers a.img A
 expect_exit 0 "$C" verify a.img "${T[@]}"
+# The journal's "erased" event: after the key's flash, with what it wrote, how, and what the key held.
+[ "$(q "SELECT outcome || ' ' || step || ' ' || message || ' ' || (bytes_written > 60 * 1048576) || ' ' || (bytes_read > 0) || ' ' || (write_usec > 0) FROM events WHERE kind = 'erased' AND key_uid LIKE 'file:%/a.img'")" = \
+  "ok zeros other-pupil 1 1 1" ] || fail "flash: no erased event"
+[ "$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE key_uid LIKE 'file:%/a.img' ORDER BY seq)")" = \
+  "flashed issued flashed erased returned issued" ] || fail "flash: the events of a re-issued key"
 # The same pupil's key again: not erased (its record and the journal both say D1002).
 expect_exit 0 "$C" flash rel.cart a.img "${T[@]}" --pupil D1002 --replace --json
 [ "$(jq -s -c '.[-1].erase | [.erased, .held]' out)" = '[false,"same-pupil"]' ] || { cat out; fail "same pupil erased"; }
@@ -92,18 +97,24 @@ no_markers b.img B
 # ---- --erase never: asked, said, and the markers stay (the search can fail) ----
 expect_exit 0 "$C" flash rel.cart n.img --size 64M "${T[@]}"
 pupil_files n.img N
-expect_exit 0 "$C" flash rel.cart n.img "${T[@]}" --erase never
+expect_exit 0 "$C" flash rel.cart n.img "${T[@]}" --erase never --journal "$SCRATCH/j.db"
 expect_in out 'not erased \(--erase never\)'
+[ "$(q "SELECT outcome || ' ' || coalesce(step, '-') FROM events WHERE kind = 'erased' AND key_uid LIKE 'file:%/n.img'")" = "skipped -" ] \
+        || fail "--erase never not recorded"
 grep -q -a "MARK-$RUN-N-" n.img || fail "--erase never erased anyway"
 if $HAS_PHOTOREC; then
         photorec_carve n.img rec-never
         grep -r -q -a "MARK-$RUN-N-" rec-never || fail "photorec recovers nothing of a key left unerased: the oracle is blind"
 fi
 expect_exit 64 "$C" flash rel.cart n.img "${T[@]}" --erase sometimes
-# --erase always erases a blank stock key too.
+# The key now holds only the release, but the journal knows it was written over unerased:
+# auto erases it.
+expect_exit 0 "$C" flash rel.cart n.img "${T[@]}" --journal "$SCRATCH/j.db" --json
+[ "$(jq -s -c '.[-1].erase | [.mode, .held, .erased]' out)" = '["auto","foreign",true]' ] || { cat out; fail "auto after never"; }
+no_markers n.img N
+# --erase always erases a stock key holding only its release.
 expect_exit 0 "$C" flash rel.cart n.img "${T[@]}" --erase always --json
 [ "$(jq -s -c '.[-1].erase | [.mode, .erased]' out)" = '["always",true]' ] || fail "--erase always"
-no_markers n.img N
 # [flash] erase = never in the configuration, --erase auto on the command line wins.
 cp cartable.conf never.conf
 printf '[flash]\nerase = never\n' >> never.conf
@@ -148,6 +159,8 @@ if command -v nbdkit > /dev/null && command -v nbdfuse > /dev/null && [ -e /dev/
         [ "$(q "SELECT outcome || ' ' || reason || ' ' || step FROM events WHERE kind = 'flashed' AND key_uid LIKE 'file:%/bad/nbd'")" = "failed erase-failed erase" ] \
                 || fail "failed erase not recorded"
         [ "$(q "SELECT count(*) FROM keys WHERE pupil_id = 'D1005' AND status = 'issued'")" = 0 ] || fail "a key whose erase failed was issued"
+        [ "$(q "SELECT outcome || ' ' || reason FROM events WHERE kind = 'erased' AND key_uid LIKE 'file:%/bad/nbd'")" = "failed erase-failed" ] \
+                || fail "failed erase: no erased event"
 else
         skip_part "nbdkit, nbdfuse or /dev/fuse missing: the failed erase is not tested"
 fi
