@@ -579,6 +579,13 @@ int writer_erase_check(const struct plan *plan, int fd, uint64_t disk_size, cons
         if (j.bs < 512 || (j.bs & (j.bs - 1)))
                 return cart_error_set(err, -EINVAL, "block size %" PRIu32 " does not fit", j.bs);
         r = build_gaps(&j, disk_size - disk_size % j.bs);
+        /* The first block is erased first and written last: the plan's, once the key is made. */
+        if (r >= 0 && j.n_spans > 0 && covered(plan, 0, j.bs) > 0) {
+                j.spans[0].start = j.bs;
+                j.total -= j.bs;
+                if (j.spans[0].start == j.spans[0].end)
+                        memmove(j.spans, j.spans + 1, --j.n_spans * sizeof(*j.spans));
+        }
         if (r < 0 || j.n_spans == 0) {
                 free(j.spans);
                 return r;
