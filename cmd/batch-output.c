@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,10 +18,11 @@
 #define P_(ctx, s) i18n_pgettext(ctx "\004" s, s)
 
 struct batch_row {
-        char target[160], serial[48], pupil[64], phase[64], result[300];
+        char target[160], serial[48], pupil[200], phase[64], result[300];
         uint64_t capacity, done, total;
         double rate, eta;
         bool is_moving;                /* writing or reading back: percent, rate, ETA shown */
+        bool is_present;               /* a key is in the port (not pulled out) */
         int color;                     /* 0 none, 1 green, 2 red */
 };
 
@@ -48,22 +52,13 @@ static const char *event_name_words(enum batch_event_kind k) {
 }
 
 
-void batch_output_init(struct batch_output *out, bool is_json, FILE *f, const char *release) {
-        const char *term = getenv("TERM");
-        bool is_tty = isatty(fileno(f)) && !(term && streq(term, "dumb"));
-
-        *out = (struct batch_output) {
-                .mode = is_json ? BATCH_OUTPUT_JSON : is_tty ? BATCH_OUTPUT_TABLE : BATCH_OUTPUT_LINES,
-                .f = f, .release = release,
-        };
-        out->has_color = out->mode == BATCH_OUTPUT_TABLE && !getenv("NO_COLOR");
-}
-
 void batch_output_done(struct batch_output *out) {
         for (size_t i = 0; i < out->n_lines; i++)
                 free(out->lines[i]);
         free(out->lines);
         free(out->rows);
+        free(out->header);
+        out->header = NULL;
         out->lines = NULL;
         out->rows = NULL;
         out->n_lines = out->n_rows = 0;
@@ -402,12 +397,19 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
         copy_safe(row->target, sizeof(row->target), s->port[0] ? s->port : s->target);
         copy_safe(row->serial, sizeof(row->serial), s->serial);
         row->capacity = s->capacity;
-        copy_safe(row->pupil, sizeof(row->pupil), pupil_words(s, p, sizeof(p)));
+        if (s->family_name)
+                /* TRANSLATORS: a pupil in the batch table: family name, first name, class. */
+                snprintf(p, sizeof(p), _("%s %s (%s)"), s->family_name, s->first_name ? s->first_name : "",
+                         s->class_name ? s->class_name : "?");
+        else
+                pupil_words(s, p, sizeof(p));
+        copy_safe(row->pupil, sizeof(row->pupil), s->pupil ? p : "");
         row->done = s->done;
         row->total = s->total;
         row->rate = s->rate;
         row->eta = s->eta;
         row->is_moving = false;
+        row->is_present = true;
         switch (ev->kind) {
         case BATCH_ADDED: case BATCH_STARTED:
                 /* TRANSLATORS: the PHASE of a key that waits for a worker (the table's column is
@@ -446,6 +448,7 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
                 break;
         case BATCH_REMOVED:
                 if (!s->is_running) {
+                        row->is_present = false;
                         /* TRANSLATORS: the PHASE of a port whose key was pulled out. */
                         snprintf(row->phase, sizeof(row->phase), "%s", _("empty"));
                         row->result[0] = 0;
@@ -458,19 +461,31 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
         out->is_dirty = true;
 }
 
-/* s in a column of width characters (not bytes: French headers and pupils' names are
- * UTF-8), cut or padded with spaces on the right (or on the left when is_right). */
-static void put_cell(FILE *f, const char *s, int width, bool is_right) {
+/* ---- Fitting the terminal ---- */
+
+/* Display columns of the first bytes of s (UTF-8 under a UTF-8 locale), at most width:
+ * returns the bytes that fit, *ret_w their columns. Escape sequences are not counted. */
+static size_t fit_bytes(const char *s, int width, int *ret_w) {
         mbstate_t st = {};
         const char *p = s;
         int w = 0;
 
-        while (*p && w < width) {
+        while (*p) {
                 wchar_t wc;
-                size_t k = mbrtowc(&wc, p, MB_CUR_MAX, &st);
-                if (k == 0 || k == (size_t) -1 || k == (size_t) -2)
+                size_t k;
+                int cw;
+
+                if (*p == '\033') {           /* a colour: ESC [ ... m, no width */
+                        const char *m = strchr(p, 'm');
+                        p = m ? m + 1 : p + strlen(p);
+                        continue;
+                }
+                k = mbrtowc(&wc, p, MB_CUR_MAX, &st);
+                if (k == 0 || k == (size_t) -1 || k == (size_t) -2) {
                         k = 1;
-                int cw = k == 1 && (unsigned char) *p < 0x80 ? 1 : wcwidth(wc);
+                        memset(&st, 0, sizeof(st));
+                }
+                cw = k == 1 && (unsigned char) *p < 0x80 ? 1 : wcwidth(wc);
                 if (cw < 0)
                         cw = 1;
                 if (w + cw > width)
@@ -478,33 +493,191 @@ static void put_cell(FILE *f, const char *s, int width, bool is_right) {
                 w += cw;
                 p += k;
         }
+        *ret_w = w;
+        return (size_t) (p - s);
+}
+
+static int text_width(const char *s) {
+        int w;
+        fit_bytes(s, INT_MAX, &w);
+        return w;
+}
+
+/* The mark of a cut: an ellipsis where the terminal shows one, else "~". */
+static const char *ellipsis(void) {
+        return MB_CUR_MAX > 1 ? "\u2026" : "~";
+}
+
+/* s in a column of width characters (not bytes: French headers and pupils' names are
+ * UTF-8): padded with spaces on the right (on the left when is_right), or cut with an
+ * ellipsis at its end, or at its start when is_tail (a path: its end tells two apart). */
+static void put_cell(FILE *f, const char *s, int width, bool is_right, bool is_tail) {
+        int w, w2;
+        size_t n;
+
+        if (width <= 0)
+                return;
+        n = fit_bytes(s, width, &w);
+        if (s[n]) {                    /* too long: cut, and say so */
+                if (is_tail) {
+                        const char *p = s + strlen(s);
+                        int tw = 0;
+                        /* the longest tail of width - 1 columns, on a character boundary */
+                        for (const char *q = s; *q; q++) {
+                                if (((unsigned char) *q & 0xC0) == 0x80)
+                                        continue;
+                                if (text_width(q) <= width - 1) {
+                                        p = q;
+                                        break;
+                                }
+                        }
+                        tw = text_width(p);
+                        fputs(ellipsis(), f);
+                        fputs(p, f);
+                        fprintf(f, "%*s", width - 1 - tw, "");
+                } else {
+                        n = fit_bytes(s, width - 1, &w2);
+                        fwrite(s, 1, n, f);
+                        fputs(ellipsis(), f);
+                        fprintf(f, "%*s", width - 1 - w2, "");
+                }
+                fputc(' ', f);
+                return;
+        }
         if (is_right)
                 fprintf(f, "%*s", width - w, "");
-        fwrite(s, 1, (size_t) (p - s), f);
+        fwrite(s, 1, n, f);
         if (!is_right)
                 fprintf(f, "%*s", width - w, "");
         fputc(' ', f);
 }
 
-/* One line of the table: the cells, then the result (coloured), ended without a newline. */
-static char *table_line(const struct batch_output *out, const char *const cells[8], const char *result, int color) {
-        static const int width[8] = { 14, 16, 8, 24, 10, 4, 6, 5 };
-        static const bool is_right[8] = { false, false, true, false, false, true, true, true };
+/* The columns, in the order shown; each has its natural width, the narrowest it may be
+ * made, and a rank: when the terminal is too narrow, SERIAL, MB/s and SIZE go first, then
+ * PUPIL and PORT are made narrower, then ETA, %, PHASE go. RESULT takes what is left. */
+enum { COL_PORT, COL_SERIAL, COL_SIZE, COL_PUPIL, COL_PHASE, COL_PCT, COL_RATE, COL_ETA, N_COLS };
+#define RESULT_MIN 16
+#define PUPIL_MAX 40
+#define PHASE_MAX 12
+static const struct column {
+        int natural, min, rank;
+        bool is_right, is_tail;
+} columns[N_COLS] = {
+        [COL_PORT] = { 14, 8, 0, false, true },
+        [COL_SERIAL] = { 16, 16, 7, false, true },
+        [COL_SIZE] = { 9, 9, 5, true, false },
+        [COL_PUPIL] = { 26, 14, 1, false, false },
+        [COL_PHASE] = { 10, 10, 2, false, false },
+        [COL_PCT] = { 4, 4, 3, true, false },
+        [COL_RATE] = { 6, 6, 6, true, false },
+        [COL_ETA] = { 5, 5, 4, true, false },
+};
+
+/* The terminal's width (columns), 80 when it cannot say. */
+static int terminal_columns(FILE *f) {
+        struct winsize ws;
+        if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+                return ws.ws_col;
+        return 80;
+}
+
+static volatile sig_atomic_t is_resized;
+
+static void on_winch(int sig) {
+        (void) sig;
+        is_resized = 1;
+}
+
+static int layout_need(const int w[N_COLS]) {
+        int need = RESULT_MIN;
+        for (int i = 0; i < N_COLS; i++)
+                need += w[i] ? w[i] + 1 : 0;
+        return need;
+}
+
+static void drop_ranks(int w[N_COLS], int from, int to, int avail) {
+        for (int rank = from; rank >= to; rank--)
+                for (int i = 0; i < N_COLS; i++)
+                        if (columns[i].rank == rank && layout_need(w) > avail)
+                                w[i] = 0;
+}
+
+/* The width of each column for a terminal of cols columns (0: not shown). A line is at
+ * most cols - 1 wide, so that no terminal wraps it, whatever it does at the last column. */
+static void layout(struct batch_output *out, int cols) {
+        static const int shrink_order[] = { COL_PUPIL, COL_PORT };
+        int *w = out->width, avail = cols - 1, need;
+
+        for (int i = 0; i < N_COLS; i++)
+                w[i] = columns[i].natural;
+        w[COL_PHASE] = MIN(MAX(w[COL_PHASE], out->phase_width), PHASE_MAX);
+        drop_ranks(w, 7, 5, avail);
+        for (size_t k = 0; k < ELEMENTSOF(shrink_order); k++) {
+                int i = shrink_order[k], cut = MIN(w[i] - columns[i].min, layout_need(w) - avail);
+                if (cut > 0)
+                        w[i] -= cut;
+        }
+        drop_ranks(w, 4, 1, avail);    /* then the line is cut at its end (fit_line) */
+        need = layout_need(w);
+        /* A wide terminal: the pupil's names in full, up to PUPIL_MAX. */
+        if (w[COL_PUPIL] && need < avail)
+                w[COL_PUPIL] += MIN(avail - need, PUPIL_MAX - w[COL_PUPIL]);
+        out->cols = cols;
+}
+
+/* line cut to the terminal's width (cols - 1), its colour closed: never wrapped. */
+static char *fit_line(const struct batch_output *out, char *line) {
+        int w;
+        size_t n;
+
+        if (!line)
+                return NULL;
+        n = fit_bytes(line, out->cols - 1, &w);
+        if (line[n]) {
+                bool has_color = strchr(line, '\033') != NULL;
+                size_t k = fit_bytes(line, out->cols - 2, &w);
+                char *t = NULL;
+                if (asprintf(&t, "%.*s%s%s", (int) k, line, ellipsis(), has_color ? "\033[0m" : "") < 0)
+                        t = NULL;
+                free(line);
+                return t;
+        }
+        return line;
+}
+
+/* One line of the table: the cells shown, then the result (coloured), without a newline. */
+static char *table_line(const struct batch_output *out, const char *const cells[N_COLS], const char *result, int color) {
         char *s = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&s, &len);
+        int used = 0;
 
         if (!f)
                 return NULL;
-        for (size_t i = 0; i < 8; i++)
-                put_cell(f, cells[i], width[i], is_right[i]);
-        fprintf(f, "%s%s%s", out->has_color && color ? (color == 1 ? "\033[32m" : "\033[31m") : "", result,
-                out->has_color && color ? "\033[0m" : "");
+        for (size_t i = 0; i < N_COLS; i++)
+                if (out->width[i]) {
+                        put_cell(f, cells[i], out->width[i], columns[i].is_right, columns[i].is_tail);
+                        used += out->width[i] + 1;
+                }
         if (fclose(f) != 0) {
                 free(s);
                 return NULL;
         }
-        return s;
+        /* The result in what is left, cut with an ellipsis, coloured; no padding after it. */
+        while (len > 0 && s[len - 1] == ' ')
+                s[--len] = 0;
+        int room = out->cols - 1 - used, w;
+        size_t n = fit_bytes(result, room, &w);
+        bool is_cut = result[n] != 0;
+        char *t = NULL;
+        if (is_cut)
+                n = fit_bytes(result, room - 1, &w);
+        if (asprintf(&t, "%s%*s%s%.*s%s%s", s, used > 0 && *result ? (int) (used - (int) text_width(s)) : 0, "",
+                     out->has_color && color ? (color == 1 ? "\033[32m" : "\033[31m") : "", (int) n, result,
+                     is_cut ? ellipsis() : "", out->has_color && color ? "\033[0m" : "") < 0)
+                t = NULL;
+        free(s);
+        return fit_line(out, t);
 }
 
 static char *row_text(const struct batch_output *out, const struct batch_row *row) {
@@ -520,8 +693,8 @@ static char *row_text(const struct batch_output *out, const struct batch_row *ro
                         /* TRANSLATORS: seconds left, in the table's ETA column (5 characters wide). */
                         snprintf(eta, sizeof(eta), _("%.0fs"), row->eta);
         }
-        return table_line(out, (const char *const[8]) { row->target, row->serial, cap, row->pupil, row->phase, pct,
-                                                         rate, eta }, row->result, row->color);
+        return table_line(out, (const char *const[N_COLS]) { row->target, row->serial, cap, row->pupil, row->phase,
+                                                              pct, rate, eta }, row->result, row->color);
 }
 
 /* The summary's counters, one item each (a list, each with its plural), then time and rate. */
@@ -542,47 +715,98 @@ static char *summary_text(const struct batch_summary *s) {
                 snprintf(items[4], sizeof(items[4]), ngettext(", %" PRId64 " pupil without a key",
                                                               ", %" PRId64 " pupils without a key",
                                                               (unsigned long) s->n_without_key), s->n_without_key);
+        /* A rate over less than a minute, or over no key, means nothing: it is left out. */
+        char rate[96] = "", secs[48];
+        human_decimal(s->elapsed, secs, sizeof(secs));
+        if (s->elapsed >= 60 && s->n_done > 0)
+                /* TRANSLATORS: keys done per hour, after a comma (batches of a minute or more). */
+                snprintf(rate, sizeof(rate), _(", %.0f keys/hour"), s->keys_per_hour);
         /* TRANSLATORS: a batch's summary: done, failed, interrupted and running keys, the pupils
-         * without a key (", 3 pupils without a key" or nothing), seconds since the start, keys
-         * done per hour, and the state of a stopping batch (" (stopping: ...)" or nothing). */
-        if (asprintf(&t, _("%s, %s, %s, %s%s, %.0f s, %.0f keys/hour%s"), items[0], items[1], items[2], items[3],
-                     items[4], s->elapsed, s->keys_per_hour,
+         * without a key (", 3 pupils without a key" or nothing), seconds since the start ("2.5"),
+         * keys done per hour (", 410 keys/hour" or nothing), and the state of a stopping batch
+         * (" (stopping: ...)" or nothing). */
+        if (asprintf(&t, _("%s, %s, %s, %s%s, %s s%s%s"), items[0], items[1], items[2], items[3], items[4], secs, rate,
                      s->stop_level == 1 ? _(" (stopping: Ctrl-C again cancels the keys in progress)") :
                      s->stop_level >= 2 ? _(" (cancelling)") : "") < 0)
                 return NULL;
         return t;
 }
 
-/* Redraw only the lines that changed: move up to the first line, rewrite or skip each. */
+/* What no key shows: the batch waits for keys (and says why it may wait in vain). */
+static char *waiting_line(const struct batch_output *out, const struct batch_summary *sum) {
+        char *t = NULL;
+
+        for (size_t i = 0; i < out->n_rows; i++)
+                if (out->rows[i].is_present)
+                        return NULL;
+        if (sum->stop_level)
+                return NULL;
+        if (asprintf(&t, "%s", out->is_udev_missing ?
+                     /* TRANSLATORS: the batch table while no key is plugged in, udevd not running. */
+                     _("waiting for keys, but udevd is not running: keys plugged in are not seen (cartable doctor)") :
+                     /* TRANSLATORS: the batch table while no key is plugged in. */
+                     _("waiting for keys: plug them into the hub (Ctrl-C to stop)")) < 0)
+                return NULL;
+        return fit_line(out, t);
+}
+
+/* Redraw only the lines that changed: move up to the first line, rewrite or skip each. A
+ * terminal resized since the last draw gets the table anew below the old one (a terminal
+ * may have re-wrapped what it showed, so moving up would land elsewhere). */
 static void table_draw(struct batch_output *out, const struct batch_summary *sum) {
-        size_t n = out->n_rows + 2;
+        size_t n = out->n_rows + 4, k = 0;
         char **lines = calloc(n, sizeof(*lines));
         size_t up = out->n_lines;
 
         if (!lines)
                 return;
-        /* TRANSLATORS: the batch table's column headers, in capitals; each column is as wide
-         * as the number in its comment: PORT 14, SERIAL 16, SIZE 8, PUPIL 24, PHASE 10, MB/s 6,
-         * ETA 5 (a longer header is cut). */
-        lines[0] = table_line(out, (const char *const[8]) { _("PORT"), _("SERIAL"), _("SIZE"), _("PUPIL"),
-                                                            _("PHASE"), "%", _("MB/s"), _("ETA") }, _("RESULT"), 0);
+        if (is_resized || !out->cols) {
+                int cols = terminal_columns(out->f);
+                is_resized = 0;
+                if (cols != out->cols) {
+                        if (out->cols)
+                                up = 0;
+                        for (size_t i = 0; i < out->n_lines; i++)
+                                free(out->lines[i]);
+                        out->n_lines = 0;
+                        layout(out, cols);
+                }
+        }
+        if (out->header && (lines[k] = strdup(out->header)))
+                lines[k] = fit_line(out, lines[k]);
+        k++;
+        /* TRANSLATORS: the batch table's column headers, in capitals: PORT, SERIAL, SIZE, PUPIL,
+         * PHASE, MB/s, ETA, RESULT (a header longer than its column is cut with an ellipsis). */
+        lines[k++] = table_line(out, (const char *const[N_COLS]) { _("PORT"), _("SERIAL"), _("SIZE"), _("PUPIL"),
+                                                                   _("PHASE"), "%", _("MB/s"), _("ETA") },
+                                _("RESULT"), 0);
         for (size_t i = 0; i < out->n_rows; i++)
-                lines[i + 1] = row_text(out, &out->rows[i]);
-        lines[n - 1] = summary_text(sum);
+                lines[k++] = row_text(out, &out->rows[i]);
+        lines[k] = summary_text(sum);
+        lines[k] = fit_line(out, lines[k]);
+        k++;
+        lines[k] = waiting_line(out, sum);
+        if (lines[k])
+                k++;
         if (up)
                 fprintf(out->f, "\033[%zuA", up);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < MAX(k, out->n_lines); i++) {
                 const char *old = i < out->n_lines ? out->lines[i] : NULL;
-                if (lines[i] && (!old || !streq(old, lines[i])))
+                if (i >= k)
+                        fputs("\r\033[K", out->f);      /* a line no longer shown */
+                else if (lines[i] && (!old || !streq(old, lines[i])))
                         fprintf(out->f, "\r\033[K%s", lines[i]);
                 fputc('\n', out->f);
         }
+        /* Lines cleared at the bottom stay below: the cursor goes back to the table's end. */
+        if (out->n_lines > k)
+                fprintf(out->f, "\033[%zuA", out->n_lines - k);
         fflush(out->f);
         for (size_t i = 0; i < out->n_lines; i++)
                 free(out->lines[i]);
         free(out->lines);
         out->lines = lines;
-        out->n_lines = n;
+        out->n_lines = k;
         out->is_dirty = false;
 }
 
@@ -605,6 +829,63 @@ static void table_event(struct batch_output *out, const struct batch_event *ev) 
                 fputc('\a', out->f);     /* swap the key */
         if (ev->kind == BATCH_TICK)
                 table_draw(out, ev->summary);
+}
+
+void batch_output_init(struct batch_output *out, bool is_json, FILE *f, const char *release) {
+        const char *term = getenv("TERM");
+        bool is_tty = isatty(fileno(f)) && !(term && streq(term, "dumb"));
+
+        *out = (struct batch_output) {
+                .mode = is_json ? BATCH_OUTPUT_JSON : is_tty ? BATCH_OUTPUT_TABLE : BATCH_OUTPUT_LINES,
+                .f = f, .release = release,
+        };
+        out->has_color = out->mode == BATCH_OUTPUT_TABLE && !getenv("NO_COLOR");
+        out->is_udev_missing = access("/run/udev/control", F_OK) < 0;
+        if (out->mode == BATCH_OUTPUT_TABLE) {
+                struct sigaction sa = { .sa_handler = on_winch, .sa_flags = SA_RESTART };
+                sigemptyset(&sa.sa_mask);
+                (void) sigaction(SIGWINCH, &sa, NULL);
+                /* The PHASE column as wide as its longest word in this language. */
+                for (int st = 0; st <= FLASH_STEP_ERASE; st++)     /* the last step's number */
+                        out->phase_width = MAX(out->phase_width, text_width(flash_step_words((enum flash_step) st)));
+                for (int k = 0; k <= BATCH_TICK; k++)
+                        if (k != BATCH_TICK)
+                                out->phase_width = MAX(out->phase_width,
+                                                       text_width(event_name_words((enum batch_event_kind) k)));
+        }
+}
+
+void batch_output_header(struct batch_output *out, const struct batch_output_context *c) {
+        char release[256], where[256], *t = NULL;
+
+        if (c->release_name)
+                /* TRANSLATORS: the release in the batch header: name, version, serial. */
+                snprintf(release, sizeof(release), _("%s %s (serial %" PRIu64 ")"), c->release_name,
+                         c->release_version ? c->release_version : "?", c->serial);
+        else
+                snprintf(release, sizeof(release), "%s", out->release ? out->release : "");
+        if (c->class_name)
+                /* TRANSLATORS: who the batch's keys are for: a class and its school's UAI. */
+                snprintf(where, sizeof(where), _("class %s of %s"), c->class_name, c->school ? c->school : "?");
+        else
+                /* TRANSLATORS: the batch flashes keys for no pupil (--stock). */
+                snprintf(where, sizeof(where), "%s", _("stock keys"));
+        /* TRANSLATORS: the batch table's first line: the release, the pupils (or stock), the
+         * station, the journal. */
+        if (asprintf(&t, _("%s · %s · station %s · journal %s"), release, where,
+                     c->station ? c->station : "?", c->journal ? c->journal : "?") < 0)
+                return;
+        free(out->header);
+        copy_safe(t, strlen(t) + 1, t);
+        out->header = t;
+        if (out->mode == BATCH_OUTPUT_LINES) {
+                fprintf(out->f, "%s\n", t);
+                if (out->is_udev_missing && !c->has_targets)
+                        log_warn(_("udevd is not running: keys plugged in are not seen (cartable doctor)"));
+                else if (!c->has_targets)
+                        fprintf(out->f, "%s\n", _("waiting for keys: plug them into the hub (Ctrl-C to stop)"));
+                fflush(out->f);
+        }
 }
 
 void batch_output_event(void *userdata, const struct batch_event *ev) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "batch/batch.h"
@@ -22,11 +23,28 @@ struct batch_output {
         struct batch_row *rows;
         size_t n_rows;
         bool is_dirty;
+        /* The terminal: its width when last drawn, each column's width for it (0: not shown,
+         * the terminal is too narrow), the PHASE column's longest word in this language. */
+        int cols, width[8], phase_width;
+        char *header;                  /* the first line: release, pupils, journal, station */
+        bool is_udev_missing;          /* no /run/udev/control: keys plugged in are not seen */
+};
+
+/* What the header line names. */
+struct batch_output_context {
+        const char *release_name, *release_version;
+        uint64_t serial;
+        const char *school, *class_name;   /* class_name NULL: stock keys */
+        const char *journal, *station;
+        bool has_targets;                  /* --target: no key to wait for */
 };
 
 /* Mode from --json, and whether f is a terminal that moves its cursor (not TERM=dumb). */
 void batch_output_init(struct batch_output *out, bool is_json, FILE *f, const char *release);
 void batch_output_done(struct batch_output *out);
+/* The header: the first line of the table, or printed once (plain lines) with "waiting for
+ * keys" (or a warning when udevd is not running). Not in --json. */
+void batch_output_header(struct batch_output *out, const struct batch_output_context *c);
 /* A batch_event_fn: userdata is the struct batch_output. */
 void batch_output_event(void *userdata, const struct batch_event *ev);
 /* The final summary (a line, or the JSON "summary" object). */

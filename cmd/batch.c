@@ -249,6 +249,11 @@ static int run(int argc, char **argv) {
                 return log_fail(-ENOMEM, "%s", strerror(ENOMEM));
         }
         batch_output_init(&out, a.json, stdout, a.release);
+        const struct manifest *m = release_manifest(station_release(st));
+        batch_output_header(&out, &(struct batch_output_context) {
+                .release_name = manifest_name(m), .release_version = manifest_version(m),
+                .serial = manifest_serial(m), .school = a.school, .class_name = a.class_name,
+                .journal = journal_name(j), .station = journal_station(j), .has_targets = a.n_targets > 0 });
         struct batch_options o = {
                 .station = st, .journal = j, .trust = trust,
                 .school = a.school, .class_name = a.class_name, .operator = a.operator,

@@ -50,7 +50,7 @@ const char *esc(const char *s) {
         return out;
 }
 
-static void vlog(const char *prefix, const char *fmt, va_list ap) {
+_printf_(2, 0) static void vlog(const char *prefix, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
 
         fputs("cartable: ", stderr);

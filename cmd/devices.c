@@ -265,6 +265,11 @@ static int watch_devices(struct device_context *ctx) {
         r = device_monitor_new(ctx, on_event, NULL, &m, &err);
         if (r < 0)
                 return log_fail_error(&err, r, _("cannot watch devices"));
+        /* On stderr: stdout holds the events (NDJSON with --json). */
+        if (access("/run/udev/control", F_OK) < 0)
+                log_warn(_("udevd is not running: keys plugged in are not seen (cartable doctor)"));
+        else
+                log_info(_("waiting for keys (Ctrl-C to stop)"));
         for (;;) {
                 struct pollfd p[2] = {
                         { .fd = device_monitor_fd(m), .events = POLLIN },

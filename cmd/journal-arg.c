@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "common.h"
 #include "journal-arg.h"
+#include "journal/journal-import.h"
 
 const char *journal_arg_path(const char *arg, char *buf, size_t len) {
         if (arg)
@@ -63,4 +64,60 @@ char *safe_text(const char *text) {
         fput_safe(text, f);
         fclose(f);
         return buf;
+}
+
+struct known {
+        char text[512];
+        unsigned n;
+};
+
+static int add_known(void *userdata, const char *name) {
+        struct known *k = userdata;
+        size_t len = strlen(k->text);
+
+        if (k->n++ < 40 && len + strlen(name) + 8 < sizeof(k->text))
+                snprintf(k->text + len, sizeof(k->text) - len, "%s%s", len ? ", " : "", esc(name));
+        else if (!strstr(k->text, "..."))
+                snprintf(k->text + len, sizeof(k->text) - len, ", ...");
+        return 0;
+}
+
+int journal_arg_check_known(struct journal *j, const char *school, const char *class_name) {
+        struct cart_error err = {};
+        struct known k = {};
+        int r;
+
+        if (school) {
+                r = journal_school_known(j, school, NULL, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+                if (r == 0) {
+                        r = journal_names_list(j, NULL, false, add_known, &k, &err);
+                        if (r < 0)
+                                return journal_fail(r, &err);
+                        /* TRANSLATORS: a school's UAI, then the UAIs the journal holds. */
+                        log_error(-ENOENT, _("no school %s in the journal (it holds: %s)"), esc(school),
+                                  k.n ? k.text : _("none"));
+                        return EXIT_NOINPUT;
+                }
+        }
+        if (class_name) {
+                r = journal_school_known(j, school, class_name, &err);
+                if (r < 0)
+                        return journal_fail(r, &err);
+                if (r == 0) {
+                        r = journal_names_list(j, school, true, add_known, &k, &err);
+                        if (r < 0)
+                                return journal_fail(r, &err);
+                        if (school)
+                                /* TRANSLATORS: a class, a school's UAI, then the school's classes. */
+                                log_error(-ENOENT, _("no class %s at school %s in the journal (its classes: %s)"),
+                                          esc(class_name), esc(school), k.n ? k.text : _("none"));
+                        else
+                                log_error(-ENOENT, _("no class %s in the journal (its classes: %s)"), esc(class_name),
+                                          k.n ? k.text : _("none"));
+                        return EXIT_NOINPUT;
+                }
+        }
+        return EXIT_OK;
 }

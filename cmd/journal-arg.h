@@ -16,6 +16,10 @@ const char *journal_arg_path(const char *arg, char *buf, size_t len);
  */
 int journal_arg_open(const char *arg, bool create, struct journal **ret);
 
+/* An unknown school (UAI) or class (of that school when one is given) is an error naming
+ * the known ones, logged once: EXIT_NOINPUT, not an empty result. EXIT_OK when known. */
+int journal_arg_check_known(struct journal *j, const char *school, const char *class_name);
+
 /* The exit code for a negative errno from lib/journal. */
 int journal_exit_code(int r);
 /* Log err's message once and return journal_exit_code(r). */

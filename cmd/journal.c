@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable journal: show a pupil's or a key's history, export every event, verify the chain. */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 
 #include "commands.h"
+#include "base/csv.h"
 #include "journal-arg.h"
 #include "lifecycle.h"
+#include "output-arg.h"
 #include "batch/spool.h"
 #include "reason.h"
 
@@ -177,7 +178,7 @@ static struct json_object *event_json(const struct journal_event_row *e) {
 struct out_state {
         FILE *f;
         size_t n;
-        bool json, csv;
+        struct csv_writer csv;
 };
 
 static int on_event_json(void *userdata, const struct journal_event_row *e) {
@@ -190,77 +191,53 @@ static int on_event_json(void *userdata, const struct journal_event_row *e) {
         return ferror(st->f) ? -EIO : 0;
 }
 
-/* ---- CSV ---- */
+/* ---- CSV (base/csv.h: RFC 4180, formulas guarded) ---- */
 
-static const char csv_header[] =
-        "seq,uuid,station,station_seq,kind,time,operator,pupil_school,pupil_id,family_name,first_name,class,"
-        "key,key_serial,release_name,release_version,release_serial,release_key_id,outcome,reason,step,message,"
-        "volume_id,bytes_written,bytes_read,started_usec,write_usec,read_usec,prev_hash,hash";
-
-/* RFC 4180 quoting; a cell a spreadsheet would run as a formula (= + - @, tab, CR first)
- * gets a leading apostrophe, as OWASP advises for CSV injection. */
-static void csv_cell(FILE *f, const char *s, bool last) {
-        if (s && *s) {
-                bool quote = strpbrk(s, ",\"\r\n") || strchr("=+-@\t\r", s[0]);
-                if (quote)
-                        fputc('"', f);
-                if (strchr("=+-@\t\r", s[0]))
-                        fputc('\'', f);
-                for (; *s; s++) {
-                        if (*s == '"')
-                                fputc('"', f);
-                        fputc(*s, f);
-                }
-                if (quote)
-                        fputc('"', f);
-        }
-        fputc(last ? '\n' : ',', f);
-}
-
-static void csv_int(FILE *f, int64_t v) {
-        if (v >= 0)
-                fprintf(f, "%" PRId64, v);
-        fputc(',', f);
-}
+static const char *const csv_header[] = {
+        "seq", "uuid", "station", "station_seq", "kind", "time", "operator", "pupil_school", "pupil_id",
+        "family_name", "first_name", "class", "key", "key_serial", "release_name", "release_version",
+        "release_serial", "release_key_id", "outcome", "reason", "step", "message", "volume_id",
+        "bytes_written", "bytes_read", "started_usec", "write_usec", "read_usec", "prev_hash", "hash",
+};
 
 static int on_event_csv(void *userdata, const struct journal_event_row *e) {
         struct out_state *st = userdata;
-        FILE *f = st->f;
+        struct csv_writer *w = &st->csv;
         char t[32];
 
         format_time(e->time_usec, t);
-        csv_int(f, e->seq);
-        csv_cell(f, e->uuid, false);
-        csv_cell(f, e->station, false);
-        csv_int(f, e->station_seq);
-        csv_cell(f, e->kind, false);
-        csv_cell(f, t, false);
-        csv_cell(f, e->operator, false);
-        csv_cell(f, e->pupil_school, false);
-        csv_cell(f, e->pupil_id, false);
-        csv_cell(f, e->family_name, false);
-        csv_cell(f, e->first_name, false);
-        csv_cell(f, e->class_name, false);
-        csv_cell(f, e->key_uid, false);
-        csv_cell(f, e->key_serial, false);
-        csv_cell(f, e->release_name, false);
-        csv_cell(f, e->release_version, false);
-        csv_int(f, e->release_serial);
-        csv_cell(f, e->release_key_id, false);
-        csv_cell(f, e->outcome, false);
-        csv_cell(f, e->reason, false);
-        csv_cell(f, e->step, false);
-        csv_cell(f, e->message, false);
-        csv_cell(f, e->volume_id, false);
-        csv_int(f, e->bytes_written);
-        csv_int(f, e->bytes_read);
-        csv_int(f, e->started_usec);
-        csv_int(f, e->write_usec);
-        csv_int(f, e->read_usec);
-        csv_cell(f, e->prev_hash, false);
-        csv_cell(f, e->hash, true);
+        csv_int(w, e->seq);
+        csv_cell(w, e->uuid);
+        csv_cell(w, e->station);
+        csv_int(w, e->station_seq);
+        csv_cell(w, e->kind);
+        csv_cell(w, t);
+        csv_cell(w, e->operator);
+        csv_cell(w, e->pupil_school);
+        csv_cell(w, e->pupil_id);
+        csv_cell(w, e->family_name);
+        csv_cell(w, e->first_name);
+        csv_cell(w, e->class_name);
+        csv_cell(w, e->key_uid);
+        csv_cell(w, e->key_serial);
+        csv_cell(w, e->release_name);
+        csv_cell(w, e->release_version);
+        csv_int(w, e->release_serial);
+        csv_cell(w, e->release_key_id);
+        csv_cell(w, e->outcome);
+        csv_cell(w, e->reason);
+        csv_cell(w, e->step);
+        csv_cell(w, e->message);
+        csv_cell(w, e->volume_id);
+        csv_int(w, e->bytes_written);
+        csv_int(w, e->bytes_read);
+        csv_int(w, e->started_usec);
+        csv_int(w, e->write_usec);
+        csv_int(w, e->read_usec);
+        csv_cell(w, e->prev_hash);
+        csv_cell(w, e->hash);
         st->n++;
-        return ferror(f) ? -EIO : 0;
+        return csv_row_end(w);
 }
 
 /* ---- show ---- */
@@ -369,11 +346,11 @@ static int run_show(int argc, char **argv) {
 
 static int run_export(int argc, char **argv) {
         _cleanup_(journal_closep) struct journal *j = NULL;
-        _cleanup_fclose_ FILE *out = NULL;
+        _cleanup_(output_arg_done) struct output_arg out = {};
         struct journal_args a = {};
         struct out_state st = {};
         struct cart_error err = {};
-        int code, r, fd;
+        int code, r;
 
         code = parse(argc, argv, "jfo", &a);
         if (code != EXIT_OK)
@@ -383,38 +360,21 @@ static int run_export(int argc, char **argv) {
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
-        if (a.output) {
-                fd = open(a.output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-                if (fd < 0) {
-                        log_error(-errno, "%s: %m", a.output);
-                        return EXIT_CANTCREAT;
-                }
-                out = fdopen(fd, "w");
-                if (!out) {
-                        close(fd);
-                        return log_fail(-ENOMEM, _("out of memory"));
-                }
-        }
-        st.f = out ? out : stdout;
+        code = output_arg_open(&out, a.output);
+        if (code != EXIT_OK)
+                return code;
+        st.f = out.f;
+        st.csv = csv_writer_make(st.f, ',');
         if (streq(a.format, "csv"))
-                fprintf(st.f, "%s\n", csv_header);
+                csv_row(&st.csv, csv_header, ELEMENTSOF(csv_header));
         r = journal_events_list(j, NULL, streq(a.format, "csv") ? on_event_csv : on_event_json, &st, &err);
         if (r >= 0 && streq(a.format, "json"))
                 fputs(st.n ? "\n]\n" : "[]\n", st.f);
-        if (r >= 0 && (fflush(st.f) != 0 || ferror(st.f)))
-                r = -EIO;
-        if (r >= 0 && out && fsync(fileno(out)) < 0)
-                r = -errno;
-        if (r < 0) {
-                if (a.output)
-                        unlink(a.output);
-                if (r == -EIO && !err.msg[0]) {
-                        log_error(r, _("%s: write failed"), a.output ? a.output : "stdout");
-                        return EXIT_CANTCREAT;
-                }
+        if (r == -EIO && ferror(st.f))
+                return output_arg_fail(&out, r, &err);
+        if (r < 0)
                 return journal_fail(r, &err);
-        }
-        return EXIT_OK;
+        return output_arg_finish(&out);
 }
 
 /* ---- verify ---- */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cartable report: keys per school and class, in CSV, JSON or HTML; the receipts sheet. */
-#include <fcntl.h>
 #include <time.h>
 
 #include "commands.h"
 #include "journal-arg.h"
+#include "output-arg.h"
 #include "report/report.h"
 
 static int run_report(int argc, char **argv);
@@ -36,8 +36,9 @@ const struct command command_report = {
         "  --format F       csv (default), json or html\n"
         "  --output FILE    write FILE (never overwritten) instead of stdout\n"
         "\n"
-        "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, no pupil in the\n"
-        "class; 73 output exists or cannot be created. See cartable-report(1).\n"),
+        "Exit codes: 0 success; 64 usage; 65 not a journal; 66 no journal, a school or class\n"
+        "the journal does not hold, no pupil in the class; 73 output exists or cannot be\n"
+        "created. See cartable-report(1).\n"),
         .run = run_report,
 };
 
@@ -63,13 +64,13 @@ static int run_report(int argc, char **argv) {
                 {}
         };
         _cleanup_(journal_closep) struct journal *j = NULL;
-        _cleanup_fclose_ FILE *out = NULL;
+        _cleanup_(output_arg_done) struct output_arg out = {};
         struct report_options o = { .format = REPORT_CSV };
         const char *journal = NULL, *output = NULL, *format = NULL;
         struct cart_error err = {};
         const char *words[_REPORT_WORD_MAX];
         bool receipts = false;
-        int c, code, r, fd;
+        int c, code, r;
 
         if (argc > 1 && streq(argv[1], "receipts")) {
                 receipts = true;
@@ -101,28 +102,16 @@ static int run_report(int argc, char **argv) {
         code = journal_arg_open(journal, false, &j);
         if (code != EXIT_OK)
                 return code;
-        if (output) {
-                fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-                if (fd < 0) {
-                        log_error(-errno, "%s: %m", output);
-                        return EXIT_CANTCREAT;
-                }
-                out = fdopen(fd, "w");
-                if (!out) {
-                        close(fd);
-                        return log_fail(-ENOMEM, _("out of memory"));
-                }
-        }
-        r = receipts ? report_receipts_write(j, &o, out ? out : stdout, &err)
-                     : report_write(j, &o, out ? out : stdout, &err);
-        if (r >= 0 && out && fsync(fileno(out)) < 0)
-                r = cart_error_set(&err, -errno, "%s: %m", output);
-        if (r < 0) {
-                if (output)
-                        unlink(output);
-                if (r == -EIO)
-                        return log_error(r, "%s: %s", output ? output : "stdout", err.msg), EXIT_CANTCREAT;
+        code = journal_arg_check_known(j, o.school, o.class_name);
+        if (code != EXIT_OK)
+                return code;
+        code = output_arg_open(&out, output);
+        if (code != EXIT_OK)
+                return code;
+        r = receipts ? report_receipts_write(j, &o, out.f, &err) : report_write(j, &o, out.f, &err);
+        if (r == -EIO)
+                return output_arg_fail(&out, r, &err);
+        if (r < 0)
                 return journal_fail(r, &err);
-        }
-        return EXIT_OK;
+        return output_arg_finish(&out);
 }

@@ -7,6 +7,7 @@
  * applied), an id scheme change (the same children under other ids), the UAI's check letter.
  */
 #include <inttypes.h>
+#include <time.h>
 #include <json-c/json.h>
 
 #include "commands.h"
@@ -367,11 +368,26 @@ static void pupil_warnings(struct import *im, const struct roster_pupil *p, cons
         }
 }
 
+/* A leave date to come ("YYYY-MM-DD") as the time the pupil leaves: 00:00 that day, local
+ * time (the day a station sees); 0 when there is none or it cannot be read. */
+static int64_t leaves_usec(const char *date) {
+        struct tm tm = { .tm_isdst = -1 };
+        time_t t;
+
+        if (!date || sscanf(date, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+                return 0;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        t = mktime(&tm);
+        return t == (time_t) -1 ? 0 : (int64_t) t * 1000000;
+}
+
 static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_error *err) {
         struct import *im = userdata;
         struct journal_pupil jp = {
                 .id = p->id, .school = p->school_uai, .family_name = p->family_name, .first_name = p->first_name,
-                .class_name = p->class_name, .has_left = p->has_left, .ine_hmac = p->ine_hmac,
+                .class_name = p->class_name, .has_left = p->has_left,
+                .leaves_usec = p->has_left ? 0 : leaves_usec(p->leave_date), .ine_hmac = p->ine_hmac,
                 .has_derived_id = p->has_derived_id, .line = p->line,
         };
         struct school *s;
@@ -468,28 +484,42 @@ static void print_file(struct import *im, const char *file, const struct roster_
                            "an editor): read as UTF-8"), file, info->declared_encoding);
 }
 
-/* A SIECLE export of an earlier school year than the last one applied to its school moves
- * pupils back to last year's classes: refused, unless --force. The year applied is kept. */
+/* A SIECLE export of an earlier school year than the last one applied to its school, or of
+ * the same year but written before it (HORODATAGE, or DATE_EXPORT), moves pupils back to
+ * last year's classes or undoes later changes: refused, unless --force. What is applied is
+ * kept; a forced older export is kept as the last one applied. */
 static int check_year(struct import *im, const char *file, const struct roster_info *info, struct cart_error *err) {
-        _cleanup_free_ char *last = NULL;
+        _cleanup_free_ char *last = NULL, *last_exported = NULL;
+        const char *exported = info->exported;
         char year[16];
         unsigned y;
         int r;
 
         if (!*info->year || !*info->school_uai || sscanf(info->year, "%4u", &y) != 1)
                 return 0;
-        r = journal_school_year(im->j, info->school_uai, &last, err);
+        r = journal_school_export(im->j, info->school_uai, &last, &last_exported, err);
         if (r < 0)
                 return r;
         snprintf(year, sizeof(year), "%04u-%04u", y % 10000, (y + 1) % 10000);
-        if (last && strcmp(year, last) < 0 && !im->a->force)
-                return cart_error_set(err, -ESTALE, "%s: an export of school year %s, older than the last one "
-                                      "imported for school %s (%s): export the roster from SIECLE again, or "
-                                      "import it anyway with --force", file, year, info->school_uai, last);
-        if (last && strcmp(year, last) < 0)
+        if (last && strcmp(year, last) < 0) {
+                if (!im->a->force)
+                        return cart_error_set(err, -ESTALE, "%s: an export of school year %s, older than the last "
+                                              "one imported for school %s (%s): export the roster from SIECLE "
+                                              "again, or import it anyway with --force", file, year,
+                                              info->school_uai, last);
                 log_warn(_("%s: an export of school year %s, older than the last one imported for school %s (%s): "
                            "imported anyway (--force)"), file, year, info->school_uai, last);
-        r = journal_school_set_year(im->j, info->school_uai, year, err);
+        } else if (last && strcmp(year, last) == 0 && *exported && last_exported &&
+                   strcmp(exported, last_exported) < 0) {
+                if (!im->a->force)
+                        return cart_error_set(err, -ESTALE, "%s: exported on %s, before the export already "
+                                              "imported for school %s (exported on %s): export the roster "
+                                              "from SIECLE again, or import it anyway with --force", file,
+                                              exported, info->school_uai, last_exported);
+                log_warn(_("%s: exported on %s, before the export already imported for school %s (exported on "
+                           "%s): imported anyway (--force)"), file, exported, info->school_uai, last_exported);
+        }
+        r = journal_school_set_export(im->j, info->school_uai, year, exported, err);
         return r == -ENOENT ? 0 : r;           /* a file without pupils leaves no school */
 }
 

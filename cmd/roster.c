@@ -142,63 +142,6 @@ static int on_list(void *userdata, const struct journal_pupil_row *p) {
 }
 
 /* The names the journal knows, for a message: "6A, 6B, 5A" (the first few). */
-struct known {
-        char text[512];
-        unsigned n;
-};
-
-static int add_known(void *userdata, const char *name) {
-        struct known *k = userdata;
-        size_t len = strlen(k->text);
-
-        if (k->n++ < 40 && len + strlen(name) + 8 < sizeof(k->text))
-                snprintf(k->text + len, sizeof(k->text) - len, "%s%s", len ? ", " : "", esc(name));
-        else if (!strstr(k->text, "..."))
-                snprintf(k->text + len, sizeof(k->text) - len, ", ...");
-        return 0;
-}
-
-/* An unknown school or class is an error naming the known ones, not an empty list. */
-static int check_known(struct journal *j, const char *school, const char *class_name) {
-        struct cart_error err = {};
-        struct known k = {};
-        int r;
-
-        if (school) {
-                r = journal_school_known(j, school, NULL, &err);
-                if (r < 0)
-                        return journal_fail(r, &err);
-                if (r == 0) {
-                        r = journal_names_list(j, NULL, false, add_known, &k, &err);
-                        if (r < 0)
-                                return journal_fail(r, &err);
-                        /* TRANSLATORS: a school's UAI, then the UAIs the journal holds. */
-                        log_error(-ENOENT, _("no school %s in the journal (it holds: %s)"), esc(school),
-                                  k.n ? k.text : _("none"));
-                        return EXIT_NOINPUT;
-                }
-        }
-        if (class_name) {
-                r = journal_school_known(j, school, class_name, &err);
-                if (r < 0)
-                        return journal_fail(r, &err);
-                if (r == 0) {
-                        r = journal_names_list(j, school, true, add_known, &k, &err);
-                        if (r < 0)
-                                return journal_fail(r, &err);
-                        if (school)
-                                /* TRANSLATORS: a class, a school's UAI, then the school's classes. */
-                                log_error(-ENOENT, _("no class %s at school %s in the journal (its classes: %s)"),
-                                          esc(class_name), esc(school), k.n ? k.text : _("none"));
-                        else
-                                log_error(-ENOENT, _("no class %s in the journal (its classes: %s)"), esc(class_name),
-                                          k.n ? k.text : _("none"));
-                        return EXIT_NOINPUT;
-                }
-        }
-        return EXIT_OK;
-}
-
 static int run_list(int argc, char **argv) {
         _cleanup_(journal_closep) struct journal *j = NULL;
         struct roster_args a = {};
@@ -212,7 +155,7 @@ static int run_list(int argc, char **argv) {
         code = journal_arg_open(a.journal, false, &j);
         if (code != EXIT_OK)
                 return code;
-        code = check_known(j, a.school, a.class_name);
+        code = journal_arg_check_known(j, a.school, a.class_name);
         if (code != EXIT_OK)
                 return code;
         st.json = a.json;

@@ -88,10 +88,27 @@ int output_file_open(const char *path, unsigned flags, struct output_file *o, st
         return 0;
 }
 
+int output_file_stream(struct output_file *o, FILE **ret) {
+        if (!o->f) {
+                o->f = fdopen(o->fd, "w");
+                if (!o->f)
+                        return -errno;
+        }
+        *ret = o->f;
+        return 0;
+}
+
 int output_file_link(struct output_file *o, mode_t mode, struct cart_error *err) {
         char proc[64];
         int r = 0;
 
+        if (o->f) {
+                errno = 0;
+                if (fflush(o->f) != 0 || ferror(o->f)) {
+                        int e = errno ? errno : EIO;   /* an earlier write's error: EIO */
+                        return cart_error_errno_as(err, output_write_error(-e), e, o->path, "cannot write");
+                }
+        }
         if (fchmod(o->fd, mode) < 0 || fsync(o->fd) < 0)
                 return cart_error_errno_as(err, output_write_error(-errno), errno, o->path, "cannot write");
         if (o->temp_path)
@@ -115,7 +132,9 @@ int output_file_link(struct output_file *o, mode_t mode, struct cart_error *err)
 void output_file_done(struct output_file *o) {
         if (o->temp_path && !o->is_linked)
                 (void) unlink(o->temp_path);
-        if (o->fd >= 0)
+        if (o->f)
+                fclose(o->f);           /* and its fd */
+        else if (o->fd >= 0)
                 close(o->fd);
         free(o->path);
         free(o->temp_path);

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -19,6 +20,7 @@ struct output_file {
         char *temp_path;        /* the named temporary of the fallback, NULL with O_TMPFILE */
         unsigned n_stale;       /* temporaries of killed runs removed by output_file_open() */
         bool is_linked;
+        FILE *f;                /* output_file_stream()'s, on fd */
 };
 
 enum {
@@ -32,8 +34,11 @@ enum {
 int output_file_open(const char *path, unsigned flags, struct output_file *o, struct cart_error *err);
 /* The path of the named temporary, for a signal handler to unlink; NULL with O_TMPFILE. */
 static inline const char *output_file_temp_path(const struct output_file *o) { return o->temp_path; }
+/* A stdio stream on the file, for a text output (a report, an export): output_file_link()
+ * flushes it, output_file_done() closes it. -errno when it cannot be made. */
+int output_file_stream(struct output_file *o, FILE **ret);
 /*
- * fchmod(mode), fsync, then give the file its name. -EEXIST when the name appeared
+ * Flush the stream if any, fchmod(mode), fsync, then give the file its name. -EEXIST when the name appeared
  * meanwhile; a full file system is -EIO (an I/O failure, not a key too small).
  */
 int output_file_link(struct output_file *o, mode_t mode, struct cart_error *err);

@@ -11,10 +11,12 @@
 
 enum slot_state { SLOT_QUEUED, SLOT_RUNNING, SLOT_ENDED };
 
-/* What a worker sends the coordinator through the pipe. */
-enum { MSG_ENDED, MSG_WANT_START, MSG_STOP };
+/* What a worker sends the coordinator through the pipe, in order: its key's step
+ * transitions (MSG_STEP, each once), then MSG_ENDED, its last message. */
+enum { MSG_ENDED, MSG_WANT_START, MSG_STOP, MSG_STEP };
 struct msg {
         uint32_t index, kind;
+        uint32_t step;                  /* MSG_STEP: the enum flash_step entered */
 };
 
 struct slot {
@@ -37,7 +39,8 @@ struct slot {
         uint32_t intact_volume_id;
         enum flash_held journal_held;   /* what the journal says the key held (--erase auto) */
         bool is_skipped;
-        atomic_int step;
+        int sent_step;                  /* the last step queued to the coordinator; -1 none */
+        atomic_int step;                /* the running step, for the sampled progress */
         atomic_uint_fast64_t done, total;
         atomic_bool cancel;
         /* Handshake after the intact check: the coordinator records the start first. */
@@ -49,7 +52,7 @@ struct slot {
         int r;
 
         /* The coordinator's view of the progress. */
-        enum flash_step seen_step;
+        int seen_step;                  /* the last step emitted (BATCH_STEP); -1 none yet */
         double step_started;
         char message[1024];             /* a refused disk's reasons (lib/device's words) */
         struct cart_error jerr;         /* the journal's refusal, or the claim's */
@@ -65,6 +68,7 @@ struct batch {
         struct slot **slots;
         size_t n_slots;
         int wake[2];
+        atomic_bool is_freeing;         /* batch_free(): nobody reads the pipe any more */
         volatile sig_atomic_t n_stop;   /* batch_stop() calls */
         unsigned stop_level;
         struct device_monitor *monitor;

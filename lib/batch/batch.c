@@ -44,11 +44,23 @@ double batch_mono(void) {
 
 /* ---- Workers ---- */
 
-static void send_msg(struct batch *b, uint32_t index, uint32_t kind) {
-        struct msg m = { index, kind };
-        /* sizeof(m) < PIPE_BUF: atomic, never interleaved with another worker's. */
-        while (write(b->wake[1], &m, sizeof(m)) < 0 && errno == EINTR)
-                ;
+/* sizeof(m) < PIPE_BUF: atomic, never interleaved with another thread's. A worker waits for
+ * room in a full pipe (a message lost would lose a step, or the key's end); batch_stop() runs
+ * in a signal handler and never waits (its count, n_stop, is read anyway). */
+static void send_msg(struct batch *b, const struct msg *m, bool may_wait) {
+        for (;;) {
+                if (write(b->wake[1], m, sizeof(*m)) == (ssize_t) sizeof(*m))
+                        return;
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN || !may_wait || atomic_load(&b->is_freeing))
+                        return;
+                (void) poll(&(struct pollfd) { .fd = b->wake[1], .events = POLLOUT }, 1, 100);
+        }
+}
+
+static void worker_send(struct slot *s, uint32_t kind, uint32_t step) {
+        send_msg(s->b, &(struct msg) { .index = s->view.index, .kind = kind, .step = step }, true);
 }
 
 static int worker_event(void *userdata, const struct flash_report *r, enum flash_step step,
@@ -59,6 +71,12 @@ static int worker_event(void *userdata, const struct flash_report *r, enum flash
         atomic_store_explicit(&s->total, total, memory_order_relaxed);
         atomic_store_explicit(&s->done, done, memory_order_relaxed);
         atomic_store_explicit(&s->step, (int) step, memory_order_release);
+        /* Each transition queued, so the coordinator tells every step however short. DONE is
+         * no step the key passes through: its end (BATCH_DONE) says it. */
+        if ((int) step != s->sent_step && step != FLASH_STEP_DONE) {
+                s->sent_step = (int) step;
+                worker_send(s, MSG_STEP, (uint32_t) step);
+        }
         return atomic_load(&s->cancel) ? -ECANCELED : 0;
 }
 
@@ -96,7 +114,7 @@ static void *worker(void *userdata) {
                         s->is_skipped = true;
                         goto out;
                 }
-                send_msg(b, s->view.index, MSG_WANT_START);
+                worker_send(s, MSG_WANT_START, 0);
                 pthread_mutex_lock(&s->lock);
                 while (s->go == 0)
                         pthread_cond_wait(&s->cond, &s->lock);
@@ -117,7 +135,7 @@ static void *worker(void *userdata) {
         };
         s->r = station_flash(b->o.station, &k, &s->report, &s->err);
 out:
-        send_msg(b, s->view.index, MSG_ENDED);
+        worker_send(s, MSG_ENDED, 0);
         return NULL;
 }
 
@@ -151,6 +169,9 @@ static void slot_refresh_view(struct slot *s) {
         s->view.serial = s->serial ? s->serial : "";
         s->view.pupil = s->pupil;
         s->view.pupil_name = s->pupil_name;
+        s->view.family_name = s->info ? s->info->family_name : NULL;
+        s->view.first_name = s->info ? s->info->first_name : NULL;
+        s->view.class_name = s->info ? s->info->class_name : NULL;
         s->view.is_running = s->state == SLOT_RUNNING;
         s->view.message = s->message;
         s->view.is_removed = s->is_removed;
@@ -216,6 +237,7 @@ int batch_slot_get(struct batch *b, const char *target, const char *port, struct
         memset(&s->report, 0, sizeof(s->report));
         atomic_store(&s->cancel, false);
         atomic_store(&s->step, (int) FLASH_STEP_CHECK);
+        s->sent_step = -1;
         atomic_store(&s->done, 0);
         atomic_store(&s->total, 0);
         s->target = strdup(target);
@@ -350,7 +372,7 @@ static int slot_start(struct batch *b, struct slot *s) {
         }
 
         s->state = SLOT_RUNNING;
-        s->seen_step = FLASH_STEP_CHECK;
+        s->seen_step = -1;
         s->step_started = batch_mono();
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, BATCH_STACK_SIZE);
@@ -506,6 +528,7 @@ int batch_new(const struct batch_options *o, struct batch **ret, struct cart_err
 struct batch *batch_free(struct batch *b) {
         if (!b)
                 return NULL;
+        atomic_store(&b->is_freeing, true);
         for (size_t i = 0; i < b->n_slots; i++) {
                 struct slot *s = b->slots[i];
                 if (s->has_thread) {
@@ -532,7 +555,7 @@ void batch_stop(struct batch *b) {
         int saved = errno;
 
         b->n_stop++;
-        send_msg(b, UINT32_MAX, MSG_STOP);
+        send_msg(b, &(struct msg) { .index = UINT32_MAX, .kind = MSG_STOP }, false);
         errno = saved;
 }
 
@@ -551,6 +574,17 @@ static int on_interrupted(void *userdata, const struct journal_interrupted *k, i
         if (b->o.on_event)
                 b->o.on_event(b->o.userdata, &ev);
         return 0;
+}
+
+/* A step the worker entered: every one is emitted, in the order the worker queued them. */
+static void step_entered(struct batch *b, struct slot *s, enum flash_step step) {
+        s->seen_step = (int) step;
+        s->step_started = batch_mono();
+        s->view.step = step;
+        s->view.done = s->view.total = 0;
+        s->view.rate = 0;
+        s->view.eta = -1;
+        batch_emit(b, BATCH_STEP, s, NULL, 0);
 }
 
 static void handle_msg(struct batch *b, const struct msg *m) {
@@ -574,6 +608,9 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                 pthread_mutex_unlock(&s->lock);
                 if (go > 0)
                         batch_emit(b, BATCH_STARTED, s, NULL, 0);
+        } else if (m->kind == MSG_STEP) {
+                if (s->has_thread)
+                        step_entered(b, s, (enum flash_step) m->step);
         } else if (s->has_thread) {
                 /* Its last act: the join is at once, and its report is ours from here. */
                 pthread_join(s->thread, NULL);
@@ -600,17 +637,8 @@ static void progress(struct batch *b) {
                 step = (enum flash_step) atomic_load_explicit(&s->step, memory_order_acquire);
                 done = atomic_load_explicit(&s->done, memory_order_relaxed);
                 total = atomic_load_explicit(&s->total, memory_order_relaxed);
-                if (step != s->seen_step) {
-                        s->seen_step = step;
-                        s->step_started = now;
-                        s->view.step = step;
-                        s->view.done = s->view.total = 0;
-                        s->view.rate = 0;
-                        s->view.eta = -1;
-                        batch_emit(b, BATCH_STEP, s, NULL, 0);
-                        continue;
-                }
-                if (total == 0 || done == s->view.done)
+                /* A step not emitted yet: its event is still in the pipe, its progress waits. */
+                if ((int) step != s->seen_step || total == 0 || done == s->view.done)
                         continue;
                 dt = now - s->step_started;
                 s->view.done = done;

@@ -6,9 +6,11 @@
  *
  * Threads: batch_run() is the coordinator. It alone touches the journal (one transaction per
  * key event: started, then flashed/issued), the device monitor and the caller's event
- * callback. Workers only run station_flash() (or a read-only verify) and publish their
- * progress through atomics; they never take a lock another worker holds, so a slow or dead
- * key never slows the others. A finished worker wakes the coordinator through a pipe.
+ * callback. Workers only run station_flash() (or a read-only verify). Each queues its key's
+ * step transitions to the coordinator through a pipe, in order, so BATCH_STEP is lossless
+ * (one per step the key enters); its progress goes through atomics, which the coordinator
+ * samples (BATCH_PROGRESS). Workers never take a lock another worker holds, so a slow or
+ * dead key never slows the others. A finished worker wakes the coordinator through the pipe.
  *
  * Memory per key in flight: the writer's aligned buffers (3 chunks of 4 MiB, plus a 4 MiB
  * comparison chunk during read-back: 16 MiB, flash/writer.c), its write plan (O(files) of
@@ -35,7 +37,7 @@ enum batch_event_kind {
         BATCH_ADDED,               /* a key (or target) arrived: eligible or not */
         BATCH_REFUSED,             /* not eligible: reasons in slot->message; never touched */
         BATCH_STARTED,             /* a worker starts: pupil assigned (roster mode) */
-        BATCH_STEP,                /* the key entered a new step */
+        BATCH_STEP,                /* the key entered a new step: each step once, in order, never sampled */
         BATCH_PROGRESS,            /* a few times a second while writing or reading back */
         BATCH_SKIPPED,             /* already holds this release intact: left alone */
         BATCH_DONE,                /* flashed, read back, recorded */
@@ -57,6 +59,7 @@ struct batch_slot {
         uint64_t capacity;
         const char *pupil;             /* "UAI/ID" or NULL */
         const char *pupil_name;        /* "First LAST" or NULL */
+        const char *family_name, *first_name, *class_name;   /* the pupil's, or NULL */
         bool is_running;
         enum flash_step step;
         uint64_t done, total;          /* bytes of the running step */

@@ -35,7 +35,8 @@ enum flash_step {
         FLASH_STEP_REREAD,      /* BLKRRPART */
         FLASH_STEP_DONE,
         /* Zeros over every block the plan leaves alone (what a key held before): runs between
-         * layout and write, numbered last so that stored step numbers keep their meaning. */
+         * layout and write, numbered last so that stored step numbers (a batch's spool) keep
+         * their meaning; the highest step number. */
         FLASH_STEP_ERASE,
 };
 const char *flash_step_to_string(enum flash_step s);

@@ -3,32 +3,51 @@
 #include "journal/journal-import.h"
 #include "journal/journal-internal.h"
 
-int journal_school_year(struct journal *j, const char *uai, char **ret, struct cart_error *err) {
+static int dup_or_null(const char *text, char **ret) {
+        *ret = text && *text ? strdup(text) : NULL;
+        return text && *text && !*ret ? -ENOMEM : 0;
+}
+
+int journal_school_export(struct journal *j, const char *uai, char **ret_year, char **ret_exported,
+                          struct cart_error *err) {
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
-        const char *year;
+        _cleanup_free_ char *year = NULL;
         int r;
 
-        r = jdb_prepare(j, "SELECT year FROM schools WHERE uai = ?", &s, err);
+        r = jdb_prepare(j, "SELECT year, exported FROM schools WHERE uai = ?", &s, err);
         if (r < 0)
                 return r;
         jdb_bind_text(s, 1, uai);
         r = jdb_step(j, s, err);
         if (r < 0)
                 return r;
-        year = r > 0 ? jdb_text(s, 0) : NULL;
-        *ret = year && *year ? strdup(year) : NULL;
-        return year && *year && !*ret ? -ENOMEM : 0;
+        if (r == 0) {
+                *ret_year = *ret_exported = NULL;
+                return 0;
+        }
+        r = dup_or_null(jdb_text(s, 0), &year);
+        if (r >= 0)
+                r = dup_or_null(jdb_text(s, 1), ret_exported);
+        if (r < 0)
+                return r;
+        *ret_year = TAKE_PTR(year);
+        return 0;
 }
 
-int journal_school_set_year(struct journal *j, const char *uai, const char *year, struct cart_error *err) {
+int journal_school_set_export(struct journal *j, const char *uai, const char *year, const char *exported,
+                              struct cart_error *err) {
         _cleanup_(jdb_finalizep) struct jstmt *s = NULL;
         int r;
 
-        r = jdb_prepare(j, "UPDATE schools SET year = ? WHERE uai = ?", &s, err);
+        r = jdb_prepare(j, "UPDATE schools SET year = ?, exported = ? WHERE uai = ?", &s, err);
         if (r < 0)
                 return r;
         jdb_bind_text(s, 1, year);
-        jdb_bind_text(s, 2, uai);
+        if (exported && *exported)
+                jdb_bind_text(s, 2, exported);
+        else
+                jdb_bind_null(s, 2);
+        jdb_bind_text(s, 3, uai);
         r = jdb_step(j, s, err);
         if (r < 0)
                 return r;

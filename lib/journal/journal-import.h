@@ -9,12 +9,15 @@
 
 #include "journal/journal.h"
 
-/* The school year of the last SIECLE export applied to a school, "2026-2027" (schools.year),
- * into *ret (NULL when none was recorded, or the school is not in the journal). */
-int journal_school_year(struct journal *j, const char *uai, char **ret, struct cart_error *err);
-/* Record it: 0, or -ENOENT when the school is not in the journal (it is, once the sync has
- * seen one of its pupils). */
-int journal_school_set_year(struct journal *j, const char *uai, const char *year, struct cart_error *err);
+/* The school year ("2026-2027", schools.year) and the time ("YYYY-MM-DD HH:MM:SS",
+ * schools.exported) of the last SIECLE export applied to a school, each NULL when none was
+ * recorded or the school is not in the journal. On success both are set (free them). */
+int journal_school_export(struct journal *j, const char *uai, char **ret_year, char **ret_exported,
+                          struct cart_error *err);
+/* Record them (exported may be NULL or ""): 0, or -ENOENT when the school is not in the
+ * journal (it is, once the sync has seen one of its pupils). */
+int journal_school_set_export(struct journal *j, const char *uai, const char *year, const char *exported,
+                              struct cart_error *err);
 
 /* 1 when the journal holds the school uai or, with class_name, a pupil in that class (of
  * school uai, or of any school when uai is NULL); 0 when it does not; or a negative errno. */

@@ -206,6 +206,11 @@ int journal_pupil_state(struct journal *j, const char *school, const char *id, s
 /* Whether the pupil holds an issued key, seen from a new statement (on PostgreSQL, from what
  * was committed up to now, not from the snapshot a row lock was taken in). */
 int journal_pupil_has_key(struct journal *j, const char *school, const char *id, struct cart_error *err);
+/* Pupils whose leave date (pupils.leaves_usec, a DATE_SORTIE to come at their import) has
+ * come by now have left: marked so, as a later import would, before a key is given. Indexed
+ * (pupils_leaving): as cheap on 130,000 pupils as on none. */
+int journal_pupils_settle(struct journal *j, int64_t now, struct cart_error *err);
+
 /* The next pupil of the class to give a key (active, no issued key, in roster order, no claim
  * newer than expired_before), its row locked on PostgreSQL until the transaction ends.
  * 1 found; 0 nobody left. */

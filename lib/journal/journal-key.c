@@ -154,6 +154,9 @@ static int record_end_events(struct journal *j, const struct journal_key_end *k,
                 return 0;
 
         /* Issue it: the pupil's previous key is replaced, the key's previous holder loses it. */
+        r = journal_pupils_settle(j, now, err);
+        if (r < 0)
+                return r;
         r = journal_pupil_state(j, school, id, err);
         if (r < 0)
                 return r;
@@ -320,6 +323,9 @@ static int claim(struct journal *j, const struct journal_key_start *k, int64_t n
                  struct cart_error *err) {
         int r;
 
+        r = journal_pupils_settle(j, now, err);
+        if (r < 0)
+                return r;
         r = journal_claim_row(j, k->school, k->class_name, now - JOURNAL_CLAIM_EXPIRY_USEC, ret_school, ret_id, err);
         if (r <= 0)
                 return r;

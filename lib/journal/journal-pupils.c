@@ -7,6 +7,13 @@
 
 #include "journal/journal-internal.h"
 
+int journal_pupils_settle(struct journal *j, int64_t now, struct cart_error *err) {
+        int r = jdb_run(j, err, "UPDATE pupils SET is_active = 0, left_usec = leaves_usec, updated_usec = ?, "
+                        "leaves_usec = NULL WHERE leaves_usec IS NOT NULL AND leaves_usec <= ? AND is_active = 1",
+                        JI(now), JI(now));
+        return r < 0 ? r : 0;
+}
+
 int journal_pupil_state(struct journal *j, const char *school, const char *id, struct cart_error *err) {
         int64_t is_active = 0;
         int r = jdb_query_int(j, err, &is_active, "SELECT is_active FROM pupils WHERE school = ? AND id = ?",
@@ -163,6 +170,9 @@ int journal_pupil_for_issue(struct journal *j, const char *pupil, bool replace,
         _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
         int r;
 
+        r = journal_pupils_settle(j, journal_now_usec(), err);
+        if (r < 0)
+                return r;
         r = journal_pupil_get(j, pupil, &p, err);
         if (r < 0)
                 return r;

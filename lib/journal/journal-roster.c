@@ -87,13 +87,14 @@ int journal_sync_begin(struct journal *j, const char *source, journal_change_fn 
         if (r >= 0)
                 r = jdb_prepare(j, "INSERT INTO pupils (school, id, family_name, first_name, class_name, is_active, "
                                 "ine_hmac, has_derived_id, roster_rank, roster_line, import_id, created_usec, "
-                                "updated_usec, left_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                "updated_usec, left_usec, leaves_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 &s->ins, err);
         if (r >= 0)
                 r = jdb_prepare(j, "UPDATE pupils SET family_name = ?, first_name = ?, class_name = ?, is_active = ?, "
                                 "ine_hmac = ?, has_derived_id = ?, roster_rank = ?, roster_line = ?, import_id = ?, "
                                 "updated_usec = ?, left_usec = CASE WHEN ? = 1 THEN NULL "
-                                "ELSE coalesce(left_usec, ?) END WHERE school = ? AND id = ?", &s->upd, err);
+                                "ELSE coalesce(left_usec, ?) END, leaves_usec = ? WHERE school = ? AND id = ?",
+                                &s->upd, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -159,6 +160,14 @@ static int bind_pupil(struct journal_sync *s, struct jstmt *st, int i, const str
         return 0;
 }
 
+/* A leave date to come, or NULL (a NULL parameter of an UPDATE's SET has a type). */
+static void bind_leaves(struct jstmt *st, int i, const struct journal_pupil *p) {
+        if (!p->has_left && p->leaves_usec > 0)
+                jdb_bind_int64(st, i, p->leaves_usec);
+        else
+                jdb_bind_null(st, i);
+}
+
 int journal_sync_pupil(struct journal_sync *s, const struct journal_pupil *p, struct cart_error *err) {
         struct journal *j = s->j;
         _cleanup_free_ char *old_family = NULL, *old_first = NULL, *old_class = NULL;
@@ -191,6 +200,7 @@ int journal_sync_pupil(struct journal_sync *s, const struct journal_pupil *p, st
                 jdb_bind_int64(s->ins, 13, s->now);
                 if (p->has_left)
                         jdb_bind_int64(s->ins, 14, s->now);
+                bind_leaves(s->ins, 15, p);
                 r = jdb_step(j, s->ins, err);
                 if (r < 0)
                         return r;
@@ -223,8 +233,9 @@ int journal_sync_pupil(struct journal_sync *s, const struct journal_pupil *p, st
         jdb_bind_int64(s->upd, 10, s->now);
         jdb_bind_int64(s->upd, 11, !p->has_left);
         jdb_bind_int64(s->upd, 12, s->now);
-        jdb_bind_text(s->upd, 13, p->school);
-        jdb_bind_text(s->upd, 14, p->id);
+        bind_leaves(s->upd, 13, p);
+        jdb_bind_text(s->upd, 14, p->school);
+        jdb_bind_text(s->upd, 15, p->id);
         r = jdb_step(j, s->upd, err);
         if (r < 0)
                 return r;

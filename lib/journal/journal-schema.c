@@ -81,19 +81,27 @@ static const char schema_v4[] =
 static const char schema_v5[] =
         "ALTER TABLE events ADD COLUMN run TEXT;\n";
 
-/* Version 6: "erased" events, what a key held erased before it was written (or, asked
+/* Version 6: when the last SIECLE export applied to a school was written (HORODATAGE, or
+ * DATE_EXPORT), so that an older export of the same year is refused as stale; and when a
+ * pupil still there leaves (a DATE_SORTIE to come), so that no key is given once it has come. */
+static const char schema_v6[] =
+        "ALTER TABLE schools ADD COLUMN exported TEXT;\n"
+        "ALTER TABLE pupils ADD COLUMN leaves_usec BIGINT;\n"
+        "CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;\n";
+
+/* Version 7: "erased" events, what a key held erased before it was written (or, asked
  * never, not: cartable-flash(1)). SQLite cannot alter a CHECK constraint: the table's
  * definition is edited in place (SQLite's documented way for a change that no stored row
  * contradicts: the list only grows), the connection's schema reloaded, and the schema
  * cookie moved by a throwaway table so that every other connection reloads it too. */
-static const char schema_v6[] =
+static const char schema_v7[] =
         "PRAGMA writable_schema = ON;\n"
         "UPDATE sqlite_master SET sql = replace(sql, '''retired'', ''purged'')', '''retired'', ''purged'', ''erased'')')"
         " WHERE type = 'table' AND name = 'events';\n"
         "PRAGMA writable_schema = RESET;\n"
         "CREATE TABLE schema_reload (x INTEGER);\n"
         "DROP TABLE schema_reload;\n";
-static const char schema_v6_pg[] =
+static const char schema_v7_pg[] =
         "ALTER TABLE events DROP CONSTRAINT events_kind_check;\n"
         "ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind IN ('flashed', 'issued', 'verified',"
         " 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged', 'erased'));\n";
@@ -104,7 +112,8 @@ const struct journal_migration journal_migrations[] = {
         { 3, schema_v3, NULL },
         { 4, schema_v4, NULL },
         { 5, schema_v5, NULL },
-        { 6, schema_v6, schema_v6_pg },
+        { 6, schema_v6, NULL },
+        { 7, schema_v7, schema_v7_pg },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 

@@ -25,7 +25,7 @@
 
 #include "base/error.h"
 
-#define JOURNAL_SCHEMA_VERSION 6
+#define JOURNAL_SCHEMA_VERSION 7
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -76,6 +76,8 @@ struct journal_pupil {
         const char *school;          /* UAI */
         const char *family_name, *first_name, *class_name;
         bool has_left;
+        int64_t leaves_usec;         /* still there, leaves at this time (a DATE_SORTIE to come,
+                                      * 00:00 local time that day); 0: no leave date to come */
         const char *ine_hmac;        /* NULL, or the INE's keyed hash (hex) */
         bool has_derived_id;
         unsigned line;               /* in the roster file, for messages */

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <time.h>
 
+#include "base/csv.h"
 #include "report/report-internal.h"
 
 int report_format_from_string(const char *s, enum report_format *ret) {
@@ -136,97 +137,87 @@ static void iso_time(int64_t usec, char ret[32]) {
                 time_format(usec / 1000000, ret);
 }
 
-/* ---- CSV ---- */
+/* ---- CSV (base/csv.h): ';' between cells, for French spreadsheets ---- */
 
-/* A cell: quoted when it holds ';', '"' or a line break; a leading = + - @ TAB CR, which
- * a spreadsheet would take for a formula, is neutralised by a quote before it. */
-static void csv_cell(FILE *f, const char *s, bool last) {
-        bool quote = s && strpbrk(s, ";\"\n\r");
-
-        if (quote)
-                fputc('"', f);
-        if (s && strchr("=+-@\t\r", s[0]) && s[0])
-                fputc('\'', f);
-        for (; s && *s; s++) {
-                if (*s == '"')
-                        fputc('"', f);
-                fputc(*s, f);
-        }
-        if (quote)
-                fputc('"', f);
-        fputs(last ? "\r\n" : ";", f);
-}
-
-static void csv_int(FILE *f, int64_t v, bool last) {
-        char b[24] = "";
-        if (v >= 0)
-                snprintf(b, sizeof(b), "%" PRId64, v);
-        csv_cell(f, b, last);
-}
-
-static void csv_counts(FILE *f, const struct journal_class_counts *c) {
-        csv_int(f, c->pupils, false);
-        csv_int(f, c->issued, false);
-        csv_int(f, c->without_key, false);
-        csv_int(f, c->lost, false);
-        csv_int(f, c->stolen, false);
-        csv_int(f, c->replaced, false);
-        csv_int(f, c->returned, false);
-        csv_int(f, c->left, true);
+static void csv_counts(struct csv_writer *w, const struct journal_class_counts *c) {
+        csv_int(w, c->pupils);
+        csv_int(w, c->issued);
+        csv_int(w, c->without_key);
+        csv_int(w, c->lost);
+        csv_int(w, c->stolen);
+        csv_int(w, c->replaced);
+        csv_int(w, c->returned);
+        csv_int(w, c->left);
+        csv_row_end(w);
 }
 
 static int csv_key(void *userdata, const struct journal_report_key *k) {
-        FILE *f = userdata;
+        struct csv_writer *w = userdata;
         char t[32];
 
-        csv_cell(f, k->school, false);
-        csv_cell(f, k->class_name, false);
-        csv_cell(f, k->pupil_id, false);
-        csv_cell(f, k->family_name, false);
-        csv_cell(f, k->first_name, false);
-        csv_cell(f, k->serial, false);
-        csv_cell(f, k->volume_id, false);
-        csv_cell(f, k->status, false);
-        csv_cell(f, k->release_name, false);
-        csv_cell(f, k->release_version, false);
-        csv_int(f, k->release_serial, false);
+        csv_cell(w, k->school);
+        csv_cell(w, k->class_name);
+        csv_cell(w, k->pupil_id);
+        csv_cell(w, k->family_name);
+        csv_cell(w, k->first_name);
+        csv_cell(w, k->serial);
+        csv_cell(w, k->volume_id);
+        csv_cell(w, k->status);
+        csv_cell(w, k->release_name);
+        csv_cell(w, k->release_version);
+        csv_int(w, k->release_serial);
         iso_time(k->verified_usec, t);
-        csv_cell(f, t, false);
-        csv_cell(f, k->verified_outcome, false);
-        csv_int(f, k->is_conflict, true);
-        return ferror(f) ? -EIO : 0;
+        csv_cell(w, t);
+        csv_cell(w, k->verified_outcome);
+        csv_int(w, k->is_conflict);
+        return csv_row_end(w);
 }
 
 static int write_csv(struct report *r, FILE *f, struct cart_error *err) {
-        static const char counts[] = "pupils;issued;without_key;lost;stolen;replaced;returned;left\r\n";
+        static const char *const classes[] = { "school", "class", "pupils", "issued", "without_key", "lost",
+                                               "stolen", "replaced", "returned", "left" };
+        static const char *const releases[] = { "release", "version", "serial", "keys" };
+        static const char *const months[] = { "month", "lost", "stolen", "replaced" };
+        static const char *const keys[] = { "school", "class", "pupil_id", "family_name", "first_name",
+                                            "key_serial", "volume_id", "status", "release", "release_version",
+                                            "release_serial", "last_verified", "last_verification", "conflict" };
+        struct csv_writer w = csv_writer_make(f, ';');
+        char month[16];
 
-        /* Three tables, each under its own header line, separated by an empty line. */
-        fputs("\xEF\xBB\xBF" "school;class;", f);
-        fputs(counts, f);
+        /* Four tables, each under its own header line, separated by an empty line. */
+        fputs("\xEF\xBB\xBF", f);
+        csv_row(&w, classes, ELEMENTSOF(classes));
         for (size_t i = 0; i < r->n_classes; i++) {
-                csv_cell(f, r->classes[i].school, false);
-                csv_cell(f, r->classes[i].class_name, false);
-                csv_counts(f, &r->classes[i].n);
+                csv_cell(&w, r->classes[i].school);
+                csv_cell(&w, r->classes[i].class_name);
+                csv_counts(&w, &r->classes[i].n);
         }
-        fputs("total;;", f);
-        csv_counts(f, &r->total);
-        fputs("\r\nrelease;version;serial;keys\r\n", f);
+        csv_cell(&w, "total");
+        csv_cell(&w, NULL);
+        csv_counts(&w, &r->total);
+        csv_row_end(&w);
+        csv_row(&w, releases, ELEMENTSOF(releases));
         for (size_t i = 0; i < r->n_releases; i++) {
-                csv_cell(f, r->releases[i].name, false);
-                csv_cell(f, r->releases[i].version, false);
-                csv_int(f, r->releases[i].serial, false);
-                csv_int(f, r->releases[i].keys, true);
+                csv_cell(&w, r->releases[i].name);
+                csv_cell(&w, r->releases[i].version);
+                csv_int(&w, r->releases[i].serial);
+                csv_int(&w, r->releases[i].keys);
+                csv_row_end(&w);
         }
-        fputs("\r\nmonth;lost;stolen;replaced\r\n", f);
+        csv_row_end(&w);
+        csv_row(&w, months, ELEMENTSOF(months));
         for (size_t i = 0; i < r->n_months; i++) {
-                fprintf(f, "%04d-%02d;", r->months[i].year, r->months[i].month);
-                csv_int(f, r->months[i].lost, false);
-                csv_int(f, r->months[i].stolen, false);
-                csv_int(f, r->months[i].replaced, true);
+                snprintf(month, sizeof(month), "%04d-%02d", r->months[i].year, r->months[i].month);
+                csv_cell(&w, month);
+                csv_int(&w, r->months[i].lost);
+                csv_int(&w, r->months[i].stolen);
+                csv_int(&w, r->months[i].replaced);
+                csv_row_end(&w);
         }
-        fputs("\r\nschool;class;pupil_id;family_name;first_name;key_serial;volume_id;status;release;"
-              "release_version;release_serial;last_verified;last_verification;conflict\r\n", f);
-        return report_keys(r, csv_key, f, err);
+        csv_row_end(&w);
+        if (csv_row(&w, keys, ELEMENTSOF(keys)) < 0)
+                return -EIO;
+        return report_keys(r, csv_key, &w, err);
 }
 
 /* ---- JSON, streamed by hand: a json-c tree of 100,000 keys would not stay flat ---- */
@@ -364,8 +355,9 @@ int report_write(struct journal *j, const struct report_options *o, FILE *out, s
                         k = report_write_html(&r, out, err);
         }
         report_done(&r);
-        if (k >= 0 && (fflush(out) != 0 || ferror(out)))
-                return cart_error_errno(err, errno ? -errno : -EIO, NULL, "writing the report");
+        /* A failed write (a full disk too) is the output's -EIO, not a key too small. */
+        if ((k >= 0 || k == -EIO) && (fflush(out) != 0 || ferror(out)))
+                return cart_error_errno(err, -EIO, NULL, "writing the report");
         return k;
 }
 
@@ -375,7 +367,7 @@ int report_receipts_write(struct journal *j, const struct report_options *o, FIL
         if (!o->school || !o->class_name)
                 return cart_error_set(err, -EINVAL, "a receipts sheet is for one class: give its school and class");
         k = report_receipts_html(j, o, out, err);
-        if (k >= 0 && (fflush(out) != 0 || ferror(out)))
-                return cart_error_errno(err, errno ? -errno : -EIO, NULL, "writing the receipts");
+        if ((k >= 0 || k == -EIO) && (fflush(out) != 0 || ferror(out)))
+                return cart_error_errno(err, -EIO, NULL, "writing the receipts");
         return k;
 }

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 6: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 7: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates the migrations of journal-schema.c
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -22,7 +22,8 @@ CREATE TABLE schools (
     uai TEXT NOT NULL PRIMARY KEY,
     year TEXT,                            -- school year of the last roster, "2025-2026"
     created_usec BIGINT NOT NULL,
-    updated_usec BIGINT NOT NULL
+    updated_usec BIGINT NOT NULL,
+    exported TEXT                         -- when that SIECLE export was written, "2026-09-01 08:15:00"
 );
 
 -- One row per `roster import` that was committed (dry runs leave none).
@@ -61,6 +62,9 @@ CREATE TABLE pupils (
     claim_station TEXT,                   -- v3: the station flashing a key for this pupil (batch):
     claim_key TEXT,                       -- its key uid and when it claimed the pupil; set with
     claim_usec BIGINT,                    -- the key's start, cleared with its end
+    leaves_usec BIGINT,                   -- v6: still there, leaves then (a DATE_SORTIE to come,
+                                          -- 00:00 local time); when it has come, the pupil is
+                                          -- marked left before any key is given
     PRIMARY KEY (school, id)
 );
 CREATE INDEX pupils_by_id ON pupils (id);
@@ -107,7 +111,7 @@ CREATE TABLE events (
     release_version TEXT,
     release_serial BIGINT,
     release_key_id TEXT,                  -- signer's minisign key id, 16 hex digits
-    outcome TEXT,                         -- flashed: ok, refused, failed; erased (v6): ok, failed,
+    outcome TEXT,                         -- flashed: ok, refused, failed; erased (v7): ok, failed,
                                           -- cancelled, skipped (--erase never)
     reason TEXT,                          -- stable reason code of a failure or a return
     step TEXT,                            -- flashed: the step that failed (or done); erased: the method
@@ -176,3 +180,6 @@ CREATE TABLE pupil_salts (
 -- life runs reads no whole table, whatever the size of the roster and of the history.
 CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;
 CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';
+
+-- Version 6. The pupils whose leave date is to come, found without reading every pupil.
+CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;

@@ -118,7 +118,7 @@ echo "batch count: ok"
 # --- On a terminal (script(1) gives a pty): the live table, redrawn in place (cursor up),
 # a bell per finished key, "unplug" in green; NO_COLOR keeps it plain; TERM=dumb prints lines.
 if command -v script >/dev/null; then
-        tty_batch() { script -qec "$C batch rel.cart --trust dep.pub --journal $SCRATCH/j.db --stock --force --target tt1.img --target tt2.img --size 1G" /dev/null > tty.out; }
+        tty_batch() { script -qec "stty cols 200 rows 50; $C batch rel.cart --trust dep.pub --journal $SCRATCH/j.db --stock --force --target tt1.img --target tt2.img --size 1G" /dev/null > tty.out; }
         TERM=xterm tty_batch
         expect_in tty.out 'PORT +SERIAL +SIZE +PUPIL +PHASE'
         expect_in tty.out $'tt1.img .*\e\[32mok, unplug\e\[0m'

@@ -130,7 +130,7 @@ expect_exit 0 "$C" roster import "$ROSTERS/demo-roster.csv" --journal "$V2URL"
 expect_exit 0 "$C" journal verify --journal "$V2URL"
 head2=$(grep -o 'head atelier-1:[0-9]*:[0-9a-f]*' out)
 "$CARTABLE_TEST_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$V2URL" -c "ALTER TABLE pupils DROP COLUMN claim_station, \
-        DROP COLUMN claim_key, DROP COLUMN claim_usec; DROP TABLE pupil_salts; DROP INDEX events_started; ALTER TABLE events DROP COLUMN run; \
+        DROP COLUMN claim_key, DROP COLUMN claim_usec; DROP TABLE pupil_salts; DROP INDEX events_started; ALTER TABLE events DROP COLUMN run; ALTER TABLE schools DROP COLUMN exported; ALTER TABLE pupils DROP COLUMN leaves_usec; \
         DELETE FROM schema_version WHERE version >= 3" \
         || fail "taking the journal back to v2"
 expect_exit 0 "$C" journal verify --journal "$V2URL" --head "${head2#head }"

@@ -89,11 +89,12 @@ jq -e 'map(.id) | index("D7777") == null and index("D1004") == null and length >
 
 # Export: a fixed CSV header, formula cells neutralised; JSON that jq reads.
 expect_exit 0 "$C" journal export --format csv --output events.csv
-head -1 events.csv | grep -qx 'seq,uuid,station,station_seq,kind,time,operator,pupil_school,pupil_id,family_name,first_name,class,key,key_serial,release_name,release_version,release_serial,release_key_id,outcome,reason,step,message,volume_id,bytes_written,bytes_read,started_usec,write_usec,read_usec,prev_hash,hash' \
+head -1 events.csv | grep -qx $'seq,uuid,station,station_seq,kind,time,operator,pupil_school,pupil_id,family_name,first_name,class,key,key_serial,release_name,release_version,release_serial,release_key_id,outcome,reason,step,message,volume_id,bytes_written,bytes_read,started_usec,write_usec,read_usec,prev_hash,hash\r' \
         || fail "CSV header changed"
 [ "$(grep -c '' events.csv)" = "$(( $(q 'SELECT count(*) FROM events') + 1 ))" ] || fail "CSV rows"
 expect_in events.csv ',D7777,"'"'"'=HYPERLINK\(""http://x""\)","'"'"'@SUM\(A1\)",6A,'
 expect_exit 73 "$C" journal export --format csv --output events.csv
+[ "$(stat -c %a events.csv)" = 600 ] || fail "the export's mode is $(stat -c %a events.csv), not 600"
 expect_exit 64 "$C" journal export --format xml
 expect_exit 0 "$C" journal export --format json
 jq -e 'length == 9 and (map(select(.kind == "issued")) | length == 3) and .[0].station == "atelier-1"' out > /dev/null \

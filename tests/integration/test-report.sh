@@ -111,10 +111,18 @@ want=$(q "SELECT count(*) FROM pupils WHERE school = '0750001A' AND class_name =
 expect_in r.csv "^0750001A;6A;$want;2;$((want - 2));1;1;0;0;0"$'\r$'
 expect_in r.csv $'^ent-college;2026.1;3;2\r$'   # D8888, D7777 (D1006 returned hers)
 # Formula cells start with a quote; a cell with ';' or '"' is quoted.
-expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";\'@SUM\\(A1\\);atelier-1-000003;C0000003;issued;'
+expect_in r.csv $'^0750001A;6A;D7777;"\'=HYPERLINK\\(""http://x""\\)";"\'@SUM\\(A1\\)";atelier-1-000003;C0000003;issued;'
 expect_not_in r.csv ';=HYPERLINK'
 expect_exit 73 "$C" report --output r.csv
+expect_in err 'r\.csv: already exists, not overwritten'
 expect_exit 64 "$C" report --format pdf
+# Written through lib/base/output-file: 0600 (pupils' names); a report that fails, and one
+# that cannot be written, leave nothing in the directory, not even a temporary.
+[ "$(stat -c %a r.csv)" = 600 ] || fail "the report's mode is $(stat -c %a r.csv), not 600"
+mkdir failed
+expect_exit 66 "$C" report receipts --school 0750001A --class 9Z --output failed/r.html
+expect_exit 73 "$C" report --output nosuch/r.csv
+[ -z "$(ls -A failed)" ] || fail "a failed report left $(ls -A failed)"
 
 # ---- report: JSON, against its schema ----
 expect_exit 0 "$C" report --format json --output r.json
@@ -161,7 +169,15 @@ expect_in receipts.html '<tr><td>Denis</td><td>Manon</td><td>6A</td><td></td><td
 expect_in receipts.html '<td>&lt;script&gt;alert\(1\)&lt;/script&gt;</td><td>Zoé</td><td>6A</td><td>atelier-1-000002</td>'
 expect_exit 64 "$C" report receipts --school 0750001A
 expect_exit 66 "$C" report receipts --school 0750001A --class 9Z
-expect_in err 'no pupil in class 9Z of school 0750001A'
+expect_in err 'no class 9Z at school 0750001A in the journal \(its classes: .*6A'
+[ ! -e receipts-9z.html ] || fail "a refused report left a file"
+# An unknown school or class is an error naming the known ones, never an empty report.
+expect_exit 66 "$C" report --school 0759999Z --output unknown.csv
+expect_in err 'no school 0759999Z in the journal \(it holds: .*0750001A'
+[ ! -e unknown.csv ] || fail "a report of an unknown school wrote its output"
+expect_exit 66 "$C" report --class 9Z --format json
+expect_in err 'no class 9Z in the journal'
+expect_exit 66 "$C" report --school 0750001A --class 9Z --format html
 
 # ---- journal purge: personal data of pupils who left go, the chain stays verifiable ----
 # Swapping an event's pupil is caught: the hash covers the pupil's salted commitment.

@@ -33,6 +33,9 @@ expect_exit 0 "$C" roster import q/siecle-date-sortie.xml "${J[@]}"
 expect_in out '^leaves   0750001A 3A  FERRAND François  \[4008\] on 2099-08-31$'
 expect_in out '^8 pupils: 0 added, 0 moved, 0 renamed, 0 left, 0 rejoined, 7 unchanged, 1 already left$'
 [ "$(q "SELECT is_active FROM pupils WHERE id = '4008'")" = 1 ] || fail "4008 left before its date"
+# The date is kept (00:00 local time that day), for the day it comes without another import.
+[ "$(q "SELECT leaves_usec = $(date -d 2099-08-31 +%s)000000 FROM pupils WHERE id = '4008'")" = 1 ] \
+        || fail "4008's leave date is not kept"
 
 # --- "Inactifs" is no class: those pupils are not active, and can get no key.
 expect_exit 0 "$C" roster import q/siecle-inactifs.xml "${J[@]}" --dry-run
@@ -55,6 +58,16 @@ expect_in err '--force \(nothing was imported\)$'
 [ "$(q 'SELECT group_concat(id || class_name || is_active) FROM pupils')" = "$before" ] || fail "a stale export wrote"
 expect_exit 0 "$C" roster import q/siecle-2025.xml "${J[@]}" --force --dry-run
 expect_in err 'imported anyway \(--force\)$'
+# This year's, but exported before the one already applied: refused too, naming both times.
+[ "$(q "SELECT exported FROM schools WHERE uai = '0750001A'")" = "2026-09-01 08:00:00" ] \
+        || fail "the export time is not recorded"
+expect_exit 65 "$C" roster import q/siecle-older.xml "${J[@]}"
+expect_in err 'siecle-older.xml: exported on 2026-08-25 09:30:00, before the export already imported for school 0750001A \(exported on 2026-09-01 08:00:00\)'
+[ "$(q 'SELECT group_concat(id || class_name || is_active) FROM pupils')" = "$before" ] || fail "an older export wrote"
+expect_exit 0 "$C" roster import q/siecle-older.xml "${J[@]}" --force --dry-run
+expect_in err 'siecle-older.xml: exported on 2026-08-25 09:30:00, .*imported anyway \(--force\)$'
+[ "$(q "SELECT exported FROM schools WHERE uai = '0750001A'")" = "2026-09-01 08:00:00" ] \
+        || fail "a dry run recorded its export time"
 
 # --- The same children from an ENT's CSV, under logins: refused, then mapped onto the
 # journal's pupils by names and class, on request.

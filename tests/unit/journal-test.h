@@ -134,5 +134,38 @@ static inline int64_t raw_name_int(const char *name, const char *sql) {
         return v;
 }
 
+/* Column col of every row of sql, each followed by end, read the same way (free it). */
+static inline char *raw_name_rows(const char *name, const char *sql, int col, const char *end) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        assert_non_null(f);
+        if (journal_is_url(name)) {
+                PGconn *c = PQconnectdb(name);
+                PGresult *res;
+                assert_int_equal(PQstatus(c), CONNECTION_OK);
+                res = PQexec(c, sql);
+                if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                        fail_msg("%s: %s", sql, PQerrorMessage(c));
+                for (int row = 0; row < PQntuples(res); row++)
+                        fprintf(f, "%s%s", PQgetvalue(res, row, col), end);
+                PQclear(res);
+                PQfinish(c);
+        } else {
+                sqlite3 *db;
+                sqlite3_stmt *s;
+                assert_int_equal(sqlite3_open(name, &db), SQLITE_OK);
+                if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+                        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+                while (sqlite3_step(s) == SQLITE_ROW)
+                        fprintf(f, "%s%s", (const char *) sqlite3_column_text(s, col), end);
+                sqlite3_finalize(s);
+                sqlite3_close(db);
+        }
+        assert_int_equal(fclose(f), 0);
+        return out;
+}
+
 /* In a test that holds for SQLite files only (PRAGMAs, the file's bytes, sqlite_master). */
 #define SQLITE_ONLY() do { if (pg_url) skip(); } while (0)

@@ -87,6 +87,12 @@ struct seen {
         unsigned max_running;
         struct batch *batch;
         bool stop_after_first_start;
+        unsigned tick_msec;                       /* 0: 20 */
+        /* Each slot's steps, as its BATCH_STEP events came, and whether one came outside
+         * its key's life (before BATCH_STARTED or after its end). */
+        enum flash_step steps[N_KEYS + 1][16];
+        unsigned n_steps[N_KEYS + 1];
+        bool is_started[N_KEYS + 1], is_ended[N_KEYS + 1], has_step_outside;
 };
 
 static void on_event(void *userdata, const struct batch_event *ev) {
@@ -94,6 +100,20 @@ static void on_event(void *userdata, const struct batch_event *ev) {
 
         s->n[ev->kind]++;
         s->max_running = MAX(s->max_running, (unsigned) ev->summary->n_running);
+        if (ev->slot && ev->slot->index <= N_KEYS) {
+                unsigned i = ev->slot->index;
+                if (ev->kind == BATCH_STARTED)
+                        s->is_started[i] = true;
+                else if (ev->kind == BATCH_DONE || ev->kind == BATCH_FAILED || ev->kind == BATCH_CANCELLED)
+                        s->is_ended[i] = true;
+                else if (ev->kind == BATCH_STEP) {
+                        if (!s->is_started[i] || s->is_ended[i])
+                                s->has_step_outside = true;
+                        if (s->n_steps[i] < ELEMENTSOF(s->steps[i]))
+                                s->steps[i][s->n_steps[i]] = ev->slot->step;
+                        s->n_steps[i]++;
+                }
+        }
         if (ev->kind == BATCH_STARTED && ev->slot->pupil)
                 snprintf(s->pupil_of[ev->slot->index], sizeof(s->pupil_of[0]), "%s", ev->slot->pupil);
         if (ev->kind == BATCH_FAILED)
@@ -136,7 +156,7 @@ static void run_batch(struct bed *b, size_t n_targets, unsigned jobs, bool force
                 .station = b->st, .journal = b->j, .trust = b->f->trust,
                 .school = "0750001A", .class_name = "6A", .operator = "test",
                 .jobs = jobs, .force = force, .targets = targets, .n_targets = n_targets,
-                .image_size = 64 * MIB, .tick_msec = 20, .on_event = on_event, .userdata = seen,
+                .image_size = 64 * MIB, .tick_msec = seen->tick_msec ? seen->tick_msec : 20, .on_event = on_event, .userdata = seen,
         };
         assert_int_equal(batch_new(&o, &batch, &err), 0);
         seen->batch = batch;
@@ -200,6 +220,26 @@ static void test_eight_keys_in_roster_order(void **state) {
         assert_in_range(again.max_running, 1, 2);
         assert_string_equal(again.pupil_of[N_KEYS], "0750001A/P08");
         assert_int_equal(count_rows(b->j, "flashed", "ok"), N_KEYS);
+}
+
+/* Steps are queued by each worker, not sampled: with a poll period far longer than a whole
+ * key (small images), every key still tells each of its steps once, in order, within its life. */
+static void test_every_step_in_order(void **state) {
+        static const enum flash_step want[] = { FLASH_STEP_CHECK, FLASH_STEP_LAYOUT, FLASH_STEP_WRITE,
+                                                FLASH_STEP_READBACK };
+        struct bed *b = *state;
+        struct seen seen = { .tick_msec = 60 * 1000 };
+
+        run_batch(b, N_KEYS + 1, 0, true, &seen);
+        assert_int_equal(seen.n[BATCH_DONE], N_KEYS);
+        assert_false(seen.has_step_outside);
+        for (int i = 0; i < N_KEYS; i++) {
+                assert_int_equal(seen.n_steps[i], ELEMENTSOF(want));
+                for (size_t k = 0; k < ELEMENTSOF(want); k++)
+                        assert_string_equal(flash_step_to_string(seen.steps[i][k]), flash_step_to_string(want[k]));
+        }
+        /* The link is refused at open, before its first step. */
+        assert_int_equal(seen.n_steps[N_KEYS], 0);
 }
 
 static void test_stop_takes_no_new_key(void **state) {
@@ -276,6 +316,7 @@ static void test_journal_interrupted_and_next_pupil(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_eight_keys_in_roster_order, bed_setup, bed_teardown),
+                cmocka_unit_test_setup_teardown(test_every_step_in_order, bed_setup, bed_teardown),
                 cmocka_unit_test_setup_teardown(test_stop_takes_no_new_key, bed_setup, bed_teardown),
                 cmocka_unit_test_setup_teardown(test_journal_interrupted_and_next_pupil, bed_setup, bed_teardown),
         };

@@ -441,6 +441,41 @@ static void test_runs_of_one_station(void **state) {
         assert_int_equal(journal_verify(c, NULL, NULL, &err), 0);
 }
 
+/* A leave date to come (SIECLE's DATE_SORTIE) keeps the pupil active until it comes; once
+ * it has, without another import, no key is given to the pupil: neither by a batch's claim
+ * nor to the pupil by name. */
+static void test_leave_date_comes(void **state) {
+        _cleanup_(journal_closep) struct journal *j = open_new("atelier");
+        _cleanup_(journal_sync_freep) struct journal_sync *s = NULL;
+        _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p1 = NULL, *p2 = NULL, *named = NULL;
+        struct journal_pupil later = roster[0], passed = roster[1];
+        struct flash_report r1 = report("LD1"), r2 = report("LD2");
+        struct cart_error err = {};
+        int64_t now = journal_now_usec();
+
+        later.leaves_usec = now + 3600 * INT64_C(1000000);     /* leaves in an hour */
+        passed.leaves_usec = now - 1;                           /* the day came after the import */
+        assert_int_equal(journal_sync_begin(j, "roster.csv", NULL, NULL, &s, &err), 0);
+        assert_int_equal(journal_sync_pupil(s, &later, &err), 0);
+        assert_int_equal(journal_sync_pupil(s, &passed, &err), 0);
+        for (size_t i = 2; i < ELEMENTSOF(roster); i++)
+                assert_int_equal(journal_sync_pupil(s, &roster[i], &err), 0);
+        if (journal_sync_finish(s, false, NULL, &err) < 0)
+                fail_msg("sync: %s", err.msg);
+        assert_int_equal(count(j, "SELECT count(*) FROM pupils WHERE leaves_usec IS NOT NULL AND is_active = 1"), 2);
+
+        assert_int_equal(journal_pupil_for_issue(j, "0750001A/2", false, &named, &err), -ESRCH);
+        assert_non_null(strstr(err.msg, "has left"));
+        assert_int_equal(count(j, "SELECT count(*) FROM pupils WHERE id = '2' AND is_active = 0 "
+                                  "AND left_usec IS NOT NULL AND leaves_usec IS NULL"), 1);
+        assert_int_equal(journal_run_begin(j, &err), 0);
+        assert_int_equal(start_flash(j, &r1, "tech", NULL, "0750001A", "6A", &p1, &err), 1);
+        assert_string_equal(p1->id, "1");                   /* still there: the date is to come */
+        assert_int_equal(start_flash(j, &r2, "tech", NULL, "0750001A", "6A", &p2, &err), 1);
+        assert_string_equal(p2->id, "3");                   /* 2 has left */
+        assert_int_equal(count(j, "SELECT count(*) FROM pupils WHERE id = '1' AND is_active = 1"), 1);
+}
+
 /* ---- Every statement a key's life runs finds its rows through an index ---- */
 
 #define BIG_PUPILS 130000
@@ -500,36 +535,27 @@ static void on_statement(void *userdata, const char *sql, int n_params, const ch
 /* The plan of one statement, one line per step: SQLite's EXPLAIN QUERY PLAN details, or
  * PostgreSQL's EXPLAIN with the parameters the statement ran with. */
 static char *plan_of(struct traced *t, size_t i) {
-        char *out = calloc(1, 8192);
+        char explain[8192], *out;
         size_t n = 0;
 
-        assert_non_null(out);
-        if (pg_url) {
-                char explain[8192];
-                PGconn *c = PQconnectdb(name);
-                PGresult *res;
-                assert_int_equal(PQstatus(c), CONNECTION_OK);
-                snprintf(explain, sizeof(explain), "EXPLAIN %s", t->sql[i]);
-                res = PQexecParams(c, explain, t->n_params[i], NULL, (const char *const *) t->params[i], NULL, NULL, 0);
-                if (PQresultStatus(res) != PGRES_TUPLES_OK)
-                        fail_msg("%s: %s", explain, PQerrorMessage(c));
-                for (int row = 0; row < PQntuples(res); row++)
-                        n += (size_t) snprintf(out + n, 8192 - MIN(n, 8191), "%s\n", PQgetvalue(res, row, 0));
-                PQclear(res);
-                PQfinish(c);
-        } else {
-                sqlite3 *db;
-                sqlite3_stmt *s;
-                char explain[8192];
-                assert_int_equal(sqlite3_open(name, &db), SQLITE_OK);
+        if (!pg_url) {
                 snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", t->sql[i]);
-                if (sqlite3_prepare_v2(db, explain, -1, &s, NULL) != SQLITE_OK)
-                        fail_msg("%s: %s", explain, sqlite3_errmsg(db));
-                while (sqlite3_step(s) == SQLITE_ROW)
-                        n += (size_t) snprintf(out + n, 8192 - MIN(n, 8191), "%s\n", sqlite3_column_text(s, 3));
-                sqlite3_finalize(s);
-                sqlite3_close(db);
+                return raw_name_rows(name, explain, 3, "\n");
         }
+        /* EXPLAIN with the statement's parameters: not raw_name_rows()'s plain query. */
+        PGconn *c = PQconnectdb(name);
+        PGresult *res;
+        out = calloc(1, 8192);
+        assert_non_null(out);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        snprintf(explain, sizeof(explain), "EXPLAIN %s", t->sql[i]);
+        res = PQexecParams(c, explain, t->n_params[i], NULL, (const char *const *) t->params[i], NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                fail_msg("%s: %s", explain, PQerrorMessage(c));
+        for (int row = 0; row < PQntuples(res); row++)
+                n += (size_t) snprintf(out + n, 8192 - MIN(n, 8191), "%s\n", PQgetvalue(res, row, 0));
+        PQclear(res);
+        PQfinish(c);
         return out;
 }
 
@@ -637,8 +663,6 @@ static void test_pg_schema_matches_file(void **state) {
         _cleanup_(journal_closep) struct journal *j = NULL;
         _cleanup_free_ char *file = NULL, *live = NULL, *documented = NULL;
         char url[1024], sql[128];
-        PGconn *conn;
-        PGresult *res;
 
         NEEDS_PG();
         j = open_new("s1");
@@ -649,13 +673,7 @@ static void test_pg_schema_matches_file(void **state) {
         snprintf(sql, sizeof(sql), "%s_doc", db_name);
         pg_url_for(sql, url, sizeof(url));
         file = read_file(SOURCE_ROOT "/manifests/schemas/journal-pg.sql");
-        conn = PQconnectdb(url);
-        assert_int_equal(PQstatus(conn), CONNECTION_OK);
-        res = PQexec(conn, file);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                fail_msg("journal-pg.sql: %s", PQerrorMessage(conn));
-        PQclear(res);
-        PQfinish(conn);
+        pg_exec_on(url, file);
         documented = catalogue(url);
 
         assert_non_null(strstr(live, "column events.seq bigint null=NO default=- identity=BY DEFAULT"));
@@ -784,6 +802,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_two_stations_claim_each_pupil_once, setup),
                 cmocka_unit_test_setup(test_merge_offline_twice, setup),
                 cmocka_unit_test_setup(test_per_key_statements_use_indexes, setup),
+                cmocka_unit_test_setup(test_leave_date_comes, setup),
                 cmocka_unit_test_setup(test_runs_of_one_station, setup),
                 cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
                 cmocka_unit_test_setup(test_pg_url_with_password_refused, setup),

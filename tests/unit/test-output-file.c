@@ -78,6 +78,37 @@ static void test_discarded(void **state) {
         }
 }
 
+/* A text output through a stream: flushed by the link, in full; a stream not linked (a
+ * report that failed half-way) leaves nothing, however much it wrote. */
+static void test_stream(void **state) {
+        _cleanup_free_ char *out = path_in("r.csv");
+        char buf[64] = "";
+        struct output_file o;
+        struct cart_error err = {};
+        FILE *f, *again;
+
+        for (unsigned flags = 0; flags <= OUTPUT_FILE_NAMED; flags++) {
+                assert_int_equal(output_file_open(out, flags, &o, &err), 0);
+                assert_int_equal(output_file_stream(&o, &f), 0);
+                assert_int_equal(output_file_stream(&o, &again), 0);
+                assert_ptr_equal(f, again);
+                fputs("half a report", f);
+                output_file_done(&o);
+                assert_int_equal(count_entries(), 0);
+        }
+        assert_int_equal(output_file_open(out, 0, &o, &err), 0);
+        assert_int_equal(output_file_stream(&o, &f), 0);
+        fputs("a;b\r\n", f);     /* still in the stream's buffer */
+        assert_int_equal(output_file_link(&o, 0600, &err), 0);
+        output_file_done(&o);
+        f = fopen(out, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        assert_string_equal(buf, "a;b\r\n");
+        assert_int_equal(unlink(out), 0);
+}
+
 /* A run killed mid-write leaves its named temporary; the next run of the same output
  * removes it, but never one a live run holds. */
 static void test_stale(void **state) {
@@ -122,6 +153,7 @@ int main(void) {
                 cmocka_unit_test(test_tmpfile),
                 cmocka_unit_test(test_named),
                 cmocka_unit_test(test_discarded),
+                cmocka_unit_test(test_stream),
                 cmocka_unit_test(test_stale),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
