@@ -267,6 +267,7 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
                         }
                         json_object_object_add(o, "bytes_written", json_object_new_int64((int64_t) r->bytes_written));
                         json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t) r->bytes_read));
+                        json_object_object_add(o, "erase", flash_erase_json(r));
                         json_object_object_add(o, "seconds", json_object_new_double(
                                 (double) (r->finished_usec - r->started_usec) / 1e6));
                 }
@@ -295,6 +296,10 @@ static void line_done(struct batch_output *out, const struct batch_slot *s, cons
                 /* TRANSLATORS: the key, bytes written, bytes read back, seconds ("2.5"). */
                 fprintf(out->f, _("%s: done: %s written, %s read back in %s s; unplug"), who,
                         HUMAN_SIZE(r->bytes_written), HUMAN_SIZE(r->bytes_read), secs);
+        if (r->is_erased)
+                /* TRANSLATORS: after a done line: bytes of zeros written over what the key held, seconds. */
+                fprintf(out->f, _(" (erased first: %s of zeros in %s s)"), HUMAN_SIZE(r->erase_bytes),
+                        HUMAN_DECIMAL(r->erase_seconds));
 }
 
 static void line_event(struct batch_output *out, const struct batch_event *ev) {
@@ -417,7 +422,8 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
                 break;
         case BATCH_STEP: case BATCH_PROGRESS:
                 snprintf(row->phase, sizeof(row->phase), "%s", flash_step_words(s->step));
-                row->is_moving = s->step == FLASH_STEP_WRITE || s->step == FLASH_STEP_READBACK;
+                row->is_moving = s->step == FLASH_STEP_WRITE || s->step == FLASH_STEP_READBACK ||
+                                 s->step == FLASH_STEP_ERASE;
                 break;
         case BATCH_DONE:
                 snprintf(row->phase, sizeof(row->phase), "%s", event_name_words(ev->kind));
@@ -840,7 +846,7 @@ void batch_output_init(struct batch_output *out, bool is_json, FILE *f, const ch
                 sigemptyset(&sa.sa_mask);
                 (void) sigaction(SIGWINCH, &sa, NULL);
                 /* The PHASE column as wide as its longest word in this language. */
-                for (int st = 0; st <= FLASH_STEP_DONE; st++)
+                for (int st = 0; st <= FLASH_STEP_ERASE; st++)     /* the last step's number */
                         out->phase_width = MAX(out->phase_width, text_width(flash_step_words((enum flash_step) st)));
                 for (int k = 0; k <= BATCH_TICK; k++)
                         if (k != BATCH_TICK)

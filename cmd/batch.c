@@ -6,6 +6,7 @@
 
 #include "batch-output.h"
 #include "commands.h"
+#include "erase-arg.h"
 #include "journal-arg.h"
 #include "batch/batch.h"
 #include "batch/spool.h"
@@ -42,6 +43,8 @@ static const char help[] =
         "                      are not key images\n"
         "  --no-probe          skip the capacity probe of keys\n"
         "  --allow-downgrade   accept a release older than one already flashed here\n"
+        "  --erase MODE        auto (default, or [flash] erase), always or never: as\n"
+        "                      cartable flash, zeros over what a key held before\n"
         "  --json              one JSON object per event on stdout (NDJSON)\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -58,6 +61,7 @@ struct args {
         const char *release, *journal, *school, *class_name, *operator;
         struct trust_args trust;
         bool stock, force, json, no_probe, allow_downgrade;
+        enum cart_erase erase;
         uint64_t jobs, count, idle_exit, size;
         const char **targets;
         size_t n_targets;
@@ -77,7 +81,8 @@ static int parse_count(const char *opt, const char *arg, uint64_t *ret) {
 
 static int parse_args(int argc, char **argv, struct args *a) {
         enum { OPT_TRUST = 0x100, OPT_JOURNAL, OPT_SCHOOL, OPT_CLASS, OPT_STOCK, OPT_JOBS, OPT_COUNT,
-               OPT_IDLE, OPT_OPERATOR, OPT_TARGET, OPT_SIZE, OPT_FORCE, OPT_JSON, OPT_NO_PROBE, OPT_DOWNGRADE };
+               OPT_IDLE, OPT_OPERATOR, OPT_TARGET, OPT_SIZE, OPT_FORCE, OPT_JSON, OPT_NO_PROBE, OPT_DOWNGRADE,
+               OPT_ERASE };
         static const struct option options[] = {
                 TRUST_OPTION(OPT_TRUST),
                 { "journal", required_argument, NULL, OPT_JOURNAL },
@@ -94,13 +99,19 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "json", no_argument, NULL, OPT_JSON },
                 { "no-probe", no_argument, NULL, OPT_NO_PROBE },
                 { "allow-downgrade", no_argument, NULL, OPT_DOWNGRADE },
+                { "erase", required_argument, NULL, OPT_ERASE },
                 {}
         };
         int c, r;
 
+        a->erase = erase_arg_default();
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
+                case OPT_ERASE:
+                        if (erase_arg_parse(&command_batch, optarg, &a->erase) != 0)
+                                return EXIT_USAGE;
+                        break;
                 case OPT_TRUST:
                         if (trust_args_add(&a->trust, optarg) < 0)
                                 return -ENOMEM;
@@ -248,7 +259,7 @@ static int run(int argc, char **argv) {
                 .school = a.school, .class_name = a.class_name, .operator = a.operator,
                 .jobs = (unsigned) a.jobs, .count = a.count, .idle_exit = (unsigned) a.idle_exit,
                 .force = a.force, .targets = a.targets, .n_targets = a.n_targets, .image_size = a.size,
-                .devices = ctx, .no_probe = a.no_probe, .journal_wait = arg_config->journal_wait,
+                .devices = ctx, .no_probe = a.no_probe, .erase = a.erase, .journal_wait = arg_config->journal_wait,
                 .spool_dir = spool_dir,
                 .on_event = batch_output_event, .userdata = &out,
         };

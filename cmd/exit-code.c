@@ -52,6 +52,7 @@ static const int reason_exits[_CART_REASON_MAX] = {
         [CART_REASON_FILE_WRITABLE_BY_OTHERS] = EXIT_REFUSED,
         [CART_REASON_SPOOL_MISMATCH]       = EXIT_DATA,
         [CART_REASON_SWAPPED]              = EXIT_MODIFIED,
+        [CART_REASON_ERASE_FAILED]         = EXIT_IO,
 };
 
 int exit_code_for_reason(enum cart_reason reason) {

@@ -42,6 +42,7 @@ const char *flash_step_words(enum flash_step step) {
         case FLASH_STEP_READBACK: return _("read-back");
         case FLASH_STEP_REREAD: return _("partition re-read");
         case FLASH_STEP_DONE: return _("done");
+        case FLASH_STEP_ERASE: return _("erase");
         }
         return flash_step_to_string(step);
 }
@@ -137,6 +138,35 @@ int flash_output_event(void *userdata, const struct flash_report *r, enum flash_
         return 0;
 }
 
+struct json_object *flash_erase_json(const struct flash_report *r) {
+        struct json_object *e = json_object_new_object();
+
+        json_object_object_add(e, "mode", json_object_new_string(cart_erase_to_string(r->erase_mode)));
+        json_object_object_add(e, "held", json_object_new_string(flash_held_to_string(r->held)));
+        json_object_object_add(e, "erased", json_object_new_boolean(r->is_erased));
+        if (r->erase_method) {
+                json_object_object_add(e, "method", json_object_new_string(r->erase_method));
+                json_object_object_add(e, "bytes", json_object_new_int64((int64_t) r->erase_bytes));
+                json_object_object_add(e, "checked_bytes", json_object_new_int64((int64_t) r->erase_checked_bytes));
+                json_object_object_add(e, "seconds", json_object_new_double(r->erase_seconds));
+        }
+        return e;
+}
+
+const char *flash_held_words(enum flash_held h) {
+        switch (h) {
+        /* TRANSLATORS: what a key held before it was written (--erase auto's judgment). */
+        case FLASH_HELD_UNKNOWN: return _("not judged");
+        case FLASH_HELD_NOTHING: return _("a blank key");
+        case FLASH_HELD_RELEASE: return _("a stock key holding only its signed release");
+        case FLASH_HELD_SAME_PUPIL: return _("a key of the same pupil");
+        case FLASH_HELD_OTHER_PUPIL: return _("a key of another pupil");
+        case FLASH_HELD_RETURNED: return _("a key that came back (returned, lost, stolen, replaced or retired)");
+        case FLASH_HELD_FOREIGN: return _("files outside a signed release");
+        }
+        return flash_held_to_string(h);
+}
+
 /* The key record (the same object as /.cartable/key.json, owner fields left out of stdout),
  * plus what only the flash knows: device, probe, bytes, times, outcome. */
 static struct json_object *report_json(const struct flash_report *r) {
@@ -171,6 +201,7 @@ static struct json_object *report_json(const struct flash_report *r) {
         json_object_object_add(o, "write_seconds", json_object_new_double(r->write_seconds));
         json_object_object_add(o, "read_seconds", json_object_new_double(r->read_seconds));
         json_object_object_add(o, "direct_io", json_object_new_boolean(r->is_direct));
+        json_object_object_add(o, "erase", flash_erase_json(r));
         json_object_object_add(o, "outcome", json_object_new_string(flash_outcome_to_string(r->outcome)));
         if (r->outcome != FLASH_OUTCOME_OK) {
                 json_object_object_add(o, "step", json_object_new_string(flash_step_to_string(r->step)));
@@ -204,6 +235,15 @@ void flash_output_result(struct flash_output *out, const struct flash_report *r)
                human_size(r->bytes_written, a, sizeof(a)), HUMAN_DECIMAL(r->write_seconds),
                human_size(r->bytes_read, b, sizeof(b)), HUMAN_DECIMAL(r->read_seconds),
                r->is_direct ? "" : _(" (buffered I/O)"));
+        if (r->is_erased)
+                /* TRANSLATORS: the key, bytes of zeros written, seconds, bytes read back, what the key held. */
+                printf(_("%s: erased: %s of zeros in %s s, %s read back as zeros (it held %s)\n"), out->target,
+                       human_size(r->erase_bytes, a, sizeof(a)), HUMAN_DECIMAL(r->erase_seconds),
+                       human_size(r->erase_checked_bytes, b, sizeof(b)), flash_held_words(r->held));
+        else if (r->erase_mode == CART_ERASE_NEVER)
+                /* TRANSLATORS: the key; --erase never was given. */
+                printf(_("%s: not erased (--erase never): what the key held before may still be read from it\n"),
+                       out->target);
 }
 
 int flash_output_error(bool is_json, const char *target, const struct cart_error *err, int r,

@@ -17,6 +17,12 @@ struct flash_output {
 
 /* A step of the flash in words, for people (translated); machines get flash_step_to_string(). */
 const char *flash_step_words(enum flash_step step);
+/* What a key held (--erase auto's judgment) in words, for people. */
+const char *flash_held_words(enum flash_held h);
+/* The erase of a report as a JSON object (--json, batch's NDJSON): mode, held, erased,
+ * method, bytes, checked_bytes, seconds. */
+struct json_object;
+struct json_object *flash_erase_json(const struct flash_report *r);
 
 void flash_output_init(struct flash_output *out, bool is_json, const char *target);
 /* A flash_event_fn: userdata is the struct flash_output. Returns -ECANCELED once one of

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 
 #include "commands.h"
+#include "erase-arg.h"
 #include "flash-output.h"
 #include "journal-arg.h"
 #include "key-io.h"
@@ -44,6 +45,10 @@ static const char help[] =
         "                      roster's names fill the owner file (instead of --owner)\n"
         "  --replace           --pupil: the pupil's previous key is marked replaced\n"
         "  --operator NAME     who flashes, for the journal (default: $SUDO_USER, $USER)\n"
+        "  --erase MODE        auto (default, or [flash] erase): zeros over what the new\n"
+        "                      layout leaves, when the key held another pupil's key, a key\n"
+        "                      that came back, or files outside a signed release; always;\n"
+        "                      never (recorded in the journal)\n"
         "  --json              JSON lines on stdout: step events, then the key's report\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -61,6 +66,7 @@ struct args {
         const char *release, *target, *serial;
         const char *journal, *pupil, *operator;
         bool replace;
+        enum cart_erase erase;
         struct trust_args trust;
         bool yes, no_probe, allow_downgrade, json, force;
         uint64_t size;
@@ -99,7 +105,7 @@ static int parse_owner(const char *arg, struct owner_fields *o) {
 static int parse_args(int argc, char **argv, struct args *a) {
         enum { OPT_TRUST = 0x100, OPT_YES, OPT_SIZE, OPT_SERIAL, OPT_NO_PROBE, OPT_VOLUME_ID,
                OPT_TIME, OPT_DOWNGRADE, OPT_JSON, OPT_OWNER, OPT_FORCE, OPT_JOURNAL, OPT_PUPIL,
-               OPT_REPLACE, OPT_OPERATOR };
+               OPT_REPLACE, OPT_OPERATOR, OPT_ERASE };
         static const struct option options[] = {
                 TRUST_OPTION(OPT_TRUST),
                 { "yes", no_argument, NULL, OPT_YES },
@@ -116,13 +122,19 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "pupil", required_argument, NULL, OPT_PUPIL },
                 { "replace", no_argument, NULL, OPT_REPLACE },
                 { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "erase", required_argument, NULL, OPT_ERASE },
                 {}
         };
         int c;
 
+        a->erase = erase_arg_default();
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
+                case OPT_ERASE:
+                        if (erase_arg_parse(&command_flash, optarg, &a->erase) != 0)
+                                return EXIT_USAGE;
+                        break;
                 case OPT_TRUST:
                         if (trust_args_add(&a->trust, optarg) < 0)
                                 return -ENOMEM;
@@ -268,6 +280,8 @@ static int run(int argc, char **argv) {
                 .target = a.target, .serial = a.serial, .image_size = a.size, .force = a.force,
                 .no_probe = a.no_probe, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
                 .time = a.time, .owner = pupil ? &owner : a.has_owner ? &a.owner : NULL,
+                .erase = a.erase, .journal_held = a.erase == CART_ERASE_AUTO ? erase_arg_journal_held(j, a.target, a.pupil) :
+                                                  FLASH_HELD_UNKNOWN,
                 .on_event = flash_output_event, .userdata = &out,
         };
         if (is_device && !a.yes)

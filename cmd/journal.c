@@ -267,8 +267,10 @@ static const char *kind_words(const char *kind) {
                 { "flashed", N_("flashed") }, { "issued", N_("issued") }, { "verified", N_("verified") },
                 { "returned", N_("returned") }, { "lost", N_("lost") }, { "stolen", N_("stolen") },
                 { "replaced", N_("replaced") }, { "retired", N_("retired") }, { "purged", N_("purged") },
+                { "erased", N_("erased") },
                 /* TRANSLATORS: the outcomes of journal events, in journal show's third column (7 wide). */
                 { "ok", N_("ok") }, { "refused", N_("refused") }, { "failed", N_("failed") },
+                { "skipped", N_("skipped") }, { "cancelled", N_("cancelled") },
         };
         for (size_t i = 0; kind && i < ELEMENTSOF(kinds); i++)
                 if (streq(kind, kinds[i][0]))

@@ -394,6 +394,7 @@ static const char *reason_sentence(enum cart_reason reason) {
         case CART_REASON_FILE_WRITABLE_BY_OTHERS: return P_("file-writable-by-others", "%s");
         case CART_REASON_SPOOL_MISMATCH:       return P_("spool-mismatch", "%s");
         case CART_REASON_SWAPPED:              return P_("swapped", "%s");
+        case CART_REASON_ERASE_FAILED:         return P_("erase-failed", "%s");
         case _CART_REASON_MAX:                 break;
         }
         return "%s";
@@ -435,6 +436,16 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
                         put(o, _("the key was removed (%s)"), errno_words(errnum));
                 else
                         put(o, "%s", errno_words(errnum));
+                return;
+        case CART_REASON_ERASE_FAILED:
+                if (!e->has_offset)
+                        break;
+                put_subject(o, e);
+                put(o, _("erase failed at byte %" PRIu64 ": "), e->offset);
+                if (errnum == EBADE)
+                        put(o, _("the erased area does not read back as zeros; the key is not issued"));
+                else
+                        put(o, _("%s; the key is not issued"), errno_words(errnum));
                 return;
         case CART_REASON_CANCELLED:
                 if (e->msg[0] || !e->label[0])

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 
 #include "commands.h"
+#include "erase-arg.h"
 #include "reason.h"
 #include "flash-output.h"
 #include "journal-arg.h"
@@ -11,13 +12,14 @@
 #include "station/station.h"
 #include "trust.h"
 
-enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_OPERATOR, OPT_SIZE, OPT_VOLUME_ID, OPT_YES };
+enum { OPT_JOURNAL = 0x100, OPT_PUPIL, OPT_OPERATOR, OPT_SIZE, OPT_VOLUME_ID, OPT_YES, OPT_ERASE };
 
 struct replace_args {
         const char *journal, *pupil, *op, *release, *target;
         uint64_t size;
         bool has_volume_id, yes;
         uint32_t volume_id;
+        enum cart_erase erase;
         struct trust_args trust;
 };
 
@@ -33,14 +35,20 @@ static int parse(int argc, char **argv, struct replace_args *a) {
                 { "size", required_argument, NULL, OPT_SIZE },
                 { "volume-id", required_argument, NULL, OPT_VOLUME_ID },
                 { "yes", no_argument, NULL, OPT_YES },
+                { "erase", required_argument, NULL, OPT_ERASE },
                 TRUST_OPTION('t'),
                 {}
         };
         int c;
 
+        a->erase = erase_arg_default();
         optind = 0;
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
+                case OPT_ERASE:
+                        if (erase_arg_parse(&command_replace, optarg, &a->erase) != 0)
+                                return EXIT_USAGE;
+                        break;
                 case OPT_JOURNAL: a->journal = optarg; break;
                 case OPT_PUPIL: a->pupil = optarg; break;
                 case OPT_OPERATOR: a->op = optarg; break;
@@ -119,6 +127,8 @@ static int run_replace(int argc, char **argv) {
         const struct station_key k = {
                 .target = a.target, .image_size = a.size, .has_volume_id = a.has_volume_id, .volume_id = a.volume_id,
                 .owner = manifest_is_personalised(release_manifest(station_release(st))) ? &owner : NULL,
+                .erase = a.erase, .journal_held = a.erase == CART_ERASE_AUTO ? erase_arg_journal_held(j, a.target, a.pupil) :
+                                                  FLASH_HELD_UNKNOWN,
                 .on_event = flash_output_event, .userdata = &out,
         };
         flash_output_catch_signals();
@@ -170,13 +180,16 @@ const struct command command_replace = {
         .summary = N_("flash a new key for a pupil and issue it; the old one is marked replaced"),
         .help = N_("Usage: cartable replace --pupil ID RELEASE TARGET [--trust KEY]... [--size SIZE]\n"
                 "                        [--volume-id XXXX-XXXX] [--yes] [--journal DB] [--operator NAME]\n"
+                "                        [--erase auto|always|never]\n"
                 "\n"
                 "Flash RELEASE onto TARGET through the station (signature, rollback, capacity probe,\n"
                 "read-back, as cartable flash does), personalised with the pupil's owner fields from\n"
                 "the journal, and issue it to the pupil in the same step: the key the pupil held,\n"
                 "or else the one last lost or stolen, is marked replaced. A pupil who has left, or is\n"
                 "unknown, is refused before anything is written. A USB key needs --yes; an image\n"
-                "file takes --size.\n"
+                "file takes --size. --erase as cartable flash: auto (the default) zeroes what the\n"
+                "new layout leaves when TARGET held another pupil's key, a key that came back, or\n"
+                "files outside a signed release.\n"
                 "\n"
                 "Exit codes: as cartable flash (0 issued; 3 trust; 4 target refused; 5 I/O;\n"
                 "130 cancelled); 64 usage; 65 the pupil has left; 66 unknown pupil, no journal.\n"

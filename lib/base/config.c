@@ -53,6 +53,21 @@ static int push_vid_pid(struct parse_state *st, char ***list, size_t *n, const c
         return push(list, n, lower);
 }
 
+int cart_erase_from_string(const char *s, enum cart_erase *ret) {
+        static const char *const names[] = { "auto", "always", "never" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(s, names[i])) {
+                        *ret = (enum cart_erase) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *cart_erase_to_string(enum cart_erase e) {
+        return e == CART_ERASE_ALWAYS ? "always" : e == CART_ERASE_NEVER ? "never" : "auto";
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value) {
         struct parse_state *st = user;
         struct cart_config *c = st->c;
@@ -108,6 +123,10 @@ static int handler(void *user, const char *section, const char *name, const char
                         if (r < 0)
                                 free(c->school_uai[--c->n_schools]);
                 }
+        } else if (streq(section, "flash") && streq(name, "erase")) {
+                if (cart_erase_from_string(value, &c->erase) < 0)
+                        r = cart_error_set(st->err, -EBADMSG, "%s:%d: erase = %s: not auto, always or never",
+                                           c->path, lineno, value);
         } else
                 r = cart_error_set(st->err, -EBADMSG, "%s:%d: unknown setting \"%s\" in section [%s]",
                                    c->path, lineno, name, section);

@@ -20,6 +20,8 @@
  *   wait = 60                ; seconds a batch waits for a journal server that went away
  *   [schools]
  *   0750001A = Collège Jean Moulin   ; a school's name, printed on reports, receipts, labels
+ *   [flash]
+ *   erase = auto             ; auto, always or never: erase what a key held (cartable-flash(1))
  */
 #pragma once
 
@@ -27,6 +29,15 @@
 
 #define CONFIG_DEFAULT_MAX_SIZE (256 * GIB)
 #define CONFIG_DEFAULT_MIN_SIZE (64 * MIB)
+
+/* Erasing what a key held before it is written (--erase, [flash] erase). */
+enum cart_erase {
+        CART_ERASE_AUTO,       /* unless the key is blank or holds only its pupil's key or a stock release */
+        CART_ERASE_ALWAYS,
+        CART_ERASE_NEVER,      /* asked explicitly; recorded */
+};
+int cart_erase_from_string(const char *s, enum cart_erase *ret);
+const char *cart_erase_to_string(enum cart_erase e);
 
 struct cart_config {
         char **trust;
@@ -40,6 +51,7 @@ struct cart_config {
         unsigned journal_wait;         /* [journal] wait: seconds a batch waits for a lost server; 0: default */
         char **school_uai, **school_name; /* [schools]: UAI = name, n_schools of each */
         size_t n_schools;
+        enum cart_erase erase;         /* [flash] erase */
         char *path;                    /* the file read, NULL when none was */
 };
 

@@ -56,6 +56,7 @@ static const char *const reason_names[_CART_REASON_MAX] = {
         [CART_REASON_FILE_WRITABLE_BY_OTHERS] = "file-writable-by-others",
         [CART_REASON_SPOOL_MISMATCH]       = "spool-mismatch",
         [CART_REASON_SWAPPED]              = "swapped",
+        [CART_REASON_ERASE_FAILED]         = "erase-failed",
 };
 
 const char *cart_reason_to_string(enum cart_reason reason) {

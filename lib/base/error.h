@@ -91,6 +91,7 @@ enum cart_reason {
         CART_REASON_FILE_WRITABLE_BY_OTHERS, /* file-writable-by-others: group or others may write (subject, value: mode) */
         CART_REASON_SPOOL_MISMATCH,        /* spool-mismatch: a spool file is not the end of the start it closes */
         CART_REASON_SWAPPED,               /* swapped: another pupil's key, or two keys in one (label: the kind) */
+        CART_REASON_ERASE_FAILED,          /* erase-failed: erasing what a key held failed, or left non-zero bytes (offset) */
         _CART_REASON_MAX,
 };
 

@@ -37,6 +37,7 @@ struct slot {
         bool has_thread;
         bool check_intact;
         uint32_t intact_volume_id;
+        enum flash_held journal_held;   /* what the journal says the key held (--erase auto) */
         bool is_skipped;
         int sent_step;                  /* the last step queued to the coordinator; -1 none */
         atomic_int step;                /* the running step, for the sampled progress */

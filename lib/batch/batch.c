@@ -22,6 +22,7 @@
 #include "flash/verify.h"
 #include "batch/batch-internal.h"
 #include "batch/spool.h"
+#include "station/held.h"
 
 const char *batch_event_name(enum batch_event_kind k) {
         static const char *const names[] = {
@@ -129,6 +130,7 @@ static void *worker(void *userdata) {
                 .no_probe = b->o.no_probe,
                 .has_volume_id = true, .volume_id = s->volume_id,
                 .owner = s->info ? &s->owner : NULL,
+                .erase = b->o.erase, .journal_held = s->journal_held,
                 .on_event = worker_event, .userdata = s,
         };
         s->r = station_flash(b->o.station, &k, &s->report, &s->err);
@@ -342,19 +344,26 @@ static int slot_start(struct batch *b, struct slot *s) {
         b->n_queued--;
         if (getrandom(&s->volume_id, sizeof(s->volume_id), 0) != sizeof(s->volume_id))
                 s->volume_id = (uint32_t) (batch_mono() * 1e6);
-        if (!b->o.force) {
+        s->journal_held = FLASH_HELD_UNKNOWN;
+        if (s->serial[0] || !s->is_device) {
                 struct flash_report rep;
                 _cleanup_free_ char *uid = NULL;
 
                 start_report(s, &rep);
                 if (station_key_uid(&rep, &uid) < 0)
                         return -ENOMEM;
-                if (s->serial[0] || !s->is_device)
+                /* A batch's pupil holds no key yet (roster mode) or there is none (stock): a key
+                 * the journal gives to anyone held another pupil's. Unanswered: the key decides. */
+                if (b->o.erase == CART_ERASE_AUTO &&
+                    held_in_journal(b->o.journal, uid, NULL, &s->journal_held, &err) < 0)
+                        s->journal_held = FLASH_HELD_UNKNOWN;
+                /* A key that came back is there to be made again, never left alone as intact. */
+                if (!b->o.force && s->journal_held != FLASH_HELD_RETURNED) {
                         r = journal_batch_last_flash(b->o.journal, uid, manifest_name(m), manifest_serial(m),
                                                      &s->intact_volume_id, &err);
-                else
-                        r = 0;   /* a key without serial is known by its volume, unknown before reading it */
-                s->check_intact = r > 0;
+                        s->check_intact = r > 0;
+                }
+                /* else a key without serial is known by its volume, unknown before reading it */
         }
         if (!s->check_intact && !slot_begin(b, s)) {
                 s->state = SLOT_ENDED;

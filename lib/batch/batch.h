@@ -120,6 +120,9 @@ struct batch_options {
         /* Hot-plug (when n_targets == 0): keys arrive through this context's monitor. */
         struct device_context *devices;
         bool no_probe;
+        /* Erase what each key held (station_key.erase): auto asks the journal whose key it was
+         * before its worker starts, then the worker reads the key (station/held.h). */
+        enum cart_erase erase;
         unsigned tick_msec;                    /* BATCH_TICK and progress period; 0: 250 */
         /* Seconds to wait for a journal server that went away, to record the keys that ended
          * meanwhile; 0: BATCH_JOURNAL_WAIT. */

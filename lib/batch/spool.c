@@ -258,7 +258,7 @@ static int parse(const char *buf, size_t len, struct spooled *sp, struct cart_er
             (r = json_get_u64(root, "bytes_written", INT64_MAX, &u[6], "journal spool", err)) < 0 ||
             (r = json_get_u64(root, "bytes_read", INT64_MAX, &u[7], "journal spool", err)) < 0 ||
             (r = json_get_u64(root, "outcome", FLASH_OUTCOME_CANCELLED, &u[8], "journal spool", err)) < 0 ||
-            (r = json_get_u64(root, "step", FLASH_STEP_DONE, &u[9], "journal spool", err)) < 0 ||
+            (r = json_get_u64(root, "step", FLASH_STEP_ERASE, &u[9], "journal spool", err)) < 0 ||
             (r = json_get_u64(root, "error", 4095, &u[10], "journal spool", err)) < 0 ||
             (r = get_seconds(root, "write_seconds", &rep->write_seconds, err)) < 0 ||
             (r = get_seconds(root, "read_seconds", &rep->read_seconds, err)) < 0)

@@ -36,9 +36,18 @@ const char *flash_step_to_string(enum flash_step s) {
                 [FLASH_STEP_CHECK] = "check", [FLASH_STEP_PROBE] = "capacity probe",
                 [FLASH_STEP_LAYOUT] = "layout", [FLASH_STEP_WRITE] = "write",
                 [FLASH_STEP_READBACK] = "read-back", [FLASH_STEP_REREAD] = "partition re-read",
-                [FLASH_STEP_DONE] = "done",
+                [FLASH_STEP_DONE] = "done", [FLASH_STEP_ERASE] = "erase",
         };
         return (unsigned) s < ELEMENTSOF(names) ? names[s] : "unknown";
+}
+
+const char *flash_held_to_string(enum flash_held h) {
+        static const char *const names[] = {
+                [FLASH_HELD_UNKNOWN] = "unknown", [FLASH_HELD_NOTHING] = "blank", [FLASH_HELD_RELEASE] = "release",
+                [FLASH_HELD_SAME_PUPIL] = "same-pupil", [FLASH_HELD_OTHER_PUPIL] = "other-pupil",
+                [FLASH_HELD_RETURNED] = "returned", [FLASH_HELD_FOREIGN] = "foreign",
+        };
+        return (unsigned) h < ELEMENTSOF(names) ? names[h] : "unknown";
 }
 
 const char *flash_outcome_to_string(enum flash_outcome o) {
@@ -225,7 +234,9 @@ static int emit(const struct flash_options *o, struct flash_report *report, enum
 
 static int on_progress(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
         struct run *run = userdata;
-        int r = emit(run->o, run->report, phase == WRITER_WRITE ? FLASH_STEP_WRITE : FLASH_STEP_READBACK, done, total);
+        enum flash_step step = phase == WRITER_WRITE ? FLASH_STEP_WRITE :
+                               phase == WRITER_ERASE ? FLASH_STEP_ERASE : FLASH_STEP_READBACK;
+        int r = emit(run->o, run->report, step, done, total);
 
         if (r < 0)
                 run->cancelled = r;
@@ -272,6 +283,40 @@ static int cancel(const struct flash_target *t, struct flash_report *report, int
         return flash_report_fail(report, FLASH_OUTCOME_CANCELLED, r, err);
 }
 
+/* Blocks of the erased area read back: with 64 KiB each, 16 MiB whatever the key's size. */
+#define ERASE_SAMPLES 256
+
+/*
+ * Zeros over every block the plan leaves alone, then a sample of them read back. A failure
+ * is the key's (reason erase-failed): it is not issued. Sector 0 is zeroed first, so that a
+ * key cut off here is never taken for the key it was.
+ */
+static int erase_key(const struct flash_target *t, const struct flash_plan *fp, const struct writer_options *wo,
+                     struct flash_report *report, struct cart_error *err) {
+        uint32_t ss = t->sector_size ? t->sector_size : 512;
+        struct writer_stats st = {};
+        uint64_t seed;
+        int r;
+
+        report->erase_method = "zeros";
+        r = writer_erase(fp->plan, t->fd, t->size - t->size % ss, wo, &st, &report->failed_offset, err);
+        report->erase_bytes = st.bytes_written;
+        report->erase_seconds = st.write_seconds;
+        if (r >= 0 && getrandom(&seed, sizeof(seed), 0) < 0)
+                r = cart_error_errno(err, -errno, NULL, "getrandom");
+        if (r >= 0)
+                r = writer_erase_check(fp->plan, t->fd, t->size - t->size % ss, wo, ERASE_SAMPLES, seed, &st,
+                                       &report->failed_offset, err);
+        report->erase_checked_bytes = st.bytes_read;
+        report->erase_seconds += st.read_seconds;
+        if (r < 0 && r != -ECANCELED && err) {
+                err->reason = CART_REASON_ERASE_FAILED;
+                return r;
+        }
+        report->is_erased = r >= 0;
+        return r;
+}
+
 static int probe_key(const struct flash_target *t, struct flash_report *report, struct cart_error *err) {
         uint32_t bs = MAX(t->sector_size, 4096u);
         struct probe_result res;
@@ -296,15 +341,20 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         const struct release_layout *lay = manifest_layout(release_manifest(o->release));
         _cleanup_(flash_plan_freep) struct flash_plan *fp = NULL;
         struct run run = { .o = o, .report = report };
+        bool is_erase = !t->is_new && (o->erase_mode == CART_ERASE_ALWAYS ||
+                                       (o->erase_mode == CART_ERASE_AUTO && flash_held_needs_erase(o->held)));
         struct writer_options wo = {
                 .block_size = t->sector_size ? t->sector_size : 512, .chunk_size = o->chunk_size,
-                .use_direct = true, .skip_zero = t->is_new, .progress = on_progress, .userdata = &run,
+                .use_direct = true, .skip_zero = t->is_new, .zero_unplanned = is_erase,
+                .progress = on_progress, .userdata = &run,
         };
         struct writer_stats st = {};
         uint64_t need;
         int r;
 
         flash_report_start(report, t, o->release);
+        report->erase_mode = o->erase_mode;
+        report->held = o->held;
         report->volume_id = o->has_volume_id ? o->volume_id : 0;
         report->flashed_at = o->time ? o->time : report->started_usec / 1000000;
 
@@ -334,6 +384,19 @@ int flash_key(const struct flash_target *t, const struct flash_options *o,
         r = flash_plan_build(t, o, report, &fp, err);
         if (r < 0)
                 return flash_report_fail(report, r == -ENOSPC ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+
+        report->failed_offset = UINT64_MAX;
+        if (is_erase) {
+                if ((r = emit(o, report, FLASH_STEP_ERASE, 0, 0)) < 0)
+                        return cancel(t, report, r, err);
+                r = erase_key(t, fp, &wo, report, err);
+                if (run.cancelled < 0)
+                        return cancel(t, report, run.cancelled, err);
+                if (r < 0) {
+                        report->has_failed_offset = report->failed_offset != UINT64_MAX;
+                        return flash_report_fail(report, FLASH_OUTCOME_FAILED, r, err);
+                }
+        }
 
         if ((r = emit(o, report, FLASH_STEP_WRITE, 0, 0)) < 0)
                 return cancel(t, report, r, err);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include "base/plan.h"
 #include "flash/probe.h"
@@ -33,6 +34,10 @@ enum flash_step {
         FLASH_STEP_READBACK,
         FLASH_STEP_REREAD,      /* BLKRRPART */
         FLASH_STEP_DONE,
+        /* Zeros over every block the plan leaves alone (what a key held before): runs between
+         * layout and write, numbered last so that stored step numbers (a batch's spool) keep
+         * their meaning; the highest step number. */
+        FLASH_STEP_ERASE,
 };
 const char *flash_step_to_string(enum flash_step s);
 
@@ -44,6 +49,23 @@ enum flash_outcome {
         FLASH_OUTCOME_CANCELLED,/* the event callback stopped it: report.step says where */
 };
 const char *flash_outcome_to_string(enum flash_outcome o);
+
+/* What a key held before it was written, as the station judged it for --erase auto. */
+enum flash_held {
+        FLASH_HELD_UNKNOWN,     /* not judged (--erase always or never) */
+        FLASH_HELD_NOTHING,     /* a new or empty image file, a FAT volume without a file: blank */
+        FLASH_HELD_RELEASE,     /* a cartable key of nobody, holding only its signed release */
+        FLASH_HELD_SAME_PUPIL,  /* a key of the pupil it is written for */
+        FLASH_HELD_OTHER_PUPIL, /* a key written for another pupil (its record or the journal) */
+        FLASH_HELD_RETURNED,    /* returned, lost and found, stolen and found, replaced or retired */
+        FLASH_HELD_FOREIGN,     /* files outside a signed release, or content cartable cannot read */
+};
+/* "unknown", "blank", "release", "same-pupil", "other-pupil", "returned", "foreign". */
+const char *flash_held_to_string(enum flash_held h);
+/* Whether --erase auto erases a key that held h. */
+static inline bool flash_held_needs_erase(enum flash_held h) {
+        return h == FLASH_HELD_OTHER_PUPIL || h == FLASH_HELD_RETURNED || h == FLASH_HELD_FOREIGN;
+}
 
 /* Who the key is; what device_target knows (empty for an image file). */
 struct flash_identity {
@@ -70,6 +92,14 @@ struct flash_report {
         uint64_t bytes_written, bytes_read;
         double write_seconds, read_seconds;
         bool is_direct;
+        /* The erase (flash_options.erase): asked how, what the key held, what it wrote, how,
+         * how long, and what was read back. */
+        enum cart_erase erase_mode;
+        enum flash_held held;
+        bool is_erased;
+        uint64_t erase_bytes, erase_checked_bytes;
+        double erase_seconds;
+        const char *erase_method;              /* "zeros"; NULL: no erase */
         enum flash_outcome outcome;
         enum flash_step step;                  /* the running step, or the failing one */
         int error;                             /* negative errno of the failure, or 0 */
@@ -107,6 +137,11 @@ struct flash_options {
         int64_t time;                    /* of the volume and key.json; 0: now */
         const struct owner_fields *owner;   /* personalised releases; NULL: none */
         size_t chunk_size;               /* 0: writer default */
+        /* Erase what the key held: zeros over every block the new layout leaves alone, a
+         * sample of them read back (cartable-flash(1), --erase): always, or in auto mode when
+         * held says so (the station judges the key first). Never on a new file. */
+        enum cart_erase erase_mode;
+        enum flash_held held;
         flash_event_fn on_event;
         void *userdata;
 };

@@ -27,6 +27,8 @@ struct job {
         const struct plan *plan;
         int fd;
         bool is_verify;
+        bool is_erase;           /* the spans are the unplanned blocks; the buffers stay zero */
+        bool zero_unplanned;
         uint32_t bs;
         size_t chunk;
         struct span *spans;
@@ -80,6 +82,55 @@ static int build_spans(struct job *j, bool skip_zero) {
                 }
                 j->spans[j->n_spans++] = (struct span) { a, b };
         }
+        for (size_t i = 0; i < j->n_spans; i++)
+                j->total += j->spans[i].end - j->spans[i].start;
+        return 0;
+}
+
+static int add_span(struct job *j, size_t *allocated, uint64_t a, uint64_t b) {
+        if (a >= b)
+                return 0;
+        if (j->n_spans > 0 && a <= j->spans[j->n_spans - 1].end) {
+                j->spans[j->n_spans - 1].end = MAX(j->spans[j->n_spans - 1].end, b);
+                return 0;
+        }
+        if (j->n_spans == *allocated) {
+                *allocated = *allocated ? *allocated * 2 : 64;
+                struct span *s = realloc(j->spans, *allocated * sizeof(*s));
+                if (!s)
+                        return -ENOMEM;
+                j->spans = s;
+        }
+        j->spans[j->n_spans++] = (struct span) { a, b };
+        return 0;
+}
+
+/* The erase's spans: the first block, and every block of [0, disk) that no planned span
+ * touches (the gaps between the write's spans). */
+static int build_gaps(struct job *j, uint64_t disk) {
+        _cleanup_free_ struct span *planned = NULL;
+        size_t n_planned, allocated = 0;
+        uint64_t at;
+        int r;
+
+        r = build_spans(j, false);
+        if (r < 0)
+                return r;
+        planned = TAKE_PTR(j->spans);
+        n_planned = j->n_spans;
+        j->n_spans = 0;
+        j->total = 0;
+        disk -= disk % j->bs;
+        r = add_span(j, &allocated, 0, MIN((uint64_t) j->bs, disk));
+        at = 0;
+        for (size_t i = 0; r >= 0 && i <= n_planned; i++) {
+                uint64_t next = i < n_planned ? MIN(planned[i].start, disk) : disk;
+                r = add_span(j, &allocated, MAX(at, (uint64_t) j->bs), next);
+                if (i < n_planned)
+                        at = MAX(at, planned[i].end);
+        }
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < j->n_spans; i++)
                 j->total += j->spans[i].end - j->spans[i].start;
         return 0;
@@ -176,10 +227,15 @@ static int fill_slot(struct job *j, struct slot *s) {
                 return read_at(j, s->buf, s->len, s->offset);
         if (s->is_covered)
                 return read_planned(j->plan, s->buf, s->offset, s->len, &s->failed_at);
-        /* Unplanned bytes inside an aligned request keep what the target holds. */
-        int r = read_at(j, s->buf, s->len, s->offset);
-        if (r < 0)
-                return r;
+        /* Unplanned bytes inside an aligned request keep what the target holds, unless an
+         * erase ran: then they are zeros too. */
+        if (j->zero_unplanned)
+                memset(s->buf, 0, s->len);
+        else {
+                int r = read_at(j, s->buf, s->len, s->offset);
+                if (r < 0)
+                        return r;
+        }
         return overlay(j->plan, s->buf, s->offset, s->len, &s->failed_at);
 }
 
@@ -202,7 +258,8 @@ static void *producer(void *userdata) {
 
                         s->offset = off;
                         s->len = (size_t) MIN((uint64_t) j->chunk, j->spans[i].end - off);
-                        s->r = fill_slot(j, s);
+                        s->failed_at = off;
+                        s->r = j->is_erase ? 0 : fill_slot(j, s);
 
                         pthread_mutex_lock(&j->lock);
                         s->is_ready = true;
@@ -272,7 +329,7 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
                         return cart_error_io(err, -EBADE, NULL, at, writer_label_at(j->plan, at));
                 }
         } else {
-                if (off == 0) {
+                if (off == 0 && !j->is_erase) {
                         /* Sector 0 last: a key cut off before the end has no partition table. */
                         memcpy(c->sector0, buf, j->bs);
                         c->is_sector0_held = true;
@@ -288,7 +345,8 @@ static int consume(struct job *j, struct slot *s, struct consumer_state *c, cons
         }
         c->done += s->len;
         if (o->progress) {
-                r = o->progress(o->userdata, j->is_verify ? WRITER_READBACK : WRITER_WRITE, c->done, j->total);
+                r = o->progress(o->userdata, j->is_verify ? WRITER_READBACK : j->is_erase ? WRITER_ERASE : WRITER_WRITE,
+                                c->done, j->total);
                 if (r < 0)
                         return cart_error_set(err, r, "stopped by the caller after %" PRIu64 " of %" PRIu64 " bytes",
                                               c->done, j->total);
@@ -370,10 +428,12 @@ static int set_direct(int fd, bool want, bool *ret_is_direct) {
         return flags;
 }
 
-static int run(const struct plan *plan, int fd, const struct writer_options *o, bool is_verify,
+/* disk: the erase's end (the job is an erase); 0: a write or read-back of the plan. */
+static int run(const struct plan *plan, int fd, const struct writer_options *o, bool is_verify, uint64_t disk,
                struct writer_stats *stats, uint64_t *ret_failed, struct cart_error *err) {
         struct job j = {
-                .plan = plan, .fd = fd, .is_verify = is_verify,
+                .plan = plan, .fd = fd, .is_verify = is_verify, .is_erase = disk > 0,
+                .zero_unplanned = o->zero_unplanned,
                 .bs = o->block_size ? o->block_size : 512,
                 .chunk = o->chunk_size ? o->chunk_size : WRITER_CHUNK_DEFAULT,
         };
@@ -386,7 +446,7 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
 
         if (j.bs < 512 || (j.bs & (j.bs - 1)) || j.chunk % j.bs || j.chunk < j.bs)
                 return cart_error_set(err, -EINVAL, "block size %" PRIu32 " and chunk size %zu do not fit", j.bs, j.chunk);
-        r = build_spans(&j, o->skip_zero);
+        r = j.is_erase ? build_gaps(&j, disk) : build_spans(&j, o->skip_zero);
         if (r < 0) {
                 free(j.spans);
                 return r;
@@ -394,9 +454,12 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
         pthread_mutex_init(&j.lock, NULL);
         pthread_cond_init(&j.cond, NULL);
         r = -ENOMEM;
-        for (size_t i = 0; i < N_BUFFERS; i++)
+        for (size_t i = 0; i < N_BUFFERS; i++) {
                 if (posix_memalign((void **) &j.slots[i].buf, 4096, j.chunk) != 0)
                         goto finish;
+                if (j.is_erase)
+                        memset(j.slots[i].buf, 0, j.chunk);
+        }
         if (posix_memalign((void **) (is_verify ? &c.expect : &c.sector0), 4096, is_verify ? j.chunk : j.bs) != 0)
                 goto finish;
 
@@ -412,7 +475,7 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
                 (void) fsync(fd);
                 (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         }
-        if (!is_verify && !o->skip_zero && j.n_spans > 0 && j.spans[0].start == 0) {
+        if (!is_verify && !j.is_erase && !o->skip_zero && j.n_spans > 0 && j.spans[0].start == 0) {
                 r = clear_sector0(&j, c.sector0);
                 if (r < 0) {
                         r = fail_at(&j, r, 0, ret_failed, err);
@@ -432,7 +495,7 @@ static int run(const struct plan *plan, int fd, const struct writer_options *o, 
         if (r >= 0 && !is_verify) {
                 if (fdatasync(fd) < 0)
                         r = fail_at(&j, -errno, 0, ret_failed, err);
-                else if (plan_count(plan) > 0 && j.n_spans > 0 && j.spans[0].start == 0) {
+                else if (!j.is_erase && plan_count(plan) > 0 && j.n_spans > 0 && j.spans[0].start == 0) {
                         r = write_at(&j, c.sector0, j.bs, 0);
                         c.is_sector0_held = r < 0;
                         if (r < 0)
@@ -455,7 +518,8 @@ finish:
                         stats->bytes_written += c.done - (c.is_sector0_held ? j.bs : 0) + cleared;
                         stats->write_seconds += now() - t0;
                 }
-                stats->bytes_planned = plan_bytes(plan);
+                if (!j.is_erase)
+                        stats->bytes_planned = plan_bytes(plan);
         }
         for (size_t i = 0; i < N_BUFFERS; i++)
                 free(j.slots[i].buf);
@@ -469,10 +533,116 @@ finish:
 
 int writer_write(const struct plan *plan, int fd, const struct writer_options *o,
                  struct writer_stats *stats, uint64_t *ret_failed_offset, struct cart_error *err) {
-        return run(plan, fd, o, false, stats, ret_failed_offset, err);
+        return run(plan, fd, o, false, 0, stats, ret_failed_offset, err);
 }
 
 int writer_verify(const struct plan *plan, int fd, const struct writer_options *o,
                   struct writer_stats *stats, uint64_t *ret_failed_offset, struct cart_error *err) {
-        return run(plan, fd, o, true, stats, ret_failed_offset, err);
+        return run(plan, fd, o, true, 0, stats, ret_failed_offset, err);
+}
+
+int writer_erase(const struct plan *plan, int fd, uint64_t disk_size, const struct writer_options *o,
+                 struct writer_stats *stats, uint64_t *ret_failed_offset, struct cart_error *err) {
+        uint32_t bs = o->block_size ? o->block_size : 512;
+
+        if (disk_size < bs)
+                return cart_error_set(err, -EINVAL, "a disk of %" PRIu64 " bytes has no block to erase", disk_size);
+        return run(plan, fd, o, false, disk_size, stats, ret_failed_offset, err);
+}
+
+/* A block of the erase's spans, its index drawn in [0, total / bs). */
+static uint64_t erased_block(const struct job *j, uint64_t index) {
+        uint64_t at = index * j->bs;
+
+        for (size_t i = 0; i < j->n_spans; i++) {
+                uint64_t len = j->spans[i].end - j->spans[i].start;
+                if (at < len)
+                        return j->spans[i].start + at;
+                at -= len;
+        }
+        return j->spans[j->n_spans - 1].end - j->bs;
+}
+
+int writer_erase_check(const struct plan *plan, int fd, uint64_t disk_size, const struct writer_options *o,
+                       unsigned n_samples, uint64_t seed, struct writer_stats *stats, uint64_t *ret_failed_offset,
+                       struct cart_error *err) {
+        struct job j = {
+                .plan = plan, .fd = fd, .is_verify = true, .is_erase = true,
+                .bs = o->block_size ? o->block_size : 512,
+        };
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t blocks, state = seed, done = 0;
+        size_t len;
+        double t0 = now();
+        int flags, r;
+
+        if (j.bs < 512 || (j.bs & (j.bs - 1)))
+                return cart_error_set(err, -EINVAL, "block size %" PRIu32 " does not fit", j.bs);
+        r = build_gaps(&j, disk_size - disk_size % j.bs);
+        /* The first block is erased first and written last: the plan's, once the key is made. */
+        if (r >= 0 && j.n_spans > 0 && covered(plan, 0, j.bs) > 0) {
+                j.spans[0].start = j.bs;
+                j.total -= j.bs;
+                if (j.spans[0].start == j.spans[0].end)
+                        memmove(j.spans, j.spans + 1, --j.n_spans * sizeof(*j.spans));
+        }
+        if (r < 0 || j.n_spans == 0) {
+                free(j.spans);
+                return r;
+        }
+        len = (size_t) MIN((uint64_t) MAX((size_t) j.bs, (size_t) (64 * KIB)), j.total);
+        len -= len % j.bs;
+        blocks = j.total / j.bs;
+        if (posix_memalign((void **) &buf, 4096, len) != 0) {
+                free(j.spans);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&j.lock, NULL);
+        flags = set_direct(fd, o->use_direct, &j.is_direct);
+        if (flags < 0) {
+                r = cart_error_errno(err, flags, NULL, "target");
+                goto finish;
+        }
+        j.flags = flags;
+        if (!j.is_direct) {
+                (void) fsync(fd);
+                (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        }
+        for (unsigned k = 0; k < n_samples + 2 && r >= 0; k++) {
+                /* The first and last block, then blocks drawn at random (splitmix64). */
+                uint64_t z = (state += UINT64_C(0x9E3779B97F4A7C15)), at, n;
+                z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+                z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+                z ^= z >> 31;
+                at = erased_block(&j, k == 0 ? 0 : k == 1 ? blocks - 1 : z % blocks);
+                /* Stay inside the span that holds the block. */
+                n = len;
+                for (size_t i = 0; i < j.n_spans; i++)
+                        if (at >= j.spans[i].start && at < j.spans[i].end)
+                                n = MIN((uint64_t) len, j.spans[i].end - at);
+                r = read_at(&j, buf, (size_t) n, at);
+                if (r < 0) {
+                        r = cart_error_io(err, r, NULL, at, "erased area");
+                        if (ret_failed_offset)
+                                *ret_failed_offset = at;
+                        break;
+                }
+                done += n;
+                for (size_t x = 0; x < n; x++)
+                        if (buf[x] != 0) {
+                                if (ret_failed_offset)
+                                        *ret_failed_offset = at + x;
+                                r = cart_error_io(err, -EBADE, NULL, at + x, "erased area");
+                                break;
+                        }
+        }
+        (void) fcntl(fd, F_SETFL, flags);
+finish:
+        if (stats) {
+                stats->bytes_read += done;
+                stats->read_seconds += now() - t0;
+        }
+        pthread_mutex_destroy(&j.lock);
+        free(j.spans);
+        return r < 0 ? r : 0;
 }

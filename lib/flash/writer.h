@@ -20,6 +20,7 @@
 enum writer_phase {
         WRITER_WRITE,
         WRITER_READBACK,
+        WRITER_ERASE,
 };
 
 /*
@@ -34,6 +35,8 @@ struct writer_options {
         size_t chunk_size;       /* bytes per request; 0: WRITER_CHUNK_DEFAULT */
         bool use_direct;         /* O_DIRECT when the target accepts it */
         bool skip_zero;          /* the target reads as zeros already (a new sparse file): leave PLAN_ZERO holes */
+        bool zero_unplanned;     /* write: unplanned bytes of a partly planned block become zeros (an erase
+                                  * ran), instead of keeping what the target holds there */
         writer_progress_fn progress;
         void *userdata;
 };
@@ -60,6 +63,26 @@ int writer_write(const struct plan *plan, int fd, const struct writer_options *o
  */
 int writer_verify(const struct plan *plan, int fd, const struct writer_options *o,
                   struct writer_stats *stats, uint64_t *ret_failed_offset, struct cart_error *err);
+
+/*
+ * The erase: zeros over every block of [0, disk_size) that no plan extent touches, in the
+ * same pipelined aligned requests (O_DIRECT when allowed), then fsync. The first block is
+ * always zeroed (sector 0 goes first, as writer_write() writes it last). writer_write() with
+ * zero_unplanned then zeroes the unplanned bytes of the blocks the plan touches, so that
+ * after both no byte of the disk holds what was there before, except what the plan writes.
+ * stats: bytes_written and write_seconds of the erase.
+ */
+int writer_erase(const struct plan *plan, int fd, uint64_t disk_size, const struct writer_options *o,
+                 struct writer_stats *stats, uint64_t *ret_failed_offset, struct cart_error *err);
+
+/*
+ * Read back n_samples blocks (chunk-sized at most, 64 KiB) of the erased area at offsets
+ * drawn from seed, plus its first and last block, bypassing the page cache: -EBADE naming
+ * the first non-zero byte. stats: bytes_read and read_seconds.
+ */
+int writer_erase_check(const struct plan *plan, int fd, uint64_t disk_size, const struct writer_options *o,
+                       unsigned n_samples, uint64_t seed, struct writer_stats *stats, uint64_t *ret_failed_offset,
+                       struct cart_error *err);
 
 /* The label of the plan extent holding offset (or the nearest one after it). */
 const char *writer_label_at(const struct plan *plan, uint64_t offset);

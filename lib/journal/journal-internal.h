@@ -103,6 +103,7 @@ struct journal {
 struct journal_migration {
         int version;
         const char *sql;
+        const char *pg_sql;          /* PostgreSQL's own statements where sql cannot be translated; NULL: sql */
 };
 /* The one logical schema, in SQLite's dialect (journal-schema.c); journal-pg.c translates it
  * and adds, after version N's migration, journal_pg_extras[N] (NULL: nothing). */

@@ -123,6 +123,19 @@ static int record_end_events(struct journal *j, const struct journal_key_end *k,
                 .pupil_id = id,
         };
         r = journal_event_append(j, &e, err);
+        if (r >= 0 && k->erase_outcome) {
+                bool is_failed = streq(k->erase_outcome, "failed");
+                int64_t at = e.time_usec;
+
+                e = (struct journal_event_row) { .kind = "erased", .time_usec = at, .operator = k->operator,
+                        .key_uid = uid, .key_serial = or_null(k->key.serial), .outcome = k->erase_outcome,
+                        .reason = is_failed ? cart_reason_to_string(CART_REASON_ERASE_FAILED) : NULL,
+                        .step = k->erase_method, .message = k->erase_held, .release_serial = -1,
+                        .bytes_written = k->erase_method ? k->erase_bytes : -1,
+                        .bytes_read = k->erase_method ? k->erase_checked_bytes : -1, .started_usec = -1,
+                        .write_usec = k->erase_method ? k->erase_usec : -1, .read_usec = -1 };
+                r = journal_event_append(j, &e, err);
+        }
         if (r < 0 || !ok)
                 return r;
 
@@ -180,6 +193,12 @@ static int record_end_events(struct journal *j, const struct journal_key_end *k,
                 .volume_id = volume_id, .bytes_written = -1, .bytes_read = -1, .started_usec = -1,
                 .write_usec = -1, .read_usec = -1 };
         return journal_event_append(j, &e, err);
+}
+
+int journal_key_last_erase(struct journal *j, const char *uid, char **ret, struct cart_error *err) {
+        *ret = NULL;
+        return jdb_query_text(j, err, ret, "SELECT outcome FROM events WHERE key_uid = ? AND kind = 'erased' "
+                              "ORDER BY seq DESC LIMIT 1", JT(uid));
 }
 
 /* How many active pupils of the class hold no issued key (the class's pupils_by_class rows). */

@@ -52,7 +52,8 @@ static int pg_migrate(struct journal *j, struct cart_error *err) {
         for (size_t i = 0; i < n; i++) {
                 int v = journal_migrations[i].version;
                 m[i].version = v;
-                m[i].sql = pg_dialect(journal_migrations[i].sql, v > 0 && (size_t) v < journal_n_pg_extras ?
+                m[i].sql = pg_dialect(journal_migrations[i].pg_sql ? journal_migrations[i].pg_sql : journal_migrations[i].sql,
+                                      v > 0 && (size_t) v < journal_n_pg_extras ?
                                       journal_pg_extras[v] : NULL);
                 if (!m[i].sql)
                         r = -ENOMEM;

@@ -116,15 +116,33 @@ static const char schema_v8[] =
         "ALTER TABLE events ADD COLUMN message_salt TEXT;\n"
         "ALTER TABLE events ADD COLUMN message_commit TEXT;\n";
 
+/* Version 9: "erased" events, what a key held erased before it was written (or, asked
+ * never, not: cartable-flash(1)). SQLite cannot alter a CHECK constraint: the table's
+ * definition is edited in place (SQLite's documented way for a change that no stored row
+ * contradicts: the list only grows), the connection's schema reloaded, and the schema
+ * cookie moved by a throwaway table so that every other connection reloads it too. */
+static const char schema_v9[] =
+        "PRAGMA writable_schema = ON;\n"
+        "UPDATE sqlite_master SET sql = replace(sql, '''retired'', ''purged'')', '''retired'', ''purged'', ''erased'')')"
+        " WHERE type = 'table' AND name = 'events';\n"
+        "PRAGMA writable_schema = RESET;\n"
+        "CREATE TABLE schema_reload (x INTEGER);\n"
+        "DROP TABLE schema_reload;\n";
+static const char schema_v9_pg[] =
+        "ALTER TABLE events DROP CONSTRAINT events_kind_check;\n"
+        "ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind IN ('flashed', 'issued', 'verified',"
+        " 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged', 'erased'));\n";
+
 const struct journal_migration journal_migrations[] = {
-        { 1, schema_v1 },
-        { 2, schema_v2 },
-        { 3, schema_v3 },
-        { 4, schema_v4 },
-        { 5, schema_v5 },
-        { 6, schema_v6 },
-        { 7, schema_v7 },
-        { 8, schema_v8 },
+        { 1, schema_v1, NULL },
+        { 2, schema_v2, NULL },
+        { 3, schema_v3, NULL },
+        { 4, schema_v4, NULL },
+        { 5, schema_v5, NULL },
+        { 6, schema_v6, NULL },
+        { 7, schema_v7, NULL },
+        { 8, schema_v8, NULL },
+        { 9, schema_v9, schema_v9_pg },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 

@@ -25,7 +25,7 @@
 
 #include "base/error.h"
 
-#define JOURNAL_SCHEMA_VERSION 8
+#define JOURNAL_SCHEMA_VERSION 9
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -244,6 +244,12 @@ struct journal_key_end {
         bool only_if_started;
         /* Roster mode: the class the key's batch runs, counted in ret (journal_key_ended). */
         const char *school, *class_name;
+        /* The erase of what the key held, before it was written: an "erased" event after the
+         * "flashed" one, whose outcome is erase_outcome: "ok", "failed" (reason erase-failed),
+         * "cancelled", or "skipped" (--erase never was asked); NULL: no event. step: the method
+         * ("zeros"); message: what the key held ("other-pupil", "returned"...). */
+        const char *erase_outcome, *erase_method, *erase_held;
+        int64_t erase_bytes, erase_checked_bytes, erase_usec;
 };
 struct journal_key_ended {
         bool is_present;             /* only_if_started and its end was there: nothing recorded */
@@ -260,6 +266,10 @@ struct journal_key_ended {
  */
 int journal_key_end(struct journal *j, const struct journal_key_end *k, struct journal_key_ended *ret,
                     struct cart_error *err);
+
+/* The outcome of key uid's last "erased" event ("ok", "failed", "cancelled", "skipped"): 1
+ * and *ret (malloc'd), or 0 and NULL when the key has none. */
+int journal_key_last_erase(struct journal *j, const char *uid, char **ret, struct cart_error *err);
 
 /* An event as stored (times in microseconds since 1970, UTC; -1 or NULL when unset). */
 struct journal_event_row {

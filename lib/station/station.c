@@ -12,10 +12,12 @@
 #include "fat/fat.h"
 #include "flash/verify.h"
 #include "base/output-file.h"
+#include "station/held.h"
 #include "station/station.h"
 
 struct station {
         const struct cart_config *config;
+        const struct sign_trust *trust;  /* borrowed: judges the release a key carries (--erase auto) */
         struct device_policy policy;
         bool has_policy;
         struct release *release;
@@ -44,6 +46,7 @@ int station_new(const char *release_path, const struct cart_config *config, cons
         if (!s)
                 return -ENOMEM;
         s->config = config;
+        s->trust = trust;
         s->flags = flags;
         pthread_mutex_init(&s->lock, NULL);
         if (config) {
@@ -396,6 +399,7 @@ static struct flash_options flash_options_for(const struct station *s, const str
                 .release = s->release, .no_probe = k->no_probe, .has_volume_id = k->has_volume_id,
                 .volume_id = k->volume_id, .time = k->time, .owner = k->owner ? owner : NULL,
                 .chunk_size = k->chunk_size, .on_event = k->on_event, .userdata = k->userdata,
+                .erase_mode = k->erase, .held = k->journal_held,
         };
 }
 
@@ -434,6 +438,10 @@ int station_flash(struct station *s, const struct station_key *k, struct flash_r
         r = target_open(s, k, false, &x, report, err);
         if (r < 0)
                 return r;
+        /* What the key held, judged before its first byte is written: a key the journal does
+         * not place is read (its volume, its files against its signed release, its owner). */
+        if (k->erase == CART_ERASE_AUTO && (k->journal_held == FLASH_HELD_UNKNOWN || k->journal_held == FLASH_HELD_NOTHING))
+                o.held = held_combine(k->journal_held, held_judge_key(&x.t, s->trust, k->owner));
         r = flash_key(&x.t, &o, report, err);
         r = image_full(&x, report, r, err);
         target_close(&x, r < 0);
@@ -599,6 +607,15 @@ static enum journal_outcome journal_outcome(enum flash_outcome o) {
         return JOURNAL_OUTCOME_NONE;
 }
 
+/* The journal's "erased" event: an erase that ran, or --erase never on a key that was written. */
+static const char *erase_outcome(const struct flash_report *r) {
+        if (r->erase_method)
+                return r->is_erased ? "ok" : r->outcome == FLASH_OUTCOME_CANCELLED ? "cancelled" : "failed";
+        if (r->erase_mode == CART_ERASE_NEVER && r->step >= FLASH_STEP_WRITE)
+                return "skipped";
+        return NULL;
+}
+
 int station_record_end(struct station_record *rec, const struct flash_report *r, bool is_removed) {
         bool ok = r->outcome == FLASH_OUTCOME_OK;
 
@@ -612,6 +629,10 @@ int station_record_end(struct station_record *rec, const struct flash_report *r,
                 .bytes_written = (int64_t) r->bytes_written, .bytes_read = (int64_t) r->bytes_read,
                 .started_usec = r->started_usec, .finished_usec = r->finished_usec,
                 .write_usec = (int64_t) (r->write_seconds * 1e6), .read_usec = (int64_t) (r->read_seconds * 1e6),
+                .erase_outcome = erase_outcome(r), .erase_method = r->erase_method,
+                .erase_held = r->held != FLASH_HELD_UNKNOWN ? flash_held_to_string(r->held) : NULL,
+                .erase_bytes = (int64_t) r->erase_bytes, .erase_checked_bytes = (int64_t) r->erase_checked_bytes,
+                .erase_usec = (int64_t) (r->erase_seconds * 1e6),
         };
         return record_key(rec, r, &rec->end.key);
 }

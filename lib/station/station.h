@@ -71,6 +71,12 @@ struct station_key {
         int64_t time;                    /* of the volume and key record; 0: now */
         const struct owner_fields *owner;   /* personalised releases; NULL: none */
         size_t chunk_size;               /* 0: the writer's default */
+        /* Erase what the key held (zeros over every block the new layout leaves alone):
+         * always, never, or auto: when journal_held (what the caller's journal says, station/
+         * held.h) or else the key's own content says another pupil's, a returned key or
+         * foreign files (flash_held_needs_erase). An image file created here is never erased. */
+        enum cart_erase erase;
+        enum flash_held journal_held;
         flash_event_fn on_event;         /* may return -ECANCELED to stop the key (see flash.h) */
         void *userdata;
 };

@@ -236,8 +236,84 @@ static void test_progress_and_short_target(void **state) {
         assert_string_equal(err.label, "FAT #1 free");
 }
 
+/* Every byte of the target is either planned or zero. */
+static void assert_planned_or_zero(int fd, const struct plan *p) {
+        _cleanup_free_ uint8_t *want = calloc(1, TARGET), *got = malloc(TARGET);
+
+        assert_non_null(want);
+        assert_non_null(got);
+        for (size_t i = 0; i < plan_count(p); i++) {
+                const struct plan_extent *e = plan_get(p, i);
+                assert_int_equal(plan_read(p, e->offset, want + e->offset, e->length, NULL), 0);
+        }
+        assert_int_equal(pread_full(fd, got, TARGET, 0), 0);
+        for (size_t i = 0; i < TARGET; i++)
+                if (got[i] != want[i])
+                        fail_msg("byte %zu holds 0x%02x, not 0x%02x", i, got[i], want[i]);
+}
+
+static int erase_phases;
+static int count_erase(void *userdata, enum writer_phase phase, uint64_t done, uint64_t total) {
+        erase_phases += phase == WRITER_ERASE;
+        assert_true(done <= total);
+        return 0;
+}
+
+/* The erase, then the write with zero_unplanned: nothing of the old bytes is left, not even
+ * in the unplanned part of a sector the plan shares, and a sample reads back as zeros. */
+static void test_erase_leaves_nothing_old(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(pattern_source);
+        struct writer_options o = { .block_size = 512, .chunk_size = 256 * KIB, .use_direct = true,
+                                    .zero_unplanned = true, .progress = count_erase };
+        struct writer_stats st = {};
+        struct cart_error err = {};
+        uint64_t at = 0;
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_erase(p, fd, TARGET, &o, &st, NULL, &err), 0);
+        assert_true(erase_phases > 0);
+        /* Every unplanned sector, and sector 0 first: the key holds no table meanwhile. */
+        assert_int_equal(st.bytes_written, TARGET - 3 * MIB - 1024 - 64 * KIB - 4096 + 512);
+        assert_zero(fd, 0, 512);
+        assert_int_equal(writer_erase_check(p, fd, TARGET, &o, 64, 42, &st, NULL, &err), 0);
+        assert_true(st.bytes_read > 0);
+        assert_int_equal(writer_write(p, fd, &o, NULL, NULL, &err), 0);
+        assert_planned_or_zero(fd, p);
+        assert_int_equal(writer_verify(p, fd, &o, NULL, NULL, &err), 0);
+
+        /* A byte left non-zero in the erased area is found by a sample reading it. */
+        assert_int_equal(pwrite_full(fd, "x", 1, 6 * MIB + 7), 0);
+        for (uint64_t seed = 0; seed < 4096; seed++) {
+                int r = writer_erase_check(p, fd, TARGET, &o, 64, seed, NULL, &at, &err);
+                if (r < 0) {
+                        assert_int_equal(r, -EBADE);
+                        assert_int_equal(at, 6 * MIB + 7);
+                        return;
+                }
+        }
+        fail_msg("no sample read the non-zero byte");
+}
+
+/* The first and last erased blocks are always read back. */
+static void test_erase_check_reads_the_ends(void **state) {
+        _cleanup_(plan_freep) struct plan *p = sample_plan(pattern_source);
+        struct writer_options o = { .block_size = 512, .chunk_size = 256 * KIB, .use_direct = true };
+        struct cart_error err = {};
+        uint64_t at = 0;
+        char path[64];
+        _cleanup_close_ int fd = target_new(path);
+
+        assert_int_equal(writer_erase(p, fd, TARGET, &o, NULL, NULL, &err), 0);
+        assert_int_equal(pwrite_full(fd, "x", 1, TARGET - 4096 - 1), 0);
+        assert_int_equal(writer_erase_check(p, fd, TARGET, &o, 0, 1, NULL, &at, &err), -EBADE);
+        assert_int_equal(at, TARGET - 4096 - 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_erase_leaves_nothing_old),
+                cmocka_unit_test(test_erase_check_reads_the_ends),
                 cmocka_unit_test(test_write_then_verify),
                 cmocka_unit_test(test_verify_finds_difference),
                 cmocka_unit_test(test_source_error_leaves_no_partition_table),
