@@ -10,7 +10,7 @@
 #     here at bench time: one key, then eight at once;
 #   - keys per hour for a class of 30 on one 8-port hub.
 # Prints a Markdown table. Goals: one key <= 1.10 x its limit, 8 at once <= 1.15 x one.
-# Not a test: the figures go to the README's Benchmarks section. Needs root and
+# Not a test: the figures go to docs/benchmarks.md. Needs root and
 # tests/e2e/install-deps; boots one guest. About 4 minutes here (2 shared cores); its own
 # work directory (BUILD/bench/rig-work), so the e2e suite's guest stays small.
 set -euo pipefail

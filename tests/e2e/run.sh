@@ -1,5 +1,5 @@
 #!/bin/bash
-# run.sh SCENARIO: one end-to-end scenario on emulated USB keys (see README, "End to end").
+# run.sh SCENARIO: one end-to-end scenario on emulated USB keys (see docs/testing.md, "End to end").
 # Boots the guest under QEMU with the keys the scenario needs, drives it through the QEMU
 # monitor, parses the console log, then checks every key image on the host.
 # Logs: $E2E_WORK/SCENARIO/ (console.log, monitor.log, qemu.log, the key images).
