@@ -123,7 +123,7 @@ static void refused_words(const char *message, char *buf, size_t n) {
                                 break;
                         }
                 }
-                len += (size_t) snprintf(buf + MIN(len, n - 1), n - MIN(len, n - 1), "%s%s", len ? "; " : "", text);
+                len += (size_t) snprintf(buf + MIN(len, n - 1), n - MIN(len, n - 1), "%s%s", len ? list_separator() : "", text);
                 p = end ? end + 2 : NULL;
         }
 }

@@ -167,7 +167,7 @@ static void print_device(FILE *f, const struct device_info *d) {
                 /* One reason per failing rule, in bit order: translated by its rule, not its words. */
                 for (unsigned bit = 0; bit < DEVICE_REFUSAL_MAX; bit++)
                         if (d->refusals & (1u << bit)) {
-                                fprintf(f, "%s%s", i ? "; " : "",
+                                fprintf(f, "%s%s", i ? list_separator() : "",
                                         policy_rule_text(1u << bit, i < d->n_reasons ? d->reasons[i] : NULL, words, sizeof(words)));
                                 i++;
                         }

@@ -64,16 +64,45 @@ static void print_json(const struct doctor_report *r) {
         json_object_put(o);
 }
 
+#define P_(ctx, s) i18n_pgettext(ctx "\004" s, s)
+
+/* A check's status for people, in their language (--json keeps doctor_status_to_string()). */
+static const char *status_words(enum doctor_status s) {
+        switch (s) {
+        /* TRANSLATORS: the status of one of doctor's checks, at the start of its line, in
+         * capitals: passed, a warning, failed (the column is as wide as the longest). */
+        case DOCTOR_OK:   return P_("doctor status", "OK");
+        case DOCTOR_WARN: return P_("doctor status", "WARN");
+        case DOCTOR_FAIL: return P_("doctor status", "FAIL");
+        }
+        return "?";
+}
+
+/* The width of s in columns (UTF-8: "ÉCHEC" is 5). */
+static int columns(const char *s) {
+        int n = 0;
+        for (; *s; s++)
+                n += ((unsigned char) *s & 0xC0) != 0x80;
+        return n;
+}
+
 static void print_text(const struct doctor_report *r) {
         size_t n_warn = 0, n_fail = 0;
+        int width = 0;
 
+        for (enum doctor_status st = DOCTOR_OK; st <= DOCTOR_FAIL; st++)
+                width = MAX(width, columns(status_words(st)));
         for (size_t i = 0; i < r->n_checks; i++) {
                 const struct doctor_check *k = &r->checks[i];
+                const char *status = status_words(k->status);
                 char text[2048];
-                printf("%-4s  %-16s %s\n", doctor_status_to_string(k->status), k->name, esc(check_text(k, false, text, sizeof(text))));
-                if (k->fix[0])
+                printf("%s%*s  %-16s %s\n", status, width - columns(status), "", k->name,
+                       esc(check_text(k, false, text, sizeof(text))));
+                if (k->fix[0]) {
+                        printf("%*s", width - 4, "");     /* the status column past its English width */
                         /* TRANSLATORS: what to do about a check that warned or failed. */
                         printf(_("      %-16s fix: %s\n"), "", LIB_WORDS(&k->fix_words));
+                }
                 n_warn += k->status == DOCTOR_WARN;
                 n_fail += k->status == DOCTOR_FAIL;
         }

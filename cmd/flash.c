@@ -58,8 +58,8 @@ static const char help[] =
         "Exit codes: 0 flashed and read back; 3 bad signature or rollback; 4 target refused\n"
         "(policy, absent key, not a key image, too small, counterfeit); 5 I/O error, read-back\n"
         "mismatch or a full file system; 64 usage; 65 a pupil who has left, or a journal\n"
-        "refusal; 66 missing release, journal or pupil; 73 the pupil already holds a key\n"
-        "(--replace); 130 cancelled.\n"
+        "refusal; 66 missing release, journal or pupil; 69 the journal's server cannot be reached;\n"
+        "73 the pupil already holds a key (--replace); 130 cancelled.\n"
         "See cartable-flash(1).\n");
 
 struct args {

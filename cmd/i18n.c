@@ -85,3 +85,9 @@ const char *human_decimal(double v, char *buf, size_t len) {
                 snprintf(buf, len, "%s", num);
         return buf;
 }
+
+const char *list_separator(void) {
+        /* TRANSLATORS: between the items of a list of reasons ("not USB; too small"); French
+         * puts a space before the semicolon. */
+        return _("; ");
+}

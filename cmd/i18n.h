@@ -35,3 +35,6 @@ const char *human_size(uint64_t bytes, char *buf, size_t len);
 /* A number with one decimal and the locale's separator ("2.5", "2,5"): for people only. */
 const char *human_decimal(double v, char *buf, size_t len);
 #define HUMAN_DECIMAL(v) human_decimal((v), (char[48]) {}, 48)
+
+/* "; " between the items of a list of reasons, as the language writes it (French: " ; "). */
+const char *list_separator(void);

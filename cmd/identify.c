@@ -70,7 +70,7 @@ static int run_identify(int argc, char **argv) {
         r = key_open_read(argv[optind], &fd, &size, &err);
         if (r < 0) {
                 log_error(r, "%s", ERROR_TEXT(&err, r));
-                return EXIT_NOT_CARTABLE;
+                return r == -ENOENT || r == -EACCES ? EXIT_NOINPUT : exit_code_for_error(&err, r);
         }
         r = keylife_read(fd_read_at, (void *) (intptr_t) fd, size, &vi, &rec, &has_record, &err);
         if (r == -ENOMEM)
@@ -83,6 +83,11 @@ static int run_identify(int argc, char **argv) {
         key_usb_serial(fd, usb, sizeof(usb));
         r = keylife_find(j, &(struct keylife_target) { .volume_id = vi.volume_id, .record = has_record ? &rec : NULL,
                                                        .usb_serial = usb }, &k, &swap, &err);
+        if (r == -ENOENT) {
+                /* TRANSLATORS: why the key was not found, then the journal searched (a path or URL). */
+                log_error(r, _("%s (journal searched: %s)"), ERROR_TEXT(&err, r), journal_name(j));
+                return EXIT_NOINPUT;
+        }
         if (r < 0)
                 return journal_fail(r, &err);
         is_swapped = r > 0;
@@ -106,6 +111,8 @@ static int run_identify(int argc, char **argv) {
                 printf(_("USB serial: %s\n"), esc(usb));
         puts(has_record ? _("key record: present")
                         : _("key record: missing or unreadable (identified by its volume ID)"));
+        /* TRANSLATORS: identify: the journal it read (a path, or a URL without password). */
+        printf(_("journal: %s\n"), esc(journal_name(j)));
         if (is_swapped)
                 printf(_("warning: %s\n"), LIB_WORDS(&swap));
         return EXIT_OK;
@@ -121,7 +128,8 @@ const struct command command_identify = {
                 "journal whose it is (name, class, school), its status, release and last\n"
                 "verification. A renamed volume or a deleted key record does not hide it.\n"
                 "\n"
-                "Exit codes: 0 found; 2 not a FAT32 key; 66 not in the journal, no journal.\n"
+                "Exit codes: 0 found; 2 not a FAT32 key; 66 not in the journal (it names the journal),\n"
+                "no journal, no target; 69 the journal's server cannot be reached.\n"
                 "See cartable-lifecycle(1).\n"),
         .run = run_identify,
 };

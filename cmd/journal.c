@@ -270,7 +270,8 @@ static const char *kind_words(const char *kind) {
                 { "erased", N_("erased") },
                 /* TRANSLATORS: the outcomes of journal events, in journal show's third column (7 wide). */
                 { "ok", N_("ok") }, { "refused", N_("refused") }, { "failed", N_("failed") },
-                { "skipped", N_("skipped") }, { "cancelled", N_("cancelled") },
+                { "skipped", N_("skipped") }, { "cancelled", N_("cancelled") }, { "started", N_("started") },
+                { "intact", N_("intact") }, { "modified", N_("modified") }, { "swapped", N_("swapped") },
         };
         for (size_t i = 0; kind && i < ELEMENTSOF(kinds); i++)
                 if (streq(kind, kinds[i][0]))

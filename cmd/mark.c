@@ -74,7 +74,10 @@ const struct command command_lost = {
         .name = "lost",
         .summary = N_("mark a pupil's key lost in the journal"),
         .help = N_("Usage: cartable lost (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
-                   "Mark a pupil's issued key lost. See cartable-lifecycle(1).\n"),
+                   "Mark a pupil's issued key lost. See cartable-lifecycle(1).\n"
+                   "\n"
+                   "Exit codes: 0 recorded; 64 usage; 65 the key is not issued to a pupil; 66 unknown\n"
+                   "pupil or key, no journal; 69 the journal's server cannot be reached.\n"),
         .run = run_lost,
 };
 
@@ -82,6 +85,9 @@ const struct command command_stolen = {
         .name = "stolen",
         .summary = N_("mark a pupil's key stolen in the journal"),
         .help = N_("Usage: cartable stolen (--pupil ID | --key SERIAL) [--journal DB] [--operator NAME]\n"
-                   "Mark a pupil's issued key stolen. See cartable-lifecycle(1).\n"),
+                   "Mark a pupil's issued key stolen. See cartable-lifecycle(1).\n"
+                   "\n"
+                   "Exit codes: 0 recorded; 64 usage; 65 the key is not issued to a pupil; 66 unknown\n"
+                   "pupil or key, no journal; 69 the journal's server cannot be reached.\n"),
         .run = run_stolen,
 };

@@ -192,7 +192,8 @@ const struct command command_replace = {
                 "files outside a signed release.\n"
                 "\n"
                 "Exit codes: as cartable flash (0 issued; 3 trust; 4 target refused; 5 I/O;\n"
-                "130 cancelled); 64 usage; 65 the pupil has left; 66 unknown pupil, no journal.\n"
+                "130 cancelled); 64 usage; 65 the pupil has left; 66 unknown pupil, no journal;\n"
+                "69 the journal's server cannot be reached.\n"
                 "See cartable-lifecycle(1).\n"),
         .run = run_replace,
 };

@@ -143,6 +143,6 @@ const struct command command_return = {
                 "\n"
                 "Exit codes: 0 returned intact; 1 returned, modified or swapped; 2 not a cartable\n"
                 "key; 3 untrusted signature; 64 usage; 65 the key is not issued; 66 unknown key,\n"
-                "no journal. See cartable-lifecycle(1).\n"),
+                "no journal; 69 the journal's server cannot be reached. See cartable-lifecycle(1).\n"),
         .run = run_return,
 };

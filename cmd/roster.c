@@ -46,7 +46,7 @@ const struct command command_roster = {
         "Exit codes: 0 success; 64 usage; 65 bad roster (the message names file and line), a\n"
         "stale export, another id scheme, not a journal, or a journal from a newer cartable;\n"
         "66 missing roster or journal, or (list) a school or class the journal does not hold;\n"
-        "70 internal error. See cartable-roster(1).\n"),
+        "69 the journal's server cannot be reached; 70 internal error. See cartable-roster(1).\n"),
         .run = run_roster,
 };
 

@@ -30,7 +30,9 @@ static const char help[] =
         "\n"
         "Exit codes: 0 intact; 1 modified (missing, changed, or added in a sealed directory,\n"
         "partition table not as flashed, key record contradicting the volume);\n"
-        "2 not a cartable key, or unreadable; 3 manifest signature not trusted; 64 usage.\n"
+        "2 not a cartable key, or unreadable; 3 manifest signature not trusted; 64 usage; 66 missing\n"
+        "target, no trusted key, no journal (--journal); 69 the journal's server cannot be\n"
+        "reached.\n"
         "See cartable-verify(1).\n");
 
 static int verify_exit_code(int r) {
@@ -298,7 +300,9 @@ static int run(int argc, char **argv) {
                 if (json)
                         print_failure_json(argv[optind], &err, r);
                 log_error(r, "%s", ERROR_TEXT(&err, r));
-                return EXIT_NOT_CARTABLE;
+                /* A target that is missing or unreadable is a missing input (66), not a key
+                 * that is no cartable key (2). */
+                return r == -ENOENT || r == -EACCES ? EXIT_NOINPUT : exit_code_for_error(&err, r);
         }
         const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
         r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);

@@ -105,7 +105,9 @@ _cartable() {
         local what=
         case $cmd${sub:+ $sub}:${#pos[@]} in
         "flash:0"|"batch:0"|"image verify:0"|"image show:0"|"image export:0") what=release ;;
+        "update:0"|"repair:0"|"replace:0") what=release ;;
         "flash:1"|"verify:0"|"ls:0"|"cat:0"|"issue:0") what=target ;;
+        "update:1"|"repair:1"|"replace:1"|"return:0"|"identify:0") what=target ;;
         "image build:"*|"key show:0"|"key verify:0") what=file ;;
         esac
         case $what in
