@@ -334,7 +334,7 @@ static void put_policy(struct out *o, const struct cart_error *e) {
                         snprintf(piece, sizeof(piece), "%.*s", (int) (end ? (size_t) (end - p) : strlen(p)), p);
                         p = end ? end + 2 : NULL;
                 }
-                put(o, "%s%s", first ? "" : list_separator(), policy_rule_text(1u << bit, piece, words, sizeof(words)));
+                put(o, "%s%s", first ? "" : untranslated ? "; " : list_separator(), policy_rule_text(1u << bit, piece, words, sizeof(words)));
                 first = 0;
         }
         if (!e->rules && e->msg[0])

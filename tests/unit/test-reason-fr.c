@@ -84,12 +84,12 @@ static void test_french_sentences(void **state) {
         e.rules |= 1u << (CART_REASON_POLICY_NOT_USB - CART_REASON_POLICY_NOT_USB);
         snprintf(e.msg, sizeof(e.msg), "not USB; mounted (sdz1 on /mnt)");
         error_sentence(&e, -EPERM, fr, sizeof(fr));
-        assert_string_equal(fr, "/dev/sdz: refusée : pas USB; montée (sdz1 sur /mnt)");
+        assert_string_equal(fr, "/dev/sdz: refusée : pas USB ; montée (sdz1 sur /mnt)");
         fill(&e, CART_REASON_POLICY_READ_ONLY);
         e.rules |= 1u << (CART_REASON_POLICY_NOT_ALLOWED - CART_REASON_POLICY_NOT_USB);
         snprintf(e.msg, sizeof(e.msg), "read-only (write-protected); not allowed (no VID:PID is not on the allow list)");
         error_sentence(&e, -EPERM, fr, sizeof(fr));
-        assert_string_equal(fr, "/dev/sdz: refusée : lecture seule (protégée en écriture); non autorisée "
+        assert_string_equal(fr, "/dev/sdz: refusée : lecture seule (protégée en écriture) ; non autorisée "
                             "(sans VID:PID, donc absente de la liste autorisée)");
 }
 
@@ -186,8 +186,8 @@ static void test_policy_details_in_french(void **state) {
         e.rules |= DEVICE_REFUSED_HELD | DEVICE_REFUSED_SYSTEM;
         snprintf(e.msg, sizeof(e.msg), "mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv); held (dm-0 holds sdz2); "
                  "system disk (holds /, holds a system file system)");
-        expect_words(&e, -EPERM, "/dev/sdz: refusée : montée (sdz1 sur /mnt, dm-0 par sdz2 sur /srv); "
-                     "occupée (dm-0 occupe sdz2); disque système (contient /, "
+        expect_words(&e, -EPERM, "/dev/sdz: refusée : montée (sdz1 sur /mnt, dm-0 par sdz2 sur /srv) ; "
+                     "occupée (dm-0 occupe sdz2) ; disque système (contient /, "
                      "contient un système de fichiers du système)",
                      "/dev/sdz: refused: mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv); held (dm-0 holds sdz2); "
                      "system disk (holds /, holds a system file system)");
