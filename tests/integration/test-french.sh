@@ -294,10 +294,11 @@ expect_exit 65 en "$CARTABLE" roster import --school 0750001A --journal j.db bad
 expect_in err '^cartable: bad\.csv: line 3: 2 fields where the header \(line 1\) has 4 \(nothing was imported\)$'
 # doctor: every finding and fix in French (state is 0755 here: a warning with its fix).
 fr "$CARTABLE" doctor --trust dep.pub > out 2>&1 || true
-expect_in out '^WARN  state-dir        .*/state a le mode 0755 : d.autres peuvent lire ce qui a été écrit ici$'
+# (the status in French too, its column as wide as the longest word: ATTENTION)
+expect_in out '^ATTENTION  state-dir        .*/state a le mode 0755 : d.autres peuvent lire ce qui a été écrit ici$'
 expect_in out '^ +à faire : chmod 0700 .*/state$'
-expect_in out '^OK    trust            1 clé de confiance \(--trust\)$'
-expect_in out "^OK    state-space      dossier d'état .*/state : [0-9]+,[0-9] [KMGT]io libres$"
+expect_in out '^OK         trust            1 clé de confiance \(--trust\)$'
+expect_in out "^OK         state-space      dossier d'état .*/state : [0-9]+,[0-9] [KMGT]io libres$"
 grep -vE '^ +à faire : ' out > findings
 expect_not_in findings "$english_words"
 en "$CARTABLE" doctor --trust dep.pub > out 2>&1 || true

@@ -53,7 +53,7 @@ expect_exit 3 "$CARTABLE" image verify ent.cart --trust other.pub
 expect_in err 'not trusted|untrusted|trusted key'
 expect_exit 3 "$CARTABLE" image verify ent.cart --trust other.pub --json
 expect_in out '"valid": false'
-expect_exit 3 "$CARTABLE" image verify ent.cart
+expect_exit 66 "$CARTABLE" image verify ent.cart
 expect_in err 'no trusted key'
 
 # Trusted keys from the station's configuration.

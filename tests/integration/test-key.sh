@@ -91,7 +91,7 @@ expect_in err 'signed by key [0-9A-F]{16}, which is not trusted'
 printf '[trust]\nkey = %s/trusted\n' "$SCRATCH" > station.conf
 expect_exit 0 "$CARTABLE" --config station.conf key verify --signature msg.minisig msg
 expect_in out "^good signature by key $id$"
-expect_exit 3 "$CARTABLE" key verify --signature msg.minisig msg
+expect_exit 66 "$CARTABLE" key verify --signature msg.minisig msg
 expect_in err 'no trusted key: give --trust'
 echo "untrusted comment: x" > trusted/broken.pub
 expect_exit 65 "$CARTABLE" key verify --trust trusted --signature msg.minisig msg
