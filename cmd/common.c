@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <time.h>
 #include <stdarg.h>
 
 #include "common.h"
@@ -132,4 +133,19 @@ int log_fail_error(const struct cart_error *err, int r, const char *fmt, ...) {
         }
         log_error(r, "%s%s%s", ctx, ctx[0] ? ": " : "", ERROR_TEXT(err, r));
         return exit_code_for_error(err, r);
+}
+
+int local_day_usec(const char *ymd, int64_t *ret) {
+        struct tm tm = {};
+        const char *end = strptime(ymd, "%Y-%m-%d", &tm);
+        time_t t;
+
+        if (!end || *end)
+                return -EINVAL;
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+        if (t == (time_t) -1)
+                return -EINVAL;
+        *ret = (int64_t) t * 1000000;
+        return 0;
 }

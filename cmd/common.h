@@ -51,3 +51,7 @@ int log_fail_error(const struct cart_error *err, int r, const char *fmt, ...) _p
 
 /* Print a command's help to stdout. */
 void command_print_help(const struct command *c);
+
+/* "YYYY-MM-DD" (nothing after it) as the time 00:00 that day starts, local time, in
+ * microseconds since 1970 (report --since, a roster's leave date); -EINVAL otherwise. */
+int local_day_usec(const char *ymd, int64_t *ret);

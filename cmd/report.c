@@ -163,26 +163,16 @@ static int provenance(struct journal *j, const char *school, const char *operato
 
 /* --since: YYYY-MM-DD or "today", from local midnight. */
 static int parse_since(const char *s, int64_t *ret) {
-        struct tm tm = {};
-        time_t t;
-        char *end;
+        char today[16];
+        time_t t = time(NULL);
+        struct tm tm;
 
         if (streq(s, "today")) {
-                t = time(NULL);
-                if (!localtime_r(&t, &tm))
+                if (!localtime_r(&t, &tm) || strftime(today, sizeof(today), "%Y-%m-%d", &tm) == 0)
                         return -EINVAL;
-        } else {
-                end = strptime(s, "%Y-%m-%d", &tm);
-                if (!end || *end)
-                        return -EINVAL;
+                s = today;
         }
-        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-        tm.tm_isdst = -1;
-        t = mktime(&tm);
-        if (t == (time_t) -1)
-                return -EINVAL;
-        *ret = (int64_t) t * 1000000;
-        return 0;
+        return local_day_usec(s, ret);
 }
 
 enum mode { MODE_REPORT, MODE_RECEIPTS, MODE_LABELS };

@@ -371,15 +371,8 @@ static void pupil_warnings(struct import *im, const struct roster_pupil *p, cons
 /* A leave date to come ("YYYY-MM-DD") as the time the pupil leaves: 00:00 that day, local
  * time (the day a station sees); 0 when there is none or it cannot be read. */
 static int64_t leaves_usec(const char *date) {
-        struct tm tm = { .tm_isdst = -1 };
-        time_t t;
-
-        if (!date || sscanf(date, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
-                return 0;
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        t = mktime(&tm);
-        return t == (time_t) -1 ? 0 : (int64_t) t * 1000000;
+        int64_t usec;
+        return date && local_day_usec(date, &usec) >= 0 ? usec : 0;
 }
 
 static int on_pupil(void *userdata, const struct roster_pupil *p, struct cart_error *err) {
