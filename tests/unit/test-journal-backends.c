@@ -702,27 +702,34 @@ static void test_pg_url_with_password_refused(void **state) {
         assert_null(strstr(err.msg, "hunter2"));
 }
 
-/* A station's role, registered by the owner (journal station add grants it what a station
- * needs), cannot rewrite events. */
-static void test_pg_station_role_cannot_rewrite(void **state) {
-        _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
+/* Register station (role cartable_station, school 0750001A) in the owner's journal admin, and
+ * open journal, as that station's role. */
+static struct journal *open_station(struct journal *admin, const char *journal, const char *station) {
         static const char *const schools[] = { "0750001A" };
         struct cart_error err = {};
         char url[1024];
         const char *q;
 
+        if (journal_station_add(admin, &(struct journal_station) { .name = station, .role = "cartable_station",
+                                                                    .schools = schools, .n_schools = 1 }, &err) < 0)
+                fail_msg("station add: %s", err.msg);
+        q = strstr(journal, "user=cartable_admin");
+        assert_non_null(q);
+        snprintf(url, sizeof(url), "%.*suser=cartable_station%s", (int) (q - journal), journal,
+                 q + strlen("user=cartable_admin"));
+        return open_as(url, station);
+}
+
+/* A station's role, registered by the owner (journal station add grants it what a station
+ * needs), cannot rewrite events. */
+static void test_pg_station_role_cannot_rewrite(void **state) {
+        _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
+        struct cart_error err = {};
+
         NEEDS_PG();
         admin = open_as(pg_url, "admin");      /* the database "cartable", created by its owner */
         import(admin);
-        if (journal_station_add(admin, &(struct journal_station) { .name = "college-2", .role = "cartable_station",
-                                                                    .schools = schools, .n_schools = 1 }, &err) < 0)
-                fail_msg("station add: %s", err.msg);
-
-        q = strstr(pg_url, "user=cartable_admin");
-        assert_non_null(q);
-        snprintf(url, sizeof(url), "%.*suser=cartable_station%s", (int) (q - pg_url), pg_url,
-                 q + strlen("user=cartable_admin"));
-        st = open_as(url, "college-2");
+        st = open_station(admin, pg_url, "college-2");
         assert_int_equal(flash(st, "S1", "5", &err), 0);
         assert_int_equal(count(st, "SELECT count(*) FROM events WHERE station = 'college-2'"), 2);
 
@@ -762,15 +769,12 @@ static void test_pg_station_role_cannot_rewrite(void **state) {
 static void test_pg_station_updates_its_schools(void **state) {
         _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
         _cleanup_(journal_sync_freep) struct journal_sync *sync = NULL;
-        static const char *const schools[] = { "0750001A" };
         static const struct journal_pupil other = { .id = "B1", .school = "0750002B", .family_name = "Autre",
                                                     .first_name = "Élève", .class_name = "6C", .line = 2 };
         struct journal_update u = { .operator = "tech", .release_name = "ent-college", .release_version = "2026.2",
                                     .release_serial = 8, .from_version = "2026.1", .from_serial = 7, .n_put = 1,
                                     .bytes_written = 10, .bytes_read = 10 };
         struct cart_error err = {};
-        char url[1024];
-        const char *q;
 
         NEEDS_PG();
         admin = open_new("admin");
@@ -781,14 +785,7 @@ static void test_pg_station_updates_its_schools(void **state) {
         assert_int_equal(flash(admin, "UA", "0750001A/5", &err), 0);
         assert_int_equal(flash(admin, "UB", "0750002B/B1", &err), 0);
         assert_int_equal(flash(admin, "US", NULL, &err), 0);
-        if (journal_station_add(admin, &(struct journal_station) { .name = "college-3", .role = "cartable_station",
-                                                                    .schools = schools, .n_schools = 1 }, &err) < 0)
-                fail_msg("station add: %s", err.msg);
-        q = strstr(name, "user=cartable_admin");
-        assert_non_null(q);
-        snprintf(url, sizeof(url), "%.*suser=cartable_station%s", (int) (q - name), name,
-                 q + strlen("user=cartable_admin"));
-        st = open_as(url, "college-3");
+        st = open_station(admin, name, "college-3");
 
         u.key = "UA";
         if (journal_record_update(st, &u, NULL, &err) < 0)
