@@ -142,7 +142,7 @@ static int find_key(struct journal *j, const struct update_args *a, const struct
         if (r < 0)
                 return journal_fail(r, &err);
         if (r > 0)
-                log_warn(_("warning: %s"), LIB_WORDS(&swap));
+                log_warn(_("SWAPPED: %s"), LIB_WORDS(&swap));
         return EXIT_OK;
 }
 
