@@ -169,6 +169,22 @@ static int record(struct journal *j, const struct update_args *a, const struct j
         return EXIT_OK;
 }
 
+/* An update that failed after it may have written: recorded "failed" (the key untouched
+ * for the journal: it holds what it held). A journal failure here is said, not more. */
+static void record_failure(struct journal *j, const struct update_args *a, const struct journal_key_info *k,
+                           const struct station *st, bool is_repair, int error, const struct cart_error *why) {
+        struct cart_error err = {};
+        int r;
+
+        r = keylife_record_update_failure(j, keylife_operator(a->operator), k->uid, station_release(st), is_repair,
+                                          error, why, &err);
+        if (r < 0)
+                log_error(r, _("%s: the failure was not recorded in the journal: %s"), a->target, ERROR_TEXT(&err, r));
+        else
+                /* TRANSLATORS: the key's uid. */
+                log_info(_("journal: the failure is recorded for key %s"), k->uid);
+}
+
 static int update_target(const struct update_args *a, bool is_repair, const struct sign_trust *trust,
                          struct journal *j, const struct station *st) {
         _cleanup_(update_report_freep) struct update_report *rep = NULL;
@@ -190,10 +206,11 @@ static int update_target(const struct update_args *a, bool is_repair, const stru
         r = update_key(fd_read_at, fd_write_at, (void *) (intptr_t) t.fd, t.size, &o, &rep, &err);
         if (r < 0) {
                 log_error(r, _("%s: %s"), a->target, ERROR_TEXT(&err, r));
-                if (r == -EBUSY || (r != -ENOSPC && r != -ESTALE && r != -EXDEV && r != -ENOKEY && r != -EKEYREJECTED &&
-                                    r != -EMEDIUMTYPE && r != -EBADMSG && r != -EUCLEAN && r != -ENOTUNIQ))
+                if (r == -EBUSY || update_may_have_written(r))
                         log_info(_("if the key was written, it says \"update interrupted\": run the same command again "
                                    "to finish"));
+                if (j && !a->dry_run && update_may_have_written(r))
+                        record_failure(j, a, k, st, is_repair, r, &err);
                 return update_exit_code(r, &err);
         }
         print_report(a, rep);

@@ -276,18 +276,19 @@ int journal_key_issue(struct journal *j, const struct journal_issue *is, bool dr
 }
 
 /* The event's message: what the update did, in the journal's words (a record, like a
- * verification's counts). Restored paths are named while they fit in len. */
+ * verification's counts): from which release, the counts (a failure's only when it counts
+ * something), the restored paths while they fit in len, then a failure's words. */
 static void update_message(const struct journal_update *u, char *buf, size_t len) {
+        bool is_ok = !u->outcome || streq(u->outcome, "ok");
         size_t n = 0, named = 0;
 
-        if (!u->is_repair) {
-                if (u->from_version)
-                        n = (size_t) snprintf(buf, len, "from %s (serial %" PRId64 "): ", u->from_version,
-                                              u->from_serial);
-                if (n < len)
-                        n += (size_t) snprintf(buf + n, len - n, "%" PRIu64 " put, %" PRIu64 " removed, %" PRIu64
-                                               " rescued", u->n_put, u->n_removed, u->n_rescued);
-        } else {
+        buf[0] = 0;
+        if (!u->is_repair && u->from_version)
+                n = (size_t) snprintf(buf, len, "from %s (serial %" PRId64 ")", u->from_version, u->from_serial);
+        if (!u->is_repair && (is_ok || u->n_put || u->n_removed || u->n_rescued) && n < len)
+                n += (size_t) snprintf(buf + n, len - n, "%s%" PRIu64 " put, %" PRIu64 " removed, %" PRIu64 " rescued",
+                                       n ? ": " : "", u->n_put, u->n_removed, u->n_rescued);
+        if (u->is_repair && (is_ok || u->n_restored)) {
                 n = (size_t) snprintf(buf, len, "%zu restored", u->n_restored);
                 for (size_t i = 0; u->restored && i < u->n_restored && n < len; i++) {
                         /* Room left for the path, and for " (+N more)" after it. */
@@ -300,7 +301,7 @@ static void update_message(const struct journal_update *u, char *buf, size_t len
                         n += (size_t) snprintf(buf + n, len - n, " (+%zu more)", u->n_restored - named);
         }
         if (u->failure && n < len)
-                snprintf(buf + n, len - n, "; %s", u->failure);
+                snprintf(buf + n, len - n, "%s%s", n ? "; " : "", u->failure);
 }
 
 static int record_update(struct journal *j, const struct journal_update *u, struct journal_key_info **ret_key,
@@ -323,7 +324,7 @@ static int record_update(struct journal *j, const struct journal_update *u, stru
                 .release_name = u->release_name, .release_version = u->release_version,
                 .release_serial = u->release_serial, .release_key_id = u->release_key_id,
                 .outcome = u->outcome ?: journal_outcome_to_string(JOURNAL_OUTCOME_OK), .reason = u->reason,
-                .message = msg, .volume_id = u->volume_id ?: k->volume_id,
+                .message = msg[0] ? msg : NULL, .volume_id = u->volume_id ?: k->volume_id,
                 .bytes_written = u->bytes_written, .bytes_read = u->bytes_read,
                 .started_usec = u->started_usec > 0 ? u->started_usec : -1,
                 .write_usec = u->write_usec > 0 ? u->write_usec : -1,

@@ -383,3 +383,31 @@ int keylife_record_update(struct journal *j, const char *operator, const char *u
         };
         return journal_record_update(j, &u, NULL, err);
 }
+
+bool update_may_have_written(int r) {
+        switch (-r) {
+        case ENOKEY: case EKEYREJECTED: case EMEDIUMTYPE: case EXDEV: case ESTALE: case EBUSY: case EBADMSG:
+        case ENOSPC: case EUCLEAN: case ENOTUNIQ: case ENOMEM:
+                return false;
+        default:
+                return r < 0;
+        }
+}
+
+int keylife_record_update_failure(struct journal *j, const char *operator, const char *uid, const struct release *b,
+                                  bool is_repair, int error, const struct cart_error *why, struct cart_error *err) {
+        const struct manifest *m = release_manifest(b);
+        char words[512];
+
+        cart_error_detail(why, error, words, sizeof(words));
+        const struct journal_update u = {
+                .key = uid, .operator = operator, .is_repair = is_repair,
+                .outcome = error == -ECANCELED ? "cancelled" : "failed",
+                .reason = cart_reason_to_string(cart_error_reason(why, error)),
+                .failure = words[0] ? words : NULL, .release_name = manifest_name(m),
+                .release_version = manifest_version(m), .release_key_id = manifest_key_id(m),
+                .release_serial = (int64_t) manifest_serial(m), .from_serial = -1, .bytes_written = -1,
+                .bytes_read = -1,
+        };
+        return journal_record_update(j, &u, NULL, err);
+}
