@@ -206,10 +206,10 @@ static int update_target(const struct update_args *a, bool is_repair, const stru
         r = update_key(fd_read_at, fd_write_at, (void *) (intptr_t) t.fd, t.size, &o, &rep, &err);
         if (r < 0) {
                 log_error(r, _("%s: %s"), a->target, ERROR_TEXT(&err, r));
-                if (r == -EBUSY || update_may_have_written(r))
+                if (r == -EBUSY || keylife_update_may_have_written(r))
                         log_info(_("if the key was written, it says \"update interrupted\": run the same command again "
                                    "to finish"));
-                if (j && !a->dry_run && update_may_have_written(r))
+                if (j && !a->dry_run && keylife_update_may_have_written(r))
                         record_failure(j, a, k, st, is_repair, r, &err);
                 return update_exit_code(r, &err);
         }

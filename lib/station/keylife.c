@@ -384,7 +384,7 @@ int keylife_record_update(struct journal *j, const char *operator, const char *u
         return journal_record_update(j, &u, NULL, err);
 }
 
-bool update_may_have_written(int r) {
+bool keylife_update_may_have_written(int r) {
         switch (-r) {
         case ENOKEY: case EKEYREJECTED: case EMEDIUMTYPE: case EXDEV: case ESTALE: case EBUSY: case EBADMSG:
         case ENOSPC: case EUCLEAN: case ENOTUNIQ: case ENOMEM:

@@ -148,9 +148,9 @@ int keylife_record_update(struct journal *j, const char *operator, const char *u
  * returned error, why its words: an I/O error, a read-back mismatch, not verified intact):
  * the key's event with outcome "failed" ("cancelled" for -ECANCELED), its reason code and
  * words; the key still holds what it held for the journal. Not for a refusal before any
- * write (update_may_have_written() false): nothing changed, nothing is recorded.
+ * write (keylife_update_may_have_written() false): nothing changed, nothing is recorded.
  */
 int keylife_record_update_failure(struct journal *j, const char *operator, const char *uid, const struct release *b,
                                   bool is_repair, int error, const struct cart_error *why, struct cart_error *err);
 /* Whether update_key()'s error r may come after its first write (else: refused, nothing written). */
-bool update_may_have_written(int r);
+bool keylife_update_may_have_written(int r);

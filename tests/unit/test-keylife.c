@@ -381,11 +381,11 @@ static void test_record_update(void **state) {
         assert_string_equal(k->release_name, "college");
 
         cart_error_io(&why, -EBADE, "key.img", 65536, "Cours/intro.txt");
-        assert_true(update_may_have_written(-EBADE));
-        assert_true(update_may_have_written(-EIO));
-        assert_false(update_may_have_written(-ENOSPC));
-        assert_false(update_may_have_written(-ESTALE));
-        assert_false(update_may_have_written(-EXDEV));
+        assert_true(keylife_update_may_have_written(-EBADE));
+        assert_true(keylife_update_may_have_written(-EIO));
+        assert_false(keylife_update_may_have_written(-ENOSPC));
+        assert_false(keylife_update_may_have_written(-ESTALE));
+        assert_false(keylife_update_may_have_written(-EXDEV));
         assert_int_equal(keylife_record_update_failure(j, "tech", "usb:0781:5581:K0", f->release, false, -EBADE, &why,
                                                        &err), 0);
         assert_int_equal(raw_count(j, "SELECT count(*) FROM events WHERE kind = 'updated' AND outcome = 'failed' AND "
