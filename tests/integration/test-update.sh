@@ -112,6 +112,10 @@ expect_in out ';D1001;Mercier;Adam;.*;issued;ent-college;2027.09;2;'
 expect_exit 0 "$C" report "${J[@]}" --format html
 expect_in out '<th>Release held</th>'
 expect_in out '<td>ent-college 2027.09 #2</td>'
+expect_exit 0 "$C" roster list "${J[@]}" --class 6A
+expect_in out $'^0750001A\t6A\tD1001\tMercier\tAdam\tfile:[^\t]*k2.img\tent-college 2027.09$'
+expect_exit 0 "$C" roster list "${J[@]}" --class 6A --json
+expect_in out '"id":"D1001".*"release":\{"name":"ent-college","version":"2027.09","serial":2\}'
 expect_exit 0 "$C" identify k2.img "${J[@]}"
 expect_in out '^release: ent-college 2027.09 \(serial 2\)$'
 # A course deleted: repaired, the path named in the event.
