@@ -32,11 +32,14 @@ int journal_key_find(struct journal *j, const char *key, struct journal_key_info
 
         r = jdb_prepare(j,
                 "SELECT k.uid, k.serial, k.volume_id, k.status, k.pupil_school, k.pupil_id, p.family_name, "
-                "p.first_name, p.class_name, p.is_active, fl.release_name, fl.release_version, fl.release_serial, "
+                "p.first_name, p.class_name, p.is_active, rl.release_name, rl.release_version, rl.release_serial, "
                 "fl.time_usec, v.time_usec, v.outcome FROM keys k "
                 "LEFT JOIN pupils p ON p.school = k.pupil_school AND p.id = k.pupil_id "
                 "LEFT JOIN events fl ON fl.seq = (SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid "
-                "AND x.kind IN ('flashed', 'updated', 'repaired') AND x.outcome = 'ok') "
+                "AND x.kind = 'flashed' AND x.outcome = 'ok') "
+                /* The release it holds: its last good flash, update or repair. */
+                "LEFT JOIN events rl ON rl.seq = (SELECT max(w.seq) FROM events w WHERE w.key_uid = k.uid "
+                "AND w.kind IN ('flashed', 'updated', 'repaired') AND w.outcome = 'ok') "
                 "LEFT JOIN events v ON v.seq = (SELECT max(y.seq) FROM events y WHERE y.key_uid = k.uid "
                 "AND y.kind = 'verified') "
                 "WHERE k.uid = ? OR k.serial = ? OR k.volume_id = upper(?) "
