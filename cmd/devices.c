@@ -159,18 +159,16 @@ static void print_device(FILE *f, const struct device_info *d) {
         if (device_info_is_eligible(d))
                 fputs(_("  eligible\n"), f);
         else {
-                char words[600];
+                char words[1100];
                 size_t i = 0;
 
                 /* TRANSLATORS: the policy rules a disk fails follow ("  refused: not USB; mounted (...)"). */
                 fputs(_("  refused: "), f);
-                /* One reason per failing rule, in bit order: translated by its rule, not its words. */
-                for (unsigned bit = 0; bit < DEVICE_REFUSAL_MAX; bit++)
-                        if (d->refusals & (1u << bit)) {
-                                fprintf(f, "%s%s", i ? list_separator() : "",
-                                        policy_rule_text(1u << bit, i < d->n_reasons ? d->reasons[i] : NULL, words, sizeof(words)));
-                                i++;
-                        }
+                if (d->findings.is_lost)        /* more than lib/ could keep as data: its English */
+                        for (; i < d->n_reasons; i++)
+                                fprintf(f, "%s%s", i ? list_separator() : "", d->reasons[i]);
+                else
+                        fputs(policy_words(d->refusals, &d->findings, words, sizeof(words)), f);
                 fputc('\n', f);
         }
 }

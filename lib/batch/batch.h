@@ -68,7 +68,9 @@ struct batch_slot {
         enum batch_event_kind last;    /* the key's last event: its result once it ended */
         const struct flash_report *report;   /* valid once the key ended */
         bool is_removed;               /* pulled out while it was written */
-        const char *message;           /* a refused disk: its reasons (lib/device's words); "" otherwise */
+        const char *message;           /* a refused disk: its reasons (lib/device's English); "" otherwise */
+        unsigned refusals;             /* a refused disk: its failing rules (enum device_refusal)... */
+        const struct cart_findings *findings;   /* ... and what they found, for cmd/'s words; or NULL */
 };
 
 struct batch_summary {

@@ -141,6 +141,54 @@ static void test_every_reason_named(void **state) {
         assert_string_equal(d->reasons[0], "mounted (sde1 on /mnt)");
         assert_string_equal(d->reasons[1], "swap (sde1)");
         assert_string_equal(d->reasons[2], "system disk (holds a system file system)");
+        /* The same as data, for cmd/'s words: nothing to parse back. */
+        assert_int_equal(d->findings.n, 4);
+        assert_false(d->findings.is_lost);
+        for (unsigned i = 0; i < d->findings.n; i++) {
+                const struct cart_finding *f = &d->findings.f[i];
+
+                switch (1u << f->rule) {
+                case DEVICE_REFUSED_MOUNTED:
+                        assert_string_equal(cart_findings_str(&d->findings, f->name), "sde1");
+                        assert_string_equal(cart_findings_str(&d->findings, f->via), "");
+                        assert_string_equal(cart_findings_str(&d->findings, f->path), "/mnt");
+                        break;
+                case DEVICE_REFUSED_SWAP:
+                        assert_string_equal(cart_findings_str(&d->findings, f->name), "sde1");
+                        break;
+                case DEVICE_REFUSED_SYSTEM:
+                        assert_true(f->is_words);
+                        assert_string_equal(cart_findings_str(&d->findings, f->path), "a system file system");
+                        break;
+                case DEVICE_REFUSED_TOO_SMALL:
+                        assert_int_equal(f->value, GIB);
+                        assert_int_equal(f->limit, 2 * GIB);
+                        break;
+                default:
+                        fail_msg("a finding of rule %u", f->rule);
+                }
+        }
+}
+
+/* More findings than an error can carry: every rule still fails (the verdict never depends
+ * on what fits), and the loss is said so that cmd/ shows lib/'s English. */
+static void test_findings_overflow(void **state) {
+        struct cart_findings fs = {};
+        char name[16];
+
+        for (unsigned i = 0; i < CART_FINDINGS_MAX + 2; i++) {
+                snprintf(name, sizeof(name), "sdz%u", i);
+                cart_findings_add(&fs, 2, name, NULL, "/mnt", false, 0, 0);
+        }
+        assert_int_equal(fs.n, CART_FINDINGS_MAX);
+        assert_true(fs.is_lost);
+        /* The same finding twice is kept once. */
+        fs = (struct cart_findings) {};
+        cart_findings_add(&fs, 2, "sdz1", NULL, "/mnt", false, 0, 0);
+        cart_findings_add(&fs, 2, "sdz1", NULL, "/mnt", false, 0, 0);
+        cart_findings_add(&fs, 2, "sdz1", NULL, "/mnt2", false, 0, 0);
+        assert_int_equal(fs.n, 2);
+        assert_false(fs.is_lost);
 }
 
 
@@ -172,6 +220,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_held_and_read_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allow_and_deny_lists, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_reason_named, setup, teardown),
+                cmocka_unit_test(test_findings_overflow),
                 cmocka_unit_test(test_policy_from_config),
         };
 
