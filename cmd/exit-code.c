@@ -98,3 +98,11 @@ int exit_code_for_error(const struct cart_error *err, int r) {
 
         return code >= 0 ? code : exit_code_for(r);
 }
+
+int exit_code_for_key(const struct cart_error *err, int r) {
+        int code = exit_code_for_error(err, r);
+
+        /* A manifest that does not parse, a chain that loops, a read that fails: the key
+         * is not one cartable can vouch for. A bad signature is still a trust failure. */
+        return code == EXIT_TRUST || code == EXIT_SOFTWARE ? code : EXIT_NOT_CARTABLE;
+}
