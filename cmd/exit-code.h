@@ -37,5 +37,6 @@ int exit_code_for(int r);
 int exit_code_for_error(const struct cart_error *err, int r);
 
 /* The same for a failure to read what a key holds (verify): the table's code where it is
- * trust's (3) or the station's own (70), else "not a cartable key, or unreadable" (2). */
+ * trust's (3, a malformed signature on the key too) or an internal error's (70: out of
+ * memory), else "not a cartable key, or unreadable" (2). */
 int exit_code_for_key(const struct cart_error *err, int r);

@@ -211,29 +211,14 @@ static const char *words_of_lib(const char *arg, bool is_words, char *buf, size_
         return size ? size : arg;
 }
 
-/* The flash steps lib/ prefixes as context (flash_step_to_string()), in words. */
-static const char *const flash_steps[] = {
-        N_("check"), N_("capacity probe"), N_("layout"), N_("write"), N_("read-back"),
-        N_("partition re-read"), N_("done"),
-};
-
-/* The step named by the len bytes at s, translated; NULL when s names none. */
-static const char *step_words(const char *s, size_t len) {
-        for (size_t i = 0; i < ELEMENTSOF(flash_steps); i++)
-                if (strlen(flash_steps[i]) == len && strncmp(s, flash_steps[i], len) == 0)
-                        return _(flash_steps[i]);
-        return NULL;
-}
-
 static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {
-        const char *arg = e->args + p->arg, *step;
+        const char *arg = e->args + p->arg;
 
         /* A part that is only "%s" is data (a path, a name), shown as it is even when it
-         * equals a msgid: translated only when lib/ marked it W_(), or a flash step's name
-         * as a context. */
+         * equals a msgid: translated only when lib/ marked it W_() (a flash step's name as
+         * a context is: flash_step_to_string()). */
         if (streq(p->fmt, "%s") && p->n_args == 1) {
-                step = p->is_context ? step_words(arg, strlen(arg)) : NULL;
-                snprintf(buf, n, "%s", arg[0] && (p->words & 1) ? gettext(arg) : step ? step : arg);
+                snprintf(buf, n, "%s", arg[0] && (p->words & 1) ? gettext(arg) : arg);
                 return true;
         }
         return cart_error_part_format(e, p, gettext(p->fmt), words_of_lib, buf, n) == 0 ||
@@ -546,24 +531,6 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
 #pragma GCC diagnostic pop
 }
 
-/* The contexts lib/ prefixes, outermost first and ": " between them, are paths or a flash
- * step's name (flash_step_to_string()): the steps are words, translated here. */
-static void put_context(struct out *o, const char *context) {
-        const char *p = context;
-
-        while (*p) {
-                const char *end = strstr(p, ": ");
-                size_t len = end ? (size_t) (end - p) : strlen(p);
-                const char *word = step_words(p, len);
-
-                if (word)
-                        put(o, "%s: ", word);
-                else
-                        put(o, "%.*s: ", (int) len, p);
-                p += len + (end ? 2 : 0);
-        }
-}
-
 const char *error_sentence(const struct cart_error *err, int r, char *buf, size_t n) {
         static const struct cart_error none = {};
         const struct cart_error *e = err ? err : &none;
@@ -577,10 +544,8 @@ const char *error_sentence(const struct cart_error *err, int r, char *buf, size_
                 char words[1100];
                 const char *context = parts_text(e, true, words, sizeof(words));
 
-                if (context)
-                        put(&o, "%s: ", context);
-                else
-                        put_context(&o, e->context);
+                /* Its parts in words; the text as lib/ wrote it when they were lost. */
+                put(&o, "%s: ", context ? context : e->context);
         }
         put_reason(&o, e, e->reason, cart_error_reason(err, r), errnum);
         return buf;

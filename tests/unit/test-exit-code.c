@@ -104,7 +104,7 @@ static void test_one_meaning_per_code(void **state) {
         static const struct { int r, code; } key[] = {
                 { -EBADMSG, EXIT_NOT_CARTABLE }, { -EIO, EXIT_NOT_CARTABLE }, { -EUCLEAN, EXIT_NOT_CARTABLE },
                 { -EFBIG, EXIT_NOT_CARTABLE }, { -EMEDIUMTYPE, EXIT_NOT_CARTABLE }, { -EKEYREJECTED, EXIT_TRUST },
-                { -ENOKEY, EXIT_TRUST }, { -ENOMEM, EXIT_SOFTWARE },
+                { -ENOKEY, EXIT_TRUST }, { -ENOMEM, EXIT_SOFTWARE }, { -EISDIR, EXIT_NOT_CARTABLE },
         };
         struct cart_error err = {};
 
@@ -116,6 +116,9 @@ static void test_one_meaning_per_code(void **state) {
                                  key[i].code);
         cart_error_reason_set(&err, -EPERM, CART_REASON_BAD_SIGNATURE, NULL);
         assert_int_equal(exit_code_for_key(&err, -EPERM), EXIT_TRUST);
+        cart_error_reason_set(&err, -EKEYREJECTED, CART_REASON_MALFORMED_SIGNATURE, NULL);
+        assert_int_equal(exit_code_for_error(&err, -EKEYREJECTED), EXIT_DATA);
+        assert_int_equal(exit_code_for_key(&err, -EKEYREJECTED), EXIT_TRUST);
 }
 
 /* The EXIT STATUS section of a page: each code has its own "*N*" entry, and doctor's not

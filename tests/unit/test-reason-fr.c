@@ -18,6 +18,7 @@
 #include "base/error.h"
 #include "device/device.h"
 #include "fat/fat.h"
+#include "flash/flash.h"
 #include "i18n.h"
 #include "reason.h"
 #include "release/recipe.h"
@@ -242,7 +243,7 @@ static void test_data_part_not_translated(void **state) {
         assert_string_equal(lib_words(&e, buf, sizeof(buf)), gettext("a directory"));
         assert_string_not_equal(gettext("a directory"), "a directory");
         cart_error_io(&e, -EIO, "/dev/sdz", 4096, "missing");
-        cart_error_prefix(&e, -EIO, "%s", "write");
+        cart_error_prefix(&e, -EIO, "%s", flash_step_to_string(FLASH_STEP_WRITE));
         error_sentence(&e, -EIO, buf, sizeof(buf));
         assert_non_null(strstr(buf, gettext("write")));
         assert_string_not_equal(gettext("write"), "write");
