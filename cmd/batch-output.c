@@ -10,7 +10,6 @@
 #include <wchar.h>
 
 #include "batch-output.h"
-#include "device/device.h"
 #include "common.h"
 #include "flash-output.h"
 #include "reason.h"
@@ -112,7 +111,7 @@ static const char *event_words(const struct batch_event *ev, bool is_people, cha
         switch (ev->kind) {
         case BATCH_REFUSED:
                 /* For people, what lib/device found in words; lib/'s English for --json. */
-                if (is_people && s && s->findings && !s->findings->is_lost)
+                if (is_people && s && s->findings)
                         policy_words(s->refusals, s->findings, buf, n);
                 else
                         snprintf(buf, n, "%s", s ? s->message : "");

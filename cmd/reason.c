@@ -175,6 +175,8 @@ static void put_rule(struct out *o, unsigned rule, const struct cart_findings *f
                                 put(&d, ", ");
                         put_finding(&d, fs, &fs->f[i]);
                 }
+        if (fs && fs->lost & (1u << rule))     /* more than lib/ could keep */
+                put(&d, "%s...", found[0] ? ", " : "");
         if (found[0])
                 /* TRANSLATORS: a policy rule, then what it found ("mounted (sdb1 on /mnt)"). */
                 put(o, _("%s (%s)"), policy_rule_words(CART_REASON_POLICY_NOT_USB + rule), found);
@@ -278,10 +280,10 @@ static void put_policy(struct out *o, const struct cart_error *e) {
         /* TRANSLATORS: a refused target's rules follow ("refused: not USB; mounted (sdb1 on /mnt)"). */
         put(o, "%s", _("refused: "));
         /* For machines, lib/device's English as it made it (what the journal keeps); for
-         * people, its findings in words (all of them, or the English when some were lost). */
+         * people, its findings in words. */
         if (!e->rules)
                 put(o, "%s", MSG_WORDS(e));
-        else if ((untranslated || e->findings.is_lost) && e->msg[0])
+        else if (untranslated && e->msg[0])
                 put(o, "%s", e->msg);
         else
                 put(o, "%s", policy_words(e->rules, &e->findings, words, sizeof(words)));

@@ -387,7 +387,7 @@ void cart_findings_add(struct cart_findings *fs, unsigned rule, const char *name
         };
 
         if (n < 0 || v < 0 || p < 0 || fs->n >= CART_FINDINGS_MAX) {
-                fs->is_lost = true;
+                fs->lost |= (uint16_t) (1u << rule);
                 return;
         }
         f.name = (uint16_t) n;

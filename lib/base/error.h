@@ -125,12 +125,12 @@ struct cart_finding {
 struct cart_findings {
         struct cart_finding f[CART_FINDINGS_MAX];
         uint8_t n;
-        bool is_lost;               /* one did not fit: show lib/'s English text instead */
+        uint16_t lost;              /* rules (bits) with findings that did not fit: "..." */
         uint16_t used;
         char text[768];
 };
 /* Adds a finding (strings copied, NULL for none); a finding equal to one already there is
- * not added twice. Sets is_lost when it does not fit. */
+ * not added twice. One that does not fit sets its rule's bit in lost. */
 void cart_findings_add(struct cart_findings *fs, unsigned rule, const char *name, const char *via,
                        const char *path, bool is_words, uint64_t value, uint64_t limit);
 /* A finding's string at offset off: "" for none. */

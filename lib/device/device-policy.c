@@ -395,13 +395,15 @@ static void rule_text(const struct cart_findings *fs, unsigned rule, char *buf, 
                                 appendf(buf, len, " on %s", path);
                 }
         }
-        if (!first)
+        if (fs->lost & (1u << rule))
+                appendf(buf, len, "%s...", first ? " (" : ", ");
+        if (!first || fs->lost & (1u << rule))
                 appendf(buf, len, ")");
 }
 
 static int add_reason(struct device_info *d, unsigned rule) {
         char **l = realloc(d->reasons, (d->n_reasons + 1) * sizeof(char *));
-        char text[512];
+        char text[4096];        /* every finding fits: 16 of them, names and 768 bytes of text */
 
         if (!l)
                 return -ENOMEM;

@@ -216,10 +216,11 @@ static void test_policy_details_in_french(void **state) {
         cart_findings_add(&e.findings, RULE(TOO_SMALL), NULL, NULL, NULL, false, 1073741824, 2684354560);
         expect_words(&e, -EPERM, "/dev/sdz: refusée : trop petite (1,0 Gio < 2,5 Gio)",
                      "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB)");
-        /* Findings lost (more than fit): lib/'s English as it is, never a partial list. */
-        e.findings.is_lost = true;
-        expect_words(&e, -EPERM, "/dev/sdz: refusée : too small (1.0 GiB < 2.5 GiB)",
-                     "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB)");
+        /* Findings that did not fit: the list says there were more. */
+        e.findings.lost = DEVICE_REFUSED_TOO_SMALL;
+        snprintf(e.msg, sizeof(e.msg), "too small (1.0 GiB < 2.5 GiB, ...)");
+        expect_words(&e, -EPERM, "/dev/sdz: refusée : trop petite (1,0 Gio < 2,5 Gio, ...)",
+                     "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB, ...)");
         /* ... and in lib/'s sentences: a size argument, not a number or a name like it. */
         cart_error_set(&e, -ENOSPC, "the content needs about %s but a %s key holds about %s (min-size)",
                        "1.5 GiB", "512 B", "2.0 TiB");
