@@ -10,7 +10,6 @@
 #include <wchar.h>
 
 #include "batch-output.h"
-#include "device/device.h"
 #include "common.h"
 #include "flash-output.h"
 #include "reason.h"
@@ -101,33 +100,6 @@ static void cancelled_words(const struct batch_slot *s, bool is_people, char *bu
                 snprintf(buf, n, i18n_say(is_people, N_("interrupted at step %s: nothing was written")), step);
 }
 
-/* A refused disk's reasons in people's words: lib/ gives "NAME (DETAIL); NAME...", one
- * piece per rule of the target policy; each is translated by its rule, as cartable devices
- * does (policy_rule_text()). A piece no rule names stays as it is. */
-static void refused_words(const char *message, char *buf, size_t n) {
-        const char *p = message;
-        size_t len = 0;
-
-        buf[0] = 0;
-        while (p && *p) {
-                const char *end = strstr(p, "; ");
-                char piece[600], words[700];
-                const char *text = piece;
-
-                snprintf(piece, sizeof(piece), "%.*s", (int) (end ? (size_t) (end - p) : strlen(p)), p);
-                for (unsigned i = 0; i < DEVICE_REFUSAL_MAX; i++) {
-                        const char *name = device_refusal_name(1u << i);
-                        size_t k = name ? strlen(name) : 0;
-                        if (name && strncmp(piece, name, k) == 0 && (!piece[k] || strncmp(piece + k, " (", 2) == 0)) {
-                                text = policy_rule_text(1u << i, piece, words, sizeof(words));
-                                break;
-                        }
-                }
-                len += (size_t) snprintf(buf + MIN(len, n - 1), n - MIN(len, n - 1), "%s%s", len ? list_separator() : "", text);
-                p = end ? end + 2 : NULL;
-        }
-}
-
 /* What an event says in words (the one place for batch's sentences); "" when nothing.
  * For people, translated; for --json (is_people false), English whatever the locale. */
 static const char *event_words(const struct batch_event *ev, bool is_people, char *buf, size_t n) {
@@ -138,8 +110,9 @@ static const char *event_words(const struct batch_event *ev, bool is_people, cha
         buf[0] = 0;
         switch (ev->kind) {
         case BATCH_REFUSED:
-                if (is_people && s)
-                        refused_words(s->message, buf, n);
+                /* For people, what lib/device found in words; lib/'s English for --json. */
+                if (is_people && s && s->findings)
+                        policy_words(s->refusals, s->findings, buf, n);
                 else
                         snprintf(buf, n, "%s", s ? s->message : "");
                 break;

@@ -49,6 +49,37 @@ static struct json_object *content_json(const struct device_content *c) {
         return o;
 }
 
+/* What the policy's rules found, as data (the English of reasons, taken apart): the rule's
+ * reason code and, by rule, the device and what it holds or is mounted on, the sizes, the
+ * VID:PID. */
+static struct json_object *findings_json(const struct cart_findings *fs) {
+        struct json_object *a = json_object_new_array();
+
+        for (unsigned i = 0; i < MIN(fs->n, (uint8_t) CART_FINDINGS_MAX); i++) {
+                const struct cart_finding *f = &fs->f[i];
+                unsigned bit = 1u << f->rule;
+                struct json_object *o = json_object_new_object();
+                const char *name = cart_findings_str(fs, f->name), *via = cart_findings_str(fs, f->via),
+                           *path = cart_findings_str(fs, f->path);
+
+                json_add_string(o, "reason", cart_reason_to_string(device_refusal_reason(bit)));
+                if (bit == DEVICE_REFUSED_NOT_ALLOWED || bit == DEVICE_REFUSED_DENIED)
+                        json_object_object_add(o, "vid_pid", name[0] ? json_object_new_string(name) : NULL);
+                else if (name[0])
+                        json_add_string(o, "device", name);
+                if (via[0])
+                        json_add_string(o, bit == DEVICE_REFUSED_HELD ? "holds" : "via", via);
+                if (path[0])
+                        json_add_string(o, bit == DEVICE_REFUSED_SYSTEM ? "holds" : "mount_point", path);
+                if (bit == DEVICE_REFUSED_TOO_SMALL || bit == DEVICE_REFUSED_TOO_LARGE) {
+                        json_object_object_add(o, "size", json_object_new_int64((int64_t) f->value));
+                        json_object_object_add(o, "limit", json_object_new_int64((int64_t) f->limit));
+                }
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
 static struct json_object *device_json(const struct device_info *d) {
         struct json_object *o = json_object_new_object(), *reasons = json_object_new_array(),
                            *rules = json_object_new_array(), *codes = json_object_new_array();
@@ -71,6 +102,8 @@ static struct json_object *device_json(const struct device_info *d) {
                 }
         json_object_object_add(o, "refusals", rules);
         json_object_object_add(o, "reason_codes", codes);
+        json_object_object_add(o, "findings", findings_json(&d->findings));
+        json_object_object_add(o, "findings_complete", json_object_new_boolean(!d->findings.lost));
         json_object_object_add(o, "usb", json_object_new_boolean(d->is_usb));
         if (d->has_usb_ids) {
                 snprintf(buf, sizeof(buf), "%04" PRIx16, d->vendor_id);
@@ -159,18 +192,11 @@ static void print_device(FILE *f, const struct device_info *d) {
         if (device_info_is_eligible(d))
                 fputs(_("  eligible\n"), f);
         else {
-                char words[600];
-                size_t i = 0;
+                char words[1100];
 
                 /* TRANSLATORS: the policy rules a disk fails follow ("  refused: not USB; mounted (...)"). */
                 fputs(_("  refused: "), f);
-                /* One reason per failing rule, in bit order: translated by its rule, not its words. */
-                for (unsigned bit = 0; bit < DEVICE_REFUSAL_MAX; bit++)
-                        if (d->refusals & (1u << bit)) {
-                                fprintf(f, "%s%s", i ? list_separator() : "",
-                                        policy_rule_text(1u << bit, i < d->n_reasons ? d->reasons[i] : NULL, words, sizeof(words)));
-                                i++;
-                        }
+                fputs(policy_words(d->refusals, &d->findings, words, sizeof(words)), f);
                 fputc('\n', f);
         }
 }

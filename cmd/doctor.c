@@ -25,7 +25,7 @@ static const char help[] =
         "                   (a chroot or a test tree) instead of /\n"
         "  -h, --help       show this help\n"
         "\n"
-        "Exit codes: 0 nothing blocks provisioning (warnings allowed); 1 a check failed;\n"
+        "Exit codes: 0 nothing blocks provisioning (warnings allowed); 78 a check failed;\n"
         "64 usage; 70 internal error. See cartable-doctor(1).\n");
 
 /* What a check found: its detail, and the sentence of its error when it failed on one. */
@@ -163,7 +163,7 @@ static int run(int argc, char **argv) {
                 print_json(report);
         else
                 print_text(report);
-        return doctor_report_blocks(report) ? EXIT_DOCTOR_BLOCKED : EXIT_OK;
+        return doctor_report_blocks(report) ? EXIT_NOT_READY : EXIT_OK;
 }
 
 const struct command command_doctor = {

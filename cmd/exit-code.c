@@ -98,3 +98,19 @@ int exit_code_for_error(const struct cart_error *err, int r) {
 
         return code >= 0 ? code : exit_code_for(r);
 }
+
+int exit_code_for_key(const struct cart_error *err, int r) {
+        int code = exit_code_for_error(err, r);
+
+        enum cart_reason reason = cart_error_reason(err, r);
+
+        /* A manifest that does not parse, a chain that loops, a read that fails, a file
+         * where a directory should be: the key is not one cartable can vouch for. A bad
+         * signature is still a trust failure, a malformed one on the key too (elsewhere a
+         * bad input file, 65), and running out of memory is the station's. */
+        if (reason == CART_REASON_MALFORMED_SIGNATURE)
+                return EXIT_TRUST;
+        if (code == EXIT_TRUST || reason == CART_REASON_INTERNAL)
+                return code;
+        return EXIT_NOT_CARTABLE;
+}

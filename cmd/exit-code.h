@@ -11,8 +11,7 @@
 
 enum {
         EXIT_OK          = 0,
-        EXIT_MODIFIED    = 1,   /* the key is not what it should be: modified, swapped; doctor: blocked */
-        EXIT_DOCTOR_BLOCKED = 1, /* doctor: a check failed, provisioning is blocked (the station is not as it should be) */
+        EXIT_MODIFIED    = 1,   /* the key is not what it should be: modified, swapped; a broken chain */
         EXIT_NOT_CARTABLE = 2,  /* not a cartable key (not FAT32, no manifest), or unreadable */
         EXIT_TRUST       = 3,   /* bad or untrusted signature, wrong passphrase, rollback */
         EXIT_REFUSED     = 4,   /* target refused: safety policy, too small, counterfeit */
@@ -23,6 +22,7 @@ enum {
         EXIT_UNAVAILABLE = 69,  /* the journal server cannot be reached, or the connection was lost */
         EXIT_SOFTWARE    = 70,  /* internal error, out of memory */
         EXIT_CANTCREAT   = 73,  /* an output exists already or cannot be created; a journal role lacks the right */
+        EXIT_NOT_READY   = 78,  /* doctor: a check failed, the station cannot provision keys (sysexits' EX_CONFIG) */
         EXIT_CANCELLED   = 130, /* flash, image export: cancelled by SIGINT, SIGTERM or SIGHUP */
 };
 
@@ -35,3 +35,8 @@ int exit_code_for(int r);
 
 /* The exit code for a failure: err's reason where lib/ set one (err may be NULL), else r's. */
 int exit_code_for_error(const struct cart_error *err, int r);
+
+/* The same for a failure to read what a key holds (verify): the table's code where it is
+ * trust's (3, a malformed signature on the key too) or an internal error's (70: out of
+ * memory), else "not a cartable key, or unreadable" (2). */
+int exit_code_for_key(const struct cart_error *err, int r);

@@ -48,7 +48,8 @@ static void print_main_help(void) {
                  "\n"
                  "Exit codes: 0 success; 1 key modified; 2 not a cartable key; 3 trust failure;\n"
                  "4 target refused; 5 I/O error; 64 usage; 65 bad input; 66 missing input;\n"
-                 "70 internal error; 73 cannot create output; 130 cancelled. See cartable(1).\n"),
+                 "70 internal error; 73 cannot create output; 78 station not ready (doctor);\n"
+                 "130 cancelled. See cartable(1).\n"),
                CARTABLE_SYSCONFDIR "/cartable.conf");
 }
 

@@ -101,128 +101,101 @@ static const char *policy_rule_words(enum cart_reason reason) {
         return i < ELEMENTSOF(words) ? _(words[i]) : _("refused");
 }
 
-/* One member of a disk as lib/device names it, "sdb1" or "dm-0 via sdb1", in words. */
-static void put_member(struct out *o, char *name) {
-        char *via = strstr(name, " via ");
-
-        if (via && !memchr(name, ' ', (size_t) (via - name))) {
-                *via = 0;
+/* A member of a disk that a finding names: "sdb1", or a holder and what it holds. */
+static void put_member(struct out *o, const char *name, const char *via) {
+        if (via[0])
                 /* TRANSLATORS: a device and the partition or disk it holds ("dm-0 via sdb1"). */
-                put(o, _("%s via %s"), name, via + 5);
-        } else
+                put(o, _("%s via %s"), name, via);
+        else
                 put(o, "%s", name);
 }
 
-/* The lists lib/device writes with ", " between items: "sdb1 on /mnt, dm-0 via sdb2 on
- * /srv" (mounted), "sdb2" (swap), "dm-0 holds sdb1" (held), "holds /, holds /boot"
- * (system disk). Each item in words; an item of another shape (a mount point holding
- * ", ") is shown as it is. */
-static void policy_list_words(unsigned bit, const char *found, char *buf, size_t n) {
+/* One finding of lib/device's policy in words, by its rule. */
+static void put_finding(struct out *o, const struct cart_findings *fs, const struct cart_finding *f) {
+        const char *name = cart_findings_str(fs, f->name), *via = cart_findings_str(fs, f->via),
+                   *path = cart_findings_str(fs, f->path);
+        char a[48], b[48];
+
+        switch (1u << f->rule) {
+        case DEVICE_REFUSED_MOUNTED: {
+                char member[300];
+                struct out m = { .buf = member, .n = sizeof(member) };
+
+                member[0] = 0;
+                put_member(&m, name, via);
+                /* TRANSLATORS: a partition and where it is mounted ("sdb1 on /mnt"). */
+                put(o, _("%s on %s"), member, path);
+                break;
+        }
+        case DEVICE_REFUSED_SWAP:
+                put_member(o, name, via);
+                break;
+        case DEVICE_REFUSED_HELD:
+                /* TRANSLATORS: a device-mapper or md device holding a partition ("dm-0 holds sdb1"). */
+                put(o, _("%s holds %s"), name, via);
+                break;
+        case DEVICE_REFUSED_SYSTEM:
+                /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
+                put(o, _("holds %s"), f->is_words ? _(path) : path);
+                break;
+        case DEVICE_REFUSED_TOO_SMALL:
+        case DEVICE_REFUSED_TOO_LARGE:
+                put(o, "%s %c %s", size_words(f->value, a, sizeof(a)),
+                    1u << f->rule == DEVICE_REFUSED_TOO_SMALL ? '<' : '>', size_words(f->limit, b, sizeof(b)));
+                break;
+        case DEVICE_REFUSED_NOT_ALLOWED:
+                if (name[0])
+                        /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
+                        put(o, _("%s is not on the allow list"), name);
+                else
+                        /* TRANSLATORS: a disk without USB ids is never on the allow list. */
+                        put(o, "%s", _("no VID:PID is not on the allow list"));
+                break;
+        case DEVICE_REFUSED_DENIED:
+                /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
+                put(o, _("%s is on the deny list"), name);
+                break;
+        default:
+                put(o, "%s", name);
+                break;
+        }
+}
+
+/* One failing rule and what it found: "mounted (sdb1 on /mnt, dm-0 via sdb2 on /srv)". */
+static void put_rule(struct out *o, unsigned rule, const struct cart_findings *fs) {
+        char found[600];
+        struct out d = { .buf = found, .n = sizeof(found) };
+
+        found[0] = 0;
+        if (1u << rule == DEVICE_REFUSED_READ_ONLY)
+                put(&d, "%s", _("write-protected"));
+        for (unsigned i = 0; fs && i < MIN(fs->n, (uint8_t) CART_FINDINGS_MAX); i++)
+                if (fs->f[i].rule == rule) {
+                        if (found[0])
+                                put(&d, ", ");
+                        put_finding(&d, fs, &fs->f[i]);
+                }
+        if (fs && fs->lost & (1u << rule))     /* more than lib/ could keep */
+                put(&d, "%s...", found[0] ? ", " : "");
+        if (found[0])
+                /* TRANSLATORS: a policy rule, then what it found ("mounted (sdb1 on /mnt)"). */
+                put(o, _("%s (%s)"), policy_rule_words(CART_REASON_POLICY_NOT_USB + rule), found);
+        else
+                put(o, "%s", policy_rule_words(CART_REASON_POLICY_NOT_USB + rule));
+}
+
+const char *policy_words(unsigned rules, const struct cart_findings *fs, char *buf, size_t n) {
         struct out o = { .buf = buf, .n = n };
 
+        if (n == 0)
+                return buf;
         buf[0] = 0;
-        for (const char *p = found, *end; *p; p = end ? end + 2 : p + strlen(p)) {
-                char item[512], *on, *holds;
-
-                end = strstr(p, ", ");
-                snprintf(item, sizeof(item), "%.*s", (int) (end ? (size_t) (end - p) : strlen(p)), p);
-                if (p != found)
-                        put(&o, ", ");
-                on = strstr(item, " on ");
-                holds = strstr(item, " holds ");
-                if (bit == DEVICE_REFUSED_SYSTEM && strncmp(item, "holds ", 6) == 0)
-                        /* TRANSLATORS: %s is what the disk holds: "/", "/boot" or the state directory. */
-                        put(&o, _("holds %s"), streq(item + 6, "a system file system") ? _("a system file system") : item + 6);
-                else if (bit == DEVICE_REFUSED_HELD && holds && !memchr(item, ' ', (size_t) (holds - item))) {
-                        *holds = 0;
-                        /* TRANSLATORS: a device-mapper or md device holding a partition ("dm-0 holds sdb1"). */
-                        put(&o, _("%s holds %s"), item, holds + 7);
-                } else if (bit == DEVICE_REFUSED_MOUNTED && on) {
-                        char member[300];
-                        struct out m = { .buf = member, .n = sizeof(member) };
-
-                        *on = 0;
-                        member[0] = 0;
-                        put_member(&m, item);
-                        /* TRANSLATORS: a partition and where it is mounted ("sdb1 on /mnt"). */
-                        put(&o, _("%s on %s"), member, on + 4);
-                } else if (bit == DEVICE_REFUSED_SWAP)
-                        put_member(&o, item);
-                else
-                        put(&o, "%s", item);
-        }
-}
-
-/* The few details lib/device words the same way every time, in the person's words: the
- * write-protect switch, the allow and deny lists, the system file systems a disk holds,
- * mounts and holders. Device names, mount points and sizes are shown as lib/ gives them. */
-static void policy_detail_words(unsigned bit, char *found, size_t n) {
-        static const char not_listed[] = " is not on the allow list", listed[] = " is on the deny list";
-        char out[512] = "";
-        size_t len = strlen(found);
-
-        if (bit == DEVICE_REFUSED_READ_ONLY && streq(found, "write-protected"))
-                snprintf(out, sizeof(out), "%s", _("write-protected"));
-        else if (bit == DEVICE_REFUSED_NOT_ALLOWED && len > strlen(not_listed) &&
-                 streq(found + len - strlen(not_listed), not_listed)) {
-                found[len - strlen(not_listed)] = 0;
-                if (streq(found, "no VID:PID"))
-                        /* TRANSLATORS: a disk without USB ids is never on the allow list. */
-                        snprintf(out, sizeof(out), "%s", _("no VID:PID is not on the allow list"));
-                else
-                        /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
-                        snprintf(out, sizeof(out), _("%s is not on the allow list"), found);
-        } else if (bit == DEVICE_REFUSED_DENIED && len > strlen(listed) && streq(found + len - strlen(listed), listed)) {
-                found[len - strlen(listed)] = 0;
-                /* TRANSLATORS: %s is a VID:PID ("0781:5581"). */
-                snprintf(out, sizeof(out), _("%s is on the deny list"), found);
-        } else if (bit == DEVICE_REFUSED_SYSTEM || bit == DEVICE_REFUSED_HELD || bit == DEVICE_REFUSED_MOUNTED ||
-                   bit == DEVICE_REFUSED_SWAP)
-                policy_list_words(bit, found, out, sizeof(out));
-        else if (!untranslated && (bit == DEVICE_REFUSED_TOO_SMALL || bit == DEVICE_REFUSED_TOO_LARGE) && len > 3 &&
-                 (strstr(found, " < ") || strstr(found, " > "))) {
-                /* "1.0 GiB < 2.0 GiB": the sizes in the locale's form */
-                char *op = strstr(found, bit == DEVICE_REFUSED_TOO_SMALL ? " < " : " > "), a[48], b[48];
-                const char *x, *y;
-
-                if (op) {
-                        *op = 0;
-                        x = lib_size_words(found, a, sizeof(a));
-                        y = lib_size_words(op + 3, b, sizeof(b));
-                        if (x && y)
-                                snprintf(out, sizeof(out), "%s %c %s", x, op[1], y);
-                        *op = ' ';
+        for (unsigned rule = 0; rule < DEVICE_REFUSAL_MAX; rule++)
+                if (rules & (1u << rule)) {
+                        if (o.used)
+                                put(&o, "%s", untranslated ? "; " : list_separator());
+                        put_rule(&o, rule, fs);
                 }
-        }
-        if (out[0])
-                snprintf(found, n, "%s", out);
-}
-
-const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size_t n) {
-        const char *name = device_refusal_name(bit), *detail = NULL;
-        unsigned i = (unsigned) __builtin_ctz(bit);
-
-        /* lib/ says "NAME" or "NAME (DETAIL)": the name is the rule's code in words, the
-         * detail names what it found (devices, mount points, VID:PID), kept as it is. */
-        if (name && lib_text && strncmp(lib_text, name, strlen(name)) == 0) {
-                detail = lib_text + strlen(name);
-                if (strncmp(detail, " (", 2) == 0)
-                        detail += 2;
-                else
-                        detail = NULL;
-        }
-        if (detail) {
-                size_t len = strlen(detail);
-                char found[512];
-
-                if (len && detail[len - 1] == ')')
-                        len--;
-                snprintf(found, sizeof(found), "%.*s", (int) len, detail);
-                policy_detail_words(bit, found, sizeof(found));
-                /* TRANSLATORS: a policy rule, then what it found ("mounted (sdb1 on /mnt)"). */
-                snprintf(buf, n, _("%s (%s)"), policy_rule_words(CART_REASON_POLICY_NOT_USB + i), found);
-        } else
-                snprintf(buf, n, "%s", policy_rule_words(CART_REASON_POLICY_NOT_USB + i));
         return buf;
 }
 
@@ -240,29 +213,14 @@ static const char *words_of_lib(const char *arg, bool is_words, char *buf, size_
         return size ? size : arg;
 }
 
-/* The flash steps lib/ prefixes as context (flash_step_to_string()), in words. */
-static const char *const flash_steps[] = {
-        N_("check"), N_("capacity probe"), N_("layout"), N_("write"), N_("read-back"),
-        N_("partition re-read"), N_("done"),
-};
-
-/* The step named by the len bytes at s, translated; NULL when s names none. */
-static const char *step_words(const char *s, size_t len) {
-        for (size_t i = 0; i < ELEMENTSOF(flash_steps); i++)
-                if (strlen(flash_steps[i]) == len && strncmp(s, flash_steps[i], len) == 0)
-                        return _(flash_steps[i]);
-        return NULL;
-}
-
 static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {
-        const char *arg = e->args + p->arg, *step;
+        const char *arg = e->args + p->arg;
 
         /* A part that is only "%s" is data (a path, a name), shown as it is even when it
-         * equals a msgid: translated only when lib/ marked it W_(), or a flash step's name
-         * as a context. */
+         * equals a msgid: translated only when lib/ marked it W_() (a flash step's name as
+         * a context is: flash_step_to_string()). */
         if (streq(p->fmt, "%s") && p->n_args == 1) {
-                step = p->is_context ? step_words(arg, strlen(arg)) : NULL;
-                snprintf(buf, n, "%s", arg[0] && (p->words & 1) ? gettext(arg) : step ? step : arg);
+                snprintf(buf, n, "%s", arg[0] && (p->words & 1) ? gettext(arg) : arg);
                 return true;
         }
         return cart_error_part_format(e, p, gettext(p->fmt), words_of_lib, buf, n) == 0 ||
@@ -317,28 +275,18 @@ static void put_detail(struct out *o, const struct cart_error *e, int errnum) {
 }
 
 static void put_policy(struct out *o, const struct cart_error *e) {
-        const char *p = e->msg;
-        char words[600];
+        char words[1100];
 
         /* TRANSLATORS: a refused target's rules follow ("refused: not USB; mounted (sdb1 on /mnt)"). */
         put(o, "%s", _("refused: "));
-        /* msg holds each failing rule with what it found, in bit order, "; " between them. */
-        for (unsigned bit = 0, first = 1; bit < DEVICE_REFUSAL_MAX; bit++) {
-                char piece[600] = "";
-                const char *end;
-
-                if (!(e->rules & (1u << bit)))
-                        continue;
-                if (p && *p) {
-                        end = strstr(p, "; ");
-                        snprintf(piece, sizeof(piece), "%.*s", (int) (end ? (size_t) (end - p) : strlen(p)), p);
-                        p = end ? end + 2 : NULL;
-                }
-                put(o, "%s%s", first ? "" : untranslated ? "; " : list_separator(), policy_rule_text(1u << bit, piece, words, sizeof(words)));
-                first = 0;
-        }
-        if (!e->rules && e->msg[0])
+        /* For machines, lib/device's English as it made it (what the journal keeps); for
+         * people, its findings in words. */
+        if (!e->rules)
                 put(o, "%s", MSG_WORDS(e));
+        else if (untranslated && e->msg[0])
+                put(o, "%s", e->msg);
+        else
+                put(o, "%s", policy_words(e->rules, &e->findings, words, sizeof(words)));
 }
 
 /* The sentence of each reason code around lib/'s own words (%s): "%s" in English, where
@@ -585,24 +533,6 @@ static void put_reason(struct out *o, const struct cart_error *e, enum cart_reas
 #pragma GCC diagnostic pop
 }
 
-/* The contexts lib/ prefixes, outermost first and ": " between them, are paths or a flash
- * step's name (flash_step_to_string()): the steps are words, translated here. */
-static void put_context(struct out *o, const char *context) {
-        const char *p = context;
-
-        while (*p) {
-                const char *end = strstr(p, ": ");
-                size_t len = end ? (size_t) (end - p) : strlen(p);
-                const char *word = step_words(p, len);
-
-                if (word)
-                        put(o, "%s: ", word);
-                else
-                        put(o, "%.*s: ", (int) len, p);
-                p += len + (end ? 2 : 0);
-        }
-}
-
 const char *error_sentence(const struct cart_error *err, int r, char *buf, size_t n) {
         static const struct cart_error none = {};
         const struct cart_error *e = err ? err : &none;
@@ -616,10 +546,8 @@ const char *error_sentence(const struct cart_error *err, int r, char *buf, size_
                 char words[1100];
                 const char *context = parts_text(e, true, words, sizeof(words));
 
-                if (context)
-                        put(&o, "%s: ", context);
-                else
-                        put_context(&o, e->context);
+                /* Its parts in words; the text as lib/ wrote it when they were lost. */
+                put(&o, "%s: ", context ? context : e->context);
         }
         put_reason(&o, e, e->reason, cart_error_reason(err, r), errnum);
         return buf;

@@ -22,6 +22,7 @@ const char *error_sentence_untranslated(const struct cart_error *err, int r, cha
 const char *lib_words(const struct cart_error *e, char *buf, size_t n);
 #define LIB_WORDS(e) lib_words((e), (char[1100]) {}, 1100)
 
-/* One rule of the target policy in words: bit is one enum device_refusal bit, lib_text
- * lib/'s "NAME (DETAIL)" for it (may be NULL). In buf, returned. */
-const char *policy_rule_text(unsigned bit, const char *lib_text, char *buf, size_t n);
+/* The rules of the target policy a disk fails (enum device_refusal bits) and what they
+ * found (lib/device's findings, may be NULL), in words, the language's separator between
+ * rules: "not USB; mounted (sdb1 on /mnt)". In buf, returned. */
+const char *policy_words(unsigned rules, const struct cart_findings *fs, char *buf, size_t n);

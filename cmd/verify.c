@@ -35,17 +35,6 @@ static const char help[] =
         "reached.\n"
         "See cartable-verify(1).\n");
 
-static int verify_exit_code(int r) {
-        switch (-r) {
-        case ENOKEY: case EKEYREJECTED:
-                return EXIT_TRUST;
-        case ENOMEM:
-                return EXIT_SOFTWARE;   /* the station's trouble, not the key's */
-        default:
-                return EXIT_NOT_CARTABLE;
-        }
-}
-
 /* "rhs" letters of the read-only, hidden and system bits, '-' when clear. */
 static const char *attrs_string(uint8_t a, char ret[4]) {
         ret[0] = a & FAT_ATTR_READ_ONLY ? 'r' : '-';
@@ -310,7 +299,7 @@ static int run(int argc, char **argv) {
                 if (json)
                         print_failure_json(argv[optind], &err, r);
                 log_error(r, "%s: %s", argv[optind], ERROR_TEXT(&err, r));
-                return verify_exit_code(r);
+                return exit_code_for_key(&err, r);
         }
         if (v->state_problem[0])
                 log_warn(_("rollback state not read, outdated keys not told: %s"),

@@ -361,6 +361,45 @@ int cart_error_part_format(const struct cart_error *err, const struct cart_error
         return k == 0 || k == p->n_args ? 0 : -EINVAL;
 }
 
+/* s's offset in fs->text, added when not there yet; 0 for none, -1 when it does not fit. */
+static int finding_str(struct cart_findings *fs, const char *s) {
+        size_t len = s ? strlen(s) : 0;
+
+        if (len == 0)
+                return 0;
+        for (size_t off = 1; off < fs->used; off += strlen(fs->text + off) + 1)
+                if (streq(fs->text + off, s))
+                        return (int) off;
+        if (fs->used == 0)
+                fs->used = 1;           /* offset 0 is the empty string */
+        if (fs->used + len + 1 > sizeof(fs->text))
+                return -1;
+        memcpy(fs->text + fs->used, s, len + 1);
+        fs->used += (uint16_t) (len + 1);
+        return fs->used - (int) len - 1;
+}
+
+void cart_findings_add(struct cart_findings *fs, unsigned rule, const char *name, const char *via,
+                       const char *path, bool is_words, uint64_t value, uint64_t limit) {
+        int n = finding_str(fs, name), v = finding_str(fs, via), p = finding_str(fs, path);
+        struct cart_finding f = {
+                .rule = (uint8_t) rule, .is_words = is_words, .value = value, .limit = limit,
+        };
+
+        if (n < 0 || v < 0 || p < 0 || fs->n >= CART_FINDINGS_MAX) {
+                fs->lost |= (uint16_t) (1u << rule);
+                return;
+        }
+        f.name = (uint16_t) n;
+        f.via = (uint16_t) v;
+        f.path = (uint16_t) p;
+        for (unsigned i = 0; i < fs->n; i++)
+                if (fs->f[i].rule == f.rule && fs->f[i].name == f.name && fs->f[i].via == f.via &&
+                    fs->f[i].path == f.path && fs->f[i].value == f.value && fs->f[i].limit == f.limit)
+                        return;         /* the same file system bind-mounted twice: named once per target */
+        fs->f[fs->n++] = f;
+}
+
 int cart_error_reason_set(struct cart_error *err, int r, enum cart_reason reason, const char *subject) {
         if (!err)
                 return r;

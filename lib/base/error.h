@@ -109,6 +109,35 @@ struct cart_error_part {
         bool is_context;            /* a part of context, not of msg */
 };
 
+/* What the target policy found on a refused disk, as data that cmd/ words (lib/device fills
+ * it; nothing is parsed back from text): one finding per mount, swap, holder, system file
+ * system, size or USB id list. Strings are offsets into text, 0 for none (text[0] is NUL). */
+#define CART_FINDINGS_MAX 16
+struct cart_finding {
+        uint8_t rule;               /* the bit number of one enum device_refusal rule */
+        bool is_words;              /* path is lib/'s W_() words ("a system file system") */
+        uint16_t name;              /* mounted, swap: the member ("sdb1", "dm-0"); held: the
+                                     * holder; not allowed, denied: the VID:PID, 0 when none */
+        uint16_t via;               /* a holder's partition or disk (mounted, swap, held) */
+        uint16_t path;              /* mounted: the mount point; system disk: what it holds */
+        uint64_t value, limit;      /* too small, too large: the disk's size and the bound */
+};
+struct cart_findings {
+        struct cart_finding f[CART_FINDINGS_MAX];
+        uint8_t n;
+        uint16_t lost;              /* rules (bits) with findings that did not fit: "..." */
+        uint16_t used;
+        char text[768];
+};
+/* Adds a finding (strings copied, NULL for none); a finding equal to one already there is
+ * not added twice. One that does not fit sets its rule's bit in lost. */
+void cart_findings_add(struct cart_findings *fs, unsigned rule, const char *name, const char *via,
+                       const char *path, bool is_words, uint64_t value, uint64_t limit);
+/* A finding's string at offset off: "" for none. */
+static inline const char *cart_findings_str(const struct cart_findings *fs, uint16_t off) {
+        return off < sizeof(fs->text) ? fs->text + off : "";
+}
+
 /* The counterfeit verdicts of the capacity probe, in label: "counterfeit" and the kind. */
 struct cart_error {
         enum cart_reason reason;
@@ -118,6 +147,7 @@ struct cart_error {
         uint64_t offset;            /* a byte offset, when has_offset */
         bool has_offset;
         unsigned rules;             /* policy refusals: every failing rule (device_refusal bits) */
+        struct cart_findings findings;   /* ... and what each found */
         uint64_t value, limit;      /* a number and the bound it broke (sizes, serials) */
         bool has_values;
         char have[128], want[128];  /* what was found and what was expected (serials, key ids) */

@@ -42,6 +42,9 @@ static int key_added(struct batch *b, const struct device_info *d) {
                         n += (size_t) snprintf(s->message + MIN(n, sizeof(s->message) - 1),
                                                sizeof(s->message) - MIN(n, sizeof(s->message) - 1), "%s%s",
                                                i ? "; " : "", d->reasons[i]);
+                s->findings = d->findings;
+                s->view.refusals = d->refusals;
+                s->view.findings = &s->findings;
                 b->summary.n_refused++;
                 batch_emit(b, BATCH_REFUSED, s, NULL, 0);
                 return 0;

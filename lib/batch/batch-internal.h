@@ -54,7 +54,8 @@ struct slot {
         /* The coordinator's view of the progress. */
         int seen_step;                  /* the last step emitted (BATCH_STEP); -1 none yet */
         double step_started;
-        char message[1024];             /* a refused disk's reasons (lib/device's words) */
+        char message[1024];             /* a refused disk's reasons (lib/device's English) */
+        struct cart_findings findings;  /* ... and what its rules found (view.findings) */
         struct cart_error jerr;         /* the journal's refusal, or the claim's */
         int jr;
         enum batch_event_kind abort_kind;   /* why a key ended without being written */

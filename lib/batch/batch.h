@@ -14,7 +14,8 @@
  *
  * Memory per key in flight: the writer's aligned buffers (3 chunks of 4 MiB, plus a 4 MiB
  * comparison chunk during read-back: 16 MiB, flash/writer.c), its write plan (O(files) of
- * the release, which is shared), its slot (about 12 KiB: the report and two error records)
+ * the release, which is shared), its slot (about 16 KiB: the report and two error records, each with room for a refused
+ * disk's findings)
  * and a worker stack of BATCH_STACK_SIZE. Measured: 15.4 MB of peak RSS per extra key (1 key 29 MB, 8 keys 137 MB).
  */
 #pragma once
@@ -68,7 +69,9 @@ struct batch_slot {
         enum batch_event_kind last;    /* the key's last event: its result once it ended */
         const struct flash_report *report;   /* valid once the key ended */
         bool is_removed;               /* pulled out while it was written */
-        const char *message;           /* a refused disk: its reasons (lib/device's words); "" otherwise */
+        const char *message;           /* a refused disk: its reasons (lib/device's English); "" otherwise */
+        unsigned refusals;             /* a refused disk: its failing rules (enum device_refusal)... */
+        const struct cart_findings *findings;   /* ... and what they found, for cmd/'s words; or NULL */
 };
 
 struct batch_summary {

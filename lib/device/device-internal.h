@@ -9,7 +9,8 @@
 
 struct device_system {
         dev_t devnum;
-        char *what;                          /* "/", "/boot", the state dir, "system" */
+        char *what;                          /* "/", "/boot", the state dir */
+        bool is_words;                       /* what is lib/'s words: "a system file system" */
 };
 
 struct device_context {

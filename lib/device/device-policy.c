@@ -172,6 +172,7 @@ static int push_system(struct device_context *ctx, dev_t devnum, const char *wha
         ctx->system = s;
         s[ctx->n_system].devnum = devnum;
         s[ctx->n_system].what = strdup(what);
+        s[ctx->n_system].is_words = false;
         if (!s[ctx->n_system].what)
                 return -ENOMEM;
         ctx->n_system++;
@@ -226,26 +227,18 @@ struct member {
         char via[64];           /* the partition or disk it holds, for holders */
 };
 
+/* The index of a rule in per-rule arrays and in findings: its bit number. */
+#define RULE(name) __builtin_ctz(DEVICE_REFUSED_##name)
+
 /* Every member must be found: a missed partition could be a mounted one, so any failure
  * to list them fails the verdict (r < 0) instead of passing it. */
 struct members {
         struct member *m;
         size_t n;
-        char held[256];         /* "dm-0 holds sdb2, md0 holds sdb" */
+        struct cart_findings *findings;   /* the holders found ("dm-0 holds sdb2") go here */
+        bool is_held;
         int r;
 };
-
-static void appendf(char *buf, size_t len, const char *fmt, ...) _printf_(3, 4);
-static void appendf(char *buf, size_t len, const char *fmt, ...) {
-        size_t n = strlen(buf);
-        va_list ap;
-
-        if (n + 1 >= len)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf + n, len - n, fmt, ap);
-        va_end(ap);
-}
 
 static void add_member(struct members *ms, dev_t devnum, const char *name, const char *via) {
         struct member *m;
@@ -300,8 +293,10 @@ static void add_holders(struct members *ms, const char *syspath, const char *nam
 
                 if (de->d_name[0] == '.')
                         continue;
-                if (depth == 0)
-                        appendf(ms->held, sizeof(ms->held), "%s%s holds %s", ms->held[0] ? ", " : "", de->d_name, name);
+                if (depth == 0) {
+                        cart_findings_add(ms->findings, RULE(HELD), de->d_name, name, NULL, false, 0, 0);
+                        ms->is_held = true;
+                }
                 if (read_dev_file(dir, de->d_name, &devnum))
                         add_member(ms, devnum, de->d_name, name);
                 if (depth < 4 && snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) < (int) sizeof(sub))
@@ -341,14 +336,6 @@ static void collect_members(struct device_context *ctx, struct udev_device *disk
         udev_enumerate_unref(e);
 }
 
-static const char *member_label(const struct member *m, char *buf, size_t len) {
-        if (m->via[0])
-                snprintf(buf, len, "%s via %s", m->name, m->via);
-        else
-                snprintf(buf, len, "%s", m->name);
-        return buf;
-}
-
 static bool on_list(const char *const *list, size_t n, const char *vidpid) {
         for (size_t i = 0; i < n; i++)
                 if (streq(list[i], vidpid))
@@ -356,105 +343,147 @@ static bool on_list(const char *const *list, size_t n, const char *vidpid) {
         return false;
 }
 
-static int add_reason(struct device_info *d, unsigned bit, const char *detail) {
+static void appendf(char *buf, size_t len, const char *fmt, ...) _printf_(3, 4);
+static void appendf(char *buf, size_t len, const char *fmt, ...) {
+        size_t n = strlen(buf);
+        va_list ap;
+
+        if (n + 1 >= len)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf + n, len - n, fmt, ap);
+        va_end(ap);
+}
+
+/* The English text of one failing rule, from its findings ("mounted (sdb1 on /mnt, dm-0
+ * via sdb2 on /srv)"): what devices --json and the journal keep. cmd/ words the findings
+ * themselves for people (cmd/reason.c), with the same English msgids. */
+static void rule_text(const struct cart_findings *fs, unsigned rule, char *buf, size_t len) {
+        char a[32], b[32];
+        bool first = true;
+
+        snprintf(buf, len, "%s", device_refusal_name(1u << rule));
+        if (rule == (unsigned) RULE(READ_ONLY)) {
+                appendf(buf, len, " (write-protected)");
+                return;
+        }
+        for (unsigned i = 0; i < fs->n; i++) {
+                const struct cart_finding *f = &fs->f[i];
+                const char *name = cart_findings_str(fs, f->name), *via = cart_findings_str(fs, f->via),
+                           *path = cart_findings_str(fs, f->path);
+
+                if (f->rule != rule)
+                        continue;
+                appendf(buf, len, "%s", first ? " (" : ", ");
+                first = false;
+                if (rule == (unsigned) RULE(HELD))
+                        appendf(buf, len, "%s holds %s", name, via);
+                else if (rule == (unsigned) RULE(SYSTEM))
+                        appendf(buf, len, "holds %s", path);
+                else if (rule == (unsigned) RULE(TOO_SMALL) || rule == (unsigned) RULE(TOO_LARGE))
+                        appendf(buf, len, "%s %c %s", format_size(f->value, a, sizeof(a)),
+                                rule == (unsigned) RULE(TOO_SMALL) ? '<' : '>', format_size(f->limit, b, sizeof(b)));
+                else if (rule == (unsigned) RULE(NOT_ALLOWED))
+                        appendf(buf, len, "%s is not on the allow list", name[0] ? name : "no VID:PID");
+                else if (rule == (unsigned) RULE(DENIED))
+                        appendf(buf, len, "%s is on the deny list", name);
+                else {          /* mounted, swap: a member, "sdb1" or "dm-0 via sdb1" */
+                        appendf(buf, len, "%s", name);
+                        if (via[0])
+                                appendf(buf, len, " via %s", via);
+                        if (rule == (unsigned) RULE(MOUNTED))
+                                appendf(buf, len, " on %s", path);
+                }
+        }
+        if (fs->lost & (1u << rule))
+                appendf(buf, len, "%s...", first ? " (" : ", ");
+        if (!first || fs->lost & (1u << rule))
+                appendf(buf, len, ")");
+}
+
+static int add_reason(struct device_info *d, unsigned rule) {
         char **l = realloc(d->reasons, (d->n_reasons + 1) * sizeof(char *));
-        int n;
+        char text[4096];        /* every finding fits: 16 of them, names and 768 bytes of text */
 
         if (!l)
                 return -ENOMEM;
         d->reasons = l;
-        if (detail && detail[0])
-                n = asprintf(&l[d->n_reasons], "%s (%s)", device_refusal_name(bit), detail);
-        else
-                n = asprintf(&l[d->n_reasons], "%s", device_refusal_name(bit));
-        if (n < 0)
+        rule_text(&d->findings, rule, text, sizeof(text));
+        l[d->n_reasons] = strdup(text);
+        if (!l[d->n_reasons])
                 return -ENOMEM;
         d->n_reasons++;
-        d->refusals |= bit;
+        d->refusals |= 1u << rule;
         return 0;
 }
 
-/* The index of a rule in per-rule arrays: its bit number. */
-#define RULE(name) __builtin_ctz(DEVICE_REFUSED_##name)
-
-/* The rules that look at what uses the disk: mounts, swap, holders, system file systems. */
+/* The rules that look at what uses the disk: mounts, swap, system file systems (holders
+ * were found with the members). Sets failed[] even for a finding that did not fit. */
 static void judge_usage(struct device_context *ctx, const struct device_usage *usage,
-                        const struct members *ms, char detail[][512]) {
-        char *mounted = detail[RULE(MOUNTED)], *swap = detail[RULE(SWAP)], *system = detail[RULE(SYSTEM)];
-        char label[160], entry[512];
-
+                        const struct members *ms, struct cart_findings *fs, bool *failed) {
         for (size_t i = 0; i < ms->n; i++) {
                 const struct member *m = &ms->m[i];
 
-                member_label(m, label, sizeof(label));
                 for (size_t j = 0; j < usage->n_mounts; j++) {
                         if (usage->mounts[j].devnum != m->devnum && usage->mounts[j].source_devnum != m->devnum)
                                 continue;
-                        /* The same file system bind-mounted twice is named once per target. */
-                        snprintf(entry, sizeof(entry), "%s on %s", label, usage->mounts[j].target);
-                        if (!strstr(mounted, entry))
-                                appendf(mounted, 512, "%s%s", mounted[0] ? ", " : "", entry);
+                        cart_findings_add(fs, RULE(MOUNTED), m->name, m->via, usage->mounts[j].target, false, 0, 0);
+                        failed[RULE(MOUNTED)] = true;
                 }
                 for (size_t j = 0; j < usage->n_swaps; j++)
-                        if (usage->swaps[j] == m->devnum)
-                                appendf(swap, 512, "%s%s", swap[0] ? ", " : "", label);
-                for (size_t j = 0; j < ctx->n_system; j++) {
-                        if (ctx->system[j].devnum != m->devnum)
-                                continue;
-                        snprintf(entry, sizeof(entry), "holds %s", ctx->system[j].what);
-                        if (!strstr(system, entry))
-                                appendf(system, 512, "%s%s", system[0] ? ", " : "", entry);
-                }
+                        if (usage->swaps[j] == m->devnum) {
+                                cart_findings_add(fs, RULE(SWAP), m->name, m->via, NULL, false, 0, 0);
+                                failed[RULE(SWAP)] = true;
+                        }
+                for (size_t j = 0; j < ctx->n_system; j++)
+                        if (ctx->system[j].devnum == m->devnum) {
+                                cart_findings_add(fs, RULE(SYSTEM), NULL, NULL, ctx->system[j].what,
+                                                  ctx->system[j].is_words, 0, 0);
+                                failed[RULE(SYSTEM)] = true;
+                        }
         }
-        snprintf(detail[RULE(HELD)], 512, "%s", ms->held);
+        failed[RULE(HELD)] = ms->is_held;
 }
 
 int device_judge(struct device_context *ctx, const struct device_usage *usage,
                  struct udev_device *disk, struct device_info *d) {
         const struct device_policy *p = &ctx->policy;
-        char detail[DEVICE_REFUSAL_MAX][512] = {};
+        struct cart_findings *fs = &d->findings;
         bool failed[DEVICE_REFUSAL_MAX] = {};
-        struct members ms = {};
-        char a[32], b[32], vidpid[16];
+        struct members ms = { .findings = fs };
+        char vidpid[16];
         int r;
 
         collect_members(ctx, disk, &ms);
         if (ms.r >= 0)
-                judge_usage(ctx, usage, &ms, detail);
+                judge_usage(ctx, usage, &ms, fs, failed);
         free(ms.m);
         if (ms.r < 0)
                 return ms.r;
 
         failed[RULE(NOT_USB)] = !d->is_usb && !p->test_waive_usb_rule;
         failed[RULE(NOT_REMOVABLE)] = !d->is_removable && !d->is_hotplug && !p->test_waive_usb_rule;
-        for (unsigned i = RULE(MOUNTED); i <= RULE(SYSTEM); i++)
-                failed[i] = detail[i][0] != 0;
         if (d->size < p->min_size) {
                 failed[RULE(TOO_SMALL)] = true;
-                snprintf(detail[RULE(TOO_SMALL)], 512, "%s < %s", format_size(d->size, a, sizeof(a)),
-                         format_size(p->min_size, b, sizeof(b)));
+                cart_findings_add(fs, RULE(TOO_SMALL), NULL, NULL, NULL, false, d->size, p->min_size);
         }
         if (d->size > p->max_size) {
                 failed[RULE(TOO_LARGE)] = true;
-                snprintf(detail[RULE(TOO_LARGE)], 512, "%s > %s", format_size(d->size, a, sizeof(a)),
-                         format_size(p->max_size, b, sizeof(b)));
+                cart_findings_add(fs, RULE(TOO_LARGE), NULL, NULL, NULL, false, d->size, p->max_size);
         }
-        if (d->is_read_only) {
-                failed[RULE(READ_ONLY)] = true;
-                snprintf(detail[RULE(READ_ONLY)], 512, "write-protected");
-        }
+        failed[RULE(READ_ONLY)] = d->is_read_only;
         snprintf(vidpid, sizeof(vidpid), "%04" PRIx16 ":%04" PRIx16, d->vendor_id, d->product_id);
         if (p->n_allow > 0 && (!d->has_usb_ids || !on_list(p->allow, p->n_allow, vidpid))) {
                 failed[RULE(NOT_ALLOWED)] = true;
-                snprintf(detail[RULE(NOT_ALLOWED)], 512, "%s is not on the allow list", d->has_usb_ids ? vidpid : "no VID:PID");
+                cart_findings_add(fs, RULE(NOT_ALLOWED), d->has_usb_ids ? vidpid : NULL, NULL, NULL, false, 0, 0);
         }
         if (d->has_usb_ids && on_list(p->deny, p->n_deny, vidpid)) {
                 failed[RULE(DENIED)] = true;
-                snprintf(detail[RULE(DENIED)], 512, "%s is on the deny list", vidpid);
+                cart_findings_add(fs, RULE(DENIED), vidpid, NULL, NULL, false, 0, 0);
         }
         for (unsigned i = 0; i < DEVICE_REFUSAL_MAX; i++)
                 if (failed[i]) {
-                        r = add_reason(d, 1u << i, detail[i]);
+                        r = add_reason(d, i);
                         if (r < 0)
                                 return r;
                 }

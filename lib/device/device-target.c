@@ -34,8 +34,8 @@ static bool same_string(const char *a, const char *b) {
         return (!a && !b) || (a && b && streq(a, b));
 }
 
-/* Reason: the first failing rule; rules: all of them; msg: each rule with what it found,
- * "not USB; mounted (sdb1 on /mnt)" (the policy's free text). */
+/* Reason: the first failing rule; rules: all of them, findings: what they found (data for
+ * cmd/'s words); msg: the same in English, "not USB; mounted (sdb1 on /mnt)", for machines. */
 static int refuse(const struct device_info *d, struct cart_error *err) {
         size_t n = 0;
 
@@ -43,6 +43,7 @@ static int refuse(const struct device_info *d, struct cart_error *err) {
         if (!err)
                 return -EPERM;
         err->rules = d->refusals;
+        err->findings = d->findings;
         for (size_t i = 0; i < d->n_reasons && n + 1 < sizeof(err->msg); i++)
                 n += (size_t) snprintf(err->msg + n, sizeof(err->msg) - n, "%s%s", i ? "; " : "", d->reasons[i]);
         return -EPERM;

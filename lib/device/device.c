@@ -45,7 +45,8 @@ int device_context_new(const struct device_policy *policy, const struct device_e
                                 return -ENOMEM;
                         ctx->system = s;
                         s[i].devnum = env->system_devnums[i];
-                        s[i].what = strdup("a system file system");
+                        s[i].what = strdup(N_("a system file system"));
+                        s[i].is_words = true;
                         if (!s[i].what)
                                 return -ENOMEM;
                         ctx->n_system = i + 1;

@@ -149,7 +149,10 @@ struct device_info {
         uint32_t logical_sector_size, physical_sector_size;
         bool is_removable, is_hotplug, is_read_only;
         unsigned refusals;                   /* enum device_refusal bits */
-        char **reasons;                      /* one sentence per failing rule, in bit order */
+        struct cart_findings findings;       /* what the failing rules found, as data */
+        /* One English text per failing rule, in bit order ("mounted (sdb1 on /mnt)"), made
+         * from findings for machines (devices --json, the journal); cmd/ words findings. */
+        char **reasons;
         size_t n_reasons;
         struct device_content content;
 };

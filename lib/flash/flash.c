@@ -32,11 +32,12 @@ static int blob_read(void *userdata, void *buf, size_t len, uint64_t offset) {
 }
 
 const char *flash_step_to_string(enum flash_step s) {
-        static const char *const names[] = {
-                [FLASH_STEP_CHECK] = "check", [FLASH_STEP_PROBE] = "capacity probe",
-                [FLASH_STEP_LAYOUT] = "layout", [FLASH_STEP_WRITE] = "write",
-                [FLASH_STEP_READBACK] = "read-back", [FLASH_STEP_REREAD] = "partition re-read",
-                [FLASH_STEP_DONE] = "done", [FLASH_STEP_ERASE] = "erase",
+        /* Words (W_), not data: a step given as a message's context is translated by cmd/. */
+        static const char names[][24] _words_ = {
+                [FLASH_STEP_CHECK] = N_("check"), [FLASH_STEP_PROBE] = N_("capacity probe"),
+                [FLASH_STEP_LAYOUT] = N_("layout"), [FLASH_STEP_WRITE] = N_("write"),
+                [FLASH_STEP_READBACK] = N_("read-back"), [FLASH_STEP_REREAD] = N_("partition re-read"),
+                [FLASH_STEP_DONE] = N_("done"), [FLASH_STEP_ERASE] = N_("erase"),
         };
         return (unsigned) s < ELEMENTSOF(names) ? names[s] : "unknown";
 }

@@ -71,6 +71,15 @@ jq -e '.[] | select(.serial == "ABC123") | .reasons == ["too small (1.0 GiB < 2.
 jq -e '.[] | select(.serial == "ABC123") | .reason_codes == ["policy-too-small", "policy-not-allowed"]' out >/dev/null ||
         fail "reason codes for ABC123: $(jq -c '.[] | select(.serial == "ABC123") | .reason_codes' out)"
 jq -e '.[] | select(.eligible) | .reason_codes == []' out >/dev/null || fail "an eligible key has reason codes"
+# ...and what each rule found, as data: sizes as integers, the VID:PID, a holder and what it holds.
+jq -e '.[] | select(.serial == "ABC123") | .findings_complete and (.findings | length == 2)
+        and .findings[0].reason == "policy-too-small" and .findings[0].limit == 2147483648
+        and .findings[0].size < .findings[0].limit
+        and .findings[1] == {"reason": "policy-not-allowed", "vid_pid": "1234:5678"}' out >/dev/null ||
+        fail "findings for ABC123: $(jq -c '.[] | select(.serial == "ABC123") | .findings' out)"
+jq -e '.[] | select(.name == "sdg") | any(.findings[]; . == {"reason": "policy-held", "device": "dm-0", "holds": "sdg1"})' \
+        out >/dev/null || fail "findings for sdg: $(jq -c '.[] | select(.name == "sdg") | .findings' out)"
+jq -e '.[] | select(.eligible) | .findings == []' out >/dev/null || fail "an eligible key has findings"
 jq -e '.[] | select(.serial == "HUB0013") | .port == "2-1.3" and .vendor_id == "0951" and .product_id == "1666"
         and .manufacturer == "Kingston" and .size == 8589934592 and .logical_sector_size == 512 and .removable
         and .content.probed and .content.error == null' out >/dev/null || fail "hub stick identity in JSON"

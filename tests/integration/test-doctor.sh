@@ -56,9 +56,9 @@ echo "kernel/drivers/usb/storage/usb-storage.ko.xz: kernel/drivers/usb/common/us
 expect_exit 0 doctor --json; expect_status usb-storage OK
 expect_in out "not loaded yet"
 rm "root/lib/modules/$kernel/modules.dep"
-expect_exit 1 doctor --json; expect_status usb-storage FAIL
+expect_exit 78 doctor --json; expect_status usb-storage FAIL
 [ "$(jq -r .ready out)" = false ] || fail "ready should be false"
-expect_exit 1 doctor
+expect_exit 78 doctor
 expect_in out '^FAIL  usb-storage .*no usb-storage driver'
 expect_in out 'fix: .*modprobe usb_storage'
 expect_in out '^Not ready: 1 check failed, 0 warnings\.$'
@@ -68,7 +68,7 @@ good_root root
 
 # --- udevd
 rm root/run/udev/control
-expect_exit 1 doctor --json; expect_status udevd FAIL
+expect_exit 78 doctor --json; expect_status udevd FAIL
 expect_in out 'systemctl start systemd-udevd'
 good_root root
 
@@ -84,14 +84,14 @@ good_root root
 
 # --- state directory: group/other writable fails, readable warns, missing warns, a file fails
 chmod 0777 state
-expect_exit 1 doctor --json; expect_status state-dir FAIL
+expect_exit 78 doctor --json; expect_status state-dir FAIL
 expect_in out "mode 0777.*chmod 0700 $SCRATCH/state"
 chmod 0755 state
 expect_exit 0 doctor --json; expect_status state-dir WARN
 chmod 0700 state
 if [ "$(id -u)" = 0 ]; then
         chown 65534 state
-        expect_exit 1 doctor --json; expect_status state-dir FAIL
+        expect_exit 78 doctor --json; expect_status state-dir FAIL
         expect_in out 'owned by uid 65534'
         chown 0 state
 fi
@@ -100,20 +100,20 @@ CONF=absent-state.conf expect_exit 0 doctor --json; expect_status state-dir WARN
 expect_status state-space OK    # measured on the nearest existing parent
 : > notdir
 sed "s|$SCRATCH/state|$SCRATCH/notdir|" good.conf > notdir.conf
-CONF=notdir.conf expect_exit 1 doctor --json; expect_status state-dir FAIL
+CONF=notdir.conf expect_exit 78 doctor --json; expect_status state-dir FAIL
 expect_status release-serials FAIL
 
 # --- trusted keys: none configured, an absent key, a malformed key, --trust replacing them
 printf '[station]\nstate-dir = %s\n' "$SCRATCH/state" > notrust.conf
-CONF=notrust.conf expect_exit 1 doctor --json; expect_status trust FAIL
+CONF=notrust.conf expect_exit 78 doctor --json; expect_status trust FAIL
 expect_in out 'no trusted key'
 CONF=notrust.conf expect_exit 0 doctor --json --trust "$SCRATCH/dept.pub"; expect_status trust OK
 expect_in out '1 trusted key \(--trust\)'
 sed "s|$SCRATCH/dept.pub|$SCRATCH/gone.pub|" good.conf > absent-key.conf
-CONF=absent-key.conf expect_exit 1 doctor --json; expect_status trust FAIL
+CONF=absent-key.conf expect_exit 78 doctor --json; expect_status trust FAIL
 expect_in out 'gone.pub'
 echo "not a key" > bad.pub
-CONF=absent-key.conf expect_exit 1 doctor --json --trust "$SCRATCH/bad.pub"; expect_status trust FAIL
+CONF=absent-key.conf expect_exit 78 doctor --json --trust "$SCRATCH/bad.pub"; expect_status trust FAIL
 expect_in out 'bad.pub'
 
 # --- journal: none yet is fine; one with intact chains is counted; a broken chain, a
@@ -125,18 +125,18 @@ expect_in out "no journal yet at $SCRATCH/state/journal.db"
 expect_exit 0 doctor --json; expect_status journal OK
 expect_in out '5 events from 2 stations, chain intact'
 sqlite3 -batch state/journal.db "UPDATE events SET message = 'edited afterwards' WHERE station = 'atelier-1' AND station_seq = 2"
-expect_exit 1 doctor --json; expect_status journal FAIL
+expect_exit 78 doctor --json; expect_status journal FAIL
 expect_in out 'hash chain broken: .*event 2 .*was edited'
 expect_in out 'cartable journal verify'
 rm -f state/journal.db*
 echo "not a database, only text that goes on for a while......................................................" > other.db
 { cat good.conf; printf '[journal]\npath = %s/other.db\n' "$SCRATCH"; } > journal.conf
-CONF=journal.conf expect_exit 1 doctor --json; expect_status journal FAIL
+CONF=journal.conf expect_exit 78 doctor --json; expect_status journal FAIL
 expect_in out 'other.db'
 expect_in out 'not an SQLite database'
 
 # --- free space: more than the file system holds fails, for both places
-expect_exit 1 doctor --json --min-free 1000000T
+expect_exit 78 doctor --json --min-free 1000000T
 expect_status state-space FAIL
 expect_status tmp-space FAIL
 TMPDIR=$SCRATCH/state expect_exit 0 doctor --json
@@ -147,7 +147,7 @@ printf 'ent-college 3\nautre 7\n' > state/release-serials
 expect_exit 0 doctor --json; expect_status release-serials OK
 expect_in out '2 releases recorded'
 printf 'ent-college three\n' > state/release-serials
-expect_exit 1 doctor --json; expect_status release-serials FAIL
+expect_exit 78 doctor --json; expect_status release-serials FAIL
 expect_in out 'release-serials:1'
 rm state/release-serials
 

@@ -59,8 +59,12 @@ static void on_event(void *userdata, const struct batch_event *ev) {
 
         if (ev->slot && ev->kind != BATCH_TICK && ev->kind != BATCH_STEP && ev->kind != BATCH_PROGRESS)
                 note(s, batch_event_name(ev->kind), strrchr(ev->slot->target, '/') + 1);
-        if (ev->kind == BATCH_REFUSED)
+        if (ev->kind == BATCH_REFUSED) {
                 assert_non_null(strstr(ev->slot->message, "write-protect"));
+                /* The rules as data too, for cmd/'s words. */
+                assert_true(ev->slot->refusals & DEVICE_REFUSED_READ_ONLY);
+                assert_non_null(ev->slot->findings);
+        }
         s->refused = ev->summary->n_refused;
         if (ev->kind != BATCH_TICK)
                 return;

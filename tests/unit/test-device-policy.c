@@ -141,8 +141,75 @@ static void test_every_reason_named(void **state) {
         assert_string_equal(d->reasons[0], "mounted (sde1 on /mnt)");
         assert_string_equal(d->reasons[1], "swap (sde1)");
         assert_string_equal(d->reasons[2], "system disk (holds a system file system)");
+        /* The same as data, for cmd/'s words: nothing to parse back. */
+        assert_int_equal(d->findings.n, 4);
+        assert_int_equal(d->findings.lost, 0);
+        for (unsigned i = 0; i < d->findings.n; i++) {
+                const struct cart_finding *f = &d->findings.f[i];
+
+                switch (1u << f->rule) {
+                case DEVICE_REFUSED_MOUNTED:
+                        assert_string_equal(cart_findings_str(&d->findings, f->name), "sde1");
+                        assert_string_equal(cart_findings_str(&d->findings, f->via), "");
+                        assert_string_equal(cart_findings_str(&d->findings, f->path), "/mnt");
+                        break;
+                case DEVICE_REFUSED_SWAP:
+                        assert_string_equal(cart_findings_str(&d->findings, f->name), "sde1");
+                        break;
+                case DEVICE_REFUSED_SYSTEM:
+                        assert_true(f->is_words);
+                        assert_string_equal(cart_findings_str(&d->findings, f->path), "a system file system");
+                        break;
+                case DEVICE_REFUSED_TOO_SMALL:
+                        assert_int_equal(f->value, GIB);
+                        assert_int_equal(f->limit, 2 * GIB);
+                        break;
+                default:
+                        fail_msg("a finding of rule %u", f->rule);
+                }
+        }
 }
 
+/* More findings than an error can carry: the rule whose findings did not all fit is marked,
+ * so that its list ends with "..." (the verdict itself never depends on what fits). */
+static void test_findings_overflow(void **state) {
+        struct cart_findings fs = {};
+        char name[16];
+
+        for (unsigned i = 0; i < CART_FINDINGS_MAX + 2; i++) {
+                snprintf(name, sizeof(name), "sdz%u", i);
+                cart_findings_add(&fs, 2, name, NULL, "/mnt", false, 0, 0);
+        }
+        assert_int_equal(fs.n, CART_FINDINGS_MAX);
+        assert_int_equal(fs.lost, 1u << 2);
+        /* The same finding twice is kept once. */
+        fs = (struct cart_findings) {};
+        cart_findings_add(&fs, 2, "sdz1", NULL, "/mnt", false, 0, 0);
+        cart_findings_add(&fs, 2, "sdz1", NULL, "/mnt", false, 0, 0);
+        cart_findings_add(&fs, 2, "sdz1", NULL, "/mnt2", false, 0, 0);
+        assert_int_equal(fs.n, 2);
+        assert_int_equal(fs.lost, 0);
+}
+
+
+/* A disk mounted in more places than its findings can hold: refused all the same, its
+ * English (and so --json and the journal) ends the rule's list with "...". */
+static void test_many_mounts(void **state) {
+        _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
+        _cleanup_(device_info_unrefp) struct device_info *d = NULL;
+        char mountinfo[4096] = "";
+
+        add_bed("mounted-stick");
+        for (unsigned i = 0; i < CART_FINDINGS_MAX + 4; i++)
+                snprintf(mountinfo + strlen(mountinfo), sizeof(mountinfo) - strlen(mountinfo),
+                         "%u 26 8:65 / /mnt/a-rather-long-mount-point-name-%u rw - vfat /dev/sde1 rw\n", 40 + i, i);
+        ctx = context_with(NULL, mountinfo, NULL, NULL, 0);
+        d = find(ctx, "sde", 0);
+        assert_true(d->refusals & DEVICE_REFUSED_MOUNTED);
+        assert_int_equal(d->findings.lost, DEVICE_REFUSED_MOUNTED);
+        assert_non_null(strstr(d->reasons[0], "sde1 on /mnt/a-rather-long-mount-point-name-0, "));
+        assert_non_null(strstr(d->reasons[0], ", ...)"));
+}
 
 static void test_policy_from_config(void **state) {
         char *allow[] = { (char *) "0781:5581" };
@@ -172,6 +239,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_held_and_read_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allow_and_deny_lists, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_every_reason_named, setup, teardown),
+                cmocka_unit_test(test_findings_overflow),
+                cmocka_unit_test_setup_teardown(test_many_mounts, setup, teardown),
                 cmocka_unit_test(test_policy_from_config),
         };
 

@@ -62,9 +62,12 @@ static void test_target_refusal_rules(void **state) {
         assert_string_equal(cart_reason_to_string(device_refusal_reason(DEVICE_REFUSED_MOUNTED | DEVICE_REFUSED_SWAP)),
                             "policy-mounted");
         assert_int_equal(device_refusal_reason(0), CART_REASON_NONE);
-        /* Without the free text, the sentence still names every rule from the codes. */
+        /* lib/'s English (msg, what --json and the journal keep) and the words cmd/ makes from
+         * the rules and their findings say the same; without msg, the data still says it all. */
+        assert_string_equal(err.msg, "not USB; not removable; too large (465.8 GiB > 256.0 GiB)");
+        assert_string_equal(ERROR_TEXT_C(&err, -EPERM), "/dev/sda: refused: not USB; not removable; too large (465.8 GiB > 256.0 GiB)");
         err.msg[0] = 0;
-        assert_string_equal(ERROR_TEXT(&err, -EPERM), "/dev/sda: refused: not USB; not removable; too large");
+        assert_string_equal(ERROR_TEXT(&err, -EPERM), "/dev/sda: refused: not USB; not removable; too large (465.8 GiB > 256.0 GiB)");
 }
 
 /* ---- the window between open and re-check, on a real block device ---- */

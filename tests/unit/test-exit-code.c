@@ -44,25 +44,33 @@ static void test_errno_agrees(void **state) {
         assert_int_equal(exit_code_for_error(NULL, -ENOENT), EXIT_NOINPUT);
 }
 
-/* The REASON CODES section of a man page: each reason's header line names its code. */
-static void check_page(const char *path, const char *section, const char *exit_word, const char *by_errno,
-                       const char *not_failure) {
+/* The lines of a man page's section (only its entries' header lines, "*...*", when
+ * is_headers), strdup()ed into lines; how many. */
+static size_t section_lines(const char *path, const char *section, bool is_headers, char **lines, size_t max) {
         FILE *f = fopen(path, "re");
         char line[512];
         bool in = false;
-        char *lines[256];
         size_t n = 0;
 
         assert_non_null(f);
-        while (fgets(line, sizeof(line), f) && n < ELEMENTSOF(lines)) {
+        while (fgets(line, sizeof(line), f) && n < max) {
                 if (line[0] == '#') {
                         in = strncmp(line, section, strlen(section)) == 0;
                         continue;
                 }
-                if (in && line[0] == '*')
+                if (in && (!is_headers || line[0] == '*'))
                         lines[n++] = strdup(line);
         }
         fclose(f);
+        return n;
+}
+
+/* The REASON CODES section of a man page: each reason's header line names its code. */
+static void check_page(const char *path, const char *section, const char *exit_word, const char *by_errno,
+                       const char *not_failure) {
+        char *lines[256];
+        size_t n = section_lines(path, section, true, lines, ELEMENTSOF(lines));
+
         assert_true(n > 0);
         for (unsigned i = 1; i < _CART_REASON_MAX; i++) {
                 const char *name = cart_reason_to_string((enum cart_reason) i);
@@ -89,7 +97,65 @@ static void check_page(const char *path, const char *section, const char *exit_w
                 free(lines[k]);
 }
 
+/* One meaning per code: verify's 1 (modified) is not doctor's (not ready, 78). Every failure
+ * to read what a key holds is "not a cartable key" (2), but a trust failure (3) and the
+ * station's own trouble (70) keep theirs. */
+static void test_one_meaning_per_code(void **state) {
+        static const struct { int r, code; } key[] = {
+                { -EBADMSG, EXIT_NOT_CARTABLE }, { -EIO, EXIT_NOT_CARTABLE }, { -EUCLEAN, EXIT_NOT_CARTABLE },
+                { -EFBIG, EXIT_NOT_CARTABLE }, { -EMEDIUMTYPE, EXIT_NOT_CARTABLE }, { -EKEYREJECTED, EXIT_TRUST },
+                { -ENOKEY, EXIT_TRUST }, { -ENOMEM, EXIT_SOFTWARE }, { -EISDIR, EXIT_NOT_CARTABLE },
+        };
+        struct cart_error err = {};
+
+        assert_int_not_equal(EXIT_NOT_READY, EXIT_MODIFIED);
+        assert_int_equal(EXIT_NOT_READY, 78);
+        for (size_t i = 0; i < ELEMENTSOF(key); i++)
+                if (exit_code_for_key(NULL, key[i].r) != key[i].code)
+                        fail_msg("a key's %s exits %d, not %d", strerror(-key[i].r), exit_code_for_key(NULL, key[i].r),
+                                 key[i].code);
+        cart_error_reason_set(&err, -EPERM, CART_REASON_BAD_SIGNATURE, NULL);
+        assert_int_equal(exit_code_for_key(&err, -EPERM), EXIT_TRUST);
+        cart_error_reason_set(&err, -EKEYREJECTED, CART_REASON_MALFORMED_SIGNATURE, NULL);
+        assert_int_equal(exit_code_for_error(&err, -EKEYREJECTED), EXIT_DATA);
+        assert_int_equal(exit_code_for_key(&err, -EKEYREJECTED), EXIT_TRUST);
+}
+
+/* The EXIT STATUS section of a page: each code has its own "*N*" entry, and doctor's not
+ * ready (78) says it is doctor's. */
+static void check_codes(const char *path, const char *section) {
+        static const int codes[] = {
+                EXIT_OK, EXIT_MODIFIED, EXIT_NOT_CARTABLE, EXIT_TRUST, EXIT_REFUSED, EXIT_IO, EXIT_USAGE,
+                EXIT_DATA, EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_CANTCREAT, EXIT_NOT_READY,
+                EXIT_CANCELLED,
+        };
+        char *lines[256], entry[16];
+        size_t n = section_lines(path, section, false, lines, ELEMENTSOF(lines));
+        bool seen[ELEMENTSOF(codes)] = {}, names_doctor = false;
+        int current = -1;
+
+        for (size_t k = 0; k < n; k++) {
+                for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+                        snprintf(entry, sizeof(entry), "*%d*\n", codes[i]);
+                        if (streq(lines[k], entry)) {
+                                seen[i] = true;
+                                current = codes[i];
+                        }
+                }
+                if (current == EXIT_NOT_READY && strstr(lines[k], "*doctor*"))
+                        names_doctor = true;
+                free(lines[k]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++)
+                if (!seen[i])
+                        fail_msg("%s: exit %d has no entry", path, codes[i]);
+        if (!names_doctor)
+                fail_msg("%s: exit %d does not name doctor", path, EXIT_NOT_READY);
+}
+
 static void test_man_pages(void **state) {
+        check_codes(MAN_DIR "/cartable.1.scd", "# EXIT STATUS");
+        check_codes(MAN_DIR "/fr/cartable.1.scd", "# CODE DE RETOUR");
         check_page(MAN_DIR "/cartable.1.scd", "# REASON CODES", "exit", "(exit as its errno", "(not a failure)");
         check_page(MAN_DIR "/fr/cartable.1.scd", "# CODES DE RAISON", "code de retour", "(code de retour selon",
                    "(pas un échec)");
@@ -99,6 +165,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_reason),
                 cmocka_unit_test(test_errno_agrees),
+                cmocka_unit_test(test_one_meaning_per_code),
                 cmocka_unit_test(test_man_pages),
         };
 

@@ -18,10 +18,13 @@
 #include "base/error.h"
 #include "device/device.h"
 #include "fat/fat.h"
+#include "flash/flash.h"
 #include "i18n.h"
 #include "reason.h"
 #include "release/recipe.h"
 #include "roster/roster.h"
+
+#define RULE(name) __builtin_ctz(DEVICE_REFUSED_##name)
 
 /* An error of each reason with every argument a sentence may use. */
 static void fill(struct cart_error *e, enum cart_reason reason) {
@@ -83,11 +86,13 @@ static void test_french_sentences(void **state) {
         fill(&e, CART_REASON_POLICY_MOUNTED);
         e.rules |= 1u << (CART_REASON_POLICY_NOT_USB - CART_REASON_POLICY_NOT_USB);
         snprintf(e.msg, sizeof(e.msg), "not USB; mounted (sdz1 on /mnt)");
+        cart_findings_add(&e.findings, RULE(MOUNTED), "sdz1", NULL, "/mnt", false, 0, 0);
         error_sentence(&e, -EPERM, fr, sizeof(fr));
         assert_string_equal(fr, "/dev/sdz: refusée : pas USB ; montée (sdz1 sur /mnt)");
         fill(&e, CART_REASON_POLICY_READ_ONLY);
         e.rules |= 1u << (CART_REASON_POLICY_NOT_ALLOWED - CART_REASON_POLICY_NOT_USB);
         snprintf(e.msg, sizeof(e.msg), "read-only (write-protected); not allowed (no VID:PID is not on the allow list)");
+        cart_findings_add(&e.findings, RULE(NOT_ALLOWED), NULL, NULL, NULL, false, 0, 0);
         error_sentence(&e, -EPERM, fr, sizeof(fr));
         assert_string_equal(fr, "/dev/sdz: refusée : lecture seule (protégée en écriture) ; non autorisée "
                             "(sans VID:PID, donc absente de la liste autorisée)");
@@ -179,23 +184,43 @@ static void test_fat_damage_in_french(void **state) {
                      "directory \"/Cours\": boot sector: 513 bytes per sector");
 }
 
+/* What lib/device found, as data, in words: French for people; --json keeps lib/'s English
+ * (msg), and English words for people are that same text (the same msgids). */
 static void test_policy_details_in_french(void **state) {
         struct cart_error e;
+        char buf[1280];
 
         fill(&e, CART_REASON_POLICY_MOUNTED);
         e.rules |= DEVICE_REFUSED_HELD | DEVICE_REFUSED_SYSTEM;
-        snprintf(e.msg, sizeof(e.msg), "mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv); held (dm-0 holds sdz2); "
-                 "system disk (holds /, holds a system file system)");
-        expect_words(&e, -EPERM, "/dev/sdz: refusée : montée (sdz1 sur /mnt, dm-0 par sdz2 sur /srv) ; "
-                     "occupée (dm-0 occupe sdz2) ; disque système (contient /, "
+        cart_findings_add(&e.findings, RULE(MOUNTED), "sdz1", NULL, "/mnt", false, 0, 0);
+        cart_findings_add(&e.findings, RULE(MOUNTED), "dm-0", "sdz2", "/srv", false, 0, 0);
+        cart_findings_add(&e.findings, RULE(HELD), "dm-0", "sdz2", NULL, false, 0, 0);
+        cart_findings_add(&e.findings, RULE(SYSTEM), NULL, NULL, "/", false, 0, 0);
+        cart_findings_add(&e.findings, RULE(SYSTEM), NULL, NULL, "a system file system", true, 0, 0);
+        /* A mount point or a device that reads like lib/'s English is data, never parsed. */
+        cart_findings_add(&e.findings, RULE(MOUNTED), "sdz3", NULL, "/a, b on c", false, 0, 0);
+        snprintf(e.msg, sizeof(e.msg), "mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv, sdz3 on /a, b on c); "
+                 "held (dm-0 holds sdz2); system disk (holds /, holds a system file system)");
+        expect_words(&e, -EPERM, "/dev/sdz: refusée : montée (sdz1 sur /mnt, dm-0 par sdz2 sur /srv, "
+                     "sdz3 sur /a, b on c) ; occupée (dm-0 occupe sdz2) ; disque système (contient /, "
                      "contient un système de fichiers du système)",
-                     "/dev/sdz: refused: mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv); held (dm-0 holds sdz2); "
-                     "system disk (holds /, holds a system file system)");
-        /* Sizes as lib/ writes them, in the locale's form. */
+                     "/dev/sdz: refused: mounted (sdz1 on /mnt, dm-0 via sdz2 on /srv, sdz3 on /a, b on c); "
+                     "held (dm-0 holds sdz2); system disk (holds /, holds a system file system)");
+        assert_string_equal(policy_words(e.rules, &e.findings, buf, sizeof(buf)),
+                            "montée (sdz1 sur /mnt, dm-0 par sdz2 sur /srv, sdz3 sur /a, b on c) ; "
+                            "occupée (dm-0 occupe sdz2) ; disque système (contient /, "
+                            "contient un système de fichiers du système)");
+        /* Sizes are numbers: in the locale's form for people, lib/'s for --json. */
         fill(&e, CART_REASON_POLICY_TOO_SMALL);
         snprintf(e.msg, sizeof(e.msg), "too small (1.0 GiB < 2.5 GiB)");
+        cart_findings_add(&e.findings, RULE(TOO_SMALL), NULL, NULL, NULL, false, 1073741824, 2684354560);
         expect_words(&e, -EPERM, "/dev/sdz: refusée : trop petite (1,0 Gio < 2,5 Gio)",
                      "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB)");
+        /* Findings that did not fit: the list says there were more. */
+        e.findings.lost = DEVICE_REFUSED_TOO_SMALL;
+        snprintf(e.msg, sizeof(e.msg), "too small (1.0 GiB < 2.5 GiB, ...)");
+        expect_words(&e, -EPERM, "/dev/sdz: refusée : trop petite (1,0 Gio < 2,5 Gio, ...)",
+                     "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB, ...)");
         /* ... and in lib/'s sentences: a size argument, not a number or a name like it. */
         cart_error_set(&e, -ENOSPC, "the content needs about %s but a %s key holds about %s (min-size)",
                        "1.5 GiB", "512 B", "2.0 TiB");
@@ -219,7 +244,7 @@ static void test_data_part_not_translated(void **state) {
         assert_string_equal(lib_words(&e, buf, sizeof(buf)), gettext("a directory"));
         assert_string_not_equal(gettext("a directory"), "a directory");
         cart_error_io(&e, -EIO, "/dev/sdz", 4096, "missing");
-        cart_error_prefix(&e, -EIO, "%s", "write");
+        cart_error_prefix(&e, -EIO, "%s", flash_step_to_string(FLASH_STEP_WRITE));
         error_sentence(&e, -EIO, buf, sizeof(buf));
         assert_non_null(strstr(buf, gettext("write")));
         assert_string_not_equal(gettext("write"), "write");
