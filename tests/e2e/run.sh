@@ -91,18 +91,24 @@ e2e_discovery() {
 # ends by --idle-exit.
 e2e_batch() {
         local thr="throttling.bps-write=12582912,throttling.bps-read=25165824"
-        # The key pulled is slow (1 MiB/s, 13 s of writing): still writing when the hot-plugged
-        # key has started (2 MiB/s was not always enough on a loaded host).
-        stick p1 PULL0001 "throttling.bps-write=1048576"; stick b2 BATC0002 "$thr"; stick b3 BATC0003 "$thr"
+        # The key pulled writes at 128 KiB/s: its 13 MB take 100 s, and it is pulled at most
+        # PULL_BOUND s after its write step began (the waits below are bounded by it), so it is
+        # still writing when pulled whatever the host's load: not a race the host may lose.
+        # (1 and 2 MiB/s, with an unbounded wait between, each lost it once on a loaded host.)
+        # A 1 MiB request takes 8 s at that rate, well within the guest's SCSI timeout (30 s).
+        local pull_bound=60 t_write
+        stick p1 PULL0001 "throttling.bps-write=131072"; stick b2 BATC0002 "$thr"; stick b3 BATC0003 "$thr"
         rig_boot
         waitfor '^@@ EV \{"event":"step".*"serial":"PULL0001".*"step":"write"' 240
+        t_write=$(date +%s)
         plug b4 BATC0004 "$thr"
         echo "[e2e] hot-plugged BATC0004 while PULL0001 is written"
-        waitfor '^@@ EV \{"event":"started".*"serial":"BATC0004"' 60
-        # Up to its removal (the whole log when judged again), the key never left its write step.
+        waitfor '^@@ EV \{"event":"started".*"serial":"BATC0004"' $(( pull_bound - ($(date +%s) - t_write) ))
+        # Up to its removal (the whole log when judged again), the key never left its write step:
+        # what the bound above guarantees, checked.
         console | awk '!gone { print } /^@@ EV \{"event":"removed".*"serial":"PULL0001"/ { gone = 1 }' |
                 grep -E '^@@ EV \{"event":"(step|done|failed)".*"serial":"PULL0001".*"(step":"read-back|outcome)' >/dev/null &&
-                fail "PULL0001 had finished writing before it could be pulled (slow it down)"
+                fail "PULL0001 had finished writing before it could be pulled"
         mon "device_del p1"
         echo "[e2e] pulled PULL0001 during its write step"
         waitfor '^@@ EV \{"event":"interrupted".*"serial":"PULL0001"' 60
@@ -201,10 +207,11 @@ e2e_batch() {
 
 # 3. A key pulled (device_del) while it is written; the two others finish; re-plugged, it flashes.
 e2e_pulled() {
-        stick p1 PULL0001 "throttling.bps-write=4194304"; stick p2 KEEP0002; stick p3 KEEP0003
+        # 128 KiB/s: its 13 MB take 100 s, and it is pulled as soon as its write step is seen
+        # (a few seconds): still writing, however loaded the host.
+        stick p1 PULL0001 "throttling.bps-write=131072"; stick p2 KEEP0002; stick p3 KEEP0003
         rig_boot
         waitfor "^@@ MARK WRITING PULL0001" 300
-        sleep 1
         mon "device_del p1"
         echo "[e2e] pulled PULL0001 while it was being written"
         waitfor "^@@ MARK REPLUG_READY" 300
