@@ -158,7 +158,7 @@ expect_in out 'del\\x7fc1\\u009b2J\.txt$'
 interrupt() {
         local pid=$1 sig=$2 i
         for i in $(seq 1200); do
-                ls -l /proc/$pid/fd 2>/dev/null | grep -qE " -> $SCRATCH/(#[0-9]+ \(deleted\)|\..*\.cartable-.{6})\$" && break
+                ls -l /proc/$pid/fd 2>/dev/null | grep -E " -> $SCRATCH/(#[0-9]+ \(deleted\)|\..*\.cartable-.{6})\$" >/dev/null && break
                 kill -0 $pid 2>/dev/null || fail "process $pid ended before its output was open"
                 [ "$i" != 1200 ] || fail "process $pid did not open its output in 60 s"
                 sleep 0.05

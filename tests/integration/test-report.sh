@@ -344,7 +344,7 @@ chrome() {
 }
 # The same documents in French (their words follow the locale): accents render too.
 pages="r receipts"
-if locale -a 2>/dev/null | grep -qiE '^fr_FR\.utf-?8$'; then
+if locale -a 2>/dev/null | grep -iE '^fr_FR\.utf-?8$' >/dev/null; then
         expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr TZ=Europe/Paris "$C" report --format html --output r-fr.html
         expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr "$C" report receipts --school 0750001A --class 6A \
                 --output receipts-fr.html
