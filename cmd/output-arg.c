@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <string.h>
-#include <sys/stat.h>
-
 #include "commands.h"
 #include "output-arg.h"
 
-int output_arg_open(struct output_arg *o, const char *path) {
+static int open_with(struct output_arg *o, const char *path, unsigned flags) {
         struct cart_error err = {};
         int r;
 
         *o = (struct output_arg) { .path = path, .file = { .fd = -EBADF }, .f = stdout, .mode = 0600 };
         if (!path)
                 return EXIT_OK;
-        r = output_file_open(path, 0, &o->file, &err);
+        r = output_file_open(path, flags, &o->file, &err);
         if (r >= 0)
                 r = output_file_stream(&o->file, &o->f);
         if (r == -ENOMEM)
@@ -24,14 +21,12 @@ int output_arg_open(struct output_arg *o, const char *path) {
         return EXIT_OK;
 }
 
-int output_arg_open_forced(struct output_arg *o, const char *path, bool force) {
-        struct stat st;
+int output_arg_open(struct output_arg *o, const char *path) {
+        return open_with(o, path, 0);
+}
 
-        if (force && path && lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) < 0) {
-                log_error(-errno, "%s: %s", path, strerror(errno));
-                return EXIT_CANTCREAT;
-        }
-        return output_arg_open(o, path);
+int output_arg_open_forced(struct output_arg *o, const char *path, bool force) {
+        return open_with(o, path, force ? OUTPUT_FILE_REPLACE : 0);
 }
 
 int output_arg_finish(struct output_arg *o) {

@@ -21,8 +21,9 @@ struct output_arg {
  * once and returns the exit code (EXIT_OK on success; 73 the file exists or cannot be created).
  */
 int output_arg_open(struct output_arg *o, const char *path);
-/* The same, and with force an existing regular FILE is replaced (report --force): it goes
- * first, so a failed output leaves none; a symbolic link is never followed nor replaced. */
+/* The same, and with force an existing regular FILE is replaced (report --force) by a rename
+ * once the new one is complete and on disk: a failed output leaves the old one whole; a
+ * symbolic link is never followed nor replaced. */
 int output_arg_open_forced(struct output_arg *o, const char *path, bool force);
 /* All written: flush, and give the file its name. EXIT_OK, or the error said once and 73. */
 int output_arg_finish(struct output_arg *o);

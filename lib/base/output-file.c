@@ -49,6 +49,31 @@ static int remove_stale(const char *path, unsigned *ret_n) {
         return 0;
 }
 
+/* Whether path may be written: it does not exist, or (OUTPUT_FILE_REPLACE) it is a regular
+ * file; a symbolic link, even to a regular file, never is. */
+static bool name_is_free(const char *path, unsigned flags) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT;
+        return (flags & OUTPUT_FILE_REPLACE) && S_ISREG(st.st_mode);
+}
+
+/* The directory entry of a rename, on disk (fsync of the directory). */
+static int sync_dir_of(const char *path) {
+        _cleanup_free_ char *d = strdup(path);
+        int fd, r = 0;
+
+        if (!d)
+                return -ENOMEM;
+        fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                r = -errno;
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
 int output_file_open(const char *path, unsigned flags, struct output_file *o, struct cart_error *err) {
         _cleanup_free_ char *dir = strdup(path);
         int r;
@@ -56,11 +81,15 @@ int output_file_open(const char *path, unsigned flags, struct output_file *o, st
         *o = (struct output_file) { .fd = -EBADF };
         if (!dir)
                 return -ENOMEM;
-        if (access(path, F_OK) == 0 || errno != ENOENT)
+        if (!name_is_free(path, flags))
                 return cart_error_reason_set(err, -EEXIST, CART_REASON_OUTPUT_EXISTS, path);
         o->path = strdup(path);
         if (!o->path)
                 return -ENOMEM;
+        /* A replacement is renamed over the name: it needs a name of its own first. */
+        o->is_replacing = flags & OUTPUT_FILE_REPLACE;
+        if (o->is_replacing)
+                flags |= OUTPUT_FILE_NAMED;
         if (!(flags & OUTPUT_FILE_NAMED)) {
                 o->fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
                 if (o->fd >= 0)
@@ -111,7 +140,17 @@ int output_file_link(struct output_file *o, mode_t mode, struct cart_error *err)
         }
         if (fchmod(o->fd, mode) < 0 || fsync(o->fd) < 0)
                 return cart_error_errno_as(err, output_write_error(-errno), errno, o->path, "cannot write");
-        if (o->temp_path)
+        if (o->is_replacing) {
+                /* Over a regular file or nothing, never a link that appeared meanwhile. */
+                if (!name_is_free(o->path, OUTPUT_FILE_REPLACE))
+                        return cart_error_reason_set(err, -EEXIST, CART_REASON_OUTPUT_EXISTS, o->path);
+                r = rename(o->temp_path, o->path);
+                if (r == 0) {
+                        o->is_linked = true;
+                        r = sync_dir_of(o->path);
+                        return r < 0 ? cart_error_errno_as(err, output_write_error(r), -r, o->path, "cannot write") : 0;
+                }
+        } else if (o->temp_path)
                 r = renameat2(AT_FDCWD, o->temp_path, AT_FDCWD, o->path, RENAME_NOREPLACE);
         else {
                 /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd does not. */

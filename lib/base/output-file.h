@@ -6,6 +6,8 @@
  * name). A kill at any moment leaves nothing visible. Where the file system has no
  * O_TMPFILE, a hidden ".NAME.cartable-XXXXXX" beside it, locked (flock) while in use:
  * the next output_file_open() of the same name removes those a killed run left.
+ * With OUTPUT_FILE_REPLACE an existing regular file is replaced in one rename(2) once the
+ * new one is complete and on disk: until then the old one stays whole, whatever happens.
  */
 #pragma once
 
@@ -20,15 +22,17 @@ struct output_file {
         char *temp_path;        /* the named temporary of the fallback, NULL with O_TMPFILE */
         unsigned n_stale;       /* temporaries of killed runs removed by output_file_open() */
         bool is_linked;
+        bool is_replacing;      /* OUTPUT_FILE_REPLACE: rename(2) over the name */
         FILE *f;                /* output_file_stream()'s, on fd */
 };
 
 enum {
         OUTPUT_FILE_NAMED = 1 << 0,     /* the fallback even where O_TMPFILE works (tests) */
+        OUTPUT_FILE_REPLACE = 1 << 1,   /* an existing regular file is replaced (never a link) */
 };
 
 /*
- * -EEXIST when path exists; otherwise -errno with words in err (the directory is
+ * -EEXIST when path exists (with OUTPUT_FILE_REPLACE: exists and is not a regular file); otherwise -errno with words in err (the directory is
  * missing, not writable...). On success, o is to be passed to output_file_done().
  */
 int output_file_open(const char *path, unsigned flags, struct output_file *o, struct cart_error *err);
@@ -39,7 +43,8 @@ static inline const char *output_file_temp_path(const struct output_file *o) { r
 int output_file_stream(struct output_file *o, FILE **ret);
 /*
  * Flush the stream if any, fchmod(mode), fsync, then give the file its name. -EEXIST when the name appeared
- * meanwhile; a full file system is -EIO (an I/O failure, not a key too small).
+ * meanwhile (with OUTPUT_FILE_REPLACE: when it is no longer a regular file); a full file
+ * system is -EIO (an I/O failure, not a key too small).
  */
 int output_file_link(struct output_file *o, mode_t mode, struct cart_error *err);
 /* Close; a file not linked disappears. Accepts an output_file never opened (fd < 0). */

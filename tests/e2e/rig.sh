@@ -196,16 +196,18 @@ expect_not_block() { ! block "$1" | grep -E -- "$2" >/dev/null || { block "$1" >
 host_check_key() {
         local img=$1 want=$2 off=1048576 dump fs loop code=0 out
         dump=$(sfdisk -d "$img" 2>&1) || fail "$img: sfdisk: $dump"
-        echo "$dump" | grep -qE "^$img""1 : start= *2048, .*type=c" || fail "$img: partition table: $dump"
+        grep -qE "^$img""1 : start= *2048, .*type=c" <<<"$dump" || fail "$img: partition table: $dump"
         fs=$(blkid -p -O $off -o export "$img") || fail "$img: blkid found no file system at 1 MiB"
-        echo "$fs" | grep -qx 'TYPE=vfat' && echo "$fs" | grep -qx 'VERSION=FAT32' &&
-                echo "$fs" | grep -qxF 'LABEL=ENT\ COLLEGE' || fail "$img: blkid: $fs"
+        # (here-strings, not echo | grep -q: grep quitting early would kill echo with SIGPIPE,
+        # which pipefail reports as a failure when echo wrote its lines one by one)
+        grep -qx 'TYPE=vfat' <<<"$fs" && grep -qx 'VERSION=FAT32' <<<"$fs" &&
+                grep -qxF 'LABEL=ENT\ COLLEGE' <<<"$fs" || fail "$img: blkid: $fs"
         loop=$(losetup -f --show -r -o $off "$img")
         out=$(fsck.fat -n "$loop" 2>&1) || code=$?
         losetup -d "$loop"
         [ $code = 0 ] || fail "$img: fsck.fat -n exited $code: $out"
         out=$(MTOOLS_SKIP_CHECK=1 mdir -i "$img@@$off" ::/Ressources/videos 2>&1) || fail "$img: mdir: $out"
-        echo "$out" | grep -q "cours-3" || fail "$img: mdir shows no cours-3.mp4: $out"
+        grep -q "cours-3" <<<"$out" || fail "$img: mdir shows no cours-3.mp4: $out"
         MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$off" ::/Ressources/videos/cours-2.mp4 "$RUN/cours-2.mp4"
         cmp -s "$RUN/cours-2.mp4" "$E2E_WORK/extra/Ressources/videos/cours-2.mp4" || fail "$img: cours-2.mp4 differs (mtools)"
         code=0

@@ -39,7 +39,7 @@ n=0
 for cols in 80 200; do
         for lang in en fr; do
                 if [ $lang = fr ]; then
-                        locale -a 2>/dev/null | grep -qiE '^fr_FR\.utf-?8$' || { skip_part "no fr_FR.UTF-8 locale"; continue; }
+                        locale -a 2>/dev/null | grep -iE '^fr_FR\.utf-?8$' >/dev/null || { skip_part "no fr_FR.UTF-8 locale"; continue; }
                         env=(env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr)
                 else
                         env=(env LC_ALL=C.UTF-8 LANGUAGE=)
@@ -60,7 +60,7 @@ for cols in 80 200; do
                                 WHERE k.uid LIKE '%$img'")
                         [ -n "$pupil" ] || fail "$img: not issued"
                         # the target's end tells the two keys apart, whatever the width
-                        grep -F "${img}" $s | grep -qF "$pupil" || { cat $s; fail "$s: $img and its pupil $pupil not on one line"; }
+                        grep -F "${img}" $s | grep -F "$pupil" >/dev/null || { cat $s; fail "$s: $img and its pupil $pupil not on one line"; }
                 done
         done
 done

@@ -4,7 +4,7 @@
 # is byte-identical in both.
 . "$(dirname "$0")/lib.sh"
 need_tool mcopy
-locale -a 2>/dev/null | grep -qiE '^fr_FR\.utf-?8$' || skip "no fr_FR.UTF-8 locale (tools/install-deps generates it)"
+locale -a 2>/dev/null | grep -iE '^fr_FR\.utf-?8$' >/dev/null || skip "no fr_FR.UTF-8 locale (tools/install-deps generates it)"
 [ -f "${CARTABLE_LOCALEDIR:?}/fr/LC_MESSAGES/cartable.mo" ] || fail "no French catalogue under $CARTABLE_LOCALEDIR"
 export CARTABLE_CONFIG=$SCRATCH/cartable.conf
 mkdir state

@@ -151,12 +151,24 @@ expect_exit 0 "$CARTABLE" image show esc.cart --trust k.pub
 expect_in out 'del\\x7fc1\\u009b2J\.txt$'
 ! grep -qP '\x7f|\xc2\x9b' out || fail "image show printed a control character"
 
-# An interrupted build leaves nothing behind.
+# An interrupted build leaves nothing behind. The signal comes once the output is open (the
+# unnamed file in this directory, seen in /proc), with hundreds of MiB still to write, and
+# while the process is stopped: it lands mid-build whatever the host's speed.
+# interrupt PID SIG: when PID has its output open here, stop it, send SIG, continue it.
+interrupt() {
+        local pid=$1 sig=$2 i
+        for i in $(seq 1200); do
+                ls -l /proc/$pid/fd 2>/dev/null | grep -E " -> $SCRATCH/(#[0-9]+ \(deleted\)|\..*\.cartable-.{6})\$" >/dev/null && break
+                kill -0 $pid 2>/dev/null || fail "process $pid ended before its output was open"
+                [ "$i" != 1200 ] || fail "process $pid did not open its output in 60 s"
+                sleep 0.05
+        done
+        kill -STOP $pid && kill -$sig $pid && kill -CONT $pid
+}
 mkdir -p slow && truncate -s 1500M slow/big.bin
 "$CARTABLE" image build --key k.key --output int.cart --name a --version 1 --serial 1 --min-size 2G slow 2>/dev/null &
 pid=$!
-sleep 0.5
-kill -INT $pid 2>/dev/null || true
+interrupt $pid INT
 wait $pid && fail "the interrupted build succeeded"
 [ -z "$(ls | grep -E '^int\.cart')" ] || fail "an interrupted build left: $(ls | grep int.cart)"
 # Nor does a hang-up, nor a kill that no handler sees (issue 16 item 10): the output is an
@@ -164,8 +176,7 @@ wait $pid && fail "the interrupted build succeeded"
 for sig in HUP KILL; do
         "$CARTABLE" image build --key k.key --output int.cart --name a --version 1 --serial 1 --min-size 2G slow 2>/dev/null &
         pid=$!
-        sleep 0.5
-        kill -$sig $pid 2>/dev/null || true
+        interrupt $pid $sig
         wait $pid && fail "the build killed by SIG$sig succeeded"
         [ -z "$(ls -A | grep -E 'int\.cart')" ] || fail "a build killed by SIG$sig left: $(ls -A | grep int.cart)"
 done
@@ -173,8 +184,7 @@ mkdir -p slow2 && truncate -s 400M slow2/big.bin
 "$CARTABLE" image build --key k.key --output slow.cart --name a --version 1 --serial 1 --min-size 1G -q slow2
 "$CARTABLE" image export slow.cart --trust k.pub --size 1G --output int.img 2>/dev/null &
 pid=$!
-sleep 0.3
-kill -KILL $pid 2>/dev/null || true
+interrupt $pid KILL
 wait $pid && fail "the export killed by SIGKILL succeeded"
 [ -z "$(ls -A | grep -E 'int\.img')" ] || fail "a killed export left: $(ls -A | grep int.img)"
 rm -rf slow.cart slow2

@@ -16,7 +16,16 @@ awk -F';' -v OFS=';' 'NR > 1 && (NR % 7) == 0 {next} NR > 1 && (NR % 3) == 0 {$3
 fingerprint() { sqlite3 -batch "$1" "SELECT count(*), sum(is_active), sum(class_name = '3Z') FROM pupils"; }
 
 # The two states a sync can leave: after A over B, after B over A.
-for f in a b a; do "$C" roster import $f.csv --journal ref.db > /dev/null; done
+# An import's kill comes within the time a whole one takes here (measured on the reference
+# journal, at least 10 ms), so that most land mid-way on a fast machine as on a slow one; a
+# recorder's 100,000 events take seconds, so any moment up to 250 ms is mid-way.
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+import_ms=10
+for f in a b a; do
+        t0=$(ms)
+        "$C" roster import $f.csv --journal ref.db > /dev/null
+        (( $(ms) - t0 > import_ms )) && import_ms=$(( $(ms) - t0 ))
+done
 fp_a=$(fingerprint ref.db)
 "$C" roster import b.csv --journal ref.db > /dev/null
 fp_b=$(fingerprint ref.db)
@@ -28,7 +37,12 @@ done_events=0
 killed_imports=0
 killed_records=0
 for round in $(seq "$ROUNDS"); do
-        delay=$(printf '0.%03d' $(( RANDOM % 250 )))
+        if (( round % 2 )); then
+                delay=$(( RANDOM % import_ms ))
+        else
+                delay=$(( RANDOM % 250 ))
+        fi
+        delay=$(printf '%d.%03d' $(( delay / 1000 )) $(( delay % 1000 )))
         if (( round % 2 )); then
                 f=$([ $(( RANDOM % 2 )) = 0 ] && echo a || echo b)
                 "$C" roster import $f.csv --journal j.db > /dev/null 2>&1 &
@@ -39,9 +53,16 @@ for round in $(seq "$ROUNDS"); do
                 "$TOOL_JOURNAL_RECORD" j.db 100000 crash-station > done.txt 2> /dev/null &
         fi
         pid=$!
+        # A random moment: the checks below hold whatever it is (killed mid-way or done).
         sleep "$delay"
-        kill -9 "$pid" 2> /dev/null && { (( round % 2 )) && killed_imports=$((killed_imports + 1)) || killed_records=$((killed_records + 1)); }
-        wait "$pid" 2> /dev/null || true
+        kill -9 "$pid" 2> /dev/null || true
+        st=0
+        wait "$pid" 2> /dev/null || st=$?
+        # Killed mid-way is what its status says (137), not kill's: a child that has exited but
+        # not been waited for can still be sent a signal.
+        if [ "$st" = 137 ]; then
+                (( round % 2 )) && killed_imports=$((killed_imports + 1)) || killed_records=$((killed_records + 1))
+        fi
 
         check=$(sqlite3 -batch j.db 'PRAGMA integrity_check')
         [ "$check" = ok ] || fail "round $round: integrity_check: $check"

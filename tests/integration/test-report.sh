@@ -227,6 +227,18 @@ expect_exit 66 "$C" report --school 0750001A --class 9Z --format html
 # --force replaces an output; without it an existing one is refused.
 expect_exit 73 "$C" report receipts --school 0750001A --class 6A --output run.html
 expect_in run.html 'C0000003'
+# A --force whose new file cannot be written (a file system of one page, which the old file
+# fills: ENOSPC) leaves the old one whole, and nothing beside it. Removing the old one first
+# would have made room, and lost it had the new one failed otherwise.
+if [ "$(id -u)" = 0 ] && mkdir one-page && mount -t tmpfs -o size=4k tmpfs one-page 2>/dev/null; then
+        trap 'umount "$SCRATCH/one-page" 2>/dev/null || true; rm -rf "$SCRATCH"' EXIT
+        cp run.html one-page/run.html
+        expect_exit 73 "$C" report receipts --school 0750001A --class 6A --force --output one-page/run.html
+        expect_in err 'one-page/run\.html: .*(No space left on device|Input/output error)'
+        cmp -s run.html one-page/run.html || fail "a failed --force lost the old file"
+        [ "$(ls -A one-page)" = run.html ] || fail "a failed --force left: $(ls -A one-page)"
+        umount one-page
+fi
 
 # ---- labels: one per key handed over, its short id in a QR code of that id alone ----
 expect_exit 0 "$C" report labels --school 0750001A --class 6A --output labels.html
@@ -332,7 +344,7 @@ chrome() {
 }
 # The same documents in French (their words follow the locale): accents render too.
 pages="r receipts"
-if locale -a 2>/dev/null | grep -qiE '^fr_FR\.utf-?8$'; then
+if locale -a 2>/dev/null | grep -iE '^fr_FR\.utf-?8$' >/dev/null; then
         expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr TZ=Europe/Paris "$C" report --format html --output r-fr.html
         expect_exit 0 env LC_ALL=fr_FR.UTF-8 LANGUAGE=fr "$C" report receipts --school 0750001A --class 6A \
                 --output receipts-fr.html

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* lib/base/output-file: an output appears only when complete, never over a file, and the
- * named fallback's leftovers of a killed run are removed by the next one. */
+/* lib/base/output-file: an output appears only when complete, never over a file unless told
+ * (and then the old one stays whole until the new one is), and the named fallback's
+ * leftovers of a killed run are removed by the next one. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -140,6 +143,95 @@ static void test_stale(void **state) {
         assert_int_equal(count_entries(), 0);
 }
 
+static void put_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void expect_content(const char *path, const char *text) {
+        char buf[64] = "";
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        assert_string_equal(buf, text);
+}
+
+/* OUTPUT_FILE_REPLACE (report --force): the old file stays whole until the new one is
+ * complete, then one rename replaces it; a failed writer (a file size limit: EFBIG, in a
+ * child) leaves the old one as it was, and nothing else. A symbolic link is never replaced,
+ * nor one that appears while the new file is written. */
+static void test_replace(void **state) {
+        _cleanup_free_ char *out = path_in("report.html"), *ln = path_in("link.html"), *late = path_in("late.html");
+        struct output_file o;
+        struct cart_error err = {};
+        struct stat st;
+        FILE *f;
+        int status;
+        pid_t pid;
+
+        put_file(out, "old report\n");
+        assert_int_equal(chmod(out, 0644), 0);
+        assert_int_equal(output_file_open(out, 0, &o, &err), -EEXIST);
+
+        /* Given up before it was linked: the old one whole. */
+        assert_int_equal(output_file_open(out, OUTPUT_FILE_REPLACE, &o, &err), 0);
+        assert_int_equal(output_file_stream(&o, &f), 0);
+        fputs("half a new one", f);
+        output_file_done(&o);
+        expect_content(out, "old report\n");
+        assert_int_equal(count_entries(), 1);
+
+        /* A writer that fails at its flush. */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct rlimit small = { 4, 4 };
+                signal(SIGXFSZ, SIG_IGN);
+                if (setrlimit(RLIMIT_FSIZE, &small) < 0 || output_file_open(out, OUTPUT_FILE_REPLACE, &o, &err) < 0 ||
+                    output_file_stream(&o, &f) < 0)
+                        _exit(1);
+                fputs("a new report, longer than four bytes", f);
+                int r = output_file_link(&o, 0600, &err);
+                output_file_done(&o);
+                _exit(r == -EFBIG ? 0 : 2);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        expect_content(out, "old report\n");
+        assert_int_equal(stat(out, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(count_entries(), 1);
+
+        /* Complete: replaced, with the new mode. */
+        assert_int_equal(output_file_open(out, OUTPUT_FILE_REPLACE, &o, &err), 0);
+        assert_int_equal(output_file_stream(&o, &f), 0);
+        fputs("new report\n", f);
+        assert_int_equal(output_file_link(&o, 0600, &err), 0);
+        output_file_done(&o);
+        expect_content(out, "new report\n");
+        assert_int_equal(stat(out, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(count_entries(), 1);
+
+        /* Links: refused at the start, and at the end when one appeared meanwhile. */
+        assert_int_equal(symlink(out, ln), 0);
+        assert_int_equal(output_file_open(ln, OUTPUT_FILE_REPLACE, &o, &err), -EEXIST);
+        assert_int_equal(cart_error_reason(&err, -EEXIST), CART_REASON_OUTPUT_EXISTS);
+        assert_int_equal(output_file_open(late, OUTPUT_FILE_REPLACE, &o, &err), 0);
+        assert_int_equal(symlink(out, late), 0);
+        assert_int_equal(output_file_link(&o, 0600, &err), -EEXIST);
+        output_file_done(&o);
+        expect_content(out, "new report\n");
+        assert_int_equal(count_entries(), 3);
+        assert_int_equal(unlink(late), 0);
+        assert_int_equal(unlink(ln), 0);
+        assert_int_equal(unlink(out), 0);
+}
+
 static int setup(void **state) {
         return mkdtemp(dir) ? 0 : -1;
 }
@@ -155,6 +247,7 @@ int main(void) {
                 cmocka_unit_test(test_discarded),
                 cmocka_unit_test(test_stream),
                 cmocka_unit_test(test_stale),
+                cmocka_unit_test(test_replace),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

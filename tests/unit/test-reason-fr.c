@@ -108,7 +108,8 @@ static void expect_words(const struct cart_error *e, int r, const char *fr, cons
         assert_string_equal(buf, en);
 }
 
-/* A text file in the current directory (meson runs the test in the build tree). */
+/* A text file in the current directory: main()'s own temporary directory, so that its name
+ * in a message is the short one and nothing is left where the test was started. */
 static const char *text_file(const char *name, const char *text) {
         FILE *f = fopen(name, "we");
 
@@ -300,5 +301,19 @@ int main(void) {
         setenv("LC_ALL", "fr_FR.UTF-8", 1);
         setenv("LANGUAGE", "fr", 1);
         i18n_init();
-        return cmocka_run_group_tests(tests, NULL, NULL);
+
+        char dir[] = "/tmp/cartable-reason-fr.XXXXXX";
+        if (!mkdtemp(dir) || chdir(dir) < 0) {
+                perror("reason-fr: a temporary directory");
+                return 1;
+        }
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        /* A failed test leaves its file: removed here whatever happened. */
+        (void) unlink("reason-fr.recipe");
+        (void) unlink("reason-fr.csv");
+        if (chdir("/") < 0 || rmdir(dir) < 0) {
+                perror(dir);
+                return 1;
+        }
+        return r;
 }
