@@ -412,7 +412,7 @@ int journal_batch_last_flash(struct journal *j, const char *uid, const char *rel
         int r;
 
         r = jdb_query(j, err, &s, "SELECT outcome, release_name, release_serial, volume_id FROM events "
-                      "WHERE key_uid = ? AND kind = 'flashed' ORDER BY seq DESC LIMIT 1", JT(uid));
+                      "WHERE key_uid = ? AND kind IN ('flashed', 'updated', 'repaired') ORDER BY seq DESC LIMIT 1", JT(uid));
         if (r <= 0)
                 return r;
         outcome = jdb_text(s, 0);

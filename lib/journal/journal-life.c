@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Keys after their flash: lookups, lost/stolen/returned marks, verifications. */
+#include <inttypes.h>
+
 #include "journal/journal-internal.h"
 #include "journal/journal-life.h"
 
@@ -34,7 +36,7 @@ int journal_key_find(struct journal *j, const char *key, struct journal_key_info
                 "fl.time_usec, v.time_usec, v.outcome FROM keys k "
                 "LEFT JOIN pupils p ON p.school = k.pupil_school AND p.id = k.pupil_id "
                 "LEFT JOIN events fl ON fl.seq = (SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid "
-                "AND x.kind = 'flashed' AND x.outcome = 'ok') "
+                "AND x.kind IN ('flashed', 'updated', 'repaired') AND x.outcome = 'ok') "
                 "LEFT JOIN events v ON v.seq = (SELECT max(y.seq) FROM events y WHERE y.key_uid = k.uid "
                 "AND y.kind = 'verified') "
                 "WHERE k.uid = ? OR k.serial = ? OR k.volume_id = upper(?) "
@@ -271,4 +273,88 @@ int journal_key_issue(struct journal *j, const struct journal_issue *is, bool dr
                 return r;
         }
         return journal_txn_commit(j, err);
+}
+
+/* The event's message: what the update did, in the journal's words (a record, like a
+ * verification's counts). Restored paths are named while they fit in len. */
+static void update_message(const struct journal_update *u, char *buf, size_t len) {
+        size_t n = 0, named = 0;
+
+        if (!u->is_repair) {
+                if (u->from_version)
+                        n = (size_t) snprintf(buf, len, "from %s (serial %" PRId64 "): ", u->from_version,
+                                              u->from_serial);
+                if (n < len)
+                        n += (size_t) snprintf(buf + n, len - n, "%" PRIu64 " put, %" PRIu64 " removed, %" PRIu64
+                                               " rescued", u->n_put, u->n_removed, u->n_rescued);
+        } else {
+                n = (size_t) snprintf(buf, len, "%zu restored", u->n_restored);
+                for (size_t i = 0; u->restored && i < u->n_restored && n < len; i++) {
+                        /* Room left for the path, and for " (+N more)" after it. */
+                        if (n + strlen(u->restored[i]) + 2 + 24 >= len)
+                                break;
+                        n += (size_t) snprintf(buf + n, len - n, "%s%s", i ? ", " : ": ", u->restored[i]);
+                        named++;
+                }
+                if (named < u->n_restored && named > 0 && n < len)
+                        n += (size_t) snprintf(buf + n, len - n, " (+%zu more)", u->n_restored - named);
+        }
+        if (u->failure && n < len)
+                snprintf(buf + n, len - n, "; %s", u->failure);
+}
+
+static int record_update(struct journal *j, const struct journal_update *u, struct journal_key_info **ret_key,
+                         struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        struct journal_event_row e;
+        bool is_issued;
+        char msg[1024];
+        int64_t now = journal_now_usec();
+        int r;
+
+        r = journal_key_find(j, u->key, &k, err);
+        if (r < 0)
+                return r;
+        update_message(u, msg, sizeof(msg));
+        is_issued = streq(k->status, "issued");
+        e = (struct journal_event_row) { .kind = u->is_repair ? "repaired" : "updated", .time_usec = now,
+                .operator = u->operator, .key_uid = k->uid, .key_serial = k->serial,
+                .pupil_school = is_issued ? k->school : NULL, .pupil_id = is_issued ? k->pupil_id : NULL,
+                .release_name = u->release_name, .release_version = u->release_version,
+                .release_serial = u->release_serial, .release_key_id = u->release_key_id,
+                .outcome = u->outcome ?: journal_outcome_to_string(JOURNAL_OUTCOME_OK), .reason = u->reason,
+                .message = msg, .volume_id = u->volume_id ?: k->volume_id,
+                .bytes_written = u->bytes_written, .bytes_read = u->bytes_read,
+                .started_usec = u->started_usec > 0 ? u->started_usec : -1,
+                .write_usec = u->write_usec > 0 ? u->write_usec : -1,
+                .read_usec = u->read_usec > 0 ? u->read_usec : -1 };
+        r = journal_event_append(j, &e, err);
+        if (r < 0)
+                return r;
+        *ret_key = TAKE_PTR(k);
+        return 0;
+}
+
+int journal_record_update(struct journal *j, const struct journal_update *u, struct journal_key_info **ret_key,
+                          struct cart_error *err) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        int r;
+
+        if (!u->key)
+                return cart_error_set(err, -EINVAL, "an update names its key");
+        if (u->outcome && !(streq(u->outcome, "ok") || streq(u->outcome, "failed") || streq(u->outcome, "cancelled")))
+                return cart_error_set(err, -EINVAL, "an update's outcome is ok, failed or cancelled, not %s",
+                                      u->outcome);
+        r = journal_txn_begin(j, err);
+        if (r < 0)
+                return r;
+        r = record_update(j, u, &k, err);
+        if (r < 0) {
+                journal_txn_rollback(j);
+                return r;
+        }
+        r = journal_txn_commit(j, err);
+        if (r >= 0 && ret_key)
+                *ret_key = TAKE_PTR(k);
+        return r;
 }

@@ -81,3 +81,45 @@ struct journal_issue {
  */
 int journal_key_issue(struct journal *j, const struct journal_issue *is, bool dry_run,
                       struct journal_pupil_info **ret_pupil, struct cart_error *err);
+
+/*
+ * A key updated to a newer release, or repaired against its own, in place (cartable update,
+ * repair; batch --update, --repair), as its station did it: an "updated" or "repaired"
+ * event. The journal takes this record, never a flash report: the caller fills it.
+ * From an ok one on, the key holds release_* (B): journal_key_find(), journal show and the
+ * report's keys say so, as after a flash.
+ */
+struct journal_update {
+        const char *key;             /* the key: its journal uid, USB serial or volume ID */
+        const char *operator;
+        bool is_repair;              /* "repaired" (B is the key's own release), else "updated" */
+        const char *outcome;         /* NULL or "ok"; "failed", "cancelled": the key says "update
+                                      * interrupted" (run it again), it does not hold B */
+        const char *reason;          /* a failure's reason code (cart_reason_to_string()), or NULL */
+        const char *failure;         /* a failure's words, NULL */
+        const char *release_name, *release_version, *release_key_id;   /* B, as the key now holds it */
+        int64_t release_serial;      /* -1: unknown */
+        const char *from_version;    /* A, the release the key held before; NULL: unknown */
+        int64_t from_serial;         /* -1: unknown */
+        uint64_t n_put;              /* files of B written (added, changed, restored) */
+        uint64_t n_removed;          /* files of A that B drops, removed */
+        uint64_t n_rescued;          /* pupil's files moved out of B's way (counted, never named) */
+        const char *const *restored; /* repaired: the paths of B written again (the first ones,
+                                      * as many as fit in the message; NULL: none named) */
+        size_t n_restored;           /* repaired: how many were restored */
+        const char *volume_id;       /* the key's FAT volume ID, 8 hex digits; NULL: the journal's */
+        int64_t bytes_written;       /* -1: unknown */
+        int64_t bytes_read;          /* read back; -1: unknown */
+        int64_t started_usec;        /* <= 0: unknown */
+        int64_t write_usec, read_usec;   /* how long the writes and the read-back took; <= 0 unknown */
+};
+/*
+ * Record an update or a repair, in one transaction, as the station's next event (hashed,
+ * chained and signed like every event). The event names the key's pupil when the key is
+ * issued (on PostgreSQL the server then refuses it unless the pupil's school is one of this
+ * station's: -EACCES). Refused, nothing recorded: a key the journal does not know, or
+ * cannot see (-ENOENT, err "key X is not in the journal"). ret_key (optional): the key as
+ * the journal held it before the event (its holder, status, the release it held).
+ */
+int journal_record_update(struct journal *j, const struct journal_update *u, struct journal_key_info **ret_key,
+                          struct cart_error *err);

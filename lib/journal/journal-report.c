@@ -75,8 +75,9 @@ int journal_report_classes(struct journal *j, const struct journal_report_filter
         }
 }
 
-/* The last good flash of key k (an events row), for the release a key carries. */
-#define LAST_FLASH "(SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid AND x.kind = 'flashed' AND x.outcome = 'ok')"
+/* The last good flash, update or repair of key k (an events row): the release the key holds. */
+#define LAST_FLASH "(SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid AND x.kind IN ('flashed', 'updated', " \
+        "'repaired') AND x.outcome = 'ok')"
 #define LAST_VERIFY "(SELECT max(y.seq) FROM events y WHERE y.key_uid = k.uid AND y.kind = 'verified')"
 #define LAST_ISSUE "(SELECT max(z.seq) FROM events z WHERE z.key_uid = k.uid AND z.kind = 'issued')"
 #define LAST_RUN "(SELECT x.run FROM events x WHERE x.key_uid = k.uid AND x.run IS NOT NULL ORDER BY x.seq DESC LIMIT 1)"

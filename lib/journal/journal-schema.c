@@ -133,6 +133,20 @@ static const char schema_v9_pg[] =
         "ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind IN ('flashed', 'issued', 'verified',"
         " 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged', 'erased'));\n";
 
+/* Version 10: "updated" and "repaired" events, a key brought to a newer release or back to
+ * its own in place (cartable-update(1)); the CHECK on kinds widened as version 9 did. */
+static const char schema_v10[] =
+        "PRAGMA writable_schema = ON;\n"
+        "UPDATE sqlite_master SET sql = replace(sql, '''purged'', ''erased'')',"
+        " '''purged'', ''erased'', ''updated'', ''repaired'')') WHERE type = 'table' AND name = 'events';\n"
+        "PRAGMA writable_schema = RESET;\n"
+        "CREATE TABLE schema_reload (x INTEGER);\n"
+        "DROP TABLE schema_reload;\n";
+static const char schema_v10_pg[] =
+        "ALTER TABLE events DROP CONSTRAINT events_kind_check;\n"
+        "ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind IN ('flashed', 'issued', 'verified',"
+        " 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged', 'erased', 'updated', 'repaired'));\n";
+
 const struct journal_migration journal_migrations[] = {
         { 1, schema_v1, NULL },
         { 2, schema_v2, NULL },
@@ -143,6 +157,7 @@ const struct journal_migration journal_migrations[] = {
         { 7, schema_v7, NULL },
         { 8, schema_v8, NULL },
         { 9, schema_v9, schema_v9_pg },
+        { 10, schema_v10, schema_v10_pg },
 };
 const size_t journal_n_migrations = ELEMENTSOF(journal_migrations);
 

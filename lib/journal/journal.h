@@ -25,7 +25,7 @@
 
 #include "base/error.h"
 
-#define JOURNAL_SCHEMA_VERSION 9
+#define JOURNAL_SCHEMA_VERSION 10
 #define JOURNAL_HASH_HEX_LEN 64
 #define JOURNAL_UUID_LEN 36
 
@@ -462,8 +462,8 @@ int journal_start_is_open(struct journal *j, const char *uid, struct cart_error 
 int journal_batch_count_without_key(struct journal *j, const char *school, const char *class_name,
                                     uint64_t *ret, struct cart_error *err);
 /*
- * Whether the key uid's last flash on any station was a success of this release (name and
- * serial): 1 with its volume ID in ret_volume_id, 0 otherwise.
+ * Whether the key uid's last flash, update or repair on any station was a success of this
+ * release (name and serial): 1 with its volume ID in ret_volume_id, 0 otherwise.
  */
 int journal_batch_last_flash(struct journal *j, const char *uid, const char *release_name,
                              uint64_t release_serial, uint32_t *ret_volume_id, struct cart_error *err);

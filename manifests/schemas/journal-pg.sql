@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
--- The key journal's schema (PostgreSQL backend), version 9: what `cartable` creates in an
+-- The key journal's schema (PostgreSQL backend), version 10: what `cartable` creates in an
 -- empty database named by a postgresql:// URL. It is journal.sql's schema, one logical
 -- schema, in PostgreSQL's dialect: lib/journal/journal-pg.c translates the migrations of journal-schema.c
 -- (a row id, `INTEGER PRIMARY KEY`, becomes an identity column) and adds what only
@@ -100,22 +100,26 @@ CREATE TABLE events (
     station TEXT NOT NULL,
     station_seq BIGINT NOT NULL,          -- 1, 2, 3... in the station's chain
     kind TEXT NOT NULL CHECK (kind IN ('flashed', 'issued', 'verified', 'returned', 'lost',
-                                       'stolen', 'replaced', 'retired', 'purged', 'erased')),
+                                       'stolen', 'replaced', 'retired', 'purged', 'erased', 'updated',
+                                       'repaired')),
     time_usec BIGINT NOT NULL,
     operator TEXT,
     pupil_school TEXT,
     pupil_id TEXT,
     key_uid TEXT REFERENCES keys (uid),
     key_serial TEXT,
-    release_name TEXT,
+    release_name TEXT,                    -- updated, repaired: the release the key holds now
     release_version TEXT,
     release_serial BIGINT,
     release_key_id TEXT,                  -- signer's minisign key id, 16 hex digits
     outcome TEXT,                         -- flashed: ok, refused, failed; erased (v9): ok, failed,
-                                          -- cancelled, skipped (--erase never)
+                                          -- cancelled, skipped (--erase never); updated, repaired (v10):
+                                          -- ok, failed, cancelled
     reason TEXT,                          -- stable reason code of a failure or a return
     step TEXT,                            -- flashed: the step that failed (or done); erased: the method
-    message TEXT,                         -- the failure's words; erased: what the key held
+    message TEXT,                         -- the failure's words; erased: what the key held;
+                                          -- updated: "from VERSION (serial N): P put, R removed,
+                                          -- S rescued"; repaired: "N restored: PATH, PATH..."
     volume_id TEXT,
     bytes_written BIGINT,
     bytes_read BIGINT,

@@ -176,7 +176,7 @@ expect_in err 'not an SQLite database'
 schema() { sqlite3 "$1" "SELECT sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"; }
 rm -f new.db new.db-wal new.db-shm
 "$C" roster import changed.csv --journal "$SCRATCH/new.db" > /dev/null || fail "a new journal"
-for v in 2 3; do
+for v in 2 3 9; do
         rm -f v$v.db v$v.db-wal v$v.db-shm
         sqlite3 v$v.db < "$SOURCE_ROOT/tests/data/journal-v$v.sql"
         [ "$(sqlite3 v$v.db 'SELECT max(version) FROM schema_version')" = $v ] || fail "the fixture is not a v$v journal"

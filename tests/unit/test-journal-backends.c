@@ -19,6 +19,7 @@
 
 #include "journal-test.h"
 #include "record-test.h"
+#include "journal/journal-life.h"
 
 static char dir[] = "/tmp/cartable-jb-XXXXXX";
 static char name[1024];                /* this test's journal */
@@ -701,27 +702,34 @@ static void test_pg_url_with_password_refused(void **state) {
         assert_null(strstr(err.msg, "hunter2"));
 }
 
-/* A station's role, registered by the owner (journal station add grants it what a station
- * needs), cannot rewrite events. */
-static void test_pg_station_role_cannot_rewrite(void **state) {
-        _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
+/* Register station (role cartable_station, school 0750001A) in the owner's journal admin, and
+ * open journal, as that station's role. */
+static struct journal *open_station(struct journal *admin, const char *journal, const char *station) {
         static const char *const schools[] = { "0750001A" };
         struct cart_error err = {};
         char url[1024];
         const char *q;
 
+        if (journal_station_add(admin, &(struct journal_station) { .name = station, .role = "cartable_station",
+                                                                    .schools = schools, .n_schools = 1 }, &err) < 0)
+                fail_msg("station add: %s", err.msg);
+        q = strstr(journal, "user=cartable_admin");
+        assert_non_null(q);
+        snprintf(url, sizeof(url), "%.*suser=cartable_station%s", (int) (q - journal), journal,
+                 q + strlen("user=cartable_admin"));
+        return open_as(url, station);
+}
+
+/* A station's role, registered by the owner (journal station add grants it what a station
+ * needs), cannot rewrite events. */
+static void test_pg_station_role_cannot_rewrite(void **state) {
+        _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
+        struct cart_error err = {};
+
         NEEDS_PG();
         admin = open_as(pg_url, "admin");      /* the database "cartable", created by its owner */
         import(admin);
-        if (journal_station_add(admin, &(struct journal_station) { .name = "college-2", .role = "cartable_station",
-                                                                    .schools = schools, .n_schools = 1 }, &err) < 0)
-                fail_msg("station add: %s", err.msg);
-
-        q = strstr(pg_url, "user=cartable_admin");
-        assert_non_null(q);
-        snprintf(url, sizeof(url), "%.*suser=cartable_station%s", (int) (q - pg_url), pg_url,
-                 q + strlen("user=cartable_admin"));
-        st = open_as(url, "college-2");
+        st = open_station(admin, pg_url, "college-2");
         assert_int_equal(flash(st, "S1", "5", &err), 0);
         assert_int_equal(count(st, "SELECT count(*) FROM events WHERE station = 'college-2'"), 2);
 
@@ -754,6 +762,52 @@ static void test_pg_station_role_cannot_rewrite(void **state) {
         assert_int_equal(count(admin, "SELECT count(*) FROM pupils WHERE claim_station IS NOT NULL"), 0);
         assert_int_equal(count(admin, "SELECT count(*) FROM keys WHERE pupil_id = '1' AND status = 'issued'"), 1);
         assert_int_equal(journal_verify(st, NULL, NULL, &err), 0);
+}
+
+/* A station's role records updates and repairs of its schools' keys and of the
+ * département's (stock) keys only: another school's issued key is not even seen. */
+static void test_pg_station_updates_its_schools(void **state) {
+        _cleanup_(journal_closep) struct journal *admin = NULL, *st = NULL;
+        _cleanup_(journal_sync_freep) struct journal_sync *sync = NULL;
+        static const struct journal_pupil other = { .id = "B1", .school = "0750002B", .family_name = "Autre",
+                                                    .first_name = "Élève", .class_name = "6C", .line = 2 };
+        struct journal_update u = { .operator = "tech", .release_name = "ent-college", .release_version = "2026.2",
+                                    .release_serial = 8, .from_version = "2026.1", .from_serial = 7, .n_put = 1,
+                                    .bytes_written = 10, .bytes_read = 10 };
+        struct cart_error err = {};
+
+        NEEDS_PG();
+        admin = open_new("admin");
+        import(admin);
+        assert_int_equal(journal_sync_begin(admin, "other.csv", NULL, NULL, &sync, &err), 0);
+        assert_int_equal(journal_sync_pupil(sync, &other, &err), 0);
+        assert_int_equal(journal_sync_finish(sync, false, NULL, &err), 0);
+        assert_int_equal(flash(admin, "UA", "0750001A/5", &err), 0);
+        assert_int_equal(flash(admin, "UB", "0750002B/B1", &err), 0);
+        assert_int_equal(flash(admin, "US", NULL, &err), 0);
+        st = open_station(admin, name, "college-3");
+
+        u.key = "UA";
+        if (journal_record_update(st, &u, NULL, &err) < 0)
+                fail_msg("%s", err.msg);
+        u.key = "US";
+        u.is_repair = true;
+        assert_int_equal(journal_record_update(st, &u, NULL, &err), 0);
+        u.key = "UB";
+        assert_int_equal(journal_record_update(st, &u, NULL, &err), -ENOENT);
+        u.is_repair = false;
+        assert_int_equal(journal_record_update(st, &u, NULL, &err), -ENOENT);
+        /* Written behind the API's back, naming the other school's pupil: the server refuses. */
+        assert_int_equal(jdb_exec(st, "INSERT INTO events (uuid, station, station_seq, kind, time_usec, pupil_school, "
+                                  "pupil_id, prev_hash, hash) VALUES ('x', 'college-3', 99, 'updated', 0, '0750002B', "
+                                  "'B1', '0', '0')", &err), -EACCES);
+        assert_non_null(strstr(err.msg, "does not serve school 0750002B"));
+        assert_int_equal(count(admin, "SELECT count(*) FROM events WHERE station = 'college-3' AND kind = 'updated' "
+                                      "AND pupil_id = '5'"), 1);
+        assert_int_equal(count(admin, "SELECT count(*) FROM events WHERE station = 'college-3' AND kind = 'repaired' "
+                                      "AND pupil_id IS NULL"), 1);
+        assert_int_equal(count(admin, "SELECT count(*) FROM events WHERE station = 'college-3'"), 2);
+        assert_int_equal(journal_verify(admin, NULL, NULL, &err), 0);
 }
 
 /* Each station signs its events; verify checks them against its registered key from its
@@ -868,6 +922,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_pg_schema_matches_file, setup),
                 cmocka_unit_test_setup(test_pg_url_with_password_refused, setup),
                 cmocka_unit_test_setup(test_pg_station_role_cannot_rewrite, setup),
+                cmocka_unit_test_setup(test_pg_station_updates_its_schools, setup),
                 cmocka_unit_test_setup(test_pg_server_stopped, setup),
         };
         journal_test_backend();

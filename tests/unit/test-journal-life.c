@@ -345,6 +345,106 @@ static void test_v1_events_keep_ids(void **state) {
         assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
 }
 
+static int on_key_release(void *userdata, const struct journal_report_key *k) {
+        struct collect *x = userdata;
+        size_t n = strlen(x->buf);
+        snprintf(x->buf + n, sizeof(x->buf) - n, "%s %s #%" PRId64 "\n", k->serial, k->release_version ?: "-",
+                 k->release_serial);
+        return 0;
+}
+
+/* An update and a repair in place: their events, signed and chained like any; the key
+ * holds the new release from an ok one on (find, report, batch), not from a failed one;
+ * an unknown key records nothing. */
+static void test_update_and_repair(void **state) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *before = NULL, *k = NULL, *stock = NULL;
+        struct journal_report_filter f = { .school = "0750001A", .class_name = "6A" };
+        static const char *const restored[] = { "Cours/maths.pdf", "autorun.inf" };
+        struct journal_update u = {
+                .key = "c0000001", .operator = "tech", .release_name = "ent-college", .release_version = "2026.2",
+                .release_key_id = "0123456789ABCDEF", .release_serial = 5, .from_version = "2026.1", .from_serial = 3,
+                .n_put = 4, .n_removed = 1, .n_rescued = 2, .volume_id = "C0000001", .bytes_written = 123456,
+                .bytes_read = 123456, .write_usec = 2000, .read_usec = 1000,
+        };
+        struct collect x = {};
+        struct cart_error err = {};
+        int64_t n;
+        uint32_t vol = 0;
+
+        assert_int_equal(journal_record_update(j, &u, &before, &err), 0);
+        assert_string_equal(before->uid, "usb:0781:5581:K1");
+        assert_string_equal(before->release_version, "2026.1");            /* what it held */
+        assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'updated' AND outcome = 'ok' AND "
+                                 "key_uid = 'usb:0781:5581:K1' AND pupil_id = 'P2' AND release_version = '2026.2' AND "
+                                 "release_serial = 5 AND bytes_written = 123456 AND bytes_read = 123456 AND "
+                                 "message = 'from 2026.1 (serial 3): 4 put, 1 removed, 2 rescued' AND "
+                                 "volume_id = 'C0000001' AND signature IS NULL"), 1);
+        assert_int_equal(journal_key_find(j, "K1", &k, &err), 0);
+        assert_string_equal(k->release_version, "2026.2");
+        assert_int_equal(k->release_serial, 5);
+        assert_int_equal(journal_report_keys(j, &f, on_key_release, &x, &err), 0);
+        assert_string_equal(x.buf, "K0 2026.1 #3\nK1 2026.2 #5\n");
+        assert_int_equal(journal_batch_last_flash(j, "usb:0781:5581:K1", "ent-college", 5, &vol, &err), 1);
+        assert_int_equal(vol, 0xC0000001u);
+        assert_int_equal(journal_batch_last_flash(j, "usb:0781:5581:K1", "ent-college", 3, &vol, &err), 0);
+
+        /* A repair of the stock key: no pupil, the restored paths named. */
+        u = (struct journal_update) { .key = "K3", .operator = "tech", .is_repair = true, .release_name = "ent-college",
+                .release_version = "2026.1", .release_serial = 3, .restored = restored, .n_restored = 2,
+                .bytes_written = 9000, .bytes_read = 9000, .from_serial = -1 };
+        assert_int_equal(journal_record_update(j, &u, NULL, &err), 0);
+        assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'repaired' AND key_uid = 'usb:0781:5581:K3' "
+                                 "AND pupil_id IS NULL AND message = '2 restored: Cours/maths.pdf, autorun.inf' AND "
+                                 "volume_id = 'C0000003'"), 1);
+
+        /* A failed update (the key left "update interrupted") does not move what it holds. */
+        u = (struct journal_update) { .key = "K1", .outcome = "failed", .reason = "io", .failure = "read-back mismatch",
+                .release_name = "ent-college", .release_version = "2026.3", .release_serial = 6, .from_version = "2026.2",
+                .from_serial = 5, .bytes_written = 10, .bytes_read = -1 };
+        assert_int_equal(journal_record_update(j, &u, NULL, &err), 0);
+        k = journal_key_info_free(k);
+        assert_int_equal(journal_key_find(j, "K1", &k, &err), 0);
+        assert_string_equal(k->release_version, "2026.2");
+        assert_int_equal(raw_int("SELECT count(*) FROM events WHERE kind = 'updated' AND outcome = 'failed' AND "
+                                 "message = 'from 2026.2 (serial 5): 0 put, 0 removed, 0 rescued; read-back mismatch'"), 1);
+
+        /* Refused, nothing recorded: an unknown key, a bad outcome. */
+        n = raw_int("SELECT count(*) FROM events");
+        u.key = "nope";
+        u.outcome = NULL;
+        assert_int_equal(journal_record_update(j, &u, &stock, &err), -ENOENT);
+        assert_null(stock);
+        assert_non_null(strstr(err.msg, "key nope is not in the journal"));
+        u.key = "K1";
+        u.outcome = "refused";
+        assert_int_equal(journal_record_update(j, &u, NULL, &err), -EINVAL);
+        assert_int_equal(raw_int("SELECT count(*) FROM events"), n);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
+/* A repair of many long paths: the message names those that fit, and says how many more. */
+static void test_repair_message_bounded(void **state) {
+        const char *paths[200];
+        char names[200][64];
+        _cleanup_free_ char *msg = NULL;
+        struct cart_error err = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                snprintf(names[i], sizeof(names[i]), "Cours/Chapitre %03zu/une leçon au nom assez long.pdf", i);
+                paths[i] = names[i];
+        }
+        const struct journal_update u = { .key = "K0", .is_repair = true, .release_name = "ent-college",
+                .release_version = "2026.1", .release_serial = 3, .from_serial = -1, .restored = paths,
+                .n_restored = ELEMENTSOF(paths), .bytes_written = -1, .bytes_read = -1 };
+        assert_int_equal(journal_record_update(j, &u, NULL, &err), 0);
+        assert_int_equal(jdb_query_text(j, &err, &msg, "SELECT message FROM events WHERE kind = ?", JT("repaired")), 1);
+        assert_true(strlen(msg) < 1024);
+        assert_memory_equal(msg, "200 restored: Cours/Chapitre 000/", 33);
+        assert_non_null(strstr(msg, " more)"));
+        assert_null(strstr(msg, "Chapitre 199"));
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_find, setup, teardown),
@@ -354,6 +454,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_report_formats, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_v1_events_keep_ids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_update_and_repair, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_repair_message_bounded, setup, teardown),
         };
         journal_test_backend();
         return cmocka_run_group_tests_name(pg_url ? "journal life on PostgreSQL" : "journal life on SQLite",

@@ -1,0 +1,53 @@
+-- A version 9 journal (SQLite) as cartable made it before schema version 10 (commit febf230):
+-- roster import of 3 pupils, then tests/tools/journal-record v9.db 3 v9-station X1 X2.
+-- test-journal.sh loads it with sqlite3, opens it (migrated) and verifies its chain.
+-- Its head: v9-station:5:9124dc48d75e5e4e5806e6a933e33fd6f68364d4de53f221877ea4fc4c78c83a
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_usec BIGINT NOT NULL);
+INSERT INTO schema_version VALUES(1,1796685805251241);
+INSERT INTO schema_version VALUES(2,1796685805278995);
+INSERT INTO schema_version VALUES(3,1796685805283032);
+INSERT INTO schema_version VALUES(4,1796685805283467);
+INSERT INTO schema_version VALUES(5,1796685805294680);
+INSERT INTO schema_version VALUES(6,1796685805298732);
+INSERT INTO schema_version VALUES(7,1796685805302705);
+INSERT INTO schema_version VALUES(8,1796685805307025);
+INSERT INTO schema_version VALUES(9,1796685805310697);
+CREATE TABLE schools (uai TEXT NOT NULL PRIMARY KEY, year TEXT, created_usec BIGINT NOT NULL, updated_usec BIGINT NOT NULL, exported TEXT);
+INSERT INTO schools VALUES('0750001A',NULL,1796685805318302,1796685805318302,NULL);
+CREATE TABLE imports (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, source TEXT NOT NULL, station TEXT NOT NULL, n_pupils BIGINT NOT NULL, n_added BIGINT NOT NULL, n_moved BIGINT NOT NULL, n_renamed BIGINT NOT NULL, n_left BIGINT NOT NULL, n_rejoined BIGINT NOT NULL);
+INSERT INTO imports VALUES(1,1796685805318302,'v9.csv','v9-station',3,3,0,0,0,0);
+CREATE TABLE pupils (school TEXT NOT NULL REFERENCES schools (uai), id TEXT NOT NULL, family_name TEXT NOT NULL, first_name TEXT NOT NULL, class_name TEXT NOT NULL, is_active INTEGER NOT NULL CHECK (is_active IN (0, 1)), ine_hmac TEXT, has_derived_id INTEGER NOT NULL CHECK (has_derived_id IN (0, 1)), roster_rank BIGINT NOT NULL, roster_line BIGINT NOT NULL, import_id BIGINT NOT NULL REFERENCES imports (id), created_usec BIGINT NOT NULL, updated_usec BIGINT NOT NULL, left_usec BIGINT, salt TEXT, claim_station TEXT, claim_key TEXT, claim_usec BIGINT, leaves_usec BIGINT, PRIMARY KEY (school, id));
+INSERT INTO pupils VALUES('0750001A','X1','Martin','Léa','6A',1,NULL,0,1,2,1,1796685805318302,1796685805318302,NULL,'9cc64ade2404432728482278a057a9c4',NULL,NULL,NULL,NULL);
+INSERT INTO pupils VALUES('0750001A','X2','Bernard','Hugo','6A',1,NULL,0,2,3,1,1796685805318302,1796685805318302,NULL,'a8c9ae98f518f623ed87d09d1795db7d',NULL,NULL,NULL,NULL);
+INSERT INTO pupils VALUES('0750001A','X3','Petit','Inès','6B',1,NULL,0,3,4,1,1796685805318302,1796685805318302,NULL,NULL,NULL,NULL,NULL,NULL);
+CREATE TABLE keys (uid TEXT NOT NULL PRIMARY KEY, serial TEXT, vid_pid TEXT, vendor TEXT, product TEXT, capacity BIGINT NOT NULL, real_capacity BIGINT, volume_id TEXT, status TEXT NOT NULL CHECK (status IN ('failed', 'stock', 'issued', 'returned', 'lost', 'stolen', 'replaced', 'retired')), pupil_school TEXT, pupil_id TEXT, created_usec BIGINT NOT NULL, updated_usec BIGINT NOT NULL, FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));
+INSERT INTO keys VALUES('usb:0781:5581:v9-station-000000','v9-station-000000','0781:5581',NULL,NULL,8589934592,8589934592,'C0000000','issued','0750001A','X1',1796685805353387,1796685805353387);
+INSERT INTO keys VALUES('usb:0781:5581:v9-station-000001','v9-station-000001','0781:5581',NULL,NULL,8589934592,8589934592,'C0000001','issued','0750001A','X2',1796685805366487,1796685805366487);
+INSERT INTO keys VALUES('usb:0781:5581:v9-station-000002','v9-station-000002','0781:5581',NULL,NULL,8589934592,8589934592,'C0000002','stock',NULL,NULL,1796685805367020,1796685805367020);
+CREATE TABLE events (seq INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, station TEXT NOT NULL, station_seq BIGINT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('flashed', 'issued', 'verified', 'returned', 'lost', 'stolen', 'replaced', 'retired', 'purged', 'erased')), time_usec BIGINT NOT NULL, operator TEXT, pupil_school TEXT, pupil_id TEXT, key_uid TEXT REFERENCES keys (uid), key_serial TEXT, release_name TEXT, release_version TEXT, release_serial BIGINT, release_key_id TEXT, outcome TEXT, reason TEXT, step TEXT, message TEXT, volume_id TEXT, bytes_written BIGINT, bytes_read BIGINT, started_usec BIGINT, write_usec BIGINT, read_usec BIGINT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, format INTEGER NOT NULL DEFAULT 1, pupil_commit TEXT, run TEXT, signature TEXT, message_salt TEXT, message_commit TEXT, UNIQUE (station, station_seq), FOREIGN KEY (pupil_school, pupil_id) REFERENCES pupils (school, id));
+INSERT INTO events VALUES(1,'53e131b6-66fb-4ced-b9d5-46313d06c4fe','v9-station',1,'flashed',1780000001000000,'technicien','0750001A','X1','usb:0781:5581:v9-station-000000','v9-station-000000','ent-college','2026.1',3,'0123456789ABCDEF','ok',NULL,'done',NULL,'C0000000',371800000,371800000,1780000000000000,610000,330000,'0000000000000000000000000000000000000000000000000000000000000000','30d560d10b7f0175188f651280467b37aa60473b5cf824d33ea8adf96aec181c',4,'ba53471b089b54fb0089ced38b8153a70e7fe563cff612914e30c002b55278f0',NULL,NULL,NULL,NULL);
+INSERT INTO events VALUES(2,'7d2e02b1-f7e7-4a49-bdb9-b13a3cf96bbe','v9-station',2,'issued',1796685805353387,'technicien','0750001A','X1','usb:0781:5581:v9-station-000000','v9-station-000000','ent-college','2026.1',3,'0123456789ABCDEF',NULL,NULL,NULL,NULL,'C0000000',NULL,NULL,NULL,NULL,NULL,'30d560d10b7f0175188f651280467b37aa60473b5cf824d33ea8adf96aec181c','1debbc0674d813601eb787ab3094d840e1d3b15ced4400a4117c47c3ff03bc02',4,'ba53471b089b54fb0089ced38b8153a70e7fe563cff612914e30c002b55278f0',NULL,NULL,NULL,NULL);
+INSERT INTO events VALUES(3,'b04bb128-e535-41e9-b967-4ae723f42f5f','v9-station',3,'flashed',1780000001000001,'technicien','0750001A','X2','usb:0781:5581:v9-station-000001','v9-station-000001','ent-college','2026.1',3,'0123456789ABCDEF','ok',NULL,'done',NULL,'C0000001',371800000,371800000,1780000000000001,610000,330000,'1debbc0674d813601eb787ab3094d840e1d3b15ced4400a4117c47c3ff03bc02','3de64e9607a822584d78f5977d07cba74b749900b4a1faa0399c5fff6fd45cd6',4,'692471e9b3f1dfd6f29abf127001a800926f78f09b6d5ce4c25e1de3110bda51',NULL,NULL,NULL,NULL);
+INSERT INTO events VALUES(4,'67b0f9de-2611-40c1-a2fc-b029c8d47056','v9-station',4,'issued',1796685805366487,'technicien','0750001A','X2','usb:0781:5581:v9-station-000001','v9-station-000001','ent-college','2026.1',3,'0123456789ABCDEF',NULL,NULL,NULL,NULL,'C0000001',NULL,NULL,NULL,NULL,NULL,'3de64e9607a822584d78f5977d07cba74b749900b4a1faa0399c5fff6fd45cd6','47709028ddb75896d923d5fe8933bb339ee65d6a139751d800dad9998cd389b8',4,'692471e9b3f1dfd6f29abf127001a800926f78f09b6d5ce4c25e1de3110bda51',NULL,NULL,NULL,NULL);
+INSERT INTO events VALUES(5,'31b55ef7-963c-4fb1-b294-8d12d32193eb','v9-station',5,'flashed',1780000001000002,'technicien',NULL,NULL,'usb:0781:5581:v9-station-000002','v9-station-000002','ent-college','2026.1',3,'0123456789ABCDEF','ok',NULL,'done',NULL,'C0000002',371800000,371800000,1780000000000002,610000,330000,'47709028ddb75896d923d5fe8933bb339ee65d6a139751d800dad9998cd389b8','9124dc48d75e5e4e5806e6a933e33fd6f68364d4de53f221877ea4fc4c78c83a',4,NULL,NULL,NULL,NULL,NULL);
+CREATE TABLE purges (id INTEGER PRIMARY KEY, time_usec BIGINT NOT NULL, station TEXT NOT NULL, operator TEXT, left_before_usec BIGINT NOT NULL, n_pupils BIGINT NOT NULL, n_events BIGINT NOT NULL, n_kept_v1 BIGINT NOT NULL);
+CREATE TABLE purged_counts (school TEXT NOT NULL, class_name TEXT NOT NULL, n_pupils BIGINT NOT NULL, PRIMARY KEY (school, class_name));
+CREATE TABLE pupil_salts (school TEXT NOT NULL, id TEXT NOT NULL, salt TEXT NOT NULL, PRIMARY KEY (school, id, salt), FOREIGN KEY (school, id) REFERENCES pupils (school, id));
+CREATE TABLE stations (name TEXT NOT NULL PRIMARY KEY, role TEXT, public_key TEXT, signed_from BIGINT NOT NULL, added_usec BIGINT NOT NULL, removed_usec BIGINT);
+CREATE TABLE station_schools (station TEXT NOT NULL REFERENCES stations (name), school TEXT NOT NULL, PRIMARY KEY (station, school));
+CREATE TABLE purged_pupils (commitment TEXT NOT NULL PRIMARY KEY);
+CREATE TABLE purge_salt (salt TEXT NOT NULL PRIMARY KEY);
+CREATE INDEX pupils_by_id ON pupils (id);
+CREATE INDEX pupils_by_class ON pupils (school, class_name, roster_rank);
+CREATE INDEX keys_by_pupil ON keys (pupil_school, pupil_id);
+CREATE INDEX keys_by_serial ON keys (serial);
+CREATE INDEX keys_by_volume ON keys (volume_id);
+CREATE INDEX events_by_pupil ON events (pupil_school, pupil_id);
+CREATE INDEX events_by_key ON events (key_uid);
+CREATE INDEX pupils_by_claim ON pupils (claim_station, claim_key) WHERE claim_key IS NOT NULL;
+CREATE INDEX events_started ON events (station, seq) WHERE kind = 'flashed' AND outcome = 'started';
+CREATE INDEX pupils_leaving ON pupils (leaves_usec) WHERE leaves_usec IS NOT NULL;
+CREATE UNIQUE INDEX stations_by_role ON stations (role) WHERE removed_usec IS NULL;
+COMMIT;
