@@ -28,9 +28,13 @@ cp -r a other
 sed -i 's/^name = .*/name = autre-college/' other/recipe.ini
 "$C" image build other --key dep.key --output other.cart > /dev/null 2>&1 || fail "image build other"
 
-for k in k1 k2 k3; do
-        expect_exit 0 "$C" flash a.cart $k.img --size 64M "${T[@]}"
+expect_exit 0 "$C" journal init "${J[@]}"
+# k1 and k2 known to the journal (flashed with it), k3 by no journal: its update is still
+# done, and the journal says it does not know the key.
+for k in k1 k2; do
+        expect_exit 0 "$C" flash a.cart $k.img --size 64M "${T[@]}" "${J[@]}"
 done
+expect_exit 0 "$C" flash a.cart k3.img --size 64M "${T[@]}"
 expect_exit 0 "$C" flash other.cart o.img --size 64M "${T[@]}"
 head -c 200000 /dev/urandom > photo.jpg
 printf 'Ma rédaction\n' > devoir.txt
@@ -48,7 +52,6 @@ M mcopy -i plain.img devoir.txt ::devoir.txt
 sha_plain=$(sha256sum < plain.img)
 sha_o=$(sha256sum < o.img)
 
-expect_exit 0 "$C" journal init "${J[@]}"
 # ---- usage ----
 expect_exit 64 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --stock --target k1.img
 expect_exit 64 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --repair --target k1.img
@@ -80,6 +83,15 @@ has update.json '.event == "not-updatable" and .target == "o.img" and .reason ==
         fail "o.img: not refused as another release"
 has update.json '.event == "summary" and .done == 3 and .not_updatable == 2 and .failed == 0' ||
         fail "summary: 3 done, 2 not updatable"
+has update.json '.event == "journal-error" and .target == "k3.img"' || fail "k3.img: no journal error (unknown key)"
+! has update.json '.event == "journal-error" and .target != "k3.img"' || fail "a journal error for a known key"
+# The journal: an "updated" event of each known key, from A to B; none for the keys left alone.
+for k in k1 k2; do
+        expect_exit 0 "$C" journal show --key "file:$SCRATCH/$k.img" "${J[@]}" --json
+        jq -c '.[]' out > events.json
+        has events.json '.kind == "updated" and .outcome == "ok" and .release_version == "2027.09"' ||
+                { cat out; fail "$k.img: no updated event in the journal"; }
+done
 [ "$(sha256sum < plain.img)" = "$sha_plain" ] || fail "plain.img changed"
 [ "$(sha256sum < o.img)" = "$sha_o" ] || fail "o.img changed"
 
@@ -91,6 +103,9 @@ M mdel -i k1.img@@1M "::Ressources/conjugaison.html"
 expect_exit 1 "$C" verify k1.img "${T[@]}"
 expect_exit 0 "$C" batch b.cart "${T[@]}" "${J[@]}" --repair --target k1.img
 expect_in out 'k1.img: repaired: 2027.09, 1 files restored'
+expect_exit 0 "$C" journal show --key "file:$SCRATCH/k1.img" "${J[@]}" --json
+jq -c '.[]' out > events.json
+has events.json '.kind == "repaired" and .outcome == "ok"' || { cat out; fail "k1.img: no repaired event in the journal"; }
 expect_exit 0 "$C" verify k1.img "${T[@]}"
 same_file k1.img "Mes documents/devoir.txt" devoir.txt
 # A repair takes only keys of this very release: a key of A is left alone.
