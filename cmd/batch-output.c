@@ -164,8 +164,12 @@ static const char *event_words(const struct batch_event *ev, bool is_people, cha
                         snprintf(buf, n, "%s", i18n_say(is_people, N_("stopped before it was written")));
                 break;
         case BATCH_SKIPPED:
-                snprintf(buf, n, "%s", i18n_say(is_people, N_("already holds this release intact: left alone "
-                                                          "(--force to flash it)")));
+                if (s && s->is_in_place)
+                        snprintf(buf, n, "%s", i18n_say(is_people, N_("already holds this release intact: left "
+                                                                  "alone")));
+                else
+                        snprintf(buf, n, "%s", i18n_say(is_people, N_("already holds this release intact: left "
+                                                                  "alone (--force to flash it)")));
                 break;
         case BATCH_NO_PUPIL:
                 snprintf(buf, n, "%s", i18n_say(is_people, N_("every pupil of the class has a key: not touched")));
@@ -959,7 +963,13 @@ void batch_output_header(struct batch_output *out, const struct batch_output_con
                          c->release_version ? c->release_version : "?", c->serial);
         else
                 snprintf(release, sizeof(release), "%s", out->release ? out->release : "");
-        if (c->class_name)
+        if (c->mode != BATCH_MODE_FLASH)
+                snprintf(where, sizeof(where), "%s", c->mode == BATCH_MODE_REPAIR ?
+                         /* TRANSLATORS: the batch repairs keys in place (--repair), in its header. */
+                         _("keys repaired in place") :
+                         /* TRANSLATORS: the batch updates keys in place (--update), in its header. */
+                         _("keys updated in place, keeping the pupils' files"));
+        else if (c->class_name)
                 /* TRANSLATORS: who the batch's keys are for: a class and its school's UAI. */
                 snprintf(where, sizeof(where), _("class %s of %s"), c->class_name, c->school ? c->school : "?");
         else

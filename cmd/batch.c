@@ -291,7 +291,8 @@ static int run(int argc, char **argv) {
         batch_output_header(&out, &(struct batch_output_context) {
                 .release_name = manifest_name(m), .release_version = manifest_version(m),
                 .serial = manifest_serial(m), .school = a.school, .class_name = a.class_name,
-                .journal = journal_name(j), .station = journal_station(j), .has_targets = a.n_targets > 0 });
+                .journal = journal_name(j), .station = journal_station(j), .has_targets = a.n_targets > 0,
+                .mode = a.mode });
         if (a.flash_if_needed)
                 log_warn(_("--flash-if-needed: a key that cannot be updated in place is flashed, and its pupil's "
                            "files are erased: only with the pupil's consent"));

@@ -215,6 +215,7 @@ static void slot_refresh_view(struct slot *s) {
         s->view.message = s->message;
         s->view.is_removed = s->is_removed;
         s->view.is_flashed_instead = s->is_not_updatable && s->b->o.flash_if_needed && s->go >= 0;
+        s->view.is_in_place = s->b->o.mode != BATCH_MODE_FLASH;
 }
 
 void batch_emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r) {

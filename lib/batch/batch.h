@@ -79,6 +79,7 @@ struct batch_slot {
          * (BATCH_DONE); NULL for a key flashed (flash_if_needed) or skipped. */
         const struct update_report *update;
         bool is_flashed_instead;       /* not updatable in place, flashed (flash_if_needed) */
+        bool is_in_place;              /* the batch updates or repairs (BATCH_MODE_UPDATE, _REPAIR) */
 };
 
 struct batch_summary {
