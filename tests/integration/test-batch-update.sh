@@ -115,6 +115,18 @@ expect_exit 2 "$C" batch b.cart "${T[@]}" "${J[@]}" --repair --target k4.img
 expect_in out 'k4.img: not-updatable: .*serial 1, not serial 2'
 [ "$(sha256sum < k4.img)" = "$sha_k4" ] || fail "k4.img changed by a refused repair"
 
+# ---- a full key: the update does not fit, nothing written ----
+expect_exit 0 "$C" flash a.cart full.img --size 64M "${T[@]}"
+free=$(M mdir -i full.img@@1M :: | awk '/bytes free/ { gsub(/[^0-9]/, ""); print }')
+[ -n "$free" ] && [ "$free" -gt 1048576 ] && [ "$free" -lt 67108864 ] || fail "mdir: free space '$free'"
+head -c $((free - 4096)) /dev/zero > big.bin
+M mcopy -i full.img@@1M big.bin "::Mes documents/big.bin"
+sha_full=$(sha256sum < full.img)
+expect_exit 2 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --json --target full.img
+has out '.event == "not-updatable" and .target == "full.img" and .reason == "too-small"
+        and (.message | test("bytes free"))' || { cat out; fail "full.img: not refused as too-small"; }
+[ "$(sha256sum < full.img)" = "$sha_full" ] || fail "full.img changed by a refused update"
+
 # ---- --flash-if-needed: the two keys flashed as stock keys, with the consent warning ----
 expect_exit 0 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --flash-if-needed --json --target plain.img --target o.img
 expect_in err "pupil's consent"
