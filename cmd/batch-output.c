@@ -947,7 +947,7 @@ void batch_output_init(struct batch_output *out, bool is_json, FILE *f, const ch
                 /* The PHASE column as wide as its longest word in this language. */
                 for (int st = 0; st <= FLASH_STEP_ERASE; st++)     /* the last step's number */
                         out->phase_width = MAX(out->phase_width, text_width(flash_step_words((enum flash_step) st)));
-                for (int k = 0; k <= BATCH_TICK; k++)
+                for (int k = 0; k <= BATCH_NOT_UPDATABLE; k++)     /* the last event's number */
                         if (k != BATCH_TICK)
                                 out->phase_width = MAX(out->phase_width,
                                                        text_width(event_name_words((enum batch_event_kind) k)));

@@ -214,7 +214,6 @@ static void slot_refresh_view(struct slot *s) {
         s->view.is_running = s->state == SLOT_RUNNING;
         s->view.message = s->message;
         s->view.is_removed = s->is_removed;
-        s->view.is_flashed_instead = s->is_not_updatable && s->b->o.flash_if_needed && s->go >= 0;
         s->view.is_in_place = s->b->o.mode != BATCH_MODE_FLASH;
 }
 
@@ -744,12 +743,15 @@ static void handle_msg(struct batch *b, const struct msg *m) {
         s = b->slots[m->index];
         if (m->kind == MSG_WANT_START) {
                 int go = -1;
-                /* Not updatable in place, to be flashed (flash_if_needed): said first. */
-                if (s->is_not_updatable)
-                        batch_emit(b, BATCH_NOT_UPDATABLE, s, &s->report.failure, s->report.error);
                 s->abort_kind = BATCH_CANCELLED;
                 if (b->stop_level < 2 && !atomic_load(&s->cancel) && slot_begin(b, s))
                         go = 1;
+                /* Not updatable in place (the worker waits, its report is read here), to be
+                 * flashed (flash_if_needed) unless the batch stops: said first. */
+                if (s->is_not_updatable) {
+                        s->view.is_flashed_instead = go > 0;
+                        batch_emit(b, BATCH_NOT_UPDATABLE, s, &s->report.failure, s->report.error);
+                }
                 pthread_mutex_lock(&s->lock);
                 s->go = go;
                 pthread_cond_signal(&s->cond);

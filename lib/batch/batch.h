@@ -53,7 +53,7 @@ enum batch_event_kind {
         /* --update, --repair: the key cannot be updated in place (its reason in the event's
          * error: not-a-key, too-small...); left alone, or with flash_if_needed flashed next
          * (BATCH_STARTED, then its steps and end as a flashed key's). */
-        BATCH_NOT_UPDATABLE,
+        BATCH_NOT_UPDATABLE,       /* the last: cmd/batch-output.c and the tests count up to it */
 };
 const char *batch_event_name(enum batch_event_kind k);
 
@@ -78,7 +78,7 @@ struct batch_slot {
         /* --update, --repair: what was done to a key updated in place, valid once it ended
          * (BATCH_DONE); NULL for a key flashed (flash_if_needed) or skipped. */
         const struct update_report *update;
-        bool is_flashed_instead;       /* not updatable in place, flashed (flash_if_needed) */
+        bool is_flashed_instead;       /* not updatable in place, being flashed (flash_if_needed) */
         bool is_in_place;              /* the batch updates or repairs (BATCH_MODE_UPDATE, _REPAIR) */
 };
 
