@@ -8,6 +8,7 @@
 #include "journal-arg.h"
 #include "output-arg.h"
 #include "batch/spool.h"
+#include "journal/journal-life.h"
 #include "reason.h"
 
 static int run_journal(int argc, char **argv);
@@ -267,7 +268,7 @@ static const char *kind_words(const char *kind) {
                 { "flashed", N_("flashed") }, { "issued", N_("issued") }, { "verified", N_("verified") },
                 { "returned", N_("returned") }, { "lost", N_("lost") }, { "stolen", N_("stolen") },
                 { "replaced", N_("replaced") }, { "retired", N_("retired") }, { "purged", N_("purged") },
-                { "erased", N_("erased") },
+                { "erased", N_("erased") }, { "updated", N_("updated") }, { "repaired", N_("repaired") },
                 /* TRANSLATORS: the outcomes of journal events, in journal show's third column (7 wide). */
                 { "ok", N_("ok") }, { "refused", N_("refused") }, { "failed", N_("failed") },
                 { "skipped", N_("skipped") }, { "cancelled", N_("cancelled") }, { "started", N_("started") },
@@ -316,6 +317,25 @@ static int on_event_text(void *userdata, const struct journal_event_row *e) {
         return 0;
 }
 
+/* The release the pupil's key holds, as its last good flash, update or repair recorded it. */
+static int print_release_held(struct journal *j, const char *key_uid) {
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        struct cart_error err = {};
+        int r;
+
+        if (!key_uid)
+                return EXIT_OK;
+        r = journal_key_find(j, key_uid, &k, &err);
+        if (r < 0)
+                return journal_fail(r, &err);
+        if (k->release_serial >= 0) {
+                _cleanup_free_ char *rel = safe_text(k->release_name), *ver = safe_text(k->release_version);
+                /* TRANSLATORS: journal show --pupil: the release name, version and serial the pupil's key holds. */
+                printf(_("release held: %s %s (serial %" PRId64 ")\n"), rel ? rel : "", ver ? ver : "", k->release_serial);
+        }
+        return EXIT_OK;
+}
+
 static int run_show(int argc, char **argv) {
         _cleanup_(journal_closep) struct journal *j = NULL;
         _cleanup_(journal_pupil_info_freep) struct journal_pupil_info *p = NULL;
@@ -348,6 +368,9 @@ static int run_show(int argc, char **argv) {
                         else
                                 printf(_("pupil %s/%s: %s %s, class %s (left); key: %s\n"), esc(p->school), esc(p->id),
                                        family ? family : "", first ? first : "", class ? class : "", key);
+                        code = print_release_held(j, p->key_uid);
+                        if (code != EXIT_OK)
+                                return code;
                 }
         }
         r = journal_events_list(j, &(struct journal_event_filter) { .pupil = a.pupil, .key = a.key },

@@ -112,6 +112,19 @@ struct list_state {
         size_t n;
 };
 
+/* The release the pupil's key holds: {"name", "version", "serial"}, or null. */
+static struct json_object *release_json(const struct journal_pupil_row *p) {
+        struct json_object *o;
+
+        if (!p->release_name)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(p->release_name));
+        json_object_object_add(o, "version", json_object_new_string(p->release_version ? p->release_version : ""));
+        json_object_object_add(o, "serial", json_object_new_int64(p->release_serial));
+        return o;
+}
+
 static int on_list(void *userdata, const struct journal_pupil_row *p) {
         struct list_state *st = userdata;
 
@@ -125,6 +138,7 @@ static int on_list(void *userdata, const struct journal_pupil_row *p) {
                 json_object_object_add(o, "first_name", json_object_new_string(p->first_name));
                 json_object_object_add(o, "active", json_object_new_boolean(p->is_active));
                 json_object_object_add(o, "key", p->key_uid ? json_object_new_string(p->key_uid) : NULL);
+                json_object_object_add(o, "release", release_json(p));
                 printf("%s%s", st->n ? ",\n" : "[\n",
                        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
@@ -135,7 +149,14 @@ static int on_list(void *userdata, const struct journal_pupil_row *p) {
                 fput_safe(p->family_name, stdout);
                 fputc('\t', stdout);
                 fput_safe(p->first_name, stdout);
-                printf("\t%s%s\n", p->key_uid ? p->key_uid : "-", p->is_active ? "" : "\t(left)");
+                printf("\t%s\t", p->key_uid ? p->key_uid : "-");
+                if (p->release_name) {
+                        fput_safe(p->release_name, stdout);
+                        fputc(' ', stdout);
+                        fput_safe(p->release_version, stdout);
+                } else
+                        fputc('-', stdout);
+                printf("%s\n", p->is_active ? "" : "\t(left)");
         }
         st->n++;
         return 0;
@@ -160,7 +181,8 @@ static int run_list(int argc, char **argv) {
                 return code;
         st.json = a.json;
         r = journal_pupils_list(j, &(struct journal_pupil_filter) { .school = a.school, .class_name = a.class_name,
-                                .without_key = a.without_key, .include_left = a.all }, on_list, &st, &err);
+                                .without_key = a.without_key, .include_left = a.all, .with_release = true },
+                                on_list, &st, &err);
         if (r < 0)
                 return journal_fail(r, &err);
         if (st.json)

@@ -23,7 +23,7 @@
 #include "flash/verify.h"
 #include "batch/batch-internal.h"
 #include "batch/spool.h"
-#include "journal/journal-life.h"
+#include "station/keylife.h"
 #include "station/held.h"
 
 const char *batch_event_name(enum batch_event_kind k) {
@@ -481,59 +481,38 @@ static int record_end(struct batch *b, struct slot *s, bool late, struct cart_er
 }
 
 /*
- * The journal's "updated" or "repaired" event of a key written in place (journal-life.h):
- * ok, or failed and cancelled (the key then says "update interrupted"). The key is found by
- * its uid, or else by its volume ID (a key flashed by another station, or an image file
- * named otherwise). 0 when nothing is to be recorded: a refusal wrote nothing, a key intact.
+ * The journal's "updated" or "repaired" event of a key written in place (keylife.h): ok, or
+ * failed (cancelled when stopped) once the update may have written; the key then says
+ * "update interrupted". The key is found by its uid, or else by its volume ID (a key
+ * flashed by another station, or an image file named otherwise). 0 when nothing is to be
+ * recorded: a refusal wrote nothing, a key intact, a target refused at open.
  */
 static int record_update(struct batch *b, struct slot *s, struct cart_error *err) {
         const struct update_report *u = s->update;
         const struct flash_report *rep = &s->report;
+        const struct release *rel = station_release(b->o.station);
+        const char *key_id = manifest_key_id(release_manifest(rel));
+        bool is_repair = u ? u->is_repair : b->o.mode == BATCH_MODE_REPAIR;
         _cleanup_free_ char *uid = NULL;
-        _cleanup_free_ const char **restored = NULL;
-        enum cart_reason reason = CART_REASON_NONE;
         char vid[9];
         int r;
 
         if (s->is_not_updatable || s->is_skipped || (!u && rep->step < FLASH_STEP_WRITE))
                 return 0;
-        snprintf(vid, sizeof(vid), "%08" PRIX32, u ? u->volume_id : rep->volume_id);
         if (station_key_uid(rep, &uid) < 0)
                 return -ENOMEM;
-        if (rep->outcome != FLASH_OUTCOME_OK)
-                reason = station_report_reason(rep, s->is_removed);
-        if (u && u->n_restored) {
-                restored = calloc(u->n_actions, sizeof(*restored));
-                if (!restored)
-                        return -ENOMEM;
-        }
-        size_t n = 0;
-        for (size_t i = 0; restored && i < u->n_actions; i++)
-                if (u->actions[i].is_restore && u->actions[i].kind == UPDATE_PUT)
-                        restored[n++] = u->actions[i].path;
-        struct journal_update ju = {
-                .key = uid, .operator = b->o.operator, .is_repair = u ? u->is_repair : b->o.mode == BATCH_MODE_REPAIR,
-                .outcome = rep->outcome == FLASH_OUTCOME_OK ? "ok" :
-                           rep->outcome == FLASH_OUTCOME_CANCELLED ? "cancelled" : "failed",
-                .reason = reason != CART_REASON_NONE ? cart_reason_to_string(reason) : NULL,
-                .failure = rep->outcome != FLASH_OUTCOME_OK && rep->failure.msg[0] ? rep->failure.msg : NULL,
-                .release_name = rep->release_name, .release_version = rep->release_version,
-                .release_key_id = rep->release_key_id[0] ? rep->release_key_id : NULL,
-                .release_serial = (int64_t) rep->release_serial,
-                .from_version = u ? u->from_version : NULL, .from_serial = u ? (int64_t) u->from_serial : -1,
-                .n_put = u ? u->n_put : 0, .n_removed = u ? u->n_removed : 0, .n_rescued = u ? u->n_rescued : 0,
-                .restored = restored, .n_restored = n,
-                .volume_id = u || rep->volume_id ? vid : NULL,
-                .bytes_written = u ? (int64_t) u->bytes_written : -1, .bytes_read = u ? (int64_t) u->bytes_read_back : -1,
-                .started_usec = rep->started_usec,
-        };
-        r = journal_record_update(b->o.journal, &ju, NULL, err);
-        if (r == -ENOENT && ju.volume_id) {
-                struct cart_error again = {};
-                ju.key = vid;
-                r = journal_record_update(b->o.journal, &ju, NULL, &again);
-                if (r != -ENOENT)
-                        *err = again;
+        snprintf(vid, sizeof(vid), "%08" PRIX32, u ? u->volume_id : rep->volume_id);
+        for (int pass = 0; pass < 2; pass++) {
+                const char *key = pass == 0 ? uid : vid;
+                struct cart_error e = {};
+
+                r = u ? keylife_record_update(b->o.journal, b->o.operator, key, u, key_id, &e) :
+                        keylife_record_update_failure(b->o.journal, b->o.operator, key, rel, is_repair, rep->error,
+                                                      &rep->failure, &e);
+                if (pass == 0 || r != -ENOENT)
+                        *err = e;
+                if (r != -ENOENT || (!u && !rep->volume_id))
+                        break;
         }
         return r;
 }

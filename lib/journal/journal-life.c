@@ -32,11 +32,14 @@ int journal_key_find(struct journal *j, const char *key, struct journal_key_info
 
         r = jdb_prepare(j,
                 "SELECT k.uid, k.serial, k.volume_id, k.status, k.pupil_school, k.pupil_id, p.family_name, "
-                "p.first_name, p.class_name, p.is_active, fl.release_name, fl.release_version, fl.release_serial, "
+                "p.first_name, p.class_name, p.is_active, rl.release_name, rl.release_version, rl.release_serial, "
                 "fl.time_usec, v.time_usec, v.outcome FROM keys k "
                 "LEFT JOIN pupils p ON p.school = k.pupil_school AND p.id = k.pupil_id "
                 "LEFT JOIN events fl ON fl.seq = (SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid "
-                "AND x.kind IN ('flashed', 'updated', 'repaired') AND x.outcome = 'ok') "
+                "AND x.kind = 'flashed' AND x.outcome = 'ok') "
+                /* The release it holds: its last good flash, update or repair. */
+                "LEFT JOIN events rl ON rl.seq = (SELECT max(w.seq) FROM events w WHERE w.key_uid = k.uid "
+                "AND w.kind IN ('flashed', 'updated', 'repaired') AND w.outcome = 'ok') "
                 "LEFT JOIN events v ON v.seq = (SELECT max(y.seq) FROM events y WHERE y.key_uid = k.uid "
                 "AND y.kind = 'verified') "
                 "WHERE k.uid = ? OR k.serial = ? OR k.volume_id = upper(?) "
@@ -276,18 +279,19 @@ int journal_key_issue(struct journal *j, const struct journal_issue *is, bool dr
 }
 
 /* The event's message: what the update did, in the journal's words (a record, like a
- * verification's counts). Restored paths are named while they fit in len. */
+ * verification's counts): from which release, the counts (a failure's only when it counts
+ * something), the restored paths while they fit in len, then a failure's words. */
 static void update_message(const struct journal_update *u, char *buf, size_t len) {
+        bool is_ok = !u->outcome || streq(u->outcome, "ok");
         size_t n = 0, named = 0;
 
-        if (!u->is_repair) {
-                if (u->from_version)
-                        n = (size_t) snprintf(buf, len, "from %s (serial %" PRId64 "): ", u->from_version,
-                                              u->from_serial);
-                if (n < len)
-                        n += (size_t) snprintf(buf + n, len - n, "%" PRIu64 " put, %" PRIu64 " removed, %" PRIu64
-                                               " rescued", u->n_put, u->n_removed, u->n_rescued);
-        } else {
+        buf[0] = 0;
+        if (!u->is_repair && u->from_version)
+                n = (size_t) snprintf(buf, len, "from %s (serial %" PRId64 ")", u->from_version, u->from_serial);
+        if (!u->is_repair && (is_ok || u->n_put || u->n_removed || u->n_rescued) && n < len)
+                n += (size_t) snprintf(buf + n, len - n, "%s%" PRIu64 " put, %" PRIu64 " removed, %" PRIu64 " rescued",
+                                       n ? ": " : "", u->n_put, u->n_removed, u->n_rescued);
+        if (u->is_repair && (is_ok || u->n_restored)) {
                 n = (size_t) snprintf(buf, len, "%zu restored", u->n_restored);
                 for (size_t i = 0; u->restored && i < u->n_restored && n < len; i++) {
                         /* Room left for the path, and for " (+N more)" after it. */
@@ -300,7 +304,7 @@ static void update_message(const struct journal_update *u, char *buf, size_t len
                         n += (size_t) snprintf(buf + n, len - n, " (+%zu more)", u->n_restored - named);
         }
         if (u->failure && n < len)
-                snprintf(buf + n, len - n, "; %s", u->failure);
+                snprintf(buf + n, len - n, "%s%s", n ? "; " : "", u->failure);
 }
 
 static int record_update(struct journal *j, const struct journal_update *u, struct journal_key_info **ret_key,
@@ -323,7 +327,7 @@ static int record_update(struct journal *j, const struct journal_update *u, stru
                 .release_name = u->release_name, .release_version = u->release_version,
                 .release_serial = u->release_serial, .release_key_id = u->release_key_id,
                 .outcome = u->outcome ?: journal_outcome_to_string(JOURNAL_OUTCOME_OK), .reason = u->reason,
-                .message = msg, .volume_id = u->volume_id ?: k->volume_id,
+                .message = msg[0] ? msg : NULL, .volume_id = u->volume_id ?: k->volume_id,
                 .bytes_written = u->bytes_written, .bytes_read = u->bytes_read,
                 .started_usec = u->started_usec > 0 ? u->started_usec : -1,
                 .write_usec = u->write_usec > 0 ? u->write_usec : -1,

@@ -14,9 +14,10 @@ struct journal_key_info {
         char *school, *pupil_id;                         /* last holder, or NULL */
         char *family_name, *first_name, *class_name;     /* the holder's, or NULL */
         bool is_active;                                  /* the holder has not left */
-        char *release_name, *release_version;            /* of the last good flash */
+        char *release_name, *release_version;            /* the release it holds: of its last good
+                                                          * flash, update or repair */
         int64_t release_serial;                          /* -1: none */
-        int64_t flashed_usec, verified_usec;             /* -1: never */
+        int64_t flashed_usec, verified_usec;             /* -1: never (flashed: its last good flash) */
         char *verified_outcome;
 };
 struct journal_key_info *journal_key_info_free(struct journal_key_info *k);

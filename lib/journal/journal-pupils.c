@@ -67,16 +67,24 @@ int journal_pupil_resolve(struct journal *j, const char *pupil, char **ret_schoo
         return *ret_id ? 0 : -ENOMEM;
 }
 
-#define PUPIL_SELECT \
+#define PUPIL_COLUMNS \
         "SELECT p.id, p.school, p.family_name, p.first_name, p.class_name, p.is_active, p.roster_rank, " \
-        "k.uid, k.serial FROM pupils p LEFT JOIN keys k ON k.pupil_school = p.school " \
-        "AND k.pupil_id = p.id AND k.status = 'issued' "
+        "k.uid, k.serial"
+#define PUPIL_FROM \
+        " FROM pupils p LEFT JOIN keys k ON k.pupil_school = p.school AND k.pupil_id = p.id AND k.status = 'issued' "
+#define PUPIL_SELECT PUPIL_COLUMNS ", NULL, NULL, NULL" PUPIL_FROM
+/* With the release the key held holds: its last good flash, update or repair (events_by_key). */
+#define PUPIL_SELECT_RELEASE PUPIL_COLUMNS ", e.release_name, e.release_version, e.release_serial" PUPIL_FROM \
+        "LEFT JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x WHERE x.key_uid = k.uid " \
+        "AND x.kind IN ('flashed', 'updated', 'repaired') AND x.outcome = 'ok') "
 
 static void pupil_from_row(struct jstmt *s, struct journal_pupil_row *p) {
         *p = (struct journal_pupil_row) {
                 .id = jdb_text(s, 0), .school = jdb_text(s, 1), .family_name = jdb_text(s, 2),
                 .first_name = jdb_text(s, 3), .class_name = jdb_text(s, 4), .is_active = jdb_int64(s, 5) == 1,
                 .rank = jdb_int64(s, 6), .key_uid = jdb_text(s, 7), .key_serial = jdb_text(s, 8),
+                .release_name = jdb_text(s, 9), .release_version = jdb_text(s, 10),
+                .release_serial = jdb_text(s, 9) ? jdb_int64(s, 11) : -1,
         };
 }
 
@@ -90,8 +98,8 @@ int journal_pupils_list(struct journal *j, const struct journal_pupil_filter *f,
         if (!f)
                 f = &all;
         /* Conditions are added only when given: a NULL parameter has no type in PostgreSQL. */
-        snprintf(sql, sizeof(sql), PUPIL_SELECT "WHERE 1 = 1%s%s%s%s ORDER BY p.school, p.class_name, p.roster_rank",
-                 f->school ? " AND p.school = ?" : "", f->class_name ? " AND p.class_name = ?" : "",
+        snprintf(sql, sizeof(sql), "%sWHERE 1 = 1%s%s%s%s ORDER BY p.school, p.class_name, p.roster_rank",
+                 f->with_release ? PUPIL_SELECT_RELEASE : PUPIL_SELECT, f->school ? " AND p.school = ?" : "", f->class_name ? " AND p.class_name = ?" : "",
                  f->include_left && !f->without_key ? "" : " AND p.is_active = 1",
                  f->without_key ? " AND k.uid IS NULL" : "");
         r = jdb_prepare(j, sql, &s, err);

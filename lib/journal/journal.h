@@ -103,6 +103,10 @@ struct journal_pupil_row {
         int64_t rank;                /* position in its school's last roster (roster order) */
         const char *key_uid;         /* the key issued to the pupil, or NULL */
         const char *key_serial;
+        /* The release that key holds (its last good flash, update or repair), when listed
+         * with_release; NULL and -1 otherwise, or when none is recorded. */
+        const char *release_name, *release_version;
+        int64_t release_serial;
 };
 
 typedef int (*journal_change_fn)(void *userdata, enum journal_change c,
@@ -137,6 +141,7 @@ struct journal_pupil_filter {
         const char *school, *class_name;   /* NULL: any */
         bool without_key;                   /* only active pupils holding no key */
         bool include_left;                  /* also pupils who left */
+        bool with_release;                  /* the release each key held holds (one lookup more a key) */
 };
 typedef int (*journal_pupil_fn)(void *userdata, const struct journal_pupil_row *p);
 /* In roster order: school, class, then the pupil's rank in the last roster of its school. */

@@ -502,8 +502,8 @@ int report_write_html(struct report *r, FILE *f, struct cart_error *err) {
                 REPORT_WORD_COL_RELEASE, REPORT_WORD_COL_SERIAL, REPORT_WORD_COL_ISSUED,
         }, key_headers[] = {
                 REPORT_WORD_COL_SCHOOL, REPORT_WORD_COL_CLASS, REPORT_WORD_COL_FAMILY_NAME,
-                REPORT_WORD_COL_FIRST_NAME, REPORT_WORD_COL_KEY, REPORT_WORD_COL_STATUS, REPORT_WORD_COL_RELEASE,
-                REPORT_WORD_COL_VERIFIED,
+                REPORT_WORD_COL_FIRST_NAME, REPORT_WORD_COL_KEY, REPORT_WORD_COL_STATUS,
+                REPORT_WORD_COL_RELEASE_HELD, REPORT_WORD_COL_VERIFIED,
         };
         struct html_keys h = { .f = f, .o = r->o };
         char t[128];

@@ -62,6 +62,8 @@ const char *const report_words_english[_REPORT_WORD_MAX] = {
         [REPORT_WORD_COL_KEY] = N_("Key"),
         [REPORT_WORD_COL_STATUS] = N_("Status"),
         [REPORT_WORD_COL_VERIFIED] = N_("Last verification"),
+        /* TRANSLATORS: the keys table: the release a key holds (its last flash, update or repair). */
+        [REPORT_WORD_COL_RELEASE_HELD] = N_("Release held"),
         /* TRANSLATORS: a key's status in the report (of a key). */
         [REPORT_WORD_STATUS_STOCK] = P_("key status", "stock"),
         [REPORT_WORD_STATUS_ISSUED] = P_("key status", "issued"),

@@ -354,3 +354,60 @@ int keylife_issue_write(struct keylife_issue *ki, const char *operator, int64_t 
         *ret_was_written = was_written;
         return 0;
 }
+
+/* ---- an update or repair in place ---- */
+
+int keylife_record_update(struct journal *j, const char *operator, const char *uid, const struct update_report *rep,
+                          const char *release_key_id, struct cart_error *err) {
+        _cleanup_free_ const char **restored = NULL;
+        size_t n = 0;
+        char vid[16];
+
+        if (rep->n_restored > 0) {
+                restored = calloc(rep->n_restored, sizeof(*restored));
+                if (!restored)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rep->n_actions && n < rep->n_restored; i++)
+                if (rep->actions[i].kind == UPDATE_PUT && rep->actions[i].is_restore)
+                        restored[n++] = rep->actions[i].path;
+        snprintf(vid, sizeof(vid), "%08" PRIX32, rep->volume_id);
+        const struct journal_update u = {
+                .key = uid, .operator = operator, .is_repair = rep->is_repair,
+                .release_name = rep->release_name, .release_version = rep->to_version,
+                .release_key_id = release_key_id, .release_serial = (int64_t) rep->to_serial,
+                .from_version = rep->from_version, .from_serial = (int64_t) rep->from_serial,
+                .n_put = rep->n_put + rep->n_restored, .n_removed = rep->n_removed, .n_rescued = rep->n_rescued,
+                .restored = restored, .n_restored = rep->n_restored, .volume_id = vid,
+                .bytes_written = (int64_t) rep->bytes_written, .bytes_read = (int64_t) rep->bytes_read_back,
+        };
+        return journal_record_update(j, &u, NULL, err);
+}
+
+bool keylife_update_may_have_written(int r) {
+        switch (-r) {
+        case ENOKEY: case EKEYREJECTED: case EMEDIUMTYPE: case EXDEV: case ESTALE: case EBUSY: case EBADMSG:
+        case ENOSPC: case EUCLEAN: case ENOTUNIQ: case ENOMEM:
+                return false;
+        default:
+                return r < 0;
+        }
+}
+
+int keylife_record_update_failure(struct journal *j, const char *operator, const char *uid, const struct release *b,
+                                  bool is_repair, int error, const struct cart_error *why, struct cart_error *err) {
+        const struct manifest *m = release_manifest(b);
+        char words[512];
+
+        cart_error_detail(why, error, words, sizeof(words));
+        const struct journal_update u = {
+                .key = uid, .operator = operator, .is_repair = is_repair,
+                .outcome = error == -ECANCELED ? "cancelled" : "failed",
+                .reason = cart_reason_to_string(cart_error_reason(why, error)),
+                .failure = words[0] ? words : NULL, .release_name = manifest_name(m),
+                .release_version = manifest_version(m), .release_key_id = manifest_key_id(m),
+                .release_serial = (int64_t) manifest_serial(m), .from_serial = -1, .bytes_written = -1,
+                .bytes_read = -1,
+        };
+        return journal_record_update(j, &u, NULL, err);
+}

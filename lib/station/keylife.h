@@ -29,6 +29,7 @@
 #include "base/error.h"
 #include "device/device.h"
 #include "flash/key-record.h"
+#include "flash/update.h"
 #include "flash/verify.h"
 #include "journal/journal-life.h"
 
@@ -133,3 +134,23 @@ const struct journal_pupil_info *keylife_issue_pupil(const struct keylife_issue 
  * completing the first's record). */
 int keylife_issue_write(struct keylife_issue *ki, const char *operator, int64_t mtime, bool *ret_was_written,
                         enum keylife_issue_step *ret_step, struct cart_error *err);
+
+/*
+ * An update or repair that wrote (update_key()'s report rep, B's signer key id) recorded as
+ * the journal's "updated" or "repaired" event of key uid (keylife_find()): journal_record_update()
+ * with the record filled from rep (the files of B written, restored ones included; the
+ * restored paths of a repair). Not for a dry run. Errors as journal_record_update()'s.
+ */
+int keylife_record_update(struct journal *j, const char *operator, const char *uid, const struct update_report *rep,
+                          const char *release_key_id, struct cart_error *err);
+/*
+ * An update or repair to release b that failed after it may have written (update_key()
+ * returned error, why its words: an I/O error, a read-back mismatch, not verified intact):
+ * the key's event with outcome "failed" ("cancelled" for -ECANCELED), its reason code and
+ * words; the key still holds what it held for the journal. Not for a refusal before any
+ * write (keylife_update_may_have_written() false): nothing changed, nothing is recorded.
+ */
+int keylife_record_update_failure(struct journal *j, const char *operator, const char *uid, const struct release *b,
+                                  bool is_repair, int error, const struct cart_error *why, struct cart_error *err);
+/* Whether update_key()'s error r may come after its first write (else: refused, nothing written). */
+bool keylife_update_may_have_written(int r);

@@ -15,6 +15,7 @@
 #include "base/output-file.h"
 #include "flash/update.h"
 #include "station/held.h"
+#include "station/keylife.h"
 #include "station/station.h"
 
 struct station {
@@ -781,11 +782,11 @@ int station_update(struct station *s, const struct station_key *k, bool want_rep
         target_close(&x, false);
         report->finished_usec = realtime_usec();
         if (r < 0) {
-                /* update_key() refuses these before its first write: the key is as it was. */
+                /* Refused before its first write (keylife.h's one list): the key is as it was. */
+                bool is_refused = !keylife_update_may_have_written(r) && r != -ENOMEM;
                 enum cart_reason why = update_refusal(r);
-                bool is_refused = why != CART_REASON_NONE;
 
-                if (is_refused)
+                if (is_refused && why != CART_REASON_NONE)
                         err->reason = why;
                 flash_report_fail(report, is_refused ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
                 cart_error_prefix(err, r, "%s", k->target);

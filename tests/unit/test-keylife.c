@@ -353,6 +353,50 @@ static void test_read_and_issue(void **state) {
         assert_string_equal(rec.owner_last_name, "");
 }
 
+/* update_key()'s report of a repair recorded as a "repaired" event: its restored paths
+ * named, the files it wrote counted; a failure after writing as "failed", which leaves the
+ * release the key holds; the errors that refuse before any write are told apart. */
+static void test_record_update(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(journal_key_info_freep) struct journal_key_info *k = NULL;
+        struct update_action actions[] = {
+                { .kind = UPDATE_PUT, .path = (char *) "Cours/intro.txt", .is_restore = true },
+                { .kind = UPDATE_ATTRS, .path = (char *) "Cours/intro.txt", .is_restore = true },
+                { .kind = UPDATE_PUT, .path = (char *) "Outils/outil.bin", .is_restore = true },
+        };
+        struct update_report rep = {
+                .from_version = "2026.1", .to_version = "2026.1", .release_name = "college", .from_serial = 1,
+                .to_serial = 1, .volume_id = 0xC0000001u, .is_repair = true, .actions = actions,
+                .n_actions = ELEMENTSOF(actions), .n_restored = 2, .n_attrs = 1, .bytes_written = 70000,
+                .bytes_read_back = 70000,
+        };
+        struct cart_error err = {}, why = {};
+
+        assert_int_equal(keylife_record_update(j, "tech", "C0000001", &rep, "0123456789ABCDEF", &err), 0);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM events WHERE kind = 'repaired' AND outcome = 'ok' AND "
+                                      "pupil_id = 'P2' AND volume_id = 'C0000001' AND release_name = 'college' AND "
+                                      "release_serial = 1 AND bytes_written = 70000 AND "
+                                      "message = '2 restored: Cours/intro.txt, Outils/outil.bin'"), 1);
+        assert_int_equal(journal_key_find(j, "K1", &k, &err), 0);
+        assert_string_equal(k->release_name, "college");
+
+        cart_error_io(&why, -EBADE, "key.img", 65536, "Cours/intro.txt");
+        assert_true(keylife_update_may_have_written(-EBADE));
+        assert_true(keylife_update_may_have_written(-EIO));
+        assert_false(keylife_update_may_have_written(-ENOSPC));
+        assert_false(keylife_update_may_have_written(-ESTALE));
+        assert_false(keylife_update_may_have_written(-EXDEV));
+        assert_int_equal(keylife_record_update_failure(j, "tech", "usb:0781:5581:K0", f->release, false, -EBADE, &why,
+                                                       &err), 0);
+        assert_int_equal(raw_count(j, "SELECT count(*) FROM events WHERE kind = 'updated' AND outcome = 'failed' AND "
+                                      "reason = 'readback-mismatch' AND pupil_id = 'P1' AND release_version = '2026.1' "
+                                      "AND message LIKE '%key.img%'"), 1);
+        k = journal_key_info_free(k);
+        assert_int_equal(journal_key_find(j, "K0", &k, &err), 0);
+        assert_string_equal(k->release_name, "ent-college");       /* still what it held */
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+}
+
 static int setup_with_release(void **state) {
         fixture_setup(state);
         return setup(NULL);
@@ -374,6 +418,7 @@ int main(void) {
                 cmocka_unit_test(test_operator),
                 cmocka_unit_test_setup_teardown(test_target_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_and_issue, setup_with_release, teardown_with_release),
+                cmocka_unit_test_setup_teardown(test_record_update, setup_with_release, teardown_with_release),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
