@@ -69,7 +69,7 @@ rig_prepare() {
         if stale "$g/update.cart" "$g/release.cart"; then
                 # Serial 2 of it, for the update scenario: a resource changed, one added
                 # (fractions.html), one removed.
-                rm -rf "$E2E_WORK/update-src"
+                rm -rf "$E2E_WORK/update-src" "$g/update.cart"
                 cp -r "$E2E_SRC/../../images/ent-college" "$E2E_WORK/update-src"
                 sed -i 's/^serial = .*/serial = 2/; s/^version = .*/version = 2027.09/' "$E2E_WORK/update-src/recipe.ini"
                 echo "Réviser : relire, résumer, réciter." >>"$E2E_WORK/update-src/content/Ressources/methode-revision.txt"
