@@ -385,6 +385,10 @@ static void test_update_and_repair(void **state) {
         assert_int_equal(k->flashed_usec, before->flashed_usec);          /* still its flash's time */
         assert_int_equal(journal_report_keys(j, &f, on_key_release, &x, &err), 0);
         assert_string_equal(x.buf, "K0 2026.1 #3\nK1 2026.2 #5\n");
+        x.buf[0] = 0;
+        f.class_name = NULL;
+        assert_int_equal(journal_report_releases(j, &f, on_release, &x, &err), 0);
+        assert_string_equal(x.buf, "ent-college 2026.2 #5 1\nent-college 2026.1 #4 1\nent-college 2026.1 #3 1\n");
         assert_int_equal(journal_batch_last_flash(j, "usb:0781:5581:K1", "ent-college", 5, &vol, &err), 1);
         assert_int_equal(vol, 0xC0000001u);
         assert_int_equal(journal_batch_last_flash(j, "usb:0781:5581:K1", "ent-college", 3, &vol, &err), 0);
