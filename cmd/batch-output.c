@@ -10,6 +10,8 @@
 #include <wchar.h>
 
 #include "batch-output.h"
+#include "flash/update.h"
+#include "device/device.h"
 #include "common.h"
 #include "flash-output.h"
 #include "reason.h"
@@ -45,6 +47,7 @@ static const char *event_name_words(enum batch_event_kind k) {
         case BATCH_NO_PUPIL: return P_("batch event", "no-pupil");
         case BATCH_JOURNAL_ERROR: return P_("batch event", "journal-error");
         case BATCH_SPOOLED_BEFORE: return P_("batch event", "recorded-from-spool");
+        case BATCH_NOT_UPDATABLE: return P_("batch event", "not-updatable");
         case BATCH_TICK: break;
         }
         return batch_event_name(k);
@@ -135,11 +138,30 @@ static const char *event_words(const struct batch_event *ev, bool is_people, cha
                         snprintf(buf, n, "%s", i18n_say(is_people, N_("stopped before it was written")));
                 break;
         case BATCH_SKIPPED:
-                snprintf(buf, n, "%s", i18n_say(is_people, N_("already holds this release intact: left alone "
-                                                          "(--force to flash it)")));
+                if (s && s->is_in_place)
+                        snprintf(buf, n, "%s", i18n_say(is_people, N_("already holds this release intact: left "
+                                                                  "alone")));
+                else
+                        snprintf(buf, n, "%s", i18n_say(is_people, N_("already holds this release intact: left "
+                                                                  "alone (--force to flash it)")));
                 break;
         case BATCH_NO_PUPIL:
                 snprintf(buf, n, "%s", i18n_say(is_people, N_("every pupil of the class has a key: not touched")));
+                break;
+        case BATCH_NOT_UPDATABLE:
+                if (is_people)
+                        error_sentence(ev->error, r, e, sizeof(e));
+                else
+                        error_sentence_untranslated(ev->error, r, e, sizeof(e));
+                if (s && s->is_flashed_instead)
+                        /* TRANSLATORS: %s says why the key cannot be updated in place. */
+                        snprintf(buf, n, i18n_say(is_people, N_("%s: flashed instead (--flash-if-needed), "
+                                                                "the pupil's files erased")), e);
+                else
+                        /* TRANSLATORS: %s says why the key cannot be updated in place. */
+                        snprintf(buf, n, i18n_say(is_people, N_("%s: left alone, nothing written "
+                                                                "(--flash-if-needed flashes it, erasing the "
+                                                                "pupil's files)")), e);
                 break;
         default:
                 break;
@@ -157,7 +179,7 @@ static const char *event_reason(const struct batch_event *ev) {
                 r = station_report_reason(ev->slot->report, ev->slot->is_removed);
         if (r != CART_REASON_NONE)
                 return cart_reason_to_string(r);
-        if (ev->kind == BATCH_JOURNAL_ERROR)
+        if (ev->kind == BATCH_JOURNAL_ERROR || ev->kind == BATCH_NOT_UPDATABLE)
                 return cart_reason_to_string(cart_error_reason(ev->error, ev->error_r));
         return NULL;
 }
@@ -178,6 +200,8 @@ static void json_summary(struct json_object *o, const struct batch_summary *s) {
         json_object_object_add(o, "running", json_object_new_int64((int64_t) s->n_running));
         if (s->n_without_key >= 0)
                 json_object_object_add(o, "without_key", json_object_new_int64(s->n_without_key));
+        if (s->n_not_updatable)
+                json_object_object_add(o, "not_updatable", json_object_new_int64((int64_t) s->n_not_updatable));
         json_object_object_add(o, "elapsed", json_object_new_double(s->elapsed));
         json_object_object_add(o, "keys_per_hour", json_object_new_double(s->keys_per_hour));
 }
@@ -187,6 +211,32 @@ static void json_print(struct batch_output *out, struct json_object *o) {
         fputc('\n', out->f);
         fflush(out->f);
         json_object_put(o);
+}
+
+/* What an update in place did (--update, --repair), and the pupil's files it moved. */
+static struct json_object *update_json(const struct update_report *u) {
+        struct json_object *o = json_object_new_object(), *moved = json_object_new_array();
+
+        json_object_object_add(o, "kind", json_object_new_string(u->is_repair ? "repair" : "update"));
+        json_add_str(o, "release", u->release_name);
+        json_add_str(o, "from_version", u->from_version);
+        json_add_str(o, "to_version", u->to_version);
+        json_object_object_add(o, "from_serial", json_object_new_int64((int64_t) u->from_serial));
+        json_object_object_add(o, "to_serial", json_object_new_int64((int64_t) u->to_serial));
+        json_object_object_add(o, "written", json_object_new_int64((int64_t) u->n_put));
+        json_object_object_add(o, "restored", json_object_new_int64((int64_t) u->n_restored));
+        json_object_object_add(o, "removed", json_object_new_int64((int64_t) u->n_removed));
+        json_object_object_add(o, "moved", json_object_new_int64((int64_t) u->n_rescued));
+        json_object_object_add(o, "resumed", json_object_new_boolean(u->is_resumed));
+        for (size_t i = 0; i < u->n_actions; i++)
+                if (u->actions[i].kind == UPDATE_RESCUE) {
+                        struct json_object *m = json_object_new_object();
+                        json_add_str(m, "path", u->actions[i].path);
+                        json_add_str(m, "to", u->actions[i].to);
+                        json_object_array_add(moved, m);
+                }
+        json_object_object_add(o, "moved_files", moved);
+        return o;
 }
 
 static void json_event(struct batch_output *out, const struct batch_event *ev) {
@@ -240,10 +290,15 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
                         }
                         json_object_object_add(o, "bytes_written", json_object_new_int64((int64_t) r->bytes_written));
                         json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t) r->bytes_read));
-                        json_object_object_add(o, "erase", flash_erase_json(r));
+                        if (!s->update)
+                                json_object_object_add(o, "erase", flash_erase_json(r));
                         json_object_object_add(o, "seconds", json_object_new_double(
                                 (double) (r->finished_usec - r->started_usec) / 1e6));
                 }
+                if (s->update && ev->kind == BATCH_DONE)
+                        json_object_object_add(o, "update", update_json(s->update));
+                if (s->is_flashed_instead)
+                        json_object_object_add(o, "flashed_instead", json_object_new_boolean(true));
         }
         char words[1536];
         json_add_str(o, "reason", event_reason(ev));
@@ -273,6 +328,37 @@ static void line_done(struct batch_output *out, const struct batch_slot *s, cons
                 /* TRANSLATORS: after a done line: bytes of zeros written over what the key held, seconds. */
                 fprintf(out->f, _(" (erased first: %s of zeros in %s s)"), HUMAN_SIZE(r->erase_bytes),
                         HUMAN_DECIMAL(r->erase_seconds));
+}
+
+/* The "done" line of a key updated or repaired in place, then the pupil's files it moved. */
+static void line_updated(struct batch_output *out, const struct batch_slot *s, const char *who) {
+        const struct flash_report *r = s->report;
+        const struct update_report *u = s->update;
+        const char *secs = HUMAN_DECIMAL((double) (r->finished_usec - r->started_usec) / 1e6);
+        char from[64], to[64];
+
+        copy_safe(from, sizeof(from), u->from_version);
+        copy_safe(to, sizeof(to), u->to_version);
+        if (u->is_repair)
+                /* TRANSLATORS: the key, the release's version, files written again, bytes written,
+                 * bytes read back, seconds ("2.5"). */
+                fprintf(out->f, _("%s: repaired: %s, %zu files restored, %s written, %s read back in %s s, "
+                                  "verified intact; unplug"), who, to, u->n_restored, HUMAN_SIZE(r->bytes_written),
+                        HUMAN_SIZE(r->bytes_read), secs);
+        else
+                /* TRANSLATORS: the key, the version it held, the version it holds now, files
+                 * written, removed, bytes written, bytes read back, seconds ("2.5"). */
+                fprintf(out->f, _("%s: updated: %s -> %s, %zu files written, %zu removed, %s written, %s read "
+                                  "back in %s s, verified intact; unplug"), who, from, to, u->n_put, u->n_removed,
+                        HUMAN_SIZE(r->bytes_written), HUMAN_SIZE(r->bytes_read), secs);
+        for (size_t i = 0; i < u->n_actions; i++)
+                if (u->actions[i].kind == UPDATE_RESCUE) {
+                        char a[512], b[512];
+                        copy_safe(a, sizeof(a), u->actions[i].path);
+                        copy_safe(b, sizeof(b), u->actions[i].to);
+                        /* TRANSLATORS: after an update's line: a pupil's file in the release's way, where it went. */
+                        fprintf(out->f, _("\n%s: moved the pupil's /%s to /%s"), who, a, b);
+                }
 }
 
 static void line_event(struct batch_output *out, const struct batch_event *ev) {
@@ -330,7 +416,10 @@ static void line_event(struct batch_output *out, const struct batch_event *ev) {
                 fprintf(out->f, _("%s: step: %s"), who, flash_step_words(s->step));
                 break;
         case BATCH_DONE:
-                line_done(out, s, who);
+                if (s->update)
+                        line_updated(out, s, who);
+                else
+                        line_done(out, s, who);
                 break;
         default:
                 if (event_words(ev, true, w, sizeof(w))[0]) {
@@ -401,7 +490,9 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
         case BATCH_DONE:
                 snprintf(row->phase, sizeof(row->phase), "%s", event_name_words(ev->kind));
                 /* TRANSLATORS: the RESULT of a good key in the table: take it out of the hub. */
-                snprintf(row->result, sizeof(row->result), "%s", _("ok, unplug"));
+                snprintf(row->result, sizeof(row->result), "%s", s->update ?
+                         /* TRANSLATORS: the RESULT of a key updated or repaired in place. */
+                         (s->update->is_repair ? _("repaired, unplug") : _("updated, unplug")) : _("ok, unplug"));
                 row->color = 1;
                 break;
         case BATCH_SKIPPED:
@@ -410,6 +501,10 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
                 snprintf(row->result, sizeof(row->result), "%s", _("already flashed, unplug"));
                 row->color = 1;
                 break;
+        case BATCH_NOT_UPDATABLE:
+                if (s->is_flashed_instead)
+                        break;      /* its flash follows, in this row */
+                /* fall through */
         case BATCH_FAILED: case BATCH_CANCELLED: case BATCH_REFUSED: case BATCH_NO_PUPIL:
         case BATCH_JOURNAL_ERROR:
                 snprintf(row->phase, sizeof(row->phase), "%s", event_name_words(ev->kind));
@@ -688,6 +783,11 @@ static char *summary_text(const struct batch_summary *s) {
                 snprintf(items[4], sizeof(items[4]), ngettext(", %" PRId64 " pupil without a key",
                                                               ", %" PRId64 " pupils without a key",
                                                               (unsigned long) s->n_without_key), s->n_without_key);
+        else if (s->n_not_updatable)
+                /* TRANSLATORS: --update: keys left alone, after a comma. */
+                snprintf(items[4], sizeof(items[4]), ngettext(", %" PRIu64 " not updatable in place",
+                                                              ", %" PRIu64 " not updatable in place",
+                                                              s->n_not_updatable), s->n_not_updatable);
         /* A rate over less than a minute, or over no key, means nothing: it is left out. */
         char rate[96] = "", secs[48];
         human_decimal(s->elapsed, secs, sizeof(secs));
@@ -821,7 +921,7 @@ void batch_output_init(struct batch_output *out, bool is_json, FILE *f, const ch
                 /* The PHASE column as wide as its longest word in this language. */
                 for (int st = 0; st <= FLASH_STEP_ERASE; st++)     /* the last step's number */
                         out->phase_width = MAX(out->phase_width, text_width(flash_step_words((enum flash_step) st)));
-                for (int k = 0; k <= BATCH_TICK; k++)
+                for (int k = 0; k <= BATCH_NOT_UPDATABLE; k++)     /* the last event's number */
                         if (k != BATCH_TICK)
                                 out->phase_width = MAX(out->phase_width,
                                                        text_width(event_name_words((enum batch_event_kind) k)));
@@ -837,7 +937,13 @@ void batch_output_header(struct batch_output *out, const struct batch_output_con
                          c->release_version ? c->release_version : "?", c->serial);
         else
                 snprintf(release, sizeof(release), "%s", out->release ? out->release : "");
-        if (c->class_name)
+        if (c->mode != BATCH_MODE_FLASH)
+                snprintf(where, sizeof(where), "%s", c->mode == BATCH_MODE_REPAIR ?
+                         /* TRANSLATORS: the batch repairs keys in place (--repair), in its header. */
+                         _("keys repaired in place") :
+                         /* TRANSLATORS: the batch updates keys in place (--update), in its header. */
+                         _("keys updated in place, keeping the pupils' files"));
+        else if (c->class_name)
                 /* TRANSLATORS: who the batch's keys are for: a class and its school's UAI. */
                 snprintf(where, sizeof(where), _("class %s of %s"), c->class_name, c->school ? c->school : "?");
         else

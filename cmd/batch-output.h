@@ -37,6 +37,7 @@ struct batch_output_context {
         const char *school, *class_name;   /* class_name NULL: stock keys */
         const char *journal, *station;
         bool has_targets;                  /* --target: no key to wait for */
+        enum batch_mode mode;              /* --update, --repair: keys written in place */
 };
 
 /* Mode from --json, and whether f is a terminal that moves its cursor (not TERM=dumb). */

@@ -17,6 +17,7 @@ static const char help[] =
         N_("Usage: cartable batch RELEASE --journal DB (--school UAI --class C | --stock)\n"
         "                      [--trust KEY]... [--jobs N] [--count N] [--idle-exit SECONDS]\n"
         "                      [--operator NAME] [--target PATH]... [--size SIZE] [--force] [--json]\n"
+        "       cartable batch RELEASE --journal DB (--update | --repair) [--flash-if-needed] ...\n"
         "\n"
         "Flash a signed release onto every USB key plugged in, many at once: each eligible key\n"
         "starts the moment it arrives, in its own worker, and is read back in full. With\n"
@@ -25,6 +26,14 @@ static const char help[] =
         "is recorded in the journal: its start, then done, failed (with its reason) or\n"
         "interrupted. Ineligible disks are shown with their reasons and never touched; a key\n"
         "that already holds this release intact is left alone unless --force.\n"
+        "\n"
+        "With --update, keys brought back by pupils are brought to RELEASE in place, each by\n"
+        "its own worker, as cartable update does: only what differs is written, the pupil's\n"
+        "files and the key's owner are kept, the key is read back and verified (a key that\n"
+        "already holds RELEASE is repaired; one intact is left alone). With --repair, keys\n"
+        "that hold RELEASE are repaired against it. A key that cannot be updated in place\n"
+        "(not a cartable key, another release, a newer serial, an untrusted manifest, too\n"
+        "little free space) is shown with its reason and left alone, nothing written.\n"
         "\n"
         "Options:\n"
         "  --journal DB        the journal (default: [journal] path, or STATE_DIR/journal.db)\n"
@@ -45,13 +54,19 @@ static const char help[] =
         "  --allow-downgrade   accept a release older than one already flashed here\n"
         "  --erase MODE        auto (default, or [flash] erase), always or never: as\n"
         "                      cartable flash, zeros over what a key held before\n"
+        "  --update            update each key in place to RELEASE, keeping the pupil's files\n"
+        "  --repair            repair each key in place against RELEASE, its own\n"
+        "  --flash-if-needed   with --update or --repair: flash a key that cannot be updated\n"
+        "                      in place, as --stock does, which ERASES its pupil's files: only\n"
+        "                      with the pupil's consent\n"
         "  --json              one JSON object per event on stdout (NDJSON)\n"
         "  -h, --help          show this help\n"
         "\n"
         "Ctrl-C (SIGINT, or SIGTERM) stops taking new keys and lets those in progress finish; a\n"
         "second one cancels them (recorded interrupted: their first sector stays cleared).\n"
         "\n"
-        "Exit codes: 0 every key started ended done or was left intact; 3 bad signature or\n"
+        "Exit codes: 0 every key started ended done or was left intact; 2 --update or\n"
+        "--repair: a key could not be updated in place (left alone); 3 bad signature or\n"
         "rollback; 5 a key failed or was interrupted (each recorded in the journal); 64 usage;\n"
         "65 unknown class, bad journal, or a spooled key end refused; 66 missing release or\n"
         "journal; 69 the journal's server went away (key ends recorded when it came back, or\n"
@@ -60,7 +75,8 @@ static const char help[] =
 struct args {
         const char *release, *journal, *school, *class_name, *operator;
         struct trust_args trust;
-        bool stock, force, json, no_probe, allow_downgrade;
+        bool stock, force, json, no_probe, allow_downgrade, flash_if_needed;
+        enum batch_mode mode;
         enum cart_erase erase;
         uint64_t jobs, count, idle_exit, size;
         const char **targets;
@@ -82,7 +98,7 @@ static int parse_count(const char *opt, const char *arg, uint64_t *ret) {
 static int parse_args(int argc, char **argv, struct args *a) {
         enum { OPT_TRUST = 0x100, OPT_JOURNAL, OPT_SCHOOL, OPT_CLASS, OPT_STOCK, OPT_JOBS, OPT_COUNT,
                OPT_IDLE, OPT_OPERATOR, OPT_TARGET, OPT_SIZE, OPT_FORCE, OPT_JSON, OPT_NO_PROBE, OPT_DOWNGRADE,
-               OPT_ERASE };
+               OPT_ERASE, OPT_UPDATE, OPT_REPAIR, OPT_FLASH_IF_NEEDED };
         static const struct option options[] = {
                 TRUST_OPTION(OPT_TRUST),
                 { "journal", required_argument, NULL, OPT_JOURNAL },
@@ -100,6 +116,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "no-probe", no_argument, NULL, OPT_NO_PROBE },
                 { "allow-downgrade", no_argument, NULL, OPT_DOWNGRADE },
                 { "erase", required_argument, NULL, OPT_ERASE },
+                { "update", no_argument, NULL, OPT_UPDATE },
+                { "repair", no_argument, NULL, OPT_REPAIR },
+                { "flash-if-needed", no_argument, NULL, OPT_FLASH_IF_NEEDED },
                 {}
         };
         int c, r;
@@ -140,11 +159,28 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 case OPT_JSON: a->json = true; break;
                 case OPT_NO_PROBE: a->no_probe = true; break;
                 case OPT_DOWNGRADE: a->allow_downgrade = true; break;
+                case OPT_UPDATE: case OPT_REPAIR: {
+                        enum batch_mode m = c == OPT_UPDATE ? BATCH_MODE_UPDATE : BATCH_MODE_REPAIR;
+                        if (a->mode != BATCH_MODE_FLASH && a->mode != m)
+                                return usage_error(&command_batch, _("give either --update or --repair"));
+                        a->mode = m;
+                        break;
+                }
+                case OPT_FLASH_IF_NEEDED: a->flash_if_needed = true; break;
                 default: return usage_bad_option(&command_batch, argv);
                 }
         if (argc - optind != 1)
                 return usage_error(&command_batch, _("expected RELEASE"));
         a->release = argv[optind];
+        if (a->flash_if_needed && a->mode == BATCH_MODE_FLASH)
+                return usage_error(&command_batch, _("--flash-if-needed goes with --update or --repair"));
+        if (a->mode != BATCH_MODE_FLASH && (a->stock || a->class_name || a->school))
+                return usage_error(&command_batch, _("--update and --repair keep each key's pupil: no --class, "
+                                                     "--school or --stock"));
+        if (a->mode != BATCH_MODE_FLASH && a->size)
+                return usage_error(&command_batch, _("--size does not apply to --update or --repair"));
+        if (a->mode != BATCH_MODE_FLASH)
+                a->stock = true;    /* a key flashed instead (--flash-if-needed) is a stock key */
         if (a->stock == !!a->class_name)
                 return usage_error(&command_batch, _("give either --class C (with --school UAI) or --stock"));
         if (a->class_name && !a->school)
@@ -223,7 +259,9 @@ static int run(int argc, char **argv) {
                 return exit_code_for(r);
         }
         /* The release once for the whole batch: signature, every hash, rollback. */
-        r = station_new(a.release, arg_config, trust, a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0, &st, &err);
+        /* A repair puts no newer release on a key: the rollback state is neither checked nor recorded. */
+        r = station_new(a.release, arg_config, trust, a.mode == BATCH_MODE_REPAIR ? STATION_NO_ROLLBACK :
+                        a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0, &st, &err);
         if (r < 0) {
                 free(a.targets);
                 return log_fail_error(&err, r, NULL);
@@ -253,9 +291,13 @@ static int run(int argc, char **argv) {
         batch_output_header(&out, &(struct batch_output_context) {
                 .release_name = manifest_name(m), .release_version = manifest_version(m),
                 .serial = manifest_serial(m), .school = a.school, .class_name = a.class_name,
-                .journal = journal_name(j), .station = journal_station(j), .has_targets = a.n_targets > 0 });
+                .journal = journal_name(j), .station = journal_station(j), .has_targets = a.n_targets > 0,
+                .mode = a.mode });
+        if (a.flash_if_needed)
+                log_warn(_("--flash-if-needed: a key that cannot be updated in place is flashed, and its pupil's "
+                           "files are erased: only with the pupil's consent"));
         struct batch_options o = {
-                .station = st, .journal = j, .trust = trust,
+                .station = st, .journal = j, .trust = trust, .mode = a.mode, .flash_if_needed = a.flash_if_needed,
                 .school = a.school, .class_name = a.class_name, .operator = a.operator,
                 .jobs = (unsigned) a.jobs, .count = a.count, .idle_exit = (unsigned) a.idle_exit,
                 .force = a.force, .targets = a.targets, .n_targets = a.n_targets, .image_size = a.size,
@@ -321,6 +363,8 @@ static int run(int argc, char **argv) {
                 return EXIT_CANCELLED;
         if (sum->n_failed || sum->n_cancelled)
                 return EXIT_IO;
+        if (sum->n_not_updatable)
+                return EXIT_NOT_CARTABLE;
         return EXIT_OK;
 }
 

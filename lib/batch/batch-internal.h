@@ -39,6 +39,8 @@ struct slot {
         uint32_t intact_volume_id;
         enum flash_held journal_held;   /* what the journal says the key held (--erase auto) */
         bool is_skipped;
+        struct update_report *update;   /* --update, --repair: what station_update() did */
+        bool is_not_updatable;          /* station_update() refused it: flashed next, or left alone */
         int sent_step;                  /* the last step queued to the coordinator; -1 none */
         atomic_int step;                /* the running step, for the sampled progress */
         atomic_uint_fast64_t done, total;

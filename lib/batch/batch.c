@@ -19,9 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flash/update.h"
 #include "flash/verify.h"
 #include "batch/batch-internal.h"
 #include "batch/spool.h"
+#include "station/keylife.h"
 #include "station/held.h"
 
 const char *batch_event_name(enum batch_event_kind k) {
@@ -32,6 +34,7 @@ const char *batch_event_name(enum batch_event_kind k) {
                 [BATCH_FAILED] = "failed", [BATCH_CANCELLED] = "interrupted", [BATCH_REMOVED] = "removed",
                 [BATCH_NO_PUPIL] = "no-pupil", [BATCH_JOURNAL_ERROR] = "journal-error",
                 [BATCH_TICK] = "tick", [BATCH_SPOOLED_BEFORE] = "recorded-from-spool",
+                [BATCH_NOT_UPDATABLE] = "not-updatable",
         };
         return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
 }
@@ -105,21 +108,54 @@ static bool key_is_intact(struct slot *s) {
                streq(v->release_name, manifest_name(m)) && v->release_serial == manifest_serial(m);
 }
 
+/* The coordinator's word before a key's first byte is written: 1 go, -1 give up. */
+static int worker_wait_start(struct slot *s) {
+        worker_send(s, MSG_WANT_START, 0);
+        pthread_mutex_lock(&s->lock);
+        while (s->go == 0)
+                pthread_cond_wait(&s->cond, &s->lock);
+        pthread_mutex_unlock(&s->lock);
+        return s->go;
+}
+
+/*
+ * --update, --repair: the key updated in place. true when it is to be flashed instead
+ * (flash_if_needed, and the coordinator recorded its start as a flash's); its report and
+ * steps then start again from nothing.
+ */
+static bool worker_update(struct slot *s) {
+        struct batch *b = s->b;
+        struct station_key k = {
+                .target = s->target,
+                .serial = s->is_device && s->serial[0] ? s->serial : NULL,
+                .on_event = worker_event, .userdata = s,
+        };
+
+        s->r = station_update(b->o.station, &k, b->o.mode == BATCH_MODE_REPAIR, &s->report, &s->update, &s->err);
+        if (s->r == STATION_UPDATE_INTACT)
+                s->is_skipped = true;
+        if (s->r != STATION_UPDATE_REFUSED)
+                return false;
+        s->is_not_updatable = true;
+        if (!b->o.flash_if_needed || worker_wait_start(s) < 0)
+                return false;
+        memset(&s->report, 0, sizeof(s->report));
+        s->sent_step = -1;
+        return true;
+}
+
 static void *worker(void *userdata) {
         struct slot *s = userdata;
         struct batch *b = s->b;
 
+        if (b->o.mode != BATCH_MODE_FLASH && !worker_update(s))
+                goto out;
         if (s->check_intact) {
                 if (key_is_intact(s)) {
                         s->is_skipped = true;
                         goto out;
                 }
-                worker_send(s, MSG_WANT_START, 0);
-                pthread_mutex_lock(&s->lock);
-                while (s->go == 0)
-                        pthread_cond_wait(&s->cond, &s->lock);
-                pthread_mutex_unlock(&s->lock);
-                if (s->go < 0)
+                if (worker_wait_start(s) < 0)
                         goto out;
         }
 
@@ -131,6 +167,8 @@ static void *worker(void *userdata) {
                 .has_volume_id = true, .volume_id = s->volume_id,
                 .owner = s->info ? &s->owner : NULL,
                 .erase = b->o.erase, .journal_held = s->journal_held,
+                /* Not updatable in place: the technician asked it flashed over, whatever it holds. */
+                .force = s->is_not_updatable,
                 .on_event = worker_event, .userdata = s,
         };
         s->r = station_flash(b->o.station, &k, &s->report, &s->err);
@@ -151,6 +189,7 @@ static void slot_clear(struct slot *s) {
         free(s->vendor);
         free(s->product);
         s->info = journal_pupil_info_free(s->info);
+        s->update = update_report_free(s->update);
         s->target = s->port = s->serial = s->pupil = s->pupil_name = s->vendor = s->product = NULL;
 }
 
@@ -175,6 +214,7 @@ static void slot_refresh_view(struct slot *s) {
         s->view.is_running = s->state == SLOT_RUNNING;
         s->view.message = s->message;
         s->view.is_removed = s->is_removed;
+        s->view.is_in_place = s->b->o.mode != BATCH_MODE_FLASH;
 }
 
 void batch_emit(struct batch *b, enum batch_event_kind kind, struct slot *s, const struct cart_error *error, int r) {
@@ -228,7 +268,7 @@ int batch_slot_get(struct batch *b, const char *target, const char *port, struct
         unsigned index = s->view.index;
         s->view = (struct batch_slot) { .index = index, .eta = -1 };
         s->state = SLOT_ENDED;
-        s->is_removed = s->is_skipped = s->check_intact = false;
+        s->is_removed = s->is_skipped = s->check_intact = s->is_not_updatable = false;
         s->go = 0;
         s->r = 0;
         s->message[0] = 0;
@@ -357,15 +397,17 @@ static int slot_start(struct batch *b, struct slot *s) {
                 if (b->o.erase == CART_ERASE_AUTO &&
                     held_in_journal(b->o.journal, uid, NULL, &s->journal_held, &err) < 0)
                         s->journal_held = FLASH_HELD_UNKNOWN;
-                /* A key that came back is there to be made again, never left alone as intact. */
-                if (!b->o.force && s->journal_held != FLASH_HELD_RETURNED) {
+                /* A key that came back is there to be made again, never left alone as intact.
+                 * An update judges the key by what it holds (station_update()). */
+                if (!b->o.force && s->journal_held != FLASH_HELD_RETURNED && b->o.mode == BATCH_MODE_FLASH) {
                         r = journal_batch_last_flash(b->o.journal, uid, manifest_name(m), manifest_serial(m),
                                                      &s->intact_volume_id, &err);
                         s->check_intact = r > 0;
                 }
                 /* else a key without serial is known by its volume, unknown before reading it */
         }
-        if (!s->check_intact && !slot_begin(b, s)) {
+        /* An update in place claims no pupil and records no flash: the journal takes its end. */
+        if (!s->check_intact && b->o.mode == BATCH_MODE_FLASH && !slot_begin(b, s)) {
                 s->state = SLOT_ENDED;
                 batch_emit(b, s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
                 return 0;
@@ -438,6 +480,79 @@ static int record_end(struct batch *b, struct slot *s, bool late, struct cart_er
         return r;
 }
 
+/*
+ * The journal's "updated" or "repaired" event of a key written in place (keylife.h): ok, or
+ * failed (cancelled when stopped) once the update may have written; the key then says
+ * "update interrupted". The key is found by its uid, or else by its volume ID (a key
+ * flashed by another station, or an image file named otherwise). 0 when nothing is to be
+ * recorded: a refusal wrote nothing, a key intact, a target refused at open.
+ */
+static int record_update(struct batch *b, struct slot *s, struct cart_error *err) {
+        const struct update_report *u = s->update;
+        const struct flash_report *rep = &s->report;
+        const struct release *rel = station_release(b->o.station);
+        const char *key_id = manifest_key_id(release_manifest(rel));
+        bool is_repair = u ? u->is_repair : b->o.mode == BATCH_MODE_REPAIR;
+        _cleanup_free_ char *uid = NULL;
+        char vid[9];
+        int r;
+
+        if (s->is_not_updatable || s->is_skipped || (!u && rep->step < FLASH_STEP_WRITE))
+                return 0;
+        if (station_key_uid(rep, &uid) < 0)
+                return -ENOMEM;
+        snprintf(vid, sizeof(vid), "%08" PRIX32, u ? u->volume_id : rep->volume_id);
+        for (int pass = 0; pass < 2; pass++) {
+                const char *key = pass == 0 ? uid : vid;
+                struct cart_error e = {};
+
+                r = u ? keylife_record_update(b->o.journal, b->o.operator, key, u, key_id, &e) :
+                        keylife_record_update_failure(b->o.journal, b->o.operator, key, rel, is_repair, rep->error,
+                                                      &rep->failure, &e);
+                if (pass == 0 || r != -ENOENT)
+                        *err = e;
+                if (r != -ENOENT || (!u && !rep->volume_id))
+                        break;
+        }
+        return r;
+}
+
+/* A key of --update or --repair that ended without being flashed. */
+static void update_ended(struct batch *b, struct slot *s) {
+        struct cart_error err = {};
+        enum batch_event_kind kind;
+        int r;
+
+        if (!s->report.key.device[0])
+                snprintf(s->report.key.device, sizeof(s->report.key.device), "%s", s->target);
+        s->view.report = &s->report;
+        s->view.update = s->update;
+        if (s->report.key.capacity)
+                s->view.capacity = s->report.key.capacity;
+        if (s->is_not_updatable) {
+                kind = BATCH_NOT_UPDATABLE;
+                b->summary.n_not_updatable++;
+        } else if (s->report.outcome == FLASH_OUTCOME_OK) {
+                kind = BATCH_DONE;
+                b->summary.n_done++;
+        } else if (s->report.outcome == FLASH_OUTCOME_CANCELLED) {
+                kind = BATCH_CANCELLED;     /* pulled out (slot_ended) */
+                b->summary.n_cancelled++;
+        } else {
+                kind = BATCH_FAILED;
+                b->summary.n_failed++;
+        }
+        r = record_update(b, s, &err);
+        if (r < 0) {
+                s->jerr = err;
+                s->jr = r;
+                journal_failed(b, r);
+                batch_emit(b, BATCH_JOURNAL_ERROR, s, &s->jerr, r);
+        }
+        batch_emit(b, kind, s, kind == BATCH_DONE || kind == BATCH_CANCELLED ? NULL : &s->report.failure,
+                   kind == BATCH_DONE || kind == BATCH_CANCELLED ? 0 : s->report.error);
+}
+
 static void slot_ended(struct batch *b, struct slot *s) {
         struct cart_error err = {};
         enum batch_event_kind kind;
@@ -452,6 +567,10 @@ static void slot_ended(struct batch *b, struct slot *s) {
         s->state = SLOT_ENDED;
         b->n_running--;
         b->last_activity = batch_mono();
+        if (b->o.mode != BATCH_MODE_FLASH && s->go == 0 && !s->is_skipped) {
+                update_ended(b, s);
+                return;
+        }
         if (s->is_skipped || s->go < 0) {
                 if (s->is_skipped)
                         b->summary.n_skipped++;
@@ -510,6 +629,10 @@ int batch_new(const struct batch_options *o, struct batch **ret, struct cart_err
                 return cart_error_set(err, -EINVAL, "a batch needs a station and a journal");
         if (o->class_name && !o->school)
                 return cart_error_set(err, -EINVAL, "a class needs its school");
+        if (o->mode != BATCH_MODE_FLASH && o->class_name)
+                return cart_error_set(err, -EINVAL, "an update in place keeps each key's pupil: no class");
+        if (o->flash_if_needed && o->mode == BATCH_MODE_FLASH)
+                return cart_error_set(err, -EINVAL, "flash-if-needed goes with an update or a repair");
         if (!o->n_targets && !o->devices)
                 return cart_error_set(err, -EINVAL, "no targets and no device monitor");
         b->o = *o;
@@ -602,6 +725,12 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                 s->abort_kind = BATCH_CANCELLED;
                 if (b->stop_level < 2 && !atomic_load(&s->cancel) && slot_begin(b, s))
                         go = 1;
+                /* Not updatable in place (the worker waits, its report is read here), to be
+                 * flashed (flash_if_needed) unless the batch stops: said first. */
+                if (s->is_not_updatable) {
+                        s->view.is_flashed_instead = go > 0;
+                        batch_emit(b, BATCH_NOT_UPDATABLE, s, &s->report.failure, s->report.error);
+                }
                 pthread_mutex_lock(&s->lock);
                 s->go = go;
                 pthread_cond_signal(&s->cond);

@@ -30,6 +30,8 @@
 #include "release/sign.h"
 #include "station/station.h"
 
+struct update_report;
+
 #define BATCH_STACK_SIZE (512 * 1024)
 #define BATCH_JOURNAL_WAIT 60
 
@@ -49,6 +51,10 @@ enum batch_event_kind {
         BATCH_JOURNAL_ERROR,       /* the journal refused a record: message says why */
         BATCH_TICK,                /* a few times a second: redraw */
         BATCH_SPOOLED_BEFORE,      /* a key's end an earlier batch kept locally (spool.h), now recorded */
+        /* --update, --repair: the key cannot be updated in place (its reason in the event's
+         * error: not-a-key, too-small...); left alone, or with flash_if_needed flashed next
+         * (BATCH_STARTED, then its steps and end as a flashed key's). */
+        BATCH_NOT_UPDATABLE,       /* the last: cmd/batch-output.c and the tests count up to it */
 };
 const char *batch_event_name(enum batch_event_kind k);
 
@@ -72,6 +78,11 @@ struct batch_slot {
         const char *message;           /* a refused disk: its reasons (lib/device's English); "" otherwise */
         unsigned refusals;             /* a refused disk: its failing rules (enum device_refusal)... */
         const struct cart_findings *findings;   /* ... and what they found, for cmd/'s words; or NULL */
+        /* --update, --repair: what was done to a key updated in place, valid once it ended
+         * (BATCH_DONE); NULL for a key flashed (flash_if_needed) or skipped. */
+        const struct update_report *update;
+        bool is_flashed_instead;       /* not updatable in place, being flashed (flash_if_needed) */
+        bool is_in_place;              /* the batch updates or repairs (BATCH_MODE_UPDATE, _REPAIR) */
 };
 
 struct batch_summary {
@@ -91,6 +102,9 @@ struct batch_summary {
         uint64_t n_spooled;
         /* At the start: key ends of earlier batches recorded from spool_dir, files refused. */
         uint64_t n_spool_replayed, n_spool_refused;
+        /* --update, --repair: keys left alone because they cannot be updated in place (those
+         * flashed instead with flash_if_needed count as done or failed). */
+        uint64_t n_not_updatable;
 };
 
 struct batch_event {
@@ -106,8 +120,23 @@ struct batch_event {
 };
 typedef void (*batch_event_fn)(void *userdata, const struct batch_event *ev);
 
+enum batch_mode {
+        BATCH_MODE_FLASH,       /* each key flashed (with its pupil in roster mode) */
+        /* Each key updated in place to the station's release, keeping its pupil's files and
+         * owner (station_update()); a key already holding it, repaired; one intact, skipped.
+         * No pupil is claimed and no key is issued: the key stays whose it was. */
+        BATCH_MODE_UPDATE,
+        BATCH_MODE_REPAIR,      /* each key repaired against the station's release, its own */
+};
+
 struct batch_options {
         struct station *station;               /* borrowed */
+        enum batch_mode mode;
+        /* BATCH_MODE_UPDATE, _REPAIR: a key that cannot be updated in place is flashed as a
+         * stock key instead (its pupil's files erased: cmd/ asks the pupil's consent in its
+         * words), recorded as a flash in the journal; its old holder's issue is closed there
+         * as for any key flashed as stock. false: it is left alone (BATCH_NOT_UPDATABLE). */
+        bool flash_if_needed;
         struct journal *journal;               /* borrowed; used from batch_run()'s thread only */
         const struct sign_trust *trust;        /* for the "already intact" check */
         const char *school, *class_name;       /* roster mode when class_name is set */

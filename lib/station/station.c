@@ -6,13 +6,16 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device/device.h"
 #include "fat/fat.h"
 #include "flash/verify.h"
 #include "base/output-file.h"
+#include "flash/update.h"
 #include "station/held.h"
+#include "station/keylife.h"
 #include "station/station.h"
 
 struct station {
@@ -645,4 +648,156 @@ void station_record_done(struct station_record *rec) {
 struct owner_fields station_owner(const struct journal_pupil_info *p) {
         return (struct owner_fields) { .first_name = p->first_name, .last_name = p->family_name,
                                        .class_name = p->class_name, .school = p->school };
+}
+
+/* ---- A key updated, or repaired, in place (station_update) ---- */
+
+/* Why update_key() left a key alone, as the journal and --json store it; NONE: not a
+ * refusal of the key (an I/O error, a read-back mismatch), or not update_key()'s. */
+static enum cart_reason update_refusal(int r) {
+        switch (-r) {
+        case EMEDIUMTYPE: case EBADMSG: return CART_REASON_NOT_A_KEY;
+        case EUCLEAN: case ENOTUNIQ: return CART_REASON_CORRUPT_VOLUME;
+        case ENOKEY: return CART_REASON_UNTRUSTED_SIGNER;
+        case EKEYREJECTED: return CART_REASON_BAD_SIGNATURE;
+        case ESTALE: return CART_REASON_ROLLBACK;
+        case ENOSPC: return CART_REASON_TOO_SMALL;
+        case EXDEV: case EBUSY: return CART_REASON_REFUSED;   /* another release, or its interrupted update */
+        default: return CART_REASON_NONE;
+        }
+}
+
+struct update_sync {
+        const struct station_key *k;
+        struct flash_report *report;
+        int fd;
+};
+
+static int update_read(void *userdata, void *buf, size_t len, uint64_t offset) {
+        return fd_read_at((void *) (intptr_t) ((struct update_sync *) userdata)->fd, buf, len, offset);
+}
+
+static int update_write(void *userdata, const void *buf, size_t len, uint64_t offset) {
+        return fd_write_at((void *) (intptr_t) ((struct update_sync *) userdata)->fd, buf, len, offset);
+}
+
+static int64_t realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Between the writes and their read-back: the key written out, and the read-back step told. */
+static int update_synced(void *userdata) {
+        struct update_sync *u = userdata;
+        int r = station_target_sync((void *) (intptr_t) u->fd);
+
+        if (r >= 0 && u->k->on_event) {
+                u->report->step = FLASH_STEP_READBACK;
+                (void) u->k->on_event(u->k->userdata, u->report, FLASH_STEP_READBACK, 0, 0);
+        }
+        return r;
+}
+
+static void update_step(const struct station_key *k, struct flash_report *report, enum flash_step step) {
+        report->step = step;
+        if (k->on_event)
+                (void) k->on_event(k->userdata, report, step, 0, 0);
+}
+
+/* The key's own view of itself: a refusal (nothing written) when it is no cartable key of
+ * this release that update_key() could take; *is_repair and *is_intact set otherwise. */
+static int update_judge(struct station *s, const struct flash_target *t, bool want_repair, bool *is_repair,
+                        bool *is_intact, struct cart_error *err) {
+        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        const struct manifest *m = release_manifest(s->release);
+        int r;
+
+        r = verify_key(fd_read_at, (void *) (intptr_t) t->fd, t->size, s->trust, &v, err);
+        if (r < 0)
+                return r;
+        if (!v->release_name[0])
+                return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no signed manifest");
+        if (!streq(v->release_name, manifest_name(m)))
+                return cart_error_set(err, -EXDEV, "the key holds release %s, not %s", v->release_name, manifest_name(m));
+        if (want_repair && v->release_serial != manifest_serial(m))
+                return cart_error_set(err, -EXDEV, "the key holds %s serial %" PRIu64 ", not serial %" PRIu64
+                                      " (update it instead)", v->release_name, v->release_serial, manifest_serial(m));
+        /* A key that already holds this very release is repaired by an update. */
+        *is_repair = v->release_serial == manifest_serial(m);
+        *is_intact = *is_repair && verify_result_is_intact(v);
+        return 0;
+}
+
+int station_update(struct station *s, const struct station_key *k, bool want_repair, struct flash_report *report,
+                   struct update_report **ret, struct cart_error *err) {
+        _cleanup_(update_report_freep) struct update_report *rep = NULL;
+        struct target x;
+        bool is_repair = false, is_intact = false;
+        int r;
+
+        x = (struct target) { .t.fd = -EBADF, .path = k->target };
+        if (station_target_is_device(k->target)) {
+                if (!s->has_policy)
+                        r = cart_error_set(err, -EPERM, "%s: no target policy to judge this disk by", k->target);
+                else
+                        r = device_target_open(k->target, &s->policy, k->serial, &x.dt, err);
+                if (r >= 0)
+                        identity_from_device(x.dt, k->target, &x.t);
+        } else {
+                struct station_target st;
+                /* Any existing image file: whether it is a key is what update_judge() says. */
+                r = station_target_open(k->target, NULL, &st, err);
+                if (r >= 0) {
+                        x.t = (struct flash_target) { .fd = st.fd, .size = st.size, .sector_size = 512 };
+                        snprintf(x.t.identity.device, sizeof(x.t.identity.device), "%s", k->target);
+                        x.t.identity.capacity = st.size;
+                }
+        }
+        if (r < 0) {
+                struct flash_target none = { .fd = -EBADF };
+                snprintf(none.identity.device, sizeof(none.identity.device), "%s", k->target);
+                target_close(&x, false);
+                return report_early(report, s, &none, r == -ENOMEM ? FLASH_OUTCOME_FAILED : FLASH_OUTCOME_REFUSED, r, err);
+        }
+        flash_report_start(report, &x.t, s->release);
+        report->real_capacity = x.t.size;
+        update_step(k, report, FLASH_STEP_CHECK);
+        r = update_judge(s, &x.t, want_repair, &is_repair, &is_intact, err);
+        if (r >= 0 && is_intact) {
+                target_close(&x, false);
+                report->outcome = FLASH_OUTCOME_OK;
+                report->step = FLASH_STEP_DONE;
+                report->finished_usec = realtime_usec();
+                return STATION_UPDATE_INTACT;
+        }
+        if (r >= 0) {
+                struct update_sync sync = { .k = k, .report = report, .fd = x.t.fd };
+                const struct update_options o = { .release = s->release, .trust = s->trust, .is_repair = is_repair,
+                                                  .time = k->time, .sync = update_synced };
+                update_step(k, report, FLASH_STEP_WRITE);
+                /* update_key() hands its sync hook the userdata of its read and write. */
+                r = update_key(update_read, update_write, &sync, x.t.size, &o, &rep, err);
+        }
+        target_close(&x, false);
+        report->finished_usec = realtime_usec();
+        if (r < 0) {
+                /* Refused before its first write (keylife.h's one list): the key is as it was. */
+                bool is_refused = !keylife_update_may_have_written(r) && r != -ENOMEM;
+                enum cart_reason why = update_refusal(r);
+
+                if (is_refused && why != CART_REASON_NONE)
+                        err->reason = why;
+                flash_report_fail(report, is_refused ? FLASH_OUTCOME_REFUSED : FLASH_OUTCOME_FAILED, r, err);
+                cart_error_prefix(err, r, "%s", k->target);
+                report->failure = *err;
+                return is_refused ? STATION_UPDATE_REFUSED : r;
+        }
+        report->outcome = FLASH_OUTCOME_OK;
+        report->step = FLASH_STEP_DONE;
+        report->volume_id = rep->volume_id;
+        report->bytes_written = rep->bytes_written;
+        report->bytes_read = rep->bytes_read_back;
+        *ret = TAKE_PTR(rep);
+        return STATION_UPDATED;
 }

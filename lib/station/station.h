@@ -143,6 +143,28 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
                    struct cart_error *err);
 
 /*
+ * Update k->target in place to the station's release, keeping the pupil's files
+ * (flash/update.h), or with want_repair repair it against that release, which must be the
+ * one the key holds. A key that already holds this very release is repaired by an update.
+ * The target is opened as station_flash() opens it (a block device through the policy and
+ * k->serial; an image file must exist and is never created or grown); k->on_event is told
+ * the steps CHECK (the key read and judged), WRITE and READBACK (update_key()'s read-back
+ * and verify), never DONE; k->owner, erase and probe do not apply (the owner stays the
+ * key's). Fills report in every case (bytes written and read back on success).
+ * Returns STATION_UPDATED (*ret: what was done); STATION_UPDATE_INTACT: it already holds
+ * this release intact, nothing written; STATION_UPDATE_REFUSED: it cannot be updated in
+ * place, nothing written, err and report say why with a reason code (not-a-key,
+ * corrupt-volume, untrusted-signer, bad-signature, rollback: the key holds a newer serial,
+ * too-small: not enough free space, refused: another release); or a negative errno: the
+ * target refused at open (-EPERM, -EBUSY...), an I/O error or read-back mismatch after
+ * writing began (the key then says "update interrupted" and the same update finishes it).
+ */
+enum { STATION_UPDATED, STATION_UPDATE_INTACT, STATION_UPDATE_REFUSED };
+struct update_report;
+int station_update(struct station *s, const struct station_key *k, bool want_repair, struct flash_report *report,
+                   struct update_report **ret, struct cart_error *err);
+
+/*
  * The reason code a journal stores for a key that did not end well (io-error, too-small,
  * counterfeit... from the report's reason, lib/base/error.h), key-removed for a key pulled
  * out mid-write, interrupted for a key stopped on request; CART_REASON_NONE for a good key.

@@ -135,6 +135,39 @@ scenario_vfat() {
         dmesg >/tmp/dmesg-rw; block /tmp/dmesg-rw dmesg-rw
 }
 
+# 7. cartable batch --update of a flashed key whose pupil wrote files through vfat: one in
+# Mes documents, one in a folder of its own, one where the new release puts a file.
+scenario_update() {
+        sticks UPDT0001 || return 1
+        key=$(byid UPDT0001)
+        j=/tmp/journal.db
+        run init cartable journal init --journal $j
+        run flash cartable flash "$release" "$key" --yes --journal $j
+        udevadm settle -t 30
+        mkdir -p /mnt/k
+        run mount-rw mount -t vfat -o rw,utf8 "$key-part1" /mnt/k
+        printf 'mon devoir\n' >"/mnt/k/Mes documents/devoir.txt"
+        mkdir -p "/mnt/k/Mes documents/Français"
+        head -c 300000 /dev/urandom >"/mnt/k/Mes documents/Français/Une rédaction au nom long.txt"
+        printf 'mes fractions à moi\n' >/mnt/k/Ressources/fractions.html
+        (cd /mnt/k && sha256sum "Mes documents/devoir.txt" "Mes documents/Français/Une rédaction au nom long.txt" \
+                Ressources/fractions.html) >/tmp/pupil-before
+        umount /mnt/k
+        block /tmp/pupil-before pupil-before
+        dmesg -c >/dev/null
+        run update cartable batch /station/e2e/update.cart --trust /station/e2e/test.pub --journal $j \
+                --update --idle-exit 3 --operator e2e --json
+        udevadm settle -t 30
+        run verify cartable verify "$key"
+        run journal cartable journal show --journal $j --json
+        run mount-ro mount -t vfat -o ro,utf8 "$key-part1" /mnt/k
+        (cd /mnt/k && find . -type f | sort | while read -r f; do
+                echo "$(sha256sum "$f" | cut -d' ' -f1) ${f#./}"; done) >/tmp/files
+        block /tmp/files files
+        umount /mnt/k
+        dmesg >/tmp/dmesg-update; block /tmp/dmesg-update dmesg-update
+}
+
 # 2. cartable batch through udevd: a class of the demo roster, three keys present at start,
 # one hot-plugged by the host, one pulled during its write step and plugged in again; then
 # a second batch finds the four keys intact and ends by --idle-exit.

@@ -66,6 +66,18 @@ rig_prepare() {
                         --key "$E2E_WORK/test.key" --output "$g/release.cart" -q
                 "$CARTABLE" image show "$g/release.cart" --trust "$g/test.pub" --json >"$E2E_WORK/release.json"
         fi
+        if stale "$g/update.cart" "$g/release.cart"; then
+                # Serial 2 of it, for the update scenario: a resource changed, one added
+                # (fractions.html), one removed.
+                rm -rf "$E2E_WORK/update-src" "$g/update.cart"
+                cp -r "$E2E_SRC/../../images/ent-college" "$E2E_WORK/update-src"
+                sed -i 's/^serial = .*/serial = 2/; s/^version = .*/version = 2027.09/' "$E2E_WORK/update-src/recipe.ini"
+                echo "Réviser : relire, résumer, réciter." >>"$E2E_WORK/update-src/content/Ressources/methode-revision.txt"
+                printf '<!doctype html><title>Fractions</title>\n' >"$E2E_WORK/update-src/content/Ressources/fractions.html"
+                rm "$E2E_WORK/update-src/content/Ressources/multiplications.html"
+                "$CARTABLE" image build "$E2E_WORK/update-src" "$E2E_WORK/extra" \
+                        --key "$E2E_WORK/test.key" --output "$g/update.cart" -q
+        fi
         printf '[trust]\nkey = /station/e2e/test.pub\n[station]\nstate-dir = /run/cartable\n' >"$g/cartable.conf"
         # A small class for the batch scenario, when manifests/ has one.
         if [ -d "$E2E_SRC/../../manifests" ]; then

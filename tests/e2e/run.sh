@@ -311,7 +311,51 @@ e2e_vfat() {
                 fail "mtools cannot read the pupil's file"
 }
 
-scenario=${1:?usage: run.sh discovery|batch|pulled|ioerror|counterfeit|vfat}
+# 7. batch --update in the guest of a key whose pupil wrote files through Linux's vfat: the
+# pupil's files byte for byte (vfat in the guest, mtools on the host), the one in the new
+# release's way moved, the key intact against serial 2, an updated event in the journal.
+e2e_update() {
+        stick u1 UPDT0001
+        rig_boot
+        rig_wait
+        expect_rc flash 0
+        expect_rc mount-rw 0
+        expect_rc update 0
+        local ev=$RUN/update.json
+        block update.out >"$ev"
+        jq -se '[.[] | select(.event == "done" and .serial == "UPDT0001" and .outcome == "ok"
+                and .update.kind == "update" and .update.to_version == "2027.09"
+                and .update.moved_files == [{"path": "Ressources/fractions.html",
+                        "to": "Mes documents/Déplacés par cartable/fractions.html"}])] | length == 1' "$ev" >/dev/null ||
+                fail "batch --update: $(grep -v progress "$ev")"
+        jq -se '[.[] | select(.event == "failed" or .event == "not-updatable" or .event == "journal-error")] | length == 0' \
+                "$ev" >/dev/null || fail "batch --update: unexpected events: $(cat "$ev")"
+        expect_rc verify 0
+        expect_block verify.out 'intact: ent-college 2027\.09'
+        expect_rc journal 0
+        block journal.out | jq -e '[.[] | select(.kind == "updated" and .outcome == "ok" and .release_serial == 2
+                and (.key | endswith(":UPDT0001")))] | length == 1' >/dev/null || fail "journal: no updated event: $(block journal.out)"
+        # The pupil's files, as vfat read them after the update, are those it wrote before.
+        local f sum path
+        [ "$(block pupil-before | wc -l)" = 3 ] || fail "the guest did not list the pupil's three files"
+        block pupil-before | while read -r sum path; do
+                [ "$path" = Ressources/fractions.html ] && path="Mes documents/Déplacés par cartable/fractions.html"
+                grep -qxF "$sum $path" <(block files) || fail "vfat after the update: /$path is not the pupil's file"
+        done || exit 1
+        expect_rc mount-ro 0
+        expect_not_block dmesg-update 'FAT-fs|fat-fs'
+        # mtools on the host reads the same bytes.
+        block pupil-before | while read -r sum path; do
+                [ "$path" = Ressources/fractions.html ] && path="Mes documents/Déplacés par cartable/fractions.html"
+                f=$(MTOOLS_SKIP_CHECK=1 mtype -i "$RUN/u1.img@@1M" "::/$path" | sha256sum | cut -d' ' -f1)
+                [ "$f" = "$sum" ] || fail "mtools on the host: /$path is not the pupil's file"
+        done || exit 1
+        host_check_key "$RUN/u1.img" 0
+        local out; out=$("$CARTABLE" verify "$RUN/u1.img" --trust "$E2E_WORK/guest/test.pub" 2>&1)
+        echo "$out" | grep -q 'intact: ent-college 2027\.09' || fail "verify on the host: $out"
+}
+
+scenario=${1:?usage: run.sh discovery|batch|pulled|ioerror|counterfeit|vfat|update}
 declare -F "e2e_$scenario" >/dev/null || { echo "run.sh: no scenario '$scenario'" >&2; exit 64; }
 rig_prepare
 rig_scenario "$scenario"

@@ -85,3 +85,34 @@ wait_delivered() {
         done
         fail "signal $2 still pending for process $1 after 60 s"
 }
+
+# update_setup: for the update tests, M (mtools on a key image), a station's configuration
+# (its state directory in $SCRATCH), T (--trust dep.pub) and fsck_clean IMAGE (fsck.fat -n of
+# the key's volume, which says nothing but its two lines).
+update_setup() {
+        M() { MTOOLS_SKIP_CHECK=1 "$@"; }
+        printf '[station]\nstate-dir = %s/state\n' "$SCRATCH" > cartable.conf
+        export CARTABLE_CONFIG=$SCRATCH/cartable.conf
+        T=(--trust dep.pub)
+        fsck_clean() {
+                dd if="$1" of=vol.img bs=1M skip=1 conv=sparse status=none
+                fsck.fat -n vol.img > fsck.out 2>&1 || { cat fsck.out; fail "fsck.fat -n $1"; }
+                [ "$(wc -l < fsck.out)" = 2 ] || { cat fsck.out; fail "fsck.fat -n $1 said more than its two lines"; }
+        }
+}
+
+# update_releases: dep.key/dep.pub, and the example release as a.cart (serial 1, 2026.09,
+# 64M) and b.cart (serial 2, 2027.09: a resource changed, fractions.html added,
+# multiplications.html removed), for the update tests.
+update_releases() {
+        "$CARTABLE" key generate --secret dep.key --public dep.pub --unencrypted > /dev/null
+        cp -r "$SOURCE_ROOT/images/ent-college" a
+        sed -i 's/^min-size = .*/min-size = 64M/' a/recipe.ini
+        "$CARTABLE" image build a --key dep.key --output a.cart > /dev/null 2>&1 || fail "image build a"
+        cp -r a b
+        sed -i 's/^serial = .*/serial = 2/; s/^version = .*/version = 2027.09/' b/recipe.ini
+        echo "Réviser : relire, résumer, réciter." >> b/content/Ressources/methode-revision.txt
+        printf '<!doctype html><title>Fractions</title>\n' > b/content/Ressources/fractions.html
+        rm b/content/Ressources/multiplications.html
+        "$CARTABLE" image build b --key dep.key --output b.cart > /dev/null 2>&1 || fail "image build b"
+}

@@ -8,15 +8,7 @@ need_tool fsck.fat
 need_tool mtype
 need_tool mcopy
 C=$CARTABLE
-M() { MTOOLS_SKIP_CHECK=1 "$@"; }
-printf '[station]\nstate-dir = %s/state\n' "$SCRATCH" > cartable.conf
-export CARTABLE_CONFIG=$SCRATCH/cartable.conf
-T=(--trust dep.pub)
-fsck_clean() {
-        dd if="$1" of=vol.img bs=1M skip=1 conv=sparse status=none
-        fsck.fat -n vol.img > fsck.out 2>&1 || { cat fsck.out; fail "fsck.fat -n $1"; }
-        [ "$(wc -l < fsck.out)" = 2 ] || { cat fsck.out; fail "fsck.fat -n $1 said more than its two lines"; }
-}
+update_setup
 # refused CODE ARGS...: cartable exits CODE and key.img keeps its bytes.
 refused() {
         local code=$1 before; shift
@@ -25,17 +17,8 @@ refused() {
         [ "$(sha256sum < key.img)" = "$before" ] || fail "a refused $* changed key.img"
 }
 
-"$C" key generate --secret dep.key --public dep.pub --unencrypted > /dev/null
-cp -r "$SOURCE_ROOT/images/ent-college" a
-sed -i 's/^min-size = .*/min-size = 64M/' a/recipe.ini
-"$C" image build a --key dep.key --output a.cart > /dev/null 2>&1 || fail "image build a"
-# B: serial 2, one resource changed, one added, one removed.
-cp -r a b
-sed -i 's/^serial = .*/serial = 2/; s/^version = .*/version = 2027.09/' b/recipe.ini
-echo "Réviser : relire, résumer, réciter." >> b/content/Ressources/methode-revision.txt
-printf '<!doctype html><title>Fractions</title>\n' > b/content/Ressources/fractions.html
-rm b/content/Ressources/multiplications.html
-"$C" image build b --key dep.key --output b.cart > /dev/null 2>&1 || fail "image build b"
+# a.cart (serial 1), b.cart (serial 2: one resource changed, one added, one removed).
+update_releases
 
 expect_exit 0 "$C" flash a.cart key.img --size 64M "${T[@]}"
 printf 'Ma rédaction\n' > devoir.txt

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -81,7 +82,7 @@ static int bed_teardown(void **state) {
 }
 
 struct seen {
-        unsigned n[BATCH_TICK + 1];
+        unsigned n[BATCH_NOT_UPDATABLE + 1];      /* the last event's number */
         char pupil_of[N_KEYS + 1][32];
         char failed_message[256];
         unsigned max_running;
@@ -93,6 +94,8 @@ struct seen {
         enum flash_step steps[N_KEYS + 1][16];
         unsigned n_steps[N_KEYS + 1];
         bool is_started[N_KEYS + 1], is_ended[N_KEYS + 1], has_step_outside;
+        unsigned n_flashed_instead;
+        char not_updatable_reason[32];
 };
 
 static void on_event(void *userdata, const struct batch_event *ev) {
@@ -114,6 +117,11 @@ static void on_event(void *userdata, const struct batch_event *ev) {
                         s->n_steps[i]++;
                 }
         }
+        if (ev->kind == BATCH_DONE && ev->slot->is_flashed_instead)
+                s->n_flashed_instead++;
+        if (ev->kind == BATCH_NOT_UPDATABLE)
+                snprintf(s->not_updatable_reason, sizeof(s->not_updatable_reason), "%s",
+                         cart_reason_to_string(cart_error_reason(ev->error, ev->error_r)));
         if (ev->kind == BATCH_STARTED && ev->slot->pupil)
                 snprintf(s->pupil_of[ev->slot->index], sizeof(s->pupil_of[0]), "%s", ev->slot->pupil);
         if (ev->kind == BATCH_FAILED)
@@ -224,6 +232,74 @@ static void test_eight_keys_in_roster_order(void **state) {
 
 /* Steps are queued by each worker, not sampled: with a poll period far longer than a whole
  * key (small images), every key still tells each of its steps once, in order, within its life. */
+/* --update (or --repair) of targets, no class: each key written in place by its own worker. */
+static void run_update(struct bed *b, const char *const *targets, size_t n, enum batch_mode mode, bool flash_if_needed,
+                       struct seen *seen) {
+        _cleanup_(batch_freep) struct batch *batch = NULL;
+        struct cart_error err = {};
+        struct batch_options o = {
+                .station = b->st, .journal = b->j, .trust = b->f->trust, .operator = "test", .mode = mode,
+                .flash_if_needed = flash_if_needed, .targets = targets, .n_targets = n, .tick_msec = 20,
+                .on_event = on_event, .userdata = seen,
+        };
+
+        assert_int_equal(batch_new(&o, &batch, &err), 0);
+        seen->batch = batch;
+        if (batch_run(batch, &err) < 0)
+                fail_msg("batch_run: %s", err.msg);
+}
+
+/* 8 keys of this very release, intact: --update judges each in its own worker and leaves it
+ * alone; a blank image is not updatable (not-a-key) and left blank, unless flash_if_needed,
+ * which flashes it as a stock key. A class is no option of an update. */
+static void test_update_in_place(void **state) {
+        struct bed *b = *state;
+        struct seen flashed = {}, updated = {}, forced = {};
+        const char *targets[N_KEYS + 1];
+        char blank[256];
+        struct cart_error err = {};
+        struct batch *none = NULL;
+        uint8_t buf[4096];
+        int fd;
+
+        run_batch(b, N_KEYS, 0, true, &flashed);
+        assert_int_equal(flashed.n[BATCH_DONE], N_KEYS);
+        snprintf(blank, sizeof(blank), "%s/blank.img", b->f->dir);
+        fd = open(blank, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 64 * MIB), 0);
+        close(fd);
+        for (int i = 0; i < N_KEYS; i++)
+                targets[i] = b->targets[i];
+        targets[N_KEYS] = blank;
+        int64_t n_flashed = count_rows(b->j, "flashed", NULL);
+
+        run_update(b, targets, N_KEYS + 1, BATCH_MODE_UPDATE, false, &updated);
+        assert_int_equal(updated.n[BATCH_SKIPPED], N_KEYS);
+        assert_int_equal(updated.n[BATCH_NOT_UPDATABLE], 1);
+        assert_string_equal(updated.not_updatable_reason, "not-a-key");
+        assert_int_equal(updated.n[BATCH_DONE] + updated.n[BATCH_FAILED] + updated.n[BATCH_STARTED] - (N_KEYS + 1), 0);
+        assert_int_equal(count_rows(b->j, "flashed", NULL), n_flashed);
+        fd = open(blank, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        for (uint64_t off = 0; off < 64 * MIB; off += sizeof(buf)) {
+                assert_int_equal(pread(fd, buf, sizeof(buf), (off_t) off), (ssize_t) sizeof(buf));
+                for (size_t k = 0; k < sizeof(buf); k++)
+                        assert_int_equal(buf[k], 0);
+        }
+        close(fd);
+
+        run_update(b, &targets[N_KEYS], 1, BATCH_MODE_UPDATE, true, &forced);
+        assert_int_equal(forced.n[BATCH_NOT_UPDATABLE], 1);
+        assert_int_equal(forced.n[BATCH_DONE], 1);
+        assert_int_equal(forced.n_flashed_instead, 1);
+        assert_int_equal(count_rows(b->j, "flashed", "ok"), N_KEYS + 1);
+
+        struct batch_options o = { .station = b->st, .journal = b->j, .mode = BATCH_MODE_UPDATE, .school = "0750001A",
+                                   .class_name = "6A", .targets = targets, .n_targets = 1 };
+        assert_int_equal(batch_new(&o, &none, &err), -EINVAL);
+}
+
 static void test_every_step_in_order(void **state) {
         static const enum flash_step want[] = { FLASH_STEP_CHECK, FLASH_STEP_LAYOUT, FLASH_STEP_WRITE,
                                                 FLASH_STEP_READBACK };
@@ -317,6 +393,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_eight_keys_in_roster_order, bed_setup, bed_teardown),
                 cmocka_unit_test_setup_teardown(test_every_step_in_order, bed_setup, bed_teardown),
+                cmocka_unit_test_setup_teardown(test_update_in_place, bed_setup, bed_teardown),
                 cmocka_unit_test_setup_teardown(test_stop_takes_no_new_key, bed_setup, bed_teardown),
                 cmocka_unit_test_setup_teardown(test_journal_interrupted_and_next_pupil, bed_setup, bed_teardown),
         };
