@@ -117,7 +117,7 @@ stick() {
         local id=$1 serial=$2 dopts=${3:-} vopts=${4:-removable=on}
         [ -e "$RUN/$id.img" ] || [ -n "$REPLAY" ] || truncate -s 2G "$RUN/$id.img"
         DEVS+=(-drive "$(key_drive "$id" "${FILE_OVERRIDE:-$RUN/$id.img}" "${STICK_HUB:-}")${dopts:+,$dopts}"
-               -device "usb-storage,bus=xhci.0,drive=d$id,id=$id,serial=$serial,$vopts")
+               -device "usb-storage,bus=${STICK_BUS:-xhci.0},drive=d$id,id=$id,serial=$serial,$vopts")
         N_STICKS=$((N_STICKS + 1))
 }
 
@@ -125,19 +125,20 @@ stick() {
 plug() {
         [ -e "$RUN/$1.img" ] || [ -n "$REPLAY" ] || truncate -s 2G "$RUN/$1.img"
         mon "drive_add 0 $(key_drive "$1" "$RUN/$1.img" "${STICK_HUB:-}")${3:+,$3}"
-        mon "device_add usb-storage,bus=xhci.0,drive=d$1,id=$1,serial=$2,removable=on"
+        mon "device_add usb-storage,bus=${STICK_BUS:-xhci.0},drive=d$1,id=$1,serial=$2,removable=on"
 }
 
 # Hubs. On a real USB 2.0 hub every key shares one bus of about 35-40 MiB/s, reads and
 # writes alike (half duplex): eight keys at once are bound by the bus, not by each key.
-# QEMU's own usb-hub is a 12 Mb/s USB 1.1 device, so the keys stay on the xHCI root ports
-# and the hub is modelled where the bytes are limited: a throttle group per hub (its
-# bps-total is the bus), under a throttle group per key (the key's write and read rates).
+# QEMU's own usb-hub is a 12 Mb/s USB 1.1 device, so each hub is an xHCI controller of its
+# own (xhci-NAME: 15 root ports, and room for 16 keys on two hubs), and the hub is modelled
+# where the bytes are limited: a throttle group per hub (its bps-total is the bus), under a
+# throttle group per key (the key's write and read rates).
 #   hub_rates KIND     sets HUB_BUS_BPS, HUB_KEY_WRITE_BPS, HUB_KEY_READ_BPS for usb2
 #                      (36 MiB/s shared; keys 12 MiB/s write, 24 MiB/s read) or usb3
 #                      (350 MiB/s shared; USB 3 keys 30 MiB/s write, 90 MiB/s read);
 #                      RIG_BUS_BPS, RIG_KEY_WRITE_BPS, RIG_KEY_READ_BPS override them.
-#   hub_group NAME KIND   the hub's throttle group (-object before rig_boot, object_add after)
+#   hub_group NAME KIND   the hub's controller and throttle group (before rig_boot)
 #   hub_stick ID SERIAL HUB / hub_plug ID SERIAL HUB   a key on that hub, cold or hot-plugged
 #   rig_hubs PREFIX    the rig's options: RIG_HUB=usb2|usb3 (default usb2), RIG_HUBS=1|2
 #                      (default 1), RIG_KEYS_PER_HUB=N (default 8); keys PREFIXhHkK with
@@ -159,8 +160,10 @@ throttle_group() {
         else DEVS+=(-object "throttle-group,id=$1,$2"); fi
 }
 hub_group() {
+        [ -z "${QEMU_PID:-}" ] || fail "hub_group $1: before rig_boot (its controller is on the command line)"
         hub_rates "$2"
         HUB_KIND[$1]=$2
+        DEVS+=(-device "qemu-xhci,id=xhci-$1,p2=15,p3=15")
         throttle_group "$1" "x-bps-total=$HUB_BUS_BPS"
 }
 hub_key_group() {
@@ -169,12 +172,12 @@ hub_key_group() {
         hub_rates "${HUB_KIND[$2]:?no hub $2 (hub_group first)}"
         throttle_group "k$1" "x-bps-write=$HUB_KEY_WRITE_BPS,x-bps-read=$HUB_KEY_READ_BPS"
 }
-hub_stick() { hub_key_group "$1" "$3"; local STICK_HUB=$3; stick "$1" "$2"; }
-hub_plug() { hub_key_group "$1" "$3"; local STICK_HUB=$3; plug "$1" "$2"; }
+hub_stick() { hub_key_group "$1" "$3"; local STICK_HUB=$3 STICK_BUS=xhci-$3.0; stick "$1" "$2"; }
+hub_plug() { hub_key_group "$1" "$3"; local STICK_HUB=$3 STICK_BUS=xhci-$3.0; plug "$1" "$2"; }
 rig_hubs() {
         local kind=${RIG_HUB:-usb2} hubs=${RIG_HUBS:-1} per=${RIG_KEYS_PER_HUB:-8} h k
         case $hubs in 1|2) ;; *) fail "RIG_HUBS=$hubs: 1 or 2" ;; esac
-        [ "$per" -ge 1 ] && [ $((hubs * per)) -le 14 ] || fail "RIG_KEYS_PER_HUB=$per: 1 to $((14 / hubs)) (the xHCI's 14 free ports)"
+        [ "$per" -ge 1 ] && [ "$per" -le 14 ] || fail "RIG_KEYS_PER_HUB=$per: 1 to 14 (a hub's controller has 15 ports)"
         local serial
         HUB_SERIALS= HUB_KEYS=()
         for h in $(seq "$hubs"); do hub_group "hub$h" "$kind"; done

@@ -328,8 +328,8 @@ e2e_hub() {
                 hub_rates "${HUB_KIND[$hub]}"
                 # QEMU's view of the key's drive: the key's filter over its hub's, over the image.
                 sed -n "s/^d$id (#block[0-9]*): json:\(.*\) (throttle)\$/\1/p" "$RUN/info-block.txt" |
-                        jq -e --arg k "k$id" --arg h "$hub" --arg f "$RUN/$id.img" '.driver == "throttle" and ."throttle-group" == $k
-                                and .file.driver == "throttle" and .file."throttle-group" == $h and .file.file.filename == $f' >/dev/null ||
+                        jq -e --arg k "k$id" --arg h "$hub" --arg f "/$id.img" '.driver == "throttle" and ."throttle-group" == $k
+                                and .file.driver == "throttle" and .file."throttle-group" == $h and (.file.file.filename | endswith($f))' >/dev/null ||
                         fail "$id: not behind its own throttle group and $hub's: $(grep "^d$id " "$RUN/info-block.txt")"
                 jq -e --argjson w "$HUB_KEY_WRITE_BPS" --argjson r "$HUB_KEY_READ_BPS" \
                         '."bps-write" == $w and ."bps-read" == $r and ."bps-total" == 0' "$RUN/k$id.limits.json" >/dev/null ||
