@@ -262,12 +262,18 @@ scenario_bench() {
 # command line, e.g. usb2-1-8,usb2-2-8): for each, a batch in stock mode waits for keys
 # (--count: all of the phase's); once it listens (it holds its netlink socket, after its
 # release check) the guest says HUB_READY and the host hot-plugs the keys. Each event is
-# stamped with the guest's uptime (a builtin read: no process per line); udevadm monitor
+# stamped with the guest's uptime (a builtin read: no process per line), progress thinned
+# to a line a second per key; udevadm monitor
 # stamps the kernel's and udev's add events; /proc/stat and the batch's own CPU are kept.
-stampu() {
-        while IFS= read -r l; do
-                case "$l" in *'"event":"progress"'*) ;; *) read -r u _ </proc/uptime; echo "$u $l" ;; esac
-        done
+stampu() { while IFS= read -r l; do read -r u _ </proc/uptime; echo "$u $l"; done; }
+# thin FILE: the stamped events, each key's progress cut to one short line a second
+# ("UPTIME P SERIAL STEP BYTES"), so that the console carries a few hundred KB per phase.
+thin() {
+        awk '!/"event":"progress"/ { print; next }
+                { match($0, /"serial":"[^"]*"/); s = substr($0, RSTART + 10, RLENGTH - 11)
+                  match($0, /"step":"[^"]*"/); st = substr($0, RSTART + 8, RLENGTH - 9); gsub(/ /, "-", st)
+                  match($0, /"done":[0-9]+/); d = substr($0, RSTART + 7, RLENGTH - 7)
+                  if ($1 - last[s] >= 1 || st != lst[s]) { print $1, "P", s, st, d; last[s] = $1; lst[s] = st } }' "$1"
 }
 cpustat() { head -1 /proc/stat | tr -s ' ' | cut -d' ' -f2-9 | tr ' ' :; }
 scenario_hubbench() {
@@ -300,7 +306,7 @@ scenario_hubbench() {
                 mark HUB_READY $t
                 wait $job
                 b=$(up); c1=$(cpustat)
-                block /tmp/$t.tj $t; block /tmp/$t.err $t.err
+                thin /tmp/$t.tj >/tmp/$t.thin; block /tmp/$t.thin $t; block /tmp/$t.err $t.err
                 # fields 16 and 17 of the subshell's stat: its children's CPU (the batch), in ticks
                 echo "@@ BENCH $t start=$a ready=$r end=$b rc=$(cat /tmp/$t.rc) cpu0=$c0 cpu1=$c1 batchcpu=$(cut -d' ' -f16,17 /tmp/$t.stat | tr ' ' :) hz=100"
                 mark HUB_DONE $t
