@@ -20,7 +20,7 @@
 # the busiest case (16 probes at once, on a bus the others fill). The keys' images live in
 # /dev/shm (about REL_MIB MiB each; a phase's keys are removed before the next).
 # Not a test: the figures go to docs/benchmarks.md. Needs root and tests/e2e/install-deps;
-# boots one guest; about 10 minutes for the default phases here (2 shared cores).
+# boots one guest; about 7 minutes for the default phases here (418 s on 2 shared cores).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export CARTABLE=${1:-${CARTABLE:-$top/build/cmd/cartable}}
