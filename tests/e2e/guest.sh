@@ -198,6 +198,20 @@ scenario_batch() {
         gzip -c $j | base64 >/tmp/journal.b64; block /tmp/journal.b64 journal.b64
 }
 
+# 8. Keys on the hub model (the host checks QEMU's chain of throttle groups meanwhile): one
+# batch flashes them at once, then each is verified.
+scenario_hub() {
+        serials=$(sed -n 's/.* hubkeys=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
+        sticks $serials || return 1
+        mark HUB_KEYS
+        cartable journal init --journal /tmp/hub.db >/dev/null
+        t=""; for s in $serials; do t="$t --target $(byid $s)"; done
+        run batch cartable batch "$release" --trust /station/e2e/test.pub --journal /tmp/hub.db \
+                --stock --operator e2e --json $t
+        udevadm settle -t 30
+        for s in $serials; do run verify-$s cartable verify "$(byid $s)"; done
+}
+
 # The rig benchmark (bench/rig-bench.sh), on 8 throttled keys. Every line of a block is
 # prefixed with the guest's uptime when it came, so the host can time each step.
 stamp() { while IFS= read -r l; do case "$l" in *'"event":"progress"'*) ;; *) echo "$(up) $l" ;; esac; done; }
@@ -275,6 +289,63 @@ scenario_bench() {
                 w=$(sed -n 's/.*"event":"done".*"bytes_written":\([0-9]*\).*/\1/p' /tmp/big-1.tj)
                 bench_dd big-dd-8 $(( (w + 1048575) / 1048576 )) $all
         fi
+}
+
+# The hub benchmark (bench/hub-bench.sh). Phases KIND-HUBS-PERHUB (hubphases= on the kernel
+# command line, e.g. usb2-1-8,usb2-2-8): for each, a batch in stock mode waits for keys
+# (--count: all of the phase's); once it listens (it holds its netlink socket, after its
+# release check) the guest says HUB_READY and the host hot-plugs the keys. Each event is
+# stamped with the guest's uptime (a builtin read: no process per line), progress thinned
+# to a line a second per key; udevadm monitor
+# stamps the kernel's and udev's add events; /proc/stat and the batch's own CPU are kept.
+stampu() { while IFS= read -r l; do read -r u _ </proc/uptime; echo "$u $l"; done; }
+# thin FILE: the stamped events, each key's progress cut to one short line a second
+# ("UPTIME P SERIAL STEP BYTES"), so that the console carries a few hundred KB per phase.
+thin() {
+        awk '!/"event":"progress"/ { print; next }
+                { match($0, /"serial":"[^"]*"/); s = substr($0, RSTART + 10, RLENGTH - 11)
+                  match($0, /"step":"[^"]*"/); st = substr($0, RSTART + 8, RLENGTH - 9); gsub(/ /, "-", st)
+                  match($0, /"done":[0-9]+/); d = substr($0, RSTART + 7, RLENGTH - 7)
+                  if ($1 - last[s] >= 1 || st != lst[s]) { print $1, "P", s, st, d; last[s] = $1; lst[s] = st } }' "$1"
+}
+cpustat() { head -1 /proc/stat | tr -s ' ' | cut -d' ' -f2-9 | tr ' ' :; }
+scenario_hubbench() {
+        big=/station/e2e/hub.cart
+        phases=$(sed -n 's/.* hubphases=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
+        udevadm monitor --kernel --udev --property --subsystem-match=block >/tmp/udevmon 2>&1 &
+        umon=$!
+        # The emulated CPU against the host's on the same work: busybox's sha256sum of the
+        # release, once it is in the page cache (the host runs the same binary).
+        cat $big >/dev/null
+        a=$(up); busybox sha256sum $big >/dev/null; b=$(up)
+        echo "@@ BENCH tcg sha256=$(el $a $b) bytes=$(stat -c %s $big)"
+        for t in $phases; do
+                n=$(echo $t | awk -F- '{ print $2 * $3 }')
+                i=0; while ls /sys/block | grep -q '^sd'; do
+                        i=$((i + 1)); [ $i -gt 600 ] && { echo "@@ TIMEOUT the last phase's keys"; return 1; }
+                        sleep 0.2
+                done
+                rm -f /tmp/hub.db*; cartable journal init --journal /tmp/hub.db >/dev/null
+                c0=$(cpustat); a=$(up)
+                ( cartable batch $big --trust /station/e2e/test.pub --journal /tmp/hub.db --stock --count $n \
+                        --operator bench --json 2>/tmp/$t.err
+                  echo $? >/tmp/$t.rc; read -r st </proc/self/stat; echo "$st" >/tmp/$t.stat ) | stampu >/tmp/$t.tj &
+                job=$!
+                i=0; until p=$(pidof cartable) && ls -l /proc/$p/fd 2>/dev/null | grep -q socket; do
+                        i=$((i + 1)); [ $i -gt 6000 ] && { echo "@@ TIMEOUT batch $t never listened"; return 1; }
+                        sleep 0.1
+                done
+                r=$(up)
+                mark HUB_READY $t
+                wait $job
+                b=$(up); c1=$(cpustat)
+                thin /tmp/$t.tj >/tmp/$t.thin; block /tmp/$t.thin $t; block /tmp/$t.err $t.err
+                # fields 16 and 17 of the subshell's stat: its children's CPU (the batch), in ticks
+                echo "@@ BENCH $t start=$a ready=$r end=$b rc=$(cat /tmp/$t.rc) cpu0=$c0 cpu1=$c1 batchcpu=$(cut -d' ' -f16,17 /tmp/$t.stat | tr ' ' :) hz=100"
+                mark HUB_DONE $t
+        done
+        kill $umon; sleep 1
+        block /tmp/udevmon udevmon
 }
 
 mark START "$1"

@@ -6,6 +6,7 @@
 #   mon COMMAND             one QEMU monitor command (device_add, device_del, drive_add)
 #   rig_wait                until the guest powers off
 #   block NAME / rc NAME    what the guest printed between markers, a command's exit code
+#   hub_group / hub_stick / hub_plug / rig_hubs   the hub model (see "Hubs" below)
 set -euo pipefail
 : "${CARTABLE:?run through meson test, or set CARTABLE=build/cmd/cartable}"
 CARTABLE=$(realpath "$CARTABLE")
@@ -111,30 +112,105 @@ rig_scenario() {
         [ -n "$REPLAY" ] || cp --sparse=always "$E2E_WORK/station.img" "$RUN/system.img"
 }
 
+# key_drive ID FILE [HUB]: a key's -drive options. On a hub (hub_stick, hub_plug), two QEMU
+# throttle filters are stacked over the image: the key's own group (its limits), on top of
+# the hub's group, which every key of that hub shares (the bus).
+key_drive() {
+        local id=$1 file=$2 hub=${3:-} common=cache=unsafe,werror=report,rerror=report
+        if [ -z "$hub" ]; then
+                echo "if=none,id=d$id,file=$file,format=raw,$common"
+        else
+                echo "if=none,id=d$id,driver=throttle,throttle-group=k$id,file.driver=throttle,file.throttle-group=$hub,file.file.driver=file,file.file.filename=$file,$common"
+        fi
+}
+
 # stick ID SERIAL [DRIVE_OPTS] [DEVICE_OPTS]: a 2 GiB sparse key image $RUN/ID.img.
 stick() {
         local id=$1 serial=$2 dopts=${3:-} vopts=${4:-removable=on}
         [ -e "$RUN/$id.img" ] || [ -n "$REPLAY" ] || truncate -s 2G "$RUN/$id.img"
-        DEVS+=(-drive "if=none,id=d$id,file=${FILE_OVERRIDE:-$RUN/$id.img},format=raw,cache=unsafe,werror=report,rerror=report${dopts:+,$dopts}"
-               -device "usb-storage,bus=xhci.0,drive=d$id,id=$id,serial=$serial,$vopts")
+        DEVS+=(-drive "$(key_drive "$id" "${FILE_OVERRIDE:-$RUN/$id.img}" "${STICK_HUB:-}")${dopts:+,$dopts}"
+               -device "usb-storage,bus=${STICK_BUS:-xhci.0},drive=d$id,id=$id,serial=$serial,$vopts")
         N_STICKS=$((N_STICKS + 1))
 }
 
 # plug ID SERIAL [DRIVE_OPTS]: hot-plug (or re-plug) a key through the monitor.
 plug() {
         [ -e "$RUN/$1.img" ] || [ -n "$REPLAY" ] || truncate -s 2G "$RUN/$1.img"
-        mon "drive_add 0 if=none,id=d$1,file=$RUN/$1.img,format=raw,cache=unsafe,werror=report,rerror=report${3:+,$3}"
-        mon "device_add usb-storage,bus=xhci.0,drive=d$1,id=$1,serial=$2,removable=on"
+        mon "drive_add 0 $(key_drive "$1" "$RUN/$1.img" "${STICK_HUB:-}")${3:+,$3}"
+        mon "device_add usb-storage,bus=${STICK_BUS:-xhci.0},drive=d$1,id=$1,serial=$2,removable=on"
+}
+
+# Hubs. On a real USB 2.0 hub every key shares one bus of about 35-40 MiB/s, reads and
+# writes alike (half duplex): eight keys at once are bound by the bus, not by each key.
+# QEMU's own usb-hub is a 12 Mb/s USB 1.1 device, so each hub is an xHCI controller of its
+# own (xhci-NAME: 15 root ports, and room for 16 keys on two hubs), and the hub is modelled
+# where the bytes are limited: a throttle group per hub (its bps-total is the bus), under a
+# throttle group per key (the key's write and read rates).
+#   hub_rates KIND     sets HUB_BUS_BPS, HUB_KEY_WRITE_BPS, HUB_KEY_READ_BPS for usb2
+#                      (36 MiB/s shared; keys 12 MiB/s write, 24 MiB/s read) or usb3
+#                      (350 MiB/s shared; USB 3 keys 30 MiB/s write, 90 MiB/s read);
+#                      RIG_BUS_BPS, RIG_KEY_WRITE_BPS, RIG_KEY_READ_BPS override them.
+#   hub_group NAME KIND   the hub's controller and throttle group (before rig_boot)
+#   hub_stick ID SERIAL HUB / hub_plug ID SERIAL HUB   a key on that hub, cold or hot-plugged
+#   rig_hubs PREFIX    the rig's options: RIG_HUB=usb2|usb3 (default usb2), RIG_HUBS=1|2
+#                      (default 1), RIG_KEYS_PER_HUB=N (default 8); keys PREFIXhHkK with
+#                      serials HUBHKNNN, listed in HUB_SERIALS (and ID:SERIAL:HUB in HUB_KEYS).
+hub_rates() {
+        case $1 in
+        usb2) HUB_BUS_BPS=37748736 HUB_KEY_WRITE_BPS=12582912 HUB_KEY_READ_BPS=25165824 ;;
+        usb3) HUB_BUS_BPS=367001600 HUB_KEY_WRITE_BPS=31457280 HUB_KEY_READ_BPS=94371840 ;;
+        *) fail "hub kind '$1': usb2 or usb3" ;;
+        esac
+        HUB_BUS_BPS=${RIG_BUS_BPS:-$HUB_BUS_BPS}
+        HUB_KEY_WRITE_BPS=${RIG_KEY_WRITE_BPS:-$HUB_KEY_WRITE_BPS}
+        HUB_KEY_READ_BPS=${RIG_KEY_READ_BPS:-$HUB_KEY_READ_BPS}
+}
+declare -A HUB_KIND=() HUB_KEY_GROUP=()
+# throttle_group ID LIMITS: a QEMU throttle group, on the command line or in the running QEMU.
+throttle_group() {
+        if [ -n "${QEMU_PID:-}" ]; then mon "object_add throttle-group,id=$1,$2"
+        else DEVS+=(-object "throttle-group,id=$1,$2"); fi
+}
+hub_group() {
+        [ -z "${QEMU_PID:-}" ] || fail "hub_group $1: before rig_boot (its controller is on the command line)"
+        hub_rates "$2"
+        HUB_KIND[$1]=$2
+        DEVS+=(-device "qemu-xhci,id=xhci-$1,p2=15,p3=15")
+        throttle_group "$1" "x-bps-total=$HUB_BUS_BPS"
+}
+hub_key_group() {
+        [ -z "${HUB_KEY_GROUP[$1]:-}" ] || return 0     # plugged in again: its group is there
+        HUB_KEY_GROUP[$1]=1
+        hub_rates "${HUB_KIND[$2]:?no hub $2 (hub_group first)}"
+        throttle_group "k$1" "x-bps-write=$HUB_KEY_WRITE_BPS,x-bps-read=$HUB_KEY_READ_BPS"
+}
+hub_stick() { hub_key_group "$1" "$3"; local STICK_HUB=$3 STICK_BUS=xhci-$3.0; stick "$1" "$2"; }
+hub_plug() { hub_key_group "$1" "$3"; local STICK_HUB=$3 STICK_BUS=xhci-$3.0; plug "$1" "$2"; }
+rig_hubs() {
+        local kind=${RIG_HUB:-usb2} hubs=${RIG_HUBS:-1} per=${RIG_KEYS_PER_HUB:-8} h k
+        case $hubs in 1|2) ;; *) fail "RIG_HUBS=$hubs: 1 or 2" ;; esac
+        [ "$per" -ge 1 ] && [ "$per" -le 14 ] || fail "RIG_KEYS_PER_HUB=$per: 1 to 14 (a hub's controller has 15 ports)"
+        local serial
+        HUB_SERIALS= HUB_KEYS=()
+        for h in $(seq "$hubs"); do hub_group "hub$h" "$kind"; done
+        for k in $(seq "$per"); do
+                for h in $(seq "$hubs"); do
+                        serial=$(printf 'HUB%dK%03d' "$h" "$k")
+                        hub_stick "$1h${h}k$k" "$serial" "hub$h"
+                        HUB_SERIALS+="${HUB_SERIALS:+ }$serial"
+                        HUB_KEYS+=("$1h${h}k$k:$serial:hub$h")
+                done
+        done
 }
 
 rig_boot() {
         BOOT_T0=$(now)
         if [ -n "$REPLAY" ]; then QEMU_PID=; return 0; fi
         BOOT_T0=$(now)
-        qemu-system-x86_64 -accel tcg -machine q35 -smp 2 -m 1024 -display none -no-reboot -nodefaults \
+        qemu-system-x86_64 -accel tcg -machine q35 -smp 2 -m "${RIG_MEM:-1024}" -display none -no-reboot -nodefaults \
                 -serial "file:$LOG" -monitor "unix:$MON,server,nowait" \
                 -kernel "/boot/vmlinuz-$KVER" -initrd "$E2E_WORK/initrd.gz" \
-                -append "console=ttyS0 loglevel=1 panic=-1 e2e=$SCENARIO" \
+                -append "console=ttyS0 loglevel=1 panic=-1 e2e=$SCENARIO${RIG_APPEND:+ $RIG_APPEND}" \
                 -drive "if=none,id=sys,file=$RUN/system.img,format=raw" -device virtio-blk-pci,drive=sys \
                 -device virtio-rng-pci \
                 "${DEVS[@]}" >"$RUN/qemu.log" 2>&1 &
@@ -169,6 +245,7 @@ mon() {
         out=$(echo "$1" | socat - "UNIX-CONNECT:$MON" | tr -d '\r' | grep -avE '^(QEMU [0-9]|\(qemu\))' || true)
         echo "$out" >>"$RUN/monitor.log"
         [ -z "$(echo "$out" | grep -iE 'error|could not')" ] || fail "monitor: $1: $out"
+        [ -z "$out" ] || [ "$out" = OK ] || echo "$out"
 }
 
 rig_wait() {

@@ -73,4 +73,9 @@ try vfat "a file's hash differs through vfat" "$(log '0,/ LISEZ-MOI.txt$/s/^@@| 
 try vfat "FAT warning in dmesg" "$(log 's/^@@ END dmesg-ro/@@| FAT-fs (sda1): Volume was not properly unmounted.\n@@ END dmesg-ro/')"
 try vfat "changed course file not caught" "$(log 's/^@@ RC verify-changed 1/@@ RC verify-changed 0/')"
 try vfat "pupil's file reported missing too" "$(log 's/0 missing, 0 modified, 1 extra/1 missing, 0 modified, 1 extra/')"
+try hub "a key's drive behind another hub" "sed -i '0,/\"throttle-group\": \"hub1\"/s//\"throttle-group\": \"hub2\"/' info-block.txt"
+try hub "two keys in one key's group" "sed -i 's/\"throttle-group\": \"khh1k2\"/\"throttle-group\": \"khh1k1\"/' info-block.txt"
+try hub "the hub's bus not shared (no bps-total)" "sed -i 's/\"bps-total\": 37748736/\"bps-total\": 0/' hub1.limits.json"
+try hub "a key's write rate unlimited" "sed -i 's/\"bps-write\": 12582912/\"bps-write\": 0/' khh1k3.limits.json"
+try hub "a key on the hub not done" "$(log '0,/\"event\":\"done\"/s//\"event\":\"failed\"/')"
 exit $missed
