@@ -9,11 +9,12 @@
 #include "trust.h"
 #include "flash/update.h"
 
-enum { OPT_YES = 0x100, OPT_DRY_RUN };
+enum { OPT_YES = 0x100, OPT_DRY_RUN, OPT_CHECK_CONTENT, OPT_QUICK };
 
 struct update_args {
         const char *release, *target;
         bool yes, dry_run;
+        enum update_check check;
         struct trust_args trust;
 };
 
@@ -21,6 +22,8 @@ static int parse(const struct command *c, int argc, char **argv, struct update_a
         static const struct option options[] = {
                 { "yes", no_argument, NULL, OPT_YES },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "check-content", no_argument, NULL, OPT_CHECK_CONTENT },
+                { "quick", no_argument, NULL, OPT_QUICK },
                 TRUST_OPTION('t'),
                 {}
         };
@@ -31,6 +34,8 @@ static int parse(const struct command *c, int argc, char **argv, struct update_a
                 switch (o) {
                 case OPT_YES: a->yes = true; break;
                 case OPT_DRY_RUN: a->dry_run = true; break;
+                case OPT_CHECK_CONTENT: a->check = UPDATE_CHECK_CONTENT; break;
+                case OPT_QUICK: a->check = UPDATE_CHECK_QUICK; break;
                 case 't':
                         if (trust_args_add(&a->trust, optarg) < 0)
                                 return log_fail(-ENOMEM, _("out of memory"));
@@ -126,7 +131,7 @@ static int run(const struct command *c, bool is_repair, int argc, char **argv) {
         if (r < 0)
                 return log_fail_error(&err, r, _("%s: nothing written"), a.target);
         const struct update_options o = { .release = station_release(st), .trust = trust, .is_repair = is_repair,
-                                          .is_dry_run = a.dry_run, .sync = key_target_sync };
+                                          .is_dry_run = a.dry_run, .check = a.check, .sync = key_target_sync };
         r = update_key(fd_read_at, fd_write_at, (void *) (intptr_t) t.fd, t.size, &o, &rep, &err);
         if (r < 0) {
                 log_error(r, _("%s: %s"), a.target, ERROR_TEXT(&err, r));
@@ -151,7 +156,8 @@ static int run_repair(int argc, char **argv) {
 const struct command command_update = {
         .name = "update",
         .summary = N_("bring a key to a newer release in place, keeping the pupil's files"),
-        .help = N_("Usage: cartable update RELEASE TARGET [--trust KEY]... [--dry-run] [--yes]\n"
+        .help = N_("Usage: cartable update RELEASE TARGET [--trust KEY]... [--dry-run] [--check-content|--quick]\n"
+                   "       [--yes]\n"
                    "\n"
                    "Bring a key (or image file) that holds an older serial of the same release to\n"
                    "RELEASE in place: only what differs is written (files added, changed or\n"
@@ -166,6 +172,11 @@ const struct command command_update = {
                    "Options:\n"
                    "  --trust KEY   trusted minisign public key, or a directory of them (repeatable)\n"
                    "  --dry-run     say what would be done; nothing written\n"
+                   "  --check-content\n"
+                   "                read every release file before and after the writes (repair's\n"
+                   "                default); else a file whose entry is as cartable wrote it\n"
+                   "                (size, time) is trusted unread\n"
+                   "  --quick       trust such files, read only what changed (update's default)\n"
                    "  --yes         needed to write on a USB key\n"
                    "  -h, --help    show this help\n"
                    "\n"

@@ -187,6 +187,9 @@ struct fat_reader *fat_reader_free(struct fat_reader *r);
 DEFINE_POINTER_CLEANUP(struct fat_reader, fat_reader_free);
 
 int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret);
+/* The same without the free space (free_clusters and free_bytes 0), which takes reading
+ * the whole FAT: what the boot sector says. */
+int fat_reader_info_uncounted(struct fat_reader *r, struct fat_volume_info *ret);
 
 /*
  * Path lookups are '/'-separated, "" or "/" for the root, and match a component as Windows

@@ -498,7 +498,7 @@ int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const stru
         r = open_cartable_volume(read, userdata, size, o->trust, &fr, &m, res, err);
         if (r < 0)
                 return r;
-        r = fat_reader_info(fr, &vi);
+        r = fat_reader_info_uncounted(fr, &vi);      /* the label and volume ID: no FAT read */
         if (r < 0)
                 return r;
         memcpy(res->label, vi.label, sizeof(res->label));
