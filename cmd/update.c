@@ -123,8 +123,10 @@ static int run(const struct command *c, bool is_repair, int argc, char **argv) {
         trust_args_done(&a.trust);
         if (code != EXIT_OK)
                 return code;
-        /* The release's signature, and the station's rollback state, as flash checks them. */
-        r = station_new(a.release, arg_config, trust, is_repair ? STATION_NO_ROLLBACK : 0, &st, &err);
+        /* The release's signature, and the station's rollback state, as flash checks them; its
+         * payloads hashed by update_key, those it writes only. */
+        r = station_new(a.release, arg_config, trust, STATION_LAZY_HASH | (is_repair ? STATION_NO_ROLLBACK : 0), &st,
+                        &err);
         if (r < 0)
                 return log_fail_error(&err, r, _("%s: nothing written"), a.release);
         r = key_target_open(a.target, &t, &err);

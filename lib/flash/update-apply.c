@@ -404,6 +404,20 @@ static int read_back(struct update_ctx *u, struct fat_reader *fr, cart_read_fn r
         return 0;
 }
 
+/* The payloads B's files to write come from, hashed against B's signed manifest before the
+ * first write: B may have been opened without hashing them all (STATION_LAZY_HASH). */
+static int check_payloads(struct update_ctx *u, struct cart_error *err) {
+        _cleanup_free_ const struct release_file **v = calloc(u->rep->n_actions + 1, sizeof(*v));
+        size_t n = 0;
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < u->rep->n_actions; i++)
+                if (u->rep->actions[i].kind == UPDATE_PUT)
+                        v[n++] = manifest_find(u->mb, u->rep->actions[i].path);
+        return release_check_files(u->o->release, v, n, err);
+}
+
 static int prepare(struct update_ctx *u, struct fat_editor *ed, struct key_files *k, char **ret_record,
                    struct cart_error *err) {
         struct fat_volume_info vi;
@@ -440,7 +454,7 @@ static int prepare(struct update_ctx *u, struct fat_editor *ed, struct key_files
                 return cart_error_set(err, -ENOSPC, "the update needs %" PRIu64 " bytes free, the key has %" PRIu64
                                       ": %" PRIu64 " bytes missing", u->rep->bytes_needed, vi.free_bytes,
                                       u->rep->bytes_needed - vi.free_bytes);
-        return 0;
+        return u->o->is_dry_run ? 0 : check_payloads(u, err);
 }
 
 int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t size,

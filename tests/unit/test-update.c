@@ -512,6 +512,33 @@ static void test_refused(void **state) {
         assert_memory_equal(key, w.flashed, KEY);
 }
 
+/* B opened without hashing its payloads (STATION_LAZY_HASH, cartable update's): one it
+ * would write that differs from the signed manifest is refused before the first write. */
+static void test_tampered_payload(void **state) {
+        const struct release_file *f = manifest_find(release_manifest(w.b), "Outils/nouveau.bin");
+        struct release *rel = NULL;
+        struct cart_error err = {};
+        char src[300], dst[300], cmd[700];
+        uint8_t x;
+        int fd;
+
+        (void) state;
+        snprintf(src, sizeof(src), "%s/college-2.cart", w.dir);
+        snprintf(dst, sizeof(dst), "%s/tampered.cart", w.dir);
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, dst);
+        assert_int_equal(system(cmd), 0);
+        fd = open(dst, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pread(fd, &x, 1, (off_t) f->data_offset + 1000), 1);
+        x ^= 0x01;
+        assert_int_equal(pwrite(fd, &x, 1, (off_t) f->data_offset + 1000), 1);
+        close(fd);
+        if (release_open(dst, w.trust, RELEASE_OPEN_SKIP_HASH, &rel, &err) < 0)
+                fail_msg("release_open: %s", err.msg);
+        refused(rel, false, -EKEYREJECTED, "Outils/nouveau.bin");
+        release_unref(rel);
+}
+
 /* A key the pupil filled: nothing written, the bytes missing said. */
 static void test_full(void **state) {
         _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
@@ -782,6 +809,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_plan, reset),
                 cmocka_unit_test_setup(test_update, reset),
                 cmocka_unit_test_setup(test_refused, reset),
+                cmocka_unit_test_setup(test_tampered_payload, reset),
                 cmocka_unit_test_setup(test_repair, reset),
                 cmocka_unit_test_setup(test_cuts, reset),
                 cmocka_unit_test_setup(test_read_back_follows_change, reset),
