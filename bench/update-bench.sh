@@ -12,7 +12,8 @@
 #   RUNS=3 (default)
 #   bench/update-bench.sh --rig [BUILD_DIR]: the same on one key of the QEMU rig
 #       (tests/e2e) throttled to 12 MiB/s write and 24 MiB/s read; needs root and
-#       tests/e2e/install-deps; 60 files of 1 MiB; about 10 minutes here.
+#       tests/e2e/install-deps; 60 files of 1 MiB (3 differ); boots one guest, about 5
+#       minutes here. The guest's scenario is update_bench in tests/e2e/guest.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)

@@ -358,7 +358,8 @@ static bool is_trusted(void *userdata, const char *path, const struct fat_dirent
 /*
  * After the writes: the key verified against B, with the files written now read and
  * compared with B's hashes and, quick, the others checked by their entries (content:
- * every file read, as verify does); then the owner file and the manifest read again.
+ * every file read, as verify does), the manifest verify checked being B's; then the
+ * owner file read again.
  */
 static int read_back(struct update_ctx *u, struct fat_reader *fr, cart_read_fn read, void *userdata, uint64_t size,
                      struct cart_error *err) {
