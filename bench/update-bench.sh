@@ -41,6 +41,7 @@ releases() {
         for i in $(seq 1 "$per"); do head -c $((kib * 1024)) /dev/urandom > "$w/b/content/Cours/new$i.bin"; done
         for i in $(seq $((files - per + 1)) "$files"); do rm "$w/b/content/Cours/c$i.bin"; done
         changed=$(( 2 * per * kib * 1024 ))
+        rm -f "$out"/update-[abc].cart
         "$C" image build "$w/a" --key "$key" --output "$out/update-a.cart" -q
         "$C" image build "$w/b" --key "$key" --output "$out/update-b.cart" -q
         head -c $((8 * 1024 * 1024)) /dev/urandom > "$w/b/content/Cours/big.bin"
