@@ -12,12 +12,13 @@
 #include "trust.h"
 #include "flash/update.h"
 
-enum { OPT_YES = 0x100, OPT_DRY_RUN, OPT_JOURNAL, OPT_OPERATOR };
+enum { OPT_YES = 0x100, OPT_DRY_RUN, OPT_JOURNAL, OPT_OPERATOR, OPT_CHECK_CONTENT, OPT_QUICK };
 
 struct update_args {
         const char *release, *target;
         const char *journal, *operator;      /* --journal (NULL: nothing recorded), --operator */
         bool yes, dry_run;
+        enum update_check check;
         struct trust_args trust;
 };
 
@@ -27,6 +28,8 @@ static int parse(const struct command *c, int argc, char **argv, struct update_a
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
                 { "journal", required_argument, NULL, OPT_JOURNAL },
                 { "operator", required_argument, NULL, OPT_OPERATOR },
+                { "check-content", no_argument, NULL, OPT_CHECK_CONTENT },
+                { "quick", no_argument, NULL, OPT_QUICK },
                 TRUST_OPTION('t'),
                 {}
         };
@@ -39,6 +42,8 @@ static int parse(const struct command *c, int argc, char **argv, struct update_a
                 case OPT_DRY_RUN: a->dry_run = true; break;
                 case OPT_JOURNAL: a->journal = optarg; break;
                 case OPT_OPERATOR: a->operator = optarg; break;
+                case OPT_CHECK_CONTENT: a->check = UPDATE_CHECK_CONTENT; break;
+                case OPT_QUICK: a->check = UPDATE_CHECK_QUICK; break;
                 case 't':
                         if (trust_args_add(&a->trust, optarg) < 0)
                                 return log_fail(-ENOMEM, _("out of memory"));
@@ -202,7 +207,7 @@ static int update_target(const struct update_args *a, bool is_repair, const stru
                         return code;
         }
         const struct update_options o = { .release = station_release(st), .trust = trust, .is_repair = is_repair,
-                                          .is_dry_run = a->dry_run, .sync = key_target_sync };
+                                          .is_dry_run = a->dry_run, .check = a->check, .sync = key_target_sync };
         r = update_key(fd_read_at, fd_write_at, (void *) (intptr_t) t.fd, t.size, &o, &rep, &err);
         if (r < 0) {
                 log_error(r, _("%s: %s"), a->target, ERROR_TEXT(&err, r));
@@ -233,8 +238,10 @@ static int run(const struct command *c, bool is_repair, int argc, char **argv) {
         trust_args_done(&a.trust);
         if (code != EXIT_OK)
                 return code;
-        /* The release's signature, and the station's rollback state, as flash checks them. */
-        r = station_new(a.release, arg_config, trust, is_repair ? STATION_NO_ROLLBACK : 0, &st, &err);
+        /* The release's signature, and the station's rollback state, as flash checks them; its
+         * payloads hashed by update_key, those it writes only. */
+        r = station_new(a.release, arg_config, trust, STATION_LAZY_HASH | (is_repair ? STATION_NO_ROLLBACK : 0), &st,
+                        &err);
         if (r < 0)
                 return log_fail_error(&err, r, _("%s: nothing written"), a.release);
         if (a.journal) {
@@ -256,8 +263,8 @@ static int run_repair(int argc, char **argv) {
 const struct command command_update = {
         .name = "update",
         .summary = N_("bring a key to a newer release in place, keeping the pupil's files"),
-        .help = N_("Usage: cartable update RELEASE TARGET [--trust KEY]... [--dry-run] [--yes]\n"
-                   "                       [--journal DB [--operator NAME]]\n"
+        .help = N_("Usage: cartable update RELEASE TARGET [--trust KEY]... [--dry-run] [--check-content|--quick]\n"
+                   "                       [--yes] [--journal DB [--operator NAME]]\n"
                    "\n"
                    "Bring a key (or image file) that holds an older serial of the same release to\n"
                    "RELEASE in place: only what differs is written (files added, changed or\n"
@@ -272,6 +279,11 @@ const struct command command_update = {
                    "Options:\n"
                    "  --trust KEY   trusted minisign public key, or a directory of them (repeatable)\n"
                    "  --dry-run     say what would be done; nothing written\n"
+                   "  --check-content\n"
+                   "                read every release file before and after the writes (repair's\n"
+                   "                default); else a file whose entry is as cartable wrote it\n"
+                   "                (size, time) is trusted unread\n"
+                   "  --quick       trust such files, read only what changed (update's default)\n"
                    "  --yes         needed to write on a USB key\n"
                    "  --journal DB  record an \"updated\" event (A to B, what was written) for the key,\n"
                    "                which the journal must know: an unknown key is refused first\n"

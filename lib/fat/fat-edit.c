@@ -712,10 +712,13 @@ int fat_editor_remove(struct fat_editor *e, const char *path, struct cart_error 
         return release_chain(e, chain, n_chain, 0xFFFFFFFF, path, err);
 }
 
-int fat_editor_set_attrs(struct fat_editor *e, const char *path, uint8_t attrs, struct cart_error *err) {
+/* The short entry at path with its attributes (has_attrs) and times (has_time) set: one
+ * write, none when they are already so. */
+static int entry_rewrite(struct fat_editor *e, const char *path, bool has_attrs, uint8_t attrs, bool has_time,
+                         int64_t mtime, struct cart_error *err) {
         _cleanup_(fat_dirent_clear) struct fat_dirent d = {};
         _cleanup_(dir_done) struct dir dir = {};
-        uint8_t *x;
+        uint8_t *x, old[FAT_DIRENT_SIZE];
         int k;
 
         k = check_edit_path(e, &path, err);
@@ -727,11 +730,23 @@ int fat_editor_set_attrs(struct fat_editor *e, const char *path, uint8_t attrs, 
         if (k < 0)
                 return k;
         x = dir.buf + (size_t) d.slot * FAT_DIRENT_SIZE;
-        if (x[11] == (attrs | (x[11] & FAT_ATTR_DIRECTORY)))
+        memcpy(old, x, sizeof(old));
+        if (has_attrs)
+                x[11] = attrs | (x[11] & FAT_ATTR_DIRECTORY);
+        if (has_time)
+                fat_entry_set_times(x, mtime);
+        if (memcmp(old, x, sizeof(old)) == 0)
                 return 0;
-        x[11] = attrs | (x[11] & FAT_ATTR_DIRECTORY);
         k = dir_write_slots(e, &dir, d.slot, 1, err);
         return k < 0 ? cart_error_prefix(err, k, "\"/%s\"", path) : 0;
+}
+
+int fat_editor_set_attrs(struct fat_editor *e, const char *path, uint8_t attrs, struct cart_error *err) {
+        return entry_rewrite(e, path, true, attrs, false, 0, err);
+}
+
+int fat_editor_set_time(struct fat_editor *e, const char *path, int64_t mtime, struct cart_error *err) {
+        return entry_rewrite(e, path, false, 0, true, mtime, err);
 }
 
 /* A file's bytes read at an offset through its chain (the source of a move). */

@@ -61,6 +61,8 @@ void fat_put_short_entry(uint8_t *e, const uint8_t name[11], uint8_t attrs, int6
                          uint32_t cluster, uint32_t size);
 /* The fields of a short entry that say where its content is, how long, and when it was written. */
 void fat_entry_set_content(uint8_t *e, int64_t mtime, uint32_t cluster, uint32_t size);
+/* Its creation, access and write times, all mtime (as fat_put_short_entry writes them). */
+void fat_entry_set_times(uint8_t *e, int64_t mtime);
 /* fatgen103 §7: the lfn_count LFN entries of name16, last part first; returns the bytes written. */
 size_t fat_put_lfn_entries(uint8_t *e, const uint16_t *name16, size_t len16, unsigned lfn_count,
                            const uint8_t short_name[11]);

@@ -138,17 +138,24 @@ void fat_entry_set_content(uint8_t *e, int64_t mtime, uint32_t cluster, uint32_t
         put_le32(e + 28, size);
 }
 
-void fat_put_short_entry(uint8_t *e, const uint8_t name[11], uint8_t attrs, int64_t mtime,
-                         uint32_t cluster, uint32_t size) {
+void fat_entry_set_times(uint8_t *e, int64_t mtime) {
         uint16_t date, time;
         uint8_t tenths;
 
         fat_time_encode(mtime, &date, &time, &tenths);
-        memcpy(e, name, 11);
-        e[11] = attrs;
         e[13] = tenths;
         put_le16(e + 14, time);          /* creation */
         put_le16(e + 16, date);
+        put_le16(e + 18, date);          /* last access */
+        put_le16(e + 22, time);          /* last write */
+        put_le16(e + 24, date);
+}
+
+void fat_put_short_entry(uint8_t *e, const uint8_t name[11], uint8_t attrs, int64_t mtime,
+                         uint32_t cluster, uint32_t size) {
+        memcpy(e, name, 11);
+        e[11] = attrs;
+        fat_entry_set_times(e, mtime);
         fat_entry_set_content(e, mtime, cluster, size);
 }
 

@@ -345,3 +345,10 @@ int64_t fat_time_decode(uint16_t date, uint16_t time) {
         return days_from_civil(1980 + (date >> 9), m, d) * 86400 +
                (int64_t) (time >> 11) * 3600 + ((time >> 5) & 0x3F) * 60 + (time & 0x1F) * 2;
 }
+
+int64_t fat_time_as_stored(int64_t t) {
+        uint16_t date, time;
+
+        fat_time_encode(t, &date, &time, NULL);
+        return fat_time_decode(date, time);
+}

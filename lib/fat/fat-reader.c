@@ -859,13 +859,13 @@ int fat_reader_read_small(struct fat_reader *r, const char *path, size_t max, ch
         return 0;
 }
 
-int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret) {
+static int volume_info(struct fat_reader *r, bool is_free_counted, struct fat_volume_info *ret) {
         uint32_t free_clusters = 0;
 
         if (!r || !ret)
                 return -EINVAL;
         /* Counted in the FAT, chunk by chunk through the cache: FSInfo may lie. */
-        for (uint32_t c = 2; c <= r->clusters + 1; c++) {
+        for (uint32_t c = 2; is_free_counted && c <= r->clusters + 1; c++) {
                 uint32_t v;
                 int k = fat_get(r, c, &v, NULL);
                 if (k < 0)
@@ -883,6 +883,14 @@ int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret) {
         };
         memcpy(ret->label, r->label, sizeof(ret->label));
         return 0;
+}
+
+int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret) {
+        return volume_info(r, true, ret);
+}
+
+int fat_reader_info_uncounted(struct fat_reader *r, struct fat_volume_info *ret) {
+        return volume_info(r, false, ret);
 }
 
 /* ---- for the editor (fat-edit.c) ---- */

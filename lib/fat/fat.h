@@ -158,6 +158,10 @@ struct fat_volume_info {
         uint64_t data_offset;            /* in the target */
 };
 
+/* t as a directory entry stores it and fat_dirent.mtime gives it back: even seconds, 1980
+ * to 2107 (fatgen103 §6.3.5). */
+int64_t fat_time_as_stored(int64_t t);
+
 struct fat_dirent {
         char *name;                      /* UTF-8 long name, or the short name when it has none */
         char short_name[13];             /* "NAME.EXT" ('?' for bytes beyond ASCII) */
@@ -183,6 +187,9 @@ struct fat_reader *fat_reader_free(struct fat_reader *r);
 DEFINE_POINTER_CLEANUP(struct fat_reader, fat_reader_free);
 
 int fat_reader_info(struct fat_reader *r, struct fat_volume_info *ret);
+/* The same without the free space (free_clusters and free_bytes 0), which takes reading
+ * the whole FAT: what the boot sector says. */
+int fat_reader_info_uncounted(struct fat_reader *r, struct fat_volume_info *ret);
 
 /*
  * Path lookups are '/'-separated, "" or "/" for the root, and match a component as Windows
@@ -277,6 +284,9 @@ int fat_editor_remove(struct fat_editor *e, const char *path, struct cart_error 
 /* The attributes of the entry at path (READ_ONLY, HIDDEN, SYSTEM, ARCHIVE; DIRECTORY is
  * kept): its short entry rewritten, one write, none when they are already so. */
 int fat_editor_set_attrs(struct fat_editor *e, const char *path, uint8_t attrs, struct cart_error *err);
+/* The creation, access and write times of the entry at path, all mtime, as a put writes
+ * them: its short entry rewritten, one write, none when they are already so. */
+int fat_editor_set_time(struct fat_editor *e, const char *path, int64_t mtime, struct cart_error *err);
 /*
  * The file at from moved to to (another name, or another existing directory): copied to
  * new clusters under to (attributes and time kept), then removed from from, so that a cut

@@ -12,16 +12,17 @@
 
 #define MANIFEST_MAX (16 * MIB)
 
-/* The key's I/O, with the bytes written counted. */
+/* The key's I/O, with the bytes written and read counted. */
 struct counted {
         cart_read_fn read;
         cart_write_fn write;
         void *userdata;
-        uint64_t written;
+        uint64_t written, read_bytes;
 };
 
 static int counted_read(void *userdata, void *buf, size_t len, uint64_t offset) {
         struct counted *c = userdata;
+        c->read_bytes += len;
         return c->read(c->userdata, buf, len, offset);
 }
 
@@ -301,6 +302,12 @@ static int apply(struct update_ctx *u, struct fat_editor *ed, const struct key_f
                         return cart_error_prefix(err, r, "%s \"/%s\"", update_kind_to_string(u->rep->actions[i].kind),
                                                  u->rep->actions[i].path);
         }
+        for (size_t i = 0; r >= 0 && i < u->n_touch; i++) {
+                r = fat_editor_set_time(ed, u->touch[i]->path, u->touch[i]->mtime, err);
+                if (r < 0)
+                        return cart_error_prefix(err, r, "the time of \"/%s\"", u->touch[i]->path);
+                u->rep->n_times++;
+        }
         if (r >= 0)
                 r = put_if_other(ed, KEY_RECORD_PATH, k->record, k->record_len, record, strlen(record), now, err);
         if (r >= 0)
@@ -316,42 +323,100 @@ static int apply(struct update_ctx *u, struct fat_editor *ed, const struct key_f
         return r;
 }
 
-/* What was written read again, then the whole key verified against B. */
-static int read_back(struct update_ctx *u, cart_read_fn read, void *userdata, uint64_t size, struct cart_error *err) {
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The paths of B's files written, sorted: the files the quick read-back reads. */
+static int list_written(struct update_ctx *u) {
+        u->written = calloc(u->rep->n_actions + 1, sizeof(*u->written));
+        if (!u->written)
+                return -ENOMEM;
+        for (size_t i = 0; i < u->rep->n_actions; i++)
+                if (u->rep->actions[i].kind == UPDATE_PUT)
+                        u->written[u->n_written++] = u->rep->actions[i].path;
+        if (u->n_written > 0)
+                qsort(u->written, u->n_written, sizeof(*u->written), cmp_str);
+        return 0;
+}
+
+/* verify's quick check: a file not written now is taken as intact when its entry is as B
+ * wrote it (its size verify has compared); its attributes are counted when they are not B's. */
+static bool is_trusted(void *userdata, const char *path, const struct fat_dirent *e, const struct release_file *f) {
+        struct update_ctx *u = userdata;
+
+        (void) path;
+        if (u->n_written > 0 && bsearch(&f->path, u->written, u->n_written, sizeof(*u->written), cmp_str))
+                return false;
+        if ((e->attrs & UPDATE_ATTRS_KEPT) != (f->attrs & UPDATE_ATTRS_KEPT))
+                u->n_entry_mismatch++;
+        if (!update_is_as_written(e, f))
+                u->n_entry_mismatch++;
+        return true;
+}
+
+/*
+ * After the writes: the key verified against B, with the files written now read and
+ * compared with B's hashes and, quick, the others checked by their entries (content:
+ * every file read, as verify does), the manifest verify checked being B's; then the
+ * owner file read again.
+ */
+static int read_back(struct update_ctx *u, struct fat_reader *fr, cart_read_fn read, void *userdata, uint64_t size,
+                     struct cart_error *err) {
         _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+        const struct verify_options vo = { .trust = u->o->trust, .is_trusted = u->is_quick ? is_trusted : NULL,
+                                           .trusted_userdata = u };
         int r;
 
-        /* The walk again: entries moved since the plan. */
-        update_forget_keys(u);
-        r = update_collect(u, err);
+        r = list_written(u);
         if (r < 0)
-                return cart_error_prefix(err, r, "read-back");
-        u->bytes_read = 0;
-        for (size_t i = 0; i < u->rep->n_actions; i++) {
-                const struct update_action *a = &u->rep->actions[i];
-                const struct release_file *f = manifest_find(u->mb, a->path);
-                const struct key_entry *k = update_find(u, a->path);
+                return r;
+        r = verify_key_with(read, userdata, size, &vo, &v, err);
+        if (r < 0)
+                return cart_error_prefix(err, r, "verify after the update");
+        if (!verify_result_is_intact(v) || u->n_entry_mismatch > 0)
+                return cart_error_set(err, -EBADE, "verify after the update: %zu missing, %zu modified, %zu in sealed "
+                                      "directories, %zu attributes changed, %zu entries not as written", v->n_missing,
+                                      v->n_modified, v->n_sealed, v->n_attributes, u->n_entry_mismatch);
+        /* The manifest verify read and checked is B's. */
+        if (!streq(v->release_name, manifest_name(u->mb)) || !streq(v->release_version, manifest_version(u->mb)) ||
+            v->release_serial != manifest_serial(u->mb) || !streq(v->release_key_id, manifest_key_id(u->mb)))
+                return cart_error_set(err, -EBADE, "read-back: the key holds %s %s, not the release's %s",
+                                      v->release_name, v->release_version, manifest_version(u->mb));
+        if (u->owner_path) {
+                struct fat_dirent d;
                 uint8_t sha[32];
+                struct key_entry k = { .path = u->owner_path };
 
-                if (a->kind != UPDATE_PUT && a->kind != UPDATE_OWNER)
-                        continue;
-                if (a->kind == UPDATE_OWNER && hash_sha256(u->owner_text, u->owner_len, sha) < 0)
-                        return -ENOMEM;
-                r = k ? update_holds(u, k, a->size, a->kind == UPDATE_PUT ? f->sha256 : sha, err) : 0;
+                r = fat_reader_stat(fr, u->owner_path, &d, err);
+                if (r >= 0) {
+                        k.e = d;
+                        r = hash_sha256(u->owner_text, u->owner_len, sha);
+                        if (r >= 0)
+                                r = update_holds(u, &k, u->owner_len, sha, err);
+                        fat_dirent_clear(&d);
+                }
                 if (r < 0)
                         return cart_error_prefix(err, r, "read-back");
                 if (r == 0)
-                        return cart_error_set(err, -EBADE, "read-back: \"/%s\" holds other bytes than were written", a->path);
+                        return cart_error_set(err, -EBADE, "read-back: \"/%s\" holds other bytes than were written",
+                                              u->owner_path);
         }
-        u->rep->bytes_read_back = u->bytes_read;
-        r = verify_key(read, userdata, size, u->o->trust, &v, err);
-        if (r < 0)
-                return cart_error_prefix(err, r, "verify after the update");
-        if (!verify_result_is_intact(v))
-                return cart_error_set(err, -EBADE, "verify after the update: %zu missing, %zu modified, %zu in sealed "
-                                      "directories, %zu attributes changed", v->n_missing, v->n_modified, v->n_sealed,
-                                      v->n_attributes);
         return 0;
+}
+
+/* The payloads B's files to write come from, hashed against B's signed manifest before the
+ * first write: B may have been opened without hashing them all (STATION_LAZY_HASH). */
+static int check_payloads(struct update_ctx *u, struct cart_error *err) {
+        _cleanup_free_ const struct release_file **v = calloc(u->rep->n_actions + 1, sizeof(*v));
+        size_t n = 0;
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < u->rep->n_actions; i++)
+                if (u->rep->actions[i].kind == UPDATE_PUT)
+                        v[n++] = manifest_find(u->mb, u->rep->actions[i].path);
+        return release_check_files(u->o->release, v, n, err);
 }
 
 static int prepare(struct update_ctx *u, struct fat_editor *ed, struct key_files *k, char **ret_record,
@@ -390,7 +455,7 @@ static int prepare(struct update_ctx *u, struct fat_editor *ed, struct key_files
                 return cart_error_set(err, -ENOSPC, "the update needs %" PRIu64 " bytes free, the key has %" PRIu64
                                       ": %" PRIu64 " bytes missing", u->rep->bytes_needed, vi.free_bytes,
                                       u->rep->bytes_needed - vi.free_bytes);
-        return 0;
+        return u->o->is_dry_run ? 0 : check_payloads(u, err);
 }
 
 int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t size,
@@ -419,10 +484,13 @@ int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t 
         u.r = fat_editor_reader(ed);
         u.mb = release_manifest(o->release);
         u.rep = rep;
+        u.is_quick = o->check == UPDATE_CHECK_QUICK || (o->check == UPDATE_CHECK_DEFAULT && !o->is_repair);
         rep->is_repair = o->is_repair;
+        rep->is_content_checked = !u.is_quick;
         r = prepare(&u, ed, &k, &record, err);
         if (r < 0)
                 return r;
+        rep->bytes_checked = u.bytes_read;
         snprintf(rep->release_name, sizeof(rep->release_name), "%s", manifest_name(u.mb));
         snprintf(rep->from_version, sizeof(rep->from_version), "%s", manifest_version(u.ma));
         snprintf(rep->to_version, sizeof(rep->to_version), "%s", manifest_version(u.mb));
@@ -435,9 +503,11 @@ int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t 
                         return r;
                 if (o->sync && (r = o->sync(userdata)) < 0)
                         return cart_error_set(err, r, "writing the key out before its read-back");
-                r = read_back(&u, read, userdata, size, err);
+                c.read_bytes = 0;
+                r = read_back(&u, u.r, counted_read, &c, size, err);
                 if (r < 0)
                         return r;
+                rep->bytes_read_back = c.read_bytes;
         }
         *ret = TAKE_PTR(rep);
         return 0;

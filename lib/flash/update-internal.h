@@ -28,6 +28,12 @@ struct update_ctx {
         struct update_report *rep;
         uint64_t bytes_read;
         struct cart_error *err;         /* the walk callback's */
+        bool is_quick;                  /* UPDATE_CHECK_QUICK */
+        const struct release_file **touch;      /* B's files whose entry gets B's time */
+        size_t n_touch;
+        const char **written;           /* paths of B's files written, sorted (the read-back) */
+        size_t n_written;
+        size_t n_entry_mismatch;        /* read-back: entries not as B's files need them */
 };
 
 void update_ctx_done(struct update_ctx *u);
@@ -39,5 +45,7 @@ const struct key_entry *update_find(const struct update_ctx *u, const char *path
 /* 1 when k holds size bytes of that SHA-256, 0 when not, or a negative errno. */
 int update_holds(struct update_ctx *u, const struct key_entry *k, uint64_t size, const uint8_t sha[32],
                  struct cart_error *err);
+/* Is the key's file entry as cartable writes f: f's size and time (update.h)? */
+bool update_is_as_written(const struct fat_dirent *e, const struct release_file *f);
 /* The actions into u->rep, in the order they are written. Nothing is written. */
 int update_plan(struct update_ctx *u, struct cart_error *err);

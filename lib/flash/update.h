@@ -16,6 +16,15 @@
  * the owner file, then the key record and the manifest, and the intent removed last.
  * Nothing is written before the whole update is known to fit in the free space.
  *
+ * What is read (UPDATE_CHECK_QUICK, an update's default): a file whose directory entry is
+ * as cartable wrote it (the size and the write time its release gives it, its chain holding
+ * that size, which the walk checks) is taken to hold that release's bytes without reading
+ * it, as rsync's size and time check; any other is read and hashed. After the writes, what
+ * was written is read back and compared with B's hashes, and the rest checked by its
+ * entry (size, time, attributes) with the manifest and the key record. A file whose bytes
+ * changed under an entry left as it was (a raw write, a failing flash cell) is seen only by
+ * UPDATE_CHECK_CONTENT (a repair's default), which reads every file, and by verify.
+ *
  * The seam for a batch worker: update_key() on one key's read and write functions, with
  * its own options and report, like flash_key().
  */
@@ -55,6 +64,12 @@ struct update_action {
         bool is_kept;           /* UPDATE_RMDIR: not removed, the pupil's files are in it */
 };
 
+enum update_check {
+        UPDATE_CHECK_DEFAULT,   /* quick for an update, content for a repair */
+        UPDATE_CHECK_QUICK,     /* files trusted by their entries, as above */
+        UPDATE_CHECK_CONTENT,   /* every file read before, and the whole key verified after */
+};
+
 struct update_report {
         char from_version[64], to_version[64], release_name[128];
         uint64_t from_serial, to_serial;
@@ -67,6 +82,10 @@ struct update_report {
         uint64_t bytes_needed;          /* free space the update takes at its peak */
         uint64_t bytes_free;            /* on the key before */
         uint64_t bytes_written, bytes_read_back;
+        bool is_content_checked;        /* UPDATE_CHECK_CONTENT was used */
+        size_t n_trusted;               /* files taken as intact by their entries, unread */
+        size_t n_times;                 /* entries given B's time (content the same, time not) */
+        uint64_t bytes_checked;         /* file content read to plan */
 };
 
 struct update_report *update_report_free(struct update_report *r);
@@ -77,6 +96,7 @@ struct update_options {
         const struct sign_trust *trust; /* to check the key's own manifest */
         bool is_repair;                 /* B must be the key's own release */
         bool is_dry_run;                /* the report of what would be done; nothing written */
+        enum update_check check;
         int64_t time;                   /* of new directories and the owner file; 0: now */
         /* Between the writes and their read-back (the key's userdata): on the key, and out
          * of the page cache, so that what is read back is what the key holds. NULL: none. */
@@ -89,8 +109,8 @@ struct update_options {
  * not a cartable key (-EMEDIUMTYPE), another release name (-EXDEV), B not newer than A
  * for an update or not A itself for a repair (-ESTALE), another update's intent on the key
  * (-EBUSY), no readable key record (-EBADMSG), too little space (-ENOSPC, saying how many
- * bytes are missing). After writing, what was written is read back and the key verified
- * against B (-EBADE when it is not intact). *ret on success only.
+ * bytes are missing). After writing, what was written is read back and the key checked
+ * against B as o->check says (-EBADE when it is not intact). *ret on success only.
  */
 int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t size,
                const struct update_options *o, struct update_report **ret, struct cart_error *err);

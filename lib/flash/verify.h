@@ -115,6 +115,12 @@ int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct si
 struct verify_options {
         const struct sign_trust *trust;
         const char *state_dir;          /* the station's (rollback serials); NULL: not checked */
+        /* A file of the manifest whose size matched, for which this says true, is taken as
+         * intact without reading it (cartable update's quick check after its writes).
+         * NULL: every file read, as cartable verify does. */
+        bool (*is_trusted)(void *userdata, const char *path, const struct fat_dirent *e,
+                           const struct release_file *f);
+        void *trusted_userdata;
 };
 /* verify_key with the station's state: also says whether the key is outdated. */
 int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const struct verify_options *o,

@@ -256,37 +256,54 @@ static int walk_payload(struct release *rel, uint64_t pos, struct cart_error *er
         return 0;
 }
 
-static int check_hashes(struct release *rel, struct cart_error *err) {
+static int check_one(const struct release *rel, const struct release_file *f, struct hash_sha256 *h, uint8_t *buf,
+                     struct cart_error *err) {
+        uint8_t digest[HASH_SHA256_LEN];
+        int r = hash_sha256_reset(h);
+
+        for (uint64_t done = 0; r >= 0 && done < f->size;) {
+                size_t n = (size_t) MIN(f->size - done, (uint64_t) MIB);
+                r = pread_full(rel->fd, buf, n, f->data_offset + done);
+                if (r >= 0)
+                        r = hash_sha256_update(h, buf, n);
+                done += n;
+        }
+        if (r >= 0)
+                r = hash_sha256_final(h, digest);
+        if (r < 0)
+                return cart_error_prefix(err, cart_error_errno(err, r, f->path, NULL), "%s", rel->path);
+        if (memcmp(digest, f->sha256, sizeof(digest)) != 0)
+                return tampered(err, rel, f->path, "content differs from the signed manifest (SHA-256)");
+        return 0;
+}
+
+static int check_files(const struct release *rel, const struct release_file *const *files, size_t n,
+                       struct cart_error *err) {
         _cleanup_(hash_sha256_freep) struct hash_sha256 *h = NULL;
         _cleanup_free_ uint8_t *buf = malloc(MIB);
-        uint8_t digest[HASH_SHA256_LEN];
         int r;
 
         if (!buf)
                 return -ENOMEM;
         r = hash_sha256_new(&h);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < rel->m->n_files; i++) {
-                const struct release_file *f = &rel->m->files[i];
-                if (f->is_dir)
-                        continue;
-                r = hash_sha256_reset(h);
-                for (uint64_t done = 0; r >= 0 && done < f->size;) {
-                        size_t n = (size_t) MIN(f->size - done, (uint64_t) MIB);
-                        r = pread_full(rel->fd, buf, n, f->data_offset + done);
-                        if (r >= 0)
-                                r = hash_sha256_update(h, buf, n);
-                        done += n;
-                }
-                if (r >= 0)
-                        r = hash_sha256_final(h, digest);
-                if (r < 0)
-                        return cart_error_prefix(err, cart_error_errno(err, r, f->path, NULL), "%s", rel->path);
-                if (memcmp(digest, f->sha256, sizeof(digest)) != 0)
-                        return tampered(err, rel, f->path, "content differs from the signed manifest (SHA-256)");
-        }
-        return 0;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = files[i]->is_dir ? 0 : check_one(rel, files[i], h, buf, err);
+        return r;
+}
+
+static int check_hashes(struct release *rel, struct cart_error *err) {
+        _cleanup_free_ const struct release_file **v = calloc(rel->m->n_files + 1, sizeof(*v));
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < rel->m->n_files; i++)
+                v[i] = &rel->m->files[i];
+        return check_files(rel, v, rel->m->n_files, err);
+}
+
+int release_check_files(const struct release *rel, const struct release_file *const *files, size_t n,
+                        struct cart_error *err) {
+        return check_files(rel, files, n, err);
 }
 
 static void release_free(struct release *rel) {

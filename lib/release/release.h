@@ -97,6 +97,11 @@ const char *release_signature_text(const struct release *r);
 
 /* cart_read_fn over the release file: userdata is the struct release. */
 int release_read(void *release, void *buf, size_t len, uint64_t offset);
+/* The payloads of files (files of rel's manifest) hashed against the signed manifest, as
+ * release_open does for all unless RELEASE_OPEN_SKIP_HASH: -EKEYREJECTED (tampered) naming
+ * the first that differs. For a caller that opened it so and writes only some of them. */
+int release_check_files(const struct release *rel, const struct release_file *const *files, size_t n,
+                        struct cart_error *err);
 
 /* Per-key owner file, filled from the recipe's template. Only fields a school chooses. */
 struct owner_fields {

@@ -58,7 +58,7 @@ int station_new(const char *release_path, const struct cart_config *config, cons
                         return cart_error_set(err, r, "configuration: [policy] min-size is larger than max-size");
                 s->has_policy = true;
         }
-        r = release_open(release_path, trust, 0, &s->release, err);
+        r = release_open(release_path, trust, flags & STATION_LAZY_HASH ? RELEASE_OPEN_SKIP_HASH : 0, &s->release, err);
         if (r < 0)
                 return r;
         if (stat(release_path, &st) < 0)
@@ -438,6 +438,8 @@ int station_flash(struct station *s, const struct station_key *k, struct flash_r
         struct target x;
         int r;
 
+        if (s->flags & STATION_LAZY_HASH)
+                return -EINVAL;         /* the release's payloads were not hashed */
         r = target_open(s, k, false, &x, report, err);
         if (r < 0)
                 return r;
@@ -489,6 +491,8 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
         bool exists = lstat(out, &st) == 0;
         int r;
 
+        if (s->flags & STATION_LAZY_HASH)
+                return -EINVAL;         /* the release's payloads were not hashed */
         o.no_probe = true;
         x.t = (struct flash_target) { .fd = -EBADF, .size = k->image_size, .sector_size = 512, .is_new = true };
         snprintf(x.t.identity.device, sizeof(x.t.identity.device), "%s", out);

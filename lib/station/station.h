@@ -37,6 +37,10 @@ struct station;
 enum {
         STATION_ALLOW_DOWNGRADE = 1u << 0,  /* accept a release older than one already flashed here */
         STATION_NO_ROLLBACK     = 1u << 1,  /* exports: no key of this station, rollback state neither checked nor recorded */
+        /* The release's payloads not hashed at open (only its signature, structure and
+         * sizes): for cartable update, which hashes those it writes before the first write
+         * (release_check_files). station_flash and station_export refuse such a station. */
+        STATION_LAZY_HASH       = 1u << 2,
 };
 
 /*

@@ -348,6 +348,48 @@ scenario_hubbench() {
         block /tmp/udevmon udevmon
 }
 
+# The update benchmark (bench/update-bench.sh --rig), on one throttled key, three runs: a
+# full flash of B against update A -> B (5 % differs), update --check-content, and repair of
+# one missing 8 MiB file (default: every file read; --quick). Each timed command's output
+# as block NAME.out, then "@@ BENCH NAME rc=CODE wall=SECONDS".
+timed() {
+        name=$1; shift
+        settle
+        a=$(up)
+        "$@" >/tmp/$name.out 2>/tmp/$name.err
+        rc=$?
+        b=$(up)
+        block /tmp/$name.out $name.out
+        [ $rc = 0 ] || block /tmp/$name.err $name.err
+        echo "@@ BENCH $name rc=$rc wall=$(el $a $b)"
+}
+# The station's rollback state forgotten: A again after B.
+fresh() { rm -rf /run/cartable/*; settle; }
+rm_big() { settle; mount -t vfat -o rw,utf8 "$1-part1" /mnt/k && rm /mnt/k/Cours/big.bin; umount /mnt/k; }
+scenario_update_bench() {
+        sticks UPDB0001 || return 1
+        k=$(byid UPDB0001) e=/station/e2e
+        mkdir -p /mnt/k
+        for i in 1 2 3; do
+                fresh; timed flash-b-$i cartable flash $e/update-b.cart "$k" --yes --json
+                fresh; cartable flash $e/update-a.cart "$k" --yes >/dev/null 2>/tmp/err ||
+                        echo "@@ BENCH_FAIL flash A: $(tail -1 /tmp/err)"
+                timed update-$i cartable update $e/update-b.cart "$k" --yes
+                fresh; cartable flash $e/update-a.cart "$k" --yes >/dev/null 2>/tmp/err ||
+                        echo "@@ BENCH_FAIL flash A: $(tail -1 /tmp/err)"
+                timed update-cc-$i cartable update $e/update-b.cart "$k" --yes --check-content
+                settle
+                cartable update $e/update-c.cart "$k" --yes >/dev/null 2>/tmp/err ||
+                        echo "@@ BENCH_FAIL update C: $(tail -1 /tmp/err)"
+                settle
+                rm_big "$k"
+                timed repair-$i cartable repair $e/update-c.cart "$k" --yes
+                rm_big "$k"
+                timed repair-quick-$i cartable repair $e/update-c.cart "$k" --yes --quick
+                run verify-$i cartable verify "$k" >/dev/null || echo "@@ BENCH_FAIL verify $i"
+        done
+}
+
 mark START "$1"
 "scenario_$1"
 rc=$?

@@ -5,6 +5,7 @@
  * refusals that write nothing, and a cut at every write (fsck.fat -n, mtools and verify on
  * each, then the same update run again finishes it).
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +30,8 @@ struct world {
         char dir[64];
         struct sign_trust *trust;
         struct release *a, *b, *a_other_name;
+        struct release *c, *d;          /* 40 files; d changes 5 % of them, a year later */
+        const char *time;               /* the next build's */
         uint8_t *flashed;               /* A on a key, with the pupil's files */
         uint64_t volume_offset, volume_size;
 };
@@ -38,9 +41,11 @@ static struct world w;
 /* The key in memory; a test can make the n-th write fail (a cut). */
 static uint8_t *key;
 static int writes, fail_at = -1;
+static uint64_t bytes_read;     /* through key_read */
 
 static int key_read(void *userdata, void *buf, size_t len, uint64_t offset) {
         (void) userdata;
+        bytes_read += len;
         if (offset > KEY || len > KEY - offset)
                 return -ENODATA;
         memcpy(buf, key + offset, len);
@@ -103,7 +108,7 @@ static struct release *build(const struct sign_secret_key *k, const char *name, 
         assert_int_equal(recipe_set(rc, "min-size", "64M", &err), 0);
         assert_int_equal(recipe_set(rc, "sealed", "Cours", &err), 0);
         assert_int_equal(recipe_set(rc, "label", "COLLEGE", &err), 0);
-        assert_int_equal(recipe_set(rc, "time", "2026-09-01T00:00:00Z", &err), 0);
+        assert_int_equal(recipe_set(rc, "time", w.time ? w.time : "2026-09-01T00:00:00Z", &err), 0);
         assert_int_equal(recipe_set(rc, "owner-template", t, &err), 0);
         assert_int_equal(recipe_set(rc, "owner-path", "A qui est cette cle.txt", &err), 0);
         snprintf(p, sizeof(p), "%s/%s", w.dir, content);
@@ -139,6 +144,23 @@ static void content_b(const char *d) {
         put_pattern(d, "b/Outils/nouveau.bin", 200000, 3);
         put(d, "b/Docs/GARDE.TXT", "reste\n", 6);
         put(d, "b/Aide.txt", "De l'aide\n", 10);
+}
+
+/* C: 40 course files of 48 KiB; D a year later: one changed, one added, one dropped. */
+#define CD_FILES 40
+#define CD_SIZE (48 * KIB)
+
+static void content_cd(const char *d) {
+        char name[64];
+
+        for (unsigned i = 1; i <= CD_FILES; i++) {
+                snprintf(name, sizeof(name), "c/Cours/c%u.bin", i);
+                put_pattern(d, name, CD_SIZE, i);
+                snprintf(name, sizeof(name), "d/Cours/c%u.bin", i);
+                if (i < CD_FILES)
+                        put_pattern(d, name, CD_SIZE, i == 1 ? 100 : i);
+        }
+        put_pattern(d, "d/Cours/nouveau.bin", CD_SIZE, 101);
 }
 
 static void flash_a(struct release *rel, int fd) {
@@ -192,6 +214,7 @@ static int setup(void **state) {
         assert_non_null(mkdtemp(w.dir));
         content_a(w.dir);
         content_b(w.dir);
+        content_cd(w.dir);
         assert_int_equal(sign_key_generate(&k), 0);
         snprintf(p, sizeof(p), "%s/dep.pub", w.dir);
         assert_true(sign_public_key_save(k, p, &err) >= 0);
@@ -200,6 +223,10 @@ static int setup(void **state) {
         w.a = build(k, "college", "a", "1", "2026.1");
         w.b = build(k, "college", "b", "2", "2027.1");
         w.a_other_name = build(k, "lycee", "b", "3", "2027.1");
+        w.c = build(k, "ecole", "c", "1", "2026.1");
+        w.time = "2027-09-01T00:00:00Z";
+        w.d = build(k, "ecole", "d", "2", "2027.1");
+        w.time = NULL;
         snprintf(p, sizeof(p), "%s/key.img", w.dir);
         fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
@@ -223,6 +250,8 @@ static int teardown(void **state) {
         release_unref(w.a);
         release_unref(w.b);
         release_unref(w.a_other_name);
+        release_unref(w.c);
+        release_unref(w.d);
         sign_trust_free(w.trust);
         free(key);
         free(w.flashed);
@@ -241,20 +270,29 @@ static int reset(void **state) {
 
 /* ---- checks ---- */
 
-static int run_update(struct release *rel, bool is_repair, bool is_dry_run, struct update_report **ret,
-                      struct cart_error *err) {
+static int run_update_check(struct release *rel, bool is_repair, bool is_dry_run, enum update_check check,
+                            struct update_report **ret, struct cart_error *err) {
         struct update_options o = { .release = rel, .trust = w.trust, .is_repair = is_repair,
-                                    .is_dry_run = is_dry_run, .time = 1800000000 };
+                                    .is_dry_run = is_dry_run, .check = check, .time = 1800000000 };
         return update_key(key_read, key_write, NULL, KEY, &o, ret, err);
 }
 
-static struct update_report *update_ok(struct release *rel, bool is_repair) {
+static int run_update(struct release *rel, bool is_repair, bool is_dry_run, struct update_report **ret,
+                      struct cart_error *err) {
+        return run_update_check(rel, is_repair, is_dry_run, UPDATE_CHECK_DEFAULT, ret, err);
+}
+
+static struct update_report *update_check_ok(struct release *rel, bool is_repair, enum update_check check) {
         struct update_report *rep = NULL;
         struct cart_error err = {};
 
-        if (run_update(rel, is_repair, false, &rep, &err) < 0)
+        if (run_update_check(rel, is_repair, false, check, &rep, &err) < 0)
                 fail_msg("update: %s", err.msg);
         return rep;
+}
+
+static struct update_report *update_ok(struct release *rel, bool is_repair) {
+        return update_check_ok(rel, is_repair, UPDATE_CHECK_DEFAULT);
 }
 
 static struct verify_result *verified(void) {
@@ -474,6 +512,33 @@ static void test_refused(void **state) {
         assert_memory_equal(key, w.flashed, KEY);
 }
 
+/* B opened without hashing its payloads (STATION_LAZY_HASH, cartable update's): one it
+ * would write that differs from the signed manifest is refused before the first write. */
+static void test_tampered_payload(void **state) {
+        const struct release_file *f = manifest_find(release_manifest(w.b), "Outils/nouveau.bin");
+        struct release *rel = NULL;
+        struct cart_error err = {};
+        char src[300], dst[300], cmd[700];
+        uint8_t x;
+        int fd;
+
+        (void) state;
+        snprintf(src, sizeof(src), "%s/college-2.cart", w.dir);
+        snprintf(dst, sizeof(dst), "%s/tampered.cart", w.dir);
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, dst);
+        assert_int_equal(system(cmd), 0);
+        fd = open(dst, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pread(fd, &x, 1, (off_t) f->data_offset + 1000), 1);
+        x ^= 0x01;
+        assert_int_equal(pwrite(fd, &x, 1, (off_t) f->data_offset + 1000), 1);
+        close(fd);
+        if (release_open(dst, w.trust, RELEASE_OPEN_SKIP_HASH, &rel, &err) < 0)
+                fail_msg("release_open: %s", err.msg);
+        refused(rel, false, -EKEYREJECTED, "Outils/nouveau.bin");
+        release_unref(rel);
+}
+
 /* A key the pupil filled: nothing written, the bytes missing said. */
 static void test_full(void **state) {
         _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
@@ -575,14 +640,182 @@ static void test_cuts(void **state) {
         check_fsck(true, -1);
 }
 
+/* A released key, without the pupil's files, into key. */
+static void flash_release(struct release *rel) {
+        char p[300];
+        int fd;
+
+        snprintf(p, sizeof(p), "%s/other.img", w.dir);
+        fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, KEY), 0);
+        flash_a(rel, fd);
+        assert_int_equal(pread_full(fd, key, KEY, 0), 0);
+        close(fd);
+}
+
+static uint64_t content_written(const struct update_report *rep) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < rep->n_actions; i++)
+                if (rep->actions[i].kind == UPDATE_PUT || rep->actions[i].kind == UPDATE_OWNER)
+                        n += rep->actions[i].size;
+        return n;
+}
+
+static void assert_intact(void) {
+        _cleanup_(verify_result_freep) struct verify_result *v = verified();
+
+        if (!verify_result_is_intact(v))
+                fail_msg("not intact: %zu missing %zu modified %zu sealed %zu attributes", v->n_missing, v->n_modified,
+                         v->n_sealed, v->n_attributes);
+}
+
+/*
+ * C to D (5 % of the files changed, added or dropped, and a year later: every time is
+ * new): the update reads back what it wrote, and the metadata, not the key. The files D
+ * keeps are neither read nor written: their entries only get D's time.
+ */
+static void test_read_back_follows_change(void **state) {
+        _cleanup_(update_report_freep) struct update_report *rep = NULL, *again = NULL;
+        _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
+        struct fat_volume_info vi;
+        struct cart_error err = {};
+        uint64_t changed, metadata, manifest;
+        const void *json;
+        size_t json_len;
+
+        (void) state;
+        flash_release(w.c);
+        assert_int_equal(verify_open_volume(key_read, NULL, KEY, &r, NULL, NULL, &err), 0);
+        assert_int_equal(fat_reader_info(r, &vi), 0);
+        release_manifest_bytes(w.d, &json, &json_len);
+        manifest = json_len + strlen(release_signature_text(w.d));
+        bytes_read = 0;
+        rep = update_ok(w.d, false);
+        changed = content_written(rep);
+        assert_int_equal(changed, 2 * CD_SIZE);     /* the owner file is the same: not written */
+        /* The metadata: the FAT around the chains (the reader's 64 KiB chunks: two here,
+         * where the whole FAT is vi.clusters * 4 bytes), a cluster for each directory and
+         * small file on the way, the manifest and its signature, the table and boot sector. */
+        metadata = 2 * 64 * KIB + 8 * (uint64_t) vi.cluster_size + manifest + 8 * KIB;
+        assert_true(metadata < (uint64_t) vi.clusters * 4 / 2);
+        print_message("C to D: %" PRIu64 " bytes of content written, %" PRIu64 " written in all, %" PRIu64
+                      " read back, %" PRIu64 " read in all, metadata bound %" PRIu64 " (clusters of %" PRIu32 ")\n", changed,
+                      rep->bytes_written, rep->bytes_read_back, bytes_read, metadata, vi.cluster_size);
+        assert_true(rep->bytes_read_back >= changed);
+        assert_true(rep->bytes_read_back <= changed + changed / 10 + metadata);
+        /* The plan read no file's content but the owner file's: 37 kept by their entries,
+         * the changed one known changed (C's entry, D's content other). */
+        assert_true(rep->bytes_checked < 4 * KIB);
+        assert_int_equal(rep->n_trusted, CD_FILES - 2);
+        assert_int_equal(rep->n_times, CD_FILES - 2);
+        assert_false(rep->is_content_checked);
+        assert_intact();
+        check_fsck(true, -1);
+        /* D's times given: a repair that trusts entries finds nothing to read or write. */
+        again = update_check_ok(w.d, true, UPDATE_CHECK_QUICK);
+        assert_int_equal(again->n_actions, 0);
+        assert_int_equal(again->n_trusted, CD_FILES);
+        assert_true(again->bytes_checked < 4 * KIB);
+}
+
+/* A course file an OS rewrote (its time, or its size, changed): the quick check reads it
+ * and the update restores it. */
+static void test_modified_restored(void **state) {
+        _cleanup_(update_report_freep) struct update_report *rep = NULL;
+        struct cart_error err = {};
+        uint8_t *p = pattern(MIB, 2), *other = pattern(MIB, 9);
+
+        (void) state;
+        {
+                _cleanup_(fat_editor_freep) struct fat_editor *ed = editor();
+                assert_int_equal(fat_editor_put_file(ed, "Outils/outil.bin", other, MIB, 0, 1790000000, &err), 0);
+                assert_int_equal(fat_editor_put_file(ed, "Docs/GARDE.TXT", "reste!\n", 7, 0, 1788000000, &err), 0);
+        }
+        rep = update_ok(w.b, false);
+        assert_non_null(find_action(rep, UPDATE_PUT, "Outils/outil.bin"));
+        assert_true(find_action(rep, UPDATE_PUT, "Outils/outil.bin")->is_restore);
+        assert_non_null(find_action(rep, UPDATE_PUT, "Docs/GARDE.TXT"));
+        check_file("Outils/outil.bin", p, MIB);
+        check_file("Docs/GARDE.TXT", "reste\n", 6);
+        assert_intact();
+        check_pupil_files();
+        free(p);
+        free(other);
+}
+
+/* Bytes of a course file changed under its entry (a raw write, a failing cell). */
+static void damage_outil(void) {
+        _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
+        struct fat_volume_info vi;
+        struct fat_dirent d;
+        struct cart_error err = {};
+
+        assert_int_equal(verify_open_volume(key_read, NULL, KEY, &r, NULL, NULL, &err), 0);
+        assert_int_equal(fat_reader_info(r, &vi), 0);
+        assert_int_equal(fat_reader_stat(r, "Outils/outil.bin", &d, &err), 0);
+        key[vi.data_offset + (uint64_t) (d.first_cluster - 2) * vi.cluster_size + 100] ^= 0xFF;
+        fat_dirent_clear(&d);
+}
+
+/*
+ * The trade-off, documented in cartable-update(1): bytes changed under an entry left as
+ * it was are not seen by the quick check (update's default), which trusts the entry; the
+ * content check (--check-content, repair's default) and verify read them.
+ */
+static void test_damage_under_entry(void **state) {
+        uint8_t *p = pattern(MIB, 2);
+
+        (void) state;
+        damage_outil();
+        {
+                _cleanup_(update_report_freep) struct update_report *rep = update_ok(w.b, false);
+                _cleanup_(verify_result_freep) struct verify_result *v = verified();
+
+                assert_null(find_action(rep, UPDATE_PUT, "Outils/outil.bin"));
+                assert_false(verify_result_is_intact(v));
+                assert_int_equal(v->n_modified, 1);
+        }
+        reset(NULL);
+        damage_outil();
+        {
+                _cleanup_(update_report_freep) struct update_report *rep = update_check_ok(w.b, false,
+                                                                                         UPDATE_CHECK_CONTENT);
+                assert_true(rep->is_content_checked);
+                assert_non_null(find_action(rep, UPDATE_PUT, "Outils/outil.bin"));
+                check_file("Outils/outil.bin", p, MIB);
+                assert_intact();
+        }
+        reset(NULL);
+        damage_outil();
+        {
+                _cleanup_(update_report_freep) struct update_report *quick = update_check_ok(w.a, true,
+                                                                                           UPDATE_CHECK_QUICK);
+                _cleanup_(update_report_freep) struct update_report *rep = NULL;
+
+                assert_null(find_action(quick, UPDATE_PUT, "Outils/outil.bin"));
+                rep = update_ok(w.a, true);        /* a repair reads every file */
+                assert_true(rep->is_content_checked);
+                assert_non_null(find_action(rep, UPDATE_PUT, "Outils/outil.bin"));
+                check_file("Outils/outil.bin", p, MIB);
+                assert_intact();
+        }
+        free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_plan, reset),
                 cmocka_unit_test_setup(test_update, reset),
                 cmocka_unit_test_setup(test_refused, reset),
+                cmocka_unit_test_setup(test_tampered_payload, reset),
                 cmocka_unit_test_setup(test_repair, reset),
                 cmocka_unit_test_setup(test_cuts, reset),
-                cmocka_unit_test_setup(test_full, reset),
+                cmocka_unit_test_setup(test_read_back_follows_change, reset),
+                cmocka_unit_test_setup(test_modified_restored, reset),
+                cmocka_unit_test_setup(test_damage_under_entry, reset),
+                cmocka_unit_test_setup(test_full, reset),       /* last: it fills the key kept between tests */
         };
         setlocale(LC_CTYPE, "C.UTF-8");    /* the bundles' names beyond ASCII */
         return cmocka_run_group_tests(tests, setup, teardown);
