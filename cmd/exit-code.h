@@ -49,3 +49,10 @@ int exit_code_for_target(const struct cart_error *err, int r);
  * path, a file where a directory should be or the reverse) is a missing input (66), any
  * other failure as exit_code_for_key(). */
 int exit_code_for_key_path(const struct cart_error *err, int r);
+
+/* Updating or repairing a key (update, repair): what the key holds that an update cannot
+ * take (not a key, a damaged volume, no readable key record, another update's intent, two
+ * names that answer to one) is "not a cartable key" (2); a key of another release, like a
+ * signature not trusted or a rollback, is a trust failure (3); the rest, too little room
+ * (4), an I/O error or a read-back mismatch (5) included, the table's code. */
+int exit_code_for_key_update(const struct cart_error *err, int r);
