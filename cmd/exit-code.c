@@ -114,3 +114,25 @@ int exit_code_for_key(const struct cart_error *err, int r) {
                 return code;
         return EXIT_NOT_CARTABLE;
 }
+
+int exit_code_for_target(const struct cart_error *err, int r) {
+        /* A target that is missing or unreadable is a missing input (66), not a key that
+         * is no cartable key (2). */
+        return r == -ENOENT || r == -EACCES ? EXIT_NOINPUT : exit_code_for_error(err, r);
+}
+
+int exit_code_for_key_path(const struct cart_error *err, int r) {
+        /* The volume is readable but the path names nothing to show: 66, not "not a key". */
+        return r == -ENOENT || r == -ENOTDIR || r == -EISDIR ? EXIT_NOINPUT : exit_code_for_key(err, r);
+}
+
+int exit_code_for_key_update(const struct cart_error *err, int r) {
+        switch (r < 0 ? -r : r) {
+        case EXDEV:             /* a key of another release: no more to be trusted than a signature */
+                return EXIT_TRUST;
+        case EMEDIUMTYPE: case EUCLEAN: case ENOTUNIQ: case EBADMSG: case EBUSY:
+                return EXIT_NOT_CARTABLE;
+        default:                /* a signature, a rollback 3; too small 4; I/O, read back 5 */
+                return exit_code_for_error(err, r);
+        }
+}

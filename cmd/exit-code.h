@@ -40,3 +40,19 @@ int exit_code_for_error(const struct cart_error *err, int r);
  * trust's (3, a malformed signature on the key too) or an internal error's (70: out of
  * memory), else "not a cartable key, or unreadable" (2). */
 int exit_code_for_key(const struct cart_error *err, int r);
+
+/* A target (a key or an image file) that could not be opened to read: missing or
+ * unreadable is a missing input (66), anything else the table's code. */
+int exit_code_for_target(const struct cart_error *err, int r);
+
+/* A path on a readable key's volume (ls, cat): one that names nothing to show (no such
+ * path, a file where a directory should be or the reverse) is a missing input (66), any
+ * other failure as exit_code_for_key(). */
+int exit_code_for_key_path(const struct cart_error *err, int r);
+
+/* Updating or repairing a key (update, repair): what the key holds that an update cannot
+ * take (not a key, a damaged volume, no readable key record, another update's intent, two
+ * names that answer to one) is "not a cartable key" (2); a key of another release, like a
+ * signature not trusted or a rollback, is a trust failure (3); the rest, too little room
+ * (4), an I/O error or a read-back mismatch (5) included, the table's code. */
+int exit_code_for_key_update(const struct cart_error *err, int r);

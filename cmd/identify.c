@@ -70,14 +70,14 @@ static int run_identify(int argc, char **argv) {
         r = key_open_read(argv[optind], &fd, &size, &err);
         if (r < 0) {
                 log_error(r, "%s", ERROR_TEXT(&err, r));
-                return r == -ENOENT || r == -EACCES ? EXIT_NOINPUT : exit_code_for_error(&err, r);
+                return exit_code_for_target(&err, r);
         }
         r = keylife_read(fd_read_at, (void *) (intptr_t) fd, size, &vi, &rec, &has_record, &err);
         if (r == -ENOMEM)
                 return log_fail(r, _("out of memory"));
         if (r < 0) {
                 log_error(r, "%s: %s", argv[optind], ERROR_TEXT(&err, r));
-                return EXIT_NOT_CARTABLE;
+                return exit_code_for_key(&err, r);
         }
         /* A key's own USB serial, as flash reads it: a deleted or edited record does not hide it. */
         key_usb_serial(fd, usb, sizeof(usb));

@@ -35,15 +35,14 @@ static int open_volume(const char *target, int *fd, struct fat_reader **ret) {
                 r = verify_open_volume(fd_read_at, (void *) (intptr_t) *fd, size, ret, NULL, NULL, &err);
         if (r < 0) {
                 log_error(r, "%s", ERROR_TEXT(&err, r));
-                return EXIT_NOT_CARTABLE;
+                return exit_code_for_key(&err, r);
         }
         return EXIT_OK;
 }
 
 static int lookup_error(const char *target, const char *path, int r, const struct cart_error *err) {
         log_error(r, "%s: %s: %s", target, path, ERROR_TEXT(err, r));
-        /* The volume is readable but the path names nothing to show: 66, not "not a key". */
-        return r == -ENOENT || r == -ENOTDIR || r == -EISDIR ? EXIT_NOINPUT : EXIT_NOT_CARTABLE;
+        return exit_code_for_key_path(err, r);
 }
 
 static void print_entry(const struct fat_dirent *e) {

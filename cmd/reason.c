@@ -37,38 +37,6 @@ static const char *size_words(uint64_t bytes, char *buf, size_t n) {
         return untranslated ? format_size(bytes, buf, n) : human_size(bytes, buf, n);
 }
 
-/* A size as lib/ writes it (format_size(): "1.5 GiB", "512 B") in the person's words
- * ("1,5 Gio"); NULL for any other text. */
-static const char *lib_size_words(const char *s, char *buf, size_t n) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        uint64_t whole = 0, tenths;
-        const char *p = s;
-        bool has_tenth = false;
-        unsigned u;
-
-        if (!isdigit((unsigned char) *p))
-                return NULL;
-        for (; isdigit((unsigned char) *p) && whole < UINT64_C(1) << 40; p++)
-                whole = whole * 10 + (uint64_t) (*p - '0');
-        tenths = whole * 10;
-        if (p[0] == '.') {
-                if (!isdigit((unsigned char) p[1]))
-                        return NULL;
-                tenths += (uint64_t) (p[1] - '0');
-                p += 2;
-                has_tenth = true;
-        }
-        if (*p++ != ' ')
-                return NULL;
-        for (u = 0; u < ELEMENTSOF(units) && !streq(p, units[u]); u++)
-                ;
-        if (u == ELEMENTSOF(units) || has_tenth != (u > 0))     /* "512 B", "1.5 KiB" */
-                return NULL;
-        if (u > 0)
-                whole = (uint64_t) ((double) tenths / 10.0 * (double) (UINT64_C(1) << (10 * u)));
-        return human_size(whole, buf, n);
-}
-
 struct out {
         char *buf;
         size_t n, used;
@@ -202,15 +170,18 @@ const char *policy_words(unsigned rules, const struct cart_findings *fs, char *b
 /* A part of lib/'s words in the person's: its format translated (the catalogue has lib/'s
  * formats, found by xgettext's keywords on cart_error_set() & co.) and filled with the
  * arguments lib/ rendered, its W_() words translated too. */
-/* An argument of lib/'s words for people: W_() words translated, sizes in the locale's
- * form, anything else (paths, names, numbers) as it is. */
-static const char *words_of_lib(const char *arg, bool is_words, char *buf, size_t n) {
-        const char *size;
-
-        if (is_words)
+/* An argument of lib/'s words for people: W_() words translated, sizes (lib/'s numbers)
+ * in the locale's form, anything else (paths, names, numbers) as it is. */
+static const char *words_of_lib(const char *arg, enum cart_arg_kind kind, uint64_t bytes, char *buf, size_t n) {
+        switch (kind) {
+        case CART_ARG_WORDS:
                 return gettext(arg);
-        size = lib_size_words(arg, buf, n);
-        return size ? size : arg;
+        case CART_ARG_SIZE:
+                return human_size(bytes, buf, n);
+        case CART_ARG_DATA:
+                break;
+        }
+        return arg;
 }
 
 static bool part_words(const struct cart_error *e, const struct cart_error_part *p, char *buf, size_t n) {

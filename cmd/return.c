@@ -108,14 +108,15 @@ static int run_return(int argc, char **argv) {
         r = key_open_read(argv[optind], &fd, &size, &err);
         if (r < 0) {
                 log_error(r, "%s", ERROR_TEXT(&err, r));
-                return EXIT_NOT_CARTABLE;
+                return exit_code_for_target(&err, r);
         }
         const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
         r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);
         if (r < 0) {
                 /* TRANSLATORS: the key, why it could not be verified. */
                 log_error(r, _("%s: %s: nothing recorded"), argv[optind], ERROR_TEXT(&err, r));
-                return EXIT_NOT_CARTABLE;
+                /* As verify: a bad or malformed signature on the key is a trust failure (3). */
+                return exit_code_for_key(&err, r);
         }
         key_usb_serial(fd, usb, sizeof(usb));
         r = keylife_return(j, keylife_operator(op), reason, v, usb, &d, &err);
@@ -142,7 +143,8 @@ const struct command command_return = {
                 "Only a key issued to a pupil can be returned; anything else changes nothing.\n"
                 "\n"
                 "Exit codes: 0 returned intact; 1 returned, modified or swapped; 2 not a cartable\n"
-                "key; 3 untrusted signature; 64 usage; 65 the key is not issued; 66 unknown key,\n"
-                "no journal; 69 the journal's server cannot be reached. See cartable-lifecycle(1).\n"),
+                "key; 3 a bad, untrusted or malformed signature; 64 usage; 65 the key is not\n"
+                "issued; 66 unknown key, no journal, no target; 69 the journal's server cannot be\n"
+                "reached. See cartable-lifecycle(1).\n"),
         .run = run_return,
 };

@@ -496,7 +496,7 @@ static int check_year(struct import *im, const char *file, const struct roster_i
         snprintf(year, sizeof(year), "%04u-%04u", y % 10000, (y + 1) % 10000);
         if (last && strcmp(year, last) < 0) {
                 if (!im->a->force)
-                        return cart_error_set(err, -ESTALE, "%s: an export of school year %s, older than the last "
+                        return cart_error_set(err, -EBADMSG, "%s: an export of school year %s, older than the last "
                                               "one imported for school %s (%s): export the roster from SIECLE "
                                               "again, or import it anyway with --force", file, year,
                                               info->school_uai, last);
@@ -505,7 +505,7 @@ static int check_year(struct import *im, const char *file, const struct roster_i
         } else if (last && strcmp(year, last) == 0 && *exported && last_exported &&
                    strcmp(exported, last_exported) < 0) {
                 if (!im->a->force)
-                        return cart_error_set(err, -ESTALE, "%s: exported on %s, before the export already "
+                        return cart_error_set(err, -EBADMSG, "%s: exported on %s, before the export already "
                                               "imported for school %s (exported on %s): export the roster "
                                               "from SIECLE again, or import it anyway with --force", file,
                                               exported, info->school_uai, last_exported);
@@ -697,7 +697,7 @@ int roster_import_run(const struct roster_args *a) {
         if (r < 0) {
                 /* TRANSLATORS: %s is why the roster import failed. */
                 log_error(r, _("%s (nothing was imported)"), ERROR_TEXT(&err, r));
-                code = r == -ESTALE ? EXIT_DATA : exit_code_for(r);
+                code = exit_code_for_error(&err, r);
                 goto fail;
         }
         print_summary(&im);

@@ -99,21 +99,6 @@ static void print_report(const struct update_args *a, const struct update_report
                 printf(_("the pupil's files listed as moved are under /%s\n"), UPDATE_RESCUE_DIR);
 }
 
-static int update_exit_code(int r, const struct cart_error *err) {
-        switch (-r) {
-        case ENOKEY: case EKEYREJECTED: case ESTALE: case EXDEV:
-                return EXIT_TRUST;
-        case EMEDIUMTYPE: case EUCLEAN: case ENOTUNIQ: case EBADMSG: case EBUSY:
-                return EXIT_NOT_CARTABLE;
-        case ENOSPC:
-                return EXIT_REFUSED;
-        case EBADE:
-                return EXIT_IO;
-        default:
-                return exit_code_for_error(err, r);
-        }
-}
-
 /*
  * --journal: the journal's key for the target (by its volume ID, then its record's and the
  * device's USB serial, as verify --journal finds it), before anything is written: a key the
@@ -133,7 +118,7 @@ static int find_key(struct journal *j, const struct update_args *a, const struct
                 return log_fail(r, _("out of memory"));
         if (r < 0) {
                 log_error(r, _("%s: %s: nothing written"), a->target, ERROR_TEXT(&err, r));
-                return EXIT_NOT_CARTABLE;
+                return exit_code_for_key(&err, r);
         }
         key_usb_serial(t->fd, usb, sizeof(usb));
         r = keylife_find(j, &(struct keylife_target) { .volume_id = vi.volume_id, .record = has_record ? &rec : NULL,
@@ -216,7 +201,7 @@ static int update_target(const struct update_args *a, bool is_repair, const stru
                                    "to finish"));
                 if (j && !a->dry_run && keylife_update_may_have_written(r))
                         record_failure(j, a, k, st, is_repair, r, &err);
-                return update_exit_code(r, &err);
+                return exit_code_for_key_update(&err, r);
         }
         print_report(a, rep);
         return j && !a->dry_run ? record(j, a, k, st, rep) : EXIT_OK;

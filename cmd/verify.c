@@ -289,9 +289,7 @@ static int run(int argc, char **argv) {
                 if (json)
                         print_failure_json(argv[optind], &err, r);
                 log_error(r, "%s", ERROR_TEXT(&err, r));
-                /* A target that is missing or unreadable is a missing input (66), not a key
-                 * that is no cartable key (2). */
-                return r == -ENOENT || r == -EACCES ? EXIT_NOINPUT : exit_code_for_error(&err, r);
+                return exit_code_for_target(&err, r);
         }
         const struct verify_options vo = { .trust = trust, .state_dir = arg_config->state_dir };
         r = verify_key_with(fd_read_at, (void *) (intptr_t) fd, size, &vo, &v, &err);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -182,10 +184,36 @@ static bool is_words(const char *p) {
                (uintptr_t) p < (uintptr_t) __stop_cart_words;
 }
 
+/* The ring size_arg() writes in: a pointer into it is a size, as one into cart_words is
+ * W_() words. */
+struct size_slot {
+        char text[24];
+        uint64_t bytes;
+};
+static _Thread_local struct size_slot size_ring[CART_SIZE_ARGS];
+static _Thread_local unsigned size_next;
+
+const char *size_arg(uint64_t bytes) {
+        struct size_slot *s = &size_ring[size_next++ % CART_SIZE_ARGS];
+
+        s->bytes = bytes;
+        return format_size(bytes, s->text, sizeof(s->text));
+}
+
+static const struct size_slot *size_slot_of(const char *p) {
+        uintptr_t a = (uintptr_t) p, start = (uintptr_t) size_ring;
+
+        if (a < start || a >= start + sizeof(size_ring) || (a - start) % sizeof(struct size_slot) != 0)
+                return NULL;
+        return &size_ring[(a - start) / sizeof(struct size_slot)];
+}
+
 /* The text conversion c at s prints for the next argument of ap, appended to args; the
- * argument's bit in words is set for W_() words. */
+ * argument's bit in words is set for W_() words, in sizes for a size_arg() (its bytes
+ * appended after its text). */
 static bool render_arg(struct cart_error *err, const char *s, const struct conv *c, va_list *ap, unsigned bit,
-                       uint8_t *words) {
+                       uint8_t *words, uint8_t *sizes) {
+        const struct size_slot *size = NULL;
         char spec[64], *out = err->args + err->args_used;
         size_t room = sizeof(err->args) - err->args_used, n = 0;
         int k;
@@ -225,6 +253,7 @@ static bool render_arg(struct cart_error *err, const char *s, const struct conv 
                 const char *arg = va_arg(*ap, const char *);
                 if (is_words(arg))
                         *words |= (uint8_t) (1u << bit);
+                size = size_slot_of(arg);
                 k = snprintf(out, room, spec, arg);
                 break;
         }
@@ -239,6 +268,14 @@ static bool render_arg(struct cart_error *err, const char *s, const struct conv 
 #pragma GCC diagnostic pop
         if (k < 0 || (size_t) k >= room)
                 return false;
+        if (size) {
+                int b = snprintf(out + k + 1, room - (size_t) k - 1, "%" PRIu64, size->bytes);
+
+                if (b < 0 || (size_t) b >= room - (size_t) k - 1)
+                        return false;
+                *sizes |= (uint8_t) (1u << bit);
+                k += b + 1;
+        }
         err->args_used += (uint16_t) k + 1;
         return true;
 }
@@ -265,7 +302,7 @@ static void record(struct cart_error *err, bool is_context, const char *fmt, va_
                         continue;
                 }
                 ok = parse_conv(s, &c) && !c.pos && p->n_args < CART_ERROR_MAX_ARGS &&
-                     render_arg(err, s, &c, &aq, p->n_args, &p->words);
+                     render_arg(err, s, &c, &aq, p->n_args, &p->words, &p->sizes);
                 p->n_args += ok;
                 s += c.len;
         }
@@ -308,6 +345,7 @@ int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) {
 int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
                            cart_error_words_fn words, char *buf, size_t n) {
         const char *args[CART_ERROR_MAX_ARGS];
+        uint64_t bytes[CART_ERROR_MAX_ARGS] = {};
         unsigned argno[CART_ERROR_MAX_ARGS], next = 0, k = 0;
         size_t used = 0;
         struct conv c;
@@ -324,8 +362,15 @@ int cart_error_part_format(const struct cart_error *err, const struct cart_error
                         return -EINVAL;
                 next += c.star_width + c.star_prec;
                 argno[k] = ++next;
-                args[k++] = a;
+                args[k] = a;
                 a += strnlen(a, (size_t) (err->args + sizeof(err->args) - a)) + 1;
+                if (p->sizes & (1u << k)) {         /* its bytes, as render_arg() wrote them */
+                        if (a >= err->args + sizeof(err->args))
+                                return -EINVAL;
+                        bytes[k] = strtoull(a, NULL, 10);
+                        a += strnlen(a, (size_t) (err->args + sizeof(err->args) - a)) + 1;
+                }
+                k++;
         }
         if (k != p->n_args)
                 return -EINVAL;
@@ -349,7 +394,10 @@ int cart_error_part_format(const struct cart_error *err, const struct cart_error
                                 i = k++;
                         if (i >= p->n_args)
                                 return -EINVAL;
-                        text = words && args[i][0] ? words(args[i], p->words & (1u << i), word, sizeof(word)) : args[i];
+                        text = !words || !args[i][0] ? args[i] :
+                               words(args[i], p->sizes & (1u << i) ? CART_ARG_SIZE :
+                                              p->words & (1u << i) ? CART_ARG_WORDS : CART_ARG_DATA,
+                                     bytes[i], word, sizeof(word));
                         len = strlen(text);
                         s += c.len;
                 }

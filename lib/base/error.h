@@ -11,7 +11,8 @@
  * signature and key file lines, roster lines, FAT corruption), whose reason is their class
  * (bad-input, corrupt-volume, not-a-key...). lib/ does not translate it: it keeps each
  * part's format (a literal, a msgid xgettext finds through po/xgettext-args) and its
- * arguments as text, and cmd/reason.c puts them into the translated format. A message set
+ * arguments as text (a size_arg() with its number of bytes too), and cmd/reason.c puts them
+ * into the translated format. A message set
  * with cart_error_set() has no explicit reason; cart_error_reason() then classifies it by
  * its errno.
  *
@@ -106,6 +107,8 @@ struct cart_error_part {
         uint16_t arg;               /* its first argument in args, each NUL-terminated */
         uint8_t n_args;
         uint8_t words;              /* bit i: argument i is lib/'s W_() words, not data */
+        uint8_t sizes;              /* bit i: argument i is a size_arg(): its number of bytes
+                                     * follows its text in args, in decimal */
         bool is_context;            /* a part of context, not of msg */
 };
 
@@ -174,6 +177,14 @@ struct cart_error {
 #define _words_ __attribute__((section("cart_words"), used))
 #define W_(s) __extension__ ({ static const char _words_ w_[] = s; (const char *) w_; })
 
+/* A size given as a %s argument of a message: lib/'s English in msg ("1.5 GiB", as
+ * format_size() writes it), and its number of bytes kept in the part, so that cmd/ words it
+ * in the locale's form ("1,5 Gio") without reading the English back. The text lives in a
+ * small ring per thread: pass it straight to cart_error_set() & co. (at most
+ * CART_SIZE_ARGS in one call), never keep it. */
+#define CART_SIZE_ARGS 8
+const char *size_arg(uint64_t bytes);
+
 /* Set err->msg (when err is not NULL) and return r, which must be a negative errno. The
  * reason is cleared: cart_error_reason() classifies the message by r. */
 int cart_error_set(struct cart_error *err, int r, const char *fmt, ...) _printf_(3, 4);
@@ -210,9 +221,16 @@ int cart_error_vdiag(struct cart_error *err, int r, enum cart_reason reason, con
 /* The text of part p of err with fmt, p's own format or a translation of it (same
  * conversions, in any order with %n$): its arguments as they were rendered (with the
  * flags, width and precision of p's format), substituted in order; each through words()
- * when it is not NULL (cmd/: gettext for W_() words, is_words, the locale's sizes), which
- * may use buf. In buf (truncated to n); 0, or -EINVAL when fmt's conversions do not match. */
-typedef const char *(*cart_error_words_fn)(const char *arg, bool is_words, char *buf, size_t n);
+ * when it is not NULL (cmd/: gettext for W_() words, the locale's form for sizes, given
+ * their bytes), which may use buf. In buf (truncated to n); 0, or -EINVAL when fmt's
+ * conversions do not match. */
+enum cart_arg_kind {
+        CART_ARG_DATA,              /* a path, a name, a number: shown as it is */
+        CART_ARG_WORDS,             /* lib/'s W_() words */
+        CART_ARG_SIZE,              /* a size_arg(): bytes holds its number */
+};
+typedef const char *(*cart_error_words_fn)(const char *arg, enum cart_arg_kind kind, uint64_t bytes, char *buf,
+                                           size_t n);
 int cart_error_part_format(const struct cart_error *err, const struct cart_error_part *p, const char *fmt,
                            cart_error_words_fn words, char *buf, size_t n);
 

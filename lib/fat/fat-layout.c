@@ -41,7 +41,6 @@ uint32_t fat_default_cluster_size(uint64_t volume_size) {
 
 static int compute_geometry(uint64_t offset, uint64_t size, uint32_t sector_size, uint32_t cluster_size,
                             uint32_t align, struct geometry *ret, struct cart_error *err) {
-        char s[16];
         uint32_t ss = sector_size ? sector_size : 512, spc, eps, rs, f, lo, hi;
         uint64_t total, pad, clusters;
 
@@ -50,7 +49,7 @@ static int compute_geometry(uint64_t offset, uint64_t size, uint32_t sector_size
                 return cart_error_set(err, -EINVAL, "sector size %u: 512, 1024, 2048 or 4096 expected", ss);
         if (size < FAT_VOLUME_MIN || size > FAT_VOLUME_MAX)
                 return cart_error_set(err, -EINVAL, "volume of %s: FAT32 volumes here are %" PRIu64 " MiB to 2 TiB",
-                                      format_size(size, s, sizeof(s)), FAT_VOLUME_MIN / MIB);
+                                      size_arg(size), FAT_VOLUME_MIN / MIB);
         if (offset % ss || align % ss)
                 return cart_error_set(err, -EINVAL, "offset %" PRIu64 " and alignment %u must be multiples of the sector size %u",
                                       offset, align, ss);
@@ -81,10 +80,10 @@ static int compute_geometry(uint64_t offset, uint64_t size, uint32_t sector_size
         clusters = (total - rs - 2 * (uint64_t) f) / spc;
         if (clusters < FAT32_MIN_CLUSTERS)
                 return cart_error_set(err, -EINVAL, "%s volume with %u-byte clusters has %" PRIu64 " clusters; FAT32 needs at least %u (use smaller clusters)",
-                                      format_size(size, s, sizeof(s)), cluster_size, clusters, FAT32_MIN_CLUSTERS);
+                                      size_arg(size), cluster_size, clusters, FAT32_MIN_CLUSTERS);
         if (clusters >= FAT32_MAX_CLUSTERS)
                 return cart_error_set(err, -EINVAL, "%s volume with %u-byte clusters has %" PRIu64 " clusters; FAT32 holds fewer than %u (use larger clusters)",
-                                      format_size(size, s, sizeof(s)), cluster_size, clusters, FAT32_MAX_CLUSTERS);
+                                      size_arg(size), cluster_size, clusters, FAT32_MAX_CLUSTERS);
         *ret = (struct geometry) {
                 .sector_size = ss, .cluster_size = cluster_size, .sectors_per_cluster = spc,
                 .total_sectors = (uint32_t) total, .reserved_sectors = rs, .fat_sectors = f,
@@ -361,7 +360,6 @@ int fat_layout(struct fat_tree *t, const struct fat_params *params, struct plan 
         uint8_t label[11], *boot;
         uint64_t used, dir_bytes, boot_bytes;
         uint32_t cs, free_clusters;
-        char a[16], b[16];
         int r;
 
         if (!t || !params || !plan)
@@ -381,9 +379,8 @@ int fat_layout(struct fat_tree *t, const struct fat_params *params, struct plan 
         used = assign_clusters(t, cs);
         if (used > g.clusters)
                 return cart_error_set(err, -ENOSPC, "the content needs %s (%" PRIu64 " clusters of %u bytes) but the volume has %s: %s too many",
-                                      format_size(used * cs, a, sizeof(a)), used, cs,
-                                      format_size((uint64_t) g.clusters * cs, b, sizeof(b)),
-                                      format_size((used - g.clusters) * cs, (char[16]) {}, 16));
+                                      size_arg(used * cs), used, cs, size_arg((uint64_t) g.clusters * cs),
+                                      size_arg((used - g.clusters) * cs));
         free_clusters = g.clusters - (uint32_t) used;
         make_label(params->label, label);
 

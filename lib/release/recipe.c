@@ -336,10 +336,9 @@ int recipe_check(const struct recipe *rc, struct cart_error *err) {
                 return cart_error_set(err, -EINVAL, "%s: alignment: a power of two from 512 to 64M", where);
         floor = release_layout_floor(rc->alignment, rc->scheme && streq(rc->scheme, "gpt"));
         if (rc->min_size < floor) {
-                char a[32], b[32];
                 return cart_error_set(err, -EINVAL, "%s: min-size %s: a key that small cannot hold a partition aligned to %s "
                                       "and a FAT32 volume; give min-size %" PRIu64 "M or more, or a smaller alignment",
-                                      where, format_size(rc->min_size, a, sizeof(a)), format_size(rc->alignment, b, sizeof(b)),
+                                      where, size_arg(rc->min_size), size_arg(rc->alignment),
                                       DIV_ROUND_UP(floor, MIB));
         }
         if (rc->cluster_size && (rc->cluster_size < 512 || rc->cluster_size > 32 * KIB ||

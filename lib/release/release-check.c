@@ -282,7 +282,6 @@ static int check_fits(struct builder *b) {
         const struct recipe *rc = b->rc;
         uint64_t cs = rc->cluster_size ?: fat_default_cluster_size(rc->min_size);
         uint64_t *dir_bytes, clusters = 0, overhead, volume_clusters, avail;
-        char need_s[32], avail_s[32];
 
         dir_bytes = calloc(b->n + 1, sizeof(uint64_t));    /* [n]: the root */
         if (!dir_bytes)
@@ -325,9 +324,7 @@ static int check_fits(struct builder *b) {
         avail = rc->min_size > overhead ? (rc->min_size - overhead) / cs : 0;
         if (clusters > avail)
                 return cart_error_set(b->err, -ENOSPC, "the content needs about %s but a %s key holds about %s (min-size)",
-                                      format_size(clusters * cs, need_s, sizeof(need_s)),
-                                      format_size(rc->min_size, avail_s, sizeof(avail_s)),
-                                      format_size(avail * cs, (char[32]) {}, 32));
+                                      size_arg(clusters * cs), size_arg(rc->min_size), size_arg(avail * cs));
         return 0;
 }
 

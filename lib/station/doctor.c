@@ -324,7 +324,6 @@ static int check_space(struct checker *c, const char *name, const char *what, bo
         struct doctor_check *k = check_new(c, name);
         _cleanup_free_ char *p = strdup(path);
         struct statvfs sv;
-        char have[32], need[32];
 
         if (!k || !p)
                 return -ENOMEM;
@@ -338,18 +337,17 @@ static int check_space(struct checker *c, const char *name, const char *what, bo
                 slash[slash == p] = '\0';    /* "/a/b" -> "/a" -> "/" */
         }
         uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize;
-        format_size(avail, have, sizeof(have));
-        format_size(min, need, sizeof(need));
         if (avail < min) {
                 if (is_state)
-                        check_said(k, DOCTOR_FAIL, "state directory %s: %s free, less than %s", path, have, need);
+                        check_said(k, DOCTOR_FAIL, "state directory %s: %s free, less than %s", path, size_arg(avail),
+                                   size_arg(min));
                 else
-                        check_said(k, DOCTOR_FAIL, "TMPDIR %s: %s free, less than %s", path, have, need);
+                        check_said(k, DOCTOR_FAIL, "TMPDIR %s: %s free, less than %s", path, size_arg(avail), size_arg(min));
                 check_fix(k, "free space on the file system holding %s", path);
         } else if (is_state)
-                check_said(k, DOCTOR_OK, "state directory %s: %s free", path, have);
+                check_said(k, DOCTOR_OK, "state directory %s: %s free", path, size_arg(avail));
         else
-                check_said(k, DOCTOR_OK, "TMPDIR %s: %s free", path, have);
+                check_said(k, DOCTOR_OK, "TMPDIR %s: %s free", path, size_arg(avail));
         return 0;
 }
 

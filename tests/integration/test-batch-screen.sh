@@ -67,11 +67,37 @@ done
 
 # A resized terminal: a batch waiting for keys on a 200-column terminal, narrowed to 60
 # columns; its last table fits 60 columns.
-cmd=$(printf '%q ' "$C" batch rel.cart --trust dep.pub --journal "$D/j.db" --stock --idle-exit 600)
-# (the batch is sent its signals once its table is on the screen, however slow the machine)
-script -qfec "stty cols 200 rows 50; $cmd & pid=\$!; i=0; until grep -q 'waiting for keys' resize.ts || [ \$i -ge 3000 ]; \
-        do sleep 0.2; i=\$((i + 1)); done; stty cols 60; kill -WINCH \$pid; kill -INT \$pid; wait \$pid" \
-        resize.ts >/dev/null 2>&1 || true
+cmd=$(printf '%q ' env LC_ALL=C.UTF-8 LANGUAGE= "$C" batch rel.cart --trust dep.pub --journal "$D/j.db" --stock \
+        --idle-exit 600)
+# The batch is sent its signals on what its screen shows, never after a delay: SIGWINCH once
+# it waits for keys, SIGINT once it has drawn its table anew (a header line more: the header
+# starts with the release's name). The steps
+# run from a file, so that script(1)'s first line (the command it ran) holds none of the
+# words waited for. The waits end when the batch has gone too; their bound (600 s of 0.2 s
+# naps, longer on a loaded machine) is there only so a broken batch cannot hang the test.
+cat > resize.sh <<EOS
+drawn() { sed 1d resize.ts | grep -c "\$1"; }
+is_waiting() { [ "\$(drawn 'waiting for keys')" -ge 1 ]; }
+is_redrawn() { [ "\$(drawn 'ent-college ')" -gt "\$headers" ]; }
+wait_for() {   # wait_for COMMAND...: until it succeeds, the batch ends, or the bound
+        local i=0
+        until "\$@"; do
+                kill -0 \$pid 2>/dev/null && [ \$i -lt 3000 ] || return 1
+                sleep 0.2; i=\$((i + 1))
+        done
+}
+stty cols 200 rows 50
+$cmd & pid=\$!
+wait_for is_waiting || echo "RESIZE: the batch never waited for keys" >&2
+headers=\$(drawn 'ent-college ')
+stty cols 60
+kill -WINCH \$pid
+wait_for is_redrawn || echo "RESIZE: no table drawn after SIGWINCH" >&2
+kill -INT \$pid
+wait \$pid
+EOS
+script -qfec "bash resize.sh" resize.ts >/dev/null 2>&1 || true
+! grep -a 'RESIZE:' resize.ts || fail "resize: the batch's screen did not show what was waited for"
 python3 "$LINES_OF" resize.ts > resize
 # the last table drawn: from the last header line on
 awk -F'\t' '$2 ~ /^ent-college / { n = NR } { l[NR] = $0 } END { for (i = n; i <= NR; i++) print l[i] }' resize > resize-last

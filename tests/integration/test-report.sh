@@ -86,6 +86,19 @@ n=$(n_events)
 expect_exit 66 "$C" verify unknown.img --trust dep.pub --journal j.db
 expect_in err 'volume 12345678 is not in the journal: nothing recorded'
 [ "$(n_events)" = "$n" ] || fail "an unknown key was recorded"
+# return reads the key as verify does, from the one exit table: a target that is not there is
+# a missing input (66); a malformed signature on the key is a trust failure (3), as for verify;
+# neither records anything.
+n=$(n_events)
+expect_exit 66 "$C" return nothing-here.img --trust dep.pub
+cp lea.img proof.img
+printf 'untrusted comment: x\nnot base64 at all\n' > bad.sig
+mcopy -o -i proof.img@@1M bad.sig ::/.cartable/manifest.json.minisig
+expect_exit 3 "$C" verify proof.img --trust dep.pub
+expect_exit 3 "$C" return proof.img --trust dep.pub
+expect_in err 'malformed signature.*nothing recorded'
+[ "$(n_events)" = "$n" ] || fail "a return refused before the journal was recorded"
+rm -f proof.img bad.sig
 # return: the pupil's files listed, never printed; the key returned, the pupil without a key.
 mmd -i lea.img@@1M "::Mes documents"
 echo "journal intime" > secret.txt

@@ -147,11 +147,16 @@ static int va_list_diag(struct cart_error *e, const char *prefix, const char *fm
         return r;
 }
 
-/* A stand-in for gettext: W_() words in capitals, other arguments as they are. */
-static const char *upper(const char *arg, bool is_words, char *buf, size_t n) {
+/* A stand-in for gettext: W_() words in capitals, sizes as "<bytes> bytes", other
+ * arguments as they are. */
+static const char *upper(const char *arg, enum cart_arg_kind kind, uint64_t bytes, char *buf, size_t n) {
         size_t i;
 
-        if (!is_words)
+        if (kind == CART_ARG_SIZE) {
+                snprintf(buf, n, "%" PRIu64 " bytes", bytes);
+                return buf;
+        }
+        if (kind != CART_ARG_WORDS)
                 return arg;
         for (i = 0; arg[i] && i + 1 < n; i++)
                 buf[i] = (char) toupper((unsigned char) arg[i]);
@@ -218,6 +223,23 @@ static void test_parts(void **state) {
         assert_int_equal(e.parts[0].words, 1u << 1);
         assert_int_equal(cart_error_part_format(&e, &e.parts[0], e.parts[0].fmt, upper, buf, sizeof(buf)), 0);
         assert_string_equal(buf, "f: DIRECTORY, directory");
+
+        /* A size travels as its number: lib/'s English in msg, the bytes for cmd/'s words;
+         * the same text from data is no size. The ring holds CART_SIZE_ARGS at a time. */
+        char size_copy[] = "1.5 GiB";
+        cart_error_set(&e, -EINVAL, "%s of %u: %s, %s, %s", size_arg(UINT64_C(1610612736)), 7u, size_copy,
+                       size_arg(512), W_("directory"));
+        assert_string_equal(e.msg, "1.5 GiB of 7: 1.5 GiB, 512 B, directory");
+        assert_int_equal(e.parts[0].sizes, 1u << 0 | 1u << 3);
+        assert_int_equal(e.parts[0].words, 1u << 4);
+        assert_string_equal(part_text(&e, 0, e.parts[0].fmt, buf, sizeof(buf)), "1.5 GiB of 7: 1.5 GiB, 512 B, directory");
+        assert_int_equal(cart_error_part_format(&e, &e.parts[0], "%4$s; %2$s %1$s: %3$s, %5$s", upper, buf,
+                                                sizeof(buf)), 0);
+        assert_string_equal(buf, "512 bytes; 7 1610612736 bytes: 1.5 GiB, DIRECTORY");
+        const char *first = size_arg(1);
+        for (unsigned i = 1; i < CART_SIZE_ARGS; i++)
+                assert_string_equal(size_arg(UINT64_C(3) << 20), "3.0 MiB");
+        assert_string_equal(first, "1 B");
 
         /* More than 8 arguments, or arguments too long to keep: no parts, the English stays. */
         cart_error_set(&e, -EBADMSG, "%d%d%d%d%d%d%d%d%d", 1, 2, 3, 4, 5, 6, 7, 8, 9);

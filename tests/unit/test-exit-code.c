@@ -121,6 +121,42 @@ static void test_one_meaning_per_code(void **state) {
         assert_int_equal(exit_code_for_key(&err, -EKEYREJECTED), EXIT_TRUST);
 }
 
+/* The commands that read a target or a key take their codes from the same file: a target
+ * that is not there is a missing input, a path on the key that names nothing too, and an
+ * update keeps the codes cartable-update(1) gives. */
+static void test_target_path_update(void **state) {
+        static const struct { int r, target, path, update; } rows[] = {
+                { -ENOENT, EXIT_NOINPUT, EXIT_NOINPUT, EXIT_NOINPUT },
+                { -EACCES, EXIT_NOINPUT, EXIT_NOT_CARTABLE, EXIT_CANTCREAT },
+                { -EMEDIUMTYPE, EXIT_NOT_CARTABLE, EXIT_NOT_CARTABLE, EXIT_NOT_CARTABLE },
+                { -ENOTDIR, EXIT_SOFTWARE, EXIT_NOINPUT, EXIT_SOFTWARE },
+                { -EISDIR, EXIT_SOFTWARE, EXIT_NOINPUT, EXIT_SOFTWARE },
+                { -EUCLEAN, EXIT_NOT_CARTABLE, EXIT_NOT_CARTABLE, EXIT_NOT_CARTABLE },
+                { -EKEYREJECTED, EXIT_TRUST, EXIT_TRUST, EXIT_TRUST },
+                { -ESTALE, EXIT_TRUST, EXIT_TRUST, EXIT_TRUST },
+                { -EXDEV, EXIT_SOFTWARE, EXIT_NOT_CARTABLE, EXIT_TRUST },
+                { -EBADMSG, EXIT_DATA, EXIT_NOT_CARTABLE, EXIT_NOT_CARTABLE },
+                { -EBUSY, EXIT_REFUSED, EXIT_NOT_CARTABLE, EXIT_NOT_CARTABLE },
+                { -ENOTUNIQ, EXIT_USAGE, EXIT_NOT_CARTABLE, EXIT_NOT_CARTABLE },
+                { -ENOSPC, EXIT_REFUSED, EXIT_NOT_CARTABLE, EXIT_REFUSED },
+                { -EBADE, EXIT_IO, EXIT_NOT_CARTABLE, EXIT_IO },
+                { -EIO, EXIT_IO, EXIT_NOT_CARTABLE, EXIT_IO },
+                { -ENOMEM, EXIT_SOFTWARE, EXIT_SOFTWARE, EXIT_SOFTWARE },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                const char *e = strerror(-rows[i].r);
+                if (exit_code_for_target(NULL, rows[i].r) != rows[i].target)
+                        fail_msg("a target's %s exits %d, not %d", e, exit_code_for_target(NULL, rows[i].r), rows[i].target);
+                if (exit_code_for_key_path(NULL, rows[i].r) != rows[i].path)
+                        fail_msg("a key path's %s exits %d, not %d", e, exit_code_for_key_path(NULL, rows[i].r),
+                                 rows[i].path);
+                if (exit_code_for_key_update(NULL, rows[i].r) != rows[i].update)
+                        fail_msg("an update's %s exits %d, not %d", e, exit_code_for_key_update(NULL, rows[i].r),
+                                 rows[i].update);
+        }
+}
+
 /* The EXIT STATUS section of a page: each code has its own "*N*" entry, and doctor's not
  * ready (78) says it is doctor's. */
 static void check_codes(const char *path, const char *section) {
@@ -166,6 +202,7 @@ int main(void) {
                 cmocka_unit_test(test_every_reason),
                 cmocka_unit_test(test_errno_agrees),
                 cmocka_unit_test(test_one_meaning_per_code),
+                cmocka_unit_test(test_target_path_update),
                 cmocka_unit_test(test_man_pages),
         };
 

@@ -222,13 +222,18 @@ static void test_policy_details_in_french(void **state) {
         snprintf(e.msg, sizeof(e.msg), "too small (1.0 GiB < 2.5 GiB, ...)");
         expect_words(&e, -EPERM, "/dev/sdz: refusée : trop petite (1,0 Gio < 2,5 Gio, ...)",
                      "/dev/sdz: refused: too small (1.0 GiB < 2.5 GiB, ...)");
-        /* ... and in lib/'s sentences: a size argument, not a number or a name like it. */
+        /* ... and in lib/'s sentences: a size argument (lib/'s number, size_arg()), not a
+         * number or a name like it, and never text that looks like a size. */
         cart_error_set(&e, -ENOSPC, "the content needs about %s but a %s key holds about %s (min-size)",
-                       "1.5 GiB", "512 B", "2.0 TiB");
+                       size_arg(UINT64_C(3) << 29), size_arg(512), size_arg(UINT64_C(2) << 40));
         expect_words(&e, -ENOSPC, "clé trop petite : le contenu demande environ 1,5 Gio mais une clé de 512 o contient environ 2,0 Tio (min-size)",
                      "the content needs about 1.5 GiB but a 512 B key holds about 2.0 TiB (min-size)");
         cart_error_set(&e, -EBADMSG, "%s: line %u: %s", "1.5 GiB.csv", 2u, "1.5 GiBs");
         expect_words(&e, -EBADMSG, "entrée invalide : 1.5 GiB.csv : ligne 2 : 1.5 GiBs", "1.5 GiB.csv: line 2: 1.5 GiBs");
+        cart_error_set(&e, -ENOSPC, "the content needs about %s but a %s key holds about %s (min-size)",
+                       "1.5 GiB", "512 B", "2.0 TiB");
+        expect_words(&e, -ENOSPC, "clé trop petite : le contenu demande environ 1.5 GiB mais une clé de 512 B contient environ 2.0 TiB (min-size)",
+                     "the content needs about 1.5 GiB but a 512 B key holds about 2.0 TiB (min-size)");
 }
 
 /* Text lib/ wrote by hand, or cut, is shown as it is: never a French sentence with other
