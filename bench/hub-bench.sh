@@ -125,7 +125,8 @@ for t in $HUB_PHASES; do
                 done
         done
         echo "[hub-bench] $t: ${#ids[@]} keys plugged"
-        waitfor "^@@ MARK HUB_DONE $t " 3600
+        waitfor "^@@ (MARK HUB_DONE $t |HUB_KEY_FAILED )" 3600
+        ! console | grep -m3 '^@@ HUB_KEY_FAILED ' || fail "$t: a key failed (above); the phase would wait for it"
         for id in "${ids[@]}"; do mon "device_del $id"; done
         sleep 2
         for id in "${ids[@]}"; do rm -f "$KEYS/$id.img"; done

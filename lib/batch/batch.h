@@ -69,6 +69,9 @@ struct batch_slot {
         const char *family_name, *first_name, *class_name;   /* the pupil's, or NULL */
         bool is_running;
         enum flash_step step;
+        /* BATCH_STEP: seconds since the batch started when the worker entered the step (its
+         * own clock: the event itself may be told later, while the coordinator is busy). */
+        double step_at;
         uint64_t done, total;          /* bytes of the running step */
         double rate;                   /* bytes/s of the running step */
         double eta;                    /* seconds left in the running step; < 0 unknown */

@@ -213,6 +213,10 @@ int device_monitor_new(struct device_context *ctx, device_event_fn callback, voi
 struct device_monitor *device_monitor_free(struct device_monitor *m);
 DEFINE_POINTER_CLEANUP(struct device_monitor, device_monitor_free);
 int device_monitor_fd(const struct device_monitor *m);
+/* The flags of each event's info (DEVICE_SCAN_NO_PROBE: no libblkid read of the disk's content,
+ * for a caller that never shows it; the batch, whose arrivals would each wait for it). 0 by
+ * default: with the content probe. */
+void device_monitor_set_flags(struct device_monitor *m, unsigned flags);
 /* Dispatches every pending event; returns how many were dispatched. */
 int device_monitor_process(struct device_monitor *m, struct cart_error *err);
 
