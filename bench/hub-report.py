@@ -110,9 +110,9 @@ for t in o.phases.split():
     for l in block(t):
         ts, js = l.split(" ", 1)
         if js.startswith("P "):
-            f = js.split()
+            fs = js.split()
             # With its "at" (seconds from the batch's start), placed once the start is known.
-            prog.setdefault(f[1], []).append((float(ts) if len(f) < 5 else "at " + f[4], f[2], int(f[3])))
+            prog.setdefault(fs[1], []).append((float(ts) if len(fs) < 5 else "at " + fs[4], fs[2], int(fs[3])))
             continue
         e = json.loads(js)
         s = e.get("serial")
