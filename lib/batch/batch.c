@@ -989,14 +989,13 @@ int batch_run(struct batch *b, struct cart_error *err) {
                                         b->slots[i]->state = SLOT_ENDED;
                                         b->n_queued--;
                                 }
-                /* Keys plugged together are started one after another (the journal is this
-                 * thread's): between two, the steps the running ones queued are told. */
+                /* Keys plugged together are started in one go (the journal is this thread's):
+                 * the steps the running ones queued meanwhile are told after, with their time. */
                 for (size_t i = 0; i < b->n_slots && b->n_queued > 0 && may_start(b); i++)
                         if (b->slots[i]->state == SLOT_QUEUED) {
                                 r = slot_start(b, b->slots[i]);
                                 if (r < 0)
                                         return cart_error_errno(err, r, NULL, "cannot start a worker");
-                                drain_msgs(b);
                         }
                 if (b->o.count && b->summary.n_done >= b->o.count && b->stop_level == 0)
                         b->stop_level = 1;

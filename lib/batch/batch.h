@@ -13,8 +13,7 @@
  * samples (BATCH_PROGRESS). Workers never take a lock another worker holds, so a slow or
  * dead key never slows the others. A finished worker wakes the coordinator through the pipe.
  * An arrival costs the coordinator its identity and verdict (no read of the key: its worker
- * reads what it needs) and the journal's records; between two keys started it relays the
- * steps the running ones queued.
+ * reads what it needs) and the journal's records.
  *
  * Memory per key in flight: the writer's aligned buffers (3 chunks of 4 MiB, plus a 4 MiB
  * comparison chunk during read-back: 16 MiB, flash/writer.c), its write plan (O(files) of
