@@ -97,7 +97,7 @@ def moved_at(k, t):
 
 
 SEGMENTS = [("seen by the batch", "udev", "added"), ("does it hold the release already? then the journal's start record", "added", "started"),
-            ("opening the key (policy judged before and after an O_EXCL open)", "started", "check"), ("checks (size, what it held)", "check", "capacity probe"),
+            ("opening the key (policy judged before and after an O_EXCL open; --erase auto: what it held, 16 MiB read of a blank key)", "started", "check"), ("checks (size)", "check", "capacity probe"),
             ("capacity probe", "capacity probe", "layout"), ("layout (partition table, FAT planned)", "layout", "write")]
 
 phases = {}
