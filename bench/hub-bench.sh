@@ -29,6 +29,7 @@ export E2E_WORK=${E2E_WORK:-$BUILD_ROOT/bench/hub-work}
 REL_MIB=${REL_MIB:-340}
 HUB_PHASES=${HUB_PHASES:-usb2-1-8 usb2-2-8 usb3-1-8}
 SWAP_S=${SWAP_S:-5}
+KEY_FORMAT=${KEY_FORMAT:-blank}    # blank (zeros) or fat (FAT32, as sold)
 source "$top/tests/e2e/rig.sh"
 [ -x /usr/bin/time ] || fail "needs /usr/bin/time (package time)"
 T0=$(now)
@@ -118,6 +119,12 @@ for t in $HUB_PHASES; do
                 for h in $(seq "$hubs"); do
                         if [ "$kind" = usb3 ]; then hub=hub3; else hub=hub$h; fi
                         id=${kind}x${hubs}h${h}k$k
+                        # KEY_FORMAT=fat: a key as sold, FAT32 from its factory (its old content is
+                        # then judged from its volume); blank: zeros, which a batch with --erase
+                        # auto reads 16 MiB of to call blank (station/held.h).
+                        if [ "$KEY_FORMAT" = fat ]; then
+                                truncate -s 2G "$KEYS/$id.img"; mkfs.fat -F 32 -n USB "$KEYS/$id.img" >/dev/null
+                        fi
                         ln -sf "$KEYS/$id.img" "$RUN/$id.img"
                         hub_plug "$id" "$(printf '%s%d%dK%03d' "${kind:3:1}" "$hubs" "$h" "$k")" "$hub"
                         ids+=("$id")
@@ -125,7 +132,8 @@ for t in $HUB_PHASES; do
                 done
         done
         echo "[hub-bench] $t: ${#ids[@]} keys plugged"
-        waitfor "^@@ MARK HUB_DONE $t " 3600
+        waitfor "^@@ (MARK HUB_DONE $t |HUB_KEY_FAILED )" 3600
+        ! console | grep -m3 '^@@ HUB_KEY_FAILED ' || fail "$t: a key failed (above); the phase would wait for it"
         for id in "${ids[@]}"; do mon "device_del $id"; done
         sleep 2
         for id in "${ids[@]}"; do rm -f "$KEYS/$id.img"; done

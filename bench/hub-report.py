@@ -97,7 +97,7 @@ def moved_at(k, t):
 
 
 SEGMENTS = [("seen by the batch", "udev", "added"), ("does it hold the release already? then the journal's start record", "added", "started"),
-            ("opening the key (policy judged before and after an O_EXCL open)", "started", "check"), ("checks (size, what it held)", "check", "capacity probe"),
+            ("opening the key (policy judged before and after an O_EXCL open; --erase auto: what it held, 16 MiB read of a blank key)", "started", "check"), ("checks (size)", "check", "capacity probe"),
             ("capacity probe", "capacity probe", "layout"), ("layout (partition table, FAT planned)", "layout", "write")]
 
 phases = {}
@@ -106,11 +106,13 @@ for t in o.phases.split():
     hubs, per = int(hubs), int(per)
     ev = {}
     prog = {}       # serial -> [(uptime, step, bytes done in that step)]
+    starts = []     # the batch's start on the guest's clock, from each line with elapsed
     for l in block(t):
         ts, js = l.split(" ", 1)
         if js.startswith("P "):
-            _p, serial, step, done = js.split()
-            prog.setdefault(serial, []).append((float(ts), step, int(done)))
+            fs = js.split()
+            # With its "at" (seconds from the batch's start), placed once the start is known.
+            prog.setdefault(fs[1], []).append((float(ts) if len(fs) < 5 else "at " + fs[4], fs[2], int(fs[3])))
             continue
         e = json.loads(js)
         s = e.get("serial")
@@ -119,8 +121,23 @@ for t in o.phases.split():
         k = ev.setdefault(s, {})
         name = e["step"] if e["event"] == "step" else e["event"]
         k.setdefault(name, float(ts))
+        # A step's own time (its worker's clock, seconds since the batch started), when the
+        # batch gives it: the line itself may have been written later.
+        if "at" in e:
+            k.setdefault("at " + name, e["at"])
+            starts.append(float(ts) - e["at"])
         if e["event"] == "done":
             k["w"], k["r"], k["outcome"] = e["bytes_written"], e["bytes_read"], e["outcome"]
+    # The batch's start on the guest's clock: a line is stamped when read, never before its
+    # event, so the earliest (stamp - at) is the closest. Each event is then placed at its
+    # own time (a step when its worker entered it), not when its line was read.
+    if starts:
+        t0 = min(starts)
+        for k in ev.values():
+            for name in [n for n in k if n.startswith("at ")]:
+                k[name[3:]] = t0 + k.pop(name)
+        for serial, c in prog.items():
+            prog[serial] = [(t0 + float(t[3:]) if isinstance(t, str) else t, st, d) for t, st, d in c]
     b = bench(t)
     rows = []
     for serial, hub in keys[t]:

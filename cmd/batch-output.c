@@ -272,6 +272,9 @@ static void json_event(struct batch_output *out, const struct batch_event *ev) {
                 json_add_str(o, "name", s->pupil_name);
                 if (ev->kind == BATCH_STEP || ev->kind == BATCH_PROGRESS)
                         json_object_object_add(o, "step", json_object_new_string(flash_step_to_string(s->step)));
+                /* When it happened: a step when its worker entered it, any other event now. */
+                json_object_object_add(o, "at", json_object_new_double(ev->kind == BATCH_STEP ? s->step_at :
+                                                                        ev->summary->elapsed));
                 if (ev->kind == BATCH_PROGRESS) {
                         json_object_object_add(o, "done", json_object_new_int64((int64_t) s->done));
                         json_object_object_add(o, "total", json_object_new_int64((int64_t) s->total));

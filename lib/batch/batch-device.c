@@ -90,7 +90,7 @@ int batch_scan_present(struct batch *b, struct cart_error *err) {
         size_t n = 0;
         int r;
 
-        r = device_scan(b->o.devices, 0, &a, &n, err);
+        r = device_scan(b->o.devices, DEVICE_SCAN_NO_PROBE, &a, &n, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && r >= 0; i++)

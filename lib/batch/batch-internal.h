@@ -17,6 +17,7 @@ enum { MSG_ENDED, MSG_WANT_START, MSG_STOP, MSG_STEP };
 struct msg {
         uint32_t index, kind;
         uint32_t step;                  /* MSG_STEP: the enum flash_step entered */
+        double at;                      /* MSG_STEP: batch_mono() when the worker entered it */
 };
 
 struct slot {

@@ -63,7 +63,7 @@ static void send_msg(struct batch *b, const struct msg *m, bool may_wait) {
 }
 
 static void worker_send(struct slot *s, uint32_t kind, uint32_t step) {
-        send_msg(s->b, &(struct msg) { .index = s->view.index, .kind = kind, .step = step }, true);
+        send_msg(s->b, &(struct msg) { .index = s->view.index, .kind = kind, .step = step, .at = batch_mono() }, true);
 }
 
 static int worker_event(void *userdata, const struct flash_report *r, enum flash_step step,
@@ -700,10 +700,11 @@ static int on_interrupted(void *userdata, const struct journal_interrupted *k, i
 }
 
 /* A step the worker entered: every one is emitted, in the order the worker queued them. */
-static void step_entered(struct batch *b, struct slot *s, enum flash_step step) {
+static void step_entered(struct batch *b, struct slot *s, enum flash_step step, double at) {
         s->seen_step = (int) step;
-        s->step_started = batch_mono();
+        s->step_started = at;
         s->view.step = step;
+        s->view.step_at = at - b->started;
         s->view.done = s->view.total = 0;
         s->view.rate = 0;
         s->view.eta = -1;
@@ -739,7 +740,7 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                         batch_emit(b, BATCH_STARTED, s, NULL, 0);
         } else if (m->kind == MSG_STEP) {
                 if (s->has_thread)
-                        step_entered(b, s, (enum flash_step) m->step);
+                        step_entered(b, s, (enum flash_step) m->step, m->at);
         } else if (s->has_thread) {
                 /* Its last act: the join is at once, and its report is ours from here. */
                 pthread_join(s->thread, NULL);
@@ -749,6 +750,17 @@ static void handle_msg(struct batch *b, const struct msg *m) {
                         return;
                 }
                 slot_ended(b, s);
+        }
+}
+
+/* What the workers queued: each message handled at once, never waiting. */
+static void drain_msgs(struct batch *b) {
+        for (;;) {
+                struct msg m;
+                ssize_t n = read(b->wake[0], &m, sizeof(m));
+                if (n != (ssize_t) sizeof(m))
+                        break;
+                handle_msg(b, &m);
         }
 }
 
@@ -955,6 +967,9 @@ int batch_run(struct batch *b, struct cart_error *err) {
                 r = device_monitor_new(b->o.devices, batch_on_device, b, &b->monitor, err);
                 if (r < 0)
                         return r;
+                /* An arrival is judged by its identity; its content is read by its own worker
+                 * (station/held.h), not here, where it would hold up every other arrival. */
+                device_monitor_set_flags(b->monitor, DEVICE_SCAN_NO_PROBE);
                 r = batch_scan_present(b, err);
                 if (r < 0)
                         return r;
@@ -974,6 +989,8 @@ int batch_run(struct batch *b, struct cart_error *err) {
                                         b->slots[i]->state = SLOT_ENDED;
                                         b->n_queued--;
                                 }
+                /* Keys plugged together are started in one go (the journal is this thread's):
+                 * the steps the running ones queued meanwhile are told after, with their time. */
                 for (size_t i = 0; i < b->n_slots && b->n_queued > 0 && may_start(b); i++)
                         if (b->slots[i]->state == SLOT_QUEUED) {
                                 r = slot_start(b, b->slots[i]);
@@ -993,13 +1010,7 @@ int batch_run(struct batch *b, struct cart_error *err) {
                 timeout = (int) b->o.tick_msec;
                 if (poll(p, 2, timeout) < 0 && errno != EINTR)
                         return cart_error_errno(err, -errno, NULL, "poll");
-                for (;;) {
-                        struct msg m;
-                        ssize_t n = read(b->wake[0], &m, sizeof(m));
-                        if (n != (ssize_t) sizeof(m))
-                                break;
-                        handle_msg(b, &m);
-                }
+                drain_msgs(b);
                 if (b->n_stop && b->stop_level < MIN((unsigned) b->n_stop, 2u))
                         b->stop_level = MIN((unsigned) b->n_stop, 2u);
                 if (b->monitor && (p[1].revents & POLLIN)) {

@@ -7,10 +7,13 @@
  * Threads: batch_run() is the coordinator. It alone touches the journal (one transaction per
  * key event: started, then flashed/issued), the device monitor and the caller's event
  * callback. Workers only run station_flash() (or a read-only verify). Each queues its key's
- * step transitions to the coordinator through a pipe, in order, so BATCH_STEP is lossless
- * (one per step the key enters); its progress goes through atomics, which the coordinator
+ * step transitions to the coordinator through a pipe, in order, with the time it entered
+ * each (batch_slot.step_at), so BATCH_STEP is lossless (one per step the key enters) and
+ * dated at its source; its progress goes through atomics, which the coordinator
  * samples (BATCH_PROGRESS). Workers never take a lock another worker holds, so a slow or
  * dead key never slows the others. A finished worker wakes the coordinator through the pipe.
+ * An arrival costs the coordinator its identity and verdict (no read of the key: its worker
+ * reads what it needs) and the journal's records.
  *
  * Memory per key in flight: the writer's aligned buffers (3 chunks of 4 MiB, plus a 4 MiB
  * comparison chunk during read-back: 16 MiB, flash/writer.c), its write plan (O(files) of
@@ -69,6 +72,9 @@ struct batch_slot {
         const char *family_name, *first_name, *class_name;   /* the pupil's, or NULL */
         bool is_running;
         enum flash_step step;
+        /* BATCH_STEP: seconds since the batch started when the worker entered the step (its
+         * own clock: the event itself may be told later, while the coordinator is busy). */
+        double step_at;
         uint64_t done, total;          /* bytes of the running step */
         double rate;                   /* bytes/s of the running step */
         double eta;                    /* seconds left in the running step; < 0 unknown */

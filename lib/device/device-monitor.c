@@ -13,6 +13,7 @@ struct device_monitor {
         size_t n_known;
         char **serials;                      /* every serial seen, to recognise a re-insertion */
         size_t n_serials;
+        unsigned flags;                      /* device_info_from_udev()'s: DEVICE_SCAN_NO_PROBE */
 };
 
 const char *device_action_name(enum device_action a) {
@@ -92,6 +93,10 @@ int device_monitor_new(struct device_context *ctx, device_event_fn callback, voi
         return 0;
 }
 
+void device_monitor_set_flags(struct device_monitor *m, unsigned flags) {
+        m->flags = flags & DEVICE_SCAN_NO_PROBE;
+}
+
 int device_monitor_fd(const struct device_monitor *m) {
         return udev_monitor_get_fd(m->mon);
 }
@@ -130,7 +135,7 @@ static int dispatch_present(struct device_monitor *m, struct udev_device *u, str
                 return i >= 0 ? dispatch_remove(m, (size_t) i) : 0;
         r = device_usage_read(m->ctx, &usage, err);
         if (r >= 0)
-                r = device_info_from_udev(m->ctx, &usage, u, 0, &d);
+                r = device_info_from_udev(m->ctx, &usage, u, m->flags, &d);
         device_usage_done(&usage);
         if (r < 0)
                 return r;

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #include "device/device-internal.h"
 
@@ -142,6 +143,18 @@ static int read_geometry(struct device_target *t, struct cart_error *err) {
         return 0;
 }
 
+/* flock(LOCK_EX), polled for at most DEVICE_LOCK_WAIT_MSEC: udev's shared lock on a disk it
+ * is handling lasts as long as its rules; a holder that keeps it, the caller refuses. */
+static int lock_wait(int fd) {
+        for (unsigned waited = 0;; waited += 20) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK || waited >= DEVICE_LOCK_WAIT_MSEC)
+                        return -1;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 20 * 1000 * 1000 }, NULL);
+        }
+}
+
 int device_target_open_in(struct device_context *ctx, const char *path, const char *expected_serial,
                           struct device_target **ret, struct cart_error *err) {
         _cleanup_(device_target_closep) struct device_target *t = NULL;
@@ -168,7 +181,7 @@ int device_target_open_in(struct device_context *ctx, const char *path, const ch
                         return refuse_busy(before->devnode, "open", err);
                 return cart_error_errno(err, -errno, before->devnode, "cannot open for writing");
         }
-        if (flock(t->fd, LOCK_EX | LOCK_NB) < 0) {
+        if (lock_wait(t->fd) < 0) {
                 if (errno == EWOULDBLOCK)
                         return refuse_busy(before->devnode, "flock", err);
                 return cart_error_errno(err, -errno, before->devnode, "flock");

@@ -213,6 +213,10 @@ int device_monitor_new(struct device_context *ctx, device_event_fn callback, voi
 struct device_monitor *device_monitor_free(struct device_monitor *m);
 DEFINE_POINTER_CLEANUP(struct device_monitor, device_monitor_free);
 int device_monitor_fd(const struct device_monitor *m);
+/* The flags of each event's info (DEVICE_SCAN_NO_PROBE: no libblkid read of the disk's content,
+ * for a caller that never shows it; the batch, whose arrivals would each wait for it). 0 by
+ * default: with the content probe. */
+void device_monitor_set_flags(struct device_monitor *m, unsigned flags);
 /* Dispatches every pending event; returns how many were dispatched. */
 int device_monitor_process(struct device_monitor *m, struct cart_error *err);
 
@@ -221,12 +225,15 @@ int device_monitor_process(struct device_monitor *m, struct cart_error *err);
  * /dev/disk/by-id/... included) to a dev_t, judges that disk by the policy (-EPERM naming
  * every failing rule; a regular file or a partition is refused too), checks the serial
  * when expected_serial is not NULL, opens it O_RDWR|O_EXCL|O_CLOEXEC (EBUSY is a
- * refusal, -EBUSY, never retried without O_EXCL), takes flock(LOCK_EX|LOCK_NB) on it
- * (-EBUSY when held), then checks again that fstat's st_rdev, the serial, VID:PID, port
+ * refusal, -EBUSY, never retried without O_EXCL), takes flock(LOCK_EX) on it (-EBUSY
+ * when still held after DEVICE_LOCK_WAIT_MSEC: udev holds a shared lock while it handles
+ * the disk's events, which a key opened as soon as it arrives meets), then checks again that fstat's st_rdev, the serial, VID:PID, port
  * and USB address and the verdict are those of the same key (-EPERM otherwise: a stick
  * swapped meanwhile).
  * size and sector sizes are the kernel's (BLKGETSIZE64, BLKSSZGET, BLKPBSZGET).
  */
+#define DEVICE_LOCK_WAIT_MSEC 5000
+
 struct device_target {
         int fd;
         dev_t devnum;

@@ -306,7 +306,8 @@ thin() {
                 { match($0, /"serial":"[^"]*"/); s = substr($0, RSTART + 10, RLENGTH - 11)
                   match($0, /"step":"[^"]*"/); st = substr($0, RSTART + 8, RLENGTH - 9); gsub(/ /, "-", st)
                   match($0, /"done":[0-9]+/); d = substr($0, RSTART + 7, RLENGTH - 7)
-                  if ($1 - last[s] >= 1 || st != lst[s]) { print $1, "P", s, st, d; last[s] = $1; lst[s] = st } }' "$1"
+                  at = ""; if (match($0, /"at":[0-9.e+-]+/)) at = substr($0, RSTART + 5, RLENGTH - 5)
+                  if ($1 - last[s] >= 1 || st != lst[s]) { print $1, "P", s, st, d, at; last[s] = $1; lst[s] = st } }' "$1"
 }
 cpustat() { head -1 /proc/stat | tr -s ' ' | cut -d' ' -f2-9 | tr ' ' :; }
 scenario_hubbench() {
@@ -327,10 +328,23 @@ scenario_hubbench() {
                 done
                 rm -f /tmp/hub.db*; cartable journal init --journal /tmp/hub.db >/dev/null
                 c0=$(cpustat); a=$(up)
+                # The batch writes to a file, never waiting for a reader: the lines are stamped
+                # with the guest's uptime as they come (stampu, behind when the CPUs are busy;
+                # each event's own time is its "at", from the batch's start).
+                : >/tmp/$t.json
                 ( cartable batch $big --trust /station/e2e/test.pub --journal /tmp/hub.db --stock --count $n \
-                        --operator bench --json 2>/tmp/$t.err
-                  echo $? >/tmp/$t.rc; read -r st </proc/self/stat; echo "$st" >/tmp/$t.stat ) | stampu >/tmp/$t.tj &
+                        --operator bench --json >/tmp/$t.json 2>/tmp/$t.err
+                  echo $? >/tmp/$t.rc; read -r st </proc/self/stat; echo "$st" >/tmp/$t.stat ) &
                 job=$!
+                tail -f /tmp/$t.json | stampu >/tmp/$t.tj &
+                stamp=$!
+                # A key that fails is never done: the phase would wait for it (--count) until
+                # the host's timeout. Its event is told on the console at once.
+                tail -f /tmp/$t.json 2>/dev/null | while IFS= read -r l; do
+                        case $l in *'"event":"failed"'* | *'"event":"refused"'* | *'"event":"journal-error"'*)
+                                echo "@@ HUB_KEY_FAILED $l";; esac
+                done &
+                watch=$!
                 i=0; until p=$(pidof cartable) && ls -l /proc/$p/fd 2>/dev/null | grep -q socket; do
                         i=$((i + 1)); [ $i -gt 6000 ] && { echo "@@ TIMEOUT batch $t never listened"; return 1; }
                         sleep 0.1
@@ -338,6 +352,11 @@ scenario_hubbench() {
                 r=$(up)
                 mark HUB_READY $t
                 wait $job
+                kill $watch 2>/dev/null || true
+                i=0; until [ "$(wc -l </tmp/$t.tj)" -ge "$(wc -l </tmp/$t.json)" ] || [ $i -gt 600 ]; do
+                        i=$((i + 1)); sleep 0.1
+                done
+                kill $stamp 2>/dev/null || true
                 b=$(up); c1=$(cpustat)
                 thin /tmp/$t.tj >/tmp/$t.thin; block /tmp/$t.thin $t; block /tmp/$t.err $t.err
                 # fields 16 and 17 of the subshell's stat: its children's CPU (the batch), in ticks

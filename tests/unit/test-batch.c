@@ -94,6 +94,10 @@ struct seen {
         enum flash_step steps[N_KEYS + 1][16];
         unsigned n_steps[N_KEYS + 1];
         bool is_started[N_KEYS + 1], is_ended[N_KEYS + 1], has_step_outside;
+        /* Each step's time, its worker's: never before the key's previous step, never after
+         * the event that tells it. */
+        double last_step_at[N_KEYS + 1];
+        bool has_step_at_wrong;
         unsigned n_flashed_instead;
         char not_updatable_reason[32];
 };
@@ -112,6 +116,10 @@ static void on_event(void *userdata, const struct batch_event *ev) {
                 else if (ev->kind == BATCH_STEP) {
                         if (!s->is_started[i] || s->is_ended[i])
                                 s->has_step_outside = true;
+                        if (ev->slot->step_at < s->last_step_at[i] || ev->slot->step_at < 0 ||
+                            ev->slot->step_at > ev->summary->elapsed)
+                                s->has_step_at_wrong = true;
+                        s->last_step_at[i] = ev->slot->step_at;
                         if (s->n_steps[i] < ELEMENTSOF(s->steps[i]))
                                 s->steps[i][s->n_steps[i]] = ev->slot->step;
                         s->n_steps[i]++;
@@ -309,6 +317,7 @@ static void test_every_step_in_order(void **state) {
         run_batch(b, N_KEYS + 1, 0, true, &seen);
         assert_int_equal(seen.n[BATCH_DONE], N_KEYS);
         assert_false(seen.has_step_outside);
+        assert_false(seen.has_step_at_wrong);
         for (int i = 0; i < N_KEYS; i++) {
                 assert_int_equal(seen.n_steps[i], ELEMENTSOF(want));
                 for (size_t k = 0; k < ELEMENTSOF(want); k++)

@@ -10,7 +10,7 @@
 struct seen {
         enum device_action action[8];
         char serial[8][32];
-        bool reinserted[8], eligible[8];
+        bool reinserted[8], eligible[8], probed[8];
         char name[8][16];
         size_t n;
 };
@@ -23,6 +23,7 @@ static int record(const struct device_event *ev, void *userdata) {
         snprintf(s->serial[s->n], sizeof(s->serial[0]), "%s", ev->info->serial ? ev->info->serial : "");
         s->reinserted[s->n] = ev->is_reinserted;
         s->eligible[s->n] = device_info_is_eligible(ev->info);
+        s->probed[s->n] = ev->info->content.is_probed;
         snprintf(s->name[s->n], sizeof(s->name[0]), "%s", ev->info->name);
         s->n++;
         return 0;
@@ -66,6 +67,7 @@ static void test_monitor_add_remove_reinsert(void **state) {
         pump(m, &s, 2);
         assert_int_equal(s.action[1], DEVICE_ADD);
         assert_string_equal(s.serial[1], "HELD001");
+        assert_true(s.probed[0] && s.probed[1]);          /* by default, content probed */
 
         umockdev_testbed_uevent(tb, RO_SYSPATH, "change");
         pump(m, &s, 3);
@@ -86,6 +88,14 @@ static void test_monitor_add_remove_reinsert(void **state) {
         assert_string_equal(s.name[4], "sdj");
         assert_true(s.reinserted[4]);
         assert_true(s.eligible[4]);                       /* its write-protect switch is off now */
+
+        /* The batch's monitor: identity and verdict only, the key never read here. */
+        device_monitor_set_flags(m, DEVICE_SCAN_NO_PROBE);
+        umockdev_testbed_uevent(tb, "/sys/devices/pci0000:00/0000:00:14.0/usb2/2-11/2-11:1.0/host14/target14:0:0/14:0:0:0/block/sdj", "change");
+        pump(m, &s, 6);
+        assert_int_equal(s.action[5], DEVICE_CHANGE);
+        assert_true(s.eligible[5]);
+        assert_false(s.probed[5]);
 }
 
 int main(void) {

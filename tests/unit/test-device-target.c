@@ -353,7 +353,8 @@ static void test_window_policy_again(void **state) {
         loop_key_done(&k);
 }
 
-/* Another program holds the key: O_EXCL (EBUSY) or flock; refused, never retried, untouched. */
+/* Another program holds the key: O_EXCL (EBUSY), refused at once; or flock, refused once it
+ * is still held after DEVICE_LOCK_WAIT_MSEC (udev's lock is brief). Untouched either way. */
 static void test_window_exclusive(void **state) {
         struct loop_key k = {};
         struct window w = {};
