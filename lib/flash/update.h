@@ -76,6 +76,9 @@ struct update_report {
         uint32_t volume_id;
         bool is_repair;
         bool is_resumed;                /* the intent of this very update was on the key */
+        /* The key already held B as the plan checks it (o->check): nothing to do, nothing
+         * written; what verify reads without the files' content was still checked. */
+        bool is_intact;
         struct update_action *actions;
         size_t n_actions;
         size_t n_put, n_restored, n_removed, n_rescued, n_dirs_created, n_dirs_removed, n_attrs;
