@@ -113,7 +113,10 @@ struct update_options {
  * for an update or not A itself for a repair (-ESTALE), another update's intent on the key
  * (-EBUSY), no readable key record (-EBADMSG), too little space (-ENOSPC, saying how many
  * bytes are missing). After writing, what was written is read back and the key checked
- * against B as o->check says (-EBADE when it is not intact). *ret on success only.
+ * against B as o->check says (-EBADE when it is not intact). A key the plan finds already
+ * holding B (nothing to write, no intent, its record and manifest B's) is not written at
+ * all, not even the intent: rep->is_intact, its metadata still checked as after writes.
+ * *ret on success only.
  */
 int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t size,
                const struct update_options *o, struct update_report **ret, struct cart_error *err);
