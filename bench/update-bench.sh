@@ -14,6 +14,10 @@
 #       (tests/e2e) throttled to 12 MiB/s write and 24 MiB/s read; needs root and
 #       tests/e2e/install-deps; 60 files of 1 MiB (3 differ); boots one guest, about 5
 #       minutes here. The guest's scenario is update_bench in tests/e2e/guest.sh.
+#   bench/update-bench.sh --rig-batch [BUILD_DIR]: cartable batch --update of 8 keys of the
+#       rig at once (each throttled as above, no shared hub) against one batch flashing B
+#       over the 8, and batch --update again (every key intact, skipped); 3 runs. The
+#       guest's scenario is update_batch_bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -50,8 +54,10 @@ releases() {
         rm -rf "$w"
 }
 
-if [ "${1:-}" = --rig ]; then
-        export CARTABLE=$(realpath "${2:-build}/cmd/cartable")
+# rig_start SCENARIO N BUILD_DIR: the releases, the guest and N keys throttled as one key
+# of the rig (12 MiB/s write, 24 MiB/s read), serials UPDB000n; runs the guest to its end.
+rig_start() {
+        export CARTABLE=$(realpath "${3:-build}/cmd/cartable")
         export BUILD_ROOT=$(dirname "$(dirname "$CARTABLE")")
         export E2E_WORK=${E2E_WORK:-$BUILD_ROOT/bench/update-rig-work}
         source "$top/tests/e2e/rig.sh"
@@ -64,20 +70,28 @@ if [ "${1:-}" = --rig ]; then
                 releases "$CARTABLE" 60 1024 "$E2E_WORK/test.key" "$E2E_WORK/guest/test.pub" "$E2E_WORK/guest"
         fi
         rig_prepare
-        rig_scenario update_bench
+        rig_scenario "$1"
         KEYS=${RIG_KEYS_DIR:-/dev/shm}/cartable-update-bench.$$
         mkdir -p "$KEYS"
-        ln -sf "$KEYS/u1.img" "$RUN/u1.img"
-        stick u1 UPDB0001 "throttling.bps-write=$WRITE_BPS,throttling.bps-read=$READ_BPS"
+        for i in $(seq 1 "$2"); do
+                ln -sf "$KEYS/u$i.img" "$RUN/u$i.img"
+                stick u$i UPDB000$i "throttling.bps-write=$WRITE_BPS,throttling.bps-read=$READ_BPS"
+        done
         load0=$(uptime)
         rig_boot
         trap 'rig_kill; rm -rf "$KEYS"' EXIT
         rig_wait 3000
         load1=$(uptime)
         console | grep -q '^@@ BENCH_FAIL' && fail "$(console | grep '^@@ BENCH_FAIL')"
-        # wall NAME: the median over the runs; bytes NAME WHAT: the first run's figure.
-        wall() { console | sed -n "s/^@@ BENCH $1-[0-9]* rc=0 wall=\([^ ]*\).*/\1/p" | median; }
-        n_ok() { console | grep -c "^@@ BENCH $1-[0-9]* rc=0 " || true; }
+        return 0
+}
+# wall NAME: the median over the runs; n_ok NAME: the runs that exited 0.
+wall() { console | sed -n "s/^@@ BENCH $1-[0-9]* \(rc=0 \|start=[^ ]* \)wall=\([^ ]*\).*/\2/p" | median; }
+n_ok() { console | grep -c "^@@ BENCH $1-[0-9]* \(rc=0 \|start=\)" || true; }
+
+if [ "${1:-}" = --rig ]; then
+        rig_start update_bench 1 "${2:-build}"
+        # bytes NAME WHAT: the first run's figure.
         summary() { block "$1-1.out" | grep -o "[0-9]* $2" | head -1 | cut -d' ' -f1; }
         fw=$(block flash-b-1.out | jq -s 'map(select(.event == "result"))[0].bytes_written')
         fr=$(block flash-b-1.out | jq -s 'map(select(.event == "result"))[0].bytes_read')
@@ -91,6 +105,26 @@ if [ "${1:-}" = --rig ]; then
                 s=$(wall $x)
                 printf '| %-30s | %12s | %12s | %8.2f | %10.3f | %5s |\n' "$x" "$(summary $x 'bytes written')" \
                         "$(summary $x 'read back')" "$s" "$(echo "$s / $f" | bc -l)" "$(n_ok $x)"
+        done
+        exit 0
+fi
+
+if [ "${1:-}" = --rig-batch ]; then
+        rig_start update_batch_bench 8 "${2:-build}"
+        # sums NAME: keys done (or skipped), bytes written and read back, from the first run's events.
+        sums() { block "$1-1" | sed 's/^[0-9.]* //' | jq -rs '[.[] | select(.event == "done" or .event == "skipped")] |
+                "\(length) \(map(.bytes_written // 0) | add) \(map(.bytes_read // 0) | add)"'; }
+        f=$(wall flash-b)
+        echo "QEMU rig, 8 keys each throttled to 12 MiB/s write, 24 MiB/s read (no shared hub);"
+        echo "B = 60 files of 1 MiB, 5 % differs; median of 3 runs"
+        echo "host load before: $load0"
+        echo "host load after:  $load1"
+        printf '| %-34s | %4s | %12s | %12s | %8s | %10s | %5s |\n' what keys written read-back seconds "x flash" runs
+        for x in flash-b update again; do
+                read -r n w r <<< "$(sums $x)"
+                s=$(wall $x)
+                printf '| %-34s | %4s | %12s | %12s | %8.2f | %10.3f | %5s |\n' "batch $x" "$n" "$w" "$r" "$s" \
+                        "$(echo "$s / $f" | bc -l)" "$(n_ok $x)"
         done
         exit 0
 fi

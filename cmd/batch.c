@@ -17,7 +17,8 @@ static const char help[] =
         N_("Usage: cartable batch RELEASE --journal DB (--school UAI --class C | --stock)\n"
         "                      [--trust KEY]... [--jobs N] [--count N] [--idle-exit SECONDS]\n"
         "                      [--operator NAME] [--target PATH]... [--size SIZE] [--force] [--json]\n"
-        "       cartable batch RELEASE --journal DB (--update | --repair) [--flash-if-needed] ...\n"
+        "       cartable batch RELEASE --journal DB (--update | --repair) [--check-content|--quick]\n"
+        "                      [--flash-if-needed] ...\n"
         "\n"
         "Flash a signed release onto every USB key plugged in, many at once: each eligible key\n"
         "starts the moment it arrives, in its own worker, and is read back in full. With\n"
@@ -59,6 +60,11 @@ static const char help[] =
         "  --flash-if-needed   with --update or --repair: flash a key that cannot be updated\n"
         "                      in place, as --stock does, which ERASES its pupil's files: only\n"
         "                      with the pupil's consent\n"
+        "  --check-content     with --update or --repair: read every release file of each key\n"
+        "                      before and after the writes (--repair's default); else a file\n"
+        "                      whose entry is as cartable wrote it (size, time) is trusted unread\n"
+        "  --quick             with --update or --repair: trust such files, read only what\n"
+        "                      changed (--update's default)\n"
         "  --json              one JSON object per event on stdout (NDJSON)\n"
         "  -h, --help          show this help\n"
         "\n"
@@ -77,6 +83,7 @@ struct args {
         struct trust_args trust;
         bool stock, force, json, no_probe, allow_downgrade, flash_if_needed;
         enum batch_mode mode;
+        enum update_check check;
         enum cart_erase erase;
         uint64_t jobs, count, idle_exit, size;
         const char **targets;
@@ -98,7 +105,7 @@ static int parse_count(const char *opt, const char *arg, uint64_t *ret) {
 static int parse_args(int argc, char **argv, struct args *a) {
         enum { OPT_TRUST = 0x100, OPT_JOURNAL, OPT_SCHOOL, OPT_CLASS, OPT_STOCK, OPT_JOBS, OPT_COUNT,
                OPT_IDLE, OPT_OPERATOR, OPT_TARGET, OPT_SIZE, OPT_FORCE, OPT_JSON, OPT_NO_PROBE, OPT_DOWNGRADE,
-               OPT_ERASE, OPT_UPDATE, OPT_REPAIR, OPT_FLASH_IF_NEEDED };
+               OPT_ERASE, OPT_UPDATE, OPT_REPAIR, OPT_FLASH_IF_NEEDED, OPT_CHECK_CONTENT, OPT_QUICK };
         static const struct option options[] = {
                 TRUST_OPTION(OPT_TRUST),
                 { "journal", required_argument, NULL, OPT_JOURNAL },
@@ -119,6 +126,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "update", no_argument, NULL, OPT_UPDATE },
                 { "repair", no_argument, NULL, OPT_REPAIR },
                 { "flash-if-needed", no_argument, NULL, OPT_FLASH_IF_NEEDED },
+                { "check-content", no_argument, NULL, OPT_CHECK_CONTENT },
+                { "quick", no_argument, NULL, OPT_QUICK },
                 {}
         };
         int c, r;
@@ -167,6 +176,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         break;
                 }
                 case OPT_FLASH_IF_NEEDED: a->flash_if_needed = true; break;
+                case OPT_CHECK_CONTENT: a->check = UPDATE_CHECK_CONTENT; break;
+                case OPT_QUICK: a->check = UPDATE_CHECK_QUICK; break;
                 default: return usage_bad_option(&command_batch, argv);
                 }
         if (argc - optind != 1)
@@ -174,6 +185,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
         a->release = argv[optind];
         if (a->flash_if_needed && a->mode == BATCH_MODE_FLASH)
                 return usage_error(&command_batch, _("--flash-if-needed goes with --update or --repair"));
+        if (a->check != UPDATE_CHECK_DEFAULT && a->mode == BATCH_MODE_FLASH)
+                return usage_error(&command_batch, _("--check-content and --quick go with --update or --repair"));
         if (a->mode != BATCH_MODE_FLASH && (a->stock || a->class_name || a->school))
                 return usage_error(&command_batch, _("--update and --repair keep each key's pupil: no --class, "
                                                      "--school or --stock"));
@@ -258,10 +271,14 @@ static int run(int argc, char **argv) {
                 free(a.targets);
                 return exit_code_for(r);
         }
-        /* The release once for the whole batch: signature, every hash, rollback. */
-        /* A repair puts no newer release on a key: the rollback state is neither checked nor recorded. */
-        r = station_new(a.release, arg_config, trust, a.mode == BATCH_MODE_REPAIR ? STATION_NO_ROLLBACK :
-                        a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0, &st, &err);
+        /* The release once for the whole batch: signature, every hash (an update or a repair
+         * that flashes no key: those of the payloads it writes only, hashed by update_key),
+         * rollback. A repair puts no newer release on a key: the rollback state is neither
+         * checked nor recorded. */
+        r = station_new(a.release, arg_config, trust,
+                        (a.mode == BATCH_MODE_FLASH || a.flash_if_needed ? 0 : STATION_LAZY_HASH) |
+                        (a.mode == BATCH_MODE_REPAIR ? STATION_NO_ROLLBACK :
+                         a.allow_downgrade ? STATION_ALLOW_DOWNGRADE : 0), &st, &err);
         if (r < 0) {
                 free(a.targets);
                 return log_fail_error(&err, r, NULL);
@@ -298,6 +315,7 @@ static int run(int argc, char **argv) {
                            "files are erased: only with the pupil's consent"));
         struct batch_options o = {
                 .station = st, .journal = j, .trust = trust, .mode = a.mode, .flash_if_needed = a.flash_if_needed,
+                .check = a.check,
                 .school = a.school, .class_name = a.class_name, .operator = a.operator,
                 .jobs = (unsigned) a.jobs, .count = a.count, .idle_exit = (unsigned) a.idle_exit,
                 .force = a.force, .targets = a.targets, .n_targets = a.n_targets, .image_size = a.size,

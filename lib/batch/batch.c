@@ -131,7 +131,8 @@ static bool worker_update(struct slot *s) {
                 .on_event = worker_event, .userdata = s,
         };
 
-        s->r = station_update(b->o.station, &k, b->o.mode == BATCH_MODE_REPAIR, &s->report, &s->update, &s->err);
+        s->r = station_update(b->o.station, &k, b->o.mode == BATCH_MODE_REPAIR, b->o.check, &s->report, &s->update,
+                              &s->err);
         if (s->r == STATION_UPDATE_INTACT)
                 s->is_skipped = true;
         if (s->r != STATION_UPDATE_REFUSED)

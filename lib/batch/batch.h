@@ -143,6 +143,7 @@ struct batch_options {
          * words), recorded as a flash in the journal; its old holder's issue is closed there
          * as for any key flashed as stock. false: it is left alone (BATCH_NOT_UPDATABLE). */
         bool flash_if_needed;
+        enum update_check check;               /* BATCH_MODE_UPDATE, _REPAIR: station_update()'s */
         struct journal *journal;               /* borrowed; used from batch_run()'s thread only */
         const struct sign_trust *trust;        /* for the "already intact" check */
         const char *school, *class_name;       /* roster mode when class_name is set */

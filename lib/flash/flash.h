@@ -90,6 +90,7 @@ struct flash_report {
         uint32_t cluster_size;
         uint64_t content_bytes, plan_bytes;    /* files; everything the plan writes */
         uint64_t bytes_written, bytes_read;
+        uint64_t bytes_read_in_all;            /* station_update(): every byte read from the key */
         double write_seconds, read_seconds;
         bool is_direct;
         /* The erase (flash_options.erase): asked how, what the key held, what it wrote, how,

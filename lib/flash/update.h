@@ -76,6 +76,9 @@ struct update_report {
         uint32_t volume_id;
         bool is_repair;
         bool is_resumed;                /* the intent of this very update was on the key */
+        /* The key already held B as the plan checks it (o->check): nothing to do, nothing
+         * written; what verify reads without the files' content was still checked. */
+        bool is_intact;
         struct update_action *actions;
         size_t n_actions;
         size_t n_put, n_restored, n_removed, n_rescued, n_dirs_created, n_dirs_removed, n_attrs;
@@ -110,7 +113,10 @@ struct update_options {
  * for an update or not A itself for a repair (-ESTALE), another update's intent on the key
  * (-EBUSY), no readable key record (-EBADMSG), too little space (-ENOSPC, saying how many
  * bytes are missing). After writing, what was written is read back and the key checked
- * against B as o->check says (-EBADE when it is not intact). *ret on success only.
+ * against B as o->check says (-EBADE when it is not intact). A key the plan finds already
+ * holding B (nothing to write, no intent, its record and manifest B's) is not written at
+ * all, not even the intent: rep->is_intact, its metadata still checked as after writes.
+ * *ret on success only.
  */
 int update_key(cart_read_fn read, cart_write_fn write, void *userdata, uint64_t size,
                const struct update_options *o, struct update_report **ret, struct cart_error *err);

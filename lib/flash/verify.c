@@ -548,6 +548,16 @@ int verify_key_with(cart_read_fn read, void *userdata, uint64_t size, const stru
         return 0;
 }
 
+int verify_key_release(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
+                       struct manifest **ret, struct cart_error *err) {
+        _cleanup_(fat_reader_freep) struct fat_reader *fr = NULL;
+        struct verify_result res = {};
+
+        if (!read || !ret)
+                return -EINVAL;
+        return open_cartable_volume(read, userdata, size, trust, &fr, ret, &res, err);
+}
+
 int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
                struct verify_result **ret, struct cart_error *err) {
         const struct verify_options o = { .trust = trust };

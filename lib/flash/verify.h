@@ -112,6 +112,16 @@ int verify_open_volume(cart_read_fn read, void *userdata, uint64_t size, struct 
 int verify_key(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
                struct verify_result **ret, struct cart_error *err);
 
+/*
+ * The release a key holds, as verify_key() finds it: the signed manifest of its first FAT
+ * volume that carries one (or, cut between the manifest and its signature, its update's
+ * intent), its signature checked, and nothing else read: no file, no walk. Same errors as
+ * verify_key(). *ret (the manifest, manifest_free()) on success only.
+ */
+struct manifest;
+int verify_key_release(cart_read_fn read, void *userdata, uint64_t size, const struct sign_trust *trust,
+                       struct manifest **ret, struct cart_error *err);
+
 struct verify_options {
         const struct sign_trust *trust;
         const char *state_dir;          /* the station's (rollback serials); NULL: not checked */

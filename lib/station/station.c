@@ -675,10 +675,14 @@ struct update_sync {
         const struct station_key *k;
         struct flash_report *report;
         int fd;
+        uint64_t bytes_read;
 };
 
 static int update_read(void *userdata, void *buf, size_t len, uint64_t offset) {
-        return fd_read_at((void *) (intptr_t) ((struct update_sync *) userdata)->fd, buf, len, offset);
+        struct update_sync *u = userdata;
+
+        u->bytes_read += len;
+        return fd_read_at((void *) (intptr_t) u->fd, buf, len, offset);
 }
 
 static int update_write(void *userdata, const void *buf, size_t len, uint64_t offset) {
@@ -709,35 +713,34 @@ static void update_step(const struct station_key *k, struct flash_report *report
                 (void) k->on_event(k->userdata, report, step, 0, 0);
 }
 
-/* The key's own view of itself: a refusal (nothing written) when it is no cartable key of
- * this release that update_key() could take; *is_repair and *is_intact set otherwise. */
-static int update_judge(struct station *s, const struct flash_target *t, bool want_repair, bool *is_repair,
-                        bool *is_intact, struct cart_error *err) {
-        _cleanup_(verify_result_freep) struct verify_result *v = NULL;
+/* The key's own view of itself, from its signed manifest alone (no file read): a refusal
+ * (nothing written) when it is no cartable key of this release that update_key() could
+ * take; *is_repair set otherwise. Whether it is intact is update_key()'s plan to say. */
+static int update_judge(struct station *s, struct update_sync *sync, uint64_t size, bool want_repair,
+                        bool *is_repair, struct cart_error *err) {
+        _cleanup_(manifest_freep) struct manifest *a = NULL;
         const struct manifest *m = release_manifest(s->release);
         int r;
 
-        r = verify_key(fd_read_at, (void *) (intptr_t) t->fd, t->size, s->trust, &v, err);
+        r = verify_key_release(update_read, sync, size, s->trust, &a, err);
         if (r < 0)
                 return r;
-        if (!v->release_name[0])
-                return cart_error_set(err, -EMEDIUMTYPE, "not a cartable key: no signed manifest");
-        if (!streq(v->release_name, manifest_name(m)))
-                return cart_error_set(err, -EXDEV, "the key holds release %s, not %s", v->release_name, manifest_name(m));
-        if (want_repair && v->release_serial != manifest_serial(m))
+        if (!streq(manifest_name(a), manifest_name(m)))
+                return cart_error_set(err, -EXDEV, "the key holds release %s, not %s", manifest_name(a), manifest_name(m));
+        if (want_repair && manifest_serial(a) != manifest_serial(m))
                 return cart_error_set(err, -EXDEV, "the key holds %s serial %" PRIu64 ", not serial %" PRIu64
-                                      " (update it instead)", v->release_name, v->release_serial, manifest_serial(m));
+                                      " (update it instead)", manifest_name(a), manifest_serial(a), manifest_serial(m));
         /* A key that already holds this very release is repaired by an update. */
-        *is_repair = v->release_serial == manifest_serial(m);
-        *is_intact = *is_repair && verify_result_is_intact(v);
+        *is_repair = manifest_serial(a) == manifest_serial(m);
         return 0;
 }
 
-int station_update(struct station *s, const struct station_key *k, bool want_repair, struct flash_report *report,
-                   struct update_report **ret, struct cart_error *err) {
+int station_update(struct station *s, const struct station_key *k, bool want_repair, enum update_check check,
+                   struct flash_report *report, struct update_report **ret, struct cart_error *err) {
         _cleanup_(update_report_freep) struct update_report *rep = NULL;
+        struct update_sync sync = { .k = k, .report = report };
         struct target x;
-        bool is_repair = false, is_intact = false;
+        bool is_repair = false;
         int r;
 
         x = (struct target) { .t.fd = -EBADF, .path = k->target };
@@ -767,18 +770,17 @@ int station_update(struct station *s, const struct station_key *k, bool want_rep
         flash_report_start(report, &x.t, s->release);
         report->real_capacity = x.t.size;
         update_step(k, report, FLASH_STEP_CHECK);
-        r = update_judge(s, &x.t, want_repair, &is_repair, &is_intact, err);
-        if (r >= 0 && is_intact) {
-                target_close(&x, false);
-                report->outcome = FLASH_OUTCOME_OK;
-                report->step = FLASH_STEP_DONE;
-                report->finished_usec = realtime_usec();
-                return STATION_UPDATE_INTACT;
-        }
+        sync.fd = x.t.fd;
+        r = update_judge(s, &sync, x.t.size, want_repair, &is_repair, err);
         if (r >= 0) {
-                struct update_sync sync = { .k = k, .report = report, .fd = x.t.fd };
-                const struct update_options o = { .release = s->release, .trust = s->trust, .is_repair = is_repair,
-                                                  .time = k->time, .sync = update_synced };
+                /* An update's check for a key that already holds the release too: --update of
+                 * keys already updated stays quick. */
+                const struct update_options o = {
+                        .release = s->release, .trust = s->trust, .is_repair = is_repair, .time = k->time,
+                        .check = check != UPDATE_CHECK_DEFAULT ? check :
+                                 want_repair ? UPDATE_CHECK_CONTENT : UPDATE_CHECK_QUICK,
+                        .sync = update_synced,
+                };
                 update_step(k, report, FLASH_STEP_WRITE);
                 /* update_key() hands its sync hook the userdata of its read and write. */
                 r = update_key(update_read, update_write, &sync, x.t.size, &o, &rep, err);
@@ -797,8 +799,11 @@ int station_update(struct station *s, const struct station_key *k, bool want_rep
                 report->failure = *err;
                 return is_refused ? STATION_UPDATE_REFUSED : r;
         }
+        report->bytes_read_in_all = sync.bytes_read;
         report->outcome = FLASH_OUTCOME_OK;
         report->step = FLASH_STEP_DONE;
+        if (rep->is_intact)
+                return STATION_UPDATE_INTACT;
         report->volume_id = rep->volume_id;
         report->bytes_written = rep->bytes_written;
         report->bytes_read = rep->bytes_read_back;

@@ -28,6 +28,7 @@
 #include "base/error.h"
 #include "device/device.h"
 #include "flash/flash.h"
+#include "flash/update.h"
 #include "journal/journal.h"
 #include "release/release.h"
 #include "release/sign.h"
@@ -150,6 +151,10 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
  * Update k->target in place to the station's release, keeping the pupil's files
  * (flash/update.h), or with want_repair repair it against that release, which must be the
  * one the key holds. A key that already holds this very release is repaired by an update.
+ * The key is judged by its signed manifest alone, then update_key() plans from its files
+ * as check says (UPDATE_CHECK_DEFAULT: quick for an update, content for want_repair, a
+ * key that already holds the release included), and an empty plan writes nothing. With
+ * STATION_LAZY_HASH only the payloads written are hashed.
  * The target is opened as station_flash() opens it (a block device through the policy and
  * k->serial; an image file must exist and is never created or grown); k->on_event is told
  * the steps CHECK (the key read and judged), WRITE and READBACK (update_key()'s read-back
@@ -164,9 +169,8 @@ int station_export(struct station *s, const struct station_key *k, struct flash_
  * writing began (the key then says "update interrupted" and the same update finishes it).
  */
 enum { STATION_UPDATED, STATION_UPDATE_INTACT, STATION_UPDATE_REFUSED };
-struct update_report;
-int station_update(struct station *s, const struct station_key *k, bool want_repair, struct flash_report *report,
-                   struct update_report **ret, struct cart_error *err);
+int station_update(struct station *s, const struct station_key *k, bool want_repair, enum update_check check,
+                   struct flash_report *report, struct update_report **ret, struct cart_error *err);
 
 /*
  * The reason code a journal stores for a key that did not end well (io-error, too-small,

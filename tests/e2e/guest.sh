@@ -218,13 +218,17 @@ stamp() { while IFS= read -r l; do case "$l" in *'"event":"progress"'*) ;; *) ec
 el() { awk "BEGIN { print $2 - $1 }"; }
 settle() { udevadm settle -t 30; }
 # bench_batch NAME RELEASE KEYS...: one cartable batch of those keys at once (release
-# checked once), a fresh journal; its events as block NAME, its wall time.
+# checked once), a fresh journal; its events as block NAME, its wall time. BENCH_MODE
+# (default --stock --force): the batch's mode; BENCH_KEEP_JOURNAL=1: the journal the keys
+# were flashed into, kept (batch --update).
 bench_batch() {
         name=$1 rel=$2; shift 2
         t=""; for k in "$@"; do t="$t --target $(byid $k)"; done
-        rm -f /tmp/bench.db*; cartable journal init --journal /tmp/bench.db >/dev/null; settle
+        [ -n "${BENCH_KEEP_JOURNAL:-}" ] ||
+                { rm -f /tmp/bench.db*; cartable journal init --journal /tmp/bench.db >/dev/null; }
+        settle
         a=$(up)
-        cartable batch "$rel" --trust /station/e2e/test.pub --journal /tmp/bench.db --stock --force \
+        cartable batch "$rel" --trust /station/e2e/test.pub --journal /tmp/bench.db ${BENCH_MODE:---stock --force} \
                 --operator bench --json $t 2>/tmp/$name.err | stamp >/tmp/$name.tj
         b=$(up)
         grep -q '"event":"failed"\|"event":"interrupted"' /tmp/$name.tj && echo "@@ BENCH_FAIL $name $(grep -m1 '"event":"failed"\|"event":"interrupted"' /tmp/$name.tj)"
@@ -385,6 +389,25 @@ timed() {
 # The station's rollback state forgotten: A again after B.
 fresh() { rm -rf /run/cartable/*; settle; }
 rm_big() { settle; mount -t vfat -o rw,utf8 "$1-part1" /mnt/k && rm /mnt/k/Cours/big.bin; umount /mnt/k; }
+# batch --update of 8 keys at once (A to B, 5 % differs) against one batch flashing B
+# over the 8 (bench/update-bench.sh --rig-batch).
+scenario_update_batch_bench() {
+        all="UPDB0001 UPDB0002 UPDB0003 UPDB0004 UPDB0005 UPDB0006 UPDB0007 UPDB0008"
+        sticks $all || return 1
+        e=/station/e2e
+        for i in 1 2 3; do
+                fresh; bench_batch flash-b-$i $e/update-b.cart $all
+                fresh; bench_batch flash-a-$i $e/update-a.cart $all
+                BENCH_MODE=--update BENCH_KEEP_JOURNAL=1
+                bench_batch update-$i $e/update-b.cart $all
+                BENCH_MODE= BENCH_KEEP_JOURNAL=
+                # Again: every key intact, skipped unwritten.
+                BENCH_MODE=--update BENCH_KEEP_JOURNAL=1
+                bench_batch again-$i $e/update-b.cart $all
+                BENCH_MODE= BENCH_KEEP_JOURNAL=
+        done
+        for k in $all; do run verify-$k cartable verify "$(byid $k)" >/dev/null || echo "@@ BENCH_FAIL verify $k"; done
+}
 scenario_update_bench() {
         sticks UPDB0001 || return 1
         k=$(byid UPDB0001) e=/station/e2e

@@ -56,6 +56,8 @@ sha_o=$(sha256sum < o.img)
 expect_exit 64 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --stock --target k1.img
 expect_exit 64 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --repair --target k1.img
 expect_exit 64 "$C" batch b.cart "${T[@]}" "${J[@]}" --stock --flash-if-needed --target k1.img
+expect_exit 64 "$C" batch b.cart "${T[@]}" "${J[@]}" --stock --quick --target k1.img
+expect_exit 64 "$C" batch b.cart "${T[@]}" "${J[@]}" --stock --check-content --target k1.img
 
 # ---- the update: every key by its own worker, the others left alone with their reason ----
 expect_exit 2 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --json \
@@ -95,9 +97,14 @@ done
 [ "$(sha256sum < plain.img)" = "$sha_plain" ] || fail "plain.img changed"
 [ "$(sha256sum < o.img)" = "$sha_o" ] || fail "o.img changed"
 
-# ---- again: the keys hold B intact and are left alone ----
+# ---- again: the keys hold B intact and are left alone, not a byte written (quick, or
+# every file read) ----
+sha_k1=$(sha256sum < k1.img)
 expect_exit 0 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --target k1.img --target k2.img
 expect_in out 'k1.img: skipped'
+expect_exit 0 "$C" batch b.cart "${T[@]}" "${J[@]}" --update --check-content --target k1.img
+expect_in out 'k1.img: skipped'
+[ "$(sha256sum < k1.img)" = "$sha_k1" ] || fail "k1.img written by an update that found it intact"
 # ---- repair: a course deleted on k1 ----
 M mdel -i k1.img@@1M "::Ressources/conjugaison.html"
 expect_exit 1 "$C" verify k1.img "${T[@]}"

@@ -14,11 +14,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/config.h"
 #include "base/hash.h"
 #include "fat/fat.h"
 #include "flash/flash.h"
 #include "flash/update.h"
 #include "flash/verify.h"
+#include "station/station.h"
 #include <locale.h>
 
 #include "fat-test.h"
@@ -713,11 +715,108 @@ static void test_read_back_follows_change(void **state) {
         assert_false(rep->is_content_checked);
         assert_intact();
         check_fsck(true, -1);
-        /* D's times given: a repair that trusts entries finds nothing to read or write. */
+        /* D's times given: a repair that trusts entries finds nothing to read or write, and
+         * writes nothing at all (no intent, no key record). */
+        writes = 0;
         again = update_check_ok(w.d, true, UPDATE_CHECK_QUICK);
         assert_int_equal(again->n_actions, 0);
+        assert_true(again->is_intact);
+        assert_int_equal(writes, 0);
+        assert_int_equal(again->bytes_written, 0);
         assert_int_equal(again->n_trusted, CD_FILES);
         assert_true(again->bytes_checked < 4 * KIB);
+}
+
+/* The key buffer as an image file, for the station. */
+static void key_to_file(const char *path) {
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, key, KEY, 0), (ssize_t) KEY);
+        close(fd);
+}
+
+static void file_to_key(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(pread_full(fd, key, KEY, 0), 0);
+        close(fd);
+}
+
+/*
+ * What batch --update does to one key (station_update(), B opened lazily): C to D reads,
+ * through the key's fd, what it writes and the metadata (judge, plan and read-back each
+ * read it), not the files D keeps; run again, the key is intact and nothing is written.
+ */
+static void test_station_update_reads_what_changed(void **state) {
+        _cleanup_(station_freep) struct station *s = NULL;
+        _cleanup_(update_report_freep) struct update_report *rep = NULL, *none = NULL;
+        _cleanup_(fat_reader_freep) struct fat_reader *r = NULL;
+        struct cart_config *config = NULL;
+        struct flash_report report;
+        struct fat_volume_info vi;
+        struct cart_error err = {};
+        char conf[256], text[256], img[256], rel[256];
+        uint64_t changed, metadata, fat, kept = (uint64_t) (CD_FILES - 2) * CD_SIZE;
+        const void *json;
+        size_t json_len;
+        uint8_t *before = malloc(KEY);
+
+        (void) state;
+        assert_non_null(before);
+        flash_release(w.c);
+        assert_int_equal(verify_open_volume(key_read, NULL, KEY, &r, NULL, NULL, &err), 0);
+        assert_int_equal(fat_reader_info(r, &vi), 0);
+        release_manifest_bytes(w.d, &json, &json_len);
+        snprintf(img, sizeof(img), "%s/station.img", w.dir);
+        snprintf(rel, sizeof(rel), "%s/ecole-2.cart", w.dir);
+        snprintf(conf, sizeof(conf), "%s/station.conf", w.dir);
+        snprintf(text, sizeof(text), "[station]\nstate-dir = %s/state\n", w.dir);
+        fixture_write(w.dir, "station.conf", text, strlen(text));
+        if (config_load(conf, &config, &err) < 0)
+                fail_msg("config_load: %s", err.msg);
+        if (station_new(rel, config, w.trust, STATION_LAZY_HASH, &s, &err) < 0)
+                fail_msg("station_new: %s", err.msg);
+        key_to_file(img);
+        const struct station_key k = { .target = img, .time = 1800000000 };
+
+        memset(&report, 0, sizeof(report));
+        if (station_update(s, &k, false, UPDATE_CHECK_DEFAULT, &report, &rep, &err) != STATION_UPDATED)
+                fail_msg("station_update: %s", err.msg);
+        changed = content_written(rep);
+        assert_int_equal(changed, 2 * CD_SIZE);
+        /* As test_read_back_follows_change's bound, read three times: judge, plan, read-back;
+         * and the whole FAT, which lib/fat's editor reads for its free count and scans again
+         * to allocate and after its writes (on this key of 512-byte clusters, 1/128 of it). */
+        metadata = 3 * (2 * 64 * KIB + 8 * (uint64_t) vi.cluster_size + json_len +
+                        strlen(release_signature_text(w.d)) + 8 * KIB);
+        fat = (uint64_t) vi.clusters * 4;
+        print_message("station C to D: %" PRIu64 " bytes of content written, %" PRIu64 " written in all, %" PRIu64
+                      " read in all through the key, metadata bound %" PRIu64 " + FAT %" PRIu64 "\n", changed,
+                      rep->bytes_written, report.bytes_read_in_all, metadata, fat);
+        assert_true(report.bytes_read_in_all >= changed);
+        assert_true(report.bytes_read_in_all <= changed + changed / 10 + metadata + 3 * fat);
+        assert_true(metadata < (uint64_t) CD_FILES * CD_SIZE / 2);
+        file_to_key(img);
+        assert_intact();
+
+        /* Again: intact by its entries, nothing written, the image byte for byte as it was. */
+        memcpy(before, key, KEY);
+        memset(&report, 0, sizeof(report));
+        assert_int_equal(station_update(s, &k, false, UPDATE_CHECK_DEFAULT, &report, &none, &err),
+                         STATION_UPDATE_INTACT);
+        assert_null(none);
+        /* The files kept are not read: what is read is less than they hold. */
+        print_message("station D again: %" PRIu64 " read in all, of %" PRIu64 " bytes of files\n",
+                      report.bytes_read_in_all, kept + 2 * CD_SIZE);
+        assert_true(report.bytes_read_in_all <= metadata + fat);
+        assert_true(metadata + fat < kept);
+        file_to_key(img);
+        assert_memory_equal(key, before, KEY);
+        free(before);
+        config_free(config);
+        unlink(img);
 }
 
 /* A course file an OS rewrote (its time, or its size, changed): the quick check reads it
@@ -813,6 +912,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_repair, reset),
                 cmocka_unit_test_setup(test_cuts, reset),
                 cmocka_unit_test_setup(test_read_back_follows_change, reset),
+                cmocka_unit_test_setup(test_station_update_reads_what_changed, reset),
                 cmocka_unit_test_setup(test_modified_restored, reset),
                 cmocka_unit_test_setup(test_damage_under_entry, reset),
                 cmocka_unit_test_setup(test_full, reset),       /* last: it fills the key kept between tests */
