@@ -504,12 +504,10 @@ static void row_update(struct batch_output *out, const struct batch_event *ev) {
                 snprintf(row->result, sizeof(row->result), "%s", _("already flashed, unplug"));
                 row->color = 1;
                 break;
-        case BATCH_NOT_UPDATABLE:
-                if (s->is_flashed_instead)
-                        break;      /* its flash follows, in this row */
-                /* fall through */
-        case BATCH_FAILED: case BATCH_CANCELLED: case BATCH_REFUSED: case BATCH_NO_PUPIL:
+        case BATCH_NOT_UPDATABLE: case BATCH_FAILED: case BATCH_CANCELLED: case BATCH_REFUSED: case BATCH_NO_PUPIL:
         case BATCH_JOURNAL_ERROR:
+                if (ev->kind == BATCH_NOT_UPDATABLE && s->is_flashed_instead)
+                        break;      /* its flash follows, in this row */
                 snprintf(row->phase, sizeof(row->phase), "%s", event_name_words(ev->kind));
                 event_words(ev, true, w, sizeof(w));
                 copy_safe(p, sizeof(p), w);
