@@ -13,7 +13,8 @@ static struct slot *slot_by_devnum(struct batch *b, dev_t devnum) {
         return NULL;
 }
 
-/* The key's identity, as its journal start and its erase lookups know it (usb:VID:PID:SERIAL). */
+/* The key's identity, as its journal start and its erase lookups know it (usb:VID:PID:SERIAL).
+ * Its port is its slot's (batch_slot_get()): a target's row keeps the path it was given. */
 static int slot_take_identity(struct slot *s, const struct device_info *d) {
         s->is_device = true;
         s->devnum = d->devnum;
@@ -25,11 +26,6 @@ static int slot_take_identity(struct slot *s, const struct device_info *d) {
         s->product = d->product ? strdup(d->product) : NULL;
         if (!s->serial)
                 return -ENOMEM;
-        if (!s->port && d->port) {
-                s->port = strdup(d->port);
-                if (!s->port)
-                        return -ENOMEM;
-        }
         if (d->has_usb_ids)
                 snprintf(s->vid_pid, sizeof(s->vid_pid), "%04x:%04x", d->vendor_id, d->product_id);
         else
