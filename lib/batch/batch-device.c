@@ -110,7 +110,6 @@ int batch_scan_present(struct batch *b, struct cart_error *err) {
         return r;
 }
 
-
 /* A block device given as a target: its identity learnt before its start is recorded, as an
  * arrival's is (its content is read by its worker). Unknown to udev, it keeps its path: its
  * worker's open judges it, and its end is recorded under its start's uid (slot_begin()). */
