@@ -13,19 +13,14 @@ static struct slot *slot_by_devnum(struct batch *b, dev_t devnum) {
         return NULL;
 }
 
-static int key_added(struct batch *b, const struct device_info *d) {
-        struct slot *s = slot_by_devnum(b, d->devnum);
-        int r;
-
-        if (s && s->state != SLOT_ENDED)
-                return 0;          /* known and in progress: a change, not a new key */
-        b->last_activity = batch_mono();     /* any key plugged in, even refused, is activity */
-        r = batch_slot_get(b, d->devnode, d->port, &s);
-        if (r < 0)
-                return r;
+/* The key's identity, as its journal start and its erase lookups know it (usb:VID:PID:SERIAL).
+ * Its port is its slot's (batch_slot_get()): a target's row keeps the path it was given. */
+static int slot_take_identity(struct slot *s, const struct device_info *d) {
         s->is_device = true;
         s->devnum = d->devnum;
         free(s->serial);
+        free(s->vendor);
+        free(s->product);
         s->serial = strdup(d->serial ? d->serial : "");
         s->vendor = d->manufacturer ? strdup(d->manufacturer) : NULL;
         s->product = d->product ? strdup(d->product) : NULL;
@@ -36,6 +31,22 @@ static int key_added(struct batch *b, const struct device_info *d) {
         else
                 s->vid_pid[0] = 0;
         s->view.capacity = d->size;
+        return 0;
+}
+
+static int key_added(struct batch *b, const struct device_info *d) {
+        struct slot *s = slot_by_devnum(b, d->devnum);
+        int r;
+
+        if (s && s->state != SLOT_ENDED)
+                return 0;          /* known and in progress: a change, not a new key */
+        b->last_activity = batch_mono();     /* any key plugged in, even refused, is activity */
+        r = batch_slot_get(b, d->devnode, d->port, &s);
+        if (r < 0)
+                return r;
+        r = slot_take_identity(s, d);
+        if (r < 0)
+                return r;
         if (!device_info_is_eligible(d)) {
                 size_t n = 0;
                 for (size_t i = 0; i < d->n_reasons; i++)
@@ -99,3 +110,13 @@ int batch_scan_present(struct batch *b, struct cart_error *err) {
         return r;
 }
 
+/* A block device given as a target: its identity learnt before its start is recorded, as an
+ * arrival's is (its content is read by its worker). Unknown to udev, it keeps its path: its
+ * worker's open judges it, and its end is recorded under its start's uid (slot_begin()). */
+int batch_target_identify(struct batch *b, struct slot *s) {
+        _cleanup_(device_info_unrefp) struct device_info *d = NULL;
+
+        if (station_target_info(b->o.station, s->target, &d, NULL) < 0)
+                return 0;
+        return slot_take_identity(s, d);
+}

@@ -25,6 +25,7 @@ struct slot {
         struct batch *b;
         enum slot_state state;
         char *target, *port, *serial, *pupil, *pupil_name;
+        char *uid;                      /* the key's uid in the journal once its start is recorded */
         char vid_pid[10];
         char *vendor, *product;
         bool is_device;
@@ -92,3 +93,4 @@ int batch_slot_queue(struct batch *b, struct slot *s);
 /* Hot-plug (batch-device.c): the monitor's callback, and the keys present at start. */
 int batch_on_device(const struct device_event *ev, void *userdata);
 int batch_scan_present(struct batch *b, struct cart_error *err);
+int batch_target_identify(struct batch *b, struct slot *s);

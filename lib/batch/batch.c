@@ -185,13 +185,14 @@ static void slot_clear(struct slot *s) {
         free(s->target);
         free(s->port);
         free(s->serial);
+        free(s->uid);
         free(s->pupil);
         free(s->pupil_name);
         free(s->vendor);
         free(s->product);
         s->info = journal_pupil_info_free(s->info);
         s->update = update_report_free(s->update);
-        s->target = s->port = s->serial = s->pupil = s->pupil_name = s->vendor = s->product = NULL;
+        s->target = s->port = s->serial = s->uid = s->pupil = s->pupil_name = s->vendor = s->product = NULL;
 }
 
 static void slot_free(struct slot *s) {
@@ -344,6 +345,13 @@ static bool slot_begin(struct batch *b, struct slot *s) {
                 rec.start.class_name = b->o.class_name;
                 r = journal_key_start(b->o.journal, &rec.start, &s->info, &err);
         }
+        /* Its end is recorded under the same uid, whatever its worker learns of it. */
+        if (r > 0) {
+                free(s->uid);
+                s->uid = strdup(rec.uid);
+                if (!s->uid)
+                        r = cart_error_set(&err, -ENOMEM, "out of memory");
+        }
         if (r == 0 && b->o.class_name) {
                 s->abort_kind = BATCH_NO_PUPIL;
                 return false;
@@ -451,7 +459,14 @@ static bool may_be_pulled(const struct slot *s) {
 
 /* The key's end record: its report's, for its pupil, with its USB strings. */
 static int end_record(const struct batch *b, const struct slot *s, struct station_record *rec) {
-        int r = station_record_end(rec, &s->report, s->is_removed);
+        int r;
+
+        if (s->uid) {
+                rec->uid = strdup(s->uid);
+                if (!rec->uid)
+                        return -ENOMEM;
+        }
+        r = station_record_end(rec, &s->report, s->is_removed);
         if (r < 0)
                 return r;
         rec->end.operator = b->o.operator;
@@ -518,14 +533,26 @@ static int record_update(struct batch *b, struct slot *s, struct cart_error *err
         return r;
 }
 
+/* A key refused at open has a report without its identity: the journal must see the key
+ * its start event named (and an update find the key by it), or that start would stay
+ * "interrupted" forever. */
+static void report_take_identity(struct slot *s) {
+        if (!s->report.key.serial[0] && s->serial[0]) {
+                snprintf(s->report.key.serial, sizeof(s->report.key.serial), "%s", s->serial);
+                snprintf(s->report.key.vid_pid, sizeof(s->report.key.vid_pid), "%s", s->vid_pid);
+                snprintf(s->report.key.port, sizeof(s->report.key.port), "%s", s->port ? s->port : "");
+        }
+        if (!s->report.key.device[0])
+                snprintf(s->report.key.device, sizeof(s->report.key.device), "%s", s->target);
+}
+
 /* A key of --update or --repair that ended without being flashed. */
 static void update_ended(struct batch *b, struct slot *s) {
         struct cart_error err = {};
         enum batch_event_kind kind;
         int r;
 
-        if (!s->report.key.device[0])
-                snprintf(s->report.key.device, sizeof(s->report.key.device), "%s", s->target);
+        report_take_identity(s);
         s->view.report = &s->report;
         s->view.update = s->update;
         if (s->report.key.capacity)
@@ -578,15 +605,7 @@ static void slot_ended(struct batch *b, struct slot *s) {
                 batch_emit(b, s->is_skipped ? BATCH_SKIPPED : s->abort_kind, s, s->jr ? &s->jerr : NULL, s->jr);
                 return;
         }
-        /* A key refused at open has a report without its identity: the journal must see the
-         * key its start event named, or that start would stay "interrupted" forever. */
-        if (!s->report.key.serial[0] && s->serial[0]) {
-                snprintf(s->report.key.serial, sizeof(s->report.key.serial), "%s", s->serial);
-                snprintf(s->report.key.vid_pid, sizeof(s->report.key.vid_pid), "%s", s->vid_pid);
-                snprintf(s->report.key.port, sizeof(s->report.key.port), "%s", s->port);
-        }
-        if (!s->report.key.device[0])
-                snprintf(s->report.key.device, sizeof(s->report.key.device), "%s", s->target);
+        report_take_identity(s);
         if (s->report.outcome != FLASH_OUTCOME_OK)
                 s->report.volume_id = s->volume_id;
         s->view.report = &s->report;
@@ -829,6 +848,9 @@ static int add_targets(struct batch *b) {
                         s->view.capacity = S_ISREG(st.st_mode) ? MAX((uint64_t) st.st_size, b->o.image_size) : 0;
                 else
                         s->view.capacity = b->o.image_size;
+                r = s->is_device ? batch_target_identify(b, s) : 0;
+                if (r < 0)
+                        return r;
                 batch_emit(b, BATCH_ADDED, s, NULL, 0);
                 batch_slot_queue(b, s);
         }

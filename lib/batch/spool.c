@@ -71,8 +71,11 @@ int spool_write(const char *dir, struct journal *j, const struct flash_report *r
         close(r);
         r = 0;
         /* An image file's key is known by its absolute path: the same wherever the replay runs. */
-        if (strncmp(uid, "file:", 5) == 0 && strlen(uid + 5) < sizeof(r2.key.device))
+        if (strncmp(uid, "file:", 5) == 0 && strlen(uid + 5) < sizeof(r2.key.device)) {
                 snprintf(r2.key.device, sizeof(r2.key.device), "%s", uid + 5);
+                /* A disk whose identity was learnt only once open: its start named its path. */
+                r2.key.serial[0] = r2.key.vid_pid[0] = 0;
+        }
 
         o = json_object_new_object();
         if (!o)

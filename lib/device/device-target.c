@@ -84,6 +84,14 @@ static int resolve(const char *path, dev_t *ret, struct cart_error *err) {
         return 0;
 }
 
+int device_info_new_from_path(struct device_context *ctx, const char *path, unsigned flags,
+                              struct device_info **ret, struct cart_error *err) {
+        dev_t devnum = 0;
+        int r = resolve(path, &devnum, err);
+
+        return r < 0 ? r : device_info_new_from_devnum(ctx, devnum, flags, ret, err);
+}
+
 static int judge(struct device_context *ctx, const char *path, dev_t devnum, const char *expected_serial,
                  struct device_info **ret, struct cart_error *err) {
         _cleanup_(device_info_unrefp) struct device_info *d = NULL;

@@ -171,6 +171,12 @@ enum {
 int device_info_new_from_devnum(struct device_context *ctx, dev_t devnum, unsigned flags,
                                 struct device_info **ret, struct cart_error *err);
 
+/* The disk at path (symlinks resolved: /dev/disk/by-id/...), judged by the policy, neither
+ * opened nor read unless flags ask for the probe. -EPERM (CART_REASON_NOT_BLOCK_DEVICE) when
+ * path is no block device, -ENODEV when it is not a whole disk. */
+int device_info_new_from_path(struct device_context *ctx, const char *path, unsigned flags,
+                              struct device_info **ret, struct cart_error *err);
+
 /*
  * Every whole disk (USB ones only, unless DEVICE_SCAN_ALL), sorted by name. A probe
  * error is kept in that disk's content, never fails the scan. Unused loop devices

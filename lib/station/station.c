@@ -287,6 +287,19 @@ static void identity_from_device(const struct device_target *dt, const char *pat
         t->identity.capacity = dt->size;
 }
 
+int station_target_info(const struct station *s, const char *path, struct device_info **ret,
+                        struct cart_error *err) {
+        _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
+        int r;
+
+        if (!s->has_policy)
+                return cart_error_set(err, -EPERM, "%s: no target policy to judge this disk by", path);
+        r = device_context_new(&s->policy, NULL, &ctx, err);
+        if (r < 0)
+                return r;
+        return device_info_new_from_path(ctx, path, DEVICE_SCAN_NO_PROBE, ret, err);
+}
+
 static void target_close(struct target *x, bool is_failed) {
         if (x->dt)
                 x->dt = device_target_close(x->dt);

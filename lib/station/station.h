@@ -64,6 +64,12 @@ const struct release *station_release(const struct station *s);
  */
 void station_set_policy(struct station *s, const struct device_policy *policy);
 
+/* The identity of the block device at path as the station's policy sees it (udev: serial,
+ * USB ids, port), the disk neither opened nor read: what a key's journal start needs before
+ * its worker opens it. -EPERM without a policy; else device_info_new_from_path()'s. */
+int station_target_info(const struct station *s, const char *path, struct device_info **ret,
+                        struct cart_error *err);
+
 /* One key's job. */
 struct station_key {
         const char *target;              /* a block device (/dev/sdX, /dev/disk/by-id/...) or an image file */

@@ -4,7 +4,8 @@
  * (tests/data/umockdev): a stick present at start and one plugged in later are taken (and,
  * being umockdev's files and not block devices, fail at open: recorded with the identity of
  * their start), a write-protected stick is refused and never started, its removal reaches
- * the engine, and the same stick re-inserted with its switch off is taken. Runs under
+ * the engine, and the same stick re-inserted with its switch off is taken; given as a
+ * target (--target), a stick is known by the same USB identity. Runs under
  * umockdev-wrapper (meson does that); exits 77 otherwise.
  */
 #include <setjmp.h>
@@ -93,27 +94,35 @@ static int count_interrupted(void *userdata, const struct journal_interrupted *k
         return 0;
 }
 
+/* The "stick" test bed, a release, a journal and a station judging disks by policy. */
+static void setup(struct fixture **f, struct journal **j, struct station **st, struct device_policy *policy) {
+        struct journal_options jo = { .station = "atelier", .create = true };
+        struct cart_error err = {};
+        char path[256];
+
+        *policy = (struct device_policy) { .min_size = CONFIG_DEFAULT_MIN_SIZE, .max_size = CONFIG_DEFAULT_MAX_SIZE };
+        tb = umockdev_testbed_new();
+        assert_non_null(tb);
+        add_bed("stick");
+        assert_int_equal(fixture_setup((void **) f), 0);
+        snprintf(path, sizeof(path), "%s/j.db", (*f)->dir);
+        assert_int_equal(journal_open(path, &jo, j, &err), 0);
+        assert_int_equal(station_new((*f)->path, NULL, (*f)->trust, 0, st, &err), 0);
+        station_set_policy(*st, policy);
+}
+
 static void test_hotplug(void **state) {
         struct fixture *f = NULL;
         _cleanup_(journal_closep) struct journal *j = NULL;
         _cleanup_(station_freep) struct station *st = NULL;
         _cleanup_(device_context_unrefp) struct device_context *ctx = NULL;
         _cleanup_(batch_freep) struct batch *b = NULL;
-        struct journal_options jo = { .station = "atelier", .create = true };
-        struct device_policy policy = { .min_size = CONFIG_DEFAULT_MIN_SIZE, .max_size = CONFIG_DEFAULT_MAX_SIZE };
+        struct device_policy policy;
         struct cart_error err = {};
         struct script s = {};
-        char path[256];
         int n = 0;
 
-        tb = umockdev_testbed_new();
-        assert_non_null(tb);
-        add_bed("stick");
-        assert_int_equal(fixture_setup((void **) &f), 0);
-        snprintf(path, sizeof(path), "%s/j.db", f->dir);
-        assert_int_equal(journal_open(path, &jo, &j, &err), 0);
-        assert_int_equal(station_new(f->path, NULL, f->trust, 0, &st, &err), 0);
-        station_set_policy(st, &policy);
+        setup(&f, &j, &st, &policy);
 
         /* Nothing of the real machine: empty mountinfo and swaps, a system disk elsewhere. */
         char mountinfo[] = "/tmp/cartable-batch-mi-XXXXXX", swaps[] = "/tmp/cartable-batch-sw-XXXXXX";
@@ -172,9 +181,61 @@ static void test_hotplug(void **state) {
         fixture_teardown(&fp);
 }
 
+static int note_uid(void *userdata, const struct journal_event_row *e) {
+        struct script *s = userdata;
+
+        if (e->key_uid)
+                note(s, e->kind, e->key_uid);
+        return 0;
+}
+
+static void ignore_event(void *userdata, const struct batch_event *ev) {
+}
+
+/* A stick given by its /dev/disk/by-id path (--target), not found by the monitor: its start
+ * and its end are recorded under its USB identity, the one an arrival of the same stick has
+ * (its erase lookups use it), and nothing is left open for the next batch to close as
+ * interrupted. */
+static void test_target_identity(void **state) {
+        struct fixture *f = NULL;
+        _cleanup_(journal_closep) struct journal *j = NULL;
+        _cleanup_(station_freep) struct station *st = NULL;
+        _cleanup_(batch_freep) struct batch *b = NULL;
+        struct device_policy policy;
+        const char *targets[] = { "/dev/disk/by-id/usb-Feas_Stick_ABC123-0:0" };
+        struct cart_error err = {};
+        struct script s = {};
+        int n = 0;
+
+        setup(&f, &j, &st, &policy);
+
+        struct batch_options o = {
+                .station = st, .journal = j, .trust = f->trust, .operator = "test",
+                .targets = targets, .n_targets = ELEMENTSOF(targets), .tick_msec = 20, .no_probe = true,
+                .on_event = ignore_event,
+        };
+        assert_int_equal(batch_new(&o, &b, &err), 0);
+        if (batch_run(b, &err) < 0)
+                fail_msg("batch_run: %s", err.msg);
+
+        assert_int_equal(journal_interrupted_list(j, count_interrupted, &n, &err), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(journal_events_list(j, NULL, note_uid, &s, &err), 0);
+        assert_true(s.n > 0);
+        for (size_t k = 0; k < s.n; k++)
+                if (!strstr(s.log[k], "usb:1234:5678:ABC123 "))
+                        fail_msg("an event not of the stick's USB identity: %s", s.log[k]);
+        assert_int_equal(journal_verify(j, NULL, NULL, &err), 0);
+
+        g_object_unref(tb);
+        void *fp = f;
+        fixture_teardown(&fp);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_hotplug),
+                cmocka_unit_test(test_target_identity),
         };
         const char *preload = getenv("LD_PRELOAD");
 
